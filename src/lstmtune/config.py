@@ -1,0 +1,220 @@
+"""Run configuration: one validated pydantic model, read from YAML and overridden by CLI flags.
+
+Nothing here reads the environment at import time; defaults that depend on the output
+directory (SQLite study storage, MLflow tracking) are resolved by :func:`RunConfig.resolved`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lstmtune.errors import UserError
+
+Scalar = bool | int | float | str
+
+EXAMPLE_DATA = "example_data/airline_passengers.csv"
+
+
+def example_data_path() -> str:
+    """Path of the bundled airline-passengers series (monthly, 1949-1960)."""
+    return str(resources.files("lstmtune").joinpath(EXAMPLE_DATA))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ParamSpec(_Strict):
+    """One hyperparameter of the search space.
+
+    ``type: int|float`` need ``low`` and ``high`` (optional ``step``, ``log``);
+    ``type: categorical`` needs ``choices``. In YAML a bare scalar fixes the value and a bare
+    list is shorthand for a categorical.
+    """
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("categorical needs a non-empty 'choices' list")
+            if self.low is not None or self.high is not None or self.step is not None:
+                raise ValueError("categorical takes 'choices', not low/high/step")
+        else:
+            if self.choices is not None:
+                raise ValueError(f"{self.type} takes low/high, not 'choices'")
+            if self.low is None or self.high is None:
+                raise ValueError(f"{self.type} needs 'low' and 'high'")
+            if self.low > self.high:
+                raise ValueError(f"low ({self.low}) is greater than high ({self.high})")
+            if self.log and self.low <= 0:
+                raise ValueError("log scale needs low > 0")
+            if self.log and self.step is not None:
+                raise ValueError("log scale cannot have a step")
+            if self.step is not None and self.step <= 0:
+                raise ValueError("step must be > 0")
+            if self.type == "int":
+                for name in ("low", "high", "step"):
+                    value = getattr(self, name)
+                    if value is not None and float(value) != int(value):
+                        raise ValueError(f"int parameter needs an integer {name}, got {value}")
+        return self
+
+
+SearchSpaceEntry = ParamSpec | list[Scalar] | Scalar
+
+
+class DataConfig(_Strict):
+    path: str | None = Field(None, description="CSV or Parquet file, local path or s3://bucket/key. Default: the bundled airline-passengers series.")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    task: Literal["forecast", "classify"] = "forecast"
+    target: str | None = Field(None, description="forecast: the column to predict")
+    time_column: str | None = Field(None, description="forecast: rows are sorted by it; classify: the order of rows inside a sequence")
+    feature_columns: list[str] | None = Field(None, description="numeric input columns (default: every numeric column that has no other role)")
+    sequence_column: str | None = Field(None, description="classify: the sequence id")
+    label: str | None = Field(None, description="classify: the label column")
+    split_column: str | None = Field(None, description="values train/val/test (or train/test) that fix the split")
+    horizon: int = Field(1, ge=1, description="forecast: number of future steps predicted")
+    val_size: float = Field(0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction")
+    test_size: float = Field(0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction")
+    missing: Literal["error", "ffill", "interpolate"] = "error"
+    seasonal_period: int | None = Field(None, ge=1, description="forecast: season length for seasonal-naive and seasonal anchoring (default: inferred)")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO); default: AWS_ENDPOINT_URL")
+
+    @field_validator("val_size", "test_size")
+    @classmethod
+    def _size(cls, v: float) -> float:
+        if v >= 1 and float(v) != int(v):
+            raise ValueError("a size >= 1 must be an integer count; a fraction must lie in (0, 1)")
+        return v
+
+
+class TuneConfig(_Strict):
+    backend: Literal["optuna"] = "optuna"
+    n_trials: int = Field(30, ge=1)
+    timeout: float | None = Field(None, gt=0, description="seconds; stop starting new trials after this")
+    sampler: Literal["tpe", "random", "grid", "cmaes"] = "tpe"
+    pruner: Literal["hyperband", "median", "none"] = "hyperband"
+    storage: str | None = Field(None, description="Optuna storage URL (default: SQLite file in the output dir)")
+    study_name: str | None = Field(None, description="default: <model name>-<hash of data and search space>; a rerun with the same name resumes")
+    max_failed_trials: int = Field(5, ge=0)
+    search_space: dict[str, SearchSpaceEntry] | None = Field(None, description="name -> spec; missing names take the per-task defaults")
+
+
+class TrainConfig(_Strict):
+    patience: int = Field(10, ge=1, description="early-stopping patience in epochs")
+    grad_clip: float = Field(1.0, gt=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = Field(True, description="mixed precision on CUDA")
+    seed: int = 42
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+
+
+class MlflowConfig(_Strict):
+    tracking_uri: str | None = Field(None, description="default: sqlite:///<output_dir>/mlflow.db with artifacts in <output_dir>/mlartifacts")
+    experiment: str = "lstmtune"
+    model_name: str | None = Field(None, description="registered model name (default: lstmtune-<dataset>)")
+
+
+class RunConfig(_Strict):
+    data: DataConfig = DataConfig()
+    tune: TuneConfig = TuneConfig()
+    train: TrainConfig = TrainConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    output_dir: str = "lstmtune-output"
+
+    def dataset_name(self) -> str:
+        path = self.data.path or example_data_path()
+        stem = Path(path.rstrip("/").split("/")[-1]).stem or "data"
+        return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem.lower())
+
+    def resolved(self) -> RunConfig:
+        """A copy with every output-dir-relative default filled in (absolute paths)."""
+        out = Path(self.output_dir).expanduser().resolve()
+        cfg = self.model_copy(deep=True)
+        cfg.output_dir = str(out)
+        if cfg.data.path is None:
+            cfg.data.path = example_data_path()
+            if cfg.data.target is None and cfg.data.task == "forecast":
+                cfg.data.target = "passengers"
+                cfg.data.time_column = cfg.data.time_column or "month"
+        elif "://" not in cfg.data.path:
+            cfg.data.path = str(Path(cfg.data.path).expanduser().resolve())
+        if cfg.tune.storage is None:
+            cfg.tune.storage = f"sqlite:///{out / 'optuna.db'}"
+        if cfg.mlflow.tracking_uri is None:
+            cfg.mlflow.tracking_uri = f"sqlite:///{out / 'mlflow.db'}"
+        if cfg.mlflow.model_name is None:
+            cfg.mlflow.model_name = f"lstmtune-{self.dataset_name()}"
+        return cfg
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        return cls.model_validate(json.loads(text))
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("ParamSpec", "list[union[bool,int,float,str]]")) and not str(p).startswith(("function-", "bool", "int", "float", "str", "list[")))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{source}: {key}: {msg}{more}"
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read YAML (if given), apply dotted-key overrides (CLI flags win), validate.
+
+    Raises :class:`UserError` naming the file and key on any problem.
+    """
+    data: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        source = path
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"{path}: config file not found")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            where = ""
+            mark = getattr(exc, "problem_mark", None)
+            if mark is not None:
+                where = f" at line {mark.line + 1}, column {mark.column + 1}"
+            raise UserError(f"{path}: not valid YAML{where}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise UserError(f"{path}: the top level must be a mapping of keys, got {type(loaded).__name__}")
+        data = loaded
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            set_dotted(data, key, value)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_format_error(source, exc)) from None

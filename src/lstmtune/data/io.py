@@ -1,0 +1,101 @@
+"""Read a CSV or Parquet table from a local path or an ``s3://`` URI (boto3; MinIO via endpoint)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lstmtune.errors import UserError
+
+PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    frame: pd.DataFrame
+    source: str
+    sha256: str
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    rest = uri[len("s3://") :]
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key:
+        raise UserError(f"{uri}: an S3 URI must look like s3://bucket/key")
+    return bucket, key
+
+
+def s3_client(endpoint_url: str | None = None) -> Any:
+    """A boto3 S3 client; the endpoint comes from the argument or ``AWS_ENDPOINT_URL``."""
+    import boto3
+
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return boto3.client("s3", endpoint_url=endpoint or None)
+
+
+def read_bytes(uri: str, *, s3_endpoint_url: str | None = None) -> bytes:
+    if uri.startswith("s3://"):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, key = split_s3_uri(uri)
+        try:
+            obj = s3_client(s3_endpoint_url).get_object(Bucket=bucket, Key=key)
+            body: bytes = obj["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise UserError(f"{uri}: cannot read from S3 ({code})") from None
+        except BotoCoreError as exc:
+            raise UserError(f"{uri}: cannot read from S3 ({exc})") from None
+        return body
+    if "://" in uri:
+        raise UserError(f"{uri}: unsupported URI scheme (use a local path or s3://)")
+    path = Path(uri)
+    if not path.exists():
+        raise UserError(f"{uri}: file not found")
+    if not path.is_file():
+        raise UserError(f"{uri}: not a file")
+    return path.read_bytes()
+
+
+def _detect_format(uri: str, data: bytes, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    lower = uri.lower()
+    if lower.endswith((".parquet", ".pq")) or data[:4] == PARQUET_MAGIC:
+        return "parquet"
+    return "csv"
+
+
+def read_table(uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = None) -> RawTable:
+    """Read and parse a table; every failure is a one-line :class:`UserError` naming ``uri``."""
+    data = read_bytes(uri, s3_endpoint_url=s3_endpoint_url)
+    if not data.strip():
+        raise UserError(f"{uri}: file is empty")
+    kind = _detect_format(uri, data, fmt)
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(io.BytesIO(data))
+        else:
+            if b"\x00" in data[:8192]:
+                raise UserError(f"{uri}: not a text CSV file (binary content)")
+            text = data.decode("utf-8-sig")
+            frame = pd.read_csv(io.StringIO(text), skipinitialspace=True)
+    except UserError:
+        raise
+    except UnicodeDecodeError:
+        raise UserError(f"{uri}: not a UTF-8 CSV file (binary content?)") from None
+    except Exception as exc:  # pandas/pyarrow raise many types for unparsable input
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{uri}: cannot parse as {kind}: {first}") from None
+    if frame.shape[1] == 0:
+        raise UserError(f"{uri}: no columns")
+    if len(frame) == 0:
+        raise UserError(f"{uri}: header only, no data rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame=frame, source=uri, sha256=hashlib.sha256(data).hexdigest())

@@ -1,0 +1,376 @@
+"""Validate raw data, split it, fit scaler statistics on train only, write Parquet + metadata.
+
+Output directory layout (a KFP ``Dataset`` artifact)::
+
+    train.parquet  val.parquet  test.parquet  metadata.json
+
+Forecast splits are contiguous segments of the (sorted) series, split by *target* time step:
+a window belongs to the split that holds all of its targets; its inputs may reach back into
+earlier segments (that is history, not leakage). Classification splits are by sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.config import DataConfig, RunConfig
+from lstmtune.data.io import read_table
+from lstmtune.errors import UserError
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+MIN_TRAIN_WINDOWS = 8
+
+
+def _size(value: float, total: int, key: str) -> int:
+    if value >= 1:
+        n = int(value)
+    else:
+        n = round(value * total)
+    if n < 1:
+        raise UserError(f"data.{key}: {value} gives no {key.split('_')[0]} items out of {total}")
+    return n
+
+
+def _numeric_column(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:
+    series = frame[col]
+    if series.dtype == bool:
+        return series.to_numpy(dtype=np.float64)
+    values = pd.to_numeric(series, errors="coerce")
+    bad = values.isna() & series.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row {i + 1}")
+    arr = values.to_numpy(dtype=np.float64)
+    inf = np.isinf(arr)
+    if inf.any():
+        i = int(np.flatnonzero(inf)[0])
+        raise UserError(f"{source}: column '{col}' has an infinite value at data row {i + 1}")
+    return arr
+
+
+def _fill_missing(arr: np.ndarray, col: str, source: str, policy: str, rows: np.ndarray) -> np.ndarray:
+    nan = np.isnan(arr)
+    if not nan.any():
+        return arr
+    if policy == "error":
+        i = int(np.flatnonzero(nan)[0])
+        raise UserError(
+            f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} "
+            "(set data.missing: ffill or interpolate to fill gaps)"
+        )
+    s = pd.Series(arr)
+    filled = s.ffill() if policy == "ffill" else s.interpolate(limit_direction="both")
+    if filled.isna().any():
+        i = int(np.flatnonzero(filled.isna().to_numpy())[0])
+        raise UserError(f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} that {policy} cannot fill")
+    return filled.to_numpy(dtype=np.float64)
+
+
+def _require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> None:
+    for key, col in named.items():
+        if col is not None and col not in frame.columns:
+            cols = ", ".join(map(str, frame.columns[:20]))
+            raise UserError(f"{source}: column '{col}' (data.{key}) not found; columns are: {cols}")
+
+
+def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, exclude: set[str], source: str) -> list[str]:
+    if cfg.feature_columns:
+        _require_columns(frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)})
+        return list(cfg.feature_columns)
+    return [c for c in frame.columns if c not in exclude and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+
+
+def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
+    """Season length from the time column's spacing, confirmed by autocorrelation; else ACF peak."""
+    diff = np.diff(values)
+    n = len(diff)
+
+    def acf(lag: int) -> float:
+        if lag >= n - 2:
+            return -1.0
+        a, b = diff[:-lag] - diff.mean(), diff[lag:] - diff.mean()
+        denom = math.sqrt(float((a * a).sum() * (b * b).sum()))
+        return float((a * b).sum() / denom) if denom > 0 else -1.0
+
+    if times is not None and len(times) > 2:
+        step = times.diff().dropna().median()
+        if pd.notna(step):
+            days = step / pd.Timedelta(days=1)
+            guesses = [(0.9, 1.1, 7), (6.5, 7.5, 52), (27, 32, 12), (85, 95, 4)]
+            hours = step / pd.Timedelta(hours=1)
+            if 0.9 < hours < 1.1:
+                guesses.insert(0, (0.0, 1.0, 24))
+            for lo, hi, period in guesses:
+                if lo < days <= hi and acf(period) > 0.1:
+                    return period
+    best, best_lag = 0.3, 1
+    for lag in range(2, min(n // 3, 400) + 1):
+        r = acf(lag)
+        if r > best:
+            best, best_lag = r, lag
+    return best_lag
+
+
+def _scaler(frame: pd.DataFrame, cols: list[str]) -> dict[str, list[float]]:
+    values = frame[cols].to_numpy(dtype=np.float64)
+    mean = values.mean(axis=0)
+    std = values.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def _split_values(frame: pd.DataFrame, col: str, source: str) -> pd.Series:
+    values = frame[col].astype(str).str.strip().str.lower()
+    bad = ~values.isin(SPLITS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(f"{source}: column '{col}' (data.split_column) has value {frame[col].iloc[i]!r} at data row {i + 1}; expected train, val or test")
+    if not (values == "train").any() or not (values == "test").any():
+        raise UserError(f"{source}: column '{col}' (data.split_column) needs both 'train' and 'test' rows")
+    return values
+
+
+def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    if cfg.target is None:
+        raise UserError(f"{source}: data.target is required for task 'forecast' (columns: {', '.join(frame.columns[:20])})")
+    _require_columns(frame, source, target=cfg.target, time_column=cfg.time_column, split_column=cfg.split_column)
+    rows = np.arange(len(frame))
+    times: pd.Series | None = None
+    if cfg.time_column is not None:
+        parsed = pd.to_datetime(frame[cfg.time_column], errors="coerce")
+        if parsed.isna().any():
+            numeric = pd.to_numeric(frame[cfg.time_column], errors="coerce")
+            if numeric.isna().any():
+                i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+                raise UserError(f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}")
+            order = np.argsort(numeric.to_numpy(), kind="stable")
+        else:
+            order = np.argsort(parsed.to_numpy(), kind="stable")
+            times = parsed.iloc[order].reset_index(drop=True)
+        frame = frame.iloc[order].reset_index(drop=True)
+        rows = rows[order]
+    exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
+    features = _feature_columns(frame, cfg, exclude, source)
+    if cfg.target not in features:
+        features = [cfg.target, *features]
+    clean = pd.DataFrame({c: _fill_missing(_numeric_column(frame, c, source), c, source, cfg.missing, rows) for c in features})
+    if cfg.time_column is not None:
+        clean.insert(0, cfg.time_column, frame[cfg.time_column].to_numpy())
+    total = len(clean)
+    horizon = cfg.horizon
+
+    if cfg.split_column is not None:
+        labels = _split_values(frame, cfg.split_column, source)
+        rank = labels.map({"train": 0, "val": 1, "test": 2}).to_numpy()
+        if (np.diff(rank) < 0).any():
+            raise UserError(f"{source}: column '{cfg.split_column}' (data.split_column) must be train, then val, then test in time order")
+        n_test = int((rank == 2).sum())
+        n_val = int((rank == 1).sum())
+        if n_val == 0:
+            n_val = _size(cfg.val_size, total - n_test, "val_size")
+    else:
+        n_test = _size(cfg.test_size, total, "test_size")
+        n_val = _size(cfg.val_size, total, "val_size")
+    n_train = total - n_val - n_test
+    for name, n in (("test_size", n_test), ("val_size", n_val)):
+        if n < horizon:
+            raise UserError(f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than data.horizon={horizon}")
+    if n_train < horizon + MIN_TRAIN_WINDOWS + 1:
+        raise UserError(
+            f"{source}: series too short: {total} rows leave {n_train} for training after val={n_val} and test={n_test}; "
+            f"need more than {horizon + MIN_TRAIN_WINDOWS} (data.horizon={horizon}) plus the lookback"
+        )
+    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, total)}
+    parts = {name: clean.iloc[a:b].reset_index(drop=True) for name, (a, b) in bounds.items()}
+
+    target_values = clean[cfg.target].to_numpy()
+    train_target = target_values[:n_train]
+    period = cfg.seasonal_period or _infer_period(train_target, times.iloc[:n_train] if times is not None else None)
+    positive = bool((target_values > 0).all())
+    scalers: dict[str, Any] = {"none": _scaler(parts["train"], features)}
+    if positive:
+        logged = parts["train"][features].copy()
+        logged[cfg.target] = np.log(logged[cfg.target])
+        scalers["log"] = _scaler(logged, features)
+    meta: dict[str, Any] = {
+        "task": "forecast",
+        "columns": {"features": features, "target": cfg.target, "time_column": cfg.time_column},
+        "target_index": features.index(cfg.target),
+        "horizon": horizon,
+        "seasonal_period": int(period),
+        "target_positive": positive,
+        "scaler": scalers,
+        "splits": {name: {"start": a, "end": b, "rows": b - a} for name, (a, b) in bounds.items()},
+        "n_rows": total,
+    }
+    return parts, meta
+
+
+def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    for key in ("sequence_column", "label"):
+        if getattr(cfg, key) is None:
+            raise UserError(f"{source}: data.{key} is required for task 'classify' (columns: {', '.join(frame.columns[:20])})")
+    seq_col, label_col = str(cfg.sequence_column), str(cfg.label)
+    _require_columns(frame, source, sequence_column=seq_col, label=label_col, time_column=cfg.time_column, split_column=cfg.split_column)
+    rows = np.arange(len(frame))
+    if frame[seq_col].isna().any() or frame[label_col].isna().any():
+        col = seq_col if frame[seq_col].isna().any() else label_col
+        i = int(np.flatnonzero(frame[col].isna().to_numpy())[0])
+        raise UserError(f"{source}: column '{col}' has a missing value at data row {i + 1}")
+    if cfg.time_column is not None:
+        order_key = pd.to_numeric(frame[cfg.time_column], errors="coerce")
+        if order_key.isna().any():
+            order_key = pd.to_datetime(frame[cfg.time_column], errors="coerce")
+        if order_key.isna().any():
+            i = int(np.flatnonzero(order_key.isna().to_numpy())[0])
+            raise UserError(f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}")
+        order = np.lexsort((order_key.to_numpy(), pd.factorize(frame[seq_col])[0]))
+    else:
+        order = np.argsort(pd.factorize(frame[seq_col])[0], kind="stable")
+    frame = frame.iloc[order].reset_index(drop=True)
+    rows = rows[order]
+    exclude = {c for c in (seq_col, label_col, cfg.time_column, cfg.split_column) if c}
+    features = _feature_columns(frame, cfg, exclude, source)
+    if not features:
+        raise UserError(f"{source}: no numeric feature columns (set data.feature_columns)")
+    clean = pd.DataFrame({seq_col: frame[seq_col].astype(str).to_numpy()})
+    for c in features:
+        clean[c] = _numeric_column(frame, c, source)
+    if cfg.missing != "error":
+        for c in features:
+            clean[c] = clean.groupby(seq_col, sort=False)[c].transform(
+                lambda s: s.ffill() if cfg.missing == "ffill" else s.interpolate(limit_direction="both")
+            )
+    for c in features:
+        _fill_missing(clean[c].to_numpy(dtype=np.float64), c, source, "error", rows)
+    labels_per_seq = frame.groupby(clean[seq_col], sort=False)[label_col].agg(lambda s: s.astype(str).nunique())
+    if (labels_per_seq > 1).any():
+        bad = labels_per_seq[labels_per_seq > 1].index[0]
+        raise UserError(f"{source}: sequence {bad!r} has more than one value in column '{label_col}' (data.label)")
+    clean[label_col] = frame[label_col].astype(str).to_numpy()
+    seq_labels = clean.groupby(seq_col, sort=False)[label_col].first()
+    classes = sorted(seq_labels.unique().tolist())
+    if len(classes) < 2:
+        raise UserError(f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; classification needs at least two")
+    n_seq = len(seq_labels)
+
+    rng = np.random.default_rng(seed)
+    assign: dict[str, str] = {}
+    if cfg.split_column is not None:
+        split_vals = _split_values(frame, cfg.split_column, source)
+        per_seq = split_vals.groupby(clean[seq_col], sort=False).agg(lambda s: s.nunique())
+        if (per_seq > 1).any():
+            raise UserError(f"{source}: sequence {per_seq[per_seq > 1].index[0]!r} has more than one value in column '{cfg.split_column}' (data.split_column)")
+        assign = split_vals.groupby(clean[seq_col], sort=False).first().to_dict()
+        if "val" not in assign.values():
+            train_ids = [s for s, v in assign.items() if v == "train"]
+            n_val = _size(cfg.val_size, len(train_ids), "val_size")
+            for s in _stratified_pick(train_ids, seq_labels, n_val, rng):
+                assign[s] = "val"
+    else:
+        n_test = _size(cfg.test_size, n_seq, "test_size")
+        n_val = _size(cfg.val_size, n_seq, "val_size")
+        if n_test + n_val >= n_seq:
+            raise UserError(f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}")
+        ids = list(seq_labels.index)
+        test_ids = set(_stratified_pick(ids, seq_labels, n_test, rng))
+        rest = [s for s in ids if s not in test_ids]
+        val_ids = set(_stratified_pick(rest, seq_labels, n_val, rng))
+        for s in ids:
+            assign[s] = "test" if s in test_ids else "val" if s in val_ids else "train"
+    counts = {name: sum(1 for v in assign.values() if v == name) for name in SPLITS}
+    for name, n in counts.items():
+        if n == 0:
+            raise UserError(f"{source}: the {name} split has no sequences (check data.val_size / data.test_size)")
+    train_classes = set(seq_labels[[s for s, v in assign.items() if v == "train"]])
+    if len(train_classes) < len(classes):
+        missing = sorted(set(classes) - train_classes)[0]
+        raise UserError(f"{source}: class {missing!r} of column '{label_col}' has no sequence in the train split")
+
+    split_of_row = clean[seq_col].map(assign)
+    parts = {name: clean[split_of_row == name].reset_index(drop=True) for name in SPLITS}
+    lengths = clean.groupby(seq_col, sort=False).size()
+    train_counts = seq_labels[[s for s, v in assign.items() if v == "train"]].value_counts()
+    meta: dict[str, Any] = {
+        "task": "classify",
+        "columns": {"features": features, "sequence_column": seq_col, "label": label_col, "time_column": cfg.time_column},
+        "classes": classes,
+        "majority_class": str(train_counts.idxmax()),
+        "scaler": {"none": _scaler(parts["train"], features)},
+        "splits": {name: {"sequences": counts[name], "rows": len(parts[name])} for name in SPLITS},
+        "max_sequence_length": int(lengths.max()),
+        "min_sequence_length": int(lengths.min()),
+        "n_rows": len(clean),
+        "n_sequences": n_seq,
+    }
+    return parts, meta
+
+
+def _stratified_pick(ids: list[str], labels: pd.Series, n: int, rng: np.random.Generator) -> list[str]:
+    """Pick ``n`` ids with class proportions kept (largest-remainder rounding)."""
+    by_class: dict[str, list[str]] = {}
+    for s in ids:
+        by_class.setdefault(str(labels[s]), []).append(s)
+    total = len(ids)
+    quotas = {c: n * len(v) / total for c, v in by_class.items()}
+    take = {c: int(math.floor(q)) for c, q in quotas.items()}
+    for c in sorted(quotas, key=lambda c: quotas[c] - take[c], reverse=True)[: n - sum(take.values())]:
+        take[c] += 1
+    picked: list[str] = []
+    for c, members in sorted(by_class.items()):
+        perm = rng.permutation(len(members))
+        picked.extend(members[i] for i in perm[: min(take[c], len(members) - 1)])
+    return picked
+
+
+def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
+    assert cfg.data.path is not None
+    table = read_table(cfg.data.path, fmt=cfg.data.format, s3_endpoint_url=cfg.data.s3_endpoint_url)
+    return table.frame, table.source, table.sha256
+
+
+def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Validate and split in memory (no files written). Raises :class:`UserError` on bad input."""
+    from lstmtune.search_space import resolve_search_space
+
+    frame, source, sha = load_frame(cfg)
+    if cfg.data.task == "forecast":
+        parts, meta = prepare_forecast(frame, cfg.data, source)
+    else:
+        parts, meta = prepare_classify(frame, cfg.data, source, cfg.train.seed)
+    meta.update({"format_version": FORMAT_VERSION, "source": source, "sha256": sha, "dataset_name": cfg.dataset_name()})
+    meta["search_space"] = resolve_search_space(cfg, meta)
+    return parts, meta
+
+
+def write_prepared(parts: dict[str, pd.DataFrame], meta: dict[str, Any], out_dir: str) -> None:
+    """Write atomically: into a temp dir beside ``out_dir``, then rename."""
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, part in parts.items():
+        part.to_parquet(tmp / f"{name}.parquet", index=False)
+    (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    if out.exists():
+        for child in out.iterdir():
+            child.unlink()
+        out.rmdir()
+    os.replace(tmp, out)
+
+
+def read_prepared(path: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    p = Path(path)
+    meta_path = p / "metadata.json"
+    if not meta_path.is_file():
+        raise UserError(f"{path}: not a prepared dataset (metadata.json missing)")
+    meta: dict[str, Any] = json.loads(meta_path.read_text())
+    parts = {name: pd.read_parquet(p / f"{name}.parquet") for name in SPLITS}
+    return parts, meta

@@ -1,0 +1,17 @@
+"""One exception type for everything the user can fix (exit code 2)."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input or configuration. The message is one line naming the file, column or key."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+class TrialInfeasible(UserError):
+    """A hyperparameter combination that cannot be trained on this data (e.g. seasonal anchor
+    with a lookback shorter than the period). Tuning prunes such trials instead of failing."""

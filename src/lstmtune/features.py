@@ -1,0 +1,182 @@
+"""Turn prepared tables into model tensors, and model outputs back into original units.
+
+The same code runs in training, in evaluation and inside the registered MLflow model, so the
+serving path cannot drift from the training path. Everything a featurizer needs is a small
+JSON-able dict (:meth:`ForecastFeaturizer.to_dict`), never a pickle.
+
+Forecasting works on ``z = log(y)`` or ``y`` (``transform``), standardised with train-only
+statistics. The network predicts a *correction to a naive anchor* for each horizon step:
+``anchor="last"`` (persistence), ``"seasonal"`` (seasonal naive) or ``"none"``. With a zero-
+initialised head the untrained model equals the naive forecast, and a trending series no
+longer asks the LSTM to extrapolate past the training range. ``window_norm`` subtracts each
+window's last row so the inputs are level-free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.errors import TrialInfeasible, UserError
+
+
+@dataclass(frozen=True)
+class ForecastFeaturizer:
+    features: list[str]
+    target: str
+    target_index: int
+    lookback: int
+    horizon: int
+    transform: str
+    anchor: str
+    window_norm: bool
+    period: int
+    mean: list[float]
+    std: list[float]
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], params: dict[str, Any]) -> ForecastFeaturizer:
+        transform = str(params.get("transform", "none"))
+        anchor = str(params.get("anchor", "last"))
+        lookback = int(params["lookback"])
+        period = int(meta["seasonal_period"])
+        if transform not in meta["scaler"]:
+            raise TrialInfeasible(f"transform '{transform}' needs a strictly positive target")
+        if anchor == "seasonal" and (period < 2 or lookback < period):
+            raise TrialInfeasible(f"anchor 'seasonal' needs a season (period={period}) no longer than lookback={lookback}")
+        stats = meta["scaler"][transform]
+        return cls(
+            features=list(meta["columns"]["features"]), target=str(meta["columns"]["target"]),
+            target_index=int(meta["target_index"]), lookback=lookback, horizon=int(meta["horizon"]),
+            transform=transform, anchor=anchor, window_norm=bool(params.get("window_norm", False)),
+            period=period, mean=list(stats["mean"]), std=list(stats["std"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ForecastFeaturizer:
+        return cls(**d)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    def scale(self, raw: np.ndarray) -> np.ndarray:
+        z = raw.astype(np.float64, copy=True)
+        if self.transform == "log":
+            col = z[:, self.target_index]
+            if (col <= 0).any():
+                raise UserError(f"column '{self.target}' must be > 0 for a model trained on log values")
+            z[:, self.target_index] = np.log(col)
+        return (z - np.asarray(self.mean)) / np.asarray(self.std)
+
+    def unscale_target(self, scaled: np.ndarray) -> np.ndarray:
+        t = self.target_index
+        z = scaled * self.std[t] + self.mean[t]
+        return np.exp(z) if self.transform == "log" else z
+
+    def windows(self, scaled: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs ``[N, lookback, F]`` and anchors ``[N, horizon]`` (scaled) for windows ending at ``ends``."""
+        offsets = np.arange(-self.lookback + 1, 1)
+        x = scaled[ends[:, None] + offsets[None, :]]
+        t = self.target_index
+        steps = np.arange(1, self.horizon + 1)
+        if self.anchor == "last":
+            anchor = np.repeat(scaled[ends, t][:, None], self.horizon, axis=1)
+        elif self.anchor == "seasonal":
+            back = steps - self.period * np.ceil(steps / self.period).astype(int)
+            anchor = scaled[ends[:, None] + back[None, :], t]
+        else:
+            anchor = np.zeros((len(ends), self.horizon))
+        if self.window_norm:
+            x = x - x[:, -1:, :]
+        return x.astype(np.float32), anchor.astype(np.float32)
+
+    def targets(self, scaled: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        steps = np.arange(1, self.horizon + 1)
+        return scaled[ends[:, None] + steps[None, :], self.target_index].astype(np.float32)
+
+    def raw_targets(self, raw: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        steps = np.arange(1, self.horizon + 1)
+        return raw[ends[:, None] + steps[None, :], self.target_index].astype(np.float64)
+
+    def split_ends(self, start: int, end: int) -> np.ndarray:
+        """Window end indices whose targets all lie in ``[start, end)``."""
+        first = max(start - 1, self.lookback - 1)
+        return np.arange(first, end - self.horizon)
+
+    def history_ends(self, n_rows: int) -> np.ndarray:
+        """Every complete window in a history of ``n_rows`` (serving: forecast after each)."""
+        return np.arange(self.lookback - 1, n_rows)
+
+
+def forecast_series(parts: dict[str, pd.DataFrame], features: list[str]) -> np.ndarray:
+    return np.concatenate([parts[s][features].to_numpy(dtype=np.float64) for s in ("train", "val", "test")])
+
+
+@dataclass(frozen=True)
+class ClassifyFeaturizer:
+    features: list[str]
+    sequence_column: str
+    time_column: str | None
+    classes: list[str]
+    mean: list[float]
+    std: list[float]
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> ClassifyFeaturizer:
+        cols = meta["columns"]
+        stats = meta["scaler"]["none"]
+        return cls(
+            features=list(cols["features"]), sequence_column=str(cols["sequence_column"]),
+            time_column=cols.get("time_column"), classes=[str(c) for c in meta["classes"]],
+            mean=list(stats["mean"]), std=list(stats["std"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClassifyFeaturizer:
+        return cls(**d)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    def sequences(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Sequence ids (first-appearance order), padded ``[N, T, F]`` float32 and lengths ``[N]``."""
+        if self.time_column is not None and self.time_column in frame.columns:
+            key = pd.to_numeric(frame[self.time_column], errors="coerce")
+            if key.isna().any():
+                key = pd.to_datetime(frame[self.time_column], errors="coerce")
+            codes = pd.factorize(frame[self.sequence_column].astype(str))[0]
+            frame = frame.iloc[np.lexsort((key.to_numpy(), codes))]
+        ids = frame[self.sequence_column].astype(str)
+        values = (frame[self.features].to_numpy(dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
+        order, uniques = pd.factorize(ids)
+        n = len(uniques)
+        lengths = np.bincount(order, minlength=n)
+        padded = np.zeros((n, int(lengths.max()), len(self.features)), dtype=np.float32)
+        pos = pd.Series(order).groupby(order).cumcount().to_numpy()
+        padded[order, pos] = values
+        return [str(u) for u in uniques], padded, lengths.astype(np.int64)
+
+    def label_ids(self, frame: pd.DataFrame, label_col: str) -> np.ndarray:
+        per_seq = frame.groupby(frame[self.sequence_column].astype(str), sort=False)[label_col].first().astype(str)
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.asarray([index[v] for v in per_seq], dtype=np.int64)
+
+
+def rmse(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(math.sqrt(float(np.mean((pred - true) ** 2))))
+
+
+def mae(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.mean(np.abs(pred - true)))

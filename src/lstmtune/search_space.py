@@ -1,0 +1,198 @@
+"""The search space, declared once and rendered for each tuning backend.
+
+A *resolved* space is a JSON-able ``{name: spec}`` mapping where ``spec`` is one of::
+
+    {"type": "int",   "low": 1, "high": 3, "step": 1, "log": false}
+    {"type": "float", "low": 1e-4, "high": 1e-2, "step": null, "log": true}
+    {"type": "categorical", "choices": [16, 32, 64]}
+    {"type": "fixed", "value": 80}
+
+It is computed by :func:`resolve_search_space` in the prepare step (user declaration on top
+of data-aware per-task defaults), stored in the dataset metadata, and rendered to Optuna by
+:func:`suggest` / :func:`grid_space` (and to Katib by the Katib backend).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from lstmtune.config import ParamSpec, RunConfig
+from lstmtune.errors import UserError
+
+Spec = dict[str, Any]
+Params = dict[str, Any]
+
+COMMON_PARAMS = (
+    "units", "num_layers", "dropout", "recurrent_dropout", "bidirectional", "learning_rate",
+    "batch_size", "optimizer", "weight_decay", "epochs",
+)
+FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+TRANSFORMS = ("none", "log")
+ANCHORS = ("none", "last", "seasonal")
+GRID_POINTS = 3  # a continuous range without a step becomes this many grid points
+
+
+def _cat(*choices: Any) -> Spec:
+    return {"type": "categorical", "choices": list(choices)}
+
+
+def _num(kind: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> Spec:
+    return {"type": kind, "low": low, "high": high, "step": step, "log": log}
+
+
+def _fixed(value: Any) -> Spec:
+    return {"type": "fixed", "value": value}
+
+
+def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Spec]:
+    """Per-task defaults that reflect common practice for small recurrent models.
+
+    Forecasting defaults are data-aware: lookbacks of one and two seasons, the seasonal anchor
+    only when a season was found, the log transform only for a strictly positive target.
+    """
+    space: dict[str, Spec] = {
+        "units": _cat(16, 32, 64, 128),
+        "num_layers": _num("int", 1, 2, step=1),
+        "dropout": _num("float", 0.0, 0.3),
+        "recurrent_dropout": _num("float", 0.0, 0.3),
+        "bidirectional": _cat(False, True),
+        "learning_rate": _num("float", 3e-4, 3e-2, log=True),
+        "batch_size": _cat(16, 32, 64),
+        "optimizer": _cat("adam", "adamw", "rmsprop", "sgd"),
+        "weight_decay": _num("float", 1e-7, 1e-2, log=True),
+        "epochs": _fixed(100),
+    }
+    if task == "forecast":
+        meta = meta or {}
+        period = int(meta.get("seasonal_period", 1))
+        if period >= 2:
+            space["lookback"] = _cat(*sorted({max(period, 4), 2 * period}))
+            space["anchor"] = _cat("last", "seasonal")
+        else:
+            space["lookback"] = _cat(8, 16, 32)
+            space["anchor"] = _fixed("last")
+        space["transform"] = _cat("none", "log") if meta.get("target_positive", False) else _fixed("none")
+        space["window_norm"] = _cat(False, True)
+    return space
+
+
+def _entry_to_spec(name: str, entry: Any) -> Spec:
+    if isinstance(entry, ParamSpec):
+        return entry.model_dump()
+    if isinstance(entry, dict):
+        return ParamSpec.model_validate(entry).model_dump()
+    if isinstance(entry, list):
+        if not entry:
+            raise UserError(f"tune.search_space.{name}: an empty list of choices")
+        return _cat(*entry)
+    return _fixed(entry)
+
+
+def _values(spec: Spec) -> list[Any] | None:
+    if spec["type"] == "fixed":
+        return [spec["value"]]
+    if spec["type"] == "categorical":
+        return list(spec["choices"])
+    return None
+
+
+def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec]:
+    """User declaration over the defaults, checked against what the data allows."""
+    task = meta["task"]
+    space = default_space(task, meta)
+    known = set(COMMON_PARAMS) | (set(FORECAST_PARAMS) if task == "forecast" else set())
+    for name, entry in (cfg.tune.search_space or {}).items():
+        if name not in known:
+            raise UserError(f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: {', '.join(sorted(known))})")
+        space[name] = _entry_to_spec(name, entry)
+    _check(space, meta)
+    return space
+
+
+def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
+    def allowed(name: str, options: tuple[Any, ...]) -> None:
+        vals = _values(space[name])
+        if vals is None:
+            raise UserError(f"tune.search_space.{name}: must be a fixed value or a list of choices")
+        for v in vals:
+            if v not in options:
+                raise UserError(f"tune.search_space.{name}: {v!r} is not one of {', '.join(map(str, options))}")
+
+    allowed("optimizer", OPTIMIZERS)
+    for name in ("units", "num_layers", "batch_size", "epochs"):
+        spec = space[name]
+        low = min(_values(spec) or [spec["low"]])
+        if not isinstance(low, int | float) or isinstance(low, bool) or low < 1:
+            raise UserError(f"tune.search_space.{name}: values must be integers >= 1")
+    for name in ("dropout", "recurrent_dropout"):
+        spec = space[name]
+        vals = _values(spec) or [spec["low"], spec["high"]]
+        if any(not 0 <= float(v) < 1 for v in vals):
+            raise UserError(f"tune.search_space.{name}: values must lie in [0, 1)")
+    if meta["task"] != "forecast":
+        return
+    allowed("transform", TRANSFORMS)
+    allowed("anchor", ANCHORS)
+    if "log" in (_values(space["transform"]) or []) and not meta.get("target_positive", False):
+        raise UserError(f"tune.search_space.transform: 'log' needs a strictly positive target column '{meta['columns']['target']}'")
+    lookbacks = _values(space["lookback"]) or list(range(int(space["lookback"]["low"]), int(space["lookback"]["high"]) + 1))
+    n_train = int(meta["splits"]["train"]["rows"])
+    horizon = int(meta["horizon"])
+    from lstmtune.data.prepare import MIN_TRAIN_WINDOWS
+
+    too_long = [int(lb) for lb in lookbacks if n_train - int(lb) - horizon + 1 < MIN_TRAIN_WINDOWS]
+    if too_long:
+        raise UserError(
+            f"tune.search_space.lookback: series too short for lookback {max(too_long)}: the train split has {n_train} time steps, "
+            f"which gives fewer than {MIN_TRAIN_WINDOWS} training windows with data.horizon={horizon}"
+        )
+
+
+def suggest(trial: Any, space: dict[str, Spec]) -> Params:
+    """Sample one configuration with an Optuna trial (``optuna.Trial``)."""
+    params: Params = {}
+    for name, spec in space.items():
+        kind = spec["type"]
+        if kind == "fixed":
+            params[name] = spec["value"]
+        elif kind == "categorical":
+            params[name] = trial.suggest_categorical(name, spec["choices"])
+        elif kind == "int":
+            params[name] = trial.suggest_int(name, int(spec["low"]), int(spec["high"]), step=int(spec["step"] or 1), log=bool(spec["log"]))
+        else:
+            params[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]), step=spec["step"], log=bool(spec["log"]))
+    return params
+
+
+def fixed_params(space: dict[str, Spec]) -> Params:
+    return {name: spec["value"] for name, spec in space.items() if spec["type"] == "fixed"}
+
+
+def grid_space(space: dict[str, Spec]) -> dict[str, list[Any]]:
+    """Every searched parameter as a finite list (Optuna's GridSampler)."""
+    grid: dict[str, list[Any]] = {}
+    for name, spec in space.items():
+        kind = spec["type"]
+        if kind == "fixed":
+            continue
+        if kind == "categorical":
+            grid[name] = list(spec["choices"])
+        elif spec["step"] is None and kind == "float":
+            low, high = float(spec["low"]), float(spec["high"])
+            if spec["log"]:
+                grid[name] = [low * (high / low) ** (i / (GRID_POINTS - 1)) for i in range(GRID_POINTS)]
+            else:
+                grid[name] = [low + (high - low) * i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
+        else:
+            step = spec["step"] or 1
+            n = int(round((spec["high"] - spec["low"]) / step)) + 1
+            values = [spec["low"] + i * step for i in range(n)]
+            grid[name] = [int(v) for v in values] if kind == "int" else [round(v, 12) for v in values]
+    return grid
+
+
+def grid_size(space: dict[str, Spec]) -> int:
+    sizes = [len(v) for v in grid_space(space).values()]
+    return int(list(itertools.accumulate(sizes, lambda a, b: a * b))[-1]) if sizes else 1

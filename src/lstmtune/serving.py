@@ -1,0 +1,109 @@
+"""The published model: raw, unscaled input in, predictions in original units out.
+
+A model directory holds ``weights.pt`` (a state dict, loaded with ``weights_only=True``: no
+unpickling) and ``spec.json`` (featurizer and architecture). :class:`Predictor` is the
+framework-free core; :class:`LstmtuneModel` is the MLflow pyfunc around it, logged as
+"model from code" so MLflow does not pickle the Python object either.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
+from lstmtune.model import LSTMNet, build_model
+
+WEIGHTS = "weights.pt"
+SPEC = "spec.json"
+
+
+def save_model_dir(path: str | Path, model: LSTMNet, spec: dict[str, Any]) -> None:
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out / WEIGHTS)
+    (out / SPEC).write_text(json.dumps(spec, indent=2, sort_keys=True))
+
+
+class Predictor:
+    def __init__(self, spec: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> None:
+        self.spec = spec
+        self.task = str(spec["task"])
+        self.featurizer: ForecastFeaturizer | ClassifyFeaturizer
+        if self.task == "forecast":
+            self.featurizer = ForecastFeaturizer.from_dict(spec["featurizer"])
+        else:
+            self.featurizer = ClassifyFeaturizer.from_dict(spec["featurizer"])
+        self.model = build_model(int(spec["n_features"]), int(spec["n_outputs"]), spec["params"], zero_head=bool(spec["zero_head"]))
+        self.model.load_state_dict(state_dict)
+        self.model.eval()
+
+    @classmethod
+    def load(cls, path: str | Path) -> Predictor:
+        p = Path(path)
+        spec = json.loads((p / SPEC).read_text())
+        state = torch.load(p / WEIGHTS, map_location="cpu", weights_only=True)
+        return cls(spec, state)
+
+    def _missing(self, frame: pd.DataFrame, cols: list[str]) -> None:
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"input is missing column(s): {', '.join(missing)}")
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.task == "forecast":
+            return self._forecast(frame)
+        return self._classify(frame)
+
+    def _forecast(self, frame: pd.DataFrame) -> pd.DataFrame:
+        f = self.featurizer
+        assert isinstance(f, ForecastFeaturizer)
+        self._missing(frame, f.features)
+        raw = frame[f.features].to_numpy(dtype=np.float64)
+        if not np.isfinite(raw).all():
+            raise ValueError("input has missing or infinite values")
+        if len(raw) < f.lookback:
+            raise ValueError(f"input has {len(raw)} rows; the model needs at least lookback={f.lookback} rows of history")
+        ends = f.history_ends(len(raw))
+        x, anchor = f.windows(f.scale(raw), ends)
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(x)) + torch.from_numpy(anchor)
+        pred = f.unscale_target(out.numpy().astype(np.float64))
+        return pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
+
+    def _classify(self, frame: pd.DataFrame) -> pd.DataFrame:
+        f = self.featurizer
+        assert isinstance(f, ClassifyFeaturizer)
+        self._missing(frame, [f.sequence_column, *f.features])
+        if not np.isfinite(frame[f.features].to_numpy(dtype=np.float64)).all():
+            raise ValueError("input has missing or infinite values")
+        ids, padded, lengths = f.sequences(frame)
+        with torch.no_grad():
+            proba = torch.softmax(self.model(torch.from_numpy(padded), torch.from_numpy(lengths)), dim=1).numpy()
+        out = pd.DataFrame({f.sequence_column: ids, "label": [f.classes[i] for i in proba.argmax(axis=1)]})
+        for i, c in enumerate(f.classes):
+            out[f"proba_{c}"] = proba[:, i].astype(np.float64)
+        return out
+
+
+try:  # MLflow is a dependency of lstmtune, but Predictor stays usable without it
+    import mlflow.pyfunc
+
+    class LstmtuneModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        """MLflow pyfunc wrapper; ``artifacts["model_dir"]`` is a model directory."""
+
+        def load_context(self, context: Any) -> None:
+            self.predictor = Predictor.load(context.artifacts["model_dir"])
+
+        def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+            if not isinstance(model_input, pd.DataFrame):
+                model_input = pd.DataFrame(model_input)
+            return self.predictor.predict(model_input)
+
+except ImportError:  # pragma: no cover
+    pass

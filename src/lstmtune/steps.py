@@ -1,0 +1,165 @@
+"""The pipeline steps as plain functions of (config JSON, paths). KFP components and the CLI's
+step subcommands both call these; nothing here knows about KFP."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lstmtune.config import RunConfig
+from lstmtune.errors import UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Inside a pipeline step: a :class:`UserError` becomes one line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UserError as exc:
+            print(f"lstmtune: error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(config_json: str) -> RunConfig:
+    cfg = RunConfig.from_json(config_json).resolved()
+    if cfg.train.threads:
+        import torch
+
+        torch.set_num_threads(cfg.train.threads)
+    return cfg
+
+
+def _write_json(path: str | Path, data: Any) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, p)
+
+
+@user_errors
+def prepare_step(config_json: str, dataset_dir: str) -> str:
+    """Validate, split and write the dataset; open the MLflow parent run. Returns its run id."""
+    from lstmtune import tracking
+    from lstmtune.data.prepare import prepare, write_prepared
+    from lstmtune.tuning import progress
+
+    cfg = _config(config_json)
+    parts, meta = prepare(cfg)
+    write_prepared(parts, meta, dataset_dir)
+    run_id = tracking.start_parent_run(cfg, meta)
+    splits = ", ".join(f"{k}={v['rows']}" for k, v in meta["splits"].items())
+    season = f", season {meta['seasonal_period']}" if meta["task"] == "forecast" else ""
+    progress(f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows; {splits}{season}); MLflow run {run_id}")
+    return run_id
+
+
+@user_errors
+def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path: str) -> dict[str, float]:
+    """Run the study; write the best configuration to ``best_path`` (JSON). Returns KFP metrics."""
+    from lstmtune import tracking
+    from lstmtune.data.prepare import read_prepared
+    from lstmtune.tuning import run_study
+
+    cfg = _config(config_json)
+    parts, meta = read_prepared(dataset_dir)
+    result = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None)
+    _write_json(best_path, result.to_dict())
+    metrics = {
+        f"best_{result.objective}": result.best_value, "n_trials_complete": result.n_trials_complete,
+        "n_trials_pruned": result.n_trials_pruned, "n_trials_failed": result.n_trials_failed, "tune_seconds": result.seconds,
+    }
+    if parent_run_id:
+        tracking.log_to_parent(cfg, parent_run_id, metrics=metrics, params={f"best.{k}": v for k, v in result.best_params.items()},
+                               tags={"optuna.study_name": result.study_name, "optuna.best_trial": str(result.best_trial)})
+    return {k: float(v) for k, v in metrics.items()}
+
+
+@user_errors
+def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_run_id: str, model_dir: str) -> dict[str, float]:
+    """Retrain the best configuration on train+val for its best epoch count, evaluate on test
+    against naive baselines, save the model directory. Returns flat KFP metrics."""
+    from lstmtune import tracking
+    from lstmtune.data.prepare import read_prepared
+    from lstmtune.evaluate import PRIMARY_METRIC, best_baseline, better, classify_baselines, classify_metrics, forecast_baselines, forecast_metrics
+    from lstmtune.serving import save_model_dir
+    from lstmtune.training import ClassifyProblem, ForecastProblem, make_problem, select_device, train
+    from lstmtune.tuning import progress
+
+    cfg = _config(config_json)
+    parts, meta = read_prepared(dataset_dir)
+    best = json.loads(Path(best_path).read_text())
+    params = best["best_params"]
+    epochs = max(1, int(best["best_epoch"]))
+    problem = make_problem(parts, meta, params)
+    device = select_device(cfg.train.device)
+    result = train(problem, params, problem.tensors("train", "val"), None, epochs=epochs, grad_clip=cfg.train.grad_clip,
+                   seed=cfg.train.seed + int(best["best_trial"]), device=device, amp=cfg.train.amp)
+    model = result.model.cpu().eval()
+    test = problem.tensors("test")
+    if isinstance(problem, ForecastProblem):
+        pred = problem.predict(model, test)
+        assert test.raw_y is not None
+        test_metrics = forecast_metrics(pred, test.raw_y)
+        baselines = forecast_baselines(problem.featurizer, problem.raw, problem.ends("test"))
+        spec_extra: dict[str, Any] = {"featurizer": problem.featurizer.to_dict()}
+    else:
+        assert isinstance(problem, ClassifyProblem)
+        proba = problem.predict_proba(model, test)
+        true = test.y.cpu().numpy()
+        n_classes = len(problem.featurizer.classes)
+        test_metrics = classify_metrics(proba.argmax(axis=1), true, n_classes)
+        baselines = classify_baselines(true, problem.featurizer.classes.index(meta["majority_class"]), n_classes)
+        spec_extra = {"featurizer": problem.featurizer.to_dict(), "label": meta["columns"]["label"]}
+    metric = PRIMARY_METRIC[meta["task"]]
+    base_name, base_value = best_baseline(baselines, metric)
+    beats = bool(better(test_metrics[metric], base_value, metric))
+    spec = {
+        "task": meta["task"], "params": params, "n_features": problem.n_features, "n_outputs": problem.n_outputs,
+        "zero_head": problem.zero_head, "epochs": epochs, "data_sha256": meta["sha256"], **spec_extra,
+    }
+    save_model_dir(model_dir, model, spec)
+    evaluation = {
+        "test_metrics": test_metrics, "baseline_metrics": baselines, "primary_metric": metric,
+        "best_baseline": base_name, "beats_baseline": beats, "retrain_epochs": epochs, "retrain_seconds": round(result.train_seconds, 2),
+        "n_test": int(len(test)),
+    }
+    _write_json(Path(model_dir) / "evaluation.json", evaluation)
+    flat = {f"test_{k}": v for k, v in test_metrics.items()}
+    for name, m in baselines.items():
+        flat.update({f"baseline_{name}_{k}": v for k, v in m.items()})
+    if parent_run_id:
+        tracking.log_to_parent(cfg, parent_run_id, metrics={k: v for k, v in flat.items() if math.isfinite(v)})
+    verdict = "beats" if beats else "DOES NOT beat"
+    progress(f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g} {verdict} {base_name} ({base_value:.4g})")
+    if not beats:
+        progress("warning: the tuned model loses to a naive baseline; it will be registered as challenger, not champion")
+    return {k: float(v) for k, v in flat.items()}
+
+
+@user_errors
+def register_step(config_json: str, dataset_dir: str, model_dir: str, best_path: str, parent_run_id: str, summary_path: str) -> str:
+    """Log the pyfunc to MLflow, register a version, move ``champion`` or set ``challenger``.
+    Writes and returns the run summary (JSON)."""
+    from lstmtune.data.prepare import read_prepared
+    from lstmtune.registry import publish
+
+    cfg = _config(config_json)
+    parts, meta = read_prepared(dataset_dir)
+    best = json.loads(Path(best_path).read_text())
+    evaluation = json.loads((Path(model_dir) / "evaluation.json").read_text())
+    summary = publish(cfg, parts, meta, model_dir, best, evaluation, parent_run_id)
+    _write_json(summary_path, summary)
+    return json.dumps(summary, sort_keys=True, default=str)

@@ -1,0 +1,100 @@
+"""MLflow bookkeeping: the experiment, one parent run per pipeline run, a nested run per trial.
+
+Everything goes through ``MlflowClient`` with explicit run ids (no global active run), so each
+pipeline step — a separate process, locally or on a cluster — logs into the same parent run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from lstmtune import __version__
+from lstmtune.config import RunConfig
+
+
+def client(cfg: RunConfig) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
+
+
+def local_artifact_root(cfg: RunConfig) -> str | None:
+    """For the embedded SQLite default, keep artifacts beside the database, not in ./mlruns."""
+    uri = cfg.mlflow.tracking_uri or ""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def experiment_id(cfg: RunConfig) -> str:
+    c = client(cfg)
+    exp = c.get_experiment_by_name(cfg.mlflow.experiment)
+    if exp is not None:
+        return str(exp.experiment_id)
+    try:
+        return str(c.create_experiment(cfg.mlflow.experiment, artifact_location=local_artifact_root(cfg)))
+    except Exception:  # created concurrently by another worker
+        exp = c.get_experiment_by_name(cfg.mlflow.experiment)
+        if exp is None:
+            raise
+        return str(exp.experiment_id)
+
+
+def start_parent_run(cfg: RunConfig, meta: dict[str, Any], run_name: str | None = None) -> str:
+    from mlflow.entities import Param, RunTag
+
+    c = client(cfg)
+    tags = {
+        "lstmtune.version": __version__,
+        "lstmtune.task": meta["task"],
+        "data.sha256": meta["sha256"],
+        "data.source": meta["source"],
+        "mlflow.source.name": "lstmtune",
+    }
+    run = c.create_run(experiment_id(cfg), run_name=run_name or f"{cfg.mlflow.model_name}-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags)
+    params = {
+        "task": meta["task"], "n_trials": cfg.tune.n_trials, "sampler": cfg.tune.sampler, "pruner": cfg.tune.pruner,
+        "seed": cfg.train.seed, "data.rows": meta["n_rows"],
+    }
+    if meta["task"] == "forecast":
+        params.update({"target": meta["columns"]["target"], "horizon": meta["horizon"], "seasonal_period": meta["seasonal_period"]})
+    c.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()], tags=[RunTag("lstmtune.search_space", str(meta["search_space"])[:4900])])
+    return str(run.info.run_id)
+
+
+def log_trial_run(
+    cfg: RunConfig,
+    parent_run_id: str,
+    number: int,
+    params: dict[str, Any],
+    history: list[dict[str, float]],
+    state: str,
+    extra_tags: dict[str, str] | None = None,
+) -> None:
+    """One nested run per trial, written in a single batch at the end of the trial."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    c = client(cfg)
+    exp = c.get_run(parent_run_id).info.experiment_id
+    run = c.create_run(exp, run_name=f"trial-{number}", tags={"mlflow.parentRunId": parent_run_id, "optuna.trial": str(number), "state": state, **(extra_tags or {})})
+    now = int(time.time() * 1000)
+    metrics = []
+    for rec in history:
+        step = int(rec["epoch"])
+        metrics.extend(Metric(k, float(v), now, step) for k, v in rec.items() if k != "epoch")
+    c.log_batch(run.info.run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in sorted(params.items())], tags=[RunTag("state", state)])
+    c.set_terminated(run.info.run_id, status="FINISHED" if state in ("COMPLETE", "PRUNED") else "FAILED")
+
+
+def log_to_parent(cfg: RunConfig, parent_run_id: str, metrics: dict[str, float] | None = None, params: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    client(cfg).log_batch(
+        parent_run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        tags=[RunTag(k, v) for k, v in (tags or {}).items()],
+    )
