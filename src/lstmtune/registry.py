@@ -31,11 +31,27 @@ def _requirements() -> list[str]:
     return reqs
 
 
+def _signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]) -> Any:
+    """Inferred signature, except integer-typed input columns accept any number (MLflow refuses
+    int64 for a ``double`` column and floats for a ``long`` one)."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    sig = infer_signature(example, output)
+    dtypes = meta["columns"].get("dtypes", {})
+    cols = [ColSpec(AnyType(), c.name) if dtypes.get(c.name) == "integer" else c for c in sig.inputs.inputs]
+    return ModelSignature(inputs=Schema(cols), outputs=sig.outputs)
+
+
 def input_example(parts: dict[str, pd.DataFrame], meta: dict[str, Any], spec: dict[str, Any]) -> pd.DataFrame:
     if meta["task"] == "forecast":
         features = meta["columns"]["features"]
         history = pd.DataFrame(forecast_series(parts, features), columns=features)
-        return history.tail(int(spec["featurizer"]["lookback"]) + 2).reset_index(drop=True)
+        example = history.tail(int(spec["featurizer"]["lookback"]) + 2).reset_index(drop=True)
+        for col, kind in meta["columns"].get("dtypes", {}).items():
+            if kind == "integer":
+                example[col] = example[col].round().astype("int64")
+        return example
     seq = meta["columns"]["sequence_column"]
     cols = [c for c in (seq, meta["columns"].get("time_column"), *meta["columns"]["features"]) if c]
     test = parts["test"]
@@ -98,8 +114,6 @@ def champion_score(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[st
 def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any], model_dir: str, best: dict[str, Any],
             evaluation: dict[str, Any], parent_run_id: str) -> dict[str, Any]:
     import mlflow
-    from mlflow.models import infer_signature
-
     from lstmtune import tracking
 
     name = str(cfg.mlflow.model_name)
@@ -109,7 +123,7 @@ def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any]
     predictor = Predictor.load(model_dir)
     spec = predictor.spec
     example = input_example(parts, meta, spec)
-    signature = infer_signature(example, predictor.predict(example))
+    signature = _signature(example, predictor.predict(example), meta)
     featurizer = predictor.featurizer if isinstance(predictor.featurizer, ForecastFeaturizer) else None
     metric = PRIMARY_METRIC[meta["task"]]
     new_value = float(evaluation["test_metrics"][metric])

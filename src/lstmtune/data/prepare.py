@@ -119,6 +119,11 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
     return best_lag
 
 
+def _dtypes(frame: pd.DataFrame, cols: list[str]) -> dict[str, str]:
+    """Raw dtypes of the input columns: the published model's signature accepts what it was fed."""
+    return {c: "integer" if pd.api.types.is_integer_dtype(frame[c]) else "float" for c in cols}
+
+
 def _scaler(frame: pd.DataFrame, cols: list[str]) -> dict[str, list[float]]:
     values = frame[cols].to_numpy(dtype=np.float64)
     mean = values.mean(axis=0)
@@ -202,7 +207,7 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
         scalers["log"] = _scaler(logged, features)
     meta: dict[str, Any] = {
         "task": "forecast",
-        "columns": {"features": features, "target": cfg.target, "time_column": cfg.time_column},
+        "columns": {"features": features, "target": cfg.target, "time_column": cfg.time_column, "dtypes": _dtypes(frame, features)},
         "target_index": features.index(cfg.target),
         "horizon": horizon,
         "seasonal_period": int(period),
@@ -301,7 +306,7 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
     train_counts = seq_labels[[s for s, v in assign.items() if v == "train"]].value_counts()
     meta: dict[str, Any] = {
         "task": "classify",
-        "columns": {"features": features, "sequence_column": seq_col, "label": label_col, "time_column": cfg.time_column},
+        "columns": {"features": features, "sequence_column": seq_col, "label": label_col, "time_column": cfg.time_column, "dtypes": _dtypes(frame, features)},
         "classes": classes,
         "majority_class": str(train_counts.idxmax()),
         "scaler": {"none": _scaler(parts["train"], features)},
