@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lstmtune.errors import UserError
+from lstmtune.runner import PipelineFailed
 
 # CLI flag -> dotted config key
 RUN_FLAGS: dict[str, tuple[str, type | None, str]] = {
@@ -152,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # a step's user_errors wrapper
         return int(exc.code) if isinstance(exc.code, int) else 1
+    except PipelineFailed as exc:
+        print(f"lstmtune: pipeline failed: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lstmtune: interrupted", file=sys.stderr)
         return 130

@@ -12,7 +12,9 @@ import io
 import json
 import logging
 import os
+import re
 import sys
+from collections import deque
 import time
 import warnings
 from pathlib import Path
@@ -33,6 +35,7 @@ class _Tee(io.TextIOBase):
     def __init__(self, log: TextIO, terminal: TextIO, echo_all: bool) -> None:
         self.log, self.terminal, self.echo_all = log, terminal, echo_all
         self._buf = ""
+        self.tail: deque[str] = deque(maxlen=25)
         self.user_errors: list[str] = []
 
     def write(self, s: str) -> int:
@@ -41,6 +44,8 @@ class _Tee(io.TextIOBase):
         while "\n" in self._buf:
             line, self._buf = self._buf.split("\n", 1)
             stripped = line.strip()
+            if stripped:
+                self.tail.append(line)
             if stripped.startswith("lstmtune: error:"):
                 self.user_errors.append(stripped[len("lstmtune: error:") :].strip())
             if self.echo_all or stripped.startswith(PROGRESS_PREFIX):
@@ -92,7 +97,9 @@ def run_local(cfg: RunConfig, *, verbose: bool = False, image: str | None = None
         except RuntimeError as exc:
             if tee.user_errors:
                 raise UserError(tee.user_errors[-1]) from None
-            raise PipelineFailed(f"pipeline failed: {str(exc).splitlines()[0]} (see {log_path})") from None
+            first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0])
+            detail = "\n".join(tee.tail)
+            raise PipelineFailed(f"{first}\n--- last lines of {log_path} ---\n{detail}") from None
         finally:
             kfp_logger.handlers, kfp_logger.propagate = saved
             _mark_parent_failed_if_open(cfg, log_path)

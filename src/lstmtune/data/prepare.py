@@ -261,6 +261,8 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
         bad = labels_per_seq[labels_per_seq > 1].index[0]
         raise UserError(f"{source}: sequence {bad!r} has more than one value in column '{label_col}' (data.label)")
     clean[label_col] = frame[label_col].astype(str).to_numpy()
+    if cfg.time_column is not None:
+        clean.insert(1, cfg.time_column, frame[cfg.time_column].to_numpy())
     seq_labels = clean.groupby(seq_col, sort=False)[label_col].first()
     classes = sorted(seq_labels.unique().tolist())
     if len(classes) < 2:
