@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kfp import compiler, dsl
+from lstmtune.components import prepare, register, train_best, tune
 
 from lstmtune import __version__
-from lstmtune.components import prepare, register, train_best, tune
 
 PIPELINE_NAME = "lstmtune"
 DEFAULT_IMAGE = f"ghcr.io/lstmtune/lstmtune:{__version__.split('+')[0]}"

@@ -74,11 +74,12 @@ class ForecastFeaturizer:
             if (col <= 0).any():
                 raise UserError(f"column '{self.target}' must be > 0 for a model trained on log values")
             z[:, self.target_index] = np.log(col)
-        return (z - np.asarray(self.mean)) / np.asarray(self.std)
+        out: np.ndarray = (z - np.asarray(self.mean)) / np.asarray(self.std)
+        return out
 
     def unscale_target(self, scaled: np.ndarray) -> np.ndarray:
         t = self.target_index
-        z = scaled * self.std[t] + self.mean[t]
+        z: np.ndarray = scaled * self.std[t] + self.mean[t]
         return np.exp(z) if self.transform == "log" else z
 
     def windows(self, scaled: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,11 +101,13 @@ class ForecastFeaturizer:
 
     def targets(self, scaled: np.ndarray, ends: np.ndarray) -> np.ndarray:
         steps = np.arange(1, self.horizon + 1)
-        return scaled[ends[:, None] + steps[None, :], self.target_index].astype(np.float32)
+        out: np.ndarray = scaled[ends[:, None] + steps[None, :], self.target_index].astype(np.float32)
+        return out
 
     def raw_targets(self, raw: np.ndarray, ends: np.ndarray) -> np.ndarray:
         steps = np.arange(1, self.horizon + 1)
-        return raw[ends[:, None] + steps[None, :], self.target_index].astype(np.float64)
+        out: np.ndarray = raw[ends[:, None] + steps[None, :], self.target_index].astype(np.float64)
+        return out
 
     def split_ends(self, start: int, end: int) -> np.ndarray:
         """Window end indices whose targets all lie in ``[start, end)``."""

@@ -39,7 +39,8 @@ def _signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]
 
     sig = infer_signature(example, output)
     dtypes = meta["columns"].get("dtypes", {})
-    cols = [ColSpec(AnyType(), c.name) if dtypes.get(c.name) == "integer" else c for c in sig.inputs.inputs]
+    any_type = AnyType()  # type: ignore[no-untyped-call]
+    cols = [ColSpec(any_type, c.name) if dtypes.get(c.name) == "integer" else c for c in sig.inputs.inputs]
     return ModelSignature(inputs=Schema(cols), outputs=sig.outputs)
 
 
@@ -114,11 +115,13 @@ def champion_score(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[st
 def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any], model_dir: str, best: dict[str, Any],
             evaluation: dict[str, Any], parent_run_id: str) -> dict[str, Any]:
     import mlflow
+
     from lstmtune import tracking
 
     name = str(cfg.mlflow.model_name)
-    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    mlflow.set_registry_uri(cfg.mlflow.tracking_uri)
+    tracking_uri = str(cfg.mlflow.tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     client = tracking.client(cfg)
     predictor = Predictor.load(model_dir)
     spec = predictor.spec

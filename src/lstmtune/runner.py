@@ -14,9 +14,9 @@ import logging
 import os
 import re
 import sys
-from collections import deque
 import time
 import warnings
+from collections import deque
 from pathlib import Path
 from typing import Any, TextIO
 

@@ -187,7 +187,7 @@ def grid_space(space: dict[str, Spec]) -> dict[str, list[Any]]:
                 grid[name] = [low + (high - low) * i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
         else:
             step = spec["step"] or 1
-            n = int(round((spec["high"] - spec["low"]) / step)) + 1
+            n = round((spec["high"] - spec["low"]) / step) + 1
             values = [spec["low"] + i * step for i in range(n)]
             grid[name] = [int(v) for v in values] if kind == "int" else [round(v, 12) for v in values]
     return grid

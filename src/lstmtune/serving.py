@@ -94,7 +94,7 @@ class Predictor:
 try:  # MLflow is a dependency of lstmtune, but Predictor stays usable without it
     import mlflow.pyfunc
 
-    class LstmtuneModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    class LstmtuneModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
         """MLflow pyfunc wrapper; ``artifacts["model_dir"]`` is a model directory."""
 
         def load_context(self, context: Any) -> None:

@@ -93,9 +93,23 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
     against naive baselines, save the model directory. Returns flat KFP metrics."""
     from lstmtune import tracking
     from lstmtune.data.prepare import read_prepared
-    from lstmtune.evaluate import PRIMARY_METRIC, best_baseline, better, classify_baselines, classify_metrics, forecast_baselines, forecast_metrics
+    from lstmtune.evaluate import (
+        PRIMARY_METRIC,
+        best_baseline,
+        better,
+        classify_baselines,
+        classify_metrics,
+        forecast_baselines,
+        forecast_metrics,
+    )
     from lstmtune.serving import save_model_dir
-    from lstmtune.training import ClassifyProblem, ForecastProblem, make_problem, select_device, train
+    from lstmtune.training import (
+        ClassifyProblem,
+        ForecastProblem,
+        make_problem,
+        select_device,
+        train,
+    )
     from lstmtune.tuning import progress
 
     cfg = _config(config_json)
@@ -134,7 +148,7 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
     evaluation = {
         "test_metrics": test_metrics, "baseline_metrics": baselines, "primary_metric": metric,
         "best_baseline": base_name, "beats_baseline": beats, "retrain_epochs": epochs, "retrain_seconds": round(result.train_seconds, 2),
-        "n_test": int(len(test)),
+        "n_test": len(test),
     }
     _write_json(Path(model_dir) / "evaluation.json", evaluation)
     flat = {f"test_{k}": v for k, v in test_metrics.items()}

@@ -80,7 +80,7 @@ def log_trial_run(
     exp = c.get_run(parent_run_id).info.experiment_id
     run = c.create_run(exp, run_name=f"trial-{number}", tags={"mlflow.parentRunId": parent_run_id, "optuna.trial": str(number), "state": state, **(extra_tags or {})})
     now = int(time.time() * 1000)
-    metrics = []
+    metrics: list[Metric] = []
     for rec in history:
         step = int(rec["epoch"])
         metrics.extend(Metric(k, float(v), now, step) for k, v in rec.items() if k != "epoch")

@@ -30,10 +30,7 @@ MIN_TRAIN_WINDOWS = 8
 
 
 def _size(value: float, total: int, key: str) -> int:
-    if value >= 1:
-        n = int(value)
-    else:
-        n = round(value * total)
+    n = int(value) if value >= 1 else round(value * total)
     if n < 1:
         raise UserError(f"data.{key}: {value} gives no {key.split('_')[0]} items out of {total}")
     return n
@@ -42,13 +39,14 @@ def _size(value: float, total: int, key: str) -> int:
 def _numeric_column(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:
     series = frame[col]
     if series.dtype == bool:
-        return series.to_numpy(dtype=np.float64)
+        as_float: np.ndarray = series.to_numpy(dtype=np.float64)
+        return as_float
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna() & series.notna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise UserError(f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row {i + 1}")
-    arr = values.to_numpy(dtype=np.float64)
+    arr: np.ndarray = values.to_numpy(dtype=np.float64)
     inf = np.isinf(arr)
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
@@ -71,7 +69,8 @@ def _fill_missing(arr: np.ndarray, col: str, source: str, policy: str, rows: np.
     if filled.isna().any():
         i = int(np.flatnonzero(filled.isna().to_numpy())[0])
         raise UserError(f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} that {policy} cannot fill")
-    return filled.to_numpy(dtype=np.float64)
+    out: np.ndarray = filled.to_numpy(dtype=np.float64)
+    return out
 
 
 def _require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> None:
@@ -328,7 +327,7 @@ def _stratified_pick(ids: list[str], labels: pd.Series, n: int, rng: np.random.G
         by_class.setdefault(str(labels[s]), []).append(s)
     total = len(ids)
     quotas = {c: n * len(v) / total for c, v in by_class.items()}
-    take = {c: int(math.floor(q)) for c, q in quotas.items()}
+    take = {c: math.floor(q) for c, q in quotas.items()}
     for c in sorted(quotas, key=lambda c: quotas[c] - take[c], reverse=True)[: n - sum(take.values())]:
         take[c] += 1
     picked: list[str] = []

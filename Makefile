@@ -1,0 +1,45 @@
+# The front door. `make run` runs the bundled example end to end; `make test` runs every check.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# CPU wheel; on a GPU machine set TORCH_SPEC="torch==2.13.0" with the CUDA index of your choice
+TORCH_SPEC ?= torch==2.13.0
+IMAGE ?= ghcr.io/lstmtune/lstmtune:0.1.0
+IMAGE_CUDA ?= ghcr.io/lstmtune/lstmtune-cuda:0.1.0
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint typecheck pytest compile images clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"   # first, so nothing pulls a CUDA build
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/lstmtune run
+
+lint: install
+	$(BIN)/ruff check src components pipelines tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+compile: install
+	$(BIN)/lstmtune compile --output lstmtune-pipeline.yaml --image $(IMAGE)
+
+images:
+	docker build -f images/Dockerfile -t $(IMAGE) .
+	docker build -f images/Dockerfile.cuda -t $(IMAGE_CUDA) .
+
+clean:
+	rm -rf lstmtune-output lstmtune-pipeline.yaml .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,410 @@
+"""The CLI contract for bad input: exit 2, one stderr line naming the culprit, nothing written.
+
+Every case runs the real CLI in a subprocess (``python -m lstmtune.cli run ...``); bad input is
+caught by the in-process preflight, so no pipeline step starts and each case takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_classify_frame
+
+from lstmtune.config import example_data_path
+
+CASE_SECONDS = 5.0
+
+
+@dataclass
+class Result:
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 60) -> Result:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_"))}
+    env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstmtune.cli", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - started)
+
+
+def series(n: int = 60) -> pd.DataFrame:
+    t = np.arange(n)
+    return pd.DataFrame({"t": t, "y": 100.0 + t + 5 * np.sin(t)})
+
+
+# --- input builders: each writes into tmp_path and returns (CLI args, fragments the message names)
+
+Builder = Callable[[Path], tuple[list[str], list[str]]]
+
+
+def _missing_file(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "does-not-exist.csv"
+    return ["--data", str(path), "--target", "y"], [str(path), "not found"]
+
+
+def _empty_file(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "empty.csv"
+    path.write_bytes(b"")
+    return ["--data", str(path), "--target", "y"], [str(path), "empty"]
+
+
+def _whitespace_file(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "blank.csv"
+    path.write_text("\n  \n\n")
+    return ["--data", str(path), "--target", "y"], [str(path), "empty"]
+
+
+def _header_only(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "header.csv"
+    path.write_text("t,y\n")
+    return ["--data", str(path), "--target", "y"], [str(path), "header only"]
+
+
+def _unknown_column(d: Path) -> tuple[list[str], list[str]]:
+    return ["--data", example_data_path(), "--target", "nope", "--time-column", "month"], [
+        "airline_passengers.csv", "'nope'", "data.target", "passengers",
+    ]
+
+
+def _unknown_time_column(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "s.csv"
+    series().to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "when"], [str(path), "'when'", "data.time_column"]
+
+
+def _non_numeric_target(d: Path) -> tuple[list[str], list[str]]:
+    frame = series()
+    frame["y"] = frame["y"].astype(object)
+    frame.loc[20, "y"] = "n/a-ish"
+    path = d / "nonnum.csv"
+    frame.to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "t"], [str(path), "column 'y'", "'n/a-ish'", "row 21"]
+
+
+def _nan_target(d: Path) -> tuple[list[str], list[str]]:
+    frame = series()
+    frame.loc[30, "y"] = np.nan
+    path = d / "nan.csv"
+    frame.to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "t"], [str(path), "column 'y'", "missing", "row 31"]
+
+
+def _inf_value(d: Path) -> tuple[list[str], list[str]]:
+    frame = series()
+    frame.loc[12, "y"] = np.inf
+    path = d / "inf.csv"
+    frame.to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "t"], [str(path), "column 'y'", "infinite", "row 13"]
+
+
+def _inf_feature(d: Path) -> tuple[list[str], list[str]]:
+    frame = series()
+    frame["x"] = 1.0
+    frame.loc[7, "x"] = -np.inf
+    path = d / "inf-x.csv"
+    frame.to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "t"], [str(path), "column 'x'", "infinite", "row 8"]
+
+
+def _too_short(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "short.csv"
+    series(12).to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "t"], [str(path), "too short"]
+
+
+def _too_short_for_lookback(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "s.csv"
+    series(40).to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "t", "--lookback", "30"], [
+        "tune.search_space.lookback", "too short", "30",
+    ]
+
+
+def _too_short_for_horizon(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "s.csv"
+    series(40).to_csv(path, index=False)
+    return ["--data", str(path), "--target", "y", "--time-column", "t", "--horizon", "8"], ["data.", "horizon"]
+
+
+def _one_class(d: Path) -> tuple[list[str], list[str]]:
+    frame = make_classify_frame(n_per_class=6)
+    frame["y"] = "wave"
+    path = d / "one-class.csv"
+    frame.to_csv(path, index=False)
+    args = ["--data", str(path), "--task", "classify", "--sequence-column", "seq", "--label", "y", "--time-column", "t"]
+    return args, [str(path), "column 'y'", "single class"]
+
+
+def _missing_label_column(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "seq.csv"
+    make_classify_frame(n_per_class=6).to_csv(path, index=False)
+    args = ["--data", str(path), "--task", "classify", "--sequence-column", "seq", "--label", "klass"]
+    return args, [str(path), "'klass'", "data.label"]
+
+
+def _binary_garbage(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "garbage.csv"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    return ["--data", str(path), "--target", "y"], [str(path), "binary"]
+
+
+def _binary_no_nul(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "latin.csv"
+    path.write_bytes(np.random.default_rng(1).integers(0x80, 0x100, 4096, dtype=np.uint8).tobytes())
+    return ["--data", str(path), "--target", "y"], [str(path), "UTF-8"]
+
+
+def _unparsable_csv(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "quote.csv"
+    path.write_text('t,y\n"1,2\n3,4\n')
+    return ["--data", str(path), "--target", "y"], [str(path), "cannot parse"]
+
+
+def _fake_parquet(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "fake.parquet"
+    path.write_bytes(b"PAR1 this is not really parquet PAR1")
+    return ["--data", str(path), "--target", "y"], [str(path), "parquet"]
+
+
+def _directory_as_data(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "a-dir.csv"
+    path.mkdir()
+    return ["--data", str(path), "--target", "y"], [str(path), "not a file"]
+
+
+def _bad_split_value(d: Path) -> tuple[list[str], list[str]]:
+    frame = series()
+    frame["split"] = ["train"] * 50 + ["holdout"] * 10
+    path = d / "split.csv"
+    frame.to_csv(path, index=False)
+    args = ["--data", str(path), "--target", "y", "--time-column", "t", "--split-column", "split"]
+    return args, [str(path), "'split'", "'holdout'"]
+
+
+def _broken_yaml(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "broken.yaml"
+    path.write_text("data:\n  target: [unclosed\n  horizon: 2\n")
+    return ["--config", str(path)], [str(path), "YAML"]
+
+
+def _missing_yaml(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "nope.yaml"
+    return ["--config", str(path)], [str(path), "not found"]
+
+
+def _list_yaml(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "list.yaml"
+    path.write_text("- data\n- tune\n")
+    return ["--config", str(path)], [str(path), "mapping"]
+
+
+def _unknown_config_key(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "typo.yaml"
+    path.write_text("tune:\n  n_trialz: 3\n")
+    return ["--config", str(path)], [str(path), "tune.n_trialz", "unknown key"]
+
+
+def _unknown_nested_key(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "typo2.yaml"
+    path.write_text("data:\n  bogus: 1\n")
+    return ["--config", str(path)], [str(path), "data.bogus", "unknown key"]
+
+
+def _wrong_type_key(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "type.yaml"
+    path.write_text("tune:\n  n_trials: many\n")
+    return ["--config", str(path)], [str(path), "tune.n_trials"]
+
+
+def _bad_param_spec(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "space.yaml"
+    path.write_text("tune:\n  search_space:\n    learning_rate: {type: float, low: 0, high: 0.1, log: true}\n")
+    return ["--config", str(path)], [str(path), "tune.search_space.learning_rate", "low > 0"]
+
+
+def _unknown_hyperparameter(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "space2.yaml"
+    path.write_text("tune:\n  search_space:\n    unitz: [8, 16]\n")
+    return ["--config", str(path)], ["tune.search_space.unitz", "unknown hyperparameter"]
+
+
+def _bad_sampler(d: Path) -> tuple[list[str], list[str]]:
+    return ["--sampler", "bogus"], ["tune.sampler", "tpe"]
+
+
+def _bad_pruner(d: Path) -> tuple[list[str], list[str]]:
+    return ["--pruner", "sometimes"], ["tune.pruner"]
+
+
+def _bad_task(d: Path) -> tuple[list[str], list[str]]:
+    return ["--task", "regress"], ["data.task"]
+
+
+def _bad_val_size(d: Path) -> tuple[list[str], list[str]]:
+    return ["--val-size", "1.5"], ["data.val_size"]
+
+
+def _zero_horizon(d: Path) -> tuple[list[str], list[str]]:
+    return ["--horizon", "0"], ["data.horizon"]
+
+
+def _non_int_trials(d: Path) -> tuple[list[str], list[str]]:
+    return ["--n-trials", "abc"], ["--n-trials", "'abc'"]
+
+
+def _non_number_size(d: Path) -> tuple[list[str], list[str]]:
+    return ["--test-size", "lots"], ["--test-size", "'lots'"]
+
+
+def _memory_storage(d: Path) -> tuple[list[str], list[str]]:
+    return ["--storage", "sqlite:///:memory:"], ["tune.storage"]
+
+
+def _unsupported_scheme(d: Path) -> tuple[list[str], list[str]]:
+    return ["--data", "ftp://host/data.csv", "--target", "y"], ["ftp://host/data.csv", "scheme"]
+
+
+CASES: dict[str, Builder] = {
+    "missing-file": _missing_file,
+    "empty-file": _empty_file,
+    "whitespace-file": _whitespace_file,
+    "header-only": _header_only,
+    "unknown-target-column": _unknown_column,
+    "unknown-time-column": _unknown_time_column,
+    "non-numeric-target": _non_numeric_target,
+    "nan-target": _nan_target,
+    "inf-target": _inf_value,
+    "inf-feature": _inf_feature,
+    "series-too-short": _too_short,
+    "series-too-short-for-lookback": _too_short_for_lookback,
+    "series-too-short-for-horizon": _too_short_for_horizon,
+    "one-class": _one_class,
+    "missing-label-column": _missing_label_column,
+    "binary-garbage": _binary_garbage,
+    "binary-no-nul": _binary_no_nul,
+    "unparsable-csv": _unparsable_csv,
+    "fake-parquet": _fake_parquet,
+    "directory-as-data": _directory_as_data,
+    "bad-split-value": _bad_split_value,
+    "broken-yaml": _broken_yaml,
+    "missing-yaml": _missing_yaml,
+    "list-yaml": _list_yaml,
+    "unknown-config-key": _unknown_config_key,
+    "unknown-nested-config-key": _unknown_nested_key,
+    "wrong-type-config-key": _wrong_type_key,
+    "bad-param-spec": _bad_param_spec,
+    "unknown-hyperparameter": _unknown_hyperparameter,
+    "bad-sampler": _bad_sampler,
+    "bad-pruner": _bad_pruner,
+    "bad-task": _bad_task,
+    "bad-val-size": _bad_val_size,
+    "zero-horizon": _zero_horizon,
+    "non-int-n-trials": _non_int_trials,
+    "non-number-test-size": _non_number_size,
+    "in-memory-storage": _memory_storage,
+    "unsupported-uri-scheme": _unsupported_scheme,
+}
+
+
+def assert_rejected(result: Result, fragments: list[str], out: Path) -> None:
+    combined = result.stdout + result.stderr
+    assert result.rc == 2, combined
+    assert "Traceback" not in combined, combined
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert "error" in line, line
+    for fragment in fragments:
+        assert fragment in line, f"{fragment!r} not in {line!r}"
+    assert result.stdout.strip() == "", result.stdout
+    # nothing registered, nothing half-written
+    assert not out.exists(), sorted(p.name for p in out.rglob("*"))
+    assert not (out / "mlflow.db").exists()
+    assert not (out / "optuna.db").exists()
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
+    args, fragments = CASES[case](tmp_path)
+    out = tmp_path / "out"
+    result = run_cli(["run", *args, "--output-dir", str(out)], cwd=tmp_path)
+    assert_rejected(result, fragments, out)
+    assert result.seconds < CASE_SECONDS * 2, f"took {result.seconds:.1f} s: bad input must fail in preflight"
+    # nothing was written beside the output dir either (e.g. a default ./lstmtune-output)
+    assert not (tmp_path / "lstmtune-output").exists()
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_bad_input_leaves_existing_output_dir_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier run")
+    path = tmp_path / "nan.csv"
+    frame = series()
+    frame.loc[3, "y"] = np.nan
+    frame.to_csv(path, index=False)
+    result = run_cli(["run", "--data", str(path), "--target", "y", "--output-dir", str(out)], cwd=tmp_path)
+    assert result.rc == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_bad_input_without_output_dir_writes_nothing_in_cwd(tmp_path: Path) -> None:
+    result = run_cli(["run", "--data", str(tmp_path / "missing.csv"), "--target", "y"], cwd=tmp_path)
+    assert result.rc == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prepare_subcommand_bad_input_writes_no_dataset(tmp_path: Path) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("t,y\n")
+    dataset = tmp_path / "dataset"
+    out = tmp_path / "out"
+    result = run_cli(
+        ["prepare", "--data", str(path), "--target", "y", "--dataset-dir", str(dataset), "--output-dir", str(out)],
+        cwd=tmp_path,
+    )
+    assert result.rc == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert str(path) in lines[0]
+    assert not dataset.exists()
+    assert not (tmp_path / "dataset.tmp").exists()
+    assert not (out / "mlflow.db").exists()
+
+
+def test_module_entry_point_works(tmp_path: Path) -> None:
+    result = run_cli(["--version"], cwd=tmp_path)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.startswith("lstmtune ")
+    result = run_cli(["run", "--help"], cwd=tmp_path)
+    assert result.rc == 0
+    assert "--sampler" in result.stdout
+
+
+def test_unknown_flag_is_one_line(tmp_path: Path) -> None:
+    result = run_cli(["run", "--n-trialz", "3", "--output-dir", str(tmp_path / "out")], cwd=tmp_path)
+    assert result.rc == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "--n-trialz" in lines[0]
+    assert not (tmp_path / "out").exists()

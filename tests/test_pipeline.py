@@ -1,0 +1,125 @@
+"""The Kubeflow pipeline: compiled IR (golden), and whole runs through kfp.local for both tasks."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+
+from lstmtune.config import RunConfig
+from lstmtune.pipelines import build_pipeline, compile_pipeline
+from lstmtune.runner import run_local
+
+GOLDEN = Path(__file__).parent / "golden" / "pipeline.yaml"
+IMAGE = "registry.example.com/lstmtune:test"
+SUMMARY_KEYS = {"model_name", "model_version", "alias", "best_params", "best_value", "test_metrics", "baseline_metrics",
+                "tracking_uri", "n_trials_complete", "n_trials_pruned"}
+
+
+def _compiled(tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / "p.yaml"
+    compile_pipeline(str(out), IMAGE)
+    spec: dict[str, Any] = yaml.safe_load(out.read_text())
+    spec.pop("sdkVersion", None)
+    return spec
+
+
+def test_compiled_pipeline_runs_our_image_and_installs_nothing(tmp_path: Path) -> None:
+    spec = _compiled(tmp_path)
+    executors = spec["deploymentSpec"]["executors"]
+    assert set(executors) == {"exec-prepare", "exec-tune", "exec-train-best", "exec-register"}
+    for ex in executors.values():
+        container = ex["container"]
+        assert container["image"] == IMAGE
+        text = " ".join(container.get("command", []) + container.get("args", []))
+        assert "pip install" not in text
+        assert "from lstmtune.steps import" in text  # a thin shim over the library
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["tune"]["dependentTasks"] == ["prepare"]
+    assert sorted(tasks["register"]["dependentTasks"]) == ["prepare", "train-best", "tune"]
+    assert spec["root"]["inputDefinitions"]["parameters"]["config"]["parameterType"] == "STRING"
+
+
+def test_compiled_pipeline_matches_golden(tmp_path: Path) -> None:
+    spec = _compiled(tmp_path)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(yaml.safe_dump(spec, sort_keys=True))
+    golden = yaml.safe_load(GOLDEN.read_text())
+    assert spec == golden, "compiled pipeline changed: review, then refresh with UPDATE_GOLDEN=1"
+
+
+def test_cli_compile_writes_parseable_ir(tmp_path: Path) -> None:
+    from lstmtune.cli import main
+
+    out = tmp_path / "cli.yaml"
+    assert main(["compile", "--output", str(out), "--image", IMAGE]) == 0
+    assert yaml.safe_load(out.read_text())["pipelineInfo"]["name"] == "lstmtune"
+
+
+def test_build_pipeline_reads_no_environment_at_import() -> None:
+    # building twice with different images gives independent pipelines
+    a, b = build_pipeline("a/img:1"), build_pipeline("b/img:2")
+    assert a is not b
+
+
+def _load_champion(summary: dict[str, Any]) -> Any:
+    mlflow.set_tracking_uri(summary["tracking_uri"])
+    return mlflow.pyfunc.load_model(f"models:/{summary['model_name']}@champion")
+
+
+@pytest.mark.slow
+def test_forecast_pipeline_end_to_end_and_rerun_resumes(tiny_config: Callable[..., RunConfig], airline_csv: str) -> None:
+    cfg = tiny_config()
+    summary = run_local(cfg)
+    assert SUMMARY_KEYS <= summary.keys()
+    on_disk = json.loads((Path(cfg.output_dir) / "summary.json").read_text())
+    assert on_disk["model_version"] == summary["model_version"] == "1"
+    assert summary["alias"] == "champion" and summary["beats_baseline"] is True
+    assert summary["n_trials_complete"] + summary["n_trials_pruned"] == 3
+    assert {"persistence", "seasonal_naive_12"} <= summary["baseline_metrics"].keys()
+    assert summary["test_metrics"]["rmse"] < summary["baseline_metrics"]["seasonal_naive_12"]["rmse"]
+    model = _load_champion(summary)
+    raw = pd.read_csv(airline_csv)
+    lookback = int(summary["best_params"]["lookback"])
+    pred = model.predict(raw.tail(lookback + 4))
+    assert list(pred.columns) == ["step_1"] and len(pred) == 5
+    assert pred["step_1"].between(250, 900).all()  # original units, not scaled
+
+    # same output dir + same data: the study resumes (no trial repeated), a second version is registered
+    again = run_local(cfg)
+    assert again["n_trials_reused"] == 3
+    assert again["n_trials_complete"] + again["n_trials_pruned"] == 3
+    assert again["model_version"] == "2"
+    assert again["alias"] in ("champion", "challenger")
+    client = mlflow.MlflowClient(summary["tracking_uri"])
+    champion = client.get_model_version_by_alias(summary["model_name"], "champion")
+    assert str(champion.version) == ("2" if again["alias"] == "champion" else "1")
+    assert champion.tags["task"] == "forecast" and champion.tags["horizon"] == "1"
+    assert champion.tags["target"] == "passengers" and int(champion.tags["lookback"]) >= 12
+    parent = client.get_run(again["parent_run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["data.sha256"] == again["data_sha256"]
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{summary['parent_run_id']}'")
+    assert len(children) == 3 and all("val_rmse" in r.data.metrics for r in children)
+
+
+@pytest.mark.slow
+def test_classify_pipeline_end_to_end(tiny_config: Callable[..., RunConfig], classify_csv: str) -> None:
+    cfg = tiny_config(**{"data.path": classify_csv, "data.task": "classify", "data.sequence_column": "seq",
+                         "data.label": "y", "data.time_column": "t", "tune.n_trials": 2})
+    summary = run_local(cfg)
+    assert summary["task"] == "classify"
+    assert set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
+    assert "majority_class" in summary["baseline_metrics"]
+    model = _load_champion(summary) if summary["alias"] == "champion" else mlflow.pyfunc.load_model(summary["model_version_uri"])
+    frame = pd.read_csv(classify_csv)
+    pred = model.predict(frame.drop(columns=["y"]))
+    assert len(pred) == frame["seq"].nunique()
+    assert {"label", "proba_ramp", "proba_wave"} <= set(pred.columns)
+    assert pred[["proba_ramp", "proba_wave"]].sum(axis=1).round(5).eq(1).all()

@@ -1,0 +1,90 @@
+"""One declaration, rendered for Optuna (suggest / grid) with data-aware defaults."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+import pytest
+
+from lstmtune.config import load_config
+from lstmtune.errors import UserError
+from lstmtune.search_space import default_space, grid_space, grid_size, resolve_search_space, suggest
+
+META: dict[str, Any] = {
+    "task": "forecast", "seasonal_period": 12, "target_positive": True, "horizon": 1,
+    "splits": {"train": {"rows": 100}}, "columns": {"target": "y"},
+}
+
+
+def _space(**declared: Any) -> dict[str, Any]:
+    cfg = load_config(None, {"tune.search_space": declared} if declared else {})
+    return resolve_search_space(cfg, META)
+
+
+def test_defaults_are_data_aware() -> None:
+    space = default_space("forecast", META)
+    assert space["lookback"]["choices"] == [12, 24]
+    assert space["anchor"]["choices"] == ["last", "seasonal"]
+    assert space["transform"]["choices"] == ["none", "log"]
+    flat = default_space("forecast", {**META, "seasonal_period": 1, "target_positive": False})
+    assert flat["anchor"] == {"type": "fixed", "value": "last"}
+    assert flat["transform"] == {"type": "fixed", "value": "none"}
+    assert "lookback" not in default_space("classify")
+
+
+def test_declaration_overrides_defaults_and_suggest_samples_inside_it() -> None:
+    space = _space(units=[8, 12], learning_rate={"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+                   num_layers={"type": "int", "low": 1, "high": 3}, lookback=12)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        p = suggest(trial, space)
+        assert p["units"] in (8, 12)
+        assert 1e-3 <= p["learning_rate"] <= 1e-2
+        assert p["num_layers"] in (1, 2, 3)
+        assert p["lookback"] == 12  # fixed: not a searched parameter
+        assert "lookback" not in trial.params
+        study.tell(trial, 0.0)
+    dist = study.trials[0].distributions["learning_rate"]
+    assert isinstance(dist, optuna.distributions.FloatDistribution) and dist.log
+
+
+def test_unknown_or_invalid_parameters_are_named() -> None:
+    with pytest.raises(UserError, match=r"tune.search_space.unitz"):
+        _space(unitz=[8])
+    with pytest.raises(UserError, match=r"tune.search_space.optimizer"):
+        _space(optimizer=["adam", "lbfgs"])
+    with pytest.raises(UserError, match=r"tune.search_space.dropout"):
+        _space(dropout=[0.0, 1.5])
+    with pytest.raises(UserError, match=r"tune.search_space.lookback: series too short"):
+        _space(lookback=95)
+
+
+def test_log_transform_refused_for_non_positive_target() -> None:
+    cfg = load_config(None, {"tune.search_space": {"transform": ["none", "log"]}})
+    with pytest.raises(UserError, match="strictly positive"):
+        resolve_search_space(cfg, {**META, "target_positive": False})
+
+
+def test_grid_space_is_finite_and_drives_optuna_grid_sampler() -> None:
+    space = _space(units=[8, 16], num_layers={"type": "int", "low": 1, "high": 2},
+                   dropout={"type": "float", "low": 0.0, "high": 0.2, "step": 0.1},
+                   learning_rate={"type": "float", "low": 1e-3, "high": 1e-1, "log": True})
+    grid = grid_space(space)
+    assert grid["units"] == [8, 16]
+    assert grid["num_layers"] == [1, 2]
+    assert grid["dropout"] == pytest.approx([0.0, 0.1, 0.2])
+    assert grid["learning_rate"] == pytest.approx([1e-3, 1e-2, 1e-1])
+    assert "epochs" not in grid
+    n = grid_size(space)
+    assert n == math.prod(len(v) for v in grid.values())
+    assert grid["optimizer"] == ["adam", "adamw", "rmsprop", "sgd"]
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler(grid, seed=0))
+    seen = set()
+    for _ in range(12):
+        t = study.ask()
+        seen.add(tuple(sorted(suggest(t, space).items())))
+        study.tell(t, 0.0)
+    assert len(seen) == 12  # no configuration twice
