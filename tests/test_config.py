@@ -169,7 +169,9 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert "not found" in msg
 
 
-@pytest.mark.parametrize(("text", "kind"), [("- a\n- b\n", "list"), ("42\n", "int"), ("just text\n", "str")])
+@pytest.mark.parametrize(
+    ("text", "kind"), [("- a\n- b\n", "list"), ("42\n", "int"), ("just text\n", "str")]
+)
 def test_top_level_must_be_a_mapping(tmp_path: Path, text: str, kind: str) -> None:
     path = write(tmp_path, text)
     msg = error_of(path)
@@ -234,7 +236,10 @@ def test_paramspec_valid_forms() -> None:
         ({"type": "int", "low": 5, "high": 3}, "greater than high"),
         ({"type": "float", "low": 0.0, "high": 1.0, "log": True}, "log scale needs low > 0"),
         ({"type": "float", "low": -1.0, "high": 1.0, "log": True}, "log scale needs low > 0"),
-        ({"type": "float", "low": 0.1, "high": 1.0, "log": True, "step": 0.1}, "cannot have a step"),
+        (
+            {"type": "float", "low": 0.1, "high": 1.0, "log": True, "step": 0.1},
+            "cannot have a step",
+        ),
         ({"type": "float", "low": 0.1, "high": 1.0, "step": 0}, "step must be > 0"),
         ({"type": "int", "low": 1.5, "high": 3}, "integer low"),
         ({"type": "bool", "low": 1, "high": 3}, "type"),
@@ -256,7 +261,9 @@ def test_paramspec_invalid(kwargs: dict, fragment: str) -> None:
         ("{type: float, low: 0, high: 1, log: true}", "log scale needs low > 0"),
     ],
 )
-def test_paramspec_error_in_yaml_names_parameter(tmp_path: Path, yaml_spec: str, fragment: str) -> None:
+def test_paramspec_error_in_yaml_names_parameter(
+    tmp_path: Path, yaml_spec: str, fragment: str
+) -> None:
     path = write(tmp_path, f"tune:\n  search_space:\n    learning_rate: {yaml_spec}\n")
     msg = error_of(path)
     assert path in msg
@@ -292,7 +299,9 @@ def test_resolved_fills_sqlite_defaults_under_output_dir(tmp_path: Path) -> None
     assert not out.exists()
 
 
-def test_resolved_relative_output_dir_becomes_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolved_relative_output_dir_becomes_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = load_config(None, {"output_dir": "rel-out"}).resolved()
     assert cfg.output_dir == str(tmp_path.resolve() / "rel-out")

@@ -73,7 +73,9 @@ def test_forecast_split_is_chronological_and_contiguous(tmp_path: Path, make_cfg
     assert splits["val"]["end"] == splits["test"]["start"]
     assert splits["test"]["end"] == meta["n_rows"] == N_ROWS
     for name in SPLITS:
-        assert len(parts[name]) == splits[name]["rows"] == splits[name]["end"] - splits[name]["start"]
+        assert (
+            len(parts[name]) == splits[name]["rows"] == splits[name]["end"] - splits[name]["start"]
+        )
 
     # train ++ val ++ test is exactly the series in time order (the file was shuffled)
     joined = pd.concat([parts[s] for s in SPLITS], ignore_index=True)
@@ -105,7 +107,9 @@ def test_forecast_features_default_to_numeric_columns(tmp_path: Path, make_cfg) 
     _, meta = prepare(make_cfg(path, data__target="y", data__time_column="date"))
     assert _features(meta) == ["step", "y", "x"]
     assert meta["target_index"] == 1
-    _, meta = prepare(make_cfg(path, data__target="y", data__time_column="date", data__feature_columns=["x"]))
+    _, meta = prepare(
+        make_cfg(path, data__target="y", data__time_column="date", data__feature_columns=["x"])
+    )
     assert _features(meta) == ["y", "x"]
     assert meta["target_index"] == 0
 
@@ -120,9 +124,13 @@ def test_forecast_features_default_to_numeric_columns(tmp_path: Path, make_cfg) 
         (0.25, 20, (70, 30, 20)),
     ],
 )
-def test_forecast_split_sizes(tmp_path: Path, make_cfg, val_size: float, test_size: float, expected: tuple[int, int, int]) -> None:
+def test_forecast_split_sizes(
+    tmp_path: Path, make_cfg, val_size: float, test_size: float, expected: tuple[int, int, int]
+) -> None:
     path = write_csv(series_frame(), tmp_path / "s.csv")
-    parts, meta = prepare(forecast_cfg(make_cfg, path, data__val_size=val_size, data__test_size=test_size))
+    parts, meta = prepare(
+        forecast_cfg(make_cfg, path, data__val_size=val_size, data__test_size=test_size)
+    )
     got = tuple(meta["splits"][s]["rows"] for s in SPLITS)
     assert got == expected
     assert tuple(len(parts[s]) for s in SPLITS) == expected
@@ -201,10 +209,16 @@ def test_non_positive_target_has_no_log_scaler(tmp_path: Path, make_cfg) -> None
 
 
 @pytest.mark.parametrize(("lookback", "horizon"), [(12, 1), (24, 3), (4, 6)])
-def test_split_windows_targets_do_not_overlap(tmp_path: Path, make_cfg, lookback: int, horizon: int) -> None:
+def test_split_windows_targets_do_not_overlap(
+    tmp_path: Path, make_cfg, lookback: int, horizon: int
+) -> None:
     path = write_csv(series_frame(), tmp_path / "s.csv")
-    _, meta = prepare(forecast_cfg(make_cfg, path, data__horizon=horizon, data__val_size=12, data__test_size=12))
-    feat = ForecastFeaturizer.from_meta(meta, {"lookback": lookback, "transform": "none", "anchor": "last"})
+    _, meta = prepare(
+        forecast_cfg(make_cfg, path, data__horizon=horizon, data__val_size=12, data__test_size=12)
+    )
+    feat = ForecastFeaturizer.from_meta(
+        meta, {"lookback": lookback, "transform": "none", "anchor": "last"}
+    )
     steps = np.arange(1, horizon + 1)
     targets: dict[str, set[int]] = {}
     for name in SPLITS:
@@ -246,12 +260,26 @@ def test_seasonal_period_inferred_on_bundled_default(tmp_path: Path) -> None:
 
 def test_seasonal_period_inferred_without_dates(tmp_path: Path, make_cfg) -> None:
     frame = series_frame().drop(columns=["date"])
-    _, meta = prepare(make_cfg(write_csv(frame, tmp_path / "s.csv"), data__target="y", data__time_column="step", data__feature_columns=["x"]))
+    _, meta = prepare(
+        make_cfg(
+            write_csv(frame, tmp_path / "s.csv"),
+            data__target="y",
+            data__time_column="step",
+            data__feature_columns=["x"],
+        )
+    )
     assert meta["seasonal_period"] == 12
 
 
 def test_seasonal_period_config_wins(make_cfg, airline_csv: str) -> None:
-    _, meta = prepare(make_cfg(airline_csv, data__target="passengers", data__time_column="month", data__seasonal_period=4))
+    _, meta = prepare(
+        make_cfg(
+            airline_csv,
+            data__target="passengers",
+            data__time_column="month",
+            data__seasonal_period=4,
+        )
+    )
     assert meta["seasonal_period"] == 4
 
 
@@ -270,11 +298,15 @@ def test_forecast_split_column_train_val_test(tmp_path: Path, make_cfg) -> None:
     assert parts["test"]["date"].tolist() == frame["date"].iloc[97:].tolist()
 
 
-def test_forecast_split_column_train_test_carves_val_from_train_end(tmp_path: Path, make_cfg) -> None:
+def test_forecast_split_column_train_test_carves_val_from_train_end(
+    tmp_path: Path, make_cfg
+) -> None:
     frame = series_frame()
     frame["split"] = ["train"] * 100 + ["test"] * 20
     path = write_csv(frame, tmp_path / "s.csv")
-    parts, meta = prepare(forecast_cfg(make_cfg, path, data__split_column="split", data__val_size=10))
+    parts, meta = prepare(
+        forecast_cfg(make_cfg, path, data__split_column="split", data__val_size=10)
+    )
     assert tuple(meta["splits"][s]["rows"] for s in SPLITS) == (90, 10, 20)
     assert parts["val"]["date"].tolist() == frame["date"].iloc[90:100].tolist()
     assert parts["test"]["date"].tolist() == frame["date"].iloc[100:].tolist()
@@ -291,7 +323,9 @@ def test_forecast_split_column_train_test_carves_val_from_train_end(tmp_path: Pa
         (["train"] * 60 + ["test"] * 20 + ["train"] * 40, "in time order"),
     ],
 )
-def test_forecast_split_column_bad_values(tmp_path: Path, make_cfg, labels: list[str], fragment: str) -> None:
+def test_forecast_split_column_bad_values(
+    tmp_path: Path, make_cfg, labels: list[str], fragment: str
+) -> None:
     frame = series_frame()
     frame["split"] = labels
     path = write_csv(frame, tmp_path / "s.csv")
@@ -381,11 +415,15 @@ def test_missing_interpolate(tmp_path: Path, make_cfg) -> None:
 def test_interpolate_does_not_leak_val_into_train_scaler(tmp_path: Path, make_cfg) -> None:
     frame = series_frame()
     frame.loc[83, "y"] = np.nan  # the last train row (train = 84 rows)
-    _, meta = prepare(forecast_cfg(make_cfg, write_csv(frame, tmp_path / "a.csv"), data__missing="interpolate"))
+    _, meta = prepare(
+        forecast_cfg(make_cfg, write_csv(frame, tmp_path / "a.csv"), data__missing="interpolate")
+    )
     assert meta["splits"]["train"]["end"] == 84
     changed = frame.copy()
     changed.loc[84, "y"] = 1e5  # the first val row
-    _, meta2 = prepare(forecast_cfg(make_cfg, write_csv(changed, tmp_path / "b.csv"), data__missing="interpolate"))
+    _, meta2 = prepare(
+        forecast_cfg(make_cfg, write_csv(changed, tmp_path / "b.csv"), data__missing="interpolate")
+    )
     assert meta2["scaler"] == meta["scaler"]
 
 
@@ -405,7 +443,12 @@ def test_classify_missing_feature_policies(tmp_path: Path, make_cfg) -> None:
     first = frame.index[frame["seq"] == "wave-3"]
     frame.loc[first[2], "x1"] = np.nan
     path = write_csv(frame, tmp_path / "c.csv")
-    kw = {"data__task": "classify", "data__sequence_column": "seq", "data__label": "y", "data__time_column": "t"}
+    kw = {
+        "data__task": "classify",
+        "data__sequence_column": "seq",
+        "data__label": "y",
+        "data__time_column": "t",
+    }
     with pytest.raises(UserError) as info:
         prepare(make_cfg(path, **kw))
     assert "column 'x1'" in str(info.value)
@@ -419,7 +462,12 @@ def test_classify_missing_feature_policies(tmp_path: Path, make_cfg) -> None:
 # --- classify ---------------------------------------------------------------------------------
 
 AIRLINE = {"data__target": "passengers", "data__time_column": "month"}
-CLASSIFY = {"data__task": "classify", "data__sequence_column": "seq", "data__label": "y", "data__time_column": "t"}
+CLASSIFY = {
+    "data__task": "classify",
+    "data__sequence_column": "seq",
+    "data__label": "y",
+    "data__time_column": "t",
+}
 
 
 def test_classify_sequences_kept_whole(tmp_path: Path, make_cfg) -> None:
@@ -479,7 +527,11 @@ def test_classify_stratified_split(tmp_path: Path, make_cfg, seed: int) -> None:
 def test_classify_split_sizes_as_counts(tmp_path: Path, make_cfg) -> None:
     path = write_csv(make_classify_frame(), tmp_path / "c.csv")
     _, meta = prepare(make_cfg(path, data__val_size=6, data__test_size=10, **CLASSIFY))
-    assert {s: meta["splits"][s]["sequences"] for s in SPLITS} == {"train": 32, "val": 6, "test": 10}
+    assert {s: meta["splits"][s]["sequences"] for s in SPLITS} == {
+        "train": 32,
+        "val": 6,
+        "test": 10,
+    }
 
 
 def test_classify_scaler_train_only(tmp_path: Path, make_cfg) -> None:
@@ -497,7 +549,9 @@ def test_classify_scaler_train_only(tmp_path: Path, make_cfg) -> None:
 def test_classify_split_column_train_val_test(tmp_path: Path, make_cfg) -> None:
     frame = make_classify_frame()
     ids = sorted(frame["seq"].unique())
-    assign = {s: ("test" if i % 5 == 0 else "val" if i % 5 == 1 else "train") for i, s in enumerate(ids)}
+    assign = {
+        s: ("test" if i % 5 == 0 else "val" if i % 5 == 1 else "train") for i, s in enumerate(ids)
+    }
     frame["split"] = frame["seq"].map(assign)
     path = write_csv(shuffled(frame), tmp_path / "c.csv")
     parts, meta = prepare(make_cfg(path, data__split_column="split", **CLASSIFY))
@@ -551,7 +605,9 @@ def test_classify_single_class_rejected(tmp_path: Path, make_cfg) -> None:
 # --- metadata + files -------------------------------------------------------------------------
 
 
-def test_metadata_sha256_of_input_bytes(tmp_path: Path, make_cfg, airline_csv: str, classify_csv: str) -> None:
+def test_metadata_sha256_of_input_bytes(
+    tmp_path: Path, make_cfg, airline_csv: str, classify_csv: str
+) -> None:
     _, meta = prepare(make_cfg(airline_csv, **AIRLINE))
     assert meta["sha256"] == hashlib.sha256(Path(airline_csv).read_bytes()).hexdigest()
     assert meta["source"] == airline_csv
@@ -577,12 +633,23 @@ def test_parquet_input_is_read(tmp_path: Path, make_cfg) -> None:
 
 
 @pytest.mark.parametrize("task", ["forecast", "classify"])
-def test_write_read_prepared_round_trip(tmp_path: Path, make_cfg, airline_csv: str, classify_csv: str, task: str) -> None:
-    cfg = make_cfg(airline_csv, **AIRLINE) if task == "forecast" else make_cfg(classify_csv, **CLASSIFY)
+def test_write_read_prepared_round_trip(
+    tmp_path: Path, make_cfg, airline_csv: str, classify_csv: str, task: str
+) -> None:
+    cfg = (
+        make_cfg(airline_csv, **AIRLINE)
+        if task == "forecast"
+        else make_cfg(classify_csv, **CLASSIFY)
+    )
     parts, meta = prepare(cfg)
     out = tmp_path / "dataset"
     write_prepared(parts, meta, str(out))
-    assert sorted(p.name for p in out.iterdir()) == ["metadata.json", "test.parquet", "train.parquet", "val.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metadata.json",
+        "test.parquet",
+        "train.parquet",
+        "val.parquet",
+    ]
     assert not (tmp_path / "dataset.tmp").exists()
     assert json.loads((out / "metadata.json").read_text()) == json.loads(json.dumps(meta))
     parts2, meta2 = read_prepared(str(out))
@@ -592,7 +659,9 @@ def test_write_read_prepared_round_trip(tmp_path: Path, make_cfg, airline_csv: s
         assert len(pd.read_parquet(out / f"{name}.parquet")) == len(parts[name])
 
 
-def test_write_prepared_replaces_existing(tmp_path: Path, make_cfg, airline_csv: str, classify_csv: str) -> None:
+def test_write_prepared_replaces_existing(
+    tmp_path: Path, make_cfg, airline_csv: str, classify_csv: str
+) -> None:
     out = tmp_path / "dataset"
     parts, meta = prepare(make_cfg(classify_csv, **CLASSIFY))
     write_prepared(parts, meta, str(out))

@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from lstmtune.evaluate import Decision, best_baseline, classify_metrics, decide_promotion, forecast_baselines
+from lstmtune.evaluate import (
+    Decision,
+    best_baseline,
+    classify_metrics,
+    decide_promotion,
+    forecast_baselines,
+)
 from lstmtune.features import ForecastFeaturizer
 
 

@@ -12,9 +12,9 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
+from lstmtune.pipelines import build_pipeline, compile_pipeline
 
 from lstmtune.config import RunConfig
-from lstmtune.pipelines import build_pipeline, compile_pipeline
 from lstmtune.runner import run_local
 
 GOLDEN = Path(__file__).parent / "golden" / "pipeline.yaml"
@@ -78,7 +78,7 @@ def _load_champion(summary: dict[str, Any]) -> Any:
 def test_forecast_pipeline_end_to_end_and_rerun_resumes(tiny_config: Callable[..., RunConfig], airline_csv: str) -> None:
     cfg = tiny_config()
     summary = run_local(cfg)
-    assert SUMMARY_KEYS <= summary.keys()
+    assert summary.keys() >= SUMMARY_KEYS
     on_disk = json.loads((Path(cfg.output_dir) / "summary.json").read_text())
     assert on_disk["model_version"] == summary["model_version"] == "1"
     assert summary["alias"] == "champion" and summary["beats_baseline"] is True

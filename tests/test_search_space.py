@@ -10,7 +10,13 @@ import pytest
 
 from lstmtune.config import load_config
 from lstmtune.errors import UserError
-from lstmtune.search_space import default_space, grid_space, grid_size, resolve_search_space, suggest
+from lstmtune.search_space import (
+    default_space,
+    grid_size,
+    grid_space,
+    resolve_search_space,
+    suggest,
+)
 
 META: dict[str, Any] = {
     "task": "forecast", "seasonal_period": 12, "target_positive": True, "horizon": 1,
