@@ -506,10 +506,6 @@ CRASHING_SPACES = {
 }
 
 
-@pytest.mark.xfail(
-    reason="BUG: search_space._check crashes (exit 1, traceback) on non-numeric choices",
-    strict=True,
-)
 @pytest.mark.parametrize("case", list(CRASHING_SPACES), ids=list(CRASHING_SPACES))
 def test_non_numeric_search_space_values_exit_2(tmp_path: Path, case: str) -> None:
     line, key = CRASHING_SPACES[case]
@@ -529,9 +525,6 @@ ACCEPTED_BAD_SPACES = {
 }
 
 
-@pytest.mark.xfail(
-    reason="BUG: search_space._check lets invalid values through the preflight", strict=True
-)
 @pytest.mark.parametrize("case", list(ACCEPTED_BAD_SPACES), ids=list(ACCEPTED_BAD_SPACES))
 def test_invalid_search_space_values_caught_by_preflight(tmp_path: Path, case: str) -> None:
     from lstmtune.config import load_config
@@ -548,9 +541,6 @@ def test_invalid_search_space_values_caught_by_preflight(tmp_path: Path, case: s
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: prepare_forecast accepts an infinite value in the time column", strict=True
-)
 def test_inf_in_time_column_caught_by_preflight(tmp_path: Path) -> None:
     from lstmtune.config import load_config
     from lstmtune.errors import UserError

@@ -362,10 +362,6 @@ def test_missing_error_row_is_the_file_row_when_shuffled(tmp_path: Path, make_cf
     assert "data row 110" in str(info.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: prepare._numeric_column reports the row index of the time-sorted frame, not the file's data row",
-    strict=True,
-)
 def test_non_numeric_error_row_is_the_file_row_when_shuffled(tmp_path: Path, make_cfg) -> None:
     frame = series_frame()
     frame["y"] = frame["y"].astype(object)
@@ -407,11 +403,6 @@ def test_missing_interpolate(tmp_path: Path, make_cfg) -> None:
     assert joined.loc[61, "x"] == pytest.approx(a + 2 * (b - a) / 3)
 
 
-@pytest.mark.xfail(
-    reason="BUG: prepare_forecast fills gaps over the whole series before splitting, so "
-    "interpolate fills a train gap from val values, which then enter the train scaler",
-    strict=True,
-)
 def test_interpolate_does_not_leak_val_into_train_scaler(tmp_path: Path, make_cfg) -> None:
     frame = series_frame()
     frame.loc[83, "y"] = np.nan  # the last train row (train = 84 rows)

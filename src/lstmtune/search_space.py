@@ -15,6 +15,7 @@ of data-aware per-task defaults), stored in the dataset metadata, and rendered t
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 from lstmtune.config import ParamSpec, RunConfig
@@ -111,6 +112,43 @@ def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec
     return space
 
 
+INT_PARAMS = {"units": 1, "num_layers": 1, "batch_size": 1, "epochs": 1, "lookback": 1}
+FLOAT_PARAMS: dict[str, tuple[float, float, bool]] = {  # name -> (low, high, high inclusive)
+    "dropout": (0.0, 1.0, False),
+    "recurrent_dropout": (0.0, 1.0, False),
+    "learning_rate": (1e-12, 10.0, True),
+    "weight_decay": (0.0, 1.0, True),
+}
+BOOL_PARAMS = ("bidirectional", "window_norm")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_values(name: str, spec: Spec) -> None:
+    """Every value a spec can produce must be valid for ``name``."""
+    key = f"tune.search_space.{name}"
+    vals = _values(spec)
+    if name in INT_PARAMS:
+        if spec["type"] == "float":
+            raise UserError(f"{key}: must be an integer parameter (type int), not float")
+        candidates = vals if vals is not None else [spec["low"], spec["high"]]
+        for v in candidates:
+            if not _is_number(v) or float(v) != int(v) or int(v) < INT_PARAMS[name]:
+                raise UserError(f"{key}: {v!r} is not an integer >= {INT_PARAMS[name]}")
+    elif name in FLOAT_PARAMS:
+        low, high, inclusive = FLOAT_PARAMS[name]
+        candidates = vals if vals is not None else [spec["low"], spec["high"]]
+        for v in candidates:
+            ok = _is_number(v) and low <= float(v) and (float(v) <= high if inclusive else float(v) < high)
+            if not ok:
+                bound = "]" if inclusive else ")"
+                raise UserError(f"{key}: {v!r} is not a number in [{low:g}, {high:g}{bound}")
+    elif name in BOOL_PARAMS and (vals is None or any(not isinstance(v, bool) for v in vals)):
+        raise UserError(f"{key}: must be true/false or a list of them")
+
+
 def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
     def allowed(name: str, options: tuple[Any, ...]) -> None:
         vals = _values(space[name])
@@ -120,17 +158,9 @@ def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
             if v not in options:
                 raise UserError(f"tune.search_space.{name}: {v!r} is not one of {', '.join(map(str, options))}")
 
+    for name, spec in space.items():
+        _check_values(name, spec)
     allowed("optimizer", OPTIMIZERS)
-    for name in ("units", "num_layers", "batch_size", "epochs"):
-        spec = space[name]
-        low = min(_values(spec) or [spec["low"]])
-        if not isinstance(low, int | float) or isinstance(low, bool) or low < 1:
-            raise UserError(f"tune.search_space.{name}: values must be integers >= 1")
-    for name in ("dropout", "recurrent_dropout"):
-        spec = space[name]
-        vals = _values(spec) or [spec["low"], spec["high"]]
-        if any(not 0 <= float(v) < 1 for v in vals):
-            raise UserError(f"tune.search_space.{name}: values must lie in [0, 1)")
     if meta["task"] != "forecast":
         return
     allowed("transform", TRANSFORMS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ def _size(value: float, total: int, key: str) -> int:
     return n
 
 
-def _numeric_column(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:
+def _numeric_column(frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """Column as float64; errors name the row as it is in the file (``rows`` maps sorted -> file)."""
     series = frame[col]
+    rows = np.arange(len(frame)) if rows is None else rows
     if series.dtype == bool:
         as_float: np.ndarray = series.to_numpy(dtype=np.float64)
         return as_float
@@ -45,12 +48,12 @@ def _numeric_column(frame: pd.DataFrame, col: str, source: str) -> np.ndarray:
     bad = values.isna() & series.notna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row {i + 1}")
+        raise UserError(f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row {int(rows[i]) + 1}")
     arr: np.ndarray = values.to_numpy(dtype=np.float64)
     inf = np.isinf(arr)
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
-        raise UserError(f"{source}: column '{col}' has an infinite value at data row {i + 1}")
+        raise UserError(f"{source}: column '{col}' has an infinite value at data row {int(rows[i]) + 1}")
     return arr
 
 
@@ -131,12 +134,13 @@ def _scaler(frame: pd.DataFrame, cols: list[str]) -> dict[str, list[float]]:
     return {"mean": mean.tolist(), "std": std.tolist()}
 
 
-def _split_values(frame: pd.DataFrame, col: str, source: str) -> pd.Series:
+def _split_values(frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None) -> pd.Series:
+    rows = np.arange(len(frame)) if rows is None else rows
     values = frame[col].astype(str).str.strip().str.lower()
     bad = ~values.isin(SPLITS)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(f"{source}: column '{col}' (data.split_column) has value {frame[col].iloc[i]!r} at data row {i + 1}; expected train, val or test")
+        raise UserError(f"{source}: column '{col}' (data.split_column) has value {frame[col].iloc[i]!r} at data row {int(rows[i]) + 1}; expected train, val or test")
     if not (values == "train").any() or not (values == "test").any():
         raise UserError(f"{source}: column '{col}' (data.split_column) needs both 'train' and 'test' rows")
     return values
@@ -149,30 +153,33 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
     rows = np.arange(len(frame))
     times: pd.Series | None = None
     if cfg.time_column is not None:
-        parsed = pd.to_datetime(frame[cfg.time_column], errors="coerce")
-        if parsed.isna().any():
-            numeric = pd.to_numeric(frame[cfg.time_column], errors="coerce")
-            if numeric.isna().any():
-                i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-                raise UserError(f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}")
+        col = frame[cfg.time_column]
+        numeric = pd.to_numeric(col, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(col) else None
+        if numeric is not None and not numeric.isna().any():
+            bad = ~np.isfinite(numeric.to_numpy(dtype=np.float64))
             order = np.argsort(numeric.to_numpy(), kind="stable")
         else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(col, errors="coerce")
+            bad = parsed.isna().to_numpy()
             order = np.argsort(parsed.to_numpy(), kind="stable")
             times = parsed.iloc[order].reset_index(drop=True)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise UserError(f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time {col.iloc[i]!r} at data row {i + 1}")
         frame = frame.iloc[order].reset_index(drop=True)
         rows = rows[order]
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
     features = _feature_columns(frame, cfg, exclude, source)
     if cfg.target not in features:
         features = [cfg.target, *features]
-    clean = pd.DataFrame({c: _fill_missing(_numeric_column(frame, c, source), c, source, cfg.missing, rows) for c in features})
-    if cfg.time_column is not None:
-        clean.insert(0, cfg.time_column, frame[cfg.time_column].to_numpy())
-    total = len(clean)
+    numeric_cols = {c: _numeric_column(frame, c, source, rows) for c in features}
+    total = len(frame)
     horizon = cfg.horizon
 
     if cfg.split_column is not None:
-        labels = _split_values(frame, cfg.split_column, source)
+        labels = _split_values(frame, cfg.split_column, source, rows)
         rank = labels.map({"train": 0, "val": 1, "test": 2}).to_numpy()
         if (np.diff(rank) < 0).any():
             raise UserError(f"{source}: column '{cfg.split_column}' (data.split_column) must be train, then val, then test in time order")
@@ -193,6 +200,16 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
             f"need more than {horizon + MIN_TRAIN_WINDOWS} (data.horizon={horizon}) plus the lookback"
         )
     bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, total)}
+    # fill after splitting: ffill only looks back, interpolation stays inside each split (no leakage)
+    filled: dict[str, np.ndarray] = {}
+    for c, arr in numeric_cols.items():
+        if cfg.missing == "interpolate":
+            filled[c] = np.concatenate([_fill_missing(arr[a:b], c, source, "interpolate", rows[a:b]) for a, b in bounds.values()])
+        else:
+            filled[c] = _fill_missing(arr, c, source, cfg.missing, rows)
+    clean = pd.DataFrame(filled)
+    if cfg.time_column is not None:
+        clean.insert(0, cfg.time_column, frame[cfg.time_column].to_numpy())
     parts = {name: clean.iloc[a:b].reset_index(drop=True) for name, (a, b) in bounds.items()}
 
     target_values = clean[cfg.target].to_numpy()
@@ -247,7 +264,7 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
         raise UserError(f"{source}: no numeric feature columns (set data.feature_columns)")
     clean = pd.DataFrame({seq_col: frame[seq_col].astype(str).to_numpy()})
     for c in features:
-        clean[c] = _numeric_column(frame, c, source)
+        clean[c] = _numeric_column(frame, c, source, rows)
     if cfg.missing != "error":
         for c in features:
             clean[c] = clean.groupby(seq_col, sort=False)[c].transform(
@@ -271,7 +288,7 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
     rng = np.random.default_rng(seed)
     assign: dict[str, str] = {}
     if cfg.split_column is not None:
-        split_vals = _split_values(frame, cfg.split_column, source)
+        split_vals = _split_values(frame, cfg.split_column, source, rows)
         per_seq = split_vals.groupby(clean[seq_col], sort=False).agg(lambda s: s.nunique())
         if (per_seq > 1).any():
             raise UserError(f"{source}: sequence {per_seq[per_seq > 1].index[0]!r} has more than one value in column '{cfg.split_column}' (data.split_column)")
