@@ -29,6 +29,8 @@ RUN_FLAGS: dict[str, tuple[str, type | None, str]] = {
     "--timeout": ("tune.timeout", float, "tuning time budget in seconds"),
     "--sampler": ("tune.sampler", str, "tpe | random | grid | cmaes"),
     "--pruner": ("tune.pruner", str, "hyperband | median | none"),
+    "--backend": ("tune.backend", str, "optuna | katib"),
+    "--workers": ("tune.workers", int, "parallel Optuna workers sharing the study (needs --storage postgresql://...)"),
     "--storage": ("tune.storage", str, "Optuna storage URL (default: SQLite in the output dir)"),
     "--study-name": ("tune.study_name", str, "Optuna study name (a rerun with the same name resumes)"),
     "--tracking-uri": ("mlflow.tracking_uri", str, "MLflow tracking URI (default: SQLite in the output dir)"),

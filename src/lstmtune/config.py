@@ -101,8 +101,23 @@ class DataConfig(_Strict):
         return v
 
 
+class KatibConfig(_Strict):
+    namespace: str = Field("lstmtune", description="namespace of the Experiment (labelled for Katib's metrics collector)")
+    experiment_name: str | None = Field(None, description="default: derived from the study name (a retried step re-attaches to it)")
+    parallel_trials: int = Field(2, ge=1, description="parallelTrialCount")
+    algorithm: str | None = Field(None, description="Katib algorithm (default: mapped from tune.sampler)")
+    timeout_seconds: float = Field(6 * 3600, gt=0, description="fail the tune step if the Experiment has not finished by then")
+    poll_seconds: float = Field(15, gt=0)
+    service_account: str = Field("lstmtune-pipeline", description="service account of the trial pods")
+    data_uri: str | None = Field(None, description="prepared dataset for trials (s3:// prefix or mounted path); default: the prepare step's output")
+
+
 class TuneConfig(_Strict):
-    backend: Literal["optuna"] = "optuna"
+    backend: Literal["optuna", "katib"] = "optuna"
+    workers: int = Field(1, ge=1, description="parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)")
+    warm_start: bool = Field(True, description="enqueue the current champion's hyperparameters as the first trial of a new study")
+    heartbeat_seconds: int = Field(20, ge=1, description="Optuna heartbeat interval for RDB storages (dead workers' trials are retried)")
+    katib: KatibConfig = KatibConfig()
     n_trials: int = Field(30, ge=1)
     timeout: float | None = Field(None, gt=0, description="seconds; stop starting new trials after this")
     sampler: Literal["tpe", "random", "grid", "cmaes"] = "tpe"
@@ -122,6 +137,23 @@ class TrainConfig(_Strict):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
 
 
+class ClusterConfig(_Strict):
+    """Settings that only matter on Kubernetes (compiled into the pipeline / Katib trial pods)."""
+
+    image: str | None = Field(None, description="project image every step runs (default: ghcr.io/lstmtune/lstmtune:<version>)")
+    gpus: int = Field(0, ge=0, description="GPUs per training task (tune with optuna, train_best) and per Katib trial")
+    accelerator_type: str = Field("nvidia.com/gpu", description="extended resource name of the GPU")
+    cpu_request: str = "1"
+    memory_request: str = "2Gi"
+    cpu_limit: str | None = "4"
+    memory_limit: str | None = "8Gi"
+    tolerations: list[dict[str, str]] = Field(default_factory=list, description="e.g. [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    s3_secret: str | None = Field("lstmtune-s3", description="Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_ENDPOINT_URL) as env")
+    mlflow_secret: str | None = Field(None, description="Secret with MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as env")
+    storage_secret: str | None = Field(None, description="Secret whose key LSTMTUNE_STORAGE_URL holds the Optuna storage URL")
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str | None = Field(None, description="default: sqlite:///<output_dir>/mlflow.db with artifacts in <output_dir>/mlartifacts")
     experiment: str = "lstmtune"
@@ -133,6 +165,7 @@ class RunConfig(_Strict):
     tune: TuneConfig = TuneConfig()
     train: TrainConfig = TrainConfig()
     mlflow: MlflowConfig = MlflowConfig()
+    cluster: ClusterConfig = ClusterConfig()
     output_dir: str = "lstmtune-output"
 
     def dataset_name(self) -> str:
