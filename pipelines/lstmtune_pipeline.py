@@ -2,30 +2,63 @@
 
 The whole run configuration travels as one JSON string parameter (``config``): the same
 validated :class:`lstmtune.config.RunConfig` that ``lstmtune run`` builds, so a scheduled run
-on a cluster and a laptop run differ only in that configuration.
+on a cluster and a laptop run differ only in that configuration. Kubernetes settings (GPUs,
+tolerations, node selectors, Secrets as env) are compiled in from ``cluster`` when given;
+``kfp.local`` ignores them.
 """
 
 from collections.abc import Callable
 from typing import Any
 
 from kfp import compiler, dsl
-from lstmtune.components import prepare, register, train_best, tune
 
 from lstmtune import __version__
+from lstmtune.components import prepare, register, train_best, tune
+from lstmtune.config import ClusterConfig
 
 PIPELINE_NAME = "lstmtune"
 DEFAULT_IMAGE = f"ghcr.io/lstmtune/lstmtune:{__version__.split('+')[0]}"
+S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+MLFLOW_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+STORAGE_ENV = ("LSTMTUNE_STORAGE_URL",)
 
 
 def _op(func: Callable[..., Any], image: str) -> Any:
     return dsl.component(func, base_image=image, install_kfp_package=False)
 
 
-def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
-    """The pipeline, with every step running ``image`` (which has lstmtune installed)."""
+def apply_cluster_settings(task: Any, cluster: ClusterConfig, *, trains: bool) -> None:
+    """Resources for every task; GPUs, tolerations and node selectors for tasks that train;
+    credentials from Kubernetes Secrets as env (never baked into the pipeline)."""
+    from kfp import kubernetes
+
+    task.set_cpu_request(cluster.cpu_request).set_memory_request(cluster.memory_request)
+    if cluster.cpu_limit:
+        task.set_cpu_limit(cluster.cpu_limit)
+    if cluster.memory_limit:
+        task.set_memory_limit(cluster.memory_limit)
+    if trains:
+        if cluster.gpus:
+            task.set_accelerator_type(cluster.accelerator_type).set_accelerator_limit(cluster.gpus)
+        for t in cluster.tolerations:
+            kubernetes.add_toleration(task, key=t.get("key"), operator=t.get("operator"), value=t.get("value"), effect=t.get("effect"))
+        for key, value in cluster.node_selector.items():
+            kubernetes.add_node_selector(task, label_key=key, label_value=value)
+    for secret, keys, optional in ((cluster.s3_secret, S3_ENV, False), (cluster.mlflow_secret, MLFLOW_ENV, True), (cluster.storage_secret, STORAGE_ENV, False)):
+        if secret:
+            kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in keys}, optional=optional)
+
+
+def build_pipeline(image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna") -> Any:
+    """The pipeline, with every step running ``image`` (which has lstmtune installed).
+
+    ``backend`` decides which task trains: with ``optuna`` the tune task trains in its own pod
+    (and gets the GPU settings); with ``katib`` it only drives the Experiment, whose trial pods
+    get them instead.
+    """
     prepare_op, tune_op, train_best_op, register_op = (_op(f, image) for f in (prepare, tune, train_best, register))
 
-    @dsl.pipeline(name=PIPELINE_NAME, description="Tune an LSTM with Optuna, retrain the best configuration, evaluate it against naive baselines and publish it to the MLflow registry.")
+    @dsl.pipeline(name=PIPELINE_NAME, description="Tune an LSTM with Optuna or Katib, retrain the best configuration, evaluate it against naive baselines and publish it to the MLflow registry.")
     def lstmtune_pipeline(config: str = "{}") -> str:
         prep = prepare_op(config=config).set_display_name("prepare data")
         search = tune_op(config=config, dataset=prep.outputs["dataset"], parent_run_id=prep.outputs["Output"]).set_display_name("tune")
@@ -33,10 +66,12 @@ def build_pipeline(image: str = DEFAULT_IMAGE) -> Any:
         reg = register_op(config=config, dataset=prep.outputs["dataset"], model=best.outputs["model"], best=search.outputs["best"], parent_run_id=prep.outputs["Output"]).set_display_name("register")
         for task in (prep, search, best, reg):
             task.set_caching_options(False)
+            if cluster is not None:
+                apply_cluster_settings(task, cluster, trains=task is best or (task is search and backend == "optuna"))
         return reg.outputs["Output"]
 
     return lstmtune_pipeline
 
 
-def compile_pipeline(path: str, image: str = DEFAULT_IMAGE) -> None:
-    compiler.Compiler().compile(build_pipeline(image), package_path=path)
+def compile_pipeline(path: str, image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna") -> None:
+    compiler.Compiler().compile(build_pipeline(image, cluster, backend=backend), package_path=path)

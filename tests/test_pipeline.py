@@ -12,9 +12,9 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from lstmtune.pipelines import build_pipeline, compile_pipeline
 
 from lstmtune.config import RunConfig
+from lstmtune.pipelines import build_pipeline, compile_pipeline
 from lstmtune.runner import run_local
 
 GOLDEN = Path(__file__).parent / "golden" / "pipeline.yaml"

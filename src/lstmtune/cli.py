@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from lstmtune.errors import UserError
+from lstmtune.errors import KatibError, UserError
 from lstmtune.runner import PipelineFailed
 
 # CLI flag -> dotted config key
@@ -84,9 +84,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--image", help="container image recorded in the pipeline (locally informational)")
     run.add_argument("--verbose", "-v", action="store_true", help="show every step's output, not only progress lines")
 
-    comp = sub.add_parser("compile", help="write the compiled KFP pipeline (IR YAML)")
+    comp = sub.add_parser("compile", help="write the compiled KFP pipeline (IR YAML) with the config's cluster settings")
     comp.add_argument("--output", "-o", required=True, help="output YAML file")
-    comp.add_argument("--image", help="project image every step runs")
+    comp.add_argument("--config", help="YAML config (cluster: GPUs, tolerations, secrets; tune.backend)")
+    comp.add_argument("--image", help="project image every step runs (overrides cluster.image)")
+
+    for name, text in (("submit", "upload the pipeline to Kubeflow Pipelines and start a run"),
+                       ("schedule", "create a recurring run (KFP 6-field cron, seconds first)")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("--config", help="YAML config for the cluster run")
+        sp.add_argument("--host", help="KFP API endpoint, e.g. http://127.0.0.1:8888 (default: in-cluster)")
+        sp.add_argument("--namespace", help="Kubernetes namespace (multi-user Kubeflow)")
+        sp.add_argument("--experiment", default="lstmtune", help="KFP experiment name")
+        sp.add_argument("--service-account", help="service account of the run's pods (default: lstmtune-pipeline)", default="lstmtune-pipeline")
+        sp.add_argument("--image", help="project image (overrides cluster.image)")
+        if name == "submit":
+            sp.add_argument("--run-name")
+            sp.add_argument("--wait", action="store_true", help="wait for the run to finish; exit 1 unless it succeeded")
+            sp.add_argument("--timeout", type=float, default=6 * 3600)
+        else:
+            sp.add_argument("--cron", required=True, help="e.g. '0 0 3 * * *' (daily 03:00)")
+            sp.add_argument("--name", default="lstmtune-scheduled", help="recurring run name")
+            sp.add_argument("--max-concurrency", type=int, default=1)
+            sp.add_argument("--catchup", action="store_true", help="backfill missed intervals (default: no catch-up)")
+
+    kx = sub.add_parser("katib-experiment", help="print the Katib Experiment YAML the katib backend would submit")
+    kx.add_argument("--config", help="YAML config")
+    kx.add_argument("--name", help="Experiment name (default: derived from the study name)")
+    kx.add_argument("--image", help="trial image")
+    kx.add_argument("--gpus", type=int, help="GPUs per trial")
+    kx.add_argument("--data", help="prepared dataset the trials read (s3:// prefix or path; default: <tune.katib.data_uri>/<name>)")
+
+    tr = sub.add_parser("trial", help="train one configuration and print Katib metric lines (used by Katib trial pods)")
+    tr.add_argument("--data", required=True, help="prepared dataset (s3:// prefix or directory)")
+    tr.add_argument("--config-b64", required=True, help="base64 of the run config JSON")
+    tr.add_argument("--param", action="append", default=[], help="NAME=VALUE, one per searched hyperparameter")
+    tr.add_argument("--parent-run-id", default="", help="MLflow parent run for a nested trial run")
 
     prep = sub.add_parser("prepare", help="debug: validate and split the data into a directory")
     _add_run_flags(prep)
@@ -114,11 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compile":
-        from lstmtune.pipelines import DEFAULT_IMAGE, compile_pipeline
+        from lstmtune.cluster import pipeline_package
+        from lstmtune.config import load_config
 
-        compile_pipeline(args.output, args.image or DEFAULT_IMAGE)
+        ccfg = load_config(args.config, {"cluster.image": args.image})
+        pipeline_package(ccfg, args.output)
         print(f"wrote {args.output}")
         return 0
+    if args.command in ("submit", "schedule"):
+        return _cluster_command(args)
+    if args.command == "trial":
+        from lstmtune.steps import trial_step
+
+        trial_step(args.config_b64, args.data, args.param, args.parent_run_id)
+        return 0
+    if args.command == "katib-experiment":
+        return _katib_experiment(args)
     cfg = _load(args).resolved()
     if args.command == "run":
         from lstmtune.runner import format_summary, run_local
@@ -145,6 +189,44 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _cluster_command(args: argparse.Namespace) -> int:
+    from lstmtune import cluster
+    from lstmtune.config import load_config
+
+    cfg = load_config(args.config, {"cluster.image": args.image})
+    if args.command == "submit":
+        run = cluster.submit(cfg, host=args.host, namespace=args.namespace, experiment=args.experiment, run_name=args.run_name,
+                             service_account=args.service_account, wait=args.wait, timeout=args.timeout)
+        print(f"run id: {run.id}\nrun:    {run.url}")
+        if args.wait:
+            print(f"state:  {run.state}")
+            return 0 if run.state in ("SUCCEEDED", "Succeeded") else 1
+        return 0
+    job = cluster.schedule(cfg, host=args.host, namespace=args.namespace, experiment=args.experiment, name=args.name, cron=args.cron,
+                           max_concurrency=args.max_concurrency, no_catchup=not args.catchup, service_account=args.service_account)
+    print(f"recurring run id: {job.id}\nrecurring run:    {job.url}")
+    return 0
+
+
+def _katib_experiment(args: argparse.Namespace) -> int:
+    import yaml
+
+    from lstmtune.config import load_config
+    from lstmtune.data.prepare import prepare
+    from lstmtune.katib import build_experiment, experiment_name
+    from lstmtune.tuning import default_study_name
+
+    cfg = load_config(args.config, {"cluster.image": args.image, "cluster.gpus": args.gpus}).resolved()
+    _, meta = prepare(cfg)
+    name = args.name or experiment_name(cfg, cfg.tune.study_name or default_study_name(cfg, meta))
+    data = args.data or (f"{cfg.tune.katib.data_uri.rstrip('/')}/{name}" if cfg.tune.katib.data_uri else None)
+    if data is None:
+        raise UserError("--data: give the prepared dataset URI the trials read, or set tune.katib.data_uri")
+    body = build_experiment(cfg, meta, name=name, data_uri=data)
+    print(yaml.safe_dump(body, sort_keys=False), end="")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -155,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # a step's user_errors wrapper
         return int(exc.code) if isinstance(exc.code, int) else 1
+    except KatibError as exc:
+        print(f"lstmtune: {exc}", file=sys.stderr)
+        return 1
     except PipelineFailed as exc:
         print(f"lstmtune: pipeline failed: {exc}", file=sys.stderr)
         return 1

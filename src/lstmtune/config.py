@@ -7,6 +7,7 @@ directory (SQLite study storage, MLflow tracking) are resolved by :func:`RunConf
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,8 @@ from lstmtune.errors import UserError
 Scalar = bool | int | float | str
 
 EXAMPLE_DATA = "example_data/airline_passengers.csv"
+STORAGE_ENV = "LSTMTUNE_STORAGE_URL"
+OBJECTIVES = {"forecast": "val_rmse", "classify": "val_loss"}  # what tuning minimises, per task
 
 
 def example_data_path() -> str:
@@ -186,7 +189,8 @@ class RunConfig(_Strict):
         elif "://" not in cfg.data.path:
             cfg.data.path = str(Path(cfg.data.path).expanduser().resolve())
         if cfg.tune.storage is None:
-            cfg.tune.storage = f"sqlite:///{out / 'optuna.db'}"
+            # on a cluster the URL (with its password) comes from a Secret as env, read at run time
+            cfg.tune.storage = os.environ.get(STORAGE_ENV) or f"sqlite:///{out / 'optuna.db'}"
         if cfg.mlflow.tracking_uri is None:
             cfg.mlflow.tracking_uri = f"sqlite:///{out / 'mlflow.db'}"
         if cfg.mlflow.model_name is None:

@@ -12,6 +12,10 @@ class UserError(Exception):
         super().__init__(" ".join(message.split()))
 
 
+class KatibError(RuntimeError):
+    """A Katib Experiment failed, timed out or could not be created (exit code 1)."""
+
+
 class TrialInfeasible(UserError):
     """A hyperparameter combination that cannot be trained on this data (e.g. seasonal anchor
     with a lookback shorter than the period). Tuning prunes such trials instead of failing."""

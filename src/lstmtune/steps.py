@@ -75,16 +75,71 @@ def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path:
 
     cfg = _config(config_json)
     parts, meta = read_prepared(dataset_dir)
-    result = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None)
-    _write_json(best_path, result.to_dict())
+    if cfg.tune.backend == "katib":
+        from lstmtune.katib import katib_tune
+        from lstmtune.tuning import progress
+
+        best = katib_tune(cfg, meta, dataset_dir, parent_run_id, report=progress)
+    else:
+        best = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None).to_dict()
+    _write_json(best_path, best)
     metrics = {
-        f"best_{result.objective}": result.best_value, "n_trials_complete": result.n_trials_complete,
-        "n_trials_pruned": result.n_trials_pruned, "n_trials_failed": result.n_trials_failed, "tune_seconds": result.seconds,
+        f"best_{best['objective']}": best["best_value"], "n_trials_complete": best["n_trials_complete"],
+        "n_trials_pruned": best["n_trials_pruned"], "n_trials_failed": best["n_trials_failed"], "tune_seconds": best["seconds"],
     }
     if parent_run_id:
-        tracking.log_to_parent(cfg, parent_run_id, metrics=metrics, params={f"best.{k}": v for k, v in result.best_params.items()},
-                               tags={"optuna.study_name": result.study_name, "optuna.best_trial": str(result.best_trial)})
+        tracking.log_to_parent(cfg, parent_run_id, metrics=metrics, params={f"best.{k}": v for k, v in best["best_params"].items()},
+                               tags={"lstmtune.study_name": best["study_name"], "lstmtune.tune_backend": cfg.tune.backend,
+                                     "lstmtune.best_trial": str(best["best_trial"])})
     return {k: float(v) for k, v in metrics.items()}
+
+
+@user_errors
+def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_run_id: str = "") -> float:
+    """One Katib trial: train one configuration, print the objective after every epoch in Katib's
+    StdOut collector format (``name=value``), log a nested MLflow run when tracking is configured."""
+    from lstmtune import tracking
+    from lstmtune.config import OBJECTIVES
+    from lstmtune.data.prepare import read_prepared
+    from lstmtune.katib import BEST_EPOCH, decode_config, fetch_prepared, parse_value
+    from lstmtune.search_space import fixed_params
+    from lstmtune.training import make_problem, select_device, train
+
+    cfg = decode_config(config_b64).resolved()
+    parts, meta = read_prepared(fetch_prepared(data_uri, s3_endpoint_url=cfg.data.s3_endpoint_url))
+    space = meta["search_space"]
+    params = fixed_params(space)
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or name not in space:
+            raise UserError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(space))}")
+        params[name] = parse_value(space[name], value)
+    missing = sorted(set(space) - set(params))
+    if missing:
+        raise UserError(f"--param: no value for {', '.join(missing)}")
+    objective = OBJECTIVES[meta["task"]]
+    problem = make_problem(parts, meta, params)
+    history: list[dict[str, float]] = []
+
+    def on_epoch(epoch: int, value: float, train_loss: float) -> None:
+        history.append({"epoch": float(epoch), objective: value, "train_loss": train_loss})
+        print(f"epoch={epoch} {objective}={value:.6g} train_loss={train_loss:.6g}", flush=True)
+
+    state = "FAIL"
+    try:
+        result = train(problem, params, problem.tensors("train"), problem.tensors("val"), patience=cfg.train.patience,
+                       grad_clip=cfg.train.grad_clip, seed=cfg.train.seed, device=select_device(cfg.train.device),
+                       amp=cfg.train.amp, on_epoch=on_epoch)
+        state = "COMPLETE"
+    finally:
+        if parent_run_id and cfg.mlflow.tracking_uri:
+            import contextlib
+
+            with contextlib.suppress(Exception):  # tracking must not fail a finished trial
+                tracking.log_trial_run(cfg, parent_run_id, int(os.environ.get("LSTMTUNE_TRIAL_NUMBER", "0")), params, history, state,
+                                       {"katib.trial": os.environ.get("HOSTNAME", "")})
+    print(f"{objective}={result.best_value:.6g} {BEST_EPOCH}={result.best_epoch}", flush=True)
+    return result.best_value
 
 
 @user_errors

@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lstmtune.config import OBJECTIVES as OBJECTIVES  # re-exported
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer, forecast_series
 from lstmtune.model import LSTMNet, build_model
-
-OBJECTIVES = {"forecast": "val_rmse", "classify": "val_loss"}
 
 
 class NonFiniteLoss(FloatingPointError):

@@ -1,0 +1,97 @@
+"""Submit the pipeline to a Kubeflow Pipelines server: one run, or a recurring (scheduled) run."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lstmtune.config import RunConfig
+from lstmtune.errors import UserError
+
+CRON_FIELD = re.compile(r"^[\d*/,\-?LW#A-Za-z]+$")
+
+
+def check_cron(expr: str) -> str:
+    """KFP takes a 6-field cron (seconds first), e.g. ``0 0 3 * * *`` for 03:00 every day."""
+    fields = expr.split()
+    if len(fields) != 6 or not all(CRON_FIELD.match(f) for f in fields):
+        raise UserError(f"--cron: {expr!r} must have 6 fields, seconds first (e.g. '0 0 3 * * *' = daily at 03:00)")
+    return " ".join(fields)
+
+
+def pipeline_package(cfg: RunConfig, path: str | None = None) -> str:
+    """Compile the pipeline with the config's cluster settings; returns the YAML path."""
+    from lstmtune.pipelines import DEFAULT_IMAGE, compile_pipeline
+
+    out = path or str(Path(tempfile.mkdtemp(prefix="lstmtune-")) / "lstmtune-pipeline.yaml")
+    compile_pipeline(out, cfg.cluster.image or DEFAULT_IMAGE, cfg.cluster, backend=cfg.tune.backend)
+    return out
+
+
+def cluster_config_json(cfg: RunConfig) -> str:
+    """The run parameter: the config as given (no laptop paths resolved into it)."""
+    return cfg.model_dump_json(exclude_defaults=True)
+
+
+def _client(host: str | None, namespace: str | None) -> Any:
+    import kfp
+
+    try:
+        return kfp.Client(host=host, namespace=namespace)
+    except Exception as exc:
+        raise UserError(f"--host: cannot reach the Kubeflow Pipelines API at {host or '(in-cluster default)'}: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _experiment_id(client: Any, name: str, namespace: str | None) -> str:
+    try:
+        exp = client.get_experiment(experiment_name=name, namespace=namespace)
+    except Exception:
+        exp = client.create_experiment(name=name, namespace=namespace)
+    return str(exp.experiment_id)
+
+
+def _ui(host: str | None, kind: str, ident: str) -> str:
+    base = (host or "").rstrip("/")
+    return f"{base}/#/{kind}/details/{ident}" if base else f"#/{kind}/details/{ident}"
+
+
+@dataclass
+class Submitted:
+    id: str
+    url: str
+    state: str | None = None
+
+
+def submit(cfg: RunConfig, *, host: str | None, namespace: str | None, experiment: str, run_name: str | None = None,
+           service_account: str | None = None, wait: bool = False, timeout: float = 6 * 3600) -> Submitted:
+    client = _client(host, namespace)
+    package = pipeline_package(cfg)
+    run = client.create_run_from_pipeline_package(
+        package, arguments={"config": cluster_config_json(cfg)}, run_name=run_name or f"lstmtune-{time.strftime('%Y%m%d-%H%M%S')}",
+        experiment_name=experiment, namespace=namespace, enable_caching=False, service_account=service_account,
+    )
+    result = Submitted(str(run.run_id), _ui(host, "runs", str(run.run_id)))
+    if wait:
+        detail = client.wait_for_run_completion(run.run_id, timeout=timeout)
+        result.state = str(getattr(detail, "state", "UNKNOWN"))
+    return result
+
+
+def schedule(cfg: RunConfig, *, host: str | None, namespace: str | None, experiment: str, name: str, cron: str,
+             max_concurrency: int = 1, no_catchup: bool = True, service_account: str | None = None) -> Submitted:
+    cron = check_cron(cron)
+    if not 1 <= max_concurrency <= 10:
+        raise UserError(f"--max-concurrency: {max_concurrency} must be between 1 and 10")
+    client = _client(host, namespace)
+    package = pipeline_package(cfg)
+    job = client.create_recurring_run(
+        experiment_id=_experiment_id(client, experiment, namespace), job_name=name, cron_expression=cron,
+        max_concurrency=max_concurrency, no_catchup=no_catchup, pipeline_package_path=package,
+        params={"config": cluster_config_json(cfg)}, enable_caching=False, service_account=service_account,
+    )
+    ident = str(getattr(job, "recurring_run_id", None) or getattr(job, "id", ""))
+    return Submitted(ident, _ui(host, "recurringrun", ident))
