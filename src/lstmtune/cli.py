@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the whole pipeline locally (prepare -> tune -> retrain -> evaluate -> register)")
     _add_run_flags(run)
     run.add_argument("--image", help="container image recorded in the pipeline (locally informational)")
-    run.add_argument("--verbose", "-v", action="store_true", help="show every step's output, not only progress lines")
+    run.add_argument("--verbose", "-v", action="count", default=0, help="-v: every step's output; -vv: also per-epoch progress")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only the final summary (and errors)")
+    run.add_argument("--log-format", choices=("text", "json"), default=None,
+                     help="json: one JSON object per progress event and a JSON summary (CI, cluster logs)")
 
     comp = sub.add_parser("compile", help="write the compiled KFP pipeline (IR YAML) with the config's cluster settings")
     comp.add_argument("--output", "-o", required=True, help="output YAML file")
@@ -167,8 +170,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from lstmtune.runner import format_summary, run_local
 
-        summary = run_local(cfg, verbose=args.verbose, image=args.image)
-        print(format_summary(summary))
+        display = "json" if args.log_format == "json" else "quiet" if args.quiet else "text" if args.log_format == "text" else None
+        summary = run_local(cfg, verbose=args.verbose, image=args.image, display=display)
+        if display == "json":
+            print(json.dumps({"event": "summary", **summary}, default=str))
+        else:
+            print(format_summary(summary))
         return 0
     from lstmtune import steps
 

@@ -14,8 +14,8 @@ import lstmtune
 from lstmtune.config import RunConfig
 from lstmtune.evaluate import PRIMARY_METRIC, classify_metrics, decide_promotion, forecast_metrics
 from lstmtune.features import ForecastFeaturizer, forecast_series
+from lstmtune.progress import emit
 from lstmtune.serving import Predictor
-from lstmtune.tuning import progress
 
 MODEL_CODE = Path(__file__).with_name("_mlflow_model.py")
 
@@ -108,7 +108,7 @@ def champion_score(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[st
         lookback = int(tags["lookback"]) if meta["task"] == "forecast" else None
         return score_on_test(model.predict, parts, meta, featurizer, lookback), str(version.version)
     except Exception as exc:  # an incompatible or broken champion cannot block a new version
-        progress(f"current champion v{version.version} cannot be scored on this data ({str(exc).splitlines()[0][:200]}); treating it as not comparable")
+        emit("warning", f"current champion v{version.version} cannot be scored on this data ({str(exc).splitlines()[0][:200]}); treating it as not comparable")
         return None, str(version.version)
 
 
@@ -159,7 +159,8 @@ def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any]
         client.set_model_version_tag(name, version, k, v)
     client.set_registered_model_alias(name, decision.alias, version)
     client.set_terminated(parent_run_id, status="FINISHED")
-    progress(f"registered {name} version {version} as @{decision.alias}: {decision.reason}")
+    emit("registered", f"registered {name} version {version} as @{decision.alias}: {decision.reason}",
+         model_name=name, model_version=version, alias=decision.alias)
     return {
         "model_name": name, "model_version": version, "alias": decision.alias, "promotion_reason": decision.reason,
         "model_uri": f"models:/{name}@{decision.alias}", "model_version_uri": model_uri,

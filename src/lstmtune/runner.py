@@ -29,16 +29,73 @@ class PipelineFailed(RuntimeError):
     """A pipeline step failed for a reason that is not bad input (exit code 1)."""
 
 
-class _Tee(io.TextIOBase):
-    """Everything to the log file; progress lines (and errors) also to the terminal."""
+class Display:
+    """Renders progress events: ``text`` lines, a live ``bar`` (a terminal), ``json`` lines, or
+    nothing (``quiet``)."""
 
-    def __init__(self, log: TextIO, terminal: TextIO, echo_all: bool) -> None:
-        self.log, self.terminal, self.echo_all = log, terminal, echo_all
+    def __init__(self, mode: str, terminal: TextIO) -> None:
+        self.mode, self.terminal = mode, terminal
+        self._bar: Any = None
+
+    def _line(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=self.terminal)
+        else:
+            self.terminal.write(text + "\n")
+            self.terminal.flush()
+
+    def event(self, record: dict[str, Any]) -> None:
+        if self.mode == "quiet":
+            return
+        if self.mode == "json":
+            self._line(json.dumps(record, default=str))
+            return
+        kind = record.get("event")
+        if kind == "trial" and self.mode == "bar":
+            self._trial_bar(record)
+            return
+        if kind == "epoch" and self.mode != "bar":
+            return
+        if kind == "epoch":
+            if self._bar is not None:
+                self._bar.set_postfix_str(f"trial {record.get('trial')} epoch {record.get('epoch')}: {record.get('message', '')}")
+            return
+        if kind in ("study_done", "retrained", "registered", "prepared") and self._bar is not None:
+            self.close()
+        self._line(PROGRESS_PREFIX + str(record.get("message", "")))
+
+    def _trial_bar(self, record: dict[str, Any]) -> None:
+        from tqdm import tqdm
+
+        total = int(record.get("total") or 0)
+        if self._bar is None:
+            self._bar = tqdm(total=total, desc="lstmtune | tune", unit="trial", file=self.terminal, dynamic_ncols=True, leave=True)
+            self._bar.n = max(0, int(record.get("done") or 1) - 1)
+        self._bar.n = int(record.get("done") or self._bar.n + 1)
+        best = record.get("best")
+        counts = record.get("counts") or {}
+        best_text = f"best {record.get('objective', 'value')}={best:.4g} " if isinstance(best, int | float) else ""
+        self._bar.set_postfix_str(best_text + " ".join(f"{k}={v}" for k, v in counts.items()))
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class _Tee(io.TextIOBase):
+    """Everything to the log file; progress events (and user errors) to the display."""
+
+    def __init__(self, log: TextIO, display: Display, echo_all: bool) -> None:
+        self.log, self.display, self.echo_all = log, display, echo_all
         self._buf = ""
         self.tail: deque[str] = deque(maxlen=25)
         self.user_errors: list[str] = []
 
     def write(self, s: str) -> int:
+        from lstmtune.progress import parse
+
         self.log.write(s)
         self._buf += s
         while "\n" in self._buf:
@@ -48,9 +105,11 @@ class _Tee(io.TextIOBase):
                 self.tail.append(line)
             if stripped.startswith("lstmtune: error:"):
                 self.user_errors.append(stripped[len("lstmtune: error:") :].strip())
-            if self.echo_all or stripped.startswith(PROGRESS_PREFIX):
-                self.terminal.write((stripped if not self.echo_all else line) + "\n")
-                self.terminal.flush()
+            record = parse(line)
+            if record is not None:
+                self.display.event(record)
+            elif self.echo_all and self.display.mode != "quiet":
+                self.display._line(line)
         return len(s)
 
     def flush(self) -> None:
@@ -67,25 +126,38 @@ def preflight(cfg: RunConfig) -> dict[str, Any]:
     return meta
 
 
-def run_local(cfg: RunConfig, *, verbose: bool = False, image: str | None = None) -> dict[str, Any]:
-    """Execute the pipeline through kfp.local; returns the summary (also written to summary.json)."""
+def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, display: str | None = None,
+              terminal: TextIO | None = None) -> dict[str, Any]:
+    """Execute the pipeline through kfp.local; returns the summary (also written to summary.json).
+
+    ``display``: ``bar`` (default on a terminal), ``text`` (default otherwise), ``json`` or
+    ``quiet``. ``verbose`` >= 1 also shows every step's own output, >= 2 per-epoch progress.
+    """
     from kfp import local
 
     from lstmtune.errors import UserError
     from lstmtune.pipelines import DEFAULT_IMAGE, build_pipeline
+    from lstmtune.progress import FORMAT_ENV, VERBOSE_ENV
 
+    terminal = terminal or sys.stdout
+    mode = display or ("bar" if terminal.isatty() else "text")
+    shown = Display(mode, terminal)
     cfg = cfg.resolved()
     meta = preflight(cfg)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "pipeline.log"
-    print(f"{PROGRESS_PREFIX}running pipeline 'lstmtune' locally (kfp.local): {meta['task']} on {meta['source']}; log: {log_path}", flush=True)
+    shown.event({"event": "start", "message": f"running pipeline 'lstmtune' locally (kfp.local): {meta['task']} on {meta['source']}; log: {log_path}",
+                 "output_dir": str(out)})
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(out / "kfp"), raise_on_error=True)
     pipeline = build_pipeline(image or DEFAULT_IMAGE)
     started = time.perf_counter()
     kfp_logger = logging.getLogger("kfp")
+    saved_env = {k: os.environ.get(k) for k in (FORMAT_ENV, VERBOSE_ENV)}
+    os.environ[FORMAT_ENV] = "json"  # steps emit events; this process renders them
+    os.environ[VERBOSE_ENV] = str(verbose)
     with open(log_path, "a", encoding="utf-8") as log:
-        tee = _Tee(log, sys.stdout, verbose)
+        tee = _Tee(log, shown, verbose >= 1)
         handler = logging.StreamHandler(tee)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         saved = kfp_logger.handlers[:], kfp_logger.propagate
@@ -101,7 +173,13 @@ def run_local(cfg: RunConfig, *, verbose: bool = False, image: str | None = None
             detail = "\n".join(tee.tail)
             raise PipelineFailed(f"{first}\n--- last lines of {log_path} ---\n{detail}") from None
         finally:
+            shown.close()
             kfp_logger.handlers, kfp_logger.propagate = saved
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
             _mark_parent_failed_if_open(cfg, log_path)
     summary: dict[str, Any] = json.loads(task.output)
     summary["pipeline_seconds"] = round(time.perf_counter() - started, 1)
@@ -116,10 +194,10 @@ def run_local(cfg: RunConfig, *, verbose: bool = False, image: str | None = None
 def _mark_parent_failed_if_open(cfg: RunConfig, log_path: Path) -> None:
     """A run whose pipeline stopped half-way must not stay RUNNING in MLflow."""
     text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-    marker = "; MLflow run "
-    if marker not in text:
+    found = re.findall(r'"parent_run_id": "([0-9a-f]+)"', text) or re.findall(r"; MLflow run ([0-9a-f]+)", text)
+    if not found:
         return
-    run_id = text.rsplit(marker, 1)[1].split()[0]
+    run_id = found[-1]
     with contextlib.suppress(Exception):
         from lstmtune import tracking
 

@@ -54,7 +54,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     """Validate, split and write the dataset; open the MLflow parent run. Returns its run id."""
     from lstmtune import tracking
     from lstmtune.data.prepare import prepare, write_prepared
-    from lstmtune.tuning import progress
+    from lstmtune.progress import emit
 
     cfg = _config(config_json)
     parts, meta = prepare(cfg)
@@ -62,7 +62,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     run_id = tracking.start_parent_run(cfg, meta)
     splits = ", ".join(f"{k}={v['rows']}" for k, v in meta["splits"].items())
     season = f", season {meta['seasonal_period']}" if meta["task"] == "forecast" else ""
-    progress(f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows; {splits}{season}); MLflow run {run_id}")
+    emit("prepared", f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows; {splits}{season}); MLflow run {run_id}",
+         parent_run_id=run_id, rows=meta["n_rows"], splits={k: v["rows"] for k, v in meta["splits"].items()})
     return run_id
 
 
@@ -77,9 +78,9 @@ def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path:
     parts, meta = read_prepared(dataset_dir)
     if cfg.tune.backend == "katib":
         from lstmtune.katib import katib_tune
-        from lstmtune.tuning import progress
+        from lstmtune.progress import emit
 
-        best = katib_tune(cfg, meta, dataset_dir, parent_run_id, report=progress)
+        best = katib_tune(cfg, meta, dataset_dir, parent_run_id, report=lambda m: emit("katib", m))
     else:
         best = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None).to_dict()
     _write_json(best_path, best)
@@ -157,6 +158,7 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
         forecast_baselines,
         forecast_metrics,
     )
+    from lstmtune.progress import emit
     from lstmtune.serving import save_model_dir
     from lstmtune.training import (
         ClassifyProblem,
@@ -165,7 +167,6 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
         select_device,
         train,
     )
-    from lstmtune.tuning import progress
 
     cfg = _config(config_json)
     parts, meta = read_prepared(dataset_dir)
@@ -212,9 +213,10 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
     if parent_run_id:
         tracking.log_to_parent(cfg, parent_run_id, metrics={k: v for k, v in flat.items() if math.isfinite(v)})
     verdict = "beats" if beats else "DOES NOT beat"
-    progress(f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g} {verdict} {base_name} ({base_value:.4g})")
+    emit("retrained", f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g} {verdict} {base_name} ({base_value:.4g})",
+         test_metrics=test_metrics, beats_baseline=beats)
     if not beats:
-        progress("warning: the tuned model loses to a naive baseline; it will be registered as challenger, not champion")
+        emit("warning", "warning: the tuned model loses to a naive baseline; it will be registered as challenger, not champion")
     return {k: float(v) for k, v in flat.items()}
 
 
