@@ -43,3 +43,18 @@ images:
 
 clean:
 	rm -rf lstmtune-output lstmtune-pipeline.yaml .pytest_cache .mypy_cache .ruff_cache
+
+# --- Kubernetes: manifests in k8s/, local kind cluster end to end (needs Docker + kind) ---
+.PHONY: kind-up kind-e2e kind-down k8s-validate
+
+kind-up:
+	LSTMTUNE_IMAGE=$(IMAGE) scripts/kind-up.sh
+
+kind-e2e: install
+	LSTMTUNE=$(BIN)/lstmtune PYTHON=$(PY) scripts/kind-e2e.sh
+
+kind-down:
+	scripts/kind-down.sh
+
+k8s-validate: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_k8s.py
