@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lstmtune.model import LSTMNet, build_model
@@ -52,3 +53,29 @@ def test_packed_sequences_ignore_padding() -> None:
 def test_zero_head_starts_at_zero() -> None:
     net = LSTMNet(2, 3, units=8, zero_head=True).eval()
     assert torch.count_nonzero(net(torch.randn(5, 4, 2))) == 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("head", ["last", "mean", "attention"])
+def test_cells_and_heads_ignore_padding_and_round_trip(cell: str, head: str) -> None:
+    torch.manual_seed(2)
+    params = {"units": 8, "num_layers": 2, "recurrent_dropout": 0.2, "bidirectional": True, "cell": cell, "head": head}
+    net = build_model(2, 3, params, zero_head=False).eval()
+    assert isinstance(net.lstm, torch.nn.GRU if cell == "gru" else torch.nn.LSTM)
+    short = torch.randn(1, 4, 2)
+    padded = torch.cat([short, torch.full((1, 5, 2), 50.0)], dim=1)
+    assert torch.allclose(net(short, torch.tensor([4])), net(padded, torch.tensor([4])), atol=1e-5)
+    other = build_model(2, 3, params, zero_head=False).eval()
+    other.load_state_dict(net.state_dict())
+    x = torch.randn(3, 6, 2)
+    assert torch.allclose(net(x), other(x))
+    net.train()
+    net(x).sum().backward()
+    assert net.weight_hh_l1_reverse_raw.grad is not None
+
+
+def test_unknown_cell_or_head_is_refused() -> None:
+    with pytest.raises(ValueError, match="cell"):
+        LSTMNet(2, 1, units=4, cell="transformer")
+    with pytest.raises(ValueError, match="head"):
+        LSTMNet(2, 1, units=4, head="max")

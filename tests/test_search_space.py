@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import optuna
@@ -94,3 +95,48 @@ def test_grid_space_is_finite_and_drives_optuna_grid_sampler() -> None:
         seen.add(tuple(sorted(suggest(t, space).items())))
         study.tell(t, 0.0)
     assert len(seen) == 12  # no configuration twice
+
+
+def test_architecture_parameters_and_conditions() -> None:
+    space = _space(cell=["lstm", "gru"], head=["last", "mean", "attention"], num_layers={"type": "int", "low": 1, "high": 2},
+                   recurrent_dropout={"type": "float", "low": 0.05, "high": 0.3, "when": "num_layers > 1", "default": 0.0})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    seen_layers = set()
+    for _ in range(30):
+        trial = study.ask()
+        p = suggest(trial, space)
+        seen_layers.add(p["num_layers"])
+        if p["num_layers"] == 1:
+            assert p["recurrent_dropout"] == 0.0 and "recurrent_dropout" not in trial.params
+        else:
+            assert 0.05 <= p["recurrent_dropout"] <= 0.3 and "recurrent_dropout" in trial.params
+        assert p["cell"] in ("lstm", "gru") and p["head"] in ("last", "mean", "attention")
+        study.tell(trial, 0.0)
+    assert seen_layers == {1, 2}
+    assert default_space("classify")["cell"] == {"type": "fixed", "value": "lstm"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers ~ 1"}, "is not '<parameter> <op> <value>'"),
+        ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers >>> 1"}, "needs a number"),
+        ({"type": "float", "low": 0.0, "high": 0.3, "when": "layers > 1"}, "is not another parameter"),
+        ({"type": "float", "low": 0.0, "high": 0.3, "when": "cell in gru"}, "'in' needs a list"),
+    ],
+)
+def test_bad_conditions_are_named(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(UserError, match=r"tune\.search_space\.recurrent_dropout\.when"):
+        _space(recurrent_dropout=entry)
+    with pytest.raises(UserError, match=re.escape(message)):
+        _space(recurrent_dropout=entry)
+
+
+def test_katib_refuses_conditional_parameters() -> None:
+    from lstmtune.katib import katib_parameters
+
+    space = _space(recurrent_dropout={"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers > 1"})
+    with pytest.raises(UserError, match="Katib cannot express conditional"):
+        katib_parameters(space)
+    with pytest.raises(UserError, match="cell"):
+        _space(cell=["lstm", "transformer"])

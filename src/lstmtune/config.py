@@ -47,6 +47,8 @@ class ParamSpec(_Strict):
     step: float | None = None
     log: bool = False
     choices: list[Scalar] | None = None
+    when: str | None = Field(None, description="sample only if this holds, e.g. 'num_layers > 1' or 'cell in [gru]'; else use 'default'")
+    default: Scalar | None = Field(None, description="value when 'when' is false (default: low, or the first choice)")
 
     @model_validator(mode="after")
     def _check(self) -> ParamSpec:

@@ -62,6 +62,9 @@ def katib_parameters(space: dict[str, Any]) -> list[dict[str, Any]]:
     """Searched parameters as Katib ``ParameterSpec`` dicts (fixed ones travel as trial args)."""
     params: list[dict[str, Any]] = []
     for name, spec in space.items():
+        if spec.get("when"):
+            raise UserError(f"tune.search_space.{name}.when: Katib cannot express conditional parameters; "
+                            "use the optuna backend or make the parameter unconditional")
         kind = spec["type"]
         if kind == "fixed":
             continue

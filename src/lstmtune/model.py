@@ -1,4 +1,5 @@
-"""The LSTM network: ``nn.LSTM`` (cuDNN on GPU) with AWD-LSTM weight drop for recurrent dropout."""
+"""The recurrent network: ``nn.LSTM`` or ``nn.GRU`` (cuDNN on GPU) with AWD-LSTM weight drop for
+recurrent dropout, and a choice of head (last hidden state, mean pooling, attention pooling)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+CELLS = ("lstm", "gru")
+HEADS = ("last", "mean", "attention")
 
 
 class LSTMNet(nn.Module):
-    """``nn.LSTM`` -> last hidden state (both directions) -> dropout -> linear head.
+    """Recurrent layers -> pooled representation -> dropout -> linear head.
 
     ``recurrent_dropout`` is DropConnect on the hidden-to-hidden matrices (Merity et al., 2017):
     a mask is sampled once per forward pass on ``weight_hh_l*`` and the fused kernel runs
     unchanged, unlike per-timestep dropout which forces a Python loop over ``LSTMCell``.
-    ``zero_head`` starts the head at zero so a forecaster begins as its naive anchor.
+    ``head``: ``last`` = final hidden state of the top layer (both directions), ``mean`` = mean
+    of the top layer's outputs over the valid time steps, ``attention`` = a learned softmax
+    weighting of those outputs. ``zero_head`` starts the output layer at zero so a forecaster
+    begins as its naive anchor.
     """
 
     def __init__(
@@ -31,9 +38,17 @@ class LSTMNet(nn.Module):
         recurrent_dropout: float = 0.0,
         bidirectional: bool = False,
         zero_head: bool = False,
+        cell: str = "lstm",
+        head: str = "last",
     ) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        rnn_cls = nn.LSTM if cell == "lstm" else nn.GRU
+        self.cell, self.head_kind = cell, head
+        self.lstm: nn.LSTM | nn.GRU = rnn_cls(
             input_size=n_features, hidden_size=units, num_layers=num_layers, batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional,
         )
@@ -49,8 +64,10 @@ class LSTMNet(nn.Module):
                     self.register_parameter(f"{name}_raw", nn.Parameter(weight.detach().clone()))
                     setattr(self.lstm, name, weight.detach().clone())
                     self._hh_names.append(name)
+        width = units * self.directions
+        self.attention = nn.Linear(width, 1) if head == "attention" else None
         self.head_dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(units * self.directions, n_outputs)
+        self.head = nn.Linear(width, n_outputs)
         if zero_head:
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -70,10 +87,26 @@ class LSTMNet(nn.Module):
         with warnings.catch_warnings():
             # weight drop swaps plain tensors in for weight_hh: cuDNN re-packs them each call
             warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
-            _, (h_n, _) = self.lstm(inp)
-        last = h_n[-self.directions :].transpose(0, 1).reshape(x.shape[0], -1)
-        out: torch.Tensor = self.head(self.head_dropout(last))
-        return out
+            out, state = self.lstm(inp)
+        if self.head_kind == "last":
+            h_n = state[0] if isinstance(state, tuple) else state
+            pooled = h_n[-self.directions :].transpose(0, 1).reshape(x.shape[0], -1)
+        else:
+            if lengths is not None:
+                seq, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+                mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+            else:
+                seq = out
+                mask = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
+            if self.attention is None:
+                m = mask.unsqueeze(-1).to(seq.dtype)
+                pooled = (seq * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
+            else:
+                scores = self.attention(seq).squeeze(-1).masked_fill(~mask, float("-inf"))
+                weights = torch.softmax(scores, dim=1).unsqueeze(-1)
+                pooled = (seq * weights).sum(dim=1)
+        result: torch.Tensor = self.head(self.head_dropout(pooled))
+        return result
 
 
 def build_model(n_features: int, n_outputs: int, params: dict[str, Any], *, zero_head: bool) -> LSTMNet:
@@ -81,6 +114,7 @@ def build_model(n_features: int, n_outputs: int, params: dict[str, Any], *, zero
         n_features, n_outputs, units=int(params["units"]), num_layers=int(params.get("num_layers", 1)),
         dropout=float(params.get("dropout", 0.0)), recurrent_dropout=float(params.get("recurrent_dropout", 0.0)),
         bidirectional=bool(params.get("bidirectional", False)), zero_head=zero_head,
+        cell=str(params.get("cell", "lstm")), head=str(params.get("head", "last")),
     )
 
 

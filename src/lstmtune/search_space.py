@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Any
 
 from lstmtune.config import ParamSpec, RunConfig
@@ -26,8 +27,11 @@ Params = dict[str, Any]
 
 COMMON_PARAMS = (
     "units", "num_layers", "dropout", "recurrent_dropout", "bidirectional", "learning_rate",
-    "batch_size", "optimizer", "weight_decay", "epochs",
+    "batch_size", "optimizer", "weight_decay", "epochs", "cell", "head",
 )
+CELLS = ("lstm", "gru")
+HEADS = ("last", "mean", "attention")
+WHEN_RE = re.compile(r"^\s*(\w+)\s*(==|!=|>=|<=|>|<|in)\s*(.+?)\s*$")
 FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 TRANSFORMS = ("none", "log")
@@ -64,6 +68,8 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
         "optimizer": _cat("adam", "adamw", "rmsprop", "sgd"),
         "weight_decay": _num("float", 1e-7, 1e-2, log=True),
         "epochs": _fixed(100),
+        "cell": _fixed("lstm"),
+        "head": _fixed("last"),
     }
     if task == "forecast":
         meta = meta or {}
@@ -161,6 +167,11 @@ def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
     for name, spec in space.items():
         _check_values(name, spec)
     allowed("optimizer", OPTIMIZERS)
+    allowed("cell", CELLS)
+    allowed("head", HEADS)
+    for name, spec in space.items():
+        if spec.get("when"):
+            _parse_when(name, spec["when"], space)
     if meta["task"] != "forecast":
         return
     allowed("transform", TRANSFORMS)
@@ -180,10 +191,72 @@ def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
         )
 
 
+def _literal(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def _parse_when(name: str, expr: str, space: dict[str, Spec]) -> tuple[str, str, Any]:
+    m = WHEN_RE.match(expr)
+    key = f"tune.search_space.{name}.when"
+    if not m:
+        raise UserError(f"{key}: {expr!r} is not '<parameter> <op> <value>' with op ==, !=, >, >=, <, <= or in")
+    ref, op = m.group(1), m.group(2)
+    try:
+        raw = _literal(m.group(3))
+    except Exception:
+        raise UserError(f"{key}: cannot read the value in {expr!r}") from None
+    if op in (">", ">=", "<", "<=") and not _is_number(raw):
+        raise UserError(f"{key}: {op} needs a number, got {m.group(3)!r}")
+    if ref not in space or ref == name:
+        raise UserError(f"{key}: {ref!r} is not another parameter of the search space")
+    if space[ref].get("when"):
+        raise UserError(f"{key}: {ref!r} is itself conditional; one level of conditions is supported")
+    if op == "in" and not isinstance(raw, list):
+        raise UserError(f"{key}: 'in' needs a list, e.g. 'cell in [gru]'")
+    return ref, op, raw
+
+
+def condition_holds(name: str, spec: Spec, params: Params, space: dict[str, Spec]) -> bool:
+    if not spec.get("when"):
+        return True
+    ref, op, value = _parse_when(name, spec["when"], space)
+    actual = params[ref]
+    if op == "in":
+        return bool(actual in value)
+    ops = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+           "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
+    try:
+        return bool(ops[op](actual, value))
+    except TypeError:
+        raise UserError(f"tune.search_space.{name}.when: cannot compare {actual!r} {op} {value!r}") from None
+
+
+def inactive_value(spec: Spec) -> Any:
+    """The value of a conditional parameter whose condition is false."""
+    if spec.get("default") is not None:
+        return spec["default"]
+    if spec["type"] == "categorical":
+        return spec["choices"][0]
+    if spec["type"] == "fixed":
+        return spec["value"]
+    return int(spec["low"]) if spec["type"] == "int" else float(spec["low"])
+
+
+def is_conditional(space: dict[str, Spec]) -> list[str]:
+    return [n for n, s in space.items() if s.get("when")]
+
+
 def suggest(trial: Any, space: dict[str, Spec]) -> Params:
-    """Sample one configuration with an Optuna trial (``optuna.Trial``)."""
+    """Sample one configuration with an Optuna trial (``optuna.Trial``); conditional parameters
+    are sampled only when their condition holds (define-by-run)."""
     params: Params = {}
-    for name, spec in space.items():
+    ordered = sorted(space.items(), key=lambda item: bool(item[1].get("when")))
+    for name, spec in ordered:
+        if not condition_holds(name, spec, params, space):
+            params[name] = inactive_value(spec)
+            continue
         kind = spec["type"]
         if kind == "fixed":
             params[name] = spec["value"]
