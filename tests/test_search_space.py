@@ -120,7 +120,8 @@ def test_architecture_parameters_and_conditions() -> None:
     ("entry", "message"),
     [
         ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers ~ 1"}, "is not '<parameter> <op> <value>'"),
-        ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers >>> 1"}, "needs a number"),
+        ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers >>> 1"}, "cannot read the value"),
+        ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers > big"}, "needs a number"),
         ({"type": "float", "low": 0.0, "high": 0.3, "when": "layers > 1"}, "is not another parameter"),
         ({"type": "float", "low": 0.0, "high": 0.3, "when": "cell in gru"}, "'in' needs a list"),
     ],
