@@ -111,6 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--max-concurrency", type=int, default=1)
             sp.add_argument("--catchup", action="store_true", help="backfill missed intervals (default: no catch-up)")
 
+    rp = sub.add_parser("report", help="write a self-contained HTML report of a finished run")
+    rp.add_argument("--output-dir", default="lstmtune-output")
+    rp.add_argument("--storage", help="Optuna storage URL (default: the run's own)")
+
+    for name, text, port in (("dashboard", "start optuna-dashboard on the run's study storage", 8080),
+                             ("ui", "start the MLflow UI on the run's tracking URI", 5000)):
+        dp = sub.add_parser(name, help=text)
+        dp.add_argument("--output-dir", default="lstmtune-output")
+        dp.add_argument("--config", help="YAML config (storage / tracking URI)")
+        dp.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+        dp.add_argument("--port", type=int, default=port)
+
+    cf = sub.add_parser("config", help="print the effective configuration, or its JSON schema")
+    _add_run_flags(cf)
+    cf.add_argument("--schema", action="store_true", help="JSON schema of the config file (generated from the pydantic model)")
+
     kx = sub.add_parser("katib-experiment", help="print the Katib Experiment YAML the katib backend would submit")
     kx.add_argument("--config", help="YAML config")
     kx.add_argument("--name", help="Experiment name (default: derived from the study name)")
@@ -166,6 +182,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "katib-experiment":
         return _katib_experiment(args)
+    if args.command == "report":
+        from lstmtune.report import build_report
+
+        print(build_report(args.output_dir, storage=args.storage))
+        return 0
+    if args.command in ("dashboard", "ui"):
+        return _serve(args)
+    if args.command == "config" and args.schema:
+        from lstmtune.config import RunConfig
+
+        print(json.dumps(RunConfig.model_json_schema(), indent=2))
+        return 0
     cfg = _load(args).resolved()
     if args.command == "run":
         from lstmtune.runner import format_summary, run_local
@@ -176,6 +204,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(json.dumps({"event": "summary", **summary}, default=str))
         else:
             print(format_summary(summary))
+        return 0
+    if args.command == "config":
+        import yaml
+
+        print(yaml.safe_dump(json.loads(cfg.to_json()), sort_keys=False), end="")
         return 0
     from lstmtune import steps
 
@@ -188,7 +221,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(steps.tune_step(config, args.dataset_dir, "", args.best), indent=2))
         return 0
     if args.command == "train":
-        print(json.dumps(steps.train_best_step(config, args.dataset_dir, args.best, "", args.model_dir), indent=2))
+        print(json.dumps(steps.train_best_step(config, args.dataset_dir, args.best, "", args.model_dir)["metrics"], indent=2))
         return 0
     if args.command == "register":
         print(steps.register_step(config, args.dataset_dir, args.model_dir, args.best, args.run_id, args.model_dir + "/summary.json"))
@@ -213,6 +246,35 @@ def _cluster_command(args: argparse.Namespace) -> int:
                            max_concurrency=args.max_concurrency, no_catchup=not args.catchup, service_account=args.service_account)
     print(f"recurring run id: {job.id}\nrecurring run:    {job.url}")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run optuna-dashboard or the MLflow UI in the foreground on the run's storage."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from lstmtune.config import load_config
+
+    cfg = load_config(args.config, {"output_dir": args.output_dir}).resolved()
+    summary_path = Path(cfg.output_dir) / "summary.json"
+    if args.command == "dashboard":
+        storage = str(cfg.tune.storage)
+        if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).is_file():
+            raise UserError(f"{storage[len('sqlite:///'):]}: no Optuna study storage here (run `lstmtune run --output-dir {args.output_dir}` first)")
+        command = [sys.executable, "-c", "import sys; from optuna_dashboard._cli import main; sys.exit(main())",
+                   storage, "--host", args.host, "--port", str(args.port)]
+    else:
+        uri = str(cfg.mlflow.tracking_uri)
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+            raise UserError(f"{uri[len('sqlite:///'):]}: no MLflow database here (run `lstmtune run --output-dir {args.output_dir}` first)")
+        command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+    hint = f" for {json.loads(summary_path.read_text())['model_name']}" if summary_path.is_file() else ""
+    print(f"{args.command}{hint}: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(command, env=os.environ.copy())
+    except KeyboardInterrupt:
+        return 0
 
 
 def _katib_experiment(args: argparse.Namespace) -> int:
@@ -253,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lstmtune: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lstmtune config --schema | head`
+        sys.stderr.close()
+        return 0
     except Exception as exc:
         traceback.print_exc()
         print(f"lstmtune: unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)

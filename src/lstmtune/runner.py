@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -185,10 +186,20 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
     summary["pipeline_seconds"] = round(time.perf_counter() - started, 1)
     summary["output_dir"] = str(out)
     summary["log"] = str(log_path)
+    report = _latest_report(out)
+    if report is not None:
+        shutil.copyfile(report, out / "report.html")
+        summary["report"] = str(out / "report.html")
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
     os.replace(tmp, out / "summary.json")
     return summary
+
+
+def _latest_report(out: Path) -> Path | None:
+    """The register step's HTML artifact of the newest local run."""
+    reports = sorted((out / "kfp").glob("*/register/report"), key=lambda p: p.stat().st_mtime)
+    return reports[-1] if reports and reports[-1].is_file() else None
 
 
 def _mark_parent_failed_if_open(cfg: RunConfig, log_path: Path) -> None:
@@ -228,4 +239,6 @@ def format_summary(s: dict[str, Any]) -> str:
     lines.append(f"load it:    mlflow.pyfunc.load_model('{s['model_uri']}')  with MLFLOW_TRACKING_URI={s['tracking_uri']}")
     lines.append(f"MLflow UI:  mlflow ui --backend-store-uri {s['tracking_uri']} --host 127.0.0.1 --port 5000")
     lines.append(f"summary:    {s.get('output_dir', '.')}/summary.json")
+    if s.get("report"):
+        lines.append(f"report:     {s['report']}  (or: lstmtune report --output-dir {s.get('output_dir', '.')})")
     return "\n".join(lines)

@@ -95,6 +95,25 @@ def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path:
     return {k: float(v) for k, v in metrics.items()}
 
 
+def _report(cfg: RunConfig, summary: dict[str, Any], dataset_dir: str, model_dir: str, parent_run_id: str, report_path: str) -> None:
+    """The HTML report with plots (KFP HTML artifact, MLflow parent run, ``<output_dir>/plots``).
+    A report is a view: whatever goes wrong here never fails a published run."""
+    import logging
+
+    try:
+        from lstmtune.progress import emit
+        from lstmtune.report import load_study, log_to_mlflow, write_report
+
+        study = load_study(summary, storage=str(cfg.tune.storage)) if cfg.tune.backend == "optuna" else None
+        plots_dir = Path(cfg.output_dir) / "plots"
+        path, plots = write_report(summary, report_path, study=study, dataset_dir=dataset_dir, model_dir=model_dir, plots_dir=plots_dir)
+        if parent_run_id:
+            log_to_mlflow(str(cfg.mlflow.tracking_uri), parent_run_id, path, plots)
+        emit("report", f"report with {len(plots.files())} plots written", report=path, plots_dir=str(plots_dir))
+    except Exception:
+        logging.getLogger("lstmtune").warning("lstmtune: the report could not be written", exc_info=True)
+
+
 @user_errors
 def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_run_id: str = "") -> float:
     """One Katib trial: train one configuration, print the objective after every epoch in Katib's
@@ -144,9 +163,10 @@ def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_ru
 
 
 @user_errors
-def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_run_id: str, model_dir: str) -> dict[str, float]:
+def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_run_id: str, model_dir: str) -> dict[str, Any]:
     """Retrain the best configuration on train+val for its best epoch count, evaluate on test
-    against naive baselines, save the model directory. Returns flat KFP metrics."""
+    against naive baselines, save the model directory. Returns ``{"metrics": flat KFP metrics,
+    "confusion_matrix": {"categories", "matrix"} or None}``."""
     from lstmtune import tracking
     from lstmtune.data.prepare import read_prepared
     from lstmtune.evaluate import (
@@ -185,12 +205,16 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
         test_metrics = forecast_metrics(pred, test.raw_y)
         baselines = forecast_baselines(problem.featurizer, problem.raw, problem.ends("test"))
         spec_extra: dict[str, Any] = {"featurizer": problem.featurizer.to_dict()}
+        confusion: dict[str, Any] | None = None
     else:
         assert isinstance(problem, ClassifyProblem)
         proba = problem.predict_proba(model, test)
         true = test.y.cpu().numpy()
         n_classes = len(problem.featurizer.classes)
-        test_metrics = classify_metrics(proba.argmax(axis=1), true, n_classes)
+        predicted = proba.argmax(axis=1)
+        test_metrics = classify_metrics(predicted, true, n_classes)
+        matrix = [[int(((true == i) & (predicted == j)).sum()) for j in range(n_classes)] for i in range(n_classes)]
+        confusion = {"categories": list(problem.featurizer.classes), "matrix": matrix}
         baselines = classify_baselines(true, problem.featurizer.classes.index(meta["majority_class"]), n_classes)
         spec_extra = {"featurizer": problem.featurizer.to_dict(), "label": meta["columns"]["label"]}
     metric = PRIMARY_METRIC[meta["task"]]
@@ -204,7 +228,7 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
     evaluation = {
         "test_metrics": test_metrics, "baseline_metrics": baselines, "primary_metric": metric,
         "best_baseline": base_name, "beats_baseline": beats, "retrain_epochs": epochs, "retrain_seconds": round(result.train_seconds, 2),
-        "n_test": len(test),
+        "n_test": len(test), "history": result.history, "confusion_matrix": confusion,
     }
     _write_json(Path(model_dir) / "evaluation.json", evaluation)
     flat = {f"test_{k}": v for k, v in test_metrics.items()}
@@ -217,11 +241,12 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
          test_metrics=test_metrics, beats_baseline=beats)
     if not beats:
         emit("warning", "warning: the tuned model loses to a naive baseline; it will be registered as challenger, not champion")
-    return {k: float(v) for k, v in flat.items()}
+    return {"metrics": {k: float(v) for k, v in flat.items()}, "confusion_matrix": confusion}
 
 
 @user_errors
-def register_step(config_json: str, dataset_dir: str, model_dir: str, best_path: str, parent_run_id: str, summary_path: str) -> str:
+def register_step(config_json: str, dataset_dir: str, model_dir: str, best_path: str, parent_run_id: str, summary_path: str,
+                  report_path: str | None = None, markdown_path: str | None = None) -> str:
     """Log the pyfunc to MLflow, register a version, move ``champion`` or set ``challenger``.
     Writes and returns the run summary (JSON)."""
     from lstmtune.data.prepare import read_prepared
@@ -233,4 +258,11 @@ def register_step(config_json: str, dataset_dir: str, model_dir: str, best_path:
     evaluation = json.loads((Path(model_dir) / "evaluation.json").read_text())
     summary = publish(cfg, parts, meta, model_dir, best, evaluation, parent_run_id)
     _write_json(summary_path, summary)
+    if markdown_path:
+        from lstmtune.report import markdown_summary
+
+        Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(markdown_path).write_text(markdown_summary(summary))
+    if report_path:
+        _report(cfg, summary, dataset_dir, model_dir, parent_run_id, report_path)
     return json.dumps(summary, sort_keys=True, default=str)
