@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     cf = sub.add_parser("config", help="print the effective configuration, or its JSON schema")
     _add_run_flags(cf)
     cf.add_argument("--schema", action="store_true", help="JSON schema of the config file (generated from the pydantic model)")
+    cf.add_argument("--reference", action="store_true", help="the configuration reference as a Markdown table")
 
     kx = sub.add_parser("katib-experiment", help="print the Katib Experiment YAML the katib backend would submit")
     kx.add_argument("--config", help="YAML config")
@@ -189,6 +190,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("dashboard", "ui"):
         return _serve(args)
+    if args.command == "config" and args.reference:
+        from lstmtune.config import config_reference
+
+        print(config_reference())
+        return 0
     if args.command == "config" and args.schema:
         from lstmtune.config import RunConfig
 

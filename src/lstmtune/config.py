@@ -83,8 +83,8 @@ SearchSpaceEntry = ParamSpec | list[Scalar] | Scalar
 
 class DataConfig(_Strict):
     path: str | None = Field(None, description="CSV or Parquet file, local path or s3://bucket/key. Default: the bundled airline-passengers series.")
-    format: Literal["auto", "csv", "parquet"] = "auto"
-    task: Literal["forecast", "classify"] = "forecast"
+    format: Literal["auto", "csv", "parquet"] = Field("auto", description="auto: by extension / Parquet magic bytes")
+    task: Literal["forecast", "classify"] = Field("forecast", description="forecast: predict the next horizon values; classify: one label per sequence")
     target: str | None = Field(None, description="forecast: the column to predict")
     time_column: str | None = Field(None, description="forecast: rows are sorted by it; classify: the order of rows inside a sequence")
     feature_columns: list[str] | None = Field(None, description="numeric input columns (default: every numeric column that has no other role)")
@@ -94,7 +94,7 @@ class DataConfig(_Strict):
     horizon: int = Field(1, ge=1, description="forecast: number of future steps predicted")
     val_size: float = Field(0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction")
     test_size: float = Field(0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction")
-    missing: Literal["error", "ffill", "interpolate"] = "error"
+    missing: Literal["error", "ffill", "interpolate"] = Field("error", description="missing values: an error naming row and column, or fill them (interpolation stays inside each split)")
     seasonal_period: int | None = Field(None, ge=1, description="forecast: season length for seasonal-naive and seasonal anchoring (default: inferred)")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO); default: AWS_ENDPOINT_URL")
 
@@ -112,33 +112,33 @@ class KatibConfig(_Strict):
     parallel_trials: int = Field(2, ge=1, description="parallelTrialCount")
     algorithm: str | None = Field(None, description="Katib algorithm (default: mapped from tune.sampler)")
     timeout_seconds: float = Field(6 * 3600, gt=0, description="fail the tune step if the Experiment has not finished by then")
-    poll_seconds: float = Field(15, gt=0)
+    poll_seconds: float = Field(15, gt=0, description="how often the tune step checks the Experiment")
     service_account: str = Field("lstmtune-pipeline", description="service account of the trial pods")
     data_uri: str | None = Field(None, description="prepared dataset for trials (s3:// prefix or mounted path); default: the prepare step's output")
 
 
 class TuneConfig(_Strict):
-    backend: Literal["optuna", "katib"] = "optuna"
+    backend: Literal["optuna", "katib"] = Field("optuna", description="optuna: trials in the tune step; katib: a Katib Experiment of trial Jobs")
     workers: int = Field(1, ge=1, description="parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)")
     warm_start: bool = Field(True, description="enqueue the current champion's hyperparameters as the first trial of a new study")
     heartbeat_seconds: int = Field(20, ge=1, description="Optuna heartbeat interval for RDB storages (dead workers' trials are retried)")
     katib: KatibConfig = KatibConfig()
-    n_trials: int = Field(30, ge=1)
+    n_trials: int = Field(30, ge=1, description="total trials of the study (a resumed study counts its finished trials)")
     timeout: float | None = Field(None, gt=0, description="seconds; stop starting new trials after this")
-    sampler: Literal["tpe", "random", "grid", "cmaes"] = "tpe"
-    pruner: Literal["hyperband", "median", "none"] = "hyperband"
+    sampler: Literal["tpe", "random", "grid", "cmaes"] = Field("tpe", description="Optuna sampler (Katib: the matching algorithm)")
+    pruner: Literal["hyperband", "median", "none"] = Field("hyperband", description="stop poor trials early (Katib: median -> medianstop)")
     storage: str | None = Field(None, description="Optuna storage URL (default: SQLite file in the output dir)")
     study_name: str | None = Field(None, description="default: <model name>-<hash of data and search space>; a rerun with the same name resumes")
-    max_failed_trials: int = Field(5, ge=0)
+    max_failed_trials: int = Field(5, ge=0, description="more failed trials (NaN loss, OOM) abort the run")
     search_space: dict[str, SearchSpaceEntry] | None = Field(None, description="name -> spec; missing names take the per-task defaults")
 
 
 class TrainConfig(_Strict):
     patience: int = Field(10, ge=1, description="early-stopping patience in epochs")
-    grad_clip: float = Field(1.0, gt=0)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    grad_clip: float = Field(1.0, gt=0, description="gradient norm clipping")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
     amp: bool = Field(True, description="mixed precision on CUDA")
-    seed: int = 42
+    seed: int = Field(42, description="seeds data shuffling, initialisation and the sampler (trial n uses seed + n)")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
 
 
@@ -148,10 +148,10 @@ class ClusterConfig(_Strict):
     image: str | None = Field(None, description="project image every step runs (default: ghcr.io/lstmtune/lstmtune:<version>)")
     gpus: int = Field(0, ge=0, description="GPUs per training task (tune with optuna, train_best) and per Katib trial")
     accelerator_type: str = Field("nvidia.com/gpu", description="extended resource name of the GPU")
-    cpu_request: str = "1"
-    memory_request: str = "2Gi"
-    cpu_limit: str | None = "4"
-    memory_limit: str | None = "8Gi"
+    cpu_request: str = Field("1", description="every task and trial pod")
+    memory_request: str = Field("2Gi", description="every task and trial pod")
+    cpu_limit: str | None = Field("4", description="every task and trial pod")
+    memory_limit: str | None = Field("8Gi", description="every task and trial pod")
     tolerations: list[dict[str, str]] = Field(default_factory=list, description="e.g. [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]")
     node_selector: dict[str, str] = Field(default_factory=dict)
     s3_secret: str | None = Field("lstmtune-s3", description="Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_ENDPOINT_URL) as env")
@@ -161,7 +161,7 @@ class ClusterConfig(_Strict):
 
 class MlflowConfig(_Strict):
     tracking_uri: str | None = Field(None, description="default: sqlite:///<output_dir>/mlflow.db with artifacts in <output_dir>/mlartifacts")
-    experiment: str = "lstmtune"
+    experiment: str = Field("lstmtune", description="MLflow experiment of the runs")
     model_name: str | None = Field(None, description="registered model name (default: lstmtune-<dataset>)")
 
 
@@ -171,7 +171,7 @@ class RunConfig(_Strict):
     train: TrainConfig = TrainConfig()
     mlflow: MlflowConfig = MlflowConfig()
     cluster: ClusterConfig = ClusterConfig()
-    output_dir: str = "lstmtune-output"
+    output_dir: str = Field("lstmtune-output", description="summary.json, report.html, plots/, pipeline.log and the default SQLite stores")
 
     def dataset_name(self) -> str:
         path = self.data.path or example_data_path()
@@ -257,3 +257,32 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         raise UserError(_format_error(source, exc)) from None
+
+
+def config_reference() -> str:
+    """The configuration reference as a Markdown table, generated from the pydantic models
+    (``lstmtune config --reference``; the README embeds it and a test keeps them in sync)."""
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+
+    def type_name(annotation: Any) -> str:
+        text = str(annotation).replace("typing.", "").replace("lstmtune.config.", "")
+        text = text.replace("<class '", "").replace("'>", "").replace("NoneType", "None")
+        return text.replace("|", "\\|")
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            key = f"{prefix}{name}"
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{key}.")
+                continue
+            if field.default_factory is not None:
+                default: Any = field.default_factory()  # type: ignore[call-arg]
+            else:
+                default = field.default
+            shown = json.dumps(default) if not isinstance(default, str) else default
+            description = (field.description or "").replace("|", "\\|")
+            rows.append(f"| `{key}` | {type_name(annotation)} | `{shown}` | {description} |")
+
+    walk(RunConfig, "")
+    return "\n".join(rows)
