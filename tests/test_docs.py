@@ -20,7 +20,7 @@ def test_readme_config_reference_is_generated_from_the_schema() -> None:
 def test_every_lstmtune_command_in_the_readme_exists() -> None:
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    used = set(re.findall(r"^\s*lstmtune ([a-z-]+)", README.read_text(), re.M))
+    used = set(re.findall(r"^lstmtune ([a-z-]+)", README.read_text(), re.M))
     assert used, "README shows no lstmtune command"
     assert used <= commands, used - commands
 
