@@ -13,7 +13,7 @@ from typing import Any
 from kfp import compiler, dsl
 
 from lstmtune import __version__
-from lstmtune.components import prepare, register, train_best, tune
+from lstmtune.components import collect_best, prepare, register, train_best, tune
 from lstmtune.config import ClusterConfig
 
 PIPELINE_NAME = "lstmtune"
@@ -49,29 +49,49 @@ def apply_cluster_settings(task: Any, cluster: ClusterConfig, *, trains: bool) -
             kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in keys}, optional=optional)
 
 
-def build_pipeline(image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna") -> Any:
+def build_pipeline(image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna", workers: int = 1) -> Any:
     """The pipeline, with every step running ``image`` (which has lstmtune installed).
 
     ``backend`` decides which task trains: with ``optuna`` the tune task trains in its own pod
     (and gets the GPU settings); with ``katib`` it only drives the Experiment, whose trial pods
-    get them instead.
+    get them instead. ``workers`` > 1 (Optuna on a shared RDB storage) fans the tune step out
+    with ``ParallelFor`` — pods on a cluster, concurrent processes under kfp.local — and a
+    collect step reads the best trial from the shared study.
     """
-    prepare_op, tune_op, train_best_op, register_op = (_op(f, image) for f in (prepare, tune, train_best, register))
+    prepare_op, tune_op, collect_op, train_best_op, register_op = (
+        _op(f, image) for f in (prepare, tune, collect_best, train_best, register))
+    fan_out = workers > 1 and backend == "optuna"
 
     @dsl.pipeline(name=PIPELINE_NAME, description="Tune an LSTM with Optuna or Katib, retrain the best configuration, evaluate it against naive baselines and publish it to the MLflow registry.")
     def lstmtune_pipeline(config: str = "{}") -> str:
         prep = prepare_op(config=config).set_display_name("prepare data")
-        search = tune_op(config=config, dataset=prep.outputs["dataset"], parent_run_id=prep.outputs["Output"]).set_display_name("tune")
+        tasks = [prep]
+        trainers = []
+        if fan_out:
+            with dsl.ParallelFor(items=list(range(workers)), parallelism=workers) as worker_id:
+                # the MLflow run id travels in the dataset's metadata: kfp.local (2.17) hands a loop
+                # body the loop item in place of task-output parameters
+                worker = tune_op(config=config, dataset=prep.outputs["dataset"], parent_run_id="", worker_id=worker_id).set_display_name("tune worker")
+            search = collect_op(config=config, dataset=prep.outputs["dataset"], parent_run_id=prep.outputs["Output"]).after(worker).set_display_name("collect best trial")
+            tasks += [worker, search]
+            trainers.append(worker)
+        else:
+            search = tune_op(config=config, dataset=prep.outputs["dataset"], parent_run_id=prep.outputs["Output"]).set_display_name("tune")
+            tasks.append(search)
+            if backend == "optuna":
+                trainers.append(search)
         best = train_best_op(config=config, dataset=prep.outputs["dataset"], best=search.outputs["best"], parent_run_id=prep.outputs["Output"]).set_display_name("retrain best and evaluate")
         reg = register_op(config=config, dataset=prep.outputs["dataset"], model=best.outputs["model"], best=search.outputs["best"], parent_run_id=prep.outputs["Output"]).set_display_name("register")
-        for task in (prep, search, best, reg):
+        tasks += [best, reg]
+        trainers.append(best)
+        for task in tasks:
             task.set_caching_options(False)
             if cluster is not None:
-                apply_cluster_settings(task, cluster, trains=task is best or (task is search and backend == "optuna"))
+                apply_cluster_settings(task, cluster, trains=any(task is t for t in trainers))
         return reg.outputs["Output"]
 
     return lstmtune_pipeline
 
 
-def compile_pipeline(path: str, image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna") -> None:
-    compiler.Compiler().compile(build_pipeline(image, cluster, backend=backend), package_path=path)
+def compile_pipeline(path: str, image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna", workers: int = 1) -> None:
+    compiler.Compiler().compile(build_pipeline(image, cluster, backend=backend, workers=workers), package_path=path)

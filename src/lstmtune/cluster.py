@@ -28,7 +28,7 @@ def pipeline_package(cfg: RunConfig, path: str | None = None) -> str:
     from lstmtune.pipelines import DEFAULT_IMAGE, compile_pipeline
 
     out = path or str(Path(tempfile.mkdtemp(prefix="lstmtune-")) / "lstmtune-pipeline.yaml")
-    compile_pipeline(out, cfg.cluster.image or DEFAULT_IMAGE, cfg.cluster, backend=cfg.tune.backend)
+    compile_pipeline(out, cfg.cluster.image or DEFAULT_IMAGE, cfg.cluster, backend=cfg.tune.backend, workers=cfg.tune.workers)
     return out
 
 

@@ -151,7 +151,7 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
     shown.event({"event": "start", "message": f"running pipeline 'lstmtune' locally (kfp.local): {meta['task']} on {meta['source']}; log: {log_path}",
                  "output_dir": str(out)})
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(out / "kfp"), raise_on_error=True)
-    pipeline = build_pipeline(image or DEFAULT_IMAGE)
+    pipeline = build_pipeline(image or DEFAULT_IMAGE, backend=cfg.tune.backend, workers=cfg.tune.workers)
     started = time.perf_counter()
     kfp_logger = logging.getLogger("kfp")
     saved_env = {k: os.environ.get(k) for k in (FORMAT_ENV, VERBOSE_ENV)}

@@ -58,8 +58,9 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
 
     cfg = _config(config_json)
     parts, meta = prepare(cfg)
-    write_prepared(parts, meta, dataset_dir)
     run_id = tracking.start_parent_run(cfg, meta)
+    meta["mlflow_parent_run_id"] = run_id  # steps that are not handed the id (parallel workers) read it here
+    write_prepared(parts, meta, dataset_dir)
     splits = ", ".join(f"{k}={v['rows']}" for k, v in meta["splits"].items())
     season = f", season {meta['seasonal_period']}" if meta["task"] == "forecast" else ""
     emit("prepared", f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows; {splits}{season}); MLflow run {run_id}",
@@ -68,31 +69,59 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
 
 
 @user_errors
-def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path: str) -> dict[str, float]:
-    """Run the study; write the best configuration to ``best_path`` (JSON). Returns KFP metrics."""
-    from lstmtune import tracking
+def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path: str, worker_id: int = 0) -> dict[str, float]:
+    """Run the study (or, with ``tune.workers`` > 1, be worker ``worker_id`` of it); write the best
+    configuration to ``best_path`` (JSON). Returns KFP metrics."""
     from lstmtune.data.prepare import read_prepared
     from lstmtune.tuning import run_study
 
     cfg = _config(config_json)
     parts, meta = read_prepared(dataset_dir)
+    parent_run_id = parent_run_id or str(meta.get("mlflow_parent_run_id") or "")
     if cfg.tune.backend == "katib":
         from lstmtune.katib import katib_tune
         from lstmtune.progress import emit
 
         best = katib_tune(cfg, meta, dataset_dir, parent_run_id, report=lambda m: emit("katib", m))
     else:
-        best = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None).to_dict()
+        best = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None, worker_id=worker_id, n_workers=cfg.tune.workers).to_dict()
     _write_json(best_path, best)
+    if cfg.tune.workers == 1 or cfg.tune.backend == "katib":
+        return _log_best(cfg, best, parent_run_id)
+    return _tune_metrics(best)
+
+
+@user_errors
+def collect_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path: str) -> dict[str, float]:
+    """After all tune workers: read the best trial from the shared study (``tune.workers`` > 1)."""
+    from lstmtune.data.prepare import read_prepared
+    from lstmtune.tuning import best_from_study
+
+    cfg = _config(config_json)
+    _, meta = read_prepared(dataset_dir)
+    best = best_from_study(cfg, meta).to_dict()
+    _write_json(best_path, best)
+    return _log_best(cfg, best, parent_run_id)
+
+
+def _tune_metrics(best: dict[str, Any]) -> dict[str, float]:
     metrics = {
         f"best_{best['objective']}": best["best_value"], "n_trials_complete": best["n_trials_complete"],
         "n_trials_pruned": best["n_trials_pruned"], "n_trials_failed": best["n_trials_failed"], "tune_seconds": best["seconds"],
     }
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _log_best(cfg: RunConfig, best: dict[str, Any], parent_run_id: str) -> dict[str, float]:
+    """Best parameters on the parent run, once per run (warm start reads these ``best.*`` params)."""
+    from lstmtune import tracking
+
+    metrics = _tune_metrics(best)
     if parent_run_id:
         tracking.log_to_parent(cfg, parent_run_id, metrics=metrics, params={f"best.{k}": v for k, v in best["best_params"].items()},
                                tags={"lstmtune.study_name": best["study_name"], "lstmtune.tune_backend": cfg.tune.backend,
                                      "lstmtune.best_trial": str(best["best_trial"])})
-    return {k: float(v) for k, v in metrics.items()}
+    return metrics
 
 
 def _report(cfg: RunConfig, summary: dict[str, Any], dataset_dir: str, model_dir: str, parent_run_id: str, report_path: str) -> None:

@@ -1,29 +1,63 @@
-"""Optuna backend: one trial = one training run reporting the objective after every epoch."""
+"""Optuna backend: one trial = one training run reporting the objective after every epoch.
+
+One process runs :func:`run_study`; N processes (KFP ``ParallelFor`` iterations on a cluster, or
+local processes) run it with ``worker_id=0..N-1`` and share one study through an RDB storage
+(PostgreSQL). The loop is Optuna's ask/tell so that every storage call can be retried:
+
+* **Budget** — ``tune.n_trials`` is the number of *finished* (COMPLETE + PRUNED) trials of the
+  study, all workers and all runs together. Before each ``ask`` a worker counts finished + RUNNING
+  trials in the storage under a study-wide lock (a PostgreSQL advisory lock; MySQL ``GET_LOCK``;
+  none needed for single-writer SQLite), so N workers never overshoot. FAIL trials do not use up
+  the budget; they are bounded by ``tune.max_failed_trials``, counted over the whole study.
+* **Dead workers** — trials send heartbeats every ``tune.heartbeat_seconds``; a RUNNING trial
+  without a heartbeat for 2x that long is marked FAIL by the next worker that checks and is
+  re-queued once (Optuna's ``RetryHeartbeatStaleTrialCallback(max_retry=1)``).
+* **Failed trials** — non-finite loss and out-of-memory (CUDA OOM, ``MemoryError``) fail the
+  trial, not the worker; the reason is the trial's ``fail_reason`` user attribute and the
+  ``reason`` tag of its MLflow run.
+* **Database outages** — ``pool_pre_ping`` plus retries with exponential backoff (up to
+  ``DB_RETRY_SECONDS``) around every storage call, so a PostgreSQL restart loses no trial.
+* **Warm start** — a *new* study first runs the registered ``@champion``'s hyperparameters (the
+  ``best.<name>`` params of the champion version's MLflow run, restricted to the current space).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
 import hashlib
 import json
 import logging
 import math
+import threading
 import time
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from lstmtune.config import RunConfig
+from lstmtune.config import OBJECTIVES, RunConfig
 from lstmtune.errors import TrialInfeasible, UserError
 from lstmtune.search_space import fixed_params, grid_size, grid_space, suggest
-from lstmtune.training import OBJECTIVES, NonFiniteLoss, make_problem, select_device, train
+from lstmtune.training import NonFiniteLoss, make_problem, select_device, train
 
 log = logging.getLogger("lstmtune")
 
+T = TypeVar("T")
 
-def progress(message: str) -> None:
-    """A line the local runner echoes to the terminal (everything else goes to the log file)."""
-    print(f"lstmtune | {message}", flush=True)
+DB_RETRY_SECONDS = 120.0  # how long a storage call is retried through a database outage
+STALE_WAIT_FACTOR = 2.0  # waiting for other workers' running trials: at most this x grace + 5 s idle
+
+
+def progress(message: str, event: str = "info", **fields: Any) -> None:
+    """A progress event (text line or JSON, see :mod:`lstmtune.progress`)."""
+    from lstmtune.progress import emit
+
+    emit(event, message, **fields)
 
 
 @dataclass
@@ -65,18 +99,210 @@ def default_study_name(cfg: RunConfig, meta: dict[str, Any]) -> str:
     return f"{cfg.mlflow.model_name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
-def _storage(url: str) -> Any:
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _backend(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return str(make_url(url).get_backend_name())
+    except Exception:
+        return url.split(":", 1)[0].split("+", 1)[0]
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Connection-level database errors (server restarting, connection dropped, lock timeout)."""
+    import sqlalchemy.exc
+    from optuna.exceptions import StorageInternalError
+
+    if isinstance(exc, StorageInternalError):
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
+    return isinstance(exc, sqlalchemy.exc.DisconnectionError | sqlalchemy.exc.TimeoutError)
+
+
+def with_retry(what: str, func: Callable[[], T], *, seconds: float | None = None) -> T:
+    """Call ``func``; on a connection-level database error retry with exponential backoff
+    (0.25 s doubling up to 8 s) for up to ``seconds`` (default :data:`DB_RETRY_SECONDS`)."""
+    budget = DB_RETRY_SECONDS if seconds is None else seconds
+    deadline = time.monotonic() + budget
+    delay = 0.25
+    attempt = 0
+    while True:
+        try:
+            return func()
+        except Exception as exc:
+            attempt += 1
+            if not _retryable(exc) or time.monotonic() + delay > deadline:
+                raise
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            if attempt == 1:
+                progress(f"storage unavailable during {what} ({type(exc).__name__}: {first}); retrying for up to {budget:.0f} s")
+            log.warning("storage error during %s (attempt %d), retrying in %.2f s: %s", what, attempt, delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+
+
+def _stale_callback() -> Any:
+    import optuna
+
+    cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "experimental" since Optuna 2.8
+        return cls(max_retry=1)
+
+
+def _storage(url: str, heartbeat_seconds: int | None = None) -> Any:
+    """An Optuna RDB storage. With ``heartbeat_seconds`` the trials send heartbeats and a trial
+    whose process died (no heartbeat for 2x the interval) is failed and re-queued once."""
     import optuna
 
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else {})
+    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if _is_sqlite(url) else {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
+    if heartbeat_seconds:
+        callback_key = "heartbeat_stale_trial_callback" if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback") else "failed_trial_callback"
+        kwargs = {"heartbeat_interval": int(heartbeat_seconds), "grace_period": 2 * int(heartbeat_seconds), callback_key: _stale_callback()}
+
+    def make() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeats are an "experimental" Optuna feature
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+
+    return _retry_create(make)
 
 
-def _sampler(cfg: RunConfig, space: dict[str, Any]) -> Any:
+def _retry_create(make: Callable[[], T]) -> T:
+    """Creating the schema concurrently (N workers on an empty database) can collide once."""
+    import sqlalchemy.exc
+
+    for attempt in range(5):
+        try:
+            return with_retry("connect", make)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class _StudyLock:
+    """A study-wide mutex held while counting the budget and asking for a trial, so N workers
+    never start more than ``n_trials`` (PostgreSQL advisory lock, MySQL ``GET_LOCK``; a no-op
+    for SQLite, which admits one worker). A worker that dies releases it with its connection."""
+
+    def __init__(self, url: str, study_name: str) -> None:
+        self.backend = _backend(url)
+        self.key = int.from_bytes(hashlib.sha256(f"lstmtune:{study_name}".encode()).digest()[:8], "big", signed=True)
+        self.name = f"lstmtune-{hashlib.sha256(study_name.encode()).hexdigest()[:40]}"
+        self.engine: Any = None
+        if self.backend in ("postgresql", "mysql", "mariadb"):
+            import sqlalchemy
+            from sqlalchemy.pool import NullPool
+
+            self.engine = sqlalchemy.create_engine(url, poolclass=NullPool, pool_pre_ping=True)
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.engine is None:
+            yield
+            return
+        from sqlalchemy import text
+
+        def acquire() -> Any:
+            conn = self.engine.connect()
+            try:
+                if self.backend == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": self.key})
+                else:
+                    conn.execute(text("SELECT GET_LOCK(:n, 600)"), {"n": self.name})
+            except Exception:
+                conn.close()
+                raise
+            return conn
+
+        conn = with_retry("lock", acquire)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # a lost connection has released the lock already
+                if self.backend == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                else:
+                    conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": self.name})
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+class _Heartbeat:
+    """Records the running trial's heartbeat every ``interval`` s. Unlike Optuna's own thread it
+    survives a database outage (errors are logged and the next beat retried)."""
+
+    def __init__(self, storage: Any, trial_id: int, interval: int | None) -> None:
+        self.storage, self.trial_id, self.interval = storage, trial_id, interval
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        if self.interval:
+            self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.trial_id}", daemon=True)
+            self.thread.start()
+        return self
+
+    def _beat(self) -> None:
+        assert self.interval is not None
+        while True:
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception as exc:
+                log.warning("heartbeat of trial id %d failed: %s", self.trial_id, exc)
+            if self.stop_event.wait(self.interval):
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    try:
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except Exception:  # pragma: no cover - torch always importable here
+        pass
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(s in text for s in ("out of memory", "can't allocate memory", "not enough memory"))
+
+
+def _free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # pragma: no cover
+        pass
+
+def _sampler(cfg: RunConfig, space: dict[str, Any], worker_id: int = 0, n_existing: int = 0) -> Any:
+    """Seeded per worker and per resume point: workers, and a resumed run, must not replay the
+    random (startup) configurations already drawn."""
     import optuna
 
-    seed = cfg.train.seed
+    seed = cfg.train.seed + 7919 * worker_id + 104729 * n_existing
     name = cfg.tune.sampler
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=min(10, max(3, cfg.tune.n_trials // 3)))
@@ -106,114 +332,384 @@ def _max_epochs(space: dict[str, Any]) -> int:
     return int(spec["high"])
 
 
-def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any], *, parent_run_id: str | None = None) -> StudyResult:
+_MISSING = object()
+
+
+def _coerce(spec: dict[str, Any], raw: Any) -> Any:
+    """``raw`` (typed, or the string MLflow stored) as a value of ``spec``; ``_MISSING`` when it
+    is not one of its choices or lies outside its bounds/step."""
+    kind = spec["type"]
+    if kind == "categorical":
+        for choice in spec["choices"]:
+            if isinstance(raw, str) and not isinstance(choice, str):
+                if str(choice) == raw or (not isinstance(choice, bool) and _same_number(choice, raw)):
+                    return choice
+            elif choice == raw and isinstance(choice, bool) == isinstance(raw, bool):
+                return choice
+        return _MISSING
+    if kind not in ("int", "float") or isinstance(raw, bool):
+        return _MISSING
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return _MISSING
+    low, high, step = float(spec["low"]), float(spec["high"]), spec.get("step")
+    if not math.isfinite(value) or not low - 1e-12 * abs(low) <= value <= high + 1e-12 * abs(high):
+        return _MISSING
+    if kind == "int":
+        if value != int(value) or (int(value) - int(low)) % int(step or 1):
+            return _MISSING
+        return int(value)
+    if step:
+        k = (value - low) / float(step)
+        if abs(k - round(k)) > 1e-6:
+            return _MISSING
+    return min(max(value, low), high)
+
+
+def _same_number(choice: Any, raw: str) -> bool:
+    try:
+        return float(choice) == float(raw)
+    except (TypeError, ValueError):
+        return False
+
+
+def _spec_json_params(cfg: RunConfig, name: str, version: str) -> dict[str, Any]:
+    """Fallback source: ``spec.json`` inside the registered model's artifacts (typed params)."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = str(cfg.mlflow.tracking_uri)
+        mlflow.set_registry_uri(uri)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=tmp, tracking_uri=uri)
+        for path in Path(local).rglob("spec.json"):
+            params = json.loads(path.read_text()).get("params", {})
+            return dict(params) if isinstance(params, dict) else {}
+    return {}
+
+
+def champion_params(cfg: RunConfig, meta: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The current ``@champion``'s hyperparameters that fit the current search space, and its
+    version; ``None`` when there is no registry, model or champion (or it is for another task).
+
+    Source: the ``best.<name>`` params of the champion version's MLflow run (the pipeline's parent
+    run, logged by the tune step) — cheap and always there for lstmtune-registered versions;
+    fallback: ``spec.json`` in the model's artifacts. Values are matched against the space:
+    fixed parameters, names not searched now, values not among the choices or outside the
+    bounds/step are dropped (Optuna samples those).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from lstmtune import tracking
+
+    name = str(cfg.mlflow.model_name)
+    client = tracking.client(cfg)
+    try:
+        version = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        return None
+    task = (version.tags or {}).get("task")
+    if task and task != meta["task"]:
+        return None
+    raw: dict[str, Any] = {}
+    if version.run_id:
+        try:
+            params = client.get_run(version.run_id).data.params
+            raw = {k[len("best.") :]: v for k, v in params.items() if k.startswith("best.")}
+        except MlflowException:
+            raw = {}
+    if not raw:
+        try:
+            raw = _spec_json_params(cfg, name, str(version.version))
+        except Exception as exc:
+            log.warning("warm start: cannot read spec.json of %s v%s: %s", name, version.version, exc)
+    chosen: dict[str, Any] = {}
+    for pname, spec in meta["search_space"].items():
+        if spec["type"] == "fixed" or pname not in raw:
+            continue
+        value = _coerce(spec, raw[pname])
+        if value is not _MISSING:
+            chosen[pname] = value
+    return chosen, str(version.version)
+
+
+def _warm_start(cfg: RunConfig, meta: dict[str, Any], study: Any) -> None:
+    """Enqueue the champion's configuration as trial 0 of a new (empty) study. Never raises."""
+    try:
+        found = champion_params(cfg, meta)
+    except Exception as exc:  # no reachable registry must not block tuning
+        progress(f"warm start skipped: cannot read the model registry ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})")
+        return
+    if found is None or not found[0]:
+        return
+    params, version = found
+    with_retry("enqueue", lambda: study.enqueue_trial(params, user_attrs={"warm_start": f"{cfg.mlflow.model_name}@champion v{version}"}, skip_if_exists=True))
+    progress(f"warm start: first trial uses the hyperparameters of {cfg.mlflow.model_name}@champion (version {version}): {len(params)} parameter(s)")
+
+
+def _fail_reason(trial: Any) -> str | None:
+    reason = trial.user_attrs.get("fail_reason")
+    return str(reason) if reason else None
+
+
+def _failures(trials: list[Any]) -> list[Any]:
+    """FAIL trials that count against ``tune.max_failed_trials``: those whose objective failed
+    (a recorded ``fail_reason``). Trials failed by the heartbeat check (their worker died) are
+    retried instead and do not count."""
+    import optuna
+
+    return sorted((t for t in trials if t.state == optuna.trial.TrialState.FAIL and _fail_reason(t)), key=lambda t: t.number)
+
+
+def _abort_message(cfg: RunConfig, failed: list[Any], study_name: str) -> str:
+    last = failed[-1]
+    return (f"tuning aborted: {len(failed)} failed trials exceed tune.max_failed_trials={cfg.tune.max_failed_trials}; "
+            f"last failure: trial {last.number}: {_fail_reason(last)} (failures are counted over the whole study '{study_name}'; "
+            f"raise tune.max_failed_trials or use a new tune.study_name to go on)")
+
+
+def study_target(cfg: RunConfig, space: dict[str, Any]) -> int:
+    target = cfg.tune.n_trials
+    if cfg.tune.sampler == "grid":
+        target = min(target, grid_size(space))
+    return target
+
+
+def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any], *, parent_run_id: str | None = None,
+              worker_id: int = 0, n_workers: int | None = None) -> StudyResult:
+    """Run (or resume, or join) the study until it has ``tune.n_trials`` finished trials.
+
+    ``worker_id``/``n_workers`` (default: 0 and ``tune.workers``): one of N processes sharing the
+    study through an RDB storage; each stops when the *study* has its trials, so together they run
+    exactly ``n_trials``. The result describes the whole study (see :func:`best_from_study`).
+    """
     import optuna
 
     from lstmtune import tracking
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    n_workers = cfg.tune.workers if n_workers is None else n_workers
+    if n_workers > 1:
+        check_study_config(cfg, n_workers)
+    if not 0 <= worker_id < max(1, n_workers):
+        raise UserError(f"tune: worker_id {worker_id} is outside 0..{n_workers - 1}")
     space: dict[str, Any] = meta["search_space"]
     objective_name = OBJECTIVES[meta["task"]]
     storage_url = str(cfg.tune.storage)
     study_name = cfg.tune.study_name or default_study_name(cfg, meta)
-    storage = _storage(storage_url)
-    study = optuna.create_study(
-        study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
-        sampler=_sampler(cfg, space), pruner=_pruner(cfg, _max_epochs(space)),
-    )
-    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    reused = len(study.get_trials(deepcopy=False, states=finished_states))
-    target = cfg.tune.n_trials
-    if cfg.tune.sampler == "grid":
-        target = min(target, grid_size(space))
+    heartbeat = int(cfg.tune.heartbeat_seconds)
+    storage = _storage(storage_url, heartbeat)
+    lock = _StudyLock(storage_url, study_name)
+    sampler, pruner = _sampler(cfg, space, worker_id), _pruner(cfg, _max_epochs(space))
+    study = _retry_create(lambda: optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
+                                                      sampler=sampler, pruner=pruner))
+    TS = optuna.trial.TrialState
+    finished_states = (TS.COMPLETE, TS.PRUNED)
+
+    def all_trials() -> list[Any]:
+        return with_retry("read trials", lambda: study.get_trials(deepcopy=False))
+
+    def n_finished() -> int:
+        return sum(t.state in finished_states for t in all_trials())
+
+    with lock():
+        existing = all_trials()
+        if not existing and cfg.tune.warm_start:
+            _warm_start(cfg, meta, study)
+    if existing:  # resuming: a sampler seeded as in the first run would replay its configurations
+        sampler = _sampler(cfg, space, worker_id, len(existing))
+        study = with_retry("load study", lambda: optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner))
+    reused = sum(t.state in finished_states for t in existing)
+    target = study_target(cfg, space)
     remaining = max(0, target - reused)
     device = select_device(cfg.train.device)
     fixed = fixed_params(space)
-    failures: list[str] = []
     started = time.perf_counter()
-    progress(f"study '{study_name}' on {redact(storage_url)}: {reused} finished trial(s) reused, {remaining} to run, device {device}")
+    who = f" (worker {worker_id + 1}/{n_workers})" if n_workers > 1 else ""
+    progress(f"study '{study_name}' on {redact(storage_url)}: {reused} finished trial(s) reused, {remaining} to run, device {device}{who}")
 
-    def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, space)
+    def run_trial(trial: optuna.Trial) -> tuple[Any, float | None, str, dict[str, Any], list[dict[str, float]]]:
+        """Train one configuration: (state, value, fail reason, params, history)."""
         history: list[dict[str, float]] = []
-        state = "FAIL"
-        reason = ""
+        params: dict[str, Any] = {}
         try:
+            if n_workers > 1:
+                with_retry("set_user_attr", functools.partial(trial.set_user_attr, "worker", worker_id))
+            params = with_retry("suggest", lambda: suggest(trial, space))
             try:
                 problem = make_problem(parts, meta, params)
             except TrialInfeasible as exc:
-                reason = str(exc)
-                state = "PRUNED"
-                raise optuna.TrialPruned(reason) from None
+                return TS.PRUNED, None, str(exc), params, history
 
             def on_epoch(epoch: int, value: float, train_loss: float) -> None:
                 history.append({"epoch": float(epoch), objective_name: value, "train_loss": train_loss})
-                trial.report(value, epoch)
-                if trial.should_prune():
+                if chatty:
+                    progress(f"trial {trial.number} epoch {epoch}: {objective_name}={value:.4g} train_loss={train_loss:.4g}", "epoch",
+                             trial=trial.number, epoch=epoch, value=value, train_loss=train_loss)
+                with_retry("report", lambda: trial.report(value, epoch))
+                if with_retry("should_prune", trial.should_prune):
                     raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
-            try:
-                result = train(
-                    problem, params, problem.tensors("train"), problem.tensors("val"),
-                    patience=cfg.train.patience, grad_clip=cfg.train.grad_clip, seed=cfg.train.seed + trial.number,
-                    device=device, amp=cfg.train.amp, on_epoch=on_epoch,
-                )
-            except optuna.TrialPruned:
-                state = "PRUNED"
+            result = train(
+                problem, params, problem.tensors("train"), problem.tensors("val"),
+                patience=cfg.train.patience, grad_clip=cfg.train.grad_clip, seed=cfg.train.seed + trial.number,
+                device=device, amp=cfg.train.amp, on_epoch=on_epoch,
+            )
+        except optuna.TrialPruned:
+            return TS.PRUNED, None, "", params, history
+        except NonFiniteLoss as exc:
+            return TS.FAIL, None, str(exc), params, history
+        except (MemoryError, RuntimeError) as exc:
+            if not _is_oom(exc):
                 raise
-            except NonFiniteLoss as exc:
-                reason = str(exc)
-                raise
-            except RuntimeError as exc:
-                if "out of memory" in str(exc).lower():
-                    reason = "out of memory"
-                    raise NonFiniteLoss(f"out of memory: {str(exc).splitlines()[0]}") from exc
-                raise
-            trial.set_user_attr("best_epoch", result.best_epoch)
-            trial.set_user_attr("epochs_run", result.epochs_run)
-            trial.set_user_attr("train_seconds", round(result.train_seconds, 3))
-            state = "COMPLETE"
-            return result.best_value
-        finally:
-            if reason and state == "FAIL":
-                failures.append(f"trial {trial.number}: {reason}")
-                trial.set_user_attr("fail_reason", reason)
-            if parent_run_id:
-                tracking.log_trial_run(cfg, parent_run_id, trial.number, params, history, state, {"reason": reason} if reason else None)
+            _free_memory()
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            return TS.FAIL, None, f"out of memory: {first}", params, history
+        attrs = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": round(result.train_seconds, 3)}
+        for key, val in attrs.items():
+            with_retry("set_user_attr", functools.partial(trial.set_user_attr, key, val))
+        return TS.COMPLETE, float(result.best_value), "", params, history
 
-    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        done = len(study.get_trials(deepcopy=False, states=finished_states))
+    counts: dict[str, int] = {}
+    from lstmtune.progress import verbose
+
+    chatty = verbose() >= 2
+
+    def report_progress(frozen: Any) -> None:
+        done = n_finished()
+        best_value: float | None
         try:
-            best = f"{study.best_value:.4g}"
+            best_value = float(with_retry("best value", lambda: study.best_value))
+            best = f"{best_value:.4g}"
         except ValueError:
-            best = "-"
-        value = f"{trial.value:.4g}" if trial.value is not None else "-"
-        progress(f"trial {trial.number:>3} {trial.state.name.lower():<8} {objective_name}={value:<10} best={best}  [{done}/{target}]")
-        if len(failures) > cfg.tune.max_failed_trials:
-            study.stop()
+            best_value, best = None, "-"
+        value = f"{frozen.value:.4g}" if frozen.value is not None else "-"
+        counts[frozen.state.name.lower()] = counts.get(frozen.state.name.lower(), 0) + 1
+        progress(f"trial {frozen.number:>3} {frozen.state.name.lower():<8} {objective_name}={value:<10} best={best}  [{done}/{target}]",
+                 "trial", number=frozen.number, state=frozen.state.name.lower(), value=frozen.value, best=best_value,
+                 objective=objective_name, done=done, total=target, counts=dict(counts), worker=worker_id)
 
-    if remaining:
-        study.optimize(objective, n_trials=remaining, timeout=cfg.tune.timeout, catch=(NonFiniteLoss,), callbacks=[callback], gc_after_trial=False)
-    if len(failures) > cfg.tune.max_failed_trials:
-        raise RuntimeError(f"tuning aborted: {len(failures)} failed trials exceed tune.max_failed_trials={cfg.tune.max_failed_trials}; last failure: {failures[-1]}")
-    trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    abort: str | None = None
+    waiting_since: float | None = None
+    waiting_on: frozenset[int] = frozenset()
+    grace = 2 * heartbeat
+    study._thread_local.in_optimize_loop = True  # lets samplers (grid exhausted) call study.stop()
+    try:
+        while not study._stop_flag:
+            if cfg.tune.timeout is not None and time.perf_counter() - started >= cfg.tune.timeout:
+                break
+            trial = None
+            with lock():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    with_retry("fail stale trials", lambda: optuna.storages.fail_stale_trials(study))
+                trials = all_trials()
+                failed = _failures(trials)
+                if len(failed) > cfg.tune.max_failed_trials:
+                    abort = _abort_message(cfg, failed, study_name)
+                    break
+                finished = sum(t.state in finished_states for t in trials)
+                running = frozenset(t.number for t in trials if t.state == TS.RUNNING)
+                if finished >= target:
+                    break
+                if finished + len(running) < target:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # "heartbeat ... supposed to be used with Study.optimize": we beat ourselves
+                        trial = with_retry("ask", study.ask)
+            if trial is None:
+                # the last trials are running in other workers; if one dies, its trial is failed
+                # after the heartbeat grace period and re-queued, and this worker runs it
+                now = time.monotonic()
+                if running != waiting_on or waiting_since is None:
+                    if waiting_since is None:
+                        progress(f"waiting for {len(running)} running trial(s) of other workers (a dead worker's trial is retried after {grace} s without heartbeat)")
+                    waiting_since, waiting_on = now, running
+                elif now - waiting_since > STALE_WAIT_FACTOR * grace + 5:
+                    progress(f"stopping: trial(s) {', '.join(map(str, sorted(running)))} still RUNNING without progress")
+                    break
+                time.sleep(min(1.0, heartbeat / 2))
+                continue
+            waiting_since = None
+            with _Heartbeat(storage, trial._trial_id, heartbeat):
+                try:
+                    state, value, reason, params, history = run_trial(trial)
+                except BaseException as exc:  # an unexpected error fails the trial and the worker
+                    with contextlib.suppress(Exception):
+                        with_retry("tell", functools.partial(study.tell, trial, state=TS.FAIL, skip_if_finished=True), seconds=10)
+                    raise exc
+                if reason and state == TS.FAIL:
+                    with_retry("set_user_attr", functools.partial(trial.set_user_attr, "fail_reason", reason))
+            if parent_run_id:
+                tracking.log_trial_run(cfg, parent_run_id, trial.number, {**fixed, **params}, history, state.name, {"reason": reason} if reason else None)
+            if state == TS.COMPLETE:
+                frozen = with_retry("tell", functools.partial(study.tell, trial, value, skip_if_finished=True))
+            else:
+                frozen = with_retry("tell", functools.partial(study.tell, trial, state=state, skip_if_finished=True))
+            if frozen.state != state:
+                progress(f"trial {trial.number:>3} was marked {frozen.state.name} by another worker (no heartbeat for {grace} s); its result is discarded")
+            if state == TS.FAIL:
+                log.warning("trial %d failed: %s", trial.number, reason)
+            report_progress(frozen)
+            if state == TS.FAIL:
+                failed = _failures(all_trials())
+                if len(failed) > cfg.tune.max_failed_trials:
+                    abort = _abort_message(cfg, failed, study_name)
+                    break
+    finally:
+        study._thread_local.in_optimize_loop = False
+        lock.dispose()
+    if abort:
+        raise RuntimeError(abort)
+    return _result(study, study_name, storage_url, objective_name, fixed, reused, time.perf_counter() - started)
+
+
+def _result(study: Any, study_name: str, storage_url: str, objective_name: str, fixed: dict[str, Any], reused: int, seconds: float) -> StudyResult:
+    import optuna
+
+    TS = optuna.trial.TrialState
+    trials = with_retry("read trials", lambda: study.get_trials(deepcopy=False))
+    complete = [t for t in trials if t.state == TS.COMPLETE]
     if not complete:
-        last = failures[-1] if failures else "every trial was pruned"
+        failed = _failures(trials)
+        last = f"trial {failed[-1].number}: {_fail_reason(failed[-1])}" if failed else "every trial was pruned"
         raise RuntimeError(f"tuning finished with no completed trial ({last})")
-    best = study.best_trial
+    best = min(complete, key=lambda t: (float(t.value), t.number))
     best_params = {**fixed, **best.params}
     return StudyResult(
         study_name=study_name, storage=redact(storage_url), objective=objective_name, best_params=best_params,
         best_value=float(best.value if best.value is not None else math.nan), best_epoch=int(best.user_attrs.get("best_epoch", best_params.get("epochs", 1))),
         best_trial=best.number, n_trials_complete=len(complete),
-        n_trials_pruned=sum(t.state == optuna.trial.TrialState.PRUNED for t in trials),
-        n_trials_failed=sum(t.state == optuna.trial.TrialState.FAIL for t in trials),
-        n_trials_reused=reused, seconds=round(time.perf_counter() - started, 2),
+        n_trials_pruned=sum(t.state == TS.PRUNED for t in trials),
+        n_trials_failed=sum(t.state == TS.FAIL for t in trials),
+        n_trials_reused=reused, seconds=round(seconds, 2),
     )
 
 
-def check_study_config(cfg: RunConfig) -> None:
+def best_from_study(cfg: RunConfig, meta: dict[str, Any], *, reused: int = 0, seconds: float = 0.0) -> StudyResult:
+    """The result of a (shared) study as it is in the storage — what the retrain step reads after
+    N workers finished. Raises ``RuntimeError`` when the study has no completed trial and
+    :class:`UserError` when it does not exist."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage_url = str(cfg.tune.storage)
+    study_name = cfg.tune.study_name or default_study_name(cfg, meta)
+    storage = _storage(storage_url)
+    try:
+        study = with_retry("load study", lambda: optuna.load_study(study_name=study_name, storage=storage))
+    except KeyError:
+        raise UserError(f"tune.study_name: no study '{study_name}' in {redact(storage_url)}") from None
+    space = meta["search_space"]
+    return _result(study, study_name, storage_url, OBJECTIVES[meta["task"]], fixed_params(space), reused, seconds)
+
+
+def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
     """Refuse settings that cannot work before anything runs."""
-    if cfg.tune.storage and cfg.tune.storage.startswith("sqlite") and ":memory:" in cfg.tune.storage:
+    storage = cfg.tune.storage or "sqlite:///"
+    workers = cfg.tune.workers if n_workers is None else n_workers
+    if storage.startswith("sqlite") and ":memory:" in storage:
         raise UserError("tune.storage: an in-memory SQLite study cannot be shared between pipeline steps")
+    if workers > 1 and cfg.tune.backend == "optuna" and _is_sqlite(storage):
+        raise UserError(f"tune.workers: {workers} workers need a shared RDB storage such as postgresql://...; SQLite cannot take concurrent writers")
