@@ -71,3 +71,32 @@ def tiny_config(tmp_path: Path) -> Callable[..., RunConfig]:
         return load_config(None, base).resolved()
 
     return make
+
+
+POSITIVE = ["great", "wonderful", "fun", "brilliant", "loved", "excellent", "moving", "superb"]
+NEGATIVE = ["boring", "awful", "dull", "terrible", "hated", "poor", "tedious", "weak"]
+FILLER = ["the", "film", "movie", "was", "and", "a", "plot", "acting", "really", "quite", "story", "ending", "with", "some"]
+
+
+def make_text_frame(n_per_class: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Short reviews of varying length generated on the fly (no external data): the label is
+    carried by a few sentiment words among neutral filler, sometimes negated-free noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, words in (("pos", POSITIVE), ("neg", NEGATIVE)):
+        for _ in range(n_per_class):
+            length = int(rng.integers(5, 16))
+            tokens = list(rng.choice(FILLER, size=length))
+            for _ in range(int(rng.integers(1, 3))):
+                tokens.insert(int(rng.integers(0, len(tokens) + 1)), str(rng.choice(words)))
+            text = " ".join(tokens).capitalize() + rng.choice([".", "!", "..."])
+            rows.append({"review": text, "sentiment": label})
+    frame = pd.DataFrame(rows)
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.fixture
+def text_csv(tmp_path: Path) -> str:
+    path = tmp_path / "reviews.csv"
+    make_text_frame().to_csv(path, index=False)
+    return str(path)

@@ -15,11 +15,12 @@ from lstmtune.runner import PipelineFailed
 # CLI flag -> dotted config key
 RUN_FLAGS: dict[str, tuple[str, type | None, str]] = {
     "--data": ("data.path", str, "CSV/Parquet path or s3:// URI (default: bundled airline passengers)"),
-    "--task": ("data.task", str, "forecast | classify"),
+    "--task": ("data.task", str, "forecast | classify | text"),
     "--target": ("data.target", str, "forecast: column to predict"),
     "--time-column": ("data.time_column", str, "time/order column"),
     "--sequence-column": ("data.sequence_column", str, "classify: sequence id column"),
-    "--label": ("data.label", str, "classify: label column"),
+    "--label": ("data.label", str, "classify / text: label column"),
+    "--text-column": ("data.text_column", str, "text: column with the raw text"),
     "--split-column": ("data.split_column", str, "column with train/val/test values"),
     "--lookback": ("tune.search_space.lookback", int, "forecast: fix the lookback window (removes it from the search)"),
     "--horizon": ("data.horizon", int, "forecast: steps ahead"),

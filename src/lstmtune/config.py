@@ -21,7 +21,7 @@ Scalar = bool | int | float | str
 
 EXAMPLE_DATA = "example_data/airline_passengers.csv"
 STORAGE_ENV = "LSTMTUNE_STORAGE_URL"
-OBJECTIVES = {"forecast": "val_rmse", "classify": "val_loss"}  # what tuning minimises, per task
+OBJECTIVES = {"forecast": "val_rmse", "classify": "val_loss", "text": "val_loss"}  # what tuning minimises, per task
 
 
 def example_data_path() -> str:
@@ -81,15 +81,26 @@ class ParamSpec(_Strict):
 SearchSpaceEntry = ParamSpec | list[Scalar] | Scalar
 
 
+class TextConfig(_Strict):
+    """Word-level tokenizer of the ``text`` task (vocabulary built on the train split only)."""
+
+    min_freq: int = Field(2, ge=1, description="keep tokens seen at least this often in train")
+    max_vocab: int = Field(20000, ge=3, description="vocabulary size including <pad> and <unk>")
+    lowercase: bool = Field(True, description="lower-case before tokenizing")
+    max_length: int | None = Field(None, ge=1, description="truncate texts to this many tokens (default: never truncate)")
+
+
 class DataConfig(_Strict):
     path: str | None = Field(None, description="CSV or Parquet file, local path or s3://bucket/key. Default: the bundled airline-passengers series.")
     format: Literal["auto", "csv", "parquet"] = Field("auto", description="auto: by extension / Parquet magic bytes")
-    task: Literal["forecast", "classify"] = Field("forecast", description="forecast: predict the next horizon values; classify: one label per sequence")
+    task: Literal["forecast", "classify", "text"] = Field("forecast", description="forecast: predict the next horizon values; classify: one label per sequence; text: one label per text")
     target: str | None = Field(None, description="forecast: the column to predict")
     time_column: str | None = Field(None, description="forecast: rows are sorted by it; classify: the order of rows inside a sequence")
     feature_columns: list[str] | None = Field(None, description="numeric input columns (default: every numeric column that has no other role)")
     sequence_column: str | None = Field(None, description="classify: the sequence id")
-    label: str | None = Field(None, description="classify: the label column")
+    label: str | None = Field(None, description="classify / text: the label column")
+    text_column: str | None = Field(None, description="text: the column holding the raw text")
+    text: TextConfig = TextConfig()
     split_column: str | None = Field(None, description="values train/val/test (or train/test) that fix the split")
     horizon: int = Field(1, ge=1, description="forecast: number of future steps predicted")
     val_size: float = Field(0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction")

@@ -9,7 +9,7 @@ import numpy as np
 
 from lstmtune.features import ForecastFeaturizer, mae, rmse
 
-PRIMARY_METRIC = {"forecast": "rmse", "classify": "macro_f1"}
+PRIMARY_METRIC = {"forecast": "rmse", "classify": "macro_f1", "text": "macro_f1"}
 HIGHER_IS_BETTER = {"rmse": False, "mae": False, "accuracy": True, "macro_f1": True}
 
 

@@ -40,8 +40,14 @@ class LSTMNet(nn.Module):
         zero_head: bool = False,
         cell: str = "lstm",
         head: str = "last",
+        vocab_size: int | None = None,
+        embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
+        # text: token ids -> embeddings (index 0 is padding); the recurrent input is the embedding
+        self.embedding = nn.Embedding(vocab_size, embedding_dim or 64, padding_idx=0) if vocab_size else None
+        if self.embedding is not None:
+            n_features = self.embedding.embedding_dim
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
         if head not in HEADS:
@@ -81,6 +87,8 @@ class LSTMNet(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         self._drop_weights()
+        if self.embedding is not None:
+            x = self.embedding(x)
         inp: Any = x
         if lengths is not None:
             inp = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -109,12 +117,13 @@ class LSTMNet(nn.Module):
         return result
 
 
-def build_model(n_features: int, n_outputs: int, params: dict[str, Any], *, zero_head: bool) -> LSTMNet:
+def build_model(n_features: int, n_outputs: int, params: dict[str, Any], *, zero_head: bool, vocab_size: int | None = None) -> LSTMNet:
     return LSTMNet(
         n_features, n_outputs, units=int(params["units"]), num_layers=int(params.get("num_layers", 1)),
         dropout=float(params.get("dropout", 0.0)), recurrent_dropout=float(params.get("recurrent_dropout", 0.0)),
         bidirectional=bool(params.get("bidirectional", False)), zero_head=zero_head,
         cell=str(params.get("cell", "lstm")), head=str(params.get("head", "last")),
+        vocab_size=vocab_size, embedding_dim=int(params["embedding_dim"]) if vocab_size else None,
     )
 
 

@@ -389,6 +389,15 @@ def confusion_matrix(prepared_dir: str | Path, model_dir: str | Path) -> tuple[l
     parts, meta = read_prepared(str(prepared_dir))
     predictor = Predictor.load(model_dir)
     f = predictor.featurizer
+    if meta["task"] == "text":
+        label = str(meta["columns"]["label"])
+        classes = [str(c) for c in meta["classes"]]
+        idx = {c: i for i, c in enumerate(classes)}
+        out = predictor.predict(parts["test"])
+        m = np.zeros((len(classes), len(classes)), dtype=np.int64)
+        for t, p in zip(parts["test"][label].astype(str), out["label"].astype(str), strict=True):
+            m[idx[t], idx[p]] += 1
+        return classes, m
     if not isinstance(f, ClassifyFeaturizer):
         raise SkipPlot("not a classification model")
     label = str(meta["columns"]["label"])
@@ -534,7 +543,7 @@ def render_plots(study: Any, prepared_dir: str | Path | None, model_dir: str | P
     else:
         if task == "forecast":
             makers["forecast"] = functools.partial(_forecast, prepared_dir, model_dir)
-        elif task == "classify":
+        elif task in ("classify", "text"):
             makers["confusion_matrix"] = functools.partial(_confusion, prepared_dir, model_dir)
         makers["training_curve"] = functools.partial(_training_curve, study, model_dir, target)
     result = PlotSet()
@@ -574,7 +583,7 @@ def _skip(reason: str) -> Callable[[], tuple[Any, Any, str]]:
 
 def _objective(study: Any, prepared_dir: str | Path | None) -> str:
     task = _read_json(Path(prepared_dir) / "metadata.json").get("task") if prepared_dir else None
-    return {"forecast": "val_rmse", "classify": "val_loss"}.get(str(task), "objective")  # what tuning minimises
+    return {"forecast": "val_rmse", "classify": "val_loss", "text": "val_loss"}.get(str(task), "objective")  # what tuning minimises
 
 
 def write_plots(study: Any, prepared_dir: str | Path | None, model_dir: str | Path | None, out_dir: str | Path, *,

@@ -53,6 +53,8 @@ def input_example(parts: dict[str, pd.DataFrame], meta: dict[str, Any], spec: di
             if kind == "integer":
                 example[col] = example[col].round().astype("int64")
         return example
+    if meta["task"] == "text":
+        return parts["test"][[meta["columns"]["text"]]].head(3).reset_index(drop=True)
     seq = meta["columns"]["sequence_column"]
     cols = [c for c in (seq, meta["columns"].get("time_column"), *meta["columns"]["features"]) if c]
     test = parts["test"]
@@ -74,6 +76,14 @@ def score_on_test(predict: Any, parts: dict[str, pd.DataFrame], meta: dict[str, 
         cols = [f"step_{h}" for h in range(1, featurizer.horizon + 1)]
         pred = out[cols].to_numpy(dtype=np.float64)[rows]
         return forecast_metrics(pred, featurizer.raw_targets(raw, ends))["rmse"]
+    if meta["task"] == "text":
+        classes = [str(c) for c in meta["classes"]]
+        index = {c: i for i, c in enumerate(classes)}
+        test = parts["test"]
+        out = predict(test[[meta["columns"]["text"]]])
+        pred_ids = np.asarray([index.get(str(v), -1) for v in out["label"]])
+        true_ids = np.asarray([index[str(v)] for v in test[meta["columns"]["label"]]])
+        return classify_metrics(pred_ids, true_ids, len(classes))["macro_f1"]
     seq, label = meta["columns"]["sequence_column"], meta["columns"]["label"]
     test = parts["test"]
     out = predict(test.drop(columns=[label]))

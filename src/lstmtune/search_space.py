@@ -33,6 +33,7 @@ CELLS = ("lstm", "gru")
 HEADS = ("last", "mean", "attention")
 WHEN_RE = re.compile(r"^\s*(\w+)\s*(==|!=|>=|<=|>|<|in)\s*(.+?)\s*$")
 FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
+TEXT_PARAMS = ("embedding_dim",)
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 TRANSFORMS = ("none", "log")
 ANCHORS = ("none", "last", "seasonal")
@@ -71,6 +72,11 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
         "cell": _fixed("lstm"),
         "head": _fixed("last"),
     }
+    if task == "text":
+        space["embedding_dim"] = _cat(32, 64, 128)
+        space["units"] = _cat(32, 64, 128)
+        space["batch_size"] = _cat(32, 64)
+        space["epochs"] = _fixed(30)
     if task == "forecast":
         meta = meta or {}
         period = int(meta.get("seasonal_period", 1))
@@ -109,7 +115,7 @@ def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec
     """User declaration over the defaults, checked against what the data allows."""
     task = meta["task"]
     space = default_space(task, meta)
-    known = set(COMMON_PARAMS) | (set(FORECAST_PARAMS) if task == "forecast" else set())
+    known = set(COMMON_PARAMS) | (set(FORECAST_PARAMS) if task == "forecast" else set()) | (set(TEXT_PARAMS) if task == "text" else set())
     for name, entry in (cfg.tune.search_space or {}).items():
         if name not in known:
             raise UserError(f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: {', '.join(sorted(known))})")
@@ -118,7 +124,7 @@ def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec
     return space
 
 
-INT_PARAMS = {"units": 1, "num_layers": 1, "batch_size": 1, "epochs": 1, "lookback": 1}
+INT_PARAMS = {"units": 1, "num_layers": 1, "batch_size": 1, "epochs": 1, "lookback": 1, "embedding_dim": 1}
 FLOAT_PARAMS: dict[str, tuple[float, float, bool]] = {  # name -> (low, high, high inclusive)
     "dropout": (0.0, 1.0, False),
     "recurrent_dropout": (0.0, 1.0, False),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lstmtune.data.text import TextFeaturizer
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
 from lstmtune.model import LSTMNet, build_model
 
@@ -34,12 +35,16 @@ class Predictor:
     def __init__(self, spec: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> None:
         self.spec = spec
         self.task = str(spec["task"])
-        self.featurizer: ForecastFeaturizer | ClassifyFeaturizer
+        self.featurizer: ForecastFeaturizer | ClassifyFeaturizer | TextFeaturizer
         if self.task == "forecast":
             self.featurizer = ForecastFeaturizer.from_dict(spec["featurizer"])
+        elif self.task == "text":
+            self.featurizer = TextFeaturizer.from_dict(spec["featurizer"])
         else:
             self.featurizer = ClassifyFeaturizer.from_dict(spec["featurizer"])
-        self.model = build_model(int(spec["n_features"]), int(spec["n_outputs"]), spec["params"], zero_head=bool(spec["zero_head"]))
+        vocab = spec.get("vocab_size")
+        self.model = build_model(int(spec["n_features"]), int(spec["n_outputs"]), spec["params"], zero_head=bool(spec["zero_head"]),
+                                 vocab_size=int(vocab) if vocab else None)
         self.model.load_state_dict(state_dict)
         self.model.eval()
 
@@ -58,7 +63,24 @@ class Predictor:
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.task == "forecast":
             return self._forecast(frame)
+        if self.task == "text":
+            return self._text(frame)
         return self._classify(frame)
+
+    def _text(self, frame: pd.DataFrame) -> pd.DataFrame:
+        f = self.featurizer
+        assert isinstance(f, TextFeaturizer)
+        self._missing(frame, [f.text_column])
+        texts = frame[f.text_column]
+        if texts.isna().any():
+            raise ValueError(f"input column {f.text_column!r} has missing texts")
+        ids, lengths = f.encode(texts.astype(str).tolist())
+        with torch.no_grad():
+            proba = torch.softmax(self.model(torch.from_numpy(ids), torch.from_numpy(lengths)), dim=1).numpy()
+        out = pd.DataFrame({"label": [f.classes[i] for i in proba.argmax(axis=1)]})
+        for i, c in enumerate(f.classes):
+            out[f"proba_{c}"] = proba[:, i].astype(np.float64)
+        return out
 
     def _forecast(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = self.featurizer

@@ -212,6 +212,7 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
     from lstmtune.training import (
         ClassifyProblem,
         ForecastProblem,
+        TextProblem,
         make_problem,
         select_device,
         train,
@@ -239,13 +240,15 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
         assert isinstance(problem, ClassifyProblem)
         proba = problem.predict_proba(model, test)
         true = test.y.cpu().numpy()
-        n_classes = len(problem.featurizer.classes)
+        classes = problem.classes
+        n_classes = len(classes)
         predicted = proba.argmax(axis=1)
         test_metrics = classify_metrics(predicted, true, n_classes)
         matrix = [[int(((true == i) & (predicted == j)).sum()) for j in range(n_classes)] for i in range(n_classes)]
-        confusion = {"categories": list(problem.featurizer.classes), "matrix": matrix}
-        baselines = classify_baselines(true, problem.featurizer.classes.index(meta["majority_class"]), n_classes)
-        spec_extra = {"featurizer": problem.featurizer.to_dict(), "label": meta["columns"]["label"]}
+        confusion = {"categories": list(classes), "matrix": matrix}
+        baselines = classify_baselines(true, classes.index(meta["majority_class"]), n_classes)
+        featurizer = problem.text_featurizer if isinstance(problem, TextProblem) else problem.featurizer
+        spec_extra = {"featurizer": featurizer.to_dict(), "label": meta["columns"]["label"], "vocab_size": problem.vocab_size}
     metric = PRIMARY_METRIC[meta["task"]]
     base_name, base_value = best_baseline(baselines, metric)
     beats = bool(better(test_metrics[metric], base_value, metric))

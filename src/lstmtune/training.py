@@ -80,6 +80,7 @@ class Problem:
     n_features: int
     n_outputs: int
     zero_head: bool
+    vocab_size: int | None = None  # text: token ids go through an embedding
 
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
         raise NotImplementedError
@@ -160,6 +161,10 @@ class ClassifyProblem(Problem):
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
         return F.cross_entropy(out.float(), batch.y)
 
+    @property
+    def classes(self) -> list[str]:
+        return self.featurizer.classes
+
     def predict_proba(self, model: LSTMNet, data: TensorSet) -> np.ndarray:
         return torch.softmax(self.predict_scaled(model, data), dim=1).cpu().numpy()
 
@@ -168,9 +173,39 @@ class ClassifyProblem(Problem):
         return float(F.cross_entropy(logits, data.y).item())
 
 
+class TextProblem(ClassifyProblem):
+    """Text classification: token ids through an embedding, packed by length."""
+
+    task = "text"
+
+    def __init__(self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]) -> None:
+        from lstmtune.data.text import TextFeaturizer
+
+        self.text_featurizer = TextFeaturizer.from_meta(meta)
+        self.parts = parts
+        self.label = str(meta["columns"]["label"])
+        self.n_features = self.text_featurizer.vocab_size
+        self.vocab_size = self.text_featurizer.vocab_size
+        self.n_outputs = len(self.text_featurizer.classes)
+        self.zero_head = False
+
+    @property
+    def classes(self) -> list[str]:
+        return self.text_featurizer.classes
+
+    def tensors(self, *splits: str) -> TensorSet:
+        frame = pd.concat([self.parts[s] for s in splits], ignore_index=True)
+        ids, lengths = self.text_featurizer.encode(frame[self.text_featurizer.text_column].tolist())
+        index = {c: i for i, c in enumerate(self.text_featurizer.classes)}
+        y = np.asarray([index[str(v)] for v in frame[self.label]], dtype=np.int64)
+        return TensorSet(torch.from_numpy(ids), torch.from_numpy(y), None, torch.from_numpy(lengths))
+
+
 def make_problem(parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]) -> ForecastProblem | ClassifyProblem:
     if meta["task"] == "forecast":
         return ForecastProblem(parts, meta, params)
+    if meta["task"] == "text":
+        return TextProblem(parts, meta, params)
     return ClassifyProblem(parts, meta, params)
 
 
@@ -216,7 +251,7 @@ def train(
     device = device or select_device()
     seed_everything(seed)
     max_epochs = int(epochs if epochs is not None else params["epochs"])
-    model = build_model(problem.n_features, problem.n_outputs, params, zero_head=problem.zero_head).to(device)
+    model = build_model(problem.n_features, problem.n_outputs, params, zero_head=problem.zero_head, vocab_size=problem.vocab_size).to(device)
     optimizer = _optimizer(str(params.get("optimizer", "adam")), model.parameters(), float(params["learning_rate"]), float(params.get("weight_decay", 0.0)))
     use_amp = amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16

@@ -367,6 +367,10 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     frame, source, sha = load_frame(cfg)
     if cfg.data.task == "forecast":
         parts, meta = prepare_forecast(frame, cfg.data, source)
+    elif cfg.data.task == "text":
+        from lstmtune.data.text import prepare_text
+
+        parts, meta = prepare_text(frame, cfg.data, source, cfg.train.seed)
     else:
         parts, meta = prepare_classify(frame, cfg.data, source, cfg.train.seed)
     meta.update({"format_version": FORMAT_VERSION, "source": source, "sha256": sha, "dataset_name": cfg.dataset_name()})
