@@ -58,3 +58,17 @@ kind-down:
 
 k8s-validate: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_k8s.py
+
+# --- Benchmarks (scripts that print tables; see benchmarks/README.md). JSON figures go to $(BENCH_OUT) ---
+BENCH_OUT ?= bench-results
+BENCH_ARGS ?=
+.PHONY: bench bench-quick
+
+bench: install
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python benchmarks/bench_time_to_quality.py --json $(BENCH_OUT)/time_to_quality.json $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_throughput.py --json $(BENCH_OUT)/throughput.json $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_overhead.py --json $(BENCH_OUT)/overhead.json $(BENCH_ARGS)
+
+bench-quick:
+	$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"

@@ -13,7 +13,7 @@ from lstmtune.errors import KatibError, UserError
 from lstmtune.runner import PipelineFailed
 
 # CLI flag -> dotted config key
-RUN_FLAGS: dict[str, tuple[str, type | None, str]] = {
+RUN_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--data": ("data.path", str, "CSV/Parquet path or s3:// URI (default: bundled airline passengers)"),
     "--task": ("data.task", str, "forecast | classify | text"),
     "--target": ("data.target", str, "forecast: column to predict"),
@@ -31,6 +31,9 @@ RUN_FLAGS: dict[str, tuple[str, type | None, str]] = {
     "--sampler": ("tune.sampler", str, "tpe | random | grid | cmaes"),
     "--pruner": ("tune.pruner", str, "hyperband | median | none"),
     "--backend": ("tune.backend", str, "optuna | katib"),
+    "--fuse-trials": ("tune.fuse_trials", "int_or_word", "auto | off | K: train same-shape trials as one fused model"),
+    "--subset": ("tune.subset", float, "tune on this fraction of the training data first (0-1]"),
+    "--strategy": ("tune.strategy", str, "bayes | pbt (population-based training)"),
     "--workers": ("tune.workers", int, "parallel Optuna workers sharing the study (needs --storage postgresql://...)"),
     "--storage": ("tune.storage", str, "Optuna storage URL (default: SQLite in the output dir)"),
     "--study-name": ("tune.study_name", str, "Optuna study name (a rerun with the same name resumes)"),
@@ -53,12 +56,17 @@ def _number(text: str) -> float | int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _int_or_word(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text
+
+
 def _add_run_flags(p: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
     p.add_argument("--config", help="YAML config file (flags override it)")
     for flag, (key, typ, text) in RUN_FLAGS.items():
         if only is not None and flag not in only:
             continue
-        p.add_argument(flag, dest=key, type=typ or _number, default=None, help=text, metavar=flag.strip("-").split("-")[-1].upper())
+        kind = _int_or_word if typ == "int_or_word" else typ or _number
+        p.add_argument(flag, dest=key, type=kind, default=None, help=text, metavar=flag.strip("-").split("-")[-1].upper())
 
 
 def _load(args: argparse.Namespace) -> Any:

@@ -134,6 +134,15 @@ class TuneConfig(_Strict):
     warm_start: bool = Field(True, description="enqueue the current champion's hyperparameters as the first trial of a new study")
     heartbeat_seconds: int = Field(20, ge=1, description="Optuna heartbeat interval for RDB storages (dead workers' trials are retried)")
     katib: KatibConfig = KatibConfig()
+    strategy: Literal["bayes", "pbt"] = Field("bayes", description="bayes: sampler + pruner trials; pbt: population-based training (exploit/explore in rounds)")
+    objectives: list[Literal["val", "train_seconds", "param_count"]] = Field(
+        default_factory=lambda: ["val"], description="val = the task's validation metric; more than one makes a multi-objective study (NSGA-II / MO-TPE, no pruning)")
+    pareto_tolerance: float = Field(0.05, ge=0, description="multi-objective: the registered trial is the cheapest (2nd objective) within this fraction of the best validation value on the Pareto front")
+    fuse_trials: Literal["auto", "off"] | int = Field("off", description="train up to K same-shape trials as one fused model (auto: only where a calibration says it is faster)")
+    subset: float | None = Field(None, gt=0, le=1, description="tune on this fraction of the training windows/sequences first ('start small'); retraining uses all data")
+    population: int = Field(8, ge=2, description="pbt: population size")
+    pbt_rounds: int = Field(5, ge=1, description="pbt: rounds of training between exploit/explore steps")
+    pbt_quantile: float = Field(0.25, gt=0, lt=0.5, description="pbt: the bottom quantile copies the top quantile")
     n_trials: int = Field(30, ge=1, description="total trials of the study (a resumed study counts its finished trials)")
     timeout: float | None = Field(None, gt=0, description="seconds; stop starting new trials after this")
     sampler: Literal["tpe", "random", "grid", "cmaes"] = Field("tpe", description="Optuna sampler (Katib: the matching algorithm)")
@@ -141,6 +150,20 @@ class TuneConfig(_Strict):
     storage: str | None = Field(None, description="Optuna storage URL (default: SQLite file in the output dir)")
     study_name: str | None = Field(None, description="default: <model name>-<hash of data and search space>; a rerun with the same name resumes")
     max_failed_trials: int = Field(5, ge=0, description="more failed trials (NaN loss, OOM) abort the run")
+
+    @field_validator("fuse_trials")
+    @classmethod
+    def _fuse(cls, v: str | int) -> str | int:
+        if isinstance(v, int) and v < 0:
+            raise ValueError("fuse_trials must be auto, off or an integer >= 0")
+        return v
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, v: list[str]) -> list[str]:
+        if not v or v[0] != "val" or len(set(v)) != len(v):
+            raise ValueError("objectives must start with 'val' and not repeat, e.g. [val, train_seconds]")
+        return v
     search_space: dict[str, SearchSpaceEntry] | None = Field(None, description="name -> spec; missing names take the per-task defaults")
 
 
