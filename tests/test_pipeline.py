@@ -60,7 +60,9 @@ def test_cli_compile_writes_parseable_ir(tmp_path: Path) -> None:
 
     out = tmp_path / "cli.yaml"
     assert main(["compile", "--output", str(out), "--image", IMAGE]) == 0
-    assert yaml.safe_load(out.read_text())["pipelineInfo"]["name"] == "lstmtune"
+    docs = list(yaml.safe_load_all(out.read_text()))
+    assert docs[0]["pipelineInfo"]["name"] == "lstmtune"
+    assert "secretAsEnv" in str(docs[1])  # default cluster settings: S3 credentials from a Secret
 
 
 def test_build_pipeline_reads_no_environment_at_import() -> None:

@@ -128,6 +128,13 @@ class KatibConfig(_Strict):
     data_uri: str | None = Field(None, description="prepared dataset for trials (s3:// prefix or mounted path); default: the prepare step's output")
 
 
+Objective = Literal["val", "train_seconds", "param_count"]
+
+
+def _val_only() -> list[Objective]:
+    return ["val"]
+
+
 class TuneConfig(_Strict):
     backend: Literal["optuna", "katib"] = Field("optuna", description="optuna: trials in the tune step; katib: a Katib Experiment of trial Jobs")
     workers: int = Field(1, ge=1, description="parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)")
@@ -135,8 +142,8 @@ class TuneConfig(_Strict):
     heartbeat_seconds: int = Field(20, ge=1, description="Optuna heartbeat interval for RDB storages (dead workers' trials are retried)")
     katib: KatibConfig = KatibConfig()
     strategy: Literal["bayes", "pbt"] = Field("bayes", description="bayes: sampler + pruner trials; pbt: population-based training (exploit/explore in rounds)")
-    objectives: list[Literal["val", "train_seconds", "param_count"]] = Field(
-        default_factory=lambda: ["val"], description="val = the task's validation metric; more than one makes a multi-objective study (NSGA-II / MO-TPE, no pruning)")
+    objectives: list[Objective] = Field(
+        default_factory=_val_only, description="val = the task's validation metric; more than one makes a multi-objective study (NSGA-II / MO-TPE, no pruning)")
     pareto_tolerance: float = Field(0.05, ge=0, description="multi-objective: the registered trial is the cheapest (2nd objective) within this fraction of the best validation value on the Pareto front")
     fuse_trials: Literal["auto", "off"] | int = Field("off", description="train up to K same-shape trials as one fused model (auto: only where a calibration says it is faster)")
     subset: float | None = Field(None, gt=0, le=1, description="tune on this fraction of the training windows/sequences first ('start small'); retraining uses all data")
