@@ -112,6 +112,9 @@ def build_experiment(cfg: RunConfig, meta: dict[str, Any], *, name: str, data_ur
     """The Experiment as a plain dict (validated through the typed kubeflow-katib-api models)."""
     from kubeflow_katib_api.models import V1beta1Experiment
 
+    if cfg.tune.strategy == "pbt":
+        raise UserError("tune.strategy: pbt runs on lstmtune's own trainer (tune.backend: optuna); Katib's pbt needs "
+                        "trial checkpoints on a shared volume, which lstmtune does not manage")
     space = meta["search_space"]
     parameters = katib_parameters(space)
     if not parameters:

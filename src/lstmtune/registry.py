@@ -184,4 +184,5 @@ def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any]
         "n_trials_complete": best["n_trials_complete"], "n_trials_pruned": best["n_trials_pruned"],
         "n_trials_failed": best["n_trials_failed"], "n_trials_reused": best["n_trials_reused"], "tune_seconds": best["seconds"],
         "data_sha256": meta["sha256"], "data_source": meta["source"],
+        "tune_extra": best.get("extra") or {}, "pbt_schedule": best.get("schedule"),
     }

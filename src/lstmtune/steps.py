@@ -72,6 +72,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
 def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path: str, worker_id: int = 0) -> dict[str, float]:
     """Run the study (or, with ``tune.workers`` > 1, be worker ``worker_id`` of it); write the best
     configuration to ``best_path`` (JSON). Returns KFP metrics."""
+    from lstmtune import tracking
     from lstmtune.data.prepare import read_prepared
     from lstmtune.tuning import run_study
 
@@ -83,6 +84,12 @@ def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path:
         from lstmtune.progress import emit
 
         best = katib_tune(cfg, meta, dataset_dir, parent_run_id, report=lambda m: emit("katib", m))
+    elif cfg.tune.strategy == "pbt":
+        from lstmtune.pbt import run_pbt
+
+        best = run_pbt(cfg, parts, meta, parent_run_id=parent_run_id or None)
+        if parent_run_id:
+            tracking.client(cfg).log_dict(parent_run_id, {"schedule": best["schedule"], **best["extra"]}, "pbt_schedule.json")
     else:
         best = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None, worker_id=worker_id, n_workers=cfg.tune.workers).to_dict()
     _write_json(best_path, best)
@@ -225,8 +232,14 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
     epochs = max(1, int(best["best_epoch"]))
     problem = make_problem(parts, meta, params)
     device = select_device(cfg.train.device)
-    result = train(problem, params, problem.tensors("train", "val"), None, epochs=epochs, grad_clip=cfg.train.grad_clip,
-                   seed=cfg.train.seed + int(best["best_trial"]), device=device, amp=cfg.train.amp)
+    if best.get("schedule"):  # population-based training: follow the winner's hyperparameter schedule
+        from lstmtune.pbt import replay_schedule
+
+        result = replay_schedule(problem, params, best["schedule"], problem.tensors("train", "val"), seed=cfg.train.seed,
+                                 grad_clip=cfg.train.grad_clip, device=device, amp=cfg.train.amp)
+    else:
+        result = train(problem, params, problem.tensors("train", "val"), None, epochs=epochs, grad_clip=cfg.train.grad_clip,
+                       seed=cfg.train.seed + int(best["best_trial"]), device=device, amp=cfg.train.amp)
     model = result.model.cpu().eval()
     test = problem.tensors("test")
     if isinstance(problem, ForecastProblem):

@@ -232,6 +232,10 @@ def _optimizer(name: str, params: Any, lr: float, weight_decay: float) -> torch.
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+def make_optimizer(model: nn.Module, params: dict[str, Any]) -> torch.optim.Optimizer:
+    return _optimizer(str(params.get("optimizer", "adam")), model.parameters(), float(params["learning_rate"]), float(params.get("weight_decay", 0.0)))
+
+
 def train(
     problem: Problem,
     params: dict[str, Any],
@@ -245,14 +249,20 @@ def train(
     device: torch.device | None = None,
     amp: bool = True,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    model: LSTMNet | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    restore_best: bool = True,
 ) -> TrainResult:
-    """Train from scratch. With ``val_set`` the best epoch (lowest objective) is restored;
-    without it (retraining on train+val) exactly ``epochs`` epochs run."""
+    """Train from scratch — or continue ``model`` with ``optimizer`` (population-based training).
+    With ``val_set`` the best epoch (lowest objective) is restored unless ``restore_best`` is
+    False; without it (retraining on train+val) exactly ``epochs`` epochs run."""
     device = device or select_device()
     seed_everything(seed)
     max_epochs = int(epochs if epochs is not None else params["epochs"])
-    model = build_model(problem.n_features, problem.n_outputs, params, zero_head=problem.zero_head, vocab_size=problem.vocab_size).to(device)
-    optimizer = _optimizer(str(params.get("optimizer", "adam")), model.parameters(), float(params["learning_rate"]), float(params.get("weight_decay", 0.0)))
+    if model is None:
+        model = build_model(problem.n_features, problem.n_outputs, params, zero_head=problem.zero_head, vocab_size=problem.vocab_size).to(device)
+    if optimizer is None:
+        optimizer = make_optimizer(model, params)
     use_amp = amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -307,6 +317,9 @@ def train(
         return TrainResult(model, max_epochs, math.nan, epoch, history, elapsed)
     if best_state is None:
         raise NonFiniteLoss("the validation objective was never finite")
+    if not restore_best:
+        model.eval()
+        return TrainResult(model, best_epoch, history[-1]["objective"], epoch, history, elapsed, stopped_early=epoch < max_epochs)
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model, best_epoch, best_value, epoch, history, elapsed, stopped_early=epoch < max_epochs)
