@@ -276,6 +276,7 @@ def train(
     started = time.perf_counter()
     stale = 0
     epoch = 0
+    params_list = [p for p in model.parameters() if p.requires_grad]
     for epoch in range(1, max_epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
@@ -287,11 +288,16 @@ def train(
                 out = model(batch.x, batch.lengths)
             loss = problem.loss(out, batch)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+            if scaler.is_enabled():  # fp16 on CUDA: scale, unscale before clipping
+                scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(params_list, grad_clip, foreach=True)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()  # type: ignore[no-untyped-call]
+                nn.utils.clip_grad_norm_(params_list, grad_clip, foreach=True)
+                optimizer.step()
             total += loss.detach() * len(batch)
         train_loss = float(total.item()) / n  # one host sync per epoch
         if not math.isfinite(train_loss):
