@@ -297,8 +297,14 @@ def test_pipeline_fans_out_workers_through_kfp_local(pg_config: Callable[..., Ru
 
     from lstmtune.runner import run_local
 
+    import builtins
+    import logging
+
     cfg = pg_config(**{"tune.workers": 2, "tune.n_trials": 4, "tune.storage": pg.url(pg_config().tune.storage.rsplit("/", 1)[1]).replace("+psycopg2", "")})
+    print_before, root_before = builtins.print, logging.getLogger().handlers[:]
     summary = run_local(cfg, display="quiet")
+    # kfp.local patches print and the root logger per task; parallel tasks must not leave them patched
+    assert builtins.print is print_before and logging.getLogger().handlers == root_before
     assert summary["n_trials_complete"] + summary["n_trials_pruned"] == 4
     assert summary["alias"] in ("champion", "challenger")
     log = (_Path(cfg.output_dir) / "pipeline.log").read_text()

@@ -119,3 +119,132 @@ def test_workers_on_sqlite_are_refused(tiny_config: Callable[..., RunConfig]) ->
         run_study(cfg, parts, meta)
     check_study_config(tiny_config())  # one worker on SQLite is fine
     check_study_config(tiny_config(**{"tune.workers": 2, "tune.storage": "postgresql://u@db:5432/optuna"}))
+
+
+# --------------------------------------------------------------------------- fuse_trials
+
+FUSE_SPACE: dict[str, Any] = {  # shape fixed (units, num_layers, lookback, batch_size): every trial can join one fused group
+    "units": 8, "num_layers": 1, "lookback": 12, "batch_size": 32, "bidirectional": False, "dropout": 0.0,
+    "recurrent_dropout": [0.0, 0.1], "learning_rate": {"type": "float", "low": 3e-3, "high": 3e-2, "log": True},
+    "optimizer": ["adam", "adamw"], "weight_decay": 1e-6, "epochs": 5, "anchor": ["last", "seasonal"], "transform": "none", "window_norm": False,
+}
+FUSE_ENQUEUED: list[dict[str, Any]] = [
+    {"recurrent_dropout": 0.0, "learning_rate": 0.01, "optimizer": "adam", "anchor": "last"},
+    {"recurrent_dropout": 0.1, "learning_rate": 0.02, "optimizer": "adamw", "anchor": "seasonal"},
+    {"recurrent_dropout": 0.0, "learning_rate": 0.005, "optimizer": "adamw", "anchor": "seasonal"},
+    {"recurrent_dropout": 0.1, "learning_rate": 0.003, "optimizer": "adam", "anchor": "last"},
+    {"recurrent_dropout": 0.0, "learning_rate": 0.02, "optimizer": "adam", "anchor": "seasonal"},
+]
+
+
+def _enqueued_study(cfg: RunConfig, meta: dict[str, Any]) -> None:
+    study = optuna.create_study(study_name=cfg.tune.study_name or default_study_name(cfg, meta), storage=_storage(str(cfg.tune.storage)))
+    for params in FUSE_ENQUEUED:
+        study.enqueue_trial(params)
+
+
+def test_fused_trials_match_unfused_study_and_keep_the_budget(tiny_config: Callable[..., RunConfig], tmp_path: Any,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """fuse_trials=4 with 6 trials: one fused group of 4, then 2 (fused too); exactly 6 finished
+    trials whose values and per-epoch intermediate values equal those of the same enqueued
+    configurations trained one by one."""
+    common = {"tune.n_trials": 6, "tune.search_space": FUSE_SPACE, "tune.warm_start": False, "tune.pruner": "none", "tune.sampler": "random"}
+    unfused_cfg = tiny_config(**common, **{"output_dir": str(tmp_path / "off")})
+    fused_cfg = tiny_config(**common, **{"tune.fuse_trials": 4, "output_dir": str(tmp_path / "fused")})
+    parts, meta = prepare(unfused_cfg)
+    runs = {}
+    for name, cfg in (("off", unfused_cfg), ("fused", fused_cfg)):
+        _enqueued_study(cfg, meta)
+        result = run_study(cfg, parts, meta)
+        runs[name] = (result, _study(cfg, meta).trials)
+    out = capsys.readouterr().out
+    (off_result, off_trials), (fused_result, fused_trials) = runs["off"], runs["fused"]
+    assert len(fused_trials) == 6 and len([t for t in fused_trials if t.state in FINISHED]) == 6
+    assert fused_result.n_trials_complete + fused_result.n_trials_pruned == 6
+    groups = {tuple(t.user_attrs["fused_group"]) for t in fused_trials}
+    assert groups == {(0, 1, 2, 3), (4, 5)}
+    assert all("fused_group" not in t.user_attrs for t in off_trials)
+    for a, b in zip(off_trials, fused_trials, strict=True):
+        assert a.params == b.params and a.state == b.state == optuna.trial.TrialState.COMPLETE
+        assert b.value == pytest.approx(a.value, rel=1e-4)
+        assert len(b.intermediate_values) == b.user_attrs["epochs_run"] > 0
+        assert sorted(b.intermediate_values) == sorted(a.intermediate_values)
+        for step, value in a.intermediate_values.items():
+            assert b.intermediate_values[step] == pytest.approx(value, rel=1e-4)
+        assert b.user_attrs["best_epoch"] == a.user_attrs["best_epoch"]
+    assert fused_result.best_trial == off_result.best_trial and fused_result.best_params == off_result.best_params
+    lines = re.findall(r"lstmtune \| trial +(\d+) complete +val_rmse=\S+ +best=\S+  \[(\d)/6\]", out)
+    assert len(lines) == 12  # both studies print one line per trial, same format
+
+
+def test_fused_trials_with_pruning_finish_exactly_n_trials(tiny_config: Callable[..., RunConfig]) -> None:
+    space = {**FUSE_SPACE, "epochs": 8}
+    cfg = tiny_config(**{"tune.n_trials": 7, "tune.search_space": space, "tune.warm_start": False, "tune.fuse_trials": 3,
+                         "tune.pruner": "median", "train.patience": 2})
+    parts, meta = prepare(cfg)
+    result = run_study(cfg, parts, meta)
+    trials = _study(cfg, meta).trials
+    assert len(trials) == 7 and all(t.state in FINISHED for t in trials)
+    assert result.n_trials_complete + result.n_trials_pruned == 7
+    for t in trials:
+        assert t.intermediate_values  # every trial reported its epochs to the pruner
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert len(t.intermediate_values) == t.user_attrs["epochs_run"]
+
+
+# --------------------------------------------------------------------------- subset
+
+
+@pytest.mark.parametrize("task", ["forecast", "classify"])
+def test_subset_trains_on_half_the_training_data(tiny_config: Callable[..., RunConfig], classify_csv: str, task: str) -> None:
+    from lstmtune.training import make_problem
+    from lstmtune.tuning import subset_indices
+
+    extra: dict[str, Any] = {}
+    space: dict[str, Any] = {**TINY_SPACE_FIXED}
+    if task == "forecast":
+        space["lookback"] = 12
+    else:
+        extra = {"data.path": classify_csv, "data.task": "classify", "data.sequence_column": "seq", "data.time_column": "t", "data.label": "y"}
+    full_cfg = tiny_config(**{"tune.n_trials": 2, "tune.search_space": space, "tune.warm_start": False, **extra})
+    half_cfg = tiny_config(**{"tune.n_trials": 2, "tune.search_space": space, "tune.warm_start": False, "tune.subset": 0.5, **extra})
+    parts, meta = prepare(full_cfg)
+    full = run_study(full_cfg, parts, meta)
+    half = run_study(half_cfg, parts, meta)
+    assert default_study_name(full_cfg, meta) != default_study_name(half_cfg, meta)  # different values: a different study
+    n_full = len(make_problem(parts, meta, full.best_params).tensors("train"))
+    full_trials, half_trials = _study(full_cfg, meta).trials, _study(half_cfg, meta).trials
+    assert [t.user_attrs["n_train"] for t in full_trials] == [n_full, n_full]
+    assert [t.user_attrs["n_train"] for t in half_trials] == [int(n_full * 0.5 + 0.5)] * 2
+    assert len([t for t in half_trials if t.state in FINISHED]) == 2
+    assert half.extra["subset"] == 0.5 and "subset" not in full.extra
+    data = make_problem(parts, meta, full.best_params).tensors("train")
+    idx = subset_indices(meta["task"], data, 0.5, 42)
+    if task == "forecast":  # the most recent windows, contiguous
+        assert list(idx) == list(range(n_full - len(idx), n_full))
+    else:  # stratified: each class keeps half of its sequences (+-1 for rounding), deterministic
+        labels = data.y.numpy()
+        for c in set(labels.tolist()):
+            assert abs(int((labels[idx] == c).sum()) - (labels == c).sum() * 0.5) <= 1
+        assert list(idx) == list(subset_indices(meta["task"], data, 0.5, 42))
+        assert list(idx) != list(subset_indices(meta["task"], data, 0.5, 43))
+
+
+TINY_SPACE_FIXED: dict[str, Any] = {"units": 8, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False,
+                                    "learning_rate": {"type": "float", "low": 3e-3, "high": 3e-2, "log": True}, "batch_size": 16,
+                                    "optimizer": "adam", "weight_decay": 1e-6, "epochs": 3}
+
+
+def test_subset_stratified_counts_round_half_up() -> None:
+    import torch
+
+    from lstmtune.training import TensorSet
+    from lstmtune.tuning import subset_indices, subset_size
+
+    y = torch.tensor([0] * 17 + [1] * 17 + [2] * 3)
+    data = TensorSet(torch.zeros(len(y), 4, 1), y, None, torch.full((len(y),), 4))
+    idx = subset_indices("classify", data, 0.5, 0)
+    assert len(idx) == subset_size(37, 0.5) == 19  # 18.5 rounds up
+    # quotas 8.73, 8.73, 1.54 -> floors 8, 8, 1 and the 2 left go to the largest remainders
+    assert [int((y[idx] == c).sum()) for c in range(3)] == [9, 9, 1]
+    assert subset_size(10, 0.01) == 1 and subset_size(10, None) == 10

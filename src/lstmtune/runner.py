@@ -7,13 +7,13 @@ registered. Step output goes to ``<output_dir>/pipeline.log``; progress lines ar
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import json
 import logging
 import os
 import re
-import shutil
 import sys
 import time
 import warnings
@@ -163,6 +163,9 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         saved = kfp_logger.handlers[:], kfp_logger.propagate
         kfp_logger.handlers, kfp_logger.propagate = [handler], False
+        # kfp.local swaps builtins.print and the root logger's handlers per task; with parallel
+        # tasks (ParallelFor) the swaps interleave and can leave them patched: restore both after
+        saved_print, saved_root = builtins.print, logging.getLogger().handlers[:]
         try:
             with contextlib.redirect_stdout(tee), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -176,6 +179,8 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
         finally:
             shown.close()
             kfp_logger.handlers, kfp_logger.propagate = saved
+            builtins.print = saved_print
+            logging.getLogger().handlers[:] = saved_root
             for key, value in saved_env.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -186,9 +191,7 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
     summary["pipeline_seconds"] = round(time.perf_counter() - started, 1)
     summary["output_dir"] = str(out)
     summary["log"] = str(log_path)
-    report = _latest_report(out)
-    if report is not None:
-        shutil.copyfile(report, out / "report.html")
+    if _latest_report(out) is not None and (out / "report.html").is_file():
         summary["report"] = str(out / "report.html")
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))

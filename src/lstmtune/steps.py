@@ -141,8 +141,13 @@ def _report(cfg: RunConfig, summary: dict[str, Any], dataset_dir: str, model_dir
         from lstmtune.report import load_study, log_to_mlflow, write_report
 
         study = load_study(summary, storage=str(cfg.tune.storage)) if cfg.tune.backend == "optuna" else None
+        import shutil
+
         plots_dir = Path(cfg.output_dir) / "plots"
-        path, plots = write_report(summary, report_path, study=study, dataset_dir=dataset_dir, model_dir=model_dir, plots_dir=plots_dir)
+        html = Path(cfg.output_dir) / "report.html"  # named report.html in MLflow too; the KFP artifact is a copy
+        path, plots = write_report(summary, html, study=study, dataset_dir=dataset_dir, model_dir=model_dir, plots_dir=plots_dir)
+        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, report_path)
         if parent_run_id:
             log_to_mlflow(str(cfg.mlflow.tracking_uri), parent_run_id, path, plots)
         emit("report", f"report with {len(plots.files())} plots written", report=path, plots_dir=str(plots_dir))

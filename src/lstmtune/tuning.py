@@ -19,6 +19,17 @@ local processes) run it with ``worker_id=0..N-1`` and share one study through an
   ``DB_RETRY_SECONDS``) around every storage call, so a PostgreSQL restart loses no trial.
 * **Warm start** — a *new* study first runs the registered ``@champion``'s hyperparameters (the
   ``best.<name>`` params of the champion version's MLflow run, restricted to the current space).
+* **Fused trials** (``tune.fuse_trials``: off | auto | K) — each round asks up to K trials
+  (``fused.AUTO_MAX_MEMBERS`` for auto) without exceeding the budget, prunes infeasible ones at
+  once, and trains same-shape configurations as one fused model (:func:`lstmtune.fused.train_fused`,
+  grouped by :func:`lstmtune.fused.plan_groups`); each trial keeps its own heartbeat, intermediate
+  values, pruning, seed (``train.seed + number``) and result. A group that runs out of memory is
+  retrained one by one. ``off`` (the default) is the one-trial-at-a-time loop.
+* **Several objectives** (``tune.objectives``, e.g. ``[val, param_count]``) — a multi-objective
+  study (MO-TPE for ``tpe``, NSGA-II for ``cmaes``; random and grid unchanged), no pruning; the
+  result is the :func:`pareto_choice` of the Pareto front.
+* **Subset** (``tune.subset``) — trials train on part of the training data
+  (:func:`subset_indices`); validation is unchanged, retraining uses everything.
 """
 
 from __future__ import annotations
@@ -38,18 +49,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from lstmtune.config import OBJECTIVES, RunConfig
 from lstmtune.errors import TrialInfeasible, UserError
 from lstmtune.search_space import fixed_params, grid_size, grid_space, suggest
-from lstmtune.training import NonFiniteLoss, make_problem, select_device, train
+from lstmtune.training import (
+    ClassifyProblem,
+    ForecastProblem,
+    NonFiniteLoss,
+    TensorSet,
+    TrainResult,
+    make_problem,
+    select_device,
+    train,
+)
 
 log = logging.getLogger("lstmtune")
 
 T = TypeVar("T")
 
 DB_RETRY_SECONDS = 120.0  # how long a storage call is retried through a database outage
+Problem = ForecastProblem | ClassifyProblem  # what make_problem returns
 STALE_WAIT_FACTOR = 2.0  # waiting for other workers' running trials: at most this x grace + 5 s idle
 
 
@@ -94,8 +116,14 @@ def redact(url: str) -> str:
 
 def default_study_name(cfg: RunConfig, meta: dict[str, Any]) -> str:
     """Same data + same space + same split => same study (a rerun resumes it)."""
-    key = json.dumps({"sha": meta["sha256"], "space": meta["search_space"], "splits": meta["splits"], "task": meta["task"],
-                      "horizon": meta.get("horizon"), "seed": cfg.train.seed}, sort_keys=True)
+    parts: dict[str, Any] = {"sha": meta["sha256"], "space": meta["search_space"], "splits": meta["splits"], "task": meta["task"],
+                             "horizon": meta.get("horizon"), "seed": cfg.train.seed}
+    # settings that change what a trial's values mean; only when set, so existing studies keep their names
+    if list(cfg.tune.objectives) != ["val"]:
+        parts["objectives"] = list(cfg.tune.objectives)
+    if cfg.tune.subset is not None and cfg.tune.subset < 1:
+        parts["subset"] = cfg.tune.subset
+    key = json.dumps(parts, sort_keys=True)
     return f"{cfg.mlflow.model_name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
@@ -297,6 +325,126 @@ def _free_memory() -> None:
     except Exception:  # pragma: no cover
         pass
 
+
+# --------------------------------------------------------------------------- multi-objective
+
+
+def is_multi_objective(cfg: RunConfig) -> bool:
+    return len(cfg.tune.objectives) > 1
+
+
+def objective_names(cfg: RunConfig, task: str) -> list[str]:
+    """``tune.objectives`` with ``val`` spelled as the task's validation objective (``val_rmse``...)."""
+    return [OBJECTIVES[task] if name == "val" else str(name) for name in cfg.tune.objectives]
+
+
+def pareto_choice(front: list[Any], tolerance: float) -> Any:
+    """The trial a multi-objective study registers, from its Pareto front (``study.best_trials``).
+
+    Rule: let ``best`` be the lowest validation value (objective 0) on the front. Trials whose
+    validation value is at most ``best * (1 + tolerance)`` (``best + |best| * tolerance``, which is
+    the same for the non-negative RMSE / cross-entropy objectives) are *good enough*; among them
+    the one with the lowest second objective (``train_seconds`` or ``param_count``) is chosen.
+    Ties go to the lower validation value, then to the further objectives, then to the lower trial
+    number. With ``tolerance: 0`` this is the best-validation trial (the cheapest of equals).
+    """
+    if not front:
+        raise ValueError("the Pareto front is empty")
+    best = min(float(t.values[0]) for t in front)
+    limit = best + abs(best) * float(tolerance)
+    eligible = [t for t in front if float(t.values[0]) <= limit]
+    return min(eligible, key=lambda t: (float(t.values[1]) if len(t.values) > 1 else 0.0, float(t.values[0]),
+                                        tuple(float(v) for v in t.values[2:]), t.number))
+
+
+def dominates(a: list[float], b: list[float]) -> bool:
+    """``a`` Pareto-dominates ``b`` (all objectives minimised)."""
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+
+
+# --------------------------------------------------------------------------- subset
+
+
+def subset_size(n: int, fraction: float | None) -> int:
+    """How many of ``n`` training windows/sequences ``tune.subset`` keeps (round half up, >= 1)."""
+    if fraction is None or fraction >= 1 or n == 0:
+        return n
+    return max(1, min(n, math.floor(n * float(fraction) + 0.5)))
+
+
+def subset_indices(task: str, data: TensorSet, fraction: float | None, seed: int) -> np.ndarray:
+    """Rows of ``data`` (a task's training tensors) that tuning trains on with ``tune.subset``.
+
+    * forecast: the most recent ``fraction`` of the training windows — one contiguous block ending
+      at the end of the train split, so time order holds and no window is newer than validation;
+    * classify / text: a stratified random ``fraction`` of the training sequences, seeded (the same
+      sample in every trial and worker): each class keeps its share (largest-remainder rounding,
+      so the total is ``round(n * fraction)``), rows stay in their original order.
+    """
+    n = len(data)
+    keep = subset_size(n, fraction)
+    if keep >= n:
+        return np.arange(n)
+    if task == "forecast":
+        return np.arange(n - keep, n)
+    labels = data.y.cpu().numpy().reshape(n, -1)[:, 0]
+    classes, counts = np.unique(labels, return_counts=True)
+    quotas = counts * float(keep) / n
+    take = np.floor(quotas).astype(int)
+    order = sorted(range(len(classes)), key=lambda i: (-(quotas[i] - take[i]), i))
+    for i in order[: keep - int(take.sum())]:
+        take[i] = min(int(counts[i]), int(take[i]) + 1)
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[: int(k)] for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
+
+
+def take_rows(data: TensorSet, idx: np.ndarray) -> TensorSet:
+    """``data`` restricted to rows ``idx`` (keeps ``raw_y``, unlike :meth:`TensorSet.take`)."""
+    import torch
+
+    rows = torch.as_tensor(idx, dtype=torch.long)
+    return TensorSet(
+        data.x.index_select(0, rows.to(data.x.device)), data.y.index_select(0, rows.to(data.y.device)),
+        None if data.anchor is None else data.anchor.index_select(0, rows.to(data.anchor.device)),
+        None if data.lengths is None else data.lengths.index_select(0, rows),
+        None if data.raw_y is None else data.raw_y[idx],
+    )
+
+
+def tuning_train_set(problem: Problem, fraction: float | None, seed: int) -> TensorSet:
+    """The training tensors of one trial: all of them, or the ``tune.subset`` sample."""
+    data = problem.tensors("train")
+    if fraction is None or fraction >= 1:
+        return data
+    return take_rows(data, subset_indices(problem.task, data, fraction, seed))
+
+
+# --------------------------------------------------------------------------- fused trials
+
+
+def fuse_setting(cfg: RunConfig) -> str | int:
+    """``tune.fuse_trials`` as :func:`lstmtune.fused.plan_groups` takes it; ``off`` where fusing
+    cannot work: a ``train_seconds`` objective measures each trial's own training time."""
+    fuse = cfg.tune.fuse_trials
+    if fuse in ("off", 0, 1):
+        return "off"
+    if "train_seconds" in cfg.tune.objectives:
+        return "off"
+    return fuse
+
+
+def fuse_width(fuse: str | int) -> int:
+    """How many trials one ask round takes: K, ``AUTO_MAX_MEMBERS`` for auto, 1 for off."""
+    if fuse == "auto":
+        from lstmtune.fused import AUTO_MAX_MEMBERS
+
+        return int(AUTO_MAX_MEMBERS)
+    if isinstance(fuse, int) and not isinstance(fuse, bool):
+        return max(1, fuse)
+    return 1
+
+
 def _sampler(cfg: RunConfig, space: dict[str, Any], worker_id: int = 0, n_existing: int = 0) -> Any:
     """Seeded per worker and per resume point: workers, and a resumed run, must not replay the
     random (startup) configurations already drawn."""
@@ -304,18 +452,22 @@ def _sampler(cfg: RunConfig, space: dict[str, Any], worker_id: int = 0, n_existi
 
     seed = cfg.train.seed + 7919 * worker_id + 104729 * n_existing
     name = cfg.tune.sampler
-    if name == "tpe":
+    if name == "tpe":  # with several objectives this is Optuna's multi-objective TPE
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=min(10, max(3, cfg.tune.n_trials // 3)))
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
         return optuna.samplers.GridSampler(grid_space(space), seed=seed)
+    if is_multi_objective(cfg):  # CMA-ES is single-objective
+        return optuna.samplers.NSGAIISampler(seed=seed)
     return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
 
 
 def _pruner(cfg: RunConfig, max_epochs: int) -> Any:
     import optuna
 
+    if is_multi_objective(cfg):  # Optuna's pruners compare one intermediate value: none for several objectives
+        return optuna.pruners.NopPruner()
     if cfg.tune.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=max(2, min(5, max_epochs // 10)), max_resource=max_epochs, reduction_factor=3)
     if cfg.tune.pruner == "median":
@@ -470,6 +622,19 @@ def _abort_message(cfg: RunConfig, failed: list[Any], study_name: str) -> str:
             f"raise tune.max_failed_trials or use a new tune.study_name to go on)")
 
 
+@dataclass
+class _Outcome:
+    """How one trained (or skipped) trial ended, before it is told."""
+
+    state: Any
+    value: float | None  # the validation objective (COMPLETE only)
+    reason: str
+    history: list[dict[str, float]]
+    result: TrainResult | None = None
+    n_train: int | None = None  # training windows/sequences it saw
+    group: list[int] | None = None  # trial numbers trained together (fused)
+
+
 def study_target(cfg: RunConfig, space: dict[str, Any]) -> int:
     target = cfg.tune.n_trials
     if cfg.tune.sampler == "grid":
@@ -502,9 +667,17 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
     heartbeat = int(cfg.tune.heartbeat_seconds)
     storage = _storage(storage_url, heartbeat)
     lock = _StudyLock(storage_url, study_name)
+    multi = is_multi_objective(cfg)
+    names = objective_names(cfg, meta["task"])
+    subset = cfg.tune.subset if cfg.tune.subset is not None and cfg.tune.subset < 1 else None
+    fuse = fuse_setting(cfg)
+    width = fuse_width(fuse)
     sampler, pruner = _sampler(cfg, space, worker_id), _pruner(cfg, _max_epochs(space))
-    study = _retry_create(lambda: optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
-                                                      sampler=sampler, pruner=pruner))
+    study = _retry_create(lambda: optuna.create_study(study_name=study_name, storage=storage, directions=["minimize"] * len(names),
+                                                      load_if_exists=True, sampler=sampler, pruner=pruner))
+    if len(study.directions) != len(names):
+        raise UserError(f"tune.objectives: study '{study_name}' was created with {len(study.directions)} objective(s), "
+                        f"not {len(names)} ({', '.join(names)}); use a new tune.study_name")
     TS = optuna.trial.TrialState
     finished_states = (TS.COMPLETE, TS.PRUNED)
 
@@ -529,48 +702,219 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
     started = time.perf_counter()
     who = f" (worker {worker_id + 1}/{n_workers})" if n_workers > 1 else ""
     progress(f"study '{study_name}' on {redact(storage_url)}: {reused} finished trial(s) reused, {remaining} to run, device {device}{who}")
+    if multi:
+        how = {"tpe": "multi-objective TPE", "cmaes": "NSGA-II"}.get(cfg.tune.sampler, cfg.tune.sampler)
+        progress(f"multi-objective: minimising {', '.join(names)} ({how}, no pruning); the registered trial is the lowest "
+                 f"{names[1]} within {cfg.tune.pareto_tolerance:.0%} of the best {names[0]} on the Pareto front")
+    if subset is not None:
+        what = "most recent training windows" if meta["task"] == "forecast" else "training sequences (stratified)"
+        progress(f"subset: trials train on {subset:.0%} of the {what}; validation is unchanged")
+    if cfg.tune.fuse_trials not in ("off", 0, 1) and fuse == "off":
+        progress("fuse_trials: off, because the train_seconds objective needs each trial's own training time")
 
-    def run_trial(trial: optuna.Trial) -> tuple[Any, float | None, str, dict[str, Any], list[dict[str, float]]]:
-        """Train one configuration: (state, value, fail reason, params, history)."""
-        history: list[dict[str, float]] = []
-        params: dict[str, Any] = {}
+    def begin(trial: optuna.Trial) -> tuple[dict[str, Any], Problem | None, str]:
+        """Suggest a configuration and build its problem; (params, None, reason) if infeasible."""
+        if n_workers > 1:
+            with_retry("set_user_attr", functools.partial(trial.set_user_attr, "worker", worker_id))
+        params = with_retry("suggest", lambda: suggest(trial, space))
         try:
-            if n_workers > 1:
-                with_retry("set_user_attr", functools.partial(trial.set_user_attr, "worker", worker_id))
-            params = with_retry("suggest", lambda: suggest(trial, space))
-            try:
-                problem = make_problem(parts, meta, params)
-            except TrialInfeasible as exc:
-                return TS.PRUNED, None, str(exc), params, history
+            return params, make_problem(parts, meta, params), ""
+        except TrialInfeasible as exc:
+            return params, None, str(exc)
 
-            def on_epoch(epoch: int, value: float, train_loss: float) -> None:
-                history.append({"epoch": float(epoch), objective_name: value, "train_loss": train_loss})
-                if chatty:
-                    progress(f"trial {trial.number} epoch {epoch}: {objective_name}={value:.4g} train_loss={train_loss:.4g}", "epoch",
-                             trial=trial.number, epoch=epoch, value=value, train_loss=train_loss)
-                with_retry("report", lambda: trial.report(value, epoch))
-                if with_retry("should_prune", trial.should_prune):
-                    raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+    def epoch_callback(trial: optuna.Trial, history: list[dict[str, float]]) -> Callable[[int, float, float], None]:
+        def on_epoch(epoch: int, value: float, train_loss: float) -> None:
+            history.append({"epoch": float(epoch), objective_name: value, "train_loss": train_loss})
+            if chatty:
+                progress(f"trial {trial.number} epoch {epoch}: {objective_name}={value:.4g} train_loss={train_loss:.4g}", "epoch",
+                         trial=trial.number, epoch=epoch, value=value, train_loss=train_loss)
+            if multi:  # Optuna keeps no intermediate values (and no pruning) for several objectives
+                return
+            with_retry("report", lambda: trial.report(value, epoch))
+            if with_retry("should_prune", trial.should_prune):
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
+        return on_epoch
+
+    def oom_reason(exc: BaseException) -> str:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return f"out of memory: {first}"
+
+    def train_one(trial: optuna.Trial, params: dict[str, Any], problem: Problem) -> _Outcome:
+        """Train one configuration alone (today's path)."""
+        history: list[dict[str, float]] = []
+        n_train: int | None = None
+        try:
+            train_set = tuning_train_set(problem, subset, cfg.train.seed)
+            n_train = len(train_set)
             result = train(
-                problem, params, problem.tensors("train"), problem.tensors("val"),
+                problem, params, train_set, problem.tensors("val"),
                 patience=cfg.train.patience, grad_clip=cfg.train.grad_clip, seed=cfg.train.seed + trial.number,
-                device=device, amp=cfg.train.amp, on_epoch=on_epoch,
+                device=device, amp=cfg.train.amp, on_epoch=epoch_callback(trial, history),
             )
         except optuna.TrialPruned:
-            return TS.PRUNED, None, "", params, history
+            return _Outcome(TS.PRUNED, None, "", history, n_train=n_train)
         except NonFiniteLoss as exc:
-            return TS.FAIL, None, str(exc), params, history
+            return _Outcome(TS.FAIL, None, str(exc), history, n_train=n_train)
         except (MemoryError, RuntimeError) as exc:
             if not _is_oom(exc):
                 raise
             _free_memory()
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            return TS.FAIL, None, f"out of memory: {first}", params, history
-        attrs = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": round(result.train_seconds, 3)}
+            return _Outcome(TS.FAIL, None, oom_reason(exc), history, n_train=n_train)
+        return _Outcome(TS.COMPLETE, float(result.best_value), "", history, result, n_train)
+
+    def train_group(trials: list[optuna.Trial], params_g: list[dict[str, Any]], problems_g: list[Problem]) -> list[_Outcome]:
+        """Train same-shape configurations as one fused model; out of memory -> one by one."""
+        from lstmtune import fused
+
+        histories: list[list[dict[str, float]]] = [[] for _ in trials]
+        numbers = [t.number for t in trials]
+        try:
+            train_sets = [tuning_train_set(p, subset, cfg.train.seed) for p in problems_g]
+            results = fused.train_fused(
+                problems_g, params_g, train_sets, [p.tensors("val") for p in problems_g],
+                seeds=[cfg.train.seed + t.number for t in trials], patience=cfg.train.patience, grad_clip=cfg.train.grad_clip,
+                device=device, amp=cfg.train.amp, on_epoch=[epoch_callback(t, h) for t, h in zip(trials, histories, strict=True)],
+            )
+        except (MemoryError, RuntimeError) as exc:
+            if not _is_oom(exc):
+                raise
+            del exc
+            _free_memory()
+            progress(f"trials {', '.join(map(str, numbers))} ran out of memory as one fused model; training them one by one")
+            return [train_one(t, p, pr) for t, p, pr in zip(trials, params_g, problems_g, strict=True)]
+        outcomes = []
+        for r, h, tr in zip(results, histories, train_sets, strict=True):
+            if r.pruned:
+                outcomes.append(_Outcome(TS.PRUNED, None, "", h, n_train=len(tr), group=numbers))
+            elif r.error is not None:
+                reason = oom_reason(r.error) if _is_oom(r.error) else str(r.error)
+                outcomes.append(_Outcome(TS.FAIL, None, reason, h, n_train=len(tr), group=numbers))
+            else:
+                outcomes.append(_Outcome(TS.COMPLETE, float(r.best_value), "", h, r, len(tr), numbers))
+        return outcomes
+
+    def plan(items: list[tuple[optuna.Trial, dict[str, Any], Problem]]) -> list[list[int]]:
+        """Fused groups (indices into ``items``): same n_features/n_outputs first, then fused.plan_groups."""
+        from lstmtune import fused
+
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for i, (_, _, problem) in enumerate(items):
+            buckets.setdefault((int(problem.n_features), int(problem.n_outputs)), []).append(i)
+        groups: list[list[int]] = []
+        for (n_features, n_outputs), members in buckets.items():
+            local = fused.plan_groups([items[i][1] for i in members], fuse, device, n_features=n_features, n_outputs=n_outputs)
+            groups.extend([members[j] for j in g] for g in local)
+        return sorted(groups, key=lambda g: g[0])
+
+    def values_of(outcome: _Outcome) -> list[float]:
+        """The told values, in ``tune.objectives`` order."""
+        from lstmtune.model import count_parameters
+
+        assert outcome.value is not None and outcome.result is not None
+        values = []
+        for name in cfg.tune.objectives:
+            if name == "val":
+                values.append(float(outcome.value))
+            elif name == "train_seconds":
+                values.append(round(float(outcome.result.train_seconds), 4))
+            else:
+                values.append(float(count_parameters(outcome.result.model)))
+        return values
+
+    def record(trial: optuna.Trial, outcome: _Outcome) -> None:
+        """User attributes of a trained trial (while its heartbeat still runs)."""
+        attrs: dict[str, Any] = {}
+        if outcome.state == TS.COMPLETE:
+            assert outcome.result is not None
+            r = outcome.result
+            attrs = {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run, "train_seconds": round(r.train_seconds, 3)}
+        if outcome.n_train is not None:
+            attrs["n_train"] = outcome.n_train
+        if outcome.group is not None:
+            attrs["fused_group"] = outcome.group
         for key, val in attrs.items():
             with_retry("set_user_attr", functools.partial(trial.set_user_attr, key, val))
-        return TS.COMPLETE, float(result.best_value), "", params, history
+        if outcome.reason and outcome.state == TS.FAIL:
+            with_retry("set_user_attr", functools.partial(trial.set_user_attr, "fail_reason", outcome.reason))
+
+    def conclude(trial: optuna.Trial, params: dict[str, Any], outcome: _Outcome) -> None:
+        """MLflow run, tell (with retry), progress line."""
+        state, reason = outcome.state, outcome.reason
+        if parent_run_id:
+            tracking.log_trial_run(cfg, parent_run_id, trial.number, {**fixed, **params}, outcome.history, state.name, {"reason": reason} if reason else None)
+        if state == TS.COMPLETE:
+            values = values_of(outcome)
+            frozen = with_retry("tell", functools.partial(study.tell, trial, values if multi else values[0], skip_if_finished=True))
+        else:
+            frozen = with_retry("tell", functools.partial(study.tell, trial, state=state, skip_if_finished=True))
+        if frozen.state != state:
+            progress(f"trial {trial.number:>3} was marked {frozen.state.name} by another worker (no heartbeat for {grace} s); its result is discarded")
+        if state == TS.FAIL:
+            log.warning("trial %d failed: %s", trial.number, reason)
+        report_progress(frozen)
+
+    def fail_unfinished(trials: list[optuna.Trial]) -> None:
+        for t in trials:
+            with contextlib.suppress(Exception):
+                with_retry("tell", functools.partial(study.tell, t, state=TS.FAIL, skip_if_finished=True), seconds=10)
+
+    def over_failure_limit() -> str | None:
+        failed = _failures(all_trials())
+        return _abort_message(cfg, failed, study_name) if len(failed) > cfg.tune.max_failed_trials else None
+
+    def run_single(trial: optuna.Trial) -> str | None:
+        """One asked trial, exactly as without fusing. Returns an abort message or None."""
+        with _Heartbeat(storage, trial._trial_id, heartbeat):
+            try:
+                params, problem, why = begin(trial)
+                outcome = _Outcome(TS.PRUNED, None, why, []) if problem is None else train_one(trial, params, problem)
+            except BaseException as exc:  # an unexpected error fails the trial and the worker
+                fail_unfinished([trial])
+                raise exc
+            record(trial, outcome)
+        conclude(trial, params, outcome)
+        return over_failure_limit() if outcome.state == TS.FAIL else None
+
+    def run_batch(asked: list[optuna.Trial]) -> str | None:
+        """Several asked trials (``tune.fuse_trials``): infeasible ones are pruned at once, the
+        rest planned into fused groups; a group of one trains alone. Every trial keeps its own
+        heartbeat until it is told. Returns an abort message or None."""
+        pending = {t.number: t for t in asked}
+        with contextlib.ExitStack() as stack:
+            beats = {t.number: stack.enter_context(_Heartbeat(storage, t._trial_id, heartbeat)) for t in asked}
+
+            def finish(trial: optuna.Trial, params: dict[str, Any], outcome: _Outcome) -> None:
+                record(trial, outcome)
+                beats[trial.number].__exit__(None, None, None)
+                conclude(trial, params, outcome)
+                pending.pop(trial.number, None)
+
+            try:
+                items: list[tuple[optuna.Trial, dict[str, Any], Problem]] = []
+                for trial in asked:
+                    params, problem, why = begin(trial)
+                    if problem is None:
+                        finish(trial, params, _Outcome(TS.PRUNED, None, why, []))
+                    else:
+                        items.append((trial, params, problem))
+                groups = plan(items) if items else []
+                for gi, group in enumerate(groups):
+                    abort_now = over_failure_limit()
+                    if abort_now:  # the rest is not trained; failed without a reason, they do not count
+                        fail_unfinished([items[i][0] for g in groups[gi:] for i in g])
+                        return abort_now
+                    members = [items[i] for i in group]
+                    if len(members) == 1:
+                        outcomes = [train_one(*members[0])]
+                    else:
+                        outcomes = train_group([m[0] for m in members], [m[1] for m in members], [m[2] for m in members])
+                    for (trial, params, _), outcome in zip(members, outcomes, strict=True):
+                        finish(trial, params, outcome)
+            except BaseException as exc:  # an unexpected error fails the unfinished trials and the worker
+                fail_unfinished(list(pending.values()))
+                raise exc
+        return over_failure_limit()
 
     counts: dict[str, int] = {}
     from lstmtune.progress import verbose
@@ -579,17 +923,28 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
 
     def report_progress(frozen: Any) -> None:
         done = n_finished()
-        best_value: float | None
-        try:
-            best_value = float(with_retry("best value", lambda: study.best_value))
-            best = f"{best_value:.4g}"
-        except ValueError:
-            best_value, best = None, "-"
-        value = f"{frozen.value:.4g}" if frozen.value is not None else "-"
         counts[frozen.state.name.lower()] = counts.get(frozen.state.name.lower(), 0) + 1
+        common = {"number": frozen.number, "state": frozen.state.name.lower(), "objective": objective_name, "done": done,
+                  "total": target, "counts": dict(counts), "worker": worker_id}
+        if multi:
+            complete = [t for t in all_trials() if t.state == TS.COMPLETE and t.values]
+            best_value = min((float(t.values[0]) for t in complete), default=None)
+            front = with_retry("best trials", lambda: study.best_trials) if complete else []
+            values = dict(zip(names, frozen.values, strict=True)) if frozen.values else {}
+            shown = "  ".join(f"{n}={(f'{values[n]:.4g}' if n in values else '-'):<10}" for n in names)
+            best = f"{best_value:.4g}" if best_value is not None else "-"
+            progress(f"trial {frozen.number:>3} {frozen.state.name.lower():<8} {shown} best={best} front={len(front)}  [{done}/{target}]",
+                     "trial", value=values.get(objective_name), values=values, best=best_value, front=len(front), **common)
+            return
+        best_single: float | None
+        try:
+            best_single = float(with_retry("best value", lambda: study.best_value))
+            best = f"{best_single:.4g}"
+        except ValueError:
+            best_single, best = None, "-"
+        value = f"{frozen.value:.4g}" if frozen.value is not None else "-"
         progress(f"trial {frozen.number:>3} {frozen.state.name.lower():<8} {objective_name}={value:<10} best={best}  [{done}/{target}]",
-                 "trial", number=frozen.number, state=frozen.state.name.lower(), value=frozen.value, best=best_value,
-                 objective=objective_name, done=done, total=target, counts=dict(counts), worker=worker_id)
+                 "trial", value=frozen.value, best=best_single, **common)
 
     abort: str | None = None
     waiting_since: float | None = None
@@ -600,7 +955,7 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         while not study._stop_flag:
             if cfg.tune.timeout is not None and time.perf_counter() - started >= cfg.tune.timeout:
                 break
-            trial = None
+            asked: list[optuna.Trial] = []
             with lock():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -614,11 +969,12 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 running = frozenset(t.number for t in trials if t.state == TS.RUNNING)
                 if finished >= target:
                     break
-                if finished + len(running) < target:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # "heartbeat ... supposed to be used with Study.optimize": we beat ourselves
-                        trial = with_retry("ask", study.ask)
-            if trial is None:
+                free = target - finished - len(running)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "heartbeat ... supposed to be used with Study.optimize": we beat ourselves
+                    for _ in range(min(width, max(0, free))):
+                        asked.append(with_retry("ask", study.ask))
+            if not asked:
                 # the last trials are running in other workers; if one dies, its trial is failed
                 # after the heartbeat grace period and re-queued, and this worker runs it
                 now = time.monotonic()
@@ -632,40 +988,22 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 time.sleep(min(1.0, heartbeat / 2))
                 continue
             waiting_since = None
-            with _Heartbeat(storage, trial._trial_id, heartbeat):
-                try:
-                    state, value, reason, params, history = run_trial(trial)
-                except BaseException as exc:  # an unexpected error fails the trial and the worker
-                    with contextlib.suppress(Exception):
-                        with_retry("tell", functools.partial(study.tell, trial, state=TS.FAIL, skip_if_finished=True), seconds=10)
-                    raise exc
-                if reason and state == TS.FAIL:
-                    with_retry("set_user_attr", functools.partial(trial.set_user_attr, "fail_reason", reason))
-            if parent_run_id:
-                tracking.log_trial_run(cfg, parent_run_id, trial.number, {**fixed, **params}, history, state.name, {"reason": reason} if reason else None)
-            if state == TS.COMPLETE:
-                frozen = with_retry("tell", functools.partial(study.tell, trial, value, skip_if_finished=True))
-            else:
-                frozen = with_retry("tell", functools.partial(study.tell, trial, state=state, skip_if_finished=True))
-            if frozen.state != state:
-                progress(f"trial {trial.number:>3} was marked {frozen.state.name} by another worker (no heartbeat for {grace} s); its result is discarded")
-            if state == TS.FAIL:
-                log.warning("trial %d failed: %s", trial.number, reason)
-            report_progress(frozen)
-            if state == TS.FAIL:
-                failed = _failures(all_trials())
-                if len(failed) > cfg.tune.max_failed_trials:
-                    abort = _abort_message(cfg, failed, study_name)
-                    break
+            abort = run_single(asked[0]) if len(asked) == 1 else run_batch(asked)
+            if abort:
+                break
     finally:
         study._thread_local.in_optimize_loop = False
         lock.dispose()
     if abort:
         raise RuntimeError(abort)
-    return _result(study, study_name, storage_url, objective_name, fixed, reused, time.perf_counter() - started)
+    return _result(study, study_name, storage_url, objective_name, fixed, reused, time.perf_counter() - started,
+                   names=names, tolerance=cfg.tune.pareto_tolerance, subset=subset)
 
 
-def _result(study: Any, study_name: str, storage_url: str, objective_name: str, fixed: dict[str, Any], reused: int, seconds: float) -> StudyResult:
+def _result(study: Any, study_name: str, storage_url: str, objective_name: str, fixed: dict[str, Any], reused: int, seconds: float, *,
+            names: list[str] | None = None, tolerance: float = 0.05, subset: float | None = None) -> StudyResult:
+    """The study's outcome. Single objective: the lowest-value trial. Several objectives: the
+    :func:`pareto_choice` of the Pareto front (``extra["pareto_front"]``, ``extra["objectives"]``)."""
     import optuna
 
     TS = optuna.trial.TrialState
@@ -675,15 +1013,35 @@ def _result(study: Any, study_name: str, storage_url: str, objective_name: str, 
         failed = _failures(trials)
         last = f"trial {failed[-1].number}: {_fail_reason(failed[-1])}" if failed else "every trial was pruned"
         raise RuntimeError(f"tuning finished with no completed trial ({last})")
-    best = min(complete, key=lambda t: (float(t.value), t.number))
+    extra: dict[str, Any] = {}
+    n_objectives = len(study.directions)
+    if n_objectives > 1:
+        if names is None or len(names) != n_objectives:
+            names = [objective_name] + [f"objective_{i}" for i in range(1, n_objectives)]
+        front = sorted(with_retry("best trials", lambda: study.best_trials), key=lambda t: t.number)
+        best = pareto_choice(front, tolerance)
+
+        def shown(name: str, value: float) -> float | int:
+            return int(value) if name == "param_count" else float(value)
+
+        extra["objectives"] = list(names)
+        extra["pareto_tolerance"] = float(tolerance)
+        extra["pareto_front"] = [{"number": t.number, "values": {n: shown(n, v) for n, v in zip(names, t.values, strict=True)},
+                                  "params": {**fixed, **t.params}} for t in front]
+        best_value = float(best.values[0])
+    else:
+        best = min(complete, key=lambda t: (float(t.value), t.number))
+        best_value = float(best.value if best.value is not None else math.nan)
+    if subset is not None:
+        extra["subset"] = float(subset)
     best_params = {**fixed, **best.params}
     return StudyResult(
         study_name=study_name, storage=redact(storage_url), objective=objective_name, best_params=best_params,
-        best_value=float(best.value if best.value is not None else math.nan), best_epoch=int(best.user_attrs.get("best_epoch", best_params.get("epochs", 1))),
+        best_value=best_value, best_epoch=int(best.user_attrs.get("best_epoch", best_params.get("epochs", 1))),
         best_trial=best.number, n_trials_complete=len(complete),
         n_trials_pruned=sum(t.state == TS.PRUNED for t in trials),
         n_trials_failed=sum(t.state == TS.FAIL for t in trials),
-        n_trials_reused=reused, seconds=round(seconds, 2),
+        n_trials_reused=reused, seconds=round(seconds, 2), extra=extra,
     )
 
 
@@ -702,7 +1060,9 @@ def best_from_study(cfg: RunConfig, meta: dict[str, Any], *, reused: int = 0, se
     except KeyError:
         raise UserError(f"tune.study_name: no study '{study_name}' in {redact(storage_url)}") from None
     space = meta["search_space"]
-    return _result(study, study_name, storage_url, OBJECTIVES[meta["task"]], fixed_params(space), reused, seconds)
+    subset = cfg.tune.subset if cfg.tune.subset is not None and cfg.tune.subset < 1 else None
+    return _result(study, study_name, storage_url, OBJECTIVES[meta["task"]], fixed_params(space), reused, seconds,
+                   names=objective_names(cfg, meta["task"]), tolerance=cfg.tune.pareto_tolerance, subset=subset)
 
 
 def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
