@@ -292,13 +292,12 @@ def test_default_study_name_is_shared_by_workers(pg_config: Callable[..., RunCon
 @pytest.mark.slow
 def test_pipeline_fans_out_workers_through_kfp_local(pg_config: Callable[..., RunConfig]) -> None:
     """The same pipeline a cluster runs: ParallelFor over 2 tune workers, then collect_best."""
+    import builtins
     import json as _json
+    import logging
     from pathlib import Path as _Path
 
     from lstmtune.runner import run_local
-
-    import builtins
-    import logging
 
     cfg = pg_config(**{"tune.workers": 2, "tune.n_trials": 4, "tune.storage": pg.url(pg_config().tune.storage.rsplit("/", 1)[1]).replace("+psycopg2", "")})
     print_before, root_before = builtins.print, logging.getLogger().handlers[:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -161,3 +162,31 @@ def test_objectives_change_the_study(tiny_config: Callable[..., RunConfig]) -> N
     optuna.create_study(study_name="one", storage=_storage(str(named.tune.storage)))
     with pytest.raises(UserError, match=r"tune\.objectives: study 'one' was created with 1 objective\(s\), not 2"):
         run_study(named, parts, meta)
+
+
+def test_plots_of_a_multi_objective_study(tmp_path: Path) -> None:
+    """The report draws a Pareto front and the per-objective plots on the validation objective."""
+    import optuna
+
+    from lstmtune.plots import first_objective_view, render_plots
+
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1 - t.suggest_float("y", 0, 1) ** 2), n_trials=8)
+    view = first_objective_view(study)
+    assert len(view.directions) == 1 and [t.value for t in view.trials] == [t.values[0] for t in study.trials]
+    plots = render_plots(study, None, None, tmp_path / "plots", objective="val_rmse")
+    files = plots.files()
+    assert "pareto_front" in files and "optimization_history" in files
+    assert (tmp_path / "plots" / "pareto_front.png").stat().st_size > 5000
+
+
+def test_katib_refuses_multi_objective_and_subset(tiny_config: Callable[..., RunConfig]) -> None:
+    from lstmtune.data.prepare import prepare
+    from lstmtune.errors import UserError
+    from lstmtune.katib import build_experiment
+
+    _, meta = prepare(tiny_config())
+    with pytest.raises(UserError, match="one objective"):
+        build_experiment(tiny_config(**{"tune.objectives": ["val", "param_count"]}), meta, name="x", data_uri="/d")
+    with pytest.raises(UserError, match=r"tune\.subset"):
+        build_experiment(tiny_config(**{"tune.subset": 0.5}), meta, name="x", data_uri="/d")

@@ -115,6 +115,10 @@ def build_experiment(cfg: RunConfig, meta: dict[str, Any], *, name: str, data_ur
     if cfg.tune.strategy == "pbt":
         raise UserError("tune.strategy: pbt runs on lstmtune's own trainer (tune.backend: optuna); Katib's pbt needs "
                         "trial checkpoints on a shared volume, which lstmtune does not manage")
+    if len(cfg.tune.objectives) > 1:
+        raise UserError("tune.objectives: Katib Experiments have one objective; multi-objective tuning runs on the optuna backend")
+    if cfg.tune.subset:
+        raise UserError("tune.subset: not supported by the katib backend (trials train on the full training split)")
     space = meta["search_space"]
     parameters = katib_parameters(space)
     if not parameters:

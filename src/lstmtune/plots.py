@@ -41,6 +41,7 @@ PLOTS: dict[str, tuple[str, str]] = {
     "parallel_coordinate": ("Parallel coordinates", "Each line is a completed trial; colour is the objective (darker is better)."),
     "slice": ("Objective vs. the most important parameters", "Objective of each completed trial against the two most important parameters."),
     "contour": ("Contour of the two most important parameters", "Objective interpolated over the two most important parameters."),
+    "pareto_front": ("Pareto front", "Multi-objective study: every trial by its objectives; the front is highlighted."),
 }
 
 MODEL_COLOR = "#d62728"
@@ -155,6 +156,46 @@ def _mpl_from_axes(ax: Any) -> Any:
     if isinstance(ax, _np.ndarray):
         ax = ax.flat[0]
     return ax.figure
+
+
+def first_objective_view(study: Any) -> Any:
+    """An in-memory single-objective copy (first objective = validation) of a multi-objective
+    study, so the per-objective plots apply unchanged."""
+    import optuna
+
+    view = optuna.create_study(direction="minimize")
+    for t in study.get_trials(deepcopy=False):
+        values = t.values
+        view.add_trial(optuna.trial.create_trial(
+            params=t.params, distributions=t.distributions, value=values[0] if values else None,
+            intermediate_values=t.intermediate_values, user_attrs=t.user_attrs, state=t.state,
+        ))
+    return view
+
+
+def _pareto(study: Any, objective: str) -> tuple[Any, Any, str]:
+    import optuna.visualization as ov
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.values]
+    if len(complete) < 2:
+        raise SkipPlot("fewer than two completed trials")
+    names = list(study.user_attrs.get("objectives") or [])
+    if len(names) != len(study.directions):
+        names = [objective] + [f"objective {i + 1}" for i in range(1, len(study.directions))]
+    fig = ov.plot_pareto_front(study, target_names=names[:3]) if len(study.directions) <= 3 else None
+    if fig is None:
+        raise SkipPlot("more than three objectives")
+    plt = _mpl()
+    front = {t.number for t in study.best_trials}
+    mfig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [t.values[0] for t in complete]
+    ys = [t.values[1] for t in complete]
+    colors = [MODEL_COLOR if t.number in front else PRUNED_COLOR for t in complete]
+    ax.scatter(xs, ys, c=colors)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title("Pareto front (red) of the multi-objective study")
+    return fig, mfig, ""
 
 
 def _history(study: Any, objective: str) -> tuple[Any, Any, str]:
@@ -535,6 +576,9 @@ def render_plots(study: Any, prepared_dir: str | Path | None, model_dir: str | P
     target: str = objective or _objective(study, prepared_dir)
     task = _read_json(Path(prepared_dir) / "metadata.json").get("task") if prepared_dir else None
     makers: dict[str, Callable[[], tuple[Any, Any, str]]] = {}
+    if study is not None and len(study.directions) > 1:  # multi-objective: a front, and the validation objective alone
+        makers["pareto_front"] = functools.partial(_pareto, study, target)
+        study = first_objective_view(study)
     for name, maker in STUDY_PLOTS.items():
         makers[name] = functools.partial(maker, study, target) if study is not None else _skip("no Optuna study")
     if prepared_dir is None or model_dir is None:

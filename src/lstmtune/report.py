@@ -166,6 +166,27 @@ def _champion_section(summary: dict[str, Any], champion: dict[str, Any] | None) 
             f'{delta}<p>Decision: <span class="badge {_esc(alias)}">@{_esc(alias)}</span> — {reason}. {_esc(note)}</p>')
 
 
+def _pareto_section(summary: dict[str, Any]) -> str:
+    """Multi-objective runs: the Pareto front and which member was registered, and why."""
+    extra = summary.get("tune_extra") or {}
+    front = extra.get("pareto_front") or []
+    if not front:
+        return ""
+    names = list(extra.get("objectives") or front[0]["values"].keys())
+    head = "".join(f"<th>{_esc(n)}</th>" for n in names)
+    rows = []
+    for member in front:
+        chosen = member["number"] == summary.get("best_trial")
+        cells = "".join(f"<td>{_esc(_num(member['values'].get(n)))}</td>" for n in names)
+        row_class = ' class="best"' if chosen else ""
+        mark = " ✔" if chosen else ""
+        rows.append(f"<tr{row_class}><td>{_esc(member['number'])}{mark}</td>{cells}</tr>")
+    rule = (f"Registered: the trial with the lowest <code>{_esc(names[1] if len(names) > 1 else '')}</code> among front members whose "
+            f"<code>{_esc(names[0])}</code> is within {float(extra.get('pareto_tolerance', 0)):.0%} of the best.")
+    return (f'<div class="card" id="pareto"><h2>Pareto front ({len(front)} trials)</h2><p>{rule}</p>'
+            f'<table class="metrics"><tr><th>trial</th>{head}</tr>{"".join(rows)}</table></div>')
+
+
 def _params_table(params: dict[str, Any]) -> str:
     items = "".join(f'<div class="param"><span>{_esc(k)}</span><code>{_esc(_num(v))}</code></div>' for k, v in sorted(params.items()))
     return f'<div class="params">{items}</div>'
@@ -271,6 +292,12 @@ def render_report(summary: dict[str, Any], plots: PlotSet, *, champion: dict[str
         ("pipeline time", _esc(_seconds(s.get("pipeline_seconds")))),
         ("MLflow", f"<code>{_esc(s.get('tracking_uri'))}</code> run <code>{_esc(s.get('parent_run_id'))}</code>"),
     ]
+    extra = s.get("tune_extra") or {}
+    if extra.get("subset"):
+        tuning.append(("start small", f"tuned on {float(extra['subset']):.0%} of the training data; retrained on all of train + val"))
+    if extra.get("strategy") == "pbt":
+        tuning.append(("strategy", f"population-based training: {extra.get('population')} members, {extra.get('rounds')} rounds of "
+                                   f"{extra.get('epochs_per_round')} epochs (schedule: <code>pbt_schedule.json</code>)"))
     plot_links = "".join(f'<a href="#{_esc(p.name)}">{_esc(p.title)}</a>' for p in plots.plots)
     plotly_js = ""
     if interactive and any(p.figure is not None for p in plots.plots):
@@ -291,6 +318,7 @@ def render_report(summary: dict[str, Any], plots: PlotSet, *, champion: dict[str
 <div class="card" id="metrics"><h2>Test metrics vs. naive baselines</h2>{_metrics_table(s)}</div>
 <div class="card" id="champion"><h2>Comparison with the champion</h2>{_champion_section(s, champion)}</div>
 <div class="card" id="params"><h2>Best hyperparameters</h2>{_params_table(s.get('best_params') or {})}</div>
+{_pareto_section(s)}
 <h2 id="plots">Plots</h2>
 {_plot_sections(plots, interactive)}
 </main>
