@@ -69,6 +69,8 @@ bench: install
 	$(BIN)/python benchmarks/bench_time_to_quality.py --json $(BENCH_OUT)/time_to_quality.json $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_throughput.py --json $(BENCH_OUT)/throughput.json $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_overhead.py --json $(BENCH_OUT)/overhead.json $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_strategies.py --json $(BENCH_OUT)/strategies.json $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_fused.py --json $(BENCH_OUT)/fused.json $(BENCH_ARGS)
 
 bench-quick:
 	$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"
