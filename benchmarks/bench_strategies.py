@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bench_time_to_quality import test_metric
 from common import fmt, header, machine, median, parser, ratio, setup_torch, table, write_json
@@ -99,13 +98,13 @@ def main() -> None:
     header("strategies vs plain TPE, same budget", info)
     seeds = list(range(args.seeds or (1 if args.quick else 3)))
     n_trials = 8 if args.quick else 30
-    from conftest import make_text_frame
+    from lstmtune.synthetic import text_frame
 
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         text_csv = str(tmp / "reviews.csv")
-        make_text_frame().to_csv(text_csv, index=False)
+        text_frame().to_csv(text_csv, index=False)
         run("airline", "warm-up", {"tune.search_space": {"epochs": 3}}, 99, 2, tmp, text_csv)  # imports, first-call costs: not timed
         for seed in seeds:
             for dataset, name, overrides in variants(args.quick):

@@ -181,19 +181,8 @@ def matmul_flops(n: int, device: str, dtype_name: str = "float32", repeats: int 
 
 
 def classify_frame(n_per_class: int = 24, seed: int = 0, noise: float = 0.2) -> pd.DataFrame:
-    """Long-format sequences of different lengths: noisy sine ('wave') vs. noisy ramp ('ramp').
+    """The sequence-classification set of the tests (``lstmtune.synthetic.classify_frame``);
+    ``noise`` is raised by the time-to-quality benchmark so that not every configuration solves it."""
+    from lstmtune.synthetic import classify_frame as generate
 
-    The same generator as ``tests/conftest.py::make_classify_frame`` (copied, so that the
-    benchmarks do not import pytest fixtures or the test suite's environment settings); ``noise``
-    is the standard deviation of the noise on ``x1`` (0.2 there), raised by the time-to-quality
-    benchmark so that the task is not solved perfectly by every configuration.
-    """
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label in ("wave", "ramp"):
-        for i in range(n_per_class):
-            length = int(rng.integers(6, 20))
-            for t in range(length):
-                base = math.sin(t * 0.9) if label == "wave" else t / length * 2 - 1
-                rows.append({"seq": f"{label}-{i}", "t": t, "x1": base + rng.normal(0, noise), "x2": rng.normal(0, 1.0), "y": label})
-    return pd.DataFrame(rows)
+    return generate(n_per_class, seed, noise)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from lstmtune.config import RunConfig, example_data_path, load_config
+from lstmtune.synthetic import classify_frame, text_frame
 
 # keep every test on the CPU and quiet about CUDA on machines that have one
 os.environ.setdefault("LSTMTUNE_TEST", "1")
@@ -38,15 +37,7 @@ def airline_csv() -> str:
 
 def make_classify_frame(n_per_class: int = 24, seed: int = 0) -> pd.DataFrame:
     """Long-format sequences of different lengths: noisy sine ('wave') vs. noisy ramp ('ramp')."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label in ("wave", "ramp"):
-        for i in range(n_per_class):
-            length = int(rng.integers(6, 20))
-            for t in range(length):
-                base = math.sin(t * 0.9) if label == "wave" else t / length * 2 - 1
-                rows.append({"seq": f"{label}-{i}", "t": t, "x1": base + rng.normal(0, 0.2), "x2": rng.normal(0, 1.0), "y": label})
-    return pd.DataFrame(rows)
+    return classify_frame(n_per_class, seed)
 
 
 @pytest.fixture
@@ -73,26 +64,9 @@ def tiny_config(tmp_path: Path) -> Callable[..., RunConfig]:
     return make
 
 
-POSITIVE = ["great", "wonderful", "fun", "brilliant", "loved", "excellent", "moving", "superb"]
-NEGATIVE = ["boring", "awful", "dull", "terrible", "hated", "poor", "tedious", "weak"]
-FILLER = ["the", "film", "movie", "was", "and", "a", "plot", "acting", "really", "quite", "story", "ending", "with", "some"]
-
-
 def make_text_frame(n_per_class: int = 60, seed: int = 0) -> pd.DataFrame:
-    """Short reviews of varying length generated on the fly (no external data): the label is
-    carried by a few sentiment words among neutral filler, sometimes negated-free noise."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label, words in (("pos", POSITIVE), ("neg", NEGATIVE)):
-        for _ in range(n_per_class):
-            length = int(rng.integers(5, 16))
-            tokens = list(rng.choice(FILLER, size=length))
-            for _ in range(int(rng.integers(1, 3))):
-                tokens.insert(int(rng.integers(0, len(tokens) + 1)), str(rng.choice(words)))
-            text = " ".join(tokens).capitalize() + rng.choice([".", "!", "..."])
-            rows.append({"review": text, "sentiment": label})
-    frame = pd.DataFrame(rows)
-    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    """Short generated reviews (pos/neg) of varying length."""
+    return text_frame(n_per_class, seed)
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ real kfp.Client against a replay of the KFP v2beta1 REST API on loopback."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from replay import json_server
 
 from lstmtune.cli import main
 from lstmtune.cluster import check_cron
@@ -120,31 +119,8 @@ class KfpReplay:
 @pytest.fixture
 def kfp_api() -> Iterator[tuple[str, KfpReplay]]:
     replay = KfpReplay()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _do(self, method: str) -> None:
-            n = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(n)) if n else None
-            raw = json.dumps(replay.answer(method, self.path, body)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def do_GET(self) -> None:
-            self._do("GET")
-
-        def do_POST(self) -> None:
-            self._do("POST")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", replay
-    server.shutdown()
+    with json_server(lambda method, path, body: (200, replay.answer(method, path, body))) as url:
+        yield url, replay
 
 
 def _config_file(tmp_path: Path) -> Path:

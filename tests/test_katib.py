@@ -9,14 +9,13 @@ import json
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from replay import json_server
 
 from lstmtune.config import RunConfig, load_config
 from lstmtune.data.prepare import prepare, write_prepared
@@ -247,41 +246,16 @@ def replay_api() -> Iterator[Any]:
     from kubernetes import client
 
     state: dict[str, KatibReplay] = {}
+    with json_server(lambda method, path, body: state["replay"].handle(method, path.split("?")[0], body)) as url:
+        conf = client.Configuration()
+        conf.host = url
+        api = client.CustomObjectsApi(client.ApiClient(conf))
 
-    class Handler(BaseHTTPRequestHandler):
-        def _do(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            code, payload = state["replay"].handle(method, self.path.split("?")[0], body)
-            raw = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+        def use(recording: str, assignments: list[dict[str, str]] | None = None) -> tuple[Any, KatibReplay]:
+            state["replay"] = KatibReplay(recording, assignments or [])
+            return api, state["replay"]
 
-        def do_GET(self) -> None:
-            self._do("GET")
-
-        def do_POST(self) -> None:
-            self._do("POST")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    conf = client.Configuration()
-    conf.host = f"http://127.0.0.1:{server.server_address[1]}"
-    api = client.CustomObjectsApi(client.ApiClient(conf))
-
-    def use(recording: str, assignments: list[dict[str, str]] | None = None) -> tuple[Any, KatibReplay]:
-        state["replay"] = KatibReplay(recording, assignments or [])
-        return api, state["replay"]
-
-    yield use
-    server.shutdown()
+        yield use
 
 
 ASSIGNMENTS = [{"name": "units", "value": "32"}, {"name": "num_layers", "value": "2"}, {"name": "dropout", "value": "0.1"},
