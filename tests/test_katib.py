@@ -324,3 +324,61 @@ def test_timeout_fails_the_step_with_a_clear_message(replay_api: Any, airline_me
 def test_optimal_result_without_a_trial_raises() -> None:
     with pytest.raises(KatibError, match="without an optimal trial"):
         optimal_result({"metadata": {"name": "x"}, "status": {}}, {}, "val_rmse")
+
+
+PBT_SPACE = {"units": 8, "num_layers": 1, "weight_decay": 1e-6, "bidirectional": False, "batch_size": 32, "optimizer": "adam", "epochs": 6,
+             "lookback": 12, "anchor": "seasonal", "transform": "none", "window_norm": True, "recurrent_dropout": 0.0,
+             "learning_rate": {"type": "float", "low": 0.003, "high": 0.03, "log": True}, "dropout": {"type": "float", "low": 0.0, "high": 0.2}}
+
+
+def test_katib_pbt_experiment(airline_meta: dict[str, Any]) -> None:
+    cfg = _cfg(tune__strategy="pbt", tune__population=6, tune__pbt_rounds=3, tune__search_space=PBT_SPACE)
+    _, meta = prepare(cfg)
+    exp = build_experiment(cfg, meta, name="air-pbt", data_uri="s3://b/p")
+    assert validate_experiment(exp) == []
+    spec = exp["spec"]
+    assert spec["algorithm"]["algorithmName"] == "pbt" and spec["resumePolicy"] == "FromVolume"
+    settings = {s["name"]: s["value"] for s in spec["algorithm"]["algorithmSettings"]}
+    assert settings == {"suggestion_trial_dir": "/var/log/katib/checkpoints/", "n_population": "6", "truncation_threshold": "0.25"}
+    assert spec["maxTrialCount"] == 18 and "earlyStopping" not in spec
+    args = spec["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--checkpoint") + 1] == "/var/log/katib/checkpoints/"
+    assert {p["name"] for p in spec["parameters"]} == {"learning_rate", "dropout"}
+    broken = copy.deepcopy(exp)
+    broken["spec"].pop("resumePolicy")
+    assert any("FromVolume" in p for p in validate_experiment(broken))
+
+
+def test_katib_pbt_refuses_structural_search(airline_meta: dict[str, Any]) -> None:
+    with pytest.raises(UserError, match=r"fix .*units"):
+        build_experiment(_cfg(tune__strategy="pbt", tune__search_space={**PBT_SPACE, "units": [8, 16]}), airline_meta, name="a", data_uri="/d")
+
+
+def test_trial_continues_a_pbt_member_from_its_checkpoint(tmp_path: Path) -> None:
+    cfg = _cfg(tune__strategy="pbt", tune__pbt_rounds=3, tune__search_space=PBT_SPACE)
+    parts, meta = prepare(cfg)
+    write_prepared(parts, meta, str(tmp_path / "d"))
+    ckpt = tmp_path / "member"
+    base = [sys.executable, "-m", "lstmtune.cli", "trial", "--data", str(tmp_path / "d"), "--config-b64", encode_config(cfg),
+            "--param", "learning_rate=0.01", "--param", "dropout=0.1", "--checkpoint", str(ckpt)]
+    first = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert (ckpt / "lstmtune-member.pt").is_file()
+    second = subprocess.run([*base[:-6], "--param", "learning_rate=0.005", "--param", "dropout=0.0", "--checkpoint", str(ckpt)],
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    def metrics(out: str) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        for line in out.splitlines():
+            for name, value, *_ in METRICS_REGEX.findall(line):
+                found.setdefault(name, []).append(float(value))
+        return found
+
+    one, two = metrics(first.stdout), metrics(second.stdout)
+    assert len(one["val_rmse"]) == len(two["val_rmse"]) == 3  # 2 epochs per round + the final value
+    assert one["best_epoch"][-1] == 2 and two["best_epoch"][-1] == 4  # the second round continued the first
+    import torch
+
+    state = torch.load(ckpt / "lstmtune-member.pt", weights_only=True)
+    assert state["rounds"] == 2

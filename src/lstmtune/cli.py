@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--config-b64", required=True, help="base64 of the run config JSON")
     tr.add_argument("--param", action="append", default=[], help="NAME=VALUE, one per searched hyperparameter")
     tr.add_argument("--parent-run-id", default="", help="MLflow parent run for a nested trial run")
+    tr.add_argument("--checkpoint", help="Katib pbt: directory with the parent member's state; the trial continues it and saves its own")
 
     prep = sub.add_parser("prepare", help="debug: validate and split the data into a directory")
     _add_run_flags(prep)
@@ -188,7 +189,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "trial":
         from lstmtune.steps import trial_step
 
-        trial_step(args.config_b64, args.data, args.param, args.parent_run_id)
+        trial_step(args.config_b64, args.data, args.param, args.parent_run_id, args.checkpoint)
         return 0
     if args.command == "katib-experiment":
         return _katib_experiment(args)

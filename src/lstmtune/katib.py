@@ -24,11 +24,12 @@ from lstmtune.errors import KatibError, UserError
 GROUP, VERSION, PLURAL = "kubeflow.org", "v1beta1", "experiments"
 PRIMARY_CONTAINER = "training"
 SAMPLER_TO_ALGORITHM = {"tpe": "tpe", "random": "random", "grid": "grid", "cmaes": "cmaes"}
-ALGORITHMS = {"random", "tpe", "multivariate-tpe", "grid", "cmaes", "sobol", "bayesianoptimization", "hyperband"}
+ALGORITHMS = {"random", "tpe", "multivariate-tpe", "grid", "cmaes", "sobol", "bayesianoptimization", "hyperband", "pbt"}
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Katib's StdOut collector default filter
 METRICS_REGEX = re.compile(r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)")
 BEST_EPOCH = "best_epoch"
+PBT_CHECKPOINTS = "/var/log/katib/checkpoints/"  # where Katib's pbt mounts a trial's checkpoint directory
 
 
 def algorithm_for(cfg: RunConfig) -> str:
@@ -112,9 +113,14 @@ def build_experiment(cfg: RunConfig, meta: dict[str, Any], *, name: str, data_ur
     """The Experiment as a plain dict (validated through the typed kubeflow-katib-api models)."""
     from kubeflow_katib_api.models import V1beta1Experiment
 
-    if cfg.tune.strategy == "pbt":
-        raise UserError("tune.strategy: pbt runs on lstmtune's own trainer (tune.backend: optuna); Katib's pbt needs "
-                        "trial checkpoints on a shared volume, which lstmtune does not manage")
+    pbt = cfg.tune.strategy == "pbt"
+    if pbt:
+        from lstmtune.pbt import PERTURBED
+
+        structural = sorted(n for n, s in meta["search_space"].items() if s["type"] != "fixed" and n not in PERTURBED)
+        if structural:
+            raise UserError(f"tune.search_space: Katib's pbt perturbs {', '.join(PERTURBED)} only; fix {', '.join(structural)} "
+                            "(a member keeps its structure while it is trained on)")
     if len(cfg.tune.objectives) > 1:
         raise UserError("tune.objectives: Katib Experiments have one objective; multi-objective tuning runs on the optuna backend")
     if cfg.tune.subset:
@@ -197,7 +203,17 @@ def build_experiment(cfg: RunConfig, meta: dict[str, Any], *, name: str, data_ur
             "failureCondition": 'status.conditions.#(type=="Failed")#|#(status=="True")#',
         },
     }
-    if cfg.tune.pruner == "median":
+    if pbt:
+        spec["algorithm"] = {"algorithmName": "pbt", "algorithmSettings": [
+            {"name": "suggestion_trial_dir", "value": PBT_CHECKPOINTS},
+            {"name": "n_population", "value": str(cfg.tune.population)},
+            {"name": "truncation_threshold", "value": str(cfg.tune.pbt_quantile)}]}
+        spec["resumePolicy"] = "FromVolume"  # Katib keeps each member's checkpoint on the suggestion's volume
+        spec["maxTrialCount"] = cfg.tune.population * cfg.tune.pbt_rounds
+        spec["parallelTrialCount"] = min(cfg.tune.katib.parallel_trials, cfg.tune.population)
+        spec["maxFailedTrialCount"] = min(cfg.tune.max_failed_trials, spec["maxTrialCount"])
+        container["args"] += ["--checkpoint", PBT_CHECKPOINTS]
+    elif cfg.tune.pruner == "median":
         spec["earlyStopping"] = {"algorithmName": "medianstop", "algorithmSettings": [
             {"name": "min_trials_required", "value": "3"}, {"name": "start_step", "value": "4"}]}
     body = {
@@ -303,6 +319,16 @@ def validate_experiment(exp: dict[str, Any]) -> list[str]:
             out.append(f"{where}: unknown parameterType {kind!r}")
     if algorithm == "cmaes" and numeric < 2:
         out.append("cmaes needs at least two int/double parameters")
+    if algorithm == "pbt":
+        settings = {s.get("name"): s.get("value") for s in (spec.get("algorithm") or {}).get("algorithmSettings") or []}
+        if spec.get("resumePolicy") != "FromVolume":
+            out.append("pbt needs spec.resumePolicy FromVolume (checkpoints live on the suggestion volume)")
+        if not settings.get("suggestion_trial_dir"):
+            out.append("pbt needs the algorithm setting suggestion_trial_dir")
+        if settings.get("n_population") is not None and int(settings["n_population"]) < 5:
+            out.append("pbt n_population must be at least 5")
+        if early_stop := spec.get("earlyStopping"):
+            out.append(f"pbt cannot be combined with early stopping ({early_stop.get('algorithmName')})")
     early = spec.get("earlyStopping")
     if early:
         if early.get("algorithmName") != "medianstop":

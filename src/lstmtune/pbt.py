@@ -200,3 +200,39 @@ def replay_schedule(problem: Any, params: dict[str, Any], schedule: list[dict[st
                        device=device, amp=amp, model=model, optimizer=optimizer)
     assert result is not None
     return result
+
+
+CHECKPOINT = "lstmtune-member.pt"
+
+
+def continue_member(cfg: RunConfig, problem: Any, params: dict[str, Any], checkpoint: str, *, device: Any,
+                    on_epoch: Any = None) -> Any:
+    """A Katib ``pbt`` trial: resume the member whose state Katib copied into ``checkpoint`` (or
+    start one), train one round with ``params``, save the state for the member's children."""
+    from pathlib import Path
+
+    import torch
+
+    from lstmtune.model import build_model
+    from lstmtune.training import make_optimizer, train
+
+    path = Path(checkpoint) / CHECKPOINT
+    model = build_model(problem.n_features, problem.n_outputs, params, zero_head=problem.zero_head, vocab_size=problem.vocab_size).to(device)
+    optimizer = make_optimizer(model, params)
+    rounds_done = 0
+    if path.is_file():
+        state = torch.load(path, map_location=device, weights_only=True)  # tensors and numbers only: no unpickling
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rounds_done = int(state["rounds"])
+    apply_hyperparameters(model, optimizer, params)
+    per_round = max(1, int(params.get("epochs", 1)) // cfg.tune.pbt_rounds)
+    result = train(problem, params, problem.tensors("train"), problem.tensors("val"), epochs=per_round, patience=per_round + 1,
+                   grad_clip=cfg.train.grad_clip, seed=cfg.train.seed + rounds_done, device=device, amp=cfg.train.amp,
+                   on_epoch=on_epoch, model=model, optimizer=optimizer, restore_best=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rounds": rounds_done + 1}, tmp)
+    tmp.replace(path)
+    result.best_epoch = (rounds_done + 1) * per_round  # epochs this member has trained in all, for the retrain step
+    return result

@@ -156,9 +156,14 @@ def _report(cfg: RunConfig, summary: dict[str, Any], dataset_dir: str, model_dir
 
 
 @user_errors
-def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_run_id: str = "") -> float:
+def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_run_id: str = "", checkpoint: str | None = None) -> float:
     """One Katib trial: train one configuration, print the objective after every epoch in Katib's
-    StdOut collector format (``name=value``), log a nested MLflow run when tracking is configured."""
+    StdOut collector format (``name=value``), log a nested MLflow run when tracking is configured.
+
+    ``checkpoint`` (Katib's ``pbt``): a directory holding the parent member's weights and optimizer
+    state (``lstmtune-member.pt``, loaded with ``weights_only=True``); the trial continues from them
+    for ``epochs / tune.pbt_rounds`` epochs with its own (perturbed) hyperparameters and saves its
+    state back for its children."""
     from lstmtune import tracking
     from lstmtune.config import OBJECTIVES
     from lstmtune.data.prepare import read_prepared
@@ -187,10 +192,15 @@ def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_ru
         print(f"epoch={epoch} {objective}={value:.6g} train_loss={train_loss:.6g}", flush=True)
 
     state = "FAIL"
+    device = select_device(cfg.train.device)
     try:
-        result = train(problem, params, problem.tensors("train"), problem.tensors("val"), patience=cfg.train.patience,
-                       grad_clip=cfg.train.grad_clip, seed=cfg.train.seed, device=select_device(cfg.train.device),
-                       amp=cfg.train.amp, on_epoch=on_epoch)
+        if checkpoint is None:
+            result = train(problem, params, problem.tensors("train"), problem.tensors("val"), patience=cfg.train.patience,
+                           grad_clip=cfg.train.grad_clip, seed=cfg.train.seed, device=device, amp=cfg.train.amp, on_epoch=on_epoch)
+        else:
+            from lstmtune.pbt import continue_member
+
+            result = continue_member(cfg, problem, params, checkpoint, device=device, on_epoch=on_epoch)
         state = "COMPLETE"
     finally:
         if parent_run_id and cfg.mlflow.tracking_uri:
