@@ -109,11 +109,20 @@ def param_importances(study: Any) -> dict[str, float]:
         raise SkipPlot("no hyperparameter varies across the completed trials")
     if len(searched) == 1:
         return {searched[0]: 1.0}
+    key = (id(study), len(complete))  # four plots ask; fitting fANOVA once per study state is enough
+    if key in _IMPORTANCES:
+        return dict(_IMPORTANCES[key])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         imp = optuna.importance.get_param_importances(study, evaluator=evaluator, params=searched)
-    return {str(k): float(v) for k, v in sorted(imp.items(), key=lambda kv: -kv[1])}
+    result = {str(k): float(v) for k, v in sorted(imp.items(), key=lambda kv: -kv[1])}
+    _IMPORTANCES.clear()
+    _IMPORTANCES[key] = result
+    return dict(result)
+
+
+_IMPORTANCES: dict[tuple[int, int], dict[str, float]] = {}
 
 
 def top_params(study: Any, k: int = 2) -> list[str]:
