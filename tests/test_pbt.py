@@ -72,12 +72,12 @@ def test_pbt_population_exploits_and_the_schedule_replays(tiny_config: Callable[
     assert torch.isfinite(problem.predict_scaled(replay.model, problem.tensors("test"))).all()
 
 
-def test_pbt_refuses_katib_and_workers(tiny_config: Callable[..., RunConfig]) -> None:
+def test_pbt_refuses_structure_on_katib_and_parallel_workers(tiny_config: Callable[..., RunConfig]) -> None:
     from lstmtune.katib import build_experiment
 
     cfg = tiny_config(**{"tune.strategy": "pbt"})
     _, meta = prepare(cfg)
-    with pytest.raises(UserError, match="pbt runs on lstmtune's own trainer"):
+    with pytest.raises(UserError, match=r"Katib's pbt perturbs .* only; fix .*units"):  # default space searches structure
         build_experiment(cfg, meta, name="x", data_uri="/d")
     with pytest.raises(UserError, match=r"tune\.workers"):
         run_pbt(tiny_config(**{"tune.strategy": "pbt", "tune.workers": 2}), {}, meta)
