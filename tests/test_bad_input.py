@@ -100,58 +100,34 @@ def _unknown_time_column(d: Path) -> tuple[list[str], list[str]]:
     ]
 
 
-def _non_numeric_target(d: Path) -> tuple[list[str], list[str]]:
+def _poisoned(d: Path, name: str, column: str, row: int, value: object, expected: str) -> tuple[list[str], list[str]]:
+    """The series with one bad ``value`` at ``row`` of ``column``; the error must name the file,
+    the column, what is wrong and the 1-based data row."""
     frame = series()
-    frame["y"] = frame["y"].astype(object)
-    frame.loc[20, "y"] = "n/a-ish"
-    path = d / "nonnum.csv"
+    if column not in frame:
+        frame[column] = 1.0
+    if isinstance(value, str):
+        frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = value
+    path = d / name
     frame.to_csv(path, index=False)
-    return ["--data", str(path), "--target", "y", "--time-column", "t"], [
-        str(path),
-        "column 'y'",
-        "'n/a-ish'",
-        "row 21",
-    ]
+    return ["--data", str(path), "--target", "y", "--time-column", "t"], [str(path), f"column '{column}'", expected, f"row {row + 1}"]
+
+
+def _non_numeric_target(d: Path) -> tuple[list[str], list[str]]:
+    return _poisoned(d, "nonnum.csv", "y", 20, "n/a-ish", "'n/a-ish'")
 
 
 def _nan_target(d: Path) -> tuple[list[str], list[str]]:
-    frame = series()
-    frame.loc[30, "y"] = np.nan
-    path = d / "nan.csv"
-    frame.to_csv(path, index=False)
-    return ["--data", str(path), "--target", "y", "--time-column", "t"], [
-        str(path),
-        "column 'y'",
-        "missing",
-        "row 31",
-    ]
+    return _poisoned(d, "nan.csv", "y", 30, np.nan, "missing")
 
 
 def _inf_value(d: Path) -> tuple[list[str], list[str]]:
-    frame = series()
-    frame.loc[12, "y"] = np.inf
-    path = d / "inf.csv"
-    frame.to_csv(path, index=False)
-    return ["--data", str(path), "--target", "y", "--time-column", "t"], [
-        str(path),
-        "column 'y'",
-        "infinite",
-        "row 13",
-    ]
+    return _poisoned(d, "inf.csv", "y", 12, np.inf, "infinite")
 
 
 def _inf_feature(d: Path) -> tuple[list[str], list[str]]:
-    frame = series()
-    frame["x"] = 1.0
-    frame.loc[7, "x"] = -np.inf
-    path = d / "inf-x.csv"
-    frame.to_csv(path, index=False)
-    return ["--data", str(path), "--target", "y", "--time-column", "t"], [
-        str(path),
-        "column 'x'",
-        "infinite",
-        "row 8",
-    ]
+    return _poisoned(d, "inf-x.csv", "x", 7, -np.inf, "infinite")
 
 
 def _too_short(d: Path) -> tuple[list[str], list[str]]:
