@@ -33,7 +33,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -505,15 +504,10 @@ def _member_losses(problems: Sequence[Problem], out: torch.Tensor, y: torch.Tens
 
 def _objective(problem: Problem, scaled: torch.Tensor, data: TensorSet, net: Callable[[], LSTMNet]) -> float:
     """``problem.objective`` from the member's (anchored, float) validation outputs."""
-    if type(problem) is ForecastProblem:
-        assert data.raw_y is not None
-        pred = problem.featurizer.unscale_target(scaled.cpu().numpy().astype(np.float64))
-        if not np.isfinite(pred).all():
-            return math.inf
-        return float(math.sqrt(float(np.mean((pred - data.raw_y) ** 2))))
-    if type(problem) is ClassifyProblem:
-        return float(F.cross_entropy(scaled, data.y).item())
-    return problem.objective(net(), data)  # an unknown task: the regular model path
+    try:
+        return problem.objective_from_outputs(scaled, data)
+    except NotImplementedError:
+        return problem.objective(net(), data)  # a task without the hook: the regular model path
 
 
 # --------------------------------------------------------------------------------------------

@@ -98,6 +98,11 @@ class Problem:
         return torch.cat(outs) if outs else torch.empty(0)
 
     def objective(self, model: LSTMNet, data: TensorSet) -> float:
+        return self.objective_from_outputs(self.predict_scaled(model, data), data)
+
+    def objective_from_outputs(self, scaled: torch.Tensor, data: TensorSet) -> float:
+        """The validation objective from the model's (anchored) outputs on ``data``; fused
+        training computes outputs for many members at once and scores each through this."""
         raise NotImplementedError
 
 
@@ -133,9 +138,9 @@ class ForecastProblem(Problem):
         scaled = self.predict_scaled(model, data).cpu().numpy().astype(np.float64)
         return self.featurizer.unscale_target(scaled)
 
-    def objective(self, model: LSTMNet, data: TensorSet) -> float:
+    def objective_from_outputs(self, scaled: torch.Tensor, data: TensorSet) -> float:
         assert data.raw_y is not None
-        pred = self.predict(model, data)
+        pred = self.featurizer.unscale_target(scaled.cpu().numpy().astype(np.float64))
         if not np.isfinite(pred).all():
             return math.inf
         return float(math.sqrt(float(np.mean((pred - data.raw_y) ** 2))))
@@ -168,9 +173,8 @@ class ClassifyProblem(Problem):
     def predict_proba(self, model: LSTMNet, data: TensorSet) -> np.ndarray:
         return torch.softmax(self.predict_scaled(model, data), dim=1).cpu().numpy()
 
-    def objective(self, model: LSTMNet, data: TensorSet) -> float:
-        logits = self.predict_scaled(model, data)
-        return float(F.cross_entropy(logits, data.y).item())
+    def objective_from_outputs(self, scaled: torch.Tensor, data: TensorSet) -> float:
+        return float(F.cross_entropy(scaled, data.y).item())
 
 
 class TextProblem(ClassifyProblem):
