@@ -86,14 +86,20 @@ def pg_ctl(action: str) -> None:
 
 def trial_states(dbname: str, study_name: str) -> list[tuple[int, str]]:
     """(number, state) of every trial of the study, straight from the database."""
+    return [(n, s) for n, s, _ in trial_progress(dbname, study_name)]
+
+
+def trial_progress(dbname: str, study_name: str) -> list[tuple[int, str, int]]:
+    """(number, state, epochs reported) of every trial of the study, straight from the database."""
     conn = _connect(dbname)
     try:
         cur = conn.cursor()
         cur.execute(
-            "SELECT t.number, t.state FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = %s ORDER BY t.number",
+            "SELECT t.number, t.state, (SELECT count(*) FROM trial_intermediate_values v WHERE v.trial_id = t.trial_id) "
+            "FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = %s ORDER BY t.number",
             (study_name,),
         )
-        return [(int(n), str(s)) for n, s in cur.fetchall()]
+        return [(int(n), str(s), int(k)) for n, s, k in cur.fetchall()]
     except Exception:  # tables not created yet
         return []
     finally:

@@ -100,22 +100,35 @@ def test_two_worker_processes_share_one_study_and_finish_exactly_n_trials(pg_con
     assert best.n_trials_complete + best.n_trials_pruned == 7
 
 
+def _kill_mid_trial(cfg: RunConfig, path: Path, pg_db: str, attempts: int = 3) -> int:
+    """SIGKILL a worker while a trial runs; return that trial's number.
+
+    The trial left RUNNING is read from storage *after* the kill, so a trial that finished in the
+    instant before the signal cannot be mistaken for the dead one; a kill that landed between two
+    trials (nothing RUNNING) starts the worker again and retries.
+    """
+    for _ in range(attempts):
+        proc = pg.start_worker(path, 0, 1)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            states = pg.trial_progress(pg_db, str(cfg.tune.study_name))
+            if any(s == "COMPLETE" for _, s, _ in states) and states[-1][1] == "RUNNING" and states[-1][2] >= 2:
+                proc.send_signal(signal.SIGKILL)  # mid-trial: parameters suggested, epochs reported
+                break
+            time.sleep(0.1)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, "the worker finished before a trial could be killed"
+        running = [n for n, s in pg.trial_states(pg_db, str(cfg.tune.study_name)) if s == "RUNNING"]
+        if running:
+            assert len(running) == 1, running
+            return running[0]
+    raise AssertionError(f"every one of {attempts} kills landed between two trials")
+
+
 def test_sigkilled_worker_trial_is_failed_retried_once_and_resume_keeps_completed(pg_config: Callable[..., RunConfig], pg_db: str, tmp_path: Path) -> None:
-    cfg = pg_config(**{"tune.n_trials": 5, "tune.search_space": SLOW_SPACE, "tune.pruner": "none", "train.patience": 100})
+    cfg = pg_config(**{"tune.n_trials": 6, "tune.search_space": SLOW_SPACE, "tune.pruner": "none", "train.patience": 100})
     path = _write(cfg, tmp_path / "cfg.yaml")
-    proc = pg.start_worker(path, 0, 1)
-    deadline = time.monotonic() + 180
-    killed: int | None = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        states = pg.trial_states(pg_db, str(cfg.tune.study_name))
-        if any(s == "COMPLETE" for _, s in states) and states[-1][1] == "RUNNING":
-            time.sleep(0.3)  # well inside the trial (parameters suggested, epochs reported)
-            proc.send_signal(signal.SIGKILL)
-            killed = states[-1][0]
-            break
-        time.sleep(0.1)
-    proc.communicate(timeout=30)
-    assert killed is not None, "the worker finished before a trial could be killed"
+    killed = _kill_mid_trial(cfg, path, pg_db)
     before = {t.number: (t.params, t.value, t.state) for t in _study(cfg).trials if t.state in FINISHED}
     dead = next(t for t in _study(cfg).trials if t.number == killed)
     assert dead.state == TS.RUNNING and before
@@ -132,7 +145,7 @@ def test_sigkilled_worker_trial_is_failed_retried_once_and_resume_keeps_complete
     assert len(retries) == 1 and retries[0].state in FINISHED
     assert retries[0].params == dead.params  # the same configuration, run once more
     finished = [t for t in trials if t.state in FINISHED]
-    assert len(finished) == 5
+    assert len(finished) == 6
     configs = [tuple(sorted(t.params.items())) for t in finished]
     assert len(set(configs)) == len(configs)  # none duplicated
 

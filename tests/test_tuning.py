@@ -84,9 +84,11 @@ def test_every_sampler_and_pruner_runs(tiny_config: Callable[..., RunConfig], sa
         assert len(combos) == 6  # every grid point once
 
 
-def test_sqlite_single_process_heartbeat_retries_an_abandoned_trial(tiny_config: Callable[..., RunConfig]) -> None:
-    """A RUNNING trial whose process died (here: asked, heartbeat recorded, never finished) is
-    failed after the grace period and re-run once with the same parameters."""
+@pytest.mark.parametrize("beat", [True, False], ids=["after-heartbeats", "before-first-heartbeat"])
+def test_sqlite_single_process_heartbeat_retries_an_abandoned_trial(tiny_config: Callable[..., RunConfig], beat: bool) -> None:
+    """A RUNNING trial whose process died (asked, then never finished) is failed after the grace
+    period and re-run once with the same parameters — also when the worker died before the
+    trial's first heartbeat, which Optuna's own stale-trial check never looks at."""
     cfg = tiny_config(**{"tune.n_trials": 3, "tune.heartbeat_seconds": 1, "tune.warm_start": False})
     parts, meta = prepare(cfg)
     name = default_study_name(cfg, meta)
@@ -95,7 +97,8 @@ def test_sqlite_single_process_heartbeat_retries_an_abandoned_trial(tiny_config:
     dead = study.ask()
     dead_params = {"units": dead.suggest_categorical("units", [8, 16]), "recurrent_dropout": dead.suggest_categorical("recurrent_dropout", [0.0, 0.1]),
                    "learning_rate": dead.suggest_float("learning_rate", 3e-3, 3e-2, log=True)}
-    storage.record_heartbeat(dead._trial_id)
+    if beat:
+        storage.record_heartbeat(dead._trial_id)
     time.sleep(0.1)
     started = time.monotonic()
     result = run_study(cfg, parts, meta)

@@ -11,7 +11,9 @@ local processes) run it with ``worker_id=0..N-1`` and share one study through an
   the budget; they are bounded by ``tune.max_failed_trials``, counted over the whole study.
 * **Dead workers** — trials send heartbeats every ``tune.heartbeat_seconds``; a RUNNING trial
   without a heartbeat for 2x that long is marked FAIL by the next worker that checks and is
-  re-queued once (Optuna's ``RetryHeartbeatStaleTrialCallback(max_retry=1)``).
+  re-queued once (Optuna's ``RetryHeartbeatStaleTrialCallback(max_retry=1)``). A trial's first
+  heartbeat is written under the study lock right after ``ask``, so a RUNNING trial that never
+  beat belongs to a worker that died in between; :func:`fail_unbeaten_trials` fails and re-queues it.
 * **Failed trials** — non-finite loss and out-of-memory (CUDA OOM, ``MemoryError``) fail the
   trial, not the worker; the reason is the trial's ``fail_reason`` user attribute and the
   ``reason`` tag of its MLflow run.
@@ -35,6 +37,8 @@ local processes) run it with ``worker_id=0..N-1`` and share one study through an
 from __future__ import annotations
 
 import contextlib
+import copy
+import datetime
 import functools
 import gc
 import hashlib
@@ -268,6 +272,44 @@ class _StudyLock:
     def dispose(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
+
+
+def fail_unbeaten_trials(study: Any, grace: float) -> list[int]:
+    """Fail (and re-queue once, like a stale trial) RUNNING trials that never recorded a heartbeat
+    and started more than ``grace`` seconds ago: their worker died between ``ask`` and the first
+    beat, a window Optuna's :func:`~optuna.storages.fail_stale_trials` does not cover (it only
+    looks at trials *with* a heartbeat). Call it under the study lock, in which every live worker
+    records a trial's first heartbeat before releasing the lock. Returns the failed numbers."""
+    import optuna
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    storage = study._storage  # an RDBStorage, usually inside Optuna's _CachedStorage
+    rdb = getattr(storage, "_backend", storage)
+    if not isinstance(rdb, optuna.storages.RDBStorage) or rdb.get_heartbeat_interval() is None:
+        return []
+    now = datetime.datetime.now()  # Optuna stamps datetime_start with the worker's local clock
+    candidates = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                  if t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace]
+    failed: list[int] = []
+    for trial in candidates:
+        with _create_scoped_session(rdb.scoped_session) as session:
+            beaten = models.TrialHeartbeatModel.where_trial_id(trial._trial_id, session) is not None
+        if beaten:
+            continue  # fail_stale_trials judges it by its heartbeat
+        try:
+            if storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL):
+                failed.append(trial._trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another worker got there first
+    callback = rdb.get_heartbeat_stale_trial_callback()
+    numbers = []
+    for trial_id in failed:
+        frozen = storage.get_trial(trial_id)
+        numbers.append(frozen.number)
+        if callback is not None:
+            callback(study, copy.deepcopy(frozen))
+    return numbers
 
 
 class _Heartbeat:
@@ -960,6 +1002,8 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     with_retry("fail stale trials", lambda: optuna.storages.fail_stale_trials(study))
+                    if heartbeat:
+                        with_retry("fail unbeaten trials", lambda: fail_unbeaten_trials(study, grace))
                 trials = all_trials()
                 failed = _failures(trials)
                 if len(failed) > cfg.tune.max_failed_trials:
@@ -973,7 +1017,10 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # "heartbeat ... supposed to be used with Study.optimize": we beat ourselves
                     for _ in range(min(width, max(0, free))):
-                        asked.append(with_retry("ask", study.ask))
+                        trial = with_retry("ask", study.ask)
+                        if heartbeat:  # before the lock is released: a RUNNING trial with no heartbeat is a dead worker's
+                            with_retry("first heartbeat", functools.partial(storage.record_heartbeat, trial._trial_id))
+                        asked.append(trial)
             if not asked:
                 # the last trials are running in other workers; if one dies, its trial is failed
                 # after the heartbeat grace period and re-queued, and this worker runs it
