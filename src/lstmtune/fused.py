@@ -77,30 +77,41 @@ class _LSTMSeq(torch.autograd.Function):
                 b_ih: torch.Tensor, b_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         k, b, t_len, f_in = x.shape
         h = w_hh.shape[2]
-        xk = x.reshape(k, b * t_len, f_in)
+        # member-major, then time, then batch: [K, T*B, .] rows. Every per-step slice [:, t] is K
+        # contiguous [B, .] blocks (what bmm takes), and the weight gradients in backward are one
+        # bmm over the [K, T*B, .] views with no transposing copy of the gates or hidden states.
+        xk = x.transpose(1, 2).reshape(k, t_len * b, f_in)  # a copy of the (narrow) input only
+        # tanh costs ~3x sigmoid on the CPU, so the step uses tanh(z) = 2*sigmoid(2z) - 1: the g-gate
+        # rows of the weights and bias are doubled (exact in floating point), one sigmoid covers all
+        # four gates, and the cell update folds the "2s - 1" in; tanh(c) likewise.
         bias = (b_ih + b_hh).unsqueeze(1)
-        xw = torch.baddbmm(bias, xk, w_ih.transpose(1, 2)).view(k, b, t_len, 4 * h)
-        # time-major and contiguous: each step adds h @ W_hh in place into its own slice
-        acts = xw.permute(2, 0, 1, 3).contiguous()
-        hs = xw.new_zeros(t_len + 1, k, b, h)
-        cs = xw.new_zeros(t_len + 1, k, b, h)
-        tcs = xw.new_empty(t_len, k, b, h)
+        bias[..., 3 * h :] *= 2
+        wih_t = w_ih.transpose(1, 2).clone()
+        wih_t[..., 3 * h :] *= 2
+        acts = torch.baddbmm(bias, xk, wih_t).view(k, t_len, b, 4 * h)
+        hs = acts.new_zeros(k, t_len + 1, b, h)
+        cs = acts.new_zeros(k, t_len + 1, b, h)
+        tcs = acts.new_empty(k, t_len, b, h)
         whh_t = w_hh.transpose(1, 2).contiguous()
-        sig, gg = acts[..., : 3 * h], acts[..., 3 * h :]
-        ii, ff, oo = acts[..., :h], acts[..., h : 2 * h], acts[..., 2 * h : 3 * h]
+        whh_t[..., 3 * h :] *= 2
+        # per-step views made once (unbind is one call for all T; indexing in the loop is Python time)
+        a_t, s_g = acts.unbind(1), acts[..., 3 * h :].unbind(1)
+        i_t, f_t, o_t = acts[..., :h].unbind(1), acts[..., h : 2 * h].unbind(1), acts[..., 2 * h : 3 * h].unbind(1)
+        h_t, c_t, tc_t = hs.unbind(1), cs.unbind(1), tcs.unbind(1)
         for t in range(t_len):
-            acts[t].baddbmm_(hs[t], whh_t)
-            sig[t].sigmoid_()
-            gg[t].tanh_()
-            c = cs[t + 1]
-            torch.mul(ff[t], cs[t], out=c)
-            c.addcmul_(ii[t], gg[t])
-            torch.tanh(c, out=tcs[t])
-            torch.mul(oo[t], tcs[t], out=hs[t + 1])
+            a_t[t].baddbmm_(h_t[t], whh_t)
+            a_t[t].sigmoid_()  # i, f, o and s_g = sigmoid(2 z_g)
+            c = c_t[t + 1]
+            torch.mul(f_t[t], c_t[t], out=c)
+            c.addcmul_(i_t[t], s_g[t], value=2).sub_(i_t[t])  # c = f c + i (2 s_g - 1)
+            tc = tc_t[t]
+            torch.mul(c, 2, out=tc).sigmoid_().mul_(2).sub_(1)  # tanh(c)
+            torch.mul(o_t[t], tc, out=h_t[t + 1])
+        acts[..., 3 * h :].mul_(2).sub_(1)  # store g = tanh(z_g) itself for the backward pass
         ctx.save_for_backward(xk, w_ih, w_hh, acts, hs, cs, tcs)
         ctx.set_materialize_grads(False)
         ctx.dims = (k, b, t_len, f_in, h)
-        return hs[1:].permute(1, 2, 0, 3), hs[t_len]
+        return hs[:, 1:].transpose(1, 2), hs[:, t_len]
 
     @staticmethod
     def backward(ctx: Any, g_seq: torch.Tensor | None, g_last: torch.Tensor | None) -> tuple[Any, ...]:
@@ -111,33 +122,35 @@ class _LSTMSeq(torch.autograd.Function):
         dg = deriv[..., 3 * h :]
         torch.mul(acts[..., 3 * h :], acts[..., 3 * h :], out=dg)
         dg.neg_().add_(1)
-        ii, ff, oo, gg = acts[..., :h], acts[..., h : 2 * h], acts[..., 2 * h : 3 * h], acts[..., 3 * h :]
         odt = tcs * tcs
-        odt.neg_().add_(1).mul_(oo)  # o * (1 - tanh(c)^2)
-        d_gates = acts.new_empty(t_len, k, b, 4 * h)
-        di, df, do, dgg = (d_gates[..., :h], d_gates[..., h : 2 * h], d_gates[..., 2 * h : 3 * h], d_gates[..., 3 * h :])
+        odt.neg_().add_(1).mul_(acts[..., 2 * h : 3 * h])  # o * (1 - tanh(c)^2)
+        d_gates = acts.new_empty(k, t_len, b, 4 * h)
+        i_t, f_t, g_t = acts[..., :h].unbind(1), acts[..., h : 2 * h].unbind(1), acts[..., 3 * h :].unbind(1)
+        di, df, do, dgg = (d_gates[..., :h].unbind(1), d_gates[..., h : 2 * h].unbind(1), d_gates[..., 2 * h : 3 * h].unbind(1),
+                           d_gates[..., 3 * h :].unbind(1))
+        dg_t, der_t, odt_t, c_t, tc_t = d_gates.unbind(1), deriv.unbind(1), odt.unbind(1), cs.unbind(1), tcs.unbind(1)
         dh = g_last.clone() if g_last is not None else acts.new_zeros(k, b, h)
-        g_seq_t = None if g_seq is None else g_seq.permute(2, 0, 1, 3)
+        g_seq_t = None if g_seq is None else g_seq.transpose(1, 2).unbind(1)  # T x [K, B, H]
         dc = acts.new_zeros(k, b, h)
         for t in range(t_len - 1, -1, -1):
             if g_seq_t is not None:
                 dh = dh + g_seq_t[t]
-            dc.addcmul_(dh, odt[t])
-            torch.mul(dc, gg[t], out=di[t])
-            torch.mul(dc, cs[t], out=df[t])
-            torch.mul(dh, tcs[t], out=do[t])
-            torch.mul(dc, ii[t], out=dgg[t])
-            d_gates[t].mul_(deriv[t])
+            dc.addcmul_(dh, odt_t[t])
+            torch.mul(dc, g_t[t], out=di[t])
+            torch.mul(dc, c_t[t], out=df[t])
+            torch.mul(dh, tc_t[t], out=do[t])
+            torch.mul(dc, i_t[t], out=dgg[t])
+            dg_t[t].mul_(der_t[t])
             if t > 0:
-                dh = torch.bmm(d_gates[t], w_hh)
-                dc.mul_(ff[t])
-        dgk = d_gates.permute(1, 2, 0, 3).reshape(k, b * t_len, 4 * h)
+                dh = torch.bmm(dg_t[t], w_hh)
+                dc.mul_(f_t[t])
+        dgk = d_gates.view(k, t_len * b, 4 * h)
         dgk_t = dgk.transpose(1, 2)
-        h_prev = hs[:-1].permute(1, 2, 0, 3).reshape(k, b * t_len, h)
+        h_prev = hs[:, :-1].view(k, t_len * b, h)  # T and B merge: a view, no copy
         d_w_ih = torch.bmm(dgk_t, xk)
         d_w_hh = torch.bmm(dgk_t, h_prev)
         d_b = dgk.sum(1)
-        d_x = torch.bmm(dgk, w_ih).view(k, b, t_len, f_in) if ctx.needs_input_grad[0] else None
+        d_x = torch.bmm(dgk, w_ih).view(k, t_len, b, f_in).transpose(1, 2) if ctx.needs_input_grad[0] else None
         return d_x, d_w_ih, d_w_hh, d_b, d_b
 
 
@@ -380,31 +393,48 @@ class FusedLSTM:
 # vectorised optimizers
 
 
+#: optimizer kinds that share one vectorised update (Adam with L2 decay, AdamW with decoupled decay)
+FAMILIES = {"adam": "adam", "adamw": "adam", "sgd": "sgd", "rmsprop": "rmsprop"}
+
+
 class FusedOptimizer:
     """torch.optim's Adam / AdamW / SGD(momentum 0.9, nesterov) / RMSprop on the rows of ``[K, P]``,
     each row with its own optimizer kind, learning rate and weight decay (defaults as in
-    ``training._optimizer``)."""
+    ``training._optimizer``). Adam and AdamW rows are one update: each row carries an L2 decay
+    (Adam) and a decoupled decay (AdamW), one of them zero, which adds exactly 0 / scales by
+    exactly 1, so a mixed group needs no per-kind gather and scatter."""
 
     def __init__(self, kinds: Sequence[str], lr: Sequence[float], weight_decay: Sequence[float], device: torch.device) -> None:
         for kind in kinds:
             if kind not in OPTIMIZERS:
                 raise ValueError(f"unknown optimizer {kind!r}")
         self.kinds = list(kinds)
-        self.lr = torch.tensor(list(lr), dtype=torch.float32, device=device).view(-1, 1)
-        self.wd = torch.tensor(list(weight_decay), dtype=torch.float32, device=device).view(-1, 1)
         self.lr64 = list(map(float, lr))
         self.wd64 = list(map(float, weight_decay))
+        self.device = device
         self.state: dict[str, torch.Tensor] = {}
         self.steps = [0] * len(self.kinds)
+        self._rows()
+
+    def _rows(self) -> None:
+        """Per-row coefficient tensors ``[K, 1]`` for the current members."""
+        def col(values: list[float]) -> torch.Tensor:
+            return torch.tensor(values, dtype=torch.float32, device=self.device).view(-1, 1)
+
+        self.lr, self.wd = col(self.lr64), col(self.wd64)
+        self.wd_l2 = col([w if k != "adamw" else 0.0 for k, w in zip(self.kinds, self.wd64, strict=True)])
+        self.decay = col([1.0 - lr * w if k == "adamw" else 1.0 for k, lr, w in zip(self.kinds, self.lr64, self.wd64, strict=True)])
+        self.any_l2 = any(k != "adamw" and w != 0 for k, w in zip(self.kinds, self.wd64, strict=True))
+        self.any_decay = any(k == "adamw" and w != 0 for k, w in zip(self.kinds, self.wd64, strict=True))
 
     def select(self, keep: Sequence[int]) -> None:
-        idx = torch.tensor(list(keep), dtype=torch.long, device=self.lr.device)
+        idx = torch.tensor(list(keep), dtype=torch.long, device=self.device)
         self.kinds = [self.kinds[i] for i in keep]
-        self.lr, self.wd = self.lr.index_select(0, idx), self.wd.index_select(0, idx)
         self.lr64 = [self.lr64[i] for i in keep]
         self.wd64 = [self.wd64[i] for i in keep]
         self.steps = [self.steps[i] for i in keep]
         self.state = {k: v.index_select(0, idx) for k, v in self.state.items()}
+        self._rows()
 
     def _buf(self, name: str, like: torch.Tensor) -> torch.Tensor:
         if name not in self.state:
@@ -416,36 +446,34 @@ class FusedOptimizer:
         """Update ``param`` in place (``rows``: bool ``[K]``, members that step; default all)."""
         k = param.shape[0]
         active = list(range(k)) if rows is None else [i for i, r in enumerate(rows.tolist()) if r]
-        by_kind: dict[str, list[int]] = {}
+        by_family: dict[str, list[int]] = {}
         for i in active:
-            by_kind.setdefault(self.kinds[i], []).append(i)
+            by_family.setdefault(FAMILIES[self.kinds[i]], []).append(i)
         for i in active:
             self.steps[i] += 1
-        for kind, members in by_kind.items():
-            if len(members) == k:
-                self._update(kind, param, grad, None)
-            else:
-                self._update(kind, param, grad, members)
+        for family, members in by_family.items():
+            self._update(family, param, grad, None if len(members) == k else members)
 
-    def _update(self, kind: str, param: torch.Tensor, grad: torch.Tensor, members: list[int] | None) -> None:
-        names = {"adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum",), "rmsprop": ("square_avg",)}[kind]
+    def _update(self, family: str, param: torch.Tensor, grad: torch.Tensor, members: list[int] | None) -> None:
+        names = {"adam": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum",), "rmsprop": ("square_avg",)}[family]
         bufs_full = [self._buf(n, param) for n in names]
         if members is None:
-            p, g, lr, wd, bufs = param, grad, self.lr, self.wd, bufs_full
-            steps = self.steps
+            p, g, bufs, steps = param, grad, bufs_full, self.steps
+            lr, wd, wd_l2, decay = self.lr, self.wd, self.wd_l2, self.decay
+            any_wd = any(w != 0 for w in self.wd64)
         else:
             idx = torch.tensor(members, dtype=torch.long, device=param.device)
             p, g = param.index_select(0, idx), grad.index_select(0, idx)
-            lr, wd = self.lr.index_select(0, idx), self.wd.index_select(0, idx)
+            lr, wd, wd_l2, decay = (t.index_select(0, idx) for t in (self.lr, self.wd, self.wd_l2, self.decay))
             bufs = [b.index_select(0, idx) for b in bufs_full]
             steps = [self.steps[i] for i in members]
-        any_wd = any(self.wd64[i] != 0 for i in (members if members is not None else range(len(self.kinds))))
-        if kind in ("adam", "adamw"):
+            any_wd = any(self.wd64[i] != 0 for i in members)
+        if family == "adam":
             exp_avg, exp_avg_sq = bufs
-            if kind == "adamw":
-                p.mul_(1 - lr * wd)
-            elif any_wd:
-                g = g + p * wd
+            if self.any_decay:
+                p.mul_(decay)  # AdamW rows: p *= 1 - lr * wd; Adam rows: * 1.0
+            if self.any_l2:
+                g = g + p * wd_l2  # Adam rows: L2 into the gradient; AdamW rows: + 0
             exp_avg.lerp_(g, 0.1)
             exp_avg_sq.mul_(0.999).addcmul_(g, g, value=0.001)
             step = torch.tensor(steps, dtype=torch.float64, device=p.device).view(-1, 1)
@@ -453,7 +481,7 @@ class FusedOptimizer:
             bc2_sqrt = (1 - 0.999**step).sqrt()
             denom = (exp_avg_sq.sqrt() / bc2_sqrt.to(p.dtype)).add_(1e-8)
             p.sub_(exp_avg / denom * (lr / bc1.to(p.dtype)))
-        elif kind == "sgd":
+        elif family == "sgd":
             (buf,) = bufs
             if any_wd:
                 g = g + p * wd
