@@ -230,6 +230,6 @@ def test_auto_skips_wide_members_on_cpu_without_calibrating() -> None:
         asked.append(units)
         return 0.1, 10.0
 
-    params_list = [p(units=128) for _ in range(4)]
+    params_list = [p(units=256) for _ in range(4)]
     assert plan_groups(params_list, "auto", CPU, calibrate_fn=measured) == [[0], [1], [2], [3]]
     assert asked == []

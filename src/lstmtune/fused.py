@@ -52,8 +52,9 @@ from lstmtune.training import (
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 #: ``auto`` fuses a group only if fused time <= AUTO_MARGIN x sequential time (calibrated)
 AUTO_MARGIN = 0.8
-#: on the CPU, ``auto`` does not even calibrate wider members (fused measured 0.5-0.65x at 128 units)
-CPU_MAX_UNITS = 64
+#: on the CPU, ``auto`` does not even calibrate wider members (benchmarks/bench_fused.py on 2 cores:
+#: 0.8-1.5x at 128 units, arithmetic-bound beyond)
+CPU_MAX_UNITS = 128
 #: a fused group never exceeds this many members under ``auto`` (memory, diminishing returns)
 AUTO_MAX_MEMBERS = 64
 
