@@ -352,3 +352,9 @@ def test_resolved_is_a_copy() -> None:
     assert cfg.data.path is None
     assert cfg.tune.storage is None
     assert resolved.data.path is not None
+
+
+def test_infinite_values_survive_the_json_round_trip_to_the_steps() -> None:
+    cfg = load_config(None, {"train.grad_clip": float("inf")})
+    back = RunConfig.from_json(cfg.to_json())
+    assert back.train.grad_clip == float("inf") and back == cfg

@@ -15,7 +15,7 @@ import yaml
 
 from lstmtune.config import RunConfig
 from lstmtune.pipelines import build_pipeline, compile_pipeline
-from lstmtune.runner import run_local
+from lstmtune.runner import PipelineFailed, run_local
 
 GOLDEN = Path(__file__).parent / "golden" / "pipeline.yaml"
 IMAGE = "registry.example.com/lstmtune:test"
@@ -125,3 +125,19 @@ def test_classify_pipeline_end_to_end(tiny_config: Callable[..., RunConfig], cla
     assert len(pred) == frame["seq"].nunique()
     assert {"label", "proba_ramp", "proba_wave"} <= set(pred.columns)
     assert pred[["proba_ramp", "proba_wave"]].sum(axis=1).round(5).eq(1).all()
+
+
+def test_a_pipeline_that_fails_after_prepare_marks_its_mlflow_run_failed_and_registers_nothing(tiny_config: Callable[..., RunConfig]) -> None:
+    # SGD at lr 10 without clipping: every trial's loss is NaN in epoch 1, and no failure is allowed
+    nan_space = {"units": 8, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 10.0,
+                 "batch_size": 4, "optimizer": "sgd", "weight_decay": 1e-6, "epochs": 3}
+    cfg = tiny_config(**{"tune.search_space": nan_space, "tune.max_failed_trials": 0, "train.grad_clip": float("inf")})
+    with pytest.raises(PipelineFailed, match="tuning aborted"):
+        run_local(cfg, display="quiet")
+    client = mlflow.MlflowClient(str(cfg.mlflow.tracking_uri))
+    experiment = client.get_experiment_by_name(cfg.mlflow.experiment)
+    assert experiment is not None
+    parents = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FAILED"
+    assert client.search_registered_models() == []
+    assert not (Path(cfg.output_dir) / "summary.json").exists()

@@ -30,7 +30,9 @@ def example_data_path() -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf/nan as JSON's Infinity/NaN (json.loads reads them back): the steps get the config as JSON,
+    # and the default (null) would turn e.g. train.grad_clip: .inf (no clipping) into an invalid value
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, ser_json_inf_nan="constants")
 
 
 class ParamSpec(_Strict):

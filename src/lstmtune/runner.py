@@ -166,10 +166,12 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
         # kfp.local swaps builtins.print and the root logger's handlers per task; with parallel
         # tasks (ParallelFor) the swaps interleave and can leave them patched: restore both after
         saved_print, saved_root = builtins.print, logging.getLogger().handlers[:]
+        completed = False
         try:
             with contextlib.redirect_stdout(tee), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 task = pipeline(config=cfg.to_json())
+            completed = True  # the register step has ended the parent run (FINISHED)
         except RuntimeError as exc:
             if tee.user_errors:
                 raise UserError(tee.user_errors[-1]) from None
@@ -186,7 +188,8 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-            _mark_parent_failed_if_open(cfg, log_path)
+            if not completed:  # failed, or interrupted: no step left to end the parent run
+                _mark_parent_failed_if_open(cfg, log_path)
     summary: dict[str, Any] = json.loads(task.output)
     summary["pipeline_seconds"] = round(time.perf_counter() - started, 1)
     summary["output_dir"] = str(out)
