@@ -411,6 +411,32 @@ def test_services_and_workloads(path: str) -> None:
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
+def test_network_policies_close_ingress_and_open_each_service_port_to_its_clients_only(path: str) -> None:
+    docs = render(path)
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    deny = policies.pop("default-deny-ingress")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}  # no ingress rule: nothing allowed
+    opened = {}
+    for name, policy in policies.items():
+        assert policy["metadata"]["namespace"] == NAMESPACE
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress"] and len(spec["ingress"]) == 1, name
+        (rule,) = spec["ingress"]
+        (source,) = rule["from"]  # never an empty `from` (= every source) or an ipBlock
+        assert source == {"namespaceSelector": {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [NAMESPACE, "kubeflow"]}]}}, name
+        # the policy selects exactly the pods behind the Service, and opens the port they listen on
+        service = find(docs, "Service", name.removesuffix("-clients"))
+        assert spec["podSelector"] == {"matchLabels": service["spec"]["selector"]}, name
+        workload = next(d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"]["name"] == service["metadata"]["name"])
+        listening = {p["containerPort"] for _, c in containers(pod_spec(workload) or {}) for p in c.get("ports") or []}
+        ports = {p["port"] for p in rule["ports"]}
+        assert ports <= listening and all(p["protocol"] == "TCP" for p in rule["ports"]), name
+        opened[service["metadata"]["name"]] = sorted(ports)
+    assert opened == {"postgres": [5432], "minio": [9000], "mlflow": [5000]}  # MinIO's console stays port-forward only
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS)
 def test_secret_references_use_known_secrets_and_keys(path: str) -> None:
     docs = render(path)
     refs = set()
