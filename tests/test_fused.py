@@ -5,7 +5,7 @@ into regular ``LSTMNet`` models."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import optuna
 import pytest
@@ -169,6 +169,26 @@ def test_manual_kernel_gradients() -> None:
     reference = fused._lstm_autograd(*args)
     for a, r in zip(manual, reference, strict=True):
         torch.testing.assert_close(a, r)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32-sigmoid-form", "bfloat16-native-tanh"])
+def test_manual_kernel_matches_autograd_in_training_precisions(dtype: torch.dtype) -> None:
+    """float64 (gradcheck above) takes the native-tanh path; float32 on the CPU computes tanh as
+    2*sigmoid(2z)-1, bf16 (what CUDA autocast feeds it) the native path: both against autograd."""
+    torch.manual_seed(1)
+    k, b, t, f, h = 3, 5, 7, 2, 8
+    base = [torch.randn(k, b, t, f), torch.randn(k, 4 * h, f) * 0.5, torch.randn(k, 4 * h, h) * 0.5,
+            torch.randn(k, 4 * h) * 0.1, torch.randn(k, 4 * h) * 0.1]
+    upstream = (torch.randn(k, b, t, h), torch.randn(k, b, h))
+    results = []
+    for kernel in (_LSTMSeq.apply, fused._lstm_autograd):
+        args = [a.to(dtype).requires_grad_() for a in base]
+        seq, last = kernel(*args)
+        torch.autograd.backward((seq, last), (upstream[0].to(dtype), upstream[1].to(dtype)))
+        results.append([seq.float(), last.float()] + [cast(torch.Tensor, a.grad).float() for a in args])
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 0.05, "atol": 0.05}
+    for manual, reference in zip(*results, strict=True):
+        torch.testing.assert_close(manual, reference, **tol)
 
 
 def test_train_fused_refuses_unfusable_members(airline: tuple[Any, Any]) -> None:

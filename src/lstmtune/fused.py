@@ -82,33 +82,45 @@ class _LSTMSeq(torch.autograd.Function):
         # contiguous [B, .] blocks (what bmm takes), and the weight gradients in backward are one
         # bmm over the [K, T*B, .] views with no transposing copy of the gates or hidden states.
         xk = x.transpose(1, 2).reshape(k, t_len * b, f_in)  # a copy of the (narrow) input only
-        # tanh costs ~3x sigmoid on the CPU, so the step uses tanh(z) = 2*sigmoid(2z) - 1: the g-gate
-        # rows of the weights and bias are doubled (exact in floating point), one sigmoid covers all
-        # four gates, and the cell update folds the "2s - 1" in; tanh(c) likewise.
+        # tanh costs ~3x sigmoid on the CPU, so there the step uses tanh(z) = 2*sigmoid(2z) - 1: the
+        # g-gate rows of the weights and bias are doubled (exact in floating point), one sigmoid
+        # covers all four gates, and the cell update folds the "2s - 1" in; tanh(c) likewise. Only
+        # in float32: in bf16/fp16 (CUDA autocast) "2s - 1" near 0 would lose the small values that
+        # tanh keeps, and on a GPU the native tanh is no slower.
+        via_sigmoid = x.device.type == "cpu" and x.dtype == torch.float32
         bias = (b_ih + b_hh).unsqueeze(1)
-        bias[..., 3 * h :] *= 2
-        wih_t = w_ih.transpose(1, 2).clone()
-        wih_t[..., 3 * h :] *= 2
+        wih_t = w_ih.transpose(1, 2)
+        whh_t = w_hh.transpose(1, 2).contiguous()
+        if via_sigmoid:
+            bias[..., 3 * h :] *= 2
+            wih_t = wih_t.clone()
+            wih_t[..., 3 * h :] *= 2
+            whh_t[..., 3 * h :] *= 2
         acts = torch.baddbmm(bias, xk, wih_t).view(k, t_len, b, 4 * h)
         hs = acts.new_zeros(k, t_len + 1, b, h)
         cs = acts.new_zeros(k, t_len + 1, b, h)
         tcs = acts.new_empty(k, t_len, b, h)
-        whh_t = w_hh.transpose(1, 2).contiguous()
-        whh_t[..., 3 * h :] *= 2
         # per-step views made once (unbind is one call for all T; indexing in the loop is Python time)
-        a_t, s_g = acts.unbind(1), acts[..., 3 * h :].unbind(1)
+        a_t, sig_t, g_t = acts.unbind(1), acts[..., : 3 * h].unbind(1), acts[..., 3 * h :].unbind(1)
         i_t, f_t, o_t = acts[..., :h].unbind(1), acts[..., h : 2 * h].unbind(1), acts[..., 2 * h : 3 * h].unbind(1)
         h_t, c_t, tc_t = hs.unbind(1), cs.unbind(1), tcs.unbind(1)
         for t in range(t_len):
             a_t[t].baddbmm_(h_t[t], whh_t)
-            a_t[t].sigmoid_()  # i, f, o and s_g = sigmoid(2 z_g)
-            c = c_t[t + 1]
-            torch.mul(f_t[t], c_t[t], out=c)
-            c.addcmul_(i_t[t], s_g[t], value=2).sub_(i_t[t])  # c = f c + i (2 s_g - 1)
-            tc = tc_t[t]
-            torch.mul(c, 2, out=tc).sigmoid_().mul_(2).sub_(1)  # tanh(c)
+            c, tc = c_t[t + 1], tc_t[t]
+            if via_sigmoid:
+                a_t[t].sigmoid_()  # i, f, o and s_g = sigmoid(2 z_g)
+                torch.mul(f_t[t], c_t[t], out=c)
+                c.addcmul_(i_t[t], g_t[t], value=2).sub_(i_t[t])  # c = f c + i (2 s_g - 1)
+                torch.mul(c, 2, out=tc).sigmoid_().mul_(2).sub_(1)  # tanh(c)
+            else:
+                sig_t[t].sigmoid_()
+                g_t[t].tanh_()
+                torch.mul(f_t[t], c_t[t], out=c)
+                c.addcmul_(i_t[t], g_t[t])
+                torch.tanh(c, out=tc)
             torch.mul(o_t[t], tc, out=h_t[t + 1])
-        acts[..., 3 * h :].mul_(2).sub_(1)  # store g = tanh(z_g) itself for the backward pass
+        if via_sigmoid:
+            acts[..., 3 * h :].mul_(2).sub_(1)  # store g = tanh(z_g) itself for the backward pass
         ctx.save_for_backward(xk, w_ih, w_hh, acts, hs, cs, tcs)
         ctx.set_materialize_grads(False)
         ctx.dims = (k, b, t_len, f_in, h)
