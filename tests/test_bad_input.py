@@ -155,40 +155,23 @@ def _too_short_for_horizon(d: Path) -> tuple[list[str], list[str]]:
     ]
 
 
+def _classify_args(path: Path, label: str, *extra: str) -> list[str]:
+    """`lstmtune run` flags for the classify task on the generated long-format sequences."""
+    return ["--data", str(path), "--task", "classify", "--sequence-column", "seq", "--label", label, *extra]
+
+
 def _one_class(d: Path) -> tuple[list[str], list[str]]:
     frame = make_classify_frame(n_per_class=6)
     frame["y"] = "wave"
     path = d / "one-class.csv"
     frame.to_csv(path, index=False)
-    args = [
-        "--data",
-        str(path),
-        "--task",
-        "classify",
-        "--sequence-column",
-        "seq",
-        "--label",
-        "y",
-        "--time-column",
-        "t",
-    ]
-    return args, [str(path), "column 'y'", "single class"]
+    return _classify_args(path, "y", "--time-column", "t"), [str(path), "column 'y'", "single class"]
 
 
 def _missing_label_column(d: Path) -> tuple[list[str], list[str]]:
     path = d / "seq.csv"
     make_classify_frame(n_per_class=6).to_csv(path, index=False)
-    args = [
-        "--data",
-        str(path),
-        "--task",
-        "classify",
-        "--sequence-column",
-        "seq",
-        "--label",
-        "klass",
-    ]
-    return args, [str(path), "'klass'", "data.label"]
+    return _classify_args(path, "klass"), [str(path), "'klass'", "data.label"]
 
 
 def _binary_garbage(d: Path) -> tuple[list[str], list[str]]:

@@ -274,12 +274,13 @@ class _StudyLock:
             self.engine.dispose()
 
 
-def fail_unbeaten_trials(study: Any, grace: float) -> list[int]:
+def fail_unbeaten_trials(study: Any, grace: float, trials: list[Any]) -> list[int]:
     """Fail (and re-queue once, like a stale trial) RUNNING trials that never recorded a heartbeat
     and started more than ``grace`` seconds ago: their worker died between ``ask`` and the first
     beat, a window Optuna's :func:`~optuna.storages.fail_stale_trials` does not cover (it only
-    looks at trials *with* a heartbeat). Call it under the study lock, in which every live worker
-    records a trial's first heartbeat before releasing the lock. Returns the failed numbers."""
+    looks at trials *with* a heartbeat). ``trials``: the study's trials as just read (no second
+    read per round). Call it under the study lock, in which every live worker records a trial's
+    first heartbeat before releasing the lock. Returns the failed numbers."""
     import optuna
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
@@ -289,8 +290,8 @@ def fail_unbeaten_trials(study: Any, grace: float) -> list[int]:
     if not isinstance(rdb, optuna.storages.RDBStorage) or rdb.get_heartbeat_interval() is None:
         return []
     now = datetime.datetime.now()  # Optuna stamps datetime_start with the worker's local clock
-    candidates = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                  if t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace]
+    candidates = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
+                  and t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace]
     failed: list[int] = []
     for trial in candidates:
         with _create_scoped_session(rdb.scoped_session) as session:
@@ -1002,9 +1003,9 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     with_retry("fail stale trials", lambda: optuna.storages.fail_stale_trials(study))
-                    if heartbeat:
-                        with_retry("fail unbeaten trials", lambda: fail_unbeaten_trials(study, grace))
                 trials = all_trials()
+                if heartbeat and with_retry("fail unbeaten trials", functools.partial(fail_unbeaten_trials, study, grace, trials)):
+                    trials = all_trials()  # states changed (and retries were enqueued)
                 failed = _failures(trials)
                 if len(failed) > cfg.tune.max_failed_trials:
                     abort = _abort_message(cfg, failed, study_name)
