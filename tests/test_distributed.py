@@ -56,7 +56,7 @@ def pg_db() -> Iterator[str]:
 def pg_config(tiny_config: Callable[..., RunConfig], pg_db: str, request: pytest.FixtureRequest) -> Callable[..., RunConfig]:
     def make(**overrides: Any) -> RunConfig:
         base = {"tune.storage": pg.url(pg_db), "tune.study_name": f"{request.node.name[:40]}-{os.urandom(3).hex()}",
-                "tune.heartbeat_seconds": 1, "tune.warm_start": False, "tune.sampler": "random"}
+                "tune.heartbeat_seconds": 5, "tune.warm_start": False, "tune.sampler": "random"}
         return tiny_config(**{**base, **overrides})
 
     return make
@@ -126,7 +126,10 @@ def _kill_mid_trial(cfg: RunConfig, path: Path, pg_db: str, attempts: int = 3) -
 
 
 def test_sigkilled_worker_trial_is_failed_retried_once_and_resume_keeps_completed(pg_config: Callable[..., RunConfig], pg_db: str, tmp_path: Path) -> None:
-    cfg = pg_config(**{"tune.n_trials": 6, "tune.search_space": SLOW_SPACE, "tune.pruner": "none", "train.patience": 100})
+    # 1 s heartbeats: the resumed worker fails the dead trial after 2 s (the other tests use 5 s, so a
+    # worker slowed by a loaded machine is not taken for dead)
+    cfg = pg_config(**{"tune.n_trials": 6, "tune.search_space": SLOW_SPACE, "tune.pruner": "none", "train.patience": 100,
+                       "tune.heartbeat_seconds": 1})
     path = _write(cfg, tmp_path / "cfg.yaml")
     killed = _kill_mid_trial(cfg, path, pg_db)
     before = {t.number: (t.params, t.value, t.state) for t in _study(cfg).trials if t.state in FINISHED}

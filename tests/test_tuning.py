@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -19,6 +20,7 @@ from lstmtune.tuning import (
     check_study_config,
     default_study_name,
     run_study,
+    tell,
 )
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -251,3 +253,28 @@ def test_subset_stratified_counts_round_half_up() -> None:
     # quotas 8.73, 8.73, 1.54 -> floors 8, 8, 1 and the 2 left go to the largest remainders
     assert [int((y[idx] == c).sum()) for c in range(3)] == [9, 9, 1]
     assert subset_size(10, 0.01) == 1 and subset_size(10, None) == 10
+
+
+class _RacingSampler(optuna.samplers.RandomSampler):
+    """Plays another worker whose stale-trial check fails our trial *inside* Optuna's tell:
+    after its "already finished?" check, before its write (Optuna calls ``after_trial`` there)."""
+
+    def __init__(self, other: optuna.storages.RDBStorage) -> None:
+        super().__init__(seed=0)
+        self.other = other
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, state: optuna.trial.TrialState,
+                    values: Sequence[float] | None) -> None:
+        self.other.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        super().after_trial(study, trial, state, values)
+
+
+def test_tell_discards_a_result_when_another_worker_fails_the_trial_during_the_tell(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    storage = _storage(url)
+    study = optuna.create_study(storage=storage, sampler=_RacingSampler(optuna.storages.RDBStorage(url)))
+    trial = study.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    frozen = tell(study, storage, trial, values=1.0)  # plain study.tell raises UpdateFinishedTrialError here
+    assert frozen.state == optuna.trial.TrialState.FAIL and frozen.value is None
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]

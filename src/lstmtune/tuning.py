@@ -313,6 +313,19 @@ def fail_unbeaten_trials(study: Any, grace: float, trials: list[Any]) -> list[in
     return numbers
 
 
+def tell(study: Any, storage: Any, trial: Any, *, values: float | list[float] | None = None, state: Any = None) -> Any:
+    """``study.tell`` (with retry) that accepts losing a race: when another worker has failed the
+    trial meanwhile (its heartbeat looked stale), our result is discarded and the trial as stored
+    is returned. ``skip_if_finished`` covers a trial failed *before* the tell; a failure that lands
+    between Optuna's check and its write raises ``UpdateFinishedTrialError``, handled here."""
+    import optuna
+
+    try:
+        return with_retry("tell", functools.partial(study.tell, trial, values, state=state, skip_if_finished=True))
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return with_retry("read trial", functools.partial(storage.get_trial, trial._trial_id))
+
+
 class _Heartbeat:
     """Records the running trial's heartbeat every ``interval`` s. Unlike Optuna's own thread it
     survives a database outage (errors are logged and the next beat retried)."""
@@ -888,9 +901,9 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
             tracking.log_trial_run(cfg, parent_run_id, trial.number, {**fixed, **params}, outcome.history, state.name, {"reason": reason} if reason else None)
         if state == TS.COMPLETE:
             values = values_of(outcome)
-            frozen = with_retry("tell", functools.partial(study.tell, trial, values if multi else values[0], skip_if_finished=True))
+            frozen = tell(study, storage, trial, values=values if multi else values[0])
         else:
-            frozen = with_retry("tell", functools.partial(study.tell, trial, state=state, skip_if_finished=True))
+            frozen = tell(study, storage, trial, state=state)
         if frozen.state != state:
             progress(f"trial {trial.number:>3} was marked {frozen.state.name} by another worker (no heartbeat for {grace} s); its result is discarded")
         if state == TS.FAIL:
