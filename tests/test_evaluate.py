@@ -14,7 +14,8 @@ from lstmtune.evaluate import (
     decide_promotion,
     forecast_baselines,
 )
-from lstmtune.features import ForecastFeaturizer
+from lstmtune.errors import TrialInfeasible
+from lstmtune.features import ForecastFeaturizer, naive_forecast
 
 
 def _featurizer(horizon: int = 1, period: int = 4) -> ForecastFeaturizer:
@@ -64,3 +65,33 @@ def test_promotion_decision(metric: str, new: float, champion: float | None, bas
     assert isinstance(decision, Decision)
     assert decision.alias == alias
     assert decision.reason
+
+
+def test_naive_forecasts_on_a_seasonal_series_with_a_linear_trend() -> None:
+    # y = season + 0.5 t: seasonal naive misses the trend by 0.5 * period * seasons ahead; seasonal_trend is exact
+    season = np.array([1.0, 5.0, 2.0, 8.0])
+    t = np.arange(40)
+    y = season[t % 4] + 0.5 * t
+    ends = np.arange(10, 30)
+    true = y[ends[:, None] + np.arange(1, 7)[None, :]]  # horizon 6 > period 4: steps 5, 6 reach back two seasons
+    exact = naive_forecast(y, ends, "seasonal_trend", 6, 4)
+    assert np.allclose(exact, true)
+    seasonal = naive_forecast(y, ends, "seasonal", 6, 4)
+    assert np.allclose(true - seasonal, np.array([2.0, 2.0, 2.0, 2.0, 4.0, 4.0])[None, :])
+    assert np.array_equal(naive_forecast(y, ends, "last", 2), np.repeat(y[ends][:, None], 2, axis=1))
+    with pytest.raises(ValueError, match="unknown naive forecast 'drift'"):
+        naive_forecast(y, ends, "drift", 1, 4)
+
+
+def test_seasonal_trend_anchor_reads_one_step_more_than_a_season() -> None:
+    meta = {"seasonal_period": 12, "scaler": {"none": {"mean": [0.0], "std": [1.0]}}, "columns": {"features": ["y"], "target": "y"},
+            "target_index": 0, "horizon": 1}
+    with pytest.raises(TrialInfeasible, match="anchor 'seasonal_trend' needs .*lookback >= 13, got lookback=12"):
+        ForecastFeaturizer.from_meta(meta, {"lookback": 12, "anchor": "seasonal_trend"})
+    f = ForecastFeaturizer.from_meta(meta, {"lookback": 13, "anchor": "seasonal_trend"})
+    y = np.arange(30, dtype=np.float64)[:, None] ** 1.5
+    ends = f.history_ends(len(y))  # the first window starts at row 0: the anchor must stay inside it
+    x, anchor = f.windows(f.scale(y), ends)
+    assert x.shape == (len(ends), 13, 1)
+    expected = y[ends - 11, 0] + y[ends, 0] - y[ends - 12, 0]
+    assert np.allclose(anchor[:, 0], expected, rtol=1e-6)

@@ -32,8 +32,8 @@ def _space(**declared: Any) -> dict[str, Any]:
 
 def test_defaults_are_data_aware() -> None:
     space = default_space("forecast", META)
-    assert space["lookback"]["choices"] == [12, 24]
-    assert space["anchor"]["choices"] == ["last", "seasonal"]
+    assert space["lookback"]["choices"] == [13, 24]  # one season plus the step seasonal_trend reads, two seasons
+    assert space["anchor"]["choices"] == ["last", "seasonal", "seasonal_trend"]
     assert space["transform"]["choices"] == ["none", "log"]
     flat = default_space("forecast", {**META, "seasonal_period": 1, "target_positive": False})
     assert flat["anchor"] == {"type": "fixed", "value": "last"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmtune.features import ForecastFeaturizer, mae, rmse
+from lstmtune.features import NAIVE_HISTORY, ForecastFeaturizer, mae, naive_forecast, rmse
 
 PRIMARY_METRIC = {"forecast": "rmse", "classify": "macro_f1", "text": "macro_f1"}
 HIGHER_IS_BETTER = {"rmse": False, "mae": False, "accuracy": True, "macro_f1": True}
@@ -18,17 +18,13 @@ def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 
 def forecast_baselines(featurizer: ForecastFeaturizer, raw: np.ndarray, ends: np.ndarray) -> dict[str, dict[str, float]]:
-    """Persistence and seasonal naive on exactly the windows the model is scored on."""
-    t = featurizer.target_index
+    """Persistence and seasonal naive on exactly the windows the model is scored on, raw values."""
+    series = raw[:, featurizer.target_index]
     true = featurizer.raw_targets(raw, ends)
-    steps = np.arange(1, featurizer.horizon + 1)
-    out = {"persistence": forecast_metrics(np.repeat(raw[ends, t][:, None], featurizer.horizon, axis=1), true)}
-    period = featurizer.period
-    if period >= 2:
-        back = steps - period * np.ceil(steps / period).astype(int)
-        idx = ends[:, None] + back[None, :]
-        if (idx >= 0).all():
-            out[f"seasonal_naive_{period}"] = forecast_metrics(raw[idx, t], true)
+    h, period = featurizer.horizon, featurizer.period
+    out = {"persistence": forecast_metrics(naive_forecast(series, ends, "last", h), true)}
+    if period >= 2 and len(ends) and ends.min() >= NAIVE_HISTORY["seasonal"](period) - 1:
+        out[f"seasonal_naive_{period}"] = forecast_metrics(naive_forecast(series, ends, "seasonal", h, period), true)
     return out
 
 

@@ -6,7 +6,9 @@ JSON-able dict (:meth:`ForecastFeaturizer.to_dict`), never a pickle.
 
 Forecasting works on ``z = log(y)`` or ``y`` (``transform``), standardised with train-only
 statistics. The network predicts a *correction to a naive anchor* for each horizon step:
-``anchor="last"`` (persistence), ``"seasonal"`` (seasonal naive) or ``"none"``. With a zero-
+``anchor="last"`` (persistence), ``"seasonal"`` (seasonal naive), ``"seasonal_trend"`` (seasonal
+naive plus the last season-over-season change: the forecast of the seasonal-and-first differenced
+random walk, ARIMA(0,1,0)(0,1,0)s, multiplicative on log values) or ``"none"``. With a zero-
 initialised head the untrained model equals the naive forecast, and a trending series no
 longer asks the LSTM to extrapolate past the training range. ``window_norm`` subtracts each
 window's last row so the inputs are level-free.
@@ -46,8 +48,9 @@ class ForecastFeaturizer:
         period = int(meta["seasonal_period"])
         if transform not in meta["scaler"]:
             raise TrialInfeasible(f"transform '{transform}' needs a strictly positive target")
-        if anchor == "seasonal" and (period < 2 or lookback < period):
-            raise TrialInfeasible(f"anchor 'seasonal' needs a season (period={period}) no longer than lookback={lookback}")
+        if anchor in NAIVE_HISTORY and (period < 2 or lookback < NAIVE_HISTORY[anchor](period)):
+            raise TrialInfeasible(f"anchor '{anchor}' needs a season (period={period}) and lookback >= {NAIVE_HISTORY[anchor](max(period, 2))}, "
+                                  f"got lookback={lookback}")
         stats = meta["scaler"][transform]
         return cls(
             features=list(meta["columns"]["features"]), target=str(meta["columns"]["target"]),
@@ -86,15 +89,10 @@ class ForecastFeaturizer:
         """Inputs ``[N, lookback, F]`` and anchors ``[N, horizon]`` (scaled) for windows ending at ``ends``."""
         offsets = np.arange(-self.lookback + 1, 1)
         x = scaled[ends[:, None] + offsets[None, :]]
-        t = self.target_index
-        steps = np.arange(1, self.horizon + 1)
-        if self.anchor == "last":
-            anchor = np.repeat(scaled[ends, t][:, None], self.horizon, axis=1)
-        elif self.anchor == "seasonal":
-            back = steps - self.period * np.ceil(steps / self.period).astype(int)
-            anchor = scaled[ends[:, None] + back[None, :], t]
-        else:
+        if self.anchor == "none":
             anchor = np.zeros((len(ends), self.horizon))
+        else:
+            anchor = naive_forecast(scaled[:, self.target_index], ends, self.anchor, self.horizon, self.period)
         if self.window_norm:
             x = x - x[:, -1:, :]
         return x.astype(np.float32), anchor.astype(np.float32)
@@ -117,6 +115,29 @@ class ForecastFeaturizer:
     def history_ends(self, n_rows: int) -> np.ndarray:
         """Every complete window in a history of ``n_rows`` (serving: forecast after each)."""
         return np.arange(self.lookback - 1, n_rows)
+
+
+# rows of history (ending at the forecast origin) each naive forecast reads, as a function of the period
+NAIVE_HISTORY = {"seasonal": lambda period: period, "seasonal_trend": lambda period: period + 1}
+
+
+def naive_forecast(series: np.ndarray, ends: np.ndarray, kind: str, horizon: int, period: int = 1) -> np.ndarray:
+    """``[N, horizon]`` naive forecasts of a 1-D ``series`` from the origins ``ends``.
+
+    ``last``: persistence. ``seasonal``: the value one season back (``k`` seasons for steps past
+    the first season). ``seasonal_trend``: seasonal naive plus ``k`` times the last
+    season-over-season change ``y[t] - y[t - period]`` — the forecast of ARIMA(0,1,0)(0,1,0)s, the
+    differencing of the classic airline model. Every kind reads only ``y[t - period .. t]``."""
+    steps = np.arange(1, horizon + 1)
+    if kind == "last":
+        return np.repeat(series[ends][:, None], horizon, axis=1)
+    if kind not in NAIVE_HISTORY:
+        raise ValueError(f"unknown naive forecast '{kind}'")
+    seasons = np.ceil(steps / period).astype(int)
+    out: np.ndarray = series[ends[:, None] + (steps - period * seasons)[None, :]]
+    if kind == "seasonal_trend":
+        out = out + seasons[None, :] * (series[ends] - series[ends - period])[:, None]
+    return out
 
 
 def forecast_series(parts: dict[str, pd.DataFrame], features: list[str]) -> np.ndarray:

@@ -36,7 +36,7 @@ FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
 TEXT_PARAMS = ("embedding_dim",)
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 TRANSFORMS = ("none", "log")
-ANCHORS = ("none", "last", "seasonal")
+ANCHORS = ("none", "last", "seasonal", "seasonal_trend")
 GRID_POINTS = 3  # a continuous range without a step becomes this many grid points
 
 
@@ -55,7 +55,7 @@ def _fixed(value: Any) -> Spec:
 def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Spec]:
     """Per-task defaults that reflect common practice for small recurrent models.
 
-    Forecasting defaults are data-aware: lookbacks of one and two seasons, the seasonal anchor
+    Forecasting defaults are data-aware: lookbacks of one season (plus the step seasonal_trend reads) and two seasons, the seasonal anchors
     only when a season was found, the log transform only for a strictly positive target.
     """
     space: dict[str, Spec] = {
@@ -81,8 +81,8 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
         meta = meta or {}
         period = int(meta.get("seasonal_period", 1))
         if period >= 2:
-            space["lookback"] = _cat(*sorted({max(period, 4), 2 * period}))
-            space["anchor"] = _cat("last", "seasonal")
+            space["lookback"] = _cat(*sorted({max(period + 1, 4), 2 * period}))  # period + 1: room for seasonal_trend
+            space["anchor"] = _cat("last", "seasonal", "seasonal_trend")
         else:
             space["lookback"] = _cat(8, 16, 32)
             space["anchor"] = _fixed("last")
