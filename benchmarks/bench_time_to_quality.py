@@ -37,7 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
 
-STRATEGIES = {"tpe+hyperband": ("tpe", "hyperband"), "random": ("random", "none"), "grid": ("grid", "none")}
+# name -> (sampler, pruner, first trial = lstmtune's default configuration)
+STRATEGIES = {"tpe+hyperband": ("tpe", "hyperband", True), "random": ("random", "none", False), "grid": ("grid", "none", False),
+              "tpe+hb, no default": ("tpe", "hyperband", False)}
 REFERENCE = "random"
 # --quick: the default space with fewer epochs and smaller/shallower networks (same for every strategy)
 QUICK_SPACE: dict[str, Any] = {"units": [16, 32], "num_layers": 1, "bidirectional": False, "epochs": 20}
@@ -60,10 +62,11 @@ def run_strategy(overrides: dict[str, Any], strategy: str, seed: int, n_trials: 
     from lstmtune.data.prepare import prepare
     from lstmtune.tuning import run_study
 
-    sampler, pruner = STRATEGIES[strategy]
-    db = tmp / f"{strategy}-{seed}-{time.monotonic_ns()}.db"
+    sampler, pruner, from_default = STRATEGIES[strategy]
+    db = tmp / f"{strategy.replace(' ', '').replace(',', '-')}-{seed}-{time.monotonic_ns()}.db"
     values: dict[str, Any] = {
         **overrides, "tune.n_trials": n_trials, "tune.sampler": sampler, "tune.pruner": pruner, "tune.warm_start": False,
+        "tune.start_from_default": from_default,
         "tune.storage": f"sqlite:///{db}", "train.seed": seed, "train.device": device, "output_dir": str(tmp / "out"),
     }
     if quick:
@@ -121,7 +124,9 @@ def reach(run: dict[str, Any], target: float) -> tuple[float | None, int | None]
 
 
 def main() -> None:
-    args = common.parser(__doc__ or "").parse_args()
+    parser = common.parser(__doc__ or "")
+    parser.add_argument("--datasets", default="airline,classify", help="comma-separated subset of: airline, classify")
+    args = parser.parse_args()
     device = common.resolve_device(args.device)
     common.setup_torch(args.threads)
     seeds = [0, 1, 2]
@@ -134,7 +139,7 @@ def main() -> None:
     names = list(STRATEGIES)
     with tempfile.TemporaryDirectory(prefix="lstmtune-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        data = datasets(tmp, args.quick)
+        data = {name: o for name, o in datasets(tmp, args.quick).items() if name in args.datasets.split(",")}
         for overrides in data.values():  # warm-up (imports, first-call costs), not reported
             run_strategy(overrides, REFERENCE, 99, 1, tmp, device, args.quick)
         for ds_name, overrides in data.items():

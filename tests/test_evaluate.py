@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from lstmtune.errors import TrialInfeasible
 from lstmtune.evaluate import (
     Decision,
     best_baseline,
@@ -14,7 +15,6 @@ from lstmtune.evaluate import (
     decide_promotion,
     forecast_baselines,
 )
-from lstmtune.errors import TrialInfeasible
 from lstmtune.features import ForecastFeaturizer, naive_forecast
 
 
@@ -86,7 +86,7 @@ def test_naive_forecasts_on_a_seasonal_series_with_a_linear_trend() -> None:
 def test_seasonal_trend_anchor_reads_one_step_more_than_a_season() -> None:
     meta = {"seasonal_period": 12, "scaler": {"none": {"mean": [0.0], "std": [1.0]}}, "columns": {"features": ["y"], "target": "y"},
             "target_index": 0, "horizon": 1}
-    with pytest.raises(TrialInfeasible, match="anchor 'seasonal_trend' needs .*lookback >= 13, got lookback=12"):
+    with pytest.raises(TrialInfeasible, match=r"anchor 'seasonal_trend' needs .*lookback >= 13, got lookback=12"):
         ForecastFeaturizer.from_meta(meta, {"lookback": 12, "anchor": "seasonal_trend"})
     f = ForecastFeaturizer.from_meta(meta, {"lookback": 13, "anchor": "seasonal_trend"})
     y = np.arange(30, dtype=np.float64)[:, None] ** 1.5

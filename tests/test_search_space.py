@@ -12,6 +12,7 @@ import pytest
 from lstmtune.config import load_config
 from lstmtune.errors import UserError
 from lstmtune.search_space import (
+    default_configuration,
     default_space,
     grid_size,
     grid_space,
@@ -141,3 +142,23 @@ def test_katib_refuses_conditional_parameters() -> None:
         katib_parameters(space)
     with pytest.raises(UserError, match="cell"):
         _space(cell=["lstm", "transformer"])
+
+
+def test_default_configuration_takes_the_nearest_value_the_space_holds() -> None:
+    space = default_space("forecast", META)
+    assert default_configuration(space, META) == {
+        "units": 32, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 3e-3,
+        "batch_size": 32, "optimizer": "adam", "weight_decay": 1e-6, "lookback": 24, "anchor": "seasonal_trend", "transform": "log",
+        "window_norm": True}
+    declared = _space(units={"type": "int", "low": 40, "high": 200, "step": 8}, learning_rate={"type": "float", "low": 1e-2, "high": 1e-1, "log": True},
+                      optimizer=["sgd", "rmsprop"], batch_size=[100, 200], recurrent_dropout={"type": "float", "low": 0.1, "high": 0.3, "when": "num_layers > 1", "default": 0.0})
+    chosen = default_configuration(declared, META)
+    assert chosen["units"] == 40 and chosen["learning_rate"] == 1e-2 and chosen["batch_size"] == 100
+    assert "optimizer" not in chosen  # no preference among the declared choices: the sampler draws it
+    assert "recurrent_dropout" not in chosen  # conditional: drawn when its condition holds
+    assert "epochs" not in chosen  # fixed
+    flat = {**META, "seasonal_period": 1, "target_positive": False}
+    assert default_configuration(default_space("forecast", flat), flat)["lookback"] == 16
+    # a lookback of one season cannot feed seasonal_trend: the default falls back to the seasonal anchor
+    short = _space(lookback=12)
+    assert default_configuration(short, META)["anchor"] == "seasonal"

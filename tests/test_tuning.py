@@ -278,3 +278,22 @@ def test_tell_discards_a_result_when_another_worker_fails_the_trial_during_the_t
     frozen = tell(study, storage, trial, values=1.0)  # plain study.tell raises UpdateFinishedTrialError here
     assert frozen.state == optuna.trial.TrialState.FAIL and frozen.value is None
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+
+
+def test_a_new_study_starts_from_the_default_configuration(tiny_config: Callable[..., RunConfig], capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tiny_config(**{"tune.n_trials": 2, "tune.warm_start": False})
+    parts, meta = prepare(cfg)
+    run_study(cfg, parts, meta)
+    first = min(_study(cfg, meta).trials, key=lambda t: t.number)
+    assert first.user_attrs["warm_start"] == "default configuration"
+    # TINY_SPACE holds units 8/16 (nearest to 32: 16), recurrent dropout 0.0/0.1, lr 3e-3..3e-2; the airline defaults the rest
+    assert first.params == {"units": 16, "recurrent_dropout": 0.0, "learning_rate": 3e-3, "lookback": 24, "anchor": "seasonal_trend",
+                            "transform": "log", "window_norm": True}
+    assert "first trial: lstmtune's default configuration (units=16, " in capsys.readouterr().out
+    # resuming does not enqueue it again; a study without it samples trial 0
+    cfg.tune.n_trials = 3
+    run_study(cfg, parts, meta)
+    assert sum(t.user_attrs.get("warm_start") == "default configuration" for t in _study(cfg, meta).trials) == 1
+    off = tiny_config(**{"tune.n_trials": 1, "tune.warm_start": False, "tune.start_from_default": False, "tune.study_name": "no-default"})
+    run_study(off, parts, meta)
+    assert "warm_start" not in _study(off, meta).trials[0].user_attrs

@@ -21,6 +21,7 @@ from typing import Any
 
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
+from lstmtune.features import NAIVE_HISTORY
 
 Spec = dict[str, Any]
 Params = dict[str, Any]
@@ -273,6 +274,61 @@ def suggest(trial: Any, space: dict[str, Spec]) -> Params:
         else:
             params[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]), step=spec["step"], log=bool(spec["log"]))
     return params
+
+
+def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = None) -> Params:
+    """lstmtune's default configuration inside ``space``: common-practice settings for a small
+    recurrent model (one layer of 32 units, Adam at 3e-3, no dropout) and, for a forecast, the
+    preprocessing that suits the data (log values for a positive target, two seasons of lookback,
+    the ``seasonal_trend`` anchor when a season was found). A new study tries it first (SMAC's
+    initial design does the same), so a good baseline configuration is known after one trial.
+
+    Each value is the preferred one when the space holds it, else the nearest value it holds;
+    parameters without a sensible preference, fixed ones and conditional ones are left out (the
+    sampler draws them)."""
+    meta = meta or {}
+    period = int(meta.get("seasonal_period", 1))
+    preferred: Params = {
+        "units": 32, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 3e-3,
+        "batch_size": 32, "optimizer": "adam", "weight_decay": 1e-6, "embedding_dim": 64, "cell": "lstm", "head": "last",
+        "window_norm": True, "transform": "log" if meta.get("target_positive", False) else "none",
+        "anchor": "seasonal_trend" if period >= 2 else "last", "lookback": 2 * period if period >= 2 else 16,
+    }
+    out: Params = {}
+    for name, spec in space.items():
+        if spec["type"] == "fixed" or spec.get("when") or name not in preferred:
+            continue
+        value = _nearest(spec, preferred[name])
+        if value is not None:
+            out[name] = value
+    lookback = out.get("lookback", space.get("lookback", {}).get("value"))
+    if "anchor" in out and lookback is not None:  # the most informed anchor the lookback can feed
+        feasible = [a for a in ("seasonal_trend", "seasonal", "last") if a in space["anchor"]["choices"]
+                    and (a not in NAIVE_HISTORY or (period >= 2 and int(lookback) >= NAIVE_HISTORY[a](period)))]
+        out["anchor"] = feasible[0] if feasible else out["anchor"]
+    return out
+
+
+def _nearest(spec: Spec, want: Any) -> Any:
+    """The value of ``spec`` equal or closest to ``want`` (None: no sensible match)."""
+    if spec["type"] == "categorical":
+        choices = list(spec["choices"])
+        same = [c for c in choices if c == want and isinstance(c, bool) == isinstance(want, bool) and isinstance(c, str) == isinstance(want, str)]
+        if same:
+            return same[0]
+        numbers = [c for c in choices if _is_number(c)]
+        if not _is_number(want) or not numbers:
+            return None
+        positive = want > 0 and all(c > 0 for c in numbers)
+        return min(numbers, key=lambda c: abs(math.log(c / want)) if positive else abs(c - want))
+    low, high, step = float(spec["low"]), float(spec["high"]), spec.get("step")
+    if isinstance(want, bool) or not _is_number(want):
+        return None
+    value = min(max(float(want), low), high)
+    if step:
+        value = low + round((value - low) / float(step)) * float(step)
+        value = min(value, high)
+    return round(value) if spec["type"] == "int" else value
 
 
 def fixed_params(space: dict[str, Spec]) -> Params:

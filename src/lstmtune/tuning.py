@@ -58,7 +58,13 @@ import pandas as pd
 
 from lstmtune.config import OBJECTIVES, RunConfig
 from lstmtune.errors import TrialInfeasible, UserError
-from lstmtune.search_space import fixed_params, grid_size, grid_space, suggest
+from lstmtune.search_space import (
+    default_configuration,
+    fixed_params,
+    grid_size,
+    grid_space,
+    suggest,
+)
 from lstmtune.training import (
     ClassifyProblem,
     ForecastProblem,
@@ -643,18 +649,28 @@ def champion_params(cfg: RunConfig, meta: dict[str, Any]) -> tuple[dict[str, Any
     return chosen, str(version.version)
 
 
-def _warm_start(cfg: RunConfig, meta: dict[str, Any], study: Any) -> None:
-    """Enqueue the champion's configuration as trial 0 of a new (empty) study. Never raises."""
+def _warm_start(cfg: RunConfig, meta: dict[str, Any], study: Any) -> bool:
+    """Enqueue the champion's configuration as trial 0 of a new (empty) study; True if it did.
+    Never raises."""
     try:
         found = champion_params(cfg, meta)
     except Exception as exc:  # no reachable registry must not block tuning
         progress(f"warm start skipped: cannot read the model registry ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})")
-        return
+        return False
     if found is None or not found[0]:
-        return
+        return False
     params, version = found
     with_retry("enqueue", lambda: study.enqueue_trial(params, user_attrs={"warm_start": f"{cfg.mlflow.model_name}@champion v{version}"}, skip_if_exists=True))
     progress(f"warm start: first trial uses the hyperparameters of {cfg.mlflow.model_name}@champion (version {version}): {len(params)} parameter(s)")
+    return True
+
+
+def _start_from_default(meta: dict[str, Any], study: Any) -> None:
+    """Enqueue lstmtune's default configuration (:func:`default_configuration`) as trial 0."""
+    params = default_configuration(meta["search_space"], meta)
+    if params:
+        with_retry("enqueue", lambda: study.enqueue_trial(params, user_attrs={"warm_start": "default configuration"}, skip_if_exists=True))
+        progress(f"first trial: lstmtune's default configuration ({', '.join(f'{k}={v}' for k, v in params.items())})")
 
 
 def _fail_reason(trial: Any) -> str | None:
@@ -745,8 +761,10 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
 
     with lock():
         existing = all_trials()
-        if not existing and cfg.tune.warm_start:
-            _warm_start(cfg, meta, study)
+        if not existing:
+            started_warm = cfg.tune.warm_start and _warm_start(cfg, meta, study)
+            if not started_warm and cfg.tune.start_from_default and cfg.tune.sampler != "grid":
+                _start_from_default(meta, study)
     if existing:  # resuming: a sampler seeded as in the first run would replay its configurations
         sampler = _sampler(cfg, space, worker_id, len(existing))
         study = with_retry("load study", lambda: optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner))
