@@ -273,11 +273,11 @@ def test_warm_start_enqueues_the_champion_params_once(pg_config: Callable[..., R
     run_study(cfg, parts, meta)
     assert sum("warm_start" in t.user_attrs for t in _study(cfg).trials) == 1
 
-    # an out-of-space champion value is dropped (Optuna samples it); no champion at all is fine
+    # an out-of-space champion value is dropped (Optuna samples it); no champion at all is fine: the default configuration goes first
     client.log_param(run.info.run_id, "best.batch_size", "64")
     cfg2 = pg_config(**{"tune.n_trials": 1, "tune.warm_start": True, "mlflow.tracking_uri": uri, "mlflow.model_name": "no-such-model"})
     run_study(cfg2, parts, meta)
-    assert "warm_start" not in _study(cfg2).trials[0].user_attrs
+    assert _study(cfg2).trials[0].user_attrs["warm_start"] == "default configuration"
 
 
 def test_warm_start_out_of_bounds_value_is_not_enqueued(pg_config: Callable[..., RunConfig], tmp_path: Path) -> None:
