@@ -4,11 +4,13 @@ search over the same space, budget, data and seeds (a script that prints a table
     python benchmarks/bench_time_to_quality.py [--quick] [--json FILE] [--device cpu|cuda|auto]
 
 For each data set (the bundled airline series; a synthetic two-class sequence set) and each seed,
-the three strategies run :func:`lstmtune.tuning.run_study` one after the other (the order rotates
-with the seed) on a temporary SQLite study, tracking and warm start off, the same ``n_trials``:
+the four strategies run :func:`lstmtune.tuning.run_study` one after the other (the order rotates
+with the seed) on a temporary SQLite study, tracking and champion warm start off, the same ``n_trials``:
 
-* ``tpe+hyperband`` — lstmtune's default (``tune.sampler: tpe``, ``tune.pruner: hyperband``);
-* ``random``        — ``RandomSampler``, no pruning: the reference;
+* ``tpe+hyperband`` — lstmtune's default (``tune.sampler: tpe``, ``tune.pruner: hyperband``, and
+  ``tune.start_from_default``: the first trial is lstmtune's default configuration);
+* ``tpe+hb, no default`` — the same without the default first trial (what it contributes);
+* ``random``        — ``RandomSampler``, no pruning, no default first trial: the reference;
 * ``grid``          — ``GridSampler`` over ``lstmtune.search_space.grid_space`` (the same space with
   every continuous range cut to 3 points, log-spaced where the range is log; categorical choices
   and int steps unchanged), no pruning. The grid is far larger than the budget, so the sampler
