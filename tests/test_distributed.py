@@ -273,11 +273,16 @@ def test_warm_start_enqueues_the_champion_params_once(pg_config: Callable[..., R
     run_study(cfg, parts, meta)
     assert sum("warm_start" in t.user_attrs for t in _study(cfg).trials) == 1
 
-    # an out-of-space champion value is dropped (Optuna samples it); no champion at all is fine: the default configuration goes first
+    # an out-of-space champion value is dropped (Optuna samples it); no champion at all is fine
     client.log_param(run.info.run_id, "best.batch_size", "64")
     cfg2 = pg_config(**{"tune.n_trials": 1, "tune.warm_start": True, "mlflow.tracking_uri": uri, "mlflow.model_name": "no-such-model"})
     run_study(cfg2, parts, meta)
-    assert _study(cfg2).trials[0].user_attrs["warm_start"] == "default configuration"
+    assert "warm_start" not in _study(cfg2).trials[0].user_attrs
+    # with tune.start_from_default the default configuration goes first instead
+    cfg3 = pg_config(**{"tune.n_trials": 1, "tune.warm_start": True, "tune.start_from_default": True, "mlflow.tracking_uri": uri,
+                        "mlflow.model_name": "no-such-model", "tune.study_name": "from-default"})
+    run_study(cfg3, parts, meta)
+    assert _study(cfg3).trials[0].user_attrs["warm_start"] == "default configuration"
 
 
 def test_warm_start_out_of_bounds_value_is_not_enqueued(pg_config: Callable[..., RunConfig], tmp_path: Path) -> None:

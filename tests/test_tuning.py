@@ -280,8 +280,8 @@ def test_tell_discards_a_result_when_another_worker_fails_the_trial_during_the_t
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
 
 
-def test_a_new_study_starts_from_the_default_configuration(tiny_config: Callable[..., RunConfig], capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = tiny_config(**{"tune.n_trials": 2, "tune.warm_start": False})
+def test_start_from_default_makes_the_default_configuration_trial_0(tiny_config: Callable[..., RunConfig], capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tiny_config(**{"tune.n_trials": 2, "tune.warm_start": False, "tune.start_from_default": True})
     parts, meta = prepare(cfg)
     run_study(cfg, parts, meta)
     first = min(_study(cfg, meta).trials, key=lambda t: t.number)
@@ -294,6 +294,6 @@ def test_a_new_study_starts_from_the_default_configuration(tiny_config: Callable
     cfg.tune.n_trials = 3
     run_study(cfg, parts, meta)
     assert sum(t.user_attrs.get("warm_start") == "default configuration" for t in _study(cfg, meta).trials) == 1
-    off = tiny_config(**{"tune.n_trials": 1, "tune.warm_start": False, "tune.start_from_default": False, "tune.study_name": "no-default"})
+    off = tiny_config(**{"tune.n_trials": 1, "tune.warm_start": False, "tune.study_name": "no-default"})  # the default: off
     run_study(off, parts, meta)
     assert "warm_start" not in _study(off, meta).trials[0].user_attrs

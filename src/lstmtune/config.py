@@ -141,7 +141,7 @@ class TuneConfig(_Strict):
     backend: Literal["optuna", "katib"] = Field("optuna", description="optuna: trials in the tune step; katib: a Katib Experiment of trial Jobs")
     workers: int = Field(1, ge=1, description="parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)")
     warm_start: bool = Field(True, description="enqueue the current champion's hyperparameters as the first trial of a new study")
-    start_from_default: bool = Field(True, description="without a champion to warm-start from, the first trial of a new study tries lstmtune's default configuration (bayes strategy, optuna backend)")
+    start_from_default: bool = Field(False, description="without a champion to warm-start from, the first trial of a new study tries lstmtune's default configuration (bayes strategy, optuna backend)")
     heartbeat_seconds: int = Field(20, ge=1, description="Optuna heartbeat interval for RDB storages (dead workers' trials are retried)")
     katib: KatibConfig = KatibConfig()
     strategy: Literal["bayes", "pbt"] = Field("bayes", description="bayes: sampler + pruner trials; pbt: population-based training (exploit/explore in rounds)")
