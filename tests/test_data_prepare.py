@@ -247,8 +247,8 @@ def test_seasonal_period_inferred_on_airline(make_cfg, airline_csv: str) -> None
     assert meta["seasonal_period"] == 12
     assert meta["target_positive"] is True
     assert meta["n_rows"] == 144
-    assert meta["search_space"]["anchor"]["choices"] == ["last", "seasonal"]
-    assert meta["search_space"]["lookback"]["choices"] == [12, 24]
+    assert meta["search_space"]["anchor"]["choices"] == ["last", "seasonal", "seasonal_trend"]
+    assert meta["search_space"]["lookback"]["choices"] == [13, 24]
 
 
 def test_seasonal_period_inferred_on_bundled_default(tmp_path: Path) -> None:
