@@ -41,7 +41,12 @@ import common
 
 # name -> (sampler, pruner, first trial = lstmtune's default configuration)
 STRATEGIES = {"tpe+hyperband": ("tpe", "hyperband", False), "random": ("random", "none", False), "grid": ("grid", "none", False),
-              "tpe+hb+default": ("tpe", "hyperband", True)}
+              "tpe+hb+default": ("tpe", "hyperband", True),
+              # candidates for the default strategy (not run unless named in --strategies)
+              "tpe5+hb": ("tpe", "hyperband", False, {"tune.n_startup_trials": 5}),
+              "tpe+sha": ("tpe", "successive_halving", False),
+              "tpe5+sha": ("tpe", "successive_halving", False, {"tune.n_startup_trials": 5})}
+DEFAULT_RUN = ("tpe+hyperband", "random", "grid", "tpe+hb+default")
 REFERENCE = "random"
 # --quick: the default space with fewer epochs and smaller/shallower networks (same for every strategy)
 QUICK_SPACE: dict[str, Any] = {"units": [16, 32], "num_layers": 1, "bidirectional": False, "epochs": 20}
@@ -64,11 +69,12 @@ def run_strategy(overrides: dict[str, Any], strategy: str, seed: int, n_trials: 
     from lstmtune.data.prepare import prepare
     from lstmtune.tuning import run_study
 
-    sampler, pruner, from_default = STRATEGIES[strategy]
+    sampler, pruner, from_default = STRATEGIES[strategy][:3]
+    extra = STRATEGIES[strategy][3] if len(STRATEGIES[strategy]) > 3 else {}
     db = tmp / f"{strategy.replace(' ', '').replace(',', '-')}-{seed}-{time.monotonic_ns()}.db"
     values: dict[str, Any] = {
         **overrides, "tune.n_trials": n_trials, "tune.sampler": sampler, "tune.pruner": pruner, "tune.warm_start": False,
-        "tune.start_from_default": from_default,
+        "tune.start_from_default": from_default, **extra,
         "tune.storage": f"sqlite:///{db}", "train.seed": seed, "train.device": device, "output_dir": str(tmp / "out"),
     }
     if quick:
@@ -128,6 +134,7 @@ def reach(run: dict[str, Any], target: float) -> tuple[float | None, int | None]
 def main() -> None:
     parser = common.parser(__doc__ or "")
     parser.add_argument("--datasets", default="airline,classify", help="comma-separated subset of: airline, classify")
+    parser.add_argument("--strategies", default=",".join(DEFAULT_RUN), help=f"comma-separated subset of: {', '.join(STRATEGIES)} (random is always run)")
     args = parser.parse_args()
     device = common.resolve_device(args.device)
     common.setup_torch(args.threads)
@@ -138,7 +145,7 @@ def main() -> None:
     print(f"budget: {n_trials} trials per study, seeds {seeds}; space: {'default space with ' + str(QUICK_SPACE) + ', patience 5' if args.quick else 'the per-task default space'}")
     print(f"quality target: best validation objective of '{REFERENCE}' with its full budget (per data set and seed)\n", flush=True)
     runs: list[dict[str, Any]] = []
-    names = list(STRATEGIES)
+    names = [n for n in STRATEGIES if n in args.strategies.split(",") or n == REFERENCE]
     with tempfile.TemporaryDirectory(prefix="lstmtune-bench-") as tmpdir:
         tmp = Path(tmpdir)
         data = {name: o for name, o in datasets(tmp, args.quick).items() if name in args.datasets.split(",")}

@@ -66,7 +66,7 @@ def test_resume_on_same_storage_reuses_and_never_repeats(tiny_config: Callable[.
 
 
 @pytest.mark.parametrize(("sampler", "pruner"), [("tpe", "hyperband"), ("random", "median"), ("grid", "none"), ("cmaes", "hyperband"),
-                                                 ("random", "none"), ("tpe", "median")])
+                                                 ("random", "none"), ("tpe", "median"), ("tpe", "successive_halving")])
 def test_every_sampler_and_pruner_runs(tiny_config: Callable[..., RunConfig], sampler: str, pruner: str) -> None:
     space = {"units": [8, 16], "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False,
              "learning_rate": {"type": "float", "low": 3e-3, "high": 3e-2, "log": True}, "batch_size": 32,
@@ -297,3 +297,15 @@ def test_start_from_default_makes_the_default_configuration_trial_0(tiny_config:
     off = tiny_config(**{"tune.n_trials": 1, "tune.warm_start": False, "tune.study_name": "no-default"})  # the default: off
     run_study(off, parts, meta)
     assert "warm_start" not in _study(off, meta).trials[0].user_attrs
+
+
+def test_sampler_and_pruner_settings(tiny_config: Callable[..., RunConfig]) -> None:
+    from lstmtune.tuning import _pruner, _sampler
+
+    default = tiny_config(**{"tune.n_trials": 30})
+    assert _sampler(default, {})._n_startup_trials == 10
+    assert _sampler(tiny_config(**{"tune.n_trials": 6}), {})._n_startup_trials == 3
+    assert _sampler(tiny_config(**{"tune.n_trials": 30, "tune.n_startup_trials": 5}), {})._n_startup_trials == 5
+    assert type(_pruner(default, 100)).__name__ == "HyperbandPruner"
+    sha = _pruner(tiny_config(**{"tune.pruner": "successive_halving"}), 100)
+    assert type(sha).__name__ == "SuccessiveHalvingPruner" and sha._min_resource == 5 and sha._reduction_factor == 3

@@ -29,7 +29,7 @@ RUN_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--n-trials": ("tune.n_trials", int, "number of trials"),
     "--timeout": ("tune.timeout", float, "tuning time budget in seconds"),
     "--sampler": ("tune.sampler", str, "tpe | random | grid | cmaes"),
-    "--pruner": ("tune.pruner", str, "hyperband | median | none"),
+    "--pruner": ("tune.pruner", str, "hyperband | successive_halving | median | none"),
     "--backend": ("tune.backend", str, "optuna | katib"),
     "--fuse-trials": ("tune.fuse_trials", "int_or_word", "auto | off | K: train same-shape trials as one fused model"),
     "--subset": ("tune.subset", float, "tune on this fraction of the training data first (0-1]"),

@@ -156,7 +156,9 @@ class TuneConfig(_Strict):
     n_trials: int = Field(30, ge=1, description="total trials of the study (a resumed study counts its finished trials)")
     timeout: float | None = Field(None, gt=0, description="seconds; stop starting new trials after this")
     sampler: Literal["tpe", "random", "grid", "cmaes"] = Field("tpe", description="Optuna sampler (Katib: the matching algorithm)")
-    pruner: Literal["hyperband", "median", "none"] = Field("hyperband", description="stop poor trials early (Katib: median -> medianstop)")
+    pruner: Literal["hyperband", "successive_halving", "median", "none"] = Field(
+        "hyperband", description="stop poor trials early: hyperband brackets, one successive-halving bracket (more aggressive), median (Katib: median -> medianstop)")
+    n_startup_trials: int | None = Field(None, ge=1, description="tpe: random trials before the model is used (default: min(10, max(3, n_trials // 3)))")
     storage: str | None = Field(None, description="Optuna storage URL (default: SQLite file in the output dir)")
     study_name: str | None = Field(None, description="default: <model name>-<hash of data and search space>; a rerun with the same name resumes")
     max_failed_trials: int = Field(5, ge=0, description="more failed trials (NaN loss, OOM) abort the run")

@@ -515,7 +515,8 @@ def _sampler(cfg: RunConfig, space: dict[str, Any], worker_id: int = 0, n_existi
     seed = cfg.train.seed + 7919 * worker_id + 104729 * n_existing
     name = cfg.tune.sampler
     if name == "tpe":  # with several objectives this is Optuna's multi-objective TPE
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=min(10, max(3, cfg.tune.n_trials // 3)))
+        startup = cfg.tune.n_startup_trials or min(10, max(3, cfg.tune.n_trials // 3))
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=startup)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
@@ -530,8 +531,11 @@ def _pruner(cfg: RunConfig, max_epochs: int) -> Any:
 
     if is_multi_objective(cfg):  # Optuna's pruners compare one intermediate value: none for several objectives
         return optuna.pruners.NopPruner()
+    min_resource = max(2, min(5, max_epochs // 10))
     if cfg.tune.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(2, min(5, max_epochs // 10)), max_resource=max_epochs, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=min_resource, max_resource=max_epochs, reduction_factor=3)
+    if cfg.tune.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=3)
     if cfg.tune.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
     return optuna.pruners.NopPruner()
