@@ -95,3 +95,10 @@ def test_seasonal_trend_anchor_reads_one_step_more_than_a_season() -> None:
     assert x.shape == (len(ends), 13, 1)
     expected = y[ends - 11, 0] + y[ends, 0] - y[ends - 12, 0]
     assert np.allclose(anchor[:, 0], expected, rtol=1e-6)
+
+
+def test_naive_forecast_refuses_origins_without_enough_history() -> None:
+    y = np.arange(30, dtype=np.float64)
+    with pytest.raises(ValueError, match="needs 13 rows of history; an origin is at row 11"):
+        naive_forecast(y, np.arange(11, 20), "seasonal_trend", 1, 12)
+    assert naive_forecast(y, np.arange(11, 20), "seasonal", 1, 12).shape == (9, 1)

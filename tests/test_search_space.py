@@ -162,3 +162,14 @@ def test_default_configuration_takes_the_nearest_value_the_space_holds() -> None
     # a lookback of one season cannot feed seasonal_trend: the default falls back to the seasonal anchor
     short = _space(lookback=12)
     assert default_configuration(short, META)["anchor"] == "seasonal"
+
+
+def test_default_configuration_snaps_to_the_grid_and_keeps_bools_apart() -> None:
+    space = _space(units={"type": "int", "low": 8, "high": 30, "step": 8}, bidirectional=[True, False], batch_size=[1, 2],
+                   anchor=["none", "seasonal_trend"], lookback=12)
+    chosen = default_configuration(space, META)
+    assert chosen["units"] == 24  # 32 clipped to 30 would be off the 8, 16, 24 grid
+    assert chosen["bidirectional"] is False  # the bool, not the int 0 / 1
+    assert chosen["batch_size"] == 2  # nearest number to 32; True/False are never numbers here
+    assert chosen["anchor"] == "none"  # seasonal_trend needs lookback 13: the feasible fallback
+    assert default_configuration(_space(anchor=["last", "seasonal"]), META)["anchor"] == "seasonal"

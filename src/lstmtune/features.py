@@ -133,6 +133,8 @@ def naive_forecast(series: np.ndarray, ends: np.ndarray, kind: str, horizon: int
         return np.repeat(series[ends][:, None], horizon, axis=1)
     if kind not in NAIVE_HISTORY:
         raise ValueError(f"unknown naive forecast '{kind}'")
+    if len(ends) and int(ends.min()) < NAIVE_HISTORY[kind](period) - 1:  # numpy would wrap a negative index silently
+        raise ValueError(f"naive forecast '{kind}' needs {NAIVE_HISTORY[kind](period)} rows of history; an origin is at row {int(ends.min())}")
     seasons = np.ceil(steps / period).astype(int)
     out: np.ndarray = series[ends[:, None] + (steps - period * seasons)[None, :]]
     if kind == "seasonal_trend":

@@ -302,10 +302,12 @@ def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = 
         if value is not None:
             out[name] = value
     lookback = out.get("lookback", space.get("lookback", {}).get("value"))
-    if "anchor" in out and lookback is not None:  # the most informed anchor the lookback can feed
-        feasible = [a for a in ("seasonal_trend", "seasonal", "last") if a in space["anchor"]["choices"]
+    anchor = space.get("anchor", {})
+    if anchor.get("type") == "categorical" and not anchor.get("when") and lookback is not None:  # the most informed anchor the lookback can feed
+        feasible = [a for a in ("seasonal_trend", "seasonal", "last", "none") if a in anchor["choices"]
                     and (a not in NAIVE_HISTORY or (period >= 2 and int(lookback) >= NAIVE_HISTORY[a](period)))]
-        out["anchor"] = feasible[0] if feasible else out["anchor"]
+        if feasible:
+            out["anchor"] = feasible[0]
     return out
 
 
@@ -325,9 +327,9 @@ def _nearest(spec: Spec, want: Any) -> Any:
     if isinstance(want, bool) or not _is_number(want):
         return None
     value = min(max(float(want), low), high)
-    if step:
-        value = low + round((value - low) / float(step)) * float(step)
-        value = min(value, high)
+    if step:  # snap to the grid low + k * step, never past high
+        k = min(round((value - low) / float(step)), math.floor((high - low) / float(step) + 1e-9))
+        value = low + k * float(step)
     return round(value) if spec["type"] == "int" else value
 
 
