@@ -173,3 +173,10 @@ def test_default_configuration_snaps_to_the_grid_and_keeps_bools_apart() -> None
     assert chosen["batch_size"] == 2  # nearest number to 32; True/False are never numbers here
     assert chosen["anchor"] == "none"  # seasonal_trend needs lookback 13: the feasible fallback
     assert default_configuration(_space(anchor=["last", "seasonal"]), META)["anchor"] == "seasonal"
+
+
+def test_default_anchors_fit_a_declared_lookback() -> None:
+    assert _space(lookback=12)["anchor"]["choices"] == ["last", "seasonal"]  # 12 cannot feed seasonal_trend (needs 13)
+    assert _space(lookback=8)["anchor"] == {"type": "fixed", "value": "last"}
+    assert _space(lookback={"type": "int", "low": 8, "high": 30})["anchor"]["choices"] == ["last", "seasonal", "seasonal_trend"]
+    assert _space(lookback=12, anchor=["last", "seasonal_trend"])["anchor"]["choices"] == ["last", "seasonal_trend"]  # declared: kept

@@ -121,8 +121,22 @@ def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec
         if name not in known:
             raise UserError(f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: {', '.join(sorted(known))})")
         space[name] = _entry_to_spec(name, entry)
-    _check(space, meta)
+    _check(space, meta)  # first: the lookback values must be valid numbers
+    if task == "forecast" and "anchor" not in (cfg.tune.search_space or {}):
+        _fit_default_anchors(space, int(meta.get("seasonal_period", 1)))
     return space
+
+
+def _fit_default_anchors(space: dict[str, Spec], period: int) -> None:
+    """Drop the default anchors that no declared lookback can feed (``lookback: 12`` with a season
+    of 12 leaves no room for ``seasonal_trend``), so no trial is spent on an infeasible pair."""
+    spec = space["anchor"]
+    values = _values(space["lookback"])
+    longest = int(max(values)) if values else int(space["lookback"]["high"])
+    if spec["type"] != "categorical":
+        return
+    keep = [a for a in spec["choices"] if a not in NAIVE_HISTORY or longest >= NAIVE_HISTORY[a](period)]
+    space["anchor"] = _cat(*keep) if len(keep) > 1 else _fixed(keep[0] if keep else "last")
 
 
 INT_PARAMS = {"units": 1, "num_layers": 1, "batch_size": 1, "epochs": 1, "lookback": 1, "embedding_dim": 1}
