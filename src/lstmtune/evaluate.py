@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmtune.features import NAIVE_HISTORY, ForecastFeaturizer, mae, naive_forecast, rmse
+from lstmtune.features import ForecastFeaturizer, anchor_fits, mae, naive_forecast, rmse
 
 PRIMARY_METRIC = {"forecast": "rmse", "classify": "macro_f1", "text": "macro_f1"}
 HIGHER_IS_BETTER = {"rmse": False, "mae": False, "accuracy": True, "macro_f1": True}
@@ -23,7 +23,7 @@ def forecast_baselines(featurizer: ForecastFeaturizer, raw: np.ndarray, ends: np
     true = featurizer.raw_targets(raw, ends)
     h, period = featurizer.horizon, featurizer.period
     out = {"persistence": forecast_metrics(naive_forecast(series, ends, "last", h), true)}
-    if period >= 2 and len(ends) and ends.min() >= NAIVE_HISTORY["seasonal"](period) - 1:
+    if len(ends) and anchor_fits("seasonal", int(ends.min()) + 1, period):
         out[f"seasonal_naive_{period}"] = forecast_metrics(naive_forecast(series, ends, "seasonal", h, period), true)
     return out
 

@@ -48,7 +48,7 @@ class ForecastFeaturizer:
         period = int(meta["seasonal_period"])
         if transform not in meta["scaler"]:
             raise TrialInfeasible(f"transform '{transform}' needs a strictly positive target")
-        if anchor in NAIVE_HISTORY and (period < 2 or lookback < NAIVE_HISTORY[anchor](period)):
+        if not anchor_fits(anchor, lookback, period):
             raise TrialInfeasible(f"anchor '{anchor}' needs a season (period={period}) and lookback >= {NAIVE_HISTORY[anchor](max(period, 2))}, "
                                   f"got lookback={lookback}")
         stats = meta["scaler"][transform]
@@ -121,6 +121,12 @@ class ForecastFeaturizer:
 NAIVE_HISTORY = {"seasonal": lambda period: period, "seasonal_trend": lambda period: period + 1}
 
 
+def anchor_fits(kind: str, rows: int, period: int) -> bool:
+    """Whether ``rows`` of history (a lookback, or an origin's row + 1) can feed the naive forecast
+    ``kind`` (``last``/``none`` always can; the seasonal ones need a season and enough rows)."""
+    return kind not in NAIVE_HISTORY or (period >= 2 and rows >= NAIVE_HISTORY[kind](period))
+
+
 def naive_forecast(series: np.ndarray, ends: np.ndarray, kind: str, horizon: int, period: int = 1) -> np.ndarray:
     """``[N, horizon]`` naive forecasts of a 1-D ``series`` from the origins ``ends``.
 
@@ -133,7 +139,7 @@ def naive_forecast(series: np.ndarray, ends: np.ndarray, kind: str, horizon: int
         return np.repeat(series[ends][:, None], horizon, axis=1)
     if kind not in NAIVE_HISTORY:
         raise ValueError(f"unknown naive forecast '{kind}'")
-    if len(ends) and int(ends.min()) < NAIVE_HISTORY[kind](period) - 1:  # numpy would wrap a negative index silently
+    if len(ends) and not anchor_fits(kind, int(ends.min()) + 1, period):  # numpy would wrap a negative index silently
         raise ValueError(f"naive forecast '{kind}' needs {NAIVE_HISTORY[kind](period)} rows of history; an origin is at row {int(ends.min())}")
     seasons = np.ceil(steps / period).astype(int)
     out: np.ndarray = series[ends[:, None] + (steps - period * seasons)[None, :]]

@@ -347,7 +347,7 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
     Columns: ``time`` (the time column's value, else the row index), ``actual``, ``model``,
     ``persistence`` and, with a season, ``seasonal_naive_<period>``; one row per test target."""
     from lstmtune.data.prepare import read_prepared
-    from lstmtune.features import NAIVE_HISTORY, ForecastFeaturizer, forecast_series, naive_forecast
+    from lstmtune.features import ForecastFeaturizer, anchor_fits, forecast_series, naive_forecast
     from lstmtune.serving import Predictor
 
     parts, meta = read_prepared(str(prepared_dir))
@@ -364,7 +364,7 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
     target_at = ends + 1
     out = pd.DataFrame({"time": _times(parts, meta)[target_at], "actual": raw[target_at, t], "model": pred[rows, 0],
                         "persistence": raw[ends, t]})
-    if f.period >= 2 and len(ends) and ends.min() >= NAIVE_HISTORY["seasonal"](f.period) - 1:
+    if len(ends) and anchor_fits("seasonal", int(ends.min()) + 1, f.period):
         out[f"seasonal_naive_{f.period}"] = naive_forecast(raw[:, t], ends, "seasonal", 1, f.period)[:, 0]
     return out
 

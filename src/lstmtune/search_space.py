@@ -21,7 +21,7 @@ from typing import Any
 
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
-from lstmtune.features import NAIVE_HISTORY
+from lstmtune.features import anchor_fits
 
 Spec = dict[str, Any]
 Params = dict[str, Any]
@@ -131,12 +131,12 @@ def _fit_default_anchors(space: dict[str, Spec], period: int) -> None:
     """Drop the default anchors that no declared lookback can feed (``lookback: 12`` with a season
     of 12 leaves no room for ``seasonal_trend``), so no trial is spent on an infeasible pair."""
     spec = space["anchor"]
-    values = _values(space["lookback"])
-    longest = int(max(values)) if values else int(space["lookback"]["high"])
     if spec["type"] != "categorical":
         return
-    keep = [a for a in spec["choices"] if a not in NAIVE_HISTORY or longest >= NAIVE_HISTORY[a](period)]
-    space["anchor"] = _cat(*keep) if len(keep) > 1 else _fixed(keep[0] if keep else "last")
+    values = _values(space["lookback"])
+    longest = int(max(values)) if values else int(space["lookback"]["high"])
+    keep = [a for a in spec["choices"] if anchor_fits(a, longest, period)]  # the defaults always keep "last"
+    space["anchor"] = _cat(*keep) if len(keep) > 1 else _fixed(keep[0])
 
 
 INT_PARAMS = {"units": 1, "num_layers": 1, "batch_size": 1, "epochs": 1, "lookback": 1, "embedding_dim": 1}
@@ -318,8 +318,7 @@ def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = 
     lookback = out.get("lookback", space.get("lookback", {}).get("value"))
     anchor = space.get("anchor", {})
     if anchor.get("type") == "categorical" and not anchor.get("when") and lookback is not None:  # the most informed anchor the lookback can feed
-        feasible = [a for a in ("seasonal_trend", "seasonal", "last", "none") if a in anchor["choices"]
-                    and (a not in NAIVE_HISTORY or (period >= 2 and int(lookback) >= NAIVE_HISTORY[a](period)))]
+        feasible = [a for a in ("seasonal_trend", "seasonal", "last", "none") if a in anchor["choices"] and anchor_fits(a, int(lookback), period)]
         if feasible:
             out["anchor"] = feasible[0]
     return out
