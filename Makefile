@@ -25,6 +25,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check src components pipelines tests benchmarks
+	$(BIN)/ruff format --check src components pipelines tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy

@@ -40,7 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 TIMINGS_ENV = "LSTMTUNE_BENCH_TIMINGS"
-QUICK_SPACE: dict[str, Any] = {"units": [16, 32], "num_layers": 1, "bidirectional": False, "epochs": 20}
+QUICK_SPACE: dict[str, Any] = {
+    "units": [16, 32],
+    "num_layers": 1,
+    "bidirectional": False,
+    "epochs": 20,
+}
 
 SITECUSTOMIZE = textwrap.dedent('''
     """Benchmark instrumentation (bench_overhead.py): time lstmtune.training.train and
@@ -107,7 +112,12 @@ def pipeline_run(tmp: Path, n_trials: int, quick: bool, device: str, index: int)
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
     timings = tmp / f"timings-{index}.jsonl"
     out = tmp / f"out-{index}"
-    values: dict[str, Any] = {"tune.n_trials": n_trials, "tune.warm_start": False, "train.device": device, "output_dir": str(out)}
+    values: dict[str, Any] = {
+        "tune.n_trials": n_trials,
+        "tune.warm_start": False,
+        "train.device": device,
+        "output_dir": str(out),
+    }
     if quick:
         values["tune.search_space"] = dict(QUICK_SPACE)
     cfg = load_config(None, values).resolved()
@@ -125,31 +135,62 @@ def pipeline_run(tmp: Path, n_trials: int, quick: bool, device: str, index: int)
             else:
                 os.environ[k] = v
     if not timings.is_file():
-        raise SystemExit("the sitecustomize instrumentation did not load in the pipeline's step processes")
+        raise SystemExit(
+            "the sitecustomize instrumentation did not load in the pipeline's step processes"
+        )
     calls = [json.loads(line) for line in timings.read_text().splitlines() if line.strip()]
     train_trials = [c["seconds"] for c in calls if c["fn"] == "train" and c["kind"] == "trial"]
     train_retrain = [c["seconds"] for c in calls if c["fn"] == "train" and c["kind"] == "retrain"]
     logs = {int(c["trial"]): c for c in calls if c["fn"] == "log_trial_run"}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=summary["study_name"], storage=str(cfg.tune.storage))
-    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None and t.datetime_start is not None]
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.datetime_complete is not None and t.datetime_start is not None
+    ]
     per_trial = []
     for t in trials:
         secs = (t.datetime_complete - t.datetime_start).total_seconds()
         log_s = logs.get(t.number, {}).get("seconds")
-        per_trial.append({"trial": t.number, "state": t.state.name, "epochs": len(t.intermediate_values), "trial_seconds": secs,
-                          "log_seconds": log_s, "log_fraction": common.ratio(log_s, secs)})
+        per_trial.append(
+            {
+                "trial": t.number,
+                "state": t.state.name,
+                "epochs": len(t.intermediate_values),
+                "trial_seconds": secs,
+                "log_seconds": log_s,
+                "log_fraction": common.ratio(log_s, secs),
+            }
+        )
     client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
     exp = client.get_experiment_by_name(cfg.mlflow.experiment)
-    nested = client.search_runs([exp.experiment_id], filter_string="tags.`optuna.trial` != ''", max_results=1000) if exp else []
+    nested = (
+        client.search_runs(
+            [exp.experiment_id], filter_string="tags.`optuna.trial` != ''", max_results=1000
+        )
+        if exp
+        else []
+    )
     inside = sum(train_trials) + sum(train_retrain)
     return {
-        "total_seconds": total, "pipeline_seconds": summary.get("pipeline_seconds"), "tune_seconds": summary.get("tune_seconds"),
-        "train_trials_seconds": sum(train_trials), "train_retrain_seconds": sum(train_retrain), "train_seconds": inside,
-        "log_trial_run_seconds": sum(c["seconds"] for c in logs.values()), "n_log_calls": len(logs), "n_train_calls": len(train_trials),
-        "n_trials": len(trials), "n_nested_runs": len(nested), "overhead_seconds": total - inside, "overhead_fraction": (total - inside) / total,
-        "per_trial": per_trial, "histories": [r["epochs"] for r in per_trial],
-        "n_trials_complete": summary.get("n_trials_complete"), "n_trials_pruned": summary.get("n_trials_pruned"),
+        "total_seconds": total,
+        "pipeline_seconds": summary.get("pipeline_seconds"),
+        "tune_seconds": summary.get("tune_seconds"),
+        "train_trials_seconds": sum(train_trials),
+        "train_retrain_seconds": sum(train_retrain),
+        "train_seconds": inside,
+        "log_trial_run_seconds": sum(c["seconds"] for c in logs.values()),
+        "n_log_calls": len(logs),
+        "n_train_calls": len(train_trials),
+        "n_trials": len(trials),
+        "n_nested_runs": len(nested),
+        "overhead_seconds": total - inside,
+        "overhead_fraction": (total - inside) / total,
+        "per_trial": per_trial,
+        "histories": [r["epochs"] for r in per_trial],
+        "n_trials_complete": summary.get("n_trials_complete"),
+        "n_trials_pruned": summary.get("n_trials_pruned"),
     }
 
 
@@ -159,22 +200,57 @@ def log_microbench(tmp: Path, histories: list[int], n_calls: int) -> dict[str, A
     from lstmtune.config import load_config
 
     cfg = load_config(None, {"output_dir": str(tmp / "mlflow-bench")}).resolved()
-    meta = {"task": "forecast", "sha256": "0" * 64, "source": "bench", "n_rows": 144, "columns": {"target": "passengers"}, "horizon": 1,
-            "seasonal_period": 12, "search_space": {}}
+    meta = {
+        "task": "forecast",
+        "sha256": "0" * 64,
+        "source": "bench",
+        "n_rows": 144,
+        "columns": {"target": "passengers"},
+        "horizon": 1,
+        "seasonal_period": 12,
+        "search_space": {},
+    }
     with contextlib.redirect_stderr(io.StringIO()):
-        parent = tracking.start_parent_run(cfg, meta)  # creates the store and experiment (not timed)
-    params = {"units": 32, "num_layers": 1, "dropout": 0.1, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 3e-3,
-              "batch_size": 32, "optimizer": "adam", "weight_decay": 1e-6, "epochs": 100, "cell": "lstm", "head": "last",
-              "lookback": 12, "transform": "log", "anchor": "seasonal", "window_norm": False}
+        parent = tracking.start_parent_run(
+            cfg, meta
+        )  # creates the store and experiment (not timed)
+    params = {
+        "units": 32,
+        "num_layers": 1,
+        "dropout": 0.1,
+        "recurrent_dropout": 0.0,
+        "bidirectional": False,
+        "learning_rate": 3e-3,
+        "batch_size": 32,
+        "optimizer": "adam",
+        "weight_decay": 1e-6,
+        "epochs": 100,
+        "cell": "lstm",
+        "head": "last",
+        "lookback": 12,
+        "transform": "log",
+        "anchor": "seasonal",
+        "window_norm": False,
+    }
     lengths = histories or [20]
     secs, per_len = [], []
     for i in range(n_calls):
         n = lengths[i % len(lengths)]
-        hist = [{"epoch": float(e), "val_rmse": 20.0 + 1.0 / e, "train_loss": 0.1 / e} for e in range(1, n + 1)]
-        s, _ = common.timed(lambda h=hist, k=i: tracking.log_trial_run(cfg, parent, k, params, h, "COMPLETE"))
+        hist = [
+            {"epoch": float(e), "val_rmse": 20.0 + 1.0 / e, "train_loss": 0.1 / e}
+            for e in range(1, n + 1)
+        ]
+        s, _ = common.timed(
+            lambda h=hist, k=i: tracking.log_trial_run(cfg, parent, k, params, h, "COMPLETE")
+        )
         secs.append(s)
         per_len.append(n)
-    return {"n_calls": n_calls, "median_seconds": statistics.median(secs), "seconds": secs, "history_lengths": per_len}
+    return {
+        "n_calls": n_calls,
+        "median_seconds": statistics.median(secs),
+        "seconds": secs,
+        "history_lengths": per_len,
+    }
 
 
 def main() -> None:
@@ -185,16 +261,24 @@ def main() -> None:
     n_runs = 1 if args.quick else 2
     n_calls = 20 if args.quick else 60
     info = common.machine(device)
-    common.header("pipeline overhead: lstmtune run (kfp.local) minus time inside training; MLflow logging per trial", info)
+    common.header(
+        "pipeline overhead: lstmtune run (kfp.local) minus time inside training; MLflow logging per trial",
+        info,
+    )
     space = f"default space with {QUICK_SPACE}" if args.quick else "the default space"
-    print(f"run_local on the bundled airline series: {n_trials} trials, {space}, {n_runs} run(s); log_trial_run microbenchmark: {n_calls} calls\n",
-          flush=True)
+    print(
+        f"run_local on the bundled airline series: {n_trials} trials, {space}, {n_runs} run(s); log_trial_run microbenchmark: {n_calls} calls\n",
+        flush=True,
+    )
     runs = []
     with tempfile.TemporaryDirectory(prefix="lstmtune-bench-") as tmpdir:
         tmp = Path(tmpdir)
         for i in range(n_runs):
             runs.append(pipeline_run(tmp, n_trials, args.quick, device, i))
-            print(f"  run {i + 1}: {runs[-1]['total_seconds']:.1f} s total, {runs[-1]['train_seconds']:.1f} s inside train()", flush=True)
+            print(
+                f"  run {i + 1}: {runs[-1]['total_seconds']:.1f} s total, {runs[-1]['train_seconds']:.1f} s inside train()",
+                flush=True,
+            )
         histories = [h for r in runs for h in r["histories"]]
         micro = log_microbench(tmp, histories, n_calls)
     med = common.median
@@ -210,16 +294,32 @@ def main() -> None:
         ["overhead / total", med(r["overhead_fraction"] for r in runs)],
         ["trials / MLflow nested runs", f"{runs[0]['n_trials']} / {runs[0]['n_nested_runs']}"],
         ["median trial wall time (s)", med(trial_secs)],
-        ["median log_trial_run in the run (s)", med(p["log_seconds"] for r in runs for p in r["per_trial"])],
+        [
+            "median log_trial_run in the run (s)",
+            med(p["log_seconds"] for r in runs for p in r["per_trial"]),
+        ],
         ["MLflow logging / trial time (median over trials)", med(log_fracs)],
         ["log_trial_run isolated, median of N calls (s)", micro["median_seconds"]],
-        ["isolated log_trial_run / median trial time", common.ratio(micro["median_seconds"], med(trial_secs))],
+        [
+            "isolated log_trial_run / median trial time",
+            common.ratio(micro["median_seconds"], med(trial_secs)),
+        ],
     ]
     print()
     print(common.table(["figure", "value"], rows))
     print(f"\nhistory lengths (epochs per trial) used: {sorted(set(histories))}")
-    common.write_json(args.json, {"benchmark": "overhead", "machine": info, "quick": args.quick, "n_trials": n_trials, "runs": runs,
-                                  "log_microbench": micro, "table": {str(r[0]).strip(): r[1] for r in rows}})
+    common.write_json(
+        args.json,
+        {
+            "benchmark": "overhead",
+            "machine": info,
+            "quick": args.quick,
+            "n_trials": n_trials,
+            "runs": runs,
+            "log_microbench": micro,
+            "table": {str(r[0]).strip(): r[1] for r in rows},
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,20 @@ def make_data(n: int, device: str) -> tuple[Any, Any]:
 
 
 def params_for(units: int, batch: int) -> dict[str, Any]:
-    return {"units": units, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 1e-3,
-            "batch_size": batch, "optimizer": "adam", "weight_decay": 0.0, "epochs": 1, "cell": "lstm", "head": "last"}
+    return {
+        "units": units,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "bidirectional": False,
+        "learning_rate": 1e-3,
+        "batch_size": batch,
+        "optimizer": "adam",
+        "weight_decay": 0.0,
+        "epochs": 1,
+        "cell": "lstm",
+        "head": "last",
+    }
 
 
 def run_lstmtune(x: Any, y: Any, units: int, batch: int, epochs: int, device: str) -> float:
@@ -68,8 +80,17 @@ def run_lstmtune(x: Any, y: Any, units: int, batch: int, epochs: int, device: st
         def loss(self, out: torch.Tensor, b: TensorSet) -> torch.Tensor:
             return F.mse_loss(out.float(), b.y)
 
-    result = train(Synthetic(), params_for(units, batch), TensorSet(x, y), None, epochs=epochs, grad_clip=1.0, seed=0,
-                   device=torch.device(device), amp=True)
+    result = train(
+        Synthetic(),
+        params_for(units, batch),
+        TensorSet(x, y),
+        None,
+        epochs=epochs,
+        grad_clip=1.0,
+        seed=0,
+        device=torch.device(device),
+        amp=True,
+    )
     return float(result.train_seconds)
 
 
@@ -93,8 +114,13 @@ def run_reference(x: Any, y: Any, units: int, batch: int, epochs: int, device: s
     dev = torch.device(device)
     model = Net().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0),
-                        pin_memory=device == "cuda")
+    loader = DataLoader(
+        TensorDataset(x, y),
+        batch_size=batch,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+        pin_memory=device == "cuda",
+    )
     loss_fn = nn.MSELoss()
     model.train()
     if device == "cuda":
@@ -124,8 +150,13 @@ def main() -> None:
     repeats = 3 if args.quick else 5
     min_seconds = 0.5 if args.quick else 2.0
     info = common.machine(device)
-    common.header("training throughput: lstmtune.training.train vs a plain PyTorch DataLoader loop", info)
-    print(f"data: N={n} sequences x T={T} steps x {F_IN} features -> {N_OUT} output; {repeats} interleaved repeats per cell, median\n", flush=True)
+    common.header(
+        "training throughput: lstmtune.training.train vs a plain PyTorch DataLoader loop", info
+    )
+    print(
+        f"data: N={n} sequences x T={T} steps x {F_IN} features -> {N_OUT} output; {repeats} interleaved repeats per cell, median\n",
+        flush=True,
+    )
     dtypes = ["float32"] + (["bfloat16"] if device == "cuda" else [])
     peaks: dict[str, list[float]] = {d: [] for d in dtypes}
 
@@ -136,7 +167,9 @@ def main() -> None:
     measure_peak()
     x, y = make_data(n, device)
     cells = [(u, b) for u in UNITS for b in BATCHES]
-    samples: dict[tuple[int, int, str], list[float]] = {(u, b, v): [] for u, b in cells for v in VARIANTS}
+    samples: dict[tuple[int, int, str], list[float]] = {
+        (u, b, v): [] for u, b in cells for v in VARIANTS
+    }
     epochs_of: dict[tuple[int, int], int] = {}
     for u, b in cells:  # warm-up epoch of each variant; it also sizes the measurement
         warm = [fn(x, y, u, b, 1, device) for fn in VARIANTS.values()]
@@ -159,24 +192,80 @@ def main() -> None:
         ours = common.median(samples[(u, b, "lstmtune")]) or math.nan
         ref = common.median(samples[(u, b, "reference")]) or math.nan
         fps = flops_per_sample(u)
-        rec = {"units": u, "batch": b, "epochs_per_measurement": epochs_of[(u, b)], "lstmtune_samples_per_s": ours,
-               "reference_samples_per_s": ref, "ratio": ours / ref, "flops_per_sample": fps,
-               "lstmtune_flops": ours * fps, "reference_flops": ref * fps,
-               "lstmtune_frac_peak": ours * fps / ours_peak, "reference_frac_peak": ref * fps / peak["float32"],
-               "all_lstmtune": samples[(u, b, "lstmtune")], "all_reference": samples[(u, b, "reference")]}
+        rec = {
+            "units": u,
+            "batch": b,
+            "epochs_per_measurement": epochs_of[(u, b)],
+            "lstmtune_samples_per_s": ours,
+            "reference_samples_per_s": ref,
+            "ratio": ours / ref,
+            "flops_per_sample": fps,
+            "lstmtune_flops": ours * fps,
+            "reference_flops": ref * fps,
+            "lstmtune_frac_peak": ours * fps / ours_peak,
+            "reference_frac_peak": ref * fps / peak["float32"],
+            "all_lstmtune": samples[(u, b, "lstmtune")],
+            "all_reference": samples[(u, b, "reference")],
+        }
         figures.append(rec)
-        rows.append([u, b, ours, ref, rec["ratio"], rec["lstmtune_flops"] / 1e9, 100 * rec["lstmtune_frac_peak"], rec["reference_flops"] / 1e9,
-                     100 * rec["reference_frac_peak"]])
+        rows.append(
+            [
+                u,
+                b,
+                ours,
+                ref,
+                rec["ratio"],
+                rec["lstmtune_flops"] / 1e9,
+                100 * rec["lstmtune_frac_peak"],
+                rec["reference_flops"] / 1e9,
+                100 * rec["reference_frac_peak"],
+            ]
+        )
     print()
-    print(common.table(["units", "batch", "ours samples/s", "ref samples/s", "ours/ref", "ours GFLOP/s", "ours % peak", "ref GFLOP/s", "ref % peak"], rows))
-    peak_text = ", ".join(f"{d} {common.fmt(v / 1e9)} GFLOP/s (runs: {', '.join(common.fmt(p / 1e9) for p in peaks[d])})" for d, v in peak.items())
+    print(
+        common.table(
+            [
+                "units",
+                "batch",
+                "ours samples/s",
+                "ref samples/s",
+                "ours/ref",
+                "ours GFLOP/s",
+                "ours % peak",
+                "ref GFLOP/s",
+                "ref % peak",
+            ],
+            rows,
+        )
+    )
+    peak_text = ", ".join(
+        f"{d} {common.fmt(v / 1e9)} GFLOP/s (runs: {', '.join(common.fmt(p / 1e9) for p in peaks[d])})"
+        for d, v in peak.items()
+    )
     print(f"\npeak = 2048x2048 matmul, median of start/middle/end: {peak_text}")
     if device == "cuda":
-        print("on CUDA lstmtune trains in mixed precision (its default): its % peak is against the bf16 matmul, the reference's against fp32")
+        print(
+            "on CUDA lstmtune trains in mixed precision (its default): its % peak is against the bf16 matmul, the reference's against fp32"
+        )
     ratios = [f["ratio"] for f in figures]
-    print(f"ours/ref: median {common.fmt(common.median(ratios))}, min {common.fmt(min(ratios))}, max {common.fmt(max(ratios))}")
-    common.write_json(args.json, {"benchmark": "throughput", "machine": info, "quick": args.quick, "n": n, "T": T, "features": F_IN,
-                                  "repeats": repeats, "peak_flops": peak, "peak_runs": peaks, "cells": figures})
+    print(
+        f"ours/ref: median {common.fmt(common.median(ratios))}, min {common.fmt(min(ratios))}, max {common.fmt(max(ratios))}"
+    )
+    common.write_json(
+        args.json,
+        {
+            "benchmark": "throughput",
+            "machine": info,
+            "quick": args.quick,
+            "n": n,
+            "T": T,
+            "features": F_IN,
+            "repeats": repeats,
+            "peak_flops": peak,
+            "peak_runs": peaks,
+            "cells": figures,
+        },
+    )
 
 
 if __name__ == "__main__":

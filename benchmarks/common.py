@@ -23,18 +23,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-NOISE_NOTE = ("timings are wall-clock on a shared machine: variants are interleaved and medians/ratios "
-              "reported; ratios are the figures to compare, absolute times are indicative only")
+NOISE_NOTE = (
+    "timings are wall-clock on a shared machine: variants are interleaved and medians/ratios "
+    "reported; ratios are the figures to compare, absolute times are indicative only"
+)
 
 
 def parser(description: str) -> argparse.ArgumentParser:
     """The arguments every benchmark script takes."""
     p = argparse.ArgumentParser(description=description.strip().splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a small budget: finishes in under 5 minutes on 2 CPU cores")
-    p.add_argument("--json", metavar="FILE", help="also write every figure (and the machine description) to FILE")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
-                   help="where training runs (default cpu; auto = cuda when available)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small budget: finishes in under 5 minutes on 2 CPU cores",
+    )
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write every figure (and the machine description) to FILE",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default="cpu",
+        help="where training runs (default cpu; auto = cuda when available)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     return p
 
 
@@ -68,9 +84,16 @@ def machine(device: str = "cpu") -> dict[str, Any]:
     except OSError:
         pass
     info: dict[str, Any] = {
-        "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-        "torch": torch.__version__, "platform": platform.platform(), "device": device,
-        "loadavg_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "device": device,
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     if device == "cuda":
@@ -89,8 +112,10 @@ def header(title: str, info: dict[str, Any], argv: Sequence[str] | None = None) 
     print(f"== {title}")
     print(f"command: {cmd}")
     gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
-    print(f"machine: {info['cpu']}, {info['cores']} cores ({info['torch_threads']} torch threads){gpu}; "
-          f"torch {info['torch']}, python {info['python']}; device {info['device']}; load average at start {info.get('loadavg_start')}")
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores ({info['torch_threads']} torch threads){gpu}; "
+        f"torch {info['torch']}, python {info['python']}; device {info['device']}; load average at start {info.get('loadavg_start')}"
+    )
     print(f"note: {NOISE_NOTE}")
     print()
 
@@ -109,17 +134,24 @@ def fmt(value: Any, digits: int = 3) -> str:
             return "inf"
         if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
             return f"{value:.{digits - 1}e}"
-        return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:.0f}"
+        return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:.0f}"
     return str(value)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A plain-text table (also valid inside a Markdown code block)."""
-    cells = [[str(h) for h in headers]] + [[c if isinstance(c, str) else fmt(c) for c in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [
+        [c if isinstance(c, str) else fmt(c) for c in row] for row in rows
+    ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -41,15 +41,33 @@ def apply_cluster_settings(task: Any, cluster: ClusterConfig, *, trains: bool) -
         if cluster.gpus:
             task.set_accelerator_type(cluster.accelerator_type).set_accelerator_limit(cluster.gpus)
         for t in cluster.tolerations:
-            kubernetes.add_toleration(task, key=t.get("key"), operator=t.get("operator"), value=t.get("value"), effect=t.get("effect"))
+            kubernetes.add_toleration(
+                task,
+                key=t.get("key"),
+                operator=t.get("operator"),
+                value=t.get("value"),
+                effect=t.get("effect"),
+            )
         for key, value in cluster.node_selector.items():
             kubernetes.add_node_selector(task, label_key=key, label_value=value)
-    for secret, keys, optional in ((cluster.s3_secret, S3_ENV, False), (cluster.mlflow_secret, MLFLOW_ENV, True), (cluster.storage_secret, STORAGE_ENV, False)):
+    for secret, keys, optional in (
+        (cluster.s3_secret, S3_ENV, False),
+        (cluster.mlflow_secret, MLFLOW_ENV, True),
+        (cluster.storage_secret, STORAGE_ENV, False),
+    ):
         if secret:
-            kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={k: k for k in keys}, optional=optional)
+            kubernetes.use_secret_as_env(
+                task, secret_name=secret, secret_key_to_env={k: k for k in keys}, optional=optional
+            )
 
 
-def build_pipeline(image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna", workers: int = 1) -> Any:
+def build_pipeline(
+    image: str = DEFAULT_IMAGE,
+    cluster: ClusterConfig | None = None,
+    *,
+    backend: str = "optuna",
+    workers: int = 1,
+) -> Any:
     """The pipeline, with every step running ``image`` (which has lstmtune installed).
 
     ``backend`` decides which task trains: with ``optuna`` the tune task trains in its own pod
@@ -59,10 +77,14 @@ def build_pipeline(image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = N
     collect step reads the best trial from the shared study.
     """
     prepare_op, tune_op, collect_op, train_best_op, register_op = (
-        _op(f, image) for f in (prepare, tune, collect_best, train_best, register))
+        _op(f, image) for f in (prepare, tune, collect_best, train_best, register)
+    )
     fan_out = workers > 1 and backend == "optuna"
 
-    @dsl.pipeline(name=PIPELINE_NAME, description="Tune an LSTM with Optuna or Katib, retrain the best configuration, evaluate it against naive baselines and publish it to the MLflow registry.")
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="Tune an LSTM with Optuna or Katib, retrain the best configuration, evaluate it against naive baselines and publish it to the MLflow registry.",
+    )
     def lstmtune_pipeline(config: str = "{}") -> str:
         prep = prepare_op(config=config).set_display_name("prepare data")
         tasks = [prep]
@@ -71,17 +93,43 @@ def build_pipeline(image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = N
             with dsl.ParallelFor(items=list(range(workers)), parallelism=workers) as worker_id:
                 # the MLflow run id travels in the dataset's metadata: kfp.local (2.17) hands a loop
                 # body the loop item in place of task-output parameters
-                worker = tune_op(config=config, dataset=prep.outputs["dataset"], parent_run_id="", worker_id=worker_id).set_display_name("tune worker")
-            search = collect_op(config=config, dataset=prep.outputs["dataset"], parent_run_id=prep.outputs["Output"]).after(worker).set_display_name("collect best trial")
+                worker = tune_op(
+                    config=config,
+                    dataset=prep.outputs["dataset"],
+                    parent_run_id="",
+                    worker_id=worker_id,
+                ).set_display_name("tune worker")
+            search = (
+                collect_op(
+                    config=config,
+                    dataset=prep.outputs["dataset"],
+                    parent_run_id=prep.outputs["Output"],
+                )
+                .after(worker)
+                .set_display_name("collect best trial")
+            )
             tasks += [worker, search]
             trainers.append(worker)
         else:
-            search = tune_op(config=config, dataset=prep.outputs["dataset"], parent_run_id=prep.outputs["Output"]).set_display_name("tune")
+            search = tune_op(
+                config=config, dataset=prep.outputs["dataset"], parent_run_id=prep.outputs["Output"]
+            ).set_display_name("tune")
             tasks.append(search)
             if backend == "optuna":
                 trainers.append(search)
-        best = train_best_op(config=config, dataset=prep.outputs["dataset"], best=search.outputs["best"], parent_run_id=prep.outputs["Output"]).set_display_name("retrain best and evaluate")
-        reg = register_op(config=config, dataset=prep.outputs["dataset"], model=best.outputs["model"], best=search.outputs["best"], parent_run_id=prep.outputs["Output"]).set_display_name("register")
+        best = train_best_op(
+            config=config,
+            dataset=prep.outputs["dataset"],
+            best=search.outputs["best"],
+            parent_run_id=prep.outputs["Output"],
+        ).set_display_name("retrain best and evaluate")
+        reg = register_op(
+            config=config,
+            dataset=prep.outputs["dataset"],
+            model=best.outputs["model"],
+            best=search.outputs["best"],
+            parent_run_id=prep.outputs["Output"],
+        ).set_display_name("register")
         tasks += [best, reg]
         trainers.append(best)
         for task in tasks:
@@ -93,5 +141,14 @@ def build_pipeline(image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = N
     return lstmtune_pipeline
 
 
-def compile_pipeline(path: str, image: str = DEFAULT_IMAGE, cluster: ClusterConfig | None = None, *, backend: str = "optuna", workers: int = 1) -> None:
-    compiler.Compiler().compile(build_pipeline(image, cluster, backend=backend, workers=workers), package_path=path)
+def compile_pipeline(
+    path: str,
+    image: str = DEFAULT_IMAGE,
+    cluster: ClusterConfig | None = None,
+    *,
+    backend: str = "optuna",
+    workers: int = 1,
+) -> None:
+    compiler.Compiler().compile(
+        build_pipeline(image, cluster, backend=backend, workers=workers), package_path=path
+    )

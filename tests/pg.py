@@ -74,14 +74,23 @@ def ensure_running(timeout: float = 60) -> None:
         if reachable() is None:
             return
         if not started:
-            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster_version(), "main", "start"], check=False, capture_output=True)
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", cluster_version(), "main", "start"],
+                check=False,
+                capture_output=True,
+            )
             started = True
         time.sleep(0.5)
     raise RuntimeError(f"PostgreSQL did not come back within {timeout} s")
 
 
 def pg_ctl(action: str) -> None:
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster_version(), "main", action], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", cluster_version(), "main", action],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def trial_states(dbname: str, study_name: str) -> list[tuple[int, str]]:
@@ -106,11 +115,23 @@ def trial_progress(dbname: str, study_name: str) -> list[tuple[int, str, int]]:
         conn.close()
 
 
-def start_worker(config_json: Path, worker_id: int = 0, n_workers: int = 1, log: Path | None = None) -> subprocess.Popen[str]:
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+def start_worker(
+    config_json: Path, worker_id: int = 0, n_workers: int = 1, log: Path | None = None
+) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     out = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115 - closed by the OS at exit
-    return subprocess.Popen([sys.executable, WORKER, str(config_json), str(worker_id), str(n_workers)], stdout=out,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, WORKER, str(config_json), str(worker_id), str(n_workers)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -100,7 +100,9 @@ def _unknown_time_column(d: Path) -> tuple[list[str], list[str]]:
     ]
 
 
-def _poisoned(d: Path, name: str, column: str, row: int, value: object, expected: str) -> tuple[list[str], list[str]]:
+def _poisoned(
+    d: Path, name: str, column: str, row: int, value: object, expected: str
+) -> tuple[list[str], list[str]]:
     """The series with one bad ``value`` at ``row`` of ``column``; the error must name the file,
     the column, what is wrong and the 1-based data row."""
     frame = series()
@@ -111,7 +113,12 @@ def _poisoned(d: Path, name: str, column: str, row: int, value: object, expected
     frame.loc[row, column] = value
     path = d / name
     frame.to_csv(path, index=False)
-    return ["--data", str(path), "--target", "y", "--time-column", "t"], [str(path), f"column '{column}'", expected, f"row {row + 1}"]
+    return ["--data", str(path), "--target", "y", "--time-column", "t"], [
+        str(path),
+        f"column '{column}'",
+        expected,
+        f"row {row + 1}",
+    ]
 
 
 def _non_numeric_target(d: Path) -> tuple[list[str], list[str]]:
@@ -157,7 +164,17 @@ def _too_short_for_horizon(d: Path) -> tuple[list[str], list[str]]:
 
 def _classify_args(path: Path, label: str, *extra: str) -> list[str]:
     """`lstmtune run` flags for the classify task on the generated long-format sequences."""
-    return ["--data", str(path), "--task", "classify", "--sequence-column", "seq", "--label", label, *extra]
+    return [
+        "--data",
+        str(path),
+        "--task",
+        "classify",
+        "--sequence-column",
+        "seq",
+        "--label",
+        label,
+        *extra,
+    ]
 
 
 def _one_class(d: Path) -> tuple[list[str], list[str]]:
@@ -165,7 +182,11 @@ def _one_class(d: Path) -> tuple[list[str], list[str]]:
     frame["y"] = "wave"
     path = d / "one-class.csv"
     frame.to_csv(path, index=False)
-    return _classify_args(path, "y", "--time-column", "t"), [str(path), "column 'y'", "single class"]
+    return _classify_args(path, "y", "--time-column", "t"), [
+        str(path),
+        "column 'y'",
+        "single class",
+    ]
 
 
 def _missing_label_column(d: Path) -> tuple[list[str], list[str]]:

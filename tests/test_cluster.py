@@ -31,29 +31,53 @@ def _compile(tmp_path: Path, cluster: ClusterConfig, backend: str = "optuna") ->
     out = tmp_path / "p.yaml"
     compile_pipeline(str(out), "registry.local/lstmtune:1", cluster, backend=backend)
     docs = list(yaml.safe_load_all(out.read_text()))
-    return {"ir": docs[0], "platform": docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"] if len(docs) > 1 else {}}
+    return {
+        "ir": docs[0],
+        "platform": docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        if len(docs) > 1
+        else {},
+    }
 
 
-@pytest.mark.parametrize(("backend", "trainers"), [("optuna", {"exec-tune", "exec-train-best"}), ("katib", {"exec-train-best"})])
-def test_gpu_tolerations_and_secrets_land_on_the_right_tasks(tmp_path: Path, backend: str, trainers: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("backend", "trainers"),
+    [("optuna", {"exec-tune", "exec-train-best"}), ("katib", {"exec-train-best"})],
+)
+def test_gpu_tolerations_and_secrets_land_on_the_right_tasks(
+    tmp_path: Path, backend: str, trainers: set[str]
+) -> None:
     spec = _compile(tmp_path, ClusterConfig(**GPU_CLUSTER), backend)
     executors = spec["ir"]["deploymentSpec"]["executors"]
     for name, ex in executors.items():
         res = ex["container"]["resources"]
         assert res["cpuRequest"] == 1.0 and res["memoryRequest"] > 0 and res["cpuLimit"] == 4.0
         platform = spec["platform"][name]
-        secrets = {s["secretName"]: [k["envVar"] for k in s["keyToEnv"]] for s in platform["secretAsEnv"]}
+        secrets = {
+            s["secretName"]: [k["envVar"] for k in s["keyToEnv"]] for s in platform["secretAsEnv"]
+        }
         assert secrets["lstmtune-s3"] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-        assert secrets["lstmtune-mlflow"] == ["MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"]
+        assert secrets["lstmtune-mlflow"] == [
+            "MLFLOW_TRACKING_USERNAME",
+            "MLFLOW_TRACKING_PASSWORD",
+        ]
         assert secrets["lstmtune-optuna"] == ["LSTMTUNE_STORAGE_URL"]
         if name in trainers:
-            assert res["accelerator"]["resourceType"] == "nvidia.com/gpu" and res["accelerator"]["resourceCount"] == "1"
-            assert platform["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-            assert platform["nodeSelector"]["labels"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+            assert (
+                res["accelerator"]["resourceType"] == "nvidia.com/gpu"
+                and res["accelerator"]["resourceCount"] == "1"
+            )
+            assert platform["tolerations"] == [
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+            ]
+            assert platform["nodeSelector"]["labels"] == {
+                "cloud.google.com/gke-accelerator": "nvidia-l4"
+            }
         else:
             assert "accelerator" not in res and "tolerations" not in platform
     text = json.dumps(spec)
-    assert "password" not in text.lower().replace("mlflow_tracking_password", "")  # names of env vars only, no values
+    assert "password" not in text.lower().replace(
+        "mlflow_tracking_password", ""
+    )  # names of env vars only, no values
 
 
 def test_no_gpu_by_default(tmp_path: Path) -> None:
@@ -70,7 +94,9 @@ def test_cli_compile_takes_the_cluster_config(tmp_path: Path) -> None:
     ir = next(yaml.safe_load_all(out.read_text()))
     executors = ir["deploymentSpec"]["executors"]
     assert {ex["container"]["image"] for ex in executors.values()} == {"reg/x:2"}
-    assert "accelerator" not in executors["exec-tune"]["container"]["resources"]  # katib: trial pods train
+    assert (
+        "accelerator" not in executors["exec-tune"]["container"]["resources"]
+    )  # katib: trial pods train
     assert "accelerator" in executors["exec-train-best"]["container"]["resources"]
 
 
@@ -99,18 +125,30 @@ class KfpReplay:
             return {"multi_user": False}
         if p.endswith("/experiments"):
             if method == "GET":
-                return {"experiments": [{"experiment_id": "exp-1", "display_name": "nightly"}], "total_size": 1}
+                return {
+                    "experiments": [{"experiment_id": "exp-1", "display_name": "nightly"}],
+                    "total_size": 1,
+                }
             return {"experiment_id": "exp-1", "display_name": "nightly"}
         if p.endswith("/runs") and method == "POST":
-            return {"run_id": "run-42", "display_name": body["display_name"] if body else "", "state": "PENDING"}
+            return {
+                "run_id": "run-42",
+                "display_name": body["display_name"] if body else "",
+                "state": "PENDING",
+            }
         if "/runs/" in p:
             return {"run_id": "run-42", "state": self.final_state}
         if p.endswith("/recurringruns"):
-            return {"recurring_run_id": "rr-7", "display_name": body["display_name"] if body else ""}
+            return {
+                "recurring_run_id": "rr-7",
+                "display_name": body["display_name"] if body else "",
+            }
         return {}
 
     def posted(self, suffix: str) -> dict[str, Any]:
-        bodies = [b for m, p, b in self.requests if m == "POST" and p.split("?")[0].endswith(suffix)]
+        bodies = [
+            b for m, p, b in self.requests if m == "POST" and p.split("?")[0].endswith(suffix)
+        ]
         assert len(bodies) == 1, self.requests
         assert bodies[0] is not None
         return bodies[0]
@@ -125,14 +163,41 @@ def kfp_api() -> Iterator[tuple[str, KfpReplay]]:
 
 def _config_file(tmp_path: Path) -> Path:
     path = tmp_path / "cluster.yaml"
-    path.write_text(yaml.safe_dump({"data": {"path": "s3://lstmtune-data/airline.csv", "target": "passengers", "time_column": "month"},
-                                    "mlflow": {"tracking_uri": "http://mlflow.lstmtune.svc:5000"}, "cluster": GPU_CLUSTER}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "data": {
+                    "path": "s3://lstmtune-data/airline.csv",
+                    "target": "passengers",
+                    "time_column": "month",
+                },
+                "mlflow": {"tracking_uri": "http://mlflow.lstmtune.svc:5000"},
+                "cluster": GPU_CLUSTER,
+            }
+        )
+    )
     return path
 
 
-def test_submit_starts_a_run_and_prints_id_and_link(tmp_path: Path, kfp_api: tuple[str, KfpReplay], capsys: pytest.CaptureFixture[str]) -> None:
+def test_submit_starts_a_run_and_prints_id_and_link(
+    tmp_path: Path, kfp_api: tuple[str, KfpReplay], capsys: pytest.CaptureFixture[str]
+) -> None:
     host, replay = kfp_api
-    assert main(["submit", "--host", host, "--experiment", "nightly", "--config", str(_config_file(tmp_path)), "--wait"]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                "--host",
+                host,
+                "--experiment",
+                "nightly",
+                "--config",
+                str(_config_file(tmp_path)),
+                "--wait",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "run id: run-42" in out and f"{host}/#/runs/details/run-42" in out and "SUCCEEDED" in out
     body = replay.posted("/runs")
@@ -141,19 +206,41 @@ def test_submit_starts_a_run_and_prints_id_and_link(tmp_path: Path, kfp_api: tup
     assert config.data.path == "s3://lstmtune-data/airline.csv" and config.cluster.gpus == 1
     assert config.output_dir == "lstmtune-output"  # no laptop paths resolved into a cluster run
     executors = body["pipeline_spec"]["pipeline_spec"]["deploymentSpec"]["executors"]
-    assert executors["exec-train-best"]["container"]["resources"]["accelerator"]["resourceCount"] == "1"
+    assert (
+        executors["exec-train-best"]["container"]["resources"]["accelerator"]["resourceCount"]
+        == "1"
+    )
 
 
-def test_submit_wait_fails_when_the_run_fails(tmp_path: Path, kfp_api: tuple[str, KfpReplay]) -> None:
+def test_submit_wait_fails_when_the_run_fails(
+    tmp_path: Path, kfp_api: tuple[str, KfpReplay]
+) -> None:
     host, replay = kfp_api
     replay.final_state = "FAILED"
     assert main(["submit", "--host", host, "--config", str(_config_file(tmp_path)), "--wait"]) == 1
 
 
-def test_schedule_creates_a_recurring_run(tmp_path: Path, kfp_api: tuple[str, KfpReplay], capsys: pytest.CaptureFixture[str]) -> None:
+def test_schedule_creates_a_recurring_run(
+    tmp_path: Path, kfp_api: tuple[str, KfpReplay], capsys: pytest.CaptureFixture[str]
+) -> None:
     host, replay = kfp_api
-    code = main(["schedule", "--host", host, "--experiment", "nightly", "--config", str(_config_file(tmp_path)),
-                 "--cron", "0 0 3 * * *", "--max-concurrency", "2", "--name", "airline-nightly"])
+    code = main(
+        [
+            "schedule",
+            "--host",
+            host,
+            "--experiment",
+            "nightly",
+            "--config",
+            str(_config_file(tmp_path)),
+            "--cron",
+            "0 0 3 * * *",
+            "--max-concurrency",
+            "2",
+            "--name",
+            "airline-nightly",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "recurring run id: rr-7" in out and "/#/recurringrun/details/rr-7" in out
@@ -166,12 +253,29 @@ def test_schedule_creates_a_recurring_run(tmp_path: Path, kfp_api: tuple[str, Kf
     assert RunConfig.from_json(body["runtime_config"]["parameters"]["config"]).cluster.gpus == 1
 
 
-def test_schedule_refuses_a_five_field_cron(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["schedule", "--host", "http://127.0.0.1:9", "--config", str(_config_file(tmp_path)), "--cron", "0 3 * * *"]) == 2
+def test_schedule_refuses_a_five_field_cron(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "schedule",
+                "--host",
+                "http://127.0.0.1:9",
+                "--config",
+                str(_config_file(tmp_path)),
+                "--cron",
+                "0 3 * * *",
+            ]
+        )
+        == 2
+    )
     assert "--cron" in capsys.readouterr().err
 
 
-def test_storage_url_comes_from_the_environment_at_run_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_url_comes_from_the_environment_at_run_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("LSTMTUNE_STORAGE_URL", "postgresql://u:secret@db:5432/optuna")
     assert load_config().resolved().tune.storage == "postgresql://u:secret@db:5432/optuna"
     monkeypatch.delenv("LSTMTUNE_STORAGE_URL")

@@ -30,13 +30,34 @@ pytestmark = pytest.mark.integration
 TS = optuna.trial.TrialState
 FINISHED = (TS.COMPLETE, TS.PRUNED)
 SLOW_SPACE: dict[str, Any] = {  # ~1-3 s per trial on 2 CPU cores: long enough to kill one mid-trial
-    "units": [16, 32], "num_layers": 1, "dropout": 0.0, "recurrent_dropout": [0.0, 0.1], "bidirectional": False,
-    "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}, "batch_size": 8, "optimizer": "adam",
-    "weight_decay": 1e-6, "epochs": 40, "lookback": 12, "anchor": "last", "transform": "none", "window_norm": False,
+    "units": [16, 32],
+    "num_layers": 1,
+    "dropout": 0.0,
+    "recurrent_dropout": [0.0, 0.1],
+    "bidirectional": False,
+    "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+    "batch_size": 8,
+    "optimizer": "adam",
+    "weight_decay": 1e-6,
+    "epochs": 40,
+    "lookback": 12,
+    "anchor": "last",
+    "transform": "none",
+    "window_norm": False,
 }
-NAN_SPACE: dict[str, Any] = {  # SGD at lr 10 on batches of 4 without clipping: the loss is NaN in epoch 1
-    "units": [8, 16], "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False,
-    "learning_rate": 10.0, "batch_size": 4, "optimizer": "sgd", "weight_decay": 1e-6, "epochs": 4,
+NAN_SPACE: dict[
+    str, Any
+] = {  # SGD at lr 10 on batches of 4 without clipping: the loss is NaN in epoch 1
+    "units": [8, 16],
+    "num_layers": 1,
+    "dropout": 0.0,
+    "recurrent_dropout": 0.0,
+    "bidirectional": False,
+    "learning_rate": 10.0,
+    "batch_size": 4,
+    "optimizer": "sgd",
+    "weight_decay": 1e-6,
+    "epochs": 4,
 }
 
 
@@ -53,10 +74,17 @@ def pg_db() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_config(tiny_config: Callable[..., RunConfig], pg_db: str, request: pytest.FixtureRequest) -> Callable[..., RunConfig]:
+def pg_config(
+    tiny_config: Callable[..., RunConfig], pg_db: str, request: pytest.FixtureRequest
+) -> Callable[..., RunConfig]:
     def make(**overrides: Any) -> RunConfig:
-        base = {"tune.storage": pg.url(pg_db), "tune.study_name": f"{request.node.name[:40]}-{os.urandom(3).hex()}",
-                "tune.heartbeat_seconds": 5, "tune.warm_start": False, "tune.sampler": "random"}
+        base = {
+            "tune.storage": pg.url(pg_db),
+            "tune.study_name": f"{request.node.name[:40]}-{os.urandom(3).hex()}",
+            "tune.heartbeat_seconds": 5,
+            "tune.warm_start": False,
+            "tune.sampler": "random",
+        }
         return tiny_config(**{**base, **overrides})
 
     return make
@@ -67,7 +95,9 @@ def _study(cfg: RunConfig) -> optuna.Study:
 
 
 def _write(cfg: RunConfig, path: Path) -> Path:
-    path.write_text(yaml.safe_dump(cfg.model_dump(mode="python")))  # YAML keeps .inf (JSON would not)
+    path.write_text(
+        yaml.safe_dump(cfg.model_dump(mode="python"))
+    )  # YAML keeps .inf (JSON would not)
     return path
 
 
@@ -79,7 +109,9 @@ def _wait(procs: list[subprocess.Popen[str]], timeout: float = 240) -> list[str]
     return outs
 
 
-def test_two_worker_processes_share_one_study_and_finish_exactly_n_trials(pg_config: Callable[..., RunConfig], tmp_path: Path) -> None:
+def test_two_worker_processes_share_one_study_and_finish_exactly_n_trials(
+    pg_config: Callable[..., RunConfig], tmp_path: Path
+) -> None:
     cfg = pg_config(**{"tune.n_trials": 7, "tune.workers": 2})
     path = _write(cfg, tmp_path / "cfg.yaml")
     procs = [pg.start_worker(path, i, 2) for i in range(2)]
@@ -95,7 +127,9 @@ def test_two_worker_processes_share_one_study_and_finish_exactly_n_trials(pg_con
     results = [json.loads(o.split("RESULT ", 1)[1].splitlines()[0]) for o in outs]
     _, meta = prepare(cfg)
     best = best_from_study(cfg, meta)
-    assert {r["best_trial"] for r in results} == {best.best_trial}  # every worker reports the whole study
+    assert {r["best_trial"] for r in results} == {
+        best.best_trial
+    }  # every worker reports the whole study
     assert best.best_value == min(t.value for t in trials if t.state == TS.COMPLETE)
     assert best.n_trials_complete + best.n_trials_pruned == 7
 
@@ -112,12 +146,18 @@ def _kill_mid_trial(cfg: RunConfig, path: Path, pg_db: str, attempts: int = 3) -
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
             states = pg.trial_progress(pg_db, str(cfg.tune.study_name))
-            if any(s == "COMPLETE" for _, s, _ in states) and states[-1][1] == "RUNNING" and states[-1][2] >= 2:
+            if (
+                any(s == "COMPLETE" for _, s, _ in states)
+                and states[-1][1] == "RUNNING"
+                and states[-1][2] >= 2
+            ):
                 proc.send_signal(signal.SIGKILL)  # mid-trial: parameters suggested, epochs reported
                 break
             time.sleep(0.1)
         proc.communicate(timeout=30)
-        assert proc.returncode == -signal.SIGKILL, "the worker finished before a trial could be killed"
+        assert proc.returncode == -signal.SIGKILL, (
+            "the worker finished before a trial could be killed"
+        )
         running = [n for n, s in pg.trial_states(pg_db, str(cfg.tune.study_name)) if s == "RUNNING"]
         if running:
             assert len(running) == 1, running
@@ -125,14 +165,25 @@ def _kill_mid_trial(cfg: RunConfig, path: Path, pg_db: str, attempts: int = 3) -
     raise AssertionError(f"every one of {attempts} kills landed between two trials")
 
 
-def test_sigkilled_worker_trial_is_failed_retried_once_and_resume_keeps_completed(pg_config: Callable[..., RunConfig], pg_db: str, tmp_path: Path) -> None:
+def test_sigkilled_worker_trial_is_failed_retried_once_and_resume_keeps_completed(
+    pg_config: Callable[..., RunConfig], pg_db: str, tmp_path: Path
+) -> None:
     # 1 s heartbeats: the resumed worker fails the dead trial after 2 s (the other tests use 5 s, so a
     # worker slowed by a loaded machine is not taken for dead)
-    cfg = pg_config(**{"tune.n_trials": 6, "tune.search_space": SLOW_SPACE, "tune.pruner": "none", "train.patience": 100,
-                       "tune.heartbeat_seconds": 1})
+    cfg = pg_config(
+        **{
+            "tune.n_trials": 6,
+            "tune.search_space": SLOW_SPACE,
+            "tune.pruner": "none",
+            "train.patience": 100,
+            "tune.heartbeat_seconds": 1,
+        }
+    )
     path = _write(cfg, tmp_path / "cfg.yaml")
     killed = _kill_mid_trial(cfg, path, pg_db)
-    before = {t.number: (t.params, t.value, t.state) for t in _study(cfg).trials if t.state in FINISHED}
+    before = {
+        t.number: (t.params, t.value, t.state) for t in _study(cfg).trials if t.state in FINISHED
+    }
     dead = next(t for t in _study(cfg).trials if t.number == killed)
     assert dead.state == TS.RUNNING and before
 
@@ -153,23 +204,41 @@ def test_sigkilled_worker_trial_is_failed_retried_once_and_resume_keeps_complete
     assert len(set(configs)) == len(configs)  # none duplicated
 
 
-def test_nan_loss_fails_the_trial_with_its_reason_in_storage_and_mlflow(pg_config: Callable[..., RunConfig], tmp_path: Path) -> None:
+def test_nan_loss_fails_the_trial_with_its_reason_in_storage_and_mlflow(
+    pg_config: Callable[..., RunConfig], tmp_path: Path
+) -> None:
     space = {**NAN_SPACE, "optimizer": ["adam", "sgd"], "learning_rate": [0.01, 10.0]}
-    cfg = pg_config(**{"tune.n_trials": 2, "tune.search_space": space, "tune.max_failed_trials": 10, "train.grad_clip": float("inf"),
-                       "mlflow.tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    cfg = pg_config(
+        **{
+            "tune.n_trials": 2,
+            "tune.search_space": space,
+            "tune.max_failed_trials": 10,
+            "train.grad_clip": float("inf"),
+            "mlflow.tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        }
+    )
     parts, meta = prepare(cfg)
     study = optuna.create_study(study_name=str(cfg.tune.study_name), storage=str(cfg.tune.storage))
-    study.enqueue_trial({"optimizer": "sgd", "learning_rate": 10.0, "units": 8})  # this one diverges
+    study.enqueue_trial(
+        {"optimizer": "sgd", "learning_rate": 10.0, "units": 8}
+    )  # this one diverges
     parent = tracking.start_parent_run(cfg, meta)
     result = run_study(cfg, parts, meta, parent_run_id=parent)
     trials = _study(cfg).trials
     first = trials[0]
-    assert first.state == TS.FAIL and re.match(r"training loss became (nan|inf) at epoch 1", first.user_attrs["fail_reason"])
+    assert first.state == TS.FAIL and re.match(
+        r"training loss became (nan|inf) at epoch 1", first.user_attrs["fail_reason"]
+    )
     assert len([t for t in trials if t.state in FINISHED]) == 2 and result.n_trials_failed >= 1
     client = tracking.client(cfg)
-    runs = client.search_runs([client.get_run(parent).info.experiment_id], "tags.`optuna.trial` = '0'")
+    runs = client.search_runs(
+        [client.get_run(parent).info.experiment_id], "tags.`optuna.trial` = '0'"
+    )
     assert len(runs) == 1 and runs[0].info.status == "FAILED"
-    assert runs[0].data.tags["reason"] == first.user_attrs["fail_reason"] and runs[0].data.tags["state"] == "FAIL"
+    assert (
+        runs[0].data.tags["reason"] == first.user_attrs["fail_reason"]
+        and runs[0].data.tags["state"] == "FAIL"
+    )
 
 
 def test_out_of_memory_fails_the_trial_not_the_worker(pg_config: Callable[..., RunConfig]) -> None:
@@ -181,28 +250,54 @@ def test_out_of_memory_fails_the_trial_not_the_worker(pg_config: Callable[..., R
     study.enqueue_trial({"units": 2**20})
     result = run_study(cfg, parts, meta)
     trials = _study(cfg).trials
-    assert trials[0].state == TS.FAIL and trials[0].user_attrs["fail_reason"].startswith("out of memory: ")
+    assert trials[0].state == TS.FAIL and trials[0].user_attrs["fail_reason"].startswith(
+        "out of memory: "
+    )
     assert len([t for t in trials if t.state in FINISHED]) == 2  # the worker went on
     failed = [t for t in trials if t.state == TS.FAIL]
-    assert result.n_trials_failed == len(failed) and all(t.params["units"] == 2**20 and "out of memory" in t.user_attrs["fail_reason"] for t in failed)
+    assert result.n_trials_failed == len(failed) and all(
+        t.params["units"] == 2**20 and "out of memory" in t.user_attrs["fail_reason"]
+        for t in failed
+    )
     assert result.best_params["units"] == 8
 
 
-def test_max_failed_trials_abort_names_the_last_failure(pg_config: Callable[..., RunConfig]) -> None:
-    cfg = pg_config(**{"tune.n_trials": 5, "tune.search_space": NAN_SPACE, "tune.max_failed_trials": 1, "train.grad_clip": float("inf")})
+def test_max_failed_trials_abort_names_the_last_failure(
+    pg_config: Callable[..., RunConfig],
+) -> None:
+    cfg = pg_config(
+        **{
+            "tune.n_trials": 5,
+            "tune.search_space": NAN_SPACE,
+            "tune.max_failed_trials": 1,
+            "train.grad_clip": float("inf"),
+        }
+    )
     parts, meta = prepare(cfg)
     with pytest.raises(RuntimeError) as err:
         run_study(cfg, parts, meta)
-    assert re.match(r"tuning aborted: 2 failed trials exceed tune\.max_failed_trials=1; last failure: trial 1: training loss became (nan|inf) at epoch 1", str(err.value))
+    assert re.match(
+        r"tuning aborted: 2 failed trials exceed tune\.max_failed_trials=1; last failure: trial 1: training loss became (nan|inf) at epoch 1",
+        str(err.value),
+    )
     # a rerun of the same study counts the failures already in it and stops before training
     with pytest.raises(RuntimeError, match="tuning aborted: 2 failed trials"):
         run_study(cfg, parts, meta)
     assert len(_study(cfg).trials) == 2
 
 
-def test_max_failed_trials_counts_failures_of_all_workers(pg_config: Callable[..., RunConfig], tmp_path: Path) -> None:
-    cfg = pg_config(**{"tune.n_trials": 20, "tune.workers": 2, "tune.search_space": NAN_SPACE, "tune.max_failed_trials": 2,
-                       "train.grad_clip": float("inf")})
+def test_max_failed_trials_counts_failures_of_all_workers(
+    pg_config: Callable[..., RunConfig], tmp_path: Path
+) -> None:
+    cfg = pg_config(
+        **{
+            "tune.n_trials": 20,
+            "tune.workers": 2,
+            "tune.search_space": NAN_SPACE,
+            "tune.max_failed_trials": 2,
+            "train.grad_clip": float("inf"),
+        }
+    )
     path = _write(cfg, tmp_path / "cfg.yaml")
     procs = [pg.start_worker(path, i, 2) for i in range(2)]
     outs = _wait(procs)
@@ -215,9 +310,18 @@ def test_max_failed_trials_counts_failures_of_all_workers(pg_config: Callable[..
 
 
 @pytest.mark.slow
-def test_postgres_restart_while_a_study_runs_loses_no_completed_trial(pg_config: Callable[..., RunConfig], pg_db: str, tmp_path: Path) -> None:
-    cfg = pg_config(**{"tune.n_trials": 6, "tune.search_space": SLOW_SPACE, "tune.pruner": "none", "train.patience": 100,
-                       "tune.heartbeat_seconds": 5})
+def test_postgres_restart_while_a_study_runs_loses_no_completed_trial(
+    pg_config: Callable[..., RunConfig], pg_db: str, tmp_path: Path
+) -> None:
+    cfg = pg_config(
+        **{
+            "tune.n_trials": 6,
+            "tune.search_space": SLOW_SPACE,
+            "tune.pruner": "none",
+            "train.patience": 100,
+            "tune.heartbeat_seconds": 5,
+        }
+    )
     path = _write(cfg, tmp_path / "cfg.yaml")
     proc = pg.start_worker(path, 0, 1)
     try:
@@ -227,9 +331,13 @@ def test_postgres_restart_while_a_study_runs_loses_no_completed_trial(pg_config:
             if any(s == "COMPLETE" for _, s in states) and states[-1][1] == "RUNNING":
                 break
             time.sleep(0.1)
-        before = {t.number: (t.params, t.value) for t in _study(cfg).trials if t.state == TS.COMPLETE}
+        before = {
+            t.number: (t.params, t.value) for t in _study(cfg).trials if t.state == TS.COMPLETE
+        }
         assert before and proc.poll() is None
-        pg.pg_ctl("stop")  # a restart with a few seconds of outage while the worker trains and reports
+        pg.pg_ctl(
+            "stop"
+        )  # a restart with a few seconds of outage while the worker trains and reports
         time.sleep(4)
         pg.pg_ctl("start")
         pg.ensure_running()
@@ -245,20 +353,38 @@ def test_postgres_restart_while_a_study_runs_loses_no_completed_trial(pg_config:
     assert len([t for t in trials if t.state in FINISHED]) == 6
 
 
-def test_warm_start_enqueues_the_champion_params_once(pg_config: Callable[..., RunConfig], tmp_path: Path) -> None:
+def test_warm_start_enqueues_the_champion_params_once(
+    pg_config: Callable[..., RunConfig], tmp_path: Path
+) -> None:
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    cfg = pg_config(**{"tune.n_trials": 2, "tune.warm_start": True, "mlflow.tracking_uri": uri, "mlflow.model_name": "warm-model"})
+    cfg = pg_config(
+        **{
+            "tune.n_trials": 2,
+            "tune.warm_start": True,
+            "mlflow.tracking_uri": uri,
+            "mlflow.model_name": "warm-model",
+        }
+    )
     parts, meta = prepare(cfg)
     client = MlflowClient(uri, registry_uri=uri)
     exp = client.create_experiment("warm", artifact_location=(tmp_path / "art").as_uri())
     run = client.create_run(exp)
     # as steps.tune_step logs them on the parent run: strings; units=128 is not a choice now, epochs is fixed
-    for k, v in {"units": 16, "recurrent_dropout": 0.1, "learning_rate": 0.0123, "epochs": 80, "units_extra": 3, "lookback": 12}.items():
+    for k, v in {
+        "units": 16,
+        "recurrent_dropout": 0.1,
+        "learning_rate": 0.0123,
+        "epochs": 80,
+        "units_extra": 3,
+        "lookback": 12,
+    }.items():
         client.log_param(run.info.run_id, f"best.{k}", str(v))
     client.create_registered_model("warm-model")
-    version = client.create_model_version("warm-model", source=(tmp_path / "art").as_uri(), run_id=run.info.run_id)
+    version = client.create_model_version(
+        "warm-model", source=(tmp_path / "art").as_uri(), run_id=run.info.run_id
+    )
     client.set_model_version_tag("warm-model", version.version, "task", "forecast")
     client.set_registered_model_alias("warm-model", "champion", version.version)
 
@@ -275,28 +401,56 @@ def test_warm_start_enqueues_the_champion_params_once(pg_config: Callable[..., R
 
     # an out-of-space champion value is dropped (Optuna samples it); no champion at all is fine
     client.log_param(run.info.run_id, "best.batch_size", "64")
-    cfg2 = pg_config(**{"tune.n_trials": 1, "tune.warm_start": True, "mlflow.tracking_uri": uri, "mlflow.model_name": "no-such-model"})
+    cfg2 = pg_config(
+        **{
+            "tune.n_trials": 1,
+            "tune.warm_start": True,
+            "mlflow.tracking_uri": uri,
+            "mlflow.model_name": "no-such-model",
+        }
+    )
     run_study(cfg2, parts, meta)
     assert "warm_start" not in _study(cfg2).trials[0].user_attrs
     # with tune.start_from_default the default configuration goes first instead
-    cfg3 = pg_config(**{"tune.n_trials": 1, "tune.warm_start": True, "tune.start_from_default": True, "mlflow.tracking_uri": uri,
-                        "mlflow.model_name": "no-such-model", "tune.study_name": "from-default"})
+    cfg3 = pg_config(
+        **{
+            "tune.n_trials": 1,
+            "tune.warm_start": True,
+            "tune.start_from_default": True,
+            "mlflow.tracking_uri": uri,
+            "mlflow.model_name": "no-such-model",
+            "tune.study_name": "from-default",
+        }
+    )
     run_study(cfg3, parts, meta)
     assert _study(cfg3).trials[0].user_attrs["warm_start"] == "default configuration"
 
 
-def test_warm_start_out_of_bounds_value_is_not_enqueued(pg_config: Callable[..., RunConfig], tmp_path: Path) -> None:
+def test_warm_start_out_of_bounds_value_is_not_enqueued(
+    pg_config: Callable[..., RunConfig], tmp_path: Path
+) -> None:
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    cfg = pg_config(**{"tune.n_trials": 1, "tune.warm_start": True, "mlflow.tracking_uri": uri, "mlflow.model_name": "oob"})
+    cfg = pg_config(
+        **{
+            "tune.n_trials": 1,
+            "tune.warm_start": True,
+            "mlflow.tracking_uri": uri,
+            "mlflow.model_name": "oob",
+        }
+    )
     parts, meta = prepare(cfg)
     client = MlflowClient(uri, registry_uri=uri)
-    run = client.create_run(client.create_experiment("oob", artifact_location=(tmp_path / "art").as_uri()))
+    run = client.create_run(
+        client.create_experiment("oob", artifact_location=(tmp_path / "art").as_uri())
+    )
     client.log_param(run.info.run_id, "best.learning_rate", "0.5")  # outside [3e-3, 3e-2]
     client.log_param(run.info.run_id, "best.units", "8")
     client.create_registered_model("oob")
-    v = client.create_model_version("oob", source=(tmp_path / "art").as_uri(), run_id=run.info.run_id)
+    v = client.create_model_version(
+        "oob", source=(tmp_path / "art").as_uri(), run_id=run.info.run_id
+    )
     client.set_registered_model_alias("oob", "champion", v.version)
     run_study(cfg, parts, meta)
     first = _study(cfg).trials[0]
@@ -320,7 +474,15 @@ def test_pipeline_fans_out_workers_through_kfp_local(pg_config: Callable[..., Ru
 
     from lstmtune.runner import run_local
 
-    cfg = pg_config(**{"tune.workers": 2, "tune.n_trials": 4, "tune.storage": pg.url(pg_config().tune.storage.rsplit("/", 1)[1]).replace("+psycopg2", "")})
+    cfg = pg_config(
+        **{
+            "tune.workers": 2,
+            "tune.n_trials": 4,
+            "tune.storage": pg.url(pg_config().tune.storage.rsplit("/", 1)[1]).replace(
+                "+psycopg2", ""
+            ),
+        }
+    )
     print_before, root_before = builtins.print, logging.getLogger().handlers[:]
     summary = run_local(cfg, display="quiet")
     # kfp.local patches print and the root logger per task; parallel tasks must not leave them patched
@@ -328,6 +490,10 @@ def test_pipeline_fans_out_workers_through_kfp_local(pg_config: Callable[..., Ru
     assert summary["n_trials_complete"] + summary["n_trials_pruned"] == 4
     assert summary["alias"] in ("champion", "challenger")
     log = (_Path(cfg.output_dir) / "pipeline.log").read_text()
-    workers = {_json.loads(line.strip())["worker"] for line in log.splitlines() if line.strip().startswith('{"ts"') and '"event": "trial"' in line}
+    workers = {
+        _json.loads(line.strip())["worker"]
+        for line in log.splitlines()
+        if line.strip().startswith('{"ts"') and '"event": "trial"' in line
+    }
     assert workers == {0, 1}, "both parallel workers must have finished trials"
     assert "collect-best" in log

@@ -13,7 +13,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_config_reference_is_generated_from_the_schema() -> None:
     text = README.read_text()
-    block = text.split("<!-- config-reference:start -->\n", 1)[1].split("\n<!-- config-reference:end -->", 1)[0]
+    block = text.split("<!-- config-reference:start -->\n", 1)[1].split(
+        "\n<!-- config-reference:end -->", 1
+    )[0]
     assert block == config_reference(), "regenerate with: lstmtune config --reference"
 
 

@@ -19,8 +19,19 @@ from lstmtune.features import ForecastFeaturizer, naive_forecast
 
 
 def _featurizer(horizon: int = 1, period: int = 4) -> ForecastFeaturizer:
-    return ForecastFeaturizer(features=["y"], target="y", target_index=0, lookback=4, horizon=horizon, transform="none",
-                              anchor="last", window_norm=False, period=period, mean=[0.0], std=[1.0])
+    return ForecastFeaturizer(
+        features=["y"],
+        target="y",
+        target_index=0,
+        lookback=4,
+        horizon=horizon,
+        transform="none",
+        anchor="last",
+        window_norm=False,
+        period=period,
+        mean=[0.0],
+        std=[1.0],
+    )
 
 
 def test_baselines_on_a_perfectly_seasonal_series() -> None:
@@ -49,18 +60,20 @@ def test_classify_metrics_macro_f1() -> None:
 @pytest.mark.parametrize(
     ("metric", "new", "champion", "baseline", "alias"),
     [
-        ("rmse", 10.0, None, 20.0, "champion"),      # first model, beats baseline
-        ("rmse", 25.0, None, 20.0, "challenger"),    # loses to the naive baseline
-        ("rmse", 10.0, 12.0, 20.0, "champion"),      # beats the champion
-        ("rmse", 12.0, 12.0, 20.0, "challenger"),    # a tie does not move the champion
+        ("rmse", 10.0, None, 20.0, "champion"),  # first model, beats baseline
+        ("rmse", 25.0, None, 20.0, "challenger"),  # loses to the naive baseline
+        ("rmse", 10.0, 12.0, 20.0, "champion"),  # beats the champion
+        ("rmse", 12.0, 12.0, 20.0, "challenger"),  # a tie does not move the champion
         ("rmse", 13.0, 12.0, 20.0, "challenger"),
-        ("macro_f1", 0.9, 0.8, 0.5, "champion"),     # higher is better for F1
+        ("macro_f1", 0.9, 0.8, 0.5, "champion"),  # higher is better for F1
         ("macro_f1", 0.7, 0.8, 0.5, "challenger"),
         ("rmse", math.nan, None, 20.0, "challenger"),
         ("rmse", 10.0, math.nan, None, "champion"),  # an unscorable champion does not block
     ],
 )
-def test_promotion_decision(metric: str, new: float, champion: float | None, baseline: float | None, alias: str) -> None:
+def test_promotion_decision(
+    metric: str, new: float, champion: float | None, baseline: float | None, alias: str
+) -> None:
     decision = decide_promotion(metric, new, champion, baseline)
     assert isinstance(decision, Decision)
     assert decision.alias == alias
@@ -73,24 +86,37 @@ def test_naive_forecasts_on_a_seasonal_series_with_a_linear_trend() -> None:
     t = np.arange(40)
     y = season[t % 4] + 0.5 * t
     ends = np.arange(10, 30)
-    true = y[ends[:, None] + np.arange(1, 7)[None, :]]  # horizon 6 > period 4: steps 5, 6 reach back two seasons
+    true = y[
+        ends[:, None] + np.arange(1, 7)[None, :]
+    ]  # horizon 6 > period 4: steps 5, 6 reach back two seasons
     exact = naive_forecast(y, ends, "seasonal_trend", 6, 4)
     assert np.allclose(exact, true)
     seasonal = naive_forecast(y, ends, "seasonal", 6, 4)
     assert np.allclose(true - seasonal, np.array([2.0, 2.0, 2.0, 2.0, 4.0, 4.0])[None, :])
-    assert np.array_equal(naive_forecast(y, ends, "last", 2), np.repeat(y[ends][:, None], 2, axis=1))
+    assert np.array_equal(
+        naive_forecast(y, ends, "last", 2), np.repeat(y[ends][:, None], 2, axis=1)
+    )
     with pytest.raises(ValueError, match="unknown naive forecast 'drift'"):
         naive_forecast(y, ends, "drift", 1, 4)
 
 
 def test_seasonal_trend_anchor_reads_one_step_more_than_a_season() -> None:
-    meta = {"seasonal_period": 12, "scaler": {"none": {"mean": [0.0], "std": [1.0]}}, "columns": {"features": ["y"], "target": "y"},
-            "target_index": 0, "horizon": 1}
-    with pytest.raises(TrialInfeasible, match=r"anchor 'seasonal_trend' needs .*lookback >= 13, got lookback=12"):
+    meta = {
+        "seasonal_period": 12,
+        "scaler": {"none": {"mean": [0.0], "std": [1.0]}},
+        "columns": {"features": ["y"], "target": "y"},
+        "target_index": 0,
+        "horizon": 1,
+    }
+    with pytest.raises(
+        TrialInfeasible, match=r"anchor 'seasonal_trend' needs .*lookback >= 13, got lookback=12"
+    ):
         ForecastFeaturizer.from_meta(meta, {"lookback": 12, "anchor": "seasonal_trend"})
     f = ForecastFeaturizer.from_meta(meta, {"lookback": 13, "anchor": "seasonal_trend"})
     y = np.arange(30, dtype=np.float64)[:, None] ** 1.5
-    ends = f.history_ends(len(y))  # the first window starts at row 0: the anchor must stay inside it
+    ends = f.history_ends(
+        len(y)
+    )  # the first window starts at row 0: the anchor must stay inside it
     x, anchor = f.windows(f.scale(y), ends)
     assert x.shape == (len(ends), 13, 1)
     expected = y[ends - 11, 0] + y[ends, 0] - y[ends - 12, 0]

@@ -19,38 +19,94 @@ from lstmtune.model import build_model
 from lstmtune.training import TensorSet, TrainResult, make_problem, train
 
 CPU = torch.device("cpu")
-BASE: dict[str, Any] = {"units": 8, "num_layers": 1, "lookback": 12, "batch_size": 16, "epochs": 4, "cell": "lstm", "head": "last",
-                        "bidirectional": False, "anchor": "seasonal", "transform": "none", "window_norm": False}
+BASE: dict[str, Any] = {
+    "units": 8,
+    "num_layers": 1,
+    "lookback": 12,
+    "batch_size": 16,
+    "epochs": 4,
+    "cell": "lstm",
+    "head": "last",
+    "bidirectional": False,
+    "anchor": "seasonal",
+    "transform": "none",
+    "window_norm": False,
+}
 # different lr / wd / dropout / recurrent dropout / optimizer / featurisation per member
 VARIANTS: list[dict[str, Any]] = [
-    {"learning_rate": 3e-3, "weight_decay": 0.0, "dropout": 0.0, "recurrent_dropout": 0.0, "optimizer": "adam"},
-    {"learning_rate": 1e-2, "weight_decay": 1e-3, "dropout": 0.2, "recurrent_dropout": 0.0, "optimizer": "adamw", "transform": "log"},
-    {"learning_rate": 5e-3, "weight_decay": 1e-4, "dropout": 0.0, "recurrent_dropout": 0.25, "optimizer": "adam", "anchor": "last"},
-    {"learning_rate": 2e-2, "weight_decay": 1e-5, "dropout": 0.1, "recurrent_dropout": 0.1, "optimizer": "adamw", "window_norm": True},
+    {
+        "learning_rate": 3e-3,
+        "weight_decay": 0.0,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "optimizer": "adam",
+    },
+    {
+        "learning_rate": 1e-2,
+        "weight_decay": 1e-3,
+        "dropout": 0.2,
+        "recurrent_dropout": 0.0,
+        "optimizer": "adamw",
+        "transform": "log",
+    },
+    {
+        "learning_rate": 5e-3,
+        "weight_decay": 1e-4,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.25,
+        "optimizer": "adam",
+        "anchor": "last",
+    },
+    {
+        "learning_rate": 2e-2,
+        "weight_decay": 1e-5,
+        "dropout": 0.1,
+        "recurrent_dropout": 0.1,
+        "optimizer": "adamw",
+        "window_norm": True,
+    },
 ]
 SEEDS = [7, 8, 9, 10]
 
 
 @pytest.fixture(scope="module")
 def airline() -> tuple[Any, Any]:
-    cfg = load_config(None, {"data.path": example_data_path(), "data.target": "passengers", "data.time_column": "month"}).resolved()
+    cfg = load_config(
+        None,
+        {
+            "data.path": example_data_path(),
+            "data.target": "passengers",
+            "data.time_column": "month",
+        },
+    ).resolved()
     return prepare(cfg)
 
 
-def members(airline: tuple[Any, Any], params_list: list[dict[str, Any]]) -> tuple[list[Any], list[TensorSet], list[TensorSet]]:
+def members(
+    airline: tuple[Any, Any], params_list: list[dict[str, Any]]
+) -> tuple[list[Any], list[TensorSet], list[TensorSet]]:
     parts, meta = airline
     problems = [make_problem(parts, meta, p) for p in params_list]
     return problems, [p.tensors("train") for p in problems], [p.tensors("val") for p in problems]
 
 
-def unfused(airline: tuple[Any, Any], params_list: list[dict[str, Any]], **kw: Any) -> list[TrainResult]:
+def unfused(
+    airline: tuple[Any, Any], params_list: list[dict[str, Any]], **kw: Any
+) -> list[TrainResult]:
     problems, tr, va = members(airline, params_list)
-    return [train(pr, p, a, b, seed=s, device=CPU, **kw) for pr, p, a, b, s in zip(problems, params_list, tr, va, SEEDS, strict=False)]
+    return [
+        train(pr, p, a, b, seed=s, device=CPU, **kw)
+        for pr, p, a, b, s in zip(problems, params_list, tr, va, SEEDS, strict=False)
+    ]
 
 
-def run_fused(airline: tuple[Any, Any], params_list: list[dict[str, Any]], **kw: Any) -> list[fused.FusedResult]:
+def run_fused(
+    airline: tuple[Any, Any], params_list: list[dict[str, Any]], **kw: Any
+) -> list[fused.FusedResult]:
     problems, tr, va = members(airline, params_list)
-    return train_fused(problems, params_list, tr, va, seeds=SEEDS[: len(params_list)], device=CPU, **kw)
+    return train_fused(
+        problems, params_list, tr, va, seeds=SEEDS[: len(params_list)], device=CPU, **kw
+    )
 
 
 def assert_same_trajectory(ref: TrainResult, got: TrainResult, rel: float = 1e-4) -> None:
@@ -71,16 +127,31 @@ def test_fused_matches_unfused_training(airline: tuple[Any, Any]) -> None:
     for r, g in zip(ref, got, strict=True):
         assert_same_trajectory(r, g)
         # the restored best state is the same network
-        for (name, a), b in zip(r.model.state_dict().items(), g.model.state_dict().values(), strict=True):
+        for (name, a), b in zip(
+            r.model.state_dict().items(), g.model.state_dict().values(), strict=True
+        ):
             torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5, msg=name)
     # the members really differ (a bug that fused them into one model would not)
     assert len({round(g.history[-1]["train_loss"], 6) for g in got}) == len(got)
 
 
 def test_fused_matches_unfused_two_layers_sgd_rmsprop(airline: tuple[Any, Any]) -> None:
-    params_list = [{**BASE, **VARIANTS[1], "num_layers": 2, "optimizer": "sgd", "epochs": 3},
-                   {**BASE, **VARIANTS[3], "num_layers": 2, "optimizer": "rmsprop", "dropout": 0.3, "epochs": 3}]
-    for r, g in zip(unfused(airline, params_list, patience=50), run_fused(airline, params_list, patience=50), strict=True):
+    params_list = [
+        {**BASE, **VARIANTS[1], "num_layers": 2, "optimizer": "sgd", "epochs": 3},
+        {
+            **BASE,
+            **VARIANTS[3],
+            "num_layers": 2,
+            "optimizer": "rmsprop",
+            "dropout": 0.3,
+            "epochs": 3,
+        },
+    ]
+    for r, g in zip(
+        unfused(airline, params_list, patience=50),
+        run_fused(airline, params_list, patience=50),
+        strict=True,
+    ):
         assert_same_trajectory(r, g)
 
 
@@ -88,7 +159,9 @@ def test_per_member_early_stopping(airline: tuple[Any, Any]) -> None:
     params_list = [{**BASE, **v, "epochs": 8} for v in VARIANTS]
     ref = unfused(airline, params_list, patience=1)
     got = run_fused(airline, params_list, patience=1)
-    assert any(r.stopped_early for r in ref) and len({r.epochs_run for r in ref}) > 1  # the test exercises stopping
+    assert (
+        any(r.stopped_early for r in ref) and len({r.epochs_run for r in ref}) > 1
+    )  # the test exercises stopping
     for r, g in zip(ref, got, strict=True):
         assert_same_trajectory(r, g)
 
@@ -103,6 +176,7 @@ def test_pruned_member_stops_and_repack_keeps_survivors(airline: tuple[Any, Any]
             calls.append((member, epoch))
             if member in (0, 2) and epoch == 2:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
         return cb
 
     got = run_fused(airline, params_list, patience=50, on_epoch=[on_epoch_for(m) for m in range(4)])
@@ -137,7 +211,9 @@ def test_unpacked_model_loads_and_predicts_like_the_fused_forward(airline: tuple
     problems, tr, va = members(airline, params_list)
     results = train_fused(problems, params_list, tr, va, seeds=SEEDS, device=CPU, patience=50)
     nets = [r.model for r in results]
-    model = FusedLSTM.from_models(nets, params_list, n_features=problems[0].n_features, n_outputs=problems[0].n_outputs)
+    model = FusedLSTM.from_models(
+        nets, params_list, n_features=problems[0].n_features, n_outputs=problems[0].n_outputs
+    )
     model.training = False
     x = torch.stack([v.x for v in va])
     with torch.no_grad():
@@ -153,17 +229,21 @@ def test_unpacked_model_loads_and_predicts_like_the_fused_forward(airline: tuple
 
 def member_state_roundtrip(model: FusedLSTM, k: int, net: torch.nn.Module) -> bool:
     state = model.member_state(k)
-    return state.keys() == net.state_dict().keys() and all(torch.equal(state[n], t) for n, t in net.state_dict().items())
+    return state.keys() == net.state_dict().keys() and all(
+        torch.equal(state[n], t) for n, t in net.state_dict().items()
+    )
 
 
 def test_manual_kernel_gradients() -> None:
     torch.manual_seed(0)
     k, b, t, f, h = 2, 3, 4, 2, 3
-    args = [torch.randn(k, b, t, f, dtype=torch.float64, requires_grad=True),
-            torch.randn(k, 4 * h, f, dtype=torch.float64, requires_grad=True),
-            torch.randn(k, 4 * h, h, dtype=torch.float64, requires_grad=True),
-            torch.randn(k, 4 * h, dtype=torch.float64, requires_grad=True),
-            torch.randn(k, 4 * h, dtype=torch.float64, requires_grad=True)]
+    args = [
+        torch.randn(k, b, t, f, dtype=torch.float64, requires_grad=True),
+        torch.randn(k, 4 * h, f, dtype=torch.float64, requires_grad=True),
+        torch.randn(k, 4 * h, h, dtype=torch.float64, requires_grad=True),
+        torch.randn(k, 4 * h, dtype=torch.float64, requires_grad=True),
+        torch.randn(k, 4 * h, dtype=torch.float64, requires_grad=True),
+    ]
     assert torch.autograd.gradcheck(_LSTMSeq.apply, args)
     manual = _LSTMSeq.apply(*args)
     reference = fused._lstm_autograd(*args)
@@ -171,21 +251,30 @@ def test_manual_kernel_gradients() -> None:
         torch.testing.assert_close(a, r)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32-sigmoid-form", "bfloat16-native-tanh"])
+@pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.bfloat16], ids=["float32-sigmoid-form", "bfloat16-native-tanh"]
+)
 def test_manual_kernel_matches_autograd_in_training_precisions(dtype: torch.dtype) -> None:
     """float64 (gradcheck above) takes the native-tanh path; float32 on the CPU computes tanh as
     2*sigmoid(2z)-1, bf16 (what CUDA autocast feeds it) the native path: both against autograd."""
     torch.manual_seed(1)
     k, b, t, f, h = 3, 5, 7, 2, 8
-    base = [torch.randn(k, b, t, f), torch.randn(k, 4 * h, f) * 0.5, torch.randn(k, 4 * h, h) * 0.5,
-            torch.randn(k, 4 * h) * 0.1, torch.randn(k, 4 * h) * 0.1]
+    base = [
+        torch.randn(k, b, t, f),
+        torch.randn(k, 4 * h, f) * 0.5,
+        torch.randn(k, 4 * h, h) * 0.5,
+        torch.randn(k, 4 * h) * 0.1,
+        torch.randn(k, 4 * h) * 0.1,
+    ]
     upstream = (torch.randn(k, b, t, h), torch.randn(k, b, h))
     results = []
     for kernel in (_LSTMSeq.apply, fused._lstm_autograd):
         args = [a.to(dtype).requires_grad_() for a in base]
         seq, last = kernel(*args)
         torch.autograd.backward((seq, last), (upstream[0].to(dtype), upstream[1].to(dtype)))
-        results.append([seq.float(), last.float()] + [cast(torch.Tensor, a.grad).float() for a in args])
+        results.append(
+            [seq.float(), last.float()] + [cast(torch.Tensor, a.grad).float() for a in args]
+        )
     tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 0.05, "atol": 0.05}
     for manual, reference in zip(*results, strict=True):
         torch.testing.assert_close(manual, reference, **tol)
@@ -205,7 +294,18 @@ def p(**kw: Any) -> dict[str, Any]:
 
 
 def test_plan_groups_grouping_and_refusal() -> None:
-    params_list = [p(), p(units=16), p(), p(bidirectional=True), p(cell="gru"), p(head="attention"), p(), p(units=16), p(batch_size=32), p()]
+    params_list = [
+        p(),
+        p(units=16),
+        p(),
+        p(bidirectional=True),
+        p(cell="gru"),
+        p(head="attention"),
+        p(),
+        p(units=16),
+        p(batch_size=32),
+        p(),
+    ]
     groups = plan_groups(params_list, 8, CPU)
     assert groups == [[0, 2, 6, 9], [1, 7], [3], [4], [5], [8]]
     assert plan_groups(params_list, 3, CPU) == [[0, 2, 6], [1, 7], [3], [4], [5], [8], [9]]
@@ -224,7 +324,9 @@ def test_auto_fuses_only_where_calibration_wins() -> None:
     params_list = [p() for _ in range(4)] + [p(units=16) for _ in range(4)]
     asked: list[tuple[int, int]] = []
 
-    def measured(units: int, num_layers: int, lookback: int, batch_size: int, members: int, **kw: Any) -> tuple[float, float]:
+    def measured(
+        units: int, num_layers: int, lookback: int, batch_size: int, members: int, **kw: Any
+    ) -> tuple[float, float]:
         asked.append((units, members))
         per_member = 1.0
         fused_time = 0.5 if units == 8 else 0.9 * members  # units 16: fused barely wins -> refused

@@ -47,7 +47,9 @@ def _render(path: str) -> tuple[dict[str, Any], ...]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl not installed")
-    proc = subprocess.run([kubectl, "kustomize", str(ROOT / path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [kubectl, "kustomize", str(ROOT / path)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
     return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
 
@@ -206,7 +208,14 @@ def check_secret(doc: dict[str, Any], dev_overlay: bool) -> list[str]:
 def violations(docs: list[dict[str, Any]], dev_overlay: bool = False) -> list[str]:
     out: list[str] = []
     for doc in docs:
-        for check in (check_pod_security, check_resources, check_probes, check_images, check_env_expansion, check_rbac):
+        for check in (
+            check_pod_security,
+            check_resources,
+            check_probes,
+            check_images,
+            check_env_expansion,
+            check_rbac,
+        ):
             out += check(doc)
         out += check_secret(doc, dev_overlay)
     return out
@@ -230,10 +239,17 @@ def bad_deployment() -> dict[str, Any]:
                             "name": "web",
                             "image": "nginx:latest",
                             "args": ["--dsn=$(UNDEFINED_DSN)"],
-                            "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
+                            "securityContext": {
+                                "privileged": True,
+                                "allowPrivilegeEscalation": True,
+                            },
                             "resources": {"requests": {"cpu": "100m"}},
                         },
-                        {"name": "sidecar", "image": "busybox", "readinessProbe": {"exec": {"command": ["true"]}}},
+                        {
+                            "name": "sidecar",
+                            "image": "busybox",
+                            "readinessProbe": {"exec": {"command": ["true"]}},
+                        },
                     ]
                 },
             },
@@ -244,7 +260,14 @@ def bad_deployment() -> dict[str, Any]:
 def test_policy_checks_catch_a_bad_deployment() -> None:
     doc = bad_deployment()
     security = " ".join(check_pod_security(doc))
-    for expected in ("runAsNonRoot", "runAsUser", "privileged", "allowPrivilegeEscalation", "drop ALL", "seccompProfile"):
+    for expected in (
+        "runAsNonRoot",
+        "runAsUser",
+        "privileged",
+        "allowPrivilegeEscalation",
+        "drop ALL",
+        "seccompProfile",
+    ):
         assert expected in security, expected
     resources = check_resources(doc)
     assert "containers[web]: missing resources.requests.memory" in " ".join(resources)
@@ -255,16 +278,28 @@ def test_policy_checks_catch_a_bad_deployment() -> None:
     assert not any("sidecar" in p and "readinessProbe" in p for p in probes)
     images = check_images(doc)
     assert len(images) == 2 and "nginx:latest" in images[0] and "busybox" in images[1]
-    assert check_env_expansion(doc) == [f"{ident(doc)} containers[web]: $(UNDEFINED_DSN) is not in env"]
+    assert check_env_expansion(doc) == [
+        f"{ident(doc)} containers[web]: $(UNDEFINED_DSN) is not in env"
+    ]
     assert violations([doc])  # and the aggregate reports it
 
 
 def test_policy_checks_catch_bad_rbac_and_secrets() -> None:
-    role = {"kind": "Role", "metadata": {"name": "r"}, "rules": [{"apiGroups": ["*"], "resources": ["pods"], "verbs": ["*"]}]}
+    role = {
+        "kind": "Role",
+        "metadata": {"name": "r"},
+        "rules": [{"apiGroups": ["*"], "resources": ["pods"], "verbs": ["*"]}],
+    }
     assert len(check_rbac(role)) == 2
     assert check_rbac({"kind": "ClusterRole", "metadata": {"name": "c"}})
     assert check_rbac({"kind": "ClusterRoleBinding", "metadata": {"name": "c"}})
-    assert check_rbac({"kind": "RoleBinding", "metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "admin"}})
+    assert check_rbac(
+        {
+            "kind": "RoleBinding",
+            "metadata": {"name": "b"},
+            "roleRef": {"kind": "ClusterRole", "name": "admin"},
+        }
+    )
     secret = {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}}
     assert check_secret(secret, dev_overlay=False)
     assert check_secret(secret, dev_overlay=True)  # not labelled dev-only
@@ -290,13 +325,23 @@ def test_policy_checks_accept_a_good_job_without_probes() -> None:
         "spec": {
             "template": {
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [
                         {
                             "name": "c",
                             "image": "registry.example.com:5000/tool:1.2.3",
-                            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "resources": {
+                                "requests": {"cpu": "1", "memory": "1Gi"},
+                                "limits": {"cpu": "1", "memory": "1Gi"},
+                            },
                         }
                     ],
                 }
@@ -335,7 +380,10 @@ def test_everything_namespaced_in_lstmtune(path: str) -> None:
     docs = render(path)
     namespaces = [d for d in docs if d["kind"] == "Namespace"]
     assert [n["metadata"]["name"] for n in namespaces] == [NAMESPACE]
-    assert namespaces[0]["metadata"]["labels"]["katib.kubeflow.org/metrics-collector-injection"] == "enabled"
+    assert (
+        namespaces[0]["metadata"]["labels"]["katib.kubeflow.org/metrics-collector-injection"]
+        == "enabled"
+    )
     allowed = {NAMESPACE, "kubeflow"} if path == "k8s/overlays/kind" else {NAMESPACE}
     for doc in docs:
         if doc["kind"] != "Namespace":
@@ -362,60 +410,101 @@ def test_role_grants_exactly_the_katib_and_pod_log_access(path: str) -> None:
     sa = find(docs, "ServiceAccount", "lstmtune-pipeline")
     assert sa["metadata"]["namespace"] == NAMESPACE
     binding = find(docs, "RoleBinding", "lstmtune-pipeline")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "lstmtune-pipeline"}
-    assert {"kind": "ServiceAccount", "name": "lstmtune-pipeline", "namespace": NAMESPACE} in binding["subjects"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "lstmtune-pipeline",
+    }
+    assert {
+        "kind": "ServiceAccount",
+        "name": "lstmtune-pipeline",
+        "namespace": NAMESPACE,
+    } in binding["subjects"]
     for rb in (d for d in docs if d["kind"] == "RoleBinding"):
-        assert rb["roleRef"]["name"] == "lstmtune-pipeline" and rb["metadata"]["namespace"] == NAMESPACE
+        assert (
+            rb["roleRef"]["name"] == "lstmtune-pipeline"
+            and rb["metadata"]["namespace"] == NAMESPACE
+        )
 
 
 def test_kfp_standalone_runner_is_bound_only_in_the_kind_overlay() -> None:
     binding = find(render("k8s/overlays/kind"), "RoleBinding", "lstmtune-pipeline-kfp-runner")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "kubeflow"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "pipeline-runner", "namespace": "kubeflow"}
+    ]
     for path in ("k8s/base", "k8s/overlays/gpu"):
-        assert not [d for d in render(path) if d["metadata"]["name"] == "lstmtune-pipeline-kfp-runner"]
+        assert not [
+            d for d in render(path) if d["metadata"]["name"] == "lstmtune-pipeline-kfp-runner"
+        ]
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
 def test_services_and_workloads(path: str) -> None:
     docs = render(path)
-    ports = {name: sorted(p["port"] for p in find(docs, "Service", name)["spec"]["ports"]) for name in ("postgres", "minio", "mlflow")}
+    ports = {
+        name: sorted(p["port"] for p in find(docs, "Service", name)["spec"]["ports"])
+        for name in ("postgres", "minio", "mlflow")
+    }
     assert ports == {"postgres": [5432], "minio": [9000, 9001], "mlflow": [5000]}
 
     postgres = find(docs, "StatefulSet", "postgres")
     (pg,) = postgres["spec"]["template"]["spec"]["containers"]
-    assert re.fullmatch(r"(docker\.io/(library/)?)?postgres:16\.\d+(-\w+)?", pg["image"]), pg["image"]
+    assert re.fullmatch(r"(docker\.io/(library/)?)?postgres:16\.\d+(-\w+)?", pg["image"]), pg[
+        "image"
+    ]
     assert postgres["spec"]["volumeClaimTemplates"], "postgres needs a PVC template"
     mounts = {m["mountPath"]: m["name"] for m in pg["volumeMounts"]}
     assert "/docker-entrypoint-initdb.d" in mounts
-    init = next(v for v in postgres["spec"]["template"]["spec"]["volumes"] if v["name"] == mounts["/docker-entrypoint-initdb.d"])
+    init = next(
+        v
+        for v in postgres["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == mounts["/docker-entrypoint-initdb.d"]
+    )
     sql = " ".join(find(docs, "ConfigMap", init["configMap"]["name"])["data"].values())
     assert "CREATE DATABASE mlflow" in sql and "CREATE DATABASE optuna" in sql
-    assert {e["name"]: e.get("value") for e in pg["env"]}["PGDATA"].startswith("/var/lib/postgresql/data/")
+    assert {e["name"]: e.get("value") for e in pg["env"]}["PGDATA"].startswith(
+        "/var/lib/postgresql/data/"
+    )
 
     minio = find(docs, "Deployment", "minio")
-    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in minio["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("valueFrom", {}).get("secretKeyRef")
+        for e in minio["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["MINIO_ROOT_USER"] == {"name": "lstmtune-s3", "key": "AWS_ACCESS_KEY_ID"}
     assert env["MINIO_ROOT_PASSWORD"] == {"name": "lstmtune-s3", "key": "AWS_SECRET_ACCESS_KEY"}
     buckets = find(docs, "Job", "minio-buckets")["spec"]["template"]["spec"]["containers"][0]
-    assert "lstmtune/mlflow" in buckets["args"][0] and "lstmtune/lstmtune-data" in buckets["args"][0]
+    assert (
+        "lstmtune/mlflow" in buckets["args"][0] and "lstmtune/lstmtune-data" in buckets["args"][0]
+    )
 
     (mlflow,) = find(docs, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"]
     assert mlflow["image"].startswith("ghcr.io/lstmtune/lstmtune:")
     args = " ".join(mlflow["command"] + mlflow["args"])
     assert args.startswith("mlflow server")
-    assert "--backend-store-uri=postgresql://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@postgres:5432/mlflow" in args
+    assert (
+        "--backend-store-uri=postgresql://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@postgres:5432/mlflow"
+        in args
+    )
     assert "--artifacts-destination=s3://mlflow/" in args and "--serve-artifacts" in args
     mlflow_env = {e["name"]: e for e in mlflow["env"]}
     assert mlflow_env["MLFLOW_S3_ENDPOINT_URL"]["value"] == "http://minio:9000"
-    assert "mlflow.lstmtune.svc.cluster.local:*" in mlflow_env["MLFLOW_SERVER_ALLOWED_HOSTS"]["value"].split(",")
+    assert "mlflow.lstmtune.svc.cluster.local:*" in mlflow_env["MLFLOW_SERVER_ALLOWED_HOSTS"][
+        "value"
+    ].split(",")
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
-def test_network_policies_close_ingress_and_open_each_service_port_to_its_clients_only(path: str) -> None:
+def test_network_policies_close_ingress_and_open_each_service_port_to_its_clients_only(
+    path: str,
+) -> None:
     docs = render(path)
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     deny = policies.pop("default-deny-ingress")
-    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}  # no ingress rule: nothing allowed
+    assert deny["spec"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress"],
+    }  # no ingress rule: nothing allowed
     opened = {}
     for name, policy in policies.items():
         assert policy["metadata"]["namespace"] == NAMESPACE
@@ -423,17 +512,39 @@ def test_network_policies_close_ingress_and_open_each_service_port_to_its_client
         assert spec["policyTypes"] == ["Ingress"] and len(spec["ingress"]) == 1, name
         (rule,) = spec["ingress"]
         (source,) = rule["from"]  # never an empty `from` (= every source) or an ipBlock
-        assert source == {"namespaceSelector": {"matchExpressions": [
-            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [NAMESPACE, "kubeflow"]}]}}, name
+        assert source == {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "In",
+                        "values": [NAMESPACE, "kubeflow"],
+                    }
+                ]
+            }
+        }, name
         # the policy selects exactly the pods behind the Service, and opens the port they listen on
         service = find(docs, "Service", name.removesuffix("-clients"))
         assert spec["podSelector"] == {"matchLabels": service["spec"]["selector"]}, name
-        workload = next(d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"]["name"] == service["metadata"]["name"])
-        listening = {p["containerPort"] for _, c in containers(pod_spec(workload) or {}) for p in c.get("ports") or []}
+        workload = next(
+            d
+            for d in docs
+            if d["kind"] in ("Deployment", "StatefulSet")
+            and d["metadata"]["name"] == service["metadata"]["name"]
+        )
+        listening = {
+            p["containerPort"]
+            for _, c in containers(pod_spec(workload) or {})
+            for p in c.get("ports") or []
+        }
         ports = {p["port"] for p in rule["ports"]}
         assert ports <= listening and all(p["protocol"] == "TCP" for p in rule["ports"]), name
         opened[service["metadata"]["name"]] = sorted(ports)
-    assert opened == {"postgres": [5432], "minio": [9000], "mlflow": [5000]}  # MinIO's console stays port-forward only
+    assert opened == {
+        "postgres": [5432],
+        "minio": [9000],
+        "mlflow": [5000],
+    }  # MinIO's console stays port-forward only
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
@@ -452,14 +563,25 @@ def test_secret_references_use_known_secrets_and_keys(path: str) -> None:
     for name, key in refs:
         assert key in SECRET_KEYS.get(name, set()), f"unexpected secret reference {name}/{key}"
     if path == "k8s/overlays/kind":  # the dev overlay must provide every referenced key
-        secrets = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in docs if d["kind"] == "Secret"}
+        secrets = {
+            (d["metadata"]["namespace"], d["metadata"]["name"]): d
+            for d in docs
+            if d["kind"] == "Secret"
+        }
         for name, key in refs:
-            data = secrets[(NAMESPACE, name)].get("data", {}) | secrets[(NAMESPACE, name)].get("stringData", {})
+            data = secrets[(NAMESPACE, name)].get("data", {}) | secrets[(NAMESPACE, name)].get(
+                "stringData", {}
+            )
             assert key in data, f"{name} lacks {key}"
-        for name in ("lstmtune-s3", "lstmtune-optuna"):  # KFP standalone runs pipeline pods in kubeflow
+        for name in (
+            "lstmtune-s3",
+            "lstmtune-optuna",
+        ):  # KFP standalone runs pipeline pods in kubeflow
             assert ("kubeflow", name) in secrets
     else:
-        assert not [d for d in docs if d["kind"] == "Secret"], "real Secrets are created out of band"
+        assert not [d for d in docs if d["kind"] == "Secret"], (
+            "real Secrets are created out of band"
+        )
 
 
 # --------------------------------------------------------------------------- lstmtune configs
@@ -478,21 +600,32 @@ def test_base_config_targets_the_cluster_services() -> None:
     assert cfg.data.path is not None and cfg.data.path.startswith("s3://lstmtune-data/")
     assert cfg.cluster.gpus == 0 and cfg.cluster.s3_secret == "lstmtune-s3"
     assert cfg.cluster.storage_secret == "lstmtune-optuna"
-    assert cfg.tune.storage is None, "the Optuna storage URL comes from the Secret, not the ConfigMap"
-    assert cfg.tune.katib.namespace == NAMESPACE and cfg.tune.katib.service_account == "lstmtune-pipeline"
+    assert cfg.tune.storage is None, (
+        "the Optuna storage URL comes from the Secret, not the ConfigMap"
+    )
+    assert (
+        cfg.tune.katib.namespace == NAMESPACE
+        and cfg.tune.katib.service_account == "lstmtune-pipeline"
+    )
 
 
 def test_gpu_config_requests_gpus_on_gpu_nodes() -> None:
     cfg = _config_from_configmap("k8s/overlays/gpu")
     assert cfg.cluster.gpus == 1 and cfg.cluster.accelerator_type == "nvidia.com/gpu"
-    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in cfg.cluster.tolerations
+    assert {
+        "key": "nvidia.com/gpu",
+        "operator": "Exists",
+        "effect": "NoSchedule",
+    } in cfg.cluster.tolerations
     assert cfg.cluster.node_selector
     docs = render("k8s/overlays/gpu")
     quota = find(docs, "ResourceQuota", "lstmtune-gpu")
     assert "requests.nvidia.com/gpu" in quota["spec"]["hard"]
     for item in find(docs, "LimitRange", "lstmtune-defaults")["spec"]["limits"]:
         for section in ("default", "defaultRequest", "max", "min"):
-            assert "nvidia.com/gpu" not in item.get(section, {}), "a LimitRange GPU entry would give every container a GPU"
+            assert "nvidia.com/gpu" not in item.get(section, {}), (
+                "a LimitRange GPU entry would give every container a GPU"
+            )
     assert not [d for d in render("k8s/base") if d["kind"] in ("ResourceQuota", "LimitRange")]
 
 
@@ -510,7 +643,11 @@ def test_kind_e2e_config_is_a_tiny_cpu_katib_run() -> None:
 
 
 def _versions() -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in (K8S / "versions.env").read_text().splitlines() if line and not line.startswith("#"))
+    pairs = (
+        line.split("=", 1)
+        for line in (K8S / "versions.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     return {k.strip(): v.strip() for k, v in pairs}
 
 
@@ -526,7 +663,10 @@ def test_versions_are_pinned() -> None:
     assert {n["image"] for n in cluster["nodes"]} == {v["KIND_NODE_IMAGE"]}
     assert cluster["name"] == v["KIND_CLUSTER_NAME"]
     up = (ROOT / "scripts" / "kind-up.sh").read_text()
-    assert "cluster-scoped-resources?ref=$PIPELINE_VERSION" in up and "env/platform-agnostic?ref=$PIPELINE_VERSION" in up
+    assert (
+        "cluster-scoped-resources?ref=$PIPELINE_VERSION" in up
+        and "env/platform-agnostic?ref=$PIPELINE_VERSION" in up
+    )
     assert "github.com/kubeflow/katib.git/manifests/v1beta1/installs/katib-standalone" in up
     assert "?ref=$KATIB_VERSION" in up
 
@@ -534,12 +674,22 @@ def test_versions_are_pinned() -> None:
 def test_no_real_secrets_in_the_tree() -> None:
     ignore = (K8S / ".gitignore").read_text().splitlines()
     assert "secrets/*.env" in ignore
-    committed = subprocess.run(["git", "ls-files", "k8s"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    committed = subprocess.run(
+        ["git", "ls-files", "k8s"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
     assert not [f for f in committed if f.endswith(".env") and "/secrets/" in f]
     examples = sorted(p.name for p in (K8S / "secrets").glob("*.env.example"))
-    assert examples == ["lstmtune-optuna.env.example", "lstmtune-postgres.env.example", "lstmtune-s3.env.example"]
+    assert examples == [
+        "lstmtune-optuna.env.example",
+        "lstmtune-postgres.env.example",
+        "lstmtune-s3.env.example",
+    ]
     for example in (K8S / "secrets").glob("*.env.example"):
-        keys = {line.split("=", 1)[0] for line in example.read_text().splitlines() if line and not line.startswith("#")}
+        keys = {
+            line.split("=", 1)[0]
+            for line in example.read_text().splitlines()
+            if line and not line.startswith("#")
+        }
         assert keys <= SECRET_KEYS[example.name.removesuffix(".env.example")]
     # only the kind overlay generates Secrets, and only dev-only ones
     for kustomization in K8S.rglob("kustomization.yaml"):
@@ -582,7 +732,12 @@ def test_script_passes_shellcheck(script: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck not installed (apt-get install -y shellcheck)")
-    proc = subprocess.run([shellcheck, "-x", "--severity=style", str(script)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [shellcheck, "-x", "--severity=style", str(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -591,8 +746,8 @@ def test_scripts_check_their_tools() -> None:
     e2e = (ROOT / "scripts" / "kind-e2e.sh").read_text()
     assert re.search(r"^require docker kind kubectl", up, re.M)
     assert re.search(r"^require docker kind kubectl", e2e, re.M)
-    assert "docker build -f \"$ROOT/images/Dockerfile\"" in up and "kind load docker-image" in up
-    assert "apply -k \"$ROOT/k8s/overlays/kind\"" in up
+    assert 'docker build -f "$ROOT/images/Dockerfile"' in up and "kind load docker-image" in up
+    assert 'apply -k "$ROOT/k8s/overlays/kind"' in up
     for flag in ("--host", "--namespace lstmtune", "--experiment kind-e2e", "--config", "--wait"):
         assert flag in e2e
-    assert "get_model_version_by_alias(name, \"champion\")" in e2e
+    assert 'get_model_version_by_alias(name, "champion")' in e2e

@@ -37,7 +37,10 @@ TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedu
 
 
 def _cfg(**overrides: Any) -> RunConfig:
-    base = {"output_dir": "/tmp/lstmtune-katib-test", "tune.katib.data_uri": "s3://lstmtune-data/prepared"}
+    base = {
+        "output_dir": "/tmp/lstmtune-katib-test",
+        "tune.katib.data_uri": "s3://lstmtune-data/prepared",
+    }
     base.update({k.replace("__", "."): v for k, v in overrides.items()})
     return load_config(None, base).resolved()
 
@@ -48,15 +51,31 @@ def airline_meta() -> dict[str, Any]:
 
 
 def test_rendered_experiment_passes_katib_admission_rules(airline_meta: dict[str, Any]) -> None:
-    cfg = _cfg(tune__pruner="median", cluster__gpus=1, cluster__tolerations=[TOLERATION], cluster__node_selector={"gpu": "a100"})
+    cfg = _cfg(
+        tune__pruner="median",
+        cluster__gpus=1,
+        cluster__tolerations=[TOLERATION],
+        cluster__node_selector={"gpu": "a100"},
+    )
     exp = build_experiment(cfg, airline_meta, name="airline-1", data_uri="s3://b/p")
     assert validate_experiment(exp) == []
     spec = exp["spec"]
-    assert spec["objective"] == {"type": "minimize", "objectiveMetricName": "val_rmse", "additionalMetricNames": ["best_epoch"],
-                                 "metricStrategies": [{"name": "val_rmse", "value": "min"}, {"name": "best_epoch", "value": "latest"}]}
+    assert spec["objective"] == {
+        "type": "minimize",
+        "objectiveMetricName": "val_rmse",
+        "additionalMetricNames": ["best_epoch"],
+        "metricStrategies": [
+            {"name": "val_rmse", "value": "min"},
+            {"name": "best_epoch", "value": "latest"},
+        ],
+    }
     assert spec["algorithm"]["algorithmName"] == "tpe"
     assert spec["earlyStopping"]["algorithmName"] == "medianstop"
-    assert spec["maxTrialCount"] == 30 and spec["parallelTrialCount"] == 2 and spec["maxFailedTrialCount"] == 5
+    assert (
+        spec["maxTrialCount"] == 30
+        and spec["parallelTrialCount"] == 2
+        and spec["maxFailedTrialCount"] == 5
+    )
     assert spec["metricsCollectorSpec"]["collector"]["kind"] == "StdOut"
     searched = {n for n, s in airline_meta["search_space"].items() if s["type"] != "fixed"}
     assert {p["name"] for p in spec["parameters"]} == searched
@@ -70,7 +89,9 @@ def test_rendered_experiment_passes_katib_admission_rules(airline_meta: dict[str
     assert container["command"] == ["lstmtune"] and container["args"][0] == "trial"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert container["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
-    assert pod["spec"]["tolerations"] == [TOLERATION] and pod["spec"]["nodeSelector"] == {"gpu": "a100"}
+    assert pod["spec"]["tolerations"] == [TOLERATION] and pod["spec"]["nodeSelector"] == {
+        "gpu": "a100"
+    }
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert {"secretRef": {"name": "lstmtune-s3"}} in container["envFrom"]
     for name in searched:
@@ -79,13 +100,20 @@ def test_rendered_experiment_passes_katib_admission_rules(airline_meta: dict[str
 
 def test_no_gpu_no_limit_and_no_early_stopping_without_median(airline_meta: dict[str, Any]) -> None:
     exp = build_experiment(_cfg(), airline_meta, name="airline-2", data_uri="s3://b/p")
-    container = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]
+    container = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][
+        0
+    ]
     assert "nvidia.com/gpu" not in container["resources"].get("limits", {})
     assert "earlyStopping" not in exp["spec"]
 
 
-@pytest.mark.parametrize(("sampler", "algorithm"), [("tpe", "tpe"), ("random", "random"), ("grid", "grid"), ("cmaes", "cmaes")])
-def test_every_sampler_maps_to_a_katib_algorithm(airline_meta: dict[str, Any], sampler: str, algorithm: str) -> None:
+@pytest.mark.parametrize(
+    ("sampler", "algorithm"),
+    [("tpe", "tpe"), ("random", "random"), ("grid", "grid"), ("cmaes", "cmaes")],
+)
+def test_every_sampler_maps_to_a_katib_algorithm(
+    airline_meta: dict[str, Any], sampler: str, algorithm: str
+) -> None:
     exp = build_experiment(_cfg(tune__sampler=sampler), airline_meta, name="a-b", data_uri="/data")
     assert exp["spec"]["algorithm"]["algorithmName"] == algorithm
     assert validate_experiment(exp) == []
@@ -93,15 +121,23 @@ def test_every_sampler_maps_to_a_katib_algorithm(airline_meta: dict[str, Any], s
 
 @pytest.mark.parametrize("algorithm", ["multivariate-tpe", "bayesianoptimization", "sobol"])
 def test_algorithm_override(airline_meta: dict[str, Any], algorithm: str) -> None:
-    exp = build_experiment(_cfg(tune__katib__algorithm=algorithm), airline_meta, name="a-b", data_uri="/data")
+    exp = build_experiment(
+        _cfg(tune__katib__algorithm=algorithm), airline_meta, name="a-b", data_uri="/data"
+    )
     assert exp["spec"]["algorithm"]["algorithmName"] == algorithm
 
 
-def test_unknown_algorithm_and_hyperband_without_resource_are_refused(airline_meta: dict[str, Any]) -> None:
+def test_unknown_algorithm_and_hyperband_without_resource_are_refused(
+    airline_meta: dict[str, Any],
+) -> None:
     with pytest.raises(UserError, match=r"tune\.katib\.algorithm"):
-        build_experiment(_cfg(tune__katib__algorithm="annealing"), airline_meta, name="a", data_uri="/d")
+        build_experiment(
+            _cfg(tune__katib__algorithm="annealing"), airline_meta, name="a", data_uri="/d"
+        )
     with pytest.raises(UserError, match="hyperband needs"):
-        build_experiment(_cfg(tune__katib__algorithm="hyperband"), airline_meta, name="a", data_uri="/d")
+        build_experiment(
+            _cfg(tune__katib__algorithm="hyperband"), airline_meta, name="a", data_uri="/d"
+        )
 
 
 def test_parameter_rendering() -> None:
@@ -115,10 +151,19 @@ def test_parameter_rendering() -> None:
     }
     params = {p["name"]: p for p in katib_parameters(space)}
     assert "epochs" not in params
-    assert params["units"] == {"name": "units", "parameterType": "discrete", "feasibleSpace": {"list": ["16", "32"]}}
+    assert params["units"] == {
+        "name": "units",
+        "parameterType": "discrete",
+        "feasibleSpace": {"list": ["16", "32"]},
+    }
     assert params["optimizer"]["parameterType"] == "categorical"
     assert params["bidirectional"]["feasibleSpace"]["list"] == ["false", "true"]
-    assert params["num_layers"]["feasibleSpace"] == {"min": "1", "max": "3", "step": "1", "distribution": "uniform"}
+    assert params["num_layers"]["feasibleSpace"] == {
+        "min": "1",
+        "max": "3",
+        "step": "1",
+        "distribution": "uniform",
+    }
     assert params["learning_rate"]["parameterType"] == "double"
     assert params["learning_rate"]["feasibleSpace"]["distribution"] == "logUniform"
 
@@ -130,18 +175,44 @@ def test_parameter_rendering() -> None:
         (lambda e: e["spec"].update(maxTrialCount=0), "maxTrialCount"),
         (lambda e: e["spec"].update(maxFailedTrialCount=-1), "maxFailedTrialCount"),
         (lambda e: e["metadata"].update(name="Bad_Name"), "metadata.name"),
-        (lambda e: e["spec"]["objective"].update(additionalMetricNames=["val_rmse"]), "must not repeat"),
+        (
+            lambda e: e["spec"]["objective"].update(additionalMetricNames=["val_rmse"]),
+            "must not repeat",
+        ),
         (lambda e: e["spec"]["parameters"][1]["feasibleSpace"].update(list=["1"]), "not a list"),
         (lambda e: e["spec"]["parameters"][0]["feasibleSpace"].update(min="1"), "takes a list"),
         (lambda e: e["spec"]["trialTemplate"].pop("primaryContainerName"), "primaryContainerName"),
-        (lambda e: e["spec"]["trialTemplate"]["trialParameters"].append({"name": "ghost", "reference": "ghost"}), "ghost"),
-        (lambda e: e["spec"]["trialTemplate"]["trialSpec"].update(metadata={"name": "x"}), "metadata.name"),
-        (lambda e: e["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0].update(bogusField=1), "losing fields"),
+        (
+            lambda e: e["spec"]["trialTemplate"]["trialParameters"].append(
+                {"name": "ghost", "reference": "ghost"}
+            ),
+            "ghost",
+        ),
+        (
+            lambda e: e["spec"]["trialTemplate"]["trialSpec"].update(metadata={"name": "x"}),
+            "metadata.name",
+        ),
+        (
+            lambda e: e["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"][
+                "containers"
+            ][0].update(bogusField=1),
+            "losing fields",
+        ),
         (lambda e: e["spec"]["algorithm"].update(algorithmName="annealing"), "not available"),
-        (lambda e: e["spec"].update(earlyStopping={"algorithmName": "medianstop", "algorithmSettings": [{"name": "start_step", "value": "0"}]}), "start_step"),
+        (
+            lambda e: e["spec"].update(
+                earlyStopping={
+                    "algorithmName": "medianstop",
+                    "algorithmSettings": [{"name": "start_step", "value": "0"}],
+                }
+            ),
+            "start_step",
+        ),
     ],
 )
-def test_admission_rules_catch_violations(airline_meta: dict[str, Any], mutate: Any, expected: str) -> None:
+def test_admission_rules_catch_violations(
+    airline_meta: dict[str, Any], mutate: Any, expected: str
+) -> None:
     exp = copy.deepcopy(build_experiment(_cfg(), airline_meta, name="airline-3", data_uri="/d"))
     mutate(exp)
     problems = validate_experiment(exp)
@@ -159,32 +230,63 @@ def test_experiment_name_is_valid_and_stable() -> None:
 
 
 def test_cli_prints_the_experiment_yaml(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "lstmtune.cli", "katib-experiment", "--data", "s3://b/prepared", "--gpus", "2",
-                          "--name", "air-cli", "--image", "registry.local/lstmtune:1"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstmtune.cli",
+            "katib-experiment",
+            "--data",
+            "s3://b/prepared",
+            "--gpus",
+            "2",
+            "--name",
+            "air-cli",
+            "--image",
+            "registry.local/lstmtune:1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     exp = yaml.safe_load(out.stdout)
     assert exp["metadata"]["name"] == "air-cli"
-    container = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]
+    container = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][
+        0
+    ]
     assert container["image"] == "registry.local/lstmtune:1"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert validate_experiment(exp) == []
 
 
-def test_trial_command_prints_katib_metric_lines(tmp_path: Path, airline_meta: dict[str, Any]) -> None:
+def test_trial_command_prints_katib_metric_lines(
+    tmp_path: Path, airline_meta: dict[str, Any]
+) -> None:
     """`lstmtune trial` with values taken from the rendered Experiment, parsed with Katib's regex."""
     cfg = _cfg(tune__search_space={"epochs": 4}, train__patience=2)
     parts, meta = prepare(cfg)
     data = tmp_path / "prepared"
     write_prepared(parts, meta, str(data))
     exp = build_experiment(cfg, meta, name="air-trial", data_uri=str(data))
-    args = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    args = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0][
+        "args"
+    ]
     values = {}
     for p in exp["spec"]["parameters"]:
         fs = p["feasibleSpace"]
         values[p["name"]] = fs["list"][0] if "list" in fs else fs["min"]
-    rendered = [re.sub(r"\$\{trialParameters\.(\w+)\}", lambda m: values[m.group(1)], a) for a in args]
+    rendered = [
+        re.sub(r"\$\{trialParameters\.(\w+)\}", lambda m: values[m.group(1)], a) for a in args
+    ]
     rendered[rendered.index("--data") + 1] = str(data)
-    out = subprocess.run([sys.executable, "-m", "lstmtune.cli", *rendered], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "lstmtune.cli", *rendered],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     metrics: dict[str, list[float]] = {}
     for line in out.stdout.splitlines():
@@ -199,8 +301,23 @@ def test_trial_command_rejects_bad_parameters(tmp_path: Path) -> None:
     cfg = _cfg()
     parts, meta = prepare(cfg)
     write_prepared(parts, meta, str(tmp_path / "d"))
-    out = subprocess.run([sys.executable, "-m", "lstmtune.cli", "trial", "--data", str(tmp_path / "d"), "--config-b64", encode_config(cfg),
-                          "--param", "units=7"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstmtune.cli",
+            "trial",
+            "--data",
+            str(tmp_path / "d"),
+            "--config-b64",
+            encode_config(cfg),
+            "--param",
+            "units=7",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert "--param" in out.stderr and "Traceback" not in out.stderr
 
@@ -218,8 +335,12 @@ class KatibReplay:
         self.gets = 0
         self.creates = 0
 
-    def handle(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
-        m = re.fullmatch(r"/apis/kubeflow.org/v1beta1/namespaces/([^/]+)/experiments(?:/([^/]+))?", path)
+    def handle(
+        self, method: str, path: str, body: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any]]:
+        m = re.fullmatch(
+            r"/apis/kubeflow.org/v1beta1/namespaces/([^/]+)/experiments(?:/([^/]+))?", path
+        )
         if not m:
             return 404, {"kind": "Status", "status": "Failure", "code": 404, "reason": "NotFound"}
         ns, name = m.group(1), m.group(2)
@@ -228,9 +349,17 @@ class KatibReplay:
             self.creates += 1
             key = f"{ns}/{body['metadata']['name']}"
             if key in self.objects:
-                return 409, {"kind": "Status", "status": "Failure", "code": 409, "reason": "AlreadyExists",
-                             "message": f'experiments.kubeflow.org "{body["metadata"]["name"]}" already exists'}
-            self.objects[key] = {**body, "metadata": {**body["metadata"], "uid": "u-1", "resourceVersion": "1"}}
+                return 409, {
+                    "kind": "Status",
+                    "status": "Failure",
+                    "code": 409,
+                    "reason": "AlreadyExists",
+                    "message": f'experiments.kubeflow.org "{body["metadata"]["name"]}" already exists',
+                }
+            self.objects[key] = {
+                **body,
+                "metadata": {**body["metadata"], "uid": "u-1", "resourceVersion": "1"},
+            }
             return 201, self.objects[key]
         key = f"{ns}/{name}"
         if key not in self.objects:
@@ -246,23 +375,37 @@ def replay_api() -> Iterator[Any]:
     from kubernetes import client
 
     state: dict[str, KatibReplay] = {}
-    with json_server(lambda method, path, body: state["replay"].handle(method, path.split("?")[0], body)) as url:
+    with json_server(
+        lambda method, path, body: state["replay"].handle(method, path.split("?")[0], body)
+    ) as url:
         conf = client.Configuration()
         conf.host = url
         api = client.CustomObjectsApi(client.ApiClient(conf))
 
-        def use(recording: str, assignments: list[dict[str, str]] | None = None) -> tuple[Any, KatibReplay]:
+        def use(
+            recording: str, assignments: list[dict[str, str]] | None = None
+        ) -> tuple[Any, KatibReplay]:
             state["replay"] = KatibReplay(recording, assignments or [])
             return api, state["replay"]
 
         yield use
 
 
-ASSIGNMENTS = [{"name": "units", "value": "32"}, {"name": "num_layers", "value": "2"}, {"name": "dropout", "value": "0.1"},
-               {"name": "recurrent_dropout", "value": "0.05"}, {"name": "bidirectional", "value": "false"},
-               {"name": "learning_rate", "value": "0.004"}, {"name": "batch_size", "value": "16"}, {"name": "optimizer", "value": "adamw"},
-               {"name": "weight_decay", "value": "1e-05"}, {"name": "lookback", "value": "24"}, {"name": "anchor", "value": "seasonal"},
-               {"name": "transform", "value": "log"}, {"name": "window_norm", "value": "true"}]
+ASSIGNMENTS = [
+    {"name": "units", "value": "32"},
+    {"name": "num_layers", "value": "2"},
+    {"name": "dropout", "value": "0.1"},
+    {"name": "recurrent_dropout", "value": "0.05"},
+    {"name": "bidirectional", "value": "false"},
+    {"name": "learning_rate", "value": "0.004"},
+    {"name": "batch_size", "value": "16"},
+    {"name": "optimizer", "value": "adamw"},
+    {"name": "weight_decay", "value": "1e-05"},
+    {"name": "lookback", "value": "24"},
+    {"name": "anchor", "value": "seasonal"},
+    {"name": "transform", "value": "log"},
+    {"name": "window_norm", "value": "true"},
+]
 
 
 class FakeClock:
@@ -276,7 +419,9 @@ class FakeClock:
         self.t += s
 
 
-def test_create_then_reattach_instead_of_launching_twice(replay_api: Any, airline_meta: dict[str, Any]) -> None:
+def test_create_then_reattach_instead_of_launching_twice(
+    replay_api: Any, airline_meta: dict[str, Any]
+) -> None:
     api, replay = replay_api("succeeded.json")
     body = build_experiment(_cfg(), airline_meta, name="air-replay", data_uri="s3://b/p")
     obj, created = create_or_attach(body, api=api)
@@ -286,38 +431,76 @@ def test_create_then_reattach_instead_of_launching_twice(replay_api: Any, airlin
     assert replay.creates == 2 and len(replay.objects) == 1
 
 
-def test_wait_until_succeeded_and_read_the_optimal_trial(replay_api: Any, airline_meta: dict[str, Any]) -> None:
+def test_wait_until_succeeded_and_read_the_optimal_trial(
+    replay_api: Any, airline_meta: dict[str, Any]
+) -> None:
     api, _ = replay_api("succeeded.json", ASSIGNMENTS)
     body = build_experiment(_cfg(), airline_meta, name="air-ok", data_uri="s3://b/p")
     create_or_attach(body, api=api)
     lines: list[str] = []
     clock = FakeClock()
-    obj = wait_for_experiment("lstmtune", "air-ok", timeout=3600, poll=10, api=api, report=lines.append, clock=clock, sleep=clock.sleep)
+    obj = wait_for_experiment(
+        "lstmtune",
+        "air-ok",
+        timeout=3600,
+        poll=10,
+        api=api,
+        report=lines.append,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert any("Running" in line for line in lines) and "Succeeded" in lines[-1]
     assert "best val_rmse=17.5" in lines[-1]
     result = optimal_result(obj, airline_meta["search_space"], "val_rmse")
     assert result["best_value"] == 17.5 and result["best_epoch"] == 9
     assert result["best_params"]["units"] == 32 and result["best_params"]["bidirectional"] is False
-    assert result["best_params"]["window_norm"] is True and result["best_params"]["learning_rate"] == 0.004
+    assert (
+        result["best_params"]["window_norm"] is True
+        and result["best_params"]["learning_rate"] == 0.004
+    )
     assert result["best_params"]["epochs"] == 100  # fixed parameters are filled in
     assert (result["n_trials_complete"], result["n_trials_pruned"]) == (3, 1)
 
 
 def test_failed_experiment_fails_the_step(replay_api: Any, airline_meta: dict[str, Any]) -> None:
     api, _ = replay_api("failed.json")
-    create_or_attach(build_experiment(_cfg(), airline_meta, name="air-bad", data_uri="s3://b/p"), api=api)
+    create_or_attach(
+        build_experiment(_cfg(), airline_meta, name="air-bad", data_uri="s3://b/p"), api=api
+    )
     clock = FakeClock()
     with pytest.raises(KatibError, match="failed: Experiment has failed because max failed count"):
-        wait_for_experiment("lstmtune", "air-bad", timeout=3600, poll=1, api=api, report=lambda s: None, clock=clock, sleep=clock.sleep)
+        wait_for_experiment(
+            "lstmtune",
+            "air-bad",
+            timeout=3600,
+            poll=1,
+            api=api,
+            report=lambda s: None,
+            clock=clock,
+            sleep=clock.sleep,
+        )
 
 
-def test_timeout_fails_the_step_with_a_clear_message(replay_api: Any, airline_meta: dict[str, Any]) -> None:
+def test_timeout_fails_the_step_with_a_clear_message(
+    replay_api: Any, airline_meta: dict[str, Any]
+) -> None:
     api, replay = replay_api("succeeded.json")
     replay.statuses = replay.statuses[:2]  # stays Running
-    create_or_attach(build_experiment(_cfg(), airline_meta, name="air-slow", data_uri="s3://b/p"), api=api)
+    create_or_attach(
+        build_experiment(_cfg(), airline_meta, name="air-slow", data_uri="s3://b/p"), api=api
+    )
     clock = FakeClock()
     with pytest.raises(KatibError, match="did not finish within 60 s"):
-        wait_for_experiment("lstmtune", "air-slow", timeout=60, poll=15, api=api, report=lambda s: None, clock=clock, sleep=clock.sleep)
+        wait_for_experiment(
+            "lstmtune",
+            "air-slow",
+            timeout=60,
+            poll=15,
+            api=api,
+            report=lambda s: None,
+            clock=clock,
+            sleep=clock.sleep,
+        )
     assert replay.gets >= 4
 
 
@@ -326,20 +509,39 @@ def test_optimal_result_without_a_trial_raises() -> None:
         optimal_result({"metadata": {"name": "x"}, "status": {}}, {}, "val_rmse")
 
 
-PBT_SPACE = {"units": 8, "num_layers": 1, "weight_decay": 1e-6, "bidirectional": False, "batch_size": 32, "optimizer": "adam", "epochs": 6,
-             "lookback": 12, "anchor": "seasonal", "transform": "none", "window_norm": True, "recurrent_dropout": 0.0,
-             "learning_rate": {"type": "float", "low": 0.003, "high": 0.03, "log": True}, "dropout": {"type": "float", "low": 0.0, "high": 0.2}}
+PBT_SPACE = {
+    "units": 8,
+    "num_layers": 1,
+    "weight_decay": 1e-6,
+    "bidirectional": False,
+    "batch_size": 32,
+    "optimizer": "adam",
+    "epochs": 6,
+    "lookback": 12,
+    "anchor": "seasonal",
+    "transform": "none",
+    "window_norm": True,
+    "recurrent_dropout": 0.0,
+    "learning_rate": {"type": "float", "low": 0.003, "high": 0.03, "log": True},
+    "dropout": {"type": "float", "low": 0.0, "high": 0.2},
+}
 
 
 def test_katib_pbt_experiment(airline_meta: dict[str, Any]) -> None:
-    cfg = _cfg(tune__strategy="pbt", tune__population=6, tune__pbt_rounds=3, tune__search_space=PBT_SPACE)
+    cfg = _cfg(
+        tune__strategy="pbt", tune__population=6, tune__pbt_rounds=3, tune__search_space=PBT_SPACE
+    )
     _, meta = prepare(cfg)
     exp = build_experiment(cfg, meta, name="air-pbt", data_uri="s3://b/p")
     assert validate_experiment(exp) == []
     spec = exp["spec"]
     assert spec["algorithm"]["algorithmName"] == "pbt" and spec["resumePolicy"] == "FromVolume"
     settings = {s["name"]: s["value"] for s in spec["algorithm"]["algorithmSettings"]}
-    assert settings == {"suggestion_trial_dir": "/var/log/katib/checkpoints/", "n_population": "6", "truncation_threshold": "0.25"}
+    assert settings == {
+        "suggestion_trial_dir": "/var/log/katib/checkpoints/",
+        "n_population": "6",
+        "truncation_threshold": "0.25",
+    }
     assert spec["maxTrialCount"] == 18 and "earlyStopping" not in spec
     args = spec["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--checkpoint") + 1] == "/var/log/katib/checkpoints/"
@@ -351,7 +553,12 @@ def test_katib_pbt_experiment(airline_meta: dict[str, Any]) -> None:
 
 def test_katib_pbt_refuses_structural_search(airline_meta: dict[str, Any]) -> None:
     with pytest.raises(UserError, match=r"fix .*units"):
-        build_experiment(_cfg(tune__strategy="pbt", tune__search_space={**PBT_SPACE, "units": [8, 16]}), airline_meta, name="a", data_uri="/d")
+        build_experiment(
+            _cfg(tune__strategy="pbt", tune__search_space={**PBT_SPACE, "units": [8, 16]}),
+            airline_meta,
+            name="a",
+            data_uri="/d",
+        )
 
 
 def test_trial_continues_a_pbt_member_from_its_checkpoint(tmp_path: Path) -> None:
@@ -359,13 +566,39 @@ def test_trial_continues_a_pbt_member_from_its_checkpoint(tmp_path: Path) -> Non
     parts, meta = prepare(cfg)
     write_prepared(parts, meta, str(tmp_path / "d"))
     ckpt = tmp_path / "member"
-    base = [sys.executable, "-m", "lstmtune.cli", "trial", "--data", str(tmp_path / "d"), "--config-b64", encode_config(cfg),
-            "--param", "learning_rate=0.01", "--param", "dropout=0.1", "--checkpoint", str(ckpt)]
+    base = [
+        sys.executable,
+        "-m",
+        "lstmtune.cli",
+        "trial",
+        "--data",
+        str(tmp_path / "d"),
+        "--config-b64",
+        encode_config(cfg),
+        "--param",
+        "learning_rate=0.01",
+        "--param",
+        "dropout=0.1",
+        "--checkpoint",
+        str(ckpt),
+    ]
     first = subprocess.run(base, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     assert (ckpt / "lstmtune-member.pt").is_file()
-    second = subprocess.run([*base[:-6], "--param", "learning_rate=0.005", "--param", "dropout=0.0", "--checkpoint", str(ckpt)],
-                            capture_output=True, text=True, timeout=300)
+    second = subprocess.run(
+        [
+            *base[:-6],
+            "--param",
+            "learning_rate=0.005",
+            "--param",
+            "dropout=0.0",
+            "--checkpoint",
+            str(ckpt),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert second.returncode == 0, second.stderr[-2000:]
 
     def metrics(out: str) -> dict[str, list[float]]:
@@ -377,7 +610,9 @@ def test_trial_continues_a_pbt_member_from_its_checkpoint(tmp_path: Path) -> Non
 
     one, two = metrics(first.stdout), metrics(second.stdout)
     assert len(one["val_rmse"]) == len(two["val_rmse"]) == 3  # 2 epochs per round + the final value
-    assert one["best_epoch"][-1] == 2 and two["best_epoch"][-1] == 4  # the second round continued the first
+    assert (
+        one["best_epoch"][-1] == 2 and two["best_epoch"][-1] == 4
+    )  # the second round continued the first
     import torch
 
     state = torch.load(ckpt / "lstmtune-member.pt", weights_only=True)

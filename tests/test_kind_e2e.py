@@ -33,4 +33,6 @@ def _docker_and_kind() -> bool:
 def test_kind_end_to_end() -> None:
     for target in ("kind-up", "kind-e2e"):
         proc = subprocess.run(["make", target], cwd=ROOT)
-        assert proc.returncode == 0, f"make {target} failed (exit {proc.returncode}); see its output above"
+        assert proc.returncode == 0, (
+            f"make {target} failed (exit {proc.returncode}); see its output above"
+        )

@@ -55,7 +55,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):  # stragglers in the group (workers) even when the leader is gone
+    with contextlib.suppress(
+        ProcessLookupError
+    ):  # stragglers in the group (workers) even when the leader is gone
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
@@ -69,19 +71,38 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     artifacts = root / "artifacts"
     log_path = root / "server.log"
     cmd = [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
-        "--serve-artifacts", "--artifacts-destination", str(artifacts),
-        "--workers", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{root}/mlflow.db",
+        "--serve-artifacts",
+        "--artifacts-destination",
+        str(artifacts),
+        "--workers",
+        "1",
     ]
     log = open(log_path, "wb")  # noqa: SIM115 - closed in the finalizer
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(root), env=_clean_env(), start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=str(root),
+        env=_clean_env(),
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"mlflow server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=3) as resp:
                     if resp.status == 200 and resp.read().strip() == b"OK":
@@ -89,7 +110,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not answer /health within {HEALTH_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"mlflow server did not answer /health within {HEALTH_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')[-3000:]}"
+                )
             time.sleep(0.5)
         yield {"url": url, "root": root, "artifacts": artifacts, "log": log_path, "proc": proc}
     finally:
@@ -100,14 +123,33 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 @pytest.fixture(scope="module")
 def tiny_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
-    path.write_text(yaml.safe_dump({"tune": {"search_space": dict(TINY_SPACE)}, "train": {"patience": 3}}))
+    path.write_text(
+        yaml.safe_dump({"tune": {"search_space": dict(TINY_SPACE)}, "train": {"patience": 3}})
+    )
     return path
 
 
 def _run_cli(server: dict[str, Any], config: Path, out: Path, *extra: str) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "lstmtune.cli", "run", "--tracking-uri", server["url"], "--model-name", MODEL_NAME,
-           "--n-trials", "2", "--config", str(config), "--output-dir", str(out), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=_clean_env(), cwd=str(out.parent))
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmtune.cli",
+        "run",
+        "--tracking-uri",
+        server["url"],
+        "--model-name",
+        MODEL_NAME,
+        "--n-trials",
+        "2",
+        "--config",
+        str(config),
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, env=_clean_env(), cwd=str(out.parent)
+    )
     assert proc.returncode == 0, (
         f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-4000:]}"
         f"\nSERVER LOG:\n{server['log'].read_text(errors='replace')[-2000:]}"
@@ -123,12 +165,16 @@ def _client(server: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def first_run(mlflow_server: dict[str, Any], tiny_yaml: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def first_run(
+    mlflow_server: dict[str, Any], tiny_yaml: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("run1") / "out"
     return _run_cli(mlflow_server, tiny_yaml, out)
 
 
-def test_first_run_registers_champion_on_server(mlflow_server: dict[str, Any], first_run: dict[str, Any]) -> None:
+def test_first_run_registers_champion_on_server(
+    mlflow_server: dict[str, Any], first_run: dict[str, Any]
+) -> None:
     s = first_run
     assert s["tracking_uri"] == mlflow_server["url"]
     assert s["model_name"] == MODEL_NAME
@@ -151,7 +197,9 @@ def test_first_run_registers_champion_on_server(mlflow_server: dict[str, Any], f
 
     # artifacts went through the server's proxy into its artifact directory, not into a local ./mlruns
     mlmodels = list(mlflow_server["artifacts"].rglob("MLmodel"))
-    assert mlmodels, f"no MLmodel under the server's artifact directory {mlflow_server['artifacts']}"
+    assert mlmodels, (
+        f"no MLmodel under the server's artifact directory {mlflow_server['artifacts']}"
+    )
     out = Path(s["output_dir"])
     assert not (out / "mlruns").exists() and not (out.parent / "mlruns").exists()
     assert not (out / "mlflow.db").exists()
@@ -182,18 +230,23 @@ print("RESULT " + json.dumps({
 """
 
 
-def test_champion_loads_by_alias_in_fresh_process(mlflow_server: dict[str, Any], first_run: dict[str, Any], tmp_path: Path) -> None:
+def test_champion_loads_by_alias_in_fresh_process(
+    mlflow_server: dict[str, Any], first_run: dict[str, Any], tmp_path: Path
+) -> None:
     script = tmp_path / "load_champion.py"
     script.write_text(LOAD_SCRIPT)
     proc = subprocess.run(
         [sys.executable, str(script), MODEL_NAME, example_data_path()],
-        capture_output=True, text=True, timeout=300, cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(tmp_path),
         env=_clean_env(MLFLOW_TRACKING_URI=mlflow_server["url"]),
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    r = json.loads(lines[-1][len("RESULT "):])
+    r = json.loads(lines[-1][len("RESULT ") :])
     lookback = r["lookback"]
     assert 1 <= lookback <= 30
     assert r["columns"] == ["step_1"]
@@ -209,7 +262,10 @@ def test_champion_loads_by_alias_in_fresh_process(mlflow_server: dict[str, Any],
 
 
 def test_second_run_adds_version_2_and_keeps_one_champion(
-    mlflow_server: dict[str, Any], first_run: dict[str, Any], tiny_yaml: Path, tmp_path_factory: pytest.TempPathFactory,
+    mlflow_server: dict[str, Any],
+    first_run: dict[str, Any],
+    tiny_yaml: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     client = _client(mlflow_server)
     v1_rmse = float(client.get_model_version(MODEL_NAME, "1").tags["test_rmse"])
@@ -220,12 +276,20 @@ def test_second_run_adds_version_2_and_keeps_one_champion(
     # the old champion was loaded from the server and re-scored on the same (identical) test split
     assert s["previous_champion_version"] == "1"
     assert s["previous_champion_metric"] is not None, s["promotion_reason"]
-    assert math.isclose(float(s["previous_champion_metric"]), v1_rmse, rel_tol=1e-4), (s["previous_champion_metric"], v1_rmse)
+    assert math.isclose(float(s["previous_champion_metric"]), v1_rmse, rel_tol=1e-4), (
+        s["previous_champion_metric"],
+        v1_rmse,
+    )
     new_rmse = float(s["test_metrics"]["rmse"])
 
-    versions = sorted(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: int(v.version))
+    versions = sorted(
+        client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: int(v.version)
+    )
     assert [str(v.version) for v in versions] == ["1", "2"]
-    aliases = {str(v.version): set(client.get_model_version(MODEL_NAME, str(v.version)).aliases) for v in versions}
+    aliases = {
+        str(v.version): set(client.get_model_version(MODEL_NAME, str(v.version)).aliases)
+        for v in versions
+    }
     holders = [v for v, a in aliases.items() if "champion" in a]
     assert len(holders) == 1, aliases
     registered = client.get_registered_model(MODEL_NAME).aliases
@@ -235,7 +299,11 @@ def test_second_run_adds_version_2_and_keeps_one_champion(
         assert str(registered["champion"]) == "2"
         assert "challenger" not in aliases["2"]
     else:
-        assert new_rmse >= v1_rmse or s["beats_baseline"] is False, (new_rmse, v1_rmse, s["promotion_reason"])
+        assert new_rmse >= v1_rmse or s["beats_baseline"] is False, (
+            new_rmse,
+            v1_rmse,
+            s["promotion_reason"],
+        )
         assert holders == ["1"]
         assert str(registered["champion"]) == "1"
         assert "challenger" in aliases["2"]

@@ -13,7 +13,12 @@ def test_weight_drop_samples_a_mask_in_training_and_none_in_eval() -> None:
     net = LSTMNet(3, 2, units=16, num_layers=2, recurrent_dropout=0.5, bidirectional=True)
     assert isinstance(net.lstm, torch.nn.LSTM)  # the fused module, not an LSTMCell loop
     names = {n for n, _ in net.named_parameters()}
-    assert {"weight_hh_l0_raw", "weight_hh_l1_raw", "weight_hh_l0_reverse_raw", "weight_hh_l1_reverse_raw"} <= names
+    assert {
+        "weight_hh_l0_raw",
+        "weight_hh_l1_raw",
+        "weight_hh_l0_reverse_raw",
+        "weight_hh_l1_reverse_raw",
+    } <= names
     assert not any(n.startswith("lstm.weight_hh") for n in names)
     x = torch.randn(4, 7, 3)
     net.train()
@@ -32,7 +37,13 @@ def test_weight_drop_gradients_reach_the_raw_recurrent_weights() -> None:
 
 
 def test_state_dict_round_trip_matches_outputs() -> None:
-    params = {"units": 8, "num_layers": 2, "dropout": 0.1, "recurrent_dropout": 0.2, "bidirectional": True}
+    params = {
+        "units": 8,
+        "num_layers": 2,
+        "dropout": 0.1,
+        "recurrent_dropout": 0.2,
+        "bidirectional": True,
+    }
     a = build_model(3, 2, params, zero_head=False).eval()
     b = build_model(3, 2, params, zero_head=False).eval()
     b.load_state_dict(a.state_dict())
@@ -59,7 +70,14 @@ def test_zero_head_starts_at_zero() -> None:
 @pytest.mark.parametrize("head", ["last", "mean", "attention"])
 def test_cells_and_heads_ignore_padding_and_round_trip(cell: str, head: str) -> None:
     torch.manual_seed(2)
-    params = {"units": 8, "num_layers": 2, "recurrent_dropout": 0.2, "bidirectional": True, "cell": cell, "head": head}
+    params = {
+        "units": 8,
+        "num_layers": 2,
+        "recurrent_dropout": 0.2,
+        "bidirectional": True,
+        "cell": cell,
+        "head": head,
+    }
     net = build_model(2, 3, params, zero_head=False).eval()
     assert isinstance(net.lstm, torch.nn.GRU if cell == "gru" else torch.nn.LSTM)
     short = torch.randn(1, 4, 2)

@@ -25,36 +25,93 @@ SPACE: dict[str, Any] = {
 
 def test_explore_stays_inside_the_search_space() -> None:
     rng = random.Random(0)
-    params = {"learning_rate": 0.0099, "weight_decay": 1e-3, "dropout": 0.3, "recurrent_dropout": 0.1, "units": 16}
+    params = {
+        "learning_rate": 0.0099,
+        "weight_decay": 1e-3,
+        "dropout": 0.3,
+        "recurrent_dropout": 0.1,
+        "units": 16,
+    }
     changed = 0
     for _ in range(50):
         out = explore(params, SPACE, rng)
-        assert 1e-3 <= out["learning_rate"] <= 1e-2 and 0.0 <= out["dropout"] <= 0.3 and out["weight_decay"] <= 1e-3
-        assert out["recurrent_dropout"] == 0.1 and out["units"] == 16  # fixed and structural values never move
+        assert (
+            1e-3 <= out["learning_rate"] <= 1e-2
+            and 0.0 <= out["dropout"] <= 0.3
+            and out["weight_decay"] <= 1e-3
+        )
+        assert (
+            out["recurrent_dropout"] == 0.1 and out["units"] == 16
+        )  # fixed and structural values never move
         changed += out["learning_rate"] != params["learning_rate"]
     assert changed > 10
 
 
-def test_apply_hyperparameters_changes_the_live_optimizer_and_dropouts(tiny_config: Callable[..., RunConfig]) -> None:
+def test_apply_hyperparameters_changes_the_live_optimizer_and_dropouts(
+    tiny_config: Callable[..., RunConfig],
+) -> None:
     cfg = tiny_config()
     parts, meta = prepare(cfg)
-    params = {"units": 8, "num_layers": 2, "dropout": 0.1, "recurrent_dropout": 0.1, "learning_rate": 0.01, "weight_decay": 0.0,
-              "lookback": 12, "anchor": "seasonal", "transform": "none", "window_norm": True, "batch_size": 16, "optimizer": "adam"}
+    params = {
+        "units": 8,
+        "num_layers": 2,
+        "dropout": 0.1,
+        "recurrent_dropout": 0.1,
+        "learning_rate": 0.01,
+        "weight_decay": 0.0,
+        "lookback": 12,
+        "anchor": "seasonal",
+        "transform": "none",
+        "window_norm": True,
+        "batch_size": 16,
+        "optimizer": "adam",
+    }
     problem = make_problem(parts, meta, params)
     from lstmtune.model import build_model
 
     model = build_model(problem.n_features, 1, params, zero_head=True)
     opt = make_optimizer(model, params)
-    apply_hyperparameters(model, opt, {**params, "learning_rate": 0.002, "weight_decay": 1e-4, "dropout": 0.25, "recurrent_dropout": 0.05})
+    apply_hyperparameters(
+        model,
+        opt,
+        {
+            **params,
+            "learning_rate": 0.002,
+            "weight_decay": 1e-4,
+            "dropout": 0.25,
+            "recurrent_dropout": 0.05,
+        },
+    )
     assert opt.param_groups[0]["lr"] == 0.002 and opt.param_groups[0]["weight_decay"] == 1e-4
-    assert model.head_dropout.p == 0.25 and model.lstm.dropout == 0.25 and model.recurrent_dropout == 0.05
+    assert (
+        model.head_dropout.p == 0.25
+        and model.lstm.dropout == 0.25
+        and model.recurrent_dropout == 0.05
+    )
 
 
-def test_pbt_population_exploits_and_the_schedule_replays(tiny_config: Callable[..., RunConfig]) -> None:
-    cfg = tiny_config(**{"tune.strategy": "pbt", "tune.population": 4, "tune.pbt_rounds": 2, "tune.pbt_quantile": 0.25,
-                         "tune.search_space": {"units": 8, "num_layers": 1, "epochs": 6, "batch_size": 32, "optimizer": "adam",
-                                               "recurrent_dropout": 0.0, "bidirectional": False, "dropout": [0.0, 0.1],
-                                               "learning_rate": {"type": "float", "low": 3e-3, "high": 3e-2, "log": True}}})
+def test_pbt_population_exploits_and_the_schedule_replays(
+    tiny_config: Callable[..., RunConfig],
+) -> None:
+    cfg = tiny_config(
+        **{
+            "tune.strategy": "pbt",
+            "tune.population": 4,
+            "tune.pbt_rounds": 2,
+            "tune.pbt_quantile": 0.25,
+            "tune.search_space": {
+                "units": 8,
+                "num_layers": 1,
+                "epochs": 6,
+                "batch_size": 32,
+                "optimizer": "adam",
+                "recurrent_dropout": 0.0,
+                "bidirectional": False,
+                "dropout": [0.0, 0.1],
+                "learning_rate": {"type": "float", "low": 3e-3, "high": 3e-2, "log": True},
+            },
+        }
+    )
     parts, meta = prepare(cfg)
     result = run_pbt(cfg, parts, meta)
     assert result["n_trials_complete"] == 4 and result["extra"]["rounds"] == 2
@@ -64,20 +121,34 @@ def test_pbt_population_exploits_and_the_schedule_replays(tiny_config: Callable[
     import optuna
 
     study = optuna.load_study(study_name=result["study_name"], storage=str(cfg.tune.storage))
-    assert len(study.trials) == 4 and any(t.user_attrs["pbt_parent"] is not None for t in study.trials)
+    assert len(study.trials) == 4 and any(
+        t.user_attrs["pbt_parent"] is not None for t in study.trials
+    )
     problem = make_problem(parts, meta, result["best_params"])
-    replay = replay_schedule(problem, result["best_params"], schedule, problem.tensors("train", "val"), seed=0,
-                             grad_clip=1.0, device=torch.device("cpu"), amp=False)
+    replay = replay_schedule(
+        problem,
+        result["best_params"],
+        schedule,
+        problem.tensors("train", "val"),
+        seed=0,
+        grad_clip=1.0,
+        device=torch.device("cpu"),
+        amp=False,
+    )
     assert len(replay.history) == 3  # the last segment's epochs; the model carried through both
     assert torch.isfinite(problem.predict_scaled(replay.model, problem.tensors("test"))).all()
 
 
-def test_pbt_refuses_structure_on_katib_and_parallel_workers(tiny_config: Callable[..., RunConfig]) -> None:
+def test_pbt_refuses_structure_on_katib_and_parallel_workers(
+    tiny_config: Callable[..., RunConfig],
+) -> None:
     from lstmtune.katib import build_experiment
 
     cfg = tiny_config(**{"tune.strategy": "pbt"})
     _, meta = prepare(cfg)
-    with pytest.raises(UserError, match=r"Katib's pbt perturbs .* only; fix .*units"):  # default space searches structure
+    with pytest.raises(
+        UserError, match=r"Katib's pbt perturbs .* only; fix .*units"
+    ):  # default space searches structure
         build_experiment(cfg, meta, name="x", data_uri="/d")
     with pytest.raises(UserError, match=r"tune\.workers"):
         run_pbt(tiny_config(**{"tune.strategy": "pbt", "tune.workers": 2}), {}, meta)

@@ -19,8 +19,18 @@ from lstmtune.runner import PipelineFailed, run_local
 
 GOLDEN = Path(__file__).parent / "golden" / "pipeline.yaml"
 IMAGE = "registry.example.com/lstmtune:test"
-SUMMARY_KEYS = {"model_name", "model_version", "alias", "best_params", "best_value", "test_metrics", "baseline_metrics",
-                "tracking_uri", "n_trials_complete", "n_trials_pruned"}
+SUMMARY_KEYS = {
+    "model_name",
+    "model_version",
+    "alias",
+    "best_params",
+    "best_value",
+    "test_metrics",
+    "baseline_metrics",
+    "tracking_uri",
+    "n_trials_complete",
+    "n_trials_pruned",
+}
 
 
 def _compiled(tmp_path: Path) -> dict[str, Any]:
@@ -77,7 +87,9 @@ def _load_champion(summary: dict[str, Any]) -> Any:
 
 
 @pytest.mark.slow
-def test_forecast_pipeline_end_to_end_and_rerun_resumes(tiny_config: Callable[..., RunConfig], airline_csv: str) -> None:
+def test_forecast_pipeline_end_to_end_and_rerun_resumes(
+    tiny_config: Callable[..., RunConfig], airline_csv: str
+) -> None:
     cfg = tiny_config()
     summary = run_local(cfg)
     assert summary.keys() >= SUMMARY_KEYS
@@ -86,7 +98,9 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(tiny_config: Callable[..
     assert summary["alias"] == "champion" and summary["beats_baseline"] is True
     assert summary["n_trials_complete"] + summary["n_trials_pruned"] == 3
     assert {"persistence", "seasonal_naive_12"} <= summary["baseline_metrics"].keys()
-    assert summary["test_metrics"]["rmse"] < summary["baseline_metrics"]["seasonal_naive_12"]["rmse"]
+    assert (
+        summary["test_metrics"]["rmse"] < summary["baseline_metrics"]["seasonal_naive_12"]["rmse"]
+    )
     model = _load_champion(summary)
     raw = pd.read_csv(airline_csv)
     lookback = int(summary["best_params"]["lookback"])
@@ -106,20 +120,38 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(tiny_config: Callable[..
     assert champion.tags["task"] == "forecast" and champion.tags["horizon"] == "1"
     assert champion.tags["target"] == "passengers" and int(champion.tags["lookback"]) >= 12
     parent = client.get_run(again["parent_run_id"])
-    assert parent.info.status == "FINISHED" and parent.data.tags["data.sha256"] == again["data_sha256"]
-    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{summary['parent_run_id']}'")
+    assert (
+        parent.info.status == "FINISHED" and parent.data.tags["data.sha256"] == again["data_sha256"]
+    )
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{summary['parent_run_id']}'"
+    )
     assert len(children) == 3 and all("val_rmse" in r.data.metrics for r in children)
 
 
 @pytest.mark.slow
-def test_classify_pipeline_end_to_end(tiny_config: Callable[..., RunConfig], classify_csv: str) -> None:
-    cfg = tiny_config(**{"data.path": classify_csv, "data.task": "classify", "data.sequence_column": "seq",
-                         "data.label": "y", "data.time_column": "t", "tune.n_trials": 2})
+def test_classify_pipeline_end_to_end(
+    tiny_config: Callable[..., RunConfig], classify_csv: str
+) -> None:
+    cfg = tiny_config(
+        **{
+            "data.path": classify_csv,
+            "data.task": "classify",
+            "data.sequence_column": "seq",
+            "data.label": "y",
+            "data.time_column": "t",
+            "tune.n_trials": 2,
+        }
+    )
     summary = run_local(cfg)
     assert summary["task"] == "classify"
     assert set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
     assert "majority_class" in summary["baseline_metrics"]
-    model = _load_champion(summary) if summary["alias"] == "champion" else mlflow.pyfunc.load_model(summary["model_version_uri"])
+    model = (
+        _load_champion(summary)
+        if summary["alias"] == "champion"
+        else mlflow.pyfunc.load_model(summary["model_version_uri"])
+    )
     frame = pd.read_csv(classify_csv)
     pred = model.predict(frame.drop(columns=["y"]))
     assert len(pred) == frame["seq"].nunique()
@@ -127,17 +159,39 @@ def test_classify_pipeline_end_to_end(tiny_config: Callable[..., RunConfig], cla
     assert pred[["proba_ramp", "proba_wave"]].sum(axis=1).round(5).eq(1).all()
 
 
-def test_a_pipeline_that_fails_after_prepare_marks_its_mlflow_run_failed_and_registers_nothing(tiny_config: Callable[..., RunConfig]) -> None:
+def test_a_pipeline_that_fails_after_prepare_marks_its_mlflow_run_failed_and_registers_nothing(
+    tiny_config: Callable[..., RunConfig],
+) -> None:
     # SGD at lr 10 without clipping: every trial's loss is NaN in epoch 1, and no failure is allowed
-    nan_space = {"units": 8, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 10.0,
-                 "batch_size": 4, "optimizer": "sgd", "weight_decay": 1e-6, "epochs": 3}
-    cfg = tiny_config(**{"tune.search_space": nan_space, "tune.max_failed_trials": 0, "train.grad_clip": float("inf")})
+    nan_space = {
+        "units": 8,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "bidirectional": False,
+        "learning_rate": 10.0,
+        "batch_size": 4,
+        "optimizer": "sgd",
+        "weight_decay": 1e-6,
+        "epochs": 3,
+    }
+    cfg = tiny_config(
+        **{
+            "tune.search_space": nan_space,
+            "tune.max_failed_trials": 0,
+            "train.grad_clip": float("inf"),
+        }
+    )
     with pytest.raises(PipelineFailed, match="tuning aborted"):
         run_local(cfg, display="quiet")
     client = mlflow.MlflowClient(str(cfg.mlflow.tracking_uri))
     experiment = client.get_experiment_by_name(cfg.mlflow.experiment)
     assert experiment is not None
-    parents = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+    parents = [
+        r
+        for r in client.search_runs([experiment.experiment_id])
+        if "mlflow.parentRunId" not in r.data.tags
+    ]
     assert len(parents) == 1 and parents[0].info.status == "FAILED"
     assert client.search_registered_models() == []
     assert not (Path(cfg.output_dir) / "summary.json").exists()

@@ -10,11 +10,22 @@ import pytest
 from lstmtune.progress import emit, parse
 from lstmtune.runner import Display, _Tee
 
-TRIAL = {"event": "trial", "message": "trial 1 complete", "number": 1, "state": "complete", "done": 2, "total": 5, "best": 12.5,
-         "objective": "val_rmse", "counts": {"complete": 2}}
+TRIAL = {
+    "event": "trial",
+    "message": "trial 1 complete",
+    "number": 1,
+    "state": "complete",
+    "done": 2,
+    "total": 5,
+    "best": 12.5,
+    "objective": "val_rmse",
+    "counts": {"complete": 2},
+}
 
 
-def test_emit_text_and_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_emit_text_and_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("LSTMTUNE_LOG_FORMAT", raising=False)
     emit("trial", "trial 3 complete", value=1.5)
     assert capsys.readouterr().out == "lstmtune | trial 3 complete\n"
@@ -52,7 +63,11 @@ LINES = [
 
 def test_text_mode_shows_messages_only_and_logs_everything() -> None:
     shown, logged, tee = _feed("text", LINES)
-    assert shown.splitlines() == ["lstmtune | prepared data", "lstmtune | trial 1 complete", "lstmtune | registered v1"]
+    assert shown.splitlines() == [
+        "lstmtune | prepared data",
+        "lstmtune | trial 1 complete",
+        "lstmtune | registered v1",
+    ]
     assert logged.count("\n") == len(LINES)
     assert tee.user_errors == ["data.csv: column 'x' not found"]
 

@@ -36,14 +36,26 @@ from lstmtune.report import (
 from lstmtune.runner import run_local
 
 CHROMIUM = "/usr/bin/chromium"
-STUDY_PLOTS = {"optimization_history", "param_importances", "parallel_coordinate", "intermediate_values", "slice", "contour"}
+STUDY_PLOTS = {
+    "optimization_history",
+    "param_importances",
+    "parallel_coordinate",
+    "intermediate_values",
+    "slice",
+    "contour",
+}
 FORECAST_PLOTS = STUDY_PLOTS | {"forecast", "training_curve"}
 CLASSIFY_PLOTS = STUDY_PLOTS | {"confusion_matrix", "training_curve"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(out: Path, **overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"tune.n_trials": 5, "tune.search_space": dict(TINY_SPACE), "train.patience": 3, "output_dir": str(out)}
+    base: dict[str, Any] = {
+        "tune.n_trials": 5,
+        "tune.search_space": dict(TINY_SPACE),
+        "train.patience": 3,
+        "output_dir": str(out),
+    }
     base.update(overrides)
     summary: dict[str, Any] = run_local(load_config(None, base).resolved())
     return summary
@@ -61,8 +73,17 @@ def classify_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     out = tmp_path_factory.mktemp("report-classify")
     data = out / "sequences.csv"
     make_classify_frame().to_csv(data, index=False)
-    summary = _run(out / "run", **{"data.path": str(data), "data.task": "classify", "data.sequence_column": "seq",
-                                   "data.label": "y", "data.time_column": "t", "tune.n_trials": 4})
+    summary = _run(
+        out / "run",
+        **{
+            "data.path": str(data),
+            "data.task": "classify",
+            "data.sequence_column": "seq",
+            "data.label": "y",
+            "data.time_column": "t",
+            "tune.n_trials": 4,
+        },
+    )
     return out / "run", summary, build_report(str(out / "run"))
 
 
@@ -79,9 +100,15 @@ def _sections(page: str) -> set[str]:
 
 
 def _assert_self_contained(page: str) -> None:
-    assert not re.search(r"""src\s*=\s*["']?\s*(https?:)?//""", page, re.I), "a resource is loaded from the network"
-    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I), "a script is loaded from a file or URL"
-    assert not re.search(r"<link[^>]*\bhref\s*=", page, re.I), "a stylesheet is loaded from a file or URL"
+    assert not re.search(r"""src\s*=\s*["']?\s*(https?:)?//""", page, re.I), (
+        "a resource is loaded from the network"
+    )
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I), (
+        "a script is loaded from a file or URL"
+    )
+    assert not re.search(r"<link[^>]*\bhref\s*=", page, re.I), (
+        "a stylesheet is loaded from a file or URL"
+    )
     images = re.findall(r'<img[^>]*\bsrc="([^"]*)"', page)
     assert images, "no inlined images"
     assert all(src.startswith("data:image/png;base64,") for src in images)
@@ -92,7 +119,9 @@ def _assert_self_contained(page: str) -> None:
 
 
 @pytest.mark.slow
-def test_forecast_report_is_self_contained_and_complete(forecast_run: tuple[Path, dict[str, Any], str]) -> None:
+def test_forecast_report_is_self_contained_and_complete(
+    forecast_run: tuple[Path, dict[str, Any], str],
+) -> None:
     out, summary, path = forecast_run
     assert path == str(out / REPORT)
     page = Path(path).read_text(encoding="utf-8")
@@ -112,7 +141,9 @@ def test_forecast_report_is_self_contained_and_complete(forecast_run: tuple[Path
 
 
 @pytest.mark.slow
-def test_plots_are_real_pngs_and_offline_html(forecast_run: tuple[Path, dict[str, Any], str]) -> None:
+def test_plots_are_real_pngs_and_offline_html(
+    forecast_run: tuple[Path, dict[str, Any], str],
+) -> None:
     out, _, _ = forecast_run
     plots = out / "plots"
     for name in FORECAST_PLOTS:
@@ -120,13 +151,18 @@ def test_plots_are_real_pngs_and_offline_html(forecast_run: tuple[Path, dict[str
         width, height = _png_size(png)
         assert width >= 400 and height >= 250 and png.stat().st_size > 8_000, name
         html_page = (plots / f"{name}.html").read_text()
-        assert '<script charset="utf-8" src="plotly.min.js"></script>' in html_page or 'src="plotly.min.js"' in html_page
+        assert (
+            '<script charset="utf-8" src="plotly.min.js"></script>' in html_page
+            or 'src="plotly.min.js"' in html_page
+        )
         assert not re.search(r'src="https?://', html_page)
     assert (plots / "plotly.min.js").stat().st_size > 1_000_000  # written once, beside the pages
 
 
 @pytest.mark.slow
-def test_forecast_plot_shows_the_evaluated_model_and_baselines(forecast_run: tuple[Path, dict[str, Any], str]) -> None:
+def test_forecast_plot_shows_the_evaluated_model_and_baselines(
+    forecast_run: tuple[Path, dict[str, Any], str],
+) -> None:
     out, summary, _ = forecast_run
     dataset, model = find_run_artifacts(out, summary)
     assert dataset is not None and model is not None
@@ -143,7 +179,9 @@ def test_forecast_plot_shows_the_evaluated_model_and_baselines(forecast_run: tup
 
 
 @pytest.mark.slow
-def test_classification_report_has_a_confusion_matrix(classify_run: tuple[Path, dict[str, Any], str]) -> None:
+def test_classification_report_has_a_confusion_matrix(
+    classify_run: tuple[Path, dict[str, Any], str],
+) -> None:
     out, summary, path = classify_run
     page = Path(path).read_text(encoding="utf-8")
     _assert_self_contained(page)
@@ -155,12 +193,16 @@ def test_classification_report_has_a_confusion_matrix(classify_run: tuple[Path, 
     classes, matrix = confusion_matrix(dataset, model)
     assert classes == ["ramp", "wave"]
     assert int(matrix.sum()) == json.loads((model / "evaluation.json").read_text())["n_test"]
-    assert float(matrix.trace() / matrix.sum()) == pytest.approx(summary["test_metrics"]["accuracy"])
+    assert float(matrix.trace() / matrix.sum()) == pytest.approx(
+        summary["test_metrics"]["accuracy"]
+    )
     assert f"{summary['test_metrics']['macro_f1']:.4g}" in page and "majority_class" in page
 
 
 @pytest.mark.slow
-def test_report_and_plots_are_logged_to_the_mlflow_run(forecast_run: tuple[Path, dict[str, Any], str]) -> None:
+def test_report_and_plots_are_logged_to_the_mlflow_run(
+    forecast_run: tuple[Path, dict[str, Any], str],
+) -> None:
     from mlflow.tracking import MlflowClient
 
     out, summary, path = forecast_run
@@ -187,21 +229,31 @@ def test_markdown_summary_for_kfp(forecast_run: tuple[Path, dict[str, Any], str]
 
 
 @pytest.mark.slow
-def test_challenger_report_compares_with_the_champion(forecast_run: tuple[Path, dict[str, Any], str]) -> None:
+def test_challenger_report_compares_with_the_champion(
+    forecast_run: tuple[Path, dict[str, Any], str],
+) -> None:
     _, summary, _ = forecast_run
     new = summary["test_metrics"]["rmse"]
-    challenger = {**summary, "alias": "challenger", "model_version": "7", "previous_champion_version": "6",
-                  "previous_champion_metric": new * 0.5,
-                  "promotion_reason": f"test rmse {new:.4g} does not beat the champion's {new * 0.5:.4g}"}
+    challenger = {
+        **summary,
+        "alias": "challenger",
+        "model_version": "7",
+        "previous_champion_version": "6",
+        "previous_champion_metric": new * 0.5,
+        "promotion_reason": f"test rmse {new:.4g} does not beat the champion's {new * 0.5:.4g}",
+    }
     from lstmtune.plots import PlotSet
 
     page = render_report(challenger, PlotSet())
-    champion = page[page.index('id="champion"'):page.index('id="params"')]
+    champion = page[page.index('id="champion"') : page.index('id="params"')]
     assert "@challenger" in champion and f"{new:.4g}" in champion and f"{new * 0.5:.4g}" in champion
     assert "is worse by" in champion and "100.0%" in champion
     assert "no champion before" not in champion
     first = render_report(summary, PlotSet())
-    assert "no champion before this run" in first[first.index('id="champion"'):first.index('id="params"')]
+    assert (
+        "no champion before this run"
+        in first[first.index('id="champion"') : first.index('id="params"')]
+    )
 
 
 def _quadratic_study(n_trials: int, params: int) -> optuna.Study:
@@ -252,30 +304,57 @@ def test_a_broken_model_dir_is_skipped_not_raised(tmp_path: Path) -> None:
 
 def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     profile = tmp / f"profile-{len(list(tmp.iterdir()))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-           f"--user-data-dir={profile}", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (Debian: apt-get install -y chromium)")
-def test_report_renders_offline_in_headless_chromium(forecast_run: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason=f"{CHROMIUM} not installed (Debian: apt-get install -y chromium)",
+)
+def test_report_renders_offline_in_headless_chromium(
+    forecast_run: tuple[Path, dict[str, Any], str], tmp_path: Path
+) -> None:
     _, _, path = forecast_run
     # a copy alone in an empty directory: nothing next to it to load
     alone = tmp_path / "alone" / "report.html"
     alone.parent.mkdir()
     shutil.copy(path, alone)
     shot = tmp_path / "report.png"
-    done = _chromium(f"--screenshot={shot}", "--window-size=1280,2000", alone.as_uri(), tmp=tmp_path)
+    done = _chromium(
+        f"--screenshot={shot}", "--window-size=1280,2000", alone.as_uri(), tmp=tmp_path
+    )
     assert shot.is_file(), done.stderr[-2000:]
     assert _png_size(shot) == (1280, 2000) and shot.stat().st_size > 50_000
 
-    dom = _chromium("--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0", "--dump-dom", alone.as_uri(), tmp=tmp_path)
+    dom = _chromium(
+        "--virtual-time-budget=5000",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        alone.as_uri(),
+        tmp=tmp_path,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     rendered = dom.stdout
     # plotly.js ran offline and drew every interactive plot
     assert len(re.findall(r'class="plot-container plotly"', rendered)) == len(FORECAST_PLOTS)
     assert len(re.findall(r'class="main-svg"', rendered)) >= 2 * len(FORECAST_PLOTS)
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    assert not [line for line in console if "Uncaught" in line or ":ERROR:CONSOLE" in line], "\n".join(console)
+    assert not [line for line in console if "Uncaught" in line or ":ERROR:CONSOLE" in line], (
+        "\n".join(console)
+    )

@@ -65,19 +65,29 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         pd.read_csv(example_data_path()).to_parquet(parquet_path, index=False)
         parquet_bytes = parquet_path.read_bytes()
         client = boto3.client(
-            "s3", endpoint_url=endpoint, region_name=AWS_ENV["AWS_DEFAULT_REGION"],
-            aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"], aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+            "s3",
+            endpoint_url=endpoint,
+            region_name=AWS_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         )
         client.create_bucket(Bucket=BUCKET)
         client.put_object(Bucket=BUCKET, Key=CSV_KEY, Body=csv_bytes)
         client.put_object(Bucket=BUCKET, Key=PARQUET_KEY, Body=parquet_bytes)
-        yield {"endpoint": endpoint, "csv_bytes": csv_bytes, "parquet_path": str(parquet_path), "parquet_bytes": parquet_bytes}
+        yield {
+            "endpoint": endpoint,
+            "csv_bytes": csv_bytes,
+            "parquet_path": str(parquet_path),
+            "parquet_bytes": parquet_bytes,
+        }
     finally:
         server.stop()
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, s3_server: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+def aws_env(
+    monkeypatch: pytest.MonkeyPatch, s3_server: dict[str, Any], tmp_path: Path
+) -> dict[str, Any]:
     """Dummy credentials and AWS_ENDPOINT_URL pointing at the moto server; no ~/.aws influence."""
     for key, value in AWS_ENV.items():
         monkeypatch.setenv(key, value)
@@ -120,7 +130,9 @@ def test_explicit_format_reads_parquet_without_extension(aws_env: dict[str, Any]
         assert table.sha256 == _sha(aws_env["parquet_bytes"])
 
 
-def test_config_endpoint_is_used_when_env_is_unset(aws_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_config_endpoint_is_used_when_env_is_unset(
+    aws_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from lstmtune.data.prepare import prepare
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -130,10 +142,19 @@ def test_config_endpoint_is_used_when_env_is_unset(aws_env: dict[str, Any], monk
     assert table.sha256 == _sha(aws_env["csv_bytes"])
 
     cfg_path = tmp_path / "cfg.yaml"
-    cfg_path.write_text(yaml.safe_dump({
-        "data": {"path": uri, "target": "passengers", "time_column": "month", "s3_endpoint_url": aws_env["endpoint"]},
-        "output_dir": str(tmp_path / "out"),
-    }))
+    cfg_path.write_text(
+        yaml.safe_dump(
+            {
+                "data": {
+                    "path": uri,
+                    "target": "passengers",
+                    "time_column": "month",
+                    "s3_endpoint_url": aws_env["endpoint"],
+                },
+                "output_dir": str(tmp_path / "out"),
+            }
+        )
+    )
     cfg = load_config(str(cfg_path)).resolved()
     assert cfg.data.path == uri  # an s3 URI is not turned into a local path
     _, meta = prepare(cfg)
@@ -149,7 +170,9 @@ def test_config_endpoint_is_used_when_env_is_unset(aws_env: dict[str, Any], monk
     assert "\n" not in str(info.value)
 
 
-def test_config_endpoint_wins_over_env(aws_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_endpoint_wins_over_env(
+    aws_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     dead = f"http://127.0.0.1:{_free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", dead)
     table = read_table(f"s3://{BUCKET}/{CSV_KEY}", s3_endpoint_url=aws_env["endpoint"])
@@ -163,7 +186,9 @@ def test_config_endpoint_wins_over_env(aws_env: dict[str, Any], monkeypatch: pyt
         ("s3://no-such-bucket-lstmtune/airline.csv", "NoSuchBucket"),
     ],
 )
-def test_missing_object_or_bucket_is_a_user_error(aws_env: dict[str, Any], uri: str, code: str) -> None:
+def test_missing_object_or_bucket_is_a_user_error(
+    aws_env: dict[str, Any], uri: str, code: str
+) -> None:
     with pytest.raises(UserError) as info:
         read_table(uri)
     message = str(info.value)
@@ -173,12 +198,30 @@ def test_missing_object_or_bucket_is_a_user_error(aws_env: dict[str, Any], uri: 
     assert "Traceback" not in message
 
 
-def test_cli_missing_s3_object_exits_2_before_running(aws_env: dict[str, Any], tmp_path: Path) -> None:
+def test_cli_missing_s3_object_exits_2_before_running(
+    aws_env: dict[str, Any], tmp_path: Path
+) -> None:
     uri = f"s3://{BUCKET}/missing/airline.csv"
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "lstmtune.cli", "run", "--data", uri, "--target", "passengers", "--n-trials", "1", "--output-dir", str(out)],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "lstmtune.cli",
+            "run",
+            "--data",
+            uri,
+            "--target",
+            "passengers",
+            "--n-trials",
+            "1",
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert uri in proc.stderr
@@ -191,18 +234,42 @@ def test_cli_missing_s3_object_exits_2_before_running(aws_env: dict[str, Any], t
 def test_cli_run_end_to_end_from_s3(aws_env: dict[str, Any], tmp_path: Path) -> None:
     uri = f"s3://{BUCKET}/{CSV_KEY}"
     cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(yaml.safe_dump({
-        "data": {"target": "passengers", "time_column": "month"},
-        "tune": {"search_space": dict(TINY_SPACE)},
-        "train": {"patience": 3},
-    }))
+    cfg_path.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"target": "passengers", "time_column": "month"},
+                "tune": {"search_space": dict(TINY_SPACE)},
+                "train": {"patience": 3},
+            }
+        )
+    )
     out = tmp_path / "out"
-    env = dict(os.environ)  # carries AWS_* (set by the aws_env fixture) into the CLI and its kfp.local steps
+    env = dict(
+        os.environ
+    )  # carries AWS_* (set by the aws_env fixture) into the CLI and its kfp.local steps
     assert env["AWS_ENDPOINT_URL"] == aws_env["endpoint"]
     proc = subprocess.run(
-        [sys.executable, "-m", "lstmtune.cli", "run", "--config", str(cfg_path), "--data", uri,
-         "--n-trials", "2", "--model-name", "lt-s3", "--output-dir", str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=str(tmp_path),
+        [
+            sys.executable,
+            "-m",
+            "lstmtune.cli",
+            "run",
+            "--config",
+            str(cfg_path),
+            "--data",
+            uri,
+            "--n-trials",
+            "2",
+            "--model-name",
+            "lt-s3",
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=str(tmp_path),
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     summary = json.loads((out / "summary.json").read_text())

@@ -21,8 +21,12 @@ from lstmtune.search_space import (
 )
 
 META: dict[str, Any] = {
-    "task": "forecast", "seasonal_period": 12, "target_positive": True, "horizon": 1,
-    "splits": {"train": {"rows": 100}}, "columns": {"target": "y"},
+    "task": "forecast",
+    "seasonal_period": 12,
+    "target_positive": True,
+    "horizon": 1,
+    "splits": {"train": {"rows": 100}},
+    "columns": {"target": "y"},
 }
 
 
@@ -33,7 +37,10 @@ def _space(**declared: Any) -> dict[str, Any]:
 
 def test_defaults_are_data_aware() -> None:
     space = default_space("forecast", META)
-    assert space["lookback"]["choices"] == [13, 24]  # one season plus the step seasonal_trend reads, two seasons
+    assert space["lookback"]["choices"] == [
+        13,
+        24,
+    ]  # one season plus the step seasonal_trend reads, two seasons
     assert space["anchor"]["choices"] == ["last", "seasonal", "seasonal_trend"]
     assert space["transform"]["choices"] == ["none", "log"]
     flat = default_space("forecast", {**META, "seasonal_period": 1, "target_positive": False})
@@ -43,8 +50,12 @@ def test_defaults_are_data_aware() -> None:
 
 
 def test_declaration_overrides_defaults_and_suggest_samples_inside_it() -> None:
-    space = _space(units=[8, 12], learning_rate={"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
-                   num_layers={"type": "int", "low": 1, "high": 3}, lookback=12)
+    space = _space(
+        units=[8, 12],
+        learning_rate={"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+        num_layers={"type": "int", "low": 1, "high": 3},
+        lookback=12,
+    )
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(20):
         trial = study.ask()
@@ -77,9 +88,12 @@ def test_log_transform_refused_for_non_positive_target() -> None:
 
 
 def test_grid_space_is_finite_and_drives_optuna_grid_sampler() -> None:
-    space = _space(units=[8, 16], num_layers={"type": "int", "low": 1, "high": 2},
-                   dropout={"type": "float", "low": 0.0, "high": 0.2, "step": 0.1},
-                   learning_rate={"type": "float", "low": 1e-3, "high": 1e-1, "log": True})
+    space = _space(
+        units=[8, 16],
+        num_layers={"type": "int", "low": 1, "high": 2},
+        dropout={"type": "float", "low": 0.0, "high": 0.2, "step": 0.1},
+        learning_rate={"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+    )
     grid = grid_space(space)
     assert grid["units"] == [8, 16]
     assert grid["num_layers"] == [1, 2]
@@ -99,8 +113,18 @@ def test_grid_space_is_finite_and_drives_optuna_grid_sampler() -> None:
 
 
 def test_architecture_parameters_and_conditions() -> None:
-    space = _space(cell=["lstm", "gru"], head=["last", "mean", "attention"], num_layers={"type": "int", "low": 1, "high": 2},
-                   recurrent_dropout={"type": "float", "low": 0.05, "high": 0.3, "when": "num_layers > 1", "default": 0.0})
+    space = _space(
+        cell=["lstm", "gru"],
+        head=["last", "mean", "attention"],
+        num_layers={"type": "int", "low": 1, "high": 2},
+        recurrent_dropout={
+            "type": "float",
+            "low": 0.05,
+            "high": 0.3,
+            "when": "num_layers > 1",
+            "default": 0.0,
+        },
+    )
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     seen_layers = set()
     for _ in range(30):
@@ -120,10 +144,19 @@ def test_architecture_parameters_and_conditions() -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers ~ 1"}, "is not '<parameter> <op> <value>'"),
-        ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers >>> 1"}, "cannot read the value"),
+        (
+            {"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers ~ 1"},
+            "is not '<parameter> <op> <value>'",
+        ),
+        (
+            {"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers >>> 1"},
+            "cannot read the value",
+        ),
         ({"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers > big"}, "needs a number"),
-        ({"type": "float", "low": 0.0, "high": 0.3, "when": "layers > 1"}, "is not another parameter"),
+        (
+            {"type": "float", "low": 0.0, "high": 0.3, "when": "layers > 1"},
+            "is not another parameter",
+        ),
         ({"type": "float", "low": 0.0, "high": 0.3, "when": "cell in gru"}, "'in' needs a list"),
     ],
 )
@@ -137,7 +170,9 @@ def test_bad_conditions_are_named(entry: dict[str, Any], message: str) -> None:
 def test_katib_refuses_conditional_parameters() -> None:
     from lstmtune.katib import katib_parameters
 
-    space = _space(recurrent_dropout={"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers > 1"})
+    space = _space(
+        recurrent_dropout={"type": "float", "low": 0.0, "high": 0.3, "when": "num_layers > 1"}
+    )
     with pytest.raises(UserError, match="Katib cannot express conditional"):
         katib_parameters(space)
     with pytest.raises(UserError, match="cell"):
@@ -147,14 +182,38 @@ def test_katib_refuses_conditional_parameters() -> None:
 def test_default_configuration_takes_the_nearest_value_the_space_holds() -> None:
     space = default_space("forecast", META)
     assert default_configuration(space, META) == {
-        "units": 32, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 3e-3,
-        "batch_size": 32, "optimizer": "adam", "weight_decay": 1e-6, "lookback": 24, "anchor": "seasonal_trend", "transform": "log",
-        "window_norm": True}
-    declared = _space(units={"type": "int", "low": 40, "high": 200, "step": 8}, learning_rate={"type": "float", "low": 1e-2, "high": 1e-1, "log": True},
-                      optimizer=["sgd", "rmsprop"], batch_size=[100, 200], recurrent_dropout={"type": "float", "low": 0.1, "high": 0.3, "when": "num_layers > 1", "default": 0.0})
+        "units": 32,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "bidirectional": False,
+        "learning_rate": 3e-3,
+        "batch_size": 32,
+        "optimizer": "adam",
+        "weight_decay": 1e-6,
+        "lookback": 24,
+        "anchor": "seasonal_trend",
+        "transform": "log",
+        "window_norm": True,
+    }
+    declared = _space(
+        units={"type": "int", "low": 40, "high": 200, "step": 8},
+        learning_rate={"type": "float", "low": 1e-2, "high": 1e-1, "log": True},
+        optimizer=["sgd", "rmsprop"],
+        batch_size=[100, 200],
+        recurrent_dropout={
+            "type": "float",
+            "low": 0.1,
+            "high": 0.3,
+            "when": "num_layers > 1",
+            "default": 0.0,
+        },
+    )
     chosen = default_configuration(declared, META)
     assert chosen["units"] == 40 and chosen["learning_rate"] == 1e-2 and chosen["batch_size"] == 100
-    assert "optimizer" not in chosen  # no preference among the declared choices: the sampler draws it
+    assert (
+        "optimizer" not in chosen
+    )  # no preference among the declared choices: the sampler draws it
     assert "recurrent_dropout" not in chosen  # conditional: drawn when its condition holds
     assert "epochs" not in chosen  # fixed
     flat = {**META, "seasonal_period": 1, "target_positive": False}
@@ -165,8 +224,13 @@ def test_default_configuration_takes_the_nearest_value_the_space_holds() -> None
 
 
 def test_default_configuration_snaps_to_the_grid_and_keeps_bools_apart() -> None:
-    space = _space(units={"type": "int", "low": 8, "high": 30, "step": 8}, bidirectional=[True, False], batch_size=[1, 2],
-                   anchor=["none", "seasonal_trend"], lookback=12)
+    space = _space(
+        units={"type": "int", "low": 8, "high": 30, "step": 8},
+        bidirectional=[True, False],
+        batch_size=[1, 2],
+        anchor=["none", "seasonal_trend"],
+        lookback=12,
+    )
     chosen = default_configuration(space, META)
     assert chosen["units"] == 24  # 32 clipped to 30 would be off the 8, 16, 24 grid
     assert chosen["bidirectional"] is False  # the bool, not the int 0 / 1
@@ -176,7 +240,17 @@ def test_default_configuration_snaps_to_the_grid_and_keeps_bools_apart() -> None
 
 
 def test_default_anchors_fit_a_declared_lookback() -> None:
-    assert _space(lookback=12)["anchor"]["choices"] == ["last", "seasonal"]  # 12 cannot feed seasonal_trend (needs 13)
+    assert _space(lookback=12)["anchor"]["choices"] == [
+        "last",
+        "seasonal",
+    ]  # 12 cannot feed seasonal_trend (needs 13)
     assert _space(lookback=8)["anchor"] == {"type": "fixed", "value": "last"}
-    assert _space(lookback={"type": "int", "low": 8, "high": 30})["anchor"]["choices"] == ["last", "seasonal", "seasonal_trend"]
-    assert _space(lookback=12, anchor=["last", "seasonal_trend"])["anchor"]["choices"] == ["last", "seasonal_trend"]  # declared: kept
+    assert _space(lookback={"type": "int", "low": 8, "high": 30})["anchor"]["choices"] == [
+        "last",
+        "seasonal",
+        "seasonal_trend",
+    ]
+    assert _space(lookback=12, anchor=["last", "seasonal_trend"])["anchor"]["choices"] == [
+        "last",
+        "seasonal_trend",
+    ]  # declared: kept

@@ -31,8 +31,12 @@ def test_vocabulary_is_built_on_train_only_with_min_freq_and_max_size() -> None:
     assert build_vocab(["a a b b c c"], min_freq=1, max_vocab=3, lowercase=True) == [PAD, UNK, "a"]
 
 
-def test_prepare_text_splits_stratified_and_vocab_ignores_test(text_csv: str, tmp_path: Path) -> None:
-    cfg = load_config(None, {**TEXT, "data.path": text_csv, "data.text.min_freq": 1, "output_dir": str(tmp_path)}).resolved()
+def test_prepare_text_splits_stratified_and_vocab_ignores_test(
+    text_csv: str, tmp_path: Path
+) -> None:
+    cfg = load_config(
+        None, {**TEXT, "data.path": text_csv, "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    ).resolved()
     parts, meta = prepare(cfg)
     assert meta["task"] == "text" and meta["classes"] == ["neg", "pos"]
     for name in ("train", "val", "test"):
@@ -50,40 +54,97 @@ def test_prepare_text_splits_stratified_and_vocab_ignores_test(text_csv: str, tm
     ("frame", "overrides", "message"),
     [
         (pd.DataFrame({"review": ["good"] * 10, "sentiment": ["pos"] * 10}), {}, "single class"),
-        (pd.DataFrame({"review": ["good", ""] * 10, "sentiment": ["pos", "neg"] * 10}), {}, "missing value at data row 2"),
-        (pd.DataFrame({"text": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}), {}, "column 'review' (data.text_column) not found"),
-        (pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}), {"data.text_column": None}, "data.text_column is required"),
+        (
+            pd.DataFrame({"review": ["good", ""] * 10, "sentiment": ["pos", "neg"] * 10}),
+            {},
+            "missing value at data row 2",
+        ),
+        (
+            pd.DataFrame({"text": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
+            {},
+            "column 'review' (data.text_column) not found",
+        ),
+        (
+            pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
+            {"data.text_column": None},
+            "data.text_column is required",
+        ),
     ],
 )
-def test_bad_text_input_is_one_clear_error(tmp_path: Path, frame: pd.DataFrame, overrides: dict[str, object], message: str) -> None:
+def test_bad_text_input_is_one_clear_error(
+    tmp_path: Path, frame: pd.DataFrame, overrides: dict[str, object], message: str
+) -> None:
     path = tmp_path / "bad.csv"
     frame.to_csv(path, index=False)
-    cfg = load_config(None, {**TEXT, "data.path": str(path), "output_dir": str(tmp_path), **overrides}).resolved()
+    cfg = load_config(
+        None, {**TEXT, "data.path": str(path), "output_dir": str(tmp_path), **overrides}
+    ).resolved()
     with pytest.raises(UserError, match=re.escape(message)):
         prepare(cfg)
 
 
 def test_embedding_lstm_learns_the_sentiment_words(text_csv: str, tmp_path: Path) -> None:
-    cfg = load_config(None, {**TEXT, "data.path": text_csv, "data.text.min_freq": 1, "output_dir": str(tmp_path)}).resolved()
+    cfg = load_config(
+        None, {**TEXT, "data.path": text_csv, "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    ).resolved()
     parts, meta = prepare(cfg)
-    params = {"units": 32, "embedding_dim": 32, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": True,
-              "learning_rate": 0.01, "batch_size": 16, "optimizer": "adam", "weight_decay": 0.0, "epochs": 25, "cell": "lstm", "head": "mean"}
+    params = {
+        "units": 32,
+        "embedding_dim": 32,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "bidirectional": True,
+        "learning_rate": 0.01,
+        "batch_size": 16,
+        "optimizer": "adam",
+        "weight_decay": 0.0,
+        "epochs": 25,
+        "cell": "lstm",
+        "head": "mean",
+    }
     problem = make_problem(parts, meta, params)
-    result = train(problem, params, problem.tensors("train"), problem.tensors("val"), patience=8, seed=0)
+    result = train(
+        problem, params, problem.tensors("train"), problem.tensors("val"), patience=8, seed=0
+    )
     assert result.best_value < 0.45  # cross-entropy well below chance (0.69)
 
 
 @pytest.mark.slow
-def test_text_pipeline_end_to_end_with_raw_strings(tiny_config: Callable[..., RunConfig], text_csv: str) -> None:
+def test_text_pipeline_end_to_end_with_raw_strings(
+    tiny_config: Callable[..., RunConfig], text_csv: str
+) -> None:
     from lstmtune.runner import run_local
 
-    cfg = tiny_config(**{**TEXT, "data.path": text_csv, "data.text.min_freq": 1, "tune.n_trials": 2,
-                         "tune.search_space": {"units": 16, "embedding_dim": [16, 32], "epochs": 8, "batch_size": 16,
-                                               "learning_rate": {"type": "float", "low": 0.005, "high": 0.02, "log": True}}})
+    cfg = tiny_config(
+        **{
+            **TEXT,
+            "data.path": text_csv,
+            "data.text.min_freq": 1,
+            "tune.n_trials": 2,
+            "tune.search_space": {
+                "units": 16,
+                "embedding_dim": [16, 32],
+                "epochs": 8,
+                "batch_size": 16,
+                "learning_rate": {"type": "float", "low": 0.005, "high": 0.02, "log": True},
+            },
+        }
+    )
     summary = run_local(cfg, display="quiet")
     assert summary["task"] == "text" and set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
     mlflow.set_tracking_uri(summary["tracking_uri"])
     model = mlflow.pyfunc.load_model(summary["model_version_uri"])
-    out = model.predict(pd.DataFrame({"review": ["A wonderful, brilliant film!", "Dull and tedious plot...", "never seen words"]}))
+    out = model.predict(
+        pd.DataFrame(
+            {
+                "review": [
+                    "A wonderful, brilliant film!",
+                    "Dull and tedious plot...",
+                    "never seen words",
+                ]
+            }
+        )
+    )
     assert list(out.columns) == ["label", "proba_neg", "proba_pos"]
     assert len(out) == 3 and out[["proba_neg", "proba_pos"]].sum(axis=1).round(5).eq(1).all()

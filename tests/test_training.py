@@ -12,9 +12,20 @@ from lstmtune.data.prepare import prepare
 from lstmtune.training import NonFiniteLoss, make_problem, select_device, train
 
 PARAMS: dict[str, Any] = {
-    "units": 16, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.1, "bidirectional": False,
-    "learning_rate": 0.01, "batch_size": 16, "optimizer": "adam", "weight_decay": 1e-6, "epochs": 25,
-    "lookback": 12, "transform": "log", "anchor": "seasonal", "window_norm": True,
+    "units": 16,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "recurrent_dropout": 0.1,
+    "bidirectional": False,
+    "learning_rate": 0.01,
+    "batch_size": 16,
+    "optimizer": "adam",
+    "weight_decay": 1e-6,
+    "epochs": 25,
+    "lookback": 12,
+    "transform": "log",
+    "anchor": "seasonal",
+    "window_norm": True,
 }
 
 
@@ -30,7 +41,15 @@ def test_early_stopping_restores_the_best_epoch(airline: tuple[Any, Any]) -> Non
     problem = make_problem(parts, meta, params)
     seen: list[float] = []
     val = problem.tensors("val")
-    result = train(problem, params, problem.tensors("train"), val, patience=5, seed=3, on_epoch=lambda e, v, t: seen.append(v))
+    result = train(
+        problem,
+        params,
+        problem.tensors("train"),
+        val,
+        patience=5,
+        seed=3,
+        on_epoch=lambda e, v, t: seen.append(v),
+    )
     assert len(seen) == result.epochs_run
     assert result.best_epoch == int(np.argmin(seen)) + 1
     assert result.best_value == pytest.approx(min(seen))
@@ -55,7 +74,15 @@ def test_nan_loss_fails_fast(airline: tuple[Any, Any]) -> None:
     poisoned.x[0, 0, 0] = float("nan")
     seen: list[float] = []
     with pytest.raises(NonFiniteLoss, match="epoch 1"):
-        train(problem, PARAMS, poisoned, problem.tensors("val"), epochs=3, seed=0, on_epoch=lambda e, v, t: seen.append(v))
+        train(
+            problem,
+            PARAMS,
+            poisoned,
+            problem.tensors("val"),
+            epochs=3,
+            seed=0,
+            on_epoch=lambda e, v, t: seen.append(v),
+        )
     assert seen == []
 
 

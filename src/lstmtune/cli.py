@@ -14,7 +14,11 @@ from lstmtune.runner import PipelineFailed
 
 # CLI flag -> dotted config key
 RUN_FLAGS: dict[str, tuple[str, Any, str]] = {
-    "--data": ("data.path", str, "CSV/Parquet path or s3:// URI (default: bundled airline passengers)"),
+    "--data": (
+        "data.path",
+        str,
+        "CSV/Parquet path or s3:// URI (default: bundled airline passengers)",
+    ),
     "--task": ("data.task", str, "forecast | classify | text"),
     "--target": ("data.target", str, "forecast: column to predict"),
     "--time-column": ("data.time_column", str, "time/order column"),
@@ -22,7 +26,11 @@ RUN_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--label": ("data.label", str, "classify / text: label column"),
     "--text-column": ("data.text_column", str, "text: column with the raw text"),
     "--split-column": ("data.split_column", str, "column with train/val/test values"),
-    "--lookback": ("tune.search_space.lookback", int, "forecast: fix the lookback window (removes it from the search)"),
+    "--lookback": (
+        "tune.search_space.lookback",
+        int,
+        "forecast: fix the lookback window (removes it from the search)",
+    ),
     "--horizon": ("data.horizon", int, "forecast: steps ahead"),
     "--val-size": ("data.val_size", None, "int = count, float in (0,1) = fraction"),
     "--test-size": ("data.test_size", None, "int = count, float in (0,1) = fraction"),
@@ -31,13 +39,29 @@ RUN_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--sampler": ("tune.sampler", str, "tpe | random | grid | cmaes"),
     "--pruner": ("tune.pruner", str, "hyperband | successive_halving | median | none"),
     "--backend": ("tune.backend", str, "optuna | katib"),
-    "--fuse-trials": ("tune.fuse_trials", "int_or_word", "auto | off | K: train same-shape trials as one fused model"),
+    "--fuse-trials": (
+        "tune.fuse_trials",
+        "int_or_word",
+        "auto | off | K: train same-shape trials as one fused model",
+    ),
     "--subset": ("tune.subset", float, "tune on this fraction of the training data first (0-1]"),
     "--strategy": ("tune.strategy", str, "bayes | pbt (population-based training)"),
-    "--workers": ("tune.workers", int, "parallel Optuna workers sharing the study (needs --storage postgresql://...)"),
+    "--workers": (
+        "tune.workers",
+        int,
+        "parallel Optuna workers sharing the study (needs --storage postgresql://...)",
+    ),
     "--storage": ("tune.storage", str, "Optuna storage URL (default: SQLite in the output dir)"),
-    "--study-name": ("tune.study_name", str, "Optuna study name (a rerun with the same name resumes)"),
-    "--tracking-uri": ("mlflow.tracking_uri", str, "MLflow tracking URI (default: SQLite in the output dir)"),
+    "--study-name": (
+        "tune.study_name",
+        str,
+        "Optuna study name (a rerun with the same name resumes)",
+    ),
+    "--tracking-uri": (
+        "mlflow.tracking_uri",
+        str,
+        "MLflow tracking URI (default: SQLite in the output dir)",
+    ),
     "--model-name": ("mlflow.model_name", str, "registered model name"),
     "--output-dir": ("output_dir", str, "where results go (default: ./lstmtune-output)"),
     "--seed": ("train.seed", int, "random seed"),
@@ -66,7 +90,14 @@ def _add_run_flags(p: argparse.ArgumentParser, only: Sequence[str] | None = None
         if only is not None and flag not in only:
             continue
         kind = _int_or_word if typ == "int_or_word" else typ or _number
-        p.add_argument(flag, dest=key, type=kind, default=None, help=text, metavar=flag.strip("-").split("-")[-1].upper())
+        p.add_argument(
+            flag,
+            dest=key,
+            type=kind,
+            default=None,
+            help=text,
+            metavar=flag.strip("-").split("-")[-1].upper(),
+        )
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -82,50 +113,93 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lstmtune", description="Tune, retrain and publish LSTM sequence models (Kubeflow pipeline; runs locally via kfp.local).")
+    parser = _Parser(
+        prog="lstmtune",
+        description="Tune, retrain and publish LSTM sequence models (Kubeflow pipeline; runs locally via kfp.local).",
+    )
     from lstmtune import __version__
 
     parser.add_argument("--version", action="version", version=f"lstmtune {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run the whole pipeline locally (prepare -> tune -> retrain -> evaluate -> register)")
+    run = sub.add_parser(
+        "run",
+        help="run the whole pipeline locally (prepare -> tune -> retrain -> evaluate -> register)",
+    )
     _add_run_flags(run)
-    run.add_argument("--image", help="container image recorded in the pipeline (locally informational)")
-    run.add_argument("--verbose", "-v", action="count", default=0, help="-v: every step's output; -vv: also per-epoch progress")
-    run.add_argument("--quiet", "-q", action="store_true", help="print only the final summary (and errors)")
-    run.add_argument("--log-format", choices=("text", "json"), default=None,
-                     help="json: one JSON object per progress event and a JSON summary (CI, cluster logs)")
+    run.add_argument(
+        "--image", help="container image recorded in the pipeline (locally informational)"
+    )
+    run.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=0,
+        help="-v: every step's output; -vv: also per-epoch progress",
+    )
+    run.add_argument(
+        "--quiet", "-q", action="store_true", help="print only the final summary (and errors)"
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="json: one JSON object per progress event and a JSON summary (CI, cluster logs)",
+    )
 
-    comp = sub.add_parser("compile", help="write the compiled KFP pipeline (IR YAML) with the config's cluster settings")
+    comp = sub.add_parser(
+        "compile",
+        help="write the compiled KFP pipeline (IR YAML) with the config's cluster settings",
+    )
     comp.add_argument("--output", "-o", required=True, help="output YAML file")
-    comp.add_argument("--config", help="YAML config (cluster: GPUs, tolerations, secrets; tune.backend)")
+    comp.add_argument(
+        "--config", help="YAML config (cluster: GPUs, tolerations, secrets; tune.backend)"
+    )
     comp.add_argument("--image", help="project image every step runs (overrides cluster.image)")
 
-    for name, text in (("submit", "upload the pipeline to Kubeflow Pipelines and start a run"),
-                       ("schedule", "create a recurring run (KFP 6-field cron, seconds first)")):
+    for name, text in (
+        ("submit", "upload the pipeline to Kubeflow Pipelines and start a run"),
+        ("schedule", "create a recurring run (KFP 6-field cron, seconds first)"),
+    ):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("--config", help="YAML config for the cluster run")
-        sp.add_argument("--host", help="KFP API endpoint, e.g. http://127.0.0.1:8888 (default: in-cluster)")
+        sp.add_argument(
+            "--host", help="KFP API endpoint, e.g. http://127.0.0.1:8888 (default: in-cluster)"
+        )
         sp.add_argument("--namespace", help="Kubernetes namespace (multi-user Kubeflow)")
         sp.add_argument("--experiment", default="lstmtune", help="KFP experiment name")
-        sp.add_argument("--service-account", help="service account of the run's pods (default: lstmtune-pipeline)", default="lstmtune-pipeline")
+        sp.add_argument(
+            "--service-account",
+            help="service account of the run's pods (default: lstmtune-pipeline)",
+            default="lstmtune-pipeline",
+        )
         sp.add_argument("--image", help="project image (overrides cluster.image)")
         if name == "submit":
             sp.add_argument("--run-name")
-            sp.add_argument("--wait", action="store_true", help="wait for the run to finish; exit 1 unless it succeeded")
+            sp.add_argument(
+                "--wait",
+                action="store_true",
+                help="wait for the run to finish; exit 1 unless it succeeded",
+            )
             sp.add_argument("--timeout", type=float, default=6 * 3600)
         else:
             sp.add_argument("--cron", required=True, help="e.g. '0 0 3 * * *' (daily 03:00)")
             sp.add_argument("--name", default="lstmtune-scheduled", help="recurring run name")
             sp.add_argument("--max-concurrency", type=int, default=1)
-            sp.add_argument("--catchup", action="store_true", help="backfill missed intervals (default: no catch-up)")
+            sp.add_argument(
+                "--catchup",
+                action="store_true",
+                help="backfill missed intervals (default: no catch-up)",
+            )
 
     rp = sub.add_parser("report", help="write a self-contained HTML report of a finished run")
     rp.add_argument("--output-dir", default="lstmtune-output")
     rp.add_argument("--storage", help="Optuna storage URL (default: the run's own)")
 
-    for name, text, port in (("dashboard", "start optuna-dashboard on the run's study storage", 8080),
-                             ("ui", "start the MLflow UI on the run's tracking URI", 5000)):
+    for name, text, port in (
+        ("dashboard", "start optuna-dashboard on the run's study storage", 8080),
+        ("ui", "start the MLflow UI on the run's tracking URI", 5000),
+    ):
         dp = sub.add_parser(name, help=text)
         dp.add_argument("--output-dir", default="lstmtune-output")
         dp.add_argument("--config", help="YAML config (storage / tracking URI)")
@@ -134,26 +208,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     cf = sub.add_parser("config", help="print the effective configuration, or its JSON schema")
     _add_run_flags(cf)
-    cf.add_argument("--schema", action="store_true", help="JSON schema of the config file (generated from the pydantic model)")
-    cf.add_argument("--reference", action="store_true", help="the configuration reference as a Markdown table")
+    cf.add_argument(
+        "--schema",
+        action="store_true",
+        help="JSON schema of the config file (generated from the pydantic model)",
+    )
+    cf.add_argument(
+        "--reference", action="store_true", help="the configuration reference as a Markdown table"
+    )
 
-    kx = sub.add_parser("katib-experiment", help="print the Katib Experiment YAML the katib backend would submit")
+    kx = sub.add_parser(
+        "katib-experiment", help="print the Katib Experiment YAML the katib backend would submit"
+    )
     kx.add_argument("--config", help="YAML config")
     kx.add_argument("--name", help="Experiment name (default: derived from the study name)")
     kx.add_argument("--image", help="trial image")
     kx.add_argument("--gpus", type=int, help="GPUs per trial")
-    kx.add_argument("--data", help="prepared dataset the trials read (s3:// prefix or path; default: <tune.katib.data_uri>/<name>)")
+    kx.add_argument(
+        "--data",
+        help="prepared dataset the trials read (s3:// prefix or path; default: <tune.katib.data_uri>/<name>)",
+    )
 
-    tr = sub.add_parser("trial", help="train one configuration and print Katib metric lines (used by Katib trial pods)")
+    tr = sub.add_parser(
+        "trial",
+        help="train one configuration and print Katib metric lines (used by Katib trial pods)",
+    )
     tr.add_argument("--data", required=True, help="prepared dataset (s3:// prefix or directory)")
     tr.add_argument("--config-b64", required=True, help="base64 of the run config JSON")
-    tr.add_argument("--param", action="append", default=[], help="NAME=VALUE, one per searched hyperparameter")
+    tr.add_argument(
+        "--param", action="append", default=[], help="NAME=VALUE, one per searched hyperparameter"
+    )
     tr.add_argument("--parent-run-id", default="", help="MLflow parent run for a nested trial run")
-    tr.add_argument("--checkpoint", help="Katib pbt: directory with the parent member's state; the trial continues it and saves its own")
+    tr.add_argument(
+        "--checkpoint",
+        help="Katib pbt: directory with the parent member's state; the trial continues it and saves its own",
+    )
 
     prep = sub.add_parser("prepare", help="debug: validate and split the data into a directory")
     _add_run_flags(prep)
-    prep.add_argument("--dataset-dir", required=True, help="where to write train/val/test Parquet + metadata.json")
+    prep.add_argument(
+        "--dataset-dir", required=True, help="where to write train/val/test Parquet + metadata.json"
+    )
 
     tune = sub.add_parser("tune", help="debug: run the study on a prepared dataset directory")
     _add_run_flags(tune)
@@ -171,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--dataset-dir", required=True)
     reg.add_argument("--best", required=True)
     reg.add_argument("--model-dir", required=True)
-    reg.add_argument("--run-id", required=True, help="MLflow parent run id (printed by 'lstmtune prepare')")
+    reg.add_argument(
+        "--run-id", required=True, help="MLflow parent run id (printed by 'lstmtune prepare')"
+    )
     return parser
 
 
@@ -214,7 +311,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from lstmtune.runner import format_summary, run_local
 
-        display = "json" if args.log_format == "json" else "quiet" if args.quiet else "text" if args.log_format == "text" else None
+        display = (
+            "json"
+            if args.log_format == "json"
+            else "quiet"
+            if args.quiet
+            else "text"
+            if args.log_format == "text"
+            else None
+        )
         summary = run_local(cfg, verbose=args.verbose, image=args.image, display=display)
         if display == "json":
             print(json.dumps({"event": "summary", **summary}, default=str))
@@ -237,10 +342,26 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(steps.tune_step(config, args.dataset_dir, "", args.best), indent=2))
         return 0
     if args.command == "train":
-        print(json.dumps(steps.train_best_step(config, args.dataset_dir, args.best, "", args.model_dir)["metrics"], indent=2))
+        print(
+            json.dumps(
+                steps.train_best_step(config, args.dataset_dir, args.best, "", args.model_dir)[
+                    "metrics"
+                ],
+                indent=2,
+            )
+        )
         return 0
     if args.command == "register":
-        print(steps.register_step(config, args.dataset_dir, args.model_dir, args.best, args.run_id, args.model_dir + "/summary.json"))
+        print(
+            steps.register_step(
+                config,
+                args.dataset_dir,
+                args.model_dir,
+                args.best,
+                args.run_id,
+                args.model_dir + "/summary.json",
+            )
+        )
         return 0
     raise AssertionError(args.command)
 
@@ -251,15 +372,32 @@ def _cluster_command(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, {"cluster.image": args.image})
     if args.command == "submit":
-        run = cluster.submit(cfg, host=args.host, namespace=args.namespace, experiment=args.experiment, run_name=args.run_name,
-                             service_account=args.service_account, wait=args.wait, timeout=args.timeout)
+        run = cluster.submit(
+            cfg,
+            host=args.host,
+            namespace=args.namespace,
+            experiment=args.experiment,
+            run_name=args.run_name,
+            service_account=args.service_account,
+            wait=args.wait,
+            timeout=args.timeout,
+        )
         print(f"run id: {run.id}\nrun:    {run.url}")
         if args.wait:
             print(f"state:  {run.state}")
             return 0 if run.state in ("SUCCEEDED", "Succeeded") else 1
         return 0
-    job = cluster.schedule(cfg, host=args.host, namespace=args.namespace, experiment=args.experiment, name=args.name, cron=args.cron,
-                           max_concurrency=args.max_concurrency, no_catchup=not args.catchup, service_account=args.service_account)
+    job = cluster.schedule(
+        cfg,
+        host=args.host,
+        namespace=args.namespace,
+        experiment=args.experiment,
+        name=args.name,
+        cron=args.cron,
+        max_concurrency=args.max_concurrency,
+        no_catchup=not args.catchup,
+        service_account=args.service_account,
+    )
     print(f"recurring run id: {job.id}\nrecurring run:    {job.url}")
     return 0
 
@@ -276,16 +414,43 @@ def _serve(args: argparse.Namespace) -> int:
     summary_path = Path(cfg.output_dir) / "summary.json"
     if args.command == "dashboard":
         storage = str(cfg.tune.storage)
-        if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).is_file():
-            raise UserError(f"{storage[len('sqlite:///'):]}: no Optuna study storage here (run `lstmtune run --output-dir {args.output_dir}` first)")
-        command = [sys.executable, "-c", "import sys; from optuna_dashboard._cli import main; sys.exit(main())",
-                   storage, "--host", args.host, "--port", str(args.port)]
+        if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).is_file():
+            raise UserError(
+                f"{storage[len('sqlite:///') :]}: no Optuna study storage here (run `lstmtune run --output-dir {args.output_dir}` first)"
+            )
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from optuna_dashboard._cli import main; sys.exit(main())",
+            storage,
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+        ]
     else:
         uri = str(cfg.mlflow.tracking_uri)
-        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
-            raise UserError(f"{uri[len('sqlite:///'):]}: no MLflow database here (run `lstmtune run --output-dir {args.output_dir}` first)")
-        command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
-    hint = f" for {json.loads(summary_path.read_text())['model_name']}" if summary_path.is_file() else ""
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+            raise UserError(
+                f"{uri[len('sqlite:///') :]}: no MLflow database here (run `lstmtune run --output-dir {args.output_dir}` first)"
+            )
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "ui",
+            "--backend-store-uri",
+            uri,
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+        ]
+    hint = (
+        f" for {json.loads(summary_path.read_text())['model_name']}"
+        if summary_path.is_file()
+        else ""
+    )
     print(f"{args.command}{hint}: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
     try:
         return subprocess.call(command, env=os.environ.copy())
@@ -301,12 +466,18 @@ def _katib_experiment(args: argparse.Namespace) -> int:
     from lstmtune.katib import build_experiment, experiment_name
     from lstmtune.tuning import default_study_name
 
-    cfg = load_config(args.config, {"cluster.image": args.image, "cluster.gpus": args.gpus}).resolved()
+    cfg = load_config(
+        args.config, {"cluster.image": args.image, "cluster.gpus": args.gpus}
+    ).resolved()
     _, meta = prepare(cfg)
     name = args.name or experiment_name(cfg, cfg.tune.study_name or default_study_name(cfg, meta))
-    data = args.data or (f"{cfg.tune.katib.data_uri.rstrip('/')}/{name}" if cfg.tune.katib.data_uri else None)
+    data = args.data or (
+        f"{cfg.tune.katib.data_uri.rstrip('/')}/{name}" if cfg.tune.katib.data_uri else None
+    )
     if data is None:
-        raise UserError("--data: give the prepared dataset URI the trials read, or set tune.katib.data_uri")
+        raise UserError(
+            "--data: give the prepared dataset URI the trials read, or set tune.katib.data_uri"
+        )
     body = build_experiment(cfg, meta, name=name, data_uri=data)
     print(yaml.safe_dump(body, sort_keys=False), end="")
     return 0
@@ -336,7 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:
         traceback.print_exc()
-        print(f"lstmtune: unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(
+            f"lstmtune: unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -19,7 +19,9 @@ def check_cron(expr: str) -> str:
     """KFP takes a 6-field cron (seconds first), e.g. ``0 0 3 * * *`` for 03:00 every day."""
     fields = expr.split()
     if len(fields) != 6 or not all(CRON_FIELD.match(f) for f in fields):
-        raise UserError(f"--cron: {expr!r} must have 6 fields, seconds first (e.g. '0 0 3 * * *' = daily at 03:00)")
+        raise UserError(
+            f"--cron: {expr!r} must have 6 fields, seconds first (e.g. '0 0 3 * * *' = daily at 03:00)"
+        )
     return " ".join(fields)
 
 
@@ -28,7 +30,13 @@ def pipeline_package(cfg: RunConfig, path: str | None = None) -> str:
     from lstmtune.pipelines import DEFAULT_IMAGE, compile_pipeline
 
     out = path or str(Path(tempfile.mkdtemp(prefix="lstmtune-")) / "lstmtune-pipeline.yaml")
-    compile_pipeline(out, cfg.cluster.image or DEFAULT_IMAGE, cfg.cluster, backend=cfg.tune.backend, workers=cfg.tune.workers)
+    compile_pipeline(
+        out,
+        cfg.cluster.image or DEFAULT_IMAGE,
+        cfg.cluster,
+        backend=cfg.tune.backend,
+        workers=cfg.tune.workers,
+    )
     return out
 
 
@@ -43,7 +51,9 @@ def _client(host: str | None, namespace: str | None) -> Any:
     try:
         return kfp.Client(host=host, namespace=namespace)
     except Exception as exc:
-        raise UserError(f"--host: cannot reach the Kubeflow Pipelines API at {host or '(in-cluster default)'}: {str(exc).splitlines()[0][:200]}") from None
+        raise UserError(
+            f"--host: cannot reach the Kubeflow Pipelines API at {host or '(in-cluster default)'}: {str(exc).splitlines()[0][:200]}"
+        ) from None
 
 
 def _experiment_id(client: Any, name: str, namespace: str | None) -> str:
@@ -66,13 +76,27 @@ class Submitted:
     state: str | None = None
 
 
-def submit(cfg: RunConfig, *, host: str | None, namespace: str | None, experiment: str, run_name: str | None = None,
-           service_account: str | None = None, wait: bool = False, timeout: float = 6 * 3600) -> Submitted:
+def submit(
+    cfg: RunConfig,
+    *,
+    host: str | None,
+    namespace: str | None,
+    experiment: str,
+    run_name: str | None = None,
+    service_account: str | None = None,
+    wait: bool = False,
+    timeout: float = 6 * 3600,
+) -> Submitted:
     client = _client(host, namespace)
     package = pipeline_package(cfg)
     run = client.create_run_from_pipeline_package(
-        package, arguments={"config": cluster_config_json(cfg)}, run_name=run_name or f"lstmtune-{time.strftime('%Y%m%d-%H%M%S')}",
-        experiment_name=experiment, namespace=namespace, enable_caching=False, service_account=service_account,
+        package,
+        arguments={"config": cluster_config_json(cfg)},
+        run_name=run_name or f"lstmtune-{time.strftime('%Y%m%d-%H%M%S')}",
+        experiment_name=experiment,
+        namespace=namespace,
+        enable_caching=False,
+        service_account=service_account,
     )
     result = Submitted(str(run.run_id), _ui(host, "runs", str(run.run_id)))
     if wait:
@@ -81,17 +105,33 @@ def submit(cfg: RunConfig, *, host: str | None, namespace: str | None, experimen
     return result
 
 
-def schedule(cfg: RunConfig, *, host: str | None, namespace: str | None, experiment: str, name: str, cron: str,
-             max_concurrency: int = 1, no_catchup: bool = True, service_account: str | None = None) -> Submitted:
+def schedule(
+    cfg: RunConfig,
+    *,
+    host: str | None,
+    namespace: str | None,
+    experiment: str,
+    name: str,
+    cron: str,
+    max_concurrency: int = 1,
+    no_catchup: bool = True,
+    service_account: str | None = None,
+) -> Submitted:
     cron = check_cron(cron)
     if not 1 <= max_concurrency <= 10:
         raise UserError(f"--max-concurrency: {max_concurrency} must be between 1 and 10")
     client = _client(host, namespace)
     package = pipeline_package(cfg)
     job = client.create_recurring_run(
-        experiment_id=_experiment_id(client, experiment, namespace), job_name=name, cron_expression=cron,
-        max_concurrency=max_concurrency, no_catchup=no_catchup, pipeline_package_path=package,
-        params={"config": cluster_config_json(cfg)}, enable_caching=False, service_account=service_account,
+        experiment_id=_experiment_id(client, experiment, namespace),
+        job_name=name,
+        cron_expression=cron,
+        max_concurrency=max_concurrency,
+        no_catchup=no_catchup,
+        pipeline_package_path=package,
+        params={"config": cluster_config_json(cfg)},
+        enable_caching=False,
+        service_account=service_account,
     )
     ident = str(getattr(job, "recurring_run_id", None) or getattr(job, "id", ""))
     return Submitted(ident, _ui(host, "recurringrun", ident))

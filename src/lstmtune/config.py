@@ -21,7 +21,11 @@ Scalar = bool | int | float | str
 
 EXAMPLE_DATA = "example_data/airline_passengers.csv"
 STORAGE_ENV = "LSTMTUNE_STORAGE_URL"
-OBJECTIVES = {"forecast": "val_rmse", "classify": "val_loss", "text": "val_loss"}  # what tuning minimises, per task
+OBJECTIVES = {
+    "forecast": "val_rmse",
+    "classify": "val_loss",
+    "text": "val_loss",
+}  # what tuning minimises, per task
 
 
 def example_data_path() -> str:
@@ -32,7 +36,9 @@ def example_data_path() -> str:
 class _Strict(BaseModel):
     # inf/nan as JSON's Infinity/NaN (json.loads reads them back): the steps get the config as JSON,
     # and the default (null) would turn e.g. train.grad_clip: .inf (no clipping) into an invalid value
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, ser_json_inf_nan="constants")
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, ser_json_inf_nan="constants"
+    )
 
 
 class ParamSpec(_Strict):
@@ -49,8 +55,13 @@ class ParamSpec(_Strict):
     step: float | None = None
     log: bool = False
     choices: list[Scalar] | None = None
-    when: str | None = Field(None, description="sample only if this holds, e.g. 'num_layers > 1' or 'cell in [gru]'; else use 'default'")
-    default: Scalar | None = Field(None, description="value when 'when' is false (default: low, or the first choice)")
+    when: str | None = Field(
+        None,
+        description="sample only if this holds, e.g. 'num_layers > 1' or 'cell in [gru]'; else use 'default'",
+    )
+    default: Scalar | None = Field(
+        None, description="value when 'when' is false (default: low, or the first choice)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ParamSpec:
@@ -89,27 +100,58 @@ class TextConfig(_Strict):
     min_freq: int = Field(2, ge=1, description="keep tokens seen at least this often in train")
     max_vocab: int = Field(20000, ge=3, description="vocabulary size including <pad> and <unk>")
     lowercase: bool = Field(True, description="lower-case before tokenizing")
-    max_length: int | None = Field(None, ge=1, description="truncate texts to this many tokens (default: never truncate)")
+    max_length: int | None = Field(
+        None, ge=1, description="truncate texts to this many tokens (default: never truncate)"
+    )
 
 
 class DataConfig(_Strict):
-    path: str | None = Field(None, description="CSV or Parquet file, local path or s3://bucket/key. Default: the bundled airline-passengers series.")
-    format: Literal["auto", "csv", "parquet"] = Field("auto", description="auto: by extension / Parquet magic bytes")
-    task: Literal["forecast", "classify", "text"] = Field("forecast", description="forecast: predict the next horizon values; classify: one label per sequence; text: one label per text")
+    path: str | None = Field(
+        None,
+        description="CSV or Parquet file, local path or s3://bucket/key. Default: the bundled airline-passengers series.",
+    )
+    format: Literal["auto", "csv", "parquet"] = Field(
+        "auto", description="auto: by extension / Parquet magic bytes"
+    )
+    task: Literal["forecast", "classify", "text"] = Field(
+        "forecast",
+        description="forecast: predict the next horizon values; classify: one label per sequence; text: one label per text",
+    )
     target: str | None = Field(None, description="forecast: the column to predict")
-    time_column: str | None = Field(None, description="forecast: rows are sorted by it; classify: the order of rows inside a sequence")
-    feature_columns: list[str] | None = Field(None, description="numeric input columns (default: every numeric column that has no other role)")
+    time_column: str | None = Field(
+        None,
+        description="forecast: rows are sorted by it; classify: the order of rows inside a sequence",
+    )
+    feature_columns: list[str] | None = Field(
+        None,
+        description="numeric input columns (default: every numeric column that has no other role)",
+    )
     sequence_column: str | None = Field(None, description="classify: the sequence id")
     label: str | None = Field(None, description="classify / text: the label column")
     text_column: str | None = Field(None, description="text: the column holding the raw text")
     text: TextConfig = TextConfig()
-    split_column: str | None = Field(None, description="values train/val/test (or train/test) that fix the split")
+    split_column: str | None = Field(
+        None, description="values train/val/test (or train/test) that fix the split"
+    )
     horizon: int = Field(1, ge=1, description="forecast: number of future steps predicted")
-    val_size: float = Field(0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction")
-    test_size: float = Field(0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction")
-    missing: Literal["error", "ffill", "interpolate"] = Field("error", description="missing values: an error naming row and column, or fill them (interpolation stays inside each split)")
-    seasonal_period: int | None = Field(None, ge=1, description="forecast: season length for seasonal-naive and seasonal anchoring (default: inferred)")
-    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO); default: AWS_ENDPOINT_URL")
+    val_size: float = Field(
+        0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction"
+    )
+    test_size: float = Field(
+        0.15, gt=0, description="int = count (time steps or sequences), float in (0,1) = fraction"
+    )
+    missing: Literal["error", "ffill", "interpolate"] = Field(
+        "error",
+        description="missing values: an error naming row and column, or fill them (interpolation stays inside each split)",
+    )
+    seasonal_period: int | None = Field(
+        None,
+        ge=1,
+        description="forecast: season length for seasonal-naive and seasonal anchoring (default: inferred)",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO); default: AWS_ENDPOINT_URL"
+    )
 
     @field_validator("val_size", "test_size")
     @classmethod
@@ -120,14 +162,30 @@ class DataConfig(_Strict):
 
 
 class KatibConfig(_Strict):
-    namespace: str = Field("lstmtune", description="namespace of the Experiment (labelled for Katib's metrics collector)")
-    experiment_name: str | None = Field(None, description="default: derived from the study name (a retried step re-attaches to it)")
+    namespace: str = Field(
+        "lstmtune",
+        description="namespace of the Experiment (labelled for Katib's metrics collector)",
+    )
+    experiment_name: str | None = Field(
+        None, description="default: derived from the study name (a retried step re-attaches to it)"
+    )
     parallel_trials: int = Field(2, ge=1, description="parallelTrialCount")
-    algorithm: str | None = Field(None, description="Katib algorithm (default: mapped from tune.sampler)")
-    timeout_seconds: float = Field(6 * 3600, gt=0, description="fail the tune step if the Experiment has not finished by then")
-    poll_seconds: float = Field(15, gt=0, description="how often the tune step checks the Experiment")
-    service_account: str = Field("lstmtune-pipeline", description="service account of the trial pods")
-    data_uri: str | None = Field(None, description="prepared dataset for trials (s3:// prefix or mounted path); default: the prepare step's output")
+    algorithm: str | None = Field(
+        None, description="Katib algorithm (default: mapped from tune.sampler)"
+    )
+    timeout_seconds: float = Field(
+        6 * 3600, gt=0, description="fail the tune step if the Experiment has not finished by then"
+    )
+    poll_seconds: float = Field(
+        15, gt=0, description="how often the tune step checks the Experiment"
+    )
+    service_account: str = Field(
+        "lstmtune-pipeline", description="service account of the trial pods"
+    )
+    data_uri: str | None = Field(
+        None,
+        description="prepared dataset for trials (s3:// prefix or mounted path); default: the prepare step's output",
+    )
 
 
 Objective = Literal["val", "train_seconds", "param_count"]
@@ -138,30 +196,89 @@ def _val_only() -> list[Objective]:
 
 
 class TuneConfig(_Strict):
-    backend: Literal["optuna", "katib"] = Field("optuna", description="optuna: trials in the tune step; katib: a Katib Experiment of trial Jobs")
-    workers: int = Field(1, ge=1, description="parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)")
-    warm_start: bool = Field(True, description="enqueue the current champion's hyperparameters as the first trial of a new study")
-    start_from_default: bool = Field(False, description="without a champion to warm-start from, the first trial of a new study tries lstmtune's default configuration (bayes strategy, optuna backend; not Katib)")
-    heartbeat_seconds: int = Field(20, ge=1, description="Optuna heartbeat interval for RDB storages (dead workers' trials are retried)")
+    backend: Literal["optuna", "katib"] = Field(
+        "optuna",
+        description="optuna: trials in the tune step; katib: a Katib Experiment of trial Jobs",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)",
+    )
+    warm_start: bool = Field(
+        True,
+        description="enqueue the current champion's hyperparameters as the first trial of a new study",
+    )
+    start_from_default: bool = Field(
+        False,
+        description="without a champion to warm-start from, the first trial of a new study tries lstmtune's default configuration (bayes strategy, optuna backend; not Katib)",
+    )
+    heartbeat_seconds: int = Field(
+        20,
+        ge=1,
+        description="Optuna heartbeat interval for RDB storages (dead workers' trials are retried)",
+    )
     katib: KatibConfig = KatibConfig()
-    strategy: Literal["bayes", "pbt"] = Field("bayes", description="bayes: sampler + pruner trials; pbt: population-based training (exploit/explore in rounds)")
+    strategy: Literal["bayes", "pbt"] = Field(
+        "bayes",
+        description="bayes: sampler + pruner trials; pbt: population-based training (exploit/explore in rounds)",
+    )
     objectives: list[Objective] = Field(
-        default_factory=_val_only, description="val = the task's validation metric; more than one makes a multi-objective study (NSGA-II / MO-TPE, no pruning)")
-    pareto_tolerance: float = Field(0.05, ge=0, description="multi-objective: the registered trial is the cheapest (2nd objective) within this fraction of the best validation value on the Pareto front")
-    fuse_trials: Literal["auto", "off"] | int = Field("off", description="train up to K same-shape trials as one fused model (auto: only where a calibration says it is faster)")
-    subset: float | None = Field(None, gt=0, le=1, description="tune on this fraction of the training windows/sequences first ('start small'); retraining uses all data")
+        default_factory=_val_only,
+        description="val = the task's validation metric; more than one makes a multi-objective study (NSGA-II / MO-TPE, no pruning)",
+    )
+    pareto_tolerance: float = Field(
+        0.05,
+        ge=0,
+        description="multi-objective: the registered trial is the cheapest (2nd objective) within this fraction of the best validation value on the Pareto front",
+    )
+    fuse_trials: Literal["auto", "off"] | int = Field(
+        "off",
+        description="train up to K same-shape trials as one fused model (auto: only where a calibration says it is faster)",
+    )
+    subset: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="tune on this fraction of the training windows/sequences first ('start small'); retraining uses all data",
+    )
     population: int = Field(8, ge=2, description="pbt: population size")
-    pbt_rounds: int = Field(5, ge=1, description="pbt: rounds of training between exploit/explore steps")
-    pbt_quantile: float = Field(0.25, gt=0, lt=0.5, description="pbt: the bottom quantile copies the top quantile")
-    n_trials: int = Field(30, ge=1, description="total trials of the study (a resumed study counts its finished trials)")
-    timeout: float | None = Field(None, gt=0, description="seconds; stop starting new trials after this")
-    sampler: Literal["tpe", "random", "grid", "cmaes"] = Field("tpe", description="Optuna sampler (Katib: the matching algorithm)")
+    pbt_rounds: int = Field(
+        5, ge=1, description="pbt: rounds of training between exploit/explore steps"
+    )
+    pbt_quantile: float = Field(
+        0.25, gt=0, lt=0.5, description="pbt: the bottom quantile copies the top quantile"
+    )
+    n_trials: int = Field(
+        30,
+        ge=1,
+        description="total trials of the study (a resumed study counts its finished trials)",
+    )
+    timeout: float | None = Field(
+        None, gt=0, description="seconds; stop starting new trials after this"
+    )
+    sampler: Literal["tpe", "random", "grid", "cmaes"] = Field(
+        "tpe", description="Optuna sampler (Katib: the matching algorithm)"
+    )
     pruner: Literal["hyperband", "successive_halving", "median", "none"] = Field(
-        "hyperband", description="stop poor trials early: hyperband brackets, one successive-halving bracket (more aggressive), median (Katib: only median, as medianstop)")
-    n_startup_trials: int | None = Field(None, ge=1, description="tpe sampler, optuna backend: random trials before the model is used (default: min(10, max(3, n_trials // 3)))")
-    storage: str | None = Field(None, description="Optuna storage URL (default: SQLite file in the output dir)")
-    study_name: str | None = Field(None, description="default: <model name>-<hash of data and search space>; a rerun with the same name resumes")
-    max_failed_trials: int = Field(5, ge=0, description="more failed trials (NaN loss, OOM) abort the run")
+        "hyperband",
+        description="stop poor trials early: hyperband brackets, one successive-halving bracket (more aggressive), median (Katib: only median, as medianstop)",
+    )
+    n_startup_trials: int | None = Field(
+        None,
+        ge=1,
+        description="tpe sampler, optuna backend: random trials before the model is used (default: min(10, max(3, n_trials // 3)))",
+    )
+    storage: str | None = Field(
+        None, description="Optuna storage URL (default: SQLite file in the output dir)"
+    )
+    study_name: str | None = Field(
+        None,
+        description="default: <model name>-<hash of data and search space>; a rerun with the same name resumes",
+    )
+    max_failed_trials: int = Field(
+        5, ge=0, description="more failed trials (NaN loss, OOM) abort the run"
+    )
 
     @field_validator("fuse_trials")
     @classmethod
@@ -174,9 +291,14 @@ class TuneConfig(_Strict):
     @classmethod
     def _objectives(cls, v: list[str]) -> list[str]:
         if not v or v[0] != "val" or len(set(v)) != len(v):
-            raise ValueError("objectives must start with 'val' and not repeat, e.g. [val, train_seconds]")
+            raise ValueError(
+                "objectives must start with 'val' and not repeat, e.g. [val, train_seconds]"
+            )
         return v
-    search_space: dict[str, SearchSpaceEntry] | None = Field(None, description="name -> spec; missing names take the per-task defaults")
+
+    search_space: dict[str, SearchSpaceEntry] | None = Field(
+        None, description="name -> spec; missing names take the per-task defaults"
+    )
 
 
 class TrainConfig(_Strict):
@@ -184,31 +306,58 @@ class TrainConfig(_Strict):
     grad_clip: float = Field(1.0, gt=0, description="gradient norm clipping")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available")
     amp: bool = Field(True, description="mixed precision on CUDA")
-    seed: int = Field(42, description="seeds data shuffling, initialisation and the sampler (trial n uses seed + n)")
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+    seed: int = Field(
+        42,
+        description="seeds data shuffling, initialisation and the sampler (trial n uses seed + n)",
+    )
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads (default: torch's choice)"
+    )
 
 
 class ClusterConfig(_Strict):
     """Settings that only matter on Kubernetes (compiled into the pipeline / Katib trial pods)."""
 
-    image: str | None = Field(None, description="project image every step runs (default: ghcr.io/lstmtune/lstmtune:<version>)")
-    gpus: int = Field(0, ge=0, description="GPUs per training task (tune with optuna, train_best) and per Katib trial")
+    image: str | None = Field(
+        None,
+        description="project image every step runs (default: ghcr.io/lstmtune/lstmtune:<version>)",
+    )
+    gpus: int = Field(
+        0,
+        ge=0,
+        description="GPUs per training task (tune with optuna, train_best) and per Katib trial",
+    )
     accelerator_type: str = Field("nvidia.com/gpu", description="extended resource name of the GPU")
     cpu_request: str = Field("1", description="every task and trial pod")
     memory_request: str = Field("2Gi", description="every task and trial pod")
     cpu_limit: str | None = Field("4", description="every task and trial pod")
     memory_limit: str | None = Field("8Gi", description="every task and trial pod")
-    tolerations: list[dict[str, str]] = Field(default_factory=list, description="e.g. [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]")
+    tolerations: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="e.g. [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]",
+    )
     node_selector: dict[str, str] = Field(default_factory=dict)
-    s3_secret: str | None = Field("lstmtune-s3", description="Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_ENDPOINT_URL) as env")
-    mlflow_secret: str | None = Field(None, description="Secret with MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as env")
-    storage_secret: str | None = Field(None, description="Secret whose key LSTMTUNE_STORAGE_URL holds the Optuna storage URL")
+    s3_secret: str | None = Field(
+        "lstmtune-s3",
+        description="Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_ENDPOINT_URL) as env",
+    )
+    mlflow_secret: str | None = Field(
+        None, description="Secret with MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as env"
+    )
+    storage_secret: str | None = Field(
+        None, description="Secret whose key LSTMTUNE_STORAGE_URL holds the Optuna storage URL"
+    )
 
 
 class MlflowConfig(_Strict):
-    tracking_uri: str | None = Field(None, description="default: sqlite:///<output_dir>/mlflow.db with artifacts in <output_dir>/mlartifacts")
+    tracking_uri: str | None = Field(
+        None,
+        description="default: sqlite:///<output_dir>/mlflow.db with artifacts in <output_dir>/mlartifacts",
+    )
     experiment: str = Field("lstmtune", description="MLflow experiment of the runs")
-    model_name: str | None = Field(None, description="registered model name (default: lstmtune-<dataset>)")
+    model_name: str | None = Field(
+        None, description="registered model name (default: lstmtune-<dataset>)"
+    )
 
 
 class RunConfig(_Strict):
@@ -217,7 +366,10 @@ class RunConfig(_Strict):
     train: TrainConfig = TrainConfig()
     mlflow: MlflowConfig = MlflowConfig()
     cluster: ClusterConfig = ClusterConfig()
-    output_dir: str = Field("lstmtune-output", description="summary.json, report.html, plots/, pipeline.log and the default SQLite stores")
+    output_dir: str = Field(
+        "lstmtune-output",
+        description="summary.json, report.html, plots/, pipeline.log and the default SQLite stores",
+    )
 
     def dataset_name(self) -> str:
         path = self.data.path or example_data_path()
@@ -255,7 +407,12 @@ class RunConfig(_Strict):
 
 def _format_error(source: str, exc: ValidationError) -> str:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("ParamSpec", "list[union[bool,int,float,str]]")) and not str(p).startswith(("function-", "bool", "int", "float", "str", "list[")))
+    key = ".".join(
+        str(p)
+        for p in err["loc"]
+        if not (isinstance(p, str) and p in ("ParamSpec", "list[union[bool,int,float,str]]"))
+        and not str(p).startswith(("function-", "bool", "int", "float", "str", "list["))
+    )
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -294,7 +451,9 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise UserError(f"{path}: the top level must be a mapping of keys, got {type(loaded).__name__}")
+            raise UserError(
+                f"{path}: the top level must be a mapping of keys, got {type(loaded).__name__}"
+            )
         data = loaded
     for key, value in (overrides or {}).items():
         if value is not None:

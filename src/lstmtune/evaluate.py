@@ -17,14 +17,18 @@ def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return {"rmse": rmse(pred, true), "mae": mae(pred, true)}
 
 
-def forecast_baselines(featurizer: ForecastFeaturizer, raw: np.ndarray, ends: np.ndarray) -> dict[str, dict[str, float]]:
+def forecast_baselines(
+    featurizer: ForecastFeaturizer, raw: np.ndarray, ends: np.ndarray
+) -> dict[str, dict[str, float]]:
     """Persistence and seasonal naive on exactly the windows the model is scored on, raw values."""
     series = raw[:, featurizer.target_index]
     true = featurizer.raw_targets(raw, ends)
     h, period = featurizer.horizon, featurizer.period
     out = {"persistence": forecast_metrics(naive_forecast(series, ends, "last", h), true)}
     if len(ends) and anchor_fits("seasonal", int(ends.min()) + 1, period):
-        out[f"seasonal_naive_{period}"] = forecast_metrics(naive_forecast(series, ends, "seasonal", h, period), true)
+        out[f"seasonal_naive_{period}"] = forecast_metrics(
+            naive_forecast(series, ends, "seasonal", h, period), true
+        )
     return out
 
 
@@ -41,12 +45,16 @@ def classify_metrics(pred: np.ndarray, true: np.ndarray, n_classes: int) -> dict
     return {"accuracy": accuracy, "macro_f1": float(np.mean(f1s)) if f1s else math.nan}
 
 
-def classify_baselines(true: np.ndarray, majority: int, n_classes: int) -> dict[str, dict[str, float]]:
+def classify_baselines(
+    true: np.ndarray, majority: int, n_classes: int
+) -> dict[str, dict[str, float]]:
     return {"majority_class": classify_metrics(np.full_like(true, majority), true, n_classes)}
 
 
 def best_baseline(baselines: dict[str, dict[str, float]], metric: str) -> tuple[str, float]:
-    values = {name: m[metric] for name, m in baselines.items() if metric in m and math.isfinite(m[metric])}
+    values = {
+        name: m[metric] for name, m in baselines.items() if metric in m and math.isfinite(m[metric])
+    }
     pick = max if HIGHER_IS_BETTER[metric] else min
     name = pick(values, key=lambda k: values[k])
     return name, values[name]
@@ -78,9 +86,16 @@ def decide_promotion(
     if not math.isfinite(new):
         return Decision("challenger", f"test {metric} is not finite")
     if baseline is not None and not better(new, baseline, metric):
-        return Decision("challenger", f"test {metric} {new:.4g} does not beat {baseline_name} ({baseline:.4g})")
+        return Decision(
+            "challenger", f"test {metric} {new:.4g} does not beat {baseline_name} ({baseline:.4g})"
+        )
     if champion is None or not math.isfinite(champion):
         return Decision("champion", "no comparable champion")
     if better(new, champion, metric):
-        return Decision("champion", f"test {metric} {new:.4g} beats the champion's {champion:.4g} on the same test split")
-    return Decision("challenger", f"test {metric} {new:.4g} does not beat the champion's {champion:.4g}")
+        return Decision(
+            "champion",
+            f"test {metric} {new:.4g} beats the champion's {champion:.4g} on the same test split",
+        )
+    return Decision(
+        "challenger", f"test {metric} {new:.4g} does not beat the champion's {champion:.4g}"
+    )

@@ -49,14 +49,23 @@ class ForecastFeaturizer:
         if transform not in meta["scaler"]:
             raise TrialInfeasible(f"transform '{transform}' needs a strictly positive target")
         if not anchor_fits(anchor, lookback, period):
-            raise TrialInfeasible(f"anchor '{anchor}' needs a season (period={period}) and lookback >= {NAIVE_HISTORY[anchor](max(period, 2))}, "
-                                  f"got lookback={lookback}")
+            raise TrialInfeasible(
+                f"anchor '{anchor}' needs a season (period={period}) and lookback >= {NAIVE_HISTORY[anchor](max(period, 2))}, "
+                f"got lookback={lookback}"
+            )
         stats = meta["scaler"][transform]
         return cls(
-            features=list(meta["columns"]["features"]), target=str(meta["columns"]["target"]),
-            target_index=int(meta["target_index"]), lookback=lookback, horizon=int(meta["horizon"]),
-            transform=transform, anchor=anchor, window_norm=bool(params.get("window_norm", False)),
-            period=period, mean=list(stats["mean"]), std=list(stats["std"]),
+            features=list(meta["columns"]["features"]),
+            target=str(meta["columns"]["target"]),
+            target_index=int(meta["target_index"]),
+            lookback=lookback,
+            horizon=int(meta["horizon"]),
+            transform=transform,
+            anchor=anchor,
+            window_norm=bool(params.get("window_norm", False)),
+            period=period,
+            mean=list(stats["mean"]),
+            std=list(stats["std"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +84,9 @@ class ForecastFeaturizer:
         if self.transform == "log":
             col = z[:, self.target_index]
             if (col <= 0).any():
-                raise UserError(f"column '{self.target}' must be > 0 for a model trained on log values")
+                raise UserError(
+                    f"column '{self.target}' must be > 0 for a model trained on log values"
+                )
             z[:, self.target_index] = np.log(col)
         out: np.ndarray = (z - np.asarray(self.mean)) / np.asarray(self.std)
         return out
@@ -92,14 +103,18 @@ class ForecastFeaturizer:
         if self.anchor == "none":
             anchor = np.zeros((len(ends), self.horizon))
         else:
-            anchor = naive_forecast(scaled[:, self.target_index], ends, self.anchor, self.horizon, self.period)
+            anchor = naive_forecast(
+                scaled[:, self.target_index], ends, self.anchor, self.horizon, self.period
+            )
         if self.window_norm:
             x = x - x[:, -1:, :]
         return x.astype(np.float32), anchor.astype(np.float32)
 
     def targets(self, scaled: np.ndarray, ends: np.ndarray) -> np.ndarray:
         steps = np.arange(1, self.horizon + 1)
-        out: np.ndarray = scaled[ends[:, None] + steps[None, :], self.target_index].astype(np.float32)
+        out: np.ndarray = scaled[ends[:, None] + steps[None, :], self.target_index].astype(
+            np.float32
+        )
         return out
 
     def raw_targets(self, raw: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -127,7 +142,9 @@ def anchor_fits(kind: str, rows: int, period: int) -> bool:
     return kind not in NAIVE_HISTORY or (period >= 2 and rows >= NAIVE_HISTORY[kind](period))
 
 
-def naive_forecast(series: np.ndarray, ends: np.ndarray, kind: str, horizon: int, period: int = 1) -> np.ndarray:
+def naive_forecast(
+    series: np.ndarray, ends: np.ndarray, kind: str, horizon: int, period: int = 1
+) -> np.ndarray:
     """``[N, horizon]`` naive forecasts of a 1-D ``series`` from the origins ``ends``.
 
     ``last``: persistence. ``seasonal``: the value one season back (``k`` seasons for steps past
@@ -139,8 +156,12 @@ def naive_forecast(series: np.ndarray, ends: np.ndarray, kind: str, horizon: int
         return np.repeat(series[ends][:, None], horizon, axis=1)
     if kind not in NAIVE_HISTORY:
         raise ValueError(f"unknown naive forecast '{kind}'")
-    if len(ends) and not anchor_fits(kind, int(ends.min()) + 1, period):  # numpy would wrap a negative index silently
-        raise ValueError(f"naive forecast '{kind}' needs {NAIVE_HISTORY[kind](period)} rows of history; an origin is at row {int(ends.min())}")
+    if len(ends) and not anchor_fits(
+        kind, int(ends.min()) + 1, period
+    ):  # numpy would wrap a negative index silently
+        raise ValueError(
+            f"naive forecast '{kind}' needs {NAIVE_HISTORY[kind](period)} rows of history; an origin is at row {int(ends.min())}"
+        )
     seasons = np.ceil(steps / period).astype(int)
     out: np.ndarray = series[ends[:, None] + (steps - period * seasons)[None, :]]
     if kind == "seasonal_trend":
@@ -149,7 +170,9 @@ def naive_forecast(series: np.ndarray, ends: np.ndarray, kind: str, horizon: int
 
 
 def forecast_series(parts: dict[str, pd.DataFrame], features: list[str]) -> np.ndarray:
-    return np.concatenate([parts[s][features].to_numpy(dtype=np.float64) for s in ("train", "val", "test")])
+    return np.concatenate(
+        [parts[s][features].to_numpy(dtype=np.float64) for s in ("train", "val", "test")]
+    )
 
 
 @dataclass(frozen=True)
@@ -166,9 +189,12 @@ class ClassifyFeaturizer:
         cols = meta["columns"]
         stats = meta["scaler"]["none"]
         return cls(
-            features=list(cols["features"]), sequence_column=str(cols["sequence_column"]),
-            time_column=cols.get("time_column"), classes=[str(c) for c in meta["classes"]],
-            mean=list(stats["mean"]), std=list(stats["std"]),
+            features=list(cols["features"]),
+            sequence_column=str(cols["sequence_column"]),
+            time_column=cols.get("time_column"),
+            classes=[str(c) for c in meta["classes"]],
+            mean=list(stats["mean"]),
+            std=list(stats["std"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,7 +217,9 @@ class ClassifyFeaturizer:
             codes = pd.factorize(frame[self.sequence_column].astype(str))[0]
             frame = frame.iloc[np.lexsort((key.to_numpy(), codes))]
         ids = frame[self.sequence_column].astype(str)
-        values = (frame[self.features].to_numpy(dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
+        values = (
+            frame[self.features].to_numpy(dtype=np.float64) - np.asarray(self.mean)
+        ) / np.asarray(self.std)
         order, uniques = pd.factorize(ids)
         n = len(uniques)
         lengths = np.bincount(order, minlength=n)
@@ -201,7 +229,11 @@ class ClassifyFeaturizer:
         return [str(u) for u in uniques], padded, lengths.astype(np.int64)
 
     def label_ids(self, frame: pd.DataFrame, label_col: str) -> np.ndarray:
-        per_seq = frame.groupby(frame[self.sequence_column].astype(str), sort=False)[label_col].first().astype(str)
+        per_seq = (
+            frame.groupby(frame[self.sequence_column].astype(str), sort=False)[label_col]
+            .first()
+            .astype(str)
+        )
         index = {c: i for i, c in enumerate(self.classes)}
         return np.asarray([index[v] for v in per_seq], dtype=np.int64)
 

@@ -74,8 +74,14 @@ class _LSTMSeq(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
-                b_ih: torch.Tensor, b_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        w_ih: torch.Tensor,
+        w_hh: torch.Tensor,
+        b_ih: torch.Tensor,
+        b_hh: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         k, b, t_len, f_in = x.shape
         h = w_hh.shape[2]
         # member-major, then time, then batch: [K, T*B, .] rows. Every per-step slice [:, t] is K
@@ -102,7 +108,11 @@ class _LSTMSeq(torch.autograd.Function):
         tcs = acts.new_empty(k, t_len, b, h)
         # per-step views made once (unbind is one call for all T; indexing in the loop is Python time)
         a_t, sig_t, g_t = acts.unbind(1), acts[..., : 3 * h].unbind(1), acts[..., 3 * h :].unbind(1)
-        i_t, f_t, o_t = acts[..., :h].unbind(1), acts[..., h : 2 * h].unbind(1), acts[..., 2 * h : 3 * h].unbind(1)
+        i_t, f_t, o_t = (
+            acts[..., :h].unbind(1),
+            acts[..., h : 2 * h].unbind(1),
+            acts[..., 2 * h : 3 * h].unbind(1),
+        )
         h_t, c_t, tc_t = hs.unbind(1), cs.unbind(1), tcs.unbind(1)
         for t in range(t_len):
             a_t[t].baddbmm_(h_t[t], whh_t)
@@ -127,7 +137,9 @@ class _LSTMSeq(torch.autograd.Function):
         return hs[:, 1:].transpose(1, 2), hs[:, t_len]
 
     @staticmethod
-    def backward(ctx: Any, g_seq: torch.Tensor | None, g_last: torch.Tensor | None) -> tuple[Any, ...]:
+    def backward(
+        ctx: Any, g_seq: torch.Tensor | None, g_last: torch.Tensor | None
+    ) -> tuple[Any, ...]:
         xk, w_ih, w_hh, acts, hs, cs, tcs = ctx.saved_tensors
         k, b, t_len, f_in, h = ctx.dims
         # derivative of the activations w.r.t. the pre-activations, all steps at once
@@ -138,10 +150,24 @@ class _LSTMSeq(torch.autograd.Function):
         odt = tcs * tcs
         odt.neg_().add_(1).mul_(acts[..., 2 * h : 3 * h])  # o * (1 - tanh(c)^2)
         d_gates = acts.new_empty(k, t_len, b, 4 * h)
-        i_t, f_t, g_t = acts[..., :h].unbind(1), acts[..., h : 2 * h].unbind(1), acts[..., 3 * h :].unbind(1)
-        di, df, do, dgg = (d_gates[..., :h].unbind(1), d_gates[..., h : 2 * h].unbind(1), d_gates[..., 2 * h : 3 * h].unbind(1),
-                           d_gates[..., 3 * h :].unbind(1))
-        dg_t, der_t, odt_t, c_t, tc_t = d_gates.unbind(1), deriv.unbind(1), odt.unbind(1), cs.unbind(1), tcs.unbind(1)
+        i_t, f_t, g_t = (
+            acts[..., :h].unbind(1),
+            acts[..., h : 2 * h].unbind(1),
+            acts[..., 3 * h :].unbind(1),
+        )
+        di, df, do, dgg = (
+            d_gates[..., :h].unbind(1),
+            d_gates[..., h : 2 * h].unbind(1),
+            d_gates[..., 2 * h : 3 * h].unbind(1),
+            d_gates[..., 3 * h :].unbind(1),
+        )
+        dg_t, der_t, odt_t, c_t, tc_t = (
+            d_gates.unbind(1),
+            deriv.unbind(1),
+            odt.unbind(1),
+            cs.unbind(1),
+            tcs.unbind(1),
+        )
         dh = g_last.clone() if g_last is not None else acts.new_zeros(k, b, h)
         g_seq_t = None if g_seq is None else g_seq.transpose(1, 2).unbind(1)  # T x [K, B, H]
         dc = acts.new_zeros(k, b, h)
@@ -163,16 +189,23 @@ class _LSTMSeq(torch.autograd.Function):
         d_w_ih = torch.bmm(dgk_t, xk)
         d_w_hh = torch.bmm(dgk_t, h_prev)
         d_b = dgk.sum(1)
-        d_x = torch.bmm(dgk, w_ih).view(k, t_len, b, f_in).transpose(1, 2) if ctx.needs_input_grad[0] else None
+        d_x = (
+            torch.bmm(dgk, w_ih).view(k, t_len, b, f_in).transpose(1, 2)
+            if ctx.needs_input_grad[0]
+            else None
+        )
         return d_x, d_w_ih, d_w_hh, d_b, d_b
 
 
-def _lstm_autograd(x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor,
-                   b_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _lstm_autograd(
+    x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor, b_hh: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Reference kernel: the same recurrence as a plain autograd loop (slower; for comparison)."""
     k, b, t_len, f_in = x.shape
     h_size = w_hh.shape[2]
-    xw = torch.baddbmm((b_ih + b_hh).unsqueeze(1), x.reshape(k, b * t_len, f_in), w_ih.transpose(1, 2))
+    xw = torch.baddbmm(
+        (b_ih + b_hh).unsqueeze(1), x.reshape(k, b * t_len, f_in), w_ih.transpose(1, 2)
+    )
     xw = xw.view(k, b, t_len, 4 * h_size)
     h = x.new_zeros(k, b, h_size)
     c = x.new_zeros(k, b, h_size)
@@ -200,7 +233,9 @@ KERNELS: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
 
 def _gate_perm(h: int) -> torch.Tensor:
     """torch's gate rows (i, f, g, o) <-> ours (i, f, o, g); the swap is its own inverse."""
-    return torch.cat([torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)])
+    return torch.cat(
+        [torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)]
+    )
 
 
 @dataclass(frozen=True)
@@ -237,10 +272,25 @@ class FusedLSTM:
     draw (same distribution, different stream; always so on CUDA).
     """
 
-    def __init__(self, flat: torch.Tensor, *, n_features: int, n_outputs: int, units: int, num_layers: int,
-                 dropout: torch.Tensor, recurrent_dropout: torch.Tensor, gens: list[torch.Generator] | None = None,
-                 kernel: str = "manual") -> None:
-        self.n_features, self.n_outputs, self.units, self.num_layers = n_features, n_outputs, units, num_layers
+    def __init__(
+        self,
+        flat: torch.Tensor,
+        *,
+        n_features: int,
+        n_outputs: int,
+        units: int,
+        num_layers: int,
+        dropout: torch.Tensor,
+        recurrent_dropout: torch.Tensor,
+        gens: list[torch.Generator] | None = None,
+        kernel: str = "manual",
+    ) -> None:
+        self.n_features, self.n_outputs, self.units, self.num_layers = (
+            n_features,
+            n_outputs,
+            units,
+            num_layers,
+        )
         self.flat = flat
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
@@ -282,9 +332,17 @@ class FusedLSTM:
         return cast(torch.Tensor, net.get_parameter(name))
 
     @classmethod
-    def from_models(cls, nets: Sequence[LSTMNet], params_list: Sequence[dict[str, Any]], *, n_features: int, n_outputs: int,
-                    gens: list[torch.Generator] | None = None, device: torch.device | None = None,
-                    kernel: str = "manual") -> FusedLSTM:
+    def from_models(
+        cls,
+        nets: Sequence[LSTMNet],
+        params_list: Sequence[dict[str, Any]],
+        *,
+        n_features: int,
+        n_outputs: int,
+        gens: list[torch.Generator] | None = None,
+        device: torch.device | None = None,
+        kernel: str = "manual",
+    ) -> FusedLSTM:
         p0 = params_list[0]
         units, layers = int(p0["units"]), int(p0.get("num_layers", 1))
         slots = cls.layout(n_features, n_outputs, units, layers)
@@ -295,21 +353,36 @@ class FusedLSTM:
             for s in slots:
                 t = cls._net_tensor(net, s.name).detach().to("cpu", torch.float32)
                 if tuple(t.shape) != s.shape:
-                    raise ValueError(f"member shape mismatch for {s.name}: {tuple(t.shape)} != {s.shape}")
+                    raise ValueError(
+                        f"member shape mismatch for {s.name}: {tuple(t.shape)} != {s.shape}"
+                    )
                 parts.append((t.index_select(0, perm) if s.gates else t).reshape(-1))
             rows.append(torch.cat(parts))
         flat = torch.stack(rows).to(device or torch.device("cpu")).requires_grad_(True)
         dev = flat.device
         dropout = torch.tensor([float(p.get("dropout", 0.0)) for p in params_list], device=dev)
         rd = torch.tensor([float(p.get("recurrent_dropout", 0.0)) for p in params_list], device=dev)
-        return cls(flat, n_features=n_features, n_outputs=n_outputs, units=units, num_layers=layers,
-                   dropout=dropout, recurrent_dropout=rd, gens=gens, kernel=kernel)
+        return cls(
+            flat,
+            n_features=n_features,
+            n_outputs=n_outputs,
+            units=units,
+            num_layers=layers,
+            dropout=dropout,
+            recurrent_dropout=rd,
+            gens=gens,
+            kernel=kernel,
+        )
 
-    def member_state(self, k: int, flat_row: torch.Tensor | None = None, *, recurrent_dropout: bool | None = None) -> dict[str, torch.Tensor]:
+    def member_state(
+        self, k: int, flat_row: torch.Tensor | None = None, *, recurrent_dropout: bool | None = None
+    ) -> dict[str, torch.Tensor]:
         """Member ``k`` as an ``LSTMNet`` state dict (``flat_row`` overrides its current weights)."""
         row = (self.flat[k] if flat_row is None else flat_row).detach().float()
         perm = _gate_perm(self.units).to(row.device)
-        rd = float(self.recurrent_dropout[k]) > 0 if recurrent_dropout is None else recurrent_dropout
+        rd = (
+            float(self.recurrent_dropout[k]) > 0 if recurrent_dropout is None else recurrent_dropout
+        )
         state: dict[str, torch.Tensor] = {}
         for s in self.slots:
             t = row[s.start : s.start + s.size].view(s.shape)
@@ -321,8 +394,15 @@ class FusedLSTM:
             state[name] = t.clone()
         return state
 
-    def to_lstmnet(self, k: int, params: dict[str, Any], *, zero_head: bool, flat_row: torch.Tensor | None = None,
-                   net: LSTMNet | None = None) -> LSTMNet:
+    def to_lstmnet(
+        self,
+        k: int,
+        params: dict[str, Any],
+        *,
+        zero_head: bool,
+        flat_row: torch.Tensor | None = None,
+        net: LSTMNet | None = None,
+    ) -> LSTMNet:
         """Member ``k`` as a regular ``LSTMNet`` (``net``: reuse this instance of the same config)."""
         net = net or build_model(self.n_features, self.n_outputs, params, zero_head=zero_head)
         net.load_state_dict(self.member_state(k, flat_row))
@@ -340,7 +420,9 @@ class FusedLSTM:
 
     # -- forward -----------------------------------------------------------------------------
 
-    def _mask(self, p: torch.Tensor, shape: tuple[int, ...], permute_gates: bool = False) -> torch.Tensor | None:
+    def _mask(
+        self, p: torch.Tensor, shape: tuple[int, ...], permute_gates: bool = False
+    ) -> torch.Tensor | None:
         """Per-member inverted-dropout masks ``[K, *shape]`` (None when no member drops)."""
         if not self.training or float(p.max()) <= 0:
             return None
@@ -360,13 +442,22 @@ class FusedLSTM:
             mask = mask.index_select(1, _gate_perm(self.units))
         return mask.to(dev)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, *, amp_dtype: torch.dtype | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        *,
+        amp_dtype: torch.dtype | None = None,
+    ) -> torch.Tensor:
         """``x`` ``[K, B, T, F]`` (``lengths`` ``[K, B]`` for padded sequences) -> ``[K, B, n_outputs]``."""
         k, b, t_len, _ = x.shape
         h = self.units
         parts = torch.split(self.flat, [s.size for s in self.slots], dim=1)
         w = {s.name: part.view(k, *s.shape) for s, part in zip(self.slots, parts, strict=True)}
-        hh_masks = [self._mask(self.recurrent_dropout, (4 * h, h), permute_gates=True) for _ in range(self.num_layers)]
+        hh_masks = [
+            self._mask(self.recurrent_dropout, (4 * h, h), permute_gates=True)
+            for _ in range(self.num_layers)
+        ]
         kernel = KERNELS[self.kernel]
         inp = x
         seq = last = x
@@ -376,10 +467,20 @@ class FusedLSTM:
             mask = hh_masks[layer]
             if mask is not None:
                 w_hh = w_hh * mask
-            args = [inp, w[f"lstm.weight_ih_l{layer}"], w_hh, w[f"lstm.bias_ih_l{layer}"], w[f"lstm.bias_hh_l{layer}"]]
+            args = [
+                inp,
+                w[f"lstm.weight_ih_l{layer}"],
+                w_hh,
+                w[f"lstm.bias_ih_l{layer}"],
+                w[f"lstm.bias_hh_l{layer}"],
+            ]
             if cast_to is not None:
                 args = [a.to(cast_to) for a in args]
-            ctx = torch.autocast(device_type=x.device.type, enabled=False) if cast_to is not None else nullcontext()
+            ctx = (
+                torch.autocast(device_type=x.device.type, enabled=False)
+                if cast_to is not None
+                else nullcontext()
+            )
             with ctx:
                 seq, last = kernel(*args)
             if layer < self.num_layers - 1:
@@ -417,7 +518,13 @@ class FusedOptimizer:
     (Adam) and a decoupled decay (AdamW), one of them zero, which adds exactly 0 / scales by
     exactly 1, so a mixed group needs no per-kind gather and scatter."""
 
-    def __init__(self, kinds: Sequence[str], lr: Sequence[float], weight_decay: Sequence[float], device: torch.device) -> None:
+    def __init__(
+        self,
+        kinds: Sequence[str],
+        lr: Sequence[float],
+        weight_decay: Sequence[float],
+        device: torch.device,
+    ) -> None:
         for kind in kinds:
             if kind not in OPTIMIZERS:
                 raise ValueError(f"unknown optimizer {kind!r}")
@@ -431,14 +538,26 @@ class FusedOptimizer:
 
     def _rows(self) -> None:
         """Per-row coefficient tensors ``[K, 1]`` for the current members."""
+
         def col(values: list[float]) -> torch.Tensor:
             return torch.tensor(values, dtype=torch.float32, device=self.device).view(-1, 1)
 
         self.lr, self.wd = col(self.lr64), col(self.wd64)
-        self.wd_l2 = col([w if k != "adamw" else 0.0 for k, w in zip(self.kinds, self.wd64, strict=True)])
-        self.decay = col([1.0 - lr * w if k == "adamw" else 1.0 for k, lr, w in zip(self.kinds, self.lr64, self.wd64, strict=True)])
-        self.any_l2 = any(k != "adamw" and w != 0 for k, w in zip(self.kinds, self.wd64, strict=True))
-        self.any_decay = any(k == "adamw" and w != 0 for k, w in zip(self.kinds, self.wd64, strict=True))
+        self.wd_l2 = col(
+            [w if k != "adamw" else 0.0 for k, w in zip(self.kinds, self.wd64, strict=True)]
+        )
+        self.decay = col(
+            [
+                1.0 - lr * w if k == "adamw" else 1.0
+                for k, lr, w in zip(self.kinds, self.lr64, self.wd64, strict=True)
+            ]
+        )
+        self.any_l2 = any(
+            k != "adamw" and w != 0 for k, w in zip(self.kinds, self.wd64, strict=True)
+        )
+        self.any_decay = any(
+            k == "adamw" and w != 0 for k, w in zip(self.kinds, self.wd64, strict=True)
+        )
 
     def select(self, keep: Sequence[int]) -> None:
         idx = torch.tensor(list(keep), dtype=torch.long, device=self.device)
@@ -455,7 +574,9 @@ class FusedOptimizer:
         return self.state[name]
 
     @torch.no_grad()
-    def step(self, param: torch.Tensor, grad: torch.Tensor, rows: torch.Tensor | None = None) -> None:
+    def step(
+        self, param: torch.Tensor, grad: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> None:
         """Update ``param`` in place (``rows``: bool ``[K]``, members that step; default all)."""
         k = param.shape[0]
         active = list(range(k)) if rows is None else [i for i, r in enumerate(rows.tolist()) if r]
@@ -467,8 +588,14 @@ class FusedOptimizer:
         for family, members in by_family.items():
             self._update(family, param, grad, None if len(members) == k else members)
 
-    def _update(self, family: str, param: torch.Tensor, grad: torch.Tensor, members: list[int] | None) -> None:
-        names = {"adam": ("exp_avg", "exp_avg_sq"), "sgd": ("momentum",), "rmsprop": ("square_avg",)}[family]
+    def _update(
+        self, family: str, param: torch.Tensor, grad: torch.Tensor, members: list[int] | None
+    ) -> None:
+        names = {
+            "adam": ("exp_avg", "exp_avg_sq"),
+            "sgd": ("momentum",),
+            "rmsprop": ("square_avg",),
+        }[family]
         bufs_full = [self._buf(n, param) for n in names]
         if members is None:
             p, g, bufs, steps = param, grad, bufs_full, self.steps
@@ -477,7 +604,9 @@ class FusedOptimizer:
         else:
             idx = torch.tensor(members, dtype=torch.long, device=param.device)
             p, g = param.index_select(0, idx), grad.index_select(0, idx)
-            lr, wd, wd_l2, decay = (t.index_select(0, idx) for t in (self.lr, self.wd, self.wd_l2, self.decay))
+            lr, wd, wd_l2, decay = (
+                t.index_select(0, idx) for t in (self.lr, self.wd, self.wd_l2, self.decay)
+            )
             bufs = [b.index_select(0, idx) for b in bufs_full]
             steps = [self.steps[i] for i in members]
             any_wd = any(self.wd64[i] != 0 for i in members)
@@ -529,7 +658,9 @@ def clip_member_norms(grad: torch.Tensor, max_norm: float) -> torch.Tensor:
 # per-member losses and objectives
 
 
-def _member_losses(problems: Sequence[Problem], out: torch.Tensor, y: torch.Tensor, anchor: torch.Tensor | None) -> torch.Tensor:
+def _member_losses(
+    problems: Sequence[Problem], out: torch.Tensor, y: torch.Tensor, anchor: torch.Tensor | None
+) -> torch.Tensor:
     """``[K]`` training losses, each exactly ``problem.loss`` of that member's batch."""
     task = problems[0].task
     same = all(type(p) is type(problems[0]) for p in problems)
@@ -538,12 +669,23 @@ def _member_losses(problems: Sequence[Problem], out: torch.Tensor, y: torch.Tens
         return ((out.float() + anchor) - y).pow(2).mean(dim=(1, 2))
     if same and isinstance(problems[0], ClassifyProblem):
         k, b, c = out.shape
-        return F.cross_entropy(out.float().reshape(k * b, c), y.reshape(k * b), reduction="none").view(k, b).mean(1)
+        return (
+            F.cross_entropy(out.float().reshape(k * b, c), y.reshape(k * b), reduction="none")
+            .view(k, b)
+            .mean(1)
+        )
     del task
-    return torch.stack([p.loss(out[i], TensorSet(out[i], y[i], None if anchor is None else anchor[i])) for i, p in enumerate(problems)])
+    return torch.stack(
+        [
+            p.loss(out[i], TensorSet(out[i], y[i], None if anchor is None else anchor[i]))
+            for i, p in enumerate(problems)
+        ]
+    )
 
 
-def _objective(problem: Problem, scaled: torch.Tensor, data: TensorSet, net: Callable[[], LSTMNet]) -> float:
+def _objective(
+    problem: Problem, scaled: torch.Tensor, data: TensorSet, net: Callable[[], LSTMNet]
+) -> float:
     """``problem.objective`` from the member's (anchored, float) validation outputs."""
     try:
         return problem.objective_from_outputs(scaled, data)
@@ -565,15 +707,27 @@ class FusedResult(TrainResult):
     member: int = 0
 
 
-def _stack_sets(sets: Sequence[TensorSet], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+def _stack_sets(
+    sets: Sequence[TensorSet], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     n = {len(s) for s in sets}
     shapes = {tuple(s.x.shape[1:]) for s in sets}
     if len(n) != 1 or len(shapes) != 1:
-        raise ValueError(f"fused members need the same number of windows and input shape, got {sorted(n)} / {sorted(shapes)}")
+        raise ValueError(
+            f"fused members need the same number of windows and input shape, got {sorted(n)} / {sorted(shapes)}"
+        )
     x = torch.stack([s.x for s in sets]).to(device)
     y = torch.stack([s.y for s in sets]).to(device)
-    anchor = None if sets[0].anchor is None else torch.stack([cast(torch.Tensor, s.anchor) for s in sets]).to(device)
-    lengths = None if sets[0].lengths is None else torch.stack([cast(torch.Tensor, s.lengths) for s in sets]).to(device)
+    anchor = (
+        None
+        if sets[0].anchor is None
+        else torch.stack([cast(torch.Tensor, s.anchor) for s in sets]).to(device)
+    )
+    lengths = (
+        None
+        if sets[0].lengths is None
+        else torch.stack([cast(torch.Tensor, s.lengths) for s in sets]).to(device)
+    )
     return x, y, anchor, lengths
 
 
@@ -617,7 +771,9 @@ def train_fused(
     """
     k_all = len(params_list)
     if not (len(problems) == len(train_sets) == len(val_sets) == len(seeds) == k_all) or k_all == 0:
-        raise ValueError("problems, params_list, train_sets, val_sets and seeds need one entry per member")
+        raise ValueError(
+            "problems, params_list, train_sets, val_sets and seeds need one entry per member"
+        )
     for p in params_list:
         why = fusable(p)
         if why:
@@ -625,7 +781,9 @@ def train_fused(
     if len({shape_key(p) for p in params_list}) != 1:
         raise ValueError("fused members must share units, num_layers, lookback and batch_size")
     if any(getattr(pr, "vocab_size", None) for pr in problems):
-        raise ValueError("cannot fuse this configuration: text models (token embeddings) are not fused")
+        raise ValueError(
+            "cannot fuse this configuration: text models (token embeddings) are not fused"
+        )
     if len({(pr.n_features, pr.n_outputs) for pr in problems}) != 1:
         raise ValueError("fused members must share n_features and n_outputs")
     device = device or select_device()
@@ -643,10 +801,21 @@ def train_fused(
         g.set_state(torch.get_rng_state())  # the global stream train()'s dropout would continue
         gens.append(g)
         data_gens.append(torch.Generator(device="cpu").manual_seed(int(seed)))
-    model = FusedLSTM.from_models(nets, params_list, n_features=n_features, n_outputs=n_outputs,
-                                  gens=gens if exact else None, device=device, kernel=kernel)
-    opt = FusedOptimizer([str(p.get("optimizer", "adam")) for p in params_list], [float(p["learning_rate"]) for p in params_list],
-                         [float(p.get("weight_decay", 0.0)) for p in params_list], device)
+    model = FusedLSTM.from_models(
+        nets,
+        params_list,
+        n_features=n_features,
+        n_outputs=n_outputs,
+        gens=gens if exact else None,
+        device=device,
+        kernel=kernel,
+    )
+    opt = FusedOptimizer(
+        [str(p.get("optimizer", "adam")) for p in params_list],
+        [float(p["learning_rate"]) for p in params_list],
+        [float(p.get("weight_decay", 0.0)) for p in params_list],
+        device,
+    )
     use_amp = amp and device.type == "cuda"
     amp_dtype: torch.dtype | None = None
     if use_amp:
@@ -689,7 +858,11 @@ def train_fused(
             xb, yb = xs[kk, idx], ys[kk, idx]
             ab = None if an is None else an[kk, idx]
             lb = None if ln is None else ln[kk.cpu(), idx.cpu()]
-            ctx = torch.autocast(device_type="cuda", dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+            ctx = (
+                torch.autocast(device_type="cuda", dtype=amp_dtype)
+                if amp_dtype is not None
+                else nullcontext()
+            )
             with ctx:
                 out = model(xb, lb, amp_dtype=amp_dtype)
             losses = _member_losses(probs, out, yb, ab)
@@ -721,9 +894,19 @@ def train_fused(
             lv = None if l_va is None else l_va.index_select(0, va_idx)
             outs = []
             for j in range(0, xv.shape[1], 4096):
-                ctx = torch.autocast(device_type="cuda", dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+                ctx = (
+                    torch.autocast(device_type="cuda", dtype=amp_dtype)
+                    if amp_dtype is not None
+                    else nullcontext()
+                )
                 with ctx:
-                    outs.append(model(xv[:, j : j + 4096], None if lv is None else lv[:, j : j + 4096], amp_dtype=amp_dtype).float())
+                    outs.append(
+                        model(
+                            xv[:, j : j + 4096],
+                            None if lv is None else lv[:, j : j + 4096],
+                            amp_dtype=amp_dtype,
+                        ).float()
+                    )
             val_out = torch.cat(outs, 1)
             if a_va is not None:
                 val_out = val_out + a_va.index_select(0, va_idx)
@@ -733,7 +916,11 @@ def train_fused(
                 continue
             tl = train_losses[row]
             if not math.isfinite(tl):
-                stopped_at[m] = (epoch, "error", NonFiniteLoss(f"training loss became {tl} at epoch {epoch}"))
+                stopped_at[m] = (
+                    epoch,
+                    "error",
+                    NonFiniteLoss(f"training loss became {tl} at epoch {epoch}"),
+                )
                 stop.append(row)
                 continue
             rec = {"epoch": float(epoch), "train_loss": tl}
@@ -776,9 +963,21 @@ def train_fused(
             row_t = best_row[m]
             if err is None and row_t is None:
                 err = NonFiniteLoss("the validation objective was never finite")
-            net = model.to_lstmnet(row, params_list[m], zero_head=problems[m].zero_head, flat_row=row_t, net=nets[m])
-            results[m] = FusedResult(net, best_epoch[m], best_value[m] if err is None else math.nan, ep, histories[m], elapsed,
-                                     stopped_early=ep < max_epochs[m], pruned=reason == "pruned", error=err, member=m)
+            net = model.to_lstmnet(
+                row, params_list[m], zero_head=problems[m].zero_head, flat_row=row_t, net=nets[m]
+            )
+            results[m] = FusedResult(
+                net,
+                best_epoch[m],
+                best_value[m] if err is None else math.nan,
+                ep,
+                histories[m],
+                elapsed,
+                stopped_early=ep < max_epochs[m],
+                pruned=reason == "pruned",
+                error=err,
+                member=m,
+            )
         done_rows = [r for r, m in enumerate(alive) if m in results]
         if done_rows:
             keep = [r for r in range(len(alive)) if alive[r] not in results]
@@ -799,31 +998,68 @@ def train_fused(
 def shape_key(params: dict[str, Any]) -> tuple[Any, ...]:
     """What fused members must share (cell/head/bidirectional: only fusable values are grouped)."""
     lookback = params.get("lookback")
-    return (int(params["units"]), int(params.get("num_layers", 1)), None if lookback is None else int(lookback),
-            int(params.get("batch_size", 32)), str(params.get("cell", "lstm")), str(params.get("head", "last")),
-            bool(params.get("bidirectional", False)))
+    return (
+        int(params["units"]),
+        int(params.get("num_layers", 1)),
+        None if lookback is None else int(lookback),
+        int(params.get("batch_size", 32)),
+        str(params.get("cell", "lstm")),
+        str(params.get("head", "last")),
+        bool(params.get("bidirectional", False)),
+    )
 
 
 _CALIBRATION: dict[tuple[Any, ...], tuple[float, float]] = {}
 
 
-def calibrate(units: int, num_layers: int, lookback: int, batch_size: int, members: int, *, n_features: int = 1,
-              n_outputs: int = 1, device: torch.device | None = None, reps: int = 5, steps: int = 3,
-              dropout: float = 0.0, recurrent_dropout: float = 0.0) -> tuple[float, float]:
+def calibrate(
+    units: int,
+    num_layers: int,
+    lookback: int,
+    batch_size: int,
+    members: int,
+    *,
+    n_features: int = 1,
+    n_outputs: int = 1,
+    device: torch.device | None = None,
+    reps: int = 5,
+    steps: int = 3,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+) -> tuple[float, float]:
     """Seconds per training step: (fused step of ``members`` members, ``members`` sequential
     ``LSTMNet`` steps). Real steps (forward, backward, clipping, Adam) on random data of the actual
     shape, interleaved A/B, medians; cached per shape and device."""
     device = device or select_device()
-    key = (device.type, units, num_layers, lookback, batch_size, members, n_features, n_outputs, dropout > 0, recurrent_dropout > 0)
+    key = (
+        device.type,
+        units,
+        num_layers,
+        lookback,
+        batch_size,
+        members,
+        n_features,
+        n_outputs,
+        dropout > 0,
+        recurrent_dropout > 0,
+    )
     if key in _CALIBRATION:
         return _CALIBRATION[key]
-    params = {"units": units, "num_layers": num_layers, "batch_size": batch_size, "learning_rate": 1e-3,
-              "dropout": dropout, "recurrent_dropout": recurrent_dropout}
+    params = {
+        "units": units,
+        "num_layers": num_layers,
+        "batch_size": batch_size,
+        "learning_rate": 1e-3,
+        "dropout": dropout,
+        "recurrent_dropout": recurrent_dropout,
+    }
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, lookback, n_features, generator=gen).to(device)
     y = torch.randn(batch_size, n_outputs, generator=gen).to(device)
     nets = [build_model(n_features, n_outputs, params, zero_head=False) for _ in range(members)]
-    fused = FusedLSTM.from_models(nets, [params] * members, n_features=n_features, n_outputs=n_outputs, device=device)
+    fused = FusedLSTM.from_models(
+        nets, [params] * members, n_features=n_features, n_outputs=n_outputs, device=device
+    )
     fopt = FusedOptimizer(["adam"] * members, [1e-3] * members, [0.0] * members, device)
     xk, yk = x.expand(members, *x.shape).contiguous(), y.expand(members, *y.shape).contiguous()
     net = nets[0].to(device)
@@ -868,9 +1104,16 @@ def calibrate(units: int, num_layers: int, lookback: int, batch_size: int, membe
     return result
 
 
-def plan_groups(params_list: Sequence[dict[str, Any]], fuse: str | int = "auto", device: torch.device | None = None, *,
-                n_features: int = 1, n_outputs: int = 1, max_members: int | None = None,
-                calibrate_fn: Callable[..., tuple[float, float]] | None = None) -> list[list[int]]:
+def plan_groups(
+    params_list: Sequence[dict[str, Any]],
+    fuse: str | int = "auto",
+    device: torch.device | None = None,
+    *,
+    n_features: int = 1,
+    n_outputs: int = 1,
+    max_members: int | None = None,
+    calibrate_fn: Callable[..., tuple[float, float]] | None = None,
+) -> list[list[int]]:
     """Split member indices into groups to train together; a group of one trains unfused.
 
     * ``fuse="off"`` (or 0/1): every member alone.
@@ -908,13 +1151,25 @@ def plan_groups(params_list: Sequence[dict[str, Any]], fuse: str | int = "auto",
                 continue
             if fuse == "auto":
                 units, layers, lookback, batch_size = key[:4]
-                if device.type == "cpu" and units > CPU_MAX_UNITS:  # measured: fused loses there; skip calibrating
+                if (
+                    device.type == "cpu" and units > CPU_MAX_UNITS
+                ):  # measured: fused loses there; skip calibrating
                     groups.extend([i] for i in chunk)
                     continue
                 any_drop = max(float(params_list[i].get("dropout", 0.0)) for i in chunk)
                 any_rd = max(float(params_list[i].get("recurrent_dropout", 0.0)) for i in chunk)
-                t_fused, t_seq = (calibrate_fn or calibrate)(units, layers, lookback or 1, batch_size, len(chunk), n_features=n_features,
-                                                            n_outputs=n_outputs, device=device, dropout=any_drop, recurrent_dropout=any_rd)
+                t_fused, t_seq = (calibrate_fn or calibrate)(
+                    units,
+                    layers,
+                    lookback or 1,
+                    batch_size,
+                    len(chunk),
+                    n_features=n_features,
+                    n_outputs=n_outputs,
+                    device=device,
+                    dropout=any_drop,
+                    recurrent_dropout=any_rd,
+                )
                 if not t_fused <= AUTO_MARGIN * t_seq:
                     groups.extend([i] for i in chunk)
                     continue

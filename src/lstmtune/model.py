@@ -45,7 +45,9 @@ class LSTMNet(nn.Module):
     ) -> None:
         super().__init__()
         # text: token ids -> embeddings (index 0 is padding); the recurrent input is the embedding
-        self.embedding = nn.Embedding(vocab_size, embedding_dim or 64, padding_idx=0) if vocab_size else None
+        self.embedding = (
+            nn.Embedding(vocab_size, embedding_dim or 64, padding_idx=0) if vocab_size else None
+        )
         if self.embedding is not None:
             n_features = self.embedding.embedding_dim
         if cell not in CELLS:
@@ -55,8 +57,12 @@ class LSTMNet(nn.Module):
         rnn_cls = nn.LSTM if cell == "lstm" else nn.GRU
         self.cell, self.head_kind = cell, head
         self.lstm: nn.LSTM | nn.GRU = rnn_cls(
-            input_size=n_features, hidden_size=units, num_layers=num_layers, batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional,
+            input_size=n_features,
+            hidden_size=units,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
         )
         self.directions = 2 if bidirectional else 1
         self.recurrent_dropout = float(recurrent_dropout)
@@ -94,7 +100,9 @@ class LSTMNet(nn.Module):
             inp = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         with warnings.catch_warnings():
             # weight drop swaps plain tensors in for weight_hh: cuDNN re-packs them each call
-            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
+            warnings.filterwarnings(
+                "ignore", message="RNN module weights are not part of single contiguous"
+            )
             out, state = self.lstm(inp)
         if self.head_kind == "last":
             h_n = state[0] if isinstance(state, tuple) else state
@@ -102,7 +110,10 @@ class LSTMNet(nn.Module):
         else:
             if lengths is not None:
                 seq, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-                mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+                mask = (
+                    torch.arange(x.shape[1], device=x.device)[None, :]
+                    < lengths.to(x.device)[:, None]
+                )
             else:
                 seq = out
                 mask = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
@@ -117,13 +128,27 @@ class LSTMNet(nn.Module):
         return result
 
 
-def build_model(n_features: int, n_outputs: int, params: dict[str, Any], *, zero_head: bool, vocab_size: int | None = None) -> LSTMNet:
+def build_model(
+    n_features: int,
+    n_outputs: int,
+    params: dict[str, Any],
+    *,
+    zero_head: bool,
+    vocab_size: int | None = None,
+) -> LSTMNet:
     return LSTMNet(
-        n_features, n_outputs, units=int(params["units"]), num_layers=int(params.get("num_layers", 1)),
-        dropout=float(params.get("dropout", 0.0)), recurrent_dropout=float(params.get("recurrent_dropout", 0.0)),
-        bidirectional=bool(params.get("bidirectional", False)), zero_head=zero_head,
-        cell=str(params.get("cell", "lstm")), head=str(params.get("head", "last")),
-        vocab_size=vocab_size, embedding_dim=int(params["embedding_dim"]) if vocab_size else None,
+        n_features,
+        n_outputs,
+        units=int(params["units"]),
+        num_layers=int(params.get("num_layers", 1)),
+        dropout=float(params.get("dropout", 0.0)),
+        recurrent_dropout=float(params.get("recurrent_dropout", 0.0)),
+        bidirectional=bool(params.get("bidirectional", False)),
+        zero_head=zero_head,
+        cell=str(params.get("cell", "lstm")),
+        head=str(params.get("head", "last")),
+        vocab_size=vocab_size,
+        embedding_dim=int(params["embedding_dim"]) if vocab_size else None,
     )
 
 

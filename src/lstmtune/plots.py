@@ -32,16 +32,46 @@ PlotFiles = dict[str, dict[str, str]]
 
 #: plot name -> (title, one-line description); the order is the report's order
 PLOTS: dict[str, tuple[str, str]] = {
-    "forecast": ("Forecast vs. actual on the test split", "One-step-ahead forecasts of the final model and the naive baselines against the actual series."),
-    "confusion_matrix": ("Confusion matrix on the test split", "Rows: true class; columns: predicted class (count and share of the row)."),
-    "training_curve": ("Training curve", "Retrain loss per epoch and the best trial's validation objective during tuning."),
-    "optimization_history": ("Optimisation history", "Objective of every completed trial and the best value so far."),
-    "intermediate_values": ("Learning curves of the trials", "Validation objective per epoch; pruned trials dashed, the best trial bold."),
-    "param_importances": ("Hyperparameter importances", "fANOVA importance of each searched hyperparameter for the objective."),
-    "parallel_coordinate": ("Parallel coordinates", "Each line is a completed trial; colour is the objective (darker is better)."),
-    "slice": ("Objective vs. the most important parameters", "Objective of each completed trial against the two most important parameters."),
-    "contour": ("Contour of the two most important parameters", "Objective interpolated over the two most important parameters."),
-    "pareto_front": ("Pareto front", "Multi-objective study: every trial by its objectives; the front is highlighted."),
+    "forecast": (
+        "Forecast vs. actual on the test split",
+        "One-step-ahead forecasts of the final model and the naive baselines against the actual series.",
+    ),
+    "confusion_matrix": (
+        "Confusion matrix on the test split",
+        "Rows: true class; columns: predicted class (count and share of the row).",
+    ),
+    "training_curve": (
+        "Training curve",
+        "Retrain loss per epoch and the best trial's validation objective during tuning.",
+    ),
+    "optimization_history": (
+        "Optimisation history",
+        "Objective of every completed trial and the best value so far.",
+    ),
+    "intermediate_values": (
+        "Learning curves of the trials",
+        "Validation objective per epoch; pruned trials dashed, the best trial bold.",
+    ),
+    "param_importances": (
+        "Hyperparameter importances",
+        "fANOVA importance of each searched hyperparameter for the objective.",
+    ),
+    "parallel_coordinate": (
+        "Parallel coordinates",
+        "Each line is a completed trial; colour is the objective (darker is better).",
+    ),
+    "slice": (
+        "Objective vs. the most important parameters",
+        "Objective of each completed trial against the two most important parameters.",
+    ),
+    "contour": (
+        "Contour of the two most important parameters",
+        "Objective interpolated over the two most important parameters.",
+    ),
+    "pareto_front": (
+        "Pareto front",
+        "Multi-objective study: every trial by its objectives; the front is highlighted.",
+    ),
 }
 
 MODEL_COLOR = "#d62728"
@@ -69,7 +99,9 @@ class PlotSet:
     skipped: dict[str, str] = field(default_factory=dict)  # name -> reason
 
     def files(self) -> PlotFiles:
-        return {p.name: {k: v for k, v in (("png", p.png), ("html", p.html)) if v} for p in self.plots}
+        return {
+            p.name: {k: v for k, v in (("png", p.png), ("html", p.html)) if v} for p in self.plots
+        }
 
 
 class SkipPlot(Exception):
@@ -109,7 +141,10 @@ def param_importances(study: Any) -> dict[str, float]:
         raise SkipPlot("no hyperparameter varies across the completed trials")
     if len(searched) == 1:
         return {searched[0]: 1.0}
-    key = (id(study), len(complete))  # four plots ask; fitting fANOVA once per study state is enough
+    key = (
+        id(study),
+        len(complete),
+    )  # four plots ask; fitting fANOVA once per study state is enough
     if key in _IMPORTANCES:
         return dict(_IMPORTANCES[key])
     with warnings.catch_warnings():
@@ -155,7 +190,9 @@ def _mpl_style() -> Iterator[None]:
     plt = _mpl()
     with matplotlib.rc_context():
         plt.style.use("default")
-        matplotlib.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100})
+        matplotlib.rcParams.update(
+            {"axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100}
+        )
         yield
 
 
@@ -175,10 +212,16 @@ def first_objective_view(study: Any) -> Any:
     view = optuna.create_study(direction="minimize")
     for t in study.get_trials(deepcopy=False):
         values = t.values
-        view.add_trial(optuna.trial.create_trial(
-            params=t.params, distributions=t.distributions, value=values[0] if values else None,
-            intermediate_values=t.intermediate_values, user_attrs=t.user_attrs, state=t.state,
-        ))
+        view.add_trial(
+            optuna.trial.create_trial(
+                params=t.params,
+                distributions=t.distributions,
+                value=values[0] if values else None,
+                intermediate_values=t.intermediate_values,
+                user_attrs=t.user_attrs,
+                state=t.state,
+            )
+        )
     return view
 
 
@@ -191,7 +234,9 @@ def _pareto(study: Any, objective: str) -> tuple[Any, Any, str]:
     names = list(study.user_attrs.get("objectives") or [])
     if len(names) != len(study.directions):
         names = [objective] + [f"objective {i + 1}" for i in range(1, len(study.directions))]
-    fig = ov.plot_pareto_front(study, target_names=names[:3]) if len(study.directions) <= 3 else None
+    fig = (
+        ov.plot_pareto_front(study, target_names=names[:3]) if len(study.directions) <= 3 else None
+    )
     if fig is None:
         raise SkipPlot("more than three objectives")
     plt = _mpl()
@@ -223,10 +268,22 @@ def _importances(study: Any, objective: str) -> tuple[Any, Any, str]:
     imp = param_importances(study)
     names = list(reversed(list(imp)))
     values = [imp[n] for n in names]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=COMPLETE_COLOR,
-                           text=[f"{v:.2f}" for v in values], textposition="outside"))
-    fig.update_layout(title=f"Hyperparameter importances for {objective}", xaxis_title="importance (fANOVA)",
-                      xaxis_range=[0, max(values) * 1.15 + 1e-9], height=max(320, 60 + 32 * len(names)))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color=COMPLETE_COLOR,
+            text=[f"{v:.2f}" for v in values],
+            textposition="outside",
+        )
+    )
+    fig.update_layout(
+        title=f"Hyperparameter importances for {objective}",
+        xaxis_title="importance (fANOVA)",
+        xaxis_range=[0, max(values) * 1.15 + 1e-9],
+        height=max(320, 60 + 32 * len(names)),
+    )
     plt = _mpl()
     mfig, ax = plt.subplots(figsize=(7, max(3.0, 0.9 + 0.4 * len(names))))
     ax.barh(names, values, color=COMPLETE_COLOR)
@@ -235,7 +292,11 @@ def _importances(study: Any, objective: str) -> tuple[Any, Any, str]:
     ax.set_xlim(0, max(values) * 1.18 + 1e-9)
     ax.set_xlabel("importance (fANOVA)")
     ax.set_title(f"Hyperparameter importances for {objective}")
-    note = "Only one hyperparameter is searched; it explains all variation by definition." if len(names) == 1 else ""
+    note = (
+        "Only one hyperparameter is searched; it explains all variation by definition."
+        if len(names) == 1
+        else ""
+    )
     return fig, mfig, note
 
 
@@ -249,7 +310,11 @@ def _parallel(study: Any, objective: str) -> tuple[Any, Any, str]:
     if not params:
         raise SkipPlot("no hyperparameter varies across the completed trials")
     fig = ov.plot_parallel_coordinate(study, params=params, target_name=objective)
-    return fig, _mpl_from_axes(om.plot_parallel_coordinate(study, params=params, target_name=objective)), ""
+    return (
+        fig,
+        _mpl_from_axes(om.plot_parallel_coordinate(study, params=params, target_name=objective)),
+        "",
+    )
 
 
 def _intermediate(study: Any, objective: str) -> tuple[Any, Any, str]:
@@ -274,23 +339,54 @@ def _intermediate(study: Any, objective: str) -> tuple[Any, Any, str]:
     for t in ordered:
         steps = sorted(t.intermediate_values)
         vals = [t.intermediate_values[s] for s in steps]
-        label, color, dash, alpha = style.get(t.state, (t.state.name.lower(), "#ff7f0e", "dot", 0.6))
+        label, color, dash, alpha = style.get(
+            t.state, (t.state.name.lower(), "#ff7f0e", "dot", 0.6)
+        )
         width = 1.3
         if t.number == best:
-            label, color, dash, alpha, width = f"best (trial {t.number})", BEST_COLOR, "solid", 1.0, 3.0
-        fig.add_trace(go.Scatter(x=steps, y=vals, mode="lines+markers", name=label, legendgroup=label,
-                                 showlegend=label not in shown, opacity=alpha, marker_size=3,
-                                 line={"color": color, "dash": dash, "width": width},
-                                 hovertemplate=f"trial {t.number} ({t.state.name.lower()})<br>epoch %{{x}}<br>{objective} %{{y:.4g}}<extra></extra>"))
-        ax.plot(steps, vals, color=color, alpha=alpha, linewidth=width, linestyle="--" if dash == "dash" else ":" if dash == "dot" else "-",
-                label=label if label not in shown else None, marker="o" if len(steps) == 1 else None, markersize=3)
+            label, color, dash, alpha, width = (
+                f"best (trial {t.number})",
+                BEST_COLOR,
+                "solid",
+                1.0,
+                3.0,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=vals,
+                mode="lines+markers",
+                name=label,
+                legendgroup=label,
+                showlegend=label not in shown,
+                opacity=alpha,
+                marker_size=3,
+                line={"color": color, "dash": dash, "width": width},
+                hovertemplate=f"trial {t.number} ({t.state.name.lower()})<br>epoch %{{x}}<br>{objective} %{{y:.4g}}<extra></extra>",
+            )
+        )
+        ax.plot(
+            steps,
+            vals,
+            color=color,
+            alpha=alpha,
+            linewidth=width,
+            linestyle="--" if dash == "dash" else ":" if dash == "dot" else "-",
+            label=label if label not in shown else None,
+            marker="o" if len(steps) == 1 else None,
+            markersize=3,
+        )
         if t.state == optuna.trial.TrialState.PRUNED and steps:
             ax.plot(steps[-1], vals[-1], marker="x", color=PRUNED_COLOR, markersize=6)
         shown.add(label)
     finite = [v for t in trials for v in t.intermediate_values.values() if math.isfinite(v)]
     log_y = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 20
-    fig.update_layout(title=f"Learning curves ({objective} per epoch)", xaxis_title="epoch", yaxis_title=objective,
-                      yaxis_type="log" if log_y else "linear")
+    fig.update_layout(
+        title=f"Learning curves ({objective} per epoch)",
+        xaxis_title="epoch",
+        yaxis_title=objective,
+        yaxis_type="log" if log_y else "linear",
+    )
     ax.set_xlabel("epoch")
     ax.set_ylabel(objective)
     if log_y:
@@ -299,7 +395,11 @@ def _intermediate(study: Any, objective: str) -> tuple[Any, Any, str]:
     ax.legend(loc="best")
     ax.grid(alpha=0.3)
     n_pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
-    return fig, mfig, f"{len(trials)} trials with curves, {n_pruned} of them pruned (dashed, ending in x)."
+    return (
+        fig,
+        mfig,
+        f"{len(trials)} trials with curves, {n_pruned} of them pruned (dashed, ending in x).",
+    )
 
 
 def _slice(study: Any, objective: str) -> tuple[Any, Any, str]:
@@ -310,7 +410,11 @@ def _slice(study: Any, objective: str) -> tuple[Any, Any, str]:
     if not params:
         raise SkipPlot("no hyperparameter varies across the completed trials")
     fig = ov.plot_slice(study, params=params, target_name=objective)
-    return fig, _mpl_from_axes(om.plot_slice(study, params=params, target_name=objective)), f"parameters: {', '.join(params)}"
+    return (
+        fig,
+        _mpl_from_axes(om.plot_slice(study, params=params, target_name=objective)),
+        f"parameters: {', '.join(params)}",
+    )
 
 
 def _contour(study: Any, objective: str) -> tuple[Any, Any, str]:
@@ -324,7 +428,11 @@ def _contour(study: Any, objective: str) -> tuple[Any, Any, str]:
     if len(complete) < 3:
         raise SkipPlot(f"needs at least 3 completed trials (the study has {len(complete)})")
     fig = ov.plot_contour(study, params=params, target_name=objective)
-    return fig, _mpl_from_axes(om.plot_contour(study, params=params, target_name=objective)), f"parameters: {params[0]} (x), {params[1]} (y)"
+    return (
+        fig,
+        _mpl_from_axes(om.plot_contour(study, params=params, target_name=objective)),
+        f"parameters: {params[0]} (x), {params[1]} (y)",
+    )
 
 
 STUDY_PLOTS: dict[str, Callable[[Any, str], tuple[Any, Any, str]]] = {
@@ -362,10 +470,18 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
     rows = ends - (f.lookback - 1)
     t = f.target_index
     target_at = ends + 1
-    out = pd.DataFrame({"time": _times(parts, meta)[target_at], "actual": raw[target_at, t], "model": pred[rows, 0],
-                        "persistence": raw[ends, t]})
+    out = pd.DataFrame(
+        {
+            "time": _times(parts, meta)[target_at],
+            "actual": raw[target_at, t],
+            "model": pred[rows, 0],
+            "persistence": raw[ends, t],
+        }
+    )
     if len(ends) and anchor_fits("seasonal", int(ends.min()) + 1, f.period):
-        out[f"seasonal_naive_{f.period}"] = naive_forecast(raw[:, t], ends, "seasonal", 1, f.period)[:, 0]
+        out[f"seasonal_naive_{f.period}"] = naive_forecast(
+            raw[:, t], ends, "seasonal", 1, f.period
+        )[:, 0]
     return out
 
 
@@ -374,7 +490,11 @@ def _times(parts: dict[str, pd.DataFrame], meta: dict[str, Any]) -> np.ndarray:
     frames = [parts[s] for s in ("train", "val", "test")]
     if col and all(col in p.columns for p in frames):
         values = pd.concat([p[col] for p in frames], ignore_index=True)
-        as_time = pd.to_datetime(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) else values
+        as_time = (
+            pd.to_datetime(values, errors="coerce")
+            if not pd.api.types.is_numeric_dtype(values)
+            else values
+        )
         if not pd.isna(as_time).any():
             return np.asarray(as_time)
         return np.asarray(values)
@@ -402,34 +522,101 @@ def _forecast(prepared_dir: str | Path, model_dir: str | Path) -> tuple[Any, Any
         return float(np.sqrt(np.mean((frame[col] - frame["actual"]) ** 2)))
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=times[context_from:], y=raw[context_from:], name=f"actual {target}", mode="lines+markers",
-                             line={"color": ACTUAL_COLOR, "width": 1.5}, marker_size=4))
+    fig.add_trace(
+        go.Scatter(
+            x=times[context_from:],
+            y=raw[context_from:],
+            name=f"actual {target}",
+            mode="lines+markers",
+            line={"color": ACTUAL_COLOR, "width": 1.5},
+            marker_size=4,
+        )
+    )
     for i, b in enumerate(baselines):
-        fig.add_trace(go.Scatter(x=frame["time"], y=frame[b], name=f"{b} (RMSE {rmse(b):.4g})", mode="lines",
-                                 line={"color": BASELINE_COLORS[i % len(BASELINE_COLORS)], "dash": "dash", "width": 1.3}))
-    fig.add_trace(go.Scatter(x=frame["time"], y=frame["model"], name=f"lstmtune model (RMSE {rmse('model'):.4g})", mode="lines+markers",
-                             line={"color": MODEL_COLOR, "width": 2.5}, marker_size=5))
-    fig.add_vrect(x0=times[test_start], x1=times[-1], fillcolor="#ffe9a8", opacity=0.35, line_width=0,
-                  annotation_text="test", annotation_position="top left")
-    fig.update_layout(title=f"{target}: one-step-ahead forecast on the test split", xaxis_title=str(meta["columns"].get("time_column") or "step"),
-                      yaxis_title=target, legend={"orientation": "h", "y": -0.2})
+        fig.add_trace(
+            go.Scatter(
+                x=frame["time"],
+                y=frame[b],
+                name=f"{b} (RMSE {rmse(b):.4g})",
+                mode="lines",
+                line={
+                    "color": BASELINE_COLORS[i % len(BASELINE_COLORS)],
+                    "dash": "dash",
+                    "width": 1.3,
+                },
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["time"],
+            y=frame["model"],
+            name=f"lstmtune model (RMSE {rmse('model'):.4g})",
+            mode="lines+markers",
+            line={"color": MODEL_COLOR, "width": 2.5},
+            marker_size=5,
+        )
+    )
+    fig.add_vrect(
+        x0=times[test_start],
+        x1=times[-1],
+        fillcolor="#ffe9a8",
+        opacity=0.35,
+        line_width=0,
+        annotation_text="test",
+        annotation_position="top left",
+    )
+    fig.update_layout(
+        title=f"{target}: one-step-ahead forecast on the test split",
+        xaxis_title=str(meta["columns"].get("time_column") or "step"),
+        yaxis_title=target,
+        legend={"orientation": "h", "y": -0.2},
+    )
     plt = _mpl()
     mfig, ax = plt.subplots(figsize=(10, 4.8))
     ax.axvspan(times[test_start], times[-1], color="#ffe9a8", alpha=0.5, lw=0, label="test split")
-    ax.plot(times[context_from:], raw[context_from:], color=ACTUAL_COLOR, lw=1.5, marker="o", ms=2.5, label=f"actual {target}")
+    ax.plot(
+        times[context_from:],
+        raw[context_from:],
+        color=ACTUAL_COLOR,
+        lw=1.5,
+        marker="o",
+        ms=2.5,
+        label=f"actual {target}",
+    )
     for i, b in enumerate(baselines):
-        ax.plot(frame["time"], frame[b], color=BASELINE_COLORS[i % len(BASELINE_COLORS)], ls="--", lw=1.3, label=f"{b} (RMSE {rmse(b):.4g})")
-    ax.plot(frame["time"], frame["model"], color=MODEL_COLOR, lw=2.5, marker="o", ms=3, label=f"lstmtune model (RMSE {rmse('model'):.4g})")
+        ax.plot(
+            frame["time"],
+            frame[b],
+            color=BASELINE_COLORS[i % len(BASELINE_COLORS)],
+            ls="--",
+            lw=1.3,
+            label=f"{b} (RMSE {rmse(b):.4g})",
+        )
+    ax.plot(
+        frame["time"],
+        frame["model"],
+        color=MODEL_COLOR,
+        lw=2.5,
+        marker="o",
+        ms=3,
+        label=f"lstmtune model (RMSE {rmse('model'):.4g})",
+    )
     ax.set_title(f"{target}: one-step-ahead forecast on the test split")
     ax.set_ylabel(target)
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     mfig.autofmt_xdate()
-    note = f"horizon {meta['horizon']}: the first forecast step is shown" if int(meta["horizon"]) > 1 else ""
+    note = (
+        f"horizon {meta['horizon']}: the first forecast step is shown"
+        if int(meta["horizon"]) > 1
+        else ""
+    )
     return fig, mfig, note
 
 
-def confusion_matrix(prepared_dir: str | Path, model_dir: str | Path) -> tuple[list[str], np.ndarray]:
+def confusion_matrix(
+    prepared_dir: str | Path, model_dir: str | Path
+) -> tuple[list[str], np.ndarray]:
     """Class names and the test-split confusion matrix ``[true, predicted]`` of the final model,
     through the serving :class:`~lstmtune.serving.Predictor`."""
     from lstmtune.data.prepare import read_prepared
@@ -454,7 +641,9 @@ def confusion_matrix(prepared_dir: str | Path, model_dir: str | Path) -> tuple[l
     test = parts["test"]
     out = predictor.predict(test.drop(columns=[label]))
     truth = test.groupby(test[f.sequence_column].astype(str), sort=False)[label].first().astype(str)
-    predicted = out.set_index(out[f.sequence_column].astype(str))["label"].astype(str).reindex(truth.index)
+    predicted = (
+        out.set_index(out[f.sequence_column].astype(str))["label"].astype(str).reindex(truth.index)
+    )
     index = {c: i for i, c in enumerate(f.classes)}
     matrix = np.zeros((len(f.classes), len(f.classes)), dtype=np.int64)
     for t, p in zip(truth, predicted, strict=True):
@@ -467,12 +656,32 @@ def _confusion(prepared_dir: str | Path, model_dir: str | Path) -> tuple[Any, An
 
     classes, m = confusion_matrix(prepared_dir, model_dir)
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
-    text = [[f"{m[i, j]}<br>{share[i, j]:.0%}" for j in range(len(classes))] for i in range(len(classes))]
-    fig = go.Figure(go.Heatmap(z=share, x=classes, y=classes, text=text, texttemplate="%{text}", colorscale="Blues",
-                               zmin=0, zmax=1, colorbar={"title": "row share"},
-                               hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
-    fig.update_layout(title=f"Confusion matrix (test, {int(m.sum())} sequences)", xaxis_title="predicted", yaxis_title="true",
-                      yaxis_autorange="reversed", height=max(380, 120 + 60 * len(classes)), width=max(480, 160 + 70 * len(classes)))
+    text = [
+        [f"{m[i, j]}<br>{share[i, j]:.0%}" for j in range(len(classes))]
+        for i in range(len(classes))
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=classes,
+            y=classes,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "row share"},
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Confusion matrix (test, {int(m.sum())} sequences)",
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
+        height=max(380, 120 + 60 * len(classes)),
+        width=max(480, 160 + 70 * len(classes)),
+    )
     plt = _mpl()
     size = max(4.0, 1.5 + 0.8 * len(classes))
     mfig, ax = plt.subplots(figsize=(size + 1, size))
@@ -480,7 +689,14 @@ def _confusion(prepared_dir: str | Path, model_dir: str | Path) -> tuple[Any, An
     ax.grid(False)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, f"{m[i, j]}\n{share[i, j]:.0%}", ha="center", va="center", color="white" if share[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{m[i, j]}\n{share[i, j]:.0%}",
+                ha="center",
+                va="center",
+                color="white" if share[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(classes)), classes, rotation=45 if len(classes) > 4 else 0)
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -495,8 +711,16 @@ def _training_curve(study: Any, model_dir: str | Path, objective: str) -> tuple[
     from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
     evaluation = _read_json(Path(model_dir) / "evaluation.json")
-    history = evaluation.get("history") or _read_json(Path(model_dir) / "history.json").get("history") or []
-    retrain = [(float(h["epoch"]), float(h["train_loss"])) for h in history if "train_loss" in h and "epoch" in h]
+    history = (
+        evaluation.get("history")
+        or _read_json(Path(model_dir) / "history.json").get("history")
+        or []
+    )
+    retrain = [
+        (float(h["epoch"]), float(h["train_loss"]))
+        for h in history
+        if "train_loss" in h and "epoch" in h
+    ]
     best_curve: list[tuple[float, float]] = []
     best_number = None
     if study is not None:
@@ -514,30 +738,82 @@ def _training_curve(study: Any, model_dir: str | Path, objective: str) -> tuple[
     mfig, ax = plt.subplots(figsize=(8, 4.5))
     handles = []
     if retrain:
-        fig.add_trace(go.Scatter(x=[e for e, _ in retrain], y=[v for _, v in retrain], name="retrain loss (train+val)", mode="lines+markers",
-                                 line={"color": MODEL_COLOR, "width": 2}, marker_size=4), secondary_y=False)
-        handles += ax.plot([e for e, _ in retrain], [v for _, v in retrain], color=MODEL_COLOR, lw=2, marker="o", ms=3, label="retrain loss (train+val)")
+        fig.add_trace(
+            go.Scatter(
+                x=[e for e, _ in retrain],
+                y=[v for _, v in retrain],
+                name="retrain loss (train+val)",
+                mode="lines+markers",
+                line={"color": MODEL_COLOR, "width": 2},
+                marker_size=4,
+            ),
+            secondary_y=False,
+        )
+        handles += ax.plot(
+            [e for e, _ in retrain],
+            [v for _, v in retrain],
+            color=MODEL_COLOR,
+            lw=2,
+            marker="o",
+            ms=3,
+            label="retrain loss (train+val)",
+        )
         ax.set_ylabel("training loss (scaled)")
     ax2 = ax.twinx() if retrain and best_curve else ax
     if best_curve:
-        fig.add_trace(go.Scatter(x=[e for e, _ in best_curve], y=[v for _, v in best_curve], name=f"trial {best_number}: validation {objective}",
-                                 mode="lines+markers", line={"color": COMPLETE_COLOR, "width": 2, "dash": "dot"}, marker_size=4),
-                      secondary_y=bool(retrain))
-        handles += ax2.plot([e for e, _ in best_curve], [v for _, v in best_curve], color=COMPLETE_COLOR, lw=2, ls=":", marker="o", ms=3,
-                            label=f"trial {best_number}: validation {objective}")
+        fig.add_trace(
+            go.Scatter(
+                x=[e for e, _ in best_curve],
+                y=[v for _, v in best_curve],
+                name=f"trial {best_number}: validation {objective}",
+                mode="lines+markers",
+                line={"color": COMPLETE_COLOR, "width": 2, "dash": "dot"},
+                marker_size=4,
+            ),
+            secondary_y=bool(retrain),
+        )
+        handles += ax2.plot(
+            [e for e, _ in best_curve],
+            [v for _, v in best_curve],
+            color=COMPLETE_COLOR,
+            lw=2,
+            ls=":",
+            marker="o",
+            ms=3,
+            label=f"trial {best_number}: validation {objective}",
+        )
         ax2.set_ylabel(objective)
     if epochs:
-        fig.add_vline(x=float(epochs), line_dash="dash", line_color="#555", annotation_text=f"retrain epochs = {epochs}")
-        handles.append(ax.axvline(float(epochs), color="#555", ls="--", lw=1, label=f"retrain epochs = {epochs}"))
-    fig.update_layout(title="Training curve of the final model", xaxis_title="epoch", legend={"orientation": "h", "y": -0.2})
-    fig.update_yaxes(title_text="training loss (scaled)" if retrain else objective, secondary_y=False)
+        fig.add_vline(
+            x=float(epochs),
+            line_dash="dash",
+            line_color="#555",
+            annotation_text=f"retrain epochs = {epochs}",
+        )
+        handles.append(
+            ax.axvline(
+                float(epochs), color="#555", ls="--", lw=1, label=f"retrain epochs = {epochs}"
+            )
+        )
+    fig.update_layout(
+        title="Training curve of the final model",
+        xaxis_title="epoch",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    fig.update_yaxes(
+        title_text="training loss (scaled)" if retrain else objective, secondary_y=False
+    )
     if retrain and best_curve:
         fig.update_yaxes(title_text=objective, secondary_y=True)
     ax.set_xlabel("epoch")
     ax.set_title("Training curve of the final model")
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, loc="upper right", fontsize=8)
-    note = "" if retrain else "The retrain's per-epoch history was not recorded; the best trial's validation curve from tuning is shown."
+    note = (
+        ""
+        if retrain
+        else "The retrain's per-epoch history was not recorded; the best trial's validation curve from tuning is shown."
+    )
     return fig, mfig, note
 
 
@@ -570,26 +846,44 @@ def _save(plot: RenderedPlot, fig: Any, mfig: Any, out: Path, plotlyjs: str) -> 
             fig.update_layout(template="plotly_white", margin={"t": 60, "l": 60, "r": 30, "b": 60})
             html = out / f"{plot.name}.html"
             include: bool | str = True if plotlyjs == "inline" else "directory"
-            fig.write_html(str(html), include_plotlyjs=include, full_html=True, config={"displaylogo": False, "responsive": True})
+            fig.write_html(
+                str(html),
+                include_plotlyjs=include,
+                full_html=True,
+                config={"displaylogo": False, "responsive": True},
+            )
             plot.html = str(html)
             plot.figure = fig
         except Exception as exc:
             log.warning("lstmtune: HTML of plot %s skipped: %s", plot.name, exc)
 
 
-def render_plots(study: Any, prepared_dir: str | Path | None, model_dir: str | Path | None, out_dir: str | Path, *,
-                 objective: str | None = None, plotlyjs: str = "directory") -> PlotSet:
+def render_plots(
+    study: Any,
+    prepared_dir: str | Path | None,
+    model_dir: str | Path | None,
+    out_dir: str | Path,
+    *,
+    objective: str | None = None,
+    plotlyjs: str = "directory",
+) -> PlotSet:
     """Draw every plot that applies; return what was written and why the rest was skipped."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target: str = objective or _objective(study, prepared_dir)
     task = _read_json(Path(prepared_dir) / "metadata.json").get("task") if prepared_dir else None
     makers: dict[str, Callable[[], tuple[Any, Any, str]]] = {}
-    if study is not None and len(study.directions) > 1:  # multi-objective: a front, and the validation objective alone
+    if (
+        study is not None and len(study.directions) > 1
+    ):  # multi-objective: a front, and the validation objective alone
         makers["pareto_front"] = functools.partial(_pareto, study, target)
         study = first_objective_view(study)
     for name, maker in STUDY_PLOTS.items():
-        makers[name] = functools.partial(maker, study, target) if study is not None else _skip("no Optuna study")
+        makers[name] = (
+            functools.partial(maker, study, target)
+            if study is not None
+            else _skip("no Optuna study")
+        )
     if prepared_dir is None or model_dir is None:
         missing = _skip("no prepared dataset or model directory")
         makers.update({"forecast": missing, "confusion_matrix": missing, "training_curve": missing})
@@ -617,7 +911,9 @@ def render_plots(study: Any, prepared_dir: str | Path | None, model_dir: str | P
                 log.info("lstmtune: plot %s skipped: %s", name, exc)
                 continue
             except Exception as exc:  # plotting must never fail a run
-                result.skipped[name] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                result.skipped[name] = (
+                    f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                )
                 log.warning("lstmtune: plot %s failed and is skipped", name, exc_info=True)
                 continue
             if plot.png or plot.html:
@@ -636,17 +932,28 @@ def _skip(reason: str) -> Callable[[], tuple[Any, Any, str]]:
 
 def _objective(study: Any, prepared_dir: str | Path | None) -> str:
     task = _read_json(Path(prepared_dir) / "metadata.json").get("task") if prepared_dir else None
-    return {"forecast": "val_rmse", "classify": "val_loss", "text": "val_loss"}.get(str(task), "objective")  # what tuning minimises
+    return {"forecast": "val_rmse", "classify": "val_loss", "text": "val_loss"}.get(
+        str(task), "objective"
+    )  # what tuning minimises
 
 
-def write_plots(study: Any, prepared_dir: str | Path | None, model_dir: str | Path | None, out_dir: str | Path, *,
-                objective: str | None = None, plotlyjs: str = "directory") -> PlotFiles:
+def write_plots(
+    study: Any,
+    prepared_dir: str | Path | None,
+    model_dir: str | Path | None,
+    out_dir: str | Path,
+    *,
+    objective: str | None = None,
+    plotlyjs: str = "directory",
+) -> PlotFiles:
     """Write every applicable plot of ``study`` (an ``optuna.Study`` or None) and of the final model
     to ``out_dir``. Returns ``{name: {"png": path, "html": path}}``; a plot that fails is logged and
     left out, never raised. ``plotlyjs``: ``"directory"`` (one ``plotly.min.js`` beside the pages)
     or ``"inline"`` (every page self-contained, ~4.7 MB each)."""
     try:
-        return render_plots(study, prepared_dir, model_dir, out_dir, objective=objective, plotlyjs=plotlyjs).files()
+        return render_plots(
+            study, prepared_dir, model_dir, out_dir, objective=objective, plotlyjs=plotlyjs
+        ).files()
     except Exception:  # pragma: no cover - belt and braces: never fail a run
         log.warning("lstmtune: plots skipped", exc_info=True)
         return {}

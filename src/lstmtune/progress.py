@@ -21,7 +21,12 @@ VERBOSE_ENV = "LSTMTUNE_VERBOSE"
 
 def emit(event: str, message: str, **fields: Any) -> None:
     if os.environ.get(FORMAT_ENV, "text") == "json":
-        record = {"ts": round(time.time(), 3), "event": event, "message": message, **{k: _finite(v) for k, v in fields.items()}}
+        record = {
+            "ts": round(time.time(), 3),
+            "event": event,
+            "message": message,
+            **{k: _finite(v) for k, v in fields.items()},
+        }
         print(json.dumps(record, default=str), flush=True)
     else:
         print(f"{PREFIX}{message}", flush=True)
@@ -51,5 +56,5 @@ def parse(line: str) -> dict[str, Any] | None:
             return None
         return record if isinstance(record, dict) and "event" in record else None
     if text.startswith(PREFIX):
-        return {"event": "info", "message": text[len(PREFIX):]}
+        return {"event": "info", "message": text[len(PREFIX) :]}
     return None

@@ -40,11 +40,16 @@ def _signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]
     sig = infer_signature(example, output)
     dtypes = meta["columns"].get("dtypes", {})
     any_type = AnyType()  # type: ignore[no-untyped-call]
-    cols = [ColSpec(any_type, c.name) if dtypes.get(c.name) == "integer" else c for c in sig.inputs.inputs]
+    cols = [
+        ColSpec(any_type, c.name) if dtypes.get(c.name) == "integer" else c
+        for c in sig.inputs.inputs
+    ]
     return ModelSignature(inputs=Schema(cols), outputs=sig.outputs)
 
 
-def input_example(parts: dict[str, pd.DataFrame], meta: dict[str, Any], spec: dict[str, Any]) -> pd.DataFrame:
+def input_example(
+    parts: dict[str, pd.DataFrame], meta: dict[str, Any], spec: dict[str, Any]
+) -> pd.DataFrame:
     if meta["task"] == "forecast":
         features = meta["columns"]["features"]
         history = pd.DataFrame(forecast_series(parts, features), columns=features)
@@ -62,13 +67,21 @@ def input_example(parts: dict[str, pd.DataFrame], meta: dict[str, Any], spec: di
     return test[test[seq].isin(first)][cols].reset_index(drop=True)
 
 
-def score_on_test(predict: Any, parts: dict[str, pd.DataFrame], meta: dict[str, Any], featurizer: ForecastFeaturizer | None, lookback: int | None) -> float:
+def score_on_test(
+    predict: Any,
+    parts: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    featurizer: ForecastFeaturizer | None,
+    lookback: int | None,
+) -> float:
     """The primary test metric of any model exposing our pyfunc contract, on this test split."""
     if meta["task"] == "forecast":
         assert featurizer is not None and lookback is not None
         features = meta["columns"]["features"]
         raw = forecast_series(parts, features)
-        ends = featurizer.split_ends(int(meta["splits"]["test"]["start"]), int(meta["splits"]["test"]["end"]))
+        ends = featurizer.split_ends(
+            int(meta["splits"]["test"]["start"]), int(meta["splits"]["test"]["end"])
+        )
         rows = ends - (lookback - 1)
         if (rows < 0).any():
             raise ValueError(f"lookback {lookback} needs more history than the test split has")
@@ -96,7 +109,12 @@ def score_on_test(predict: Any, parts: dict[str, pd.DataFrame], meta: dict[str, 
     return classify_metrics(pred_ids, true_ids, len(classes))["macro_f1"]
 
 
-def champion_score(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any], featurizer: ForecastFeaturizer | None) -> tuple[float | None, str | None]:
+def champion_score(
+    cfg: RunConfig,
+    parts: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    featurizer: ForecastFeaturizer | None,
+) -> tuple[float | None, str | None]:
     """The current champion's primary metric on the new test split, or why there is none."""
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -113,17 +131,29 @@ def champion_score(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[st
         if tags.get("task") != meta["task"]:
             raise ValueError(f"champion task {tags.get('task')!r} differs")
         if meta["task"] == "forecast" and int(tags.get("horizon", -1)) != int(meta["horizon"]):
-            raise ValueError(f"champion horizon {tags.get('horizon')} differs from {meta['horizon']}")
+            raise ValueError(
+                f"champion horizon {tags.get('horizon')} differs from {meta['horizon']}"
+            )
         model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
         lookback = int(tags["lookback"]) if meta["task"] == "forecast" else None
         return score_on_test(model.predict, parts, meta, featurizer, lookback), str(version.version)
     except Exception as exc:  # an incompatible or broken champion cannot block a new version
-        emit("warning", f"current champion v{version.version} cannot be scored on this data ({str(exc).splitlines()[0][:200]}); treating it as not comparable")
+        emit(
+            "warning",
+            f"current champion v{version.version} cannot be scored on this data ({str(exc).splitlines()[0][:200]}); treating it as not comparable",
+        )
         return None, str(version.version)
 
 
-def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any], model_dir: str, best: dict[str, Any],
-            evaluation: dict[str, Any], parent_run_id: str) -> dict[str, Any]:
+def publish(
+    cfg: RunConfig,
+    parts: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    model_dir: str,
+    best: dict[str, Any],
+    evaluation: dict[str, Any],
+    parent_run_id: str,
+) -> dict[str, Any]:
     import mlflow
 
     from lstmtune import tracking
@@ -137,7 +167,9 @@ def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any]
     spec = predictor.spec
     example = input_example(parts, meta, spec)
     signature = _signature(example, predictor.predict(example), meta)
-    featurizer = predictor.featurizer if isinstance(predictor.featurizer, ForecastFeaturizer) else None
+    featurizer = (
+        predictor.featurizer if isinstance(predictor.featurizer, ForecastFeaturizer) else None
+    )
     metric = PRIMARY_METRIC[meta["task"]]
     new_value = float(evaluation["test_metrics"][metric])
     champ_value, champ_version = champion_score(cfg, parts, meta, featurizer)
@@ -150,39 +182,84 @@ def publish(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any]
     else:
         with mlflow.start_run(run_id=parent_run_id):
             info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(MODEL_CODE), artifacts={"model_dir": str(model_dir)},
-                code_paths=[str(Path(lstmtune.__file__).parent)], signature=signature, input_example=example,
-                pip_requirements=_requirements(), registered_model_name=name,
+                name="model",
+                python_model=str(MODEL_CODE),
+                artifacts={"model_dir": str(model_dir)},
+                code_paths=[str(Path(lstmtune.__file__).parent)],
+                signature=signature,
+                input_example=example,
+                pip_requirements=_requirements(),
+                registered_model_name=name,
             )
             mlflow.log_dict(evaluation, "evaluation.json")
         version = str(info.registered_model_version)
         model_uri = f"models:/{name}/{version}"
-    tags = {"task": meta["task"], "data_sha256": meta["sha256"], "lstmtune_version": lstmtune.__version__, f"test_{metric}": f"{new_value:.6g}"}
+    tags = {
+        "task": meta["task"],
+        "data_sha256": meta["sha256"],
+        "lstmtune_version": lstmtune.__version__,
+        f"test_{metric}": f"{new_value:.6g}",
+    }
     if meta["task"] == "forecast":
-        tags.update({"lookback": str(spec["featurizer"]["lookback"]), "horizon": str(meta["horizon"]), "target": str(meta["columns"]["target"])})
+        tags.update(
+            {
+                "lookback": str(spec["featurizer"]["lookback"]),
+                "horizon": str(meta["horizon"]),
+                "target": str(meta["columns"]["target"]),
+            }
+        )
     else:
-        tags.update({"lookback": "variable", "horizon": "1", "target": str(meta["columns"]["label"])})
+        tags.update(
+            {"lookback": "variable", "horizon": "1", "target": str(meta["columns"]["label"])}
+        )
     baseline_value = float(evaluation["baseline_metrics"][evaluation["best_baseline"]][metric])
-    decision = decide_promotion(metric, new_value, champ_value, baseline_value, evaluation["best_baseline"])
+    decision = decide_promotion(
+        metric, new_value, champ_value, baseline_value, evaluation["best_baseline"]
+    )
     tags["promotion"] = decision.reason
     for k, v in tags.items():
         client.set_model_version_tag(name, version, k, v)
     client.set_registered_model_alias(name, decision.alias, version)
     client.set_terminated(parent_run_id, status="FINISHED")
-    emit("registered", f"registered {name} version {version} as @{decision.alias}: {decision.reason}",
-         model_name=name, model_version=version, alias=decision.alias)
+    emit(
+        "registered",
+        f"registered {name} version {version} as @{decision.alias}: {decision.reason}",
+        model_name=name,
+        model_version=version,
+        alias=decision.alias,
+    )
     return {
-        "model_name": name, "model_version": version, "alias": decision.alias, "promotion_reason": decision.reason,
-        "model_uri": f"models:/{name}@{decision.alias}", "model_version_uri": model_uri,
-        "previous_champion_version": champ_version, "previous_champion_metric": champ_value,
-        "task": meta["task"], "objective": best["objective"], "best_params": best["best_params"], "best_value": best["best_value"],
-        "best_trial": best["best_trial"], "best_epoch": best["best_epoch"],
-        "test_metrics": evaluation["test_metrics"], "baseline_metrics": evaluation["baseline_metrics"],
-        "primary_metric": metric, "best_baseline": evaluation["best_baseline"], "beats_baseline": evaluation["beats_baseline"],
-        "tracking_uri": cfg.mlflow.tracking_uri, "experiment": cfg.mlflow.experiment, "parent_run_id": parent_run_id,
-        "study_name": best["study_name"], "storage": best["storage"],
-        "n_trials_complete": best["n_trials_complete"], "n_trials_pruned": best["n_trials_pruned"],
-        "n_trials_failed": best["n_trials_failed"], "n_trials_reused": best["n_trials_reused"], "tune_seconds": best["seconds"],
-        "data_sha256": meta["sha256"], "data_source": meta["source"],
-        "tune_extra": best.get("extra") or {}, "pbt_schedule": best.get("schedule"),
+        "model_name": name,
+        "model_version": version,
+        "alias": decision.alias,
+        "promotion_reason": decision.reason,
+        "model_uri": f"models:/{name}@{decision.alias}",
+        "model_version_uri": model_uri,
+        "previous_champion_version": champ_version,
+        "previous_champion_metric": champ_value,
+        "task": meta["task"],
+        "objective": best["objective"],
+        "best_params": best["best_params"],
+        "best_value": best["best_value"],
+        "best_trial": best["best_trial"],
+        "best_epoch": best["best_epoch"],
+        "test_metrics": evaluation["test_metrics"],
+        "baseline_metrics": evaluation["baseline_metrics"],
+        "primary_metric": metric,
+        "best_baseline": evaluation["best_baseline"],
+        "beats_baseline": evaluation["beats_baseline"],
+        "tracking_uri": cfg.mlflow.tracking_uri,
+        "experiment": cfg.mlflow.experiment,
+        "parent_run_id": parent_run_id,
+        "study_name": best["study_name"],
+        "storage": best["storage"],
+        "n_trials_complete": best["n_trials_complete"],
+        "n_trials_pruned": best["n_trials_pruned"],
+        "n_trials_failed": best["n_trials_failed"],
+        "n_trials_reused": best["n_trials_reused"],
+        "tune_seconds": best["seconds"],
+        "data_sha256": meta["sha256"],
+        "data_source": meta["source"],
+        "tune_extra": best.get("extra") or {},
+        "pbt_schedule": best.get("schedule"),
     }

@@ -29,22 +29,44 @@ PLOTS_DIR = "plots"
 # --------------------------------------------------------------------------- locating a run
 
 
-def find_run_artifacts(output_dir: str | Path, summary: dict[str, Any] | None = None) -> tuple[Path | None, Path | None]:
+def find_run_artifacts(
+    output_dir: str | Path, summary: dict[str, Any] | None = None
+) -> tuple[Path | None, Path | None]:
     """The prepared dataset dir and the model dir of the run behind ``summary`` under
     ``output_dir/kfp/``: the kfp run whose register output names the same MLflow parent run,
     else the newest kfp run that has both."""
     root = Path(output_dir) / "kfp"
     if not root.is_dir():
         return None, None
-    runs = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True)
+    runs = sorted(
+        (d for d in root.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True
+    )
     candidates: list[tuple[Path, Path]] = []
     for run in runs:
-        dataset = next((p.parent for p in sorted(run.glob("*/*/metadata.json")) if (p.parent / "test.parquet").is_file()), None)
-        model = next((p.parent for p in sorted(run.glob("*/*/spec.json")) if (p.parent / "weights.pt").is_file()), None)
+        dataset = next(
+            (
+                p.parent
+                for p in sorted(run.glob("*/*/metadata.json"))
+                if (p.parent / "test.parquet").is_file()
+            ),
+            None,
+        )
+        model = next(
+            (
+                p.parent
+                for p in sorted(run.glob("*/*/spec.json"))
+                if (p.parent / "weights.pt").is_file()
+            ),
+            None,
+        )
         if dataset is None or model is None:
             continue
         candidates.append((dataset, model))
-        if summary and summary.get("parent_run_id") and _run_matches(run, str(summary["parent_run_id"])):
+        if (
+            summary
+            and summary.get("parent_run_id")
+            and _run_matches(run, str(summary["parent_run_id"]))
+        ):
             return dataset, model
     return candidates[0] if candidates else (None, None)
 
@@ -59,7 +81,9 @@ def _run_matches(run: Path, parent_run_id: str) -> bool:
     return False
 
 
-def load_study(summary: dict[str, Any], output_dir: str | Path | None = None, storage: str | None = None) -> Any:
+def load_study(
+    summary: dict[str, Any], output_dir: str | Path | None = None, storage: str | None = None
+) -> Any:
     """The run's ``optuna.Study`` (None when it cannot be opened). A redacted storage URL (password
     hidden) cannot be opened: pass ``storage``, else ``<output_dir>/optuna.db`` is tried."""
     import optuna
@@ -115,26 +139,44 @@ def _metrics_table(summary: dict[str, Any]) -> str:
     baselines = summary.get("baseline_metrics") or {}
     metrics = list(test)
     primary = summary.get("primary_metric")
-    rows = [("lstmtune model", test, True), *((name, vals, False) for name, vals in baselines.items())]
+    rows = [
+        ("lstmtune model", test, True),
+        *((name, vals, False) for name, vals in baselines.items()),
+    ]
     best: dict[str, float] = {}
     for m in metrics:
-        values = [float(r[1][m]) for r in rows if isinstance(r[1].get(m), int | float) and math.isfinite(float(r[1][m]))]
+        values = [
+            float(r[1][m])
+            for r in rows
+            if isinstance(r[1].get(m), int | float) and math.isfinite(float(r[1][m]))
+        ]
         if values:
             best[m] = max(values) if HIGHER_IS_BETTER.get(m, False) else min(values)
-    head = "".join(f'<th class="num">{_esc(m)}{" ★" if m == primary else ""} <span class="dir">{"↑" if HIGHER_IS_BETTER.get(m, False) else "↓"}</span></th>' for m in metrics)
+    head = "".join(
+        f'<th class="num">{_esc(m)}{" ★" if m == primary else ""} <span class="dir">{"↑" if HIGHER_IS_BETTER.get(m, False) else "↓"}</span></th>'
+        for m in metrics
+    )
     body = []
     for name, vals, is_model in rows:
         cells = []
         for m in metrics:
             v = vals.get(m)
-            mark = ' class="num best"' if isinstance(v, int | float) and m in best and float(v) == best[m] else ' class="num"'
+            mark = (
+                ' class="num best"'
+                if isinstance(v, int | float) and m in best and float(v) == best[m]
+                else ' class="num"'
+            )
             cells.append(f"<td{mark}>{_esc(_num(v))}</td>")
-        body.append(f'<tr{" class=model" if is_model else ""}><th>{_esc(name)}</th>{"".join(cells)}</tr>')
+        body.append(
+            f"<tr{' class=model' if is_model else ''}><th>{_esc(name)}</th>{''.join(cells)}</tr>"
+        )
     verdict = ""
     if "beats_baseline" in summary:
         ok = bool(summary["beats_baseline"])
-        verdict = (f'<p class="verdict {"good" if ok else "bad"}">The model {"beats" if ok else "does <b>not</b> beat"} the best naive baseline '
-                   f'(<code>{_esc(summary.get("best_baseline", ""))}</code>) on test <code>{_esc(primary)}</code>.</p>')
+        verdict = (
+            f'<p class="verdict {"good" if ok else "bad"}">The model {"beats" if ok else "does <b>not</b> beat"} the best naive baseline '
+            f"(<code>{_esc(summary.get('best_baseline', ''))}</code>) on test <code>{_esc(primary)}</code>.</p>"
+        )
     return f'<table class="grid metrics"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{verdict}'
 
 
@@ -147,23 +189,52 @@ def _champion_section(summary: dict[str, Any], champion: dict[str, Any] | None) 
     alias = summary.get("alias")
     reason = _esc(summary.get("promotion_reason", ""))
     if version is None and value is None:
-        return (f'<p>There was no champion before this run: version {_esc(summary.get("model_version"))} is '
-                f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span> ({reason}).</p>')
+        return (
+            f"<p>There was no champion before this run: version {_esc(summary.get('model_version'))} is "
+            f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span> ({reason}).</p>'
+        )
     rows = [("", "version", f"test {_esc(metric)}")]
-    rows.append(("this run", f'{_esc(summary.get("model_version"))} <span class="badge {_esc(alias)}">@{_esc(alias)}</span>', _esc(_num(new))))
+    rows.append(
+        (
+            "this run",
+            f'{_esc(summary.get("model_version"))} <span class="badge {_esc(alias)}">@{_esc(alias)}</span>',
+            _esc(_num(new)),
+        )
+    )
     champ_alias = "champion" if alias != "champion" else "previous champion"
-    rows.append((champ_alias, _esc(version if version is not None else "—"), _esc(_num(value)) if value is not None else "not comparable"))
-    table = "".join(f"<tr><th>{a}</th><td>{b}</td><td class=num>{c}</td></tr>" for a, b, c in rows[1:])
+    rows.append(
+        (
+            champ_alias,
+            _esc(version if version is not None else "—"),
+            _esc(_num(value)) if value is not None else "not comparable",
+        )
+    )
+    table = "".join(
+        f"<tr><th>{a}</th><td>{b}</td><td class=num>{c}</td></tr>" for a, b, c in rows[1:]
+    )
     delta = ""
-    if isinstance(new, int | float) and isinstance(value, int | float) and math.isfinite(float(value)) and float(value) != 0:
+    if (
+        isinstance(new, int | float)
+        and isinstance(value, int | float)
+        and math.isfinite(float(value))
+        and float(value) != 0
+    ):
         diff = float(new) - float(value)
         better_is_up = HIGHER_IS_BETTER.get(metric, False)
         improved = diff > 0 if better_is_up else diff < 0
-        delta = (f'<p class="verdict {"good" if improved else "bad"}">{_esc(metric)} {"improves" if improved else "is worse"} by '
-                 f'{abs(diff):.4g} ({abs(diff) / abs(float(value)):.1%}) against the champion, both scored on this run\'s test split.</p>')
-    note = champ.get("note") or ("The champion was re-scored on this run's test split." if summary.get("previous_champion_metric") is not None else "")
-    return (f'<table class="grid"><thead><tr><th></th><th>version</th><th class=num>test {_esc(metric)}</th></tr></thead><tbody>{table}</tbody></table>'
-            f'{delta}<p>Decision: <span class="badge {_esc(alias)}">@{_esc(alias)}</span> — {reason}. {_esc(note)}</p>')
+        delta = (
+            f'<p class="verdict {"good" if improved else "bad"}">{_esc(metric)} {"improves" if improved else "is worse"} by '
+            f"{abs(diff):.4g} ({abs(diff) / abs(float(value)):.1%}) against the champion, both scored on this run's test split.</p>"
+        )
+    note = champ.get("note") or (
+        "The champion was re-scored on this run's test split."
+        if summary.get("previous_champion_metric") is not None
+        else ""
+    )
+    return (
+        f'<table class="grid"><thead><tr><th></th><th>version</th><th class=num>test {_esc(metric)}</th></tr></thead><tbody>{table}</tbody></table>'
+        f'{delta}<p>Decision: <span class="badge {_esc(alias)}">@{_esc(alias)}</span> — {reason}. {_esc(note)}</p>'
+    )
 
 
 def _pareto_section(summary: dict[str, Any]) -> str:
@@ -181,14 +252,21 @@ def _pareto_section(summary: dict[str, Any]) -> str:
         row_class = ' class="best"' if chosen else ""
         mark = " ✔" if chosen else ""
         rows.append(f"<tr{row_class}><td>{_esc(member['number'])}{mark}</td>{cells}</tr>")
-    rule = (f"Registered: the trial with the lowest <code>{_esc(names[1] if len(names) > 1 else '')}</code> among front members whose "
-            f"<code>{_esc(names[0])}</code> is within {float(extra.get('pareto_tolerance', 0)):.0%} of the best.")
-    return (f'<div class="card" id="pareto"><h2>Pareto front ({len(front)} trials)</h2><p>{rule}</p>'
-            f'<table class="metrics"><tr><th>trial</th>{head}</tr>{"".join(rows)}</table></div>')
+    rule = (
+        f"Registered: the trial with the lowest <code>{_esc(names[1] if len(names) > 1 else '')}</code> among front members whose "
+        f"<code>{_esc(names[0])}</code> is within {float(extra.get('pareto_tolerance', 0)):.0%} of the best."
+    )
+    return (
+        f'<div class="card" id="pareto"><h2>Pareto front ({len(front)} trials)</h2><p>{rule}</p>'
+        f'<table class="metrics"><tr><th>trial</th>{head}</tr>{"".join(rows)}</table></div>'
+    )
 
 
 def _params_table(params: dict[str, Any]) -> str:
-    items = "".join(f'<div class="param"><span>{_esc(k)}</span><code>{_esc(_num(v))}</code></div>' for k, v in sorted(params.items()))
+    items = "".join(
+        f'<div class="param"><span>{_esc(k)}</span><code>{_esc(_num(v))}</code></div>'
+        for k, v in sorted(params.items())
+    )
     return f'<div class="params">{items}</div>'
 
 
@@ -204,20 +282,38 @@ def _plot_sections(plots: PlotSet, interactive: bool) -> str:
         body = ""
         if interactive and p.figure is not None:
             try:
-                body = pio.to_html(p.figure, full_html=False, include_plotlyjs=False, div_id=f"plot-{p.name}",
-                                   config={"displaylogo": False, "responsive": True}, default_width="100%", default_height="460px")
+                body = pio.to_html(
+                    p.figure,
+                    full_html=False,
+                    include_plotlyjs=False,
+                    div_id=f"plot-{p.name}",
+                    config={"displaylogo": False, "responsive": True},
+                    default_width="100%",
+                    default_height="460px",
+                )
             except Exception as exc:
                 log.warning("lstmtune: interactive %s left out of the report: %s", p.name, exc)
-        img = f'<img alt="{_esc(p.title)}" src="{_data_uri(p.png)}">' if p.png and Path(p.png).is_file() else ""
+        img = (
+            f'<img alt="{_esc(p.title)}" src="{_data_uri(p.png)}">'
+            if p.png and Path(p.png).is_file()
+            else ""
+        )
         if body and img:
             body = f'<div class="interactive">{body}</div><details><summary>static image (PNG)</summary>{img}</details>'
         elif img:
             body = f'<div class="static">{img}</div>'
         note = f'<p class="note">{_esc(p.note)}</p>' if p.note else ""
-        out.append(f'<section class="plot" id="{_esc(p.name)}"><h3>{_esc(p.title)}</h3><p class="desc">{_esc(p.description)}</p>{note}{body}</section>')
+        out.append(
+            f'<section class="plot" id="{_esc(p.name)}"><h3>{_esc(p.title)}</h3><p class="desc">{_esc(p.description)}</p>{note}{body}</section>'
+        )
     if plots.skipped:
-        items = "".join(f"<li><b>{_esc(PLOTS.get(k, (k, ''))[0])}</b>: {_esc(v)}</li>" for k, v in plots.skipped.items())
-        out.append(f'<section class="plot skipped"><h3>Plots not drawn</h3><ul>{items}</ul></section>')
+        items = "".join(
+            f"<li><b>{_esc(PLOTS.get(k, (k, ''))[0])}</b>: {_esc(v)}</li>"
+            for k, v in plots.skipped.items()
+        )
+        out.append(
+            f'<section class="plot skipped"><h3>Plots not drawn</h3><ul>{items}</ul></section>'
+        )
     return "".join(out)
 
 
@@ -265,18 +361,29 @@ footer { color:var(--muted); font-size:12px; text-align:center; padding:10px; }
 """
 
 
-def render_report(summary: dict[str, Any], plots: PlotSet, *, champion: dict[str, Any] | None = None, interactive: bool = True) -> str:
+def render_report(
+    summary: dict[str, Any],
+    plots: PlotSet,
+    *,
+    champion: dict[str, Any] | None = None,
+    interactive: bool = True,
+) -> str:
     """The report page (a string) for a run summary and rendered plots."""
     import plotly.offline  # type: ignore[import-untyped]
 
     s = summary
     alias = str(s.get("alias", ""))
     title = f"{s.get('model_name', 'lstmtune')} v{s.get('model_version', '?')}"
-    trials = (f"{s.get('n_trials_complete', '—')} complete, {s.get('n_trials_pruned', '—')} pruned, {s.get('n_trials_failed', '—')} failed"
-              + (f" ({s['n_trials_reused']} reused)" if s.get("n_trials_reused") else ""))
+    trials = (
+        f"{s.get('n_trials_complete', '—')} complete, {s.get('n_trials_pruned', '—')} pruned, {s.get('n_trials_failed', '—')} failed"
+        + (f" ({s['n_trials_reused']} reused)" if s.get("n_trials_reused") else "")
+    )
     overview = [
-        ("model", f"<code>{_esc(s.get('model_name'))}</code> version <b>{_esc(s.get('model_version'))}</b> "
-                  f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span>'),
+        (
+            "model",
+            f"<code>{_esc(s.get('model_name'))}</code> version <b>{_esc(s.get('model_version'))}</b> "
+            f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span>',
+        ),
         ("promotion", _esc(s.get("promotion_reason", "—"))),
         ("load it", f"<code>mlflow.pyfunc.load_model('{_esc(s.get('model_uri', ''))}')</code>"),
         ("task", _esc(s.get("task", "—"))),
@@ -285,19 +392,35 @@ def render_report(summary: dict[str, Any], plots: PlotSet, *, champion: dict[str
     ]
     tuning = [
         ("trials", _esc(trials)),
-        ("best validation", f"<code>{_esc(s.get('objective'))}</code> = <b>{_esc(_num(s.get('best_value')))}</b> (trial {_esc(s.get('best_trial'))}, epoch {_esc(s.get('best_epoch'))})"),
+        (
+            "best validation",
+            f"<code>{_esc(s.get('objective'))}</code> = <b>{_esc(_num(s.get('best_value')))}</b> (trial {_esc(s.get('best_trial'))}, epoch {_esc(s.get('best_epoch'))})",
+        ),
         ("study", f"<code>{_esc(s.get('study_name'))}</code>"),
         ("storage", f"<code>{_esc(s.get('storage'))}</code>"),
         ("tuning time", _esc(_seconds(s.get("tune_seconds")))),
         ("pipeline time", _esc(_seconds(s.get("pipeline_seconds")))),
-        ("MLflow", f"<code>{_esc(s.get('tracking_uri'))}</code> run <code>{_esc(s.get('parent_run_id'))}</code>"),
+        (
+            "MLflow",
+            f"<code>{_esc(s.get('tracking_uri'))}</code> run <code>{_esc(s.get('parent_run_id'))}</code>",
+        ),
     ]
     extra = s.get("tune_extra") or {}
     if extra.get("subset"):
-        tuning.append(("start small", f"tuned on {float(extra['subset']):.0%} of the training data; retrained on all of train + val"))
+        tuning.append(
+            (
+                "start small",
+                f"tuned on {float(extra['subset']):.0%} of the training data; retrained on all of train + val",
+            )
+        )
     if extra.get("strategy") == "pbt":
-        tuning.append(("strategy", f"population-based training: {extra.get('population')} members, {extra.get('rounds')} rounds of "
-                                   f"{extra.get('epochs_per_round')} epochs (schedule: <code>pbt_schedule.json</code>)"))
+        tuning.append(
+            (
+                "strategy",
+                f"population-based training: {extra.get('population')} members, {extra.get('rounds')} rounds of "
+                f"{extra.get('epochs_per_round')} epochs (schedule: <code>pbt_schedule.json</code>)",
+            )
+        )
     plot_links = "".join(f'<a href="#{_esc(p.name)}">{_esc(p.title)}</a>' for p in plots.plots)
     plotly_js = ""
     if interactive and any(p.figure is not None for p in plots.plots):
@@ -308,7 +431,7 @@ def render_report(summary: dict[str, Any], plots: PlotSet, *, champion: dict[str
 <title>lstmtune report — {_esc(title)}</title><style>{CSS}</style>{plotly_js}</head>
 <body>
 <header><h1>{_esc(title)} <span class="badge {_esc(alias)}">@{_esc(alias)}</span></h1>
-<div class="sub">lstmtune {_esc(s.get('task', ''))} run · test {_esc(s.get('primary_metric', ''))} = {_esc(_num((s.get('test_metrics') or {}).get(s.get('primary_metric', ''))))} · generated {generated}</div></header>
+<div class="sub">lstmtune {_esc(s.get("task", ""))} run · test {_esc(s.get("primary_metric", ""))} = {_esc(_num((s.get("test_metrics") or {}).get(s.get("primary_metric", ""))))} · generated {generated}</div></header>
 <main>
 <nav><a href="#summary">Summary</a><a href="#metrics">Test metrics</a><a href="#champion">Champion</a><a href="#params">Hyperparameters</a>{plot_links}</nav>
 <div class="cols" id="summary">
@@ -317,24 +440,38 @@ def render_report(summary: dict[str, Any], plots: PlotSet, *, champion: dict[str
 </div>
 <div class="card" id="metrics"><h2>Test metrics vs. naive baselines</h2>{_metrics_table(s)}</div>
 <div class="card" id="champion"><h2>Comparison with the champion</h2>{_champion_section(s, champion)}</div>
-<div class="card" id="params"><h2>Best hyperparameters</h2>{_params_table(s.get('best_params') or {})}</div>
+<div class="card" id="params"><h2>Best hyperparameters</h2>{_params_table(s.get("best_params") or {})}</div>
 {_pareto_section(s)}
 <h2 id="plots">Plots</h2>
 {_plot_sections(plots, interactive)}
 </main>
-<footer>Generated by lstmtune from {_esc(s.get('output_dir', ''))}. Self-contained: no network access needed.</footer>
+<footer>Generated by lstmtune from {_esc(s.get("output_dir", ""))}. Self-contained: no network access needed.</footer>
 </body></html>
 """
 
 
-def write_report(summary: dict[str, Any], out_path: str | Path, *, study: Any = None, dataset_dir: str | Path | None = None,
-                 model_dir: str | Path | None = None, plots_dir: str | Path | None = None, champion: dict[str, Any] | None = None) -> tuple[str, PlotSet]:
+def write_report(
+    summary: dict[str, Any],
+    out_path: str | Path,
+    *,
+    study: Any = None,
+    dataset_dir: str | Path | None = None,
+    model_dir: str | Path | None = None,
+    plots_dir: str | Path | None = None,
+    champion: dict[str, Any] | None = None,
+) -> tuple[str, PlotSet]:
     """Draw the plots into ``plots_dir`` (default: ``plots/`` beside ``out_path``) and write the
     report. Usable inside a pipeline step, where the summary is in memory. Returns the report path
     and the plots."""
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    plots = render_plots(study, dataset_dir, model_dir, plots_dir or out.parent / PLOTS_DIR, objective=summary.get("objective"))
+    plots = render_plots(
+        study,
+        dataset_dir,
+        model_dir,
+        plots_dir or out.parent / PLOTS_DIR,
+        objective=summary.get("objective"),
+    )
     page = render_report(summary, plots, champion=champion)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
@@ -342,7 +479,9 @@ def write_report(summary: dict[str, Any], out_path: str | Path, *, study: Any = 
     return str(out), plots
 
 
-def build_report(output_dir: str, *, champion: dict[str, Any] | None = None, storage: str | None = None) -> str:
+def build_report(
+    output_dir: str, *, champion: dict[str, Any] | None = None, storage: str | None = None
+) -> str:
     """Read the finished run in ``output_dir`` (``summary.json``, the Optuna study, the newest
     matching kfp run's dataset and model), write ``plots/`` and ``report.html``; returns its path."""
     from lstmtune.errors import UserError
@@ -350,19 +489,36 @@ def build_report(output_dir: str, *, champion: dict[str, Any] | None = None, sto
     root = Path(output_dir)
     summary_path = root / "summary.json"
     if not summary_path.is_file():
-        raise UserError(f"{summary_path}: no run summary (run `lstmtune run --output-dir {output_dir}` first)")
+        raise UserError(
+            f"{summary_path}: no run summary (run `lstmtune run --output-dir {output_dir}` first)"
+        )
     summary: dict[str, Any] = json.loads(summary_path.read_text())
     summary.setdefault("output_dir", str(root))
     dataset_dir, model_dir = find_run_artifacts(root, summary)
     if dataset_dir is None:
-        log.warning("lstmtune: no kfp run with a dataset and a model under %s; the report has no model plots", root / "kfp")
+        log.warning(
+            "lstmtune: no kfp run with a dataset and a model under %s; the report has no model plots",
+            root / "kfp",
+        )
     study = load_study(summary, root, storage)
-    path, _ = write_report(summary, root / REPORT, study=study, dataset_dir=dataset_dir, model_dir=model_dir,
-                           plots_dir=root / PLOTS_DIR, champion=champion)
+    path, _ = write_report(
+        summary,
+        root / REPORT,
+        study=study,
+        dataset_dir=dataset_dir,
+        model_dir=model_dir,
+        plots_dir=root / PLOTS_DIR,
+        champion=champion,
+    )
     return path
 
 
-def log_to_mlflow(tracking_uri: str, run_id: str, report_path: str | Path, plots: dict[str, dict[str, str]] | PlotSet) -> None:
+def log_to_mlflow(
+    tracking_uri: str,
+    run_id: str,
+    report_path: str | Path,
+    plots: dict[str, dict[str, str]] | PlotSet,
+) -> None:
     """Log ``report.html`` (artifact ``report/``) and the plot PNGs and HTML pages (``plots/``) to an
     MLflow run (it may already be finished). Failures are logged, never raised."""
     try:
@@ -392,7 +548,11 @@ def markdown_summary(summary: dict[str, Any]) -> str:
         f"**Trials:** {s.get('n_trials_complete', '—')} complete, {s.get('n_trials_pruned', '—')} pruned, {s.get('n_trials_failed', '—')} failed"
         + (f" ({s['n_trials_reused']} reused)" if s.get("n_trials_reused") else "")
         + f"; best validation `{s.get('objective')}` = {_num(s.get('best_value'))} (trial {s.get('best_trial')})"
-        + (f"; tuning {_seconds(s.get('tune_seconds'))}" if s.get("tune_seconds") is not None else ""),
+        + (
+            f"; tuning {_seconds(s.get('tune_seconds'))}"
+            if s.get("tune_seconds") is not None
+            else ""
+        ),
         "",
         "### Test metrics",
         "",
@@ -403,11 +563,24 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     for name, vals in (s.get("baseline_metrics") or {}).items():
         lines.append(f"| {name} | " + " | ".join(_num(vals.get(m)) for m in metrics) + " |")
     if "beats_baseline" in s:
-        lines += ["", f"The model {'beats' if s['beats_baseline'] else '**does not beat**'} the best naive baseline (`{s.get('best_baseline')}`) on test `{metric}`."]
-    if s.get("previous_champion_version") is not None or s.get("previous_champion_metric") is not None:
-        lines += ["", f"**Champion:** version {s.get('previous_champion_version')} scores {_num(s.get('previous_champion_metric'))} "
-                      f"on this test split vs. {_num(test.get(metric))} for the new version."]
+        lines += [
+            "",
+            f"The model {'beats' if s['beats_baseline'] else '**does not beat**'} the best naive baseline (`{s.get('best_baseline')}`) on test `{metric}`.",
+        ]
+    if (
+        s.get("previous_champion_version") is not None
+        or s.get("previous_champion_metric") is not None
+    ):
+        lines += [
+            "",
+            f"**Champion:** version {s.get('previous_champion_version')} scores {_num(s.get('previous_champion_metric'))} "
+            f"on this test split vs. {_num(test.get(metric))} for the new version.",
+        ]
     lines += ["", "### Best hyperparameters", "", "| parameter | value |", "|---|---|"]
     lines += [f"| {k} | `{_num(v)}` |" for k, v in sorted((s.get("best_params") or {}).items())]
-    lines += ["", f"Load: `mlflow.pyfunc.load_model('{s.get('model_uri')}')` with `MLFLOW_TRACKING_URI={s.get('tracking_uri')}`", ""]
+    lines += [
+        "",
+        f"Load: `mlflow.pyfunc.load_model('{s.get('model_uri')}')` with `MLFLOW_TRACKING_URI={s.get('tracking_uri')}`",
+        "",
+    ]
     return "\n".join(lines)

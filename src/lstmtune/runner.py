@@ -59,7 +59,9 @@ class Display:
             return
         if kind == "epoch":
             if self._bar is not None:
-                self._bar.set_postfix_str(f"trial {record.get('trial')} epoch {record.get('epoch')}: {record.get('message', '')}")
+                self._bar.set_postfix_str(
+                    f"trial {record.get('trial')} epoch {record.get('epoch')}: {record.get('message', '')}"
+                )
             return
         if kind in ("study_done", "retrained", "registered", "prepared") and self._bar is not None:
             self.close()
@@ -70,12 +72,23 @@ class Display:
 
         total = int(record.get("total") or 0)
         if self._bar is None:
-            self._bar = tqdm(total=total, desc="lstmtune | tune", unit="trial", file=self.terminal, dynamic_ncols=True, leave=True)
+            self._bar = tqdm(
+                total=total,
+                desc="lstmtune | tune",
+                unit="trial",
+                file=self.terminal,
+                dynamic_ncols=True,
+                leave=True,
+            )
             self._bar.n = max(0, int(record.get("done") or 1) - 1)
         self._bar.n = int(record.get("done") or self._bar.n + 1)
         best = record.get("best")
         counts = record.get("counts") or {}
-        best_text = f"best {record.get('objective', 'value')}={best:.4g} " if isinstance(best, int | float) else ""
+        best_text = (
+            f"best {record.get('objective', 'value')}={best:.4g} "
+            if isinstance(best, int | float)
+            else ""
+        )
         self._bar.set_postfix_str(best_text + " ".join(f"{k}={v}" for k, v in counts.items()))
         self._bar.refresh()
 
@@ -127,8 +140,14 @@ def preflight(cfg: RunConfig) -> dict[str, Any]:
     return meta
 
 
-def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, display: str | None = None,
-              terminal: TextIO | None = None) -> dict[str, Any]:
+def run_local(
+    cfg: RunConfig,
+    *,
+    verbose: int = 0,
+    image: str | None = None,
+    display: str | None = None,
+    terminal: TextIO | None = None,
+) -> dict[str, Any]:
     """Execute the pipeline through kfp.local; returns the summary (also written to summary.json).
 
     ``display``: ``bar`` (default on a terminal), ``text`` (default otherwise), ``json`` or
@@ -148,10 +167,21 @@ def run_local(cfg: RunConfig, *, verbose: int = 0, image: str | None = None, dis
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "pipeline.log"
-    shown.event({"event": "start", "message": f"running pipeline 'lstmtune' locally (kfp.local): {meta['task']} on {meta['source']}; log: {log_path}",
-                 "output_dir": str(out)})
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(out / "kfp"), raise_on_error=True)
-    pipeline = build_pipeline(image or DEFAULT_IMAGE, backend=cfg.tune.backend, workers=cfg.tune.workers)
+    shown.event(
+        {
+            "event": "start",
+            "message": f"running pipeline 'lstmtune' locally (kfp.local): {meta['task']} on {meta['source']}; log: {log_path}",
+            "output_dir": str(out),
+        }
+    )
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(out / "kfp"),
+        raise_on_error=True,
+    )
+    pipeline = build_pipeline(
+        image or DEFAULT_IMAGE, backend=cfg.tune.backend, workers=cfg.tune.workers
+    )
     started = time.perf_counter()
     kfp_logger = logging.getLogger("kfp")
     saved_env = {k: os.environ.get(k) for k in (FORMAT_ENV, VERBOSE_ENV)}
@@ -211,7 +241,9 @@ def _latest_report(out: Path) -> Path | None:
 def _mark_parent_failed_if_open(cfg: RunConfig, log_path: Path) -> None:
     """A run whose pipeline stopped half-way must not stay RUNNING in MLflow."""
     text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-    found = re.findall(r'"parent_run_id": "([0-9a-f]+)"', text) or re.findall(r"; MLflow run ([0-9a-f]+)", text)
+    found = re.findall(r'"parent_run_id": "([0-9a-f]+)"', text) or re.findall(
+        r"; MLflow run ([0-9a-f]+)", text
+    )
     if not found:
         return
     run_id = found[-1]
@@ -225,26 +257,54 @@ def _mark_parent_failed_if_open(cfg: RunConfig, log_path: Path) -> None:
 
 def format_summary(s: dict[str, Any]) -> str:
     """The readable end of ``lstmtune run``."""
-    lines = ["", "=" * 72, f"lstmtune: {s['task']} model tuned and published in {s.get('pipeline_seconds', '?')} s", "=" * 72]
-    lines.append(f"trials: {s['n_trials_complete']} complete, {s['n_trials_pruned']} pruned, {s['n_trials_failed']} failed"
-                 + (f" ({s['n_trials_reused']} reused from an earlier run)" if s.get("n_trials_reused") else "")
-                 + f"; best validation {s['objective']} = {s['best_value']:.4g} (trial {s['best_trial']})")
+    lines = [
+        "",
+        "=" * 72,
+        f"lstmtune: {s['task']} model tuned and published in {s.get('pipeline_seconds', '?')} s",
+        "=" * 72,
+    ]
+    lines.append(
+        f"trials: {s['n_trials_complete']} complete, {s['n_trials_pruned']} pruned, {s['n_trials_failed']} failed"
+        + (
+            f" ({s['n_trials_reused']} reused from an earlier run)"
+            if s.get("n_trials_reused")
+            else ""
+        )
+        + f"; best validation {s['objective']} = {s['best_value']:.4g} (trial {s['best_trial']})"
+    )
     lines.append("best hyperparameters:")
     width = max(len(k) for k in s["best_params"])
     for k, v in sorted(s["best_params"].items()):
         lines.append(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
     metrics = list(s["test_metrics"])
     header = f"  {'':<24}" + "".join(f"{m:>12}" for m in metrics)
-    lines += ["test metrics (original units):" if s["task"] == "forecast" else "test metrics:", header]
-    lines.append(f"  {'lstmtune model':<24}" + "".join(f"{s['test_metrics'][m]:>12.4g}" for m in metrics))
+    lines += [
+        "test metrics (original units):" if s["task"] == "forecast" else "test metrics:",
+        header,
+    ]
+    lines.append(
+        f"  {'lstmtune model':<24}" + "".join(f"{s['test_metrics'][m]:>12.4g}" for m in metrics)
+    )
     for name, vals in s["baseline_metrics"].items():
-        lines.append(f"  {name:<24}" + "".join(f"{vals.get(m, float('nan')):>12.4g}" for m in metrics))
+        lines.append(
+            f"  {name:<24}" + "".join(f"{vals.get(m, float('nan')):>12.4g}" for m in metrics)
+        )
     verdict = "beats" if s["beats_baseline"] else "DOES NOT beat"
-    lines.append(f"  -> the model {verdict} the best naive baseline ({s['best_baseline']}) on test {s['primary_metric']}")
-    lines.append(f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']} ({s['promotion_reason']})")
-    lines.append(f"load it:    mlflow.pyfunc.load_model('{s['model_uri']}')  with MLFLOW_TRACKING_URI={s['tracking_uri']}")
-    lines.append(f"MLflow UI:  mlflow ui --backend-store-uri {s['tracking_uri']} --host 127.0.0.1 --port 5000")
+    lines.append(
+        f"  -> the model {verdict} the best naive baseline ({s['best_baseline']}) on test {s['primary_metric']}"
+    )
+    lines.append(
+        f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']} ({s['promotion_reason']})"
+    )
+    lines.append(
+        f"load it:    mlflow.pyfunc.load_model('{s['model_uri']}')  with MLFLOW_TRACKING_URI={s['tracking_uri']}"
+    )
+    lines.append(
+        f"MLflow UI:  mlflow ui --backend-store-uri {s['tracking_uri']} --host 127.0.0.1 --port 5000"
+    )
     lines.append(f"summary:    {s.get('output_dir', '.')}/summary.json")
     if s.get("report"):
-        lines.append(f"report:     {s['report']}  (or: lstmtune report --output-dir {s.get('output_dir', '.')})")
+        lines.append(
+            f"report:     {s['report']}  (or: lstmtune report --output-dir {s.get('output_dir', '.')})"
+        )
     return "\n".join(lines)

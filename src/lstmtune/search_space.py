@@ -27,8 +27,18 @@ Spec = dict[str, Any]
 Params = dict[str, Any]
 
 COMMON_PARAMS = (
-    "units", "num_layers", "dropout", "recurrent_dropout", "bidirectional", "learning_rate",
-    "batch_size", "optimizer", "weight_decay", "epochs", "cell", "head",
+    "units",
+    "num_layers",
+    "dropout",
+    "recurrent_dropout",
+    "bidirectional",
+    "learning_rate",
+    "batch_size",
+    "optimizer",
+    "weight_decay",
+    "epochs",
+    "cell",
+    "head",
 )
 CELLS = ("lstm", "gru")
 HEADS = ("last", "mean", "attention")
@@ -45,7 +55,9 @@ def _cat(*choices: Any) -> Spec:
     return {"type": "categorical", "choices": list(choices)}
 
 
-def _num(kind: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> Spec:
+def _num(
+    kind: str, low: float, high: float, *, step: float | None = None, log: bool = False
+) -> Spec:
     return {"type": kind, "low": low, "high": high, "step": step, "log": log}
 
 
@@ -82,12 +94,16 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
         meta = meta or {}
         period = int(meta.get("seasonal_period", 1))
         if period >= 2:
-            space["lookback"] = _cat(*sorted({max(period + 1, 4), 2 * period}))  # period + 1: room for seasonal_trend
+            space["lookback"] = _cat(
+                *sorted({max(period + 1, 4), 2 * period})
+            )  # period + 1: room for seasonal_trend
             space["anchor"] = _cat("last", "seasonal", "seasonal_trend")
         else:
             space["lookback"] = _cat(8, 16, 32)
             space["anchor"] = _fixed("last")
-        space["transform"] = _cat("none", "log") if meta.get("target_positive", False) else _fixed("none")
+        space["transform"] = (
+            _cat("none", "log") if meta.get("target_positive", False) else _fixed("none")
+        )
         space["window_norm"] = _cat(False, True)
     return space
 
@@ -116,10 +132,16 @@ def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec
     """User declaration over the defaults, checked against what the data allows."""
     task = meta["task"]
     space = default_space(task, meta)
-    known = set(COMMON_PARAMS) | (set(FORECAST_PARAMS) if task == "forecast" else set()) | (set(TEXT_PARAMS) if task == "text" else set())
+    known = (
+        set(COMMON_PARAMS)
+        | (set(FORECAST_PARAMS) if task == "forecast" else set())
+        | (set(TEXT_PARAMS) if task == "text" else set())
+    )
     for name, entry in (cfg.tune.search_space or {}).items():
         if name not in known:
-            raise UserError(f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: {', '.join(sorted(known))})")
+            raise UserError(
+                f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: {', '.join(sorted(known))})"
+            )
         space[name] = _entry_to_spec(name, entry)
     _check(space, meta)  # first: the lookback values must be valid numbers
     if task == "forecast" and "anchor" not in (cfg.tune.search_space or {}):
@@ -135,11 +157,20 @@ def _fit_default_anchors(space: dict[str, Spec], period: int) -> None:
         return
     values = _values(space["lookback"])
     longest = int(max(values)) if values else int(space["lookback"]["high"])
-    keep = [a for a in spec["choices"] if anchor_fits(a, longest, period)]  # the defaults always keep "last"
+    keep = [
+        a for a in spec["choices"] if anchor_fits(a, longest, period)
+    ]  # the defaults always keep "last"
     space["anchor"] = _cat(*keep) if len(keep) > 1 else _fixed(keep[0])
 
 
-INT_PARAMS = {"units": 1, "num_layers": 1, "batch_size": 1, "epochs": 1, "lookback": 1, "embedding_dim": 1}
+INT_PARAMS = {
+    "units": 1,
+    "num_layers": 1,
+    "batch_size": 1,
+    "epochs": 1,
+    "lookback": 1,
+    "embedding_dim": 1,
+}
 FLOAT_PARAMS: dict[str, tuple[float, float, bool]] = {  # name -> (low, high, high inclusive)
     "dropout": (0.0, 1.0, False),
     "recurrent_dropout": (0.0, 1.0, False),
@@ -168,7 +199,11 @@ def _check_values(name: str, spec: Spec) -> None:
         low, high, inclusive = FLOAT_PARAMS[name]
         candidates = vals if vals is not None else [spec["low"], spec["high"]]
         for v in candidates:
-            ok = _is_number(v) and low <= float(v) and (float(v) <= high if inclusive else float(v) < high)
+            ok = (
+                _is_number(v)
+                and low <= float(v)
+                and (float(v) <= high if inclusive else float(v) < high)
+            )
             if not ok:
                 bound = "]" if inclusive else ")"
                 raise UserError(f"{key}: {v!r} is not a number in [{low:g}, {high:g}{bound}")
@@ -183,7 +218,9 @@ def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
             raise UserError(f"tune.search_space.{name}: must be a fixed value or a list of choices")
         for v in vals:
             if v not in options:
-                raise UserError(f"tune.search_space.{name}: {v!r} is not one of {', '.join(map(str, options))}")
+                raise UserError(
+                    f"tune.search_space.{name}: {v!r} is not one of {', '.join(map(str, options))}"
+                )
 
     for name, spec in space.items():
         _check_values(name, spec)
@@ -198,8 +235,12 @@ def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
     allowed("transform", TRANSFORMS)
     allowed("anchor", ANCHORS)
     if "log" in (_values(space["transform"]) or []) and not meta.get("target_positive", False):
-        raise UserError(f"tune.search_space.transform: 'log' needs a strictly positive target column '{meta['columns']['target']}'")
-    lookbacks = _values(space["lookback"]) or list(range(int(space["lookback"]["low"]), int(space["lookback"]["high"]) + 1))
+        raise UserError(
+            f"tune.search_space.transform: 'log' needs a strictly positive target column '{meta['columns']['target']}'"
+        )
+    lookbacks = _values(space["lookback"]) or list(
+        range(int(space["lookback"]["low"]), int(space["lookback"]["high"]) + 1)
+    )
     n_train = int(meta["splits"]["train"]["rows"])
     horizon = int(meta["horizon"])
     from lstmtune.data.prepare import MIN_TRAIN_WINDOWS
@@ -222,7 +263,9 @@ def _parse_when(name: str, expr: str, space: dict[str, Spec]) -> tuple[str, str,
     m = WHEN_RE.match(expr)
     key = f"tune.search_space.{name}.when"
     if not m:
-        raise UserError(f"{key}: {expr!r} is not '<parameter> <op> <value>' with op ==, !=, >, >=, <, <= or in")
+        raise UserError(
+            f"{key}: {expr!r} is not '<parameter> <op> <value>' with op ==, !=, >, >=, <, <= or in"
+        )
     ref, op = m.group(1), m.group(2)
     try:
         raw = _literal(m.group(3))
@@ -233,7 +276,9 @@ def _parse_when(name: str, expr: str, space: dict[str, Spec]) -> tuple[str, str,
     if ref not in space or ref == name:
         raise UserError(f"{key}: {ref!r} is not another parameter of the search space")
     if space[ref].get("when"):
-        raise UserError(f"{key}: {ref!r} is itself conditional; one level of conditions is supported")
+        raise UserError(
+            f"{key}: {ref!r} is itself conditional; one level of conditions is supported"
+        )
     if op == "in" and not isinstance(raw, list):
         raise UserError(f"{key}: 'in' needs a list, e.g. 'cell in [gru]'")
     return ref, op, raw
@@ -246,12 +291,20 @@ def condition_holds(name: str, spec: Spec, params: Params, space: dict[str, Spec
     actual = params[ref]
     if op == "in":
         return bool(actual in value)
-    ops = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-           "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
+    ops = {
+        "==": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+    }
     try:
         return bool(ops[op](actual, value))
     except TypeError:
-        raise UserError(f"tune.search_space.{name}.when: cannot compare {actual!r} {op} {value!r}") from None
+        raise UserError(
+            f"tune.search_space.{name}.when: cannot compare {actual!r} {op} {value!r}"
+        ) from None
 
 
 def inactive_value(spec: Spec) -> Any:
@@ -284,9 +337,21 @@ def suggest(trial: Any, space: dict[str, Spec]) -> Params:
         elif kind == "categorical":
             params[name] = trial.suggest_categorical(name, spec["choices"])
         elif kind == "int":
-            params[name] = trial.suggest_int(name, int(spec["low"]), int(spec["high"]), step=int(spec["step"] or 1), log=bool(spec["log"]))
+            params[name] = trial.suggest_int(
+                name,
+                int(spec["low"]),
+                int(spec["high"]),
+                step=int(spec["step"] or 1),
+                log=bool(spec["log"]),
+            )
         else:
-            params[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]), step=spec["step"], log=bool(spec["log"]))
+            params[name] = trial.suggest_float(
+                name,
+                float(spec["low"]),
+                float(spec["high"]),
+                step=spec["step"],
+                log=bool(spec["log"]),
+            )
     return params
 
 
@@ -303,10 +368,22 @@ def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = 
     meta = meta or {}
     period = int(meta.get("seasonal_period", 1))
     preferred: Params = {
-        "units": 32, "num_layers": 1, "dropout": 0.0, "recurrent_dropout": 0.0, "bidirectional": False, "learning_rate": 3e-3,
-        "batch_size": 32, "optimizer": "adam", "weight_decay": 1e-6, "embedding_dim": 64, "cell": "lstm", "head": "last",
-        "window_norm": True, "transform": "log" if meta.get("target_positive", False) else "none",
-        "anchor": "seasonal_trend" if period >= 2 else "last", "lookback": 2 * period if period >= 2 else 16,
+        "units": 32,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "bidirectional": False,
+        "learning_rate": 3e-3,
+        "batch_size": 32,
+        "optimizer": "adam",
+        "weight_decay": 1e-6,
+        "embedding_dim": 64,
+        "cell": "lstm",
+        "head": "last",
+        "window_norm": True,
+        "transform": "log" if meta.get("target_positive", False) else "none",
+        "anchor": "seasonal_trend" if period >= 2 else "last",
+        "lookback": 2 * period if period >= 2 else 16,
     }
     out: Params = {}
     for name, spec in space.items():
@@ -317,8 +394,14 @@ def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = 
             out[name] = value
     lookback = out.get("lookback", space.get("lookback", {}).get("value"))
     anchor = space.get("anchor", {})
-    if anchor.get("type") == "categorical" and not anchor.get("when") and lookback is not None:  # the most informed anchor the lookback can feed
-        feasible = [a for a in ("seasonal_trend", "seasonal", "last", "none") if a in anchor["choices"] and anchor_fits(a, int(lookback), period)]
+    if (
+        anchor.get("type") == "categorical" and not anchor.get("when") and lookback is not None
+    ):  # the most informed anchor the lookback can feed
+        feasible = [
+            a
+            for a in ("seasonal_trend", "seasonal", "last", "none")
+            if a in anchor["choices"] and anchor_fits(a, int(lookback), period)
+        ]
         if feasible:
             out["anchor"] = feasible[0]
     return out
@@ -328,7 +411,13 @@ def _nearest(spec: Spec, want: Any) -> Any:
     """The value of ``spec`` equal or closest to ``want`` (None: no sensible match)."""
     if spec["type"] == "categorical":
         choices = list(spec["choices"])
-        same = [c for c in choices if c == want and isinstance(c, bool) == isinstance(want, bool) and isinstance(c, str) == isinstance(want, str)]
+        same = [
+            c
+            for c in choices
+            if c == want
+            and isinstance(c, bool) == isinstance(want, bool)
+            and isinstance(c, str) == isinstance(want, str)
+        ]
         if same:
             return same[0]
         numbers = [c for c in choices if _is_number(c)]
@@ -362,14 +451,20 @@ def grid_space(space: dict[str, Spec]) -> dict[str, list[Any]]:
         elif spec["step"] is None and kind == "float":
             low, high = float(spec["low"]), float(spec["high"])
             if spec["log"]:
-                grid[name] = [low * (high / low) ** (i / (GRID_POINTS - 1)) for i in range(GRID_POINTS)]
+                grid[name] = [
+                    low * (high / low) ** (i / (GRID_POINTS - 1)) for i in range(GRID_POINTS)
+                ]
             else:
-                grid[name] = [low + (high - low) * i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
+                grid[name] = [
+                    low + (high - low) * i / (GRID_POINTS - 1) for i in range(GRID_POINTS)
+                ]
         else:
             step = spec["step"] or 1
             n = round((spec["high"] - spec["low"]) / step) + 1
             values = [spec["low"] + i * step for i in range(n)]
-            grid[name] = [int(v) for v in values] if kind == "int" else [round(v, 12) for v in values]
+            grid[name] = (
+                [int(v) for v in values] if kind == "int" else [round(v, 12) for v in values]
+            )
     return grid
 
 

@@ -43,8 +43,13 @@ class Predictor:
         else:
             self.featurizer = ClassifyFeaturizer.from_dict(spec["featurizer"])
         vocab = spec.get("vocab_size")
-        self.model = build_model(int(spec["n_features"]), int(spec["n_outputs"]), spec["params"], zero_head=bool(spec["zero_head"]),
-                                 vocab_size=int(vocab) if vocab else None)
+        self.model = build_model(
+            int(spec["n_features"]),
+            int(spec["n_outputs"]),
+            spec["params"],
+            zero_head=bool(spec["zero_head"]),
+            vocab_size=int(vocab) if vocab else None,
+        )
         self.model.load_state_dict(state_dict)
         self.model.eval()
 
@@ -76,7 +81,9 @@ class Predictor:
             raise ValueError(f"input column {f.text_column!r} has missing texts")
         ids, lengths = f.encode(texts.astype(str).tolist())
         with torch.no_grad():
-            proba = torch.softmax(self.model(torch.from_numpy(ids), torch.from_numpy(lengths)), dim=1).numpy()
+            proba = torch.softmax(
+                self.model(torch.from_numpy(ids), torch.from_numpy(lengths)), dim=1
+            ).numpy()
         out = pd.DataFrame({"label": [f.classes[i] for i in proba.argmax(axis=1)]})
         for i, c in enumerate(f.classes):
             out[f"proba_{c}"] = proba[:, i].astype(np.float64)
@@ -90,7 +97,9 @@ class Predictor:
         if not np.isfinite(raw).all():
             raise ValueError("input has missing or infinite values")
         if len(raw) < f.lookback:
-            raise ValueError(f"input has {len(raw)} rows; the model needs at least lookback={f.lookback} rows of history")
+            raise ValueError(
+                f"input has {len(raw)} rows; the model needs at least lookback={f.lookback} rows of history"
+            )
         ends = f.history_ends(len(raw))
         x, anchor = f.windows(f.scale(raw), ends)
         with torch.no_grad():
@@ -106,8 +115,12 @@ class Predictor:
             raise ValueError("input has missing or infinite values")
         ids, padded, lengths = f.sequences(frame)
         with torch.no_grad():
-            proba = torch.softmax(self.model(torch.from_numpy(padded), torch.from_numpy(lengths)), dim=1).numpy()
-        out = pd.DataFrame({f.sequence_column: ids, "label": [f.classes[i] for i in proba.argmax(axis=1)]})
+            proba = torch.softmax(
+                self.model(torch.from_numpy(padded), torch.from_numpy(lengths)), dim=1
+            ).numpy()
+        out = pd.DataFrame(
+            {f.sequence_column: ids, "label": [f.classes[i] for i in proba.argmax(axis=1)]}
+        )
         for i, c in enumerate(f.classes):
             out[f"proba_{c}"] = proba[:, i].astype(np.float64)
         return out
@@ -122,7 +135,9 @@ try:  # MLflow is a dependency of lstmtune, but Predictor stays usable without i
         def load_context(self, context: Any) -> None:
             self.predictor = Predictor.load(context.artifacts["model_dir"])
 
-        def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        def predict(
+            self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+        ) -> pd.DataFrame:
             if not isinstance(model_input, pd.DataFrame):
                 model_input = pd.DataFrame(model_input)
             return self.predictor.predict(model_input)

@@ -59,17 +59,26 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     cfg = _config(config_json)
     parts, meta = prepare(cfg)
     run_id = tracking.start_parent_run(cfg, meta)
-    meta["mlflow_parent_run_id"] = run_id  # steps that are not handed the id (parallel workers) read it here
+    meta["mlflow_parent_run_id"] = (
+        run_id  # steps that are not handed the id (parallel workers) read it here
+    )
     write_prepared(parts, meta, dataset_dir)
     splits = ", ".join(f"{k}={v['rows']}" for k, v in meta["splits"].items())
     season = f", season {meta['seasonal_period']}" if meta["task"] == "forecast" else ""
-    emit("prepared", f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows; {splits}{season}); MLflow run {run_id}",
-         parent_run_id=run_id, rows=meta["n_rows"], splits={k: v["rows"] for k, v in meta["splits"].items()})
+    emit(
+        "prepared",
+        f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows; {splits}{season}); MLflow run {run_id}",
+        parent_run_id=run_id,
+        rows=meta["n_rows"],
+        splits={k: v["rows"] for k, v in meta["splits"].items()},
+    )
     return run_id
 
 
 @user_errors
-def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path: str, worker_id: int = 0) -> dict[str, float]:
+def tune_step(
+    config_json: str, dataset_dir: str, parent_run_id: str, best_path: str, worker_id: int = 0
+) -> dict[str, float]:
     """Run the study (or, with ``tune.workers`` > 1, be worker ``worker_id`` of it); write the best
     configuration to ``best_path`` (JSON). Returns KFP metrics."""
     from lstmtune import tracking
@@ -89,9 +98,18 @@ def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path:
 
         best = run_pbt(cfg, parts, meta, parent_run_id=parent_run_id or None)
         if parent_run_id:
-            tracking.client(cfg).log_dict(parent_run_id, {"schedule": best["schedule"], **best["extra"]}, "pbt_schedule.json")
+            tracking.client(cfg).log_dict(
+                parent_run_id, {"schedule": best["schedule"], **best["extra"]}, "pbt_schedule.json"
+            )
     else:
-        best = run_study(cfg, parts, meta, parent_run_id=parent_run_id or None, worker_id=worker_id, n_workers=cfg.tune.workers).to_dict()
+        best = run_study(
+            cfg,
+            parts,
+            meta,
+            parent_run_id=parent_run_id or None,
+            worker_id=worker_id,
+            n_workers=cfg.tune.workers,
+        ).to_dict()
     _write_json(best_path, best)
     if cfg.tune.workers == 1 or cfg.tune.backend == "katib":
         return _log_best(cfg, best, parent_run_id)
@@ -99,7 +117,9 @@ def tune_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path:
 
 
 @user_errors
-def collect_step(config_json: str, dataset_dir: str, parent_run_id: str, best_path: str) -> dict[str, float]:
+def collect_step(
+    config_json: str, dataset_dir: str, parent_run_id: str, best_path: str
+) -> dict[str, float]:
     """After all tune workers: read the best trial from the shared study (``tune.workers`` > 1)."""
     from lstmtune.data.prepare import read_prepared
     from lstmtune.tuning import best_from_study
@@ -113,8 +133,11 @@ def collect_step(config_json: str, dataset_dir: str, parent_run_id: str, best_pa
 
 def _tune_metrics(best: dict[str, Any]) -> dict[str, float]:
     metrics = {
-        f"best_{best['objective']}": best["best_value"], "n_trials_complete": best["n_trials_complete"],
-        "n_trials_pruned": best["n_trials_pruned"], "n_trials_failed": best["n_trials_failed"], "tune_seconds": best["seconds"],
+        f"best_{best['objective']}": best["best_value"],
+        "n_trials_complete": best["n_trials_complete"],
+        "n_trials_pruned": best["n_trials_pruned"],
+        "n_trials_failed": best["n_trials_failed"],
+        "tune_seconds": best["seconds"],
     }
     return {k: float(v) for k, v in metrics.items()}
 
@@ -125,13 +148,28 @@ def _log_best(cfg: RunConfig, best: dict[str, Any], parent_run_id: str) -> dict[
 
     metrics = _tune_metrics(best)
     if parent_run_id:
-        tracking.log_to_parent(cfg, parent_run_id, metrics=metrics, params={f"best.{k}": v for k, v in best["best_params"].items()},
-                               tags={"lstmtune.study_name": best["study_name"], "lstmtune.tune_backend": cfg.tune.backend,
-                                     "lstmtune.best_trial": str(best["best_trial"])})
+        tracking.log_to_parent(
+            cfg,
+            parent_run_id,
+            metrics=metrics,
+            params={f"best.{k}": v for k, v in best["best_params"].items()},
+            tags={
+                "lstmtune.study_name": best["study_name"],
+                "lstmtune.tune_backend": cfg.tune.backend,
+                "lstmtune.best_trial": str(best["best_trial"]),
+            },
+        )
     return metrics
 
 
-def _report(cfg: RunConfig, summary: dict[str, Any], dataset_dir: str, model_dir: str, parent_run_id: str, report_path: str) -> None:
+def _report(
+    cfg: RunConfig,
+    summary: dict[str, Any],
+    dataset_dir: str,
+    model_dir: str,
+    parent_run_id: str,
+    report_path: str,
+) -> None:
     """The HTML report with plots (KFP HTML artifact, MLflow parent run, ``<output_dir>/plots``).
     A report is a view: whatever goes wrong here never fails a published run."""
     import logging
@@ -140,23 +178,49 @@ def _report(cfg: RunConfig, summary: dict[str, Any], dataset_dir: str, model_dir
         from lstmtune.progress import emit
         from lstmtune.report import load_study, log_to_mlflow, write_report
 
-        study = load_study(summary, storage=str(cfg.tune.storage)) if cfg.tune.backend == "optuna" else None
+        study = (
+            load_study(summary, storage=str(cfg.tune.storage))
+            if cfg.tune.backend == "optuna"
+            else None
+        )
         import shutil
 
         plots_dir = Path(cfg.output_dir) / "plots"
-        html = Path(cfg.output_dir) / "report.html"  # named report.html in MLflow too; the KFP artifact is a copy
-        path, plots = write_report(summary, html, study=study, dataset_dir=dataset_dir, model_dir=model_dir, plots_dir=plots_dir)
+        html = (
+            Path(cfg.output_dir) / "report.html"
+        )  # named report.html in MLflow too; the KFP artifact is a copy
+        path, plots = write_report(
+            summary,
+            html,
+            study=study,
+            dataset_dir=dataset_dir,
+            model_dir=model_dir,
+            plots_dir=plots_dir,
+        )
         Path(report_path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, report_path)
         if parent_run_id:
             log_to_mlflow(str(cfg.mlflow.tracking_uri), parent_run_id, path, plots)
-        emit("report", f"report with {len(plots.files())} plots written", report=path, plots_dir=str(plots_dir))
+        emit(
+            "report",
+            f"report with {len(plots.files())} plots written",
+            report=path,
+            plots_dir=str(plots_dir),
+        )
     except Exception:
-        logging.getLogger("lstmtune").warning("lstmtune: the report could not be written", exc_info=True)
+        logging.getLogger("lstmtune").warning(
+            "lstmtune: the report could not be written", exc_info=True
+        )
 
 
 @user_errors
-def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_run_id: str = "", checkpoint: str | None = None) -> float:
+def trial_step(
+    config_b64: str,
+    data_uri: str,
+    assignments: list[str],
+    parent_run_id: str = "",
+    checkpoint: str | None = None,
+) -> float:
     """One Katib trial: train one configuration, print the objective after every epoch in Katib's
     StdOut collector format (``name=value``), log a nested MLflow run when tracking is configured.
 
@@ -178,7 +242,9 @@ def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_ru
     for item in assignments:
         name, sep, value = item.partition("=")
         if not sep or name not in space:
-            raise UserError(f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(space))}")
+            raise UserError(
+                f"--param {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(space))}"
+            )
         params[name] = parse_value(space[name], value)
     missing = sorted(set(space) - set(params))
     if missing:
@@ -195,26 +261,47 @@ def trial_step(config_b64: str, data_uri: str, assignments: list[str], parent_ru
     device = select_device(cfg.train.device)
     try:
         if checkpoint is None:
-            result = train(problem, params, problem.tensors("train"), problem.tensors("val"), patience=cfg.train.patience,
-                           grad_clip=cfg.train.grad_clip, seed=cfg.train.seed, device=device, amp=cfg.train.amp, on_epoch=on_epoch)
+            result = train(
+                problem,
+                params,
+                problem.tensors("train"),
+                problem.tensors("val"),
+                patience=cfg.train.patience,
+                grad_clip=cfg.train.grad_clip,
+                seed=cfg.train.seed,
+                device=device,
+                amp=cfg.train.amp,
+                on_epoch=on_epoch,
+            )
         else:
             from lstmtune.pbt import continue_member
 
-            result = continue_member(cfg, problem, params, checkpoint, device=device, on_epoch=on_epoch)
+            result = continue_member(
+                cfg, problem, params, checkpoint, device=device, on_epoch=on_epoch
+            )
         state = "COMPLETE"
     finally:
         if parent_run_id and cfg.mlflow.tracking_uri:
             import contextlib
 
             with contextlib.suppress(Exception):  # tracking must not fail a finished trial
-                tracking.log_trial_run(cfg, parent_run_id, int(os.environ.get("LSTMTUNE_TRIAL_NUMBER", "0")), params, history, state,
-                                       {"katib.trial": os.environ.get("HOSTNAME", "")})
+                tracking.log_trial_run(
+                    cfg,
+                    parent_run_id,
+                    int(os.environ.get("LSTMTUNE_TRIAL_NUMBER", "0")),
+                    params,
+                    history,
+                    state,
+                    {"katib.trial": os.environ.get("HOSTNAME", "")},
+                )
     print(f"{objective}={result.best_value:.6g} {BEST_EPOCH}={result.best_epoch}", flush=True)
     return result.best_value
 
 
 @user_errors
-def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_run_id: str, model_dir: str) -> dict[str, Any]:
+def train_best_step(
+    config_json: str, dataset_dir: str, best_path: str, parent_run_id: str, model_dir: str
+) -> dict[str, Any]:
     """Retrain the best configuration on train+val for its best epoch count, evaluate on test
     against naive baselines, save the model directory. Returns ``{"metrics": flat KFP metrics,
     "confusion_matrix": {"categories", "matrix"} or None}``."""
@@ -247,14 +334,33 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
     epochs = max(1, int(best["best_epoch"]))
     problem = make_problem(parts, meta, params)
     device = select_device(cfg.train.device)
-    if best.get("schedule"):  # population-based training: follow the winner's hyperparameter schedule
+    if best.get(
+        "schedule"
+    ):  # population-based training: follow the winner's hyperparameter schedule
         from lstmtune.pbt import replay_schedule
 
-        result = replay_schedule(problem, params, best["schedule"], problem.tensors("train", "val"), seed=cfg.train.seed,
-                                 grad_clip=cfg.train.grad_clip, device=device, amp=cfg.train.amp)
+        result = replay_schedule(
+            problem,
+            params,
+            best["schedule"],
+            problem.tensors("train", "val"),
+            seed=cfg.train.seed,
+            grad_clip=cfg.train.grad_clip,
+            device=device,
+            amp=cfg.train.amp,
+        )
     else:
-        result = train(problem, params, problem.tensors("train", "val"), None, epochs=epochs, grad_clip=cfg.train.grad_clip,
-                       seed=cfg.train.seed + int(best["best_trial"]), device=device, amp=cfg.train.amp)
+        result = train(
+            problem,
+            params,
+            problem.tensors("train", "val"),
+            None,
+            epochs=epochs,
+            grad_clip=cfg.train.grad_clip,
+            seed=cfg.train.seed + int(best["best_trial"]),
+            device=device,
+            amp=cfg.train.amp,
+        )
     model = result.model.cpu().eval()
     test = problem.tensors("test")
     if isinstance(problem, ForecastProblem):
@@ -272,41 +378,80 @@ def train_best_step(config_json: str, dataset_dir: str, best_path: str, parent_r
         n_classes = len(classes)
         predicted = proba.argmax(axis=1)
         test_metrics = classify_metrics(predicted, true, n_classes)
-        matrix = [[int(((true == i) & (predicted == j)).sum()) for j in range(n_classes)] for i in range(n_classes)]
+        matrix = [
+            [int(((true == i) & (predicted == j)).sum()) for j in range(n_classes)]
+            for i in range(n_classes)
+        ]
         confusion = {"categories": list(classes), "matrix": matrix}
         baselines = classify_baselines(true, classes.index(meta["majority_class"]), n_classes)
-        featurizer = problem.text_featurizer if isinstance(problem, TextProblem) else problem.featurizer
-        spec_extra = {"featurizer": featurizer.to_dict(), "label": meta["columns"]["label"], "vocab_size": problem.vocab_size}
+        featurizer = (
+            problem.text_featurizer if isinstance(problem, TextProblem) else problem.featurizer
+        )
+        spec_extra = {
+            "featurizer": featurizer.to_dict(),
+            "label": meta["columns"]["label"],
+            "vocab_size": problem.vocab_size,
+        }
     metric = PRIMARY_METRIC[meta["task"]]
     base_name, base_value = best_baseline(baselines, metric)
     beats = bool(better(test_metrics[metric], base_value, metric))
     spec = {
-        "task": meta["task"], "params": params, "n_features": problem.n_features, "n_outputs": problem.n_outputs,
-        "zero_head": problem.zero_head, "epochs": epochs, "data_sha256": meta["sha256"], **spec_extra,
+        "task": meta["task"],
+        "params": params,
+        "n_features": problem.n_features,
+        "n_outputs": problem.n_outputs,
+        "zero_head": problem.zero_head,
+        "epochs": epochs,
+        "data_sha256": meta["sha256"],
+        **spec_extra,
     }
     save_model_dir(model_dir, model, spec)
     evaluation = {
-        "test_metrics": test_metrics, "baseline_metrics": baselines, "primary_metric": metric,
-        "best_baseline": base_name, "beats_baseline": beats, "retrain_epochs": epochs, "retrain_seconds": round(result.train_seconds, 2),
-        "n_test": len(test), "history": result.history, "confusion_matrix": confusion,
+        "test_metrics": test_metrics,
+        "baseline_metrics": baselines,
+        "primary_metric": metric,
+        "best_baseline": base_name,
+        "beats_baseline": beats,
+        "retrain_epochs": epochs,
+        "retrain_seconds": round(result.train_seconds, 2),
+        "n_test": len(test),
+        "history": result.history,
+        "confusion_matrix": confusion,
     }
     _write_json(Path(model_dir) / "evaluation.json", evaluation)
     flat = {f"test_{k}": v for k, v in test_metrics.items()}
     for name, m in baselines.items():
         flat.update({f"baseline_{name}_{k}": v for k, v in m.items()})
     if parent_run_id:
-        tracking.log_to_parent(cfg, parent_run_id, metrics={k: v for k, v in flat.items() if math.isfinite(v)})
+        tracking.log_to_parent(
+            cfg, parent_run_id, metrics={k: v for k, v in flat.items() if math.isfinite(v)}
+        )
     verdict = "beats" if beats else "DOES NOT beat"
-    emit("retrained", f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g} {verdict} {base_name} ({base_value:.4g})",
-         test_metrics=test_metrics, beats_baseline=beats)
+    emit(
+        "retrained",
+        f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g} {verdict} {base_name} ({base_value:.4g})",
+        test_metrics=test_metrics,
+        beats_baseline=beats,
+    )
     if not beats:
-        emit("warning", "warning: the tuned model loses to a naive baseline; it will be registered as challenger, not champion")
+        emit(
+            "warning",
+            "warning: the tuned model loses to a naive baseline; it will be registered as challenger, not champion",
+        )
     return {"metrics": {k: float(v) for k, v in flat.items()}, "confusion_matrix": confusion}
 
 
 @user_errors
-def register_step(config_json: str, dataset_dir: str, model_dir: str, best_path: str, parent_run_id: str, summary_path: str,
-                  report_path: str | None = None, markdown_path: str | None = None) -> str:
+def register_step(
+    config_json: str,
+    dataset_dir: str,
+    model_dir: str,
+    best_path: str,
+    parent_run_id: str,
+    summary_path: str,
+    report_path: str | None = None,
+    markdown_path: str | None = None,
+) -> str:
     """Log the pyfunc to MLflow, register a version, move ``champion`` or set ``challenger``.
     Writes and returns the run summary (JSON)."""
     from lstmtune.data.prepare import read_prepared

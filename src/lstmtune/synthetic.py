@@ -10,7 +10,22 @@ import pandas as pd
 
 POSITIVE = ["great", "wonderful", "fun", "brilliant", "loved", "excellent", "moving", "superb"]
 NEGATIVE = ["boring", "awful", "dull", "terrible", "hated", "poor", "tedious", "weak"]
-FILLER = ["the", "film", "movie", "was", "and", "a", "plot", "acting", "really", "quite", "story", "ending", "with", "some"]
+FILLER = [
+    "the",
+    "film",
+    "movie",
+    "was",
+    "and",
+    "a",
+    "plot",
+    "acting",
+    "really",
+    "quite",
+    "story",
+    "ending",
+    "with",
+    "some",
+]
 
 
 def classify_frame(n_per_class: int = 24, seed: int = 0, noise: float = 0.2) -> pd.DataFrame:
@@ -23,7 +38,15 @@ def classify_frame(n_per_class: int = 24, seed: int = 0, noise: float = 0.2) -> 
             length = int(rng.integers(6, 20))
             for t in range(length):
                 base = math.sin(t * 0.9) if label == "wave" else t / length * 2 - 1
-                rows.append({"seq": f"{label}-{i}", "t": t, "x1": base + rng.normal(0, noise), "x2": rng.normal(0, 1.0), "y": label})
+                rows.append(
+                    {
+                        "seq": f"{label}-{i}",
+                        "t": t,
+                        "x1": base + rng.normal(0, noise),
+                        "x2": rng.normal(0, 1.0),
+                        "y": label,
+                    }
+                )
     return pd.DataFrame(rows)
 
 

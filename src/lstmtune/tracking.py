@@ -34,7 +34,9 @@ def experiment_id(cfg: RunConfig) -> str:
     if exp is not None:
         return str(exp.experiment_id)
     try:
-        return str(c.create_experiment(cfg.mlflow.experiment, artifact_location=local_artifact_root(cfg)))
+        return str(
+            c.create_experiment(cfg.mlflow.experiment, artifact_location=local_artifact_root(cfg))
+        )
     except Exception:  # created concurrently by another worker
         exp = c.get_experiment_by_name(cfg.mlflow.experiment)
         if exp is None:
@@ -53,14 +55,32 @@ def start_parent_run(cfg: RunConfig, meta: dict[str, Any], run_name: str | None 
         "data.source": meta["source"],
         "mlflow.source.name": "lstmtune",
     }
-    run = c.create_run(experiment_id(cfg), run_name=run_name or f"{cfg.mlflow.model_name}-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags)
+    run = c.create_run(
+        experiment_id(cfg),
+        run_name=run_name or f"{cfg.mlflow.model_name}-{time.strftime('%Y%m%d-%H%M%S')}",
+        tags=tags,
+    )
     params = {
-        "task": meta["task"], "n_trials": cfg.tune.n_trials, "sampler": cfg.tune.sampler, "pruner": cfg.tune.pruner,
-        "seed": cfg.train.seed, "data.rows": meta["n_rows"],
+        "task": meta["task"],
+        "n_trials": cfg.tune.n_trials,
+        "sampler": cfg.tune.sampler,
+        "pruner": cfg.tune.pruner,
+        "seed": cfg.train.seed,
+        "data.rows": meta["n_rows"],
     }
     if meta["task"] == "forecast":
-        params.update({"target": meta["columns"]["target"], "horizon": meta["horizon"], "seasonal_period": meta["seasonal_period"]})
-    c.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()], tags=[RunTag("lstmtune.search_space", str(meta["search_space"])[:4900])])
+        params.update(
+            {
+                "target": meta["columns"]["target"],
+                "horizon": meta["horizon"],
+                "seasonal_period": meta["seasonal_period"],
+            }
+        )
+    c.log_batch(
+        run.info.run_id,
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag("lstmtune.search_space", str(meta["search_space"])[:4900])],
+    )
     return str(run.info.run_id)
 
 
@@ -78,17 +98,39 @@ def log_trial_run(
 
     c = client(cfg)
     exp = c.get_run(parent_run_id).info.experiment_id
-    run = c.create_run(exp, run_name=f"trial-{number}", tags={"mlflow.parentRunId": parent_run_id, "optuna.trial": str(number), "state": state, **(extra_tags or {})})
+    run = c.create_run(
+        exp,
+        run_name=f"trial-{number}",
+        tags={
+            "mlflow.parentRunId": parent_run_id,
+            "optuna.trial": str(number),
+            "state": state,
+            **(extra_tags or {}),
+        },
+    )
     now = int(time.time() * 1000)
     metrics: list[Metric] = []
     for rec in history:
         step = int(rec["epoch"])
         metrics.extend(Metric(k, float(v), now, step) for k, v in rec.items() if k != "epoch")
-    c.log_batch(run.info.run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in sorted(params.items())], tags=[RunTag("state", state)])
-    c.set_terminated(run.info.run_id, status="FINISHED" if state in ("COMPLETE", "PRUNED") else "FAILED")
+    c.log_batch(
+        run.info.run_id,
+        metrics=metrics,
+        params=[Param(k, str(v)) for k, v in sorted(params.items())],
+        tags=[RunTag("state", state)],
+    )
+    c.set_terminated(
+        run.info.run_id, status="FINISHED" if state in ("COMPLETE", "PRUNED") else "FAILED"
+    )
 
 
-def log_to_parent(cfg: RunConfig, parent_run_id: str, metrics: dict[str, float] | None = None, params: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> None:
+def log_to_parent(
+    cfg: RunConfig,
+    parent_run_id: str,
+    metrics: dict[str, float] | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
     now = int(time.time() * 1000)

@@ -58,7 +58,8 @@ class TensorSet:
 
     def to(self, device: torch.device) -> TensorSet:
         return TensorSet(
-            self.x.to(device), self.y.to(device),
+            self.x.to(device),
+            self.y.to(device),
             None if self.anchor is None else self.anchor.to(device),
             self.lengths,  # pack_padded_sequence wants lengths on the CPU
             self.raw_y,
@@ -67,7 +68,8 @@ class TensorSet:
     def take(self, idx: torch.Tensor) -> TensorSet:
         cpu_idx = idx.cpu()
         return TensorSet(
-            self.x.index_select(0, idx), self.y.index_select(0, idx),
+            self.x.index_select(0, idx),
+            self.y.index_select(0, idx),
             None if self.anchor is None else self.anchor.index_select(0, idx),
             None if self.lengths is None else self.lengths.index_select(0, cpu_idx),
         )
@@ -85,7 +87,9 @@ class Problem:
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
         raise NotImplementedError
 
-    def predict_scaled(self, model: LSTMNet, data: TensorSet, batch_size: int = 4096) -> torch.Tensor:
+    def predict_scaled(
+        self, model: LSTMNet, data: TensorSet, batch_size: int = 4096
+    ) -> torch.Tensor:
         outs = []
         model.eval()
         with torch.no_grad():
@@ -109,7 +113,9 @@ class Problem:
 class ForecastProblem(Problem):
     task = "forecast"
 
-    def __init__(self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]) -> None:
+    def __init__(
+        self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]
+    ) -> None:
         self.featurizer = ForecastFeaturizer.from_meta(meta, params)
         self.raw = forecast_series(parts, self.featurizer.features)
         self.scaled = self.featurizer.scale(self.raw)
@@ -127,7 +133,13 @@ class ForecastProblem(Problem):
         ends = self.ends(*splits)
         x, anchor = self.featurizer.windows(self.scaled, ends)
         y = self.featurizer.targets(self.scaled, ends)
-        return TensorSet(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(anchor), None, self.featurizer.raw_targets(self.raw, ends))
+        return TensorSet(
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+            torch.from_numpy(anchor),
+            None,
+            self.featurizer.raw_targets(self.raw, ends),
+        )
 
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
         assert batch.anchor is not None
@@ -149,7 +161,9 @@ class ForecastProblem(Problem):
 class ClassifyProblem(Problem):
     task = "classify"
 
-    def __init__(self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]) -> None:
+    def __init__(
+        self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]
+    ) -> None:
         self.featurizer = ClassifyFeaturizer.from_meta(meta)
         self.parts = parts
         self.label = str(meta["columns"]["label"])
@@ -161,7 +175,9 @@ class ClassifyProblem(Problem):
         frame = pd.concat([self.parts[s] for s in splits], ignore_index=True)
         _, padded, lengths = self.featurizer.sequences(frame)
         y = self.featurizer.label_ids(frame, self.label)
-        return TensorSet(torch.from_numpy(padded), torch.from_numpy(y), None, torch.from_numpy(lengths))
+        return TensorSet(
+            torch.from_numpy(padded), torch.from_numpy(y), None, torch.from_numpy(lengths)
+        )
 
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
         return F.cross_entropy(out.float(), batch.y)
@@ -182,7 +198,9 @@ class TextProblem(ClassifyProblem):
 
     task = "text"
 
-    def __init__(self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]) -> None:
+    def __init__(
+        self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]
+    ) -> None:
         from lstmtune.data.text import TextFeaturizer
 
         self.text_featurizer = TextFeaturizer.from_meta(meta)
@@ -202,10 +220,14 @@ class TextProblem(ClassifyProblem):
         ids, lengths = self.text_featurizer.encode(frame[self.text_featurizer.text_column].tolist())
         index = {c: i for i, c in enumerate(self.text_featurizer.classes)}
         y = np.asarray([index[str(v)] for v in frame[self.label]], dtype=np.int64)
-        return TensorSet(torch.from_numpy(ids), torch.from_numpy(y), None, torch.from_numpy(lengths))
+        return TensorSet(
+            torch.from_numpy(ids), torch.from_numpy(y), None, torch.from_numpy(lengths)
+        )
 
 
-def make_problem(parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]) -> ForecastProblem | ClassifyProblem:
+def make_problem(
+    parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]
+) -> ForecastProblem | ClassifyProblem:
     if meta["task"] == "forecast":
         return ForecastProblem(parts, meta, params)
     if meta["task"] == "text":
@@ -230,14 +252,21 @@ def _optimizer(name: str, params: Any, lr: float, weight_decay: float) -> torch.
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
+        )
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}")
 
 
 def make_optimizer(model: nn.Module, params: dict[str, Any]) -> torch.optim.Optimizer:
-    return _optimizer(str(params.get("optimizer", "adam")), model.parameters(), float(params["learning_rate"]), float(params.get("weight_decay", 0.0)))
+    return _optimizer(
+        str(params.get("optimizer", "adam")),
+        model.parameters(),
+        float(params["learning_rate"]),
+        float(params.get("weight_decay", 0.0)),
+    )
 
 
 def train(
@@ -264,7 +293,13 @@ def train(
     seed_everything(seed)
     max_epochs = int(epochs if epochs is not None else params["epochs"])
     if model is None:
-        model = build_model(problem.n_features, problem.n_outputs, params, zero_head=problem.zero_head, vocab_size=problem.vocab_size).to(device)
+        model = build_model(
+            problem.n_features,
+            problem.n_outputs,
+            params,
+            zero_head=problem.zero_head,
+            vocab_size=problem.vocab_size,
+        ).to(device)
     if optimizer is None:
         optimizer = make_optimizer(model, params)
     use_amp = amp and device.type == "cuda"
@@ -329,7 +364,17 @@ def train(
         raise NonFiniteLoss("the validation objective was never finite")
     if not restore_best:
         model.eval()
-        return TrainResult(model, best_epoch, history[-1]["objective"], epoch, history, elapsed, stopped_early=epoch < max_epochs)
+        return TrainResult(
+            model,
+            best_epoch,
+            history[-1]["objective"],
+            epoch,
+            history,
+            elapsed,
+            stopped_early=epoch < max_epochs,
+        )
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(model, best_epoch, best_value, epoch, history, elapsed, stopped_early=epoch < max_epochs)
+    return TrainResult(
+        model, best_epoch, best_value, epoch, history, elapsed, stopped_early=epoch < max_epochs
+    )

@@ -82,7 +82,9 @@ T = TypeVar("T")
 
 DB_RETRY_SECONDS = 120.0  # how long a storage call is retried through a database outage
 Problem = ForecastProblem | ClassifyProblem  # what make_problem returns
-STALE_WAIT_FACTOR = 2.0  # waiting for other workers' running trials: at most this x grace + 5 s idle
+STALE_WAIT_FACTOR = (
+    2.0  # waiting for other workers' running trials: at most this x grace + 5 s idle
+)
 
 
 def progress(message: str, event: str = "info", **fields: Any) -> None:
@@ -126,8 +128,14 @@ def redact(url: str) -> str:
 
 def default_study_name(cfg: RunConfig, meta: dict[str, Any]) -> str:
     """Same data + same space + same split => same study (a rerun resumes it)."""
-    parts: dict[str, Any] = {"sha": meta["sha256"], "space": meta["search_space"], "splits": meta["splits"], "task": meta["task"],
-                             "horizon": meta.get("horizon"), "seed": cfg.train.seed}
+    parts: dict[str, Any] = {
+        "sha": meta["sha256"],
+        "space": meta["search_space"],
+        "splits": meta["splits"],
+        "task": meta["task"],
+        "horizon": meta.get("horizon"),
+        "seed": cfg.train.seed,
+    }
     # settings that change what a trial's values mean; only when set, so existing studies keep their names
     if list(cfg.tune.objectives) != ["val"]:
         parts["objectives"] = list(cfg.tune.objectives)
@@ -158,7 +166,9 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, StorageInternalError):
         return True
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
+        return bool(exc.connection_invalidated) or isinstance(
+            exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
+        )
     return isinstance(exc, sqlalchemy.exc.DisconnectionError | sqlalchemy.exc.TimeoutError)
 
 
@@ -176,10 +186,20 @@ def with_retry(what: str, func: Callable[[], T], *, seconds: float | None = None
             attempt += 1
             if not _retryable(exc) or time.monotonic() + delay > deadline:
                 raise
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            first = (
+                str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            )
             if attempt == 1:
-                progress(f"storage unavailable during {what} ({type(exc).__name__}: {first}); retrying for up to {budget:.0f} s")
-            log.warning("storage error during %s (attempt %d), retrying in %.2f s: %s", what, attempt, delay, exc)
+                progress(
+                    f"storage unavailable during {what} ({type(exc).__name__}: {first}); retrying for up to {budget:.0f} s"
+                )
+            log.warning(
+                "storage error during %s (attempt %d), retrying in %.2f s: %s",
+                what,
+                attempt,
+                delay,
+                exc,
+            )
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
 
@@ -187,7 +207,10 @@ def with_retry(what: str, func: Callable[[], T], *, seconds: float | None = None
 def _stale_callback() -> Any:
     import optuna
 
-    cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
+    cls = (
+        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        or optuna.storages.RetryFailedTrialCallback
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "experimental" since Optuna 2.8
         return cls(max_retry=1)
@@ -200,11 +223,21 @@ def _storage(url: str, heartbeat_seconds: int | None = None) -> Any:
 
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if _is_sqlite(url) else {"pool_pre_ping": True}
+    engine_kwargs: dict[str, Any] = (
+        {"connect_args": {"timeout": 60}} if _is_sqlite(url) else {"pool_pre_ping": True}
+    )
     kwargs: dict[str, Any] = {}
     if heartbeat_seconds:
-        callback_key = "heartbeat_stale_trial_callback" if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback") else "failed_trial_callback"
-        kwargs = {"heartbeat_interval": int(heartbeat_seconds), "grace_period": 2 * int(heartbeat_seconds), callback_key: _stale_callback()}
+        callback_key = (
+            "heartbeat_stale_trial_callback"
+            if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback")
+            else "failed_trial_callback"
+        )
+        kwargs = {
+            "heartbeat_interval": int(heartbeat_seconds),
+            "grace_period": 2 * int(heartbeat_seconds),
+            callback_key: _stale_callback(),
+        }
 
     def make() -> Any:
         with warnings.catch_warnings():
@@ -235,7 +268,9 @@ class _StudyLock:
 
     def __init__(self, url: str, study_name: str) -> None:
         self.backend = _backend(url)
-        self.key = int.from_bytes(hashlib.sha256(f"lstmtune:{study_name}".encode()).digest()[:8], "big", signed=True)
+        self.key = int.from_bytes(
+            hashlib.sha256(f"lstmtune:{study_name}".encode()).digest()[:8], "big", signed=True
+        )
         self.name = f"lstmtune-{hashlib.sha256(study_name.encode()).hexdigest()[:40]}"
         self.engine: Any = None
         if self.backend in ("postgresql", "mysql", "mariadb"):
@@ -296,8 +331,13 @@ def fail_unbeaten_trials(study: Any, grace: float, trials: list[Any]) -> list[in
     if not isinstance(rdb, optuna.storages.RDBStorage) or rdb.get_heartbeat_interval() is None:
         return []
     now = datetime.datetime.now()  # Optuna stamps datetime_start with the worker's local clock
-    candidates = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
-                  and t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace]
+    candidates = [
+        t
+        for t in trials
+        if t.state == optuna.trial.TrialState.RUNNING
+        and t.datetime_start is not None
+        and (now - t.datetime_start).total_seconds() > grace
+    ]
     failed: list[int] = []
     for trial in candidates:
         with _create_scoped_session(rdb.scoped_session) as session:
@@ -319,7 +359,14 @@ def fail_unbeaten_trials(study: Any, grace: float, trials: list[Any]) -> list[in
     return numbers
 
 
-def tell(study: Any, storage: Any, trial: Any, *, values: float | list[float] | None = None, state: Any = None) -> Any:
+def tell(
+    study: Any,
+    storage: Any,
+    trial: Any,
+    *,
+    values: float | list[float] | None = None,
+    state: Any = None,
+) -> Any:
     """``study.tell`` (with retry) that accepts losing a race: when another worker has failed the
     trial meanwhile (its heartbeat looked stale), our result is discarded and the trial as stored
     is returned. ``skip_if_finished`` covers a trial failed *before* the tell; a failure that lands
@@ -327,7 +374,9 @@ def tell(study: Any, storage: Any, trial: Any, *, values: float | list[float] | 
     import optuna
 
     try:
-        return with_retry("tell", functools.partial(study.tell, trial, values, state=state, skip_if_finished=True))
+        return with_retry(
+            "tell", functools.partial(study.tell, trial, values, state=state, skip_if_finished=True)
+        )
     except optuna.exceptions.UpdateFinishedTrialError:
         return with_retry("read trial", functools.partial(storage.get_trial, trial._trial_id))
 
@@ -343,7 +392,9 @@ class _Heartbeat:
 
     def __enter__(self) -> _Heartbeat:
         if self.interval:
-            self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.trial_id}", daemon=True)
+            self.thread = threading.Thread(
+                target=self._beat, name=f"heartbeat-{self.trial_id}", daemon=True
+            )
             self.thread.start()
         return self
 
@@ -374,7 +425,9 @@ def _is_oom(exc: BaseException) -> bool:
     except Exception:  # pragma: no cover - torch always importable here
         pass
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(s in text for s in ("out of memory", "can't allocate memory", "not enough memory"))
+    return isinstance(exc, RuntimeError) and any(
+        s in text for s in ("out of memory", "can't allocate memory", "not enough memory")
+    )
 
 
 def _free_memory() -> None:
@@ -415,13 +468,22 @@ def pareto_choice(front: list[Any], tolerance: float) -> Any:
     best = min(float(t.values[0]) for t in front)
     limit = best + abs(best) * float(tolerance)
     eligible = [t for t in front if float(t.values[0]) <= limit]
-    return min(eligible, key=lambda t: (float(t.values[1]) if len(t.values) > 1 else 0.0, float(t.values[0]),
-                                        tuple(float(v) for v in t.values[2:]), t.number))
+    return min(
+        eligible,
+        key=lambda t: (
+            float(t.values[1]) if len(t.values) > 1 else 0.0,
+            float(t.values[0]),
+            tuple(float(v) for v in t.values[2:]),
+            t.number,
+        ),
+    )
 
 
 def dominates(a: list[float], b: list[float]) -> bool:
     """``a`` Pareto-dominates ``b`` (all objectives minimised)."""
-    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+        x < y for x, y in zip(a, b, strict=True)
+    )
 
 
 # --------------------------------------------------------------------------- subset
@@ -457,7 +519,10 @@ def subset_indices(task: str, data: TensorSet, fraction: float | None, seed: int
     for i in order[: keep - int(take.sum())]:
         take[i] = min(int(counts[i]), int(take[i]) + 1)
     rng = np.random.default_rng(seed)
-    chosen = [rng.permutation(np.flatnonzero(labels == c))[: int(k)] for c, k in zip(classes, take, strict=True)]
+    chosen = [
+        rng.permutation(np.flatnonzero(labels == c))[: int(k)]
+        for c, k in zip(classes, take, strict=True)
+    ]
     return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
 
 
@@ -467,7 +532,8 @@ def take_rows(data: TensorSet, idx: np.ndarray) -> TensorSet:
 
     rows = torch.as_tensor(idx, dtype=torch.long)
     return TensorSet(
-        data.x.index_select(0, rows.to(data.x.device)), data.y.index_select(0, rows.to(data.y.device)),
+        data.x.index_select(0, rows.to(data.x.device)),
+        data.y.index_select(0, rows.to(data.y.device)),
         None if data.anchor is None else data.anchor.index_select(0, rows.to(data.anchor.device)),
         None if data.lengths is None else data.lengths.index_select(0, rows),
         None if data.raw_y is None else data.raw_y[idx],
@@ -529,11 +595,15 @@ def _sampler(cfg: RunConfig, space: dict[str, Any], worker_id: int = 0, n_existi
 def _pruner(cfg: RunConfig, max_epochs: int) -> Any:
     import optuna
 
-    if is_multi_objective(cfg):  # Optuna's pruners compare one intermediate value: none for several objectives
+    if is_multi_objective(
+        cfg
+    ):  # Optuna's pruners compare one intermediate value: none for several objectives
         return optuna.pruners.NopPruner()
     min_resource = max(2, min(5, max_epochs // 10))
     if cfg.tune.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=min_resource, max_resource=max_epochs, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(
+            min_resource=min_resource, max_resource=max_epochs, reduction_factor=3
+        )
     if cfg.tune.pruner == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=3)
     if cfg.tune.pruner == "median":
@@ -560,7 +630,9 @@ def _coerce(spec: dict[str, Any], raw: Any) -> Any:
     if kind == "categorical":
         for choice in spec["choices"]:
             if isinstance(raw, str) and not isinstance(choice, str):
-                if str(choice) == raw or (not isinstance(choice, bool) and _same_number(choice, raw)):
+                if str(choice) == raw or (
+                    not isinstance(choice, bool) and _same_number(choice, raw)
+                ):
                     return choice
             elif choice == raw and isinstance(choice, bool) == isinstance(raw, bool):
                 return choice
@@ -601,7 +673,9 @@ def _spec_json_params(cfg: RunConfig, name: str, version: str) -> dict[str, Any]
     with tempfile.TemporaryDirectory() as tmp:
         uri = str(cfg.mlflow.tracking_uri)
         mlflow.set_registry_uri(uri)
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=tmp, tracking_uri=uri)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=tmp, tracking_uri=uri
+        )
         for path in Path(local).rglob("spec.json"):
             params = json.loads(path.read_text()).get("params", {})
             return dict(params) if isinstance(params, dict) else {}
@@ -642,7 +716,9 @@ def champion_params(cfg: RunConfig, meta: dict[str, Any]) -> tuple[dict[str, Any
         try:
             raw = _spec_json_params(cfg, name, str(version.version))
         except Exception as exc:
-            log.warning("warm start: cannot read spec.json of %s v%s: %s", name, version.version, exc)
+            log.warning(
+                "warm start: cannot read spec.json of %s v%s: %s", name, version.version, exc
+            )
     chosen: dict[str, Any] = {}
     for pname, spec in meta["search_space"].items():
         if spec["type"] == "fixed" or pname not in raw:
@@ -659,13 +735,24 @@ def _warm_start(cfg: RunConfig, meta: dict[str, Any], study: Any) -> bool:
     try:
         found = champion_params(cfg, meta)
     except Exception as exc:  # no reachable registry must not block tuning
-        progress(f"warm start skipped: cannot read the model registry ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})")
+        progress(
+            f"warm start skipped: cannot read the model registry ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
+        )
         return False
     if found is None or not found[0]:
         return False
     params, version = found
-    with_retry("enqueue", lambda: study.enqueue_trial(params, user_attrs={"warm_start": f"{cfg.mlflow.model_name}@champion v{version}"}, skip_if_exists=True))
-    progress(f"warm start: first trial uses the hyperparameters of {cfg.mlflow.model_name}@champion (version {version}): {len(params)} parameter(s)")
+    with_retry(
+        "enqueue",
+        lambda: study.enqueue_trial(
+            params,
+            user_attrs={"warm_start": f"{cfg.mlflow.model_name}@champion v{version}"},
+            skip_if_exists=True,
+        ),
+    )
+    progress(
+        f"warm start: first trial uses the hyperparameters of {cfg.mlflow.model_name}@champion (version {version}): {len(params)} parameter(s)"
+    )
     return True
 
 
@@ -673,8 +760,15 @@ def _start_from_default(meta: dict[str, Any], study: Any) -> None:
     """Enqueue lstmtune's default configuration (:func:`default_configuration`) as trial 0."""
     params = default_configuration(meta["search_space"], meta)
     if params:
-        with_retry("enqueue", lambda: study.enqueue_trial(params, user_attrs={"warm_start": "default configuration"}, skip_if_exists=True))
-        progress(f"first trial: lstmtune's default configuration ({', '.join(f'{k}={v}' for k, v in params.items())})")
+        with_retry(
+            "enqueue",
+            lambda: study.enqueue_trial(
+                params, user_attrs={"warm_start": "default configuration"}, skip_if_exists=True
+            ),
+        )
+        progress(
+            f"first trial: lstmtune's default configuration ({', '.join(f'{k}={v}' for k, v in params.items())})"
+        )
 
 
 def _fail_reason(trial: Any) -> str | None:
@@ -688,14 +782,19 @@ def _failures(trials: list[Any]) -> list[Any]:
     retried instead and do not count."""
     import optuna
 
-    return sorted((t for t in trials if t.state == optuna.trial.TrialState.FAIL and _fail_reason(t)), key=lambda t: t.number)
+    return sorted(
+        (t for t in trials if t.state == optuna.trial.TrialState.FAIL and _fail_reason(t)),
+        key=lambda t: t.number,
+    )
 
 
 def _abort_message(cfg: RunConfig, failed: list[Any], study_name: str) -> str:
     last = failed[-1]
-    return (f"tuning aborted: {len(failed)} failed trials exceed tune.max_failed_trials={cfg.tune.max_failed_trials}; "
-            f"last failure: trial {last.number}: {_fail_reason(last)} (failures are counted over the whole study '{study_name}'; "
-            f"raise tune.max_failed_trials or use a new tune.study_name to go on)")
+    return (
+        f"tuning aborted: {len(failed)} failed trials exceed tune.max_failed_trials={cfg.tune.max_failed_trials}; "
+        f"last failure: trial {last.number}: {_fail_reason(last)} (failures are counted over the whole study '{study_name}'; "
+        f"raise tune.max_failed_trials or use a new tune.study_name to go on)"
+    )
 
 
 @dataclass
@@ -718,8 +817,15 @@ def study_target(cfg: RunConfig, space: dict[str, Any]) -> int:
     return target
 
 
-def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, Any], *, parent_run_id: str | None = None,
-              worker_id: int = 0, n_workers: int | None = None) -> StudyResult:
+def run_study(
+    cfg: RunConfig,
+    parts: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    *,
+    parent_run_id: str | None = None,
+    worker_id: int = 0,
+    n_workers: int | None = None,
+) -> StudyResult:
     """Run (or resume, or join) the study until it has ``tune.n_trials`` finished trials.
 
     ``worker_id``/``n_workers`` (default: 0 and ``tune.workers``): one of N processes sharing the
@@ -749,11 +855,21 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
     fuse = fuse_setting(cfg)
     width = fuse_width(fuse)
     sampler, pruner = _sampler(cfg, space, worker_id), _pruner(cfg, _max_epochs(space))
-    study = _retry_create(lambda: optuna.create_study(study_name=study_name, storage=storage, directions=["minimize"] * len(names),
-                                                      load_if_exists=True, sampler=sampler, pruner=pruner))
+    study = _retry_create(
+        lambda: optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            directions=["minimize"] * len(names),
+            load_if_exists=True,
+            sampler=sampler,
+            pruner=pruner,
+        )
+    )
     if len(study.directions) != len(names):
-        raise UserError(f"tune.objectives: study '{study_name}' was created with {len(study.directions)} objective(s), "
-                        f"not {len(names)} ({', '.join(names)}); use a new tune.study_name")
+        raise UserError(
+            f"tune.objectives: study '{study_name}' was created with {len(study.directions)} objective(s), "
+            f"not {len(names)} ({', '.join(names)}); use a new tune.study_name"
+        )
     TS = optuna.trial.TrialState
     finished_states = (TS.COMPLETE, TS.PRUNED)
 
@@ -771,7 +887,12 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 _start_from_default(meta, study)
     if existing:  # resuming: a sampler seeded as in the first run would replay its configurations
         sampler = _sampler(cfg, space, worker_id, len(existing))
-        study = with_retry("load study", lambda: optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner))
+        study = with_retry(
+            "load study",
+            lambda: optuna.load_study(
+                study_name=study_name, storage=storage, sampler=sampler, pruner=pruner
+            ),
+        )
     reused = sum(t.state in finished_states for t in existing)
     target = study_target(cfg, space)
     remaining = max(0, target - reused)
@@ -779,16 +900,28 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
     fixed = fixed_params(space)
     started = time.perf_counter()
     who = f" (worker {worker_id + 1}/{n_workers})" if n_workers > 1 else ""
-    progress(f"study '{study_name}' on {redact(storage_url)}: {reused} finished trial(s) reused, {remaining} to run, device {device}{who}")
+    progress(
+        f"study '{study_name}' on {redact(storage_url)}: {reused} finished trial(s) reused, {remaining} to run, device {device}{who}"
+    )
     if multi:
-        how = {"tpe": "multi-objective TPE", "cmaes": "NSGA-II"}.get(cfg.tune.sampler, cfg.tune.sampler)
-        progress(f"multi-objective: minimising {', '.join(names)} ({how}, no pruning); the registered trial is the lowest "
-                 f"{names[1]} within {cfg.tune.pareto_tolerance:.0%} of the best {names[0]} on the Pareto front")
+        how = {"tpe": "multi-objective TPE", "cmaes": "NSGA-II"}.get(
+            cfg.tune.sampler, cfg.tune.sampler
+        )
+        progress(
+            f"multi-objective: minimising {', '.join(names)} ({how}, no pruning); the registered trial is the lowest "
+            f"{names[1]} within {cfg.tune.pareto_tolerance:.0%} of the best {names[0]} on the Pareto front"
+        )
     if subset is not None:
-        what = "most recent training windows" if meta["task"] == "forecast" else "training sequences (stratified)"
+        what = (
+            "most recent training windows"
+            if meta["task"] == "forecast"
+            else "training sequences (stratified)"
+        )
         progress(f"subset: trials train on {subset:.0%} of the {what}; validation is unchanged")
     if cfg.tune.fuse_trials not in ("off", 0, 1) and fuse == "off":
-        progress("fuse_trials: off, because the train_seconds objective needs each trial's own training time")
+        progress(
+            "fuse_trials: off, because the train_seconds objective needs each trial's own training time"
+        )
 
     def begin(trial: optuna.Trial) -> tuple[dict[str, Any], Problem | None, str]:
         """Suggest a configuration and build its problem; (params, None, reason) if infeasible."""
@@ -800,12 +933,20 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         except TrialInfeasible as exc:
             return params, None, str(exc)
 
-    def epoch_callback(trial: optuna.Trial, history: list[dict[str, float]]) -> Callable[[int, float, float], None]:
+    def epoch_callback(
+        trial: optuna.Trial, history: list[dict[str, float]]
+    ) -> Callable[[int, float, float], None]:
         def on_epoch(epoch: int, value: float, train_loss: float) -> None:
             history.append({"epoch": float(epoch), objective_name: value, "train_loss": train_loss})
             if chatty:
-                progress(f"trial {trial.number} epoch {epoch}: {objective_name}={value:.4g} train_loss={train_loss:.4g}", "epoch",
-                         trial=trial.number, epoch=epoch, value=value, train_loss=train_loss)
+                progress(
+                    f"trial {trial.number} epoch {epoch}: {objective_name}={value:.4g} train_loss={train_loss:.4g}",
+                    "epoch",
+                    trial=trial.number,
+                    epoch=epoch,
+                    value=value,
+                    train_loss=train_loss,
+                )
             if multi:  # Optuna keeps no intermediate values (and no pruning) for several objectives
                 return
             with_retry("report", lambda: trial.report(value, epoch))
@@ -826,9 +967,16 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
             train_set = tuning_train_set(problem, subset, cfg.train.seed)
             n_train = len(train_set)
             result = train(
-                problem, params, train_set, problem.tensors("val"),
-                patience=cfg.train.patience, grad_clip=cfg.train.grad_clip, seed=cfg.train.seed + trial.number,
-                device=device, amp=cfg.train.amp, on_epoch=epoch_callback(trial, history),
+                problem,
+                params,
+                train_set,
+                problem.tensors("val"),
+                patience=cfg.train.patience,
+                grad_clip=cfg.train.grad_clip,
+                seed=cfg.train.seed + trial.number,
+                device=device,
+                amp=cfg.train.amp,
+                on_epoch=epoch_callback(trial, history),
             )
         except optuna.TrialPruned:
             return _Outcome(TS.PRUNED, None, "", history, n_train=n_train)
@@ -841,7 +989,9 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
             return _Outcome(TS.FAIL, None, oom_reason(exc), history, n_train=n_train)
         return _Outcome(TS.COMPLETE, float(result.best_value), "", history, result, n_train)
 
-    def train_group(trials: list[optuna.Trial], params_g: list[dict[str, Any]], problems_g: list[Problem]) -> list[_Outcome]:
+    def train_group(
+        trials: list[optuna.Trial], params_g: list[dict[str, Any]], problems_g: list[Problem]
+    ) -> list[_Outcome]:
         """Train same-shape configurations as one fused model; out of memory -> one by one."""
         from lstmtune import fused
 
@@ -850,17 +1000,28 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         try:
             train_sets = [tuning_train_set(p, subset, cfg.train.seed) for p in problems_g]
             results = fused.train_fused(
-                problems_g, params_g, train_sets, [p.tensors("val") for p in problems_g],
-                seeds=[cfg.train.seed + t.number for t in trials], patience=cfg.train.patience, grad_clip=cfg.train.grad_clip,
-                device=device, amp=cfg.train.amp, on_epoch=[epoch_callback(t, h) for t, h in zip(trials, histories, strict=True)],
+                problems_g,
+                params_g,
+                train_sets,
+                [p.tensors("val") for p in problems_g],
+                seeds=[cfg.train.seed + t.number for t in trials],
+                patience=cfg.train.patience,
+                grad_clip=cfg.train.grad_clip,
+                device=device,
+                amp=cfg.train.amp,
+                on_epoch=[epoch_callback(t, h) for t, h in zip(trials, histories, strict=True)],
             )
         except (MemoryError, RuntimeError) as exc:
             if not _is_oom(exc):
                 raise
             del exc
             _free_memory()
-            progress(f"trials {', '.join(map(str, numbers))} ran out of memory as one fused model; training them one by one")
-            return [train_one(t, p, pr) for t, p, pr in zip(trials, params_g, problems_g, strict=True)]
+            progress(
+                f"trials {', '.join(map(str, numbers))} ran out of memory as one fused model; training them one by one"
+            )
+            return [
+                train_one(t, p, pr) for t, p, pr in zip(trials, params_g, problems_g, strict=True)
+            ]
         outcomes = []
         for r, h, tr in zip(results, histories, train_sets, strict=True):
             if r.pruned:
@@ -869,7 +1030,9 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 reason = oom_reason(r.error) if _is_oom(r.error) else str(r.error)
                 outcomes.append(_Outcome(TS.FAIL, None, reason, h, n_train=len(tr), group=numbers))
             else:
-                outcomes.append(_Outcome(TS.COMPLETE, float(r.best_value), "", h, r, len(tr), numbers))
+                outcomes.append(
+                    _Outcome(TS.COMPLETE, float(r.best_value), "", h, r, len(tr), numbers)
+                )
         return outcomes
 
     def plan(items: list[tuple[optuna.Trial, dict[str, Any], Problem]]) -> list[list[int]]:
@@ -881,7 +1044,13 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
             buckets.setdefault((int(problem.n_features), int(problem.n_outputs)), []).append(i)
         groups: list[list[int]] = []
         for (n_features, n_outputs), members in buckets.items():
-            local = fused.plan_groups([items[i][1] for i in members], fuse, device, n_features=n_features, n_outputs=n_outputs)
+            local = fused.plan_groups(
+                [items[i][1] for i in members],
+                fuse,
+                device,
+                n_features=n_features,
+                n_outputs=n_outputs,
+            )
             groups.extend([members[j] for j in g] for g in local)
         return sorted(groups, key=lambda g: g[0])
 
@@ -906,7 +1075,11 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         if outcome.state == TS.COMPLETE:
             assert outcome.result is not None
             r = outcome.result
-            attrs = {"best_epoch": r.best_epoch, "epochs_run": r.epochs_run, "train_seconds": round(r.train_seconds, 3)}
+            attrs = {
+                "best_epoch": r.best_epoch,
+                "epochs_run": r.epochs_run,
+                "train_seconds": round(r.train_seconds, 3),
+            }
         if outcome.n_train is not None:
             attrs["n_train"] = outcome.n_train
         if outcome.group is not None:
@@ -914,20 +1087,33 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         for key, val in attrs.items():
             with_retry("set_user_attr", functools.partial(trial.set_user_attr, key, val))
         if outcome.reason and outcome.state == TS.FAIL:
-            with_retry("set_user_attr", functools.partial(trial.set_user_attr, "fail_reason", outcome.reason))
+            with_retry(
+                "set_user_attr",
+                functools.partial(trial.set_user_attr, "fail_reason", outcome.reason),
+            )
 
     def conclude(trial: optuna.Trial, params: dict[str, Any], outcome: _Outcome) -> None:
         """MLflow run, tell (with retry), progress line."""
         state, reason = outcome.state, outcome.reason
         if parent_run_id:
-            tracking.log_trial_run(cfg, parent_run_id, trial.number, {**fixed, **params}, outcome.history, state.name, {"reason": reason} if reason else None)
+            tracking.log_trial_run(
+                cfg,
+                parent_run_id,
+                trial.number,
+                {**fixed, **params},
+                outcome.history,
+                state.name,
+                {"reason": reason} if reason else None,
+            )
         if state == TS.COMPLETE:
             values = values_of(outcome)
             frozen = tell(study, storage, trial, values=values if multi else values[0])
         else:
             frozen = tell(study, storage, trial, state=state)
         if frozen.state != state:
-            progress(f"trial {trial.number:>3} was marked {frozen.state.name} by another worker (no heartbeat for {grace} s); its result is discarded")
+            progress(
+                f"trial {trial.number:>3} was marked {frozen.state.name} by another worker (no heartbeat for {grace} s); its result is discarded"
+            )
         if state == TS.FAIL:
             log.warning("trial %d failed: %s", trial.number, reason)
         report_progress(frozen)
@@ -935,18 +1121,30 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
     def fail_unfinished(trials: list[optuna.Trial]) -> None:
         for t in trials:
             with contextlib.suppress(Exception):
-                with_retry("tell", functools.partial(study.tell, t, state=TS.FAIL, skip_if_finished=True), seconds=10)
+                with_retry(
+                    "tell",
+                    functools.partial(study.tell, t, state=TS.FAIL, skip_if_finished=True),
+                    seconds=10,
+                )
 
     def over_failure_limit() -> str | None:
         failed = _failures(all_trials())
-        return _abort_message(cfg, failed, study_name) if len(failed) > cfg.tune.max_failed_trials else None
+        return (
+            _abort_message(cfg, failed, study_name)
+            if len(failed) > cfg.tune.max_failed_trials
+            else None
+        )
 
     def run_single(trial: optuna.Trial) -> str | None:
         """One asked trial, exactly as without fusing. Returns an abort message or None."""
         with _Heartbeat(storage, trial._trial_id, heartbeat):
             try:
                 params, problem, why = begin(trial)
-                outcome = _Outcome(TS.PRUNED, None, why, []) if problem is None else train_one(trial, params, problem)
+                outcome = (
+                    _Outcome(TS.PRUNED, None, why, [])
+                    if problem is None
+                    else train_one(trial, params, problem)
+                )
             except BaseException as exc:  # an unexpected error fails the trial and the worker
                 fail_unfinished([trial])
                 raise exc
@@ -960,7 +1158,10 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         heartbeat until it is told. Returns an abort message or None."""
         pending = {t.number: t for t in asked}
         with contextlib.ExitStack() as stack:
-            beats = {t.number: stack.enter_context(_Heartbeat(storage, t._trial_id, heartbeat)) for t in asked}
+            beats = {
+                t.number: stack.enter_context(_Heartbeat(storage, t._trial_id, heartbeat))
+                for t in asked
+            }
 
             def finish(trial: optuna.Trial, params: dict[str, Any], outcome: _Outcome) -> None:
                 record(trial, outcome)
@@ -979,17 +1180,25 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 groups = plan(items) if items else []
                 for gi, group in enumerate(groups):
                     abort_now = over_failure_limit()
-                    if abort_now:  # the rest is not trained; failed without a reason, they do not count
+                    if (
+                        abort_now
+                    ):  # the rest is not trained; failed without a reason, they do not count
                         fail_unfinished([items[i][0] for g in groups[gi:] for i in g])
                         return abort_now
                     members = [items[i] for i in group]
                     if len(members) == 1:
                         outcomes = [train_one(*members[0])]
                     else:
-                        outcomes = train_group([m[0] for m in members], [m[1] for m in members], [m[2] for m in members])
+                        outcomes = train_group(
+                            [m[0] for m in members],
+                            [m[1] for m in members],
+                            [m[2] for m in members],
+                        )
                     for (trial, params, _), outcome in zip(members, outcomes, strict=True):
                         finish(trial, params, outcome)
-            except BaseException as exc:  # an unexpected error fails the unfinished trials and the worker
+            except (
+                BaseException
+            ) as exc:  # an unexpected error fails the unfinished trials and the worker
                 fail_unfinished(list(pending.values()))
                 raise exc
         return over_failure_limit()
@@ -1002,17 +1211,33 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
     def report_progress(frozen: Any) -> None:
         done = n_finished()
         counts[frozen.state.name.lower()] = counts.get(frozen.state.name.lower(), 0) + 1
-        common = {"number": frozen.number, "state": frozen.state.name.lower(), "objective": objective_name, "done": done,
-                  "total": target, "counts": dict(counts), "worker": worker_id}
+        common = {
+            "number": frozen.number,
+            "state": frozen.state.name.lower(),
+            "objective": objective_name,
+            "done": done,
+            "total": target,
+            "counts": dict(counts),
+            "worker": worker_id,
+        }
         if multi:
             complete = [t for t in all_trials() if t.state == TS.COMPLETE and t.values]
             best_value = min((float(t.values[0]) for t in complete), default=None)
             front = with_retry("best trials", lambda: study.best_trials) if complete else []
             values = dict(zip(names, frozen.values, strict=True)) if frozen.values else {}
-            shown = "  ".join(f"{n}={(f'{values[n]:.4g}' if n in values else '-'):<10}" for n in names)
+            shown = "  ".join(
+                f"{n}={(f'{values[n]:.4g}' if n in values else '-'):<10}" for n in names
+            )
             best = f"{best_value:.4g}" if best_value is not None else "-"
-            progress(f"trial {frozen.number:>3} {frozen.state.name.lower():<8} {shown} best={best} front={len(front)}  [{done}/{target}]",
-                     "trial", value=values.get(objective_name), values=values, best=best_value, front=len(front), **common)
+            progress(
+                f"trial {frozen.number:>3} {frozen.state.name.lower():<8} {shown} best={best} front={len(front)}  [{done}/{target}]",
+                "trial",
+                value=values.get(objective_name),
+                values=values,
+                best=best_value,
+                front=len(front),
+                **common,
+            )
             return
         best_single: float | None
         try:
@@ -1021,8 +1246,13 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         except ValueError:
             best_single, best = None, "-"
         value = f"{frozen.value:.4g}" if frozen.value is not None else "-"
-        progress(f"trial {frozen.number:>3} {frozen.state.name.lower():<8} {objective_name}={value:<10} best={best}  [{done}/{target}]",
-                 "trial", value=frozen.value, best=best_single, **common)
+        progress(
+            f"trial {frozen.number:>3} {frozen.state.name.lower():<8} {objective_name}={value:<10} best={best}  [{done}/{target}]",
+            "trial",
+            value=frozen.value,
+            best=best_single,
+            **common,
+        )
 
     abort: str | None = None
     waiting_since: float | None = None
@@ -1037,9 +1267,14 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
             with lock():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    with_retry("fail stale trials", lambda: optuna.storages.fail_stale_trials(study))
+                    with_retry(
+                        "fail stale trials", lambda: optuna.storages.fail_stale_trials(study)
+                    )
                 trials = all_trials()
-                if heartbeat and with_retry("fail unbeaten trials", functools.partial(fail_unbeaten_trials, study, grace, trials)):
+                if heartbeat and with_retry(
+                    "fail unbeaten trials",
+                    functools.partial(fail_unbeaten_trials, study, grace, trials),
+                ):
                     trials = all_trials()  # states changed (and retries were enqueued)
                 failed = _failures(trials)
                 if len(failed) > cfg.tune.max_failed_trials:
@@ -1051,11 +1286,16 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                     break
                 free = target - finished - len(running)
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "heartbeat ... supposed to be used with Study.optimize": we beat ourselves
+                    warnings.simplefilter(
+                        "ignore"
+                    )  # "heartbeat ... supposed to be used with Study.optimize": we beat ourselves
                     for _ in range(min(width, max(0, free))):
                         trial = with_retry("ask", study.ask)
                         if heartbeat:  # before the lock is released: a RUNNING trial with no heartbeat is a dead worker's
-                            with_retry("first heartbeat", functools.partial(storage.record_heartbeat, trial._trial_id))
+                            with_retry(
+                                "first heartbeat",
+                                functools.partial(storage.record_heartbeat, trial._trial_id),
+                            )
                         asked.append(trial)
             if not asked:
                 # the last trials are running in other workers; if one dies, its trial is failed
@@ -1063,10 +1303,14 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
                 now = time.monotonic()
                 if running != waiting_on or waiting_since is None:
                     if waiting_since is None:
-                        progress(f"waiting for {len(running)} running trial(s) of other workers (a dead worker's trial is retried after {grace} s without heartbeat)")
+                        progress(
+                            f"waiting for {len(running)} running trial(s) of other workers (a dead worker's trial is retried after {grace} s without heartbeat)"
+                        )
                     waiting_since, waiting_on = now, running
                 elif now - waiting_since > STALE_WAIT_FACTOR * grace + 5:
-                    progress(f"stopping: trial(s) {', '.join(map(str, sorted(running)))} still RUNNING without progress")
+                    progress(
+                        f"stopping: trial(s) {', '.join(map(str, sorted(running)))} still RUNNING without progress"
+                    )
                     break
                 time.sleep(min(1.0, heartbeat / 2))
                 continue
@@ -1079,12 +1323,33 @@ def run_study(cfg: RunConfig, parts: dict[str, pd.DataFrame], meta: dict[str, An
         lock.dispose()
     if abort:
         raise RuntimeError(abort)
-    return _result(study, study_name, storage_url, objective_name, fixed, reused, time.perf_counter() - started,
-                   names=names, tolerance=cfg.tune.pareto_tolerance, subset=subset)
+    return _result(
+        study,
+        study_name,
+        storage_url,
+        objective_name,
+        fixed,
+        reused,
+        time.perf_counter() - started,
+        names=names,
+        tolerance=cfg.tune.pareto_tolerance,
+        subset=subset,
+    )
 
 
-def _result(study: Any, study_name: str, storage_url: str, objective_name: str, fixed: dict[str, Any], reused: int, seconds: float, *,
-            names: list[str] | None = None, tolerance: float = 0.05, subset: float | None = None) -> StudyResult:
+def _result(
+    study: Any,
+    study_name: str,
+    storage_url: str,
+    objective_name: str,
+    fixed: dict[str, Any],
+    reused: int,
+    seconds: float,
+    *,
+    names: list[str] | None = None,
+    tolerance: float = 0.05,
+    subset: float | None = None,
+) -> StudyResult:
     """The study's outcome. Single objective: the lowest-value trial. Several objectives: the
     :func:`pareto_choice` of the Pareto front (``extra["pareto_front"]``, ``extra["objectives"]``)."""
     import optuna
@@ -1094,7 +1359,11 @@ def _result(study: Any, study_name: str, storage_url: str, objective_name: str, 
     complete = [t for t in trials if t.state == TS.COMPLETE]
     if not complete:
         failed = _failures(trials)
-        last = f"trial {failed[-1].number}: {_fail_reason(failed[-1])}" if failed else "every trial was pruned"
+        last = (
+            f"trial {failed[-1].number}: {_fail_reason(failed[-1])}"
+            if failed
+            else "every trial was pruned"
+        )
         raise RuntimeError(f"tuning finished with no completed trial ({last})")
     extra: dict[str, Any] = {}
     n_objectives = len(study.directions)
@@ -1109,8 +1378,14 @@ def _result(study: Any, study_name: str, storage_url: str, objective_name: str, 
 
         extra["objectives"] = list(names)
         extra["pareto_tolerance"] = float(tolerance)
-        extra["pareto_front"] = [{"number": t.number, "values": {n: shown(n, v) for n, v in zip(names, t.values, strict=True)},
-                                  "params": {**fixed, **t.params}} for t in front]
+        extra["pareto_front"] = [
+            {
+                "number": t.number,
+                "values": {n: shown(n, v) for n, v in zip(names, t.values, strict=True)},
+                "params": {**fixed, **t.params},
+            }
+            for t in front
+        ]
         best_value = float(best.values[0])
     else:
         best = min(complete, key=lambda t: (float(t.value), t.number))
@@ -1119,16 +1394,25 @@ def _result(study: Any, study_name: str, storage_url: str, objective_name: str, 
         extra["subset"] = float(subset)
     best_params = {**fixed, **best.params}
     return StudyResult(
-        study_name=study_name, storage=redact(storage_url), objective=objective_name, best_params=best_params,
-        best_value=best_value, best_epoch=int(best.user_attrs.get("best_epoch", best_params.get("epochs", 1))),
-        best_trial=best.number, n_trials_complete=len(complete),
+        study_name=study_name,
+        storage=redact(storage_url),
+        objective=objective_name,
+        best_params=best_params,
+        best_value=best_value,
+        best_epoch=int(best.user_attrs.get("best_epoch", best_params.get("epochs", 1))),
+        best_trial=best.number,
+        n_trials_complete=len(complete),
         n_trials_pruned=sum(t.state == TS.PRUNED for t in trials),
         n_trials_failed=sum(t.state == TS.FAIL for t in trials),
-        n_trials_reused=reused, seconds=round(seconds, 2), extra=extra,
+        n_trials_reused=reused,
+        seconds=round(seconds, 2),
+        extra=extra,
     )
 
 
-def best_from_study(cfg: RunConfig, meta: dict[str, Any], *, reused: int = 0, seconds: float = 0.0) -> StudyResult:
+def best_from_study(
+    cfg: RunConfig, meta: dict[str, Any], *, reused: int = 0, seconds: float = 0.0
+) -> StudyResult:
     """The result of a (shared) study as it is in the storage — what the retrain step reads after
     N workers finished. Raises ``RuntimeError`` when the study has no completed trial and
     :class:`UserError` when it does not exist."""
@@ -1139,13 +1423,27 @@ def best_from_study(cfg: RunConfig, meta: dict[str, Any], *, reused: int = 0, se
     study_name = cfg.tune.study_name or default_study_name(cfg, meta)
     storage = _storage(storage_url)
     try:
-        study = with_retry("load study", lambda: optuna.load_study(study_name=study_name, storage=storage))
+        study = with_retry(
+            "load study", lambda: optuna.load_study(study_name=study_name, storage=storage)
+        )
     except KeyError:
-        raise UserError(f"tune.study_name: no study '{study_name}' in {redact(storage_url)}") from None
+        raise UserError(
+            f"tune.study_name: no study '{study_name}' in {redact(storage_url)}"
+        ) from None
     space = meta["search_space"]
     subset = cfg.tune.subset if cfg.tune.subset is not None and cfg.tune.subset < 1 else None
-    return _result(study, study_name, storage_url, OBJECTIVES[meta["task"]], fixed_params(space), reused, seconds,
-                   names=objective_names(cfg, meta["task"]), tolerance=cfg.tune.pareto_tolerance, subset=subset)
+    return _result(
+        study,
+        study_name,
+        storage_url,
+        OBJECTIVES[meta["task"]],
+        fixed_params(space),
+        reused,
+        seconds,
+        names=objective_names(cfg, meta["task"]),
+        tolerance=cfg.tune.pareto_tolerance,
+        subset=subset,
+    )
 
 
 def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
@@ -1153,6 +1451,10 @@ def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
     storage = cfg.tune.storage or "sqlite:///"
     workers = cfg.tune.workers if n_workers is None else n_workers
     if storage.startswith("sqlite") and ":memory:" in storage:
-        raise UserError("tune.storage: an in-memory SQLite study cannot be shared between pipeline steps")
+        raise UserError(
+            "tune.storage: an in-memory SQLite study cannot be shared between pipeline steps"
+        )
     if workers > 1 and cfg.tune.backend == "optuna" and _is_sqlite(storage):
-        raise UserError(f"tune.workers: {workers} workers need a shared RDB storage such as postgresql://...; SQLite cannot take concurrent writers")
+        raise UserError(
+            f"tune.workers: {workers} workers need a shared RDB storage such as postgresql://...; SQLite cannot take concurrent writers"
+        )

@@ -35,7 +35,9 @@ def s3_client(endpoint_url: str | None = None) -> Any:
     """A boto3 S3 client; the endpoint comes from the argument or ``AWS_ENDPOINT_URL``."""
     import boto3
 
-    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = (
+        endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
     return boto3.client("s3", endpoint_url=endpoint or None)
 
 

@@ -37,7 +37,9 @@ def _size(value: float, total: int, key: str) -> int:
     return n
 
 
-def _numeric_column(frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None) -> np.ndarray:
+def _numeric_column(
+    frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Column as float64; errors name the row as it is in the file (``rows`` maps sorted -> file)."""
     series = frame[col]
     rows = np.arange(len(frame)) if rows is None else rows
@@ -48,16 +50,22 @@ def _numeric_column(frame: pd.DataFrame, col: str, source: str, rows: np.ndarray
     bad = values.isna() & series.notna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row {int(rows[i]) + 1}")
+        raise UserError(
+            f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row {int(rows[i]) + 1}"
+        )
     arr: np.ndarray = values.to_numpy(dtype=np.float64)
     inf = np.isinf(arr)
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
-        raise UserError(f"{source}: column '{col}' has an infinite value at data row {int(rows[i]) + 1}")
+        raise UserError(
+            f"{source}: column '{col}' has an infinite value at data row {int(rows[i]) + 1}"
+        )
     return arr
 
 
-def _fill_missing(arr: np.ndarray, col: str, source: str, policy: str, rows: np.ndarray) -> np.ndarray:
+def _fill_missing(
+    arr: np.ndarray, col: str, source: str, policy: str, rows: np.ndarray
+) -> np.ndarray:
     nan = np.isnan(arr)
     if not nan.any():
         return arr
@@ -71,7 +79,9 @@ def _fill_missing(arr: np.ndarray, col: str, source: str, policy: str, rows: np.
     filled = s.ffill() if policy == "ffill" else s.interpolate(limit_direction="both")
     if filled.isna().any():
         i = int(np.flatnonzero(filled.isna().to_numpy())[0])
-        raise UserError(f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} that {policy} cannot fill")
+        raise UserError(
+            f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} that {policy} cannot fill"
+        )
     out: np.ndarray = filled.to_numpy(dtype=np.float64)
     return out
 
@@ -83,11 +93,21 @@ def _require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> N
             raise UserError(f"{source}: column '{col}' (data.{key}) not found; columns are: {cols}")
 
 
-def _feature_columns(frame: pd.DataFrame, cfg: DataConfig, exclude: set[str], source: str) -> list[str]:
+def _feature_columns(
+    frame: pd.DataFrame, cfg: DataConfig, exclude: set[str], source: str
+) -> list[str]:
     if cfg.feature_columns:
-        _require_columns(frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)})
+        _require_columns(
+            frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
+        )
         return list(cfg.feature_columns)
-    return [c for c in frame.columns if c not in exclude and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    return [
+        c
+        for c in frame.columns
+        if c not in exclude
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
 
 
 def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
@@ -134,27 +154,43 @@ def _scaler(frame: pd.DataFrame, cols: list[str]) -> dict[str, list[float]]:
     return {"mean": mean.tolist(), "std": std.tolist()}
 
 
-def _split_values(frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None) -> pd.Series:
+def _split_values(
+    frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
+) -> pd.Series:
     rows = np.arange(len(frame)) if rows is None else rows
     values = frame[col].astype(str).str.strip().str.lower()
     bad = ~values.isin(SPLITS)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(f"{source}: column '{col}' (data.split_column) has value {frame[col].iloc[i]!r} at data row {int(rows[i]) + 1}; expected train, val or test")
+        raise UserError(
+            f"{source}: column '{col}' (data.split_column) has value {frame[col].iloc[i]!r} at data row {int(rows[i]) + 1}; expected train, val or test"
+        )
     if not (values == "train").any() or not (values == "test").any():
-        raise UserError(f"{source}: column '{col}' (data.split_column) needs both 'train' and 'test' rows")
+        raise UserError(
+            f"{source}: column '{col}' (data.split_column) needs both 'train' and 'test' rows"
+        )
     return values
 
 
-def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def prepare_forecast(
+    frame: pd.DataFrame, cfg: DataConfig, source: str
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     if cfg.target is None:
-        raise UserError(f"{source}: data.target is required for task 'forecast' (columns: {', '.join(frame.columns[:20])})")
-    _require_columns(frame, source, target=cfg.target, time_column=cfg.time_column, split_column=cfg.split_column)
+        raise UserError(
+            f"{source}: data.target is required for task 'forecast' (columns: {', '.join(frame.columns[:20])})"
+        )
+    _require_columns(
+        frame, source, target=cfg.target, time_column=cfg.time_column, split_column=cfg.split_column
+    )
     rows = np.arange(len(frame))
     times: pd.Series | None = None
     if cfg.time_column is not None:
         col = frame[cfg.time_column]
-        numeric = pd.to_numeric(col, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(col) else None
+        numeric = (
+            pd.to_numeric(col, errors="coerce")
+            if not pd.api.types.is_datetime64_any_dtype(col)
+            else None
+        )
         if numeric is not None and not numeric.isna().any():
             bad = ~np.isfinite(numeric.to_numpy(dtype=np.float64))
             order = np.argsort(numeric.to_numpy(), kind="stable")
@@ -167,7 +203,9 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
             times = parsed.iloc[order].reset_index(drop=True)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise UserError(f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time {col.iloc[i]!r} at data row {i + 1}")
+            raise UserError(
+                f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time {col.iloc[i]!r} at data row {i + 1}"
+            )
         frame = frame.iloc[order].reset_index(drop=True)
         rows = rows[order]
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
@@ -182,7 +220,9 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
         labels = _split_values(frame, cfg.split_column, source, rows)
         rank = labels.map({"train": 0, "val": 1, "test": 2}).to_numpy()
         if (np.diff(rank) < 0).any():
-            raise UserError(f"{source}: column '{cfg.split_column}' (data.split_column) must be train, then val, then test in time order")
+            raise UserError(
+                f"{source}: column '{cfg.split_column}' (data.split_column) must be train, then val, then test in time order"
+            )
         n_test = int((rank == 2).sum())
         n_val = int((rank == 1).sum())
         if n_val == 0:
@@ -193,18 +233,29 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
     n_train = total - n_val - n_test
     for name, n in (("test_size", n_test), ("val_size", n_val)):
         if n < horizon:
-            raise UserError(f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than data.horizon={horizon}")
+            raise UserError(
+                f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than data.horizon={horizon}"
+            )
     if n_train < horizon + MIN_TRAIN_WINDOWS + 1:
         raise UserError(
             f"{source}: series too short: {total} rows leave {n_train} for training after val={n_val} and test={n_test}; "
             f"need more than {horizon + MIN_TRAIN_WINDOWS} (data.horizon={horizon}) plus the lookback"
         )
-    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, total)}
+    bounds = {
+        "train": (0, n_train),
+        "val": (n_train, n_train + n_val),
+        "test": (n_train + n_val, total),
+    }
     # fill after splitting: ffill only looks back, interpolation stays inside each split (no leakage)
     filled: dict[str, np.ndarray] = {}
     for c, arr in numeric_cols.items():
         if cfg.missing == "interpolate":
-            filled[c] = np.concatenate([_fill_missing(arr[a:b], c, source, "interpolate", rows[a:b]) for a, b in bounds.values()])
+            filled[c] = np.concatenate(
+                [
+                    _fill_missing(arr[a:b], c, source, "interpolate", rows[a:b])
+                    for a, b in bounds.values()
+                ]
+            )
         else:
             filled[c] = _fill_missing(arr, c, source, cfg.missing, rows)
     clean = pd.DataFrame(filled)
@@ -214,7 +265,9 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
 
     target_values = clean[cfg.target].to_numpy()
     train_target = target_values[:n_train]
-    period = cfg.seasonal_period or _infer_period(train_target, times.iloc[:n_train] if times is not None else None)
+    period = cfg.seasonal_period or _infer_period(
+        train_target, times.iloc[:n_train] if times is not None else None
+    )
     positive = bool((target_values > 0).all())
     scalers: dict[str, Any] = {"none": _scaler(parts["train"], features)}
     if positive:
@@ -223,7 +276,12 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
         scalers["log"] = _scaler(logged, features)
     meta: dict[str, Any] = {
         "task": "forecast",
-        "columns": {"features": features, "target": cfg.target, "time_column": cfg.time_column, "dtypes": _dtypes(frame, features)},
+        "columns": {
+            "features": features,
+            "target": cfg.target,
+            "time_column": cfg.time_column,
+            "dtypes": _dtypes(frame, features),
+        },
         "target_index": features.index(cfg.target),
         "horizon": horizon,
         "seasonal_period": int(period),
@@ -235,12 +293,23 @@ def prepare_forecast(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
     return parts, meta
 
 
-def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def prepare_classify(
+    frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     for key in ("sequence_column", "label"):
         if getattr(cfg, key) is None:
-            raise UserError(f"{source}: data.{key} is required for task 'classify' (columns: {', '.join(frame.columns[:20])})")
+            raise UserError(
+                f"{source}: data.{key} is required for task 'classify' (columns: {', '.join(frame.columns[:20])})"
+            )
     seq_col, label_col = str(cfg.sequence_column), str(cfg.label)
-    _require_columns(frame, source, sequence_column=seq_col, label=label_col, time_column=cfg.time_column, split_column=cfg.split_column)
+    _require_columns(
+        frame,
+        source,
+        sequence_column=seq_col,
+        label=label_col,
+        time_column=cfg.time_column,
+        split_column=cfg.split_column,
+    )
     rows = np.arange(len(frame))
     if frame[seq_col].isna().any() or frame[label_col].isna().any():
         col = seq_col if frame[seq_col].isna().any() else label_col
@@ -252,7 +321,9 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
             order_key = pd.to_datetime(frame[cfg.time_column], errors="coerce")
         if order_key.isna().any():
             i = int(np.flatnonzero(order_key.isna().to_numpy())[0])
-            raise UserError(f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}")
+            raise UserError(
+                f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}"
+            )
         order = np.lexsort((order_key.to_numpy(), pd.factorize(frame[seq_col])[0]))
     else:
         order = np.argsort(pd.factorize(frame[seq_col])[0], kind="stable")
@@ -268,21 +339,29 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
     if cfg.missing != "error":
         for c in features:
             clean[c] = clean.groupby(seq_col, sort=False)[c].transform(
-                lambda s: s.ffill() if cfg.missing == "ffill" else s.interpolate(limit_direction="both")
+                lambda s: (
+                    s.ffill() if cfg.missing == "ffill" else s.interpolate(limit_direction="both")
+                )
             )
     for c in features:
         _fill_missing(clean[c].to_numpy(dtype=np.float64), c, source, "error", rows)
-    labels_per_seq = frame.groupby(clean[seq_col], sort=False)[label_col].agg(lambda s: s.astype(str).nunique())
+    labels_per_seq = frame.groupby(clean[seq_col], sort=False)[label_col].agg(
+        lambda s: s.astype(str).nunique()
+    )
     if (labels_per_seq > 1).any():
         bad = labels_per_seq[labels_per_seq > 1].index[0]
-        raise UserError(f"{source}: sequence {bad!r} has more than one value in column '{label_col}' (data.label)")
+        raise UserError(
+            f"{source}: sequence {bad!r} has more than one value in column '{label_col}' (data.label)"
+        )
     clean[label_col] = frame[label_col].astype(str).to_numpy()
     if cfg.time_column is not None:
         clean.insert(1, cfg.time_column, frame[cfg.time_column].to_numpy())
     seq_labels = clean.groupby(seq_col, sort=False)[label_col].first()
     classes = sorted(seq_labels.unique().tolist())
     if len(classes) < 2:
-        raise UserError(f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; classification needs at least two")
+        raise UserError(
+            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; classification needs at least two"
+        )
     n_seq = len(seq_labels)
 
     rng = np.random.default_rng(seed)
@@ -291,7 +370,9 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
         split_vals = _split_values(frame, cfg.split_column, source, rows)
         per_seq = split_vals.groupby(clean[seq_col], sort=False).agg(lambda s: s.nunique())
         if (per_seq > 1).any():
-            raise UserError(f"{source}: sequence {per_seq[per_seq > 1].index[0]!r} has more than one value in column '{cfg.split_column}' (data.split_column)")
+            raise UserError(
+                f"{source}: sequence {per_seq[per_seq > 1].index[0]!r} has more than one value in column '{cfg.split_column}' (data.split_column)"
+            )
         assign = split_vals.groupby(clean[seq_col], sort=False).first().to_dict()
         if "val" not in assign.values():
             train_ids = [s for s, v in assign.items() if v == "train"]
@@ -302,7 +383,9 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
         n_test = _size(cfg.test_size, n_seq, "test_size")
         n_val = _size(cfg.val_size, n_seq, "val_size")
         if n_test + n_val >= n_seq:
-            raise UserError(f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}")
+            raise UserError(
+                f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}"
+            )
         ids = list(seq_labels.index)
         test_ids = set(_stratified_pick(ids, seq_labels, n_test, rng))
         rest = [s for s in ids if s not in test_ids]
@@ -312,11 +395,15 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
     counts = {name: sum(1 for v in assign.values() if v == name) for name in SPLITS}
     for name, n in counts.items():
         if n == 0:
-            raise UserError(f"{source}: the {name} split has no sequences (check data.val_size / data.test_size)")
+            raise UserError(
+                f"{source}: the {name} split has no sequences (check data.val_size / data.test_size)"
+            )
     train_classes = set(seq_labels[[s for s, v in assign.items() if v == "train"]])
     if len(train_classes) < len(classes):
         missing = sorted(set(classes) - train_classes)[0]
-        raise UserError(f"{source}: class {missing!r} of column '{label_col}' has no sequence in the train split")
+        raise UserError(
+            f"{source}: class {missing!r} of column '{label_col}' has no sequence in the train split"
+        )
 
     split_of_row = clean[seq_col].map(assign)
     parts = {name: clean[split_of_row == name].reset_index(drop=True) for name in SPLITS}
@@ -324,7 +411,13 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
     train_counts = seq_labels[[s for s, v in assign.items() if v == "train"]].value_counts()
     meta: dict[str, Any] = {
         "task": "classify",
-        "columns": {"features": features, "sequence_column": seq_col, "label": label_col, "time_column": cfg.time_column, "dtypes": _dtypes(frame, features)},
+        "columns": {
+            "features": features,
+            "sequence_column": seq_col,
+            "label": label_col,
+            "time_column": cfg.time_column,
+            "dtypes": _dtypes(frame, features),
+        },
         "classes": classes,
         "majority_class": str(train_counts.idxmax()),
         "scaler": {"none": _scaler(parts["train"], features)},
@@ -337,7 +430,9 @@ def prepare_classify(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: in
     return parts, meta
 
 
-def _stratified_pick(ids: list[str], labels: pd.Series, n: int, rng: np.random.Generator) -> list[str]:
+def _stratified_pick(
+    ids: list[str], labels: pd.Series, n: int, rng: np.random.Generator
+) -> list[str]:
     """Pick ``n`` ids with class proportions kept (largest-remainder rounding)."""
     by_class: dict[str, list[str]] = {}
     for s in ids:
@@ -345,7 +440,9 @@ def _stratified_pick(ids: list[str], labels: pd.Series, n: int, rng: np.random.G
     total = len(ids)
     quotas = {c: n * len(v) / total for c, v in by_class.items()}
     take = {c: math.floor(q) for c, q in quotas.items()}
-    for c in sorted(quotas, key=lambda c: quotas[c] - take[c], reverse=True)[: n - sum(take.values())]:
+    for c in sorted(quotas, key=lambda c: quotas[c] - take[c], reverse=True)[
+        : n - sum(take.values())
+    ]:
         take[c] += 1
     picked: list[str] = []
     for c, members in sorted(by_class.items()):
@@ -373,7 +470,14 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         parts, meta = prepare_text(frame, cfg.data, source, cfg.train.seed)
     else:
         parts, meta = prepare_classify(frame, cfg.data, source, cfg.train.seed)
-    meta.update({"format_version": FORMAT_VERSION, "source": source, "sha256": sha, "dataset_name": cfg.dataset_name()})
+    meta.update(
+        {
+            "format_version": FORMAT_VERSION,
+            "source": source,
+            "sha256": sha,
+            "dataset_name": cfg.dataset_name(),
+        }
+    )
     meta["search_space"] = resolve_search_space(cfg, meta)
     return parts, meta
 

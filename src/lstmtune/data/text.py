@@ -30,11 +30,15 @@ def tokenize(text: str, *, lowercase: bool = True) -> list[str]:
 
 def build_vocab(texts: list[str], *, min_freq: int, max_vocab: int, lowercase: bool) -> list[str]:
     counts = Counter(tok for t in texts for tok in tokenize(t, lowercase=lowercase))
-    kept = sorted((tok for tok, n in counts.items() if n >= min_freq), key=lambda tok: (-counts[tok], tok))
+    kept = sorted(
+        (tok for tok, n in counts.items() if n >= min_freq), key=lambda tok: (-counts[tok], tok)
+    )
     return [PAD, UNK, *kept[: max(0, max_vocab - 2)]]
 
 
-def prepare_text(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def prepare_text(
+    frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     from lstmtune.data.prepare import (
         SPLITS,
         _require_columns,
@@ -45,9 +49,13 @@ def prepare_text(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -
 
     for key in ("text_column", "label"):
         if getattr(cfg, key) is None:
-            raise UserError(f"{source}: data.{key} is required for task 'text' (columns: {', '.join(map(str, frame.columns[:20]))})")
+            raise UserError(
+                f"{source}: data.{key} is required for task 'text' (columns: {', '.join(map(str, frame.columns[:20]))})"
+            )
     text_col, label_col = str(cfg.text_column), str(cfg.label)
-    _require_columns(frame, source, text_column=text_col, label=label_col, split_column=cfg.split_column)
+    _require_columns(
+        frame, source, text_column=text_col, label=label_col, split_column=cfg.split_column
+    )
     for col in (text_col, label_col):
         missing = frame[col].isna().to_numpy()
         if missing.any():
@@ -57,11 +65,15 @@ def prepare_text(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -
     empty = (texts.str.strip() == "").to_numpy()
     if empty.any():
         i = int(np.flatnonzero(empty)[0])
-        raise UserError(f"{source}: column '{text_col}' (data.text_column) has an empty text at data row {i + 1}")
+        raise UserError(
+            f"{source}: column '{text_col}' (data.text_column) has an empty text at data row {i + 1}"
+        )
     labels = frame[label_col].astype(str).str.strip()
     classes = sorted(labels.unique().tolist())
     if len(classes) < 2:
-        raise UserError(f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; classification needs at least two")
+        raise UserError(
+            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; classification needs at least two"
+        )
     clean = pd.DataFrame({text_col: texts.to_numpy(), label_col: labels.to_numpy()})
     ids = [str(i) for i in range(len(clean))]
     by_id = pd.Series(labels.to_numpy(), index=ids)
@@ -72,13 +84,17 @@ def prepare_text(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -
         assign = dict(zip(ids, split_vals.to_numpy(), strict=True))
         if "val" not in assign.values():
             train_ids = [s for s, v in assign.items() if v == "train"]
-            for s in _stratified_pick(train_ids, by_id, _size(cfg.val_size, len(train_ids), "val_size"), rng):
+            for s in _stratified_pick(
+                train_ids, by_id, _size(cfg.val_size, len(train_ids), "val_size"), rng
+            ):
                 assign[s] = "val"
     else:
         n_test = _size(cfg.test_size, len(ids), "test_size")
         n_val = _size(cfg.val_size, len(ids), "val_size")
         if n_test + n_val >= len(ids):
-            raise UserError(f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}")
+            raise UserError(
+                f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}"
+            )
         test_ids = set(_stratified_pick(ids, by_id, n_test, rng))
         rest = [s for s in ids if s not in test_ids]
         val_ids = set(_stratified_pick(rest, by_id, n_val, rng))
@@ -87,13 +103,22 @@ def prepare_text(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -
     parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}
     for name in SPLITS:
         if parts[name].empty:
-            raise UserError(f"{source}: the {name} split has no texts (check data.val_size / data.test_size)")
+            raise UserError(
+                f"{source}: the {name} split has no texts (check data.val_size / data.test_size)"
+            )
     train_counts = parts["train"][label_col].value_counts()
     if len(train_counts) < len(classes):
         missing = sorted(set(classes) - set(train_counts.index))[0]
-        raise UserError(f"{source}: class {missing!r} of column '{label_col}' has no text in the train split")
+        raise UserError(
+            f"{source}: class {missing!r} of column '{label_col}' has no text in the train split"
+        )
     tcfg = cfg.text
-    vocab = build_vocab(parts["train"][text_col].tolist(), min_freq=tcfg.min_freq, max_vocab=tcfg.max_vocab, lowercase=tcfg.lowercase)
+    vocab = build_vocab(
+        parts["train"][text_col].tolist(),
+        min_freq=tcfg.min_freq,
+        max_vocab=tcfg.max_vocab,
+        lowercase=tcfg.lowercase,
+    )
     lengths = [len(tokenize(t, lowercase=tcfg.lowercase)) for t in clean[text_col]]
     meta: dict[str, Any] = {
         "task": "text",
@@ -101,9 +126,15 @@ def prepare_text(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -
         "classes": classes,
         "majority_class": str(train_counts.idxmax()),
         "vocab": vocab,
-        "tokenizer": {"lowercase": tcfg.lowercase, "max_length": tcfg.max_length, "pattern": TOKEN_RE.pattern},
+        "tokenizer": {
+            "lowercase": tcfg.lowercase,
+            "max_length": tcfg.max_length,
+            "pattern": TOKEN_RE.pattern,
+        },
         "scaler": {},
-        "splits": {name: {"rows": len(parts[name]), "sequences": len(parts[name])} for name in SPLITS},
+        "splits": {
+            name: {"rows": len(parts[name]), "sequences": len(parts[name])} for name in SPLITS
+        },
         "max_sequence_length": int(max(lengths)),
         "n_rows": len(clean),
         "n_sequences": len(clean),
@@ -114,7 +145,14 @@ def prepare_text(frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int) -
 class TextFeaturizer:
     """Raw strings -> padded token ids ``[N, T]`` and lengths ``[N]`` (never empty)."""
 
-    def __init__(self, text_column: str, classes: list[str], vocab: list[str], lowercase: bool, max_length: int | None) -> None:
+    def __init__(
+        self,
+        text_column: str,
+        classes: list[str],
+        vocab: list[str],
+        lowercase: bool,
+        max_length: int | None,
+    ) -> None:
         self.text_column, self.classes, self.vocab = text_column, classes, vocab
         self.lowercase, self.max_length = lowercase, max_length
         self.index = {tok: i for i, tok in enumerate(vocab)}
@@ -122,11 +160,22 @@ class TextFeaturizer:
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> TextFeaturizer:
         tok = meta["tokenizer"]
-        return cls(str(meta["columns"]["text"]), [str(c) for c in meta["classes"]], list(meta["vocab"]), bool(tok["lowercase"]), tok.get("max_length"))
+        return cls(
+            str(meta["columns"]["text"]),
+            [str(c) for c in meta["classes"]],
+            list(meta["vocab"]),
+            bool(tok["lowercase"]),
+            tok.get("max_length"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text_column": self.text_column, "classes": self.classes, "vocab": self.vocab,
-                "lowercase": self.lowercase, "max_length": self.max_length}
+        return {
+            "text_column": self.text_column,
+            "classes": self.classes,
+            "vocab": self.vocab,
+            "lowercase": self.lowercase,
+            "max_length": self.max_length,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TextFeaturizer:
@@ -140,7 +189,9 @@ class TextFeaturizer:
         unk = self.index[UNK]
         seqs = []
         for t in texts:
-            ids = [self.index.get(tok, unk) for tok in tokenize(str(t), lowercase=self.lowercase)] or [unk]
+            ids = [
+                self.index.get(tok, unk) for tok in tokenize(str(t), lowercase=self.lowercase)
+            ] or [unk]
             if self.max_length:
                 ids = ids[: self.max_length]
             seqs.append(ids)
