@@ -83,7 +83,10 @@ def build_pipeline(
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
-        description="Tune an LSTM with Optuna or Katib, retrain the best configuration, evaluate it against naive baselines and publish it to the MLflow registry.",
+        description=(
+            "Tune an LSTM with Optuna or Katib, retrain the best configuration, evaluate it"
+            " against naive baselines and publish it to the MLflow registry."
+        ),
     )
     def lstmtune_pipeline(config: str = "{}") -> str:
         prep = prepare_op(config=config).set_display_name("prepare data")

@@ -115,7 +115,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lstmtune",
-        description="Tune, retrain and publish LSTM sequence models (Kubeflow pipeline; runs locally via kfp.local).",
+        description=(
+            "Tune, retrain and publish LSTM sequence models"
+            " (Kubeflow pipeline; runs locally via kfp.local)."
+        ),
     )
     from lstmtune import __version__
 
@@ -226,7 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     kx.add_argument("--gpus", type=int, help="GPUs per trial")
     kx.add_argument(
         "--data",
-        help="prepared dataset the trials read (s3:// prefix or path; default: <tune.katib.data_uri>/<name>)",
+        help=(
+            "prepared dataset the trials read"
+            " (s3:// prefix or path; default: <tune.katib.data_uri>/<name>)"
+        ),
     )
 
     tr = sub.add_parser(
@@ -241,7 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--parent-run-id", default="", help="MLflow parent run for a nested trial run")
     tr.add_argument(
         "--checkpoint",
-        help="Katib pbt: directory with the parent member's state; the trial continues it and saves its own",
+        help=(
+            "Katib pbt: directory with the parent member's state;"
+            " the trial continues it and saves its own"
+        ),
     )
 
     prep = sub.add_parser("prepare", help="debug: validate and split the data into a directory")
@@ -416,7 +425,8 @@ def _serve(args: argparse.Namespace) -> int:
         storage = str(cfg.tune.storage)
         if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).is_file():
             raise UserError(
-                f"{storage[len('sqlite:///') :]}: no Optuna study storage here (run `lstmtune run --output-dir {args.output_dir}` first)"
+                f"{storage[len('sqlite:///') :]}: no Optuna study storage here"
+                f" (run `lstmtune run --output-dir {args.output_dir}` first)"
             )
         command = [
             sys.executable,
@@ -432,7 +442,8 @@ def _serve(args: argparse.Namespace) -> int:
         uri = str(cfg.mlflow.tracking_uri)
         if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
             raise UserError(
-                f"{uri[len('sqlite:///') :]}: no MLflow database here (run `lstmtune run --output-dir {args.output_dir}` first)"
+                f"{uri[len('sqlite:///') :]}: no MLflow database here"
+                f" (run `lstmtune run --output-dir {args.output_dir}` first)"
             )
         command = [
             sys.executable,
@@ -508,7 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         traceback.print_exc()
         print(
-            f"lstmtune: unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            f"lstmtune: unexpected error: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}",
             file=sys.stderr,
         )
         return 1

@@ -20,7 +20,8 @@ def check_cron(expr: str) -> str:
     fields = expr.split()
     if len(fields) != 6 or not all(CRON_FIELD.match(f) for f in fields):
         raise UserError(
-            f"--cron: {expr!r} must have 6 fields, seconds first (e.g. '0 0 3 * * *' = daily at 03:00)"
+            f"--cron: {expr!r} must have 6 fields, seconds first"
+            " (e.g. '0 0 3 * * *' = daily at 03:00)"
         )
     return " ".join(fields)
 
@@ -52,7 +53,8 @@ def _client(host: str | None, namespace: str | None) -> Any:
         return kfp.Client(host=host, namespace=namespace)
     except Exception as exc:
         raise UserError(
-            f"--host: cannot reach the Kubeflow Pipelines API at {host or '(in-cluster default)'}: {str(exc).splitlines()[0][:200]}"
+            "--host: cannot reach the Kubeflow Pipelines API at "
+            f"{host or '(in-cluster default)'}: {str(exc).splitlines()[0][:200]}"
         ) from None
 
 

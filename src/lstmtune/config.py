@@ -34,8 +34,9 @@ def example_data_path() -> str:
 
 
 class _Strict(BaseModel):
-    # inf/nan as JSON's Infinity/NaN (json.loads reads them back): the steps get the config as JSON,
-    # and the default (null) would turn e.g. train.grad_clip: .inf (no clipping) into an invalid value
+    # inf/nan as JSON's Infinity/NaN (json.loads reads them back): the steps get the config as
+    # JSON, and the default (null) would turn e.g. train.grad_clip: .inf (no clipping) into an
+    # invalid value
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, ser_json_inf_nan="constants"
     )
@@ -57,7 +58,10 @@ class ParamSpec(_Strict):
     choices: list[Scalar] | None = None
     when: str | None = Field(
         None,
-        description="sample only if this holds, e.g. 'num_layers > 1' or 'cell in [gru]'; else use 'default'",
+        description=(
+            "sample only if this holds, e.g. 'num_layers > 1' or 'cell in [gru]';"
+            " else use 'default'"
+        ),
     )
     default: Scalar | None = Field(
         None, description="value when 'when' is false (default: low, or the first choice)"
@@ -108,19 +112,27 @@ class TextConfig(_Strict):
 class DataConfig(_Strict):
     path: str | None = Field(
         None,
-        description="CSV or Parquet file, local path or s3://bucket/key. Default: the bundled airline-passengers series.",
+        description=(
+            "CSV or Parquet file, local path or s3://bucket/key."
+            " Default: the bundled airline-passengers series."
+        ),
     )
     format: Literal["auto", "csv", "parquet"] = Field(
         "auto", description="auto: by extension / Parquet magic bytes"
     )
     task: Literal["forecast", "classify", "text"] = Field(
         "forecast",
-        description="forecast: predict the next horizon values; classify: one label per sequence; text: one label per text",
+        description=(
+            "forecast: predict the next horizon values; classify: one label per sequence;"
+            " text: one label per text"
+        ),
     )
     target: str | None = Field(None, description="forecast: the column to predict")
     time_column: str | None = Field(
         None,
-        description="forecast: rows are sorted by it; classify: the order of rows inside a sequence",
+        description=(
+            "forecast: rows are sorted by it; classify: the order of rows inside a sequence"
+        ),
     )
     feature_columns: list[str] | None = Field(
         None,
@@ -142,12 +154,17 @@ class DataConfig(_Strict):
     )
     missing: Literal["error", "ffill", "interpolate"] = Field(
         "error",
-        description="missing values: an error naming row and column, or fill them (interpolation stays inside each split)",
+        description=(
+            "missing values: an error naming row and column, or fill them"
+            " (interpolation stays inside each split)"
+        ),
     )
     seasonal_period: int | None = Field(
         None,
         ge=1,
-        description="forecast: season length for seasonal-naive and seasonal anchoring (default: inferred)",
+        description=(
+            "forecast: season length for seasonal-naive and seasonal anchoring (default: inferred)"
+        ),
     )
     s3_endpoint_url: str | None = Field(
         None, description="S3-compatible endpoint (MinIO); default: AWS_ENDPOINT_URL"
@@ -184,7 +201,10 @@ class KatibConfig(_Strict):
     )
     data_uri: str | None = Field(
         None,
-        description="prepared dataset for trials (s3:// prefix or mounted path); default: the prepare step's output",
+        description=(
+            "prepared dataset for trials (s3:// prefix or mounted path);"
+            " default: the prepare step's output"
+        ),
     )
 
 
@@ -203,15 +223,22 @@ class TuneConfig(_Strict):
     workers: int = Field(
         1,
         ge=1,
-        description="parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)",
+        description=(
+            "parallel Optuna workers sharing one study (needs an RDB storage such as PostgreSQL)"
+        ),
     )
     warm_start: bool = Field(
         True,
-        description="enqueue the current champion's hyperparameters as the first trial of a new study",
+        description=(
+            "enqueue the current champion's hyperparameters as the first trial of a new study"
+        ),
     )
     start_from_default: bool = Field(
         False,
-        description="without a champion to warm-start from, the first trial of a new study tries lstmtune's default configuration (bayes strategy, optuna backend; not Katib)",
+        description=(
+            "without a champion to warm-start from, the first trial of a new study tries"
+            " lstmtune's default configuration (bayes strategy, optuna backend; not Katib)"
+        ),
     )
     heartbeat_seconds: int = Field(
         20,
@@ -221,26 +248,41 @@ class TuneConfig(_Strict):
     katib: KatibConfig = KatibConfig()
     strategy: Literal["bayes", "pbt"] = Field(
         "bayes",
-        description="bayes: sampler + pruner trials; pbt: population-based training (exploit/explore in rounds)",
+        description=(
+            "bayes: sampler + pruner trials;"
+            " pbt: population-based training (exploit/explore in rounds)"
+        ),
     )
     objectives: list[Objective] = Field(
         default_factory=_val_only,
-        description="val = the task's validation metric; more than one makes a multi-objective study (NSGA-II / MO-TPE, no pruning)",
+        description=(
+            "val = the task's validation metric; more than one makes a multi-objective study"
+            " (NSGA-II / MO-TPE, no pruning)"
+        ),
     )
     pareto_tolerance: float = Field(
         0.05,
         ge=0,
-        description="multi-objective: the registered trial is the cheapest (2nd objective) within this fraction of the best validation value on the Pareto front",
+        description=(
+            "multi-objective: the registered trial is the cheapest (2nd objective) within this"
+            " fraction of the best validation value on the Pareto front"
+        ),
     )
     fuse_trials: Literal["auto", "off"] | int = Field(
         "off",
-        description="train up to K same-shape trials as one fused model (auto: only where a calibration says it is faster)",
+        description=(
+            "train up to K same-shape trials as one fused model"
+            " (auto: only where a calibration says it is faster)"
+        ),
     )
     subset: float | None = Field(
         None,
         gt=0,
         le=1,
-        description="tune on this fraction of the training windows/sequences first ('start small'); retraining uses all data",
+        description=(
+            "tune on this fraction of the training windows/sequences first ('start small');"
+            " retraining uses all data"
+        ),
     )
     population: int = Field(8, ge=2, description="pbt: population size")
     pbt_rounds: int = Field(
@@ -262,19 +304,28 @@ class TuneConfig(_Strict):
     )
     pruner: Literal["hyperband", "successive_halving", "median", "none"] = Field(
         "hyperband",
-        description="stop poor trials early: hyperband brackets, one successive-halving bracket (more aggressive), median (Katib: only median, as medianstop)",
+        description=(
+            "stop poor trials early: hyperband brackets, one successive-halving bracket"
+            " (more aggressive), median (Katib: only median, as medianstop)"
+        ),
     )
     n_startup_trials: int | None = Field(
         None,
         ge=1,
-        description="tpe sampler, optuna backend: random trials before the model is used (default: min(10, max(3, n_trials // 3)))",
+        description=(
+            "tpe sampler, optuna backend: random trials before the model is used"
+            " (default: min(10, max(3, n_trials // 3)))"
+        ),
     )
     storage: str | None = Field(
         None, description="Optuna storage URL (default: SQLite file in the output dir)"
     )
     study_name: str | None = Field(
         None,
-        description="default: <model name>-<hash of data and search space>; a rerun with the same name resumes",
+        description=(
+            "default: <model name>-<hash of data and search space>;"
+            " a rerun with the same name resumes"
+        ),
     )
     max_failed_trials: int = Field(
         5, ge=0, description="more failed trials (NaN loss, OOM) abort the run"
@@ -339,7 +390,10 @@ class ClusterConfig(_Strict):
     node_selector: dict[str, str] = Field(default_factory=dict)
     s3_secret: str | None = Field(
         "lstmtune-s3",
-        description="Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_ENDPOINT_URL) as env",
+        description=(
+            "Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"
+            " (and optionally AWS_ENDPOINT_URL) as env"
+        ),
     )
     mlflow_secret: str | None = Field(
         None, description="Secret with MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as env"
@@ -352,7 +406,9 @@ class ClusterConfig(_Strict):
 class MlflowConfig(_Strict):
     tracking_uri: str | None = Field(
         None,
-        description="default: sqlite:///<output_dir>/mlflow.db with artifacts in <output_dir>/mlartifacts",
+        description=(
+            "default: sqlite:///<output_dir>/mlflow.db with artifacts in <output_dir>/mlartifacts"
+        ),
     )
     experiment: str = Field("lstmtune", description="MLflow experiment of the runs")
     model_name: str | None = Field(

@@ -50,7 +50,8 @@ class ForecastFeaturizer:
             raise TrialInfeasible(f"transform '{transform}' needs a strictly positive target")
         if not anchor_fits(anchor, lookback, period):
             raise TrialInfeasible(
-                f"anchor '{anchor}' needs a season (period={period}) and lookback >= {NAIVE_HISTORY[anchor](max(period, 2))}, "
+                f"anchor '{anchor}' needs a season (period={period}) and lookback >= "
+                f"{NAIVE_HISTORY[anchor](max(period, 2))}, "
                 f"got lookback={lookback}"
             )
         stats = meta["scaler"][transform]
@@ -97,7 +98,8 @@ class ForecastFeaturizer:
         return np.exp(z) if self.transform == "log" else z
 
     def windows(self, scaled: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs ``[N, lookback, F]`` and anchors ``[N, horizon]`` (scaled) for windows ending at ``ends``."""
+        """Inputs ``[N, lookback, F]`` and anchors ``[N, horizon]`` (scaled) for windows ending
+        at ``ends``."""
         offsets = np.arange(-self.lookback + 1, 1)
         x = scaled[ends[:, None] + offsets[None, :]]
         if self.anchor == "none":
@@ -132,7 +134,8 @@ class ForecastFeaturizer:
         return np.arange(self.lookback - 1, n_rows)
 
 
-# rows of history (ending at the forecast origin) each naive forecast reads, as a function of the period
+# rows of history (ending at the forecast origin) each naive forecast reads, as a function of
+# the period
 NAIVE_HISTORY = {"seasonal": lambda period: period, "seasonal_trend": lambda period: period + 1}
 
 
@@ -160,7 +163,8 @@ def naive_forecast(
         kind, int(ends.min()) + 1, period
     ):  # numpy would wrap a negative index silently
         raise ValueError(
-            f"naive forecast '{kind}' needs {NAIVE_HISTORY[kind](period)} rows of history; an origin is at row {int(ends.min())}"
+            f"naive forecast '{kind}' needs {NAIVE_HISTORY[kind](period)} rows of history;"
+            f" an origin is at row {int(ends.min())}"
         )
     seasons = np.ceil(steps / period).astype(int)
     out: np.ndarray = series[ends[:, None] + (steps - period * seasons)[None, :]]
@@ -209,7 +213,8 @@ class ClassifyFeaturizer:
         return len(self.features)
 
     def sequences(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Sequence ids (first-appearance order), padded ``[N, T, F]`` float32 and lengths ``[N]``."""
+        """Sequence ids (first-appearance order), padded ``[N, T, F]`` float32 and lengths
+        ``[N]``."""
         if self.time_column is not None and self.time_column in frame.columns:
             key = pd.to_numeric(frame[self.time_column], errors="coerce")
             if key.isna().any():

@@ -140,7 +140,8 @@ def champion_score(
     except Exception as exc:  # an incompatible or broken champion cannot block a new version
         emit(
             "warning",
-            f"current champion v{version.version} cannot be scored on this data ({str(exc).splitlines()[0][:200]}); treating it as not comparable",
+            f"current champion v{version.version} cannot be scored on this data"
+            f" ({str(exc).splitlines()[0][:200]}); treating it as not comparable",
         )
         return None, str(version.version)
 

@@ -153,7 +153,8 @@ def _metrics_table(summary: dict[str, Any]) -> str:
         if values:
             best[m] = max(values) if HIGHER_IS_BETTER.get(m, False) else min(values)
     head = "".join(
-        f'<th class="num">{_esc(m)}{" ★" if m == primary else ""} <span class="dir">{"↑" if HIGHER_IS_BETTER.get(m, False) else "↓"}</span></th>'
+        f'<th class="num">{_esc(m)}{" ★" if m == primary else ""} '
+        f'<span class="dir">{"↑" if HIGHER_IS_BETTER.get(m, False) else "↓"}</span></th>'
         for m in metrics
     )
     body = []
@@ -174,10 +175,15 @@ def _metrics_table(summary: dict[str, Any]) -> str:
     if "beats_baseline" in summary:
         ok = bool(summary["beats_baseline"])
         verdict = (
-            f'<p class="verdict {"good" if ok else "bad"}">The model {"beats" if ok else "does <b>not</b> beat"} the best naive baseline '
-            f"(<code>{_esc(summary.get('best_baseline', ''))}</code>) on test <code>{_esc(primary)}</code>.</p>"
+            f'<p class="verdict {"good" if ok else "bad"}">The model '
+            f"{'beats' if ok else 'does <b>not</b> beat'} the best naive baseline "
+            f"(<code>{_esc(summary.get('best_baseline', ''))}</code>) on test "
+            f"<code>{_esc(primary)}</code>.</p>"
         )
-    return f'<table class="grid metrics"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{verdict}'
+    return (
+        f'<table class="grid metrics"><thead><tr><th></th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>{verdict}"
+    )
 
 
 def _champion_section(summary: dict[str, Any], champion: dict[str, Any] | None) -> str:
@@ -190,14 +196,16 @@ def _champion_section(summary: dict[str, Any], champion: dict[str, Any] | None) 
     reason = _esc(summary.get("promotion_reason", ""))
     if version is None and value is None:
         return (
-            f"<p>There was no champion before this run: version {_esc(summary.get('model_version'))} is "
+            "<p>There was no champion before this run: version "
+            f"{_esc(summary.get('model_version'))} is "
             f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span> ({reason}).</p>'
         )
     rows = [("", "version", f"test {_esc(metric)}")]
     rows.append(
         (
             "this run",
-            f'{_esc(summary.get("model_version"))} <span class="badge {_esc(alias)}">@{_esc(alias)}</span>',
+            f"{_esc(summary.get('model_version'))} "
+            f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span>',
             _esc(_num(new)),
         )
     )
@@ -223,8 +231,10 @@ def _champion_section(summary: dict[str, Any], champion: dict[str, Any] | None) 
         better_is_up = HIGHER_IS_BETTER.get(metric, False)
         improved = diff > 0 if better_is_up else diff < 0
         delta = (
-            f'<p class="verdict {"good" if improved else "bad"}">{_esc(metric)} {"improves" if improved else "is worse"} by '
-            f"{abs(diff):.4g} ({abs(diff) / abs(float(value)):.1%}) against the champion, both scored on this run's test split.</p>"
+            f'<p class="verdict {"good" if improved else "bad"}">{_esc(metric)} '
+            f"{'improves' if improved else 'is worse'} by "
+            f"{abs(diff):.4g} ({abs(diff) / abs(float(value)):.1%}) against the champion, "
+            "both scored on this run's test split.</p>"
         )
     note = champ.get("note") or (
         "The champion was re-scored on this run's test split."
@@ -232,8 +242,10 @@ def _champion_section(summary: dict[str, Any], champion: dict[str, Any] | None) 
         else ""
     )
     return (
-        f'<table class="grid"><thead><tr><th></th><th>version</th><th class=num>test {_esc(metric)}</th></tr></thead><tbody>{table}</tbody></table>'
-        f'{delta}<p>Decision: <span class="badge {_esc(alias)}">@{_esc(alias)}</span> — {reason}. {_esc(note)}</p>'
+        '<table class="grid"><thead><tr><th></th><th>version</th>'
+        f"<th class=num>test {_esc(metric)}</th></tr></thead><tbody>{table}</tbody></table>"
+        f'{delta}<p>Decision: <span class="badge {_esc(alias)}">@{_esc(alias)}</span> — '
+        f"{reason}. {_esc(note)}</p>"
     )
 
 
@@ -253,8 +265,10 @@ def _pareto_section(summary: dict[str, Any]) -> str:
         mark = " ✔" if chosen else ""
         rows.append(f"<tr{row_class}><td>{_esc(member['number'])}{mark}</td>{cells}</tr>")
     rule = (
-        f"Registered: the trial with the lowest <code>{_esc(names[1] if len(names) > 1 else '')}</code> among front members whose "
-        f"<code>{_esc(names[0])}</code> is within {float(extra.get('pareto_tolerance', 0)):.0%} of the best."
+        "Registered: the trial with the lowest "
+        f"<code>{_esc(names[1] if len(names) > 1 else '')}</code> among front members whose "
+        f"<code>{_esc(names[0])}</code> is within "
+        f"{float(extra.get('pareto_tolerance', 0)):.0%} of the best."
     )
     return (
         f'<div class="card" id="pareto"><h2>Pareto front ({len(front)} trials)</h2><p>{rule}</p>'
@@ -299,12 +313,16 @@ def _plot_sections(plots: PlotSet, interactive: bool) -> str:
             else ""
         )
         if body and img:
-            body = f'<div class="interactive">{body}</div><details><summary>static image (PNG)</summary>{img}</details>'
+            body = (
+                f'<div class="interactive">{body}</div>'
+                f"<details><summary>static image (PNG)</summary>{img}</details>"
+            )
         elif img:
             body = f'<div class="static">{img}</div>'
         note = f'<p class="note">{_esc(p.note)}</p>' if p.note else ""
         out.append(
-            f'<section class="plot" id="{_esc(p.name)}"><h3>{_esc(p.title)}</h3><p class="desc">{_esc(p.description)}</p>{note}{body}</section>'
+            f'<section class="plot" id="{_esc(p.name)}"><h3>{_esc(p.title)}</h3>'
+            f'<p class="desc">{_esc(p.description)}</p>{note}{body}</section>'
         )
     if plots.skipped:
         items = "".join(
@@ -318,9 +336,11 @@ def _plot_sections(plots: PlotSet, interactive: bool) -> str:
 
 
 CSS = """
-:root { --fg:#1d2330; --muted:#5f6b7a; --line:#e3e7ee; --bg:#f6f8fb; --card:#fff; --accent:#2f6fde; --good:#1a7f37; --bad:#c62828; }
+:root { --fg:#1d2330; --muted:#5f6b7a; --line:#e3e7ee; --bg:#f6f8fb; --card:#fff; \
+--accent:#2f6fde; --good:#1a7f37; --bad:#c62828; }
 * { box-sizing: border-box; }
-body { margin:0; font:15px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color:var(--fg); background:var(--bg); }
+body { margin:0; font:15px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, \
+"Helvetica Neue", Arial, sans-serif; color:var(--fg); background:var(--bg); }
 header { background:#16213a; color:#fff; padding:28px 40px 22px; }
 header h1 { margin:0 0 4px; font-size:26px; font-weight:600; }
 header .sub { color:#b9c3d6; font-size:14px; }
@@ -328,33 +348,40 @@ header code { color:#fff; background:rgba(255,255,255,.12); }
 main { max-width:1180px; margin:0 auto; padding:24px 24px 60px; }
 nav { margin:0 0 18px; font-size:14px; color:var(--muted); }
 nav a { color:var(--accent); text-decoration:none; margin-right:14px; }
-.card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:18px 22px; margin:0 0 20px; box-shadow:0 1px 2px rgba(20,30,50,.04); }
+.card { background:var(--card); border:1px solid var(--line); border-radius:10px; \
+padding:18px 22px; margin:0 0 20px; box-shadow:0 1px 2px rgba(20,30,50,.04); }
 .card h2 { margin:0 0 12px; font-size:19px; font-weight:600; }
 .cols { display:grid; grid-template-columns: 1fr 1fr; gap:20px; }
 @media (max-width: 900px) { .cols { grid-template-columns: 1fr; } }
 table { border-collapse:collapse; width:100%; font-size:14px; }
-table.kv th { text-align:left; font-weight:500; color:var(--muted); width:42%; padding:5px 10px 5px 0; vertical-align:top; }
+table.kv th { text-align:left; font-weight:500; color:var(--muted); width:42%; \
+padding:5px 10px 5px 0; vertical-align:top; }
 table.kv td { padding:5px 0; border-bottom:1px solid var(--line); word-break:break-all; }
-table.grid th, table.grid td { padding:7px 12px; border-bottom:1px solid var(--line); text-align:left; }
+table.grid th, table.grid td { padding:7px 12px; border-bottom:1px solid var(--line); \
+text-align:left; }
 table.grid thead th { color:var(--muted); font-weight:600; border-bottom:2px solid var(--line); }
 table.grid .num { text-align:right; font-variant-numeric: tabular-nums; }
 table.grid tr.model th, table.grid tr.model td { background:#fff6f5; font-weight:600; }
 table.grid td.best { color:var(--good); font-weight:700; }
 .dir { color:var(--muted); font-weight:400; }
-code { font:13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background:#eef1f6; padding:1px 5px; border-radius:4px; }
-.badge { display:inline-block; padding:1px 9px; border-radius:10px; font-size:13px; font-weight:600; background:#e6ebf5; color:#34405a; }
+code { font:13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; \
+background:#eef1f6; padding:1px 5px; border-radius:4px; }
+.badge { display:inline-block; padding:1px 9px; border-radius:10px; font-size:13px; \
+font-weight:600; background:#e6ebf5; color:#34405a; }
 .badge.champion { background:#dff5e3; color:var(--good); }
 .badge.challenger { background:#fff1d6; color:#8a5a00; }
 .verdict { margin:12px 0 0; padding:8px 12px; border-radius:6px; }
 .verdict.good { background:#eaf7ed; color:var(--good); }
 .verdict.bad { background:#fdecea; color:var(--bad); }
-section.plot { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:16px 20px; margin:0 0 20px; }
+section.plot { background:var(--card); border:1px solid var(--line); border-radius:10px; \
+padding:16px 20px; margin:0 0 20px; }
 section.plot h3 { margin:0 0 2px; font-size:17px; }
 section.plot .desc { margin:0 0 8px; color:var(--muted); font-size:14px; }
 section.plot .note { margin:0 0 8px; font-size:13px; color:#7a5a00; }
 section.plot img { max-width:100%; height:auto; display:block; margin:8px auto 0; }
 .params { display:grid; grid-template-columns:repeat(auto-fill, minmax(250px, 1fr)); gap:6px 24px; }
-.param { display:flex; justify-content:space-between; gap:10px; border-bottom:1px solid var(--line); padding:4px 0; font-size:14px; }
+.param { display:flex; justify-content:space-between; gap:10px; \
+border-bottom:1px solid var(--line); padding:4px 0; font-size:14px; }
 .param span { color:var(--muted); }
 details summary { cursor:pointer; color:var(--accent); font-size:13px; margin-top:6px; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:10px; }
@@ -375,13 +402,15 @@ def render_report(
     alias = str(s.get("alias", ""))
     title = f"{s.get('model_name', 'lstmtune')} v{s.get('model_version', '?')}"
     trials = (
-        f"{s.get('n_trials_complete', '—')} complete, {s.get('n_trials_pruned', '—')} pruned, {s.get('n_trials_failed', '—')} failed"
+        f"{s.get('n_trials_complete', '—')} complete, {s.get('n_trials_pruned', '—')} pruned, "
+        f"{s.get('n_trials_failed', '—')} failed"
         + (f" ({s['n_trials_reused']} reused)" if s.get("n_trials_reused") else "")
     )
     overview = [
         (
             "model",
-            f"<code>{_esc(s.get('model_name'))}</code> version <b>{_esc(s.get('model_version'))}</b> "
+            f"<code>{_esc(s.get('model_name'))}</code> version "
+            f"<b>{_esc(s.get('model_version'))}</b> "
             f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span>',
         ),
         ("promotion", _esc(s.get("promotion_reason", "—"))),
@@ -394,7 +423,8 @@ def render_report(
         ("trials", _esc(trials)),
         (
             "best validation",
-            f"<code>{_esc(s.get('objective'))}</code> = <b>{_esc(_num(s.get('best_value')))}</b> (trial {_esc(s.get('best_trial'))}, epoch {_esc(s.get('best_epoch'))})",
+            f"<code>{_esc(s.get('objective'))}</code> = <b>{_esc(_num(s.get('best_value')))}</b>"
+            f" (trial {_esc(s.get('best_trial'))}, epoch {_esc(s.get('best_epoch'))})",
         ),
         ("study", f"<code>{_esc(s.get('study_name'))}</code>"),
         ("storage", f"<code>{_esc(s.get('storage'))}</code>"),
@@ -402,7 +432,8 @@ def render_report(
         ("pipeline time", _esc(_seconds(s.get("pipeline_seconds")))),
         (
             "MLflow",
-            f"<code>{_esc(s.get('tracking_uri'))}</code> run <code>{_esc(s.get('parent_run_id'))}</code>",
+            f"<code>{_esc(s.get('tracking_uri'))}</code> run "
+            f"<code>{_esc(s.get('parent_run_id'))}</code>",
         ),
     ]
     extra = s.get("tune_extra") or {}
@@ -410,15 +441,17 @@ def render_report(
         tuning.append(
             (
                 "start small",
-                f"tuned on {float(extra['subset']):.0%} of the training data; retrained on all of train + val",
+                f"tuned on {float(extra['subset']):.0%} of the training data;"
+                " retrained on all of train + val",
             )
         )
     if extra.get("strategy") == "pbt":
         tuning.append(
             (
                 "strategy",
-                f"population-based training: {extra.get('population')} members, {extra.get('rounds')} rounds of "
-                f"{extra.get('epochs_per_round')} epochs (schedule: <code>pbt_schedule.json</code>)",
+                f"population-based training: {extra.get('population')} members, "
+                f"{extra.get('rounds')} rounds of {extra.get('epochs_per_round')} epochs "
+                "(schedule: <code>pbt_schedule.json</code>)",
             )
         )
     plot_links = "".join(f'<a href="#{_esc(p.name)}">{_esc(p.title)}</a>' for p in plots.plots)
@@ -427,25 +460,34 @@ def render_report(
         plotly_js = f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>'
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">\
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lstmtune report — {_esc(title)}</title><style>{CSS}</style>{plotly_js}</head>
 <body>
 <header><h1>{_esc(title)} <span class="badge {_esc(alias)}">@{_esc(alias)}</span></h1>
-<div class="sub">lstmtune {_esc(s.get("task", ""))} run · test {_esc(s.get("primary_metric", ""))} = {_esc(_num((s.get("test_metrics") or {}).get(s.get("primary_metric", ""))))} · generated {generated}</div></header>
+<div class="sub">lstmtune {_esc(s.get("task", ""))} run · \
+test {_esc(s.get("primary_metric", ""))} = \
+{_esc(_num((s.get("test_metrics") or {}).get(s.get("primary_metric", ""))))} · \
+generated {generated}</div></header>
 <main>
-<nav><a href="#summary">Summary</a><a href="#metrics">Test metrics</a><a href="#champion">Champion</a><a href="#params">Hyperparameters</a>{plot_links}</nav>
+<nav><a href="#summary">Summary</a><a href="#metrics">Test metrics</a>\
+<a href="#champion">Champion</a><a href="#params">Hyperparameters</a>{plot_links}</nav>
 <div class="cols" id="summary">
 <div class="card"><h2>Model</h2>{_table(overview)}</div>
 <div class="card"><h2>Tuning</h2>{_table(tuning)}</div>
 </div>
-<div class="card" id="metrics"><h2>Test metrics vs. naive baselines</h2>{_metrics_table(s)}</div>
-<div class="card" id="champion"><h2>Comparison with the champion</h2>{_champion_section(s, champion)}</div>
-<div class="card" id="params"><h2>Best hyperparameters</h2>{_params_table(s.get("best_params") or {})}</div>
+<div class="card" id="metrics"><h2>Test metrics vs. naive baselines</h2>\
+{_metrics_table(s)}</div>
+<div class="card" id="champion"><h2>Comparison with the champion</h2>\
+{_champion_section(s, champion)}</div>
+<div class="card" id="params"><h2>Best hyperparameters</h2>\
+{_params_table(s.get("best_params") or {})}</div>
 {_pareto_section(s)}
 <h2 id="plots">Plots</h2>
 {_plot_sections(plots, interactive)}
 </main>
-<footer>Generated by lstmtune from {_esc(s.get("output_dir", ""))}. Self-contained: no network access needed.</footer>
+<footer>Generated by lstmtune from {_esc(s.get("output_dir", ""))}. \
+Self-contained: no network access needed.</footer>
 </body></html>
 """
 
@@ -483,7 +525,8 @@ def build_report(
     output_dir: str, *, champion: dict[str, Any] | None = None, storage: str | None = None
 ) -> str:
     """Read the finished run in ``output_dir`` (``summary.json``, the Optuna study, the newest
-    matching kfp run's dataset and model), write ``plots/`` and ``report.html``; returns its path."""
+    matching kfp run's dataset and model), write ``plots/`` and ``report.html``; returns its
+    path."""
     from lstmtune.errors import UserError
 
     root = Path(output_dir)
@@ -497,7 +540,8 @@ def build_report(
     dataset_dir, model_dir = find_run_artifacts(root, summary)
     if dataset_dir is None:
         log.warning(
-            "lstmtune: no kfp run with a dataset and a model under %s; the report has no model plots",
+            "lstmtune: no kfp run with a dataset and a model under %s;"
+            " the report has no model plots",
             root / "kfp",
         )
     study = load_study(summary, root, storage)
@@ -519,8 +563,8 @@ def log_to_mlflow(
     report_path: str | Path,
     plots: dict[str, dict[str, str]] | PlotSet,
 ) -> None:
-    """Log ``report.html`` (artifact ``report/``) and the plot PNGs and HTML pages (``plots/``) to an
-    MLflow run (it may already be finished). Failures are logged, never raised."""
+    """Log ``report.html`` (artifact ``report/``) and the plot PNGs and HTML pages (``plots/``) to
+    an MLflow run (it may already be finished). Failures are logged, never raised."""
     try:
         from mlflow.tracking import MlflowClient
 
@@ -545,9 +589,11 @@ def markdown_summary(summary: dict[str, Any]) -> str:
         "",
         f"**Promotion:** {s.get('promotion_reason', '—')}",
         "",
-        f"**Trials:** {s.get('n_trials_complete', '—')} complete, {s.get('n_trials_pruned', '—')} pruned, {s.get('n_trials_failed', '—')} failed"
+        f"**Trials:** {s.get('n_trials_complete', '—')} complete, "
+        f"{s.get('n_trials_pruned', '—')} pruned, {s.get('n_trials_failed', '—')} failed"
         + (f" ({s['n_trials_reused']} reused)" if s.get("n_trials_reused") else "")
-        + f"; best validation `{s.get('objective')}` = {_num(s.get('best_value'))} (trial {s.get('best_trial')})"
+        + f"; best validation `{s.get('objective')}` = {_num(s.get('best_value'))}"
+        f" (trial {s.get('best_trial')})"
         + (
             f"; tuning {_seconds(s.get('tune_seconds'))}"
             if s.get("tune_seconds") is not None
@@ -565,7 +611,8 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     if "beats_baseline" in s:
         lines += [
             "",
-            f"The model {'beats' if s['beats_baseline'] else '**does not beat**'} the best naive baseline (`{s.get('best_baseline')}`) on test `{metric}`.",
+            f"The model {'beats' if s['beats_baseline'] else '**does not beat**'} the best naive"
+            f" baseline (`{s.get('best_baseline')}`) on test `{metric}`.",
         ]
     if (
         s.get("previous_champion_version") is not None
@@ -573,14 +620,16 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     ):
         lines += [
             "",
-            f"**Champion:** version {s.get('previous_champion_version')} scores {_num(s.get('previous_champion_metric'))} "
+            f"**Champion:** version {s.get('previous_champion_version')} scores "
+            f"{_num(s.get('previous_champion_metric'))} "
             f"on this test split vs. {_num(test.get(metric))} for the new version.",
         ]
     lines += ["", "### Best hyperparameters", "", "| parameter | value |", "|---|---|"]
     lines += [f"| {k} | `{_num(v)}` |" for k, v in sorted((s.get("best_params") or {}).items())]
     lines += [
         "",
-        f"Load: `mlflow.pyfunc.load_model('{s.get('model_uri')}')` with `MLFLOW_TRACKING_URI={s.get('tracking_uri')}`",
+        f"Load: `mlflow.pyfunc.load_model('{s.get('model_uri')}')`"
+        f" with `MLFLOW_TRACKING_URI={s.get('tracking_uri')}`",
         "",
     ]
     return "\n".join(lines)

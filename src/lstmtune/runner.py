@@ -60,7 +60,8 @@ class Display:
         if kind == "epoch":
             if self._bar is not None:
                 self._bar.set_postfix_str(
-                    f"trial {record.get('trial')} epoch {record.get('epoch')}: {record.get('message', '')}"
+                    f"trial {record.get('trial')} epoch {record.get('epoch')}: "
+                    f"{record.get('message', '')}"
                 )
             return
         if kind in ("study_done", "retrained", "registered", "prepared") and self._bar is not None:
@@ -170,7 +171,10 @@ def run_local(
     shown.event(
         {
             "event": "start",
-            "message": f"running pipeline 'lstmtune' locally (kfp.local): {meta['task']} on {meta['source']}; log: {log_path}",
+            "message": (
+                "running pipeline 'lstmtune' locally (kfp.local): "
+                f"{meta['task']} on {meta['source']}; log: {log_path}"
+            ),
             "output_dir": str(out),
         }
     )
@@ -264,7 +268,8 @@ def format_summary(s: dict[str, Any]) -> str:
         "=" * 72,
     ]
     lines.append(
-        f"trials: {s['n_trials_complete']} complete, {s['n_trials_pruned']} pruned, {s['n_trials_failed']} failed"
+        f"trials: {s['n_trials_complete']} complete, {s['n_trials_pruned']} pruned, "
+        f"{s['n_trials_failed']} failed"
         + (
             f" ({s['n_trials_reused']} reused from an earlier run)"
             if s.get("n_trials_reused")
@@ -291,20 +296,25 @@ def format_summary(s: dict[str, Any]) -> str:
         )
     verdict = "beats" if s["beats_baseline"] else "DOES NOT beat"
     lines.append(
-        f"  -> the model {verdict} the best naive baseline ({s['best_baseline']}) on test {s['primary_metric']}"
+        f"  -> the model {verdict} the best naive baseline ({s['best_baseline']})"
+        f" on test {s['primary_metric']}"
     )
     lines.append(
-        f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']} ({s['promotion_reason']})"
+        f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']}"
+        f" ({s['promotion_reason']})"
     )
     lines.append(
-        f"load it:    mlflow.pyfunc.load_model('{s['model_uri']}')  with MLFLOW_TRACKING_URI={s['tracking_uri']}"
+        f"load it:    mlflow.pyfunc.load_model('{s['model_uri']}')"
+        f"  with MLFLOW_TRACKING_URI={s['tracking_uri']}"
     )
     lines.append(
-        f"MLflow UI:  mlflow ui --backend-store-uri {s['tracking_uri']} --host 127.0.0.1 --port 5000"
+        f"MLflow UI:  mlflow ui --backend-store-uri {s['tracking_uri']}"
+        " --host 127.0.0.1 --port 5000"
     )
     lines.append(f"summary:    {s.get('output_dir', '.')}/summary.json")
     if s.get("report"):
         lines.append(
-            f"report:     {s['report']}  (or: lstmtune report --output-dir {s.get('output_dir', '.')})"
+            f"report:     {s['report']}"
+            f"  (or: lstmtune report --output-dir {s.get('output_dir', '.')})"
         )
     return "\n".join(lines)

@@ -98,7 +98,8 @@ class Predictor:
             raise ValueError("input has missing or infinite values")
         if len(raw) < f.lookback:
             raise ValueError(
-                f"input has {len(raw)} rows; the model needs at least lookback={f.lookback} rows of history"
+                f"input has {len(raw)} rows; the model needs at least"
+                f" lookback={f.lookback} rows of history"
             )
         ends = f.history_ends(len(raw))
         x, anchor = f.windows(f.scale(raw), ends)

@@ -67,7 +67,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     season = f", season {meta['seasonal_period']}" if meta["task"] == "forecast" else ""
     emit(
         "prepared",
-        f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows; {splits}{season}); MLflow run {run_id}",
+        f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows;"
+        f" {splits}{season}); MLflow run {run_id}",
         parent_run_id=run_id,
         rows=meta["n_rows"],
         splits={k: v["rows"] for k, v in meta["splits"].items()},
@@ -143,7 +144,8 @@ def _tune_metrics(best: dict[str, Any]) -> dict[str, float]:
 
 
 def _log_best(cfg: RunConfig, best: dict[str, Any], parent_run_id: str) -> dict[str, float]:
-    """Best parameters on the parent run, once per run (warm start reads these ``best.*`` params)."""
+    """Best parameters on the parent run, once per run
+    (warm start reads these ``best.*`` params)."""
     from lstmtune import tracking
 
     metrics = _tune_metrics(best)
@@ -429,14 +431,16 @@ def train_best_step(
     verdict = "beats" if beats else "DOES NOT beat"
     emit(
         "retrained",
-        f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g} {verdict} {base_name} ({base_value:.4g})",
+        f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g}"
+        f" {verdict} {base_name} ({base_value:.4g})",
         test_metrics=test_metrics,
         beats_baseline=beats,
     )
     if not beats:
         emit(
             "warning",
-            "warning: the tuned model loses to a naive baseline; it will be registered as challenger, not champion",
+            "warning: the tuned model loses to a naive baseline;"
+            " it will be registered as challenger, not champion",
         )
     return {"metrics": {k: float(v) for k, v in flat.items()}, "confusion_matrix": confusion}
 
