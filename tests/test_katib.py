@@ -264,7 +264,8 @@ def test_cli_prints_the_experiment_yaml(tmp_path: Path) -> None:
 def test_trial_command_prints_katib_metric_lines(
     tmp_path: Path, airline_meta: dict[str, Any]
 ) -> None:
-    """`lstmtune trial` with values taken from the rendered Experiment, parsed with Katib's regex."""
+    """`lstmtune trial` with values taken from the rendered Experiment, parsed with Katib's
+    regex."""
     cfg = _cfg(tune__search_space={"epochs": 4}, train__patience=2)
     parts, meta = prepare(cfg)
     data = tmp_path / "prepared"
@@ -354,7 +355,9 @@ class KatibReplay:
                     "status": "Failure",
                     "code": 409,
                     "reason": "AlreadyExists",
-                    "message": f'experiments.kubeflow.org "{body["metadata"]["name"]}" already exists',
+                    "message": (
+                        f'experiments.kubeflow.org "{body["metadata"]["name"]}" already exists'
+                    ),
                 }
             self.objects[key] = {
                 **body,
