@@ -67,9 +67,20 @@ SITECUSTOMIZE = textwrap.dedent('''
                 ok = True
                 return out
             finally:
-                rec = {"fn": attr, "seconds": time.perf_counter() - t0, "ok": ok, "pid": os.getpid(), "t_end": time.time()}
+                rec = {
+                    "fn": attr,
+                    "seconds": time.perf_counter() - t0,
+                    "ok": ok,
+                    "pid": os.getpid(),
+                    "t_end": time.time(),
+                }
                 if attr == "train":
-                    rec["kind"] = "trial" if (len(args) > 3 and args[3] is not None) or kwargs.get("val_set") is not None else "retrain"
+                    rec["kind"] = (
+                        "trial"
+                        if (len(args) > 3 and args[3] is not None)
+                        or kwargs.get("val_set") is not None
+                        else "retrain"
+                    )
                 else:
                     rec["trial"] = args[2] if len(args) > 2 else kwargs.get("number")
                     hist = args[4] if len(args) > 4 else kwargs.get("history", [])
@@ -262,12 +273,14 @@ def main() -> None:
     n_calls = 20 if args.quick else 60
     info = common.machine(device)
     common.header(
-        "pipeline overhead: lstmtune run (kfp.local) minus time inside training; MLflow logging per trial",
+        "pipeline overhead: lstmtune run (kfp.local) minus time inside training;"
+        " MLflow logging per trial",
         info,
     )
     space = f"default space with {QUICK_SPACE}" if args.quick else "the default space"
     print(
-        f"run_local on the bundled airline series: {n_trials} trials, {space}, {n_runs} run(s); log_trial_run microbenchmark: {n_calls} calls\n",
+        f"run_local on the bundled airline series: {n_trials} trials, {space}, {n_runs} run(s);"
+        f" log_trial_run microbenchmark: {n_calls} calls\n",
         flush=True,
     )
     runs = []
@@ -276,7 +289,8 @@ def main() -> None:
         for i in range(n_runs):
             runs.append(pipeline_run(tmp, n_trials, args.quick, device, i))
             print(
-                f"  run {i + 1}: {runs[-1]['total_seconds']:.1f} s total, {runs[-1]['train_seconds']:.1f} s inside train()",
+                f"  run {i + 1}: {runs[-1]['total_seconds']:.1f} s total, "
+                f"{runs[-1]['train_seconds']:.1f} s inside train()",
                 flush=True,
             )
         histories = [h for r in runs for h in r["histories"]]

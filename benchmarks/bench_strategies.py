@@ -4,7 +4,8 @@ Rows, each run side by side in this process on the same data and seeds:
 
 * ``tpe``            — the default strategy (TPE + Hyperband) over the default space;
 * ``tpe+arch``       — the same plus architecture search: ``cell`` (lstm/gru), ``head``
-                       (last/mean/attention), and ``recurrent_dropout`` only when ``num_layers`` > 1;
+                       (last/mean/attention), and ``recurrent_dropout`` only when
+                       ``num_layers`` > 1;
 * ``multi-objective``— ``objectives: [val, param_count]`` (MO-TPE, no pruning), the Pareto choice;
 * ``subset 0.5``     — tuned on half of the training windows, retrained on everything;
 * ``pbt``            — population-based training with a population of ``n_trials`` and 5 rounds;
@@ -90,9 +91,9 @@ def run(
         "tune.warm_start": False,
         "train.seed": seed,
         "train.threads": None,
-        "tune.storage": f"sqlite:///{tmp / f'{dataset}-{name}-{seed}-{time.monotonic_ns()}.db'}".replace(
-            " ", "_"
-        ).replace(",", ""),
+        "tune.storage": (f"sqlite:///{tmp / f'{dataset}-{name}-{seed}-{time.monotonic_ns()}.db'}")
+        .replace(" ", "_")
+        .replace(",", ""),
         "output_dir": str(tmp / "out"),
         "tune.population": n_trials,
         **overrides,
@@ -244,7 +245,8 @@ def main() -> None:
         )
     )
     print(
-        f"\n{n_trials} trials (pbt: population {n_trials}) per variant, seeds {seeds}; medians over seeds."
+        f"\n{n_trials} trials (pbt: population {n_trials}) per variant, seeds {seeds};"
+        " medians over seeds."
     )
     write_json(
         args.json,

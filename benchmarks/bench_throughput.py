@@ -1,7 +1,8 @@
 """Training throughput: lstmtune's training step vs a plain PyTorch reference loop, and achieved
 FLOP/s as a fraction of a large matmul's FLOP/s measured in the same run (a script, not a test).
 
-    python benchmarks/bench_throughput.py [--quick] [--json FILE] [--device cpu|cuda|auto] [--threads N]
+    python benchmarks/bench_throughput.py [--quick] [--json FILE]
+        [--device cpu|cuda|auto] [--threads N]
 
 * ``lstmtune``  — :func:`lstmtune.training.train` on a :class:`lstmtune.training.Problem` holding
   in-memory tensors (no DataLoader: a ``randperm`` per epoch and ``index_select`` batches; Adam,
@@ -68,7 +69,8 @@ def params_for(units: int, batch: int) -> dict[str, Any]:
 
 
 def run_lstmtune(x: Any, y: Any, units: int, batch: int, epochs: int, device: str) -> float:
-    """Seconds of ``epochs`` epochs inside lstmtune.training.train (its own timer: no model build)."""
+    """Seconds of ``epochs`` epochs inside lstmtune.training.train (its own timer: no model
+    build)."""
     import torch
     import torch.nn.functional as F
 
@@ -154,7 +156,8 @@ def main() -> None:
         "training throughput: lstmtune.training.train vs a plain PyTorch DataLoader loop", info
     )
     print(
-        f"data: N={n} sequences x T={T} steps x {F_IN} features -> {N_OUT} output; {repeats} interleaved repeats per cell, median\n",
+        f"data: N={n} sequences x T={T} steps x {F_IN} features -> {N_OUT} output;"
+        f" {repeats} interleaved repeats per cell, median\n",
         flush=True,
     )
     dtypes = ["float32"] + (["bfloat16"] if device == "cuda" else [])
@@ -239,17 +242,20 @@ def main() -> None:
         )
     )
     peak_text = ", ".join(
-        f"{d} {common.fmt(v / 1e9)} GFLOP/s (runs: {', '.join(common.fmt(p / 1e9) for p in peaks[d])})"
+        f"{d} {common.fmt(v / 1e9)} GFLOP/s "
+        f"(runs: {', '.join(common.fmt(p / 1e9) for p in peaks[d])})"
         for d, v in peak.items()
     )
     print(f"\npeak = 2048x2048 matmul, median of start/middle/end: {peak_text}")
     if device == "cuda":
         print(
-            "on CUDA lstmtune trains in mixed precision (its default): its % peak is against the bf16 matmul, the reference's against fp32"
+            "on CUDA lstmtune trains in mixed precision (its default):"
+            " its % peak is against the bf16 matmul, the reference's against fp32"
         )
     ratios = [f["ratio"] for f in figures]
     print(
-        f"ours/ref: median {common.fmt(common.median(ratios))}, min {common.fmt(min(ratios))}, max {common.fmt(max(ratios))}"
+        f"ours/ref: median {common.fmt(common.median(ratios))}, "
+        f"min {common.fmt(min(ratios))}, max {common.fmt(max(ratios))}"
     )
     common.write_json(
         args.json,

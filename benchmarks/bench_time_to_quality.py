@@ -5,7 +5,8 @@ search over the same space, budget, data and seeds (a script that prints a table
 
 For each data set (the bundled airline series; a synthetic two-class sequence set) and each seed,
 the four strategies run :func:`lstmtune.tuning.run_study` one after the other (the order rotates
-with the seed) on a temporary SQLite study, tracking and champion warm start off, the same ``n_trials``:
+with the seed) on a temporary SQLite study, tracking and champion warm start off, the same
+``n_trials``:
 
 * ``tpe+hyperband`` — lstmtune's default (``tune.sampler: tpe``, ``tune.pruner: hyperband``);
 * ``tpe+hb+default`` — the same with ``tune.start_from_default`` (trial 0 = lstmtune's default
@@ -53,7 +54,8 @@ STRATEGIES = {
 }
 DEFAULT_RUN = ("tpe+hyperband", "random", "grid", "tpe+hb+default")
 REFERENCE = "random"
-# --quick: the default space with fewer epochs and smaller/shallower networks (same for every strategy)
+# --quick: the default space with fewer epochs and smaller/shallower networks (same for every
+# strategy)
 QUICK_SPACE: dict[str, Any] = {
     "units": [16, 32],
     "num_layers": 1,
@@ -153,7 +155,8 @@ def run_strategy(
 
 
 def test_metric(cfg: Any, parts: Any, meta: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
-    """What lstmtune's train_best step does: retrain on train+val for best_epoch epochs, score on test."""
+    """What lstmtune's train_best step does: retrain on train+val for best_epoch epochs, score on
+    test."""
     from lstmtune.evaluate import PRIMARY_METRIC, classify_metrics, forecast_metrics
     from lstmtune.training import ForecastProblem, make_problem, select_device, train
 
@@ -205,7 +208,10 @@ def main() -> None:
         "--tolerance",
         type=float,
         default=0.0,
-        help="reach random search's best within this fraction (0.01 = 1 %%; default 0: the exact target)",
+        help=(
+            "reach random search's best within this fraction"
+            " (0.01 = 1 %%; default 0: the exact target)"
+        ),
     )
     parser.add_argument(
         "--from-json",
@@ -231,11 +237,15 @@ def main() -> None:
     common.header(
         "time to quality: TPE+Hyperband (lstmtune default) vs random vs grid search", info
     )
-    print(
-        f"budget: {n_trials} trials per study, seeds {seeds}; space: {'default space with ' + str(QUICK_SPACE) + ', patience 5' if args.quick else 'the per-task default space'}"
+    space = (
+        f"default space with {QUICK_SPACE}, patience 5"
+        if args.quick
+        else "the per-task default space"
     )
+    print(f"budget: {n_trials} trials per study, seeds {seeds}; space: {space}")
     print(
-        f"quality target: best validation objective of '{REFERENCE}' with its full budget (per data set and seed)\n",
+        f"quality target: best validation objective of '{REFERENCE}' with its full budget"
+        " (per data set and seed)\n",
         flush=True,
     )
     runs: list[dict[str, Any]] = []
@@ -259,8 +269,10 @@ def main() -> None:
                     run["dataset"] = ds_name
                     runs.append(run)
                     print(
-                        f"  {ds_name:<9} seed {seed} {strategy:<14} {run['wall_seconds']:7.1f} s  {run['total_epochs']:5d} epochs  "
-                        f"best val {run['best_value']:.4g}  test {run['test_metric_name']} {run['test_metric']:.4g}",
+                        f"  {ds_name:<9} seed {seed} {strategy:<14} {run['wall_seconds']:7.1f} s  "
+                        f"{run['total_epochs']:5d} epochs  "
+                        f"best val {run['best_value']:.4g}  "
+                        f"test {run['test_metric_name']} {run['test_metric']:.4g}",
                         flush=True,
                     )
     print()
@@ -290,7 +302,8 @@ def print_tables(
         objective = "val_rmse" if metric == "rmse" else "val_loss"
         within = f" + {tolerance:.1%}" if tolerance else ""
         print(
-            f"{ds_name}: target = best {objective} of random search after {n_trials} trials{within} "
+            f"{ds_name}: target = best {objective} of random search after "
+            f"{n_trials} trials{within} "
             f"(per seed: {fmt_list(next(r['target'] for r in rows.values()))})"
         )
         print(
@@ -328,10 +341,12 @@ def print_tables(
         )
         print()
     print(
-        "time/epochs to target: median over the seeds where the target was reached; 'x random' = median over those seeds of the"
+        "time/epochs to target: median over the seeds where the target was reached;"
+        " 'x random' = median over those seeds of the"
     )
     print(
-        "per-seed ratio to random search's own time/epochs to the same target (< 1: faster). trials/h = trials per device-hour."
+        "per-seed ratio to random search's own time/epochs to the same target (< 1: faster)."
+        " trials/h = trials per device-hour."
     )
     return summary
 

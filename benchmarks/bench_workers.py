@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     print("\ntrials finished per minute (one PostgreSQL study)")
     print(
-        f"{'objective':<10}{'workers':>8}{'trials':>8}{'seconds':>10}{'trials/min':>12}{'vs 1 worker':>13}"
+        f"{'objective':<10}{'workers':>8}{'trials':>8}{'seconds':>10}"
+        f"{'trials/min':>12}{'vs 1 worker':>13}"
     )
     base: dict[str, float] = {}
     for r in results["throughput"]:
@@ -267,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results["latency"]:
         r["p50_ratio_vs_1_client"] = round(r["p50_ms"] / p50, 2)
         print(
-            f"{r['clients']:>8}{r['ops']:>7}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['throughput_per_s']:>9}{r['p50_ms'] / p50:>9.2f}x"
+            f"{r['clients']:>8}{r['ops']:>7}{r['p50_ms']:>9}{r['p95_ms']:>9}"
+            f"{r['throughput_per_s']:>9}{r['p50_ms'] / p50:>9.2f}x"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -113,8 +113,10 @@ def header(title: str, info: dict[str, Any], argv: Sequence[str] | None = None) 
     print(f"command: {cmd}")
     gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
     print(
-        f"machine: {info['cpu']}, {info['cores']} cores ({info['torch_threads']} torch threads){gpu}; "
-        f"torch {info['torch']}, python {info['python']}; device {info['device']}; load average at start {info.get('loadavg_start')}"
+        f"machine: {info['cpu']}, {info['cores']} cores "
+        f"({info['torch_threads']} torch threads){gpu}; "
+        f"torch {info['torch']}, python {info['python']}; device {info['device']}; "
+        f"load average at start {info.get('loadavg_start')}"
     )
     print(f"note: {NOISE_NOTE}")
     print()
@@ -195,7 +197,8 @@ def timed(func: Callable[[], Any], sync: Callable[[], None] | None = None) -> tu
 
 
 def matmul_flops(n: int, device: str, dtype_name: str = "float32", repeats: int = 5) -> float:
-    """Achieved FLOP/s of an ``n x n`` matmul (median of ``repeats``), this run's stand-in for peak."""
+    """Achieved FLOP/s of an ``n x n`` matmul (median of ``repeats``), this run's stand-in for
+    peak."""
     import torch
 
     dtype = getattr(torch, dtype_name)
@@ -214,7 +217,8 @@ def matmul_flops(n: int, device: str, dtype_name: str = "float32", repeats: int 
 
 def classify_frame(n_per_class: int = 24, seed: int = 0, noise: float = 0.2) -> pd.DataFrame:
     """The sequence-classification set of the tests (``lstmtune.synthetic.classify_frame``);
-    ``noise`` is raised by the time-to-quality benchmark so that not every configuration solves it."""
+    ``noise`` is raised by the time-to-quality benchmark so that not every configuration solves
+    it."""
     from lstmtune.synthetic import classify_frame as generate
 
     return generate(n_per_class, seed, noise)
