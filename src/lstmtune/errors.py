@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-class UserError(Exception):
-    """Bad input or configuration. The message is one line naming the file, column or key."""
+class UserError(ValueError):
+    """Bad input or configuration (a ``ValueError``). The message is one line naming the file,
+    column or key."""
 
     exit_code = 2
 

@@ -1,0 +1,250 @@
+"""The Python API: ``lstmtune.run(df, target=..., n_trials=20)`` from a notebook or a script.
+
+It runs the very pipeline ``lstmtune run`` runs (kfp.local, the same five steps), so a notebook
+result and a CLI result are the same thing. A DataFrame is written to Parquet in the output
+directory first, because the prepare step reads files. Settings are the configuration keys, by
+their dotted names with ``__`` for the dots (``tune__sampler="random"``) or by the CLI flag names
+(``time_column="month"``, ``n_trials=20``). Bad settings raise :class:`lstmtune.UserError` (a
+``ValueError``) with the same one-line message the CLI prints.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lstmtune.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lstmtune.config import RunConfig
+
+INPUT_DIR = "input"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its summary (``summary.json``) and handles on the registered model."""
+
+    summary: dict[str, Any]
+    _model: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def model_uri(self) -> str:
+        """The registered version this run made (``models:/NAME/VERSION``), whatever its alias."""
+        return str(self.summary.get("model_version_uri") or self.summary["model_uri"])
+
+    @property
+    def alias(self) -> str:
+        return str(self.summary.get("alias", ""))
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.summary.get("best_params") or {})
+
+    @property
+    def test_metrics(self) -> dict[str, float]:
+        return dict(self.summary.get("test_metrics") or {})
+
+    @property
+    def baseline_metrics(self) -> dict[str, dict[str, float]]:
+        return dict(self.summary.get("baseline_metrics") or {})
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(str(self.summary["output_dir"]))
+
+    @property
+    def report_path(self) -> Path | None:
+        path = self.summary.get("report")
+        return Path(str(path)) if path else None
+
+    def load_model(self) -> Any:
+        """The registered MLflow pyfunc of this run (loaded once, then cached)."""
+        if self._model is None:
+            self._model = _load_uri(self.model_uri, str(self.summary["tracking_uri"]))
+        return self._model
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Forecasts (``step_1`` … ``step_H``) or labels (``label``, ``proba_<class>``)."""
+        out: pd.DataFrame = self.load_model().predict(df)
+        return out
+
+    def _repr_html_(self) -> str:
+        return render_html(self)
+
+
+def render_html(result: RunResult) -> str:
+    """A small HTML card for Jupyter: the test metrics against the baselines, and the forecast
+    (or confusion) plot inline as a PNG."""
+    s = result.summary
+    metrics = {"lstmtune model": result.test_metrics, **result.baseline_metrics}
+    names = sorted({k for m in metrics.values() for k in m})
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = "".join(
+        f"<tr><td>{html.escape(who)}</td>"
+        + "".join(f"<td>{_fmt(values.get(n))}</td>" for n in names)
+        + "</tr>"
+        for who, values in metrics.items()
+    )
+    title = (
+        f"{html.escape(str(s.get('model_name')))} v{html.escape(str(s.get('model_version')))}"
+        f" @{html.escape(result.alias)}"
+    )
+    reason = html.escape(str(s.get("promotion_reason", "")))
+    return (
+        f"<div><b>{title}</b> — {reason}<table><tr><th></th>{head}</tr>{rows}</table>"
+        f"{_plot_img(result.output_dir)}</div>"
+    )
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else ""
+
+
+def _plot_img(out: Path) -> str:
+    for name in ("forecast.png", "confusion_matrix.png"):
+        path = out / "plots" / name
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            return f'<img alt="{name}" src="data:image/png;base64,{data}" style="max-width:100%">'
+    return ""
+
+
+def build_config(
+    config: RunConfig | dict[str, Any] | str | Path | None, settings: dict[str, Any]
+) -> RunConfig:
+    """One validated configuration from a config (dict, RunConfig or YAML path) and settings."""
+    from lstmtune.config import RunConfig, load_config
+
+    if isinstance(config, RunConfig):
+        base: dict[str, Any] = json.loads(config.to_json())
+    elif isinstance(config, dict):
+        base = json.loads(json.dumps(config))  # a deep copy we may change
+    elif config is None:
+        base = {}
+    else:
+        base = json.loads(load_config(str(config)).to_json())
+    return _validate(base, {setting_key(k): v for k, v in settings.items()})
+
+
+def _validate(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
+    from pydantic import ValidationError
+
+    from lstmtune.config import RunConfig, _format_error, set_dotted
+
+    for key, value in overrides.items():
+        set_dotted(data, key, value)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_format_error("settings", exc)) from None
+
+
+def setting_key(name: str) -> str:
+    """``n_trials`` -> ``tune.n_trials`` (a CLI flag), ``tune__sampler`` -> ``tune.sampler``."""
+    from lstmtune.cli import RUN_FLAGS
+
+    flags = {flag.lstrip("-").replace("-", "_"): key for flag, (key, _, _) in RUN_FLAGS.items()}
+    if name in flags:
+        return flags[name]
+    if "__" in name:
+        return name.replace("__", ".")
+    from lstmtune.config import RunConfig
+
+    if name in RunConfig.model_fields:
+        return name
+    known = ", ".join(sorted(flags))
+    raise UserError(
+        f"settings: {name}: unknown setting (use a config key with __ for dots or one of {known})"
+    )
+
+
+def run(
+    data: str | Path | pd.DataFrame | None = None,
+    *,
+    config: RunConfig | dict[str, Any] | str | Path | None = None,
+    progress: str | None = None,
+    **settings: Any,
+) -> RunResult:
+    """Tune, retrain, evaluate and register, exactly as ``lstmtune run`` does.
+
+    ``data``: a CSV/Parquet path, an ``s3://`` URI or a pandas DataFrame (None: the config's
+    ``data.path``, else the bundled example). ``config``: a dict, a :class:`RunConfig` or a YAML
+    path. ``settings``: config keys (``tune__sampler="random"``) or CLI flag names
+    (``target="co2"``, ``n_trials=20``); they win over ``config``. ``progress``: ``text`` (plain
+    lines), ``bar`` (a terminal), ``json`` or ``quiet``; default: ``bar`` on a terminal, else text.
+    """
+    from lstmtune.runner import run_local
+
+    if progress not in (None, "text", "bar", "json", "quiet"):
+        raise UserError(f"progress: must be text, bar, json or quiet, got {progress!r}")
+    if data is not None and not _is_frame(data):
+        settings = {**settings, "data__path": str(data)}
+    cfg = build_config(config, settings)
+    if data is None or not _is_frame(data):
+        return RunResult(run_local(cfg, display=progress))
+    out = Path(cfg.output_dir)
+    created = _first_missing(out / INPUT_DIR)
+    path = out / INPUT_DIR / "data.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data.to_parquet(path, index=False)  # type: ignore[union-attr]
+        cfg = _validate(json.loads(cfg.to_json()), {"data.path": str(path)})
+        return RunResult(run_local(cfg, display=progress))
+    except UserError:
+        path.unlink(missing_ok=True)  # bad input leaves nothing behind
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _is_frame(data: Any) -> bool:
+    return hasattr(data, "to_parquet") and hasattr(data, "columns")
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost directory of ``path`` that does not exist yet (what a clean-up removes)."""
+    missing = None
+    for p in [path, *path.parents]:
+        if p.exists():
+            break
+        missing = p
+    return missing
+
+
+def _load_uri(uri: str, tracking_uri: str | None) -> Any:
+    import mlflow
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(uri)
+
+
+def load_model(name: str, alias: str = "champion", tracking_uri: str | None = None) -> Any:
+    """The registered pyfunc ``models:/NAME@ALIAS`` (default tracking URI: the environment's
+    ``MLFLOW_TRACKING_URI``, else the local store of ``lstmtune run`` in ./lstmtune-output)."""
+    import os
+
+    from lstmtune.config import RunConfig
+
+    if tracking_uri is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+        tracking_uri = RunConfig().resolved().mlflow.tracking_uri
+    return _load_uri(f"models:/{name}@{alias}", tracking_uri)
+
+
+def compile_pipeline(
+    path: str | Path, config: RunConfig | dict[str, Any] | str | Path | None = None
+) -> Path:
+    """Write the compiled KFP pipeline (IR YAML) for ``config``'s cluster settings to ``path``."""
+    from lstmtune.cluster import pipeline_package
+
+    pipeline_package(build_config(config, {}), str(path))
+    return Path(path)

@@ -1,0 +1,104 @@
+"""The Python API: lstmtune.run with a DataFrame, the result object, and settings errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import lstmtune
+from lstmtune.api import build_config, setting_key
+from lstmtune.config import example_data_path
+from tests.conftest import TINY_SPACE
+
+SMALL: dict[str, Any] = {
+    "tune__search_space": dict(TINY_SPACE),
+    "train__patience": 3,
+    "progress": "quiet",
+}
+
+
+def test_import_is_light() -> None:
+    code = "import sys, lstmtune; print(any(m in sys.modules for m in ('torch', 'mlflow', 'kfp')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_settings_take_flag_names_and_dotted_keys(tmp_path: Path) -> None:
+    assert setting_key("n_trials") == "tune.n_trials"
+    assert setting_key("time_column") == "data.time_column"
+    assert setting_key("tune__sampler") == "tune.sampler"
+    cfg = build_config(
+        {"tune": {"n_trials": 7}, "output_dir": str(tmp_path)},
+        {"target": "y", "tune__sampler": "random"},
+    )
+    assert (cfg.tune.n_trials, cfg.tune.sampler, cfg.data.target) == (7, "random", "y")
+    yaml_path = tmp_path / "c.yaml"
+    yaml_path.write_text("tune:\n  n_trials: 4\n")
+    assert build_config(yaml_path, {"n_trials": 5}).tune.n_trials == 5  # settings win
+    assert build_config(str(yaml_path), {}).tune.n_trials == 4
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ({"n_trails": 3}, "n_trails: unknown setting"),
+        ({"tune__n_trials": 0}, "tune.n_trials"),
+        ({"tune__sampler": "annealing"}, "tune.sampler"),
+        ({"progress": "loud"}, "progress"),
+    ],
+)
+def test_bad_settings_raise_user_error_naming_the_key(
+    settings: dict[str, Any], needle: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(lstmtune.UserError, match=needle) as info:
+        lstmtune.run(pd.DataFrame({"y": [1.0, 2.0]}), output_dir=str(out), **settings)
+    assert isinstance(info.value, ValueError)
+    assert "\n" not in str(info.value)
+    assert not out.exists()  # nothing written
+
+
+def test_bad_data_frame_leaves_nothing_behind(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0]})
+    with pytest.raises(lstmtune.UserError, match="nope"):
+        lstmtune.run(frame, target="nope", output_dir=str(out), progress="quiet")
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
+    frame = pd.read_csv(example_data_path())
+    result = lstmtune.run(
+        frame,
+        target="passengers",
+        time_column="month",
+        n_trials=3,
+        output_dir=str(tmp_path / "out"),
+        **SMALL,
+    )
+    assert isinstance(result, lstmtune.RunResult)
+    assert result.summary["data_source"].endswith("data.parquet")
+    assert result.model_uri == f"models:/{result.summary['model_name']}/1"
+    assert set(result.best_params) >= {"lookback", "units", "learning_rate"}
+    assert result.test_metrics["rmse"] > 0 and result.report_path is not None
+    lookback = int(result.best_params["lookback"])
+    pred = result.predict(frame.tail(lookback + 2))
+    assert list(pred.columns) == ["step_1"] and len(pred) == 3
+    assert pred["step_1"].between(250, 900).all()
+    page = result._repr_html_()
+    assert "lstmtune model" in page and "data:image/png;base64," in page
+    champion = lstmtune.load_model(
+        result.summary["model_name"], tracking_uri=result.summary["tracking_uri"]
+    )
+    assert champion.predict(frame.tail(lookback)).shape == (1, 1)
+
+
+def test_compile_pipeline_writes_ir(tmp_path: Path) -> None:
+    path = lstmtune.compile_pipeline(tmp_path / "p.yaml", {"tune": {"backend": "katib"}})
+    assert path.is_file() and "pipelineInfo" in path.read_text()
