@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check on the kind cluster from scripts/kind-up.sh: submit the lstmtune pipeline to
-# KFP with the Katib backend and a tiny budget, wait for it, then assert that MLflow's registry
-# holds the model with alias @champion.
+# KFP with the Katib backend and a tiny budget, wait for it, then assert that MLflow refuses
+# anonymous requests and that its registry holds the model with alias @champion (read with the
+# pipeline user's generated credentials from k8s/secrets/lstmtune-mlflow.env).
 # Usage: scripts/kind-e2e.sh       (or: make kind-e2e, which uses the project venv)
 # Env:   E2E_CONFIG (default k8s/kind/e2e-config.yaml), KFP_PORT (18888), MLFLOW_PORT (15000),
 #        LSTMTUNE (lstmtune CLI), PYTHON (interpreter with lstmtune + mlflow installed)
@@ -61,7 +62,17 @@ log "submitting the pipeline ($E2E_CONFIG, model $MODEL_NAME) and waiting for it
 "$LSTMTUNE" submit --host "http://127.0.0.1:$KFP_PORT" --namespace lstmtune \
   --experiment kind-e2e --config "$E2E_CONFIG" --wait
 
-log "checking the MLflow registry for $MODEL_NAME@champion"
+log "checking that MLflow refuses anonymous requests"
+status="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MLFLOW_PORT/api/2.0/mlflow/experiments/search?max_results=1")"
+[[ "$status" == 401 ]] || die "anonymous request to MLflow answered HTTP $status, expected 401"
+
+MLFLOW_ENV_FILE="$ROOT/k8s/secrets/lstmtune-mlflow.env"
+[[ -s "$MLFLOW_ENV_FILE" ]] || die "$MLFLOW_ENV_FILE not found: it is written by 'make kind-up'"
+MLFLOW_TRACKING_USERNAME="$(sed -n 's/^MLFLOW_TRACKING_USERNAME=//p' "$MLFLOW_ENV_FILE")"
+MLFLOW_TRACKING_PASSWORD="$(sed -n 's/^MLFLOW_TRACKING_PASSWORD=//p' "$MLFLOW_ENV_FILE")"
+export MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD
+
+log "checking the MLflow registry for $MODEL_NAME@champion (as $MLFLOW_TRACKING_USERNAME)"
 "$PYTHON" - "http://127.0.0.1:$MLFLOW_PORT" "$MODEL_NAME" <<'PY'
 import sys
 

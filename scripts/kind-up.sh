@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Create the local kind cluster and install everything the lstmtune pipeline needs:
 #   Kubeflow Pipelines standalone + Katib (pinned in k8s/versions.env), the project image,
-#   and k8s/overlays/kind (PostgreSQL, MinIO + buckets, MLflow, RBAC, dev-only Secrets).
-# Idempotent: re-running reuses the cluster and re-applies everything.
+#   and k8s/overlays/kind (PostgreSQL, MinIO + buckets, MLflow with basic-auth, backups, RBAC).
+# Credentials: random, generated once into the gitignored k8s/secrets/*.env (scripts/gen-secrets.sh)
+#   and created as Secrets from those files; nothing secret is in git.
+# Idempotent: re-running reuses the cluster and the generated credentials and re-applies everything
+#   (after editing k8s/secrets/*.env it updates the Secrets: see "Rotating credentials" in
+#   k8s/README.md).
 # Usage: scripts/kind-up.sh        (or: make kind-up)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -46,14 +50,41 @@ kc -n kubeflow wait --for=condition=Available deployment --all --timeout="$WAIT_
 kc wait --for condition=established --timeout=120s \
   crd/experiments.kubeflow.org crd/trials.kubeflow.org crd/suggestions.kubeflow.org
 
-# 5. lstmtune infrastructure
+# 5. credentials: k8s/secrets/*.env -> Secrets (in lstmtune; pipeline pods run in kubeflow).
+SECRETS_DIR="$ROOT/k8s/secrets"
+SECRET_NAMES=(lstmtune-postgres lstmtune-s3 lstmtune-optuna lstmtune-mlflow-auth lstmtune-mlflow)
+missing=()
+for name in "${SECRET_NAMES[@]}"; do
+  [[ -s "$SECRETS_DIR/$name.env" ]] || missing+=("$name")
+done
+if [[ ${#missing[@]} -gt 0 ]] && kc -n lstmtune get secret lstmtune-postgres >/dev/null 2>&1; then
+  # PostgreSQL and MinIO keep the credentials they were initialised with: new random ones
+  # would lock everything out of the existing volumes.
+  die "k8s/secrets/{${missing[*]}}.env missing but the cluster already has credentials; restore the files, or 'make kind-down' and start over"
+fi
+"$ROOT/scripts/gen-secrets.sh" "$SECRETS_DIR"
+kc apply -f "$ROOT/k8s/base/namespace.yaml"
+# apply_secret NAMESPACE NAME: create or update the Secret from k8s/secrets/NAME.env
+apply_secret() {
+  kc -n "$1" create secret generic "$2" --from-env-file="$SECRETS_DIR/$2.env" \
+    --dry-run=client -o yaml | kc apply -f - >/dev/null
+  log "secret $1/$2 applied"
+}
+for name in "${SECRET_NAMES[@]}"; do apply_secret lstmtune "$name"; done
+for name in lstmtune-s3 lstmtune-optuna lstmtune-mlflow; do apply_secret kubeflow "$name"; done
+
+# 6. lstmtune infrastructure. mlflow-users is re-run every time, so that it sets the MLflow
+# user's password from the Secret (a rotation takes effect here).
 log "applying k8s/overlays/kind"
+kc -n lstmtune delete job mlflow-users --ignore-not-found >/dev/null
 kc apply -k "$ROOT/k8s/overlays/kind"
 kc -n lstmtune rollout status statefulset/postgres --timeout="$WAIT_TIMEOUT"
 kc -n lstmtune rollout status deployment/minio --timeout="$WAIT_TIMEOUT"
 kc -n lstmtune rollout status deployment/mlflow --timeout="$WAIT_TIMEOUT"
 kc -n lstmtune wait --for=condition=complete job/minio-buckets --timeout="$WAIT_TIMEOUT"
+kc -n lstmtune wait --for=condition=complete job/mlflow-users --timeout="$WAIT_TIMEOUT"
 
 log "ready. KFP UI: kubectl --context kind-$KIND_CLUSTER_NAME -n kubeflow port-forward svc/ml-pipeline-ui 8080:80"
 log "       MLflow: kubectl --context kind-$KIND_CLUSTER_NAME -n lstmtune port-forward svc/mlflow 5000:5000"
+log "       MLflow login: k8s/secrets/lstmtune-mlflow.env (pipeline user), lstmtune-mlflow-auth.env (admin)"
 log "next: make kind-e2e"

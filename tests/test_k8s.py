@@ -1,6 +1,7 @@
 """k8s/ manifests: render every kustomization, validate it against the Kubernetes 1.32 schemas
 (strict: unknown fields fail) and enforce the project's policies (least privilege, non-root,
-resources, probes, pinned images, no committed secrets). Also lints the kind scripts.
+resources, probes, pinned images, no Secret with data in any rendered kustomization). Also lints
+the kind scripts and the backup scripts, and runs the credential generator.
 
 The policy checks are plain functions returning a list of violations, so
 ``test_policy_checks_catch_a_bad_deployment`` can prove each of them fires.
@@ -24,8 +25,8 @@ K8S = ROOT / "k8s"
 KUSTOMIZATIONS = ["k8s/base", "k8s/overlays/kind", "k8s/overlays/gpu"]
 K8S_VERSION = "1.32"
 NAMESPACE = "lstmtune"
-DEV_ONLY_LABEL = "lstmtune.io/dev-only"
 SCRIPTS = sorted((ROOT / "scripts").glob("*.sh"))
+BACKUP_SCRIPTS = sorted((K8S / "base" / "backup").glob("*.sh"))
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 KATIB_RESOURCES = {"experiments", "trials", "suggestions"}
@@ -36,7 +37,16 @@ SECRET_KEYS = {
     "lstmtune-postgres": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
     "lstmtune-s3": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"},
     "lstmtune-optuna": {"LSTMTUNE_STORAGE_URL"},
+    "lstmtune-mlflow-auth": {
+        "MLFLOW_AUTH_ADMIN_USERNAME",
+        "MLFLOW_AUTH_ADMIN_PASSWORD",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    },
+    # cluster.mlflow_secret: Katib trials load it whole (envFrom), so exactly these two keys
+    "lstmtune-mlflow": {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"},
 }
+# Secrets pipeline pods need in `kubeflow`, where KFP standalone runs them (kind)
+PIPELINE_SECRETS = ("lstmtune-s3", "lstmtune-optuna", "lstmtune-mlflow")
 
 
 # --------------------------------------------------------------------------- rendering
@@ -195,17 +205,15 @@ def check_rbac(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_secret(doc: dict[str, Any], dev_overlay: bool) -> list[str]:
+def check_secret(doc: dict[str, Any]) -> list[str]:
+    """No kustomization commits credentials, not even labelled dev-only ones: Secrets are
+    created out of band (make kind-up generates them into the gitignored k8s/secrets/*.env)."""
     if doc.get("kind") != "Secret" or not (doc.get("data") or doc.get("stringData")):
         return []
-    if not dev_overlay:
-        return [f"{ident(doc)}: Secret with data outside the kind dev overlay"]
-    if doc.get("metadata", {}).get("labels", {}).get(DEV_ONLY_LABEL) != "true":
-        return [f"{ident(doc)}: dev Secret is not labelled {DEV_ONLY_LABEL}=true"]
-    return []
+    return [f"{ident(doc)}: Secret with committed data"]
 
 
-def violations(docs: list[dict[str, Any]], dev_overlay: bool = False) -> list[str]:
+def violations(docs: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for doc in docs:
         for check in (
@@ -217,7 +225,7 @@ def violations(docs: list[dict[str, Any]], dev_overlay: bool = False) -> list[st
             check_rbac,
         ):
             out += check(doc)
-        out += check_secret(doc, dev_overlay)
+        out += check_secret(doc)
     return out
 
 
@@ -301,11 +309,13 @@ def test_policy_checks_catch_bad_rbac_and_secrets() -> None:
         }
     )
     secret = {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}}
-    assert check_secret(secret, dev_overlay=False)
-    assert check_secret(secret, dev_overlay=True)  # not labelled dev-only
-    secret["metadata"]["labels"] = {DEV_ONLY_LABEL: "true"}
-    assert check_secret(secret, dev_overlay=True) == []
-    assert check_secret({"kind": "Secret", "metadata": {"name": "empty"}}, dev_overlay=False) == []
+    assert check_secret(secret)
+    # a dev-only label no longer excuses committed credentials
+    secret["metadata"]["labels"] = {"lstmtune.io/dev-only": "true"}
+    assert check_secret(secret)
+    assert check_secret({"kind": "Secret", "metadata": {"name": "d"}, "data": {"k": "dg=="}})
+    assert violations([secret])
+    assert check_secret({"kind": "Secret", "metadata": {"name": "empty"}}) == []
 
 
 def test_strict_schema_validation_rejects_unknown_fields() -> None:
@@ -372,7 +382,7 @@ def test_renders_and_validates_strictly_against_k8s_schemas(path: str) -> None:
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
 def test_manifests_follow_policy(path: str) -> None:
-    assert violations(render(path), dev_overlay=path == "k8s/overlays/kind") == []
+    assert violations(render(path)) == []
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
@@ -384,12 +394,9 @@ def test_everything_namespaced_in_lstmtune(path: str) -> None:
         namespaces[0]["metadata"]["labels"]["katib.kubeflow.org/metrics-collector-injection"]
         == "enabled"
     )
-    allowed = {NAMESPACE, "kubeflow"} if path == "k8s/overlays/kind" else {NAMESPACE}
     for doc in docs:
         if doc["kind"] != "Namespace":
-            assert doc["metadata"].get("namespace") in allowed, ident(doc)
-    outside = [ident(d) for d in docs if d["metadata"].get("namespace") == "kubeflow"]
-    assert all(i.startswith("Secret/") for i in outside), outside
+            assert doc["metadata"].get("namespace") == NAMESPACE, ident(doc)
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
@@ -501,6 +508,7 @@ def test_network_policies_close_ingress_and_open_each_service_port_to_its_client
     docs = render(path)
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     deny = policies.pop("default-deny-ingress")
+    policies.pop("postgres-backup-egress")  # egress: test_backup_pods_reach_postgres_and_minio_only
     assert deny["spec"] == {
         "podSelector": {},
         "policyTypes": ["Ingress"],
@@ -562,26 +570,10 @@ def test_secret_references_use_known_secrets_and_keys(path: str) -> None:
     assert refs, "workloads read their credentials from Secrets"
     for name, key in refs:
         assert key in SECRET_KEYS.get(name, set()), f"unexpected secret reference {name}/{key}"
-    if path == "k8s/overlays/kind":  # the dev overlay must provide every referenced key
-        secrets = {
-            (d["metadata"]["namespace"], d["metadata"]["name"]): d
-            for d in docs
-            if d["kind"] == "Secret"
-        }
-        for name, key in refs:
-            data = secrets[(NAMESPACE, name)].get("data", {}) | secrets[(NAMESPACE, name)].get(
-                "stringData", {}
-            )
-            assert key in data, f"{name} lacks {key}"
-        for name in (
-            "lstmtune-s3",
-            "lstmtune-optuna",
-        ):  # KFP standalone runs pipeline pods in kubeflow
-            assert ("kubeflow", name) in secrets
-    else:
-        assert not [d for d in docs if d["kind"] == "Secret"], (
-            "real Secrets are created out of band"
-        )
+    # every referenced key has a template line, so the out-of-band Secrets can provide it
+    for name, key in refs:
+        assert key in _env_keys(K8S / "secrets" / f"{name}.env.example"), f"{name}: {key}"
+    assert not [d for d in docs if d["kind"] == "Secret"], "Secrets are created out of band"
 
 
 # --------------------------------------------------------------------------- lstmtune configs
@@ -639,7 +631,7 @@ def test_kind_e2e_config_is_a_tiny_cpu_katib_run() -> None:
     assert cfg.mlflow.model_name
 
 
-# --------------------------------------------------------------------------- versions, kind, secrets
+# ---------------------------------------------------------------------- versions, kind, secrets
 
 
 def _versions() -> dict[str, str]:
@@ -671,6 +663,19 @@ def test_versions_are_pinned() -> None:
     assert "?ref=$KATIB_VERSION" in up
 
 
+def _env_file(path: Path) -> dict[str, str]:
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    return {k: v for k, v in pairs}
+
+
+def _env_keys(path: Path) -> set[str]:
+    return set(_env_file(path))
+
+
 def test_no_real_secrets_in_the_tree() -> None:
     ignore = (K8S / ".gitignore").read_text().splitlines()
     assert "secrets/*.env" in ignore
@@ -679,24 +684,14 @@ def test_no_real_secrets_in_the_tree() -> None:
     ).stdout.split()
     assert not [f for f in committed if f.endswith(".env") and "/secrets/" in f]
     examples = sorted(p.name for p in (K8S / "secrets").glob("*.env.example"))
-    assert examples == [
-        "lstmtune-optuna.env.example",
-        "lstmtune-postgres.env.example",
-        "lstmtune-s3.env.example",
-    ]
+    assert examples == sorted(f"{name}.env.example" for name in SECRET_KEYS)
     for example in (K8S / "secrets").glob("*.env.example"):
-        keys = {
-            line.split("=", 1)[0]
-            for line in example.read_text().splitlines()
-            if line and not line.startswith("#")
-        }
-        assert keys <= SECRET_KEYS[example.name.removesuffix(".env.example")]
-    # only the kind overlay generates Secrets, and only dev-only ones
+        assert _env_keys(example) <= SECRET_KEYS[example.name.removesuffix(".env.example")]
+    # no kustomization generates Secrets: credentials never enter git, not even dev-only ones
     for kustomization in K8S.rglob("kustomization.yaml"):
         text = kustomization.read_text()
-        if "secretGenerator" in text:
-            assert kustomization.is_relative_to(K8S / "overlays" / "kind"), kustomization
-            assert "dev-only" in text
+        assert "secretGenerator" not in text, kustomization
+        assert "dev-only" not in text, kustomization
 
 
 def test_makefile_has_kind_targets() -> None:
