@@ -107,9 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     print(
-        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), {epochs} epochs, {reps} interleaved reps, airline lookback 12"
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+        f"{epochs} epochs, {reps} interleaved reps, airline lookback 12"
     )
-    header = f"{'members':>7} {'units':>5} {'batch':>5} | {'seq ep/s':>9} {'fused ep/s':>10} {'ratio':>6} | {'calib':>6} {'auto':>5} {'auto/off':>8}"
+    header = (
+        f"{'members':>7} {'units':>5} {'batch':>5} | {'seq ep/s':>9} {'fused ep/s':>10} "
+        f"{'ratio':>6} | {'calib':>6} {'auto':>5} {'auto/off':>8}"
+    )
     print(header)
     print("-" * len(header))
     for k in args.members:
@@ -183,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 rows.append(row)
                 print(
-                    f"{k:>7} {units:>5} {batch:>5} | {row['seq_trial_epochs_per_s']:>9.1f} {row['fused_trial_epochs_per_s']:>10.1f} "
-                    f"{row['ratio']:>5.2f}x | {t_cal:>5.1f}s {'fuse' if auto_fuses else 'off':>5} {row['auto_vs_off']:>7.2f}x",
+                    f"{k:>7} {units:>5} {batch:>5} | {row['seq_trial_epochs_per_s']:>9.1f} "
+                    f"{row['fused_trial_epochs_per_s']:>10.1f} "
+                    f"{row['ratio']:>5.2f}x | {t_cal:>5.1f}s {'fuse' if auto_fuses else 'off':>5} "
+                    f"{row['auto_vs_off']:>7.2f}x",
                     flush=True,
                 )
     losses = [r for r in rows if r["auto_vs_off"] < 1.0]
@@ -204,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if small:
         print(
-            f"units <= 32, >= 8 members: fused/sequential min {min(r['ratio'] for r in small):.2f}x, median {statistics.median(r['ratio'] for r in small):.2f}x"
+            "units <= 32, >= 8 members: fused/sequential min "
+            f"{min(r['ratio'] for r in small):.2f}x, "
+            f"median {statistics.median(r['ratio'] for r in small):.2f}x"
         )
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:
