@@ -1,0 +1,60 @@
+"""What a run's configuration says about its study: its name, its size (the trial budget), the
+training subset, and the settings refused before anything runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from lstmtune.config import RunConfig
+from lstmtune.errors import UserError
+from lstmtune.search_space import grid_size
+from lstmtune.tuning.storage import _is_sqlite
+
+
+def default_study_name(cfg: RunConfig, meta: dict[str, Any]) -> str:
+    """Same data + same space + same split => same study (a rerun resumes it)."""
+    parts: dict[str, Any] = {
+        "sha": meta["sha256"],
+        "space": meta["search_space"],
+        "splits": meta["splits"],
+        "task": meta["task"],
+        "horizon": meta.get("horizon"),
+        "seed": cfg.train.seed,
+    }
+    # settings that change what a trial's values mean; only when set, so existing studies keep
+    # their names
+    if list(cfg.tune.objectives) != ["val"]:
+        parts["objectives"] = list(cfg.tune.objectives)
+    if cfg.tune.subset is not None and cfg.tune.subset < 1:
+        parts["subset"] = cfg.tune.subset
+    key = json.dumps(parts, sort_keys=True)
+    return f"{cfg.mlflow.model_name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def study_target(cfg: RunConfig, space: dict[str, Any]) -> int:
+    target = cfg.tune.n_trials
+    if cfg.tune.sampler == "grid":
+        target = min(target, grid_size(space))
+    return target
+
+
+def subset_fraction(cfg: RunConfig) -> float | None:
+    """``tune.subset`` when trials train on part of the data, else ``None``."""
+    return cfg.tune.subset if cfg.tune.subset is not None and cfg.tune.subset < 1 else None
+
+
+def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
+    """Refuse settings that cannot work before anything runs."""
+    storage = cfg.tune.storage or "sqlite:///"
+    workers = cfg.tune.workers if n_workers is None else n_workers
+    if storage.startswith("sqlite") and ":memory:" in storage:
+        raise UserError(
+            "tune.storage: an in-memory SQLite study cannot be shared between pipeline steps"
+        )
+    if workers > 1 and cfg.tune.backend == "optuna" and _is_sqlite(storage):
+        raise UserError(
+            f"tune.workers: {workers} workers need a shared RDB storage such as "
+            "postgresql://...; SQLite cannot take concurrent writers"
+        )
