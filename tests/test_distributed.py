@@ -168,8 +168,8 @@ def _kill_mid_trial(cfg: RunConfig, path: Path, pg_db: str, attempts: int = 3) -
 def test_sigkilled_worker_trial_is_failed_retried_once_and_resume_keeps_completed(
     pg_config: Callable[..., RunConfig], pg_db: str, tmp_path: Path
 ) -> None:
-    # 1 s heartbeats: the resumed worker fails the dead trial after 2 s (the other tests use 5 s, so a
-    # worker slowed by a loaded machine is not taken for dead)
+    # 1 s heartbeats: the resumed worker fails the dead trial after 2 s (the other tests use 5 s, so
+    # a worker slowed by a loaded machine is not taken for dead)
     cfg = pg_config(
         **{
             "tune.n_trials": 6,
@@ -277,7 +277,8 @@ def test_max_failed_trials_abort_names_the_last_failure(
     with pytest.raises(RuntimeError) as err:
         run_study(cfg, parts, meta)
     assert re.match(
-        r"tuning aborted: 2 failed trials exceed tune\.max_failed_trials=1; last failure: trial 1: training loss became (nan|inf) at epoch 1",
+        r"tuning aborted: 2 failed trials exceed tune\.max_failed_trials=1; "
+        r"last failure: trial 1: training loss became (nan|inf) at epoch 1",
         str(err.value),
     )
     # a rerun of the same study counts the failures already in it and stops before training
@@ -371,7 +372,8 @@ def test_warm_start_enqueues_the_champion_params_once(
     client = MlflowClient(uri, registry_uri=uri)
     exp = client.create_experiment("warm", artifact_location=(tmp_path / "art").as_uri())
     run = client.create_run(exp)
-    # as steps.tune_step logs them on the parent run: strings; units=128 is not a choice now, epochs is fixed
+    # as steps.tune_step logs them on the parent run: strings; units=128 is not a choice now, epochs
+    # is fixed
     for k, v in {
         "units": 16,
         "recurrent_dropout": 0.1,
@@ -485,7 +487,8 @@ def test_pipeline_fans_out_workers_through_kfp_local(pg_config: Callable[..., Ru
     )
     print_before, root_before = builtins.print, logging.getLogger().handlers[:]
     summary = run_local(cfg, display="quiet")
-    # kfp.local patches print and the root logger per task; parallel tasks must not leave them patched
+    # kfp.local patches print and the root logger per task; parallel tasks must not leave them
+    # patched
     assert builtins.print is print_before and logging.getLogger().handlers == root_before
     assert summary["n_trials_complete"] + summary["n_trials_pruned"] == 4
     assert summary["alias"] in ("champion", "challenger")

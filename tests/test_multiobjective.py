@@ -252,7 +252,8 @@ def test_objectives_must_start_with_val() -> None:
         load_config(None, {"tune.objectives": ["train_seconds"]})
     assert (
         str(err.value)
-        == "config: tune.objectives: Value error, objectives must start with 'val' and not repeat, e.g. [val, train_seconds]"
+        == "config: tune.objectives: Value error, objectives must start with 'val' and not repeat, "
+        "e.g. [val, train_seconds]"
     )
     with pytest.raises(UserError, match="objectives must start with 'val'"):
         load_config(None, {"tune.objectives": ["val", "val"]})

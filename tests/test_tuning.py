@@ -48,7 +48,8 @@ def test_exact_n_trials_and_progress_lines(
     assert result.n_trials_complete + result.n_trials_pruned == 4 and result.n_trials_reused == 0
     out = capsys.readouterr().out
     assert re.search(
-        r"lstmtune \| study '.+' on sqlite:///.+optuna\.db: 0 finished trial\(s\) reused, 4 to run, device cpu\n",
+        r"lstmtune \| study '.+' on sqlite:///.+optuna\.db: "
+        r"0 finished trial\(s\) reused, 4 to run, device cpu\n",
         out,
     )
     lines = re.findall(
@@ -110,7 +111,8 @@ def test_every_sampler_and_pruner_runs(
         "transform": "none",
         "window_norm": False,
     }
-    # grid: 2 units x 3 learning rates = 6 points, fewer than n_trials -> the grid size is the budget
+    # grid: 2 units x 3 learning rates = 6 points, fewer than n_trials -> the grid size is the
+    # budget
     cfg = tiny_config(
         **{
             "tune.n_trials": 7 if sampler == "grid" else 4,
@@ -173,7 +175,8 @@ def test_workers_on_sqlite_are_refused(tiny_config: Callable[..., RunConfig]) ->
         check_study_config(cfg)
     assert (
         str(err.value)
-        == "tune.workers: 2 workers need a shared RDB storage such as postgresql://...; SQLite cannot take concurrent writers"
+        == "tune.workers: 2 workers need a shared RDB storage such as postgresql://...; "
+        "SQLite cannot take concurrent writers"
     )
     parts, meta = prepare(cfg)
     with pytest.raises(UserError, match=r"tune\.workers: 2 workers need a shared RDB storage"):
@@ -428,7 +431,8 @@ def test_start_from_default_makes_the_default_configuration_trial_0(
     run_study(cfg, parts, meta)
     first = min(_study(cfg, meta).trials, key=lambda t: t.number)
     assert first.user_attrs["warm_start"] == "default configuration"
-    # TINY_SPACE holds units 8/16 (nearest to 32: 16), recurrent dropout 0.0/0.1, lr 3e-3..3e-2; the airline defaults the rest
+    # TINY_SPACE holds units 8/16 (nearest to 32: 16), recurrent dropout 0.0/0.1, lr 3e-3..3e-2;
+    # the airline defaults the rest
     assert first.params == {
         "units": 16,
         "recurrent_dropout": 0.0,
