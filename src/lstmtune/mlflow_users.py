@@ -4,8 +4,8 @@
 (``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``) it makes sure the user named by
 ``LSTMTUNE_MLFLOW_USERNAME`` exists with the password ``LSTMTUNE_MLFLOW_PASSWORD`` -- created the
 first time, its password reset on every later run, so re-running the Job after changing the
-Secret rotates the password. ``grant_model_read`` gives a registry consumer read access to one
-registered model.
+Secret rotates the password. ``grant_model_read`` gives a registry consumer read-only access to
+one registered model.
 """
 
 from __future__ import annotations
@@ -62,11 +62,28 @@ def ensure_user(tracking_uri: str, username: str, password: str) -> str:
     return "updated"
 
 
-def grant_model_read(tracking_uri: str, username: str, model_name: str) -> None:
-    """Give ``username`` READ on registered model ``model_name`` (admin or the model's MANAGE)."""
-    _auth_client(tracking_uri).grant_user_permission(
-        username, "registered_model", model_name, "READ"
+def grant_model_read(tracking_uri: str, username: str, model_name: str) -> list[str]:
+    """Let ``username`` load ``models:/<model_name>@<alias>`` and nothing more: READ on the
+    registered model (versions, aliases, tags) and on each experiment that holds one of its
+    versions' runs, because the server authorizes artifact downloads per experiment. Returns
+    those experiment ids. Needs admin credentials or MANAGE on the model and experiments; run
+    it again after a version is registered from a new experiment.
+    """
+    from mlflow import MlflowClient
+
+    auth = _auth_client(tracking_uri)
+    auth.grant_user_permission(username, "registered_model", model_name, "READ")
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    experiment_ids = sorted(
+        {
+            client.get_run(v.run_id).info.experiment_id
+            for v in client.search_model_versions(f"name='{model_name}'")
+            if v.run_id
+        }
     )
+    for experiment_id in experiment_ids:
+        auth.grant_user_permission(username, "experiment", experiment_id, "READ")
+    return experiment_ids
 
 
 def main(argv: list[str] | None = None) -> int:
