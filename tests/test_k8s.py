@@ -10,6 +10,7 @@ The policy checks are plain functions returning a list of violations, so
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -746,3 +747,218 @@ def test_scripts_check_their_tools() -> None:
     for flag in ("--host", "--namespace lstmtune", "--experiment kind-e2e", "--config", "--wait"):
         assert flag in e2e
     assert 'get_model_version_by_alias(name, "champion")' in e2e
+    assert "lstmtune-mlflow.env" in e2e and "401" in e2e  # logs in; anonymous is refused
+
+
+@pytest.mark.parametrize("script", BACKUP_SCRIPTS, ids=lambda p: p.name)
+def test_backup_script_is_posix_sh_and_passes_shellcheck(script: Path) -> None:
+    text = script.read_text()
+    assert text.startswith("#!/bin/sh\n") and re.search(r"^set -eu$", text, re.M)
+    proc = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (apt-get install -y shellcheck)")
+    proc = subprocess.run(
+        [shellcheck, "--shell=sh", "--severity=style", str(script)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def test_gen_secrets_writes_random_url_safe_credentials_once(tmp_path: Path) -> None:
+    script = ROOT / "scripts" / "gen-secrets.sh"
+    first, second = tmp_path / "a", tmp_path / "b"
+    for target in (first, second, first):
+        proc = subprocess.run(["bash", str(script), str(target)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    made = {p.name.removesuffix(".env"): _env_file(p) for p in first.glob("*.env")}
+    assert {name: set(env) for name, env in made.items()} == SECRET_KEYS
+    for name, env in made.items():
+        assert (first / f"{name}.env").stat().st_mode & 0o077 == 0, f"{name}.env is not private"
+        for key, value in env.items():
+            assert value and re.fullmatch(r"[A-Za-z0-9._~:/@-]+", value), (name, key, value)
+    pg_env = made["lstmtune-postgres"]
+    for name, key in (
+        ("lstmtune-postgres", "POSTGRES_PASSWORD"),
+        ("lstmtune-s3", "AWS_SECRET_ACCESS_KEY"),
+        ("lstmtune-mlflow-auth", "MLFLOW_AUTH_ADMIN_PASSWORD"),
+        ("lstmtune-mlflow-auth", "MLFLOW_FLASK_SERVER_SECRET_KEY"),
+        ("lstmtune-mlflow", "MLFLOW_TRACKING_PASSWORD"),
+    ):
+        value = made[name][key]
+        assert re.fullmatch(r"[0-9a-f]{32,}", value), (name, key)  # >= 128 random bits
+        assert value != _env_file(second / f"{name}.env")[key], "not random"
+    assert made["lstmtune-optuna"]["LSTMTUNE_STORAGE_URL"] == (
+        f"postgresql://{pg_env['POSTGRES_USER']}:{pg_env['POSTGRES_PASSWORD']}"
+        "@postgres.lstmtune.svc.cluster.local:5432/optuna"
+    )
+    # the third run above kept the first run's files: PostgreSQL was initialised with them
+    (first / "lstmtune-mlflow.env").unlink()
+    before = _env_file(first / "lstmtune-postgres.env")
+    subprocess.run(["bash", str(script), str(first)], capture_output=True, check=True)
+    assert _env_file(first / "lstmtune-postgres.env") == before
+    assert set(_env_file(first / "lstmtune-mlflow.env")) == SECRET_KEYS["lstmtune-mlflow"]
+
+
+def test_kind_up_creates_every_secret_from_the_generated_files() -> None:
+    up = (ROOT / "scripts" / "kind-up.sh").read_text()
+    names = re.search(r"^SECRET_NAMES=\((.*)\)$", up, re.M)
+    assert names and set(names.group(1).split()) == set(SECRET_KEYS)
+    assert re.search(r'for name in "\$\{SECRET_NAMES\[@\]\}"; do apply_secret lstmtune', up)
+    kubeflow = re.search(r"^for name in (.*); do apply_secret kubeflow", up, re.M)
+    assert kubeflow and tuple(kubeflow.group(1).split()) == PIPELINE_SECRETS
+    assert '--from-env-file="$SECRETS_DIR/$2.env"' in up and "gen-secrets.sh" in up
+    # Secrets exist before the workloads that read them are applied
+    assert up.index("apply_secret lstmtune") < up.index('apply -k "$ROOT/k8s/overlays/kind"')
+    # the pipeline's credentials are what its config names
+    for path in ("k8s/base", "k8s/overlays/gpu"):
+        cluster = _config_from_configmap(path).cluster
+        assert (cluster.s3_secret, cluster.storage_secret, cluster.mlflow_secret) == (
+            PIPELINE_SECRETS
+        )
+    from lstmtune.config import load_config
+
+    e2e = load_config(str(K8S / "kind" / "e2e-config.yaml")).cluster
+    assert (e2e.s3_secret, e2e.storage_secret, e2e.mlflow_secret) == PIPELINE_SECRETS
+
+
+# --------------------------------------------------------------------------- MLflow authentication
+
+
+def _env_map(container: dict[str, Any]) -> dict[str, Any]:
+    return {
+        e["name"]: e.get("value", (e.get("valueFrom") or {}).get("secretKeyRef"))
+        for e in container.get("env") or []
+    }
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS)
+def test_mlflow_server_requires_a_login(path: str) -> None:
+    docs = render(path)
+    spec = find(docs, "Deployment", "mlflow")["spec"]["template"]["spec"]
+    (server,) = spec["containers"]
+    assert "--app-name=basic-auth" in server["args"]
+    env = _env_map(server)
+    for key in (
+        "MLFLOW_AUTH_ADMIN_USERNAME",
+        "MLFLOW_AUTH_ADMIN_PASSWORD",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    ):
+        assert env[key] == {"name": "lstmtune-mlflow-auth", "key": key}
+    config_path = env["MLFLOW_AUTH_CONFIG_PATH"]
+    # the auth config (it holds the auth database password) lives in a memory-backed volume
+    # that only the init container writes
+    (init,) = spec["initContainers"]
+    mounts = {m["mountPath"]: m for m in server["volumeMounts"]}
+    mount = mounts[str(Path(config_path).parent)]
+    assert mount.get("readOnly") is True
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    assert volume["emptyDir"]["medium"] == "Memory"
+    assert mount["name"] in {m["name"] for m in init["volumeMounts"]}
+    script = init["args"][0]
+    assert f"cat >{config_path} <<EOF" in script and "umask 077" in script
+    assert "default_permission = NO_PERMISSIONS" in script
+    assert "database_uri = postgresql://${PGUSER}:${PGPASSWORD}@postgres:5432/mlflow_auth" in script
+    assert "CREATE DATABASE mlflow_auth" in script
+    assert _env_map(init)["PGPASSWORD"] == {"name": "lstmtune-postgres", "key": "POSTGRES_PASSWORD"}
+    assert "CREATE DATABASE mlflow_auth" in (K8S / "base/config/postgres-initdb.sql").read_text()
+
+    job = find(docs, "Job", "mlflow-users")["spec"]["template"]["spec"]
+    (users,) = job["containers"]
+    assert users["command"] == ["python", "-m", "lstmtune.mlflow_users"]
+    assert users["image"] == server["image"]
+    job_env = _env_map(users)
+    assert job_env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert job_env["MLFLOW_TRACKING_PASSWORD"] == {
+        "name": "lstmtune-mlflow-auth",
+        "key": "MLFLOW_AUTH_ADMIN_PASSWORD",
+    }
+    assert job_env["LSTMTUNE_MLFLOW_PASSWORD"] == {
+        "name": "lstmtune-mlflow",
+        "key": "MLFLOW_TRACKING_PASSWORD",
+    }
+    import lstmtune.mlflow_users  # the module the Job runs exists
+
+    assert callable(lstmtune.mlflow_users.main)
+
+
+# --------------------------------------------------------------------------- backups
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS)
+def test_backup_cronjob_dumps_every_database_to_minio_with_retention(path: str) -> None:
+    docs = render(path)
+    cron = find(docs, "CronJob", "postgres-backup")
+    spec = cron["spec"]
+    assert len(spec["schedule"].split()) == 5 and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "postgres-backup"
+    pod_spec = pod["spec"]
+    assert pod_spec["restartPolicy"] == "Never"
+    (dump,) = pod_spec["initContainers"]
+    (upload,) = pod_spec["containers"]
+    # pg_dump of the server's major version
+    (pg,) = find(docs, "StatefulSet", "postgres")["spec"]["template"]["spec"]["containers"]
+    assert dump["image"] == pg["image"]
+    assert upload["image"].startswith("quay.io/minio/mc:RELEASE.")
+    dump_env, upload_env = _env_map(dump), _env_map(upload)
+    assert set(dump_env["BACKUP_DATABASES"].split()) == {"mlflow", "mlflow_auth", "optuna"}
+    assert dump_env["PGHOST"] == "postgres"
+    assert dump_env["PGPASSWORD"] == {"name": "lstmtune-postgres", "key": "POSTGRES_PASSWORD"}
+    assert int(upload_env["BACKUP_KEEP"]) >= 1
+    assert upload_env["BACKUP_TARGET"].startswith("lstmtune/")
+    assert upload_env["AWS_SECRET_ACCESS_KEY"] == {
+        "name": "lstmtune-s3",
+        "key": "AWS_SECRET_ACCESS_KEY",
+    }
+    # both read the same dump directory; the uploader cannot change it
+    dump_mounts = {m["name"]: m for m in dump["volumeMounts"]}
+    upload_mounts = {m["name"]: m for m in upload["volumeMounts"]}
+    assert dump_mounts["backup"]["mountPath"] == dump_env["BACKUP_DIR"]
+    assert upload_mounts["backup"]["mountPath"] == upload_env["BACKUP_DIR"]
+    assert upload_mounts["backup"].get("readOnly") is True
+    # the committed scripts are what runs (tests/test_backup.py runs the same pg-dump.sh)
+    volume = next(v for v in pod_spec["volumes"] if v["name"] == "scripts")
+    scripts = find(docs, "ConfigMap", volume["configMap"]["name"])["data"]
+    assert scripts == {p.name: p.read_text() for p in BACKUP_SCRIPTS}
+    assert dump["command"] == ["/bin/sh", "/scripts/pg-dump.sh"]
+    assert upload["command"] == ["/bin/sh", "/scripts/upload.sh"]
+    assert "pg_dump --format=custom" in scripts["pg-dump.sh"]
+    assert 'mc rm --recursive --force "$target/$name/"' in scripts["upload.sh"]
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS)
+def test_backup_pods_reach_postgres_and_minio_only(path: str) -> None:
+    docs = render(path)
+    policy = find(docs, "NetworkPolicy", "postgres-backup-egress")["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "postgres-backup"}}
+    assert policy["policyTypes"] == ["Egress"]
+    allowed = set()
+    for rule in policy["egress"]:
+        (peer,) = rule["to"]  # never an empty `to` (= anywhere) or an ipBlock
+        assert "ipBlock" not in peer
+        for port in rule["ports"]:
+            allowed.add((_json_key(peer), port["protocol"], port["port"]))
+    assert allowed == {
+        ('{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}}}', "TCP", 5432),
+        ('{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "minio"}}}', "TCP", 9000),
+        (DNS_PEER, "UDP", 53),
+        (DNS_PEER, "TCP", 53),
+    }
+    # and the ingress side lets them in: same namespace
+    for name in ("postgres-clients", "minio-clients"):
+        ingress = find(docs, "NetworkPolicy", name)["spec"]["ingress"][0]["from"][0]
+        assert NAMESPACE in ingress["namespaceSelector"]["matchExpressions"][0]["values"]
+
+
+DNS_PEER = (
+    '{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}, '
+    '"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}'
+)
+
+
+def _json_key(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)
