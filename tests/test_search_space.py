@@ -10,6 +10,7 @@ import optuna
 import pytest
 
 from lstmtune.config import load_config
+from lstmtune.data.splits import MIN_TRAIN_WINDOWS
 from lstmtune.errors import UserError
 from lstmtune.search_space import (
     default_configuration,
@@ -32,7 +33,7 @@ META: dict[str, Any] = {
 
 def _space(**declared: Any) -> dict[str, Any]:
     cfg = load_config(None, {"tune.search_space": declared} if declared else {})
-    return resolve_search_space(cfg, META)
+    return resolve_search_space(cfg, META, min_train_windows=MIN_TRAIN_WINDOWS)
 
 
 def test_defaults_are_data_aware() -> None:
@@ -84,7 +85,9 @@ def test_unknown_or_invalid_parameters_are_named() -> None:
 def test_log_transform_refused_for_non_positive_target() -> None:
     cfg = load_config(None, {"tune.search_space": {"transform": ["none", "log"]}})
     with pytest.raises(UserError, match="strictly positive"):
-        resolve_search_space(cfg, {**META, "target_positive": False})
+        resolve_search_space(
+            cfg, {**META, "target_positive": False}, min_train_windows=MIN_TRAIN_WINDOWS
+        )
 
 
 def test_grid_space_is_finite_and_drives_optuna_grid_sampler() -> None:
@@ -218,7 +221,8 @@ def test_default_configuration_takes_the_nearest_value_the_space_holds() -> None
     assert "epochs" not in chosen  # fixed
     flat = {**META, "seasonal_period": 1, "target_positive": False}
     assert default_configuration(default_space("forecast", flat), flat)["lookback"] == 16
-    # a lookback of one season cannot feed seasonal_trend: the default falls back to the seasonal anchor
+    # a lookback of one season cannot feed seasonal_trend: the default falls back to the
+    # seasonal anchor
     short = _space(lookback=12)
     assert default_configuration(short, META)["anchor"] == "seasonal"
 

@@ -68,8 +68,9 @@ def _fixed(value: Any) -> Spec:
 def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Spec]:
     """Per-task defaults that reflect common practice for small recurrent models.
 
-    Forecasting defaults are data-aware: lookbacks of one season (plus the step seasonal_trend reads) and two seasons, the seasonal anchors
-    only when a season was found, the log transform only for a strictly positive target.
+    Forecasting defaults are data-aware: lookbacks of one season (plus the step seasonal_trend
+    reads) and two seasons, the seasonal anchors only when a season was found, the log transform
+    only for a strictly positive target.
     """
     space: dict[str, Spec] = {
         "units": _cat(16, 32, 64, 128),
@@ -128,8 +129,13 @@ def _values(spec: Spec) -> list[Any] | None:
     return None
 
 
-def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec]:
-    """User declaration over the defaults, checked against what the data allows."""
+def resolve_search_space(
+    cfg: RunConfig, meta: dict[str, Any], *, min_train_windows: int
+) -> dict[str, Spec]:
+    """User declaration over the defaults, checked against what the data allows.
+
+    ``min_train_windows``: the fewest training windows a forecast lookback may leave (the
+    preparer's rule, passed in so that this module does not depend on the preparer)."""
     task = meta["task"]
     space = default_space(task, meta)
     known = (
@@ -140,10 +146,11 @@ def resolve_search_space(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Spec
     for name, entry in (cfg.tune.search_space or {}).items():
         if name not in known:
             raise UserError(
-                f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: {', '.join(sorted(known))})"
+                f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: "
+                f"{', '.join(sorted(known))})"
             )
         space[name] = _entry_to_spec(name, entry)
-    _check(space, meta)  # first: the lookback values must be valid numbers
+    _check(space, meta, min_train_windows)  # first: the lookback values must be valid numbers
     if task == "forecast" and "anchor" not in (cfg.tune.search_space or {}):
         _fit_default_anchors(space, int(meta.get("seasonal_period", 1)))
     return space
@@ -211,7 +218,7 @@ def _check_values(name: str, spec: Spec) -> None:
         raise UserError(f"{key}: must be true/false or a list of them")
 
 
-def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
+def _check(space: dict[str, Spec], meta: dict[str, Any], min_train_windows: int) -> None:
     def allowed(name: str, options: tuple[Any, ...]) -> None:
         vals = _values(space[name])
         if vals is None:
@@ -236,20 +243,21 @@ def _check(space: dict[str, Spec], meta: dict[str, Any]) -> None:
     allowed("anchor", ANCHORS)
     if "log" in (_values(space["transform"]) or []) and not meta.get("target_positive", False):
         raise UserError(
-            f"tune.search_space.transform: 'log' needs a strictly positive target column '{meta['columns']['target']}'"
+            "tune.search_space.transform: 'log' needs a strictly positive target column "
+            f"'{meta['columns']['target']}'"
         )
     lookbacks = _values(space["lookback"]) or list(
         range(int(space["lookback"]["low"]), int(space["lookback"]["high"]) + 1)
     )
     n_train = int(meta["splits"]["train"]["rows"])
     horizon = int(meta["horizon"])
-    from lstmtune.data.prepare import MIN_TRAIN_WINDOWS
-
-    too_long = [int(lb) for lb in lookbacks if n_train - int(lb) - horizon + 1 < MIN_TRAIN_WINDOWS]
+    too_long = [int(lb) for lb in lookbacks if n_train - int(lb) - horizon + 1 < min_train_windows]
     if too_long:
         raise UserError(
-            f"tune.search_space.lookback: series too short for lookback {max(too_long)}: the train split has {n_train} time steps, "
-            f"which gives fewer than {MIN_TRAIN_WINDOWS} training windows with data.horizon={horizon}"
+            f"tune.search_space.lookback: series too short for lookback {max(too_long)}: the train "
+            f"split has {n_train} time steps, "
+            f"which gives fewer than {min_train_windows} training windows with "
+            f"data.horizon={horizon}"
         )
 
 

@@ -22,92 +22,27 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig, RunConfig
+from lstmtune.data.columns import (
+    feature_columns,
+    fill_missing,
+    input_dtypes,
+    numeric_column,
+    require_columns,
+    scaler_stats,
+)
 from lstmtune.data.io import read_table
+from lstmtune.data.splits import (
+    MIN_TRAIN_WINDOWS,
+    SPLITS,
+    split_size,
+    split_values,
+    stratified_pick,
+)
+from lstmtune.data.text import prepare_text
 from lstmtune.errors import UserError
+from lstmtune.search_space import resolve_search_space
 
 FORMAT_VERSION = 1
-SPLITS = ("train", "val", "test")
-MIN_TRAIN_WINDOWS = 8
-
-
-def _size(value: float, total: int, key: str) -> int:
-    n = int(value) if value >= 1 else round(value * total)
-    if n < 1:
-        raise UserError(f"data.{key}: {value} gives no {key.split('_')[0]} items out of {total}")
-    return n
-
-
-def _numeric_column(
-    frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
-) -> np.ndarray:
-    """Column as float64; errors name the row as it is in the file (``rows`` maps sorted -> file)."""
-    series = frame[col]
-    rows = np.arange(len(frame)) if rows is None else rows
-    if series.dtype == bool:
-        as_float: np.ndarray = series.to_numpy(dtype=np.float64)
-        return as_float
-    values = pd.to_numeric(series, errors="coerce")
-    bad = values.isna() & series.notna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(
-            f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row {int(rows[i]) + 1}"
-        )
-    arr: np.ndarray = values.to_numpy(dtype=np.float64)
-    inf = np.isinf(arr)
-    if inf.any():
-        i = int(np.flatnonzero(inf)[0])
-        raise UserError(
-            f"{source}: column '{col}' has an infinite value at data row {int(rows[i]) + 1}"
-        )
-    return arr
-
-
-def _fill_missing(
-    arr: np.ndarray, col: str, source: str, policy: str, rows: np.ndarray
-) -> np.ndarray:
-    nan = np.isnan(arr)
-    if not nan.any():
-        return arr
-    if policy == "error":
-        i = int(np.flatnonzero(nan)[0])
-        raise UserError(
-            f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} "
-            "(set data.missing: ffill or interpolate to fill gaps)"
-        )
-    s = pd.Series(arr)
-    filled = s.ffill() if policy == "ffill" else s.interpolate(limit_direction="both")
-    if filled.isna().any():
-        i = int(np.flatnonzero(filled.isna().to_numpy())[0])
-        raise UserError(
-            f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} that {policy} cannot fill"
-        )
-    out: np.ndarray = filled.to_numpy(dtype=np.float64)
-    return out
-
-
-def _require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> None:
-    for key, col in named.items():
-        if col is not None and col not in frame.columns:
-            cols = ", ".join(map(str, frame.columns[:20]))
-            raise UserError(f"{source}: column '{col}' (data.{key}) not found; columns are: {cols}")
-
-
-def _feature_columns(
-    frame: pd.DataFrame, cfg: DataConfig, exclude: set[str], source: str
-) -> list[str]:
-    if cfg.feature_columns:
-        _require_columns(
-            frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
-        )
-        return list(cfg.feature_columns)
-    return [
-        c
-        for c in frame.columns
-        if c not in exclude
-        and pd.api.types.is_numeric_dtype(frame[c])
-        and not pd.api.types.is_bool_dtype(frame[c])
-    ]
 
 
 def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
@@ -141,45 +76,15 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
     return best_lag
 
 
-def _dtypes(frame: pd.DataFrame, cols: list[str]) -> dict[str, str]:
-    """Raw dtypes of the input columns: the published model's signature accepts what it was fed."""
-    return {c: "integer" if pd.api.types.is_integer_dtype(frame[c]) else "float" for c in cols}
-
-
-def _scaler(frame: pd.DataFrame, cols: list[str]) -> dict[str, list[float]]:
-    values = frame[cols].to_numpy(dtype=np.float64)
-    mean = values.mean(axis=0)
-    std = values.std(axis=0)
-    std = np.where(std > 1e-12, std, 1.0)
-    return {"mean": mean.tolist(), "std": std.tolist()}
-
-
-def _split_values(
-    frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
-) -> pd.Series:
-    rows = np.arange(len(frame)) if rows is None else rows
-    values = frame[col].astype(str).str.strip().str.lower()
-    bad = ~values.isin(SPLITS)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UserError(
-            f"{source}: column '{col}' (data.split_column) has value {frame[col].iloc[i]!r} at data row {int(rows[i]) + 1}; expected train, val or test"
-        )
-    if not (values == "train").any() or not (values == "test").any():
-        raise UserError(
-            f"{source}: column '{col}' (data.split_column) needs both 'train' and 'test' rows"
-        )
-    return values
-
-
 def prepare_forecast(
     frame: pd.DataFrame, cfg: DataConfig, source: str
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     if cfg.target is None:
         raise UserError(
-            f"{source}: data.target is required for task 'forecast' (columns: {', '.join(frame.columns[:20])})"
+            f"{source}: data.target is required for task 'forecast' (columns: "
+            f"{', '.join(frame.columns[:20])})"
         )
-    _require_columns(
+    require_columns(
         frame, source, target=cfg.target, time_column=cfg.time_column, split_column=cfg.split_column
     )
     rows = np.arange(len(frame))
@@ -204,60 +109,65 @@ def prepare_forecast(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise UserError(
-                f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time {col.iloc[i]!r} at data row {i + 1}"
+                f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time "
+                f"{col.iloc[i]!r} at data row {i + 1}"
             )
         frame = frame.iloc[order].reset_index(drop=True)
         rows = rows[order]
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
-    features = _feature_columns(frame, cfg, exclude, source)
+    features = feature_columns(frame, cfg, exclude, source)
     if cfg.target not in features:
         features = [cfg.target, *features]
-    numeric_cols = {c: _numeric_column(frame, c, source, rows) for c in features}
+    numeric_cols = {c: numeric_column(frame, c, source, rows) for c in features}
     total = len(frame)
     horizon = cfg.horizon
 
     if cfg.split_column is not None:
-        labels = _split_values(frame, cfg.split_column, source, rows)
+        labels = split_values(frame, cfg.split_column, source, rows)
         rank = labels.map({"train": 0, "val": 1, "test": 2}).to_numpy()
         if (np.diff(rank) < 0).any():
             raise UserError(
-                f"{source}: column '{cfg.split_column}' (data.split_column) must be train, then val, then test in time order"
+                f"{source}: column '{cfg.split_column}' (data.split_column) must be train, then "
+                "val, then test in time order"
             )
         n_test = int((rank == 2).sum())
         n_val = int((rank == 1).sum())
         if n_val == 0:
-            n_val = _size(cfg.val_size, total - n_test, "val_size")
+            n_val = split_size(cfg.val_size, total - n_test, "val_size")
     else:
-        n_test = _size(cfg.test_size, total, "test_size")
-        n_val = _size(cfg.val_size, total, "val_size")
+        n_test = split_size(cfg.test_size, total, "test_size")
+        n_val = split_size(cfg.val_size, total, "val_size")
     n_train = total - n_val - n_test
     for name, n in (("test_size", n_test), ("val_size", n_val)):
         if n < horizon:
             raise UserError(
-                f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than data.horizon={horizon}"
+                f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than "
+                f"data.horizon={horizon}"
             )
     if n_train < horizon + MIN_TRAIN_WINDOWS + 1:
         raise UserError(
-            f"{source}: series too short: {total} rows leave {n_train} for training after val={n_val} and test={n_test}; "
-            f"need more than {horizon + MIN_TRAIN_WINDOWS} (data.horizon={horizon}) plus the lookback"
+            f"{source}: series too short: {total} rows leave {n_train} for training after "
+            f"val={n_val} and test={n_test}; need more than {horizon + MIN_TRAIN_WINDOWS} "
+            f"(data.horizon={horizon}) plus the lookback"
         )
     bounds = {
         "train": (0, n_train),
         "val": (n_train, n_train + n_val),
         "test": (n_train + n_val, total),
     }
-    # fill after splitting: ffill only looks back, interpolation stays inside each split (no leakage)
+    # fill after splitting: ffill only looks back, interpolation stays inside each split
+    # (no leakage)
     filled: dict[str, np.ndarray] = {}
     for c, arr in numeric_cols.items():
         if cfg.missing == "interpolate":
             filled[c] = np.concatenate(
                 [
-                    _fill_missing(arr[a:b], c, source, "interpolate", rows[a:b])
+                    fill_missing(arr[a:b], c, source, "interpolate", rows[a:b])
                     for a, b in bounds.values()
                 ]
             )
         else:
-            filled[c] = _fill_missing(arr, c, source, cfg.missing, rows)
+            filled[c] = fill_missing(arr, c, source, cfg.missing, rows)
     clean = pd.DataFrame(filled)
     if cfg.time_column is not None:
         clean.insert(0, cfg.time_column, frame[cfg.time_column].to_numpy())
@@ -269,18 +179,18 @@ def prepare_forecast(
         train_target, times.iloc[:n_train] if times is not None else None
     )
     positive = bool((target_values > 0).all())
-    scalers: dict[str, Any] = {"none": _scaler(parts["train"], features)}
+    scalers: dict[str, Any] = {"none": scaler_stats(parts["train"], features)}
     if positive:
         logged = parts["train"][features].copy()
         logged[cfg.target] = np.log(logged[cfg.target])
-        scalers["log"] = _scaler(logged, features)
+        scalers["log"] = scaler_stats(logged, features)
     meta: dict[str, Any] = {
         "task": "forecast",
         "columns": {
             "features": features,
             "target": cfg.target,
             "time_column": cfg.time_column,
-            "dtypes": _dtypes(frame, features),
+            "dtypes": input_dtypes(frame, features),
         },
         "target_index": features.index(cfg.target),
         "horizon": horizon,
@@ -299,10 +209,11 @@ def prepare_classify(
     for key in ("sequence_column", "label"):
         if getattr(cfg, key) is None:
             raise UserError(
-                f"{source}: data.{key} is required for task 'classify' (columns: {', '.join(frame.columns[:20])})"
+                f"{source}: data.{key} is required for task 'classify' (columns: "
+                f"{', '.join(frame.columns[:20])})"
             )
     seq_col, label_col = str(cfg.sequence_column), str(cfg.label)
-    _require_columns(
+    require_columns(
         frame,
         source,
         sequence_column=seq_col,
@@ -322,7 +233,8 @@ def prepare_classify(
         if order_key.isna().any():
             i = int(np.flatnonzero(order_key.isna().to_numpy())[0])
             raise UserError(
-                f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}"
+                f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order "
+                f"value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}"
             )
         order = np.lexsort((order_key.to_numpy(), pd.factorize(frame[seq_col])[0]))
     else:
@@ -330,12 +242,12 @@ def prepare_classify(
     frame = frame.iloc[order].reset_index(drop=True)
     rows = rows[order]
     exclude = {c for c in (seq_col, label_col, cfg.time_column, cfg.split_column) if c}
-    features = _feature_columns(frame, cfg, exclude, source)
+    features = feature_columns(frame, cfg, exclude, source)
     if not features:
         raise UserError(f"{source}: no numeric feature columns (set data.feature_columns)")
     clean = pd.DataFrame({seq_col: frame[seq_col].astype(str).to_numpy()})
     for c in features:
-        clean[c] = _numeric_column(frame, c, source, rows)
+        clean[c] = numeric_column(frame, c, source, rows)
     if cfg.missing != "error":
         for c in features:
             clean[c] = clean.groupby(seq_col, sort=False)[c].transform(
@@ -344,14 +256,15 @@ def prepare_classify(
                 )
             )
     for c in features:
-        _fill_missing(clean[c].to_numpy(dtype=np.float64), c, source, "error", rows)
+        fill_missing(clean[c].to_numpy(dtype=np.float64), c, source, "error", rows)
     labels_per_seq = frame.groupby(clean[seq_col], sort=False)[label_col].agg(
         lambda s: s.astype(str).nunique()
     )
     if (labels_per_seq > 1).any():
         bad = labels_per_seq[labels_per_seq > 1].index[0]
         raise UserError(
-            f"{source}: sequence {bad!r} has more than one value in column '{label_col}' (data.label)"
+            f"{source}: sequence {bad!r} has more than one value in column "
+            f"'{label_col}' (data.label)"
         )
     clean[label_col] = frame[label_col].astype(str).to_numpy()
     if cfg.time_column is not None:
@@ -360,49 +273,54 @@ def prepare_classify(
     classes = sorted(seq_labels.unique().tolist())
     if len(classes) < 2:
         raise UserError(
-            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; classification needs at least two"
+            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "
+            "classification needs at least two"
         )
     n_seq = len(seq_labels)
 
     rng = np.random.default_rng(seed)
     assign: dict[str, str] = {}
     if cfg.split_column is not None:
-        split_vals = _split_values(frame, cfg.split_column, source, rows)
+        split_vals = split_values(frame, cfg.split_column, source, rows)
         per_seq = split_vals.groupby(clean[seq_col], sort=False).agg(lambda s: s.nunique())
         if (per_seq > 1).any():
             raise UserError(
-                f"{source}: sequence {per_seq[per_seq > 1].index[0]!r} has more than one value in column '{cfg.split_column}' (data.split_column)"
+                f"{source}: sequence {per_seq[per_seq > 1].index[0]!r} has more than one value in "
+                f"column '{cfg.split_column}' (data.split_column)"
             )
         assign = split_vals.groupby(clean[seq_col], sort=False).first().to_dict()
         if "val" not in assign.values():
             train_ids = [s for s, v in assign.items() if v == "train"]
-            n_val = _size(cfg.val_size, len(train_ids), "val_size")
-            for s in _stratified_pick(train_ids, seq_labels, n_val, rng):
+            n_val = split_size(cfg.val_size, len(train_ids), "val_size")
+            for s in stratified_pick(train_ids, seq_labels, n_val, rng):
                 assign[s] = "val"
     else:
-        n_test = _size(cfg.test_size, n_seq, "test_size")
-        n_val = _size(cfg.val_size, n_seq, "val_size")
+        n_test = split_size(cfg.test_size, n_seq, "test_size")
+        n_val = split_size(cfg.val_size, n_seq, "val_size")
         if n_test + n_val >= n_seq:
             raise UserError(
-                f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}"
+                f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size} and "
+                f"data.test_size={cfg.test_size}"
             )
         ids = list(seq_labels.index)
-        test_ids = set(_stratified_pick(ids, seq_labels, n_test, rng))
+        test_ids = set(stratified_pick(ids, seq_labels, n_test, rng))
         rest = [s for s in ids if s not in test_ids]
-        val_ids = set(_stratified_pick(rest, seq_labels, n_val, rng))
+        val_ids = set(stratified_pick(rest, seq_labels, n_val, rng))
         for s in ids:
             assign[s] = "test" if s in test_ids else "val" if s in val_ids else "train"
     counts = {name: sum(1 for v in assign.values() if v == name) for name in SPLITS}
     for name, n in counts.items():
         if n == 0:
             raise UserError(
-                f"{source}: the {name} split has no sequences (check data.val_size / data.test_size)"
+                f"{source}: the {name} split has no sequences "
+                "(check data.val_size / data.test_size)"
             )
     train_classes = set(seq_labels[[s for s, v in assign.items() if v == "train"]])
     if len(train_classes) < len(classes):
         missing = sorted(set(classes) - train_classes)[0]
         raise UserError(
-            f"{source}: class {missing!r} of column '{label_col}' has no sequence in the train split"
+            f"{source}: class {missing!r} of column '{label_col}' has no sequence "
+            "in the train split"
         )
 
     split_of_row = clean[seq_col].map(assign)
@@ -416,11 +334,11 @@ def prepare_classify(
             "sequence_column": seq_col,
             "label": label_col,
             "time_column": cfg.time_column,
-            "dtypes": _dtypes(frame, features),
+            "dtypes": input_dtypes(frame, features),
         },
         "classes": classes,
         "majority_class": str(train_counts.idxmax()),
-        "scaler": {"none": _scaler(parts["train"], features)},
+        "scaler": {"none": scaler_stats(parts["train"], features)},
         "splits": {name: {"sequences": counts[name], "rows": len(parts[name])} for name in SPLITS},
         "max_sequence_length": int(lengths.max()),
         "min_sequence_length": int(lengths.min()),
@@ -428,27 +346,6 @@ def prepare_classify(
         "n_sequences": n_seq,
     }
     return parts, meta
-
-
-def _stratified_pick(
-    ids: list[str], labels: pd.Series, n: int, rng: np.random.Generator
-) -> list[str]:
-    """Pick ``n`` ids with class proportions kept (largest-remainder rounding)."""
-    by_class: dict[str, list[str]] = {}
-    for s in ids:
-        by_class.setdefault(str(labels[s]), []).append(s)
-    total = len(ids)
-    quotas = {c: n * len(v) / total for c, v in by_class.items()}
-    take = {c: math.floor(q) for c, q in quotas.items()}
-    for c in sorted(quotas, key=lambda c: quotas[c] - take[c], reverse=True)[
-        : n - sum(take.values())
-    ]:
-        take[c] += 1
-    picked: list[str] = []
-    for c, members in sorted(by_class.items()):
-        perm = rng.permutation(len(members))
-        picked.extend(members[i] for i in perm[: min(take[c], len(members) - 1)])
-    return picked
 
 
 def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
@@ -459,14 +356,10 @@ def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
 
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Validate and split in memory (no files written). Raises :class:`UserError` on bad input."""
-    from lstmtune.search_space import resolve_search_space
-
     frame, source, sha = load_frame(cfg)
     if cfg.data.task == "forecast":
         parts, meta = prepare_forecast(frame, cfg.data, source)
     elif cfg.data.task == "text":
-        from lstmtune.data.text import prepare_text
-
         parts, meta = prepare_text(frame, cfg.data, source, cfg.train.seed)
     else:
         parts, meta = prepare_classify(frame, cfg.data, source, cfg.train.seed)
@@ -478,7 +371,7 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
             "dataset_name": cfg.dataset_name(),
         }
     )
-    meta["search_space"] = resolve_search_space(cfg, meta)
+    meta["search_space"] = resolve_search_space(cfg, meta, min_train_windows=MIN_TRAIN_WINDOWS)
     return parts, meta
 
 

@@ -18,6 +18,13 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
+from lstmtune.data.columns import require_columns
+from lstmtune.data.splits import (
+    SPLITS,
+    split_size,
+    split_values,
+    stratified_pick,
+)
 from lstmtune.errors import UserError
 
 PAD, UNK = "<pad>", "<unk>"
@@ -39,21 +46,14 @@ def build_vocab(texts: list[str], *, min_freq: int, max_vocab: int, lowercase: b
 def prepare_text(
     frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    from lstmtune.data.prepare import (
-        SPLITS,
-        _require_columns,
-        _size,
-        _split_values,
-        _stratified_pick,
-    )
-
     for key in ("text_column", "label"):
         if getattr(cfg, key) is None:
             raise UserError(
-                f"{source}: data.{key} is required for task 'text' (columns: {', '.join(map(str, frame.columns[:20]))})"
+                f"{source}: data.{key} is required for task 'text' (columns: "
+                f"{', '.join(map(str, frame.columns[:20]))})"
             )
     text_col, label_col = str(cfg.text_column), str(cfg.label)
-    _require_columns(
+    require_columns(
         frame, source, text_column=text_col, label=label_col, split_column=cfg.split_column
     )
     for col in (text_col, label_col):
@@ -66,13 +66,15 @@ def prepare_text(
     if empty.any():
         i = int(np.flatnonzero(empty)[0])
         raise UserError(
-            f"{source}: column '{text_col}' (data.text_column) has an empty text at data row {i + 1}"
+            f"{source}: column '{text_col}' (data.text_column) has an empty text at data row "
+            f"{i + 1}"
         )
     labels = frame[label_col].astype(str).str.strip()
     classes = sorted(labels.unique().tolist())
     if len(classes) < 2:
         raise UserError(
-            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; classification needs at least two"
+            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "
+            "classification needs at least two"
         )
     clean = pd.DataFrame({text_col: texts.to_numpy(), label_col: labels.to_numpy()})
     ids = [str(i) for i in range(len(clean))]
@@ -80,24 +82,25 @@ def prepare_text(
     rng = np.random.default_rng(seed)
     assign: dict[str, str] = {}
     if cfg.split_column is not None:
-        split_vals = _split_values(frame, cfg.split_column, source)
+        split_vals = split_values(frame, cfg.split_column, source)
         assign = dict(zip(ids, split_vals.to_numpy(), strict=True))
         if "val" not in assign.values():
             train_ids = [s for s, v in assign.items() if v == "train"]
-            for s in _stratified_pick(
-                train_ids, by_id, _size(cfg.val_size, len(train_ids), "val_size"), rng
+            for s in stratified_pick(
+                train_ids, by_id, split_size(cfg.val_size, len(train_ids), "val_size"), rng
             ):
                 assign[s] = "val"
     else:
-        n_test = _size(cfg.test_size, len(ids), "test_size")
-        n_val = _size(cfg.val_size, len(ids), "val_size")
+        n_test = split_size(cfg.test_size, len(ids), "test_size")
+        n_val = split_size(cfg.val_size, len(ids), "val_size")
         if n_test + n_val >= len(ids):
             raise UserError(
-                f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size} and data.test_size={cfg.test_size}"
+                f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size} and "
+                f"data.test_size={cfg.test_size}"
             )
-        test_ids = set(_stratified_pick(ids, by_id, n_test, rng))
+        test_ids = set(stratified_pick(ids, by_id, n_test, rng))
         rest = [s for s in ids if s not in test_ids]
-        val_ids = set(_stratified_pick(rest, by_id, n_val, rng))
+        val_ids = set(stratified_pick(rest, by_id, n_val, rng))
         assign = {s: "test" if s in test_ids else "val" if s in val_ids else "train" for s in ids}
     split = pd.Series([assign[s] for s in ids])
     parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}

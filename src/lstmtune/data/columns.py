@@ -1,0 +1,105 @@
+"""Column checks and cleaning shared by the preparers (forecast, classify and text).
+
+Errors are one-line :class:`~lstmtune.errors.UserError` messages that name the file (``source``),
+the column and the data row as it is in the file (``rows`` maps sorted -> file row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.config import DataConfig
+from lstmtune.errors import UserError
+
+
+def require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> None:
+    """Every named column (``data.<key>``) that is set must be in ``frame``."""
+    for key, col in named.items():
+        if col is not None and col not in frame.columns:
+            cols = ", ".join(map(str, frame.columns[:20]))
+            raise UserError(f"{source}: column '{col}' (data.{key}) not found; columns are: {cols}")
+
+
+def numeric_column(
+    frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Column as float64; errors name the row as it is in the file (``rows``: sorted -> file)."""
+    series = frame[col]
+    rows = np.arange(len(frame)) if rows is None else rows
+    if series.dtype == bool:
+        as_float: np.ndarray = series.to_numpy(dtype=np.float64)
+        return as_float
+    values = pd.to_numeric(series, errors="coerce")
+    bad = values.isna() & series.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(
+            f"{source}: column '{col}' has a non-numeric value {str(series.iloc[i])!r} at data row "
+            f"{int(rows[i]) + 1}"
+        )
+    arr: np.ndarray = values.to_numpy(dtype=np.float64)
+    inf = np.isinf(arr)
+    if inf.any():
+        i = int(np.flatnonzero(inf)[0])
+        raise UserError(
+            f"{source}: column '{col}' has an infinite value at data row {int(rows[i]) + 1}"
+        )
+    return arr
+
+
+def fill_missing(
+    arr: np.ndarray, col: str, source: str, policy: str, rows: np.ndarray
+) -> np.ndarray:
+    """Fill the gaps of one column by ``policy`` (``error``, ``ffill`` or ``interpolate``)."""
+    nan = np.isnan(arr)
+    if not nan.any():
+        return arr
+    if policy == "error":
+        i = int(np.flatnonzero(nan)[0])
+        raise UserError(
+            f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} "
+            "(set data.missing: ffill or interpolate to fill gaps)"
+        )
+    s = pd.Series(arr)
+    filled = s.ffill() if policy == "ffill" else s.interpolate(limit_direction="both")
+    if filled.isna().any():
+        i = int(np.flatnonzero(filled.isna().to_numpy())[0])
+        raise UserError(
+            f"{source}: column '{col}' has a missing value at data row {int(rows[i]) + 1} that "
+            f"{policy} cannot fill"
+        )
+    out: np.ndarray = filled.to_numpy(dtype=np.float64)
+    return out
+
+
+def feature_columns(
+    frame: pd.DataFrame, cfg: DataConfig, exclude: set[str], source: str
+) -> list[str]:
+    """The declared feature columns, else every numeric non-bool column not in ``exclude``."""
+    if cfg.feature_columns:
+        require_columns(
+            frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
+        )
+        return list(cfg.feature_columns)
+    return [
+        c
+        for c in frame.columns
+        if c not in exclude
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+
+
+def input_dtypes(frame: pd.DataFrame, cols: list[str]) -> dict[str, str]:
+    """Raw dtypes of the input columns: the published model's signature accepts what it was fed."""
+    return {c: "integer" if pd.api.types.is_integer_dtype(frame[c]) else "float" for c in cols}
+
+
+def scaler_stats(frame: pd.DataFrame, cols: list[str]) -> dict[str, list[float]]:
+    """Per-column mean and standard deviation (1.0 for a constant column)."""
+    values = frame[cols].to_numpy(dtype=np.float64)
+    mean = values.mean(axis=0)
+    std = values.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    return {"mean": mean.tolist(), "std": std.tolist()}

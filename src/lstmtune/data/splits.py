@@ -1,0 +1,68 @@
+"""Split helpers shared by the preparers (forecast, classify and text).
+
+Nothing here reads files or knows a task: each function checks or assigns one thing and raises a
+:class:`~lstmtune.errors.UserError` that names the file (``source``) and the data row as it is in
+the file.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.errors import UserError
+
+SPLITS = ("train", "val", "test")
+#: the fewest training windows a forecast may leave (the preparer and the search space check it)
+MIN_TRAIN_WINDOWS = 8
+
+
+def split_size(value: float, total: int, key: str) -> int:
+    """Items in a split: ``value`` >= 1 is a count, below 1 a share of ``total``."""
+    n = int(value) if value >= 1 else round(value * total)
+    if n < 1:
+        raise UserError(f"data.{key}: {value} gives no {key.split('_')[0]} items out of {total}")
+    return n
+
+
+def split_values(
+    frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
+) -> pd.Series:
+    """The user's split column as ``train``/``val``/``test`` (``rows`` maps sorted -> file row)."""
+    rows = np.arange(len(frame)) if rows is None else rows
+    values = frame[col].astype(str).str.strip().str.lower()
+    bad = ~values.isin(SPLITS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(
+            f"{source}: column '{col}' (data.split_column) has value {frame[col].iloc[i]!r} "
+            f"at data row {int(rows[i]) + 1}; expected train, val or test"
+        )
+    if not (values == "train").any() or not (values == "test").any():
+        raise UserError(
+            f"{source}: column '{col}' (data.split_column) needs both 'train' and 'test' rows"
+        )
+    return values
+
+
+def stratified_pick(
+    ids: list[str], labels: pd.Series, n: int, rng: np.random.Generator
+) -> list[str]:
+    """Pick ``n`` ids with class proportions kept (largest-remainder rounding)."""
+    by_class: dict[str, list[str]] = {}
+    for s in ids:
+        by_class.setdefault(str(labels[s]), []).append(s)
+    total = len(ids)
+    quotas = {c: n * len(v) / total for c, v in by_class.items()}
+    take = {c: math.floor(q) for c, q in quotas.items()}
+    for c in sorted(quotas, key=lambda c: quotas[c] - take[c], reverse=True)[
+        : n - sum(take.values())
+    ]:
+        take[c] += 1
+    picked: list[str] = []
+    for c, members in sorted(by_class.items()):
+        perm = rng.permutation(len(members))
+        picked.extend(members[i] for i in perm[: min(take[c], len(members) - 1)])
+    return picked
