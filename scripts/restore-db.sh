@@ -42,7 +42,10 @@ else
   require mc
   log "copying $SOURCE from object storage"
   mc cp --recursive "${SOURCE%/}/" "$WORK/"
-  DIR="$WORK"
+  # wherever mc put them (with or without the backup's folder name)
+  first="$(find "$WORK" -name '*.dump' -print -quit)"
+  [[ -n "$first" ]] || die "no .dump files under $SOURCE"
+  DIR="$(dirname "$first")"
 fi
 
 if [[ $# -gt 0 ]]; then
