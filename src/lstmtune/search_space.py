@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from typing import Any
 
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
 from lstmtune.features import anchor_fits
-
-Spec = dict[str, Any]
-Params = dict[str, Any]
+from lstmtune.search_conditions import WHEN_RE as WHEN_RE
+from lstmtune.search_conditions import Params as Params
+from lstmtune.search_conditions import Spec as Spec
+from lstmtune.search_conditions import (
+    condition_holds,
+    inactive_value,
+    is_number,
+    parse_when,
+)
+from lstmtune.search_conditions import is_conditional as is_conditional
 
 COMMON_PARAMS = (
     "units",
@@ -42,7 +48,6 @@ COMMON_PARAMS = (
 )
 CELLS = ("lstm", "gru")
 HEADS = ("last", "mean", "attention")
-WHEN_RE = re.compile(r"^\s*(\w+)\s*(==|!=|>=|<=|>|<|in)\s*(.+?)\s*$")
 FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
 TEXT_PARAMS = ("embedding_dim",)
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -187,10 +192,6 @@ FLOAT_PARAMS: dict[str, tuple[float, float, bool]] = {  # name -> (low, high, hi
 BOOL_PARAMS = ("bidirectional", "window_norm")
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _check_values(name: str, spec: Spec) -> None:
     """Every value a spec can produce must be valid for ``name``."""
     key = f"tune.search_space.{name}"
@@ -200,14 +201,14 @@ def _check_values(name: str, spec: Spec) -> None:
             raise UserError(f"{key}: must be an integer parameter (type int), not float")
         candidates = vals if vals is not None else [spec["low"], spec["high"]]
         for v in candidates:
-            if not _is_number(v) or float(v) != int(v) or int(v) < INT_PARAMS[name]:
+            if not is_number(v) or float(v) != int(v) or int(v) < INT_PARAMS[name]:
                 raise UserError(f"{key}: {v!r} is not an integer >= {INT_PARAMS[name]}")
     elif name in FLOAT_PARAMS:
         low, high, inclusive = FLOAT_PARAMS[name]
         candidates = vals if vals is not None else [spec["low"], spec["high"]]
         for v in candidates:
             ok = (
-                _is_number(v)
+                is_number(v)
                 and low <= float(v)
                 and (float(v) <= high if inclusive else float(v) < high)
             )
@@ -236,7 +237,7 @@ def _check(space: dict[str, Spec], meta: dict[str, Any], min_train_windows: int)
     allowed("head", HEADS)
     for name, spec in space.items():
         if spec.get("when"):
-            _parse_when(name, spec["when"], space)
+            parse_when(name, spec["when"], space)
     if meta["task"] != "forecast":
         return
     allowed("transform", TRANSFORMS)
@@ -259,75 +260,6 @@ def _check(space: dict[str, Spec], meta: dict[str, Any], min_train_windows: int)
             f"which gives fewer than {min_train_windows} training windows with "
             f"data.horizon={horizon}"
         )
-
-
-def _literal(text: str) -> Any:
-    import yaml
-
-    return yaml.safe_load(text)
-
-
-def _parse_when(name: str, expr: str, space: dict[str, Spec]) -> tuple[str, str, Any]:
-    m = WHEN_RE.match(expr)
-    key = f"tune.search_space.{name}.when"
-    if not m:
-        raise UserError(
-            f"{key}: {expr!r} is not '<parameter> <op> <value>' with op ==, !=, >, >=, <, <= or in"
-        )
-    ref, op = m.group(1), m.group(2)
-    try:
-        raw = _literal(m.group(3))
-    except Exception:
-        raise UserError(f"{key}: cannot read the value in {expr!r}") from None
-    if op in (">", ">=", "<", "<=") and not _is_number(raw):
-        raise UserError(f"{key}: {op} needs a number, got {m.group(3)!r}")
-    if ref not in space or ref == name:
-        raise UserError(f"{key}: {ref!r} is not another parameter of the search space")
-    if space[ref].get("when"):
-        raise UserError(
-            f"{key}: {ref!r} is itself conditional; one level of conditions is supported"
-        )
-    if op == "in" and not isinstance(raw, list):
-        raise UserError(f"{key}: 'in' needs a list, e.g. 'cell in [gru]'")
-    return ref, op, raw
-
-
-def condition_holds(name: str, spec: Spec, params: Params, space: dict[str, Spec]) -> bool:
-    if not spec.get("when"):
-        return True
-    ref, op, value = _parse_when(name, spec["when"], space)
-    actual = params[ref]
-    if op == "in":
-        return bool(actual in value)
-    ops = {
-        "==": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-    }
-    try:
-        return bool(ops[op](actual, value))
-    except TypeError:
-        raise UserError(
-            f"tune.search_space.{name}.when: cannot compare {actual!r} {op} {value!r}"
-        ) from None
-
-
-def inactive_value(spec: Spec) -> Any:
-    """The value of a conditional parameter whose condition is false."""
-    if spec.get("default") is not None:
-        return spec["default"]
-    if spec["type"] == "categorical":
-        return spec["choices"][0]
-    if spec["type"] == "fixed":
-        return spec["value"]
-    return int(spec["low"]) if spec["type"] == "int" else float(spec["low"])
-
-
-def is_conditional(space: dict[str, Spec]) -> list[str]:
-    return [n for n, s in space.items() if s.get("when")]
 
 
 def suggest(trial: Any, space: dict[str, Spec]) -> Params:
@@ -428,13 +360,13 @@ def _nearest(spec: Spec, want: Any) -> Any:
         ]
         if same:
             return same[0]
-        numbers = [c for c in choices if _is_number(c)]
-        if not _is_number(want) or not numbers:
+        numbers = [c for c in choices if is_number(c)]
+        if not is_number(want) or not numbers:
             return None
         positive = want > 0 and all(c > 0 for c in numbers)
         return min(numbers, key=lambda c: abs(math.log(c / want)) if positive else abs(c - want))
     low, high, step = float(spec["low"]), float(spec["high"]), spec.get("step")
-    if isinstance(want, bool) or not _is_number(want):
+    if isinstance(want, bool) or not is_number(want):
         return None
     value = min(max(float(want), low), high)
     if step:  # snap to the grid low + k * step, never past high
