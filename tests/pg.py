@@ -36,7 +36,10 @@ def reachable() -> str | None:
         _connect().close()
         return None
     except Exception as exc:
-        return f"PostgreSQL at {HOST}:{PORT} (user {USER}) is unreachable: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+        return (
+            f"PostgreSQL at {HOST}:{PORT} (user {USER}) is unreachable: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+        )
 
 
 def create_database() -> str:
@@ -104,8 +107,10 @@ def trial_progress(dbname: str, study_name: str) -> list[tuple[int, str, int]]:
     try:
         cur = conn.cursor()
         cur.execute(
-            "SELECT t.number, t.state, (SELECT count(*) FROM trial_intermediate_values v WHERE v.trial_id = t.trial_id) "
-            "FROM trials t JOIN studies s ON s.study_id = t.study_id WHERE s.study_name = %s ORDER BY t.number",
+            "SELECT t.number, t.state, "
+            "(SELECT count(*) FROM trial_intermediate_values v WHERE v.trial_id = t.trial_id) "
+            "FROM trials t JOIN studies s ON s.study_id = t.study_id "
+            "WHERE s.study_name = %s ORDER BY t.number",
             (study_name,),
         )
         return [(int(n), str(s), int(k)) for n, s, k in cur.fetchall()]

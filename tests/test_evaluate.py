@@ -81,7 +81,8 @@ def test_promotion_decision(
 
 
 def test_naive_forecasts_on_a_seasonal_series_with_a_linear_trend() -> None:
-    # y = season + 0.5 t: seasonal naive misses the trend by 0.5 * period * seasons ahead; seasonal_trend is exact
+    # y = season + 0.5 t: seasonal naive misses the trend by 0.5 * period * seasons ahead;
+    # seasonal_trend is exact
     season = np.array([1.0, 5.0, 2.0, 8.0])
     t = np.arange(40)
     y = season[t % 4] + 0.5 * t

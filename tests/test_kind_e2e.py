@@ -1,7 +1,8 @@
 """The real thing: a kind cluster with KFP + Katib + lstmtune infra, and one pipeline run that must
 publish a @champion model (scripts/kind-up.sh, scripts/kind-e2e.sh). Needs a Docker engine and
-kind; takes 20-40 minutes. Run it with `LSTMTUNE_KIND_E2E=1 pytest -m kind tests/test_kind_e2e.py` or `make kind-up
-kind-e2e`; CI runs it weekly (.github/workflows/kind-e2e.yml)."""
+kind; takes 20-40 minutes. Run it with
+`LSTMTUNE_KIND_E2E=1 pytest -m kind tests/test_kind_e2e.py` or `make kind-up kind-e2e`; CI runs
+it weekly (.github/workflows/kind-e2e.yml)."""
 
 from __future__ import annotations
 

@@ -101,7 +101,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         while True:
             if proc.poll() is not None:
                 pytest.fail(
-                    f"mlflow server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}"
+                    f"mlflow server exited with {proc.returncode}:\n"
+                    f"{log_path.read_text(errors='replace')[-3000:]}"
                 )
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=3) as resp:
@@ -111,7 +112,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"mlflow server did not answer /health within {HEALTH_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')[-3000:]}"
+                    f"mlflow server did not answer /health within {HEALTH_TIMEOUT_S} s:\n"
+                    f"{log_path.read_text(errors='replace')[-3000:]}"
                 )
             time.sleep(0.5)
         yield {"url": url, "root": root, "artifacts": artifacts, "log": log_path, "proc": proc}
@@ -195,7 +197,8 @@ def test_first_run_registers_champion_on_server(
     assert run.info.status == "FINISHED"
     assert version.run_id == s["parent_run_id"]
 
-    # artifacts went through the server's proxy into its artifact directory, not into a local ./mlruns
+    # artifacts went through the server's proxy into its artifact directory, not into a local
+    # ./mlruns
     mlmodels = list(mlflow_server["artifacts"].rglob("MLmodel"))
     assert mlmodels, (
         f"no MLmodel under the server's artifact directory {mlflow_server['artifacts']}"
@@ -224,7 +227,11 @@ print("RESULT " + json.dumps({
     "lookback": int(version.tags["lookback"]),
     "columns": [str(c) for c in out.columns],
     "n_rows": int(len(out)),
-    "pred": [float(v) for v in np.asarray(out["step_1"], dtype=np.float64)] if "step_1" in out.columns else [],
+    "pred": (
+        [float(v) for v in np.asarray(out["step_1"], dtype=np.float64)]
+        if "step_1" in out.columns
+        else []
+    ),
     "actual": [float(v) for v in raw["passengers"]],
 }))
 """

@@ -108,7 +108,8 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     assert list(pred.columns) == ["step_1"] and len(pred) == 5
     assert pred["step_1"].between(250, 900).all()  # original units, not scaled
 
-    # same output dir + same data: the study resumes (no trial repeated), a second version is registered
+    # same output dir + same data: the study resumes (no trial repeated), a second version is
+    # registered
     again = run_local(cfg)
     assert again["n_trials_reused"] == 3
     assert again["n_trials_complete"] + again["n_trials_pruned"] == 3

@@ -161,7 +161,8 @@ def test_config_endpoint_is_used_when_env_is_unset(
     assert meta["source"] == uri
     assert meta["sha256"] == _sha(aws_env["csv_bytes"])
 
-    # the configured endpoint is really the one used: a dead endpoint fails with a one-line UserError
+    # the configured endpoint is really the one used: a dead endpoint fails with a one-line
+    # UserError
     dead = f"http://127.0.0.1:{_free_port()}"
     bad = load_config(str(cfg_path), {"data.s3_endpoint_url": dead}).resolved()
     with pytest.raises(UserError) as info:

@@ -1,4 +1,5 @@
-"""Training: early stopping restores the best epoch, seeds reproduce, NaN fails fast, anchors help."""
+"""Training: early stopping restores the best epoch, seeds reproduce, NaN fails fast, anchors
+help."""
 
 from __future__ import annotations
 
