@@ -416,10 +416,22 @@ class MlflowConfig(_Strict):
     )
 
 
+class EvaluateConfig(_Strict):
+    gate: Literal["classical", "naive"] = Field(
+        "classical",
+        description=(
+            "baselines a new version must beat to become @champion: classical (forecast:"
+            " AutoARIMA, AutoETS; and the naive ones) or naive (persistence, seasonal naive;"
+            " majority class)"
+        ),
+    )
+
+
 class RunConfig(_Strict):
     data: DataConfig = DataConfig()
     tune: TuneConfig = TuneConfig()
     train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
     mlflow: MlflowConfig = MlflowConfig()
     cluster: ClusterConfig = ClusterConfig()
     output_dir: str = Field(

@@ -1,4 +1,11 @@
-"""Test metrics, naive baselines and the promotion decision (pure functions)."""
+"""Test metrics, baselines and the promotion decision (pure functions).
+
+Baselines come in two sets, the promotion *gate* (``evaluate.gate``) names the one a new version
+must beat: ``naive`` (persistence, seasonal naive; majority class) or ``classical`` (the models a
+practitioner fits first — AutoARIMA and AutoETS for forecasting — plus the naive ones, which only
+decide when every classical fit failed). A task registers its classical baseline names in
+:data:`CLASSICAL_BASELINES`; every other baseline name is naive.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +37,29 @@ def forecast_baselines(
             naive_forecast(series, ends, "seasonal", h, period), true
         )
     return out
+
+
+def forecast_classical_baselines(
+    featurizer: ForecastFeaturizer,
+    raw: np.ndarray,
+    ends: np.ndarray,
+    fit_end: int,
+    kinds: tuple[str, ...] = ("arima", "ets"),
+) -> tuple[dict[str, dict[str, float]], dict[str, str], dict[str, float]]:
+    """AutoARIMA and AutoETS (statsforecast, season from the data) fitted on ``raw[:fit_end]``
+    (train+val) and scored on exactly the windows the model is scored on: one forecast of the
+    horizon per origin in ``ends`` with the true history, nothing refitted.
+
+    Returns ``(metrics by name, failures by name -> reason, seconds by name)``; a model that
+    cannot be fitted is reported in the failures, never raised."""
+    from lstmtune.classical import classical_baselines
+
+    series = raw[:, featurizer.target_index]
+    true = featurizer.raw_targets(raw, ends)
+    preds, failed, seconds = classical_baselines(
+        series, fit_end, ends, featurizer.horizon, featurizer.period, kinds
+    )
+    return {k: forecast_metrics(p, true) for k, p in preds.items()}, failed, seconds
 
 
 def classify_metrics(pred: np.ndarray, true: np.ndarray, n_classes: int) -> dict[str, float]:
@@ -64,6 +94,49 @@ def better(a: float, b: float, metric: str) -> bool:
     return a > b if HIGHER_IS_BETTER[metric] else a < b
 
 
+GATES = ("classical", "naive")
+# baseline names (keys of ``baseline_metrics``) that belong to the classical set, per task
+CLASSICAL_BASELINES: dict[str, frozenset[str]] = {
+    "forecast": frozenset({"auto_arima", "auto_ets"}),
+    "classify": frozenset(),
+    "text": frozenset(),
+}
+
+
+def baseline_set(task: str, name: str) -> str:
+    """``classical`` or ``naive``: the set a baseline of ``task`` belongs to."""
+    return "classical" if name in CLASSICAL_BASELINES.get(task, frozenset()) else "naive"
+
+
+def gate_baselines(
+    task: str, baselines: dict[str, dict[str, float]], gate: str
+) -> dict[str, dict[str, float]]:
+    """The baselines a new version must beat under ``gate``: the naive ones (``naive``), or every
+    baseline (``classical``: the classical ones, and the naive ones in case a classical fit
+    failed)."""
+    if gate not in GATES:
+        raise ValueError(f"evaluate.gate must be one of {GATES}, got {gate!r}")
+    if gate == "classical":
+        return dict(baselines)
+    return {k: v for k, v in baselines.items() if baseline_set(task, k) == "naive"}
+
+
+def gate_baseline(
+    task: str, baselines: dict[str, dict[str, float]], metric: str, gate: str
+) -> tuple[str, float]:
+    """The best baseline on ``metric`` among those ``gate`` counts (name, value)."""
+    return best_baseline(gate_baselines(task, baselines, gate), metric)
+
+
+def margin(new: float, reference: float, metric: str) -> str:
+    """How far ``new`` is from ``reference``, in words (``12.3% worse``)."""
+    if reference == 0 or not (math.isfinite(new) and math.isfinite(reference)):
+        return f"by {abs(new - reference):.4g}"
+    worse = not better(new, reference, metric) and new != reference
+    pct = abs(new - reference) / abs(reference) * 100
+    return f"{pct:.1f}% {'worse' if worse else 'better'}"
+
+
 @dataclass(frozen=True)
 class Decision:
     alias: str  # "champion" or "challenger"
@@ -79,7 +152,8 @@ def decide_promotion(
 ) -> Decision:
     """Where the alias goes for a new model version.
 
-    The new version becomes ``champion`` only if it beats the naive baseline (when given) and
+    The new version becomes ``champion`` only if it beats the gate's best baseline (when given:
+    :func:`gate_baseline`) and
     the current champion measured on the same, new test split (when there is one). Otherwise it
     is a ``challenger`` and the champion stays where it is.
     """
@@ -87,7 +161,9 @@ def decide_promotion(
         return Decision("challenger", f"test {metric} is not finite")
     if baseline is not None and not better(new, baseline, metric):
         return Decision(
-            "challenger", f"test {metric} {new:.4g} does not beat {baseline_name} ({baseline:.4g})"
+            "challenger",
+            f"test {metric} {new:.4g} does not beat {baseline_name} ({baseline:.4g}):"
+            f" {margin(new, baseline, metric)}",
         )
     if champion is None or not math.isfinite(champion):
         return Decision("champion", "no comparable champion")

@@ -1,0 +1,395 @@
+"""Classical forecasters (AutoARIMA, AutoETS, AutoTheta from Nixtla's statsforecast): fitted once,
+then applied without refitting to any history, one forecast per origin with the true history.
+
+Two uses:
+
+* **baselines** (:func:`classical_baselines`): fitted on train+val and scored on the test origins
+  with the protocol the LSTM is scored with. The forecasts come from statsforecast itself
+  (``forward``: the fitted model filtered over the true history, nothing re-estimated).
+* **anchors and combinations** (:func:`fit_spec`, :func:`spec_forecasts`): a fitted ARIMA or ETS
+  model reduced to a small JSON spec (orders and coefficients, or components, smoothing
+  parameters and initial states) and a numpy recursion that forecasts from it. The registered
+  model stores the spec as JSON and recomputes the classical forecast on the consumer's history:
+  no pickle, and serving does not need statsforecast. The ETS recursion is statsforecast's (and R
+  ``forecast``'s) state update, so it reproduces statsforecast's forecasts; the ARIMA recursion is
+  the conditional (CSS) one, which matches the exact Kalman filter once the first ``d + D*m + p +
+  P*m`` rows have been read (before that it falls back to the seasonal naive forecast).
+
+A fit that fails (too short, constant, odd data) raises :class:`ClassicalError`; callers report
+it and go on without that model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import time
+import warnings
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+KINDS = ("arima", "ets")  # anchors / combination partners the LSTM can use
+BASELINE_NAMES = {"arima": "auto_arima", "ets": "auto_ets", "theta": "auto_theta"}
+# AutoARIMA's cost grows with the season length: fit on the last FIT_SEASONS seasons (at least
+# MIN_FIT_POINTS rows), and above a season of 24 with the CSS approximation during the order
+# search (R ``auto.arima``'s default for long or high-frequency series). Seasons longer than
+# MAX_ARIMA_SEASON are not fitted at all (a weekly season of half-hours, 336, takes hours).
+FIT_SEASONS = 8
+MIN_FIT_POINTS = 240
+MAX_ARIMA_SEASON = 60
+
+
+class ClassicalError(RuntimeError):
+    """A classical model could not be fitted or applied to this series."""
+
+
+def _fit_window(n: int, period: int) -> int:
+    return min(n, max(MIN_FIT_POINTS, FIT_SEASONS * max(period, 1)))
+
+
+def _quiet() -> contextlib.AbstractContextManager[Any]:
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    stack.enter_context(np.errstate(all="ignore"))
+    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    return stack
+
+
+def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
+    """A fitted statsforecast model (``AutoARIMA``/``AutoETS``/``AutoTheta``) on the series ``y``
+    (its last :data:`FIT_SEASONS` seasons). Raises :class:`ClassicalError` when it cannot be
+    fitted."""
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+
+    y = np.asarray(y, dtype=np.float64)
+    y = y[len(y) - _fit_window(len(y), period) :]
+    season = max(int(period), 1)
+    if kind == "ets" and season > 24:
+        season = 1  # statsforecast's ETS has no seasonal models beyond 24 (R's ets neither)
+    if len(y) < 2 * max(season, 2) + 2 or not np.isfinite(y).all() or np.ptp(y) == 0:
+        raise ClassicalError(f"{BASELINE_NAMES[kind]}: {len(y)} rows cannot be fitted")
+    if kind == "arima" and season > MAX_ARIMA_SEASON:
+        raise ClassicalError(
+            f"auto_arima: season {season} is longer than {MAX_ARIMA_SEASON}; not fitted (cost)"
+        )
+    model: Any
+    if kind == "arima":
+        model = AutoARIMA(season_length=season, approximation=season > 24)
+    elif kind == "ets":
+        model = AutoETS(season_length=season)
+    else:
+        model = AutoTheta(season_length=season)
+    try:
+        with _quiet():
+            model.fit(y)
+    except Exception as exc:  # statsforecast raises bare Exceptions on odd data
+        raise ClassicalError(f"{BASELINE_NAMES[kind]}: {exc}") from exc
+    model.fit_offset_ = len(y)  # rows the fit read, for the record
+    return model
+
+
+def model_forecasts(model: Any, y: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:
+    """``[N, horizon]`` forecasts of a fitted statsforecast model from the origins ``ends`` of
+    ``y``, each with the true history ``y[: t + 1]`` and nothing re-estimated (``forward``)."""
+    y = np.asarray(y, dtype=np.float64)
+    out = np.full((len(ends), horizon), np.nan)
+    try:
+        with _quiet():
+            if horizon == 1 and len(ends):
+                fitted = np.asarray(
+                    model.forward(y=y[: int(ends.max()) + 2], h=1, fitted=True)["fitted"]
+                )
+                out[:, 0] = fitted[ends + 1]
+            else:
+                for i, t in enumerate(ends):
+                    out[i] = np.asarray(model.forward(y=y[: int(t) + 1], h=horizon)["mean"])
+    except Exception as exc:
+        raise ClassicalError(f"forecasting failed: {exc}") from exc
+    if not np.isfinite(out).all():
+        raise ClassicalError("non-finite forecasts")
+    return out
+
+
+def classical_baselines(
+    y: np.ndarray,
+    fit_end: int,
+    ends: np.ndarray,
+    horizon: int,
+    period: int,
+    kinds: tuple[str, ...] = ("arima", "ets"),
+) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, float]]:
+    """Fit each kind on ``y[:fit_end]`` and forecast from ``ends`` with the true history.
+
+    Returns ``(forecasts by baseline name, failures by name -> reason, seconds by name)``; a
+    model that cannot be fitted is in the failures, never an exception."""
+    preds: dict[str, np.ndarray] = {}
+    failed: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for kind in kinds:
+        name = BASELINE_NAMES[kind]
+        t0 = time.perf_counter()
+        try:
+            model = fit_model(kind, y[:fit_end], period)
+            preds[name] = model_forecasts(model, y, ends, horizon)
+        except ClassicalError as exc:
+            failed[name] = str(exc)
+        seconds[name] = round(time.perf_counter() - t0, 3)
+    return preds, failed, seconds
+
+
+# --- JSON specs and numpy recursions (anchors, combinations, serving) ---------------------------
+
+
+def fit_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
+    """Fit ``kind`` (``arima``/``ets``) on ``y`` and reduce it to a JSON spec for
+    :func:`spec_forecasts`. Raises :class:`ClassicalError`."""
+    model = fit_model(kind, y, period)
+    m = model.model_
+    if kind == "ets":
+        comp = str(m["components"])
+        if comp[1] == "M":
+            raise ClassicalError("auto_ets: multiplicative trend is not supported as an anchor")
+        par = [float(v) for v in np.asarray(m["par"], dtype=np.float64)]
+        return {
+            "kind": "ets",
+            "method": str(m.get("method", "")),
+            "trend": comp[1],
+            "season": comp[2],
+            "damped": comp[3] != "N",
+            "m": int(m["m"]),
+            "alpha": par[0],
+            "beta": 0.0 if math.isnan(par[1]) else par[1],
+            "gamma": 0.0 if math.isnan(par[2]) else par[2],
+            "phi": 1.0 if comp[3] == "N" or math.isnan(par[3]) else par[3],
+            "init": par[4:],
+            "fit_start": len(y) - model.fit_offset_,
+        }
+    p, q, sp, sq, period_, d, sd = (int(v) for v in m["arma"])
+    coef = {str(k): float(v) for k, v in m["coef"].items()}
+    return {
+        "kind": "arima",
+        "method": f"ARIMA({p},{d},{q})({sp},{sd},{sq})[{period_}]",
+        "order": [p, d, q],
+        "seasonal_order": [sp, sd, sq],
+        "m": period_,
+        "coef": coef,
+        "fit_start": len(y) - model.fit_offset_,
+    }
+
+
+def _poly_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.convolve(a, b)
+
+
+def _arima_polys(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, th)``: the full AR polynomial of the undifferenced series (``a[0] = 1``, differencing
+    included) and the MA polynomial (``th[0] = 1``)."""
+    p, d, q = spec["order"]
+    sp, sd, sq = spec["seasonal_order"]
+    m = max(int(spec["m"]), 1)
+    c = spec["coef"]
+
+    def poly(prefix: str, n: int, lag: int, sign: float) -> np.ndarray:
+        out = np.zeros(n * lag + 1)
+        out[0] = 1.0
+        for i in range(1, n + 1):
+            out[i * lag] = sign * c[f"{prefix}{i}"]
+        return out
+
+    a = _poly_mul(poly("ar", p, 1, -1.0), poly("sar", sp, m, -1.0))
+    for _ in range(d):
+        a = _poly_mul(a, np.array([1.0, -1.0]))
+    for _ in range(sd):
+        seasonal = np.zeros(m + 1)
+        seasonal[0], seasonal[m] = 1.0, -1.0
+        a = _poly_mul(a, seasonal)
+    th = _poly_mul(poly("ma", q, 1, 1.0), poly("sma", sq, m, 1.0))
+    return a, th
+
+
+def _arima_forecasts(
+    spec: dict[str, Any], y: np.ndarray, ends: np.ndarray, horizon: int
+) -> np.ndarray:
+    a, th = _arima_polys(spec)
+    c = spec["coef"]
+    n = len(y)
+    idx = np.arange(1, n + horizon + 1, dtype=np.float64)
+    reg = c.get("intercept", 0.0) + c.get("drift", 0.0) * idx
+    u = y - reg[:n]
+    ka, kt = len(a) - 1, len(th) - 1
+    e = np.zeros(n)
+    ar = -a[1:]
+    ma = th[1:]
+    for t in range(ka, n):
+        pred = float(ar @ u[t - ka : t][::-1]) if ka else 0.0
+        if kt:
+            lo = max(t - kt, 0)
+            past = e[lo:t][::-1]
+            pred += float(ma[: len(past)] @ past)
+        e[t] = u[t] - pred
+    out = np.empty((len(ends), horizon))
+    # per origin: recursion over the horizon with future shocks set to zero
+    width = max(ka, kt)
+    for i, t in enumerate(ends):
+        t = int(t)
+        hist_u = list(u[max(0, t + 1 - width) : t + 1])
+        hist_e = list(e[max(0, t + 1 - width) : t + 1])
+        for k in range(horizon):
+            pred = sum(ar[j] * hist_u[-1 - j] for j in range(min(ka, len(hist_u))))
+            pred += sum(ma[j] * hist_e[-1 - j] for j in range(min(kt, len(hist_e))))
+            hist_u.append(pred)
+            hist_e.append(0.0)
+            out[i, k] = pred + reg[t + 1 + k]
+    return out
+
+
+def arima_warmup(spec: dict[str, Any]) -> int:
+    """Rows of history the ARIMA recursion needs before its forecasts are the model's."""
+    a, _ = _arima_polys(spec)
+    return len(a) - 1
+
+
+def _ets_states(spec: dict[str, Any], y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Level, trend and seasonal states after each observation (R ``forecast``'s etscalc
+    update, which statsforecast ports). ``season[t, j]``: ``j = 0`` is the most recent."""
+    trend, season = spec["trend"], spec["season"]
+    m = int(spec["m"]) if season != "N" else 1
+    alpha, beta, gamma, phi = spec["alpha"], spec["beta"], spec["gamma"], spec["phi"]
+    init = list(spec["init"])
+    level = init[0]
+    b = init[1] if trend != "N" else 0.0
+    s = list(init[(2 if trend != "N" else 1) :]) if season != "N" else [0.0]
+    n = len(y)
+    levels, trends, seasons = np.empty(n), np.empty(n), np.empty((n, len(s)))
+    for t in range(n):
+        phib = phi * b if trend != "N" else 0.0
+        q = level + phib
+        last_s = s[m - 1] if season != "N" else 0.0
+        yt = float(y[t])
+        if season == "A":
+            p = yt - last_s
+        elif season == "M":
+            p = yt / last_s
+        else:
+            p = yt
+        new_level = q + alpha * (p - q)
+        if trend != "N":
+            b = phib + (beta / alpha) * (new_level - level - phib)
+        if season != "N":
+            target = yt - q if season == "A" else yt / q
+            s = [last_s + gamma * (target - last_s), *s[:-1]]
+        level = new_level
+        levels[t], trends[t], seasons[t] = level, b, s
+    return levels, trends, seasons
+
+
+def _ets_forecasts(
+    spec: dict[str, Any], y: np.ndarray, ends: np.ndarray, horizon: int
+) -> np.ndarray:
+    levels, trends, seasons = _ets_states(spec, y)
+    trend, season = spec["trend"], spec["season"]
+    m = seasons.shape[1]
+    phi = spec["phi"]
+    out = np.empty((len(ends), horizon))
+    phistar = phi if spec["damped"] else 1.0
+    for k in range(horizon):
+        f = levels[ends] + (phistar * trends[ends] if trend != "N" else 0.0)
+        j = (m - 1 - k) % m
+        if season == "A":
+            f = f + seasons[ends, j]
+        elif season == "M":
+            f = f * seasons[ends, j]
+        out[:, k] = f
+        phistar += phi ** (k + 1) if spec["damped"] else 1.0
+    return out
+
+
+_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+def spec_forecasts(
+    spec: dict[str, Any], y: np.ndarray, ends: np.ndarray, horizon: int, period: int = 1
+) -> np.ndarray:
+    """``[N, horizon]`` forecasts of the classical model ``spec`` from the origins ``ends`` of the
+    series ``y`` (each with the history ``y[: t + 1]``, the recursion starting at ``y[0]``).
+    Origins the recursion cannot serve yet get the seasonal naive (or persistence) forecast."""
+    y = np.asarray(y, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.int64)
+    key = hashlib.sha1(
+        json.dumps(spec, sort_keys=True).encode()
+        + y.tobytes()
+        + ends.tobytes()
+        + str(horizon).encode()
+    ).hexdigest()
+    if key in _CACHE:
+        return _CACHE[key].copy()
+    with np.errstate(all="ignore"):
+        if spec["kind"] == "ets":
+            out = _ets_forecasts(spec, y, ends, horizon)
+            early = np.zeros(len(ends), dtype=bool)
+        elif spec["kind"] == "arima":
+            out = _arima_forecasts(spec, y, ends, horizon)
+            early = ends + 1 < arima_warmup(spec)
+        else:
+            raise ValueError(f"unknown classical model {spec['kind']!r}")
+    bad = early | ~np.isfinite(out).all(axis=1)
+    for i in np.flatnonzero(bad):  # seasonal naive where a season of history exists, else last
+        t = int(ends[i])
+        steps = np.arange(1, horizon + 1)
+        if period >= 2 and t + 1 >= period:
+            out[i] = y[t + steps - period * np.ceil(steps / period).astype(int)]
+        else:
+            out[i] = y[t]
+    _CACHE[key] = out
+    while len(_CACHE) > 64:
+        _CACHE.popitem(last=False)
+    return out.copy()
+
+
+def fit_specs(
+    y: np.ndarray, fit_end: int, period: int, kinds: tuple[str, ...] = KINDS
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """JSON specs of the classical models fitted on ``y[:fit_end]`` and, for the ones that could
+    not be fitted, the reason."""
+    specs: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    for kind in kinds:
+        try:
+            specs[kind] = fit_spec(kind, y[:fit_end], period)
+        except ClassicalError as exc:
+            failed[kind] = str(exc)
+    return specs, failed
+
+
+def add_classical(
+    meta: dict[str, Any], parts: dict[str, Any], fit_split: str, *, extend_space: bool
+) -> list[str]:
+    """Fit AutoARIMA and AutoETS on the target up to the end of ``fit_split`` (``train`` while
+    tuning, ``val`` for the final model) and store their specs in ``meta["classical"]`` (a kind
+    that fails keeps an earlier fit, if any). With ``extend_space`` the fitted kinds join the
+    default anchor choices of ``meta["search_space"]``. Returns warnings, one line each."""
+    target = meta["columns"]["target"]
+    y = np.concatenate(
+        [parts[s][target].to_numpy(dtype=np.float64) for s in ("train", "val", "test")]
+    )
+    specs, failed = fit_specs(
+        y, int(meta["splits"][fit_split]["end"]), int(meta["seasonal_period"])
+    )
+    meta["classical"] = {**(meta.get("classical") or {}), **specs}
+    meta["classical_failures"] = failed
+    space = meta.get("search_space") or {}
+    anchor = space.get("anchor")
+    if extend_space and specs and isinstance(anchor, dict):
+        choices = list(anchor["choices"]) if anchor["type"] == "categorical" else [anchor["value"]]
+        choices += [k for k in KINDS if k in specs and k not in choices]
+        space["anchor"] = {"type": "categorical", "choices": choices}
+    return [
+        f"warning: {BASELINE_NAMES[k]} could not be fitted ({reason}); the LSTM runs without it"
+        for k, reason in failed.items()
+    ]

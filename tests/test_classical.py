@@ -1,0 +1,156 @@
+"""Classical forecasters (statsforecast) as baselines and as JSON specs, and the promotion gate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmtune.classical import (
+    ClassicalError,
+    arima_warmup,
+    classical_baselines,
+    fit_model,
+    fit_spec,
+    model_forecasts,
+    spec_forecasts,
+)
+from lstmtune.config import example_data_path
+from lstmtune.evaluate import (
+    decide_promotion,
+    forecast_baselines,
+    forecast_classical_baselines,
+    forecast_metrics,
+    gate_baseline,
+    gate_baselines,
+)
+from lstmtune.features import ForecastFeaturizer
+
+
+@pytest.fixture(scope="module")
+def airline() -> np.ndarray:
+    y: np.ndarray = pd.read_csv(example_data_path())["passengers"].to_numpy(dtype=np.float64)
+    return y
+
+
+def _featurizer() -> ForecastFeaturizer:
+    return ForecastFeaturizer(
+        features=["passengers"],
+        target="passengers",
+        target_index=0,
+        lookback=13,
+        horizon=1,
+        transform="none",
+        anchor="last",
+        window_norm=False,
+        period=12,
+        mean=[0.0],
+        std=[1.0],
+    )
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_ets_spec_reproduces_statsforecast(airline: np.ndarray, horizon: int) -> None:
+    fit_end = 122
+    ends = np.arange(fit_end - 1, len(airline) - horizon)
+    model = fit_model("ets", airline[:fit_end], 12)
+    reference = model_forecasts(model, airline, ends, horizon)
+    spec = json.loads(json.dumps(fit_spec("ets", airline[:fit_end], 12)))  # survives JSON
+    assert spec["kind"] == "ets" and spec["m"] == 12
+    mine = spec_forecasts(spec, airline, ends, horizon, 12)
+    assert np.allclose(mine, reference, rtol=1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_arima_spec_matches_statsforecast_after_its_warmup(
+    airline: np.ndarray, horizon: int
+) -> None:
+    fit_end = 122
+    ends = np.arange(fit_end - 1, len(airline) - horizon)
+    model = fit_model("arima", airline[:fit_end], 12)
+    reference = model_forecasts(model, airline, ends, horizon)
+    spec = json.loads(json.dumps(fit_spec("arima", airline[:fit_end], 12)))
+    assert spec["kind"] == "arima" and arima_warmup(spec) < fit_end
+    mine = spec_forecasts(spec, airline, ends, horizon, 12)
+    # conditional (CSS) recursion vs exact Kalman filter: equal up to a vanishing start-up term
+    assert np.allclose(mine, reference, rtol=1e-3)
+
+
+def test_arima_spec_falls_back_to_seasonal_naive_before_its_warmup(airline: np.ndarray) -> None:
+    spec = fit_spec("arima", airline[:122], 12)
+    early = np.arange(0, arima_warmup(spec) - 1)
+    out = spec_forecasts(spec, airline, early, 1, 12)
+    seasonal = early >= 11
+    assert np.array_equal(out[seasonal, 0], airline[early[seasonal] + 1 - 12])
+    assert np.array_equal(out[~seasonal, 0], airline[early[~seasonal]])
+
+
+def test_a_series_too_short_or_constant_is_reported_not_raised() -> None:
+    ends = np.arange(5, 9)
+    for y in (np.arange(10, dtype=np.float64), np.full(60, 3.0)):
+        preds, failed, seconds = classical_baselines(y, 6 if len(y) == 10 else 50, ends, 1, 12)
+        assert preds == {} and set(failed) == {"auto_arima", "auto_ets"}
+        assert set(seconds) == {"auto_arima", "auto_ets"}
+    with pytest.raises(ClassicalError, match="auto_ets"):
+        fit_spec("ets", np.full(60, 3.0), 12)
+
+
+def _scored(airline: np.ndarray) -> tuple[dict[str, dict[str, float]], np.ndarray, np.ndarray]:
+    f = _featurizer()
+    raw = airline[:, None]
+    ends = f.split_ends(122, 144)
+    baselines = forecast_baselines(f, raw, ends)
+    classical, failed, _ = forecast_classical_baselines(f, raw, ends, 122)
+    assert failed == {}
+    baselines.update(classical)
+    return baselines, ends, f.raw_targets(raw, ends)
+
+
+def test_gate_with_real_fitted_baselines_promotes_a_model_that_beats_them(
+    airline: np.ndarray,
+) -> None:
+    baselines, _, true = _scored(airline)
+    assert {"persistence", "seasonal_naive_12", "auto_arima", "auto_ets"} <= baselines.keys()
+    # the classical models beat seasonal naive on this series by a wide margin
+    assert baselines["auto_arima"]["rmse"] < 0.6 * baselines["seasonal_naive_12"]["rmse"]
+    good = forecast_metrics(true + np.linspace(-3.0, 3.0, len(true))[:, None], true)["rmse"]
+    name, value = gate_baseline("forecast", baselines, "rmse", "classical")
+    assert name in ("auto_arima", "auto_ets") and good < value
+    decision = decide_promotion("rmse", good, None, value, name)
+    assert decision.alias == "champion"
+
+
+def test_gate_with_real_fitted_baselines_keeps_a_loser_as_challenger_and_says_why(
+    airline: np.ndarray,
+) -> None:
+    baselines, ends, true = _scored(airline)
+    # a model as good as the seasonal-trend naive forecast beats the naive set, not the classical
+    pred = airline[ends + 1 - 12] + airline[ends] - airline[ends - 12]
+    mid = forecast_metrics(pred[:, None], true)["rmse"]
+    naive_name, naive_value = gate_baseline("forecast", baselines, "rmse", "naive")
+    assert naive_name == "seasonal_naive_12" and mid < naive_value
+    assert decide_promotion("rmse", mid, None, naive_value, naive_name).alias == "champion"
+    name, value = gate_baseline("forecast", baselines, "rmse", "classical")
+    assert mid > value
+    decision = decide_promotion("rmse", mid, None, value, name)
+    assert decision.alias == "challenger"
+    assert decision.reason.startswith(f"test rmse {mid:.4g} does not beat {name} ({value:.4g}):")
+    assert decision.reason.endswith("% worse")
+
+
+def test_gate_sets() -> None:
+    baselines = {
+        "persistence": {"rmse": 5.0},
+        "auto_arima": {"rmse": 2.0},
+        "majority_class": {"macro_f1": 0.3},
+    }
+    assert set(gate_baselines("forecast", baselines, "naive")) == {"persistence", "majority_class"}
+    assert gate_baselines("forecast", baselines, "classical") == baselines
+    assert gate_baseline("forecast", {"persistence": {"rmse": 5.0}}, "rmse", "classical") == (
+        "persistence",
+        5.0,
+    )  # every classical fit failed: the naive baselines still gate
+    with pytest.raises(ValueError, match=r"evaluate\.gate"):
+        gate_baselines("forecast", baselines, "arima")
