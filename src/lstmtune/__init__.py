@@ -7,18 +7,13 @@ them.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from lstmtune._version import __version__
 from lstmtune.errors import UserError
 
 if TYPE_CHECKING:
     from lstmtune.api import RunResult, compile_pipeline, load_model, run
-
-try:
-    __version__ = version("lstmtune")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+src"
 
 _API = ("run", "load_model", "compile_pipeline", "RunResult")
 __all__ = ["RunResult", "UserError", "__version__", "compile_pipeline", "load_model", "run"]

@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
             " (Kubeflow pipeline; runs locally via kfp.local)."
         ),
     )
-    from lstmtune import __version__
+    from lstmtune._version import __version__
 
     parser.add_argument("--version", action="version", version=f"lstmtune {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

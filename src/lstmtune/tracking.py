@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lstmtune import __version__
+from lstmtune._version import __version__
 from lstmtune.config import RunConfig
 
 

@@ -359,7 +359,7 @@ def _make_pbt(spec: dict[str, Any], cfg: RunConfig, container: dict[str, Any]) -
 
 
 def _default_image() -> str:
-    from lstmtune import __version__
+    from lstmtune._version import __version__
 
     return f"ghcr.io/lstmtune/lstmtune:{__version__.split('+')[0]}"
 
