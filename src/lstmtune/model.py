@@ -1,5 +1,11 @@
 """The recurrent network: ``nn.LSTM`` or ``nn.GRU`` (cuDNN on GPU) with AWD-LSTM weight drop for
-recurrent dropout, and a choice of head (last hidden state, mean pooling, attention pooling)."""
+recurrent dropout, and a choice of head (last hidden state, mean pooling, attention pooling).
+
+Sequence classification adds (:mod:`lstmtune.conv`): per-sequence z-normalisation of the input
+(``seq_norm``), a convolutional branch beside the recurrent one whose pooled features are
+concatenated before the head (``conv``: ``fcn`` = LSTM-FCN / MLSTM-FCN, ``inception`` = a small
+InceptionTime block) and patches of ``patch`` steps read as one recurrent step (the dimension
+shuffle of MLSTM-FCN generalised to any length)."""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lstmtune.conv import CONVS, conv_branch, masked_znorm, patch_steps, valid_mask
 
 CELLS = ("lstm", "gru")
 HEADS = ("last", "mean", "attention")
@@ -24,7 +32,8 @@ class LSTMNet(nn.Module):
     ``head``: ``last`` = final hidden state of the top layer (both directions), ``mean`` = mean
     of the top layer's outputs over the valid time steps, ``attention`` = a learned softmax
     weighting of those outputs. ``zero_head`` starts the output layer at zero so a forecaster
-    begins as its naive anchor.
+    begins as its naive anchor. ``seq_norm``, ``conv`` / ``conv_filters`` and ``patch``: see the
+    module docstring (numeric sequences only; text keeps the plain recurrent network).
     """
 
     def __init__(
@@ -42,6 +51,10 @@ class LSTMNet(nn.Module):
         head: str = "last",
         vocab_size: int | None = None,
         embedding_dim: int | None = None,
+        seq_norm: bool = False,
+        conv: str = "none",
+        conv_filters: int = 64,
+        patch: int = 1,
     ) -> None:
         super().__init__()
         # text: token ids -> embeddings (index 0 is padding); the recurrent input is the embedding
@@ -54,10 +67,18 @@ class LSTMNet(nn.Module):
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if conv not in CONVS:
+            raise ValueError(f"conv must be one of {CONVS}, got {conv!r}")
+        if patch < 1:
+            raise ValueError(f"patch must be >= 1, got {patch}")
+        numeric = self.embedding is None
+        self.seq_norm = bool(seq_norm) and numeric
+        self.patch = int(patch) if numeric else 1
+        self.conv = conv_branch(conv if numeric else "none", n_features, int(conv_filters))
         rnn_cls = nn.LSTM if cell == "lstm" else nn.GRU
         self.cell, self.head_kind = cell, head
         self.lstm: nn.LSTM | nn.GRU = rnn_cls(
-            input_size=n_features,
+            input_size=n_features * self.patch,
             hidden_size=units,
             num_layers=num_layers,
             batch_first=True,
@@ -79,7 +100,8 @@ class LSTMNet(nn.Module):
         width = units * self.directions
         self.attention = nn.Linear(width, 1) if head == "attention" else None
         self.head_dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(width, n_outputs)
+        conv_width = 0 if self.conv is None else self.conv.out_features
+        self.head = nn.Linear(width + conv_width, n_outputs)
         if zero_head:
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -95,6 +117,14 @@ class LSTMNet(nn.Module):
         self._drop_weights()
         if self.embedding is not None:
             x = self.embedding(x)
+        conv_out: torch.Tensor | None = None
+        if self.seq_norm or self.conv is not None:
+            full_mask = valid_mask(x, lengths)
+            if self.seq_norm:
+                x = masked_znorm(x, full_mask)
+            if self.conv is not None:
+                conv_out = self.conv(x, full_mask)
+        x, lengths = patch_steps(x, lengths, self.patch)
         inp: Any = x
         if lengths is not None:
             inp = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -124,6 +154,8 @@ class LSTMNet(nn.Module):
                 scores = self.attention(seq).squeeze(-1).masked_fill(~mask, float("-inf"))
                 weights = torch.softmax(scores, dim=1).unsqueeze(-1)
                 pooled = (seq * weights).sum(dim=1)
+        if conv_out is not None:
+            pooled = torch.cat([pooled, conv_out], dim=1)
         result: torch.Tensor = self.head(self.head_dropout(pooled))
         return result
 
@@ -149,6 +181,10 @@ def build_model(
         head=str(params.get("head", "last")),
         vocab_size=vocab_size,
         embedding_dim=int(params["embedding_dim"]) if vocab_size else None,
+        seq_norm=bool(params.get("seq_norm", False)),
+        conv=str(params.get("conv", "none")),
+        conv_filters=int(params.get("conv_filters", 64)),
+        patch=int(params.get("patch", 1)),
     )
 
 

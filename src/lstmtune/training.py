@@ -5,6 +5,11 @@ A :class:`Problem` turns a prepared dataset plus hyperparameters into tensors an
 and the validation objective of its task (forecast: RMSE in original units; classify: cross-
 entropy). :func:`train` reports the objective after every epoch to ``on_epoch`` (Optuna pruning,
 Katib's metrics collector).
+
+A tuning trial is judged by :func:`lstmtune.crossval.fit_trial` (k-fold cross-validation for small
+classification sets). Classification batches are capped so an epoch has at least
+:data:`MIN_STEPS_PER_EPOCH` steps; :attr:`TrainResult.best_steps` counts the optimizer steps up to
+the best epoch.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lstmtune.augment import augment as augment_batch
 from lstmtune.config import OBJECTIVES as OBJECTIVES  # re-exported
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer, forecast_series
 from lstmtune.model import LSTMNet, build_model
+
+MIN_STEPS_PER_EPOCH = 4  # classification: batches capped to give at least this many steps
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -83,9 +91,23 @@ class Problem:
     n_outputs: int
     zero_head: bool
     vocab_size: int | None = None  # text: token ids go through an embedding
+    min_steps_per_epoch = 1
 
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
         raise NotImplementedError
+
+    def tensors(self, *splits: str) -> TensorSet:
+        raise NotImplementedError
+
+    def batch_size(self, params: dict[str, Any], n: int) -> int:
+        """``params["batch_size"]``, capped by the ``n`` training items so that an epoch has at
+        least ``min_steps_per_epoch`` optimizer steps."""
+        size = max(1, min(int(params.get("batch_size", 32)), n))
+        return max(1, min(size, math.ceil(n / self.min_steps_per_epoch)))
+
+    def augment(self, batch: TensorSet, gen: torch.Generator) -> TensorSet:
+        """A training batch as the model sees it (classification: the ``augment`` choice)."""
+        return batch
 
     def predict_scaled(
         self, model: LSTMNet, data: TensorSet, batch_size: int = 4096
@@ -159,7 +181,16 @@ class ForecastProblem(Problem):
 
 
 class ClassifyProblem(Problem):
+    """Sequence classification. Training options from ``params``: ``class_weight`` (``none`` or
+    ``balanced``: cross-entropy weighted by ``n / (classes * count)`` of the training sequences),
+    ``label_smoothing`` and ``augment`` (:mod:`lstmtune.augment`). The validation objective is the
+    plain cross-entropy whatever they are, so trials stay comparable."""
+
     task = "classify"
+    min_steps_per_epoch = MIN_STEPS_PER_EPOCH
+    augment_kind = "none"
+    label_smoothing = 0.0
+    class_weights: torch.Tensor | None = None
 
     def __init__(
         self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]
@@ -170,6 +201,16 @@ class ClassifyProblem(Problem):
         self.n_features = self.featurizer.n_features
         self.n_outputs = len(self.featurizer.classes)
         self.zero_head = False
+        self.augment_kind = str(params.get("augment", "none"))
+        self.label_smoothing = float(params.get("label_smoothing", 0.0))
+        weighting = str(params.get("class_weight", "none"))
+        if weighting not in ("none", "balanced"):
+            raise ValueError(f"class_weight must be none or balanced, got {weighting!r}")
+        if weighting == "balanced":
+            y = self.featurizer.label_ids(parts["train"], self.label)
+            counts = np.bincount(y, minlength=self.n_outputs).astype(np.float64)
+            weights = len(y) / (self.n_outputs * np.maximum(counts, 1.0))
+            self.class_weights = torch.tensor(weights, dtype=torch.float32)
 
     def tensors(self, *splits: str) -> TensorSet:
         frame = pd.concat([self.parts[s] for s in splits], ignore_index=True)
@@ -180,7 +221,16 @@ class ClassifyProblem(Problem):
         )
 
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
-        return F.cross_entropy(out.float(), batch.y)
+        weight = None if self.class_weights is None else self.class_weights.to(out.device)
+        return F.cross_entropy(
+            out.float(), batch.y, weight=weight, label_smoothing=self.label_smoothing
+        )
+
+    def augment(self, batch: TensorSet, gen: torch.Generator) -> TensorSet:
+        if self.augment_kind == "none":
+            return batch
+        x = augment_batch(self.augment_kind, batch.x, batch.lengths, gen)
+        return TensorSet(x, batch.y, batch.anchor, batch.lengths, batch.raw_y)
 
     @property
     def classes(self) -> list[str]:
@@ -244,6 +294,8 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     train_seconds: float = 0.0
     stopped_early: bool = False
+    best_steps: int = 0  # optimizer steps up to the best epoch
+    fold_values: list[float] = field(default_factory=list)  # k-fold: each fold's best value
 
 
 def _optimizer(name: str, params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -308,7 +360,8 @@ def train(
     train_dev = train_set.to(device)
     val_dev = val_set.to(device) if val_set is not None else None
     n = len(train_dev)
-    batch_size = max(1, min(int(params.get("batch_size", 32)), n))
+    batch_size = problem.batch_size(params, n)
+    steps_per_epoch = math.ceil(n / batch_size)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     best_value, best_epoch, best_state = math.inf, 0, None
     history: list[dict[str, float]] = []
@@ -321,7 +374,7 @@ def train(
         perm = torch.randperm(n, generator=gen).to(device)
         total = torch.zeros((), device=device)
         for i in range(0, n, batch_size):
-            batch = train_dev.take(perm[i : i + batch_size])
+            batch = problem.augment(train_dev.take(perm[i : i + batch_size]), gen)
             ctx = torch.autocast(device_type="cuda", dtype=amp_dtype) if use_amp else nullcontext()
             with ctx:
                 out = model(batch.x, batch.lengths)
@@ -359,7 +412,9 @@ def train(
             break
     elapsed = time.perf_counter() - started
     if val_dev is None:
-        return TrainResult(model, max_epochs, math.nan, epoch, history, elapsed)
+        return TrainResult(
+            model, max_epochs, math.nan, epoch, history, elapsed, best_steps=epoch * steps_per_epoch
+        )
     if best_state is None:
         raise NonFiniteLoss("the validation objective was never finite")
     if not restore_best:
@@ -372,9 +427,17 @@ def train(
             history,
             elapsed,
             stopped_early=epoch < max_epochs,
+            best_steps=best_epoch * steps_per_epoch,
         )
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
-        model, best_epoch, best_value, epoch, history, elapsed, stopped_early=epoch < max_epochs
+        model,
+        best_epoch,
+        best_value,
+        epoch,
+        history,
+        elapsed,
+        stopped_early=epoch < max_epochs,
+        best_steps=best_epoch * steps_per_epoch,
     )

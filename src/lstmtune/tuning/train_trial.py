@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lstmtune.crossval import fit_trial
 from lstmtune.data.subset import tuning_train_set
 from lstmtune.errors import TrialInfeasible
 from lstmtune.search_space import suggest
-from lstmtune.training import NonFiniteLoss, TrainResult, make_problem, train
+from lstmtune.training import NonFiniteLoss, TrainResult, make_problem
 from lstmtune.tuning.context import Problem, TuningRun
 from lstmtune.tuning.events import progress
 from lstmtune.tuning.failures import _free_memory, _is_oom, _oom_reason
@@ -88,11 +89,12 @@ def train_one(
     try:
         train_set = tuning_train_set(problem, run.subset, cfg.train.seed)
         n_train = len(train_set)
-        result = train(
+        result = fit_trial(  # small classification sets: k-fold cross-validation
             problem,
             params,
             train_set,
             problem.tensors("val"),
+            cross_validate=run.subset is None,
             patience=cfg.train.patience,
             grad_clip=cfg.train.grad_clip,
             seed=cfg.train.seed + trial.number,

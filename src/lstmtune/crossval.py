@@ -1,0 +1,112 @@
+"""How a tuning trial is judged: the validation split, or k-fold cross-validation for a small
+classification set.
+
+A classification set of fewer than :data:`CV_MAX_SEQUENCES` sequences in train+val is judged by
+stratified k-fold cross-validation inside train+val (the objective averaged over the folds,
+pruning on fold 1) instead of a validation split of a handful of sequences. A classification
+trial's ``best_epoch`` is the number of epochs of the retrain set (train+val) that take the same
+number of optimizer steps as the trial's best epoch: the retrain's budget is counted in steps,
+never as "N epochs" of a different data size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from lstmtune.training import Problem, TensorSet, TrainResult, train
+
+CV_MAX_SEQUENCES = 300  # classification: k-fold cross-validation below this many sequences
+CV_FOLDS = 5
+
+
+def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The fold (``0..k-1``) of each item: every class dealt round-robin over the folds in a
+    seeded random order, continuing where the previous class stopped, so the folds differ in size
+    by at most one and keep the class proportions."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(y), dtype=np.int64)
+    offset = 0
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        fold[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)
+    return fold
+
+
+def cv_folds(problem: Problem, n_items: int) -> int:
+    """How many folds judge a trial: :data:`CV_FOLDS` for a classification set of fewer than
+    :data:`CV_MAX_SEQUENCES` sequences (train+val), else 0 (the validation split)."""
+    if problem.task != "classify" or n_items >= CV_MAX_SEQUENCES:
+        return 0
+    return max(2, min(CV_FOLDS, n_items // 2))
+
+
+def retrain_epochs(problem: Problem, params: dict[str, Any], steps: float, n_retrain: int) -> int:
+    """Epochs over ``n_retrain`` items that take ``steps`` optimizer steps (at least one)."""
+    per_epoch = math.ceil(n_retrain / problem.batch_size(params, n_retrain))
+    return max(1, round(steps / per_epoch))
+
+
+def fit_trial(
+    problem: Problem,
+    params: dict[str, Any],
+    train_set: TensorSet,
+    val_set: TensorSet,
+    *,
+    cross_validate: bool = True,
+    seed: int = 0,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+    **train_kwargs: Any,
+) -> TrainResult:
+    """Judge one configuration for tuning: :func:`train` on ``train_set`` with early stopping on
+    ``val_set`` — or, for a small classification set (``cross_validate`` and :func:`cv_folds`),
+    stratified k-fold cross-validation inside train+val: fold ``i`` trains on the other folds
+    (seed ``seed + i``) and early-stops on fold ``i``; ``on_epoch`` sees fold 1 only (pruning
+    compares trials on the same fold); the value is the mean of the folds' best values and the
+    model is fold 1's. Classification: ``best_epoch`` becomes the epochs of train+val that take
+    the same optimizer steps (the folds' mean), so the retrain's budget is counted in steps."""
+    n_all = len(train_set) + len(val_set)
+    k = cv_folds(problem, n_all) if cross_validate else 0
+    if k == 0:
+        result = train(
+            problem, params, train_set, val_set, seed=seed, on_epoch=on_epoch, **train_kwargs
+        )
+        if problem.task == "classify":
+            result.best_epoch = retrain_epochs(problem, params, result.best_steps, n_all)
+        return result
+    full = problem.tensors("train", "val")
+    fold_of = stratified_folds(full.y.cpu().numpy(), k, seed)
+    results: list[TrainResult] = []
+    for i in range(k):
+        fit_idx = torch.from_numpy(np.flatnonzero(fold_of != i))
+        val_idx = torch.from_numpy(np.flatnonzero(fold_of == i))
+        results.append(
+            train(
+                problem,
+                params,
+                full.take(fit_idx),
+                full.take(val_idx),
+                seed=seed + i,
+                on_epoch=on_epoch if i == 0 else None,
+                **train_kwargs,
+            )
+        )
+    first = results[0]
+    values = [r.best_value for r in results]
+    steps = float(np.mean([r.best_steps for r in results]))
+    return TrainResult(
+        first.model,
+        retrain_epochs(problem, params, steps, len(full)),
+        float(np.mean(values)),
+        first.epochs_run,
+        first.history,
+        sum(r.train_seconds for r in results),
+        first.stopped_early,
+        best_steps=round(steps),
+        fold_values=values,
+    )
