@@ -149,7 +149,7 @@ def _validate(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
 
 def setting_key(name: str) -> str:
     """``n_trials`` -> ``tune.n_trials`` (a CLI flag), ``tune__sampler`` -> ``tune.sampler``."""
-    from lstmtune.cli import RUN_FLAGS
+    from lstmtune.cli_parser import RUN_FLAGS
 
     flags = {flag.lstrip("-").replace("-", "_"): key for flag, (key, _, _) in RUN_FLAGS.items()}
     if name in flags:
