@@ -102,3 +102,24 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
 def test_compile_pipeline_writes_ir(tmp_path: Path) -> None:
     path = lstmtune.compile_pipeline(tmp_path / "p.yaml", {"tune": {"backend": "katib"}})
     assert path.is_file() and "pipelineInfo" in path.read_text()
+
+
+@pytest.mark.slow
+def test_docs_notebook_runs(tmp_path: Path) -> None:
+    """docs/quickstart.ipynb, its code cells executed in order (the setup cell's output dir
+    replaced by a temporary one): a small tuning, the model from the result, a forecast plot."""
+    import json
+
+    notebook = Path(__file__).resolve().parents[1] / "docs" / "quickstart.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    scope: dict[str, Any] = {}
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if cell.get("id") == "setup":
+            source = f"OUTPUT_DIR = {str(tmp_path / 'out')!r}"
+        exec(compile(source, f"{notebook.name}:{cell.get('id')}", "exec"), scope)
+    assert isinstance(scope["result"], lstmtune.RunResult)
+    assert len(scope["forecast"]) == 24 and scope["forecast"]["step_1"].between(250, 900).all()
+    assert (tmp_path / "out" / "notebook_forecast.png").stat().st_size > 5_000
