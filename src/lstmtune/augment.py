@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-AUGMENTS = ("none", "jitter", "scaling", "slice")
+from lstmtune.classify_space import AUGMENTS as AUGMENTS  # re-exported
+
 JITTER_SIGMA = 0.05
 SCALING_SIGMA = 0.1
 SLICE_FRACTION = 0.9

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CONVS = ("none", "fcn", "inception")
+from lstmtune.classify_space import CONVS as CONVS  # re-exported
 
 
 def valid_mask(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:

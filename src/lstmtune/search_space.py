@@ -18,6 +18,7 @@ import itertools
 import math
 from typing import Any
 
+from lstmtune import classify_space as _classify
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
 from lstmtune.features import anchor_fits
@@ -50,6 +51,8 @@ CELLS = ("lstm", "gru")
 HEADS = ("last", "mean", "attention")
 FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
 TEXT_PARAMS = ("embedding_dim",)
+# classification: seq_norm, conv, conv_filters, patch, augment, label_smoothing, class_weight
+CLASSIFY_PARAMS = _classify.CLASSIFY_PARAMS
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 TRANSFORMS = ("none", "log")
 ANCHORS = ("none", "last", "seasonal", "seasonal_trend")
@@ -96,6 +99,8 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
         space["units"] = _cat(32, 64, 128)
         space["batch_size"] = _cat(32, 64)
         space["epochs"] = _fixed(30)
+    if task == "classify":
+        space.update(_classify.classify_space(meta or {}))
     if task == "forecast":
         meta = meta or {}
         period = int(meta.get("seasonal_period", 1))
@@ -147,6 +152,7 @@ def resolve_search_space(
         set(COMMON_PARAMS)
         | (set(FORECAST_PARAMS) if task == "forecast" else set())
         | (set(TEXT_PARAMS) if task == "text" else set())
+        | (set(CLASSIFY_PARAMS) if task == "classify" else set())
     )
     for name, entry in (cfg.tune.search_space or {}).items():
         if name not in known:
@@ -182,14 +188,17 @@ INT_PARAMS = {
     "epochs": 1,
     "lookback": 1,
     "embedding_dim": 1,
+    "conv_filters": 1,
+    "patch": 1,
 }
 FLOAT_PARAMS: dict[str, tuple[float, float, bool]] = {  # name -> (low, high, high inclusive)
     "dropout": (0.0, 1.0, False),
     "recurrent_dropout": (0.0, 1.0, False),
     "learning_rate": (1e-12, 10.0, True),
     "weight_decay": (0.0, 1.0, True),
+    "label_smoothing": (0.0, 1.0, False),
 }
-BOOL_PARAMS = ("bidirectional", "window_norm")
+BOOL_PARAMS = ("bidirectional", "window_norm", "seq_norm")
 
 
 def _check_values(name: str, spec: Spec) -> None:
@@ -235,6 +244,10 @@ def _check(space: dict[str, Spec], meta: dict[str, Any], min_train_windows: int)
     allowed("optimizer", OPTIMIZERS)
     allowed("cell", CELLS)
     allowed("head", HEADS)
+    if meta["task"] == "classify":
+        allowed("conv", _classify.CONVS)
+        allowed("augment", _classify.AUGMENTS)
+        allowed("class_weight", _classify.CLASS_WEIGHTS)
     for name, spec in space.items():
         if spec.get("when"):
             parse_when(name, spec["when"], space)
@@ -325,6 +338,8 @@ def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = 
         "anchor": "seasonal_trend" if period >= 2 else "last",
         "lookback": 2 * period if period >= 2 else 16,
     }
+    if meta.get("task") == "classify":
+        preferred.update(_classify.classify_preferred(meta))
     out: Params = {}
     for name, spec in space.items():
         if spec["type"] == "fixed" or spec.get("when") or name not in preferred:

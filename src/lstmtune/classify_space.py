@@ -1,0 +1,96 @@
+"""The default search space of sequence classification and its preferred configuration.
+
+Data-aware like the forecast defaults (:func:`lstmtune.search_space.default_space` calls these):
+
+* ``seq_norm`` (per-sequence z-normalisation): searched, preferred on for a univariate set (UCR
+  practice), off for a multivariate one (per-channel scaling with train statistics only);
+* ``conv: fcn``: LSTM-FCN / MLSTM-FCN, a fully convolutional branch beside the LSTM (the
+  ``inception`` block and the plain ``none`` are reachable through ``tune.search_space``);
+* ``patch``: long sequences are read by the LSTM in patches so it sees at most about 64 steps
+  (two choices: that, and patches twice as long); sequences of up to 64 steps are read step by
+  step;
+* training for small data: learning rates 1e-4 .. 1e-2, Adam / AdamW, batches of 8-32 (capped
+  by the training set), augmentation, label smoothing and balanced class weights as choices.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Spec = dict[str, Any]
+
+LSTM_STEPS = 64  # patches are chosen so the LSTM reads at most about this many steps
+CLASSIFY_PARAMS = (
+    "seq_norm",
+    "conv",
+    "conv_filters",
+    "patch",
+    "augment",
+    "label_smoothing",
+    "class_weight",
+)
+CLASS_WEIGHTS = ("none", "balanced")
+CONVS = ("none", "fcn", "inception")  # lstmtune.conv
+AUGMENTS = ("none", "jitter", "scaling", "slice")  # lstmtune.augment
+
+
+def _cat(*choices: Any) -> Spec:
+    return {"type": "categorical", "choices": list(choices)}
+
+
+def _fixed(value: Any) -> Spec:
+    return {"type": "fixed", "value": value}
+
+
+def univariate(meta: dict[str, Any]) -> bool:
+    return len(meta.get("columns", {}).get("features", [])) == 1
+
+
+def patch_choices(longest: int) -> list[int]:
+    """``[1]`` up to :data:`LSTM_STEPS` steps, else the power of two that brings the longest
+    sequence to at most :data:`LSTM_STEPS` patches, and twice that."""
+    if longest <= LSTM_STEPS:
+        return [1]
+    base = 2 ** math.ceil(math.log2(longest / LSTM_STEPS))
+    return [base, 2 * base]
+
+
+def classify_space(meta: dict[str, Any]) -> dict[str, Spec]:
+    """The classification entries of the default space (over the common ones)."""
+    patches = patch_choices(int(meta.get("max_sequence_length", 1)))
+    uni = univariate(meta)
+    return {
+        "units": _cat(16, 32, 64),
+        "num_layers": _fixed(1),
+        "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "step": None, "log": True},
+        "batch_size": _cat(8, 16, 32),
+        "optimizer": _cat("adam", "adamw"),
+        "epochs": _fixed(200),
+        "head": _cat("last", "attention"),
+        "seq_norm": _cat(True, False) if uni else _cat(False, True),
+        "conv": _fixed("fcn"),
+        "conv_filters": _cat(32, 64),
+        "patch": _cat(*patches) if len(patches) > 1 else _fixed(patches[0]),
+        "augment": _cat("none", "jitter", "scaling", "slice"),
+        "label_smoothing": _cat(0.0, 0.1),
+        "class_weight": _cat(*CLASS_WEIGHTS),
+    }
+
+
+def classify_preferred(meta: dict[str, Any]) -> dict[str, Any]:
+    """lstmtune's default classification configuration (see
+    :func:`lstmtune.search_space.default_configuration`): LSTM-FCN with 32 filters, Adam at 1e-3,
+    z-normalised sequences when univariate, the shorter patches, no augmentation."""
+    return {
+        "learning_rate": 1e-3,
+        "batch_size": 16,
+        "head": "last",
+        "seq_norm": univariate(meta),
+        "conv": "fcn",
+        "conv_filters": 32,
+        "patch": patch_choices(int(meta.get("max_sequence_length", 1)))[0],
+        "augment": "none",
+        "label_smoothing": 0.0,
+        "class_weight": "none",
+    }
