@@ -118,8 +118,15 @@ class DataConfig(_Strict):
     missing: Literal["error", "ffill", "interpolate"] = Field(
         "error",
         description=(
-            "missing values: an error naming row and column, or fill them"
-            " (interpolation stays inside each split)"
+            "missing values (and forecast: missing periods of the time column): an error naming"
+            " row and column (or the gap), or fill them (interpolation stays inside each split)"
+        ),
+    )
+    freq: str | int | float | None = Field(
+        None,
+        description=(
+            "forecast: frequency of data.time_column, a pandas offset alias (MS, QS, D, h, 30min)"
+            " or a numeric step (default: inferred; irregular times are put on this grid)"
         ),
     )
     seasonal_period: int | None = Field(

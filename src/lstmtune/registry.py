@@ -44,6 +44,8 @@ def _signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]
         ColSpec(any_type, c.name) if dtypes.get(c.name) == "integer" else c
         for c in sig.inputs.inputs
     ]
+    time_col = (meta.get("time_axis") or {}).get("column")  # optional; checked when it is sent
+    cols = [ColSpec(any_type, c.name, required=False) if c.name == time_col else c for c in cols]
     return ModelSignature(inputs=Schema(cols), outputs=sig.outputs)
 
 
@@ -57,6 +59,10 @@ def input_example(
         for col, kind in meta["columns"].get("dtypes", {}).items():
             if kind == "integer":
                 example[col] = example[col].round().astype("int64")
+        time_col = (meta.get("time_axis") or {}).get("column")
+        if time_col:  # the history's times: the pyfunc checks them for duplicates and gaps
+            times = pd.concat([parts[s][time_col] for s in ("train", "val", "test")])
+            example.insert(0, time_col, times.tail(len(example)).to_numpy())
         return example
     if meta["task"] == "text":
         return parts["test"][[meta["columns"]["text"]]].head(3).reset_index(drop=True)
@@ -207,6 +213,7 @@ def publish(
                 "lookback": str(spec["featurizer"]["lookback"]),
                 "horizon": str(meta["horizon"]),
                 "target": str(meta["columns"]["target"]),
+                "freq": str((meta.get("time_axis") or {}).get("freq", "none")),
             }
         )
     else:

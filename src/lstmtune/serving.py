@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from lstmtune.data.text import TextFeaturizer
+from lstmtune.data.timeaxis import check_history
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
 from lstmtune.model import LSTMNet, build_model
 
@@ -93,6 +94,7 @@ class Predictor:
         f = self.featurizer
         assert isinstance(f, ForecastFeaturizer)
         self._missing(frame, f.features)
+        check_history(frame, self.spec.get("time_axis"))  # duplicates, gaps, order: ValueError
         raw = frame[f.features].to_numpy(dtype=np.float64)
         if not np.isfinite(raw).all():
             raise ValueError("input has missing or infinite values")

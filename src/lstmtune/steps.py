@@ -54,6 +54,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     """Validate, split and write the dataset; open the MLflow parent run. Returns its run id."""
     from lstmtune import tracking
     from lstmtune.data.prepare import prepare, write_prepared
+    from lstmtune.data.timeaxis import axis_note
     from lstmtune.progress import emit
 
     cfg = _config(config_json)
@@ -65,6 +66,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     write_prepared(parts, meta, dataset_dir)
     splits = ", ".join(f"{k}={v['rows']}" for k, v in meta["splits"].items())
     season = f", season {meta['seasonal_period']}" if meta["task"] == "forecast" else ""
+    season += axis_note(meta.get("time_axis"))  # frequency and filled periods
     emit(
         "prepared",
         f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows;"
@@ -405,6 +407,7 @@ def train_best_step(
         "zero_head": problem.zero_head,
         "epochs": epochs,
         "data_sha256": meta["sha256"],
+        "time_axis": meta.get("time_axis"),  # the pyfunc checks a consumer's history with it
         **spec_extra,
     }
     save_model_dir(model_dir, model, spec)

@@ -1,0 +1,87 @@
+"""Classical classification baselines (1-NN DTW, MiniRocket from aeon) on the model's own split,
+unequal lengths included; a missing library is reported, never raised."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from lstmtune.classify_baselines import (
+    DTW_FULL_MAX_CELLS,
+    classify_classical_baselines,
+    dtw_name,
+    pad_edge,
+    series_list,
+)
+from lstmtune.config import load_config
+from lstmtune.data.prepare import prepare
+from lstmtune.synthetic import classify_frame
+from lstmtune.training import ClassifyProblem, TensorSet, make_problem
+
+
+def _problem(tmp_path: Path) -> ClassifyProblem:
+    path = tmp_path / "seq.csv"
+    classify_frame(16, seed=2).to_csv(path, index=False)  # lengths 6-19: unequal
+    overrides: dict[str, Any] = {
+        "data.path": str(path),
+        "data.task": "classify",
+        "data.sequence_column": "seq",
+        "data.time_column": "t",
+        "data.label": "y",
+        "output_dir": str(tmp_path / "out"),
+    }
+    parts, meta = prepare(load_config(None, overrides).resolved())
+    problem = make_problem(parts, meta, {"units": 4})
+    assert isinstance(problem, ClassifyProblem)
+    return problem
+
+
+def test_series_keep_their_own_length_and_pad_by_repeating_the_last_value() -> None:
+    x = torch.arange(12, dtype=torch.float32).reshape(2, 3, 2)
+    series = series_list(TensorSet(x, torch.zeros(2), None, torch.tensor([3, 2])))
+    assert [s.shape for s in series] == [(2, 3), (2, 2)]
+    padded = pad_edge(series, 4)
+    assert padded.shape == (2, 2, 4)
+    assert padded[1, 0].tolist() == [6.0, 8.0, 8.0, 8.0]
+
+
+def test_dtw_uses_a_band_only_when_the_full_window_is_too_costly() -> None:
+    short = [np.zeros((1, 20))] * 10
+    assert dtw_name(short, short) == ("1nn_dtw", None)
+    n = int((DTW_FULL_MAX_CELLS / 500**2) ** 0.5) + 2
+    long = [np.zeros((1, 500))] * n
+    assert dtw_name(long, long) == ("1nn_dtw_w10", 0.1)
+
+
+def test_missing_aeon_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_import = builtins.__import__
+
+    def no_aeon(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "aeon" or name.startswith("aeon."):
+            raise ImportError("no aeon here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_aeon)
+    metrics, failed, seconds = classify_classical_baselines(_problem(tmp_path))
+    assert metrics == {} and seconds == {}
+    assert set(failed) == {"1nn_dtw", "minirocket"}
+    assert "pip install aeon" in failed["1nn_dtw"]
+
+
+@pytest.mark.slow  # importing aeon and compiling its numba kernels: a minute or two
+def test_dtw_and_minirocket_score_the_test_split_with_unequal_lengths(tmp_path: Path) -> None:
+    pytest.importorskip("aeon")
+    problem = _problem(tmp_path)
+    metrics, failed, seconds = classify_classical_baselines(problem, seed=0)
+    assert failed == {}
+    assert set(metrics) == {"1nn_dtw", "minirocket"} == set(seconds)
+    for m in metrics.values():
+        assert set(m) == {"accuracy", "macro_f1"}
+        assert m["accuracy"] >= 0.8  # a noisy sine vs a ramp
