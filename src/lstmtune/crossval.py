@@ -6,7 +6,9 @@ stratified k-fold cross-validation inside train+val (the objective averaged over
 pruning on fold 1) instead of a validation split of a handful of sequences. A classification
 trial's ``best_epoch`` is the number of epochs of the retrain set (train+val) that take the same
 number of optimizer steps as the trial's best epoch: the retrain's budget is counted in steps,
-never as "N epochs" of a different data size.
+never as "N epochs" of a different data size. Classification trials wait at least
+:data:`MIN_PATIENCE` epochs without improvement before they stop (``train.patience`` when larger):
+the validation loss of a few sequences is noisy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import torch
 from lstmtune.training import Problem, TensorSet, TrainResult, train
 
 CV_MAX_SEQUENCES = 300  # classification: k-fold cross-validation below this many sequences
+CV_MAX_CELLS = 20_000  # ... and when sequences x longest length stays within this (cost)
 CV_FOLDS = 5
+MIN_PATIENCE = 20  # classification trials: early stopping waits at least this many epochs
 
 
 def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -38,10 +42,14 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     return fold
 
 
-def cv_folds(problem: Problem, n_items: int) -> int:
+def cv_folds(problem: Problem, n_items: int, longest: int = 1) -> int:
     """How many folds judge a trial: :data:`CV_FOLDS` for a classification set of fewer than
-    :data:`CV_MAX_SEQUENCES` sequences (train+val), else 0 (the validation split)."""
+    :data:`CV_MAX_SEQUENCES` sequences (train+val) whose ``n_items * longest`` stays within
+    :data:`CV_MAX_CELLS` (k-fold costs k trainings: it is spent where the data is small), else 0
+    (the validation split)."""
     if problem.task != "classify" or n_items >= CV_MAX_SEQUENCES:
+        return 0
+    if n_items * longest > CV_MAX_CELLS:
         return 0
     return max(2, min(CV_FOLDS, n_items // 2))
 
@@ -71,7 +79,10 @@ def fit_trial(
     model is fold 1's. Classification: ``best_epoch`` becomes the epochs of train+val that take
     the same optimizer steps (the folds' mean), so the retrain's budget is counted in steps."""
     n_all = len(train_set) + len(val_set)
-    k = cv_folds(problem, n_all) if cross_validate else 0
+    longest = max(int(train_set.x.shape[1]), int(val_set.x.shape[1]))
+    k = cv_folds(problem, n_all, longest) if cross_validate else 0
+    if problem.task == "classify":  # noisy small validation sets: do not stop too soon
+        train_kwargs["patience"] = max(int(train_kwargs.get("patience", 10)), MIN_PATIENCE)
     if k == 0:
         result = train(
             problem, params, train_set, val_set, seed=seed, on_epoch=on_epoch, **train_kwargs
