@@ -98,7 +98,7 @@ GATES = ("classical", "naive")
 # baseline names (keys of ``baseline_metrics``) that belong to the classical set, per task
 CLASSICAL_BASELINES: dict[str, frozenset[str]] = {
     "forecast": frozenset({"auto_arima", "auto_ets"}),
-    "classify": frozenset(),
+    "classify": frozenset({"1nn_dtw", "1nn_dtw_w10", "minirocket"}),  # classify_baselines
     "text": frozenset(),
 }
 

@@ -388,6 +388,15 @@ def train_best_step(
         ]
         confusion = {"categories": list(classes), "matrix": matrix}
         baselines = classify_baselines(true, classes.index(meta["majority_class"]), n_classes)
+        if meta["task"] == "classify":  # 1-NN DTW and MiniRocket (aeon) on the same test split
+            from lstmtune.classify_baselines import classify_classical_baselines
+
+            classical, baseline_failures, baseline_seconds = classify_classical_baselines(
+                problem, seed=cfg.train.seed
+            )
+            baselines.update(classical)
+            for name, reason in baseline_failures.items():
+                emit("warning", f"warning: baseline {name} skipped: {reason}")
         featurizer = (
             problem.text_featurizer if isinstance(problem, TextProblem) else problem.featurizer
         )
