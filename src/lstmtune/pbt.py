@@ -13,6 +13,11 @@ The winner's hyperparameter *schedule* — which values held in which round — 
 by the retrain step (:func:`replay_schedule`), which trains one model on train+val following the
 same schedule. Every member is also recorded as an Optuna trial (final hyperparameters,
 per-round intermediate values) so reports and dashboards show the population.
+
+Reading order: :func:`run_pbt` (checks, then the parts in order) -> :func:`_sample_population`
+-> :func:`_run_rounds` (per round :func:`_train_round` for each member, then :func:`_exploit`)
+-> :func:`_record` and :func:`_result`. One member's training outside the population (the
+schedule replay, a Katib ``pbt`` trial) lives in :mod:`lstmtune.pbt_member`.
 """
 
 from __future__ import annotations
@@ -21,15 +26,36 @@ import copy
 import math
 import random
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from lstmtune.config import OBJECTIVES, RunConfig
 from lstmtune.errors import TrialInfeasible, UserError
+from lstmtune.pbt_member import (
+    CHECKPOINT,
+    PERTURBED,
+    apply_hyperparameters,
+    continue_member,
+    new_model,
+    replay_schedule,
+)
 from lstmtune.search_space import suggest
 
-PERTURBED = ("learning_rate", "weight_decay", "dropout", "recurrent_dropout")
+__all__ = [  # the member's own training lives in pbt_member; its names stay importable from here
+    "CHECKPOINT",
+    "FACTORS",
+    "PERTURBED",
+    "Member",
+    "Plan",
+    "apply_hyperparameters",
+    "continue_member",
+    "explore",
+    "replay_schedule",
+    "run_pbt",
+]
+
 FACTORS = (0.8, 1.25)
 
 
@@ -61,20 +87,6 @@ def explore(params: dict[str, Any], space: dict[str, Any], rng: random.Random) -
     return out
 
 
-def apply_hyperparameters(model: Any, optimizer: Any, params: dict[str, Any]) -> None:
-    """Set the perturbable hyperparameters on a live model/optimizer (no re-initialisation)."""
-    for group in optimizer.param_groups:
-        group["lr"] = float(params["learning_rate"])
-        group["weight_decay"] = float(params.get("weight_decay", 0.0))
-    model.head_dropout.p = float(params.get("dropout", 0.0))
-    if model.lstm.num_layers > 1:
-        model.lstm.dropout = float(params.get("dropout", 0.0))
-    if (
-        model._hh_names
-    ):  # weight drop exists only when the member was built with recurrent_dropout > 0
-        model.recurrent_dropout = float(params.get("recurrent_dropout", 0.0))
-
-
 def _epochs(space: dict[str, Any]) -> int:
     spec = space["epochs"]
     return int(
@@ -86,6 +98,35 @@ def _epochs(space: dict[str, Any]) -> int:
     )
 
 
+@dataclass
+class Member:
+    """One member of the population. Its model and optimizer carry over from round to round;
+    ``schedule``, ``values`` and ``history`` are inherited (copied) when it exploits a winner."""
+
+    id: int
+    params: dict[str, Any]
+    problem: Any
+    model: Any
+    optimizer: Any
+    data: tuple[Any, Any]  # the train and val tensors of its problem
+    schedule: list[dict[str, Any]] = field(default_factory=list)  # per round: epochs, PERTURBED
+    values: list[float] = field(default_factory=list)  # validation objective after each round
+    history: list[dict[str, float]] = field(default_factory=list)  # per epoch, all rounds
+    parent: int | None = None  # the member it last copied
+    score: float = math.inf  # validation objective after the latest round
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What stays fixed for a whole population-based training run."""
+
+    space: dict[str, Any]
+    objective: str
+    rounds: int
+    per_round: int  # epochs of each round
+    device: Any
+
+
 def run_pbt(
     cfg: RunConfig,
     parts: dict[str, pd.DataFrame],
@@ -93,26 +134,61 @@ def run_pbt(
     *,
     parent_run_id: str | None = None,
 ) -> dict[str, Any]:
-    import optuna
-
-    from lstmtune import tracking
-    from lstmtune.training import make_optimizer, make_problem, select_device, train
-    from lstmtune.tuning import default_study_name, progress, redact
+    """Train a population with PBT; the tune step's result, with the winner's schedule."""
+    from lstmtune.training import select_device
+    from lstmtune.tuning import default_study_name, progress
 
     if cfg.tune.workers > 1:
         raise UserError(
             "tune.strategy: pbt trains its population in one tune step; set tune.workers: 1"
         )
     space: dict[str, Any] = meta["search_space"]
-    objective = OBJECTIVES[meta["task"]]
     rounds = cfg.tune.pbt_rounds
-    per_round = max(1, _epochs(space) // rounds)
-    device = select_device(cfg.train.device)
+    plan = Plan(
+        space=space,
+        objective=OBJECTIVES[meta["task"]],
+        rounds=rounds,
+        per_round=max(1, _epochs(space) // rounds),
+        device=select_device(cfg.train.device),
+    )
     rng = random.Random(cfg.train.seed)
-    sampler_study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=cfg.train.seed))
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = _sampler_study(cfg.train.seed)
     started = time.perf_counter()
-    members: list[dict[str, Any]] = []
+    members = _sample_population(cfg, parts, meta, sampler, plan.device)
+    progress(
+        f"pbt: population {len(members)}, {rounds} rounds x {plan.per_round} epochs, "
+        f"device {plan.device}",
+        "info",
+    )
+    _run_rounds(cfg, plan, members, rng)
+    winner = _winner(members)
+    study_name = (cfg.tune.study_name or default_study_name(cfg, meta)) + "-pbt"
+    _record(cfg, study_name, space, members, plan.objective)
+    if parent_run_id:
+        _log_members(cfg, parent_run_id, members)
+    return _result(cfg, plan, study_name, members, winner, started)
+
+
+def _sampler_study(seed: int) -> Any:
+    """An in-memory study whose random sampler draws the population's configurations."""
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return study
+
+
+def _sample_population(
+    cfg: RunConfig,
+    parts: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    sampler: Any,
+    device: Any,
+) -> list[Member]:
+    """``tune.population`` members of random configurations (infeasible ones are drawn again)."""
+    from lstmtune.training import make_optimizer, make_problem
+
+    members: list[Member] = []
     attempts = 0
     while len(members) < cfg.tune.population:
         attempts += 1
@@ -120,133 +196,164 @@ def run_pbt(
             raise UserError(
                 "tune.search_space: too few feasible configurations for the pbt population"
             )
-        params = suggest(sampler_study.ask(), space)
+        params = suggest(sampler.ask(), meta["search_space"])
         try:
             problem = make_problem(parts, meta, params)
         except TrialInfeasible:
             continue
-        from lstmtune.model import build_model
-
-        model = build_model(
-            problem.n_features,
-            problem.n_outputs,
-            params,
-            zero_head=problem.zero_head,
-            vocab_size=problem.vocab_size,
-        ).to(device)
+        model = new_model(problem, params, device)
         members.append(
-            {
-                "id": len(members),
-                "params": params,
-                "problem": problem,
-                "model": model,
-                "optimizer": make_optimizer(model, params),
-                "schedule": [],
-                "values": [],
-                "history": [],
-                "data": (problem.tensors("train"), problem.tensors("val")),
-                "parent": None,
-                "score": math.inf,
-            }
+            Member(
+                id=len(members),
+                params=params,
+                problem=problem,
+                model=model,
+                optimizer=make_optimizer(model, params),
+                data=(problem.tensors("train"), problem.tensors("val")),
+            )
         )
-    progress(
-        f"pbt: population {len(members)}, {rounds} rounds x {per_round} epochs, device {device}",
-        "info",
-    )
-    for r in range(1, rounds + 1):
+    return members
+
+
+def _run_rounds(cfg: RunConfig, plan: Plan, members: list[Member], rng: random.Random) -> None:
+    """Every round: train each member, report the best; then (all but the last round) the bottom
+    ``tune.pbt_quantile`` exploit and explore."""
+    for r in range(1, plan.rounds + 1):
         for m in members:
-            m["schedule"].append(
-                {
-                    "round": r,
-                    "epochs": per_round,
-                    **{k: m["params"][k] for k in PERTURBED if k in m["params"]},
-                }
-            )
-            result = train(
-                m["problem"],
-                m["params"],
-                m["data"][0],
-                m["data"][1],
-                epochs=per_round,
-                patience=per_round + 1,
-                grad_clip=cfg.train.grad_clip,
-                seed=cfg.train.seed + 1000 * r + m["id"],
-                device=device,
-                amp=cfg.train.amp,
-                model=m["model"],
-                optimizer=m["optimizer"],
-                restore_best=False,
-            )
-            m["score"] = float(result.best_value)
-            m["values"].append(m["score"])
-            m["history"].extend(
-                {**h, "epoch": float((r - 1) * per_round + h["epoch"])} for h in result.history
-            )
-        ranked = sorted(
-            members, key=lambda m: m["score"] if math.isfinite(m["score"]) else math.inf
-        )
-        best = ranked[0]
-        progress(
-            f"pbt round {r}/{rounds}: best {objective}={best['score']:.4g} (member {best['id']})",
-            "trial",
-            number=r - 1,
-            state="complete",
-            value=best["score"],
-            best=best["score"],
-            objective=objective,
-            done=r,
-            total=rounds,
-        )
-        if r == rounds:
+            _train_round(cfg, plan, m, r)
+        ranked = sorted(members, key=_rank)
+        _report_round(plan, ranked[0], r)
+        if r == plan.rounds:
             break
         cut = max(1, int(len(members) * cfg.tune.pbt_quantile))
         for loser in ranked[-cut:]:
-            winner = rng.choice(ranked[:cut])
-            loser["problem"], loser["data"] = winner["problem"], winner["data"]
-            loser["model"] = copy.deepcopy(winner["model"])
-            loser["optimizer"] = make_optimizer(loser["model"], winner["params"])
-            loser["optimizer"].load_state_dict(copy.deepcopy(winner["optimizer"].state_dict()))
-            loser["params"] = explore(winner["params"], space, rng)
-            loser["schedule"] = copy.deepcopy(winner["schedule"])
-            loser["values"] = list(winner["values"])
-            loser["history"] = list(winner["history"])
-            loser["parent"] = winner["id"]
-            apply_hyperparameters(loser["model"], loser["optimizer"], loser["params"])
-    winner = min(members, key=lambda m: m["score"] if math.isfinite(m["score"]) else math.inf)
-    if not math.isfinite(winner["score"]):
+            _exploit(loser, rng.choice(ranked[:cut]), plan.space, rng)
+
+
+def _train_round(cfg: RunConfig, plan: Plan, m: Member, r: int) -> None:
+    """Round ``r`` of member ``m``: ``plan.per_round`` more epochs on its live model."""
+    from lstmtune.training import train
+
+    m.schedule.append(
+        {
+            "round": r,
+            "epochs": plan.per_round,
+            **{k: m.params[k] for k in PERTURBED if k in m.params},
+        }
+    )
+    result = train(
+        m.problem,
+        m.params,
+        m.data[0],
+        m.data[1],
+        epochs=plan.per_round,
+        patience=plan.per_round + 1,
+        grad_clip=cfg.train.grad_clip,
+        seed=cfg.train.seed + 1000 * r + m.id,
+        device=plan.device,
+        amp=cfg.train.amp,
+        model=m.model,
+        optimizer=m.optimizer,
+        restore_best=False,
+    )
+    m.score = float(result.best_value)
+    m.values.append(m.score)
+    m.history.extend(
+        {**h, "epoch": float((r - 1) * plan.per_round + h["epoch"])} for h in result.history
+    )
+
+
+def _rank(m: Member) -> float:
+    """Sort key: the validation objective, a non-finite one last."""
+    return m.score if math.isfinite(m.score) else math.inf
+
+
+def _report_round(plan: Plan, best: Member, r: int) -> None:
+    from lstmtune.tuning import progress
+
+    progress(
+        f"pbt round {r}/{plan.rounds}: best {plan.objective}={best.score:.4g} (member {best.id})",
+        "trial",
+        number=r - 1,
+        state="complete",
+        value=best.score,
+        best=best.score,
+        objective=plan.objective,
+        done=r,
+        total=plan.rounds,
+    )
+
+
+def _exploit(loser: Member, winner: Member, space: dict[str, Any], rng: random.Random) -> None:
+    """``loser`` copies ``winner``'s problem, weights, optimizer state, schedule and record, then
+    explores from the winner's hyperparameters."""
+    from lstmtune.training import make_optimizer
+
+    loser.problem, loser.data = winner.problem, winner.data
+    loser.model = copy.deepcopy(winner.model)
+    loser.optimizer = make_optimizer(loser.model, winner.params)
+    loser.optimizer.load_state_dict(copy.deepcopy(winner.optimizer.state_dict()))
+    loser.params = explore(winner.params, space, rng)
+    loser.schedule = copy.deepcopy(winner.schedule)
+    loser.values = list(winner.values)
+    loser.history = list(winner.history)
+    loser.parent = winner.id
+    apply_hyperparameters(loser.model, loser.optimizer, loser.params)
+
+
+def _winner(members: list[Member]) -> Member:
+    winner = min(members, key=_rank)
+    if not math.isfinite(winner.score):
         raise RuntimeError("pbt: no member reached a finite validation objective")
-    study_name = (cfg.tune.study_name or default_study_name(cfg, meta)) + "-pbt"
-    _record(cfg, study_name, space, members, objective)
-    if parent_run_id:
-        for m in members:
-            tracking.log_trial_run(
-                cfg,
-                parent_run_id,
-                m["id"],
-                m["params"],
-                m["history"],
-                "COMPLETE",
-                {"pbt.parent": str(m["parent"])},
-            )
+    return winner
+
+
+def _log_members(cfg: RunConfig, parent_run_id: str, members: list[Member]) -> None:
+    """Each member as a nested MLflow run of the parent run."""
+    from lstmtune import tracking
+
+    for m in members:
+        tracking.log_trial_run(
+            cfg,
+            parent_run_id,
+            m.id,
+            m.params,
+            m.history,
+            "COMPLETE",
+            {"pbt.parent": str(m.parent)},
+        )
+
+
+def _result(
+    cfg: RunConfig,
+    plan: Plan,
+    study_name: str,
+    members: list[Member],
+    winner: Member,
+    started: float,
+) -> dict[str, Any]:
+    """The tune step's result, shaped like a study's (the winner as the best trial)."""
+    from lstmtune.tuning import redact
+
     return {
         "study_name": study_name,
         "storage": redact(str(cfg.tune.storage)),
-        "objective": objective,
-        "best_params": winner["params"],
-        "best_value": winner["score"],
-        "best_epoch": rounds * per_round,
-        "best_trial": winner["id"],
+        "objective": plan.objective,
+        "best_params": winner.params,
+        "best_value": winner.score,
+        "best_epoch": plan.rounds * plan.per_round,
+        "best_trial": winner.id,
         "n_trials_complete": len(members),
         "n_trials_pruned": 0,
         "n_trials_failed": 0,
         "n_trials_reused": 0,
         "seconds": round(time.perf_counter() - started, 2),
-        "schedule": winner["schedule"],
+        "schedule": winner.schedule,
         "extra": {
             "strategy": "pbt",
             "population": len(members),
-            "rounds": rounds,
-            "epochs_per_round": per_round,
+            "rounds": plan.rounds,
+            "epochs_per_round": plan.per_round,
         },
     }
 
@@ -255,7 +362,7 @@ def _record(
     cfg: RunConfig,
     study_name: str,
     space: dict[str, Any],
-    members: list[dict[str, Any]],
+    members: list[Member],
     objective: str,
 ) -> None:
     """Each member as a finished Optuna trial, for the report and the dashboard."""
@@ -269,6 +376,24 @@ def _record(
         direction="minimize",
         load_if_exists=True,
     )
+    dists = _distributions(space)
+    for m in members:
+        params = {k: v for k, v in m.params.items() if k in dists}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions={k: dists[k] for k in params},
+                value=m.score,
+                intermediate_values={i: v for i, v in enumerate(m.values) if math.isfinite(v)},
+                user_attrs={"pbt_parent": m.parent, "schedule": m.schedule, "objective": objective},
+            )
+        )
+
+
+def _distributions(space: dict[str, Any]) -> dict[str, Any]:
+    """The Optuna distribution of each searched parameter (fixed ones have none)."""
+    import optuna
+
     dists: dict[str, Any] = {}
     for name, spec in space.items():
         if spec["type"] == "categorical":
@@ -281,136 +406,4 @@ def _record(
             dists[name] = optuna.distributions.FloatDistribution(
                 float(spec["low"]), float(spec["high"]), log=bool(spec["log"]), step=spec["step"]
             )
-    for m in members:
-        params = {k: v for k, v in m["params"].items() if k in dists}
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=params,
-                distributions={k: dists[k] for k in params},
-                value=m["score"],
-                intermediate_values={i: v for i, v in enumerate(m["values"]) if math.isfinite(v)},
-                user_attrs={
-                    "pbt_parent": m["parent"],
-                    "schedule": m["schedule"],
-                    "objective": objective,
-                },
-            )
-        )
-
-
-def replay_schedule(
-    problem: Any,
-    params: dict[str, Any],
-    schedule: list[dict[str, Any]],
-    train_set: Any,
-    *,
-    seed: int,
-    grad_clip: float,
-    device: Any,
-    amp: bool,
-) -> Any:
-    """Retrain one model on ``train_set`` following a PBT hyperparameter schedule."""
-    from lstmtune.model import build_model
-    from lstmtune.training import make_optimizer, train
-
-    model = build_model(
-        problem.n_features,
-        problem.n_outputs,
-        params,
-        zero_head=problem.zero_head,
-        vocab_size=problem.vocab_size,
-    ).to(device)
-    first = {**params, **{k: v for k, v in schedule[0].items() if k in PERTURBED}}
-    optimizer = make_optimizer(model, first)
-    result = None
-    for i, step in enumerate(schedule):
-        current = {**params, **{k: v for k, v in step.items() if k in PERTURBED}}
-        apply_hyperparameters(model, optimizer, current)
-        result = train(
-            problem,
-            current,
-            train_set,
-            None,
-            epochs=int(step["epochs"]),
-            grad_clip=grad_clip,
-            seed=seed + i,
-            device=device,
-            amp=amp,
-            model=model,
-            optimizer=optimizer,
-        )
-    assert result is not None
-    return result
-
-
-CHECKPOINT = "lstmtune-member.pt"
-
-
-def continue_member(
-    cfg: RunConfig,
-    problem: Any,
-    params: dict[str, Any],
-    checkpoint: str,
-    *,
-    device: Any,
-    on_epoch: Any = None,
-) -> Any:
-    """A Katib ``pbt`` trial: resume the member whose state Katib copied into ``checkpoint`` (or
-    start one), train one round with ``params``, save the state for the member's children."""
-    from pathlib import Path
-
-    import torch
-
-    from lstmtune.model import build_model
-    from lstmtune.training import make_optimizer, train
-
-    path = Path(checkpoint) / CHECKPOINT
-    model = build_model(
-        problem.n_features,
-        problem.n_outputs,
-        params,
-        zero_head=problem.zero_head,
-        vocab_size=problem.vocab_size,
-    ).to(device)
-    optimizer = make_optimizer(model, params)
-    rounds_done = 0
-    if path.is_file():
-        state = torch.load(
-            path, map_location=device, weights_only=True
-        )  # tensors and numbers only: no unpickling
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rounds_done = int(state["rounds"])
-    apply_hyperparameters(model, optimizer, params)
-    per_round = max(1, int(params.get("epochs", 1)) // cfg.tune.pbt_rounds)
-    result = train(
-        problem,
-        params,
-        problem.tensors("train"),
-        problem.tensors("val"),
-        epochs=per_round,
-        patience=per_round + 1,
-        grad_clip=cfg.train.grad_clip,
-        seed=cfg.train.seed + rounds_done,
-        device=device,
-        amp=cfg.train.amp,
-        on_epoch=on_epoch,
-        model=model,
-        optimizer=optimizer,
-        restore_best=False,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rounds": rounds_done + 1,
-        },
-        tmp,
-    )
-    tmp.replace(path)
-    result.best_epoch = (
-        rounds_done + 1
-    ) * per_round  # epochs this member has trained in all, for the retrain step
-    return result
+    return dists
