@@ -234,10 +234,11 @@ def trial_step(
     state back for its children."""
     from lstmtune import tracking
     from lstmtune.config import OBJECTIVES
+    from lstmtune.crossval import fit_trial
     from lstmtune.data.prepare import read_prepared
     from lstmtune.katib import BEST_EPOCH, decode_config, fetch_prepared, parse_value
     from lstmtune.search_space import fixed_params
-    from lstmtune.training import make_problem, select_device, train
+    from lstmtune.training import make_problem, select_device
 
     cfg = decode_config(config_b64).resolved()
     parts, meta = read_prepared(fetch_prepared(data_uri, s3_endpoint_url=cfg.data.s3_endpoint_url))
@@ -264,8 +265,8 @@ def trial_step(
     state = "FAIL"
     device = select_device(cfg.train.device)
     try:
-        if checkpoint is None:
-            result = train(
+        if checkpoint is None:  # small classification sets: k-fold, as in the optuna backend
+            result = fit_trial(
                 problem,
                 params,
                 problem.tensors("train"),
@@ -391,7 +392,7 @@ def train_best_step(
         if meta["task"] == "classify":  # 1-NN DTW and MiniRocket (aeon) on the same test split
             from lstmtune.classify_baselines import classify_classical_baselines
 
-            classical, baseline_failures, baseline_seconds = classify_classical_baselines(
+            classical, baseline_failures, _seconds = classify_classical_baselines(
                 problem, seed=cfg.train.seed
             )
             baselines.update(classical)
