@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -102,7 +105,11 @@ def _scored(airline: np.ndarray) -> tuple[dict[str, dict[str, float]], np.ndarra
     raw = airline[:, None]
     ends = f.split_ends(122, 144)
     baselines = forecast_baselines(f, raw, ends)
-    classical, failed, _ = forecast_classical_baselines(f, raw, ends, 122)
+    classical, failed, _, preds = forecast_classical_baselines(f, raw, ends, 122)
+    assert {k: v.shape for k, v in preds.items()} == {
+        "auto_arima": (len(ends), 1),
+        "auto_ets": (len(ends), 1),
+    }
     assert failed == {}
     baselines.update(classical)
     return baselines, ends, f.raw_targets(raw, ends)
@@ -154,3 +161,72 @@ def test_gate_sets() -> None:
     )  # every classical fit failed: the naive baselines still gate
     with pytest.raises(ValueError, match=r"evaluate\.gate"):
         gate_baselines("forecast", baselines, "arima")
+
+
+def test_published_model_recomputes_the_classical_forecast_from_json_in_a_fresh_process(
+    airline: np.ndarray, tmp_path: Path
+) -> None:
+    """A classical anchor plus a combination in the registered model: only JSON and a state
+    dict on disk, the forecast recomputed on the consumer's history in a new interpreter."""
+    from lstmtune.combine import apply
+    from lstmtune.model import build_model
+    from lstmtune.serving import SPEC, save_model_dir
+
+    fit_end = 122
+    ets, arima = fit_spec("ets", airline[:fit_end], 12), fit_spec("arima", airline[:fit_end], 12)
+    log = np.log(airline[:100])
+    featurizer = ForecastFeaturizer(
+        features=["passengers"],
+        target="passengers",
+        target_index=0,
+        lookback=13,
+        horizon=1,
+        transform="log",
+        anchor="ets",
+        window_norm=False,
+        period=12,
+        mean=[float(log.mean())],
+        std=[float(log.std())],
+        classical=ets,
+    )
+    params = {"units": 8}
+    model = build_model(1, 1, params, zero_head=True)  # an untrained head: the anchor itself
+    combination = {"partner": "arima", "weight": 0.25, "spec": arima}
+    spec = {
+        "task": "forecast",
+        "params": params,
+        "n_features": 1,
+        "n_outputs": 1,
+        "zero_head": True,
+        "featurizer": featurizer.to_dict(),
+        "combination": combination,
+    }
+    save_model_dir(tmp_path / "model", model, spec)
+    assert json.loads((tmp_path / "model" / SPEC).read_text())["combination"]["spec"] == arima
+    frame = pd.DataFrame({"passengers": airline})
+    frame.to_csv(tmp_path / "history.csv", index=False)
+    script = (
+        "import sys, pandas as pd; from lstmtune.serving import Predictor; "
+        "p = Predictor.load(sys.argv[1]); "
+        "p.predict(pd.read_csv(sys.argv[2])).to_csv(sys.argv[3], index=False)"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(tmp_path / "model"),
+            str(tmp_path / "history.csv"),
+            str(tmp_path / "pred.csv"),
+        ],
+        check=True,
+    )
+    served = pd.read_csv(tmp_path / "pred.csv")["step_1"].to_numpy()
+    ends = featurizer.history_ends(len(airline))
+    expected = apply(combination, spec_forecasts(ets, airline, ends, 1, 12), airline, ends, 12)[
+        :, 0
+    ]
+    assert np.allclose(served, expected, rtol=1e-5)
+    test = ends >= fit_end - 1
+    err = served[test][:-1] - airline[ends[test][:-1] + 1]
+    assert np.sqrt(np.mean(err**2)) < 30  # a real forecast, not the seasonal naive's ~50

@@ -69,6 +69,9 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
 
     y = np.asarray(y, dtype=np.float64)
     y = y[len(y) - _fit_window(len(y), period) :]
+    key = hashlib.sha1(f"{kind}/{period}/".encode() + y.tobytes()).hexdigest()
+    if key in _FITTED:  # the evaluation and the final model's anchor share one fit
+        return _FITTED[key]
     season = max(int(period), 1)
     if kind == "ets" and season > 24:
         season = 1  # statsforecast's ETS has no seasonal models beyond 24 (R's ets neither)
@@ -91,7 +94,11 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
     except Exception as exc:  # statsforecast raises bare Exceptions on odd data
         raise ClassicalError(f"{BASELINE_NAMES[kind]}: {exc}") from exc
     model.fit_offset_ = len(y)  # rows the fit read, for the record
+    _FITTED[key] = model
     return model
+
+
+_FITTED: dict[str, Any] = {}
 
 
 def model_forecasts(model: Any, y: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:

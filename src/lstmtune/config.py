@@ -221,6 +221,13 @@ class EvaluateConfig(_Strict):
             " majority class)"
         ),
     )
+    combine: bool = Field(
+        True,
+        description=(
+            "forecast: publish w * network + (1 - w) * AutoARIMA or AutoETS, partner and weight"
+            " chosen on validation (w = 1, the network alone, when no mix helps)"
+        ),
+    )
 
 
 class RunConfig(_Strict):

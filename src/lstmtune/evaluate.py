@@ -45,13 +45,13 @@ def forecast_classical_baselines(
     ends: np.ndarray,
     fit_end: int,
     kinds: tuple[str, ...] = ("arima", "ets"),
-) -> tuple[dict[str, dict[str, float]], dict[str, str], dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, str], dict[str, float], dict[str, np.ndarray]]:
     """AutoARIMA and AutoETS (statsforecast, season from the data) fitted on ``raw[:fit_end]``
     (train+val) and scored on exactly the windows the model is scored on: one forecast of the
     horizon per origin in ``ends`` with the true history, nothing refitted.
 
-    Returns ``(metrics by name, failures by name -> reason, seconds by name)``; a model that
-    cannot be fitted is reported in the failures, never raised."""
+    Returns ``(metrics, failures -> reason, seconds, forecasts [N, horizon])`` by baseline name;
+    a model that cannot be fitted is reported in the failures, never raised."""
     from lstmtune.classical import classical_baselines
 
     series = raw[:, featurizer.target_index]
@@ -59,7 +59,7 @@ def forecast_classical_baselines(
     preds, failed, seconds = classical_baselines(
         series, fit_end, ends, featurizer.horizon, featurizer.period, kinds
     )
-    return {k: forecast_metrics(p, true) for k, p in preds.items()}, failed, seconds
+    return {k: forecast_metrics(p, true) for k, p in preds.items()}, failed, seconds, preds
 
 
 def classify_metrics(pred: np.ndarray, true: np.ndarray, n_classes: int) -> dict[str, float]:

@@ -8,10 +8,12 @@ Forecasting works on ``z = log(y)`` or ``y`` (``transform``), standardised with 
 statistics. The network predicts a *correction to a naive anchor* for each horizon step:
 ``anchor="last"`` (persistence), ``"seasonal"`` (seasonal naive), ``"seasonal_trend"`` (seasonal
 naive plus the last season-over-season change: the forecast of the seasonal-and-first differenced
-random walk, ARIMA(0,1,0)(0,1,0)s, multiplicative on log values) or ``"none"``. With a zero-
-initialised head the untrained model equals the naive forecast, and a trending series no
-longer asks the LSTM to extrapolate past the training range. ``window_norm`` subtracts each
-window's last row so the inputs are level-free.
+random walk, ARIMA(0,1,0)(0,1,0)s, multiplicative on log values), ``"arima"`` / ``"ets"`` (the
+forecast of AutoARIMA / AutoETS fitted on train — train+val for the final model — kept as a JSON
+spec and run over the whole history given, from its first row: :mod:`lstmtune.classical`) or
+``"none"``. With a zero-initialised head the untrained model equals its anchor's forecast, and
+a trending series no longer asks the LSTM to extrapolate past the training range.
+``window_norm`` subtracts each window's last row so the inputs are level-free.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class ForecastFeaturizer:
     period: int
     mean: list[float]
     std: list[float]
+    # anchor "arima" / "ets": the fitted classical model as a JSON spec (lstmtune.classical)
+    classical: dict[str, Any] | None = None
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any], params: dict[str, Any]) -> ForecastFeaturizer:
@@ -48,6 +52,15 @@ class ForecastFeaturizer:
         period = int(meta["seasonal_period"])
         if transform not in meta["scaler"]:
             raise TrialInfeasible(f"transform '{transform}' needs a strictly positive target")
+        classical = None
+        if anchor in CLASSICAL_ANCHORS:
+            fitted = meta.get("classical") or {}
+            classical = fitted.get(anchor)
+            if not isinstance(classical, dict):
+                raise TrialInfeasible(
+                    f"anchor '{anchor}' has no fitted model on this series"
+                    f" ({(meta.get('classical_failures') or {}).get(anchor, 'not fitted')})"
+                )
         if not anchor_fits(anchor, lookback, period):
             raise TrialInfeasible(
                 f"anchor '{anchor}' needs a season (period={period}) and lookback >= "
@@ -67,6 +80,7 @@ class ForecastFeaturizer:
             period=period,
             mean=list(stats["mean"]),
             std=list(stats["std"]),
+            classical=classical,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +111,24 @@ class ForecastFeaturizer:
         z: np.ndarray = scaled * self.std[t] + self.mean[t]
         return np.exp(z) if self.transform == "log" else z
 
+    def scale_target(self, raw: np.ndarray, floor: float = 0.0) -> np.ndarray:
+        """Target values in original units to the scaled space (log values are floored at
+        ``floor`` > 0, so a classical forecast at or below zero stays finite)."""
+        t = self.target_index
+        z = np.log(np.maximum(raw, floor)) if self.transform == "log" else raw
+        out: np.ndarray = (z - self.mean[t]) / self.std[t]
+        return out
+
+    def classical_forecast(self, scaled: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """``[N, horizon]`` forecasts in original units of the classical model (anchor ``arima``
+        or ``ets``) from the origins ``ends``, the history read from row 0 of ``scaled``."""
+        from lstmtune.classical import spec_forecasts
+
+        if self.classical is None:
+            raise ValueError(f"anchor '{self.anchor}' has no classical model")
+        raw = self.unscale_target(scaled[:, self.target_index].astype(np.float64))
+        return spec_forecasts(self.classical, raw, ends, self.horizon, self.period)
+
     def windows(self, scaled: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inputs ``[N, lookback, F]`` and anchors ``[N, horizon]`` (scaled) for windows ending
         at ``ends``."""
@@ -104,6 +136,10 @@ class ForecastFeaturizer:
         x = scaled[ends[:, None] + offsets[None, :]]
         if self.anchor == "none":
             anchor = np.zeros((len(ends), self.horizon))
+        elif self.anchor in CLASSICAL_ANCHORS:
+            raw = self.unscale_target(scaled[:, self.target_index].astype(np.float64))
+            floor = float(np.min(raw)) / 10 if self.transform == "log" else 0.0
+            anchor = self.scale_target(self.classical_forecast(scaled, ends), floor)
         else:
             anchor = naive_forecast(
                 scaled[:, self.target_index], ends, self.anchor, self.horizon, self.period
@@ -134,6 +170,8 @@ class ForecastFeaturizer:
         return np.arange(self.lookback - 1, n_rows)
 
 
+# anchors that are a fitted classical model's forecast (read the whole history from row 0)
+CLASSICAL_ANCHORS = ("arima", "ets")
 # rows of history (ending at the forecast origin) each naive forecast reads, as a function of
 # the period
 NAIVE_HISTORY = {"seasonal": lambda period: period, "seasonal_trend": lambda period: period + 1}

@@ -55,7 +55,7 @@ TEXT_PARAMS = ("embedding_dim",)
 CLASSIFY_PARAMS = _classify.CLASSIFY_PARAMS
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 TRANSFORMS = ("none", "log")
-ANCHORS = ("none", "last", "seasonal", "seasonal_trend")
+ANCHORS = ("none", "last", "seasonal", "seasonal_trend", "arima", "ets")
 GRID_POINTS = 3  # a continuous range without a step becomes this many grid points
 
 

@@ -59,6 +59,12 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
 
     cfg = _config(config_json)
     parts, meta = prepare(cfg)
+    if meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
+        from lstmtune.classical import add_classical
+
+        declared = "anchor" in (cfg.tune.search_space or {})
+        for warning in add_classical(meta, parts, "train", extend_space=not declared):
+            emit("warning", warning)
     run_id = tracking.start_parent_run(cfg, meta)
     meta["mlflow_parent_run_id"] = (
         run_id  # steps that are not handed the id (parallel workers) read it here
@@ -314,12 +320,15 @@ def train_best_step(
     from lstmtune.data.prepare import read_prepared
     from lstmtune.evaluate import (
         PRIMARY_METRIC,
-        best_baseline,
+        baseline_set,
         better,
         classify_baselines,
         classify_metrics,
         forecast_baselines,
+        forecast_classical_baselines,
         forecast_metrics,
+        gate_baseline,
+        margin,
     )
     from lstmtune.progress import emit
     from lstmtune.serving import save_model_dir
@@ -337,8 +346,35 @@ def train_best_step(
     best = json.loads(Path(best_path).read_text())
     params = best["best_params"]
     epochs = max(1, int(best["best_epoch"]))
-    problem = make_problem(parts, meta, params)
     device = select_device(cfg.train.device)
+    combination: dict[str, Any] | None = None
+    if meta["task"] == "forecast" and meta.get("classical"):
+        from lstmtune.classical import add_classical
+        from lstmtune.combine import validation_combination
+
+        if cfg.evaluate.combine and not best.get("schedule"):  # weights chosen on validation
+            combination = validation_combination(
+                parts,
+                meta,
+                params,
+                lambda prob, data: (
+                    train(
+                        prob,
+                        params,
+                        data,
+                        None,
+                        epochs=epochs,
+                        grad_clip=cfg.train.grad_clip,
+                        seed=cfg.train.seed + int(best["best_trial"]),
+                        device=device,
+                        amp=cfg.train.amp,
+                    )
+                    .model.cpu()
+                    .eval()
+                ),
+            )
+        add_classical(meta, parts, "val", extend_space=False)  # the final model: train+val
+    problem = make_problem(parts, meta, params)
     if best.get(
         "schedule"
     ):  # population-based training: follow the winner's hyperparameter schedule
@@ -371,11 +407,33 @@ def train_best_step(
     if isinstance(problem, ForecastProblem):
         pred = problem.predict(model, test)
         assert test.raw_y is not None
+        if combination is not None and combination["partner"] is not None:
+            from lstmtune.combine import apply
+
+            combination["spec"] = meta["classical"][combination["partner"]]
+            f = problem.featurizer
+            series = problem.raw[:, f.target_index]
+            pred = apply(combination, pred, series, problem.ends("test"), f.period)
         test_metrics = forecast_metrics(pred, test.raw_y)
         baselines = forecast_baselines(problem.featurizer, problem.raw, problem.ends("test"))
-        spec_extra: dict[str, Any] = {"featurizer": problem.featurizer.to_dict()}
+        classical, baseline_failures, baseline_seconds, classical_pred = (
+            forecast_classical_baselines(
+                problem.featurizer,
+                problem.raw,
+                problem.ends("test"),
+                int(meta["splits"]["test"]["start"]),
+            )
+        )
+        baselines.update(classical)
+        for name, reason in baseline_failures.items():
+            emit("warning", f"warning: baseline {name} skipped (it could not be fitted): {reason}")
+        spec_extra: dict[str, Any] = {
+            "featurizer": problem.featurizer.to_dict(),
+            "combination": combination,
+        }
         confusion: dict[str, Any] | None = None
     else:
+        baseline_failures, baseline_seconds, classical_pred = {}, {}, {}
         assert isinstance(problem, ClassifyProblem)
         proba = problem.predict_proba(model, test)
         true = test.y.cpu().numpy()
@@ -392,7 +450,7 @@ def train_best_step(
         if meta["task"] == "classify":  # 1-NN DTW and MiniRocket (aeon) on the same test split
             from lstmtune.classify_baselines import classify_classical_baselines
 
-            classical, baseline_failures, _seconds = classify_classical_baselines(
+            classical, baseline_failures, baseline_seconds = classify_classical_baselines(
                 problem, seed=cfg.train.seed
             )
             baselines.update(classical)
@@ -407,7 +465,7 @@ def train_best_step(
             "vocab_size": problem.vocab_size,
         }
     metric = PRIMARY_METRIC[meta["task"]]
-    base_name, base_value = best_baseline(baselines, metric)
+    base_name, base_value = gate_baseline(meta["task"], baselines, metric, cfg.evaluate.gate)
     beats = bool(better(test_metrics[metric], base_value, metric))
     spec = {
         "task": meta["task"],
@@ -427,6 +485,13 @@ def train_best_step(
         "primary_metric": metric,
         "best_baseline": base_name,
         "beats_baseline": beats,
+        "gate": cfg.evaluate.gate,
+        "baseline_failures": baseline_failures,
+        "baseline_seconds": baseline_seconds,
+        "baseline_forecasts": {k: v.tolist() for k, v in classical_pred.items()},
+        "combination": None
+        if combination is None
+        else {k: v for k, v in combination.items() if k != "spec"},
         "retrain_epochs": epochs,
         "retrain_seconds": round(result.train_seconds, 2),
         "n_test": len(test),
@@ -445,15 +510,16 @@ def train_best_step(
     emit(
         "retrained",
         f"retrained on train+val for {epochs} epochs; test {metric}={test_metrics[metric]:.4g}"
-        f" {verdict} {base_name} ({base_value:.4g})",
+        f" {verdict} {base_name} ({base_value:.4g};"
+        f" {margin(test_metrics[metric], base_value, metric)})",
         test_metrics=test_metrics,
         beats_baseline=beats,
     )
     if not beats:
         emit(
             "warning",
-            "warning: the tuned model loses to a naive baseline;"
-            " it will be registered as challenger, not champion",
+            f"warning: the tuned model loses to a {baseline_set(meta['task'], base_name)}"
+            f" baseline ({base_name}); it will be registered as challenger, not champion",
         )
     return {"metrics": {k: float(v) for k, v in flat.items()}, "confusion_matrix": confusion}
 
