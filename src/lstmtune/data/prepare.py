@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,14 @@ from lstmtune.data.splits import (
     stratified_pick,
 )
 from lstmtune.data.text import prepare_text
+from lstmtune.data.timeaxis import (
+    Placed,
+    TimeAxisError,
+    describe_gaps,
+    grid_column,
+    on_grid,
+    place,
+)
 from lstmtune.errors import UserError
 from lstmtune.search_space import resolve_search_space
 
@@ -76,6 +83,37 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
     return best_lag
 
 
+def place_times(values: pd.Series, cfg: DataConfig, source: str) -> Placed:
+    """The time column on its grid (``data.freq`` or inferred); duplicated or irregular times, and
+    missing periods unless ``data.missing`` fills them, are a :class:`UserError`."""
+    column = str(cfg.time_column)
+    try:
+        placed = place(values, column, freq=cfg.freq, snap=cfg.freq is not None)
+    except TimeAxisError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    if placed.gaps and cfg.missing == "error":
+        raise UserError(
+            f"{source}: column '{column}' (data.time_column, frequency {placed.axis.freq}) has "
+            f"missing periods: {describe_gaps(placed)}; set data.missing: ffill or interpolate "
+            "to fill them, or data.freq if the frequency is wrong"
+        )
+    return placed
+
+
+def time_axis_meta(placed: Placed, cfg: DataConfig) -> dict[str, Any]:
+    """What metadata.json (and the published model's spec) records about the time axis."""
+    filled = placed.n_missing
+    return {
+        **placed.axis.to_dict(),
+        "freq_source": "data.freq" if cfg.freq is not None else "inferred",
+        "gaps": len(placed.gaps),
+        "filled_periods": filled,
+        "fill": cfg.missing if filled else None,
+        "first": placed.axis.label(placed.grid[0]),
+        "last": placed.axis.label(placed.grid[-1]),
+    }
+
+
 def prepare_forecast(
     frame: pd.DataFrame, cfg: DataConfig, source: str
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -89,41 +127,34 @@ def prepare_forecast(
     )
     rows = np.arange(len(frame))
     times: pd.Series | None = None
+    placed: Placed | None = None
     if cfg.time_column is not None:
-        col = frame[cfg.time_column]
-        numeric = (
-            pd.to_numeric(col, errors="coerce")
-            if not pd.api.types.is_datetime64_any_dtype(col)
-            else None
-        )
-        if numeric is not None and not numeric.isna().any():
-            bad = ~np.isfinite(numeric.to_numpy(dtype=np.float64))
-            order = np.argsort(numeric.to_numpy(), kind="stable")
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                parsed = pd.to_datetime(col, errors="coerce")
-            bad = parsed.isna().to_numpy()
-            order = np.argsort(parsed.to_numpy(), kind="stable")
-            times = parsed.iloc[order].reset_index(drop=True)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise UserError(
-                f"{source}: column '{cfg.time_column}' (data.time_column) has an unparsable time "
-                f"{col.iloc[i]!r} at data row {i + 1}"
-            )
-        frame = frame.iloc[order].reset_index(drop=True)
-        rows = rows[order]
+        placed = place_times(frame[cfg.time_column], cfg, source)
+        frame = frame.iloc[placed.order].reset_index(drop=True)
+        rows = rows[placed.order]
+        if placed.axis.kind == "datetime":
+            times = pd.Series(pd.DatetimeIndex(placed.grid))
+    elif cfg.freq is not None:
+        raise UserError(f"data.freq: {cfg.freq!r} needs data.time_column (the column it describes)")
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
     features = feature_columns(frame, cfg, exclude, source)
     if cfg.target not in features:
         features = [cfg.target, *features]
     numeric_cols = {c: numeric_column(frame, c, source, rows) for c in features}
-    total = len(frame)
+    labels = (
+        split_values(frame, cfg.split_column, source, rows)
+        if cfg.split_column is not None
+        else None
+    )
+    if placed is not None and placed.gaps:  # missing periods become missing values to fill
+        numeric_cols = {c: on_grid(placed, arr, np.nan) for c, arr in numeric_cols.items()}
+        if labels is not None:
+            labels = pd.Series(on_grid(placed, labels.to_numpy(dtype=object), None)).ffill()
+        rows = on_grid(placed, rows, -1)
+    total = len(rows)
     horizon = cfg.horizon
 
-    if cfg.split_column is not None:
-        labels = split_values(frame, cfg.split_column, source, rows)
+    if labels is not None:
         rank = labels.map({"train": 0, "val": 1, "test": 2}).to_numpy()
         if (np.diff(rank) < 0).any():
             raise UserError(
@@ -169,8 +200,8 @@ def prepare_forecast(
         else:
             filled[c] = fill_missing(arr, c, source, cfg.missing, rows)
     clean = pd.DataFrame(filled)
-    if cfg.time_column is not None:
-        clean.insert(0, cfg.time_column, frame[cfg.time_column].to_numpy())
+    if placed is not None:
+        clean.insert(0, placed.axis.column, grid_column(placed, frame[placed.axis.column]))
     parts = {name: clean.iloc[a:b].reset_index(drop=True) for name, (a, b) in bounds.items()}
 
     target_values = clean[cfg.target].to_numpy()
@@ -199,6 +230,7 @@ def prepare_forecast(
         "scaler": scalers,
         "splits": {name: {"start": a, "end": b, "rows": b - a} for name, (a, b) in bounds.items()},
         "n_rows": total,
+        "time_axis": None if placed is None else time_axis_meta(placed, cfg),
     }
     return parts, meta
 

@@ -1,0 +1,450 @@
+"""The time axis of a forecast series: parse the time column, infer (or take) its frequency,
+refuse duplicated times, find missing periods and place the rows on their regular grid.
+
+Pure functions over pandas and numpy (nothing heavier: the CLI preflight imports this). The
+preparer calls them on the file and the published pyfunc on the history a consumer sends, so both
+apply the same checks. Errors are :class:`TimeAxisError` (a ``ValueError``) with a one-line message
+that names the column, the time value and the row (``row_word``: "data row" for a file, "input
+row" for a pyfunc input); the preparer prefixes the file name.
+
+Times are dates (``1949-01``, ``2000-06-05 13:30``), quarters (``1956Q1``) or numbers (``0, 1,
+2``). The frequency is a pandas offset alias (``MS``, ``QS-JAN``, ``D``, ``30min``, ``W-SUN``,
+``B``) or, for numbers, the step (``1``).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+__all__ = [
+    "Axis",
+    "Placed",
+    "TimeAxisError",
+    "axis_note",
+    "check_history",
+    "describe_gaps",
+    "gap_runs",
+    "grid_column",
+    "on_grid",
+    "parse_times",
+    "place",
+]
+
+QUARTER = re.compile(r"^\s*(\d{4})\s*[-/ ]?\s*[Qq]([1-4])\s*$")
+YEAR_MONTH = re.compile(r"^\s*\d{4}-\d{1,2}\s*$")
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+#: the modal step must cover at least this share of the steps for a frequency to be inferred
+MIN_REGULAR_SHARE = 0.5
+#: a grid may hold at most this many periods per row (guards against a far too fine data.freq)
+MAX_PERIODS_PER_ROW = 20
+
+
+class TimeAxisError(ValueError):
+    """Duplicated, missing, irregular or unparsable times (one line)."""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """How a time column is read: ``kind`` datetime or number, the frequency and how its values
+    are written (``style``: quarter, month, date, datetime, number)."""
+
+    column: str
+    kind: str
+    freq: str
+    style: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"column": self.column, "kind": self.kind, "freq": self.freq, "style": self.style}
+
+    def label(self, value: Any) -> str:
+        """A grid value as text, the way the file writes its times."""
+        if self.kind == "number":
+            v = float(value)
+            return str(int(v)) if v.is_integer() else f"{v:g}"
+        ts = pd.Timestamp(value)
+        if self.style == "quarter":
+            return f"{ts.year}Q{(ts.month - 1) // 3 + 1}"
+        if self.style == "month":
+            return f"{ts.year:04d}-{ts.month:02d}"
+        if self.style == "date":
+            return str(ts.strftime("%Y-%m-%d"))
+        return str(ts.isoformat(sep=" "))
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Sorted rows on the grid: ``order`` sorts the input, ``positions[i]`` is the grid index of
+    sorted row i, ``grid`` holds every period from the first to the last time."""
+
+    axis: Axis
+    order: np.ndarray
+    positions: np.ndarray
+    grid: np.ndarray
+
+    @property
+    def gaps(self) -> list[tuple[int, int]]:
+        return gap_runs(self.positions)
+
+    @property
+    def n_missing(self) -> int:
+        return len(self.grid) - len(self.positions)
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def parse_times(
+    values: pd.Series, column: str, *, rows: np.ndarray, row_word: str
+) -> tuple[str, str, np.ndarray]:
+    """``(kind, style, keys)``: keys are float64 (numbers) or datetime64[ns] (dates, quarters)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        keys = pd.DatetimeIndex(values).as_unit("ns")
+        _refuse(keys.isna(), values, column, rows, row_word)
+        return "datetime", _date_style(keys), _naive(keys)
+    numeric = pd.to_numeric(values, errors="coerce") if not _is_bool(values) else None
+    if numeric is not None and not numeric.isna().any():
+        arr = numeric.to_numpy(dtype=np.float64)
+        _refuse(~np.isfinite(arr), values, column, rows, row_word)
+        return "number", "number", arr
+    text = values.astype(str)
+    quarters = text.str.extract(QUARTER)
+    if quarters.notna().all(axis=None) and values.notna().all():
+        year = quarters[0].astype(int).to_numpy()
+        month = (quarters[1].astype(int).to_numpy() - 1) * 3 + 1
+        stamps = pd.to_datetime({"year": year, "month": month, "day": np.ones_like(year)})
+        return "datetime", "quarter", _naive(pd.DatetimeIndex(stamps).as_unit("ns"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce"))
+        if parsed.isna().any():  # pandas reads every value in the first value's format
+            parsed = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce", format="mixed"))
+    _refuse(parsed.isna(), values, column, rows, row_word)
+    keys = parsed.as_unit("ns")
+    style = "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
+    return "datetime", style, _naive(keys)
+
+
+def _is_bool(values: pd.Series) -> bool:
+    return bool(pd.api.types.is_bool_dtype(values))
+
+
+def _naive(keys: pd.DatetimeIndex) -> np.ndarray:
+    if keys.tz is not None:
+        keys = keys.tz_convert("UTC").tz_localize(None)
+    out: np.ndarray = keys.to_numpy(dtype="datetime64[ns]")
+    return out
+
+
+def _date_style(keys: pd.DatetimeIndex) -> str:
+    return "date" if bool((keys == keys.normalize()).all()) else "datetime"
+
+
+def _refuse(
+    bad: np.ndarray, values: pd.Series, column: str, rows: np.ndarray, row_word: str
+) -> None:
+    if np.asarray(bad).any():
+        i = int(np.flatnonzero(np.asarray(bad))[0])
+        raise TimeAxisError(
+            f"column '{column}' (data.time_column) has an unparsable time {values.iloc[i]!r} at "
+            f"{row_word} {int(rows[i]) + 1}"
+        )
+
+
+# --- frequency ---------------------------------------------------------------------------------
+
+
+def _modal_step(diffs: np.ndarray) -> tuple[Any, float]:
+    """The most common positive step and the share of steps equal to it."""
+    values, counts = np.unique(diffs, return_counts=True)
+    keep = values > 0
+    if not keep.any():
+        return None, 0.0
+    i = int(np.argmax(np.where(keep, counts, -1)))
+    return values[i], float(counts[i] / len(diffs))
+
+
+def _regular(diffs: np.ndarray) -> Any:
+    """The step when every step is a multiple of the modal one and that covers most steps."""
+    step, share = _modal_step(diffs)
+    if step is None or share < MIN_REGULAR_SHARE or (diffs % step != 0).any():
+        return None
+    return step
+
+
+def infer_freq(keys: np.ndarray, kind: str) -> str | None:
+    """The frequency of sorted, distinct times, or None if they fit none (gaps are allowed)."""
+    if len(keys) < 2:
+        return None
+    if kind == "number":
+        diffs = np.round(np.diff(keys), 9)
+        step, share = _modal_step(diffs)
+        if step is None or share < MIN_REGULAR_SHARE:
+            return None
+        ratio = diffs / step
+        if (np.abs(ratio - np.round(ratio)) > 1e-6).any():
+            return None
+        return str(int(step)) if float(step).is_integer() else f"{float(step):g}"
+    times = pd.DatetimeIndex(keys)
+    midnight = bool((times == times.normalize()).all())
+    for flag, begin in ((times.day == 1, True), (times.is_month_end, False)):
+        if midnight and bool(np.asarray(flag).all()):
+            months = times.year.to_numpy() * 12 + times.month.to_numpy()
+            k = _regular(np.diff(months))
+            return None if k is None else _monthly(int(k), int(times[0].month), begin)
+    step = _regular(np.diff(times.asi8))
+    if step is None:
+        return None
+    delta = pd.Timedelta(int(step), "ns")
+    day = pd.Timedelta(days=1)
+    weekdays_only = not bool((times.dayofweek >= 5).any())
+    if delta == day and weekdays_only and bool((np.diff(times.asi8) == 3 * day.value).any()):
+        return "B"
+    if delta == 7 * day:
+        return f"W-{DAYS[times[0].dayofweek]}"
+    if delta % day == pd.Timedelta(0):
+        return "D" if delta == day else f"{delta // day}D"
+    return str(to_offset(delta).freqstr)
+
+
+def _monthly(k: int, month: int, begin: bool) -> str:
+    suffix = "S" if begin else "E"
+    if k == 1:
+        return f"M{suffix}"
+    if k == 3:
+        return f"Q{suffix}-{MONTHS[month - 1]}"
+    if k == 12:
+        return f"Y{suffix}-{MONTHS[month - 1]}"
+    return f"{k}M{suffix}"
+
+
+def parse_freq(freq: str | int | float, kind: str, column: str) -> Any:
+    """A user's ``data.freq``: a pandas offset for dates, a positive step for numbers."""
+    if kind == "number":
+        try:
+            step = float(freq)
+        except ValueError:
+            raise TimeAxisError(
+                f"data.freq: {freq!r} is not a step; column '{column}' holds numbers, so give "
+                "a positive number such as 1"
+            ) from None
+        if not np.isfinite(step) or step <= 0:
+            raise TimeAxisError(f"data.freq: {freq!r} must be a positive step")
+        return step
+    if isinstance(freq, int | float):
+        raise TimeAxisError(
+            f"data.freq: {freq!r} is a number but column '{column}' holds dates; give a pandas "
+            "offset alias such as MS, QS, D, h or 30min"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return to_offset(freq)
+    except ValueError:
+        raise TimeAxisError(
+            f"data.freq: {freq!r} is not a pandas offset alias (e.g. MS, QS, D, h, 30min)"
+        ) from None
+
+
+# --- placing on the grid -----------------------------------------------------------------------
+
+
+def place(
+    values: pd.Series,
+    column: str,
+    *,
+    freq: str | int | float | None,
+    snap: bool,
+    rows: np.ndarray | None = None,
+    row_word: str = "data row",
+) -> Placed:
+    """Sort the times, refuse duplicates, infer the frequency (``freq`` None) and put every row on
+    the grid. ``snap``: a time between two periods goes to the earlier one (a user's
+    ``data.freq``); otherwise such a time is an error. Gaps are left to the caller
+    (:attr:`Placed.gaps`)."""
+    rows = np.arange(len(values)) if rows is None else rows
+    kind, style, keys = parse_times(values, column, rows=rows, row_word=row_word)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    dup = np.flatnonzero(keys[1:] == keys[:-1])
+    if len(dup):
+        a, b = sorted((int(rows[order[dup[0]]]), int(rows[order[dup[0] + 1]])))
+        raise TimeAxisError(
+            f"column '{column}' (data.time_column) has the time "
+            f"{str(values.iloc[order[dup[0]]])!r} twice, at {row_word}s {a + 1} and {b + 1}; "
+            "each time may appear once"
+        )
+    name = freq if freq is None else str(freq)
+    if freq is None:
+        name = infer_freq(keys, kind)
+        if name is None:
+            raise TimeAxisError(_irregular(keys, kind, column))
+    assert name is not None
+    axis = Axis(column=column, kind=kind, freq=name, style=style)
+    offset = parse_freq(freq if freq is not None else name, kind, column)
+    if kind == "number":
+        start = float(keys[0])
+        where = (keys - start) / float(offset)
+        positions = np.floor(where + 1e-9).astype(np.int64)
+        on_grid = np.abs(where - np.round(where)) <= 1e-6
+        _check_size(int(positions[-1]) + 1, len(keys), name)
+        grid: np.ndarray = start + np.arange(int(positions[-1]) + 1) * float(offset)
+    else:
+        first, last = pd.Timestamp(keys[0]), pd.Timestamp(keys[-1])
+        tick = isinstance(offset, pd.offsets.Tick)
+        if snap:
+            start = first.floor(offset) if tick else offset.rollback(first.normalize())
+        else:
+            start = first
+        if tick:
+            _check_size((last - start) // pd.Timedelta(offset) + 1, len(keys), name)
+        elif not offset.is_on_offset(start):  # only without snap: the first time is off the grid
+            start = offset.rollback(start)
+        grid_index = pd.date_range(start, last, freq=offset)
+        _check_size(len(grid_index), len(keys), name)
+        grid = grid_index.as_unit("ns").to_numpy()
+        positions = np.searchsorted(grid, keys, side="right").astype(np.int64) - 1
+        on_grid = grid[positions] == keys
+    if not snap and not on_grid.all():
+        i = int(np.flatnonzero(~on_grid)[0])
+        raise TimeAxisError(
+            f"column '{column}' (data.time_column): the time {str(values.iloc[order[i]])!r} at "
+            f"{row_word} {int(rows[order[i]]) + 1} is not on the {name} grid that starts at "
+            f"{axis.label(grid[0])}"
+            + ("" if freq is not None else "; set data.freq to put the times on a grid")
+        )
+    same = np.flatnonzero(positions[1:] == positions[:-1])
+    if len(same):
+        i = int(same[0])
+        a, b = sorted((int(rows[order[i]]), int(rows[order[i + 1]])))
+        raise TimeAxisError(
+            f"column '{column}' (data.time_column): data.freq {name} puts {row_word}s {a + 1} and "
+            f"{b + 1} ({str(values.iloc[order[i]])!r}, {str(values.iloc[order[i + 1]])!r}) in "
+            f"the same period {axis.label(grid[positions[i]])}; aggregate them or choose a "
+            "finer data.freq"
+        )
+    return Placed(axis=axis, order=order, positions=positions, grid=grid)
+
+
+def _check_size(periods: int, n: int, name: str) -> None:
+    if periods > MAX_PERIODS_PER_ROW * n + 100:
+        raise TimeAxisError(
+            f"data.freq: {name} gives {periods} periods for {n} rows; choose a coarser frequency"
+        )
+
+
+def _irregular(keys: np.ndarray, kind: str, column: str) -> str:
+    if len(keys) < 2:
+        return f"column '{column}' (data.time_column) has fewer than two times: no frequency"
+    diffs = np.diff(keys) if kind == "number" else np.diff(keys.astype(np.int64))
+    step, share = _modal_step(diffs)
+    shown = (
+        f"{float(step):g}" if kind == "number" else str(pd.Timedelta(int(step), "ns").round("s"))
+    )
+    return (
+        f"column '{column}' (data.time_column) has irregular times that fit no frequency (the "
+        f"most common step, {shown}, is {share:.0%} of the steps); set data.freq (a pandas "
+        "offset alias such as D, h or MS, or a numeric step) to put them on that grid"
+    )
+
+
+def gap_runs(positions: np.ndarray) -> list[tuple[int, int]]:
+    """``(first missing grid index, number of periods)`` of every gap, in time order."""
+    jumps = np.diff(positions)
+    return [(int(positions[i]) + 1, int(jumps[i]) - 1) for i in np.flatnonzero(jumps > 1)]
+
+
+def describe_gaps(placed: Placed) -> str:
+    """``1951-04 … 1951-06 missing, 3 periods``, and how many gaps there are in all."""
+    gaps = placed.gaps
+    start, count = gaps[0]
+    first = placed.axis.label(placed.grid[start])
+    last = placed.axis.label(placed.grid[start + count - 1])
+    span = f"{first} … {last}" if count > 1 else first
+    text = f"{span} missing, {count} period{'s' if count > 1 else ''}"
+    if len(gaps) > 1:
+        text += f" (first of {len(gaps)} gaps, {placed.n_missing} missing periods in all)"
+    else:
+        text += " (1 gap)"
+    return text
+
+
+# --- the published model's input ---------------------------------------------------------------
+
+
+def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
+    """The consumer's history must be in time order on the model's grid, without duplicates or
+    gaps. Nothing to check when the model has no time axis or the input has no time column."""
+    if not axis or axis.get("column") not in frame.columns:
+        return
+    column = str(axis["column"])
+    values = frame[column].reset_index(drop=True)
+    rows = np.arange(len(values))
+    kind, _, _ = parse_times(values, column, rows=rows, row_word="input row")
+    if kind != axis["kind"]:
+        words = {"number": "numbers", "datetime": "dates"}
+        raise TimeAxisError(
+            f"input column '{column}' holds {words[kind]}; the model was trained on "
+            f"{words.get(str(axis['kind']), axis['kind'])}"
+        )
+    placed = place(values, column, freq=axis["freq"], snap=False, row_word="input row")
+    if placed.gaps:
+        raise TimeAxisError(
+            f"input column '{column}' (frequency {axis['freq']}): {describe_gaps(placed)}; send "
+            "the history without gaps (the model forecasts from consecutive periods)"
+        )
+    back = np.flatnonzero(np.diff(placed.order) < 0)
+    if len(back):
+        i = int(placed.order[back[0] + 1])
+        raise TimeAxisError(
+            f"input column '{column}': the history is not in time order ({values.iloc[i]!r} at "
+            f"input row {i + 1} comes after a later time); sort it by '{column}'"
+        )
+
+
+def axis_note(time_axis: dict[str, Any] | None) -> str:
+    """``, freq MS, 3 periods filled`` for the prepare step's summary line ('' without a time
+    column)."""
+    if not time_axis:
+        return ""
+    note = f", freq {time_axis['freq']}"
+    filled = int(time_axis.get("filled_periods", 0))
+    if filled:
+        note += f", {filled} missing period{'s' if filled > 1 else ''} filled ({time_axis['fill']})"
+    return note
+
+
+def grid_column(placed: Placed, raw: pd.Series) -> np.ndarray:
+    """The time column on the grid: the file's own values (``raw``, already in time order) where
+    it has rows, and for filled periods a value of the same kind (a timestamp, a number, or text
+    written like the file's)."""
+    sorted_raw = raw.reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(raw) and placed.axis.kind == "datetime":
+        stamps = pd.Series(pd.DatetimeIndex(placed.grid))
+        if getattr(raw.dtype, "tz", None) is not None:
+            stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(raw.dtype.tz)
+        filled = stamps.astype(raw.dtype)
+    elif pd.api.types.is_numeric_dtype(raw) and placed.axis.kind == "number":
+        grid = pd.Series(placed.grid)
+        integral = pd.api.types.is_integer_dtype(raw) and bool((grid % 1 == 0).all())
+        filled = grid.astype(raw.dtype) if integral else grid
+    else:
+        filled = pd.Series([placed.axis.label(v) for v in placed.grid], dtype=object)
+    filled.iloc[placed.positions] = sorted_raw.to_numpy()
+    out: np.ndarray = filled.to_numpy()
+    return out
+
+
+def on_grid(placed: Placed, values: np.ndarray, fill: Any) -> np.ndarray:
+    """Values of the sorted rows spread over the grid; ``fill`` in the missing periods."""
+    dtype = np.float64 if fill is not None and fill != fill else values.dtype
+    out = np.full(len(placed.grid), fill, dtype=dtype if fill is not None else object)
+    out[placed.positions] = values
+    return out
