@@ -46,6 +46,24 @@ def build_vocab(texts: list[str], *, min_freq: int, max_vocab: int, lowercase: b
 def prepare_text(
     frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Check the text and label columns, split by row (stratified), build the vocabulary on the
+    train split; the three splits (text and label columns only) and the metadata."""
+    text_col, label_col = _check_columns(frame, cfg, source)
+    texts, labels = _texts_and_labels(frame, text_col, label_col, source)
+    classes = _classes(labels, label_col, source)
+    clean = pd.DataFrame({text_col: texts.to_numpy(), label_col: labels.to_numpy()})
+    ids = [str(i) for i in range(len(clean))]
+    by_id = pd.Series(labels.to_numpy(), index=ids)
+    assign = _assign_splits(frame, cfg, source, ids, by_id, seed)
+    split = pd.Series([assign[s] for s in ids])
+    parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}
+    train_counts = _check_splits(parts, label_col, classes, source)
+    meta = _text_meta(cfg, clean, parts, text_col, label_col, classes, train_counts)
+    return parts, meta
+
+
+def _check_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[str, str]:
+    """The text and label column names, both configured, present and without missing values."""
     for key in ("text_column", "label"):
         if getattr(cfg, key) is None:
             raise UserError(
@@ -61,6 +79,13 @@ def prepare_text(
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             raise UserError(f"{source}: column '{col}' has a missing value at data row {i + 1}")
+    return text_col, label_col
+
+
+def _texts_and_labels(
+    frame: pd.DataFrame, text_col: str, label_col: str, source: str
+) -> tuple[pd.Series, pd.Series]:
+    """The texts as strings (none empty) and the labels as stripped strings."""
     texts = frame[text_col].astype(str)
     empty = (texts.str.strip() == "").to_numpy()
     if empty.any():
@@ -69,41 +94,58 @@ def prepare_text(
             f"{source}: column '{text_col}' (data.text_column) has an empty text at data row "
             f"{i + 1}"
         )
-    labels = frame[label_col].astype(str).str.strip()
+    return texts, frame[label_col].astype(str).str.strip()
+
+
+def _classes(labels: pd.Series, label_col: str, source: str) -> list[str]:
+    """The sorted class names; at least two."""
     classes = sorted(labels.unique().tolist())
     if len(classes) < 2:
         raise UserError(
             f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "
             "classification needs at least two"
         )
-    clean = pd.DataFrame({text_col: texts.to_numpy(), label_col: labels.to_numpy()})
-    ids = [str(i) for i in range(len(clean))]
-    by_id = pd.Series(labels.to_numpy(), index=ids)
+    return classes
+
+
+def _assign_splits(
+    frame: pd.DataFrame,
+    cfg: DataConfig,
+    source: str,
+    ids: list[str],
+    by_id: pd.Series,
+    seed: int,
+) -> dict[str, str]:
+    """Each row id's split: from ``data.split_column`` (val drawn from train, stratified, when
+    the column has none), else a stratified random draw of test, then val."""
     rng = np.random.default_rng(seed)
-    assign: dict[str, str] = {}
     if cfg.split_column is not None:
         split_vals = split_values(frame, cfg.split_column, source)
-        assign = dict(zip(ids, split_vals.to_numpy(), strict=True))
+        assign: dict[str, str] = dict(zip(ids, split_vals.to_numpy(), strict=True))
         if "val" not in assign.values():
             train_ids = [s for s, v in assign.items() if v == "train"]
             for s in stratified_pick(
                 train_ids, by_id, split_size(cfg.val_size, len(train_ids), "val_size"), rng
             ):
                 assign[s] = "val"
-    else:
-        n_test = split_size(cfg.test_size, len(ids), "test_size")
-        n_val = split_size(cfg.val_size, len(ids), "val_size")
-        if n_test + n_val >= len(ids):
-            raise UserError(
-                f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size} and "
-                f"data.test_size={cfg.test_size}"
-            )
-        test_ids = set(stratified_pick(ids, by_id, n_test, rng))
-        rest = [s for s in ids if s not in test_ids]
-        val_ids = set(stratified_pick(rest, by_id, n_val, rng))
-        assign = {s: "test" if s in test_ids else "val" if s in val_ids else "train" for s in ids}
-    split = pd.Series([assign[s] for s in ids])
-    parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}
+        return assign
+    n_test = split_size(cfg.test_size, len(ids), "test_size")
+    n_val = split_size(cfg.val_size, len(ids), "val_size")
+    if n_test + n_val >= len(ids):
+        raise UserError(
+            f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size} and "
+            f"data.test_size={cfg.test_size}"
+        )
+    test_ids = set(stratified_pick(ids, by_id, n_test, rng))
+    rest = [s for s in ids if s not in test_ids]
+    val_ids = set(stratified_pick(rest, by_id, n_val, rng))
+    return {s: "test" if s in test_ids else "val" if s in val_ids else "train" for s in ids}
+
+
+def _check_splits(
+    parts: dict[str, pd.DataFrame], label_col: str, classes: list[str], source: str
+) -> pd.Series:
+    """Every split has texts and the train split every class; the train split's class counts."""
     for name in SPLITS:
         if parts[name].empty:
             raise UserError(
@@ -115,6 +157,20 @@ def prepare_text(
         raise UserError(
             f"{source}: class {missing!r} of column '{label_col}' has no text in the train split"
         )
+    return train_counts
+
+
+def _text_meta(
+    cfg: DataConfig,
+    clean: pd.DataFrame,
+    parts: dict[str, pd.DataFrame],
+    text_col: str,
+    label_col: str,
+    classes: list[str],
+    train_counts: pd.Series,
+) -> dict[str, Any]:
+    """The metadata of a text data set: columns, classes, the train-only vocabulary, the
+    tokenizer's settings, split sizes and the longest text in tokens."""
     tcfg = cfg.text
     vocab = build_vocab(
         parts["train"][text_col].tolist(),
@@ -123,7 +179,7 @@ def prepare_text(
         lowercase=tcfg.lowercase,
     )
     lengths = [len(tokenize(t, lowercase=tcfg.lowercase)) for t in clean[text_col]]
-    meta: dict[str, Any] = {
+    return {
         "task": "text",
         "columns": {"text": text_col, "label": label_col, "features": [text_col], "dtypes": {}},
         "classes": classes,
@@ -142,7 +198,6 @@ def prepare_text(
         "n_rows": len(clean),
         "n_sequences": len(clean),
     }
-    return parts, meta
 
 
 class TextFeaturizer:
