@@ -9,6 +9,7 @@ credentials never leak into a test.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -126,3 +127,49 @@ def serve(
 
 def log_tail(server: dict[str, Any], n: int = 2000) -> str:
     return _tail(server["log"], n)
+
+
+def run_cli(
+    server: dict[str, Any],
+    config: Path,
+    out: Path,
+    model_name: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> dict[str, Any]:
+    """``lstmtune run`` (2 trials of ``config``) as a subprocess against ``server``; its summary.
+
+    ``env`` defaults to :func:`clean_env`; a failing run fails with the CLI's and the server's
+    output."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmtune.cli",
+        "run",
+        "--tracking-uri",
+        server["url"],
+        "--model-name",
+        model_name,
+        "--n-trials",
+        "2",
+        "--config",
+        str(config),
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env if env is not None else clean_env(),
+        cwd=str(out.parent),
+    )
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-4000:]}"
+        f"\nSERVER LOG:\n{log_tail(server)}"
+    )
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
+    return summary

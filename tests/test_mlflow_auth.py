@@ -157,37 +157,9 @@ def run_summary(
     config.write_text(
         yaml.safe_dump({"tune": {"search_space": dict(TINY_SPACE)}, "train": {"patience": 3}})
     )
-    out = work / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "lstmtune.cli",
-        "run",
-        "--tracking-uri",
-        server["url"],
-        "--model-name",
-        MODEL_NAME,
-        "--n-trials",
-        "2",
-        "--config",
-        str(config),
-        "--output-dir",
-        str(out),
-    ]
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=str(work),
-        env=_as(PIPELINE_USER, pipeline_password),
+    return mlflow_proc.run_cli(
+        server, config, work / "out", MODEL_NAME, env=_as(PIPELINE_USER, pipeline_password)
     )
-    assert proc.returncode == 0, (
-        f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-4000:]}"
-        f"\nSERVER LOG:\n{mlflow_proc.log_tail(server)}"
-    )
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    return summary
 
 
 def test_anonymous_and_wrong_password_requests_get_401(

@@ -8,21 +8,15 @@ server by ``models:/<name>@champion`` in yet another process.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow_proc
 import pytest
 import yaml
 from conftest import TINY_SPACE
@@ -32,94 +26,15 @@ from lstmtune.config import example_data_path
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MODEL_NAME = "lt-test"
-HEALTH_TIMEOUT_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env.update(extra)
-    return env
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's whole process group (uvicorn workers included), then SIGKILL."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=20)
-    with contextlib.suppress(
-        ProcessLookupError
-    ):  # stragglers in the group (workers) even when the leader is gone
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    artifacts = root / "artifacts"
-    log_path = root / "server.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--backend-store-uri",
-        f"sqlite:///{root}/mlflow.db",
-        "--serve-artifacts",
-        "--artifacts-destination",
-        str(artifacts),
-        "--workers",
-        "1",
-    ]
-    log = open(log_path, "wb")  # noqa: SIM115 - closed in the finalizer
-    proc = subprocess.Popen(
-        cmd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=str(root),
-        env=_clean_env(),
-        start_new_session=True,
-    )
     try:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"mlflow server exited with {proc.returncode}:\n"
-                    f"{log_path.read_text(errors='replace')[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=3) as resp:
-                    if resp.status == 200 and resp.read().strip() == b"OK":
-                        break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow server did not answer /health within {HEALTH_TIMEOUT_S} s:\n"
-                    f"{log_path.read_text(errors='replace')[-3000:]}"
-                )
-            time.sleep(0.5)
-        yield {"url": url, "root": root, "artifacts": artifacts, "log": log_path, "proc": proc}
-    finally:
-        _stop(proc)
-        log.close()
+        with mlflow_proc.serve(tmp_path_factory.mktemp("mlflow-server")) as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -132,32 +47,7 @@ def tiny_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run_cli(server: dict[str, Any], config: Path, out: Path, *extra: str) -> dict[str, Any]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "lstmtune.cli",
-        "run",
-        "--tracking-uri",
-        server["url"],
-        "--model-name",
-        MODEL_NAME,
-        "--n-trials",
-        "2",
-        "--config",
-        str(config),
-        "--output-dir",
-        str(out),
-        *extra,
-    ]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=600, env=_clean_env(), cwd=str(out.parent)
-    )
-    assert proc.returncode == 0, (
-        f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-4000:]}"
-        f"\nSERVER LOG:\n{server['log'].read_text(errors='replace')[-2000:]}"
-    )
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    return summary
+    return mlflow_proc.run_cli(server, config, out, MODEL_NAME, *extra, timeout=600)
 
 
 def _client(server: dict[str, Any]) -> Any:
@@ -248,7 +138,7 @@ def test_champion_loads_by_alias_in_fresh_process(
         text=True,
         timeout=300,
         cwd=str(tmp_path),
-        env=_clean_env(MLFLOW_TRACKING_URI=mlflow_server["url"]),
+        env=mlflow_proc.clean_env(MLFLOW_TRACKING_URI=mlflow_server["url"]),
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
