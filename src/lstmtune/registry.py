@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import lstmtune
+from lstmtune._version import __version__
 from lstmtune.config import RunConfig
 from lstmtune.evaluate import PRIMARY_METRIC, classify_metrics, decide_promotion, forecast_metrics
 from lstmtune.features import ForecastFeaturizer, forecast_series
@@ -192,7 +192,7 @@ def publish(
                 name="model",
                 python_model=str(MODEL_CODE),
                 artifacts={"model_dir": str(model_dir)},
-                code_paths=[str(Path(lstmtune.__file__).parent)],
+                code_paths=[str(Path(__file__).resolve().parent)],  # the lstmtune package
                 signature=signature,
                 input_example=example,
                 pip_requirements=_requirements(),
@@ -204,7 +204,7 @@ def publish(
     tags = {
         "task": meta["task"],
         "data_sha256": meta["sha256"],
-        "lstmtune_version": lstmtune.__version__,
+        "lstmtune_version": __version__,
         f"test_{metric}": f"{new_value:.6g}",
     }
     if meta["task"] == "forecast":
