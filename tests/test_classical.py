@@ -191,7 +191,7 @@ def test_published_model_recomputes_the_classical_forecast_from_json_in_a_fresh_
     )
     params = {"units": 8}
     model = build_model(1, 1, params, zero_head=True)  # an untrained head: the anchor itself
-    combination = {"partner": "arima", "weight": 0.25, "spec": arima}
+    combination = {"weights": {"network": 0.25, "arima": 0.75}, "specs": {"arima": arima}}
     spec = {
         "task": "forecast",
         "params": params,
@@ -202,7 +202,8 @@ def test_published_model_recomputes_the_classical_forecast_from_json_in_a_fresh_
         "combination": combination,
     }
     save_model_dir(tmp_path / "model", model, spec)
-    assert json.loads((tmp_path / "model" / SPEC).read_text())["combination"]["spec"] == arima
+    saved = json.loads((tmp_path / "model" / SPEC).read_text())["combination"]
+    assert saved["specs"]["arima"] == arima
     frame = pd.DataFrame({"passengers": airline})
     frame.to_csv(tmp_path / "history.csv", index=False)
     script = (
@@ -230,3 +231,36 @@ def test_published_model_recomputes_the_classical_forecast_from_json_in_a_fresh_
     test = ends >= fit_end - 1
     err = served[test][:-1] - airline[ends[test][:-1] + 1]
     assert np.sqrt(np.mean(err**2)) < 30  # a real forecast, not the seasonal naive's ~50
+
+
+def test_combination_weights_are_chosen_on_validation_and_stay_convex() -> None:
+    from lstmtune.combine import choose
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(40, 1)).cumsum(axis=0)
+    a_err, e_err = rng.normal(size=(40, 1)), rng.normal(size=(40, 1))
+    network = true + a_err + e_err  # the average of the two partners is exact
+    partners = {"arima": true - a_err + e_err, "ets": true + a_err - e_err}
+    out = choose(network, partners, true)
+    assert out["weights"] == {"arima": 0.5, "ets": 0.5}
+    assert out["val_rmse"] == pytest.approx(0.0, abs=1e-9)
+    alone = choose(true.copy(), partners, true)  # the network is exact: no mix
+    assert alone["weights"] == {"network": 1.0}
+
+
+def test_a_series_too_short_for_the_classical_fit_keeps_the_lstm_path_with_a_warning() -> None:
+    from lstmtune.classical import add_classical
+
+    y = np.linspace(1.0, 2.0, 20) + np.tile([0.0, 0.3, -0.2, 0.1], 5)
+    parts = {"train": pd.DataFrame({"y": y[:12]}), "val": pd.DataFrame({"y": y[12:16]})}
+    parts["test"] = pd.DataFrame({"y": y[16:]})
+    anchor = {"type": "categorical", "choices": ["last", "seasonal"]}
+    meta = {
+        "columns": {"target": "y"},
+        "splits": {"train": {"end": 12}, "val": {"end": 16}},
+        "seasonal_period": 12,
+        "search_space": {"anchor": dict(anchor)},
+    }
+    warnings = add_classical(meta, parts, "train", extend_space=True)
+    assert len(warnings) == 2 and all("could not be fitted" in w for w in warnings)
+    assert meta["classical"] == {} and meta["search_space"]["anchor"] == anchor

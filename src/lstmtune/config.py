@@ -224,8 +224,8 @@ class EvaluateConfig(_Strict):
     combine: bool = Field(
         True,
         description=(
-            "forecast: publish w * network + (1 - w) * AutoARIMA or AutoETS, partner and weight"
-            " chosen on validation (w = 1, the network alone, when no mix helps)"
+            "forecast: publish a convex combination of the network, AutoARIMA and AutoETS,"
+            " weights chosen on validation (the network alone when no mix helps)"
         ),
     )
 

@@ -108,7 +108,7 @@ class Predictor:
         with torch.no_grad():
             out = self.model(torch.from_numpy(x)) + torch.from_numpy(anchor)
         pred = f.unscale_target(out.numpy().astype(np.float64))
-        if self.spec.get("combination"):  # w * network + (1 - w) * classical, from JSON
+        if self.spec.get("combination"):  # convex mix with classical forecasts, from JSON
             from lstmtune.combine import apply
 
             pred = apply(self.spec["combination"], pred, raw[:, f.target_index], ends, f.period)

@@ -407,10 +407,11 @@ def train_best_step(
     if isinstance(problem, ForecastProblem):
         pred = problem.predict(model, test)
         assert test.raw_y is not None
-        if combination is not None and combination["partner"] is not None:
+        if combination is not None:
             from lstmtune.combine import apply
 
-            combination["spec"] = meta["classical"][combination["partner"]]
+            partners = [k for k in combination["weights"] if k != "network"]
+            combination["specs"] = {k: meta["classical"][k] for k in partners}
             f = problem.featurizer
             series = problem.raw[:, f.target_index]
             pred = apply(combination, pred, series, problem.ends("test"), f.period)
@@ -491,7 +492,7 @@ def train_best_step(
         "baseline_forecasts": {k: v.tolist() for k, v in classical_pred.items()},
         "combination": None
         if combination is None
-        else {k: v for k, v in combination.items() if k != "spec"},
+        else {k: v for k, v in combination.items() if k != "specs"},
         "retrain_epochs": epochs,
         "retrain_seconds": round(result.train_seconds, 2),
         "n_test": len(test),
