@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import make_classify_frame
 
 from lstmtune.config import example_data_path
@@ -319,6 +320,101 @@ def _unsupported_scheme(d: Path) -> tuple[list[str], list[str]]:
     return ["--data", "ftp://host/data.csv", "--target", "y"], ["ftp://host/data.csv", "scheme"]
 
 
+# --- the time axis (data.timeaxis): duplicated times, missing periods, irregular times
+
+DEV_DATA = Path(__file__).parent / "data"
+
+
+def _airline_edit(
+    d: Path, name: str, drop: list[str], repeat: list[int] | None = None
+) -> tuple[list[str], Path]:
+    """The bundled airline series without the months ``drop`` and with rows ``repeat`` appended
+    again at the end of the file."""
+    frame = pd.read_csv(example_data_path())
+    if repeat:
+        frame = pd.concat([frame, frame.iloc[repeat]], ignore_index=True)
+    frame = frame[~frame["month"].isin(drop)]
+    path = d / name
+    frame.to_csv(path, index=False)
+    return ["--data", str(path), "--target", "passengers", "--time-column", "month"], path
+
+
+def _duplicated_month(d: Path) -> tuple[list[str], list[str]]:
+    args, path = _airline_edit(d, "dup.csv", [], repeat=[5])
+    return args, [str(path), "column 'month'", "'1949-06' twice", "data rows 6 and 145"]
+
+
+def _gap_months(d: Path, name: str, drop: list[str], message: str) -> tuple[list[str], list[str]]:
+    args, path = _airline_edit(d, name, drop)
+    return args, [str(path), "column 'month'", "frequency MS", message, "data.missing"]
+
+
+def _gap_at_start(d: Path) -> tuple[list[str], list[str]]:
+    return _gap_months(d, "gap0.csv", ["1949-02"], "1949-02 missing, 1 period (1 gap)")
+
+
+def _gap_in_middle(d: Path) -> tuple[list[str], list[str]]:
+    drop = ["1951-04", "1951-05", "1951-06", "1958-01"]
+    return _gap_months(d, "gap1.csv", drop, "1951-04 … 1951-06 missing, 3 periods (first of 2 gaps")
+
+
+def _gap_at_end(d: Path) -> tuple[list[str], list[str]]:
+    drop = ["1960-10", "1960-11"]
+    return _gap_months(d, "gap2.csv", drop, "1960-10 … 1960-11 missing, 2 periods")
+
+
+def _gap_in_quarters(d: Path) -> tuple[list[str], list[str]]:
+    frame = pd.read_csv(DEV_DATA / "ausbeer.csv")
+    path = d / "ausbeer-gap.csv"
+    frame[frame["quarter"] != "1990Q2"].to_csv(path, index=False)
+    args = ["--data", str(path), "--target", "megalitres", "--time-column", "quarter"]
+    return args, [str(path), "column 'quarter'", "QS-JAN", "1990Q2 missing, 1 period"]
+
+
+def _gap_in_steps(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "steps-gap.csv"
+    series().drop(index=range(20, 25)).to_csv(path, index=False)
+    args = ["--data", str(path), "--target", "y", "--time-column", "t"]
+    return args, [str(path), "column 't'", "20 … 24 missing, 5 periods"]
+
+
+def _duplicated_step(d: Path) -> tuple[list[str], list[str]]:
+    frame = series()
+    frame.loc[40, "t"] = 12
+    path = d / "steps-dup.csv"
+    frame.to_csv(path, index=False)
+    args = ["--data", str(path), "--target", "y", "--time-column", "t"]
+    return args, [str(path), "column 't'", "'12' twice", "data rows 13 and 41"]
+
+
+def _irregular_times(d: Path) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(3)
+    seconds = np.sort(rng.choice(90 * 86400, size=80, replace=False))
+    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s")
+    path = d / "random-times.csv"
+    pd.DataFrame({"when": times.astype(str), "y": rng.normal(size=80)}).to_csv(path, index=False)
+    args = ["--data", str(path), "--target", "y", "--time-column", "when"]
+    return args, [str(path), "column 'when'", "irregular times", "data.freq"]
+
+
+def _freq_config(d: Path, name: str, freq: object) -> list[str]:
+    path = d / name
+    data = {"path": example_data_path(), "target": "passengers", "time_column": "month"}
+    path.write_text(yaml.safe_dump({"data": {**data, "freq": freq}}))
+    return ["--config", str(path)]
+
+
+def _bad_freq(d: Path) -> tuple[list[str], list[str]]:
+    return _freq_config(d, "freq.yaml", "fortnightly"), ["data.freq", "'fortnightly'", "alias"]
+
+
+def _coarse_freq(d: Path) -> tuple[list[str], list[str]]:
+    return _freq_config(d, "freq2.yaml", "YS"), [
+        "data.freq YS puts data rows 1 and 2",
+        "'1949-01', '1949-02'",
+    ]
+
+
 CASES: dict[str, Builder] = {
     "missing-file": _missing_file,
     "empty-file": _empty_file,
@@ -358,6 +454,16 @@ CASES: dict[str, Builder] = {
     "non-number-test-size": _non_number_size,
     "in-memory-storage": _memory_storage,
     "unsupported-uri-scheme": _unsupported_scheme,
+    "duplicated-month": _duplicated_month,
+    "gap-after-first-month": _gap_at_start,
+    "gaps-in-middle": _gap_in_middle,
+    "gap-before-last-month": _gap_at_end,
+    "gap-in-quarters": _gap_in_quarters,
+    "gap-in-integer-steps": _gap_in_steps,
+    "duplicated-integer-step": _duplicated_step,
+    "irregular-times": _irregular_times,
+    "bad-data-freq": _bad_freq,
+    "data-freq-too-coarse": _coarse_freq,
 }
 
 
