@@ -411,6 +411,18 @@ def test_check_history_refuses(edit: Callable[[pd.DataFrame], pd.DataFrame], fra
     assert isinstance(info.value, ValueError)
 
 
+def test_check_history_puts_times_on_a_stated_data_freq_grid() -> None:
+    """A model trained with data.freq takes a history of irregular times the same way: each row
+    in its period; a missing period is still refused."""
+    history = _jittered_hours().head(48)
+    hourly = {"column": "time", "kind": "datetime", "freq": "h", "style": "datetime"}
+    with pytest.raises(TimeAxisError, match="is not on the h grid"):
+        check_history(history, hourly)
+    check_history(history, {**hourly, "freq_source": "data.freq"})
+    with pytest.raises(TimeAxisError, match=r"2024-03-01 05:00:00 missing, 1 period"):
+        check_history(history.drop(index=[5]), {**hourly, "freq_source": "data.freq"})
+
+
 # --- the whole pipeline through the CLI: a filled gap, the tag and the pyfunc's checks ---------
 
 

@@ -109,7 +109,8 @@ def parse_times(
         keys = pd.DatetimeIndex(values).as_unit("ns")
         _refuse(keys.isna(), values, column, rows, row_word)
         return "datetime", _date_style(keys), _naive(keys)
-    numeric = pd.to_numeric(values, errors="coerce") if not _is_bool(values) else None
+    bool_column = pd.api.types.is_bool_dtype(values)
+    numeric = None if bool_column else pd.to_numeric(values, errors="coerce")
     if numeric is not None and not numeric.isna().any():
         arr = numeric.to_numpy(dtype=np.float64)
         _refuse(~np.isfinite(arr), values, column, rows, row_word)
@@ -130,10 +131,6 @@ def parse_times(
     keys = parsed.as_unit("ns")
     style = "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
     return "datetime", style, _naive(keys)
-
-
-def _is_bool(values: pd.Series) -> bool:
-    return bool(pd.api.types.is_bool_dtype(values))
 
 
 def _naive(keys: pd.DatetimeIndex) -> np.ndarray:
@@ -394,7 +391,8 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
             f"input column '{column}' holds {words[kind]}; the model was trained on "
             f"{words.get(str(axis['kind']), axis['kind'])}"
         )
-    placed = place(values, column, freq=axis["freq"], snap=False, row_word="input row")
+    snap = axis.get("freq_source") == "data.freq"  # trained on times put on the data.freq grid
+    placed = place(values, column, freq=axis["freq"], snap=snap, row_word="input row")
     if placed.gaps:
         raise TimeAxisError(
             f"input column '{column}' (frequency {axis['freq']}): {describe_gaps(placed)}; send "
