@@ -668,3 +668,32 @@ def test_read_prepared_without_metadata(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match=r"empty: not a prepared dataset"):
         read_prepared(str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("time_column", ["date", "step"])
+def test_filled_periods_round_trip_through_parquet(
+    tmp_path: Path, make_cfg, time_column: str
+) -> None:
+    """Missing periods filled on the grid keep the time column's type (text or integers) in the
+    Parquet files, and metadata.json records the frequency and the filled periods."""
+    frame = series_frame().drop(index=[40, 41, 42, 90]).reset_index(drop=True)
+    if time_column == "step":
+        frame = frame.drop(columns=["date"])
+    cfg = make_cfg(
+        write_csv(frame, tmp_path / "gaps.csv"),
+        data__target="y",
+        data__time_column=time_column,
+        data__missing="interpolate",
+        data__feature_columns=["x"],
+    )
+    parts, meta = prepare(cfg)
+    out = tmp_path / "dataset"
+    write_prepared(parts, meta, str(out))
+    parts2, meta2 = read_prepared(str(out))
+    axis = meta2["time_axis"]
+    assert axis["freq"] == ("MS" if time_column == "date" else "1")
+    assert (axis["gaps"], axis["filled_periods"], axis["fill"]) == (2, 4, "interpolate")
+    full = series_frame()[time_column].tolist()
+    assert pd.concat([parts2[s][time_column] for s in SPLITS]).tolist() == full
+    for name in SPLITS:
+        pd.testing.assert_frame_equal(parts2[name], parts[name])
