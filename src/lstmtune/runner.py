@@ -18,6 +18,7 @@ import sys
 import time
 import warnings
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -156,28 +157,16 @@ def run_local(
     """
     from kfp import local
 
-    from lstmtune.errors import UserError
     from lstmtune.pipelines import DEFAULT_IMAGE, build_pipeline
-    from lstmtune.progress import FORMAT_ENV, VERBOSE_ENV
 
     terminal = terminal or sys.stdout
-    mode = display or ("bar" if terminal.isatty() else "text")
-    shown = Display(mode, terminal)
+    shown = Display(display or ("bar" if terminal.isatty() else "text"), terminal)
     cfg = cfg.resolved()
     meta = preflight(cfg)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "pipeline.log"
-    shown.event(
-        {
-            "event": "start",
-            "message": (
-                "running pipeline 'lstmtune' locally (kfp.local): "
-                f"{meta['task']} on {meta['source']}; log: {log_path}"
-            ),
-            "output_dir": str(out),
-        }
-    )
+    shown.event(_start_event(meta, out, log_path))
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(out / "kfp"),
@@ -187,19 +176,31 @@ def run_local(
         image or DEFAULT_IMAGE, backend=cfg.tune.backend, workers=cfg.tune.workers
     )
     started = time.perf_counter()
-    kfp_logger = logging.getLogger("kfp")
-    saved_env = {k: os.environ.get(k) for k in (FORMAT_ENV, VERBOSE_ENV)}
-    os.environ[FORMAT_ENV] = "json"  # steps emit events; this process renders them
-    os.environ[VERBOSE_ENV] = str(verbose)
+    output = _run_pipeline(cfg, pipeline, shown, log_path, verbose)
+    return _write_summary(output, started, out, log_path)
+
+
+def _start_event(meta: dict[str, Any], out: Path, log_path: Path) -> dict[str, Any]:
+    return {
+        "event": "start",
+        "message": (
+            "running pipeline 'lstmtune' locally (kfp.local): "
+            f"{meta['task']} on {meta['source']}; log: {log_path}"
+        ),
+        "output_dir": str(out),
+    }
+
+
+def _run_pipeline(
+    cfg: RunConfig, pipeline: Any, shown: Display, log_path: Path, verbose: int
+) -> str:
+    """Run the pipeline with its output teed to ``log_path`` and ``shown``; the last step's
+    output. Whatever happens, the process's print, logging and environment are put back, and a
+    run that did not complete marks its MLflow parent run failed."""
+    saved_env = _set_step_env(verbose)
     with open(log_path, "a", encoding="utf-8") as log:
         tee = _Tee(log, shown, verbose >= 1)
-        handler = logging.StreamHandler(tee)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        saved = kfp_logger.handlers[:], kfp_logger.propagate
-        kfp_logger.handlers, kfp_logger.propagate = [handler], False
-        # kfp.local swaps builtins.print and the root logger's handlers per task; with parallel
-        # tasks (ParallelFor) the swaps interleave and can leave them patched: restore both after
-        saved_print, saved_root = builtins.print, logging.getLogger().handlers[:]
+        saved = _SavedOutput.redirect_kfp_logging(tee)
         completed = False
         try:
             with contextlib.redirect_stdout(tee), warnings.catch_warnings():
@@ -207,24 +208,79 @@ def run_local(
                 task = pipeline(config=cfg.to_json())
             completed = True  # the register step has ended the parent run (FINISHED)
         except RuntimeError as exc:
-            if tee.user_errors:
-                raise UserError(tee.user_errors[-1]) from None
-            first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0])
-            detail = "\n".join(tee.tail)
-            raise PipelineFailed(f"{first}\n--- last lines of {log_path} ---\n{detail}") from None
+            raise _failure(exc, tee, log_path) from None
         finally:
             shown.close()
-            kfp_logger.handlers, kfp_logger.propagate = saved
-            builtins.print = saved_print
-            logging.getLogger().handlers[:] = saved_root
-            for key, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            saved.restore()
+            _restore_env(saved_env)
             if not completed:  # failed, or interrupted: no step left to end the parent run
                 _mark_parent_failed_if_open(cfg, log_path)
-    summary: dict[str, Any] = json.loads(task.output)
+    output: str = task.output
+    return output
+
+
+def _set_step_env(verbose: int) -> dict[str, str | None]:
+    """Steps emit JSON events (this process renders them) at ``verbose``; the previous values."""
+    from lstmtune.progress import FORMAT_ENV, VERBOSE_ENV
+
+    saved_env = {k: os.environ.get(k) for k in (FORMAT_ENV, VERBOSE_ENV)}
+    os.environ[FORMAT_ENV] = "json"
+    os.environ[VERBOSE_ENV] = str(verbose)
+    return saved_env
+
+
+def _restore_env(saved_env: dict[str, str | None]) -> None:
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@dataclass
+class _SavedOutput:
+    """The kfp logger's handlers, ``builtins.print`` and the root logger's handlers as they were
+    before a local run. kfp.local swaps print and the root handlers per task; with parallel tasks
+    (ParallelFor) the swaps interleave and can leave them patched: :meth:`restore` puts all back.
+    """
+
+    kfp_handlers: list[logging.Handler]
+    kfp_propagate: bool
+    print_fn: Any
+    root_handlers: list[logging.Handler]
+
+    @classmethod
+    def redirect_kfp_logging(cls, tee: _Tee) -> _SavedOutput:
+        """Send the kfp logger to ``tee`` only; what to restore afterwards."""
+        kfp_logger = logging.getLogger("kfp")
+        handler = logging.StreamHandler(tee)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        saved_kfp = kfp_logger.handlers[:], kfp_logger.propagate
+        kfp_logger.handlers, kfp_logger.propagate = [handler], False
+        return cls(*saved_kfp, builtins.print, logging.getLogger().handlers[:])
+
+    def restore(self) -> None:
+        kfp_logger = logging.getLogger("kfp")
+        kfp_logger.handlers, kfp_logger.propagate = self.kfp_handlers, self.kfp_propagate
+        builtins.print = self.print_fn
+        logging.getLogger().handlers[:] = self.root_handlers
+
+
+def _failure(exc: RuntimeError, tee: _Tee, log_path: Path) -> Exception:
+    """The error to raise for a failed step: a user error a step reported (exit 2), else
+    :class:`PipelineFailed` with the first line of kfp's error and the log's last lines."""
+    from lstmtune.errors import UserError
+
+    if tee.user_errors:
+        return UserError(tee.user_errors[-1])
+    first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0])
+    detail = "\n".join(tee.tail)
+    return PipelineFailed(f"{first}\n--- last lines of {log_path} ---\n{detail}")
+
+
+def _write_summary(output: str, started: float, out: Path, log_path: Path) -> dict[str, Any]:
+    """The last step's summary plus where things are; written to ``summary.json`` atomically."""
+    summary: dict[str, Any] = json.loads(output)
     summary["pipeline_seconds"] = round(time.perf_counter() - started, 1)
     summary["output_dir"] = str(out)
     summary["log"] = str(log_path)
