@@ -15,11 +15,13 @@ from lstmtune.classify_baselines import (
     DTW_FULL_MAX_CELLS,
     classify_classical_baselines,
     dtw_name,
+    one_class_baseline,
     pad_edge,
     series_list,
 )
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
+from lstmtune.evaluate import classify_metrics, decide_promotion
 from lstmtune.synthetic import classify_frame
 from lstmtune.training import ClassifyProblem, TensorSet, make_problem
 
@@ -85,3 +87,17 @@ def test_dtw_and_minirocket_score_the_test_split_with_unequal_lengths(tmp_path: 
     for m in metrics.values():
         assert set(m) == {"accuracy", "macro_f1"}
         assert m["accuracy"] >= 0.8  # a noisy sine vs a ramp
+
+
+def test_a_one_class_model_never_beats_the_one_class_baseline() -> None:
+    true = np.array([0, 1, 1, 2, 2, 2])  # the test split's majority (2) need not be train's
+    baseline = one_class_baseline(true, 3)
+    assert baseline == classify_metrics(np.full_like(true, 2), true, 3)
+    for c in range(3):
+        constant = classify_metrics(np.full_like(true, c), true, 3)
+        decision = decide_promotion("macro_f1", constant["macro_f1"], None, baseline["macro_f1"])
+        assert decision.alias == "challenger"
+    better = classify_metrics(np.array([0, 1, 1, 2, 2, 1]), true, 3)
+    assert decide_promotion("macro_f1", better["macro_f1"], None, baseline["macro_f1"]).alias == (
+        "champion"
+    )

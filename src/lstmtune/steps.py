@@ -449,8 +449,12 @@ def train_best_step(
         confusion = {"categories": list(classes), "matrix": matrix}
         baselines = classify_baselines(true, classes.index(meta["majority_class"]), n_classes)
         if meta["task"] == "classify":  # 1-NN DTW and MiniRocket (aeon) on the same test split
-            from lstmtune.classify_baselines import classify_classical_baselines
+            from lstmtune.classify_baselines import (
+                classify_classical_baselines,
+                one_class_baseline,
+            )
 
+            baselines["one_class"] = one_class_baseline(true, n_classes)
             classical, baseline_failures, baseline_seconds = classify_classical_baselines(
                 problem, seed=cfg.train.seed
             )
