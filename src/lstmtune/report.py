@@ -2,7 +2,8 @@
 
 ``report.html`` needs no network and no other file: PNGs are base64 ``data:`` URIs and plotly.js
 is embedded once, inline. It shows the registry outcome, the trials, the best hyperparameters,
-test metrics against the naive baselines, the comparison with the champion and every plot of
+test metrics against the naive and classical baselines (the gate's best named), the comparison
+with the champion and every plot of
 :mod:`lstmtune.plots`.
 """
 
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lstmtune.evaluate import HIGHER_IS_BETTER
+from lstmtune.evaluate import HIGHER_IS_BETTER, margin
 from lstmtune.plots import PLOTS, PlotSet, render_plots
 
 log = logging.getLogger("lstmtune")
@@ -176,9 +177,10 @@ def _metrics_table(summary: dict[str, Any]) -> str:
         ok = bool(summary["beats_baseline"])
         verdict = (
             f'<p class="verdict {"good" if ok else "bad"}">The model '
-            f"{'beats' if ok else 'does <b>not</b> beat'} the best naive baseline "
-            f"(<code>{_esc(summary.get('best_baseline', ''))}</code>) on test "
-            f"<code>{_esc(primary)}</code>.</p>"
+            f"{'beats' if ok else 'does <b>not</b> beat'} the best"
+            f" {_esc(summary.get('gate', 'naive'))} baseline"
+            f" (<code>{_esc(summary.get('best_baseline', ''))}</code>) on test "
+            f"<code>{_esc(primary)}</code>{_esc(_margin(summary))}.</p>"
         )
     return (
         f'<table class="grid metrics"><thead><tr><th></th>{head}</tr></thead>'
@@ -476,7 +478,7 @@ generated {generated}</div></header>
 <div class="card"><h2>Model</h2>{_table(overview)}</div>
 <div class="card"><h2>Tuning</h2>{_table(tuning)}</div>
 </div>
-<div class="card" id="metrics"><h2>Test metrics vs. naive baselines</h2>\
+<div class="card" id="metrics"><h2>Test metrics vs. baselines</h2>\
 {_metrics_table(s)}</div>
 <div class="card" id="champion"><h2>Comparison with the champion</h2>\
 {_champion_section(s, champion)}</div>
@@ -578,6 +580,16 @@ def log_to_mlflow(
         log.warning("lstmtune: report not logged to MLflow run %s", run_id, exc_info=True)
 
 
+def _margin(summary: dict[str, Any]) -> str:
+    """`` (12.3% worse)`` against the gate's best baseline, or nothing when unknown."""
+    metric = summary.get("primary_metric")
+    base = (summary.get("baseline_metrics") or {}).get(summary.get("best_baseline") or "", {})
+    new = (summary.get("test_metrics") or {}).get(metric)
+    if metric is None or new is None or metric not in base:
+        return ""
+    return f" ({margin(float(new), float(base[metric]), str(metric))})"
+
+
 def markdown_summary(summary: dict[str, Any]) -> str:
     """The run in Markdown (a KFP ``Markdown`` artifact / MLflow description)."""
     s = summary
@@ -611,8 +623,9 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     if "beats_baseline" in s:
         lines += [
             "",
-            f"The model {'beats' if s['beats_baseline'] else '**does not beat**'} the best naive"
-            f" baseline (`{s.get('best_baseline')}`) on test `{metric}`.",
+            f"The model {'beats' if s['beats_baseline'] else '**does not beat**'} the best"
+            f" {s.get('gate', 'naive')} baseline (`{s.get('best_baseline')}`) on test"
+            f" `{metric}`{_margin(s)}.",
         ]
     if (
         s.get("previous_champion_version") is not None
