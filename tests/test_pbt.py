@@ -152,3 +152,21 @@ def test_pbt_refuses_structure_on_katib_and_parallel_workers(
         build_experiment(cfg, meta, name="x", data_uri="/d")
     with pytest.raises(UserError, match=r"tune\.workers"):
         run_pbt(tiny_config(**{"tune.strategy": "pbt", "tune.workers": 2}), {}, meta)
+
+
+def test_weight_drop_perturbed_to_zero_keeps_training(
+    tiny_config: Callable[..., RunConfig],
+) -> None:
+    """PBT may move recurrent_dropout to 0 on a member built with weight drop: the model must
+    keep running (F.dropout with p=0 returned the Parameter itself, which the LSTM then
+    re-registered, and the next forward pass failed)."""
+    from lstmtune.model import build_model
+
+    params = {"units": 8, "num_layers": 2, "recurrent_dropout": 0.1, "learning_rate": 0.01}
+    model = build_model(3, 1, params, zero_head=True)
+    opt = make_optimizer(model, params)
+    apply_hyperparameters(model, opt, {**params, "recurrent_dropout": 0.0})
+    x = torch.randn(4, 5, 3)
+    for training in (True, False, True):
+        model.train(training)
+        assert model(x).shape == (4, 1)

@@ -110,7 +110,9 @@ class LSTMNet(nn.Module):
         for name in self._hh_names:
             raw = getattr(self, f"{name}_raw")
             # view_as: a plain tensor (assigning the Parameter itself would re-register it)
-            weight = F.dropout(raw, p=self.recurrent_dropout) if self.training else raw.view_as(raw)
+            # p = 0 (PBT can perturb it there): F.dropout hands back the Parameter itself
+            drop = self.training and self.recurrent_dropout > 0
+            weight = F.dropout(raw, p=self.recurrent_dropout) if drop else raw.view_as(raw)
             setattr(self.lstm, name, weight)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
