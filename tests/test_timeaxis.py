@@ -408,6 +408,7 @@ def test_check_history_refuses(edit: Callable[[pd.DataFrame], pd.DataFrame], fra
     with pytest.raises(TimeAxisError) as info:
         check_history(edit(history), MONTHLY)
     assert fragment in str(info.value), str(info.value)
+    assert str(info.value).startswith("input column 'month'"), str(info.value)
     assert isinstance(info.value, ValueError)
 
 

@@ -30,7 +30,6 @@ __all__ = [
     "axis_note",
     "check_history",
     "describe_gaps",
-    "gap_runs",
     "grid_column",
     "on_grid",
     "parse_times",
@@ -91,7 +90,9 @@ class Placed:
 
     @property
     def gaps(self) -> list[tuple[int, int]]:
-        return gap_runs(self.positions)
+        """``(first missing grid index, number of periods)`` of every gap, in time order."""
+        jumps = np.diff(self.positions)
+        return [(int(self.positions[i]) + 1, int(jumps[i]) - 1) for i in np.flatnonzero(jumps > 1)]
 
     @property
     def n_missing(self) -> int:
@@ -150,7 +151,7 @@ def _refuse(
     if np.asarray(bad).any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise TimeAxisError(
-            f"column '{column}' (data.time_column) has an unparsable time {values.iloc[i]!r} at "
+            f"{_named(column, row_word)} has an unparsable time {values.iloc[i]!r} at "
             f"{row_word} {int(rows[i]) + 1}"
         )
 
@@ -274,7 +275,7 @@ def place(
     if len(dup):
         a, b = sorted((int(rows[order[dup[0]]]), int(rows[order[dup[0] + 1]])))
         raise TimeAxisError(
-            f"column '{column}' (data.time_column) has the time "
+            f"{_named(column, row_word)} has the time "
             f"{str(values.iloc[order[dup[0]]])!r} twice, at {row_word}s {a + 1} and {b + 1}; "
             "each time may appear once"
         )
@@ -312,7 +313,7 @@ def place(
     if not snap and not on_grid.all():
         i = int(np.flatnonzero(~on_grid)[0])
         raise TimeAxisError(
-            f"column '{column}' (data.time_column): the time {str(values.iloc[order[i]])!r} at "
+            f"{_named(column, row_word)}: the time {str(values.iloc[order[i]])!r} at "
             f"{row_word} {int(rows[order[i]]) + 1} is not on the {name} grid that starts at "
             f"{axis.label(grid[0])}"
             + ("" if freq is not None else "; set data.freq to put the times on a grid")
@@ -328,6 +329,12 @@ def place(
             "finer data.freq"
         )
     return Placed(axis=axis, order=order, positions=positions, grid=grid)
+
+
+def _named(column: str, row_word: str) -> str:
+    """How a message names the time column: the user's config key for a file, else the input."""
+    named = "column '{}' (data.time_column)" if row_word == "data row" else "input column '{}'"
+    return named.format(column)
 
 
 def _check_size(periods: int, n: int, name: str) -> None:
@@ -350,12 +357,6 @@ def _irregular(keys: np.ndarray, kind: str, column: str) -> str:
         f"most common step, {shown}, is {share:.0%} of the steps); set data.freq (a pandas "
         "offset alias such as D, h or MS, or a numeric step) to put them on that grid"
     )
-
-
-def gap_runs(positions: np.ndarray) -> list[tuple[int, int]]:
-    """``(first missing grid index, number of periods)`` of every gap, in time order."""
-    jumps = np.diff(positions)
-    return [(int(positions[i]) + 1, int(jumps[i]) - 1) for i in np.flatnonzero(jumps > 1)]
 
 
 def describe_gaps(placed: Placed) -> str:
