@@ -349,13 +349,17 @@ def train_best_step(
     device = select_device(cfg.train.device)
     combination: dict[str, Any] | None = None
     if meta["task"] == "forecast" and meta.get("classical"):
+        import copy
+
         from lstmtune.classical import add_classical
         from lstmtune.combine import validation_combination
 
+        tuning_meta = copy.deepcopy(meta)  # anchors fitted on train, as while tuning
+        add_classical(meta, parts, "val", extend_space=False)  # the final model: train+val
         if cfg.evaluate.combine and not best.get("schedule"):  # weights chosen on validation
             combination = validation_combination(
                 parts,
-                meta,
+                tuning_meta,
                 params,
                 lambda prob, data: (
                     train(
@@ -372,8 +376,8 @@ def train_best_step(
                     .model.cpu()
                     .eval()
                 ),
+                meta["classical"],
             )
-        add_classical(meta, parts, "val", extend_space=False)  # the final model: train+val
     problem = make_problem(parts, meta, params)
     if best.get(
         "schedule"
