@@ -87,8 +87,9 @@ def fit_trial(
         result = train(
             problem, params, train_set, val_set, seed=seed, on_epoch=on_epoch, **train_kwargs
         )
-        if problem.task == "classify":
-            result.best_epoch = retrain_epochs(problem, params, result.best_steps, n_all)
+        if problem.task == "classify":  # the retrain set is all of train+val (tune.subset too)
+            n_retrain = len(problem.tensors("train", "val"))
+            result.best_epoch = retrain_epochs(problem, params, result.best_steps, n_retrain)
         return result
     full = problem.tensors("train", "val")
     fold_of = stratified_folds(full.y.cpu().numpy(), k, seed)
