@@ -20,6 +20,16 @@ RUN_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--label": ("data.label", str, "classify / text: label column"),
     "--text-column": ("data.text_column", str, "text: column with the raw text"),
     "--split-column": ("data.split_column", str, "column with train/val/test values"),
+    "--freq": (
+        "data.freq",
+        "int_or_word",
+        "forecast: frequency of the time column (pandas alias such as MS, QS, h; or a step)",
+    ),
+    "--missing": (
+        "data.missing",
+        str,
+        "error | ffill | interpolate: missing values and missing periods of the time column",
+    ),
     "--lookback": (
         "tune.search_space.lookback",
         int,
