@@ -80,6 +80,7 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
         time_column="month",
         n_trials=3,
         output_dir=str(tmp_path / "out"),
+        evaluate__gate="naive",  # a 3-trial model need not beat AutoARIMA to be @champion here
         **SMALL,
     )
     assert isinstance(result, lstmtune.RunResult)
@@ -93,10 +94,14 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     assert pred["step_1"].between(250, 900).all()
     page = result._repr_html_()
     assert "lstmtune model" in page and "data:image/png;base64," in page
+    import mlflow
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     champion = lstmtune.load_model(
         result.summary["model_name"], tracking_uri=result.summary["tracking_uri"]
     )
     assert champion.predict(frame.tail(lookback)).shape == (1, 1)
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before  # no global change
 
 
 def test_compile_pipeline_writes_ir(tmp_path: Path) -> None:

@@ -355,3 +355,24 @@ def test_auto_skips_wide_members_on_cpu_without_calibrating() -> None:
     params_list = [p(units=256) for _ in range(4)]
     assert plan_groups(params_list, "auto", CPU, calibrate_fn=measured) == [[0], [1], [2], [3]]
     assert asked == []
+
+
+def test_classification_extras_are_never_fused(tiny_config: Any) -> None:
+    """The conv branch, sequence normalisation, patches, augmentation, label smoothing and class
+    weights are not in the fused kernel: such configurations train alone, and classification
+    trials (judged by k-fold CV) are never fused."""
+    from lstmtune.fused import fusable
+    from lstmtune.fused_plan import fuse_setting
+
+    assert fusable(p()) is None
+    for key, value in (
+        ("conv", "fcn"),
+        ("seq_norm", True),
+        ("patch", 4),
+        ("augment", "jitter"),
+        ("label_smoothing", 0.1),
+        ("class_weight", "balanced"),
+    ):
+        assert fusable(p(**{key: value})) == f"{key}={value} is not fused (a plain LSTM only)"
+    assert fuse_setting(tiny_config(**{"tune.fuse_trials": 4})) == 4
+    assert fuse_setting(tiny_config(**{"tune.fuse_trials": 4, "data.task": "classify"})) == "off"

@@ -155,7 +155,13 @@ def run_summary(
     work = tmp_path_factory.mktemp("auth-run")
     config = work / "tiny.yaml"
     config.write_text(
-        yaml.safe_dump({"tune": {"search_space": dict(TINY_SPACE)}, "train": {"patience": 3}})
+        yaml.safe_dump(
+            {
+                "tune": {"search_space": dict(TINY_SPACE)},
+                "train": {"patience": 3},
+                "evaluate": {"gate": "naive"},  # 2 tiny trials need not beat AutoARIMA
+            }
+        )
     )
     return mlflow_proc.run_cli(
         server, config, work / "out", MODEL_NAME, env=_as(PIPELINE_USER, pipeline_password)

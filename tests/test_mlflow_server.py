@@ -41,7 +41,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 def tiny_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
     path.write_text(
-        yaml.safe_dump({"tune": {"search_space": dict(TINY_SPACE)}, "train": {"patience": 3}})
+        yaml.safe_dump(
+            {
+                "tune": {"search_space": dict(TINY_SPACE)},
+                "train": {"patience": 3},
+                "evaluate": {"gate": "naive"},  # 2 tiny trials need not beat AutoARIMA
+            }
+        )
     )
     return path
 

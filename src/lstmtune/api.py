@@ -220,12 +220,35 @@ def _first_missing(path: Path) -> Path | None:
 
 
 def _load_uri(uri: str, tracking_uri: str | None) -> Any:
-    import mlflow
+    """Load ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` from ``tracking_uri`` through an
+    explicit client: MLflow's process-wide tracking and registry URIs (and the environment that
+    subprocesses inherit) stay as the caller set them."""
+    import tempfile
 
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
-    return mlflow.pyfunc.load_model(uri)
+    import mlflow
+    from mlflow import MlflowClient
+
+    if not tracking_uri:
+        return mlflow.pyfunc.load_model(uri)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name, version = _model_ref(client, uri)
+    source = client.get_model_version_download_uri(name, version)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=source,
+        tracking_uri=tracking_uri,
+        dst_path=tempfile.mkdtemp(prefix="lstmtune-model-"),
+    )
+    return mlflow.pyfunc.load_model(local)
+
+
+def _model_ref(client: Any, uri: str) -> tuple[str, str]:
+    """``(name, version)`` of a ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI."""
+    ref = uri.removeprefix("models:/")
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        return name, str(client.get_model_version_by_alias(name, alias).version)
+    name, _, version = ref.rpartition("/")
+    return name, version
 
 
 def load_model(name: str, alias: str = "champion", tracking_uri: str | None = None) -> Any:

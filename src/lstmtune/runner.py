@@ -352,7 +352,8 @@ def format_summary(s: dict[str, Any]) -> str:
         )
     verdict = "beats" if s["beats_baseline"] else "DOES NOT beat"
     lines.append(
-        f"  -> the model {verdict} the best naive baseline ({s['best_baseline']})"
+        f"  -> the model {verdict} the best {s.get('gate', 'naive')} baseline"
+        f" ({s['best_baseline']})"
         f" on test {s['primary_metric']}"
     )
     lines.append(

@@ -44,7 +44,21 @@ def fusable(params: dict[str, Any]) -> str | None:
         return "bidirectional LSTMs are not fused"
     if "embedding_dim" in params:
         return "text models (token embeddings) are not fused"
+    for key, plain in _PLAIN_LSTM.items():
+        if params.get(key, plain) != plain:
+            return f"{key}={params[key]} is not fused (a plain LSTM only)"
     return None
+
+
+# settings the fused kernel does not implement, with the value that means "off"
+_PLAIN_LSTM: dict[str, Any] = {
+    "conv": "none",
+    "seq_norm": False,
+    "patch": 1,
+    "augment": "none",
+    "label_smoothing": 0.0,
+    "class_weight": "none",
+}
 
 
 def shape_key(params: dict[str, Any]) -> tuple[Any, ...]:
