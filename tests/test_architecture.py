@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = "lstmtune"
 SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 MAX_LINES = 450
@@ -188,10 +186,13 @@ def test_no_import_cycles() -> None:
     )
 
 
-@pytest.mark.xfail(reason="other files are being split", strict=False)
+# still over the limit, to be split (issue 11); the list may only shrink
+KNOWN_LONG = {"src/lstmtune/report.py", "src/lstmtune/steps.py"}
+
+
 def test_no_file_is_too_long() -> None:
-    too_long = long_files()
-    assert not too_long, f"files over {MAX_LINES} lines: {too_long}"
+    new = {path: n for path, n in long_files().items() if path not in KNOWN_LONG}
+    assert not new, f"files over {MAX_LINES} lines: {new}"
 
 
 if __name__ == "__main__":
