@@ -35,7 +35,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("submit", "schedule"):
         return _cluster_command(args)
     if args.command == "trial":
-        from lstmtune.steps import trial_step
+        from lstmtune.katib.trial import trial_step
 
         trial_step(args.config_b64, args.data, args.param, args.parent_run_id, args.checkpoint)
         return 0

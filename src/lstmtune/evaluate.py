@@ -10,7 +10,8 @@ decide when every classical fit failed). A task registers its classical baseline
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -175,3 +176,16 @@ def decide_promotion(
     return Decision(
         "challenger", f"test {metric} {new:.4g} does not beat the champion's {champion:.4g}"
     )
+
+
+@dataclass
+class TestEvaluation:
+    """A retrained model scored on the test split, beside its baselines (one task's view)."""
+
+    test_metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    spec_extra: dict[str, Any]  # task-specific entries of the saved model's spec
+    baseline_failures: dict[str, str] = field(default_factory=dict)
+    baseline_seconds: dict[str, float] = field(default_factory=dict)
+    baseline_forecasts: dict[str, list[Any]] = field(default_factory=dict)
+    confusion: dict[str, Any] | None = None

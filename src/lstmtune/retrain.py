@@ -1,0 +1,195 @@
+"""The retrain step: train the best configuration on train+val, score it on test beside the
+baselines, decide against the gate, and save the model directory for the register step."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lstmtune.config import RunConfig
+from lstmtune.step_utils import step_config, user_errors, write_json
+
+
+@dataclass
+class FinalTrainer:
+    """Trains the winning configuration the way the final model is trained: its best epoch count,
+    the run's clipping, AMP and device, and the winning trial's seed."""
+
+    cfg: RunConfig
+    params: dict[str, Any]
+    epochs: int
+    seed: int
+    device: Any
+
+    def fit(self, problem: Any, data: Any) -> Any:
+        """Train on ``data``; the :class:`~lstmtune.training.TrainResult`."""
+        from lstmtune.training import train
+
+        return train(
+            problem,
+            self.params,
+            data,
+            None,
+            epochs=self.epochs,
+            grad_clip=self.cfg.train.grad_clip,
+            seed=self.seed,
+            device=self.device,
+            amp=self.cfg.train.amp,
+        )
+
+    def __call__(self, problem: Any, data: Any) -> Any:
+        """The trained model on the CPU in eval mode (what the forecast combination needs)."""
+        return self.fit(problem, data).model.cpu().eval()
+
+    def final(self, problem: Any, best: dict[str, Any]) -> Any:
+        """The final model on train+val: the winner's PBT schedule replayed when it has one."""
+        if not best.get("schedule"):
+            return self.fit(problem, problem.tensors("train", "val"))
+        from lstmtune.pbt import replay_schedule
+
+        return replay_schedule(
+            problem,
+            self.params,
+            best["schedule"],
+            problem.tensors("train", "val"),
+            seed=self.cfg.train.seed,
+            grad_clip=self.cfg.train.grad_clip,
+            device=self.device,
+            amp=self.cfg.train.amp,
+        )
+
+
+def _evaluation_record(
+    ev: Any, metric: str, base_name: str, beats: bool, gate: str, combination: Any
+) -> dict[str, Any]:
+    return {
+        "test_metrics": ev.test_metrics,
+        "baseline_metrics": ev.baselines,
+        "primary_metric": metric,
+        "best_baseline": base_name,
+        "beats_baseline": beats,
+        "gate": gate,
+        "baseline_failures": ev.baseline_failures,
+        "baseline_seconds": ev.baseline_seconds,
+        "baseline_forecasts": ev.baseline_forecasts,
+        "combination": None
+        if combination is None
+        else {k: v for k, v in combination.items() if k != "specs"},
+        "confusion_matrix": ev.confusion,
+    }
+
+
+def _announce(
+    task: str, metric: str, test_metrics: dict[str, float], base: tuple[str, float], epochs: int
+) -> bool:
+    """Print the retrain line (and the challenger warning); True when the model beats ``base``."""
+    from lstmtune.evaluate import baseline_set, better, margin
+    from lstmtune.progress import emit
+
+    base_name, base_value = base
+    value = test_metrics[metric]
+    beats = bool(better(value, base_value, metric))
+    verdict = "beats" if beats else "DOES NOT beat"
+    emit(
+        "retrained",
+        f"retrained on train+val for {epochs} epochs; test {metric}={value:.4g}"
+        f" {verdict} {base_name} ({base_value:.4g}; {margin(value, base_value, metric)})",
+        test_metrics=test_metrics,
+        beats_baseline=beats,
+    )
+    if not beats:
+        emit(
+            "warning",
+            f"warning: the tuned model loses to a {baseline_set(task, base_name)}"
+            f" baseline ({base_name}); it will be registered as challenger, not champion",
+        )
+    return beats
+
+
+def _flat_metrics(ev: Any) -> dict[str, float]:
+    flat = {f"test_{k}": float(v) for k, v in ev.test_metrics.items()}
+    for name, m in ev.baselines.items():
+        flat.update({f"baseline_{name}_{k}": float(v) for k, v in m.items()})
+    return flat
+
+
+@user_errors
+def train_best_step(
+    config_json: str, dataset_dir: str, best_path: str, parent_run_id: str, model_dir: str
+) -> dict[str, Any]:
+    """Retrain the best configuration on train+val for its best epoch count, evaluate on test
+    against the baselines, save the model directory. Returns ``{"metrics": flat KFP metrics,
+    "confusion_matrix": {"categories", "matrix"} or None}``."""
+    import json
+
+    from lstmtune import tracking
+    from lstmtune.data.prepare import read_prepared
+    from lstmtune.evaluate import PRIMARY_METRIC, gate_baseline
+    from lstmtune.serving import save_model_dir
+    from lstmtune.training import ForecastProblem, make_problem, select_device
+
+    cfg = step_config(config_json)
+    parts, meta = read_prepared(dataset_dir)
+    best = json.loads(Path(best_path).read_text())
+    params = best["best_params"]
+    epochs = max(1, int(best["best_epoch"]))
+    trainer = FinalTrainer(
+        cfg,
+        params,
+        epochs,
+        cfg.train.seed + int(best["best_trial"]),
+        select_device(cfg.train.device),
+    )
+    combination: dict[str, Any] | None = None
+    if meta["task"] == "forecast" and meta.get("classical"):
+        from lstmtune.final_forecast import refit_classical
+
+        combine = cfg.evaluate.combine and not best.get("schedule")  # weights on validation
+        combination = refit_classical(combine, parts, meta, params, trainer)
+    problem = make_problem(parts, meta, params)
+    result = trainer.final(problem, best)
+    model = result.model.cpu().eval()
+    if isinstance(problem, ForecastProblem):
+        from lstmtune.final_forecast import evaluate_forecast
+
+        ev = evaluate_forecast(problem, model, meta, combination)
+    else:
+        from lstmtune.final_classify import evaluate_classify
+
+        ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed)
+    metric = PRIMARY_METRIC[meta["task"]]
+    base = gate_baseline(meta["task"], ev.baselines, metric, cfg.evaluate.gate)
+    save_model_dir(model_dir, model, _spec(meta, params, problem, epochs, ev.spec_extra))
+    flat = _flat_metrics(ev)
+    if parent_run_id:
+        finite = {k: v for k, v in flat.items() if math.isfinite(v)}
+        tracking.log_to_parent(cfg, parent_run_id, metrics=finite)
+    beats = _announce(meta["task"], metric, ev.test_metrics, base, epochs)
+    evaluation = _evaluation_record(ev, metric, base[0], beats, cfg.evaluate.gate, combination)
+    evaluation.update(
+        retrain_epochs=epochs,
+        retrain_seconds=round(result.train_seconds, 2),
+        n_test=len(problem.tensors("test")),
+        history=result.history,
+    )
+    write_json(Path(model_dir) / "evaluation.json", evaluation)
+    return {"metrics": flat, "confusion_matrix": ev.confusion}
+
+
+def _spec(
+    meta: dict[str, Any], params: dict[str, Any], problem: Any, epochs: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The saved model's spec: what the pyfunc needs to rebuild and feed the network."""
+    return {
+        "task": meta["task"],
+        "params": params,
+        "n_features": problem.n_features,
+        "n_outputs": problem.n_outputs,
+        "zero_head": problem.zero_head,
+        "epochs": epochs,
+        "data_sha256": meta["sha256"],
+        "time_axis": meta.get("time_axis"),  # the pyfunc checks a consumer's history with it
+        **extra,
+    }
