@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     from lstmtune import fused
     from lstmtune.config import example_data_path, load_config
     from lstmtune.data.prepare import prepare
-    from lstmtune.training import make_problem, train
+    from lstmtune.problems import make_problem
+    from lstmtune.training import train
 
     device = torch.device(args.device)
     epochs, reps = (2, 2) if args.quick else (5, 3)

@@ -83,7 +83,7 @@ def run(
     from lstmtune.data.prepare import prepare
     from lstmtune.model import build_model, count_parameters
     from lstmtune.pbt import run_pbt
-    from lstmtune.training import make_problem
+    from lstmtune.problems import make_problem
     from lstmtune.tuning import run_study
 
     values: dict[str, Any] = {
@@ -148,7 +148,8 @@ def _pbt_test(cfg: Any, parts: Any, meta: dict[str, Any], best: dict[str, Any]) 
     """The retrain step for PBT: replay the winner's schedule on train+val, score on test."""
     from lstmtune.evaluate import PRIMARY_METRIC, forecast_metrics
     from lstmtune.pbt import replay_schedule
-    from lstmtune.training import ForecastProblem, make_problem, select_device
+    from lstmtune.problems import make_problem
+    from lstmtune.training import ForecastProblem, select_device
 
     problem = make_problem(parts, meta, best["best_params"])
     result = replay_schedule(

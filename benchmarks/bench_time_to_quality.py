@@ -158,7 +158,8 @@ def test_metric(cfg: Any, parts: Any, meta: dict[str, Any], best: dict[str, Any]
     """What lstmtune's train_best step does: retrain on train+val for best_epoch epochs, score on
     test."""
     from lstmtune.evaluate import PRIMARY_METRIC, classify_metrics, forecast_metrics
-    from lstmtune.training import ForecastProblem, make_problem, select_device, train
+    from lstmtune.problems import make_problem
+    from lstmtune.training import ForecastProblem, select_device, train
 
     params = best["best_params"]
     problem = make_problem(parts, meta, params)

@@ -22,8 +22,9 @@ from lstmtune.classify_baselines import (
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
 from lstmtune.evaluate import classify_metrics, decide_promotion
+from lstmtune.problems import make_problem
 from lstmtune.synthetic import classify_frame
-from lstmtune.training import ClassifyProblem, TensorSet, make_problem
+from lstmtune.training import ClassifyProblem, TensorSet
 
 
 def _problem(tmp_path: Path) -> ClassifyProblem:

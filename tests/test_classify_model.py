@@ -17,8 +17,9 @@ from lstmtune.conv import masked_znorm, patch_steps, valid_mask
 from lstmtune.crossval import cv_folds, fit_trial, retrain_epochs, stratified_folds
 from lstmtune.data.prepare import prepare
 from lstmtune.model import build_model
+from lstmtune.problems import make_problem
 from lstmtune.synthetic import classify_frame
-from lstmtune.training import ClassifyProblem, make_problem, train
+from lstmtune.training import ClassifyProblem, train
 
 BASE: dict[str, Any] = {
     "units": 8,

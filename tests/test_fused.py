@@ -16,7 +16,8 @@ from lstmtune.config import example_data_path, load_config
 from lstmtune.data.prepare import prepare
 from lstmtune.fused import FusedLSTM, _LSTMSeq, plan_groups, train_fused
 from lstmtune.model import build_model
-from lstmtune.training import TensorSet, TrainResult, make_problem, train
+from lstmtune.problems import make_problem
+from lstmtune.training import TensorSet, TrainResult, train
 
 CPU = torch.device("cpu")
 BASE: dict[str, Any] = {

@@ -13,7 +13,8 @@ from lstmtune.config import RunConfig
 from lstmtune.data.prepare import prepare
 from lstmtune.errors import UserError
 from lstmtune.pbt import apply_hyperparameters, explore, replay_schedule, run_pbt
-from lstmtune.training import make_optimizer, make_problem
+from lstmtune.problems import make_problem
+from lstmtune.training import make_optimizer
 
 SPACE: dict[str, Any] = {
     "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "step": None, "log": True},

@@ -15,7 +15,8 @@ from lstmtune.config import RunConfig, load_config
 from lstmtune.data.prepare import prepare
 from lstmtune.data.text import PAD, UNK, TextFeaturizer, build_vocab, tokenize
 from lstmtune.errors import UserError
-from lstmtune.training import make_problem, train
+from lstmtune.problems import make_problem
+from lstmtune.training import train
 
 TEXT = {"data.task": "text", "data.text_column": "review", "data.label": "sentiment"}
 

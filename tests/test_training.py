@@ -10,7 +10,8 @@ import pytest
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
-from lstmtune.training import NonFiniteLoss, make_problem, select_device, train
+from lstmtune.problems import make_problem
+from lstmtune.training import NonFiniteLoss, select_device, train
 
 PARAMS: dict[str, Any] = {
     "units": 16,

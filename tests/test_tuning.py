@@ -305,7 +305,7 @@ def test_fused_trials_with_pruning_finish_exactly_n_trials(
 def test_subset_trains_on_half_the_training_data(
     tiny_config: Callable[..., RunConfig], classify_csv: str, task: str
 ) -> None:
-    from lstmtune.training import make_problem
+    from lstmtune.problems import make_problem
     from lstmtune.tuning import subset_indices
 
     extra: dict[str, Any] = {}

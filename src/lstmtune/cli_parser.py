@@ -17,6 +17,7 @@ RUN_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--target": ("data.target", str, "forecast: column to predict"),
     "--time-column": ("data.time_column", str, "time/order column"),
     "--sequence-column": ("data.sequence_column", str, "classify: sequence id column"),
+    "--series-column": ("data.series_column", str, "forecast: series id column (many series)"),
     "--label": ("data.label", str, "classify / text: label column"),
     "--text-column": ("data.text_column", str, "text: column with the raw text"),
     "--split-column": ("data.split_column", str, "column with train/val/test values"),

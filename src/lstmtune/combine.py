@@ -98,7 +98,8 @@ def validation_combination(
     forecasts are slightly optimistic, which offsets the tuned network's validation score being
     the best of many trials on the same points; measured better or equal on all four benchmark
     series than partners fitted on train only)."""
-    from lstmtune.training import ForecastProblem, make_problem
+    from lstmtune.problems import make_problem
+    from lstmtune.training import ForecastProblem
 
     problem = make_problem(parts, meta, params)
     assert isinstance(problem, ForecastProblem)

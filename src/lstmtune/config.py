@@ -27,6 +27,7 @@ from lstmtune.config_tune import (
 from lstmtune.errors import UserError
 
 __all__ = [  # the tune section lives in config_tune; its names stay importable from here
+    "objective_name",
     "OBJECTIVES",
     "ClusterConfig",
     "DataConfig",
@@ -54,6 +55,12 @@ OBJECTIVES = {
     "classify": "val_loss",
     "text": "val_loss",
 }  # what tuning minimises, per task
+
+
+def objective_name(meta: dict[str, Any]) -> str:
+    """What tuning minimises for a prepared dataset: :data:`OBJECTIVES` of its task, or the
+    scale-free ``val_mase`` (mean over series) for many series (``data.series_column``)."""
+    return "val_mase" if meta.get("panel") else OBJECTIVES[str(meta["task"])]
 
 
 def example_data_path() -> str:
@@ -102,6 +109,13 @@ class DataConfig(_Strict):
         description="numeric input columns (default: every numeric column that has no other role)",
     )
     sequence_column: str | None = Field(None, description="classify: the sequence id")
+    series_column: str | None = Field(
+        None,
+        description=(
+            "forecast: the series id of long-format input with many series (one model for all;"
+            " each series split by time and scaled on its own train part)"
+        ),
+    )
     label: str | None = Field(None, description="classify / text: the label column")
     text_column: str | None = Field(None, description="text: the column holding the raw text")
     text: TextConfig = TextConfig()

@@ -18,7 +18,21 @@ import numpy as np
 from lstmtune.features import ForecastFeaturizer, anchor_fits, mae, naive_forecast, rmse
 
 PRIMARY_METRIC = {"forecast": "rmse", "classify": "macro_f1", "text": "macro_f1"}
-HIGHER_IS_BETTER = {"rmse": False, "mae": False, "accuracy": True, "macro_f1": True}
+
+
+def primary_metric(meta: dict[str, Any]) -> str:
+    """The metric the gate decides on: :data:`PRIMARY_METRIC` of the task, MASE for many series."""
+    return "mase" if meta.get("panel") else PRIMARY_METRIC[str(meta["task"])]
+
+
+HIGHER_IS_BETTER = {
+    "rmse": False,
+    "mae": False,
+    "mase": False,  # many series: mean over series of the scale-free error
+    "smape": False,
+    "accuracy": True,
+    "macro_f1": True,
+}
 
 
 def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -189,3 +203,4 @@ class TestEvaluation:
     baseline_seconds: dict[str, float] = field(default_factory=dict)
     baseline_forecasts: dict[str, list[Any]] = field(default_factory=dict)
     confusion: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # more entries of evaluation.json

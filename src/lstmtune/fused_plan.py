@@ -22,9 +22,12 @@ def fuse_setting(cfg: RunConfig) -> str | int:
     """``tune.fuse_trials`` as :func:`lstmtune.fused.plan_groups` takes it; ``off`` where fusing
     cannot work: a ``train_seconds`` objective measures each trial's own training time, and a
     classification trial is judged by :func:`lstmtune.crossval.fit_trial` (k folds on small sets,
-    a minimum number of epochs), which the fused kernel does not do."""
+    a minimum number of epochs), which the fused kernel does not do; many series (a scale-free
+    objective over series) are not fused yet."""
     fuse = cfg.tune.fuse_trials
     if fuse in ("off", 0, 1) or cfg.data.task == "classify":
+        return "off"
+    if cfg.data.series_column is not None:  # many series: the panel objective is per series
         return "off"
     if "train_seconds" in cfg.tune.objectives:
         return "off"

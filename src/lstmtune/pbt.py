@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from lstmtune.config import OBJECTIVES, RunConfig
+from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import TrialInfeasible, UserError
 from lstmtune.pbt_member import (
     CHECKPOINT,
@@ -146,7 +146,7 @@ def run_pbt(
     rounds = cfg.tune.pbt_rounds
     plan = Plan(
         space=space,
-        objective=OBJECTIVES[meta["task"]],
+        objective=objective_name(meta),
         rounds=rounds,
         per_round=max(1, _epochs(space) // rounds),
         device=select_device(cfg.train.device),
@@ -186,7 +186,8 @@ def _sample_population(
     device: Any,
 ) -> list[Member]:
     """``tune.population`` members of random configurations (infeasible ones are drawn again)."""
-    from lstmtune.training import make_optimizer, make_problem
+    from lstmtune.problems import make_problem
+    from lstmtune.training import make_optimizer
 
     members: list[Member] = []
     attempts = 0

@@ -78,6 +78,7 @@ def _evaluation_record(
         if combination is None
         else {k: v for k, v in combination.items() if k != "specs"},
         "confusion_matrix": ev.confusion,
+        **ev.details,
     }
 
 
@@ -126,9 +127,10 @@ def train_best_step(
 
     from lstmtune import tracking
     from lstmtune.data.prepare import read_prepared
-    from lstmtune.evaluate import PRIMARY_METRIC, gate_baseline
+    from lstmtune.evaluate import gate_baseline, primary_metric
     from lstmtune.serving import save_model_dir
-    from lstmtune.training import ForecastProblem, make_problem, select_device
+    from lstmtune.problems import make_problem
+    from lstmtune.training import ForecastProblem, select_device
 
     cfg = step_config(config_json)
     parts, meta = read_prepared(dataset_dir)
@@ -151,7 +153,13 @@ def train_best_step(
     problem = make_problem(parts, meta, params)
     result = trainer.final(problem, best)
     model = result.model.cpu().eval()
-    if isinstance(problem, ForecastProblem):
+    if meta.get("panel"):
+        from lstmtune.final_panel import evaluate_panel
+        from lstmtune.panel_problem import PanelForecastProblem
+
+        assert isinstance(problem, PanelForecastProblem)
+        ev = evaluate_panel(problem, model, meta)
+    elif isinstance(problem, ForecastProblem):
         from lstmtune.final_forecast import evaluate_forecast
 
         ev = evaluate_forecast(problem, model, meta, combination)
@@ -159,7 +167,7 @@ def train_best_step(
         from lstmtune.final_classify import evaluate_classify
 
         ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed)
-    metric = PRIMARY_METRIC[meta["task"]]
+    metric = primary_metric(meta)
     base = gate_baseline(meta["task"], ev.baselines, metric, cfg.evaluate.gate)
     save_model_dir(model_dir, model, _spec(meta, params, problem, epochs, ev.spec_extra))
     flat = _flat_metrics(ev)

@@ -67,6 +67,10 @@ class Predictor:
             raise ValueError(f"input is missing column(s): {', '.join(missing)}")
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.spec.get("panel"):  # many series: long-format history, one row per window
+            from lstmtune.serving_panel import predict_panel
+
+            return predict_panel(self.model, self.spec, frame)
         if self.task == "forecast":
             return self._forecast(frame)
         if self.task == "text":

@@ -36,7 +36,13 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
 
     cfg = _config(config_json)
     parts, meta = prepare(cfg)
-    if meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
+    panel = meta.get("panel")
+    if panel:  # many series: naive anchors per series (no classical fit per series)
+        for sid, why in list(panel["dropped"].items())[:10]:
+            emit("warning", f"warning: series {sid!r} left out: {why}")
+        if len(panel["dropped"]) > 10:
+            emit("warning", f"warning: {len(panel['dropped'])} series left out in all")
+    elif meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
         from lstmtune.classical import add_classical
 
         declared = "anchor" in (cfg.tune.search_space or {})
@@ -49,6 +55,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     write_prepared(parts, meta, dataset_dir)
     splits = ", ".join(f"{k}={v['rows']}" for k, v in meta["splits"].items())
     season = f", season {meta['seasonal_period']}" if meta["task"] == "forecast" else ""
+    if panel:
+        season += f", {len(panel['series'])} series"
     season += axis_note(meta.get("time_axis"))  # frequency and filled periods
     emit(
         "prepared",

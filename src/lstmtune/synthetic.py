@@ -65,3 +65,35 @@ def text_frame(n_per_class: int = 60, seed: int = 0) -> pd.DataFrame:
             rows.append({"review": text, "sentiment": label})
     frame = pd.DataFrame(rows)
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def panel_frame(
+    n_series: int = 100,
+    length: int = 120,
+    seed: int = 0,
+    period: int = 12,
+    min_length: int | None = None,
+) -> pd.DataFrame:
+    """Long-format monthly panel (columns ``id``, ``month``, ``y``): series of very different
+    levels (1 to 10 000), trends, seasonal amplitudes and noise, with lengths between
+    ``min_length`` (default ``length``) and ``length`` and different start months. Each series is
+    a level times (trend + season + AR(1) noise), so its seasonal-naive error is known to be
+    beatable but not trivial."""
+    rng = np.random.default_rng(seed)
+    low = length if min_length is None else min_length
+    frames = []
+    for i in range(n_series):
+        n = int(rng.integers(low, length + 1))
+        t = np.arange(n)
+        level = 10 ** rng.uniform(0, 4)
+        season = rng.uniform(0.05, 0.3) * np.sin(2 * math.pi * (t + rng.integers(period)) / period)
+        trend = rng.uniform(-0.002, 0.006) * t
+        noise = np.zeros(n)
+        eps = rng.normal(0, rng.uniform(0.01, 0.05), n)
+        for k in range(1, n):
+            noise[k] = 0.6 * noise[k - 1] + eps[k]
+        y = level * (1 + trend + season + noise).clip(0.05)
+        start = pd.Timestamp("2000-01-01") + pd.DateOffset(months=int(rng.integers(0, 24)))
+        months = pd.date_range(start, periods=n, freq="MS").strftime("%Y-%m")
+        frames.append(pd.DataFrame({"id": f"s{i:04d}", "month": months, "y": y.round(4)}))
+    return pd.concat(frames, ignore_index=True)

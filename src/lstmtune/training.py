@@ -275,16 +275,6 @@ class TextProblem(ClassifyProblem):
         )
 
 
-def make_problem(
-    parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]
-) -> ForecastProblem | ClassifyProblem:
-    if meta["task"] == "forecast":
-        return ForecastProblem(parts, meta, params)
-    if meta["task"] == "text":
-        return TextProblem(parts, meta, params)
-    return ClassifyProblem(parts, meta, params)
-
-
 @dataclass
 class TrainResult:
     model: LSTMNet

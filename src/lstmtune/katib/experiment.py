@@ -13,7 +13,7 @@ import hashlib
 import re
 from typing import Any
 
-from lstmtune.config import OBJECTIVES, RunConfig
+from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.katib.admission import ALGORITHMS, NAME_RE, validate_experiment
 
@@ -145,7 +145,7 @@ def build_experiment(
     parameters = katib_parameters(space)
     if not parameters:
         raise UserError("tune.search_space: nothing to search (every parameter is fixed)")
-    objective = OBJECTIVES[meta["task"]]
+    objective = objective_name(meta)
     algorithm = algorithm_for(cfg)
     _check_algorithm(algorithm, space, parameters)
     container = _trial_container(cfg, parameters, data_uri, parent_run_id)

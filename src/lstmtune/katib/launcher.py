@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lstmtune.config import OBJECTIVES, RunConfig
+from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.katib.client import _api, create_or_attach, optimal_result, wait_for_experiment
 from lstmtune.katib.experiment import build_experiment, experiment_name
@@ -57,7 +57,7 @@ def katib_tune(
         api=api,
         report=report,
     )
-    objective = OBJECTIVES[meta["task"]]
+    objective = objective_name(meta)
     result = optimal_result(obj, meta["search_space"], objective)
     return _tune_summary(result, name=name, namespace=ns, objective=objective, created=created) | {
         "seconds": round(time.perf_counter() - started, 2),

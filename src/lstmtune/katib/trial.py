@@ -87,17 +87,18 @@ def trial_step(
     state (``lstmtune-member.pt``, loaded with ``weights_only=True``); the trial continues from them
     for ``epochs / tune.pbt_rounds`` epochs with its own (perturbed) hyperparameters and saves its
     state back for its children."""
-    from lstmtune.config import OBJECTIVES
+    from lstmtune.config import objective_name
     from lstmtune.crossval import fit_trial
     from lstmtune.data.prepare import read_prepared
     from lstmtune.katib import BEST_EPOCH, decode_config, fetch_prepared
-    from lstmtune.training import make_problem, select_device
+    from lstmtune.problems import make_problem
+    from lstmtune.training import select_device
 
     cfg = decode_config(config_b64).resolved()
     parts, meta = read_prepared(fetch_prepared(data_uri, s3_endpoint_url=cfg.data.s3_endpoint_url))
     params = assigned_params(meta["search_space"], assignments)
     problem = make_problem(parts, meta, params)
-    printer = EpochPrinter(OBJECTIVES[meta["task"]])
+    printer = EpochPrinter(objective_name(meta))
     state = "FAIL"
     device = select_device(cfg.train.device)
     try:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lstmtune.config import OBJECTIVES, RunConfig
+from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.search_space import fixed_params
 from lstmtune.tuning.failures import _fail_reason, _failures
@@ -144,7 +144,7 @@ def best_from_study(
         study,
         study_name,
         storage_url,
-        OBJECTIVES[meta["task"]],
+        objective_name(meta),
         fixed_params(meta["search_space"]),
         reused,
         seconds,

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lstmtune.config import OBJECTIVES, RunConfig
+from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.fused_plan import fuse_setting
 from lstmtune.search_space import fixed_params
@@ -129,7 +129,7 @@ def _open_run(
         lock=lock,
         study=study,
         names=names,
-        objective_name=OBJECTIVES[meta["task"]],
+        objective_name=objective_name(meta),
         subset=subset_fraction(cfg),
         fuse=fuse_setting(cfg),
         device=device,

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from lstmtune.crossval import fit_trial
 from lstmtune.data.subset import tuning_train_set
 from lstmtune.errors import TrialInfeasible
+from lstmtune.problems import make_problem
 from lstmtune.search_space import suggest
-from lstmtune.training import NonFiniteLoss, TrainResult, make_problem
+from lstmtune.training import NonFiniteLoss, TrainResult
 from lstmtune.tuning.context import Problem, TuningRun
 from lstmtune.tuning.events import progress
 from lstmtune.tuning.failures import _free_memory, _is_oom, _oom_reason

@@ -1,0 +1,235 @@
+"""Many series, one model: long-format input with a series id column (``data.series_column``).
+
+Every series is prepared on its own by the single-series preparer (its time axis, its split by
+time — the last ``test_size`` target steps test, the ``val_size`` before them validation — and its
+scaler fitted on its own train part), then the parts are stacked with the series column in front.
+``metadata.json`` keeps the single-series fields of a *reference* series (the one with the
+shortest train part: the search space must fit every series) and, under ``panel``, each series'
+own metadata and its row range in every stacked part. One season length serves the whole panel
+(``data.seasonal_period``, else the most common inferred one), so one anchor choice is feasible for
+every series. A series too short for the split is left out with a warning, named by its id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.config import DataConfig
+from lstmtune.data.columns import require_columns
+from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size
+from lstmtune.errors import UserError
+
+Prepared = tuple[dict[str, pd.DataFrame], dict[str, Any]]
+SeriesPreparer = Callable[[pd.DataFrame, DataConfig, str], Prepared]
+_ROW = re.compile(r"(data rows? )(\d+)(?:( and )(\d+))?")
+
+
+def series_ids(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """The series column as strings; a missing id is an error naming its row."""
+    ids = frame[column]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0]) + 1
+        raise UserError(
+            f"{source}: column '{column}' (data.series_column) is empty at data row {row}"
+        )
+    return ids.astype(str)
+
+
+def check_duplicates(frame: pd.DataFrame, ids: pd.Series, cfg: DataConfig, source: str) -> None:
+    """Two rows of one series at the same time: an error naming the series, time and rows."""
+    if cfg.time_column is None:
+        return
+    key = pd.DataFrame({"id": ids.to_numpy(), "t": frame[cfg.time_column].astype(str).to_numpy()})
+    dup = key.duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = int(np.flatnonzero(dup)[0])
+        same = key.iloc[first]
+        rows = np.flatnonzero(((key["id"] == same["id"]) & (key["t"] == same["t"])).to_numpy())
+        raise UserError(
+            f"{source}: series {same['id']!r} (column '{cfg.series_column}') has the time "
+            f"{same['t']!r} (column '{cfg.time_column}') twice, at data rows {rows[0] + 1} and "
+            f"{rows[1] + 1}"
+        )
+
+
+def check_numeric(frame: pd.DataFrame, ids: pd.Series, column: str, source: str) -> None:
+    """A value that is not a number in one series: an error naming column, series and row."""
+    values = frame[column]
+    bad = (pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise UserError(
+            f"{source}: column '{column}' has a non-numeric value {str(values.iloc[i])!r} in "
+            f"series {ids.iloc[i]!r} at data row {i + 1}"
+        )
+
+
+def fits_split(n_rows: int, cfg: DataConfig) -> str | None:
+    """Why a series of ``n_rows`` steps cannot be split like the others (None when it can)."""
+    try:
+        n_test = split_size(cfg.test_size, n_rows, "test_size")
+        n_val = split_size(cfg.val_size, n_rows, "val_size")
+    except UserError as exc:
+        return str(exc)
+    need = n_test + n_val + cfg.horizon + MIN_TRAIN_WINDOWS + 1
+    if n_rows < need or min(n_test, n_val) < cfg.horizon:
+        return f"{n_rows} time steps, fewer than the {need} that val, test and training need"
+    return None
+
+
+def _file_rows(message: str, rows: np.ndarray) -> str:
+    """A per-series error names rows of that series; name the rows of the file instead."""
+
+    def swap(m: re.Match[str]) -> str:
+        text = m.group(1) + str(int(rows[int(m.group(2)) - 1]) + 1)
+        if m.group(4):
+            text += m.group(3) + str(int(rows[int(m.group(4)) - 1]) + 1)
+        return text
+
+    return _ROW.sub(swap, message)
+
+
+def _prepare_each(
+    frame: pd.DataFrame, ids: pd.Series, cfg: DataConfig, source: str, prepare: SeriesPreparer
+) -> tuple[dict[str, Prepared], dict[str, str]]:
+    """Each series through the single-series preparer; too-short ones are left out (reason)."""
+    sub_cfg = cfg.model_copy(update={"series_column": None})
+    prepared: dict[str, Prepared] = {}
+    dropped: dict[str, str] = {}
+    for sid, rows in ids.groupby(ids, sort=False).indices.items():
+        reason = fits_split(len(rows), cfg)
+        if reason is not None:
+            dropped[str(sid)] = reason
+            continue
+        sub = frame.iloc[rows].drop(columns=[str(cfg.series_column)]).reset_index(drop=True)
+        try:
+            prepared[str(sid)] = prepare(sub, sub_cfg, f"{source} series {sid!r}")
+        except UserError as exc:
+            raise UserError(_file_rows(str(exc), np.asarray(rows))) from None
+    return prepared, dropped
+
+
+def default_max_lookback(period: int) -> int:
+    """The longest lookback of the default search space for a season of ``period``."""
+    return 2 * period if period >= 2 else 32
+
+
+def declared_max_lookback(entry: Any) -> int | None:
+    """The longest lookback a ``tune.search_space.lookback`` entry allows (None: not declared)."""
+    if entry is None:
+        return None
+    if isinstance(entry, dict):
+        return int(entry.get("high") or entry.get("value") or max(entry.get("choices") or [0]))
+    if isinstance(entry, list):
+        return max(int(v) for v in entry)
+    return int(entry)
+
+
+def drop_short(
+    prepared: dict[str, Prepared], dropped: dict[str, str], lookback: int, horizon: int
+) -> None:
+    """Leave out the series whose train part cannot feed ``lookback`` with enough windows."""
+    need = lookback + horizon + MIN_TRAIN_WINDOWS - 1
+    for sid in list(prepared):
+        n_train = int(prepared[sid][1]["splits"]["train"]["rows"])
+        if n_train < need:
+            dropped[sid] = (
+                f"{n_train} train steps, fewer than the {need} that lookback {lookback} needs"
+            )
+            del prepared[sid]
+
+
+def _panel_period(prepared: dict[str, Prepared], cfg: DataConfig) -> int:
+    if cfg.seasonal_period:
+        return int(cfg.seasonal_period)
+    counts = Counter(int(meta["seasonal_period"]) for _, meta in prepared.values())
+    return max(counts.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+
+
+def stack(prepared: dict[str, Prepared], column: str) -> Prepared:
+    """The series' parts one after the other (series column first) and each one's row ranges."""
+    parts: dict[str, pd.DataFrame] = {}
+    members: dict[str, Any] = {}
+    offsets: dict[str, dict[str, list[int]]] = {sid: {} for sid in prepared}
+    for split in ("train", "val", "test"):
+        frames, start = [], 0
+        for sid, (sub_parts, _) in prepared.items():
+            part = sub_parts[split].copy()
+            part.insert(0, column, sid)
+            frames.append(part)
+            offsets[sid][split] = [start, start + len(part)]
+            start += len(part)
+        parts[split] = pd.concat(frames, ignore_index=True)
+    for sid, (_, meta) in prepared.items():
+        members[sid] = {"meta": meta, "rows": offsets[sid]}
+    return parts, members
+
+
+def prepare_panel(
+    frame: pd.DataFrame,
+    cfg: DataConfig,
+    source: str,
+    prepare: SeriesPreparer,
+    max_lookback: int | None = None,
+) -> Prepared:
+    """Validate, split and scale every series; the stacked parts and the panel's metadata."""
+    column = str(cfg.series_column)
+    require_columns(
+        frame, source, series_column=column, target=cfg.target, time_column=cfg.time_column
+    )
+    if cfg.split_column is not None:
+        raise UserError(
+            "data.split_column: not supported with data.series_column"
+            " (each series is split by time)"
+        )
+    ids = series_ids(frame, column, source)
+    check_duplicates(frame, ids, cfg, source)
+    for col in [str(cfg.target), *(cfg.feature_columns or [])]:
+        check_numeric(frame, ids, col, source)
+    prepared, dropped = _prepare_each(frame, ids, cfg, source, prepare)
+    if prepared:
+        period = _panel_period(prepared, cfg)
+        lookback = max_lookback or default_max_lookback(period)
+        drop_short(prepared, dropped, lookback, cfg.horizon)
+    if not prepared:
+        first = next(iter(dropped.items()))
+        raise UserError(
+            f"{source}: no series is long enough to split (column '{column}', "
+            f"{len(dropped)} series; e.g. {first[0]!r}: {first[1]})"
+        )
+    for _, meta in prepared.values():
+        meta["seasonal_period"] = period
+    parts, members = stack(prepared, column)
+    reference = min(members, key=lambda s: members[s]["meta"]["splits"]["train"]["rows"])
+    meta = dict(members[reference]["meta"])
+    meta.update(
+        target_positive=all(m["meta"]["target_positive"] for m in members.values()),
+        splits={s: {"rows": len(p)} for s, p in parts.items()},
+        n_rows=sum(len(p) for p in parts.values()),
+        reference_splits=members[reference]["meta"]["splits"],
+        panel={
+            "series_column": column,
+            "series": list(members),
+            "members": members,
+            "dropped": dropped,
+            "reference": reference,
+        },
+    )
+    meta["columns"] = {**meta["columns"], "series_column": column}
+    return parts, meta
+
+
+def space_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """What the search space is resolved against: the series with the shortest train part, and a
+    log transform only if every series is positive."""
+    if "panel" not in meta:
+        return meta
+    panel = meta["panel"]
+    reference = panel["members"][panel["reference"]]["meta"]
+    return {**reference, "target_positive": meta["target_positive"]}

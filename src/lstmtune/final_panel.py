@@ -1,0 +1,135 @@
+"""The final model of many series on test: metrics over all series, the same baselines per
+series aggregated the same way, and a per-series table.
+
+RMSE and MAE in original units pool every window (large series dominate them); MASE (each
+series' MAE over its in-sample seasonal-naive MAE on train, as in M4) and sMAPE are averaged
+over series, and MASE is the metric the gate decides on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lstmtune.evaluate import TestEvaluation
+from lstmtune.features import anchor_fits, naive_forecast
+from lstmtune.model import LSTMNet
+from lstmtune.panel_problem import PanelForecastProblem, mean_mase, mean_smape
+from lstmtune.progress import emit
+
+CLASSICAL_MAX_SERIES = 100  # per-series AutoARIMA/AutoETS baselines up to this many series
+
+
+def panel_metrics(
+    pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray
+) -> dict[str, float]:
+    err = pred - true
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "mase": mean_mase(pred, true, series, scales),
+        "smape": mean_smape(pred, true, series, len(scales)),
+    }
+
+
+def member_forecasts(problem: PanelForecastProblem, kind: str) -> list[np.ndarray] | None:
+    """A naive forecast of every series' test windows (None if the season does not fit)."""
+    out = []
+    for m in problem.members:
+        f, ends = m.featurizer, m.ends("test")
+        if kind != "last" and not (len(ends) and anchor_fits(kind, int(ends.min()) + 1, f.period)):
+            return None
+        out.append(naive_forecast(m.raw[:, f.target_index], ends, kind, f.horizon, f.period))
+    return out
+
+
+def classical_forecasts(
+    problem: PanelForecastProblem, meta: dict[str, Any]
+) -> tuple[dict[str, list[np.ndarray]], dict[str, str], dict[str, float]]:
+    """AutoARIMA and AutoETS fitted on each series' train+val; a kind that fails on a series is
+    dropped for the whole panel (reported with that series' id)."""
+    from lstmtune.evaluate import forecast_classical_baselines
+
+    preds: dict[str, list[np.ndarray]] = {"auto_arima": [], "auto_ets": []}
+    failures: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    members = meta["panel"]["members"]
+    for sid, m in zip(problem.series_ids, problem.members, strict=True):
+        fit_end = int(members[sid]["meta"]["splits"]["test"]["start"])
+        _, failed, secs, fc = forecast_classical_baselines(
+            m.featurizer, m.raw, m.ends("test"), fit_end
+        )
+        for name, reason in failed.items():
+            failures.setdefault(name, f"series {sid!r}: {reason}")
+        for name, value in secs.items():
+            seconds[name] = seconds.get(name, 0.0) + value
+        for name in preds:
+            if name in fc:
+                preds[name].append(fc[name])
+    return {k: v for k, v in preds.items() if k not in failures}, failures, seconds
+
+
+def per_series_table(
+    problem: PanelForecastProblem, pred: np.ndarray, true: np.ndarray, series: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Test MASE, sMAPE, RMSE and the number of windows of every series."""
+    table = {}
+    for i, sid in enumerate(problem.series_ids):
+        rows = series == i
+        one = np.zeros(int(rows.sum()), dtype=int)
+        m = panel_metrics(pred[rows], true[rows], one, problem.scales[i : i + 1])
+        table[sid] = {**m, "windows": int(rows.sum())}
+    return table
+
+
+def evaluate_panel(
+    problem: PanelForecastProblem, model: LSTMNet, meta: dict[str, Any]
+) -> TestEvaluation:
+    """Test metrics of the one model over all series beside per-series baselines."""
+    test = problem.tensors("test")
+    assert test.raw_y is not None and test.series is not None
+    true, series = test.raw_y, test.series
+    pred = problem.predict(model, test)
+    candidates = {"persistence": member_forecasts(problem, "last")}
+    period = problem.featurizer.period
+    candidates[f"seasonal_naive_{period}"] = member_forecasts(problem, "seasonal")
+    failures: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    if len(problem.members) <= CLASSICAL_MAX_SERIES:
+        classical, failures, seconds = classical_forecasts(problem, meta)
+        candidates.update(classical)
+    else:
+        emit(
+            "warning",
+            f"warning: {len(problem.members)} series: the per-series AutoARIMA/"
+            f"AutoETS baselines are skipped (more than {CLASSICAL_MAX_SERIES})",
+        )
+    baselines = {
+        name: panel_metrics(np.concatenate(fc), true, series, problem.scales)
+        for name, fc in candidates.items()
+        if fc is not None
+    }
+    for name, reason in failures.items():
+        emit("warning", f"warning: baseline {name} skipped (it could not be fitted): {reason}")
+    members = meta["panel"]["members"]
+    return TestEvaluation(
+        test_metrics=panel_metrics(pred, true, series, problem.scales),
+        baselines=baselines,
+        spec_extra={
+            "featurizer": problem.featurizer.to_dict(),
+            "panel": {
+                "series_column": problem.series_column,
+                "members": {
+                    sid: {
+                        "featurizer": m.featurizer.to_dict(),
+                        "time_axis": members[sid]["meta"].get("time_axis"),
+                    }
+                    for sid, m in zip(problem.series_ids, problem.members, strict=True)
+                },
+            },
+        },
+        baseline_failures=failures,
+        baseline_seconds=seconds,
+        details={"per_series": per_series_table(problem, pred, true, series)},
+    )

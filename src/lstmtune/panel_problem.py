@@ -1,0 +1,145 @@
+"""One model for many series: the forecast problem of a panel (``data.series_column``).
+
+Each series keeps its own :class:`~lstmtune.training.ForecastProblem` (its scaler, anchors and
+windows, fitted on its own train part); the panel stacks their windows, so batches mix series and
+the loss is the mean squared error in each series' own scale. The validation objective is scale
+free: the mean over series of MASE (mean absolute error over that series' in-sample
+seasonal-naive error on train, as in M4), so a series of large values does not drown the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmtune.model import LSTMNet
+from lstmtune.training import ForecastProblem, TensorSet
+
+
+@dataclass
+class PanelTensorSet(TensorSet):
+    """Stacked windows of many series; ``series[i]`` is the series index of window ``i``."""
+
+    series: np.ndarray | None = None
+
+    def to(self, device: torch.device) -> PanelTensorSet:
+        moved = super().to(device)
+        return PanelTensorSet(
+            moved.x, moved.y, moved.anchor, moved.lengths, moved.raw_y, series=self.series
+        )
+
+
+def member_parts(parts: dict[str, pd.DataFrame], rows: dict[str, list[int]], column: str) -> Any:
+    """One series' train/val/test frames out of the stacked parts."""
+    return {
+        split: parts[split].iloc[a:b].drop(columns=[column]).reset_index(drop=True)
+        for split, (a, b) in rows.items()
+    }
+
+
+def mase_scale(series: np.ndarray, n_train: int, period: int) -> float:
+    """In-sample mean absolute error of the seasonal naive forecast on the train part (lag 1 when
+    there is no season or too little history); 1 when that error is zero."""
+    lag = period if period >= 2 and n_train > 2 * period else 1
+    train = series[:n_train]
+    err = float(np.mean(np.abs(train[lag:] - train[:-lag]))) if n_train > lag else 0.0
+    return err if err > 0 and np.isfinite(err) else 1.0
+
+
+def mean_mase(pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray) -> float:
+    """Mean over the series present of (MAE of that series / its scale)."""
+    err = np.abs(pred - true).mean(axis=1)
+    n = len(scales)
+    counts = np.bincount(series, minlength=n)
+    sums = np.bincount(series, weights=err, minlength=n)
+    present = counts > 0
+    return float(np.mean(sums[present] / counts[present] / scales[present]))
+
+
+def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, n: int) -> float:
+    """Mean over series of sMAPE in percent (200 |e| / (|y| + |ŷ|), 0 where both are 0)."""
+    denom = np.abs(pred) + np.abs(true)
+    ratio = np.divide(200 * np.abs(pred - true), denom, out=np.zeros_like(denom), where=denom > 0)
+    counts = np.bincount(series, minlength=n)
+    sums = np.bincount(series, weights=ratio.mean(axis=1), minlength=n)
+    present = counts > 0
+    return float(np.mean(sums[present] / counts[present]))
+
+
+class PanelForecastProblem(ForecastProblem):
+    """The stacked forecast problem; ``featurizer`` is the reference series' (shapes only)."""
+
+    def __init__(
+        self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]
+    ) -> None:
+        panel = meta["panel"]
+        self.series_column = str(panel["series_column"])
+        self.series_ids = [str(s) for s in panel["series"]]
+        self.members = [
+            ForecastProblem(
+                member_parts(parts, panel["members"][sid]["rows"], self.series_column),
+                panel["members"][sid]["meta"],
+                params,
+            )
+            for sid in self.series_ids
+        ]
+        first = self.members[0]
+        self.featurizer = first.featurizer
+        self.splits = meta["splits"]
+        self.n_features = first.n_features
+        self.n_outputs = first.n_outputs
+        self.zero_head = first.zero_head
+        self.scales = np.array(
+            [
+                mase_scale(
+                    m.raw[:, m.featurizer.target_index],
+                    int(m.splits["train"]["rows"]),
+                    m.featurizer.period,
+                )
+                for m in self.members
+            ]
+        )
+
+    def ends(self, *splits: str) -> np.ndarray:
+        raise TypeError("a panel has no single time axis; use each member's ends()")
+
+    def tensors(self, *splits: str) -> PanelTensorSet:
+        sets = [m.tensors(*splits) for m in self.members]
+        raw = [s.raw_y for s in sets]
+        assert all(r is not None for r in raw)
+        anchors = [s.anchor for s in sets if s.anchor is not None]
+        return PanelTensorSet(
+            torch.cat([s.x for s in sets]),
+            torch.cat([s.y for s in sets]),
+            torch.cat(anchors) if len(anchors) == len(sets) else None,
+            None,
+            np.concatenate(raw),  # type: ignore[arg-type]
+            series=np.concatenate([np.full(len(s), i) for i, s in enumerate(sets)]).astype(int),
+        )
+
+    def unscale(self, scaled: np.ndarray, series: np.ndarray) -> np.ndarray:
+        """Scaled outputs to original units, each row with its own series' scaler."""
+        out = np.empty_like(scaled, dtype=np.float64)
+        for i, member in enumerate(self.members):
+            rows = series == i
+            if rows.any():
+                out[rows] = member.featurizer.unscale_target(scaled[rows].astype(np.float64))
+        return out
+
+    def predict(self, model: LSTMNet, data: TensorSet) -> np.ndarray:
+        """Forecasts in original units, ``[N, horizon]``, in the stacked order of ``data``."""
+        assert isinstance(data, PanelTensorSet) and data.series is not None
+        scaled = self.predict_scaled(model, data).cpu().numpy()
+        return self.unscale(scaled, data.series)
+
+    def objective_from_outputs(self, scaled: torch.Tensor, data: TensorSet) -> float:
+        assert isinstance(data, PanelTensorSet) and data.series is not None
+        assert data.raw_y is not None
+        pred = self.unscale(scaled.cpu().numpy(), data.series)
+        if not np.isfinite(pred).all():
+            return float("inf")
+        return mean_mase(pred, data.raw_y, data.series, self.scales)

@@ -1,0 +1,99 @@
+"""Serving a model of many series: long-format history in, one row per series and window out.
+
+The input holds the series column, the training columns and (optionally) the time column, rows
+in any order. Each series is put in time order, checked for duplicates and gaps, scaled with its
+own training statistics and forecast by the one network. A series the model never saw is scaled
+with statistics of the history sent for it (the network has no per-series embedding), and is
+refused when that history cannot be scaled (constant, or not positive for a log model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstmtune.data.timeaxis import check_history, place
+from lstmtune.features import ForecastFeaturizer
+from lstmtune.model import LSTMNet
+
+
+def _in_time_order(frame: pd.DataFrame, axis: dict[str, Any] | None) -> pd.DataFrame:
+    """One series' rows sorted by the time column (when the model has one and it was sent)."""
+    if not axis or axis.get("column") not in frame.columns:
+        return frame
+    column = str(axis["column"])
+    snap = axis.get("freq_source") == "data.freq"
+    placed = place(frame[column].reset_index(drop=True), column, freq=axis["freq"], snap=snap)
+    return frame.iloc[placed.order]
+
+
+def featurizer_for_history(
+    reference: ForecastFeaturizer, raw: np.ndarray, sid: str
+) -> ForecastFeaturizer:
+    """A featurizer for a series not seen in training: the reference's choices, this history's
+    mean and standard deviation (after the log transform when the model uses it)."""
+    z = raw.astype(np.float64, copy=True)
+    t = reference.target_index
+    if reference.transform == "log":
+        if (z[:, t] <= 0).any():
+            raise ValueError(
+                f"series {sid!r} (not seen in training) has values <= 0; the model "
+                "works on log values"
+            )
+        z[:, t] = np.log(z[:, t])
+    std = z.std(axis=0)
+    if not (std > 0).all():
+        raise ValueError(
+            f"series {sid!r} (not seen in training) has a constant history; it cannot be scaled"
+        )
+    return dataclasses.replace(reference, mean=z.mean(axis=0).tolist(), std=std.tolist())
+
+
+def forecast_series(model: LSTMNet, f: ForecastFeaturizer, raw: np.ndarray, sid: str) -> np.ndarray:
+    """Forecasts ``[windows, horizon]`` in original units after every complete window."""
+    if not np.isfinite(raw).all():
+        raise ValueError(f"series {sid!r}: the input has missing or infinite values")
+    if len(raw) < f.lookback:
+        raise ValueError(
+            f"series {sid!r} has {len(raw)} rows; the model needs at least lookback={f.lookback}"
+            " rows of history"
+        )
+    ends = f.history_ends(len(raw))
+    x, anchor = f.windows(f.scale(raw), ends)
+    with torch.no_grad():
+        out = model(torch.from_numpy(x)) + torch.from_numpy(anchor)
+    return f.unscale_target(out.numpy().astype(np.float64))
+
+
+def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
+    """The pyfunc's answer for a long-format history of one or more series."""
+    panel = spec["panel"]
+    frame = frame.reset_index(drop=True)
+    column = str(panel["series_column"])
+    reference = ForecastFeaturizer.from_dict(spec["featurizer"])
+    missing = [c for c in (column, *reference.features) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"input is missing column(s): {', '.join(missing)}")
+    out = []
+    for sid, rows in frame.groupby(frame[column].astype(str), sort=False).groups.items():
+        known = panel["members"].get(str(sid))
+        axis = (known or {}).get("time_axis") or spec.get("time_axis")
+        sub = _in_time_order(frame.loc[rows], axis)
+        check_history(sub, axis)
+        raw = sub[reference.features].to_numpy(dtype=np.float64)
+        f = (
+            ForecastFeaturizer.from_dict(known["featurizer"])
+            if known
+            else featurizer_for_history(reference, raw, str(sid))
+        )
+        pred = forecast_series(model, f, raw, str(sid))
+        part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
+        part.insert(0, column, sid)
+        out.append(part)
+    if not out:
+        raise ValueError("input has no rows")
+    return pd.concat(out, ignore_index=True)
