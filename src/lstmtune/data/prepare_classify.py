@@ -1,0 +1,255 @@
+"""Prepare sequence classification data (long format, one row per time step): order each
+sequence's rows, check one label per sequence, fill missing values inside each sequence, and split
+by sequence (from ``data.split_column`` or stratified by class)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.config import DataConfig
+from lstmtune.data.columns import (
+    feature_columns,
+    fill_missing,
+    input_dtypes,
+    numeric_column,
+    require_columns,
+    scaler_stats,
+)
+from lstmtune.data.splits import SPLITS, split_size, split_values, stratified_pick
+from lstmtune.errors import UserError
+
+
+def _require_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[str, str]:
+    """The sequence and label columns, present and without missing values."""
+    for key in ("sequence_column", "label"):
+        if getattr(cfg, key) is None:
+            raise UserError(
+                f"{source}: data.{key} is required for task 'classify' (columns: "
+                f"{', '.join(frame.columns[:20])})"
+            )
+    seq_col, label_col = str(cfg.sequence_column), str(cfg.label)
+    require_columns(
+        frame,
+        source,
+        sequence_column=seq_col,
+        label=label_col,
+        time_column=cfg.time_column,
+        split_column=cfg.split_column,
+    )
+    if frame[seq_col].isna().any() or frame[label_col].isna().any():
+        col = seq_col if frame[seq_col].isna().any() else label_col
+        i = int(np.flatnonzero(frame[col].isna().to_numpy())[0])
+        raise UserError(f"{source}: column '{col}' has a missing value at data row {i + 1}")
+    return seq_col, label_col
+
+
+def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) -> np.ndarray:
+    """Rows grouped by sequence (in order of first appearance), each sequence's rows in the order
+    of ``data.time_column`` (numbers or dates) or else as given."""
+    if cfg.time_column is None:
+        return np.argsort(pd.factorize(frame[seq_col])[0], kind="stable")
+    order_key = pd.to_numeric(frame[cfg.time_column], errors="coerce")
+    if order_key.isna().any():
+        order_key = pd.to_datetime(frame[cfg.time_column], errors="coerce")
+    if order_key.isna().any():
+        i = int(np.flatnonzero(order_key.isna().to_numpy())[0])
+        raise UserError(
+            f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order "
+            f"value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}"
+        )
+    order: np.ndarray = np.lexsort((order_key.to_numpy(), pd.factorize(frame[seq_col])[0]))
+    return order
+
+
+def _fill_sequence(values: pd.Series, how: str) -> pd.Series:
+    """One sequence's values of a feature with missing values filled (``ffill``/``interpolate``)."""
+    return values.ffill() if how == "ffill" else values.interpolate(limit_direction="both")
+
+
+def _check_one_label(frame: pd.DataFrame, seq_ids: pd.Series, label_col: str, source: str) -> None:
+    labels_per_seq = frame.groupby(seq_ids, sort=False)[label_col].agg(
+        lambda s: s.astype(str).nunique()
+    )
+    if (labels_per_seq > 1).any():
+        bad = labels_per_seq[labels_per_seq > 1].index[0]
+        raise UserError(
+            f"{source}: sequence {bad!r} has more than one value in column "
+            f"'{label_col}' (data.label)"
+        )
+
+
+def _sequence_table(
+    frame: pd.DataFrame,
+    cfg: DataConfig,
+    source: str,
+    rows: np.ndarray,
+    columns: tuple[str, str],
+    features: list[str],
+) -> pd.DataFrame:
+    """Sequence id, (time), features and label of every row, missing values filled."""
+    seq_col, label_col = columns
+    clean = pd.DataFrame({seq_col: frame[seq_col].astype(str).to_numpy()})
+    for c in features:
+        clean[c] = numeric_column(frame, c, source, rows)
+    if cfg.missing != "error":
+        for c in features:
+            clean[c] = clean.groupby(seq_col, sort=False)[c].transform(_fill_sequence, cfg.missing)
+    for c in features:
+        fill_missing(clean[c].to_numpy(dtype=np.float64), c, source, "error", rows)
+    _check_one_label(frame, clean[seq_col], label_col, source)
+    clean[label_col] = frame[label_col].astype(str).to_numpy()
+    if cfg.time_column is not None:
+        clean.insert(1, cfg.time_column, frame[cfg.time_column].to_numpy())
+    return clean
+
+
+def _classes(seq_labels: pd.Series, label_col: str, source: str) -> list[str]:
+    classes = sorted(seq_labels.unique().tolist())
+    if len(classes) < 2:
+        raise UserError(
+            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "
+            "classification needs at least two"
+        )
+    return classes
+
+
+def _splits_from_column(
+    frame: pd.DataFrame,
+    seq_ids: pd.Series,
+    seq_labels: pd.Series,
+    cfg: DataConfig,
+    source: str,
+    rows: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, str]:
+    """Each sequence's split from ``data.split_column``; without val, a stratified part of train."""
+    split_vals = split_values(frame, str(cfg.split_column), source, rows)
+    per_seq = split_vals.groupby(seq_ids, sort=False).agg(lambda s: s.nunique())
+    if (per_seq > 1).any():
+        raise UserError(
+            f"{source}: sequence {per_seq[per_seq > 1].index[0]!r} has more than one value in "
+            f"column '{cfg.split_column}' (data.split_column)"
+        )
+    assign: dict[str, str] = split_vals.groupby(seq_ids, sort=False).first().to_dict()
+    if "val" not in assign.values():
+        train_ids = [s for s, v in assign.items() if v == "train"]
+        n_val = split_size(cfg.val_size, len(train_ids), "val_size")
+        for s in stratified_pick(train_ids, seq_labels, n_val, rng):
+            assign[s] = "val"
+    return assign
+
+
+def _stratified_splits(
+    seq_labels: pd.Series, cfg: DataConfig, source: str, rng: np.random.Generator
+) -> dict[str, str]:
+    """Each sequence's split: ``data.test_size`` and ``data.val_size``, stratified by class."""
+    n_seq = len(seq_labels)
+    n_test = split_size(cfg.test_size, n_seq, "test_size")
+    n_val = split_size(cfg.val_size, n_seq, "val_size")
+    if n_test + n_val >= n_seq:
+        raise UserError(
+            f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size} and "
+            f"data.test_size={cfg.test_size}"
+        )
+    ids = list(seq_labels.index)
+    test_ids = set(stratified_pick(ids, seq_labels, n_test, rng))
+    rest = [s for s in ids if s not in test_ids]
+    val_ids = set(stratified_pick(rest, seq_labels, n_val, rng))
+    return {s: "test" if s in test_ids else "val" if s in val_ids else "train" for s in ids}
+
+
+def _check_splits(
+    assign: dict[str, str], seq_labels: pd.Series, classes: list[str], label_col: str, source: str
+) -> dict[str, int]:
+    """Sequences per split; every split has some and train has every class."""
+    counts = {name: sum(1 for v in assign.values() if v == name) for name in SPLITS}
+    for name, n in counts.items():
+        if n == 0:
+            raise UserError(
+                f"{source}: the {name} split has no sequences "
+                "(check data.val_size / data.test_size)"
+            )
+    train_classes = set(seq_labels[[s for s, v in assign.items() if v == "train"]])
+    if len(train_classes) < len(classes):
+        missing = sorted(set(classes) - train_classes)[0]
+        raise UserError(
+            f"{source}: class {missing!r} of column '{label_col}' has no sequence "
+            "in the train split"
+        )
+    return counts
+
+
+def _classify_meta(
+    frame: pd.DataFrame,
+    clean: pd.DataFrame,
+    parts: dict[str, pd.DataFrame],
+    features: list[str],
+    columns: tuple[str, str],
+    time_column: str | None,
+    classes: list[str],
+    seq_labels: pd.Series,
+    assign: dict[str, str],
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    seq_col, label_col = columns
+    lengths = clean.groupby(seq_col, sort=False).size()
+    train_counts = seq_labels[[s for s, v in assign.items() if v == "train"]].value_counts()
+    return {
+        "task": "classify",
+        "columns": {
+            "features": features,
+            "sequence_column": seq_col,
+            "label": label_col,
+            "time_column": time_column,
+            "dtypes": input_dtypes(frame, features),
+        },
+        "classes": classes,
+        "majority_class": str(train_counts.idxmax()),
+        "scaler": {"none": scaler_stats(parts["train"], features)},
+        "splits": {name: {"sequences": counts[name], "rows": len(parts[name])} for name in SPLITS},
+        "max_sequence_length": int(lengths.max()),
+        "min_sequence_length": int(lengths.min()),
+        "n_rows": len(clean),
+        "n_sequences": len(seq_labels),
+    }
+
+
+def prepare_classify(
+    frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The train, val and test sequences and their metadata.json."""
+    seq_col, label_col = _require_columns(frame, cfg, source)
+    order = _row_order(frame, cfg, source, seq_col)
+    frame = frame.iloc[order].reset_index(drop=True)
+    rows = np.arange(len(order))[order]
+    exclude = {c for c in (seq_col, label_col, cfg.time_column, cfg.split_column) if c}
+    features = feature_columns(frame, cfg, exclude, source)
+    if not features:
+        raise UserError(f"{source}: no numeric feature columns (set data.feature_columns)")
+    clean = _sequence_table(frame, cfg, source, rows, (seq_col, label_col), features)
+    seq_labels = clean.groupby(seq_col, sort=False)[label_col].first()
+    classes = _classes(seq_labels, label_col, source)
+    rng = np.random.default_rng(seed)
+    if cfg.split_column is not None:
+        assign = _splits_from_column(frame, clean[seq_col], seq_labels, cfg, source, rows, rng)
+    else:
+        assign = _stratified_splits(seq_labels, cfg, source, rng)
+    counts = _check_splits(assign, seq_labels, classes, label_col, source)
+    split_of_row = clean[seq_col].map(assign)
+    parts = {name: clean[split_of_row == name].reset_index(drop=True) for name in SPLITS}
+    meta = _classify_meta(
+        frame,
+        clean,
+        parts,
+        features,
+        (seq_col, label_col),
+        cfg.time_column,
+        classes,
+        seq_labels,
+        assign,
+        counts,
+    )
+    return parts, meta

@@ -1,0 +1,288 @@
+"""Prepare a forecast series: order it on its time axis, split it by time, fill missing values
+inside each split, and record scaler statistics (train only) and the season length.
+
+The splits are contiguous segments of the series, split by *target* time step (see
+:mod:`lstmtune.data.prepare`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.config import DataConfig
+from lstmtune.data.columns import (
+    feature_columns,
+    fill_missing,
+    input_dtypes,
+    numeric_column,
+    require_columns,
+    scaler_stats,
+)
+from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size, split_values
+from lstmtune.data.timeaxis import (
+    Placed,
+    TimeAxisError,
+    describe_gaps,
+    grid_column,
+    on_grid,
+    place,
+)
+from lstmtune.errors import UserError
+
+Bounds = dict[str, tuple[int, int]]  # split name -> [start, end) on the (gap-free) series
+
+
+def _acf(diff: np.ndarray, lag: int) -> float:
+    """Autocorrelation of the differenced series at ``lag`` (-1 where it cannot be computed)."""
+    if lag >= len(diff) - 2:
+        return -1.0
+    a, b = diff[:-lag] - diff.mean(), diff[lag:] - diff.mean()
+    denom = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else -1.0
+
+
+def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
+    """Season length from the time column's spacing, confirmed by autocorrelation; else ACF peak."""
+    diff = np.diff(values)
+    n = len(diff)
+    if times is not None and len(times) > 2:
+        step = times.diff().dropna().median()
+        if pd.notna(step):
+            days = step / pd.Timedelta(days=1)
+            guesses = [(0.9, 1.1, 7), (6.5, 7.5, 52), (27, 32, 12), (85, 95, 4)]
+            hours = step / pd.Timedelta(hours=1)
+            if 0.9 < hours < 1.1:
+                guesses.insert(0, (0.0, 1.0, 24))
+            for lo, hi, period in guesses:
+                if lo < days <= hi and _acf(diff, period) > 0.1:
+                    return period
+    best, best_lag = 0.3, 1
+    for lag in range(2, min(n // 3, 400) + 1):
+        r = _acf(diff, lag)
+        # a multiple of the season ties with it up to float rounding (which differs between
+        # numpy builds): only a clearly higher peak replaces the shorter lag
+        if r > best + 1e-6:
+            best, best_lag = r, lag
+    return best_lag
+
+
+def place_times(values: pd.Series, cfg: DataConfig, source: str) -> Placed:
+    """The time column on its grid (``data.freq`` or inferred); duplicated or irregular times, and
+    missing periods unless ``data.missing`` fills them, are a :class:`UserError`."""
+    column = str(cfg.time_column)
+    try:
+        placed = place(values, column, freq=cfg.freq, snap=cfg.freq is not None)
+    except TimeAxisError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    if placed.gaps and cfg.missing == "error":
+        raise UserError(
+            f"{source}: column '{column}' (data.time_column, frequency {placed.axis.freq}) has "
+            f"missing periods: {describe_gaps(placed)}; set data.missing: ffill or interpolate "
+            "to fill them, or data.freq if the frequency is wrong"
+        )
+    return placed
+
+
+def time_axis_meta(placed: Placed, cfg: DataConfig) -> dict[str, Any]:
+    """What metadata.json (and the published model's spec) records about the time axis."""
+    filled = placed.n_missing
+    return {
+        **placed.axis.to_dict(),
+        "freq_source": "data.freq" if cfg.freq is not None else "inferred",
+        "gaps": len(placed.gaps),
+        "filled_periods": filled,
+        "fill": cfg.missing if filled else None,
+        "first": placed.axis.label(placed.grid[0]),
+        "last": placed.axis.label(placed.grid[-1]),
+    }
+
+
+@dataclass(frozen=True)
+class _Ordered:
+    """The input in time order."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray  # each row's position in the input (for error messages)
+    placed: Placed | None  # the time column on its grid (None: no time column)
+    times: pd.Series | None  # the grid's times when they are dates (for the season length)
+
+
+def _require_target(frame: pd.DataFrame, cfg: DataConfig, source: str) -> str:
+    if cfg.target is None:
+        raise UserError(
+            f"{source}: data.target is required for task 'forecast' (columns: "
+            f"{', '.join(frame.columns[:20])})"
+        )
+    require_columns(
+        frame, source, target=cfg.target, time_column=cfg.time_column, split_column=cfg.split_column
+    )
+    return cfg.target
+
+
+def _order_by_time(frame: pd.DataFrame, cfg: DataConfig, source: str) -> _Ordered:
+    rows = np.arange(len(frame))
+    if cfg.time_column is None:
+        if cfg.freq is not None:
+            raise UserError(
+                f"data.freq: {cfg.freq!r} needs data.time_column (the column it describes)"
+            )
+        return _Ordered(frame, rows, None, None)
+    placed = place_times(frame[cfg.time_column], cfg, source)
+    frame = frame.iloc[placed.order].reset_index(drop=True)
+    times = pd.Series(pd.DatetimeIndex(placed.grid)) if placed.axis.kind == "datetime" else None
+    return _Ordered(frame, rows[placed.order], placed, times)
+
+
+def _series_values(
+    ordered: _Ordered, cfg: DataConfig, source: str, features: list[str]
+) -> tuple[dict[str, np.ndarray], pd.Series | None, np.ndarray]:
+    """Each feature's values, the split column's labels (if any) and the input row of each time
+    step, on the time grid: a missing period is a missing value there (row -1) to be filled."""
+    frame, rows, placed = ordered.frame, ordered.rows, ordered.placed
+    numeric_cols = {c: numeric_column(frame, c, source, rows) for c in features}
+    labels = (
+        split_values(frame, cfg.split_column, source, rows)
+        if cfg.split_column is not None
+        else None
+    )
+    if placed is not None and placed.gaps:  # missing periods become missing values to fill
+        numeric_cols = {c: on_grid(placed, arr, np.nan) for c, arr in numeric_cols.items()}
+        if labels is not None:
+            labels = pd.Series(on_grid(placed, labels.to_numpy(dtype=object), None)).ffill()
+        rows = on_grid(placed, rows, -1)
+    return numeric_cols, labels, rows
+
+
+def _split_counts(
+    labels: pd.Series | None, cfg: DataConfig, source: str, total: int
+) -> tuple[int, int]:
+    """Time steps in the val and test splits: from the split column, else from the sizes."""
+    if labels is None:
+        n_test = split_size(cfg.test_size, total, "test_size")
+        return split_size(cfg.val_size, total, "val_size"), n_test
+    rank = labels.map({"train": 0, "val": 1, "test": 2}).to_numpy()
+    if (np.diff(rank) < 0).any():
+        raise UserError(
+            f"{source}: column '{cfg.split_column}' (data.split_column) must be train, then "
+            "val, then test in time order"
+        )
+    n_test = int((rank == 2).sum())
+    n_val = int((rank == 1).sum())
+    if n_val == 0:
+        n_val = split_size(cfg.val_size, total - n_test, "val_size")
+    return n_val, n_test
+
+
+def _split_bounds(labels: pd.Series | None, cfg: DataConfig, source: str, total: int) -> Bounds:
+    """Contiguous train, val and test segments, each long enough for ``data.horizon``."""
+    n_val, n_test = _split_counts(labels, cfg, source, total)
+    n_train = total - n_val - n_test
+    horizon = cfg.horizon
+    for name, n in (("test_size", n_test), ("val_size", n_val)):
+        if n < horizon:
+            raise UserError(
+                f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than "
+                f"data.horizon={horizon}"
+            )
+    if n_train < horizon + MIN_TRAIN_WINDOWS + 1:
+        raise UserError(
+            f"{source}: series too short: {total} rows leave {n_train} for training after "
+            f"val={n_val} and test={n_test}; need more than {horizon + MIN_TRAIN_WINDOWS} "
+            f"(data.horizon={horizon}) plus the lookback"
+        )
+    return {
+        "train": (0, n_train),
+        "val": (n_train, n_train + n_val),
+        "test": (n_train + n_val, total),
+    }
+
+
+def _fill_series(
+    numeric_cols: dict[str, np.ndarray], bounds: Bounds, how: str, source: str, rows: np.ndarray
+) -> pd.DataFrame:
+    """Missing values filled after splitting: ffill only looks back, interpolation stays inside
+    each split (no leakage); ``error`` refuses them."""
+    filled: dict[str, np.ndarray] = {}
+    for c, arr in numeric_cols.items():
+        if how == "interpolate":
+            filled[c] = np.concatenate(
+                [
+                    fill_missing(arr[a:b], c, source, "interpolate", rows[a:b])
+                    for a, b in bounds.values()
+                ]
+            )
+        else:
+            filled[c] = fill_missing(arr, c, source, how, rows)
+    return pd.DataFrame(filled)
+
+
+def _scalers(
+    train: pd.DataFrame, features: list[str], target: str, positive: bool
+) -> dict[str, Any]:
+    """Scaler statistics of the train split, plain and (for a positive target) with log target."""
+    scalers: dict[str, Any] = {"none": scaler_stats(train, features)}
+    if positive:
+        logged = train[features].copy()
+        logged[target] = np.log(logged[target])
+        scalers["log"] = scaler_stats(logged, features)
+    return scalers
+
+
+def _forecast_meta(
+    ordered: _Ordered,
+    clean: pd.DataFrame,
+    train: pd.DataFrame,
+    features: list[str],
+    target: str,
+    bounds: Bounds,
+    cfg: DataConfig,
+) -> dict[str, Any]:
+    target_values = clean[target].to_numpy()
+    n_train = bounds["train"][1]
+    times = ordered.times
+    period = cfg.seasonal_period or _infer_period(
+        target_values[:n_train], times.iloc[:n_train] if times is not None else None
+    )
+    positive = bool((target_values > 0).all())
+    return {
+        "task": "forecast",
+        "columns": {
+            "features": features,
+            "target": target,
+            "time_column": cfg.time_column,
+            "dtypes": input_dtypes(ordered.frame, features),
+        },
+        "target_index": features.index(target),
+        "horizon": cfg.horizon,
+        "seasonal_period": int(period),
+        "target_positive": positive,
+        "scaler": _scalers(train, features, target, positive),
+        "splits": {name: {"start": a, "end": b, "rows": b - a} for name, (a, b) in bounds.items()},
+        "n_rows": len(clean),
+        "time_axis": None if ordered.placed is None else time_axis_meta(ordered.placed, cfg),
+    }
+
+
+def prepare_forecast(
+    frame: pd.DataFrame, cfg: DataConfig, source: str
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The train, val and test segments of the series and its metadata.json."""
+    target = _require_target(frame, cfg, source)
+    ordered = _order_by_time(frame, cfg, source)
+    exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
+    features = feature_columns(ordered.frame, cfg, exclude, source)
+    if target not in features:
+        features = [target, *features]
+    numeric_cols, labels, rows = _series_values(ordered, cfg, source, features)
+    bounds = _split_bounds(labels, cfg, source, len(rows))
+    clean = _fill_series(numeric_cols, bounds, cfg.missing, source, rows)
+    placed = ordered.placed
+    if placed is not None:
+        clean.insert(0, placed.axis.column, grid_column(placed, ordered.frame[placed.axis.column]))
+    parts = {name: clean.iloc[a:b].reset_index(drop=True) for name, (a, b) in bounds.items()}
+    return parts, _forecast_meta(ordered, clean, parts["train"], features, target, bounds, cfg)
