@@ -23,6 +23,7 @@ import pandas as pd
 
 from lstmtune.config import RunConfig
 from lstmtune.data.io import read_table
+from lstmtune.data.panel import declared_max_lookback, prepare_panel, space_meta
 from lstmtune.data.prepare_classify import prepare_classify as prepare_classify
 from lstmtune.data.prepare_forecast import place_times as place_times
 from lstmtune.data.prepare_forecast import prepare_forecast as prepare_forecast
@@ -44,7 +45,10 @@ def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Validate and split in memory (no files written). Raises :class:`UserError` on bad input."""
     frame, source, sha = load_frame(cfg)
-    if cfg.data.task == "forecast":
+    if cfg.data.task == "forecast" and cfg.data.series_column is not None:
+        declared = declared_max_lookback((cfg.tune.search_space or {}).get("lookback"))
+        parts, meta = prepare_panel(frame, cfg.data, source, prepare_forecast, declared)
+    elif cfg.data.task == "forecast":
         parts, meta = prepare_forecast(frame, cfg.data, source)
     elif cfg.data.task == "text":
         parts, meta = prepare_text(frame, cfg.data, source, cfg.train.seed)
@@ -58,7 +62,9 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
             "dataset_name": cfg.dataset_name(),
         }
     )
-    meta["search_space"] = resolve_search_space(cfg, meta, min_train_windows=MIN_TRAIN_WINDOWS)
+    meta["search_space"] = resolve_search_space(
+        cfg, space_meta(meta), min_train_windows=MIN_TRAIN_WINDOWS
+    )
     return parts, meta
 
 
