@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,38 +13,9 @@ from lstmtune.config import RunConfig
 from lstmtune.evaluate import PRIMARY_METRIC, classify_metrics, decide_promotion, forecast_metrics
 from lstmtune.features import ForecastFeaturizer, forecast_series
 from lstmtune.progress import emit
+from lstmtune.registry_model import MODEL_CODE as MODEL_CODE  # re-exported
+from lstmtune.registry_model import log_version, model_signature
 from lstmtune.serving import Predictor
-
-MODEL_CODE = Path(__file__).with_name("_mlflow_model.py")
-
-
-def _requirements() -> list[str]:
-    reqs = []
-    for dist in ("torch", "numpy", "pandas", "mlflow"):
-        try:
-            version = metadata.version(dist).split("+")[0]
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            continue
-        reqs.append(f"{dist}=={version}")
-    return reqs
-
-
-def _signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]) -> Any:
-    """Inferred signature, except integer-typed input columns accept any number (MLflow refuses
-    int64 for a ``double`` column and floats for a ``long`` one)."""
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
-
-    sig = infer_signature(example, output)
-    dtypes = meta["columns"].get("dtypes", {})
-    any_type = AnyType()  # type: ignore[no-untyped-call]
-    cols = [
-        ColSpec(any_type, c.name) if dtypes.get(c.name) == "integer" else c
-        for c in sig.inputs.inputs
-    ]
-    time_col = (meta.get("time_axis") or {}).get("column")  # optional; checked when it is sent
-    cols = [ColSpec(any_type, c.name, required=False) if c.name == time_col else c for c in cols]
-    return ModelSignature(inputs=Schema(cols), outputs=sig.outputs)
 
 
 def input_example(
@@ -152,55 +121,11 @@ def champion_score(
         return None, str(version.version)
 
 
-def publish(
-    cfg: RunConfig,
-    parts: dict[str, pd.DataFrame],
-    meta: dict[str, Any],
-    model_dir: str,
-    best: dict[str, Any],
-    evaluation: dict[str, Any],
-    parent_run_id: str,
-) -> dict[str, Any]:
-    import mlflow
-
-    from lstmtune import tracking
-
-    name = str(cfg.mlflow.model_name)
-    tracking_uri = str(cfg.mlflow.tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    client = tracking.client(cfg)
-    predictor = Predictor.load(model_dir)
-    spec = predictor.spec
-    example = input_example(parts, meta, spec)
-    signature = _signature(example, predictor.predict(example), meta)
-    featurizer = (
-        predictor.featurizer if isinstance(predictor.featurizer, ForecastFeaturizer) else None
-    )
-    metric = PRIMARY_METRIC[meta["task"]]
-    new_value = float(evaluation["test_metrics"][metric])
-    champ_value, champ_version = champion_score(cfg, parts, meta, featurizer)
-
-    existing = client.search_model_versions(f"run_id='{parent_run_id}'") if parent_run_id else []
-    existing = [v for v in existing if v.name == name]
-    if existing:  # a retried step re-attaches instead of registering twice
-        version = str(existing[0].version)
-        model_uri = f"models:/{name}/{version}"
-    else:
-        with mlflow.start_run(run_id=parent_run_id):
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(MODEL_CODE),
-                artifacts={"model_dir": str(model_dir)},
-                code_paths=[str(Path(__file__).resolve().parent)],  # the lstmtune package
-                signature=signature,
-                input_example=example,
-                pip_requirements=_requirements(),
-                registered_model_name=name,
-            )
-            mlflow.log_dict(evaluation, "evaluation.json")
-        version = str(info.registered_model_version)
-        model_uri = f"models:/{name}/{version}"
+def _version_tags(
+    meta: dict[str, Any], spec: dict[str, Any], metric: str, new_value: float
+) -> dict[str, str]:
+    """The tags of a new version (the promotion reason is added once decided): its task, data,
+    lstmtune version and test metric, and what a consumer must send (lookback, horizon, target)."""
     tags = {
         "task": meta["task"],
         "data_sha256": meta["sha256"],
@@ -220,31 +145,19 @@ def publish(
         tags.update(
             {"lookback": "variable", "horizon": "1", "target": str(meta["columns"]["label"])}
         )
-    baseline_value = float(evaluation["baseline_metrics"][evaluation["best_baseline"]][metric])
-    decision = decide_promotion(
-        metric, new_value, champ_value, baseline_value, evaluation["best_baseline"]
-    )
-    tags["promotion"] = decision.reason
-    for k, v in tags.items():
-        client.set_model_version_tag(name, version, k, v)
-    client.set_registered_model_alias(name, decision.alias, version)
-    client.set_terminated(parent_run_id, status="FINISHED")
-    emit(
-        "registered",
-        f"registered {name} version {version} as @{decision.alias}: {decision.reason}",
-        model_name=name,
-        model_version=version,
-        alias=decision.alias,
-    )
+    return tags
+
+
+def _run_summary(
+    cfg: RunConfig,
+    meta: dict[str, Any],
+    best: dict[str, Any],
+    evaluation: dict[str, Any],
+    metric: str,
+    parent_run_id: str,
+) -> dict[str, Any]:
+    """The run summary's fields after the registry's: tuning, evaluation, tracking and data."""
     return {
-        "model_name": name,
-        "model_version": version,
-        "alias": decision.alias,
-        "promotion_reason": decision.reason,
-        "model_uri": f"models:/{name}@{decision.alias}",
-        "model_version_uri": model_uri,
-        "previous_champion_version": champ_version,
-        "previous_champion_metric": champ_value,
         "task": meta["task"],
         "objective": best["objective"],
         "best_params": best["best_params"],
@@ -273,4 +186,75 @@ def publish(
         "data_source": meta["source"],
         "tune_extra": best.get("extra") or {},
         "pbt_schedule": best.get("schedule"),
+    }
+
+
+def _promote(
+    client: Any, name: str, version: str, tags: dict[str, str], alias: str, run_id: str
+) -> None:
+    """Tag the version (``tags`` with the promotion reason), point ``alias`` at it and finish the
+    parent run."""
+    for k, v in tags.items():
+        client.set_model_version_tag(name, version, k, v)
+    client.set_registered_model_alias(name, alias, version)
+    client.set_terminated(run_id, status="FINISHED")
+    emit(
+        "registered",
+        f"registered {name} version {version} as @{alias}: {tags['promotion']}",
+        model_name=name,
+        model_version=version,
+        alias=alias,
+    )
+
+
+def publish(
+    cfg: RunConfig,
+    parts: dict[str, pd.DataFrame],
+    meta: dict[str, Any],
+    model_dir: str,
+    best: dict[str, Any],
+    evaluation: dict[str, Any],
+    parent_run_id: str,
+) -> dict[str, Any]:
+    """Register the model of ``model_dir`` from the parent run (once), tag it, move ``champion``
+    to it when it beats the current champion (on this test split) and the gate's baselines, else
+    set ``challenger``; the run summary."""
+    import mlflow
+
+    from lstmtune import tracking
+
+    name = str(cfg.mlflow.model_name)
+    tracking_uri = str(cfg.mlflow.tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    client = tracking.client(cfg)
+    predictor = Predictor.load(model_dir)
+    spec = predictor.spec
+    example = input_example(parts, meta, spec)
+    signature = model_signature(example, predictor.predict(example), meta)
+    featurizer = (
+        predictor.featurizer if isinstance(predictor.featurizer, ForecastFeaturizer) else None
+    )
+    metric = PRIMARY_METRIC[meta["task"]]
+    new_value = float(evaluation["test_metrics"][metric])
+    champ_value, champ_version = champion_score(cfg, parts, meta, featurizer)
+
+    version = log_version(client, name, parent_run_id, model_dir, example, signature, evaluation)
+    tags = _version_tags(meta, spec, metric, new_value)
+    baseline_value = float(evaluation["baseline_metrics"][evaluation["best_baseline"]][metric])
+    decision = decide_promotion(
+        metric, new_value, champ_value, baseline_value, evaluation["best_baseline"]
+    )
+    tags["promotion"] = decision.reason
+    _promote(client, name, version, tags, decision.alias, parent_run_id)
+    return {
+        "model_name": name,
+        "model_version": version,
+        "alias": decision.alias,
+        "promotion_reason": decision.reason,
+        "model_uri": f"models:/{name}@{decision.alias}",
+        "model_version_uri": f"models:/{name}/{version}",
+        "previous_champion_version": champ_version,
+        "previous_champion_metric": champ_value,
+        **_run_summary(cfg, meta, best, evaluation, metric, parent_run_id),
     }

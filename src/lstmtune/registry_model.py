@@ -1,0 +1,76 @@
+"""The model version as logged to MLflow: the pyfunc "model from code" (``_mlflow_model.py``), its
+pip requirements, signature and input example, registered from the parent run once (a retried
+step re-attaches to the version it registered)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+MODEL_CODE = Path(__file__).with_name("_mlflow_model.py")
+
+
+def pip_requirements() -> list[str]:
+    """Pinned versions of what the pyfunc imports (without local build tags such as ``+cpu``)."""
+    reqs = []
+    for dist in ("torch", "numpy", "pandas", "mlflow"):
+        try:
+            version = metadata.version(dist).split("+")[0]
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            continue
+        reqs.append(f"{dist}=={version}")
+    return reqs
+
+
+def model_signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]) -> Any:
+    """Inferred signature, except integer-typed input columns accept any number (MLflow refuses
+    int64 for a ``double`` column and floats for a ``long`` one)."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    sig = infer_signature(example, output)
+    dtypes = meta["columns"].get("dtypes", {})
+    any_type = AnyType()  # type: ignore[no-untyped-call]
+    cols = [
+        ColSpec(any_type, c.name) if dtypes.get(c.name) == "integer" else c
+        for c in sig.inputs.inputs
+    ]
+    time_col = (meta.get("time_axis") or {}).get("column")  # optional; checked when it is sent
+    cols = [ColSpec(any_type, c.name, required=False) if c.name == time_col else c for c in cols]
+    return ModelSignature(inputs=Schema(cols), outputs=sig.outputs)
+
+
+def log_version(
+    client: Any,
+    name: str,
+    parent_run_id: str,
+    model_dir: str,
+    example: pd.DataFrame,
+    signature: Any,
+    evaluation: dict[str, Any],
+) -> str:
+    """The version of ``name`` registered from the parent run: the one a retried step already
+    registered, else the pyfunc (with the model directory and the lstmtune package) logged to the
+    parent run, with its evaluation, and registered now."""
+    import mlflow
+
+    existing = client.search_model_versions(f"run_id='{parent_run_id}'") if parent_run_id else []
+    existing = [v for v in existing if v.name == name]
+    if existing:  # a retried step re-attaches instead of registering twice
+        return str(existing[0].version)
+    with mlflow.start_run(run_id=parent_run_id):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MODEL_CODE),
+            artifacts={"model_dir": str(model_dir)},
+            code_paths=[str(Path(__file__).resolve().parent)],  # the lstmtune package
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+            registered_model_name=name,
+        )
+        mlflow.log_dict(evaluation, "evaluation.json")
+    return str(info.registered_model_version)
