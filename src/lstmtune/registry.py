@@ -10,7 +10,7 @@ import pandas as pd
 
 from lstmtune._version import __version__
 from lstmtune.config import RunConfig
-from lstmtune.evaluate import PRIMARY_METRIC, classify_metrics, decide_promotion, forecast_metrics
+from lstmtune.evaluate import classify_metrics, decide_promotion, forecast_metrics, primary_metric
 from lstmtune.features import ForecastFeaturizer, forecast_series
 from lstmtune.progress import emit
 from lstmtune.registry_model import MODEL_CODE as MODEL_CODE  # re-exported
@@ -21,6 +21,10 @@ from lstmtune.serving import Predictor
 def input_example(
     parts: dict[str, pd.DataFrame], meta: dict[str, Any], spec: dict[str, Any]
 ) -> pd.DataFrame:
+    if meta.get("panel"):  # many series: the long-format history of two of them
+        from lstmtune.registry_panel import panel_input_example
+
+        return panel_input_example(parts, meta, int(spec["featurizer"]["lookback"]))
     if meta["task"] == "forecast":
         features = meta["columns"]["features"]
         history = pd.DataFrame(forecast_series(parts, features), columns=features)
@@ -50,6 +54,11 @@ def score_on_test(
     lookback: int | None,
 ) -> float:
     """The primary test metric of any model exposing our pyfunc contract, on this test split."""
+    if meta.get("panel"):
+        from lstmtune.registry_panel import panel_score_on_test
+
+        assert lookback is not None
+        return panel_score_on_test(predict, parts, meta, lookback)
     if meta["task"] == "forecast":
         assert featurizer is not None and lookback is not None
         features = meta["columns"]["features"]
@@ -235,7 +244,7 @@ def publish(
     featurizer = (
         predictor.featurizer if isinstance(predictor.featurizer, ForecastFeaturizer) else None
     )
-    metric = PRIMARY_METRIC[meta["task"]]
+    metric = primary_metric(meta)
     new_value = float(evaluation["test_metrics"][metric])
     champ_value, champ_version = champion_score(cfg, parts, meta, featurizer)
 

@@ -128,8 +128,8 @@ def train_best_step(
     from lstmtune import tracking
     from lstmtune.data.prepare import read_prepared
     from lstmtune.evaluate import gate_baseline, primary_metric
-    from lstmtune.serving import save_model_dir
     from lstmtune.problems import make_problem
+    from lstmtune.serving import save_model_dir
     from lstmtune.training import ForecastProblem, select_device
 
     cfg = step_config(config_json)

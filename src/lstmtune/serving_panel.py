@@ -82,8 +82,11 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
     for sid, rows in frame.groupby(frame[column].astype(str), sort=False).groups.items():
         known = panel["members"].get(str(sid))
         axis = (known or {}).get("time_axis") or spec.get("time_axis")
-        sub = _in_time_order(frame.loc[rows], axis)
-        check_history(sub, axis)
+        try:
+            sub = _in_time_order(frame.loc[rows], axis)
+            check_history(sub, axis)
+        except ValueError as exc:  # duplicates, gaps, unparseable times: name the series
+            raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
         raw = sub[reference.features].to_numpy(dtype=np.float64)
         f = (
             ForecastFeaturizer.from_dict(known["featurizer"])

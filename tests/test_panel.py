@@ -1,0 +1,189 @@
+"""Many series, one model (``data.series_column``): preparation, the scale-free objective, the
+evaluation, the registered pyfunc and bad input, with real fits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmtune.config import load_config
+from lstmtune.data.prepare import prepare
+from lstmtune.errors import UserError
+from lstmtune.features import naive_forecast
+from lstmtune.panel_problem import PanelTensorSet, mase_scale, mean_mase, mean_smape
+from lstmtune.problems import make_problem
+from lstmtune.synthetic import panel_frame
+
+PANEL_KEYS = {
+    "data.target": "y",
+    "data.time_column": "month",
+    "data.series_column": "id",
+    "data.test_size": 12,
+    "data.val_size": 12,
+}
+
+
+def _config(path: Path, **extra: Any) -> Any:
+    return load_config(None, {"data.path": str(path), **PANEL_KEYS, **extra}).resolved()
+
+
+@pytest.fixture
+def panel_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "panel.csv"
+    panel_frame(6, 72, seed=1, min_length=58).to_csv(path, index=False)
+    return path
+
+
+def test_each_series_is_split_by_time_and_scaled_on_its_own_train_part(panel_csv: Path) -> None:
+    frame = pd.read_csv(panel_csv)
+    parts, meta = prepare(_config(panel_csv))
+    panel = meta["panel"]
+    assert panel["series"] == sorted(frame["id"].unique())
+    for sid in panel["series"]:
+        rows = panel["members"][sid]["rows"]
+        assert rows["test"][1] - rows["test"][0] == 12 and rows["val"][1] - rows["val"][0] == 12
+        own = frame[frame["id"] == sid]
+        train = parts["train"].iloc[rows["train"][0] : rows["train"][1]]
+        assert (train["id"] == sid).all()
+        assert len(train) == len(own) - 24
+        assert train["month"].iloc[0] == own["month"].iloc[0]  # its own start date
+        mean = panel["members"][sid]["meta"]["scaler"]["none"]["mean"][0]
+        assert mean == pytest.approx(own["y"].iloc[: len(own) - 24].mean())
+    test = parts["test"]
+    assert list(test.columns[:1]) == ["id"] and len(test) == 12 * len(panel["series"])
+    assert meta["seasonal_period"] == 12 and meta["columns"]["series_column"] == "id"
+
+
+def test_a_series_too_short_is_left_out_by_id_and_none_left_is_an_error(tmp_path: Path) -> None:
+    frame = panel_frame(3, 72, seed=2)
+    short = frame[frame["id"] == "s0001"].head(40)
+    frame = pd.concat([frame[frame["id"] != "s0001"], short])
+    path = tmp_path / "p.csv"
+    frame.to_csv(path, index=False)
+    _, meta = prepare(_config(path))
+    assert "s0001" in meta["panel"]["dropped"] and "s0001" not in meta["panel"]["series"]
+    short.to_csv(path, index=False)
+    with pytest.raises(UserError, match="no series is long enough.*'s0001'"):
+        prepare(_config(path))
+
+
+def test_bad_panel_input_names_the_column_series_and_row(tmp_path: Path) -> None:
+    frame = panel_frame(3, 60, seed=3)
+    path = tmp_path / "p.csv"
+    frame.drop(columns=["id"]).to_csv(path, index=False)
+    with pytest.raises(UserError, match="'id'"):
+        prepare(_config(path))
+    dup = pd.concat([frame, frame.iloc[[70]]], ignore_index=True)
+    dup.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"series 's0001'.*'2\d{3}-\d\d'.*twice, at data rows 71 and 181"):
+        prepare(_config(path))
+    bad = frame.astype({"y": object})
+    bad.loc[130, "y"] = "abc"
+    bad.to_csv(path, index=False)
+    with pytest.raises(UserError, match="column 'y'.*'abc' in series 's0002' at data row 131"):
+        prepare(_config(path))
+    gap = frame.drop(index=[100])
+    gap.to_csv(path, index=False)
+    with pytest.raises(UserError, match="series 's0001'.*missing"):
+        prepare(_config(path))
+
+
+def test_mase_and_smape_are_means_over_series() -> None:
+    series = np.array([0, 0, 1])
+    true = np.array([[10.0], [12.0], [1000.0]])
+    pred = np.array([[11.0], [12.0], [1100.0]])
+    scales = np.array([2.0, 50.0])
+    assert mean_mase(pred, true, series, scales) == pytest.approx(((0.5 / 2) + (100 / 50)) / 2)
+    smape = ((200 / 21 + 0) / 2 + 200 * 100 / 2100) / 2
+    assert mean_smape(pred, true, series, 2) == pytest.approx(smape)
+    y = np.array([1.0, 2.0, 4.0, 7.0, 11.0])
+    assert mase_scale(y, 5, 1) == pytest.approx(np.mean([1, 2, 3, 4]))
+    assert mase_scale(np.ones(10), 10, 1) == 1.0  # no scale: 1, never a division by zero
+
+
+def test_the_panel_problem_unscales_every_series_with_its_own_statistics(panel_csv: Path) -> None:
+    parts, meta = prepare(_config(panel_csv))
+    params = {"lookback": 13, "anchor": "seasonal", "transform": "none", "window_norm": False}
+    params.update(units=8, num_layers=1, dropout=0.0, bidirectional=False, cell="lstm")
+    problem = make_problem(parts, meta, params)
+    test = problem.tensors("test")
+    assert isinstance(test, PanelTensorSet) and test.series is not None
+    assert len(test) == 12 * len(meta["panel"]["series"])
+    zero = np.zeros((len(test), 1), dtype=np.float32)  # the network's correction: none
+    import torch
+
+    pred = problem.unscale(zero + test.anchor.numpy(), test.series)  # type: ignore[union-attr]
+    for i, member in enumerate(problem.members):  # type: ignore[attr-defined]
+        f = member.featurizer
+        naive = naive_forecast(member.raw[:, 0], member.ends("test"), "seasonal", 1, 12)
+        np.testing.assert_allclose(pred[test.series == i], naive, rtol=1e-5)
+    value = problem.objective_from_outputs(torch.from_numpy(zero) + test.anchor, test)
+    assert value == pytest.approx(mean_mase(pred, test.raw_y, test.series, problem.scales))
+    del f
+
+
+def _fresh_process_predict(summary: dict[str, Any], csv: Path, code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = summary["tracking_uri"]
+    script = (
+        "import mlflow, pandas as pd\n"
+        f"m = mlflow.pyfunc.load_model('models:/{summary['model_name']}@champion')\n"
+        f"df = pd.read_csv({str(csv)!r})\n" + code
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_one_model_for_every_series_published_and_served_from_a_fresh_process(
+    tmp_path: Path, panel_csv: Path
+) -> None:
+    from lstmtune.runner import run_local
+
+    cfg = load_config(
+        None,
+        {
+            "data.path": str(panel_csv),
+            **PANEL_KEYS,
+            "tune.n_trials": 2,
+            "tune.search_space": {"units": 8, "epochs": 3, "lookback": 13},
+            "evaluate.gate": "naive",
+            "mlflow.model_name": "panel-test",
+            "output_dir": str(tmp_path / "out"),
+        },
+    ).resolved()
+    summary = run_local(cfg)
+    assert summary["objective"] == "val_mase" and summary["primary_metric"] == "mase"
+    assert {"rmse", "mae", "mase", "smape"} <= summary["test_metrics"].keys()
+    assert {"persistence", "seasonal_naive_12", "auto_arima"} <= summary["baseline_metrics"].keys()
+    evaluation = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert evaluation["alias"] == "champion"
+    out = _fresh_process_predict(
+        summary,
+        panel_csv,
+        "shuffled = df.sample(frac=1, random_state=0)\n"
+        "a = m.predict(df).sort_values('id', kind='stable').reset_index(drop=True)\n"
+        "b = m.predict(shuffled).sort_values('id', kind='stable').reset_index(drop=True)\n"
+        "assert a.equals(b), 'row order changed the forecast'\n"
+        "print(a.groupby('id').size().to_json())\n"
+        "new = df[df.id == 's0001'].assign(id='unseen')\n"
+        "print(len(m.predict(new)))\n"
+        "try:\n    m.predict(df.drop(index=[5]))\nexcept Exception as e:\n    print('ERR', e)\n",
+    )
+    sizes, unseen, err = out.strip().splitlines()[-3:]
+    frame = pd.read_csv(panel_csv)
+    expected = {s: n - 12 for s, n in frame.groupby("id").size().items()}  # lookback 13
+    assert json.loads(sizes) == expected
+    assert int(unseen) == expected["s0001"]
+    assert "series 's0000'" in err and "missing" in err
