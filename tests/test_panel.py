@@ -71,7 +71,7 @@ def test_a_series_too_short_is_left_out_by_id_and_none_left_is_an_error(tmp_path
     _, meta = prepare(_config(path))
     assert "s0001" in meta["panel"]["dropped"] and "s0001" not in meta["panel"]["series"]
     short.to_csv(path, index=False)
-    with pytest.raises(UserError, match="no series is long enough.*'s0001'"):
+    with pytest.raises(UserError, match=r"no series is long enough.*'s0001'"):
         prepare(_config(path))
 
 
@@ -83,16 +83,18 @@ def test_bad_panel_input_names_the_column_series_and_row(tmp_path: Path) -> None
         prepare(_config(path))
     dup = pd.concat([frame, frame.iloc[[70]]], ignore_index=True)
     dup.to_csv(path, index=False)
-    with pytest.raises(UserError, match=r"series 's0001'.*'2\d{3}-\d\d'.*twice, at data rows 71 and 181"):
+    with pytest.raises(
+        UserError, match=r"series 's0001'.*'2\d{3}-\d\d'.*twice, at data rows 71 and 181"
+    ):
         prepare(_config(path))
     bad = frame.astype({"y": object})
     bad.loc[130, "y"] = "abc"
     bad.to_csv(path, index=False)
-    with pytest.raises(UserError, match="column 'y'.*'abc' in series 's0002' at data row 131"):
+    with pytest.raises(UserError, match=r"column 'y'.*'abc' in series 's0002' at data row 131"):
         prepare(_config(path))
     gap = frame.drop(index=[100])
     gap.to_csv(path, index=False)
-    with pytest.raises(UserError, match="series 's0001'.*missing"):
+    with pytest.raises(UserError, match=r"series 's0001'.*missing"):
         prepare(_config(path))
 
 
@@ -130,6 +132,31 @@ def test_the_panel_problem_unscales_every_series_with_its_own_statistics(panel_c
     del f
 
 
+def test_intervals_pool_scaled_residuals_and_scale_back_per_series(panel_csv: Path) -> None:
+    from lstmtune.conformal import conformal_quantile
+    from lstmtune.model import build_model
+    from lstmtune.panel_intervals import calibrate_panel, member_bounds
+
+    parts, meta = prepare(_config(panel_csv))
+    params = {"lookback": 13, "anchor": "seasonal", "transform": "none", "window_norm": False}
+    params.update(units=8, num_layers=1, dropout=0.0, bidirectional=False, cell="lstm")
+    problem = make_problem(parts, meta, params)
+    model = build_model(problem.n_features, problem.n_outputs, params, zero_head=True)
+    intervals = calibrate_panel(problem, model, [80.0])  # type: ignore[arg-type]
+    val = problem.tensors("val")
+    assert isinstance(val, PanelTensorSet) and val.series is not None and val.raw_y is not None
+    pred = problem.predict(model, val)  # the zero head: the seasonal naive forecast
+    scaled = np.abs(val.raw_y - pred)[:, 0] / problem.scales[val.series]  # type: ignore[attr-defined]
+    q, _ = conformal_quantile(scaled, 80.0)
+    assert intervals["pooled"]["quantiles"]["80"] == [pytest.approx(q)]
+    for i, sid in enumerate(problem.series_ids):  # type: ignore[attr-defined]
+        half = intervals["members"][sid]["quantiles"]["80"][0]
+        assert half == pytest.approx(q * problem.scales[i])  # type: ignore[attr-defined]
+    lo, hi = member_bounds(pred, val.series, problem.series_ids, intervals)["80"]  # type: ignore[attr-defined]
+    inside = ((val.raw_y >= lo) & (val.raw_y <= hi)).mean()
+    assert inside >= 0.8  # split conformal covers at least nominal on its own calibration set
+
+
 def _fresh_process_predict(summary: dict[str, Any], csv: Path, code: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["MLFLOW_TRACKING_URI"] = summary["tracking_uri"]
@@ -165,7 +192,11 @@ def test_one_model_for_every_series_published_and_served_from_a_fresh_process(
     ).resolved()
     summary = run_local(cfg)
     assert summary["objective"] == "val_mase" and summary["primary_metric"] == "mase"
-    assert {"rmse", "mae", "mase", "smape"} <= summary["test_metrics"].keys()
+    assert {"rmse", "mae", "mase", "smape", "coverage_80", "width_95"} <= summary[
+        "test_metrics"
+    ].keys()
+    assert summary["panel"]["n_series"] == 6
+    assert summary["panel"]["per_series"].keys() == set(pd.read_csv(panel_csv)["id"])
     assert {"persistence", "seasonal_naive_12", "auto_arima"} <= summary["baseline_metrics"].keys()
     evaluation = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert evaluation["alias"] == "champion"
@@ -176,6 +207,8 @@ def test_one_model_for_every_series_published_and_served_from_a_fresh_process(
         "a = m.predict(df).sort_values('id', kind='stable').reset_index(drop=True)\n"
         "b = m.predict(shuffled).sort_values('id', kind='stable').reset_index(drop=True)\n"
         "assert a.equals(b), 'row order changed the forecast'\n"
+        "lo, hi = a['step_1_lo_80'], a['step_1_hi_80']\n"
+        "assert ((lo <= a['step_1']) & (a['step_1'] <= hi) & (hi <= a['step_1_hi_95'])).all()\n"
         "print(a.groupby('id').size().to_json())\n"
         "new = df[df.id == 's0001'].assign(id='unseen')\n"
         "print(len(m.predict(new)))\n"

@@ -84,9 +84,13 @@ def per_series_table(
 
 
 def evaluate_panel(
-    problem: PanelForecastProblem, model: LSTMNet, meta: dict[str, Any]
+    problem: PanelForecastProblem,
+    model: LSTMNet,
+    meta: dict[str, Any],
+    intervals: dict[str, Any] | None = None,
 ) -> TestEvaluation:
-    """Test metrics of the one model over all series beside per-series baselines."""
+    """Test metrics of the one model over all series beside per-series baselines; with
+    ``intervals`` (:func:`lstmtune.panel_intervals.calibrate_panel`) their coverage and width."""
     test = problem.tensors("test")
     assert test.raw_y is not None and test.series is not None
     true, series = test.raw_y, test.series
@@ -113,17 +117,27 @@ def evaluate_panel(
     for name, reason in failures.items():
         emit("warning", f"warning: baseline {name} skipped (it could not be fitted): {reason}")
     members = meta["panel"]["members"]
+    metrics = panel_metrics(pred, true, series, problem.scales)
+    if intervals is not None:
+        from lstmtune.conformal import interval_metrics
+        from lstmtune.panel_intervals import member_bounds
+
+        metrics.update(
+            interval_metrics(true, member_bounds(pred, series, problem.series_ids, intervals))
+        )
     return TestEvaluation(
-        test_metrics=panel_metrics(pred, true, series, problem.scales),
+        test_metrics=metrics,
         baselines=baselines,
         spec_extra={
             "featurizer": problem.featurizer.to_dict(),
             "panel": {
                 "series_column": problem.series_column,
+                "intervals_pooled": intervals["pooled"] if intervals else None,
                 "members": {
                     sid: {
                         "featurizer": m.featurizer.to_dict(),
                         "time_axis": members[sid]["meta"].get("time_axis"),
+                        "intervals": intervals["members"][sid] if intervals else None,
                     }
                     for sid, m in zip(problem.series_ids, problem.members, strict=True)
                 },

@@ -166,7 +166,7 @@ def _run_summary(
     parent_run_id: str,
 ) -> dict[str, Any]:
     """The run summary's fields after the registry's: tuning, evaluation, tracking and data."""
-    return {
+    summary = {
         "task": meta["task"],
         "objective": best["objective"],
         "best_params": best["best_params"],
@@ -196,6 +196,11 @@ def _run_summary(
         "tune_extra": best.get("extra") or {},
         "pbt_schedule": best.get("schedule"),
     }
+    if meta.get("panel"):
+        from lstmtune.registry_panel import panel_summary
+
+        summary["panel"] = panel_summary(meta, evaluation)
+    return summary
 
 
 def _promote(

@@ -71,3 +71,15 @@ def panel_score_on_test(
     return mean_mase(
         np.concatenate(preds), np.concatenate(truths), np.concatenate(index), np.array(scales)
     )
+
+
+def panel_summary(meta: dict[str, Any], evaluation: dict[str, Any]) -> dict[str, Any]:
+    """summary.json's ``panel``: the series column, the series modelled and left out, and every
+    series' test metrics."""
+    panel = meta["panel"]
+    return {
+        "series_column": panel["series_column"],
+        "n_series": len(panel["series"]),
+        "dropped": panel["dropped"],
+        "per_series": evaluation.get("per_series") or {},
+    }

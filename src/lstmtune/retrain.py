@@ -155,10 +155,13 @@ def train_best_step(
     model = result.model.cpu().eval()
     if meta.get("panel"):
         from lstmtune.final_panel import evaluate_panel
+        from lstmtune.panel_intervals import fit_and_calibrate
         from lstmtune.panel_problem import PanelForecastProblem
 
         assert isinstance(problem, PanelForecastProblem)
-        ev = evaluate_panel(problem, model, meta)
+        levels = cfg.evaluate.levels  # calibrated by the configuration trained on train
+        intervals = fit_and_calibrate(problem, trainer, levels) if levels else None
+        ev = evaluate_panel(problem, model, meta, intervals)
     elif isinstance(problem, ForecastProblem):
         from lstmtune.final_forecast import evaluate_forecast
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lstmtune.conformal import interval_columns
 from lstmtune.data.timeaxis import check_history, place
 from lstmtune.features import ForecastFeaturizer
 from lstmtune.model import LSTMNet
@@ -69,6 +70,22 @@ def forecast_series(model: LSTMNet, f: ForecastFeaturizer, raw: np.ndarray, sid:
     return f.unscale_target(out.numpy().astype(np.float64))
 
 
+def member_intervals(
+    panel: dict[str, Any], known: dict[str, Any] | None, target: np.ndarray, period: int
+) -> dict[str, Any] | None:
+    """A series' interval spec: its own, or (not seen in training) the pooled scale-free
+    quantiles times the seasonal-naive scale of the history sent."""
+    if known is not None:
+        return known.get("intervals")
+    pooled = panel.get("intervals_pooled")
+    if pooled is None:
+        return None
+    from lstmtune.panel_intervals import scaled_spec
+    from lstmtune.panel_problem import mase_scale
+
+    return scaled_spec(pooled, mase_scale(target, len(target), period))
+
+
 def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     """The pyfunc's answer for a long-format history of one or more series."""
     panel = spec["panel"]
@@ -96,6 +113,10 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
         pred = forecast_series(model, f, raw, str(sid))
         part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
         part.insert(0, column, sid)
+        spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f.period)
+        if spec_intervals is not None:
+            names, values = interval_columns(pred, spec_intervals)
+            part = pd.concat([part, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
         out.append(part)
     if not out:
         raise ValueError("input has no rows")
