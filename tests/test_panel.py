@@ -220,3 +220,42 @@ def test_one_model_for_every_series_published_and_served_from_a_fresh_process(
     assert json.loads(sizes) == expected
     assert int(unseen) == expected["s0001"]
     assert "series 's0000'" in err and "missing" in err
+
+
+def _panel_args(path: Path) -> list[str]:
+    return [
+        "--data",
+        str(path),
+        "--target",
+        "y",
+        "--time-column",
+        "month",
+        "--series-column",
+        "id",
+    ]
+
+
+@pytest.mark.parametrize("case", ["missing-series-column", "duplicate-row", "non-numeric"])
+def test_bad_panel_input_through_the_cli_exits_2_and_registers_nothing(
+    tmp_path: Path, case: str
+) -> None:
+    from test_bad_input import assert_rejected, run_cli
+
+    frame = panel_frame(3, 60, seed=4)
+    fragments = {
+        "missing-series-column": ["'id'"],
+        "duplicate-row": ["series 's0002'", "twice", "data rows 141 and 181"],
+        "non-numeric": ["column 'y'", "'oops'", "series 's0000'", "data row 11"],
+    }[case]
+    if case == "missing-series-column":
+        frame = frame.rename(columns={"id": "store"})
+    elif case == "duplicate-row":
+        frame = pd.concat([frame, frame.iloc[[140]]], ignore_index=True)
+    else:
+        frame = frame.astype({"y": object})
+        frame.loc[10, "y"] = "oops"
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    result = run_cli(["run", *_panel_args(path), "--output-dir", str(out)], cwd=tmp_path)
+    assert_rejected(result, fragments, out)
