@@ -6,6 +6,9 @@ pipeline step — a separate process, locally or on a cluster — logs into the 
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,72 @@ from typing import Any
 from lstmtune._version import __version__
 from lstmtune.config import RunConfig
 
+SQLITE = "sqlite:///"
+CACHE_ENV = "LSTMTUNE_CACHE_DIR"
+
 
 def client(cfg: RunConfig) -> Any:
     from mlflow.tracking import MlflowClient
 
+    seed_sqlite_store(cfg.mlflow.tracking_uri)
     return MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
+
+
+def cache_dir() -> Path:
+    """Where lstmtune keeps what it can rebuild: ``$LSTMTUNE_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/lstmtune``, else ``~/.cache/lstmtune``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lstmtune"
+
+
+def seed_sqlite_store(tracking_uri: str | None) -> None:
+    """Start a new local SQLite MLflow store as a copy of an empty one.
+
+    MLflow creates a store by running all of its schema migrations (about 60 Alembic revisions,
+    2-6 s on two cores), in every new output directory. The first time, the migrated, still empty
+    database is kept as ``<cache>/mlflow-<version>-empty.db`` (one per MLflow version); a new
+    store is then a file copy, and MLflow opens it as it would its own: the schema is at its head
+    revision and the ``Default`` experiment is created on first open, as usual. Any problem (no
+    writable cache, a changed MLflow internal) falls back to MLflow creating the store itself.
+    """
+    if not tracking_uri or not tracking_uri.startswith(SQLITE) or ":memory:" in tracking_uri:
+        return
+    target = Path(tracking_uri[len(SQLITE) :])
+    if target.exists() or not target.parent.is_dir():
+        return
+    try:
+        template = _empty_store_template()
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(template, tmp)
+        if target.exists():  # created meanwhile by another process: keep theirs
+            tmp.unlink()
+        else:
+            os.replace(tmp, target)
+    except Exception as exc:  # MLflow creates the store itself, as without a template
+        logging.getLogger("lstmtune").debug("lstmtune: no MLflow store template: %s", exc)
+
+
+def _empty_store_template() -> Path:
+    """The cached empty store of this MLflow version, built on first use."""
+    import mlflow
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
+
+    template = cache_dir() / f"mlflow-{mlflow.__version__}-empty.db"
+    if template.is_file():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    tmp = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    engine = sqlalchemy.create_engine(f"{SQLITE}{tmp}")
+    try:
+        _initialize_tables(engine)  # type: ignore[no-untyped-call]
+    finally:
+        engine.dispose()
+    os.replace(tmp, template)
+    return template
 
 
 def local_artifact_root(cfg: RunConfig) -> str | None:
