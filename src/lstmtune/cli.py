@@ -70,7 +70,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: Any) -> int:
-    from lstmtune.runner import format_summary, run_local
+    from lstmtune.runner import run_local
 
     display = (
         "json"
@@ -81,12 +81,35 @@ def _run(args: argparse.Namespace, cfg: Any) -> int:
         if args.log_format == "text"
         else None
     )
-    summary = run_local(cfg, verbose=args.verbose, image=args.image, display=display)
-    if display == "json":
-        print(json.dumps({"event": "summary", **summary}, default=str))
-    else:
-        print(format_summary(summary))
+    printer = _SummaryPrinter(as_json=display == "json")
+    summary = run_local(
+        cfg, verbose=args.verbose, image=args.image, display=display, on_summary=printer
+    )
+    if not printer.printed:  # no early summary event (it is sent right after registration)
+        printer(summary)
     return 0
+
+
+class _SummaryPrinter:
+    """Prints the run's summary once: when the model is registered, before the report is done
+    (to the stdout of the moment it is made: while the pipeline runs, ``sys.stdout`` is its log)."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+        self.printed = False
+        self.stream = sys.stdout
+
+    def __call__(self, summary: dict[str, Any]) -> None:
+        from lstmtune.runner import format_summary
+
+        text = (
+            json.dumps({"event": "summary", **summary}, default=str)
+            if self.as_json
+            else format_summary(summary)
+        )
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        self.printed = True
 
 
 def _debug_step(args: argparse.Namespace, config: str) -> int:

@@ -1,145 +1,89 @@
 """Run the Kubeflow pipeline on this machine with ``kfp.local`` (SubprocessRunner, no containers).
 
-Before any step runs, the input and configuration are validated in-process with the very
-function the prepare step uses, so bad input fails fast (exit 2) and nothing is written or
-registered. Step output goes to ``<output_dir>/pipeline.log``; progress lines are echoed.
+The configuration alone is checked in-process before anything runs (:func:`preflight`: no data
+read, no torch); the data are validated once, by the prepare step. A run that step refuses (bad
+input) fails with the step's one-line message as a :class:`~lstmtune.errors.UserError` (exit 2)
+and leaves nothing behind: no MLflow run was opened, and what the run wrote under the output
+directory (its log, its kfp folder, the directory itself if it was new) is removed. Step output
+goes to ``<output_dir>/pipeline.log``; progress lines are echoed. The summary is handed to
+``on_summary`` the moment the model is registered, before the report is rendered.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import io
+import functools
 import json
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from lstmtune.config import RunConfig
+from lstmtune.errors import UserError
+from lstmtune.run_display import PROGRESS_PREFIX as PROGRESS_PREFIX
+from lstmtune.run_display import Display as Display
+from lstmtune.run_display import _Tee as _Tee
 
-PROGRESS_PREFIX = "lstmtune | "
+REPORT = "report.html"
 
 
 class PipelineFailed(RuntimeError):
     """A pipeline step failed for a reason that is not bad input (exit code 1)."""
 
 
-class Display:
-    """Renders progress events: ``text`` lines, a live ``bar`` (a terminal), ``json`` lines, or
-    nothing (``quiet``)."""
-
-    def __init__(self, mode: str, terminal: TextIO) -> None:
-        self.mode, self.terminal = mode, terminal
-        self._bar: Any = None
-
-    def _line(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.write(text, file=self.terminal)
-        else:
-            self.terminal.write(text + "\n")
-            self.terminal.flush()
-
-    def event(self, record: dict[str, Any]) -> None:
-        if self.mode == "quiet":
-            return
-        if self.mode == "json":
-            self._line(json.dumps(record, default=str))
-            return
-        kind = record.get("event")
-        if kind == "trial" and self.mode == "bar":
-            self._trial_bar(record)
-            return
-        if kind == "epoch" and self.mode != "bar":
-            return
-        if kind == "epoch":
-            if self._bar is not None:
-                self._bar.set_postfix_str(
-                    f"trial {record.get('trial')} epoch {record.get('epoch')}: "
-                    f"{record.get('message', '')}"
-                )
-            return
-        if kind in ("study_done", "retrained", "registered", "prepared") and self._bar is not None:
-            self.close()
-        self._line(PROGRESS_PREFIX + str(record.get("message", "")))
-
-    def _trial_bar(self, record: dict[str, Any]) -> None:
-        from tqdm import tqdm
-
-        total = int(record.get("total") or 0)
-        if self._bar is None:
-            self._bar = tqdm(
-                total=total,
-                desc="lstmtune | tune",
-                unit="trial",
-                file=self.terminal,
-                dynamic_ncols=True,
-                leave=True,
-            )
-            self._bar.n = max(0, int(record.get("done") or 1) - 1)
-        self._bar.n = int(record.get("done") or self._bar.n + 1)
-        best = record.get("best")
-        counts = record.get("counts") or {}
-        best_text = (
-            f"best {record.get('objective', 'value')}={best:.4g} "
-            if isinstance(best, int | float)
-            else ""
-        )
-        self._bar.set_postfix_str(best_text + " ".join(f"{k}={v}" for k, v in counts.items()))
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-
-class _Tee(io.TextIOBase):
-    """Everything to the log file; progress events (and user errors) to the display."""
-
-    def __init__(self, log: TextIO, display: Display, echo_all: bool) -> None:
-        self.log, self.display, self.echo_all = log, display, echo_all
-        self._buf = ""
-        self.tail: deque[str] = deque(maxlen=25)
-        self.user_errors: list[str] = []
-
-    def write(self, s: str) -> int:
-        from lstmtune.progress import parse
-
-        self.log.write(s)
-        self._buf += s
-        while "\n" in self._buf:
-            line, self._buf = self._buf.split("\n", 1)
-            stripped = line.strip()
-            if stripped:
-                self.tail.append(line)
-            if stripped.startswith("lstmtune: error:"):
-                self.user_errors.append(stripped[len("lstmtune: error:") :].strip())
-            record = parse(line)
-            if record is not None:
-                self.display.event(record)
-            elif self.echo_all and self.display.mode != "quiet":
-                self.display._line(line)
-        return len(s)
-
-    def flush(self) -> None:
-        self.log.flush()
-
-
-def preflight(cfg: RunConfig) -> dict[str, Any]:
-    """Validate data + config exactly as the prepare step will (no files written)."""
-    from lstmtune.data.prepare import prepare
-    from lstmtune.tuning import check_study_config
+def preflight(cfg: RunConfig) -> None:
+    """Refuse what the configuration alone rules out, before anything is written (cheap: reads no
+    data and imports neither torch nor MLflow). The data are checked by the prepare step."""
+    from lstmtune.run_checks import check_study_config
 
     check_study_config(cfg)
-    _, meta = prepare(cfg)
-    return meta
+
+
+class _Refused(UserError):
+    """Bad input refused by the prepare step: no MLflow run was opened, nothing registered."""
+
+
+@dataclass(frozen=True)
+class _Footprint:
+    """What existed under the output directory before a run, so that a refused run can take away
+    exactly what it added (the directory itself when the run created it)."""
+
+    out: Path
+    created: Path | None
+    before: frozenset[Path]
+
+    @classmethod
+    def of(cls, out: Path) -> _Footprint:
+        created = None
+        for p in [out, *out.parents]:
+            if p.exists():
+                break
+            created = p
+        return cls(out, created, frozenset(cls._entries(out)))
+
+    @staticmethod
+    def _entries(out: Path) -> list[Path]:
+        found = [p for d in (out, out / "kfp") if d.is_dir() for p in d.iterdir()]
+        return found
+
+    def remove_new(self) -> None:
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
+            return
+        for p in sorted(set(self._entries(self.out)) - self.before, reverse=True):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
 def run_local(
@@ -149,11 +93,14 @@ def run_local(
     image: str | None = None,
     display: str | None = None,
     terminal: TextIO | None = None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Execute the pipeline through kfp.local; returns the summary (also written to summary.json).
 
     ``display``: ``bar`` (default on a terminal), ``text`` (default otherwise), ``json`` or
     ``quiet``. ``verbose`` >= 1 also shows every step's own output, >= 2 per-epoch progress.
+    ``on_summary`` is called with the summary as soon as the model is registered (the report is
+    rendered after that; the returned summary also names it).
     """
     from kfp import local
 
@@ -162,11 +109,12 @@ def run_local(
     terminal = terminal or sys.stdout
     shown = Display(display or ("bar" if terminal.isatty() else "text"), terminal)
     cfg = cfg.resolved()
-    meta = preflight(cfg)
+    preflight(cfg)
     out = Path(cfg.output_dir)
+    footprint = _Footprint.of(out)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "pipeline.log"
-    shown.event(_start_event(meta, out, log_path))
+    shown.defer(_start_event(cfg, out, log_path))
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(out / "kfp"),
@@ -176,19 +124,37 @@ def run_local(
         image or DEFAULT_IMAGE, backend=cfg.tune.backend, workers=cfg.tune.workers
     )
     started = time.perf_counter()
-    output = _run_pipeline(cfg, pipeline, shown, log_path, verbose)
+    if on_summary is not None:
+        shown.on_summary = functools.partial(_announce, on_summary, started, out, log_path)
+    try:
+        output = _run_pipeline(cfg, pipeline, shown, log_path, verbose)
+    except _Refused:
+        footprint.remove_new()
+        raise
     return _write_summary(output, started, out, log_path)
 
 
-def _start_event(meta: dict[str, Any], out: Path, log_path: Path) -> dict[str, Any]:
+def _start_event(cfg: RunConfig, out: Path, log_path: Path) -> dict[str, Any]:
     return {
         "event": "start",
         "message": (
             "running pipeline 'lstmtune' locally (kfp.local): "
-            f"{meta['task']} on {meta['source']}; log: {log_path}"
+            f"{cfg.data.task} on {cfg.data.path}; log: {log_path}"
         ),
         "output_dir": str(out),
     }
+
+
+def _announce(
+    callback: Callable[[dict[str, Any]], None],
+    started: float,
+    out: Path,
+    log_path: Path,
+    summary: dict[str, Any],
+) -> None:
+    """The register step's summary, with where things are, to ``callback``; the report is being
+    written to ``report.html`` meanwhile."""
+    callback({**_with_run_facts(summary, started, out, log_path), "report": str(out / REPORT)})
 
 
 def _run_pipeline(
@@ -208,7 +174,10 @@ def _run_pipeline(
                 task = pipeline(config=cfg.to_json())
             completed = True  # the register step has ended the parent run (FINISHED)
         except RuntimeError as exc:
-            raise _failure(exc, tee, log_path) from None
+            error = _failure(exc, tee, log_path)
+            if isinstance(error, UserError) and "prepared" not in tee.events:
+                raise _Refused(str(error)) from None
+            raise error from None
         finally:
             shown.close()
             saved.restore()
@@ -269,8 +238,6 @@ class _SavedOutput:
 def _failure(exc: RuntimeError, tee: _Tee, log_path: Path) -> Exception:
     """The error to raise for a failed step: a user error a step reported (exit 2), else
     :class:`PipelineFailed` with the first line of kfp's error and the log's last lines."""
-    from lstmtune.errors import UserError
-
     if tee.user_errors:
         return UserError(tee.user_errors[-1])
     first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0])
@@ -278,14 +245,22 @@ def _failure(exc: RuntimeError, tee: _Tee, log_path: Path) -> Exception:
     return PipelineFailed(f"{first}\n--- last lines of {log_path} ---\n{detail}")
 
 
+def _with_run_facts(
+    summary: dict[str, Any], started: float, out: Path, log_path: Path
+) -> dict[str, Any]:
+    return {
+        **summary,
+        "pipeline_seconds": round(time.perf_counter() - started, 1),
+        "output_dir": str(out),
+        "log": str(log_path),
+    }
+
+
 def _write_summary(output: str, started: float, out: Path, log_path: Path) -> dict[str, Any]:
     """The last step's summary plus where things are; written to ``summary.json`` atomically."""
-    summary: dict[str, Any] = json.loads(output)
-    summary["pipeline_seconds"] = round(time.perf_counter() - started, 1)
-    summary["output_dir"] = str(out)
-    summary["log"] = str(log_path)
-    if _latest_report(out) is not None and (out / "report.html").is_file():
-        summary["report"] = str(out / "report.html")
+    summary = _with_run_facts(json.loads(output), started, out, log_path)
+    if _latest_report(out) is not None and (out / REPORT).is_file():
+        summary["report"] = str(out / REPORT)
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
     os.replace(tmp, out / "summary.json")

@@ -2,7 +2,11 @@
 step subcommands both call these; nothing here knows about KFP.
 
 The retrain-and-evaluate step lives in :mod:`lstmtune.retrain` and Katib's trial entry point in
-:mod:`lstmtune.katib.trial`; ``train_best_step`` is re-exported here for the KFP component."""
+:mod:`lstmtune.katib.trial`; ``train_best_step`` is re-exported here for the KFP component.
+
+Every step imports only what it uses, when it runs, and ends its process without the
+interpreter's teardown once it has succeeded inside the KFP executor (:mod:`lstmtune.step_exit`).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lstmtune import retrain
 from lstmtune.config import RunConfig
-from lstmtune.retrain import train_best_step
+from lstmtune.step_exit import finishing
 from lstmtune.step_utils import step_config as _config
 from lstmtune.step_utils import user_errors
 from lstmtune.step_utils import write_json as _write_json
@@ -25,16 +30,24 @@ __all__ = [
     "user_errors",
 ]
 
+train_best_step = finishing(retrain.train_best_step)
 
+
+@finishing
 @user_errors
 def prepare_step(config_json: str, dataset_dir: str) -> str:
-    """Validate, split and write the dataset; open the MLflow parent run. Returns its run id."""
+    """Validate, split and write the dataset; open the MLflow parent run. Returns its run id.
+
+    The only place the data are validated: bad input stops here with one line, before the MLflow
+    run is opened (``lstmtune run`` does not prepare the data a second time to check them)."""
     from lstmtune import tracking
     from lstmtune.data.prepare import prepare, write_prepared
     from lstmtune.data.timeaxis import axis_note
     from lstmtune.progress import emit
+    from lstmtune.run_checks import check_study_config
 
     cfg = _config(config_json)
+    check_study_config(cfg)
     parts, meta = prepare(cfg)
     panel = meta.get("panel")
     if panel:  # many series: naive anchors per series (no classical fit per series)
@@ -69,6 +82,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     return run_id
 
 
+@finishing
 @user_errors
 def tune_step(
     config_json: str, dataset_dir: str, parent_run_id: str, best_path: str, worker_id: int = 0
@@ -110,6 +124,7 @@ def tune_step(
     return _tune_metrics(best)
 
 
+@finishing
 @user_errors
 def collect_step(
     config_json: str, dataset_dir: str, parent_run_id: str, best_path: str
@@ -208,6 +223,7 @@ def _report(
         )
 
 
+@finishing
 @user_errors
 def register_step(
     config_json: str,
@@ -220,8 +236,10 @@ def register_step(
     markdown_path: str | None = None,
 ) -> str:
     """Log the pyfunc to MLflow, register a version, move ``champion`` or set ``challenger``.
-    Writes and returns the run summary (JSON)."""
+    Writes and returns the run summary (JSON), announced (a ``summary`` event) before the report
+    is rendered: the report never delays the moment the model is published."""
     from lstmtune.data.prepare import read_prepared
+    from lstmtune.progress import emit
     from lstmtune.registry import publish
 
     cfg = _config(config_json)
@@ -230,6 +248,7 @@ def register_step(
     evaluation = json.loads((Path(model_dir) / "evaluation.json").read_text())
     summary = publish(cfg, parts, meta, model_dir, best, evaluation, parent_run_id)
     _write_json(summary_path, summary)
+    emit("summary", f"run summary written to {summary_path}", summary=summary)
     if markdown_path:
         from lstmtune.report import markdown_summary
 

@@ -8,9 +8,8 @@ import json
 from typing import Any
 
 from lstmtune.config import RunConfig
-from lstmtune.errors import UserError
+from lstmtune.run_checks import check_study_config as check_study_config
 from lstmtune.search_space import grid_size
-from lstmtune.tuning.storage import _is_sqlite
 
 
 def default_study_name(cfg: RunConfig, meta: dict[str, Any]) -> str:
@@ -43,18 +42,3 @@ def study_target(cfg: RunConfig, space: dict[str, Any]) -> int:
 def subset_fraction(cfg: RunConfig) -> float | None:
     """``tune.subset`` when trials train on part of the data, else ``None``."""
     return cfg.tune.subset if cfg.tune.subset is not None and cfg.tune.subset < 1 else None
-
-
-def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
-    """Refuse settings that cannot work before anything runs."""
-    storage = cfg.tune.storage or "sqlite:///"
-    workers = cfg.tune.workers if n_workers is None else n_workers
-    if storage.startswith("sqlite") and ":memory:" in storage:
-        raise UserError(
-            "tune.storage: an in-memory SQLite study cannot be shared between pipeline steps"
-        )
-    if workers > 1 and cfg.tune.backend == "optuna" and _is_sqlite(storage):
-        raise UserError(
-            f"tune.workers: {workers} workers need a shared RDB storage such as "
-            "postgresql://...; SQLite cannot take concurrent writers"
-        )

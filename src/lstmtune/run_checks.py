@@ -1,0 +1,23 @@
+"""Settings refused before anything runs: checks of the configuration alone, without the data
+and without importing torch, Optuna or MLflow (the CLI runs them before a pipeline starts, the
+prepare step before it opens an MLflow run, and the tune step again)."""
+
+from __future__ import annotations
+
+from lstmtune.config import RunConfig
+from lstmtune.errors import UserError
+
+
+def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
+    """Refuse settings that cannot work before anything runs."""
+    storage = cfg.tune.storage or "sqlite:///"
+    workers = cfg.tune.workers if n_workers is None else n_workers
+    if storage.startswith("sqlite") and ":memory:" in storage:
+        raise UserError(
+            "tune.storage: an in-memory SQLite study cannot be shared between pipeline steps"
+        )
+    if workers > 1 and cfg.tune.backend == "optuna" and storage.startswith("sqlite"):
+        raise UserError(
+            f"tune.workers: {workers} workers need a shared RDB storage such as "
+            "postgresql://...; SQLite cannot take concurrent writers"
+        )
