@@ -64,14 +64,16 @@ def seed_sqlite_store(tracking_uri: str | None) -> None:
 
 
 def _empty_store_template() -> Path:
-    """The cached empty store of this MLflow version, built on first use."""
-    import mlflow
+    """The cached empty store of this MLflow version, built on first use (the cached file is
+    found without importing MLflow's database modules)."""
+    from importlib.metadata import version
+
+    template = cache_dir() / f"mlflow-{version('mlflow')}-empty.db"
+    if template.is_file():
+        return template
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
 
-    template = cache_dir() / f"mlflow-{mlflow.__version__}-empty.db"
-    if template.is_file():
-        return template
     template.parent.mkdir(parents=True, exist_ok=True)
     tmp = template.with_name(f".{template.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
