@@ -259,3 +259,48 @@ def test_bad_panel_input_through_the_cli_exits_2_and_registers_nothing(
     out = tmp_path / "out"
     result = run_cli(["run", *_panel_args(path), "--output-dir", str(out)], cwd=tmp_path)
     assert_rejected(result, fragments, out)
+
+
+def _tiny_params() -> dict[str, Any]:
+    params: dict[str, Any] = {"lookback": 13, "anchor": "seasonal", "transform": "none"}
+    params.update(window_norm=False, units=8, num_layers=1, dropout=0.0, bidirectional=False)
+    params.update(cell="lstm", learning_rate=0.01, batch_size=16, optimizer="adam")
+    params.update(weight_decay=0.0, epochs=3)
+    return params
+
+
+def test_an_epoch_of_a_panel_visits_at_most_epoch_windows(panel_csv: Path) -> None:
+    import torch
+
+    from lstmtune.training import epoch_size, train
+
+    parts, meta = prepare(_config(panel_csv))
+    problem = make_problem(parts, meta, _tiny_params())
+    n = len(problem.tensors("train"))
+    assert epoch_size(problem, n) == min(n, problem.epoch_windows or n)
+    problem.epoch_windows = 40  # type: ignore[misc]
+    result = train(
+        problem,
+        _tiny_params(),
+        problem.tensors("train"),
+        None,
+        epochs=3,
+        device=torch.device("cpu"),
+    )
+    assert result.best_steps == 3 * 3  # 40 windows in batches of 16: 3 steps per epoch
+    assert n > 40
+
+
+def test_tune_subset_keeps_the_most_recent_windows_of_every_series(panel_csv: Path) -> None:
+    from lstmtune.data.subset import subset_indices
+
+    parts, meta = prepare(_config(panel_csv))
+    problem = make_problem(parts, meta, _tiny_params())
+    data = problem.tensors("train")
+    assert isinstance(data, PanelTensorSet) and data.series is not None
+    rows = subset_indices("forecast", data, 0.5, seed=0)
+    for i in np.unique(data.series):
+        own = np.flatnonzero(data.series == i)
+        kept = rows[data.series[rows] == i]
+        assert len(kept) == int(np.floor(len(own) * 0.5 + 0.5))
+        assert (kept == own[len(own) - len(kept) :]).all()  # the most recent ones

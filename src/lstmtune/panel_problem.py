@@ -70,8 +70,15 @@ def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, n: int) -
     return float(np.mean(sums[present] / counts[present]))
 
 
+EPOCH_WINDOWS = 16384  # an epoch of a big panel: this many windows, sampled afresh each time
+
+
 class PanelForecastProblem(ForecastProblem):
-    """The stacked forecast problem; ``featurizer`` is the reference series' (shapes only)."""
+    """The stacked forecast problem; ``featurizer`` is the reference series' (shapes only). An
+    epoch visits at most :data:`EPOCH_WINDOWS` windows (a random sample over all series), so the
+    cost of an epoch, and of a trial, stops growing with the number of series."""
+
+    epoch_windows = EPOCH_WINDOWS
 
     def __init__(
         self, parts: dict[str, pd.DataFrame], meta: dict[str, Any], params: dict[str, Any]

@@ -63,6 +63,7 @@ class Problem:
     zero_head: bool
     vocab_size: int | None = None  # text: token ids go through an embedding
     min_steps_per_epoch = 1
+    epoch_windows: int | None = None  # cap on the items one epoch visits (None: all)
 
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:
         raise NotImplementedError

@@ -168,17 +168,25 @@ def _step(run: _Run, batch: TensorSet) -> torch.Tensor:
 def _train_epoch(
     run: _Run, data: TensorSet, batch_size: int, gen: torch.Generator, device: torch.device
 ) -> float:
-    """One pass over ``data`` in an order drawn from ``gen``; the mean training loss (one host
-    sync per epoch)."""
+    """One pass over ``data`` in an order drawn from ``gen`` (at most the problem's
+    ``epoch_windows`` of it, drawn afresh every epoch); the mean training loss (one host sync per
+    epoch)."""
     run.model.train()
-    n = len(data)
-    perm = torch.randperm(n, generator=gen).to(device)
+    n = epoch_size(run.problem, len(data))
+    perm = torch.randperm(len(data), generator=gen)[:n].to(device)
     total = torch.zeros((), device=device)
     for i in range(0, n, batch_size):
         batch = run.problem.augment(data.take(perm[i : i + batch_size]), gen)
         loss = _step(run, batch)
         total += loss.detach() * len(batch)
     return float(total.item()) / n
+
+
+def epoch_size(problem: Problem, n: int) -> int:
+    """Training items one epoch visits: all ``n``, or the problem's ``epoch_windows`` cap (many
+    series: an epoch is a fresh random sample of that many windows)."""
+    cap = problem.epoch_windows
+    return n if cap is None else max(1, min(n, int(cap)))
 
 
 @dataclass
@@ -257,7 +265,7 @@ def train(
     train_dev = train_set.to(device)
     val_dev = val_set.to(device) if val_set is not None else None
     batch_size = problem.batch_size(params, len(train_dev))
-    steps_per_epoch = math.ceil(len(train_dev) / batch_size)
+    steps_per_epoch = math.ceil(epoch_size(problem, len(train_dev)) / batch_size)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     best = _Best()
     history: list[dict[str, float]] = []

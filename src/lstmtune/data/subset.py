@@ -18,11 +18,22 @@ def subset_size(n: int, fraction: float | None) -> int:
     return max(1, min(n, math.floor(n * float(fraction) + 0.5)))
 
 
+def recent_per_series(series: np.ndarray, fraction: float | None) -> np.ndarray:
+    """Rows of stacked windows (``series[i]``: window ``i``'s series, each series' windows in time
+    order) keeping the most recent ``fraction`` of every series."""
+    keep = [
+        rows[len(rows) - subset_size(len(rows), fraction) :]
+        for rows in (np.flatnonzero(series == s) for s in np.unique(series))
+    ]
+    return np.sort(np.concatenate(keep)) if keep else np.arange(0)
+
+
 def subset_indices(task: str, data: TensorSet, fraction: float | None, seed: int) -> np.ndarray:
     """Rows of ``data`` (a task's training tensors) that tuning trains on with ``tune.subset``.
 
     * forecast: the most recent ``fraction`` of the training windows — one contiguous block ending
-      at the end of the train split, so time order holds and no window is newer than validation;
+      at the end of the train split, so time order holds and no window is newer than validation
+      (many series: the most recent ``fraction`` of every series' windows);
     * classify / text: a stratified random ``fraction`` of the training sequences, seeded (the same
       sample in every trial and worker): each class keeps its share (largest-remainder rounding,
       so the total is ``round(n * fraction)``), rows stay in their original order.
@@ -31,6 +42,9 @@ def subset_indices(task: str, data: TensorSet, fraction: float | None, seed: int
     keep = subset_size(n, fraction)
     if keep >= n:
         return np.arange(n)
+    series = getattr(data, "series", None)  # many series: the most recent part of each
+    if task == "forecast" and series is not None:
+        return recent_per_series(np.asarray(series), fraction)
     if task == "forecast":
         return np.arange(n - keep, n)
     labels = data.y.cpu().numpy().reshape(n, -1)[:, 0]
