@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lstmtune.config import OBJECTIVES, RunConfig
+from lstmtune.config import RunConfig, objective_name
 
 if TYPE_CHECKING:
     from lstmtune.training import TrainResult
@@ -15,10 +15,11 @@ def is_multi_objective(cfg: RunConfig) -> bool:
     return len(cfg.tune.objectives) > 1
 
 
-def objective_names(cfg: RunConfig, task: str) -> list[str]:
-    """``tune.objectives`` with ``val`` spelled as the task's validation objective
-    (``val_rmse``...)."""
-    return [OBJECTIVES[task] if name == "val" else str(name) for name in cfg.tune.objectives]
+def objective_names(cfg: RunConfig, meta: dict[str, Any]) -> list[str]:
+    """``tune.objectives`` with ``val`` spelled as the dataset's validation objective
+    (``val_rmse``, ``val_mase`` for many series...)."""
+    val = objective_name(meta)
+    return [val if name == "val" else str(name) for name in cfg.tune.objectives]
 
 
 def objective_values(cfg: RunConfig, value: float, result: TrainResult) -> list[float]:

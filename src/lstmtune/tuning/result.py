@@ -148,7 +148,7 @@ def best_from_study(
         fixed_params(meta["search_space"]),
         reused,
         seconds,
-        names=objective_names(cfg, meta["task"]),
+        names=objective_names(cfg, meta),
         tolerance=cfg.tune.pareto_tolerance,
         subset=subset_fraction(cfg),
     )

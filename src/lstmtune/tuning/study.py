@@ -102,7 +102,7 @@ def _open_run(
     heartbeat = int(cfg.tune.heartbeat_seconds)
     storage = _storage(storage_url, heartbeat)
     lock = _StudyLock(storage_url, study_name)
-    names = objective_names(cfg, meta["task"])
+    names = objective_names(cfg, meta)
     sampler, pruner = _sampler(cfg, space, worker_id), _pruner(cfg, _max_epochs(space))
     study = _create_study(study_name, storage, names, sampler, pruner)
     with lock():
