@@ -21,6 +21,28 @@ def require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> No
             raise UserError(f"{source}: column '{col}' (data.{key}) not found; columns are: {cols}")
 
 
+def configured_columns(
+    frame: pd.DataFrame, cfg: DataConfig, source: str, task: str, keys: tuple[str, ...]
+) -> list[str]:
+    """The columns that the ``data.<key>`` settings name, in order; each must be set (``task``
+    needs it)."""
+    for key in keys:
+        if getattr(cfg, key) is None:
+            cols = ", ".join(map(str, frame.columns[:20]))
+            raise UserError(f"{source}: data.{key} is required for task '{task}' (columns: {cols})")
+    return [str(getattr(cfg, key)) for key in keys]
+
+
+def refuse_missing(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    """No missing value in ``columns``: the first column that has one is named, with its first
+    data row."""
+    for col in columns:
+        missing = frame[col].isna().to_numpy()
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise UserError(f"{source}: column '{col}' has a missing value at data row {i + 1}")
+
+
 def numeric_column(
     frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
 ) -> np.ndarray:

@@ -11,10 +11,12 @@ import pandas as pd
 
 from lstmtune.config import DataConfig
 from lstmtune.data.columns import (
+    configured_columns,
     feature_columns,
     fill_missing,
     input_dtypes,
     numeric_column,
+    refuse_missing,
     require_columns,
     scaler_stats,
 )
@@ -24,13 +26,9 @@ from lstmtune.errors import UserError
 
 def _require_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[str, str]:
     """The sequence and label columns, present and without missing values."""
-    for key in ("sequence_column", "label"):
-        if getattr(cfg, key) is None:
-            raise UserError(
-                f"{source}: data.{key} is required for task 'classify' (columns: "
-                f"{', '.join(frame.columns[:20])})"
-            )
-    seq_col, label_col = str(cfg.sequence_column), str(cfg.label)
+    seq_col, label_col = configured_columns(
+        frame, cfg, source, "classify", ("sequence_column", "label")
+    )
     require_columns(
         frame,
         source,
@@ -39,10 +37,7 @@ def _require_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
         time_column=cfg.time_column,
         split_column=cfg.split_column,
     )
-    if frame[seq_col].isna().any() or frame[label_col].isna().any():
-        col = seq_col if frame[seq_col].isna().any() else label_col
-        i = int(np.flatnonzero(frame[col].isna().to_numpy())[0])
-        raise UserError(f"{source}: column '{col}' has a missing value at data row {i + 1}")
+    refuse_missing(frame, [seq_col, label_col], source)
     return seq_col, label_col
 
 

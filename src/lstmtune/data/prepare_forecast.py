@@ -16,6 +16,7 @@ import pandas as pd
 
 from lstmtune.config import DataConfig
 from lstmtune.data.columns import (
+    configured_columns,
     feature_columns,
     fill_missing,
     input_dtypes,
@@ -113,15 +114,11 @@ class _Ordered:
 
 
 def _require_target(frame: pd.DataFrame, cfg: DataConfig, source: str) -> str:
-    if cfg.target is None:
-        raise UserError(
-            f"{source}: data.target is required for task 'forecast' (columns: "
-            f"{', '.join(frame.columns[:20])})"
-        )
+    (target,) = configured_columns(frame, cfg, source, "forecast", ("target",))
     require_columns(
-        frame, source, target=cfg.target, time_column=cfg.time_column, split_column=cfg.split_column
+        frame, source, target=target, time_column=cfg.time_column, split_column=cfg.split_column
     )
-    return cfg.target
+    return target
 
 
 def _order_by_time(frame: pd.DataFrame, cfg: DataConfig, source: str) -> _Ordered:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
-from lstmtune.data.columns import require_columns
+from lstmtune.data.columns import configured_columns, refuse_missing, require_columns
 from lstmtune.data.splits import (
     SPLITS,
     split_size,
@@ -64,21 +64,11 @@ def prepare_text(
 
 def _check_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[str, str]:
     """The text and label column names, both configured, present and without missing values."""
-    for key in ("text_column", "label"):
-        if getattr(cfg, key) is None:
-            raise UserError(
-                f"{source}: data.{key} is required for task 'text' (columns: "
-                f"{', '.join(map(str, frame.columns[:20]))})"
-            )
-    text_col, label_col = str(cfg.text_column), str(cfg.label)
+    text_col, label_col = configured_columns(frame, cfg, source, "text", ("text_column", "label"))
     require_columns(
         frame, source, text_column=text_col, label=label_col, split_column=cfg.split_column
     )
-    for col in (text_col, label_col):
-        missing = frame[col].isna().to_numpy()
-        if missing.any():
-            i = int(np.flatnonzero(missing)[0])
-            raise UserError(f"{source}: column '{col}' has a missing value at data row {i + 1}")
+    refuse_missing(frame, [text_col, label_col], source)
     return text_col, label_col
 
 

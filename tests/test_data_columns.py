@@ -1,0 +1,45 @@
+"""The column checks every preparer shares: a required ``data.<key>`` that is not set, and a
+missing value in an id, label or text column, each one line naming the file, key or column and
+data row."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmtune.config import DataConfig
+from lstmtune.data.columns import configured_columns, refuse_missing
+from lstmtune.errors import UserError
+
+FRAME = pd.DataFrame({"s": [1, 1, 2, 2], "lab": ["a", "a", "b", None], "x": [0.1, 0.2, 0.3, 0.4]})
+
+
+def test_configured_columns_are_the_named_ones_in_order() -> None:
+    cfg = DataConfig(task="classify", sequence_column="s", label="lab")
+    assert configured_columns(FRAME, cfg, "f.csv", "classify", ("sequence_column", "label")) == [
+        "s",
+        "lab",
+    ]
+
+
+def test_an_unset_key_names_the_key_the_task_and_the_columns() -> None:
+    cfg = DataConfig(task="classify", sequence_column="s")
+    message = "f.csv: data.label is required for task 'classify' (columns: s, lab, x)"
+    with pytest.raises(UserError, match=re.escape(message)):
+        configured_columns(FRAME, cfg, "f.csv", "classify", ("sequence_column", "label"))
+
+
+def test_the_first_column_with_a_missing_value_is_named_with_its_data_row() -> None:
+    frame = FRAME.assign(s=[1.0, np.nan, 2.0, 2.0])
+    with pytest.raises(
+        UserError, match=re.escape("f.csv: column 's' has a missing value at data row 2")
+    ):
+        refuse_missing(frame, ["s", "lab"], "f.csv")
+    with pytest.raises(
+        UserError, match=re.escape("column 'lab' has a missing value at data row 4")
+    ):
+        refuse_missing(FRAME, ["s", "lab"], "f.csv")
+    refuse_missing(FRAME, ["s", "x"], "f.csv")
