@@ -38,7 +38,6 @@ from lstmtune.pbt_member import (
     PERTURBED,
     apply_hyperparameters,
     continue_member,
-    new_model,
     replay_schedule,
 )
 from lstmtune.search_space import suggest
@@ -187,7 +186,7 @@ def _sample_population(
 ) -> list[Member]:
     """``tune.population`` members of random configurations (infeasible ones are drawn again)."""
     from lstmtune.problems import make_problem
-    from lstmtune.training import make_optimizer
+    from lstmtune.training import make_optimizer, new_model
 
     members: list[Member] = []
     attempts = 0

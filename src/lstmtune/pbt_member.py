@@ -30,19 +30,6 @@ def apply_hyperparameters(model: Any, optimizer: Any, params: dict[str, Any]) ->
         model.recurrent_dropout = float(params.get("recurrent_dropout", 0.0))
 
 
-def new_model(problem: Any, params: dict[str, Any], device: Any) -> Any:
-    """A freshly initialised model for ``problem`` with ``params``, on ``device``."""
-    from lstmtune.model import build_model
-
-    return build_model(
-        problem.n_features,
-        problem.n_outputs,
-        params,
-        zero_head=problem.zero_head,
-        vocab_size=problem.vocab_size,
-    ).to(device)
-
-
 def replay_schedule(
     problem: Any,
     params: dict[str, Any],
@@ -55,7 +42,7 @@ def replay_schedule(
     amp: bool,
 ) -> Any:
     """Retrain one model on ``train_set`` following a PBT hyperparameter schedule."""
-    from lstmtune.training import make_optimizer, train
+    from lstmtune.training import make_optimizer, new_model, train
 
     model = new_model(problem, params, device)
     first = {**params, **{k: v for k, v in schedule[0].items() if k in PERTURBED}}
@@ -92,7 +79,7 @@ def continue_member(
 ) -> Any:
     """A Katib ``pbt`` trial: resume the member whose state Katib copied into ``checkpoint`` (or
     start one), train one round with ``params``, save the state for the member's children."""
-    from lstmtune.training import make_optimizer, train
+    from lstmtune.training import make_optimizer, new_model, train
 
     path = Path(checkpoint) / CHECKPOINT
     model = new_model(problem, params, device)

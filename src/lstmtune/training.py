@@ -118,6 +118,17 @@ class _Run:
     grad_clip: float
 
 
+def new_model(problem: Problem, params: dict[str, Any], device: torch.device) -> LSTMNet:
+    """A freshly initialised network for ``problem`` with ``params``, on ``device``."""
+    return build_model(
+        problem.n_features,
+        problem.n_outputs,
+        params,
+        zero_head=problem.zero_head,
+        vocab_size=problem.vocab_size,
+    ).to(device)
+
+
 def _model_and_optimizer(
     problem: Problem,
     params: dict[str, Any],
@@ -127,13 +138,7 @@ def _model_and_optimizer(
 ) -> tuple[LSTMNet, torch.optim.Optimizer]:
     """The given model and optimizer, or new ones built from ``params``."""
     if model is None:
-        model = build_model(
-            problem.n_features,
-            problem.n_outputs,
-            params,
-            zero_head=problem.zero_head,
-            vocab_size=problem.vocab_size,
-        ).to(device)
+        model = new_model(problem, params, device)
     if optimizer is None:
         optimizer = make_optimizer(model, params)
     return model, optimizer
