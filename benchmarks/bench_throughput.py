@@ -4,9 +4,10 @@ FLOP/s as a fraction of a large matmul's FLOP/s measured in the same run (a scri
     python benchmarks/bench_throughput.py [--quick] [--json FILE]
         [--device cpu|cuda|auto] [--threads N]
 
-* ``lstmtune``  — :func:`lstmtune.training.train` on a :class:`lstmtune.training.Problem` holding
-  in-memory tensors (no DataLoader: a ``randperm`` per epoch and ``index_select`` batches; Adam,
-  gradient clipping 1.0, the GradScaler calls; mixed precision (bf16/fp16) on CUDA as in lstmtune).
+* ``lstmtune``  — :func:`lstmtune.training.train` on a :class:`lstmtune.task_problems.Problem`
+  holding in-memory tensors (no DataLoader: a ``randperm`` per epoch and ``index_select`` batches;
+  Adam, gradient clipping 1.0, the GradScaler calls; mixed precision (bf16/fp16) on CUDA as in
+  lstmtune).
 * ``reference`` — the textbook loop: ``DataLoader(TensorDataset(x, y), shuffle=True)``, ``nn.LSTM``
   (batch_first) + ``nn.Linear`` on the last hidden state, Adam, MSE, ``clip_grad_norm_(1.0)``, fp32.
 

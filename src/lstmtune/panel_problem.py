@@ -1,6 +1,6 @@
 """One model for many series: the forecast problem of a panel (``data.series_column``).
 
-Each series keeps its own :class:`~lstmtune.training.ForecastProblem` (its scaler, anchors and
+Each series keeps its own :class:`~lstmtune.task_problems.ForecastProblem` (its scaler, anchors and
 windows, fitted on its own train part); the panel stacks their windows, so batches mix series and
 the loss is the mean squared error in each series' own scale. The validation objective is scale
 free: the mean over series of MASE (mean absolute error over that series' in-sample

@@ -1,5 +1,10 @@
-"""Publish to the MLflow model registry: log the pyfunc, register a version, tag it, and move the
-``champion`` alias only when the new version wins on the new test split."""
+"""Publish to the MLflow model registry: score the current ``champion`` on the new test split,
+register the model directory as a new version (logged by :mod:`lstmtune.registry_model`), tag it,
+and move ``champion`` to it only when it beats that champion and the gate's baselines (else
+``challenger``); the run summary.
+
+The input example and champion score of a model of many series are in
+:mod:`lstmtune.registry_panel`."""
 
 from __future__ import annotations
 

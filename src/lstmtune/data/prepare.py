@@ -8,8 +8,9 @@ Forecast splits are contiguous segments of the (sorted) series, split by *target
 a window belongs to the split that holds all of its targets; its inputs may reach back into
 earlier segments (that is history, not leakage). Classification splits are by sequence. Each task
 prepares in its own module (:mod:`~lstmtune.data.prepare_forecast`,
-:mod:`~lstmtune.data.prepare_classify`, :mod:`~lstmtune.data.text`); this one dispatches, and
-reads and writes the result.
+:mod:`~lstmtune.data.prepare_classify`, :mod:`~lstmtune.data.text`; many series with
+``data.series_column``: :mod:`~lstmtune.data.panel`); this one dispatches, and reads and writes
+the result.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ OnEpoch = Sequence[EpochCallback | None] | MemberCallback | None
 @dataclass
 class FusedResult(TrainResult):
     """A member's :class:`TrainResult` plus how it ended: ``pruned`` (by its callback) or
-    ``error`` (e.g. :class:`NonFiniteLoss`, which fails the trial like the unfused run)."""
+    ``error`` (e.g. :class:`~lstmtune.training.NonFiniteLoss`, which fails the trial like the
+    unfused run)."""
 
     pruned: bool = False
     error: BaseException | None = None

@@ -56,7 +56,8 @@ def train_fused(
     kernel: str = "manual",
     repack: Literal["any", "half"] = "any",
 ) -> list[FusedResult]:
-    """Train K configurations of one shape (see :func:`plan_groups`) as one fused model.
+    """Train K configurations of one shape (see :func:`~lstmtune.fused.auto.plan_groups`) as one
+    fused model.
 
     Member ``k`` behaves like ``training.train(problems[k], params_list[k], train_sets[k],
     val_sets[k], seed=seeds[k], ...)``: same initial weights, data order, dropout masks (CPU,

@@ -55,7 +55,8 @@ def run_study(
 
     ``worker_id``/``n_workers`` (default: 0 and ``tune.workers``): one of N processes sharing the
     study through an RDB storage; each stops when the *study* has its trials, so together they run
-    exactly ``n_trials``. The result describes the whole study (see :func:`best_from_study`).
+    exactly ``n_trials``. The result describes the whole study (see
+    :func:`~lstmtune.tuning.result.best_from_study`).
     """
     import optuna
 
