@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from lstmtune.config import DataConfig
-from lstmtune.data.columns import configured_columns, refuse_missing
+from lstmtune.data.columns import class_names, configured_columns, refuse_missing
 from lstmtune.errors import UserError
 
 FRAME = pd.DataFrame({"s": [1, 1, 2, 2], "lab": ["a", "a", "b", None], "x": [0.1, 0.2, 0.3, 0.4]})
@@ -43,3 +43,10 @@ def test_the_first_column_with_a_missing_value_is_named_with_its_data_row() -> N
     ):
         refuse_missing(FRAME, ["s", "lab"], "f.csv")
     refuse_missing(FRAME, ["s", "x"], "f.csv")
+
+
+def test_class_names_are_sorted_and_one_class_is_refused() -> None:
+    assert class_names(pd.Series(["b", "a", "b"]), "lab", "f.csv") == ["a", "b"]
+    message = "f.csv: column 'lab' (data.label) has a single class 'a'; classification needs"
+    with pytest.raises(UserError, match=re.escape(message)):
+        class_names(pd.Series(["a", "a"]), "lab", "f.csv")

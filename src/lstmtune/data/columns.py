@@ -43,6 +43,17 @@ def refuse_missing(frame: pd.DataFrame, columns: list[str], source: str) -> None
             raise UserError(f"{source}: column '{col}' has a missing value at data row {i + 1}")
 
 
+def class_names(labels: pd.Series, label_col: str, source: str) -> list[str]:
+    """The sorted class names of the (string) labels; at least two."""
+    classes = sorted(labels.unique().tolist())
+    if len(classes) < 2:
+        raise UserError(
+            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "
+            "classification needs at least two"
+        )
+    return classes
+
+
 def numeric_column(
     frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
 ) -> np.ndarray:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from lstmtune.config import DataConfig
 from lstmtune.data.columns import (
+    class_names,
     configured_columns,
     feature_columns,
     fill_missing,
@@ -99,16 +100,6 @@ def _sequence_table(
     if cfg.time_column is not None:
         clean.insert(1, cfg.time_column, frame[cfg.time_column].to_numpy())
     return clean
-
-
-def _classes(seq_labels: pd.Series, label_col: str, source: str) -> list[str]:
-    classes = sorted(seq_labels.unique().tolist())
-    if len(classes) < 2:
-        raise UserError(
-            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "
-            "classification needs at least two"
-        )
-    return classes
 
 
 def _splits_from_column(
@@ -226,7 +217,7 @@ def prepare_classify(
         raise UserError(f"{source}: no numeric feature columns (set data.feature_columns)")
     clean = _sequence_table(frame, cfg, source, rows, (seq_col, label_col), features)
     seq_labels = clean.groupby(seq_col, sort=False)[label_col].first()
-    classes = _classes(seq_labels, label_col, source)
+    classes = class_names(seq_labels, label_col, source)
     rng = np.random.default_rng(seed)
     if cfg.split_column is not None:
         assign = _splits_from_column(frame, clean[seq_col], seq_labels, cfg, source, rows, rng)

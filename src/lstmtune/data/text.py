@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
-from lstmtune.data.columns import configured_columns, refuse_missing, require_columns
+from lstmtune.data.columns import (
+    class_names,
+    configured_columns,
+    refuse_missing,
+    require_columns,
+)
 from lstmtune.data.splits import (
     SPLITS,
     split_size,
@@ -50,7 +55,7 @@ def prepare_text(
     train split; the three splits (text and label columns only) and the metadata."""
     text_col, label_col = _check_columns(frame, cfg, source)
     texts, labels = _texts_and_labels(frame, text_col, label_col, source)
-    classes = _classes(labels, label_col, source)
+    classes = class_names(labels, label_col, source)
     clean = pd.DataFrame({text_col: texts.to_numpy(), label_col: labels.to_numpy()})
     ids = [str(i) for i in range(len(clean))]
     by_id = pd.Series(labels.to_numpy(), index=ids)
@@ -85,17 +90,6 @@ def _texts_and_labels(
             f"{i + 1}"
         )
     return texts, frame[label_col].astype(str).str.strip()
-
-
-def _classes(labels: pd.Series, label_col: str, source: str) -> list[str]:
-    """The sorted class names; at least two."""
-    classes = sorted(labels.unique().tolist())
-    if len(classes) < 2:
-        raise UserError(
-            f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "
-            "classification needs at least two"
-        )
-    return classes
 
 
 def _assign_splits(
