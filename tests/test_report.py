@@ -218,6 +218,65 @@ def test_report_and_plots_are_logged_to_the_mlflow_run(
     assert {f"plots/{n}.png" for n in FORECAST_PLOTS} <= plots
 
 
+def _job_request(
+    forecast_run: tuple[Path, dict[str, Any], str], tmp_path: Path
+) -> tuple[Any, dict[str, Any], Path]:
+    """A report request for the finished forecast run, writing under ``tmp_path``."""
+    from lstmtune.report_job import ReportRequest
+
+    out, summary, _ = forecast_run
+    dataset, model = find_run_artifacts(out, summary)
+    cfg = load_config(
+        None, {"output_dir": str(tmp_path / "out"), "tune.storage": summary["storage"]}
+    ).resolved()
+    (tmp_path / "out").mkdir()
+    request = ReportRequest(
+        cfg.to_json(),
+        str(dataset),
+        str(model),
+        "",
+        str(tmp_path / "kfp" / "report"),
+        summary["study_name"],
+        summary["objective"],
+    )
+    return request, summary, tmp_path / "out"
+
+
+@pytest.mark.slow
+def test_report_job_draws_in_a_child_and_writes_the_page_once_given_the_summary(
+    forecast_run: tuple[Path, dict[str, Any], str], tmp_path: Path
+) -> None:
+    """What the register step does: the child draws while the model is being registered, then
+    writes report.html (and the KFP artifact, a copy) from the summary it is handed."""
+    from lstmtune.report_job import ReportJob
+
+    request, summary, out = _job_request(forecast_run, tmp_path)
+    job = ReportJob.start(request)
+    assert job.proc is not None  # a child process, not the step's own
+    job.finish(summary)
+    assert job.proc.returncode == 0
+    page = (out / REPORT).read_text()
+    assert (tmp_path / "kfp" / "report").read_text() == page
+    assert {"forecast", "optimization_history", "training_curve"} <= _sections(page)
+    assert f"v{summary['model_version']}" in page
+    assert {p.name for p in (out / "plots").glob("*.png")} >= {"forecast.png"}
+
+
+@pytest.mark.slow
+def test_a_cancelled_report_job_writes_no_page(
+    forecast_run: tuple[Path, dict[str, Any], str], tmp_path: Path
+) -> None:
+    """The register step failed: the child gets no summary and leaves no report behind."""
+    from lstmtune.report_job import ReportJob
+
+    request, _, out = _job_request(forecast_run, tmp_path)
+    job = ReportJob.start(request)
+    job.cancel()
+    assert job.proc is not None and job.proc.wait(timeout=300) == 0
+    assert not (out / REPORT).exists()
+    assert not (tmp_path / "kfp" / "report").exists()
+
+
 @pytest.mark.slow
 def test_markdown_summary_for_kfp(forecast_run: tuple[Path, dict[str, Any], str]) -> None:
     _, summary, _ = forecast_run

@@ -172,57 +172,6 @@ def _log_best(cfg: RunConfig, best: dict[str, Any], parent_run_id: str) -> dict[
     return metrics
 
 
-def _report(
-    cfg: RunConfig,
-    summary: dict[str, Any],
-    dataset_dir: str,
-    model_dir: str,
-    parent_run_id: str,
-    report_path: str,
-) -> None:
-    """The HTML report with plots (KFP HTML artifact, MLflow parent run, ``<output_dir>/plots``).
-    A report is a view: whatever goes wrong here never fails a published run."""
-    import logging
-
-    try:
-        from lstmtune.progress import emit
-        from lstmtune.report import load_study, log_to_mlflow, write_report
-
-        study = (
-            load_study(summary, storage=str(cfg.tune.storage))
-            if cfg.tune.backend == "optuna"
-            else None
-        )
-        import shutil
-
-        plots_dir = Path(cfg.output_dir) / "plots"
-        html = (
-            Path(cfg.output_dir) / "report.html"
-        )  # named report.html in MLflow too; the KFP artifact is a copy
-        path, plots = write_report(
-            summary,
-            html,
-            study=study,
-            dataset_dir=dataset_dir,
-            model_dir=model_dir,
-            plots_dir=plots_dir,
-        )
-        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, report_path)
-        if parent_run_id:
-            log_to_mlflow(str(cfg.mlflow.tracking_uri), parent_run_id, path, plots)
-        emit(
-            "report",
-            f"report with {len(plots.files())} plots written",
-            report=path,
-            plots_dir=str(plots_dir),
-        )
-    except Exception:
-        logging.getLogger("lstmtune").warning(
-            "lstmtune: the report could not be written", exc_info=True
-        )
-
-
 @finishing
 @user_errors
 def register_step(
@@ -236,24 +185,56 @@ def register_step(
     markdown_path: str | None = None,
 ) -> str:
     """Log the pyfunc to MLflow, register a version, move ``champion`` or set ``challenger``.
-    Writes and returns the run summary (JSON), announced (a ``summary`` event) before the report
-    is rendered: the report never delays the moment the model is published."""
-    from lstmtune.data.prepare import read_prepared
-    from lstmtune.progress import emit
-    from lstmtune.registry import publish
+    Writes and returns the run summary (JSON), announced (a ``summary`` event) the moment the
+    model is registered. The report's plots are drawn meanwhile by a child process
+    (:mod:`lstmtune.report_job`), which writes the page once it has the summary."""
+    from lstmtune.report_job import ReportJob, ReportRequest
 
-    cfg = _config(config_json)
-    parts, meta = read_prepared(dataset_dir)
     best = json.loads(Path(best_path).read_text())
-    evaluation = json.loads((Path(model_dir) / "evaluation.json").read_text())
-    summary = publish(cfg, parts, meta, model_dir, best, evaluation, parent_run_id)
+    job = None
+    if report_path:
+        request = ReportRequest(
+            config_json,
+            dataset_dir,
+            model_dir,
+            parent_run_id,
+            report_path,
+            best.get("study_name"),
+            best.get("objective"),
+        )
+        job = ReportJob.start(request)
+    try:
+        summary = _publish(config_json, dataset_dir, model_dir, best, parent_run_id)
+    except BaseException:
+        if job is not None:
+            job.cancel()
+        raise
     _write_json(summary_path, summary)
+    from lstmtune.progress import emit
+
     emit("summary", f"run summary written to {summary_path}", summary=summary)
     if markdown_path:
         from lstmtune.report import markdown_summary
 
         Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
         Path(markdown_path).write_text(markdown_summary(summary))
-    if report_path:
-        _report(cfg, summary, dataset_dir, model_dir, parent_run_id, report_path)
+    if job is not None:
+        job.finish(summary)
     return json.dumps(summary, sort_keys=True, default=str)
+
+
+def _publish(
+    config_json: str,
+    dataset_dir: str,
+    model_dir: str,
+    best: dict[str, Any],
+    parent_run_id: str,
+) -> dict[str, Any]:
+    from lstmtune.data.prepare import read_prepared
+    from lstmtune.registry import publish
+
+    cfg = _config(config_json)
+    parts, meta = read_prepared(dataset_dir)
+    evaluation = json.loads((Path(model_dir) / "evaluation.json").read_text())
+    summary: dict[str, Any] = publish(cfg, parts, meta, model_dir, best, evaluation, parent_run_id)
+    return summary
