@@ -68,8 +68,8 @@ def _exit_now() -> None:
 
 def arm() -> None:
     """The step succeeded: skip the teardown when the process exits normally."""
-    if _ExitState.armed or not in_kfp_executor():
-        return
+    if _ExitState.armed or not in_kfp_executor() or os.environ.get("COVERAGE_PROCESS_START"):
+        return  # (coverage writes its data from an exit hook this would skip)
     _ExitState.armed = True
     if sys.excepthook is sys.__excepthook__:
         sys.excepthook = _note_failure
