@@ -196,6 +196,9 @@ def test_one_model_for_every_series_published_and_served_from_a_fresh_process(
         "test_metrics"
     ].keys()
     assert summary["panel"]["n_series"] == 6
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="series"' in report and "s0000" in report  # the per-series table
+    assert (tmp_path / "out" / "plots" / "panel_forecast.png").stat().st_size > 10_000
     assert summary["panel"]["per_series"].keys() == set(pd.read_csv(panel_csv)["id"])
     assert {"persistence", "seasonal_naive_12", "auto_arima"} <= summary["baseline_metrics"].keys()
     evaluation = json.loads((tmp_path / "out" / "summary.json").read_text())

@@ -27,6 +27,7 @@ from lstmtune.report_sections import (
     _pareto_section,
     _plot_sections,
     _seconds,
+    _series_section,
     _table,
 )
 
@@ -155,6 +156,7 @@ generated {generated}</div></header>
 <div class="card" id="params"><h2>Best hyperparameters</h2>\
 {_params_table(s.get("best_params") or {})}</div>
 {_pareto_section(s)}
+{_series_section(s)}
 <h2 id="plots">Plots</h2>
 {_plot_sections(plots, interactive)}
 </main>

@@ -189,6 +189,34 @@ def _pareto_section(summary: dict[str, Any]) -> str:
     )
 
 
+def _series_section(summary: dict[str, Any], per_end: int = 10) -> str:
+    """Many series: the test metrics of the best and worst ``per_end`` series by MASE."""
+    panel = summary.get("panel") or {}
+    table = panel.get("per_series") or {}
+    if not table:
+        return ""
+    ranked = sorted(table, key=lambda sid: table[sid]["mase"])
+    shown = ranked if len(ranked) <= 2 * per_end else ranked[:per_end] + ranked[-per_end:]
+    names = ("mase", "smape", "rmse", "mae", "windows")
+    head = "".join(f"<th>{_esc(n)}</th>" for n in names)
+    rows = []
+    for i, sid in enumerate(shown):
+        if len(shown) < len(ranked) and i == per_end:
+            rows.append(f'<tr><td colspan="{len(names) + 1}">…</td></tr>')
+        cells = "".join(f"<td>{_esc(_num(table[sid].get(n)))}</td>" for n in names)
+        rows.append(f"<tr><td>{_esc(sid)}</td>{cells}</tr>")
+    dropped = panel.get("dropped") or {}
+    left_out = f" {len(dropped)} series left out (too short)." if dropped else ""
+    what = (
+        f"{len(ranked)} series ({_esc(panel.get('series_column', ''))}), one model; the best "
+        f"and worst {per_end} by test MASE.{left_out}"
+    )
+    return (
+        f'<div class="card" id="series"><h2>Series</h2><p>{what}</p>'
+        f'<table class="metrics"><tr><th>series</th>{head}</tr>{"".join(rows)}</table></div>'
+    )
+
+
 def _params_table(params: dict[str, Any]) -> str:
     items = "".join(
         f'<div class="param"><span>{_esc(k)}</span><code>{_esc(_num(v))}</code></div>'

@@ -14,6 +14,11 @@ PLOTS: dict[str, tuple[str, str]] = {
         "One-step-ahead forecasts of the final model and the naive baselines against the actual "
         "series.",
     ),
+    "panel_forecast": (
+        "Forecasts of the best and worst series on the test split",
+        "Many series: the actual series and the model's one-step-ahead test forecasts (80% "
+        "interval shaded) of the series with the lowest and the highest test MASE.",
+    ),
     "confusion_matrix": (
         "Confusion matrix on the test split",
         "Rows: true class; columns: predicted class (count and share of the row).",

@@ -14,6 +14,7 @@ from lstmtune.plots.catalog import PLOTS, PlotFiles, PlotSet, RenderedPlot, Skip
 from lstmtune.plots.classification import confusion_figures
 from lstmtune.plots.figures import mpl, mpl_style, read_json
 from lstmtune.plots.forecast import forecast_figures
+from lstmtune.plots.panel import panel_figures
 from lstmtune.plots.study import first_objective_view
 from lstmtune.plots.study_figures import STUDY_PLOTS, pareto_figures
 from lstmtune.plots.training_curve import training_curve_figures
@@ -64,7 +65,8 @@ def render_plots(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target: str = objective or _objective(study, prepared_dir)
-    task = read_json(Path(prepared_dir) / "metadata.json").get("task") if prepared_dir else None
+    meta = read_json(Path(prepared_dir) / "metadata.json") if prepared_dir else {}
+    task, panel = meta.get("task"), bool(meta.get("panel"))
     makers: dict[str, Callable[[], tuple[Any, Any, str]]] = {}
     if (
         study is not None and len(study.directions) > 1
@@ -81,7 +83,9 @@ def render_plots(
         missing = _skip("no prepared dataset or model directory")
         makers.update({"forecast": missing, "confusion_matrix": missing, "training_curve": missing})
     else:
-        if task == "forecast":
+        if task == "forecast" and panel:
+            makers["panel_forecast"] = functools.partial(panel_figures, prepared_dir, model_dir)
+        elif task == "forecast":
             makers["forecast"] = functools.partial(forecast_figures, prepared_dir, model_dir)
         elif task in ("classify", "text"):
             makers["confusion_matrix"] = functools.partial(
@@ -128,10 +132,11 @@ def _skip(reason: str) -> Callable[[], tuple[Any, Any, str]]:
 
 
 def _objective(study: Any, prepared_dir: str | Path | None) -> str:
-    task = read_json(Path(prepared_dir) / "metadata.json").get("task") if prepared_dir else None
-    return {"forecast": "val_rmse", "classify": "val_loss", "text": "val_loss"}.get(
-        str(task), "objective"
-    )  # what tuning minimises
+    """What tuning minimised (``val_rmse``, ``val_mase`` for many series, ``val_loss``...)."""
+    from lstmtune.config import objective_name
+
+    meta = read_json(Path(prepared_dir) / "metadata.json") if prepared_dir else {}
+    return objective_name(meta) if meta.get("task") else "objective"
 
 
 def write_plots(
