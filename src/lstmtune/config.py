@@ -27,7 +27,6 @@ from lstmtune.config_tune import (
 from lstmtune.errors import UserError
 
 __all__ = [  # the tune section lives in config_tune; its names stay importable from here
-    "objective_name",
     "OBJECTIVES",
     "ClusterConfig",
     "DataConfig",
@@ -45,6 +44,7 @@ __all__ = [  # the tune section lives in config_tune; its names stay importable 
     "config_reference",
     "example_data_path",
     "load_config",
+    "objective_name",
     "set_dotted",
 ]
 
@@ -242,6 +242,31 @@ class EvaluateConfig(_Strict):
             " weights chosen on validation (the network alone when no mix helps)"
         ),
     )
+    levels: list[int | float] = Field(
+        default_factory=lambda: list[int | float]([80, 95]),
+        description=(
+            "forecast: prediction interval levels in percent (each in (0, 100), unique); the"
+            " pyfunc adds step_k_lo_L and step_k_hi_L per level (split conformal on validation"
+            " residuals); [] turns intervals off"
+        ),
+    )
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _no_bools(cls, v: Any) -> Any:
+        if isinstance(v, list) and any(isinstance(x, bool) for x in v):
+            raise ValueError("levels must be numbers (percent), not true/false")
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: list[int | float]) -> list[int | float]:
+        bad = [level for level in v if not 0 < level < 100]
+        if bad:
+            raise ValueError(f"each level must lie strictly between 0 and 100, got {bad[0]:g}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"levels must be unique, got {[f'{x:g}' for x in v]}")
+        return sorted(v)
 
 
 class RunConfig(_Strict):
