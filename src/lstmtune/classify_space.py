@@ -21,6 +21,9 @@ from typing import Any
 Spec = dict[str, Any]
 
 LSTM_STEPS = 64  # patches are chosen so the LSTM reads at most about this many steps
+# trials stop early long before; a small set's final retrain runs up to this many epochs
+# (lstmtune.crossval.final_epochs: at least 1600 optimizer steps, 4 or more per epoch)
+MAX_EPOCHS = 400
 CLASSIFY_PARAMS = (
     "seq_norm",
     "conv",
@@ -66,7 +69,7 @@ def classify_space(meta: dict[str, Any]) -> dict[str, Spec]:
         "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "step": None, "log": True},
         "batch_size": _cat(8, 16, 32),
         "optimizer": _cat("adam", "adamw"),
-        "epochs": _fixed(200),
+        "epochs": _fixed(MAX_EPOCHS),
         "head": _cat("last", "attention"),
         "seq_norm": _cat(True, False) if uni else _cat(False, True),
         "conv": _fixed("fcn"),

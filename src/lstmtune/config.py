@@ -242,6 +242,21 @@ class EvaluateConfig(_Strict):
             " weights chosen on validation (the network alone when no mix helps)"
         ),
     )
+    ensemble: Literal["auto"] | int = Field(
+        "auto",
+        description=(
+            "classification: the published classifier averages the class probabilities of this"
+            " many networks of the winning configuration, trained with different seeds (auto: 5"
+            " for a set small enough to be judged by k-fold, else 1)"
+        ),
+    )
+
+    @field_validator("ensemble", mode="before")
+    @classmethod
+    def _ensemble(cls, v: str | int) -> str | int:
+        if isinstance(v, bool) or (isinstance(v, int) and v < 1):
+            raise ValueError("ensemble must be auto or an integer >= 1")
+        return v
     levels: list[int | float] = Field(
         default_factory=lambda: list[int | float]([80, 95]),
         description=(

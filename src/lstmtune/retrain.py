@@ -43,6 +43,23 @@ class FinalTrainer:
         """The trained model on the CPU in eval mode (what the forecast combination needs)."""
         return self.fit(problem, data).model.cpu().eval()
 
+    def ensemble(self, problem: Any, k: int) -> Any:
+        """Classification: ``k`` networks on train+val, the learning rate annealed over the epoch
+        budget, seeds ``seed .. seed + k - 1`` (:func:`~lstmtune.final_classify.fit_ensemble`;
+        the :class:`~lstmtune.final_classify.FinalClassifier`)."""
+        from lstmtune.final_classify import fit_ensemble
+
+        return fit_ensemble(
+            problem,
+            self.params,
+            k,
+            epochs=self.epochs,
+            seed=self.seed,
+            device=self.device,
+            grad_clip=self.cfg.train.grad_clip,
+            amp=self.cfg.train.amp,
+        )
+
     def final(self, problem: Any, best: dict[str, Any]) -> Any:
         """The final model on train+val: the winner's PBT schedule replayed when it has one."""
         if not best.get("schedule"):
@@ -151,7 +168,14 @@ def train_best_step(
         combine = cfg.evaluate.combine and not best.get("schedule")  # weights on validation
         combination = refit_classical(combine, parts, meta, params, trainer)
     problem = make_problem(parts, meta, params)
-    result = trainer.final(problem, best)
+    final = None  # classification: an annealed ensemble (evaluate.ensemble networks)
+    if meta["task"] == "classify" and not best.get("schedule"):
+        from lstmtune.crossval import ensemble_size, final_epochs
+
+        epochs = trainer.epochs = final_epochs(problem, params, epochs)
+        final = result = trainer.ensemble(problem, ensemble_size(cfg.evaluate.ensemble, problem))
+    else:
+        result = trainer.final(problem, best)
     model = result.model.cpu().eval()
     if meta.get("panel"):
         from lstmtune.final_panel import evaluate_panel
@@ -169,7 +193,7 @@ def train_best_step(
     else:
         from lstmtune.final_classify import evaluate_classify
 
-        ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed)
+        ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed, final=final)
     metric = primary_metric(meta)
     base = gate_baseline(meta["task"], ev.baselines, metric, cfg.evaluate.gate)
     save_model_dir(model_dir, model, _spec(meta, params, problem, epochs, ev.spec_extra))

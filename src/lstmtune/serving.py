@@ -1,7 +1,8 @@
 """The published model: raw, unscaled input in, predictions in original units out.
 
 A model directory holds ``weights.pt`` (a state dict, loaded with ``weights_only=True``: no
-unpickling) and ``spec.json`` (featurizer and architecture). :class:`Predictor` is the
+unpickling) and ``spec.json`` (featurizer and architecture; a classifier's ``ensemble`` lists its
+members, whose weights sit in the one state dict under ``members.<i>.``). :class:`Predictor` is the
 framework-free core; :class:`LstmtuneModel` is the MLflow pyfunc around it, logged as
 "model from code" so MLflow does not pickle the Python object either.
 """
@@ -15,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from lstmtune.data.text import TextFeaturizer
 from lstmtune.data.timeaxis import check_history
+from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
 from lstmtune.model import LSTMNet, build_model
 
@@ -25,7 +28,7 @@ WEIGHTS = "weights.pt"
 SPEC = "spec.json"
 
 
-def save_model_dir(path: str | Path, model: LSTMNet, spec: dict[str, Any]) -> None:
+def save_model_dir(path: str | Path, model: nn.Module, spec: dict[str, Any]) -> None:
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out / WEIGHTS)
@@ -44,13 +47,22 @@ class Predictor:
         else:
             self.featurizer = ClassifyFeaturizer.from_dict(spec["featurizer"])
         vocab = spec.get("vocab_size")
-        self.model = build_model(
-            int(spec["n_features"]),
-            int(spec["n_outputs"]),
-            spec["params"],
-            zero_head=bool(spec["zero_head"]),
-            vocab_size=int(vocab) if vocab else None,
-        )
+        self.model: LSTMNet | EnsembleNet
+        if spec.get("ensemble"):  # a classifier averaging its members' probabilities
+            self.model = build_ensemble(
+                int(spec["n_features"]),
+                int(spec["n_outputs"]),
+                spec["ensemble"],
+                vocab_size=int(vocab) if vocab else None,
+            )
+        else:
+            self.model = build_model(
+                int(spec["n_features"]),
+                int(spec["n_outputs"]),
+                spec["params"],
+                zero_head=bool(spec["zero_head"]),
+                vocab_size=int(vocab) if vocab else None,
+            )
         self.model.load_state_dict(state_dict)
         self.model.eval()
 
@@ -70,6 +82,7 @@ class Predictor:
         if self.spec.get("panel"):  # many series: long-format history, one row per window
             from lstmtune.serving_panel import predict_panel
 
+            assert isinstance(self.model, LSTMNet)  # an ensemble is a classifier
             return predict_panel(self.model, self.spec, frame)
         if self.task == "forecast":
             return self._forecast(frame)
