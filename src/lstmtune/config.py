@@ -257,6 +257,7 @@ class EvaluateConfig(_Strict):
         if isinstance(v, bool) or (isinstance(v, int) and v < 1):
             raise ValueError("ensemble must be auto or an integer >= 1")
         return v
+
     levels: list[int | float] = Field(
         default_factory=lambda: list[int | float]([80, 95]),
         description=(
