@@ -61,9 +61,7 @@ def test_dtw_uses_a_band_only_when_the_full_window_is_too_costly() -> None:
     assert dtw_name(long, long) == ("1nn_dtw_w10", 0.1)
 
 
-def test_missing_aeon_is_reported_not_raised(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _without_aeon(monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
     def no_aeon(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -72,6 +70,12 @@ def test_missing_aeon_is_reported_not_raised(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_aeon)
+
+
+def test_missing_aeon_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_aeon(monkeypatch)
     metrics, failed, seconds = classify_classical_baselines(_problem(tmp_path))
     assert metrics == {} and seconds == {}
     assert set(failed) == {"1nn_dtw", "minirocket"}
@@ -102,3 +106,36 @@ def test_a_one_class_model_never_beats_the_one_class_baseline() -> None:
     assert decide_promotion("macro_f1", better["macro_f1"], None, baseline["macro_f1"]).alias == (
         "champion"
     )
+
+
+def test_the_summary_says_why_a_one_class_classifier_is_not_champion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A network that predicts one class for every test sequence is held to the one_class
+    baseline (whatever the gate's best is) and the promotion reason says so in one line."""
+    from lstmtune.evaluate import gate_baseline
+    from lstmtune.final_classify import evaluate_classify, gate_for_classifier
+    from lstmtune.model import build_model
+
+    _without_aeon(monkeypatch)  # the majority and one-class baselines need no library
+    problem = _problem(tmp_path)
+    params = {"units": 4, "conv": "fcn", "conv_filters": 2}
+    constant = build_model(problem.n_features, problem.n_outputs, params, zero_head=True)
+    with torch.no_grad():
+        constant.head.bias[1] = 5.0  # every sequence: class 1
+    meta = {"task": "classify", "majority_class": problem.classes[0], "columns": {"label": "y"}}
+    ev = evaluate_classify(problem, constant, meta, seed=0)
+    assert ev.details["predicted_classes"] == 1
+    metric = "macro_f1"
+    base = gate_for_classifier(
+        ev, gate_baseline("classify", ev.baselines, metric, "classical"), metric
+    )
+    assert base == ("one_class", ev.baselines["one_class"][metric])
+    decision = decide_promotion(metric, ev.test_metrics[metric], None, base[1], base[0])
+    assert decision.alias == "challenger"
+    assert "\n" not in decision.reason
+    assert "does not beat one_class" in decision.reason
+    assert "one class predicted for every test sequence" in decision.reason
+    # a classifier that tells the classes apart keeps the gate's best baseline
+    ev.details["predicted_classes"] = 2
+    assert gate_for_classifier(ev, ("1nn_dtw", 0.9), metric) == ("1nn_dtw", 0.9)

@@ -118,6 +118,15 @@ CLASSICAL_BASELINES: dict[str, frozenset[str]] = {
 }
 
 
+# what a baseline's name does not say, in the promotion reason (the summary's one line)
+BASELINE_NOTES = {
+    "one_class": (
+        ", the best score of one class predicted for every test sequence; a model that does"
+        " that can at most tie it"
+    ),
+}
+
+
 def baseline_set(task: str, name: str) -> str:
     """``classical`` or ``naive``: the set a baseline of ``task`` belongs to."""
     return "classical" if name in CLASSICAL_BASELINES.get(task, frozenset()) else "naive"
@@ -175,9 +184,10 @@ def decide_promotion(
     if not math.isfinite(new):
         return Decision("challenger", f"test {metric} is not finite")
     if baseline is not None and not better(new, baseline, metric):
+        note = BASELINE_NOTES.get(baseline_name, "")
         return Decision(
             "challenger",
-            f"test {metric} {new:.4g} does not beat {baseline_name} ({baseline:.4g}):"
+            f"test {metric} {new:.4g} does not beat {baseline_name} ({baseline:.4g}{note}):"
             f" {margin(new, baseline, metric)}",
         )
     if champion is None or not math.isfinite(champion):

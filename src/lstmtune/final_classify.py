@@ -187,6 +187,17 @@ def ensemble_entries(final: FinalClassifier | None) -> tuple[dict[str, Any], dic
     return spec, {"ensemble": record, "retrain_schedule": "cosine"}
 
 
+def gate_for_classifier(
+    ev: TestEvaluation, base: tuple[str, float], metric: str
+) -> tuple[str, float]:
+    """The baseline the promotion names: ``one_class`` for a classifier that predicts one class
+    for every test sequence (it can at most tie that baseline, so the summary's reason says why
+    it is not champion), else ``base`` (the gate's best)."""
+    if ev.details.get("predicted_classes") == 1 and metric in ev.baselines.get("one_class", {}):
+        return "one_class", float(ev.baselines["one_class"][metric])
+    return base
+
+
 def evaluate_classify(
     problem: ClassifyProblem,
     model: nn.Module,
@@ -216,6 +227,7 @@ def evaluate_classify(
             emit("warning", f"warning: baseline {name} skipped: {reason}")
     featurizer = problem.text_featurizer if isinstance(problem, TextProblem) else problem.featurizer
     spec_ensemble, details = ensemble_entries(final)
+    details["predicted_classes"] = len(np.unique(predicted))
     return TestEvaluation(
         test_metrics=classify_metrics(predicted, true, n_classes),
         baselines=baselines,

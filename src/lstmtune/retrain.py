@@ -196,6 +196,10 @@ def train_best_step(
         ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed, final=final)
     metric = primary_metric(meta)
     base = gate_baseline(meta["task"], ev.baselines, metric, cfg.evaluate.gate)
+    if meta["task"] == "classify":  # one class predicted for everything: held to one_class
+        from lstmtune.final_classify import gate_for_classifier
+
+        base = gate_for_classifier(ev, base, metric)
     save_model_dir(model_dir, model, _spec(meta, params, problem, epochs, ev.spec_extra))
     flat = _flat_metrics(ev)
     if parent_run_id:
