@@ -20,6 +20,9 @@ from lstmtune.conformal import (
     interval_metrics,
     is_interval_metric,
     level_name,
+    local_scale,
+    origin_scale,
+    scale_window,
     step_quantiles,
     summary_line,
 )
@@ -71,7 +74,7 @@ def test_calibrate_bounds_and_columns() -> None:
     true = pred + np.array([[1.0, -2.0], [-3.0, 4.0], [2.0, -1.0], [-4.0, 3.0]])
     spec = calibrate(pred, true, [50.0])
     assert spec["quantiles"] == {"50": [3.0, 3.0]}  # ceil(5 * 0.5) = 3rd of |r|
-    assert spec["n_calibration"] == 4 and spec["extrapolated"] == []
+    assert spec["method"] == "abs" and spec["n_calibration"] == 4 and spec["extrapolated"] == []
     lo, hi = bounds(pred, spec)["50"]
     np.testing.assert_allclose(hi - lo, 6.0)
     names, values = interval_columns(
@@ -83,6 +86,35 @@ def test_calibrate_bounds_and_columns() -> None:
         "step_2_lo_50", "step_2_hi_50", "step_2_lo_95", "step_2_hi_95",
     ]  # fmt: skip
     assert [float(v[0]) for v in values] == [7.0, 13.0, 5.0, 15.0, 17.0, 23.0, 14.0, 26.0]
+
+
+def test_local_scale_is_the_mean_absolute_change_up_to_the_origin() -> None:
+    y = np.array([0.0, 1.0, 3.0, 6.0, 10.0, 15.0])
+    s = local_scale(y, np.array([0, 1, 2, 5]), 2)
+    assert math.isnan(s[0])  # no change before row 0
+    np.testing.assert_allclose(s[1:], [1.0, 1.5, 4.5])  # |1|; (1 + 2) / 2; (4 + 5) / 2
+    assert scale_window(12) == 12 and scale_window(4) == 12 and scale_window(48) == 48
+
+
+def test_scaled_calibration_divides_by_the_origin_scale_and_floors_it() -> None:
+    pred = np.zeros((4, 1))
+    true = np.array([[1.0], [-4.0], [3.0], [-8.0]])
+    scale = np.array([1.0, 2.0, 3.0, 4.0])  # scores |r| / s: 1, 2, 1, 2
+    spec = calibrate(pred, true, [50.0], scale=scale, window=12)
+    assert spec["method"] == "scaled" and spec["scale_window"] == 12
+    assert spec["quantiles"]["50"] == [2.0]  # ceil(5 * 0.5) = 3rd of 1, 1, 2, 2
+    assert spec["scale_floor"] == pytest.approx(0.25)  # 0.1 x the median scale 2.5
+    # serving: the half-width is q times the scale at the origin, never below the floor
+    series = np.array([5.0, 5.0, 5.0, 5.0, 9.0])
+    origins = np.array([0, 3, 4])
+    s = origin_scale(spec, series, origins)
+    np.testing.assert_allclose(s, [0.25, 0.25, 1.0])  # no history, flat history, (0+0+0+4)/4
+    lo, hi = bounds(np.full((3, 1), 7.0), spec, s)["50"]
+    np.testing.assert_allclose(hi[:, 0] - 7.0, [0.5, 0.5, 2.0])  # q = 2 times the scale
+    np.testing.assert_allclose(7.0 - lo[:, 0], [0.5, 0.5, 2.0])
+    np.testing.assert_allclose(origin_scale({"method": "abs"}, series, origins), 1.0)
+    # a scale that is zero at the median (a constant history) falls back to plain residuals
+    assert calibrate(pred, true, [50.0], scale=np.zeros(4), window=12)["method"] == "abs"
 
 
 def test_interval_metrics_flags_and_summary_line() -> None:

@@ -263,7 +263,7 @@ class EvaluateConfig(_Strict):
         description=(
             "forecast: prediction interval levels in percent (each in (0, 100), unique); the"
             " pyfunc adds step_k_lo_L and step_k_hi_L per level (split conformal on validation"
-            " residuals); [] turns intervals off"
+            " residuals scaled by the recent mean absolute change); [] turns intervals off"
         ),
     )
 

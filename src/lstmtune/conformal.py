@@ -1,19 +1,25 @@
 """Prediction intervals by split conformal prediction, per horizon step (pure functions).
 
 Calibration: the published forecast (the network trained on the train split, the combination
-applied with classical partners fitted on train) scores the validation origins; for every horizon
-step ``k`` the absolute residuals ``|y - yhat|`` give the half-width of the level-``L`` interval
-as their finite-sample conformal quantile: the ``ceil((n + 1) L / 100)``-th smallest of the
-``n`` residuals. Intervals are symmetric, ``yhat -+ q_k``, in original units.
+applied with classical partners fitted on train) scores the validation origins. The score of an
+origin is its absolute residual divided by a local scale of the history at that origin, the mean
+absolute one-step change of the target over the last :func:`scale_window` changes (a MASE-style
+scale: it grows with the level of a multiplicative series and with the noise of a volatile
+stretch, and is about constant otherwise). For every horizon step ``k`` the half-width of the
+level-``L`` interval is the finite-sample conformal quantile of the ``n`` scores, the
+``ceil((n + 1) L / 100)``-th smallest, times the scale at the forecast origin: ``yhat -+ q_k s``,
+symmetric, in original units. ``method="abs"`` (scale 1) is plain split conformal on absolute
+residuals. A scale below :data:`SCALE_FLOOR` times the median calibration scale is raised to it
+(a flat stretch of history must not give a zero-width interval).
 
-When that rank exceeds ``n`` (too few validation origins for the level: ``n < L / (100 - L)``,
-e.g. fewer than 19 for 95 %) the split conformal quantile is infinite; it is replaced by
-``max(largest residual, z * RMS of the residuals)`` with ``z`` the two-sided normal quantile of
-the level (a Gaussian tail fitted to the residuals, never narrower than any residual seen), and
-the calibration records it as extrapolated so the caller can warn.
+When the rank exceeds ``n`` (too few validation origins for the level: ``n < L / (100 - L)``, e.g.
+fewer than 19 for 95 %) the split conformal quantile is infinite; it is replaced by
+``max(largest score, z * RMS of the scores)`` with ``z`` the two-sided normal quantile of the
+level (a Gaussian tail fitted to the scores, never narrower than any score seen), and the
+calibration records the level as extrapolated so the caller can warn.
 
-Every function takes plain residual arrays, so a caller may calibrate per series (or pool
-scaled residuals) by calling them once per group.
+Every function takes plain arrays, so a caller may calibrate per series (or pool scaled scores
+over series) by calling them once per group.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_LEVELS = (80.0, 95.0)
 FLAG_POINTS = 10.0  # coverage further than this from nominal (percentage points) is flagged
+METHODS = ("scaled", "abs")
+SCALE_FLOOR = 0.1  # a local scale is at least this fraction of the median calibration scale
 
 
 def level_name(level: float) -> str:
@@ -75,13 +82,60 @@ def step_quantiles(
     return quantiles, extrapolated
 
 
-def calibrate(pred: np.ndarray, true: np.ndarray, levels: list[float]) -> dict[str, Any]:
+def scale_window(period: int) -> int:
+    """One-step changes of history whose mean absolute value is the local scale: a season, at
+    least 12."""
+    return max(12, int(period))
+
+
+def local_scale(series: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
+    """Mean absolute one-step change of ``series`` over the last ``window`` changes up to each
+    origin in ``ends`` (``window + 1`` rows; fewer at the start of the series, NaN at row 0)."""
+    y = np.asarray(series, dtype=np.float64)
+    change = np.abs(np.diff(y))
+    cum = np.concatenate([[0.0], np.cumsum(change)])  # cum[i] = sum of change[:i]
+    e = np.asarray(ends, dtype=np.int64)
+    first = np.maximum(e - int(window), 0)  # the changes y[i + 1] - y[i], first <= i < e
+    count = e - first
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = (cum[e] - cum[first]) / count
+    return np.where(count > 0, out, np.nan)
+
+
+def origin_scale(spec: dict[str, Any], series: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The scale of every origin in ``ends`` under the interval spec: ones for ``abs``, else the
+    local scale raised to the spec's floor."""
+    if spec.get("method", "abs") == "abs":
+        return np.ones(len(ends))
+    s = local_scale(series, ends, int(spec["scale_window"]))
+    floor = float(spec["scale_floor"])
+    return np.where(np.isfinite(s), np.maximum(s, floor), floor)
+
+
+def calibrate(
+    pred: np.ndarray,
+    true: np.ndarray,
+    levels: list[float],
+    *,
+    scale: np.ndarray | None = None,
+    window: int = 0,
+) -> dict[str, Any]:
     """The interval spec (JSON) from forecasts ``pred`` and outcomes ``true`` (``[N, horizon]``,
-    original units) on the calibration origins."""
+    original units) on the calibration origins; with ``scale`` (:func:`local_scale` of those
+    origins over ``window`` rows) the scaled method, else plain absolute residuals. A scale that
+    is zero at the median falls back to absolute residuals."""
     residuals = np.abs(np.asarray(true, dtype=np.float64) - np.asarray(pred, dtype=np.float64))
+    spec: dict[str, Any] = {"method": "abs"}
+    if scale is not None:
+        s = np.asarray(scale, dtype=np.float64)
+        median = float(np.nanmedian(s)) if np.isfinite(s).any() else 0.0
+        if median > 0:
+            floor = SCALE_FLOOR * median
+            spec = {"method": "scaled", "scale_window": int(window), "scale_floor": floor}
+            residuals = residuals / np.where(np.isfinite(s), np.maximum(s, floor), floor)[:, None]
     quantiles, extrapolated = step_quantiles(residuals, levels)
     return {
-        "method": "split_conformal_abs",
+        **spec,
         "levels": [float(v) for v in levels],
         "quantiles": quantiles,
         "n_calibration": int(residuals.shape[0]),
@@ -89,22 +143,29 @@ def calibrate(pred: np.ndarray, true: np.ndarray, levels: list[float]) -> dict[s
     }
 
 
-def bounds(pred: np.ndarray, spec: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def bounds(
+    pred: np.ndarray, spec: dict[str, Any], scale: np.ndarray | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{level name: (lo, hi)}``, each ``[N, horizon]`` like ``pred``, from an interval spec of
-    :func:`calibrate`."""
+    :func:`calibrate` and the origins' scale (:func:`origin_scale`; ones when omitted)."""
     pred = np.asarray(pred, dtype=np.float64)
+    s = np.ones(len(pred)) if scale is None else np.asarray(scale, dtype=np.float64)
     out = {}
     for level in spec["levels"]:
         name = level_name(level)
         q = np.asarray(spec["quantiles"][name], dtype=np.float64)[None, : pred.shape[1]]
-        out[name] = (pred - q, pred + q)
+        half = q * s[:, None]
+        out[name] = (pred - half, pred + half)
     return out
 
 
-def interval_columns(pred: np.ndarray, spec: dict[str, Any]) -> tuple[list[str], list[np.ndarray]]:
+def interval_columns(
+    pred: np.ndarray, spec: dict[str, Any], scale: np.ndarray | None = None
+) -> tuple[list[str], list[np.ndarray]]:
     """The pyfunc's interval columns, step by step and level by level: ``step_1_lo_80``,
-    ``step_1_hi_80``, ``step_1_lo_95``, …, ``step_2_lo_80``, … and their values."""
-    b = bounds(pred, spec)
+    ``step_1_hi_80``, ``step_1_lo_95``, …, ``step_2_lo_80``, … and their values (``scale``: the
+    origins' :func:`origin_scale`)."""
+    b = bounds(pred, spec, scale)
     names: list[str] = []
     values: list[np.ndarray] = []
     for k in range(np.asarray(pred).shape[1]):

@@ -162,11 +162,14 @@ def train_best_step(
         select_device(cfg.train.device),
     )
     combination: dict[str, Any] | None = None
-    if meta["task"] == "forecast" and meta.get("classical"):
-        from lstmtune.final_forecast import refit_classical
+    intervals: dict[str, Any] | None = None  # forecast: calibrated on validation
+    if meta["task"] == "forecast" and not meta.get("panel"):
+        from lstmtune.final_forecast import prepare_final
 
         combine = cfg.evaluate.combine and not best.get("schedule")  # weights on validation
-        combination = refit_classical(combine, parts, meta, params, trainer)
+        combination, intervals = prepare_final(
+            parts, meta, params, trainer, combine=combine, levels=cfg.evaluate.levels
+        )
     problem = make_problem(parts, meta, params)
     final = None  # classification: an annealed ensemble (evaluate.ensemble networks)
     if meta["task"] == "classify" and not best.get("schedule"):
@@ -189,7 +192,7 @@ def train_best_step(
     elif isinstance(problem, ForecastProblem):
         from lstmtune.final_forecast import evaluate_forecast
 
-        ev = evaluate_forecast(problem, model, meta, combination)
+        ev = evaluate_forecast(problem, model, meta, combination, intervals)
     else:
         from lstmtune.final_classify import evaluate_classify
 

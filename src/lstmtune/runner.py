@@ -312,7 +312,9 @@ def format_summary(s: dict[str, Any]) -> str:
     width = max(len(k) for k in s["best_params"])
     for k, v in sorted(s["best_params"].items()):
         lines.append(f"  {k:<{width}}  {v:.4g}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
-    metrics = list(s["test_metrics"])
+    from lstmtune.conformal import is_interval_metric, summary_line
+
+    metrics = [m for m in s["test_metrics"] if not is_interval_metric(m)]  # intervals: below
     header = f"  {'':<24}" + "".join(f"{m:>12}" for m in metrics)
     lines += [
         "test metrics (original units):" if s["task"] == "forecast" else "test metrics:",
@@ -331,6 +333,9 @@ def format_summary(s: dict[str, Any]) -> str:
         f" ({s['best_baseline']})"
         f" on test {s['primary_metric']}"
     )
+    intervals = summary_line(s["test_metrics"])  # flagged when > 10 points off nominal
+    if intervals:
+        lines.append(f"  {intervals}")
     lines.append(
         f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']}"
         f" ({s['promotion_reason']})"

@@ -129,7 +129,15 @@ class Predictor:
             from lstmtune.combine import apply
 
             pred = apply(self.spec["combination"], pred, raw[:, f.target_index], ends, f.period)
-        return pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
+        out = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
+        if self.spec.get("intervals"):  # step_k_lo_L, step_k_hi_L after the point forecasts
+            from lstmtune.conformal import interval_columns, origin_scale
+
+            spec = self.spec["intervals"]
+            scale = origin_scale(spec, raw[:, f.target_index], ends)
+            names, values = interval_columns(pred, spec, scale)
+            out = pd.concat([out, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
+        return out
 
     def _classify(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = self.featurizer

@@ -21,7 +21,8 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
 
     Columns: ``time`` (the time column's value, else the row index), ``actual``, ``model``,
     ``persistence``, with a season ``seasonal_naive_<period>``, and the classical baselines the
-    evaluation fitted (``auto_arima``, ``auto_ets``); one row per test target."""
+    evaluation fitted (``auto_arima``, ``auto_ets``); the model's step-1 prediction intervals as
+    ``lo_<L>`` / ``hi_<L>`` when it has them; one row per test target."""
     from lstmtune.data.prepare import read_prepared
     from lstmtune.features import ForecastFeaturizer, anchor_fits, forecast_series, naive_forecast
     from lstmtune.serving import Predictor
@@ -34,7 +35,8 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
     raw = forecast_series(parts, f.features)
     test = meta["splits"]["test"]
     ends = f.split_ends(int(test["start"]), int(test["end"]))
-    pred = predictor.predict(pd.DataFrame(raw, columns=f.features)).to_numpy(dtype=np.float64)
+    served = predictor.predict(pd.DataFrame(raw, columns=f.features))
+    pred = served.to_numpy(dtype=np.float64)
     rows = ends - (f.lookback - 1)
     t = f.target_index
     target_at = ends + 1
@@ -46,6 +48,9 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
             "persistence": raw[ends, t],
         }
     )
+    for col in served.columns:  # step 1's prediction intervals
+        if str(col).startswith(("step_1_lo_", "step_1_hi_")):
+            out[str(col).removeprefix("step_1_")] = served[col].to_numpy(dtype=np.float64)[rows]
     if len(ends) and anchor_fits("seasonal", int(ends.min()) + 1, f.period):
         out[f"seasonal_naive_{f.period}"] = naive_forecast(
             raw[:, t], ends, "seasonal", 1, f.period
@@ -87,6 +92,7 @@ class _ForecastView:
     test_start: int
     context_from: int
     baselines: list[str]
+    bands: list[str]  # interval levels, widest first (``lo_<L>`` / ``hi_<L>`` in the frame)
 
     def rmse(self, col: str) -> float:
         return float(np.sqrt(np.mean((self.frame[col] - self.frame["actual"]) ** 2)))
@@ -108,7 +114,16 @@ def _forecast_view(prepared_dir: str | Path, model_dir: str | Path) -> tuple[_Fo
         times=series_times(parts, meta),
         test_start=test_start,
         context_from=max(0, test_start - 3 * max(len(frame), getattr(f, "lookback", 1))),
-        baselines=[c for c in frame.columns if c not in ("time", "actual", "model")],
+        baselines=[
+            c
+            for c in frame.columns
+            if c not in ("time", "actual", "model") and not c.startswith(("lo_", "hi_"))
+        ],
+        bands=sorted(
+            (c.removeprefix("lo_") for c in frame.columns if c.startswith("lo_")),
+            key=float,
+            reverse=True,
+        ),
     )
     return view, meta
 
@@ -117,6 +132,21 @@ def _forecast_plotly(v: _ForecastView, time_title: str) -> Any:
     import plotly.graph_objects as go  # type: ignore[import-untyped]
 
     fig = go.Figure()
+    for i, level in enumerate(v.bands):  # the intervals under everything else
+        for side in ("hi", "lo"):
+            fig.add_trace(
+                go.Scatter(
+                    x=v.frame["time"],
+                    y=v.frame[f"{side}_{level}"],
+                    name=f"{level}% interval",
+                    mode="lines",
+                    line={"width": 0},
+                    fill="tonexty" if side == "lo" else None,
+                    fillcolor=f"rgba(214, 39, 40, {0.12 + 0.1 * i})",  # MODEL_COLOR
+                    showlegend=side == "lo",
+                    legendgroup=f"band{level}",
+                )
+            )
     fig.add_trace(
         go.Scatter(
             x=v.times[v.context_from :],
@@ -175,6 +205,16 @@ def _forecast_mpl(v: _ForecastView) -> Any:
     ax.axvspan(
         v.times[v.test_start], v.times[-1], color="#ffe9a8", alpha=0.5, lw=0, label="test split"
     )
+    for i, level in enumerate(v.bands):
+        ax.fill_between(
+            v.frame["time"],
+            v.frame[f"lo_{level}"],
+            v.frame[f"hi_{level}"],
+            color=MODEL_COLOR,
+            alpha=0.12 + 0.1 * i,
+            lw=0,
+            label=f"{level}% interval",
+        )
     ax.plot(
         v.times[v.context_from :],
         v.raw[v.context_from :],
