@@ -251,7 +251,7 @@ def test_report_job_draws_in_a_child_and_writes_the_page_once_given_the_summary(
     from lstmtune.report_job import ReportJob
 
     request, summary, out = _job_request(forecast_run, tmp_path)
-    job = ReportJob.start(request)
+    job = ReportJob.start(request, parallel=True)
     assert job.proc is not None  # a child process, not the step's own
     job.finish(summary)
     assert job.proc.returncode == 0
@@ -270,11 +270,24 @@ def test_a_cancelled_report_job_writes_no_page(
     from lstmtune.report_job import ReportJob
 
     request, _, out = _job_request(forecast_run, tmp_path)
-    job = ReportJob.start(request)
+    job = ReportJob.start(request, parallel=True)
     job.cancel()
     assert job.proc is not None and job.proc.wait(timeout=300) == 0
     assert not (out / REPORT).exists()
     assert not (tmp_path / "kfp" / "report").exists()
+
+
+@pytest.mark.slow
+def test_report_job_on_a_busy_machine_draws_after_registration(
+    forecast_run: tuple[Path, dict[str, Any], str], tmp_path: Path
+) -> None:
+    from lstmtune.report_job import ReportJob
+
+    request, summary, out = _job_request(forecast_run, tmp_path)
+    job = ReportJob.start(request, parallel=False)
+    assert job.proc is None and not (out / REPORT).exists()  # nothing drawn before the summary
+    job.finish(summary)
+    assert "forecast" in _sections((out / REPORT).read_text())
 
 
 @pytest.mark.slow

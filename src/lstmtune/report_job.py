@@ -6,8 +6,12 @@ this module as a child process first (:meth:`ReportJob.start`), which imports th
 opens the study and draws every plot while the parent logs and registers the model; the parent
 then hands it the summary (:meth:`ReportJob.finish`) and the child writes ``report.html`` (also
 the KFP HTML artifact), logs it and the plots to the MLflow parent run and announces it. On two
-cores the report costs the run only what is left of it once the model is published, and the
-summary is printed before the page is written either way.
+cores the report then costs the run only what is left of it once the model is published. The
+child is started only when a core is free (the 1-minute load average at least one below the core
+count): on a busy machine it would only compete with the registration for the same cores
+(measured on 2 cores at a load average of 5-7: 2 s slower end to end, 3 s later to the summary),
+so there the parent draws the report itself once the model is registered. The summary is printed
+before the page is written either way.
 
 The request (paths, config, study name) and the summary travel as JSON lines on the child's
 stdin; its stdout and stderr are the step's, so its progress event and any warning reach the
@@ -88,6 +92,14 @@ def write_page(request: ReportRequest, summary: dict[str, Any], plots: Any) -> N
     )
 
 
+def spare_core() -> bool:
+    """Whether a core is idle enough for drawing beside the registration."""
+    try:
+        return (os.cpu_count() or 1) - os.getloadavg()[0] >= 1.0
+    except OSError:  # no load average on this platform
+        return False
+
+
 def write_report_now(request: ReportRequest, summary: dict[str, Any]) -> None:
     """Draw and write the report in this process; never raises."""
     try:
@@ -103,7 +115,11 @@ class ReportJob:
         self.request, self.proc = request, proc
 
     @classmethod
-    def start(cls, request: ReportRequest) -> ReportJob:
+    def start(cls, request: ReportRequest, *, parallel: bool | None = None) -> ReportJob:
+        """A child process drawing the plots now (``parallel`` None: when :func:`spare_core`);
+        otherwise a job that draws everything in :meth:`finish`."""
+        if not (spare_core() if parallel is None else parallel):
+            return cls(request, None)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "lstmtune.report_job"], stdin=subprocess.PIPE, text=True
