@@ -39,7 +39,8 @@ def calibrate_panel(
     scaled = np.abs(val.raw_y - pred) / problem.scales[val.series][:, None]
     quantiles, extrapolated = step_quantiles(scaled, levels)
     pooled = {
-        "method": "split_conformal_abs_pooled_scaled",
+        "method": "abs",  # half-widths in units (scale-free here; scaled_spec: per series)
+        "pooling": "scaled_by_series",
         "levels": [float(v) for v in levels],
         "quantiles": quantiles,
         "n_calibration": len(scaled),
