@@ -2,6 +2,16 @@
 per trial (a script that prints a table, not a test).
 
     python benchmarks/bench_overhead.py [--quick] [--json FILE] [--device cpu|cuda|auto]
+    python benchmarks/bench_overhead.py --vs-recipe [--quick] [--threads N] [--json FILE]
+
+``--vs-recipe`` (``overhead_vs_recipe.py``): the fixed cost of a run (``lstmtune run``, 1 trial of 1
+epoch with 16 units on the bundled series) and, side by side in one invocation, the plain recipe
+of ``overhead_recipe.py`` (one process, Optuna TPE, a DataLoader loop, no tracking) against
+``lstmtune run`` (kfp.local, five step processes, MLflow, registry, report) on the monthly CO2
+series of ``data/co2_monthly.csv`` (526 points), 20 trials each, in alternating order. Both run as
+fresh processes, with one torch thread unless ``--threads`` says otherwise.
+
+Without it:
 
 1. ``lstmtune.runner.run_local`` (what ``lstmtune run`` calls: kfp.local, one subprocess per step,
    SQLite Optuna study, SQLite MLflow store) on the bundled airline series with a small budget.
@@ -265,7 +275,14 @@ def log_microbench(tmp: Path, histories: list[int], n_calls: int) -> dict[str, A
 
 
 def main() -> None:
-    args = common.parser(__doc__ or "").parse_args()
+    p = common.parser(__doc__ or "")
+    p.add_argument("--vs-recipe", action="store_true", help="fixed cost + plain recipe vs lstmtune")
+    args = p.parse_args()
+    if args.vs_recipe:
+        from overhead_vs_recipe import vs_recipe
+
+        vs_recipe(args)
+        return
     device = common.resolve_device(args.device)
     common.setup_torch(args.threads)
     n_trials = 5 if args.quick else 20
