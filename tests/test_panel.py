@@ -60,6 +60,7 @@ def test_each_series_is_split_by_time_and_scaled_on_its_own_train_part(panel_csv
     test = parts["test"]
     assert list(test.columns[:1]) == ["id"] and len(test) == 12 * len(panel["series"])
     assert meta["seasonal_period"] == 12 and meta["columns"]["series_column"] == "id"
+    assert meta["search_space"]["batch_size"]["choices"] == [64, 128, 256]  # many series
 
 
 def test_a_series_too_short_is_left_out_by_id_and_none_left_is_an_error(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, n: int) -
     return float(np.mean(sums[present] / counts[present]))
 
 
-EPOCH_WINDOWS = 16384  # an epoch of a big panel: this many windows, sampled afresh each time
+EPOCH_WINDOWS = 4096  # an epoch of a panel: this many windows, sampled afresh each time
 
 
 class PanelForecastProblem(ForecastProblem):

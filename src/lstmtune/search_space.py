@@ -78,7 +78,7 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
 
     Forecasting defaults are data-aware: lookbacks of one season (plus the step seasonal_trend
     reads) and two seasons, the seasonal anchors only when a season was found, the log transform
-    only for a strictly positive target.
+    only for a strictly positive target, larger batches for many series (``n_series``).
     """
     space: dict[str, Spec] = {
         "units": _cat(16, 32, 64, 128),
@@ -116,6 +116,8 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
             _cat("none", "log") if meta.get("target_positive", False) else _fixed("none")
         )
         space["window_norm"] = _cat(False, True)
+        if int(meta.get("n_series", 1)) > 1:  # many series: an epoch is thousands of windows
+            space["batch_size"] = _cat(64, 128, 256)
     return space
 
 

@@ -226,10 +226,14 @@ def prepare_panel(
 
 
 def space_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """What the search space is resolved against: the series with the shortest train part, and a
-    log transform only if every series is positive."""
+    """What the search space is resolved against: the series with the shortest train part, a log
+    transform only if every series is positive, and the number of series."""
     if "panel" not in meta:
         return meta
     panel = meta["panel"]
     reference = panel["members"][panel["reference"]]["meta"]
-    return {**reference, "target_positive": meta["target_positive"]}
+    return {
+        **reference,
+        "target_positive": meta["target_positive"],
+        "n_series": len(panel["series"]),
+    }
