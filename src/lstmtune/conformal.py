@@ -105,7 +105,7 @@ def local_scale(series: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray
 def origin_scale(spec: dict[str, Any], series: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The scale of every origin in ``ends`` under the interval spec: ones for ``abs``, else the
     local scale raised to the spec's floor."""
-    if spec.get("method", "abs") == "abs":
+    if spec.get("method") != "scaled":  # abs (and specs written before the scaled method)
         return np.ones(len(ends))
     s = local_scale(series, ends, int(spec["scale_window"]))
     floor = float(spec["scale_floor"])
