@@ -113,12 +113,19 @@ def _children_cpu() -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
+def _output_dir(keep: str, path: Path) -> Path:
+    out = Path(keep) / path.stem
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def run_lstmtune(
-    path: Path, n_trials: int, seed: int, extra: list[str], split: bool = True
+    path: Path, n_trials: int, seed: int, extra: list[str], split: bool = True, keep: str = ""
 ) -> dict[str, Any]:
     """A default ``lstmtune run`` on ``path`` (its ``split`` column kept when ``split``;
     ``n_trials`` 0: the default number): test accuracy, alias and wall seconds from its summary."""
-    with tempfile.TemporaryDirectory(prefix="bench_classify_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench_classify_") as scratch:
+        tmp = str(_output_dir(keep, path)) if keep else scratch
         cmd = [sys.executable, "-m", "lstmtune.cli", "run", "--data", str(path)]
         cmd += ["--task", "classify", "--sequence-column", "case", "--time-column", "t"]
         cmd += ["--label", "label", *(["--split-column", "split"] if split else [])]
@@ -189,6 +196,7 @@ def main() -> None:
     p.add_argument("--synthetic", action="append", default=[], help="NxT: a generated set")
     p.add_argument("--n-trials", type=int, default=20, help="0: lstmtune's default")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep", default="", help="keep each run's output under this directory")
     p.add_argument("--no-lstmtune", action="store_true", help="only the classical baselines")
     p.add_argument("--no-classical", action="store_true", help="only lstmtune")
     p.add_argument("extra", nargs="*", help="more `lstmtune run` flags (after --)")
@@ -203,7 +211,9 @@ def main() -> None:
             fig: dict[str, Any] = {}
             if not args.no_lstmtune:
                 extra = [*args.extra, "--device", args.device]
-                fig["lstmtune"] = run_lstmtune(path, args.n_trials, args.seed, extra, split)
+                fig["lstmtune"] = run_lstmtune(
+                    path, args.n_trials, args.seed, extra, split, args.keep
+                )
             if split and not args.no_classical:
                 fig.update(classical(path, args.seed))
             fig["load_average_after"] = [round(v, 2) for v in os.getloadavg()]

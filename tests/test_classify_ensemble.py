@@ -13,7 +13,16 @@ import pandas as pd
 import pytest
 import torch
 
-from lstmtune.classify_space import classify_space
+from lstmtune.classify_space import (
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    SMALL_SET_EPOCHS,
+    TRIAL_CELLS,
+    TUNE_SECONDS,
+    classify_space,
+    default_tuning_seconds,
+    epoch_bound,
+)
 from lstmtune.config import load_config
 from lstmtune.crossval import (
     AUTO_ENSEMBLE,
@@ -137,6 +146,26 @@ def test_a_larger_set_keeps_the_trials_epochs_and_one_network(tmp_path: Path) ->
     assert ensemble_size("auto", problem) == 1
 
 
+def _meta(train: int, val: int, longest: int, task: str = "classify") -> dict[str, Any]:
+    splits = {"train": {"sequences": train}, "val": {"sequences": val}, "test": {"sequences": 9}}
+    return {"task": task, "splits": splits, "max_sequence_length": longest}
+
+
+def test_larger_sets_get_a_cells_bound_on_epochs_and_a_tuning_time_budget() -> None:
+    """The default budget (200 sequences x 500 steps in 5 minutes on 2 cores): a trial of a set
+    too large for k-fold stays within TRIAL_CELLS, and tuning stops starting trials after
+    TUNE_SECONDS unless tune.timeout is set; small sets keep their trials' number and the
+    retrain's room."""
+    small, budget_case = _meta(29, 7, 251), _meta(140, 30, 500)
+    assert epoch_bound(small) == SMALL_SET_EPOCHS and default_tuning_seconds(small) is None
+    assert epoch_bound(budget_case) == TRIAL_CELLS // (140 * 500) < MAX_EPOCHS
+    assert default_tuning_seconds(budget_case) == TUNE_SECONDS
+    assert epoch_bound(_meta(340, 60, 30)) == MAX_EPOCHS  # many short sequences: not capped
+    assert epoch_bound(_meta(5000, 800, 1000)) == MIN_EPOCHS
+    assert default_tuning_seconds(_meta(140, 30, 500, task="forecast")) is None
+    assert classify_space(budget_case)["epochs"]["value"] == epoch_bound(budget_case)
+
+
 def test_evaluate_ensemble_is_auto_or_a_positive_count() -> None:
     assert load_config(None, {}).evaluate.ensemble == "auto"
     assert load_config(None, {"evaluate.ensemble": 3}).evaluate.ensemble == 3
@@ -200,3 +229,33 @@ def test_one_network_is_saved_as_a_plain_model(tmp_path: Path) -> None:
     assert "ensemble" not in ev.spec_extra and ev.details["ensemble"]["members"] == 1
     rebuilt = build_ensemble(problem.n_features, problem.n_outputs, final.members)
     assert len(rebuilt.members) == 1
+
+
+def test_the_study_stops_starting_trials_after_the_default_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A set too large for k-fold: no trial starts once the default budget is spent (here
+    none at all), unless tune.timeout is set."""
+    import lstmtune.classify_space as space
+    from lstmtune.tuning.study import run_study
+
+    path = tmp_path / "seq.csv"
+    classify_frame(200, seed=1).to_csv(path, index=False)  # 400 sequences: not a small set
+    overrides: dict[str, Any] = {
+        "data.path": str(path),
+        "data.task": "classify",
+        "data.sequence_column": "seq",
+        "data.time_column": "t",
+        "data.label": "y",
+        "output_dir": str(tmp_path / "out"),
+        "tune.n_trials": 1,
+        "tune.search_space": {**PARAMS, "units": 4, "epochs": 1},
+    }
+    cfg = load_config(None, overrides).resolved()
+    parts, meta = prepare(cfg)
+    assert default_tuning_seconds(meta) == TUNE_SECONDS
+    monkeypatch.setattr(space, "TUNE_SECONDS", 0.0)
+    with pytest.raises(RuntimeError, match="no completed trial"):
+        run_study(cfg, parts, meta)
+    cfg.tune.timeout = 3600.0  # the user's budget wins
+    assert run_study(cfg, parts, meta).n_trials_complete == 1

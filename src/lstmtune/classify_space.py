@@ -21,9 +21,17 @@ from typing import Any
 Spec = dict[str, Any]
 
 LSTM_STEPS = 64  # patches are chosen so the LSTM reads at most about this many steps
-# trials stop early long before; a small set's final retrain runs up to this many epochs
-# (lstmtune.crossval.final_epochs: at least 1600 optimizer steps, 4 or more per epoch)
-MAX_EPOCHS = 400
+CV_MAX_SEQUENCES = 300  # a small set: fewer sequences in train+val (judged by k-fold) ...
+CV_MAX_CELLS = 20_000  # ... and sequences x longest length within this (k-fold's cost)
+# the trials' upper bound on epochs (they stop early long before); on a small set the final
+# retrain runs up to SMALL_SET_EPOCHS (lstmtune.crossval.final_epochs: at least 1600 optimizer
+# steps, 4 or more per epoch)
+MAX_EPOCHS = 200
+SMALL_SET_EPOCHS = 400
+# a larger set (the default budget: 200 sequences x 500 steps in 5 minutes on 2 CPU cores):
+TRIAL_CELLS = 5_000_000  # a trial's epochs x training sequences x longest length at most this
+MIN_EPOCHS = 20  # ... but at least this many epochs
+TUNE_SECONDS = 120.0  # no new trial starts after this many seconds unless tune.timeout is set
 CLASSIFY_PARAMS = (
     "seq_norm",
     "conv",
@@ -50,6 +58,41 @@ def univariate(meta: dict[str, Any]) -> bool:
     return len(meta.get("columns", {}).get("features", [])) == 1
 
 
+def small_classify_set(n_sequences: int, longest: int) -> bool:
+    """A set judged by k-fold cross-validation (:mod:`lstmtune.crossval`), retrained for at least
+    a floor of optimizer steps and published as an ensemble: fewer than :data:`CV_MAX_SEQUENCES`
+    sequences in train+val and at most :data:`CV_MAX_CELLS` sequences x longest length."""
+    return n_sequences < CV_MAX_SEQUENCES and n_sequences * longest <= CV_MAX_CELLS
+
+
+def _sizes(meta: dict[str, Any]) -> tuple[int, int, int]:
+    """Training sequences, train+val sequences and the longest length of a prepared set."""
+    splits = meta.get("splits", {})
+    n_train = int(splits.get("train", {}).get("sequences", 0))
+    n_fit = n_train + int(splits.get("val", {}).get("sequences", 0))
+    return n_train, n_fit, int(meta.get("max_sequence_length", 1))
+
+
+def epoch_bound(meta: dict[str, Any]) -> int:
+    """The trials' upper bound on epochs: :data:`SMALL_SET_EPOCHS` on a small set (its retrain's
+    step floor needs them; trials stop early long before), else :data:`MAX_EPOCHS` or as many as
+    keep a trial within :data:`TRIAL_CELLS` (at least :data:`MIN_EPOCHS`)."""
+    n_train, n_fit, longest = _sizes(meta)
+    if small_classify_set(n_fit, longest):
+        return SMALL_SET_EPOCHS
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, TRIAL_CELLS // max(1, n_train * longest)))
+
+
+def default_tuning_seconds(meta: dict[str, Any]) -> float | None:
+    """The tuning time budget when ``tune.timeout`` is not set: :data:`TUNE_SECONDS` for a
+    classification set too large for k-fold (an epoch costs seconds on a CPU there), else None
+    (the number of trials decides)."""
+    if meta.get("task") != "classify":
+        return None
+    _, n_fit, longest = _sizes(meta)
+    return None if small_classify_set(n_fit, longest) else TUNE_SECONDS
+
+
 def patch_choices(longest: int) -> list[int]:
     """``[1]`` up to :data:`LSTM_STEPS` steps, else the power of two that brings the longest
     sequence to at most :data:`LSTM_STEPS` patches, and twice that."""
@@ -69,7 +112,7 @@ def classify_space(meta: dict[str, Any]) -> dict[str, Spec]:
         "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "step": None, "log": True},
         "batch_size": _cat(8, 16, 32),
         "optimizer": _cat("adam", "adamw"),
-        "epochs": _fixed(MAX_EPOCHS),
+        "epochs": _fixed(epoch_bound(meta)),
         "head": _cat("last", "attention"),
         "seq_norm": _cat(True, False) if uni else _cat(False, True),
         "conv": _fixed("fcn"),

@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from lstmtune.classify_space import CV_MAX_CELLS as CV_MAX_CELLS  # re-exported
+from lstmtune.classify_space import CV_MAX_SEQUENCES as CV_MAX_SEQUENCES
+from lstmtune.classify_space import small_classify_set
 from lstmtune.training import Problem, TensorSet, TrainResult, train
 
-CV_MAX_SEQUENCES = 300  # classification: k-fold cross-validation below this many sequences
-CV_MAX_CELLS = 20_000  # ... and when sequences x longest length stays within this (cost)
 CV_FOLDS = 5
 MIN_PATIENCE = 20  # classification trials: early stopping waits at least this many epochs
 MIN_RETRAIN_STEPS = 1600  # small classification sets: the final retrain's least steps
@@ -49,9 +50,7 @@ def cv_folds(problem: Problem, n_items: int, longest: int = 1) -> int:
     :data:`CV_MAX_SEQUENCES` sequences (train+val) whose ``n_items * longest`` stays within
     :data:`CV_MAX_CELLS` (k-fold costs k trainings: it is spent where the data is small), else 0
     (the validation split)."""
-    if problem.task != "classify" or n_items >= CV_MAX_SEQUENCES:
-        return 0
-    if n_items * longest > CV_MAX_CELLS:
+    if problem.task != "classify" or not small_classify_set(n_items, longest):
         return 0
     return max(2, min(CV_FOLDS, n_items // 2))
 

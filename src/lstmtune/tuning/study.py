@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lstmtune.classify_space import default_tuning_seconds
 from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.fused_plan import fuse_setting
@@ -267,13 +268,11 @@ def _optimize_sequential(run: TuningRun) -> str | None:
     cfg, study = run.cfg, run.study
     abort: str | None = None
     waiting = _Waiting()
+    timeout = cfg.tune.timeout if cfg.tune.timeout is not None else default_tuning_seconds(run.meta)
     study._thread_local.in_optimize_loop = True  # lets samplers (grid exhausted) call study.stop()
     try:
         while not study._stop_flag:
-            if (
-                cfg.tune.timeout is not None
-                and time.perf_counter() - run.started >= cfg.tune.timeout
-            ):
+            if timeout is not None and time.perf_counter() - run.started >= timeout:
                 break
             round_ = _ask_round(run)
             if round_.stop:
