@@ -430,3 +430,22 @@ def test_report_renders_offline_in_headless_chromium(
     assert not [line for line in console if "Uncaught" in line or ":ERROR:CONSOLE" in line], (
         "\n".join(console)
     )
+
+
+def test_interval_metrics_are_a_line_not_columns_of_the_metrics_tables() -> None:
+    from lstmtune.report import markdown_summary
+    from lstmtune.report_sections import _metrics_table
+
+    summary = {
+        "test_metrics": {"rmse": 19.5, "mae": 14.9, "coverage_80": 72.7, "width_80": 34.0},
+        "baseline_metrics": {"auto_arima": {"rmse": 17.5, "mae": 13.6}},
+        "primary_metric": "rmse",
+        "beats_baseline": False,
+        "best_baseline": "auto_arima",
+        "gate": "classical",
+    }
+    html = _metrics_table(summary)
+    assert "coverage_80" not in html and "width_80" not in html
+    assert "80% covers 72.7% (mean width 34)" in html
+    md = markdown_summary(summary)
+    assert "coverage_80 |" not in md and "80% covers 72.7%" in md

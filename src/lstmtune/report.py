@@ -320,8 +320,10 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     """The run in Markdown (a KFP ``Markdown`` artifact / MLflow description)."""
     s = summary
     metric = s.get("primary_metric", "")
+    from lstmtune.conformal import is_interval_metric, summary_line
+
     test = s.get("test_metrics") or {}
-    metrics = list(test)
+    metrics = [m for m in test if not is_interval_metric(m)]  # intervals: a line below
     lines = [
         f"## {s.get('model_name')} version {s.get('model_version')} → `@{s.get('alias')}`",
         "",
@@ -346,6 +348,9 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     ]
     for name, vals in (s.get("baseline_metrics") or {}).items():
         lines.append(f"| {name} | " + " | ".join(_num(vals.get(m)) for m in metrics) + " |")
+    intervals = summary_line(test)
+    if intervals:  # plain Markdown: no "<-" arrow
+        lines += ["", f"Prediction {intervals.replace('  <- FLAG:', ' — **flag**:')}."]
     if "beats_baseline" in s:
         lines += [
             "",

@@ -47,9 +47,12 @@ def _table(rows: list[tuple[str, str]], cls: str = "kv") -> str:
 
 
 def _metrics_table(summary: dict[str, Any]) -> str:
+    from lstmtune.conformal import is_interval_metric, summary_line
+
     test = summary.get("test_metrics") or {}
     baselines = summary.get("baseline_metrics") or {}
-    metrics = list(test)
+    metrics = [m for m in test if not is_interval_metric(m)]  # intervals: a line of their own
+    intervals = summary_line(test)
     primary = summary.get("primary_metric")
     rows = [
         ("lstmtune model", test, True),
@@ -93,6 +96,8 @@ def _metrics_table(summary: dict[str, Any]) -> str:
             f" (<code>{_esc(summary.get('best_baseline', ''))}</code>) on test "
             f"<code>{_esc(primary)}</code>{_esc(_margin(summary))}.</p>"
         )
+    if intervals:
+        verdict += f"<p>Prediction {_esc(intervals)}.</p>"
     return (
         f'<table class="grid metrics"><thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>{verdict}"
