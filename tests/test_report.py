@@ -129,7 +129,10 @@ def test_forecast_report_is_self_contained_and_complete(
     assert summary["model_name"] in page and f"v{summary['model_version']}" in page
     assert f"@{summary['alias']}" in page and summary["promotion_reason"] in page
     for name, value in summary["test_metrics"].items():
-        assert f"{value:.4g}" in page, f"test {name} missing"
+        if name.startswith("coverage_"):  # the intervals line: "80% covers 63.6% ..."
+            assert f"{name.removeprefix('coverage_')}% covers {value:.1f}%" in page
+        elif not name.startswith("width_"):
+            assert f"{value:.4g}" in page, f"test {name} missing"
     for baseline, values in summary["baseline_metrics"].items():
         assert baseline in page and f"{values['rmse']:.4g}" in page
     for param in summary["best_params"]:
