@@ -24,7 +24,6 @@ from torch import nn
 
 from lstmtune.ensemble import EnsembleNet, member_entry
 from lstmtune.evaluate import TestEvaluation, classify_baselines, classify_metrics
-from lstmtune.model import build_model
 from lstmtune.progress import emit
 from lstmtune.training import (
     ClassifyProblem,
@@ -33,6 +32,7 @@ from lstmtune.training import (
     TextProblem,
     TrainResult,
     make_optimizer,
+    new_model,
     seed_everything,
     train,
 )
@@ -62,13 +62,7 @@ def annealed_train(
     :func:`~lstmtune.training.train` call that continues the model and its optimizer, seeded
     ``seed * ANNEAL_PIECES + piece``). The history records each epoch's rate."""
     seed_everything(seed)
-    model = build_model(
-        problem.n_features,
-        problem.n_outputs,
-        params,
-        zero_head=problem.zero_head,
-        vocab_size=problem.vocab_size,
-    ).to(device)
+    model = new_model(problem, params, device)
     optimizer = make_optimizer(model, params)
     pieces = max(1, min(ANNEAL_PIECES, epochs))
     bounds = np.linspace(0, epochs, pieces + 1).round().astype(int)
