@@ -130,16 +130,20 @@ def evaluate_panel(
         baselines=baselines,
         spec_extra={
             "featurizer": problem.featurizer.to_dict(),
+            "n_series": problem.n_series,  # > 0: the network embeds each series (its index)
             "panel": {
                 "series_column": problem.series_column,
                 "intervals_pooled": intervals["pooled"] if intervals else None,
                 "members": {
                     sid: {
+                        "index": i,
                         "featurizer": m.featurizer.to_dict(),
                         "time_axis": members[sid]["meta"].get("time_axis"),
                         "intervals": intervals["members"][sid] if intervals else None,
                     }
-                    for sid, m in zip(problem.series_ids, problem.members, strict=True)
+                    for i, (sid, m) in enumerate(
+                        zip(problem.series_ids, problem.members, strict=True)
+                    )
                 },
             },
         },

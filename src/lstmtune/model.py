@@ -34,6 +34,9 @@ class LSTMNet(nn.Module):
     weighting of those outputs. ``zero_head`` starts the output layer at zero so a forecaster
     begins as its naive anchor. ``seq_norm``, ``conv`` / ``conv_filters`` and ``patch``: see the
     module docstring (numeric sequences only; text keeps the plain recurrent network).
+    ``n_series`` / ``series_embedding_dim`` (many series, both > 0): the last input channel holds
+    each window's series index, replaced by a learned embedding of that series at every step
+    (as in DeepAR).
     """
 
     def __init__(
@@ -55,8 +58,17 @@ class LSTMNet(nn.Module):
         conv: str = "none",
         conv_filters: int = 64,
         patch: int = 1,
+        n_series: int = 0,
+        series_embedding_dim: int = 0,
     ) -> None:
         super().__init__()
+        self.series_embedding = (
+            nn.Embedding(n_series, series_embedding_dim)
+            if n_series > 0 and series_embedding_dim > 0 and not vocab_size
+            else None
+        )
+        if self.series_embedding is not None:
+            n_features = n_features - 1 + series_embedding_dim
         # text: token ids -> embeddings (index 0 is padding); the recurrent input is the embedding
         self.embedding = (
             nn.Embedding(vocab_size, embedding_dim or 64, padding_idx=0) if vocab_size else None
@@ -115,10 +127,19 @@ class LSTMNet(nn.Module):
             weight = F.dropout(raw, p=self.recurrent_dropout) if drop else raw.view_as(raw)
             setattr(self.lstm, name, weight)
 
+    def _embed_series(self, x: torch.Tensor) -> torch.Tensor:
+        """The last channel (the series index) replaced by that series' embedding."""
+        assert self.series_embedding is not None
+        index = x[:, 0, -1].round().long()
+        emb = self.series_embedding(index).to(x.dtype)
+        return torch.cat([x[..., :-1], emb[:, None, :].expand(-1, x.shape[1], -1)], dim=2)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         self._drop_weights()
         if self.embedding is not None:
             x = self.embedding(x)
+        if self.series_embedding is not None:
+            x = self._embed_series(x)
         conv_out: torch.Tensor | None = None
         if self.seq_norm or self.conv is not None:
             full_mask = valid_mask(x, lengths)
@@ -169,6 +190,7 @@ def build_model(
     *,
     zero_head: bool,
     vocab_size: int | None = None,
+    n_series: int = 0,
 ) -> LSTMNet:
     return LSTMNet(
         n_features,
@@ -187,6 +209,8 @@ def build_model(
         conv=str(params.get("conv", "none")),
         conv_filters=int(params.get("conv_filters", 64)),
         patch=int(params.get("patch", 1)),
+        n_series=n_series,
+        series_embedding_dim=int(params.get("series_embedding_dim", 0)) if n_series else 0,
     )
 
 

@@ -2,9 +2,11 @@
 
 Each series keeps its own :class:`~lstmtune.task_problems.ForecastProblem` (its scaler, anchors and
 windows, fitted on its own train part); the panel stacks their windows, so batches mix series and
-the loss is the mean squared error in each series' own scale. The validation objective is scale
-free: the mean over series of MASE (mean absolute error over that series' in-sample
-seasonal-naive error on train, as in M4), so a series of large values does not drown the others.
+the loss is the mean squared error in each series' own scale. With ``series_embedding_dim`` > 0
+every window also carries its series index, which the network turns into a learned embedding.
+The validation objective is scale free: the mean over series of MASE (mean absolute error over
+that series' in-sample seasonal-naive error on train, as in M4), so a series of large values does
+not drown the others.
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, n: int) -
     return float(np.mean(sums[present] / counts[present]))
 
 
+def with_index(x: torch.Tensor, index: int) -> torch.Tensor:
+    """Windows ``[N, T, F]`` with a last channel holding the series index (read by the network's
+    per-series embedding, ``series_embedding_dim``)."""
+    return torch.cat([x, torch.full((*x.shape[:2], 1), float(index), dtype=x.dtype)], dim=2)
+
+
 EPOCH_WINDOWS = 4096  # an epoch of a panel: this many windows, sampled afresh each time
 
 
@@ -97,7 +105,9 @@ class PanelForecastProblem(ForecastProblem):
         first = self.members[0]
         self.featurizer = first.featurizer
         self.splits = meta["splits"]
-        self.n_features = first.n_features
+        embed = int(params.get("series_embedding_dim", 0)) > 0
+        self.n_series = len(self.series_ids) if embed else 0
+        self.n_features = first.n_features + (1 if embed else 0)  # + the series index channel
         self.n_outputs = first.n_outputs
         self.zero_head = first.zero_head
         self.scales = np.array(
@@ -119,8 +129,9 @@ class PanelForecastProblem(ForecastProblem):
         raw = [s.raw_y for s in sets]
         assert all(r is not None for r in raw)
         anchors = [s.anchor for s in sets if s.anchor is not None]
+        xs = [with_index(s.x, i) if self.n_series else s.x for i, s in enumerate(sets)]
         return PanelTensorSet(
-            torch.cat([s.x for s in sets]),
+            torch.cat(xs),
             torch.cat([s.y for s in sets]),
             torch.cat(anchors) if len(anchors) == len(sets) else None,
             None,

@@ -51,6 +51,7 @@ CELLS = ("lstm", "gru")
 HEADS = ("last", "mean", "attention")
 FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
 TEXT_PARAMS = ("embedding_dim",)
+PANEL_PARAMS = ("series_embedding_dim",)  # many series (data.series_column) only
 # classification: seq_norm, conv, conv_filters, patch, augment, label_smoothing, class_weight
 CLASSIFY_PARAMS = _classify.CLASSIFY_PARAMS
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -118,6 +119,8 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
         space["window_norm"] = _cat(False, True)
         if int(meta.get("n_series", 1)) > 1:  # many series: an epoch is thousands of windows
             space["batch_size"] = _cat(64, 128, 256)
+            # off by default, so any series can be served; e.g. [0, 8] lets the tuner choose
+            space["series_embedding_dim"] = _fixed(0)
     return space
 
 
@@ -153,10 +156,16 @@ def resolve_search_space(
     known = (
         set(COMMON_PARAMS)
         | (set(FORECAST_PARAMS) if task == "forecast" else set())
+        | (set(PANEL_PARAMS) if int(meta.get("n_series", 1)) > 1 else set())
         | (set(TEXT_PARAMS) if task == "text" else set())
         | (set(CLASSIFY_PARAMS) if task == "classify" else set())
     )
     for name, entry in (cfg.tune.search_space or {}).items():
+        if name in PANEL_PARAMS and name not in known:
+            raise UserError(
+                f"tune.search_space.{name}: a per-series embedding needs many series "
+                "(data.series_column)"
+            )
         if name not in known:
             raise UserError(
                 f"tune.search_space.{name}: unknown hyperparameter for task '{task}' (known: "
@@ -192,6 +201,7 @@ INT_PARAMS = {
     "embedding_dim": 1,
     "conv_filters": 1,
     "patch": 1,
+    "series_embedding_dim": 0,
 }
 FLOAT_PARAMS: dict[str, tuple[float, float, bool]] = {  # name -> (low, high, high inclusive)
     "dropout": (0.0, 1.0, False),
@@ -333,6 +343,7 @@ def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = 
         "optimizer": "adam",
         "weight_decay": 1e-6,
         "embedding_dim": 64,
+        "series_embedding_dim": 0,
         "cell": "lstm",
         "head": "last",
         "window_norm": True,

@@ -62,6 +62,7 @@ class Predictor:
                 spec["params"],
                 zero_head=bool(spec["zero_head"]),
                 vocab_size=int(vocab) if vocab else None,
+                n_series=int(spec.get("n_series", 0)),
             )
         self.model.load_state_dict(state_dict)
         self.model.eval()

@@ -3,8 +3,9 @@
 The input holds the series column, the training columns and (optionally) the time column, rows
 in any order. Each series is put in time order, checked for duplicates and gaps, scaled with its
 own training statistics and forecast by the one network. A series the model never saw is scaled
-with statistics of the history sent for it (the network has no per-series embedding), and is
-refused when that history cannot be scaled (constant, or not positive for a log model).
+with statistics of the history sent for it, and is refused when that history cannot be scaled
+(constant, or not positive for a log model), or when the network embeds each series
+(``series_embedding_dim`` > 0: there is no embedding for a new series).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from lstmtune.conformal import interval_columns
 from lstmtune.data.timeaxis import check_history, place
 from lstmtune.features import ForecastFeaturizer
 from lstmtune.model import LSTMNet
+from lstmtune.panel_problem import with_index
 
 
 def _in_time_order(frame: pd.DataFrame, axis: dict[str, Any] | None) -> pd.DataFrame:
@@ -54,8 +56,11 @@ def featurizer_for_history(
     return dataclasses.replace(reference, mean=z.mean(axis=0).tolist(), std=std.tolist())
 
 
-def forecast_series(model: LSTMNet, f: ForecastFeaturizer, raw: np.ndarray, sid: str) -> np.ndarray:
-    """Forecasts ``[windows, horizon]`` in original units after every complete window."""
+def forecast_series(
+    model: LSTMNet, f: ForecastFeaturizer, raw: np.ndarray, sid: str, index: int | None = None
+) -> np.ndarray:
+    """Forecasts ``[windows, horizon]`` in original units after every complete window
+    (``index``: the series' index for a network with a per-series embedding)."""
     if not np.isfinite(raw).all():
         raise ValueError(f"series {sid!r}: the input has missing or infinite values")
     if len(raw) < f.lookback:
@@ -65,8 +70,11 @@ def forecast_series(model: LSTMNet, f: ForecastFeaturizer, raw: np.ndarray, sid:
         )
     ends = f.history_ends(len(raw))
     x, anchor = f.windows(f.scale(raw), ends)
+    inputs = torch.from_numpy(x)
+    if index is not None:
+        inputs = with_index(inputs, index)
     with torch.no_grad():
-        out = model(torch.from_numpy(x)) + torch.from_numpy(anchor)
+        out = model(inputs) + torch.from_numpy(anchor)
     return f.unscale_target(out.numpy().astype(np.float64))
 
 
@@ -86,6 +94,23 @@ def member_intervals(
     return scaled_spec(pooled, mase_scale(target, len(target), period))
 
 
+def series_index(
+    spec: dict[str, Any], known: dict[str, Any] | None, sid: str, column: str
+) -> int | None:
+    """The series' embedding index (None when the network has no per-series embedding); a
+    series not seen in training is refused then."""
+    if not int(spec.get("n_series", 0)):
+        return None
+    if known is None:
+        dim = spec["params"].get("series_embedding_dim")
+        raise ValueError(
+            f"series {sid!r} (column '{column}') was not seen in training; this model embeds "
+            f"each series it was trained on (series_embedding_dim={dim}) and cannot forecast "
+            "a new one"
+        )
+    return int(known["index"])
+
+
 def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     """The pyfunc's answer for a long-format history of one or more series."""
     panel = spec["panel"]
@@ -98,6 +123,7 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
     out = []
     for sid, rows in frame.groupby(frame[column].astype(str), sort=False).groups.items():
         known = panel["members"].get(str(sid))
+        index = series_index(spec, known, str(sid), column)
         axis = (known or {}).get("time_axis") or spec.get("time_axis")
         try:
             sub = _in_time_order(frame.loc[rows], axis)
@@ -110,7 +136,7 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
             if known
             else featurizer_for_history(reference, raw, str(sid))
         )
-        pred = forecast_series(model, f, raw, str(sid))
+        pred = forecast_series(model, f, raw, str(sid), index)
         part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
         part.insert(0, column, sid)
         spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f.period)

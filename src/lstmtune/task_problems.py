@@ -62,6 +62,7 @@ class Problem:
     n_outputs: int
     zero_head: bool
     vocab_size: int | None = None  # text: token ids go through an embedding
+    n_series: int = 0  # many series with a per-series embedding: the last channel is the index
     min_steps_per_epoch = 1
     epoch_windows: int | None = None  # cap on the items one epoch visits (None: all)
 

@@ -126,6 +126,7 @@ def new_model(problem: Problem, params: dict[str, Any], device: torch.device) ->
         params,
         zero_head=problem.zero_head,
         vocab_size=problem.vocab_size,
+        n_series=problem.n_series,
     ).to(device)
 
 
