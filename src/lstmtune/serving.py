@@ -159,7 +159,10 @@ class Predictor:
         return out
 
 
-try:  # MLflow is a dependency of lstmtune, but Predictor stays usable without it
+def _pyfunc_class() -> type:
+    """:class:`LstmtuneModel`, defined on first use: ``mlflow.pyfunc`` costs a second or more to
+    import, and only logging or loading the pyfunc needs it (not training, not the plots, not
+    :class:`Predictor`)."""
     import mlflow.pyfunc
 
     class LstmtuneModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
@@ -175,5 +178,14 @@ try:  # MLflow is a dependency of lstmtune, but Predictor stays usable without i
                 model_input = pd.DataFrame(model_input)
             return self.predictor.predict(model_input)
 
-except ImportError:  # pragma: no cover
-    pass
+    LstmtuneModel.__qualname__ = "LstmtuneModel"
+    return LstmtuneModel
+
+
+def __getattr__(name: str) -> Any:
+    """``LstmtuneModel`` (the MLflow pyfunc around :class:`Predictor`) is made when first asked
+    for; MLflow is a dependency of lstmtune, but Predictor stays usable without it."""
+    if name == "LstmtuneModel":
+        cls = globals()[name] = _pyfunc_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

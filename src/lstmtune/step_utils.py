@@ -30,10 +30,12 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def step_config(config_json: str) -> RunConfig:
-    """The run's configuration, resolved; sets torch's thread count when ``train.threads`` does."""
+def step_config(config_json: str, *, uses_torch: bool = True) -> RunConfig:
+    """The run's configuration, resolved; sets torch's thread count when ``train.threads`` does,
+    in a step that computes with torch (``uses_torch``: a step that does not, such as prepare,
+    does not import torch, about a second and a half, for a setting it never uses)."""
     cfg = RunConfig.from_json(config_json).resolved()
-    if cfg.train.threads:
+    if cfg.train.threads and uses_torch:
         import torch
 
         torch.set_num_threads(cfg.train.threads)

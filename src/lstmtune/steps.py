@@ -46,7 +46,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     from lstmtune.progress import emit
     from lstmtune.run_checks import check_study_config
 
-    cfg = _config(config_json)
+    cfg = _config(config_json, uses_torch=False)  # no network in this step
     check_study_config(cfg)
     parts, meta = prepare(cfg)
     panel = meta.get("panel")
@@ -56,10 +56,17 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         if len(panel["dropped"]) > 10:
             emit("warning", f"warning: {len(panel['dropped'])} series left out in all")
     elif meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
-        from lstmtune.classical import add_classical
+        from lstmtune.classical import add_classical, start_classical
+        from lstmtune.report_job import spare_core
 
+        # with a core to spare, the fit runs in a child process while this one imports MLflow
+        pending = start_classical(meta, parts, "train", parallel=spare_core())
+        if pending.proc is not None:
+            tracking.preload(cfg)
         declared = "anchor" in (cfg.tune.search_space or {})
-        for warning in add_classical(meta, parts, "train", extend_space=not declared):
+        for warning in add_classical(
+            meta, parts, "train", extend_space=not declared, pending=pending
+        ):
             emit("warning", warning)
     run_id = tracking.start_parent_run(cfg, meta)
     meta["mlflow_parent_run_id"] = (

@@ -18,6 +18,7 @@ from lstmtune.config import RunConfig
 
 SQLITE = "sqlite:///"
 CACHE_ENV = "LSTMTUNE_CACHE_DIR"
+DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")  # MLflow's SQLAlchemy store
 
 
 def client(cfg: RunConfig) -> Any:
@@ -25,6 +26,15 @@ def client(cfg: RunConfig) -> Any:
 
     seed_sqlite_store(cfg.mlflow.tracking_uri)
     return MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
+
+
+def preload(cfg: RunConfig) -> None:
+    """Import what :func:`client` needs (MLflow, and its SQL store for a database URI), opening
+    nothing: a step that waits on another process meanwhile (prepare) imports it then."""
+    import mlflow.tracking
+
+    if (cfg.mlflow.tracking_uri or "").split(":", 1)[0].split("+", 1)[0] in DB_SCHEMES:
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
 def cache_dir() -> Path:

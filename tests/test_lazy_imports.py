@@ -1,0 +1,143 @@
+"""What a pipeline step imports and when: ``mlflow.pyfunc`` only where the pyfunc is logged or
+loaded, torch not in the prepare step even with ``train.threads`` set (each checked in a fresh
+interpreter, what a step process is); the pyfunc made on first use still serves what the
+Predictor predicts; the prepare step's classical fit in a child process (while the step imports
+MLflow) gives the specs and warnings of the fit in the step's own process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lstmtune
+from lstmtune.config import RunConfig
+
+AIRLINE = Path(lstmtune.__file__).parent / "example_data" / "airline_passengers.csv"
+
+
+def _loaded(code: str, *modules: str) -> dict[str, bool]:
+    """Run ``code`` in a new interpreter; which of ``modules`` it left in ``sys.modules``."""
+    probe = (
+        f"{code}\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {modules!r}}}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    loaded: dict[str, bool] = json.loads(out.strip().splitlines()[-1])
+    return loaded
+
+
+def test_serving_does_not_import_mlflow_until_the_pyfunc_is_asked_for() -> None:
+    assert _loaded("import lstmtune.serving", "torch", "mlflow", "mlflow.pyfunc") == {
+        "torch": True,
+        "mlflow": False,
+        "mlflow.pyfunc": False,
+    }
+    code = (
+        "from lstmtune.serving import LstmtuneModel\n"
+        "import mlflow.pyfunc, lstmtune.serving as s\n"
+        "assert issubclass(LstmtuneModel, mlflow.pyfunc.PythonModel)\n"
+        "assert s.LstmtuneModel is LstmtuneModel and LstmtuneModel.__name__ == 'LstmtuneModel'\n"
+        "try:\n    s.NoSuchThing\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise SystemExit('no AttributeError')"
+    )
+    assert _loaded(code, "mlflow.pyfunc") == {"mlflow.pyfunc": True}
+
+
+def test_step_config_imports_torch_only_for_a_step_that_uses_it() -> None:
+    cfg = RunConfig.model_validate({"data": {"path": "x.csv"}, "train": {"threads": 1}})
+    call = (
+        f"from lstmtune.step_utils import step_config\ncfg = step_config({cfg.model_dump_json()!r}"
+    )
+    assert _loaded(call + ", uses_torch=False)", "torch") == {"torch": False}
+    code = call + ")\nimport torch\nassert torch.get_num_threads() == 1"
+    assert _loaded(code, "torch") == {"torch": True}
+
+
+def test_the_lazy_pyfunc_serves_what_the_predictor_predicts(tmp_path: Path) -> None:
+    import mlflow.pyfunc
+    import torch
+
+    from lstmtune.features import ForecastFeaturizer
+    from lstmtune.model import build_model
+    from lstmtune.registry_model import MODEL_CODE
+    from lstmtune.serving import Predictor, save_model_dir
+
+    y = 100 + 10 * np.sin(np.arange(60) * 2 * np.pi / 12)
+    frame = pd.DataFrame({"y": y})
+    featurizer = ForecastFeaturizer(
+        features=["y"],
+        target="y",
+        target_index=0,
+        lookback=12,
+        horizon=1,
+        transform="none",
+        anchor="last",
+        window_norm=False,
+        period=12,
+        mean=[100.0],
+        std=[7.0],
+    )
+    params = {"units": 4}
+    torch.manual_seed(0)
+    model = build_model(1, 1, params, zero_head=False)
+    spec = {
+        "task": "forecast",
+        "params": params,
+        "n_features": 1,
+        "n_outputs": 1,
+        "zero_head": False,
+        "featurizer": featurizer.to_dict(),
+    }
+    save_model_dir(tmp_path / "model", model, spec)
+    mlflow.pyfunc.save_model(
+        tmp_path / "pyfunc",
+        python_model=str(MODEL_CODE),
+        artifacts={"model_dir": str(tmp_path / "model")},
+    )
+    served = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc")).predict(frame)
+    expected = Predictor.load(tmp_path / "model").predict(frame)
+    pd.testing.assert_frame_equal(served, expected)
+
+
+def test_the_classical_fit_in_a_child_process_equals_the_fit_here() -> None:
+    """The prepare step's anchors fitted beside its MLflow imports: the same specs to the bit,
+    and the same warnings for a series too short to fit."""
+    from lstmtune.classical import PendingFit, add_classical, fit_specs, start_classical
+
+    y = pd.read_csv(AIRLINE)["passengers"].to_numpy(dtype=np.float64)
+    child = PendingFit(y, 100, 12, parallel=True)
+    assert child.proc is not None
+    specs, failed = child.result()
+    assert (specs, failed) == fit_specs(y, 100, 12) and set(specs) == {"arima", "ets"}
+    assert json.dumps(specs, sort_keys=True) == json.dumps(fit_specs(y, 100, 12)[0], sort_keys=True)
+
+    short = np.linspace(1.0, 2.0, 20) + np.tile([0.0, 0.3, -0.2, 0.1], 5)
+    parts = {"train": pd.DataFrame({"y": short[:12]}), "val": pd.DataFrame({"y": short[12:16]})}
+    parts["test"] = pd.DataFrame({"y": short[16:]})
+    meta = {
+        "columns": {"target": "y"},
+        "splits": {"train": {"end": 12}, "val": {"end": 16}},
+        "seasonal_period": 12,
+    }
+    here = add_classical(dict(meta), parts, "train", extend_space=False)
+    pending = start_classical(meta, parts, "train", parallel=True)
+    assert pending.proc is not None
+    there = add_classical(meta, parts, "train", extend_space=False, pending=pending)
+    assert there == here and len(there) == 2 and meta["classical"] == {}
+
+
+def test_a_child_that_fails_leaves_the_fit_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstmtune.classical import PendingFit, fit_specs
+
+    y = pd.read_csv(AIRLINE)["passengers"].to_numpy(dtype=np.float64)
+    monkeypatch.setattr(sys, "executable", "false")  # exits 1 at once, reads nothing
+    pending = PendingFit(y, 100, 12, parallel=True)
+    assert pending.proc is not None
+    assert pending.result() == fit_specs(y, 100, 12)
