@@ -36,26 +36,30 @@ def _grid(n: int) -> list[tuple[float, ...]]:
 
 
 def choose(
-    network: np.ndarray, partners: dict[str, np.ndarray], true: np.ndarray
+    network: np.ndarray,
+    partners: dict[str, np.ndarray],
+    true: np.ndarray,
+    score: Callable[[np.ndarray, np.ndarray], float] = _rmse,
+    name: str = "rmse",
 ) -> dict[str, Any]:
     """The convex weights of ``network`` and ``partners`` (all ``[N, horizon]`` in original units)
-    with the lowest RMSE on ``true``. Returns ``{"weights": {"network": w, kind: w, ...},
-    "val_rmse": ..., "val_rmse_network": ..., "val_rmse_partners": {...}}``; a tie keeps the
-    network alone."""
+    with the lowest ``score`` (RMSE unless given; many series: mean MASE) on ``true``. Returns
+    ``{"weights": {"network": w, kind: w, ...}, "val_<name>": ..., "val_<name>_network": ...,
+    "val_<name>_partners": {...}}``; a tie keeps the network alone."""
     kinds = sorted(k for k, p in partners.items() if np.isfinite(p).all())
     best_w: tuple[float, ...] = (0.0,) * len(kinds)
-    best = _rmse(network, true)
+    best = score(network, true)
     for w in _grid(len(kinds)):
         mix = (1 - sum(w)) * network + sum(wi * partners[k] for wi, k in zip(w, kinds, strict=True))
-        value = _rmse(mix, true)
+        value = score(mix, true)
         if np.isfinite(value) and value < best - 1e-9 * max(best, 1.0):
             best, best_w = value, w
     weights = {"network": round(1 - sum(best_w), 10), **dict(zip(kinds, best_w, strict=True))}
     return {
         "weights": {k: v for k, v in weights.items() if v > 0},
-        "val_rmse": best,
-        "val_rmse_network": _rmse(network, true),
-        "val_rmse_partners": {k: _rmse(p, true) for k, p in partners.items()},
+        f"val_{name}": best,
+        f"val_{name}_network": score(network, true),
+        f"val_{name}_partners": {k: score(p, true) for k, p in partners.items()},
     }
 
 

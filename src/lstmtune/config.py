@@ -239,7 +239,8 @@ class EvaluateConfig(_Strict):
         True,
         description=(
             "forecast: publish a convex combination of the network, AutoARIMA and AutoETS,"
-            " weights chosen on validation (the network alone when no mix helps)"
+            " weights chosen on validation (the network alone when no mix helps); many series:"
+            " one set of weights, per-series models, up to 100 series"
         ),
     )
     ensemble: Literal["auto"] | int = Field(

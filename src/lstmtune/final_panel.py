@@ -8,6 +8,7 @@ over series, and MASE is the metric the gate decides on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from lstmtune.evaluate import TestEvaluation
 from lstmtune.features import anchor_fits, naive_forecast
 from lstmtune.model import LSTMNet
-from lstmtune.panel_problem import PanelForecastProblem, mean_mase, mean_smape
+from lstmtune.panel_problem import PanelForecastProblem, PanelTensorSet, mean_mase, mean_smape
 from lstmtune.progress import emit
 
 CLASSICAL_MAX_SERIES = 100  # per-series AutoARIMA/AutoETS baselines up to this many series
@@ -83,18 +84,71 @@ def per_series_table(
     return table
 
 
+def validation_choices(
+    problem: PanelForecastProblem,
+    meta: dict[str, Any],
+    fit: Callable[[Any, Any], Any],
+    levels: list[float],
+    combine: bool,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """What the validation windows decide, from the configuration trained on train (``fit``):
+    the combination with per-series AutoARIMA/AutoETS (``combine``, up to
+    :data:`CLASSICAL_MAX_SERIES` series; :mod:`lstmtune.panel_combine`) and then the intervals,
+    calibrated on the published (combined) forecast. Returns ``(combination, intervals)``."""
+    combine = combine and len(problem.members) <= CLASSICAL_MAX_SERIES
+    if not (levels or combine):
+        return None, None
+    from lstmtune.combine import is_mix
+    from lstmtune.panel_combine import choose_panel, member_specs, mix, partner_forecasts
+    from lstmtune.panel_intervals import calibrate_forecasts
+
+    val = problem.tensors("val")
+    assert isinstance(val, PanelTensorSet)
+    pred = problem.predict(fit(problem, problem.tensors("train")), val)
+    combination = None
+    if combine:
+        specs, failures = member_specs(problem, meta)
+        for kind, reason in failures.items():
+            emit("warning", f"warning: {kind} left out of the combination: {reason}")
+        if specs and specs[0]:
+            combination = choose_panel(problem, val, pred, specs)
+    if combination is not None and is_mix(combination):
+        partners = partner_forecasts(problem, combination["specs"], "val")
+        pred = mix(combination["weights"], pred, partners)
+    intervals = calibrate_forecasts(problem, val, pred, levels) if levels else None
+    return combination, intervals
+
+
+def combined_test_forecast(
+    problem: PanelForecastProblem, model: LSTMNet, test: Any, combination: dict[str, Any] | None
+) -> np.ndarray:
+    """The published forecast of every test window: the network, mixed with each series'
+    classical partners when the combination has any."""
+    from lstmtune.combine import is_mix
+
+    pred = problem.predict(model, test)
+    if combination is None or not is_mix(combination):
+        return pred
+    from lstmtune.panel_combine import mix, partner_forecasts
+
+    partners = partner_forecasts(problem, combination["specs"], "test")
+    return mix(combination["weights"], pred, partners)
+
+
 def evaluate_panel(
     problem: PanelForecastProblem,
     model: LSTMNet,
     meta: dict[str, Any],
     intervals: dict[str, Any] | None = None,
+    combination: dict[str, Any] | None = None,
 ) -> TestEvaluation:
-    """Test metrics of the one model over all series beside per-series baselines; with
-    ``intervals`` (:func:`lstmtune.panel_intervals.calibrate_panel`) their coverage and width."""
+    """Test metrics of the one model (with its ``combination``, if any) over all series beside
+    per-series baselines; with ``intervals`` (:func:`validation_choices`) their coverage and
+    width."""
     test = problem.tensors("test")
     assert test.raw_y is not None and test.series is not None
     true, series = test.raw_y, test.series
-    pred = problem.predict(model, test)
+    pred = combined_test_forecast(problem, model, test, combination)
     candidates = {"persistence": member_forecasts(problem, "last")}
     period = problem.featurizer.period
     candidates[f"seasonal_naive_{period}"] = member_forecasts(problem, "seasonal")
@@ -133,6 +187,7 @@ def evaluate_panel(
             "n_series": problem.n_series,  # > 0: the network embeds each series (its index)
             "panel": {
                 "series_column": problem.series_column,
+                "combination": _published(combination),
                 "intervals_pooled": intervals["pooled"] if intervals else None,
                 "members": {
                     sid: {
@@ -140,6 +195,7 @@ def evaluate_panel(
                         "featurizer": m.featurizer.to_dict(),
                         "time_axis": members[sid]["meta"].get("time_axis"),
                         "intervals": intervals["members"][sid] if intervals else None,
+                        "classical": _member_classical(combination, i),
                     }
                     for i, (sid, m) in enumerate(
                         zip(problem.series_ids, problem.members, strict=True)
@@ -151,3 +207,19 @@ def evaluate_panel(
         baseline_seconds=seconds,
         details={"per_series": per_series_table(problem, pred, true, series)},
     )
+
+
+def _published(combination: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The combination the pyfunc applies: its weights (the specs are stored per series)."""
+    from lstmtune.combine import is_mix
+
+    if combination is None or not is_mix(combination):
+        return None
+    return {"weights": combination["weights"]}
+
+
+def _member_classical(combination: dict[str, Any] | None, i: int) -> dict[str, Any] | None:
+    """Series ``i``'s classical partners (JSON specs, fitted on its train+val), if mixed in."""
+    if combination is None or "specs" not in combination:
+        return None
+    return dict(combination["specs"][i])

@@ -11,7 +11,6 @@ the model never saw is served with the pooled quantiles times the scale of the h
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,8 +33,15 @@ def calibrate_panel(
     """``{"pooled": scale-free spec, "members": {series id: spec in its units}}`` from the
     validation residuals of ``model`` (trained on train)."""
     val = problem.tensors("val")
+    return calibrate_forecasts(problem, val, problem.predict(model, val), levels)
+
+
+def calibrate_forecasts(
+    problem: PanelForecastProblem, val: Any, pred: np.ndarray, levels: list[float]
+) -> dict[str, Any]:
+    """:func:`calibrate_panel` from the validation forecasts ``pred`` of the published forecast
+    (the network trained on train, combined with its partners when there is a combination)."""
     assert val.raw_y is not None and val.series is not None
-    pred = problem.predict(model, val)
     scaled = np.abs(val.raw_y - pred) / problem.scales[val.series][:, None]
     quantiles, extrapolated = step_quantiles(scaled, levels)
     pooled = {
@@ -54,14 +60,6 @@ def calibrate_panel(
         else:
             members[sid] = scaled_spec(pooled, float(problem.scales[i]))
     return {"pooled": pooled, "members": members}
-
-
-def fit_and_calibrate(
-    problem: PanelForecastProblem, fit: Callable[[Any, Any], Any], levels: list[float]
-) -> dict[str, Any]:
-    """Train the configuration on train with ``fit(problem, tensors) -> model`` and calibrate."""
-    model = fit(problem, problem.tensors("train"))
-    return calibrate_panel(problem, model, levels)
 
 
 def member_bounds(

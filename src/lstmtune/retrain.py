@@ -181,14 +181,15 @@ def train_best_step(
         result = trainer.final(problem, best)
     model = result.model.cpu().eval()
     if meta.get("panel"):
-        from lstmtune.final_panel import evaluate_panel
-        from lstmtune.panel_intervals import fit_and_calibrate
+        from lstmtune.final_panel import evaluate_panel, validation_choices
         from lstmtune.panel_problem import PanelForecastProblem
 
         assert isinstance(problem, PanelForecastProblem)
-        levels = cfg.evaluate.levels  # calibrated by the configuration trained on train
-        intervals = fit_and_calibrate(problem, trainer, levels) if levels else None
-        ev = evaluate_panel(problem, model, meta, intervals)
+        combine = cfg.evaluate.combine and not best.get("schedule")  # both from the train fit
+        combination, intervals = validation_choices(
+            problem, meta, trainer, cfg.evaluate.levels, combine
+        )
+        ev = evaluate_panel(problem, model, meta, intervals, combination)
     elif isinstance(problem, ForecastProblem):
         from lstmtune.final_forecast import evaluate_forecast
 

@@ -2,10 +2,12 @@
 
 The input holds the series column, the training columns and (optionally) the time column, rows
 in any order. Each series is put in time order, checked for duplicates and gaps, scaled with its
-own training statistics and forecast by the one network. A series the model never saw is scaled
-with statistics of the history sent for it, and is refused when that history cannot be scaled
-(constant, or not positive for a log model), or when the network embeds each series
-(``series_embedding_dim`` > 0: there is no embedding for a new series).
+own training statistics and forecast by the one network (mixed with that series' AutoARIMA /
+AutoETS when the model publishes a combination; for a series not seen in training, models fitted
+on the history sent). A series the model never saw is scaled with statistics of the history sent
+for it, and is refused when that history cannot be scaled (constant, or not positive for a log
+model), or when the network embeds each series (``series_embedding_dim`` > 0: there is no
+embedding for a new series).
 """
 
 from __future__ import annotations
@@ -94,6 +96,23 @@ def member_intervals(
     return scaled_spec(pooled, mase_scale(target, len(target), period))
 
 
+def combined(
+    pred: np.ndarray,
+    weights: dict[str, float],
+    known: dict[str, Any] | None,
+    target: np.ndarray,
+    f: ForecastFeaturizer,
+) -> np.ndarray:
+    """The published combination of one series' windows: the network's forecast ``pred`` with
+    the series' classical partners (:mod:`lstmtune.panel_combine`; fitted on the history sent for
+    a series the model never saw)."""
+    from lstmtune.panel_combine import history_partners, mix
+
+    ends = f.history_ends(len(target))
+    partners = history_partners((known or {}).get("classical"), weights, target, ends, f)
+    return mix(weights, pred, partners)
+
+
 def series_index(
     spec: dict[str, Any], known: dict[str, Any] | None, sid: str, column: str
 ) -> int | None:
@@ -137,6 +156,9 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
             else featurizer_for_history(reference, raw, str(sid))
         )
         pred = forecast_series(model, f, raw, str(sid), index)
+        weights = (panel.get("combination") or {}).get("weights")
+        if weights:  # the network mixed with this series' AutoARIMA / AutoETS
+            pred = combined(pred, weights, known, raw[:, f.target_index], f)
         part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
         part.insert(0, column, sid)
         spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f.period)

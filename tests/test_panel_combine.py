@@ -1,0 +1,131 @@
+"""One combination of the network with per-series AutoARIMA / AutoETS for a model of many series:
+weights chosen on every series' validation windows by mean MASE, applied on test and by the
+pyfunc exactly as evaluated; with real classical fits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lstmtune.combine import is_mix
+from lstmtune.config import load_config
+from lstmtune.data.prepare import prepare
+from lstmtune.model import build_model
+from lstmtune.problems import make_problem
+from lstmtune.synthetic import panel_frame
+
+PARAMS: dict[str, Any] = {
+    "lookback": 13,
+    "anchor": "seasonal",
+    "transform": "none",
+    "window_norm": False,
+    "units": 8,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "bidirectional": False,
+    "cell": "lstm",
+}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path = tmp_path_factory.mktemp("combine") / "panel.csv"
+    panel_frame(5, 84, seed=11, min_length=72).to_csv(path, index=False)
+    keys = {"data.target": "y", "data.time_column": "month", "data.series_column": "id"}
+    keys.update({"data.test_size": 12, "data.val_size": 12})  # type: ignore[dict-item]
+    return prepare(load_config(None, {"data.path": str(path), **keys}).resolved())
+
+
+def _naive_network(problem: Any) -> Any:
+    """The zero head: the network forecasts its seasonal anchor (the seasonal naive forecast)."""
+    return build_model(problem.n_features, problem.n_outputs, PARAMS, zero_head=True).eval()
+
+
+def test_weights_are_chosen_on_validation_mase_and_published_per_series(prepared: Any) -> None:
+    from lstmtune.final_panel import evaluate_panel, validation_choices
+    from lstmtune.panel_combine import member_specs, mix, partner_forecasts
+    from lstmtune.panel_problem import mean_mase
+
+    parts, meta = prepared
+    problem = make_problem(parts, meta, PARAMS)
+    model = _naive_network(problem)
+    combination, intervals = validation_choices(
+        problem, meta, lambda p, d: model, [80.0], combine=True
+    )
+    assert combination is not None and is_mix(combination)  # AR noise: the models add to naive
+    weights = combination["weights"]
+    assert sum(weights.values()) == pytest.approx(1.0)
+    val = problem.tensors("val")
+    specs, failures = member_specs(problem, meta)
+    assert not failures and len(specs) == 5
+    partners = partner_forecasts(problem, specs, "val")
+    mixed = mix(weights, problem.predict(model, val), partners)
+    assert combination["val_mase"] == pytest.approx(
+        mean_mase(mixed, val.raw_y, val.series, problem.scales)
+    )
+    for forecast in partners.values():  # no single partner does better on validation
+        alone = mean_mase(forecast, val.raw_y, val.series, problem.scales)
+        assert combination["val_mase"] <= alone + 1e-12
+    ev = evaluate_panel(problem, model, meta, intervals, combination)
+    naive = ev.baselines["seasonal_naive_12"]["mase"]
+    assert ev.test_metrics["mase"] < naive  # the combination beats what the network alone does
+    members = ev.spec_extra["panel"]["members"]
+    used = {k for k in weights if k != "network"}
+    assert all(set(m["classical"]) == used for m in members.values())
+    assert ev.spec_extra["panel"]["combination"] == {"weights": weights}
+
+
+def test_the_pyfunc_serves_the_combination_as_evaluated_and_fits_a_new_series(
+    prepared: Any,
+) -> None:
+    from lstmtune.final_panel import evaluate_panel, validation_choices
+    from lstmtune.registry_panel import member_history, panel_score_on_test
+    from lstmtune.retrain import _spec
+    from lstmtune.serving import Predictor
+
+    parts, meta = prepared
+    problem = make_problem(parts, meta, PARAMS)
+    model = _naive_network(problem)
+    combination, intervals = validation_choices(
+        problem, meta, lambda p, d: model, [80.0, 95.0], combine=True
+    )
+    ev = evaluate_panel(problem, model, meta, intervals, combination)
+    predictor = Predictor(_spec(meta, PARAMS, problem, 1, ev.spec_extra), model.state_dict())
+    served = panel_score_on_test(predictor.predict, parts, meta, 13)
+    assert served == pytest.approx(ev.test_metrics["mase"], rel=1e-6)
+
+    history = member_history(parts, meta, meta["panel"]["series"][2]).assign(id="unseen")
+    out = predictor.predict(history)
+    plain = dict(ev.spec_extra, panel={**ev.spec_extra["panel"], "combination": None})
+    network_only = Predictor(_spec(meta, PARAMS, problem, 1, plain), model.state_dict())
+    alone = network_only.predict(history)
+    assert np.isfinite(out["step_1"]).all() and len(out) == len(alone)
+    assert not np.allclose(out["step_1"], alone["step_1"])  # its own AutoARIMA/ETS joined
+    assert (out["step_1_lo_95"] <= out["step_1"]).all() and (
+        out["step_1"] <= out["step_1_hi_95"]
+    ).all()
+
+
+def test_no_combination_when_turned_off_or_too_many_series(
+    prepared: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstmtune import final_panel
+
+    parts, meta = prepared
+    problem = make_problem(parts, meta, PARAMS)
+    model = _naive_network(problem)
+    off, intervals = final_panel.validation_choices(
+        problem, meta, lambda p, d: model, [80.0], combine=False
+    )
+    assert off is None and intervals is not None
+    assert final_panel.validation_choices(problem, meta, lambda p, d: model, [], False) == (
+        None,
+        None,
+    )
+    monkeypatch.setattr(final_panel, "CLASSICAL_MAX_SERIES", 4)  # 5 series: too many
+    many, _ = final_panel.validation_choices(
+        problem, meta, lambda p, d: model, [80.0], combine=True
+    )
+    assert many is None
