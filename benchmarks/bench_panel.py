@@ -2,7 +2,7 @@
 (a script that prints a table, not a test).
 
     python benchmarks/bench_panel.py [--series 100] [--length 120] [--trials 10]
-        [--big-series 1000] [--big-length 200] [--skip-big] [--json FILE]
+        [--big-series 1000] [--big-length 200] [--skip-big] [--skip-quality] [--json FILE]
 
 1. Quality: a synthetic panel (``lstmtune.synthetic.panel_frame``: levels from 1 to 10 000,
    different seasons' phases, trends and lengths) through ``lstmtune.runner.run_local`` with
@@ -106,19 +106,20 @@ def main() -> None:
     p.add_argument("--big-series", type=int, default=1000)
     p.add_argument("--big-length", type=int, default=200)
     p.add_argument("--skip-big", action="store_true")
+    p.add_argument("--skip-quality", action="store_true", help="only the cost of the big panel")
     args = p.parse_args()
     common.header("many series, one model", common.machine(), sys.argv)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         synthetic = panel_frame(args.series, args.length, seed=7, min_length=args.length // 2)
-        runs = {
-            f"{args.series} synthetic monthly series": run_panel(
+        runs = {}
+        if not args.skip_quality:
+            runs[f"{args.series} synthetic monthly series"] = run_panel(
                 synthetic, "month", 12, args.trials, Path(tmp), "synthetic"
-            ),
-            "5 real quarterly series": run_panel(
+            )
+            runs["5 real quarterly series"] = run_panel(
                 real_panel(), "quarter", 8, args.trials, Path(tmp), "real"
-            ),
-        }
+            )
         for title, run in runs.items():
             print(f"\n{title}, {args.trials} trials, {run['seconds']:.0f} s")
             print(_quality_table(run["summary"]))
