@@ -2,7 +2,8 @@
 per trial (a script that prints a table, not a test).
 
     python benchmarks/bench_overhead.py [--quick] [--json FILE] [--device cpu|cuda|auto]
-    python benchmarks/bench_overhead.py --vs-recipe [--quick] [--threads N] [--json FILE]
+    python benchmarks/bench_overhead.py --vs-recipe [--fixed-only] [--quick] [--threads N]
+        [--json FILE]
 
 ``--vs-recipe`` (``overhead_vs_recipe.py``): the fixed cost of a run (``lstmtune run``, 1 trial of 1
 epoch with 16 units on the bundled series) and, side by side in one invocation, the plain recipe
@@ -277,6 +278,9 @@ def log_microbench(tmp: Path, histories: list[int], n_calls: int) -> dict[str, A
 def main() -> None:
     p = common.parser(__doc__ or "")
     p.add_argument("--vs-recipe", action="store_true", help="fixed cost + plain recipe vs lstmtune")
+    p.add_argument(
+        "--fixed-only", action="store_true", help="with --vs-recipe: only the fixed cost of a run"
+    )
     args = p.parse_args()
     if args.vs_recipe:
         from overhead_vs_recipe import vs_recipe

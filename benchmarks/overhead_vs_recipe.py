@@ -1,7 +1,9 @@
 """``bench_overhead.py --vs-recipe``: what a small run costs next to doing it plainly.
 
 1. The fixed cost of a run: ``lstmtune run`` with 1 trial of 1 epoch and 16 units on the bundled
-   airline series (what the issue measured at 26-27 s), ``--quick`` once, else twice.
+   airline series (what the issue measured at 26-27 s), ``--quick`` once, else twice, with the
+   seconds of each pipeline step (kfp.local's start and end of the task in ``pipeline.log``).
+   ``--fixed-only``: this part alone.
 2. Side by side in one invocation, in alternating order: the plain recipe
    (``overhead_recipe.py``: one process, Optuna TPE, a DataLoader loop, no tracking) and
    ``lstmtune run`` (what ``lstmtune.runner.run_local`` does: kfp.local, five step processes,
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -118,6 +121,7 @@ class Runs:
         summary = next(r for r in t.records if r.get("event") == "summary")
         return {
             "wall": t.wall,
+            "steps": step_seconds(out / "pipeline.log"),
             "to_summary": t.until("summary"),
             "cpu": t.cpu,
             "train": sum(c["seconds"] for c in calls if c["fn"] == "train"),
@@ -176,7 +180,14 @@ def vs_recipe(args: Any) -> None:
         fixed = []
         for _ in range(n_fixed):
             fixed.append(runs.lstmtune({"tune": {"n_trials": 1, "search_space": FIXED_SPACE}}))
-            print(f"  fixed cost: {fixed[-1]['wall']:.1f} s", flush=True)
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in fixed[-1]["steps"].items())
+            print(f"  fixed cost: {fixed[-1]['wall']:.1f} s ({steps})", flush=True)
+        if getattr(args, "fixed_only", False):
+            _report_fixed(fixed)
+            common.write_json(
+                args.json, {"benchmark": "overhead-fixed", "machine": info, "fixed": fixed}
+            )
+            return
         recipe, ours = [], []
         for i in range(rounds):
             for which in ("recipe", "lstmtune") if i % 2 == 0 else ("lstmtune", "recipe"):
@@ -198,15 +209,7 @@ def _report(
     n_trials: int,
     threads: int,
 ) -> None:
-    print("\nfixed cost: lstmtune run, 1 trial x 1 epoch, units 16, bundled airline series")
-    rows = [
-        ["wall time to exit (s)", _med(fixed, "wall")],
-        ["wall time to the printed summary (s)", _med(fixed, "to_summary")],
-        ["CPU user+sys, all processes (s)", _med(fixed, "cpu")],
-        ["inside train() (s)", _med(fixed, "train")],
-        ["1-min load average before->after", _loads(fixed)],
-    ]
-    print(common.table(["figure (median)", "value"], rows))
+    _report_fixed(fixed)
     print(f"\nside by side: {CO2.name} ({_rows(CO2)} points), {n_trials} trials, alternating")
     for r in (*recipe, *ours):
         r["outside"] = r["wall"] - r["train"]
@@ -244,6 +247,41 @@ def _report(
             "ratio": ratio,
         },
     )
+
+
+def _report_fixed(fixed: list[dict[str, Any]]) -> None:
+    print("\nfixed cost: lstmtune run, 1 trial x 1 epoch, units 16, bundled airline series")
+    rows: list[list[Any]] = [
+        ["wall time to exit (s)", _med(fixed, "wall")],
+        ["wall time to the printed summary (s)", _med(fixed, "to_summary")],
+        ["CPU user+sys, all processes (s)", _med(fixed, "cpu")],
+        ["inside train() (s)", _med(fixed, "train")],
+    ]
+    for step in fixed[0]["steps"]:
+        values = [r["steps"][step] for r in fixed if step in r["steps"]]
+        rows.append([f"step {step}: start to end (s)", statistics.median(values)])
+    rows.append(["1-min load average before->after", _loads(fixed)])
+    print(common.table(["figure (median)", "value"], rows))
+
+
+_TASK = re.compile(r"(\d\d):(\d\d):(\d\d\.\d+) - INFO - (?:Executing task|Task) '([\w-]+)'")
+
+
+def step_seconds(log: Path) -> dict[str, float]:
+    """Each pipeline step's seconds, from kfp.local's 'Executing task' and 'Task ... finished'
+    lines in ``pipeline.log`` (the step process's start-up and imports included)."""
+    started: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        m = _TASK.match(re.sub(r"\x1b\[[0-9;]*m", "", line))
+        if not m:
+            continue
+        t = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+        if "Executing task" in line:
+            started[m[4]] = t
+        elif " finished " in line and m[4] in started:
+            out[m[4]] = (t - started[m[4]]) % 86400  # across midnight
+    return out
 
 
 def _rows(path: Path) -> int:
