@@ -141,3 +141,48 @@ def test_a_child_that_fails_leaves_the_fit_to_this_process(monkeypatch: pytest.M
     pending = PendingFit(y, 100, 12, parallel=True)
     assert pending.proc is not None
     assert pending.result() == fit_specs(y, 100, 12)
+
+
+def test_the_mlflow_helper_writes_the_batch_without_mlflow_in_the_step(tmp_path: Path) -> None:
+    """train-best's one MLflow call, handed to the helper process: the same params, tags and
+    metrics (a NaN too) on the run, and the step process never imports MLflow."""
+    from mlflow.tracking import MlflowClient
+
+    from lstmtune import tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = RunConfig.model_validate({"data": {"path": "x.csv"}, "mlflow": {"tracking_uri": uri}})
+    runs = [tracking.client(cfg).create_run("0").info.run_id for _ in range(2)]
+    metrics = {"rmse": 0.1 + 0.2, "coverage_80": float("nan")}
+    step = (
+        "import math, sys\nfrom lstmtune import tracking\nfrom lstmtune.config import RunConfig\n"
+        f"cfg = RunConfig.model_validate_json({cfg.model_dump_json()!r})\n"
+        "tracking.start_helper(cfg.model_dump_json())\n"
+        f"tracking.log_to_parent(cfg, {runs[0]!r}, metrics={{'rmse': 0.1 + 0.2,"
+        " 'coverage_80': math.nan}, params={'p': 3}, tags={'t': 'x'})\n"
+        "assert tracking._Helper.proc is None"
+    )
+    assert _loaded(step, "mlflow") == {"mlflow": False}
+    tracking.log_to_parent(cfg, runs[1], metrics=metrics, params={"p": 3}, tags={"t": "x"})
+    c = MlflowClient(uri)
+    helped, here = (c.get_run(r).data for r in runs)
+    assert helped.params == here.params == {"p": "3"} and helped.tags["t"] == here.tags["t"] == "x"
+    assert helped.metrics["rmse"] == here.metrics["rmse"] == 0.1 + 0.2
+    assert np.isnan(helped.metrics["coverage_80"]) and np.isnan(here.metrics["coverage_80"])
+
+
+def test_a_failed_mlflow_helper_leaves_the_call_to_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from lstmtune import tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = RunConfig.model_validate({"data": {"path": "x.csv"}, "mlflow": {"tracking_uri": uri}})
+    run_id = tracking.client(cfg).create_run("0").info.run_id
+    monkeypatch.setattr(sys, "executable", "false")
+    tracking.start_helper(cfg.model_dump_json())
+    tracking.log_to_parent(cfg, run_id, metrics={"rmse": 1.5})
+    assert MlflowClient(uri).get_run(run_id).data.metrics == {"rmse": 1.5}
+    assert tracking._Helper.proc is None

@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -445,3 +446,5 @@ if __name__ == "__main__":  # pragma: no cover - run by PendingFit
     y = np.asarray(request["y"], dtype=np.float64)
     specs, failed = fit_specs(y, len(y), int(request["period"]))
     sys.stdout.write(json.dumps({"specs": specs, "failed": failed}) + "\n")
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter teardown (a second with statsmodels): the step is waiting

@@ -10,6 +10,7 @@ interpreter's teardown once it has succeeded inside the KFP executor (:mod:`lstm
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,24 @@ __all__ = [
     "user_errors",
 ]
 
-train_best_step = finishing(retrain.train_best_step)
+
+@functools.wraps(retrain.train_best_step)
+def _train_best_step(
+    config_json: str, dataset_dir: str, best_path: str, parent_run_id: str, model_dir: str
+) -> dict[str, Any]:
+    """:func:`lstmtune.retrain.train_best_step`, its one MLflow call (the test metrics on the
+    parent run, at its end) written by a helper process that imports MLflow meanwhile, when a
+    core is free for it."""
+    from lstmtune.report_job import spare_core
+
+    if parent_run_id and spare_core():
+        from lstmtune import tracking
+
+        tracking.start_helper(config_json)
+    return retrain.train_best_step(config_json, dataset_dir, best_path, parent_run_id, model_dir)
+
+
+train_best_step = finishing(_train_best_step)
 
 
 @finishing

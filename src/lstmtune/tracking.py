@@ -6,9 +6,13 @@ pipeline step — a separate process, locally or on a cluster — logs into the 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -207,12 +211,71 @@ def log_to_parent(
     params: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
 ) -> None:
+    now = int(time.time() * 1000)
+    batch = {
+        "run_id": parent_run_id,
+        "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+        "params": {k: str(v) for k, v in (params or {}).items()},
+        "tags": dict(tags or {}),
+        "now": now,
+    }
+    if not _Helper.hand_over(batch):
+        _log_batch(client(cfg), batch)
+
+
+def _log_batch(c: Any, batch: dict[str, Any]) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
-    now = int(time.time() * 1000)
-    client(cfg).log_batch(
-        parent_run_id,
-        metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
-        params=[Param(k, str(v)) for k, v in (params or {}).items()],
-        tags=[RunTag(k, v) for k, v in (tags or {}).items()],
+    c.log_batch(
+        batch["run_id"],
+        metrics=[Metric(k, v, batch["now"], 0) for k, v in batch["metrics"].items()],
+        params=[Param(k, v) for k, v in batch["params"].items()],
+        tags=[RunTag(k, v) for k, v in batch["tags"].items()],
     )
+
+
+class _Helper:
+    """This step's MLflow helper process, while one is waiting (:func:`start_helper`)."""
+
+    proc: subprocess.Popen[str] | None = None
+
+    @classmethod
+    def hand_over(cls, batch: dict[str, Any]) -> bool:
+        """Have the helper write ``batch``; False if there is none or it failed."""
+        proc, cls.proc = cls.proc, None
+        if proc is None or proc.stdin is None:
+            return False
+        with contextlib.suppress(Exception):
+            proc.stdin.write(json.dumps(batch) + "\n")
+            proc.stdin.close()
+            return proc.wait() == 0
+        proc.kill()
+        return False
+
+
+def start_helper(config_json: str) -> None:
+    """A child process (``python -m lstmtune.tracking``) that imports MLflow and opens the run's
+    store now, on the other core, while the step computes; the step's next :func:`log_to_parent`
+    is then written by it instead of this process importing MLflow (1.5 s) for one call at its
+    end (the train-best step). A helper that fails leaves the call to this process."""
+    with contextlib.suppress(Exception):
+        command = [sys.executable, "-m", "lstmtune.tracking"]
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+        _Helper.proc = proc
+        proc.stdin.write(config_json + "\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+
+
+def _helper_main() -> None:
+    try:
+        c = client(RunConfig.from_json(sys.stdin.readline()).resolved())
+        line = sys.stdin.readline()  # '' once the step ends without logging
+        if line:
+            _log_batch(c, json.loads(line))
+    except BaseException:  # the step writes the batch itself
+        os._exit(1)
+    os._exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover - run by start_helper
+    _helper_main()
