@@ -199,6 +199,11 @@ def scale(kind: str, series: np.ndarray, ends: np.ndarray, period: int) -> np.nd
             w = int(kind.removeprefix("diff"))
             window = series[max(0, e - w) : e + 1]
             out[i] = np.mean(np.abs(np.diff(window)))
+        elif kind == "sdiff":  # mean |seasonal change| over the last max(12, season) origins
+            m, w = max(period, 1), max(12, period)
+            first = max(m, e - w + 1)
+            window = series[first : e + 1] - series[first - m : e + 1 - m]
+            out[i] = np.mean(np.abs(window)) if len(window) else np.nan
         elif kind == "level":
             out[i] = np.mean(np.abs(series[max(0, e - max(period, 1) + 1) : e + 1]))
     return np.maximum(out, 1e-9 * max(1.0, float(np.nanmax(np.abs(series)))))
@@ -231,7 +236,7 @@ def variant_metrics(r: dict[str, Any], variant: str) -> dict[str, float]:
 
 
 VARIANTS = tuple(
-    f"{src}:{k}" for src in ("val", "reseed", "pool", "tail") for k in ("abs", "scaled")
+    f"{src}:{k}" for src in ("val", "reseed", "pool", "tail") for k in ("abs", "scaled", "sdiff")
 )
 
 
