@@ -106,16 +106,25 @@ def test_the_lazy_pyfunc_serves_what_the_predictor_predicts(tmp_path: Path) -> N
     pd.testing.assert_frame_equal(served, expected)
 
 
-def test_the_classical_fit_in_a_child_process_equals_the_fit_here() -> None:
+def _no_fit_here(*args: object) -> None:
+    raise AssertionError("fitted in the test process, not in the child")
+
+
+def test_the_classical_fit_in_a_child_process_equals_the_fit_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The prepare step's anchors fitted beside its MLflow imports: the same specs to the bit,
     and the same warnings for a series too short to fit."""
     from lstmtune.classical import PendingFit, add_classical, fit_specs, start_classical
 
     y = pd.read_csv(AIRLINE)["passengers"].to_numpy(dtype=np.float64)
+    expected = fit_specs(y, 100, 12)
     child = PendingFit(y, 100, 12, parallel=True)
     assert child.proc is not None
-    specs, failed = child.result()
-    assert (specs, failed) == fit_specs(y, 100, 12) and set(specs) == {"arima", "ets"}
+    with monkeypatch.context() as m:  # the result comes from the child, not a fit here
+        m.setattr("lstmtune.classical.fit_specs", _no_fit_here)
+        specs, failed = child.result()
+    assert (specs, failed) == expected and set(specs) == {"arima", "ets"}
     assert json.dumps(specs, sort_keys=True) == json.dumps(fit_specs(y, 100, 12)[0], sort_keys=True)
 
     short = np.linspace(1.0, 2.0, 20) + np.tile([0.0, 0.3, -0.2, 0.1], 5)
@@ -129,6 +138,7 @@ def test_the_classical_fit_in_a_child_process_equals_the_fit_here() -> None:
     here = add_classical(dict(meta), parts, "train", extend_space=False)
     pending = start_classical(meta, parts, "train", parallel=True)
     assert pending.proc is not None
+    monkeypatch.setattr("lstmtune.classical.fit_specs", _no_fit_here)
     there = add_classical(meta, parts, "train", extend_space=False, pending=pending)
     assert there == here and len(there) == 2 and meta["classical"] == {}
 

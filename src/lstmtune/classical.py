@@ -397,8 +397,8 @@ class PendingFit:
     def result(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         if self.proc is not None:
             with contextlib.suppress(Exception):
-                out, _ = self.proc.communicate()
-                if self.proc.returncode == 0:
+                out = self.proc.stdout.read()  # type: ignore[union-attr]
+                if self.proc.wait() == 0:
                     got = json.loads(out)
                     return got["specs"], got["failed"]
         return fit_specs(self.y, self.fit_end, self.period)
