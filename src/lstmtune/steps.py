@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,7 @@ def _train_best_step(
     """:func:`lstmtune.retrain.train_best_step`, its one MLflow call (the test metrics on the
     parent run, at its end) written by a helper process that imports MLflow meanwhile, when a
     core is free for it."""
-    from lstmtune.report_job import spare_core
-
-    if parent_run_id and spare_core():
+    if parent_run_id and _spare_core():
         from lstmtune import tracking
 
         tracking.start_helper(config_json)
@@ -49,6 +48,17 @@ def _train_best_step(
 
 
 train_best_step = finishing(_train_best_step)
+
+
+def _spare_core() -> bool:
+    """Whether a core is free for a helper process beside this step: the 1-minute load average
+    leaves half a core or more. The run's own steps (one process at a time) count in it, about 1
+    once a run has gone on for a minute: back-to-back runs on an idle 2-core machine still get
+    their helpers (load 1.1-1.4 measured there), a machine busy with anything else does not."""
+    try:
+        return (os.cpu_count() or 1) - os.getloadavg()[0] >= 0.5
+    except OSError:  # no load average on this platform
+        return False
 
 
 @finishing
@@ -75,10 +85,9 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
             emit("warning", f"warning: {len(panel['dropped'])} series left out in all")
     elif meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
         from lstmtune.classical import add_classical, start_classical
-        from lstmtune.report_job import spare_core
 
         # with a core to spare, the fit runs in a child process while this one imports MLflow
-        pending = start_classical(meta, parts, "train", parallel=spare_core())
+        pending = start_classical(meta, parts, "train", parallel=_spare_core())
         if pending.proc is not None:
             tracking.preload(cfg)
         declared = "anchor" in (cfg.tune.search_space or {})
