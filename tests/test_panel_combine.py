@@ -129,3 +129,49 @@ def test_no_combination_when_turned_off_or_too_many_series(
         problem, meta, lambda p, d: model, [80.0], combine=True
     )
     assert many is None
+
+
+def test_the_summary_and_reports_say_what_the_published_forecast_is() -> None:
+    from lstmtune.combine import describe
+    from lstmtune.plots import PlotSet
+    from lstmtune.report import markdown_summary, render_report
+    from lstmtune.runner import format_summary
+
+    assert describe(None) is None and describe({"weights": {"network": 1.0}}) is None
+    mixed = {"weights": {"ets": 0.6, "network": 0.3, "arima": 0.1}, "val_mase": 0.46}
+    line = describe(mixed)
+    assert line == (
+        "published forecast: 0.3 x network + 0.1 x AutoARIMA + 0.6 x AutoETS"
+        " (weights chosen on validation)"
+    )
+    classical = describe({"weights": {"arima": 0.35, "ets": 0.65}})
+    assert classical is not None and "the network got no weight" in classical
+    summary: dict[str, Any] = {
+        "task": "forecast",
+        "n_trials_complete": 2,
+        "n_trials_pruned": 0,
+        "n_trials_failed": 0,
+        "objective": "val_mase",
+        "best_value": 0.5,
+        "best_trial": 1,
+        "best_params": {"units": 8},
+        "test_metrics": {"mase": 0.5, "rmse": 3.0},
+        "baseline_metrics": {"auto_arima": {"mase": 0.49, "rmse": 3.1}},
+        "beats_baseline": False,
+        "best_baseline": "auto_arima",
+        "primary_metric": "mase",
+        "model_name": "m",
+        "model_version": "1",
+        "alias": "challenger",
+        "promotion_reason": "test mase 0.5 does not beat auto_arima (0.49)",
+        "model_uri": "models:/m/1",
+        "tracking_uri": "sqlite:///x.db",
+        "combination": {"weights": {"arima": 0.35, "ets": 0.65}},
+    }
+    assert f"  {classical}" in format_summary(summary).splitlines()
+    assert "The network got no weight" not in markdown_summary(summary)
+    assert "Published forecast: 0.35 x AutoARIMA + 0.65 x AutoETS" in markdown_summary(summary)
+    page = render_report(summary, PlotSet())
+    assert "Published forecast: 0.35 x AutoARIMA + 0.65 x AutoETS" in page
+    alone = format_summary({**summary, "combination": {"weights": {"network": 1.0}}})
+    assert "published forecast" not in alone

@@ -67,6 +67,24 @@ def is_mix(combination: dict[str, Any] | None) -> bool:
     return bool(combination) and set(combination["weights"]) != {"network"}  # type: ignore[index]
 
 
+PARTNER_NAMES = {"network": "network", "arima": "AutoARIMA", "ets": "AutoETS"}
+
+
+def describe(combination: dict[str, Any] | None) -> str | None:
+    """One line saying what the published forecast is when it is a mix (None for the network
+    alone), and plainly so when the network got no weight."""
+    if not is_mix(combination):
+        return None
+    assert combination is not None
+    weights = combination["weights"]
+    order = sorted(weights, key=lambda k: (k != "network", k))
+    parts = " + ".join(f"{float(weights[k]):g} x {PARTNER_NAMES.get(k, k)}" for k in order)
+    line = f"published forecast: {parts} (weights chosen on validation)"
+    if not float(weights.get("network", 0.0)):
+        line += "; the network got no weight: the forecast is the classical models' alone"
+    return line
+
+
 def apply(
     combination: dict[str, Any] | None,
     network: np.ndarray,

@@ -351,6 +351,11 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     intervals = summary_line(test)
     if intervals:  # plain Markdown: no "<-" arrow
         lines += ["", f"Prediction {intervals.replace('  <- FLAG:', ' — **flag**:')}."]
+    from lstmtune.combine import describe
+
+    mix = describe(s.get("combination"))
+    if mix:
+        lines += ["", mix[0].upper() + mix[1:] + "."]
     if "beats_baseline" in s:
         lines += [
             "",

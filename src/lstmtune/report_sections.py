@@ -98,6 +98,11 @@ def _metrics_table(summary: dict[str, Any]) -> str:
         )
     if intervals:
         verdict += f"<p>Prediction {_esc(intervals)}.</p>"
+    from lstmtune.combine import describe
+
+    mix = describe(summary.get("combination"))
+    if mix:
+        verdict += f"<p>{_esc(mix[0].upper() + mix[1:])}.</p>"
     return (
         f'<table class="grid metrics"><thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>{verdict}"

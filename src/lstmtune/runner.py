@@ -336,6 +336,11 @@ def format_summary(s: dict[str, Any]) -> str:
     intervals = summary_line(s["test_metrics"])  # flagged when > 10 points off nominal
     if intervals:
         lines.append(f"  {intervals}")
+    from lstmtune.combine import describe
+
+    mix = describe(s.get("combination"))
+    if mix:
+        lines.append(f"  {mix}")
     lines.append(
         f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']}"
         f" ({s['promotion_reason']})"
