@@ -175,3 +175,20 @@ def test_the_summary_and_reports_say_what_the_published_forecast_is() -> None:
     assert "Published forecast: 0.35 x AutoARIMA + 0.65 x AutoETS" in page
     alone = format_summary({**summary, "combination": {"weights": {"network": 1.0}}})
     assert "published forecast" not in alone
+
+
+def test_a_combined_forecast_is_tagged_on_its_model_version() -> None:
+    from lstmtune.registry import _version_tags
+
+    meta = {"task": "forecast", "sha256": "x", "horizon": 1, "columns": {"target": "y"}}
+    single = {"featurizer": {"lookback": 13}, "combination": {"weights": {"network": 1.0}}}
+    assert "combination" not in _version_tags(meta, single, "rmse", 1.0)
+    single["combination"] = {"weights": {"network": 0.85, "arima": 0.15}, "specs": {}}
+    tags = _version_tags(meta, single, "rmse", 1.0)
+    assert tags["combination"] == "0.85 x network + 0.15 x AutoARIMA"
+    panel = {"featurizer": {"lookback": 13}, "panel": {"combination": None}}
+    assert "combination" not in _version_tags(meta, panel, "mase", 0.5)
+    panel["panel"] = {"combination": {"weights": {"arima": 0.35, "ets": 0.65}}}
+    assert _version_tags(meta, panel, "mase", 0.5)["combination"] == (
+        "0.35 x AutoARIMA + 0.65 x AutoETS"
+    )

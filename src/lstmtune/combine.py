@@ -70,6 +70,12 @@ def is_mix(combination: dict[str, Any] | None) -> bool:
 PARTNER_NAMES = {"network": "network", "arima": "AutoARIMA", "ets": "AutoETS"}
 
 
+def weights_text(weights: dict[str, float]) -> str:
+    """``0.85 x network + 0.15 x AutoARIMA``: the network first, then the partners by name."""
+    order = sorted(weights, key=lambda k: (k != "network", k))
+    return " + ".join(f"{float(weights[k]):g} x {PARTNER_NAMES.get(k, k)}" for k in order)
+
+
 def describe(combination: dict[str, Any] | None) -> str | None:
     """One line saying what the published forecast is when it is a mix (None for the network
     alone), and plainly so when the network got no weight."""
@@ -77,9 +83,7 @@ def describe(combination: dict[str, Any] | None) -> str | None:
         return None
     assert combination is not None
     weights = combination["weights"]
-    order = sorted(weights, key=lambda k: (k != "network", k))
-    parts = " + ".join(f"{float(weights[k]):g} x {PARTNER_NAMES.get(k, k)}" for k in order)
-    line = f"published forecast: {parts} (weights chosen on validation)"
+    line = f"published forecast: {weights_text(weights)} (weights chosen on validation)"
     if not float(weights.get("network", 0.0)):
         line += "; the network got no weight: the forecast is the classical models' alone"
     return line

@@ -139,7 +139,8 @@ def _version_tags(
     meta: dict[str, Any], spec: dict[str, Any], metric: str, new_value: float
 ) -> dict[str, str]:
     """The tags of a new version (the promotion reason is added once decided): its task, data,
-    lstmtune version and test metric, and what a consumer must send (lookback, horizon, target)."""
+    lstmtune version and test metric, what a consumer must send (lookback, horizon, target) and,
+    for a combined forecast, its weights (``combination``)."""
     tags = {
         "task": meta["task"],
         "data_sha256": meta["sha256"],
@@ -155,6 +156,11 @@ def _version_tags(
                 "freq": str((meta.get("time_axis") or {}).get("freq", "none")),
             }
         )
+        from lstmtune.combine import is_mix, weights_text
+
+        mix = (spec.get("panel") or {}).get("combination") or spec.get("combination")
+        if is_mix(mix):  # a consumer sees that the forecast is partly (or wholly) classical
+            tags["combination"] = weights_text(mix["weights"])  # type: ignore[index]
     else:
         tags.update(
             {"lookback": "variable", "horizon": "1", "target": str(meta["columns"]["label"])}
