@@ -25,6 +25,7 @@ from lstmtune import tracking
 from lstmtune.config import RunConfig
 from lstmtune.data.prepare import prepare
 from lstmtune.tuning import best_from_study, default_study_name, run_study
+from tests.conftest import TINY_SPACE
 
 pytestmark = pytest.mark.integration
 TS = optuna.trial.TrialState
@@ -132,6 +133,32 @@ def test_two_worker_processes_share_one_study_and_finish_exactly_n_trials(
     }  # every worker reports the whole study
     assert best.best_value == min(t.value for t in trials if t.state == TS.COMPLETE)
     assert best.n_trials_complete + best.n_trials_pruned == 7
+
+
+def test_two_workers_tune_a_panel_of_many_series_on_its_objective(
+    pg_config: Callable[..., RunConfig], tmp_path: Path
+) -> None:
+    """Many series (``data.series_column``) with ``tune.workers`` unchanged: two worker processes
+    share one study on the panel's prepared data and its scale-free objective."""
+    from lstmtune.synthetic import panel_frame
+
+    csv = tmp_path / "panel.csv"
+    panel_frame(4, 60, seed=2).to_csv(csv, index=False)
+    space = {**TINY_SPACE, "epochs": 3, "lookback": 13, "series_embedding_dim": [0, 4]}
+    panel = {"data.path": str(csv), "data.target": "y", "data.time_column": "month"}
+    panel.update({"data.series_column": "id", "data.test_size": 12, "data.val_size": 12})
+    cfg = pg_config(**panel, **{"tune.n_trials": 4, "tune.workers": 2, "tune.search_space": space})
+    path = _write(cfg, tmp_path / "cfg.yaml")
+    procs = [pg.start_worker(path, i, 2) for i in range(2)]
+    outs = _wait(procs)
+    assert [p.returncode for p in procs] == [0, 0], outs
+    trials = [t for t in _study(cfg).trials if t.state in FINISHED]
+    assert len(trials) == 4 and {t.user_attrs["worker"] for t in trials} == {0, 1}
+    results = [json.loads(o.split("RESULT ", 1)[1].splitlines()[0]) for o in outs]
+    _, meta = prepare(cfg)
+    best = best_from_study(cfg, meta)
+    assert best.objective == "val_mase" and 0 < best.best_value < 5  # a MASE, not an RMSE
+    assert {r["best_trial"] for r in results} == {best.best_trial}
 
 
 def _kill_mid_trial(cfg: RunConfig, path: Path, pg_db: str, attempts: int = 3) -> int:
