@@ -170,7 +170,7 @@ def test_the_summary_and_reports_say_what_the_published_forecast_is() -> None:
         "combination": {"weights": {"arima": 0.35, "ets": 0.65}},
     }
     assert f"  {classical}" in format_summary(summary).splitlines()
-    assert "The network got no weight" not in markdown_summary(summary)
+    assert "the network got no weight" in markdown_summary(summary)
     assert "Published forecast: 0.35 x AutoARIMA + 0.65 x AutoETS" in markdown_summary(summary)
     page = render_report(summary, PlotSet())
     assert "Published forecast: 0.35 x AutoARIMA + 0.65 x AutoETS" in page
@@ -224,3 +224,56 @@ def test_panel_intervals_cover_near_nominal_on_test_with_a_real_fit(tmp_path: Pa
     assert abs(test["coverage_95"] - 95) <= 7, test
     assert 0 < test["width_80"] < test["width_95"]
     print(f"coverage 80/95: {test['coverage_80']:.1f} / {test['coverage_95']:.1f}")
+
+
+def test_intervals_are_calibrated_with_partners_fitted_on_train_out_of_sample(
+    prepared: Any,
+) -> None:
+    from lstmtune.conformal import step_quantiles
+    from lstmtune.final_panel import validation_choices
+    from lstmtune.panel_combine import calibration_specs, mix, partner_forecasts
+
+    parts, meta = prepared
+    problem = make_problem(parts, meta, PARAMS)
+    model = _naive_network(problem)
+    combination, intervals = validation_choices(
+        problem, meta, lambda p, d: model, [80.0], combine=True
+    )
+    assert combination is not None and intervals is not None and is_mix(combination)
+    calibration = calibration_specs(problem, meta, combination["specs"])
+    assert calibration != combination["specs"]  # refitted without the validation windows
+    val = problem.tensors("val")
+    pred = mix(
+        combination["weights"],
+        problem.predict(model, val),
+        partner_forecasts(problem, calibration, "val"),
+    )
+    scaled = np.abs(val.raw_y - pred) / problem.scales[val.series][:, None]
+    assert intervals["pooled"]["quantiles"] == step_quantiles(scaled, [80.0])[0]
+
+
+def test_a_served_combination_needs_statsforecast_only_for_new_series(
+    prepared: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstmtune import panel_combine
+    from lstmtune.registry_model import pip_requirements
+
+    plain = {"panel": {"combination": None}}
+    assert not any(r.startswith("statsforecast==") for r in pip_requirements(plain))
+    mixed = {"panel": {"combination": {"weights": {"network": 0.5, "ets": 0.5}}}}
+    assert any(r.startswith("statsforecast==") for r in pip_requirements(mixed))
+
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise ImportError("No module named 'statsforecast'")
+
+    monkeypatch.setattr(panel_combine, "fit_specs", missing)
+    parts, meta = prepared
+    problem = make_problem(parts, meta, PARAMS)
+    member = problem.members[0]
+    f = member.featurizer
+    y = member.raw[:, f.target_index]
+    with pytest.warns(UserWarning, match="statsforecast is not installed"):
+        got = panel_combine.history_partners(
+            None, {"network": 0.5, "ets": 0.5}, y, f.history_ends(len(y)), f
+        )
+    assert got == {}  # mix() then hands the partner's weight to the network

@@ -98,10 +98,13 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
         raise ClassicalError(f"{BASELINE_NAMES[kind]}: {exc}") from exc
     model.fit_offset_ = len(y)  # rows the fit read, for the record
     _FITTED[key] = model
+    while len(_FITTED) > MAX_FITTED:  # bounded: a serving process fits unseen series' histories
+        _FITTED.popitem(last=False)
     return model
 
 
-_FITTED: dict[str, Any] = {}
+MAX_FITTED = 512  # 100 series x 2 kinds x (train, train+val) fits stay shared within a step
+_FITTED: OrderedDict[str, Any] = OrderedDict()
 
 
 def model_forecasts(model: Any, y: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:

@@ -93,13 +93,21 @@ def validation_choices(
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """What the validation windows decide, from the configuration trained on train (``fit``):
     the combination with per-series AutoARIMA/AutoETS (``combine``, up to
-    :data:`CLASSICAL_MAX_SERIES` series; :mod:`lstmtune.panel_combine`) and then the intervals,
-    calibrated on the published (combined) forecast. Returns ``(combination, intervals)``."""
+    :data:`CLASSICAL_MAX_SERIES` series; :mod:`lstmtune.panel_combine`; weights chosen with the
+    partners as published, fitted on train+val, as for one series) and then the intervals,
+    calibrated on the combined forecast with the partners fitted on train, out of sample like the
+    network. Returns ``(combination, intervals)``."""
     combine = combine and len(problem.members) <= CLASSICAL_MAX_SERIES
     if not (levels or combine):
         return None, None
     from lstmtune.combine import is_mix
-    from lstmtune.panel_combine import choose_panel, member_specs, mix, partner_forecasts
+    from lstmtune.panel_combine import (
+        calibration_specs,
+        choose_panel,
+        member_specs,
+        mix,
+        partner_forecasts,
+    )
     from lstmtune.panel_intervals import calibrate_forecasts
 
     val = problem.tensors("val")
@@ -112,8 +120,9 @@ def validation_choices(
             emit("warning", f"warning: {kind} left out of the combination: {reason}")
         if specs and specs[0]:
             combination = choose_panel(problem, val, pred, specs)
-    if combination is not None and is_mix(combination):
-        partners = partner_forecasts(problem, combination["specs"], "val")
+    if combination is not None and is_mix(combination):  # calibrated out of sample: on train
+        calibration = calibration_specs(problem, meta, combination["specs"])
+        partners = partner_forecasts(problem, calibration, "val")
         pred = mix(combination["weights"], pred, partners)
     intervals = calibrate_forecasts(problem, val, pred, levels) if levels else None
     return combination, intervals

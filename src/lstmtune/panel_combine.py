@@ -12,6 +12,7 @@ some series is left out for the whole panel (the reason names the series).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,23 @@ def member_specs(
         fitted.append(specs)
     kinds = [k for k in KINDS if k not in failures]
     return [{k: s[k] for k in kinds} for s in fitted], failures
+
+
+def calibration_specs(
+    problem: PanelForecastProblem, meta: dict[str, Any], published: list[Specs]
+) -> list[Specs]:
+    """Each series' published partners refitted on its train part only, so that their forecasts
+    of the validation windows are out of sample like the network's (the interval calibration);
+    a kind that cannot be fitted there keeps its train+val spec."""
+    kinds = tuple(published[0]) if published else ()
+    members = meta["panel"]["members"]
+    out: list[Specs] = []
+    for sid, m, pub in zip(problem.series_ids, problem.members, published, strict=True):
+        f = m.featurizer
+        fit_end = int(members[sid]["meta"]["splits"]["val"]["start"])
+        specs, _ = fit_specs(m.raw[:, f.target_index], fit_end, f.period, kinds)
+        out.append({k: specs.get(k, pub[k]) for k in kinds})
+    return out
 
 
 def partner_forecasts(
@@ -100,7 +118,14 @@ def history_partners(
     models fitted now on the history sent (a kind that cannot be fitted is left out)."""
     kinds = tuple(k for k in weights if k != "network")
     if specs is None:
-        specs, _ = fit_specs(y, len(y), int(f.period), kinds)
+        try:
+            specs, _ = fit_specs(y, len(y), int(f.period), kinds)
+        except ImportError:  # served without statsforecast: the network takes their weight
+            warnings.warn(
+                "statsforecast is not installed: a new series is forecast by the network alone",
+                stacklevel=2,
+            )
+            return {}
     return {
         k: spec_forecasts(specs[k], y, ends, int(f.horizon), int(f.period))
         for k in kinds

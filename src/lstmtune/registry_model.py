@@ -13,16 +13,30 @@ import pandas as pd
 MODEL_CODE = Path(__file__).with_name("_mlflow_model.py")
 
 
-def pip_requirements() -> list[str]:
-    """Pinned versions of what the pyfunc imports (without local build tags such as ``+cpu``)."""
+def pip_requirements(spec: dict[str, Any] | None = None) -> list[str]:
+    """Pinned versions of what the pyfunc imports (without local build tags such as ``+cpu``):
+    with statsforecast for a model of many series with a combination (a series it never saw gets
+    its AutoARIMA/AutoETS fitted when served)."""
+    dists = ["torch", "numpy", "pandas", "mlflow"]
+    if spec is not None and ((spec.get("panel") or {}).get("combination")):
+        dists.append("statsforecast")
     reqs = []
-    for dist in ("torch", "numpy", "pandas", "mlflow"):
+    for dist in dists:
         try:
             version = metadata.version(dist).split("+")[0]
         except metadata.PackageNotFoundError:  # pragma: no cover
             continue
         reqs.append(f"{dist}=={version}")
     return reqs
+
+
+def _saved_spec(model_dir: str) -> dict[str, Any]:
+    import json
+
+    from lstmtune.serving import SPEC
+
+    spec: dict[str, Any] = json.loads((Path(model_dir) / SPEC).read_text())
+    return spec
 
 
 def model_signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]) -> Any:
@@ -69,7 +83,7 @@ def log_version(
             code_paths=[str(Path(__file__).resolve().parent)],  # the lstmtune package
             signature=signature,
             input_example=example,
-            pip_requirements=pip_requirements(),
+            pip_requirements=pip_requirements(_saved_spec(model_dir)),
             registered_model_name=name,
         )
         mlflow.log_dict(evaluation, "evaluation.json")
