@@ -8,16 +8,13 @@ Two uses:
   (``forward``: the fitted model filtered over the true history, nothing re-estimated).
 * **anchors and combinations** (:func:`fit_spec`, :func:`spec_forecasts`): a fitted ARIMA or ETS
   model reduced to a small JSON spec (orders and coefficients, or components, smoothing
-  parameters and initial states) and a numpy recursion that forecasts from it. The registered
-  model stores the spec as JSON and recomputes the classical forecast on the consumer's history:
-  no pickle, and serving does not need statsforecast. The ETS recursion is statsforecast's (and R
-  ``forecast``'s) state update, so it reproduces statsforecast's forecasts; the ARIMA recursion is
-  the conditional (CSS) one, which matches the exact Kalman filter once the first ``d + D*m + p +
-  P*m`` rows have been read (before that it falls back to the seasonal naive forecast).
+  parameters and initial states) and a numpy recursion that forecasts from it, stored as JSON in
+  the registered model and recomputed on the consumer's history (no pickle; statsforecast only to
+  fit a series a many-series model never saw). The ETS recursion reproduces statsforecast's; the
+  ARIMA one is the conditional (CSS) recursion, equal to the Kalman filter once ``d + D*m + p +
+  P*m`` rows have been read (the seasonal naive forecast before that).
 
-A fit that fails (too short, constant, odd data) raises :class:`ClassicalError`; callers report
-it and go on without that model.
-"""
+A fit that fails (too short, constant, odd data) raises :class:`ClassicalError`; callers go on."""
 
 from __future__ import annotations
 
