@@ -44,17 +44,24 @@ def _naive_network(problem: Any) -> Any:
     return build_model(problem.n_features, problem.n_outputs, PARAMS, zero_head=True).eval()
 
 
-def test_weights_are_chosen_on_validation_mase_and_published_per_series(prepared: Any) -> None:
-    from lstmtune.final_panel import evaluate_panel, validation_choices
-    from lstmtune.panel_combine import member_specs, mix, partner_forecasts
-    from lstmtune.panel_problem import mean_mase
+def _chosen(prepared: Any, levels: list[float]) -> Any:
+    """The prepared panel, its problem, the naive network and what validation chose for it
+    (combination on): ``(parts, meta, problem, model, combination, intervals)``."""
+    from lstmtune.final_panel import validation_choices
 
     parts, meta = prepared
     problem = make_problem(parts, meta, PARAMS)
     model = _naive_network(problem)
-    combination, intervals = validation_choices(
-        problem, meta, lambda p, d: model, [80.0], combine=True
-    )
+    combination, intervals = validation_choices(problem, meta, lambda p, d: model, levels, True)
+    return parts, meta, problem, model, combination, intervals
+
+
+def test_weights_are_chosen_on_validation_mase_and_published_per_series(prepared: Any) -> None:
+    from lstmtune.final_panel import evaluate_panel
+    from lstmtune.panel_combine import member_specs, mix, partner_forecasts
+    from lstmtune.panel_problem import mean_mase
+
+    _parts, meta, problem, model, combination, intervals = _chosen(prepared, [80.0])
     assert combination is not None and is_mix(combination)  # AR noise: the models add to naive
     weights = combination["weights"]
     assert sum(weights.values()) == pytest.approx(1.0)
@@ -81,17 +88,12 @@ def test_weights_are_chosen_on_validation_mase_and_published_per_series(prepared
 def test_the_pyfunc_serves_the_combination_as_evaluated_and_fits_a_new_series(
     prepared: Any,
 ) -> None:
-    from lstmtune.final_panel import evaluate_panel, validation_choices
+    from lstmtune.final_panel import evaluate_panel
     from lstmtune.registry_panel import member_history, panel_score_on_test
     from lstmtune.retrain import _spec
     from lstmtune.serving import Predictor
 
-    parts, meta = prepared
-    problem = make_problem(parts, meta, PARAMS)
-    model = _naive_network(problem)
-    combination, intervals = validation_choices(
-        problem, meta, lambda p, d: model, [80.0, 95.0], combine=True
-    )
+    parts, meta, problem, model, combination, intervals = _chosen(prepared, [80.0, 95.0])
     ev = evaluate_panel(problem, model, meta, intervals, combination)
     predictor = Predictor(_spec(meta, PARAMS, problem, 1, ev.spec_extra), model.state_dict())
     served = panel_score_on_test(predictor.predict, parts, meta, 13)
@@ -230,15 +232,9 @@ def test_intervals_are_calibrated_with_partners_fitted_on_train_out_of_sample(
     prepared: Any,
 ) -> None:
     from lstmtune.conformal import step_quantiles
-    from lstmtune.final_panel import validation_choices
     from lstmtune.panel_combine import calibration_specs, mix, partner_forecasts
 
-    parts, meta = prepared
-    problem = make_problem(parts, meta, PARAMS)
-    model = _naive_network(problem)
-    combination, intervals = validation_choices(
-        problem, meta, lambda p, d: model, [80.0], combine=True
-    )
+    _parts, meta, problem, model, combination, intervals = _chosen(prepared, [80.0])
     assert combination is not None and intervals is not None and is_mix(combination)
     calibration = calibration_specs(problem, meta, combination["specs"])
     assert calibration != combination["specs"]  # refitted without the validation windows
