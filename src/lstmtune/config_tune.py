@@ -186,7 +186,13 @@ class TuneConfig(_Strict):
         description="total trials of the study (a resumed study counts its finished trials)",
     )
     timeout: float | None = Field(
-        None, gt=0, description="seconds; stop starting new trials after this"
+        None,
+        gt=0,
+        description=(
+            "seconds; stop starting new trials after this (unset: 120 for a single series of"
+            " more than 1000 training windows or a classification set too large for k-fold,"
+            " else no limit)"
+        ),
     )
     sampler: Literal["tpe", "random", "grid", "cmaes"] = Field(
         "tpe", description="Optuna sampler (Katib: the matching algorithm)"

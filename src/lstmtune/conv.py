@@ -137,16 +137,19 @@ def patch_steps(
     x: torch.Tensor, lengths: torch.Tensor | None, patch: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``[B, T, C]`` -> ``[B, ceil(T / patch), patch * C]``: the recurrent layer reads
-    non-overlapping patches of ``patch`` steps as one step (the tail is zero-padded). It is the
-    "dimension shuffle" of MLSTM-FCN (Karim et al., 2019) for ``patch >= T`` and keeps long
-    univariate series short for the LSTM while any length still fits."""
+    non-overlapping patches of ``patch`` steps as one step. It is the "dimension shuffle" of
+    MLSTM-FCN (Karim et al., 2019) for ``patch >= T`` and keeps long series short for the LSTM
+    while any length still fits. Masked sequences (``lengths``: classification) are zero-padded
+    at the tail, which the packing skips; unmasked ones (forecast windows) at the front, so the
+    last patch ends on the latest step."""
     if patch <= 1:
         return x, lengths
     b, t, c = x.shape
     steps = -(-t // patch)
     pad = steps * patch - t
     if pad:
-        x = torch.cat([x, x.new_zeros(b, pad, c)], dim=1)
+        zeros = x.new_zeros(b, pad, c)
+        x = torch.cat([x, zeros] if lengths is not None else [zeros, x], dim=1)
     out = x.reshape(b, steps, patch * c)
     if lengths is None:
         return out, None

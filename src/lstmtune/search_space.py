@@ -22,6 +22,7 @@ from lstmtune import classify_space as _classify
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
 from lstmtune.features import anchor_fits
+from lstmtune.forecast_space import forecast_space
 from lstmtune.search_conditions import WHEN_RE as WHEN_RE
 from lstmtune.search_conditions import Params as Params
 from lstmtune.search_conditions import Spec as Spec
@@ -49,7 +50,7 @@ COMMON_PARAMS = (
 )
 CELLS = ("lstm", "gru")
 HEADS = ("last", "mean", "attention")
-FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm")
+FORECAST_PARAMS = ("lookback", "transform", "anchor", "window_norm", "patch")
 TEXT_PARAMS = ("embedding_dim",)
 PANEL_PARAMS = ("series_embedding_dim",)  # many series (data.series_column) only
 # classification: seq_norm, conv, conv_filters, patch, augment, label_smoothing, class_weight
@@ -77,9 +78,8 @@ def _fixed(value: Any) -> Spec:
 def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Spec]:
     """Per-task defaults that reflect common practice for small recurrent models.
 
-    Forecasting defaults are data-aware: lookbacks of one season (plus the step seasonal_trend
-    reads) and two seasons, the seasonal anchors only when a season was found, the log transform
-    only for a strictly positive target, larger batches for many series (``n_series``).
+    Forecasting and classification defaults are data-aware (:mod:`lstmtune.forecast_space`,
+    :mod:`lstmtune.classify_space`).
     """
     space: dict[str, Spec] = {
         "units": _cat(16, 32, 64, 128),
@@ -103,24 +103,7 @@ def default_space(task: str, meta: dict[str, Any] | None = None) -> dict[str, Sp
     if task == "classify":
         space.update(_classify.classify_space(meta or {}))
     if task == "forecast":
-        meta = meta or {}
-        period = int(meta.get("seasonal_period", 1))
-        if period >= 2:
-            space["lookback"] = _cat(
-                *sorted({max(period + 1, 4), 2 * period})
-            )  # period + 1: room for seasonal_trend
-            space["anchor"] = _cat("last", "seasonal", "seasonal_trend")
-        else:
-            space["lookback"] = _cat(8, 16, 32)
-            space["anchor"] = _fixed("last")
-        space["transform"] = (
-            _cat("none", "log") if meta.get("target_positive", False) else _fixed("none")
-        )
-        space["window_norm"] = _cat(False, True)
-        if int(meta.get("n_series", 1)) > 1:  # many series: an epoch is thousands of windows
-            space["batch_size"] = _cat(64, 128, 256)
-            # off by default, so any series can be served; e.g. [0, 8] lets the tuner choose
-            space["series_embedding_dim"] = _fixed(0)
+        space.update(forecast_space(meta or {}))
     return space
 
 
@@ -350,6 +333,7 @@ def default_configuration(space: dict[str, Spec], meta: dict[str, Any] | None = 
         "transform": "log" if meta.get("target_positive", False) else "none",
         "anchor": "seasonal_trend" if period >= 2 else "last",
         "lookback": 2 * period if period >= 2 else 16,
+        "patch": 1,  # the shortest patches the space holds (forecast; classify sets its own)
     }
     if meta.get("task") == "classify":
         preferred.update(_classify.classify_preferred(meta))

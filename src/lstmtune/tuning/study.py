@@ -11,7 +11,6 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lstmtune.classify_space import default_tuning_seconds
 from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.fused_plan import fuse_setting
@@ -32,6 +31,7 @@ from lstmtune.tuning.study_config import (
     default_study_name,
     study_target,
     subset_fraction,
+    tuning_budget,
 )
 from lstmtune.tuning.warm_start import _start_from_default, _warm_start
 
@@ -268,7 +268,7 @@ def _optimize_sequential(run: TuningRun) -> str | None:
     cfg, study = run.cfg, run.study
     abort: str | None = None
     waiting = _Waiting()
-    timeout = cfg.tune.timeout if cfg.tune.timeout is not None else default_tuning_seconds(run.meta)
+    timeout = cfg.tune.timeout if cfg.tune.timeout is not None else tuning_budget(run.meta)
     study._thread_local.in_optimize_loop = True  # lets samplers (grid exhausted) call study.stop()
     try:
         while not study._stop_flag:

@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+from lstmtune import classify_space, forecast_space
 from lstmtune.config import RunConfig
 from lstmtune.run_checks import check_study_config as check_study_config
 from lstmtune.search_space import grid_size
@@ -42,3 +43,12 @@ def study_target(cfg: RunConfig, space: dict[str, Any]) -> int:
 def subset_fraction(cfg: RunConfig) -> float | None:
     """``tune.subset`` when trials train on part of the data, else ``None``."""
     return cfg.tune.subset if cfg.tune.subset is not None and cfg.tune.subset < 1 else None
+
+
+def tuning_budget(meta: dict[str, Any]) -> float | None:
+    """The tuning time budget when ``tune.timeout`` is not set: a classification set too large
+    for k-fold, or a long single series (:mod:`lstmtune.forecast_space`); else None (the number
+    of trials decides)."""
+    if meta.get("task") == "forecast":
+        return forecast_space.default_tuning_seconds(meta)
+    return classify_space.default_tuning_seconds(meta)

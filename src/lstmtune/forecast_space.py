@@ -1,0 +1,86 @@
+"""The default search space of forecasting (data-aware, like the classification one) and its
+tuning budget for long series.
+
+* ``lookback``: one season (plus the step ``seasonal_trend`` reads) and two seasons when a season
+  was found, else 8, 16, 32 steps; the seasonal anchors only with a season;
+* ``patch``: a lookback longer than :data:`~lstmtune.classify_space.LSTM_STEPS` steps (a
+  half-hourly series with its weekly season reads 672) is read by the LSTM in patches, so it
+  sees at most about 64 steps (two choices, as for classification). Measured on 4032 half-hours
+  (season 336, 2150 training windows of 672 steps, 32 units): one step at a time 2.7 s an epoch
+  and no learning in 13 epochs (validation RMSE 1101, the anchor's); patches of 16 steps 0.26 s
+  an epoch and 885 after 38 epochs. Short lookbacks get no ``patch`` key;
+* ``transform: log`` only for a strictly positive target; larger batches and the per-series
+  embedding key for many series.
+
+A long single series (more than :data:`BUDGET_WINDOWS` training windows) gets a tuning time
+budget when ``tune.timeout`` is not set (:func:`default_tuning_seconds`), so a default run stays
+within minutes on a laptop; below that the number of trials decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lstmtune import classify_space as _classify
+
+Spec = dict[str, Any]
+
+BUDGET_WINDOWS = 1000  # a single series with more training windows than this is time-boxed
+
+
+def _cat(*choices: Any) -> Spec:
+    return {"type": "categorical", "choices": list(choices)}
+
+
+def _fixed(value: Any) -> Spec:
+    return {"type": "fixed", "value": value}
+
+
+def forecast_space(meta: dict[str, Any]) -> dict[str, Spec]:
+    """The forecasting entries of the default space (over the common ones)."""
+    period = int(meta.get("seasonal_period", 1))
+    space: dict[str, Spec] = {}
+    if period >= 2:
+        lookbacks = sorted({max(period + 1, 4), 2 * period})  # period + 1: room for seasonal_trend
+        space["lookback"] = _cat(*lookbacks)
+        space["anchor"] = _cat("last", "seasonal", "seasonal_trend")
+        patches = _classify.patch_choices(max(lookbacks))
+        if patches != [1]:
+            space["patch"] = _cat(*patches)
+    else:
+        space["lookback"] = _cat(8, 16, 32)
+        space["anchor"] = _fixed("last")
+    positive = meta.get("target_positive", False)
+    space["transform"] = _cat("none", "log") if positive else _fixed("none")
+    space["window_norm"] = _cat(False, True)
+    if int(meta.get("n_series", 1)) > 1:  # many series: an epoch is thousands of windows
+        space["batch_size"] = _cat(64, 128, 256)
+        # off by default, so any series can be served; e.g. [0, 8] lets the tuner choose
+        space["series_embedding_dim"] = _fixed(0)
+    return space
+
+
+def _shortest_lookback(spec: Spec | None) -> int:
+    if not spec:
+        return 1
+    if spec["type"] == "fixed":
+        return int(spec["value"])
+    if spec["type"] == "categorical":
+        return min(int(v) for v in spec["choices"])
+    return int(spec["low"])
+
+
+def training_windows(meta: dict[str, Any]) -> int:
+    """The most training windows a single series' trial can have: train rows minus the shortest
+    lookback and the horizon, plus one."""
+    rows = int(meta.get("splits", {}).get("train", {}).get("rows", 0))
+    lookback = _shortest_lookback(meta.get("search_space", {}).get("lookback"))
+    return max(0, rows - lookback - int(meta.get("horizon", 1)) + 1)
+
+
+def default_tuning_seconds(meta: dict[str, Any]) -> float | None:
+    """:data:`~lstmtune.classify_space.TUNE_SECONDS` for a single series with more than
+    :data:`BUDGET_WINDOWS` training windows, else None (the number of trials decides)."""
+    if meta.get("task") != "forecast" or meta.get("panel"):
+        return None
+    return _classify.TUNE_SECONDS if training_windows(meta) > BUDGET_WINDOWS else None
