@@ -128,7 +128,7 @@ def residuals(out: Path) -> dict[str, Any]:
     from lstmtune.config import load_config
     from lstmtune.data.prepare import read_prepared
     from lstmtune.features import ForecastFeaturizer, forecast_series
-    from lstmtune.final_forecast import KeptFit, validation_forecast
+    from lstmtune.final_forecast import fit_networks, validation_forecast
     from lstmtune.retrain import FinalTrainer
     from lstmtune.serving import Predictor
     from lstmtune.training import select_device
@@ -150,12 +150,13 @@ def residuals(out: Path) -> dict[str, Any]:
     combination = spec.get("combination")
     fallback = (combination or {}).get("specs") or {}
     val_pred, val_true, val_ends, _ = validation_forecast(
-        parts, meta, params, KeptFit(trainer), combination, fallback
+        fit_networks(parts, meta, [trainer], "train"), meta, combination, fallback
     )
     # the same, the network trained with another seed: free of the winning trial's seed luck
     reseeded = copy.copy(trainer)
     reseeded.seed = trainer.seed + 7919
-    reseed = validation_forecast(parts, meta, params, KeptFit(reseeded), combination, fallback)[:3]
+    refit = fit_networks(parts, meta, [reseeded], "train")
+    reseed = validation_forecast(refit, meta, combination, fallback)[:3]
     # the same forecast, trained on train less its last len(val) rows, on those rows: residuals
     # free of the selection on validation (hyperparameters and epochs were chosen there)
     tail_meta = copy.deepcopy(meta)
@@ -163,9 +164,8 @@ def residuals(out: Path) -> dict[str, Any]:
     cut = int(meta["splits"]["train"]["end"]) - v
     tail_meta["splits"]["train"].update(end=cut, rows=cut)
     tail_meta["splits"]["val"] = {"start": cut, "end": cut + v, "rows": v}
-    tail = validation_forecast(parts, tail_meta, params, KeptFit(trainer), combination, fallback)[
-        :3
-    ]
+    tail_fit = fit_networks(parts, tail_meta, [trainer], "train")
+    tail = validation_forecast(tail_fit, tail_meta, combination, fallback)[:3]
     predictor = Predictor.load(model_dir)
     f = predictor.featurizer
     assert isinstance(f, ForecastFeaturizer)

@@ -88,7 +88,7 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     assert result.model_uri == f"models:/{result.summary['model_name']}/1"
     assert set(result.best_params) >= {"lookback", "units", "learning_rate"}
     assert result.test_metrics["rmse"] > 0 and result.report_path is not None
-    lookback = int(result.best_params["lookback"])
+    lookback = int(result.summary["history_rows"])  # the longest member lookback
     pred = result.predict(frame.tail(lookback + 2))
     assert list(pred.columns)[:1] == ["step_1"] and len(pred) == 3  # intervals after it
     assert pred["step_1"].between(250, 900).all()

@@ -62,9 +62,7 @@ def _served_coverage(cfg: RunConfig, tmp_path: Path) -> dict[str, float]:
     space = meta["search_space"]
     params = {**default_configuration(space, meta), **fixed_params(space)}
     trainer = FinalTrainer(cfg, params, 6, 0, select_device("cpu"))
-    combination, intervals = prepare_final(
-        parts, meta, params, trainer, combine=False, levels=[80, 95]
-    )
+    combination, intervals = prepare_final(parts, meta, [trainer], combine=False, levels=[80, 95])
     assert combination is None and intervals is not None and intervals["method"] == "scaled"
     assert intervals["n_calibration"] == 200 - 2 + 1 and intervals["extrapolated"] == []
     problem = make_problem(parts, meta, params)
@@ -150,7 +148,7 @@ def test_forecast_run_publishes_intervals_and_their_coverage(
 
     mlflow.set_tracking_uri(summary["tracking_uri"])
     model = mlflow.pyfunc.load_model(f"models:/{summary['model_name']}@champion")
-    lookback = int(summary["best_params"]["lookback"])
+    lookback = int(summary["history_rows"])  # the longest member lookback
     pred = model.predict(pd.read_csv(airline_csv).tail(lookback + 4))
     bands = [f"step_{k}_{side}_{lv}" for k in (1, 2) for lv in (80, 95) for side in ("lo", "hi")]
     assert list(pred.columns) == ["step_1", "step_2", *bands] and len(pred) == 5

@@ -105,7 +105,7 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     )
     model = _load_champion(summary)
     raw = pd.read_csv(airline_csv)
-    lookback = int(summary["best_params"]["lookback"])
+    lookback = int(summary["history_rows"])  # the longest member lookback
     pred = model.predict(raw.tail(lookback + 4))
     assert list(pred.columns)[:1] == ["step_1"] and len(pred) == 5  # intervals after it
     assert pred["step_1"].between(250, 900).all()  # original units, not scaled

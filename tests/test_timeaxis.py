@@ -465,7 +465,7 @@ def test_cli_run_fills_a_gap_and_the_pyfunc_checks_the_history(tmp_path: Path) -
     version = client.get_model_version(summary["model_name"], summary["model_version"])
     assert version.tags["freq"] == "MS"
     model = mlflow.pyfunc.load_model(summary["model_version_uri"])
-    lookback = int(summary["best_params"]["lookback"])
+    lookback = int(summary["history_rows"])  # the longest member lookback
     history = full.tail(lookback + 4).reset_index(drop=True)
     with_times = model.predict(history)
     without_times = model.predict(history.drop(columns=["month"]))

@@ -4,7 +4,7 @@
 of :data:`STEP`), the weights chosen on the validation split: the network trained on train, the
 classical models as published (fitted on train+val, JSON specs of :mod:`lstmtune.classical`),
 all forecasting the validation origins with the true history (see
-:func:`validation_combination`). The network alone (``w_net = 1``) is a candidate and wins ties,
+:func:`validation_choice`). The network alone (``w_net = 1``) is a candidate and wins ties,
 so a mix is used only when it helps on validation. The registered pyfunc applies the weights and
 the classical specs to the consumer's history.
 
@@ -76,16 +76,24 @@ def weights_text(weights: dict[str, float]) -> str:
     return " + ".join(f"{float(weights[k]):g} x {PARTNER_NAMES.get(k, k)}" for k in order)
 
 
-def describe(combination: dict[str, Any] | None) -> str | None:
-    """One line saying what the published forecast is when it is a mix (None for the network
-    alone), and plainly so when the network got no weight."""
+def describe(combination: dict[str, Any] | None, members: int | None = None) -> str | None:
+    """One line saying what the published forecast is when it is a mix or an average of several
+    configurations (``members``; None for one network alone), and plainly so when the network
+    got no weight."""
+    average = (
+        f"the average of the {members} best trials' configurations, each retrained"
+        if members and members > 1
+        else None
+    )
     if not is_mix(combination):
-        return None
+        return None if average is None else f"published forecast: the network is {average}"
     assert combination is not None
     weights = combination["weights"]
     line = f"published forecast: {weights_text(weights)} (weights chosen on validation)"
     if not float(weights.get("network", 0.0)):
         line += "; the network got no weight: the forecast is the classical models' alone"
+    elif average is not None:
+        line += f"; the network is {average}"
     return line
 
 
@@ -110,26 +118,17 @@ def apply(
     return out
 
 
-def validation_combination(
-    parts: dict[str, Any],
-    meta: dict[str, Any],
-    params: dict[str, Any],
-    fit: Callable[[Any, Any], Any],
-    partner_specs: dict[str, dict[str, Any]],
+def validation_choice(
+    problem: Any, network: np.ndarray, partner_specs: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """Choose the combination on validation: ``fit(problem, tensors)`` trains the configuration
-    on the train split (returns the model; ``meta`` is the tuning one, its anchors fitted on
-    train). The classical partners forecast the validation origins from ``partner_specs``: the
-    models fitted on train+val that the final forecast will use (their in-sample one-step
-    forecasts are slightly optimistic, which offsets the tuned network's validation score being
-    the best of many trials on the same points; measured better or equal on all four benchmark
-    series than partners fitted on train only)."""
-    from lstmtune.problems import make_problem
-    from lstmtune.training import ForecastProblem
-
-    problem = make_problem(parts, meta, params)
-    assert isinstance(problem, ForecastProblem)
-    model = fit(problem, problem.tensors("train"))
+    """Choose the combination on validation: ``network`` is the networks' validation forecast
+    (trained on the train split with the tuning-time anchors; ``[N, horizon]`` in original
+    units) and ``problem`` a :class:`~lstmtune.training.ForecastProblem` of the run. The
+    classical partners forecast the validation origins from ``partner_specs``: the models fitted
+    on train+val that the final forecast will use (their in-sample one-step forecasts are
+    slightly optimistic, which offsets the tuned network's validation score being the best of
+    many trials on the same points; measured better or equal on all four benchmark series than
+    partners fitted on train only)."""
     val = problem.tensors("val")
     assert val.raw_y is not None
     f = problem.featurizer
@@ -139,4 +138,4 @@ def validation_combination(
         kind: spec_forecasts(spec, series, ends, f.horizon, f.period)
         for kind, spec in partner_specs.items()
     }
-    return choose(problem.predict(model, val), partners, val.raw_y)
+    return choose(network, partners, val.raw_y)

@@ -248,7 +248,9 @@ class EvaluateConfig(_Strict):
         description=(
             "classification: the published classifier averages the class probabilities of this"
             " many networks of the winning configuration, trained with different seeds (auto: 5"
-            " for a set small enough to be judged by k-fold, else 1)"
+            " for a set small enough to be judged by k-fold, else 1); forecast (one series): the"
+            " published forecast averages the best trials' configurations, this many, each"
+            " retrained (auto: up to 5 while their trials trained 30 s or less together)"
         ),
     )
 

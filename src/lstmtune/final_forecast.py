@@ -5,7 +5,6 @@ naive and classical baselines."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,91 +16,96 @@ from lstmtune.evaluate import (
     forecast_classical_baselines,
     forecast_metrics,
 )
+from lstmtune.forecast_members import average_forecast
 from lstmtune.model import LSTMNet
 from lstmtune.progress import emit
 from lstmtune.training import ForecastProblem
 
 
 @dataclass
-class KeptFit:
-    """A ``fit(problem, tensors) -> model`` that keeps the last model it trained, so the
-    network trained on train for the combination also calibrates the intervals."""
+class NetworkFits:
+    """The networks of the published forecast (the winner first, then the other members of
+    :mod:`lstmtune.forecast_members`), each with its own problem (its preprocessing)."""
 
-    fit: Callable[[Any, Any], LSTMNet]
-    model: LSTMNet | None = None
+    problems: list[ForecastProblem]
+    models: list[LSTMNet]
 
-    def __call__(self, problem: Any, data: Any) -> LSTMNet:
-        self.model = self.fit(problem, data)
-        return self.model
+    def forecast(self, split: str) -> np.ndarray:
+        """The members' average forecast of ``split`` in original units."""
+        return average_forecast(self.problems, self.models, split)
+
+    @property
+    def problem(self) -> ForecastProblem:
+        return self.problems[0]
 
 
-def refit_classical(
-    cfg_combine: bool,
-    parts: dict[str, Any],
-    meta: dict[str, Any],
-    params: dict[str, Any],
-    fit: Callable[[Any, Any], LSTMNet],
-) -> dict[str, Any] | None:
-    """Refit the classical anchors on train+val (``meta`` is updated: the final model's anchors);
-    with ``evaluate.combine`` return the combination chosen on validation, where ``fit`` trains
-    the configuration on train with the tuning-time anchors (fitted on train)."""
-    from lstmtune.classical import add_classical
-    from lstmtune.combine import validation_combination
+def fit_networks(
+    parts: dict[str, Any], meta: dict[str, Any], trainers: list[Any], *splits: str
+) -> NetworkFits:
+    """Every member trained on ``splits`` by its ``trainer(problem, tensors) -> model``."""
+    from lstmtune.problems import make_problem
 
-    tuning_meta = copy.deepcopy(meta)  # anchors fitted on train, as while tuning
-    add_classical(meta, parts, "val", extend_space=False)  # the final model: train+val
-    if not cfg_combine:
-        return None
-    return validation_combination(parts, tuning_meta, params, fit, meta["classical"])
+    problems: list[ForecastProblem] = []
+    models: list[LSTMNet] = []
+    for trainer in trainers:
+        problem = make_problem(parts, meta, trainer.params)
+        assert isinstance(problem, ForecastProblem)
+        problems.append(problem)
+        models.append(trainer(problem, problem.tensors(*splits)))
+    return NetworkFits(problems, models)
 
 
 def prepare_final(
     parts: dict[str, Any],
     meta: dict[str, Any],
-    params: dict[str, Any],
-    fit: Callable[[Any, Any], LSTMNet],
+    trainers: list[Any],
     *,
     combine: bool,
     levels: list[float],
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Everything the final forecast needs before the network is trained on train+val:
+    """Everything the final forecast needs before the networks are trained on train+val:
     ``(combination or None, interval spec or None)``. The classical anchors are refitted on
-    train+val when the run has them (``meta`` is updated); ``fit`` trains the configuration on
-    train, once, for both the combination and the interval calibration."""
+    train+val when the run has them (``meta`` is updated: the final model's anchors). The
+    networks (``trainers``: the members, winner first) are trained on train once, with the
+    tuning-time anchors, and their average validation forecast chooses the combination weights
+    (``evaluate.combine``) and calibrates the intervals."""
+    from lstmtune.classical import add_classical
+
     tuning_meta = copy.deepcopy(meta)  # anchors fitted on train, as while tuning
-    kept = KeptFit(fit)
+    classical = bool(meta.get("classical"))
+    if classical:
+        add_classical(meta, parts, "val", extend_space=False)  # the final model: train+val
+    combine = combine and classical
+    if not combine and not levels:
+        return None, None
+    fits = fit_networks(parts, tuning_meta, trainers, "train")
     combination = None
-    if meta.get("classical"):
-        combination = refit_classical(combine, parts, meta, params, kept)
+    if combine:
+        from lstmtune.combine import validation_choice
+
+        combination = validation_choice(fits.problem, fits.forecast("val"), meta["classical"])
     if not levels:
         return combination, None
     fallback = meta.get("classical") or {}  # a partner that failed on train: its train+val fit
-    return combination, calibrate_intervals(
-        parts, tuning_meta, params, kept, combination, levels, fallback
-    )
+    return combination, calibrate_intervals(fits, tuning_meta, combination, levels, fallback)
 
 
 def validation_forecast(
-    parts: dict[str, Any],
+    fits: NetworkFits,
     tuning_meta: dict[str, Any],
-    params: dict[str, Any],
-    fit: KeptFit,
     combination: dict[str, Any] | None,
     fallback_specs: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The published forecast as it would have been made at the validation origins, out of
-    sample: the network trained on train (the one the combination was chosen with, else trained
-    now), its anchors and the combination's partners fitted on train. Returns ``(forecast,
-    truth, origins, target series)``, forecasts and truth ``[N, horizon]`` in original units."""
+    sample: the networks trained on train, their anchors and the combination's partners fitted
+    on train. Returns ``(forecast, truth, origins, target series)``, forecasts and truth
+    ``[N, horizon]`` in original units."""
     from lstmtune.combine import apply, is_mix
-    from lstmtune.problems import make_problem
 
-    problem = make_problem(parts, tuning_meta, params)
-    assert isinstance(problem, ForecastProblem)
-    model = fit.model if fit.model is not None else fit(problem, problem.tensors("train"))
+    problem = fits.problem
     val = problem.tensors("val")
     assert val.raw_y is not None
-    pred = problem.predict(model, val)
+    pred = fits.forecast("val")
     f = problem.featurizer
     ends = problem.ends("val")
     series = problem.raw[:, f.target_index]
@@ -114,10 +118,8 @@ def validation_forecast(
 
 
 def calibrate_intervals(
-    parts: dict[str, Any],
+    fits: NetworkFits,
     tuning_meta: dict[str, Any],
-    params: dict[str, Any],
-    fit: KeptFit,
     combination: dict[str, Any] | None,
     levels: list[float],
     fallback_specs: dict[str, Any],
@@ -127,9 +129,7 @@ def calibrate_intervals(
     validation origins."""
     from lstmtune.conformal import calibrate, local_scale, scale_window
 
-    pred, true, ends, series = validation_forecast(
-        parts, tuning_meta, params, fit, combination, fallback_specs
-    )
+    pred, true, ends, series = validation_forecast(fits, tuning_meta, combination, fallback_specs)
     window = scale_window(int(tuning_meta["seasonal_period"]))
     spec = calibrate(pred, true, levels, scale=local_scale(series, ends, window), window=window)
     if spec["extrapolated"]:
@@ -143,20 +143,40 @@ def calibrate_intervals(
     return spec
 
 
+def final_networks(
+    parts: dict[str, Any], meta: dict[str, Any], trainers: list[Any], best: dict[str, Any]
+) -> tuple[NetworkFits, list[Any]]:
+    """The members trained on train+val (the winner's PBT schedule replayed when it has one):
+    the fits (models on the CPU in eval mode) and each member's
+    :class:`~lstmtune.training.TrainResult`."""
+    from lstmtune.problems import make_problem
+
+    problems: list[ForecastProblem] = []
+    results: list[Any] = []
+    for i, trainer in enumerate(trainers):
+        problem = make_problem(parts, meta, trainer.params)
+        assert isinstance(problem, ForecastProblem)
+        problems.append(problem)
+        results.append(trainer.final(problem, best if i == 0 else {}))
+    return NetworkFits(problems, [r.model.cpu().eval() for r in results]), results
+
+
 def evaluate_forecast(
-    problem: ForecastProblem,
-    model: LSTMNet,
+    fits: NetworkFits,
     meta: dict[str, Any],
     combination: dict[str, Any] | None,
     intervals: dict[str, Any] | None = None,
+    members: list[dict[str, Any]] | None = None,
 ) -> TestEvaluation:
-    """Test metrics of the (combined) forecast and of persistence, seasonal naive, AutoARIMA and
-    AutoETS on exactly the same windows; with an interval spec also the intervals' coverage and
-    mean width per level (:func:`lstmtune.conformal.interval_metrics`)."""
+    """Test metrics of the (averaged, combined) forecast and of persistence, seasonal naive,
+    AutoARIMA and AutoETS on exactly the same windows; with an interval spec also the intervals'
+    coverage and mean width per level (:func:`lstmtune.conformal.interval_metrics`). ``members``
+    (the spec entries of an ensemble) join the saved spec."""
     from lstmtune.combine import apply
 
+    problem = fits.problem
     test = problem.tensors("test")
-    pred = problem.predict(model, test)
+    pred = fits.forecast("test")
     assert test.raw_y is not None
     f = problem.featurizer
     ends = problem.ends("test")
@@ -181,7 +201,12 @@ def evaluate_forecast(
     return TestEvaluation(
         test_metrics=test_metrics,
         baselines=baselines,
-        spec_extra={"featurizer": f.to_dict(), "combination": combination, "intervals": intervals},
+        spec_extra={
+            "featurizer": f.to_dict(),
+            "combination": combination,
+            "intervals": intervals,
+            **({"members": members} if members else {}),
+        },
         baseline_failures=failures,
         baseline_seconds=seconds,
         baseline_forecasts={k: v.tolist() for k, v in classical_pred.items()},

@@ -17,6 +17,7 @@ from lstmtune._version import __version__
 from lstmtune.config import RunConfig
 from lstmtune.evaluate import classify_metrics, decide_promotion, forecast_metrics, primary_metric
 from lstmtune.features import ForecastFeaturizer, forecast_series
+from lstmtune.forecast_members import history_rows
 from lstmtune.progress import emit
 from lstmtune.registry_model import MODEL_CODE as MODEL_CODE  # re-exported
 from lstmtune.registry_model import log_version, model_signature
@@ -33,7 +34,7 @@ def input_example(
     if meta["task"] == "forecast":
         features = meta["columns"]["features"]
         history = pd.DataFrame(forecast_series(parts, features), columns=features)
-        example = history.tail(int(spec["featurizer"]["lookback"]) + 2).reset_index(drop=True)
+        example = history.tail(history_rows(spec) + 2).reset_index(drop=True)
         for col, kind in meta["columns"].get("dtypes", {}).items():
             if kind == "integer":
                 example[col] = example[col].round().astype("int64")
@@ -150,7 +151,7 @@ def _version_tags(
     if meta["task"] == "forecast":
         tags.update(
             {
-                "lookback": str(spec["featurizer"]["lookback"]),
+                "lookback": str(history_rows(spec)),
                 "horizon": str(meta["horizon"]),
                 "target": str(meta["columns"]["target"]),
                 "freq": str((meta.get("time_axis") or {}).get("freq", "none")),
@@ -192,6 +193,8 @@ def _run_summary(
         "gate": evaluation.get("gate", "naive"),
         "baseline_failures": evaluation.get("baseline_failures") or {},
         "combination": evaluation.get("combination"),
+        "history_rows": evaluation.get("history_rows"),  # forecast: rows a consumer sends
+        "members": evaluation.get("members"),  # forecast: networks averaged
         "tracking_uri": cfg.mlflow.tracking_uri,
         "experiment": cfg.mlflow.experiment,
         "parent_run_id": parent_run_id,

@@ -353,7 +353,7 @@ def markdown_summary(summary: dict[str, Any]) -> str:
         lines += ["", f"Prediction {intervals.replace('  <- FLAG:', ' — **flag**:')}."]
     from lstmtune.combine import describe
 
-    mix = describe(s.get("combination"))
+    mix = describe(s.get("combination"), s.get("members"))
     if mix:
         lines += ["", mix[0].upper() + mix[1:] + "."]
     if "beats_baseline" in s:

@@ -100,7 +100,7 @@ def _metrics_table(summary: dict[str, Any]) -> str:
         verdict += f"<p>Prediction {_esc(intervals)}.</p>"
     from lstmtune.combine import describe
 
-    mix = describe(summary.get("combination"))
+    mix = describe(summary.get("combination"), summary.get("members"))
     if mix:
         verdict += f"<p>{_esc(mix[0].upper() + mix[1:])}.</p>"
     return (

@@ -147,7 +147,7 @@ def train_best_step(
     from lstmtune.evaluate import gate_baseline, primary_metric
     from lstmtune.problems import make_problem
     from lstmtune.serving import save_model_dir
-    from lstmtune.training import ForecastProblem, select_device
+    from lstmtune.training import select_device
 
     cfg = step_config(config_json)
     parts, meta = read_prepared(dataset_dir)
@@ -162,49 +162,46 @@ def train_best_step(
         select_device(cfg.train.device),
     )
     combination: dict[str, Any] | None = None
-    intervals: dict[str, Any] | None = None  # forecast: calibrated on validation
     if meta["task"] == "forecast" and not meta.get("panel"):
-        from lstmtune.final_forecast import prepare_final
-
-        combine = cfg.evaluate.combine and not best.get("schedule")  # weights on validation
-        combination, intervals = prepare_final(
-            parts, meta, params, trainer, combine=combine, levels=cfg.evaluate.levels
-        )
-    problem = make_problem(parts, meta, params)
-    final = None  # classification: an annealed ensemble (evaluate.ensemble networks)
-    if meta["task"] == "classify" and not best.get("schedule"):
-        from lstmtune.crossval import ensemble_size, final_epochs
-
-        epochs = trainer.epochs = final_epochs(problem, params, epochs)
-        final = result = trainer.ensemble(problem, ensemble_size(cfg.evaluate.ensemble, problem))
+        problem, model, results, ev, combination = _single_series(cfg, parts, meta, best, trainer)
+        result = results[0]
     else:
-        result = trainer.final(problem, best)
-    model = result.model.cpu().eval()
-    if meta.get("panel"):
-        from lstmtune.final_panel import evaluate_panel, validation_choices
-        from lstmtune.panel_problem import PanelForecastProblem
+        problem = make_problem(parts, meta, params)
+        final = None  # classification: an annealed ensemble (evaluate.ensemble networks)
+        if meta["task"] == "classify" and not best.get("schedule"):
+            from lstmtune.crossval import ensemble_size, final_epochs
 
-        assert isinstance(problem, PanelForecastProblem)
-        combine = cfg.evaluate.combine and not best.get("schedule")  # both from the train fit
-        combination, intervals = validation_choices(
-            problem, meta, trainer, cfg.evaluate.levels, combine
-        )
-        ev = evaluate_panel(problem, model, meta, intervals, combination)
-    elif isinstance(problem, ForecastProblem):
-        from lstmtune.final_forecast import evaluate_forecast
+            epochs = trainer.epochs = final_epochs(problem, params, epochs)
+            size = ensemble_size(cfg.evaluate.ensemble, problem)
+            final = result = trainer.ensemble(problem, size)
+        else:
+            result = trainer.final(problem, best)
+        results = [result]
+        model = result.model.cpu().eval()
+        if meta.get("panel"):
+            from lstmtune.final_panel import evaluate_panel, validation_choices
+            from lstmtune.panel_problem import PanelForecastProblem
 
-        ev = evaluate_forecast(problem, model, meta, combination, intervals)
-    else:
-        from lstmtune.final_classify import evaluate_classify
+            assert isinstance(problem, PanelForecastProblem)
+            combine = cfg.evaluate.combine and not best.get("schedule")  # both from train fits
+            combination, intervals = validation_choices(
+                problem, meta, trainer, cfg.evaluate.levels, combine
+            )
+            ev = evaluate_panel(problem, model, meta, intervals, combination)
+        else:
+            from lstmtune.final_classify import evaluate_classify
+            from lstmtune.training import ClassifyProblem
 
-        ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed, final=final)
+            assert isinstance(problem, ClassifyProblem)
+            ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed, final=final)
     metric = primary_metric(meta)
     base = gate_baseline(meta["task"], ev.baselines, metric, cfg.evaluate.gate)
     if meta["task"] == "classify":  # one class predicted for everything: held to one_class
         from lstmtune.final_classify import gate_for_classifier
 
         base = gate_for_classifier(ev, base, metric)
-    save_model_dir(model_dir, model, _spec(meta, params, problem, epochs, ev.spec_extra))
+    spec = _spec(meta, params, problem, epochs, ev.spec_extra)
+    save_model_dir(model_dir, model, spec)
     flat = _flat_metrics(ev)
     if parent_run_id:
         finite = {k: v for k, v in flat.items() if math.isfinite(v)}
@@ -213,12 +210,50 @@ def train_best_step(
     evaluation = _evaluation_record(ev, metric, base[0], beats, cfg.evaluate.gate, combination)
     evaluation.update(
         retrain_epochs=epochs,
-        retrain_seconds=round(result.train_seconds, 2),
+        retrain_seconds=round(sum(r.train_seconds for r in results), 2),
         n_test=len(problem.tensors("test")),
         history=result.history,
     )
+    if meta["task"] == "forecast":  # rows of history a consumer sends (members: the longest)
+        from lstmtune.forecast_members import history_rows
+
+        evaluation["history_rows"] = history_rows(spec)
+        evaluation["members"] = len(spec.get("members") or [spec])
     write_json(Path(model_dir) / "evaluation.json", evaluation)
     return {"metrics": flat, "confusion_matrix": ev.confusion}
+
+
+def _single_series(
+    cfg: RunConfig, parts: Any, meta: dict[str, Any], best: dict[str, Any], trainer: FinalTrainer
+) -> tuple[Any, Any, list[Any], Any, dict[str, Any] | None]:
+    """One series: the winner and the members of :mod:`lstmtune.forecast_members` (their
+    combination and intervals chosen on validation, then each retrained on train+val) and the
+    test evaluation. Returns ``(the winner's problem, the model to save, the train results,
+    the evaluation, the combination)``; an ensemble is saved as an ``nn.ModuleList``."""
+    from torch import nn
+
+    from lstmtune.final_forecast import evaluate_forecast, final_networks, prepare_final
+    from lstmtune.forecast_members import choose_members, member_entries
+
+    trainers = [trainer] + [
+        FinalTrainer(
+            cfg,
+            member["params"],
+            max(1, int(member["best_epoch"])),
+            cfg.train.seed + int(member["number"]),
+            trainer.device,
+        )
+        for member in choose_members(best, cfg.evaluate.ensemble)
+    ]
+    combine = cfg.evaluate.combine and not best.get("schedule")  # weights on validation
+    combination, intervals = prepare_final(
+        parts, meta, trainers, combine=combine, levels=cfg.evaluate.levels
+    )
+    fits, results = final_networks(parts, meta, trainers, best)
+    members = member_entries(fits.problems, trainers) if len(trainers) > 1 else None
+    ev = evaluate_forecast(fits, meta, combination, intervals, members)
+    model = fits.models[0] if members is None else nn.ModuleList(fits.models)
+    return fits.problem, model, results, ev, combination
 
 
 def _spec(

@@ -338,7 +338,7 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"  {intervals}")
     from lstmtune.combine import describe
 
-    mix = describe(s.get("combination"))
+    mix = describe(s.get("combination"), s.get("members"))
     if mix:
         lines.append(f"  {mix}")
     lines.append(

@@ -47,8 +47,14 @@ class Predictor:
         else:
             self.featurizer = ClassifyFeaturizer.from_dict(spec["featurizer"])
         vocab = spec.get("vocab_size")
-        self.model: LSTMNet | EnsembleNet
-        if spec.get("ensemble"):  # a classifier averaging its members' probabilities
+        self.model: LSTMNet | EnsembleNet | nn.ModuleList
+        self.members: list[ForecastFeaturizer] = []  # a forecast averaging several networks
+        if spec.get("members"):
+            from lstmtune.forecast_members import build_members
+
+            self.model = build_members(int(spec["n_outputs"]), spec["members"])
+            self.members = [ForecastFeaturizer.from_dict(m["featurizer"]) for m in spec["members"]]
+        elif spec.get("ensemble"):  # a classifier averaging its members' probabilities
             self.model = build_ensemble(
                 int(spec["n_features"]),
                 int(spec["n_outputs"]),
@@ -116,16 +122,19 @@ class Predictor:
         raw = frame[f.features].to_numpy(dtype=np.float64)
         if not np.isfinite(raw).all():
             raise ValueError("input has missing or infinite values")
-        if len(raw) < f.lookback:
+        featurizers = self.members or [f]
+        longest = max(featurizers, key=lambda m: m.lookback)
+        if len(raw) < longest.lookback:
             raise ValueError(
                 f"input has {len(raw)} rows; the model needs at least"
-                f" lookback={f.lookback} rows of history"
+                f" lookback={longest.lookback} rows of history"
             )
-        ends = f.history_ends(len(raw))
-        x, anchor = f.windows(f.scale(raw), ends)
-        with torch.no_grad():
-            out = self.model(torch.from_numpy(x)) + torch.from_numpy(anchor)
-        pred = f.unscale_target(out.numpy().astype(np.float64))
+        ends = longest.history_ends(len(raw))  # origins every member can forecast from
+        nets = list(self.model) if isinstance(self.model, nn.ModuleList) else [self.model]
+        preds = [
+            _network_forecast(net, m, raw, ends) for net, m in zip(nets, featurizers, strict=True)
+        ]
+        pred = np.mean(preds, axis=0)
         if self.spec.get("combination"):  # convex mix with classical forecasts, from JSON
             from lstmtune.combine import apply
 
@@ -157,6 +166,16 @@ class Predictor:
         for i, c in enumerate(f.classes):
             out[f"proba_{c}"] = proba[:, i].astype(np.float64)
         return out
+
+
+def _network_forecast(
+    net: nn.Module, f: ForecastFeaturizer, raw: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """One network's forecasts from the origins ``ends`` of ``raw``, in original units."""
+    x, anchor = f.windows(f.scale(raw), ends)
+    with torch.no_grad():
+        out = net(torch.from_numpy(x)) + torch.from_numpy(anchor)
+    return np.asarray(f.unscale_target(out.numpy().astype(np.float64)))
 
 
 def _pyfunc_class() -> type:

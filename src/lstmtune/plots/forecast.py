@@ -25,6 +25,7 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
     ``lo_<L>`` / ``hi_<L>`` when it has them; one row per test target."""
     from lstmtune.data.prepare import read_prepared
     from lstmtune.features import ForecastFeaturizer, anchor_fits, forecast_series, naive_forecast
+    from lstmtune.forecast_members import history_rows
     from lstmtune.serving import Predictor
 
     parts, meta = read_prepared(str(prepared_dir))
@@ -37,7 +38,7 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
     ends = f.split_ends(int(test["start"]), int(test["end"]))
     served = predictor.predict(pd.DataFrame(raw, columns=f.features))
     pred = served.to_numpy(dtype=np.float64)
-    rows = ends - (f.lookback - 1)
+    rows = ends - (history_rows(predictor.spec) - 1)  # served rows start at the longest lookback
     t = f.target_index
     target_at = ends + 1
     out = pd.DataFrame(

@@ -74,8 +74,10 @@ def _result(
         best = _pareto_best(study, names, fixed, tolerance, extra)
         best_value = float(best.values[0])
     else:
-        best = min(complete, key=lambda t: (float(t.value), t.number))
+        ranked = sorted(complete, key=lambda t: (float(t.value), t.number))
+        best = ranked[0]
         best_value = float(best.value if best.value is not None else math.nan)
+        extra["top_trials"] = top_trials(ranked, fixed)
     if subset is not None:
         extra["subset"] = float(subset)
     best_params = {**fixed, **best.params}
@@ -94,6 +96,31 @@ def _result(
         seconds=round(seconds, 2),
         extra=extra,
     )
+
+
+TOP_TRIALS = 5  # the best trials recorded for an ensemble of configurations (evaluate.ensemble)
+
+
+def top_trials(ranked: list[Any], fixed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The :data:`TOP_TRIALS` best of ``ranked`` (completed trials, best first), distinct
+    configurations: number, value, parameters, best epoch and training seconds of each."""
+    out: list[dict[str, Any]] = []
+    for t in ranked:
+        params = {**fixed, **t.params}
+        if any(o["params"] == params for o in out):
+            continue
+        out.append(
+            {
+                "number": t.number,
+                "value": float(t.value),
+                "params": params,
+                "best_epoch": int(t.user_attrs.get("best_epoch", params.get("epochs", 1))),
+                "train_seconds": float(t.user_attrs.get("train_seconds", 0.0)),
+            }
+        )
+        if len(out) == TOP_TRIALS:
+            break
+    return out
 
 
 def _pareto_best(
