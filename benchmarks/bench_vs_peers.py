@@ -14,7 +14,7 @@ seasonal naive on train+val) and wall seconds::
 Series (``benchmarks/data/SOURCES.md``): the bundled airline passengers (lstmtune's default
 split), wineind, woolyrnq, ausbeer and taylor (test sizes of the development set's reference
 table; taylor with its daily season of 48 half-hours — lstmtune infers the weekly one, 336,
-which no classical model here can fit in minutes).
+which no classical model here can fit in minutes) and co2 (monthly Mauna Loa, the last 24).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ SERIES: dict[str, tuple[str | None, str, str, int | None, int | None]] = {
     "woolyrnq": ("woolyrnq.csv", "tonnes", "quarter", 12, None),
     "ausbeer": ("ausbeer.csv", "megalitres", "quarter", 16, None),
     "taylor": ("taylor.csv", "demand_mw", "step", 336, 48),
+    "co2": ("co2_monthly.csv", "co2", "month", 24, None),  # the issue's monthly CO2 (last 24)
 }
 
 
