@@ -14,7 +14,8 @@ seasonal naive on train+val) and wall seconds::
 Series (``benchmarks/data/SOURCES.md``): the bundled airline passengers (lstmtune's default
 split), wineind, woolyrnq, ausbeer and taylor (test sizes of the development set's reference
 table; taylor with its daily season of 48 half-hours — lstmtune infers the weekly one, 336,
-which no classical model here can fit in minutes) and co2 (monthly Mauna Loa, the last 24).
+which no classical model here can fit in minutes), co2 (monthly Mauna Loa, the last 24) and two
+yearly series no development work looked at, sunspots and the Nile.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ SERIES: dict[str, tuple[str | None, str, str, int | None, int | None]] = {
     "ausbeer": ("ausbeer.csv", "megalitres", "quarter", 16, None),
     "taylor": ("taylor.csv", "demand_mw", "step", 336, 48),
     "co2": ("co2_monthly.csv", "co2", "month", 24, None),  # the issue's monthly CO2 (last 24)
+    "sunspots": ("sunspots.csv", "sunspots", "year", 67, None),  # yearly, an 11-year cycle
+    "nile": ("nile.csv", "volume", "year", 20, None),  # yearly, no season
 }
 
 
