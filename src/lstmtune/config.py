@@ -250,7 +250,9 @@ class EvaluateConfig(_Strict):
             " many networks of the winning configuration, trained with different seeds (auto: 5"
             " for a set small enough to be judged by k-fold, else 1); forecast (one series): the"
             " published forecast averages the best trials' configurations, this many, each"
-            " retrained (auto: up to 5 while their trials trained 30 s or less together)"
+            " retrained (auto: up to 5 while their trials trained 30 s or less together; one"
+            " network after PBT, several objectives or the Katib backend, which record only the"
+            " best trial)"
         ),
     )
 
