@@ -129,6 +129,7 @@ def residuals(out: Path) -> dict[str, Any]:
     from lstmtune.data.prepare import read_prepared
     from lstmtune.features import ForecastFeaturizer, forecast_series
     from lstmtune.final_forecast import fit_networks, validation_forecast
+    from lstmtune.forecast_members import history_rows
     from lstmtune.retrain import FinalTrainer
     from lstmtune.serving import Predictor
     from lstmtune.training import select_device
@@ -139,23 +140,25 @@ def residuals(out: Path) -> dict[str, Any]:
     best = json.loads((run_dir / "tune" / "best").read_text())
     model_dir = run_dir / "train-best" / "model"
     spec = json.loads((model_dir / "spec.json").read_text())
-    params = best["best_params"]
-    trainer = FinalTrainer(
-        cfg,
-        params,
-        max(1, int(best["best_epoch"])),
-        cfg.train.seed + int(best["best_trial"]),
-        select_device("cpu"),
-    )
+    device = select_device("cpu")
+    entries = spec.get("members") or [  # the published networks: the ensemble's members
+        {
+            "params": best["best_params"],
+            "epochs": max(1, int(best["best_epoch"])),
+            "seed": cfg.train.seed + int(best["best_trial"]),
+        }
+    ]
+    trainers = [FinalTrainer(cfg, m["params"], m["epochs"], m["seed"], device) for m in entries]
     combination = spec.get("combination")
     fallback = (combination or {}).get("specs") or {}
     val_pred, val_true, val_ends, _ = validation_forecast(
-        fit_networks(parts, meta, [trainer], "train"), meta, combination, fallback
+        fit_networks(parts, meta, trainers, "train"), meta, combination, fallback
     )
-    # the same, the network trained with another seed: free of the winning trial's seed luck
-    reseeded = copy.copy(trainer)
-    reseeded.seed = trainer.seed + 7919
-    refit = fit_networks(parts, meta, [reseeded], "train")
+    # the same, the networks trained with other seeds: free of the winning trials' seed luck
+    reseeded = [copy.copy(t) for t in trainers]
+    for t in reseeded:
+        t.seed += 7919
+    refit = fit_networks(parts, meta, reseeded, "train")
     reseed = validation_forecast(refit, meta, combination, fallback)[:3]
     # the same forecast, trained on train less its last len(val) rows, on those rows: residuals
     # free of the selection on validation (hyperparameters and epochs were chosen there)
@@ -164,7 +167,7 @@ def residuals(out: Path) -> dict[str, Any]:
     cut = int(meta["splits"]["train"]["end"]) - v
     tail_meta["splits"]["train"].update(end=cut, rows=cut)
     tail_meta["splits"]["val"] = {"start": cut, "end": cut + v, "rows": v}
-    tail_fit = fit_networks(parts, tail_meta, [trainer], "train")
+    tail_fit = fit_networks(parts, tail_meta, trainers, "train")
     tail = validation_forecast(tail_fit, tail_meta, combination, fallback)[:3]
     predictor = Predictor.load(model_dir)
     f = predictor.featurizer
@@ -174,7 +177,7 @@ def residuals(out: Path) -> dict[str, Any]:
     ends = f.split_ends(int(test["start"]), int(test["end"]))
     served = predictor.predict(pd.DataFrame(raw, columns=f.features))
     cols = [f"step_{h}" for h in range(1, f.horizon + 1)]
-    test_pred = served[cols].to_numpy(dtype=np.float64)[ends - (f.lookback - 1)]
+    test_pred = served[cols].to_numpy(dtype=np.float64)[ends - (history_rows(spec) - 1)]
     return {
         "series": raw[:, f.target_index],
         "period": f.period,

@@ -14,9 +14,10 @@ from lstmtune import classify_space
 from lstmtune.config import load_config
 from lstmtune.conv import patch_steps
 from lstmtune.data.prepare import prepare
+from lstmtune.data.splits import MIN_TRAIN_WINDOWS
 from lstmtune.forecast_space import BUDGET_WINDOWS, default_tuning_seconds, training_windows
 from lstmtune.model import build_model
-from lstmtune.search_space import default_configuration, default_space
+from lstmtune.search_space import default_configuration, default_space, resolve_search_space
 from lstmtune.tuning.study_config import tuning_budget
 
 META: dict[str, Any] = {
@@ -37,6 +38,19 @@ def test_a_long_season_is_read_in_patches_and_a_short_one_step_by_step() -> None
     assert default_space("forecast", {**META, "seasonal_period": 48})["patch"]["choices"] == [2, 4]
     assert "patch" not in default_space("forecast", {**META, "seasonal_period": 12})
     assert "patch" not in default_space("forecast", {**META, "seasonal_period": 1})
+
+
+def test_patches_follow_the_declared_lookback_and_skip_many_series() -> None:
+    def resolved(meta: dict[str, Any], **declared: Any) -> dict[str, Any]:
+        cfg = load_config(None, {"tune.search_space": declared} if declared else {})
+        return resolve_search_space(cfg, meta, min_train_windows=MIN_TRAIN_WINDOWS)
+
+    assert "patch" not in resolved(META, lookback=24)  # read step by step, as before
+    daily = {**META, "seasonal_period": 24}
+    assert "patch" not in resolved(daily)  # lookbacks 25 and 48
+    assert resolved(daily, lookback=500)["patch"]["choices"] == [8, 16]
+    assert resolved(META, lookback=24, patch=[1, 2])["patch"]["choices"] == [1, 2]  # declared
+    assert "patch" not in default_space("forecast", {**META, "seasonal_period": 48, "n_series": 5})
 
 
 def test_unmasked_windows_are_padded_at_the_front_masked_sequences_at_the_tail() -> None:

@@ -249,8 +249,9 @@ class EvaluateConfig(_Strict):
             "classification: the published classifier averages the class probabilities of this"
             " many networks of the winning configuration, trained with different seeds (auto: 5"
             " for a set small enough to be judged by k-fold, else 1); forecast (one series): the"
-            " published forecast averages the best trials' configurations, this many, each"
-            " retrained (auto: up to 5 while their trials trained 30 s or less together; one"
+            " published forecast averages the best trials' configurations, this many (at most the"
+            " 5 the tune step records), each retrained (auto: up to 5 while their trials trained"
+            " 30 s or less together; one"
             " network after PBT, several objectives or the Katib backend, which record only the"
             " best trial)"
         ),

@@ -3,9 +3,10 @@ tuning budget for long series.
 
 * ``lookback``: one season (plus the step ``seasonal_trend`` reads) and two seasons when a season
   was found, else 8, 16, 32 steps; the seasonal anchors only with a season;
-* ``patch``: a lookback longer than :data:`~lstmtune.classify_space.LSTM_STEPS` steps (a
-  half-hourly series with its weekly season reads 672) is read by the LSTM in patches, so it
-  sees at most about 64 steps (two choices, as for classification). Measured on 4032 half-hours
+* ``patch``: when the longest lookback (the default one or the user's) exceeds
+  :data:`~lstmtune.classify_space.LSTM_STEPS` steps (a half-hourly series with its weekly season
+  reads 672), the LSTM reads patches of steps, so it sees at most about 64 (two choices, as for
+  classification; one series only). Measured on 4032 half-hours
   (season 336, 2150 training windows of 672 steps, 32 units): one step at a time 2.7 s an epoch
   and no learning in 13 epochs (validation RMSE 1101, the anchor's); patches of 16 steps 0.26 s
   an epoch and 885 after 38 epochs. Short lookbacks get no ``patch`` key;
@@ -44,20 +45,38 @@ def forecast_space(meta: dict[str, Any]) -> dict[str, Spec]:
         lookbacks = sorted({max(period + 1, 4), 2 * period})  # period + 1: room for seasonal_trend
         space["lookback"] = _cat(*lookbacks)
         space["anchor"] = _cat("last", "seasonal", "seasonal_trend")
-        patches = _classify.patch_choices(max(lookbacks))
-        if patches != [1]:
-            space["patch"] = _cat(*patches)
     else:
         space["lookback"] = _cat(8, 16, 32)
         space["anchor"] = _fixed("last")
     positive = meta.get("target_positive", False)
     space["transform"] = _cat("none", "log") if positive else _fixed("none")
     space["window_norm"] = _cat(False, True)
+    fit_default_patch(space, meta)
     if int(meta.get("n_series", 1)) > 1:  # many series: an epoch is thousands of windows
         space["batch_size"] = _cat(64, 128, 256)
         # off by default, so any series can be served; e.g. [0, 8] lets the tuner choose
         space["series_embedding_dim"] = _fixed(0)
     return space
+
+
+def fit_default_patch(space: dict[str, Spec], meta: dict[str, Any]) -> None:
+    """Set the default ``patch`` choices for the longest lookback ``space`` holds (called again
+    after a user's declaration that leaves ``patch`` undeclared): none up to
+    :data:`~lstmtune.classify_space.LSTM_STEPS` steps, and never for many series (their windows
+    are short and their defaults unchanged)."""
+    space.pop("patch", None)
+    lookback = space.get("lookback")
+    if not lookback or int(meta.get("n_series", 1)) > 1:
+        return
+    if lookback["type"] == "fixed":
+        longest = int(lookback["value"])
+    elif lookback["type"] == "categorical":
+        longest = max(int(v) for v in lookback["choices"])
+    else:
+        longest = int(lookback["high"])
+    patches = _classify.patch_choices(longest)
+    if patches != [1]:
+        space["patch"] = _cat(*patches)
 
 
 def _shortest_lookback(spec: Spec | None) -> int:

@@ -22,7 +22,7 @@ from lstmtune import classify_space as _classify
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
 from lstmtune.features import anchor_fits
-from lstmtune.forecast_space import forecast_space
+from lstmtune.forecast_space import fit_default_patch, forecast_space
 from lstmtune.search_conditions import WHEN_RE as WHEN_RE
 from lstmtune.search_conditions import Params as Params
 from lstmtune.search_conditions import Spec as Spec
@@ -158,6 +158,8 @@ def resolve_search_space(
     _check(space, meta, min_train_windows)  # first: the lookback values must be valid numbers
     if task == "forecast" and "anchor" not in (cfg.tune.search_space or {}):
         _fit_default_anchors(space, int(meta.get("seasonal_period", 1)))
+    if task == "forecast" and "patch" not in (cfg.tune.search_space or {}):
+        fit_default_patch(space, meta)  # for the lookbacks declared
     return space
 
 
