@@ -100,7 +100,12 @@ def _evaluation_record(
 
 
 def _announce(
-    task: str, metric: str, test_metrics: dict[str, float], base: tuple[str, float], epochs: int
+    task: str,
+    metric: str,
+    test_metrics: dict[str, float],
+    base: tuple[str, float],
+    epochs: int,
+    members: int = 1,
 ) -> bool:
     """Print the retrain line (and the challenger warning); True when the model beats ``base``."""
     from lstmtune.evaluate import baseline_set, better, margin
@@ -112,7 +117,9 @@ def _announce(
     verdict = "beats" if beats else "DOES NOT beat"
     emit(
         "retrained",
-        f"retrained on train+val for {epochs} epochs; test {metric}={value:.4g}"
+        f"retrained on train+val for {epochs} epochs"
+        f"{f' (and {members - 1} more configurations)' if members > 1 else ''};"
+        f" test {metric}={value:.4g}"
         f" {verdict} {base_name} ({base_value:.4g}; {margin(value, base_value, metric)})",
         test_metrics=test_metrics,
         beats_baseline=beats,
@@ -206,7 +213,7 @@ def train_best_step(
     if parent_run_id:
         finite = {k: v for k, v in flat.items() if math.isfinite(v)}
         tracking.log_to_parent(cfg, parent_run_id, metrics=finite)
-    beats = _announce(meta["task"], metric, ev.test_metrics, base, epochs)
+    beats = _announce(meta["task"], metric, ev.test_metrics, base, epochs, len(results))
     evaluation = _evaluation_record(ev, metric, base[0], beats, cfg.evaluate.gate, combination)
     evaluation.update(
         retrain_epochs=epochs,
