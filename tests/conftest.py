@@ -30,6 +30,49 @@ TINY_SPACE: dict[str, Any] = {
 }
 
 
+# a small plain LSTM's settings, for tests that train fixed configurations
+SMALL_NET: dict[str, Any] = {
+    "units": 8,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "recurrent_dropout": 0.0,
+    "bidirectional": False,
+    "learning_rate": 0.01,
+    "optimizer": "adam",
+    "weight_decay": 1e-6,
+}
+
+
+def run_katib_trial(experiment: dict[str, Any], data: Path, **assigned: str) -> str:
+    """The trial command of a rendered Katib Experiment, run here as Katib's trial pod runs it:
+    each parameter takes its ``assigned`` value or else its first feasible one, ``--data`` is
+    ``data``. Returns its stdout; a non-zero exit fails the test."""
+    import re
+    import subprocess
+    import sys
+
+    spec = experiment["spec"]
+    container = spec["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]
+    values = {}
+    for p in spec["parameters"]:
+        fs = p["feasibleSpace"]
+        values[p["name"]] = fs["list"][0] if "list" in fs else fs["min"]
+    values.update(assigned)
+    rendered = [
+        re.sub(r"\$\{trialParameters\.(\w+)\}", lambda m: values[m.group(1)], a)
+        for a in container["args"]
+    ]
+    rendered[rendered.index("--data") + 1] = str(data)
+    out = subprocess.run(
+        [sys.executable, "-m", "lstmtune.cli", *rendered],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
 @pytest.fixture
 def airline_csv() -> str:
     return example_data_path()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMALL_NET
 from torch import nn
 
 from lstmtune.config import RunConfig, load_config
@@ -18,15 +19,8 @@ from lstmtune.features import rmse
 from lstmtune.forecast_members import AUTO_SECONDS, choose_members, history_rows
 
 BASE: dict[str, Any] = {
-    "units": 8,
-    "num_layers": 1,
-    "dropout": 0.0,
-    "recurrent_dropout": 0.0,
-    "bidirectional": False,
-    "learning_rate": 0.01,
+    **SMALL_NET,
     "batch_size": 32,
-    "optimizer": "adam",
-    "weight_decay": 1e-6,
     "epochs": 8,
     "cell": "lstm",
     "head": "last",

@@ -13,21 +13,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMALL_NET
 
 from lstmtune.config import RunConfig, load_config
 from lstmtune.runner import format_summary, run_local
 
 FIXED: dict[str, Any] = {
+    **SMALL_NET,
     "lookback": 12,
-    "units": 8,
-    "num_layers": 1,
-    "dropout": 0.0,
-    "recurrent_dropout": 0.0,
-    "bidirectional": False,
-    "learning_rate": 0.01,
     "batch_size": 64,
-    "optimizer": "adam",
-    "weight_decay": 1e-6,
     "epochs": 6,
     "transform": "none",
     "anchor": "seasonal",

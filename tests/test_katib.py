@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import run_katib_trial
 from replay import json_server
 
 from lstmtune.config import RunConfig, load_config
@@ -271,26 +272,9 @@ def test_trial_command_prints_katib_metric_lines(
     data = tmp_path / "prepared"
     write_prepared(parts, meta, str(data))
     exp = build_experiment(cfg, meta, name="air-trial", data_uri=str(data))
-    args = exp["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0][
-        "args"
-    ]
-    values = {}
-    for p in exp["spec"]["parameters"]:
-        fs = p["feasibleSpace"]
-        values[p["name"]] = fs["list"][0] if "list" in fs else fs["min"]
-    rendered = [
-        re.sub(r"\$\{trialParameters\.(\w+)\}", lambda m: values[m.group(1)], a) for a in args
-    ]
-    rendered[rendered.index("--data") + 1] = str(data)
-    out = subprocess.run(
-        [sys.executable, "-m", "lstmtune.cli", *rendered],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    stdout = run_katib_trial(exp, data)
     metrics: dict[str, list[float]] = {}
-    for line in out.stdout.splitlines():
+    for line in stdout.splitlines():
         for name, value, *_ in METRICS_REGEX.findall(line):
             metrics.setdefault(name, []).append(float(value))
     assert 1 <= len(metrics["val_rmse"]) - 1 <= 4  # one per epoch, then the best value

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import run_katib_trial
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
@@ -132,40 +133,20 @@ def test_a_katib_trial_trains_a_panel_with_its_assigned_embedding(tmp_path: Path
     write_prepared(parts, meta, str(data))
     exp = build_experiment(cfg, meta, name="panel-trial", data_uri=str(data))
     spec = exp["spec"]
-    container = spec["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]
     embedding = next(p for p in spec["parameters"] if p["name"] == "series_embedding_dim")
     assert embedding["feasibleSpace"]["list"] == ["0", "4"]
-    runs = {dim: _katib_trial(container["args"], spec["parameters"], dim, data) for dim in "04"}
+    runs = {dim: _val_mase(run_katib_trial(exp, data, series_embedding_dim=dim)) for dim in "04"}
     assert runs["0"] and runs["4"] and all(np.isfinite(runs["4"]))
     assert runs["0"] != runs["4"]  # the assigned embedding is trained (another network)
 
 
-def _katib_trial(args: list[str], parameters: list[Any], dim: str, data: Path) -> list[float]:
-    """The trial command with Katib's values substituted (the embedding ``dim``); its
-    ``val_mase`` metric lines."""
-    import re
-    import subprocess
-    import sys
-
+def _val_mase(stdout: str) -> list[float]:
+    """The ``val_mase`` metric lines of a trial's output, parsed with Katib's regex."""
     from lstmtune.katib import METRICS_REGEX
 
-    values = {}
-    for p in parameters:
-        fs = p["feasibleSpace"]
-        values[p["name"]] = fs["list"][0] if "list" in fs else fs["min"]
-    values["series_embedding_dim"] = dim
-    rendered = [
-        re.sub(r"\$\{trialParameters\.(\w+)\}", lambda m: values[m.group(1)], a) for a in args
-    ]
-    rendered[rendered.index("--data") + 1] = str(data)
-    out = subprocess.run(
-        [sys.executable, "-m", "lstmtune.cli", *rendered],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    lines = out.stdout.splitlines()
     return [
-        float(v) for line in lines for n, v, *_ in METRICS_REGEX.findall(line) if n == "val_mase"
+        float(v)
+        for line in stdout.splitlines()
+        for n, v, *_ in METRICS_REGEX.findall(line)
+        if n == "val_mase"
     ]

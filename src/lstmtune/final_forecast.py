@@ -39,19 +39,23 @@ class NetworkFits:
         return self.problems[0]
 
 
+def member_problems(
+    parts: dict[str, Any], meta: dict[str, Any], trainers: list[Any]
+) -> list[ForecastProblem]:
+    """Each member's problem: the data prepared with its own configuration."""
+    from lstmtune.problems import make_problem
+
+    problems = [make_problem(parts, meta, trainer.params) for trainer in trainers]
+    assert all(isinstance(p, ForecastProblem) for p in problems)
+    return problems  # type: ignore[return-value]
+
+
 def fit_networks(
     parts: dict[str, Any], meta: dict[str, Any], trainers: list[Any], *splits: str
 ) -> NetworkFits:
     """Every member trained on ``splits`` by its ``trainer(problem, tensors) -> model``."""
-    from lstmtune.problems import make_problem
-
-    problems: list[ForecastProblem] = []
-    models: list[LSTMNet] = []
-    for trainer in trainers:
-        problem = make_problem(parts, meta, trainer.params)
-        assert isinstance(problem, ForecastProblem)
-        problems.append(problem)
-        models.append(trainer(problem, problem.tensors(*splits)))
+    problems = member_problems(parts, meta, trainers)
+    models = [t(p, p.tensors(*splits)) for t, p in zip(trainers, problems, strict=True)]
     return NetworkFits(problems, models)
 
 
@@ -149,15 +153,11 @@ def final_networks(
     """The members trained on train+val (the winner's PBT schedule replayed when it has one):
     the fits (models on the CPU in eval mode) and each member's
     :class:`~lstmtune.training.TrainResult`."""
-    from lstmtune.problems import make_problem
-
-    problems: list[ForecastProblem] = []
-    results: list[Any] = []
-    for i, trainer in enumerate(trainers):
-        problem = make_problem(parts, meta, trainer.params)
-        assert isinstance(problem, ForecastProblem)
-        problems.append(problem)
-        results.append(trainer.final(problem, best if i == 0 else {}))
+    problems = member_problems(parts, meta, trainers)
+    results = [
+        t.final(p, best if i == 0 else {})
+        for i, (t, p) in enumerate(zip(trainers, problems, strict=True))
+    ]
     return NetworkFits(problems, [r.model.cpu().eval() for r in results]), results
 
 

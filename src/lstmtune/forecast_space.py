@@ -59,6 +59,16 @@ def forecast_space(meta: dict[str, Any]) -> dict[str, Spec]:
     return space
 
 
+def lookback_range(spec: Spec) -> tuple[int, int]:
+    """The shortest and the longest lookback a ``lookback`` spec allows."""
+    if spec["type"] == "fixed":
+        return int(spec["value"]), int(spec["value"])
+    if spec["type"] == "categorical":
+        values = [int(v) for v in spec["choices"]]
+        return min(values), max(values)
+    return int(spec["low"]), int(spec["high"])
+
+
 def fit_default_patch(space: dict[str, Spec], meta: dict[str, Any]) -> None:
     """Set the default ``patch`` choices for the longest lookback ``space`` holds (called again
     after a user's declaration that leaves ``patch`` undeclared): none up to
@@ -68,32 +78,17 @@ def fit_default_patch(space: dict[str, Spec], meta: dict[str, Any]) -> None:
     lookback = space.get("lookback")
     if not lookback or int(meta.get("n_series", 1)) > 1:
         return
-    if lookback["type"] == "fixed":
-        longest = int(lookback["value"])
-    elif lookback["type"] == "categorical":
-        longest = max(int(v) for v in lookback["choices"])
-    else:
-        longest = int(lookback["high"])
-    patches = _classify.patch_choices(longest)
+    patches = _classify.patch_choices(lookback_range(lookback)[1])
     if patches != [1]:
         space["patch"] = _cat(*patches)
-
-
-def _shortest_lookback(spec: Spec | None) -> int:
-    if not spec:
-        return 1
-    if spec["type"] == "fixed":
-        return int(spec["value"])
-    if spec["type"] == "categorical":
-        return min(int(v) for v in spec["choices"])
-    return int(spec["low"])
 
 
 def training_windows(meta: dict[str, Any]) -> int:
     """The most training windows a single series' trial can have: train rows minus the shortest
     lookback and the horizon, plus one."""
     rows = int(meta.get("splits", {}).get("train", {}).get("rows", 0))
-    lookback = _shortest_lookback(meta.get("search_space", {}).get("lookback"))
+    spec = meta.get("search_space", {}).get("lookback")
+    lookback = lookback_range(spec)[0] if spec else 1
     return max(0, rows - lookback - int(meta.get("horizon", 1)) + 1)
 
 

@@ -92,10 +92,12 @@ def write_page(request: ReportRequest, summary: dict[str, Any], plots: Any) -> N
     )
 
 
-def spare_core() -> bool:
-    """Whether a core is idle enough for drawing beside the registration."""
+def spare_core(free: float = 1.0) -> bool:
+    """Whether the 1-minute load average leaves ``free`` cores idle for a helper process (the
+    report's drawing beside the registration: a whole core; a step's helpers: half a core, see
+    :mod:`lstmtune.steps`)."""
     try:
-        return (os.cpu_count() or 1) - os.getloadavg()[0] >= 1.0
+        return (os.cpu_count() or 1) - os.getloadavg()[0] >= free
     except OSError:  # no load average on this platform
         return False
 

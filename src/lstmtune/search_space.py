@@ -22,7 +22,7 @@ from lstmtune import classify_space as _classify
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
 from lstmtune.features import anchor_fits
-from lstmtune.forecast_space import fit_default_patch, forecast_space
+from lstmtune.forecast_space import fit_default_patch, forecast_space, lookback_range
 from lstmtune.search_conditions import WHEN_RE as WHEN_RE
 from lstmtune.search_conditions import Params as Params
 from lstmtune.search_conditions import Spec as Spec
@@ -169,8 +169,7 @@ def _fit_default_anchors(space: dict[str, Spec], period: int) -> None:
     spec = space["anchor"]
     if spec["type"] != "categorical":
         return
-    values = _values(space["lookback"])
-    longest = int(max(values)) if values else int(space["lookback"]["high"])
+    longest = lookback_range(space["lookback"])[1]
     keep = [
         a for a in spec["choices"] if anchor_fits(a, longest, period)
     ]  # the defaults always keep "last"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +54,9 @@ def _spare_core() -> bool:
     leaves half a core or more. The run's own steps (one process at a time) count in it, about 1
     once a run has gone on for a minute: back-to-back runs on an idle 2-core machine still get
     their helpers (load 1.1-1.4 measured there), a machine busy with anything else does not."""
-    try:
-        return (os.cpu_count() or 1) - os.getloadavg()[0] >= 0.5
-    except OSError:  # no load average on this platform
-        return False
+    from lstmtune.report_job import spare_core
+
+    return spare_core(free=0.5)
 
 
 @finishing
