@@ -135,6 +135,21 @@ def test_slice_is_a_stretched_window_of_the_sequence() -> None:
     assert float(out[-1] - out[0]) == pytest.approx(17 / 19, abs=1e-5)  # 18 of 20 steps
 
 
+def test_warp_moves_steps_along_a_smooth_monotone_path_that_keeps_both_ends() -> None:
+    """Time warping reads each step at a warped position: a ramp stays increasing with its first
+    and last values in place, but its inside moves; a constant stays constant."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.linspace(0, 1, 30).reshape(1, 30, 1).repeat(2, 1, 1)
+    x[1] = 2.5
+    out = augment("warp", x, None, gen)
+    ramp = out[0, :, 0]
+    assert bool((ramp.diff() >= 0).all())
+    assert float(ramp[0]) == pytest.approx(0.0, abs=1e-6)
+    assert float(ramp[-1]) == pytest.approx(1.0, abs=1e-5)
+    assert float((ramp - x[0, :, 0]).abs().max()) > 0.01
+    assert torch.allclose(out[1], x[1])
+
+
 def test_batch_size_is_capped_by_the_training_set(tmp_path: Path) -> None:
     parts, meta = _prepared(tmp_path)
     problem = make_problem(parts, meta, BASE)

@@ -36,7 +36,7 @@ def test_default_classify_space_is_lstm_fcn_with_small_data_training() -> None:
     space = default_space("classify", _meta(longest=427))
     assert space["conv"] == {"type": "fixed", "value": "fcn"}
     assert space["patch"]["choices"] == [8, 16]
-    assert set(space["augment"]["choices"]) == {"none", "jitter", "scaling", "slice"}
+    assert set(space["augment"]["choices"]) == {"none", "jitter", "scaling", "slice", "warp"}
     assert space["class_weight"]["choices"] == ["none", "balanced"]
     assert "lookback" not in space and "embedding_dim" not in space
     assert "conv" not in default_space("text") and "conv" not in default_space("forecast")

@@ -43,7 +43,7 @@ CLASSIFY_PARAMS = (
 )
 CLASS_WEIGHTS = ("none", "balanced")
 CONVS = ("none", "fcn", "inception")  # lstmtune.conv
-AUGMENTS = ("none", "jitter", "scaling", "slice")  # lstmtune.augment
+AUGMENTS = ("none", "jitter", "scaling", "slice", "warp")  # lstmtune.augment
 
 
 def _cat(*choices: Any) -> Spec:
@@ -118,7 +118,7 @@ def classify_space(meta: dict[str, Any]) -> dict[str, Spec]:
         "conv": _fixed("fcn"),
         "conv_filters": _cat(32, 64),
         "patch": _cat(*patches) if len(patches) > 1 else _fixed(patches[0]),
-        "augment": _cat("none", "jitter", "scaling", "slice"),
+        "augment": _cat(*AUGMENTS),
         "label_smoothing": _cat(0.0, 0.1),
         "class_weight": _cat(*CLASS_WEIGHTS),
     }
