@@ -248,6 +248,28 @@ def test_combination_weights_are_chosen_on_validation_and_stay_convex() -> None:
     assert alone["weights"] == {"network": 1.0}
 
 
+def test_equal_weights_average_the_forecasts_within_twice_the_best_validation_rmse() -> None:
+    """The default rule: equal weights of every forecast whose validation RMSE is at most TRIM x
+    the best, whatever a weight search would prefer; a failed (non-finite or far worse)
+    forecast is left out; the summary line names the rule."""
+    from lstmtune.combine import TRIM, describe, equal_weights
+
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(40, 1)).cumsum(axis=0)
+    network = true + rng.normal(size=(40, 1))
+    partners = {"arima": true + 1.2 * rng.normal(size=(40, 1)), "ets": true + 0.8}
+    out = equal_weights(network, partners, true)
+    assert out["rule"] == "equal" and out["weights"] == pytest.approx(
+        {"network": 1 / 3, "arima": 1 / 3, "ets": 1 / 3}
+    )
+    mix = (network + partners["arima"] + partners["ets"]) / 3
+    assert out["val_rmse"] == pytest.approx(float(np.sqrt(np.mean((mix - true) ** 2))))
+    far = {"arima": true + 3 * TRIM * (network - true), "ets": np.full_like(true, np.nan)}
+    assert equal_weights(network, far, true)["weights"] == {"network": 1.0}
+    line = describe({**out, "weights": {"network": 0.5, "ets": 0.5}})
+    assert line is not None and "equal weights of the forecasts within 2x" in line
+
+
 def test_a_series_too_short_for_the_classical_fit_keeps_the_lstm_path_with_a_warning() -> None:
     from lstmtune.classical import add_classical
 

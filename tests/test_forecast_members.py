@@ -86,6 +86,8 @@ def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(
     trainers = [FinalTrainer(cfg, first, 8, 0, device), FinalTrainer(cfg, second, 6, 1, device)]
     combination, intervals = prepare_final(parts, meta, trainers, combine=True, levels=[80])
     assert combination is not None and intervals is not None
+    assert combination["rule"] == "equal"  # the default: equal weights of the kept forecasts
+    assert sum(combination["weights"].values()) == pytest.approx(1.0)
     fits, results = final_networks(parts, meta, trainers, {})
     assert len(results) == 2
     members = member_entries(fits.problems, trainers)

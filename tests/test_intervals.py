@@ -117,7 +117,11 @@ def test_calibrated_on_validation_a_real_fit_covers_near_nominal_on_test(tmp_pat
 def test_forecast_run_publishes_intervals_and_their_coverage(
     tiny_config: Callable[..., RunConfig], airline_csv: str
 ) -> None:
-    cfg = tiny_config(**{"evaluate.gate": "naive", "data.horizon": 2})
+    # validation-chosen weights: the protocol issue 14's figures were measured with (equal
+    # weights give this 3-epoch network's run 88.1 / 95.2, over-covering on the safe side)
+    cfg = tiny_config(
+        **{"evaluate.gate": "naive", "data.horizon": 2, "evaluate.combine_weights": "validation"}
+    )
     summary = run_local(cfg)
     test = summary["test_metrics"]
     for level in ("80", "95"):

@@ -238,9 +238,18 @@ class EvaluateConfig(_Strict):
     combine: bool = Field(
         True,
         description=(
-            "forecast: publish a convex combination of the network, AutoARIMA and AutoETS,"
-            " weights chosen on validation (the network alone when no mix helps); many series:"
-            " one set of weights, per-series models, up to 100 series"
+            "forecast: publish a convex combination of the network, AutoARIMA and AutoETS"
+            " (weights: combine_weights); many series: one set of weights chosen on validation,"
+            " per-series models, up to 100 series"
+        ),
+    )
+    combine_weights: Literal["equal", "validation"] = Field(
+        "equal",
+        description=(
+            "one series: equal: equal weights of the forecasts whose validation RMSE is within"
+            " 2x the best (estimated weights overfit a few validation points); validation: the"
+            " convex weights (0.05 grid) with the lowest validation RMSE, the network alone"
+            " when no mix helps"
         ),
     )
     ensemble: Literal["auto"] | int = Field(

@@ -66,13 +66,15 @@ def prepare_final(
     *,
     combine: bool,
     levels: list[float],
+    rule: str = "equal",
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Everything the final forecast needs before the networks are trained on train+val:
     ``(combination or None, interval spec or None)``. The classical anchors are refitted on
     train+val when the run has them (``meta`` is updated: the final model's anchors). The
     networks (``trainers``: the members, winner first) are trained on train once, with the
     tuning-time anchors, and their average validation forecast chooses the combination weights
-    (``evaluate.combine``) and calibrates the intervals."""
+    (``evaluate.combine``, by ``rule``: :data:`lstmtune.combine.RULES`) and calibrates the
+    intervals."""
     from lstmtune.classical import add_classical
 
     tuning_meta = copy.deepcopy(meta)  # anchors fitted on train, as while tuning
@@ -87,7 +89,7 @@ def prepare_final(
     if combine:
         from lstmtune.combine import validation_choice
 
-        combination = validation_choice(fits.problem, fits.forecast("val"), meta["classical"])
+        combination = validation_choice(fits.problem, fits.forecast("val"), meta["classical"], rule)
     if not levels:
         return combination, None
     fallback = meta.get("classical") or {}  # a partner that failed on train: its train+val fit

@@ -254,7 +254,12 @@ def _single_series(
     ]
     combine = cfg.evaluate.combine and not best.get("schedule")  # weights on validation
     combination, intervals = prepare_final(
-        parts, meta, trainers, combine=combine, levels=cfg.evaluate.levels
+        parts,
+        meta,
+        trainers,
+        combine=combine,
+        levels=cfg.evaluate.levels,
+        rule=cfg.evaluate.combine_weights,
     )
     fits, results = final_networks(parts, meta, trainers, best)
     members = member_entries(fits.problems, trainers) if len(trainers) > 1 else None
