@@ -2,7 +2,8 @@
 
 For a development UCR set (long format ``case, t, c0..., label, split``, the archive's split) it
 prepares the data as ``lstmtune run`` does, takes lstmtune's default classification configuration
-(:func:`lstmtune.classify_space.classify_preferred`, 32 units) and, for each augmentation and
+(:func:`lstmtune.search_space.default_configuration` in the default space: the first trial of a
+default run) and, for each augmentation and
 seed, trains the networks the run would publish (:func:`lstmtune.final_classify.fit_ensemble`:
 annealed retrains on train+val, the retrain epochs of :func:`lstmtune.crossval.final_epochs`),
 then scores them on the test split. No search: it isolates what one choice does::
@@ -46,22 +47,17 @@ def _prepared(name: str, out: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def measure(
     parts: dict[str, Any], meta: dict[str, Any], augment: str, seed: int, members: int, epochs: int
 ) -> dict[str, Any]:
-    """Test accuracy of ``members`` annealed networks of the default configuration."""
+    """Test accuracy of ``members`` annealed networks of lstmtune's default configuration (the
+    first trial of a default run) with ``augment``."""
     import torch
 
-    from lstmtune.classify_space import classify_preferred
     from lstmtune.crossval import final_epochs
     from lstmtune.final_classify import class_proba, fit_ensemble
     from lstmtune.problems import make_problem
+    from lstmtune.search_space import default_configuration, default_space, fixed_params
 
-    params = {
-        "units": 32,
-        "num_layers": 1,
-        "optimizer": "adam",
-        "dropout": 0.0,
-        "weight_decay": 0.0,
-    }
-    params.update({**classify_preferred(meta), "augment": augment, "epochs": 400})
+    space = default_space("classify", meta)
+    params = {**fixed_params(space), **default_configuration(space, meta), "augment": augment}
     problem = make_problem(parts, meta, params)
     n_epochs = final_epochs(problem, params, epochs)
     started = time.perf_counter()

@@ -266,8 +266,22 @@ def test_equal_weights_average_the_forecasts_within_twice_the_best_validation_rm
     assert out["val_rmse"] == pytest.approx(float(np.sqrt(np.mean((mix - true) ** 2))))
     far = {"arima": true + 3 * TRIM * (network - true), "ets": np.full_like(true, np.nan)}
     assert equal_weights(network, far, true)["weights"] == {"network": 1.0}
+    bad = np.full_like(true, np.nan)  # a failed network is left out, and 0 x NaN stays out
+    dropped = equal_weights(bad, partners, true)
+    assert set(dropped["weights"]) == {"arima", "ets"} and np.isfinite(dropped["val_rmse"])
     line = describe({**out, "weights": {"network": 0.5, "ets": 0.5}})
     assert line is not None and "equal weights of the forecasts within 2x" in line
+
+
+def test_a_combination_without_the_network_ignores_its_forecast(airline: np.ndarray) -> None:
+    """Weight 0 on the network: its forecast is not read, even where it is not finite."""
+    from lstmtune.combine import apply
+
+    arima = fit_spec("arima", airline[:122], 12)
+    ends = np.arange(122, 143)
+    combination = {"weights": {"arima": 1.0}, "specs": {"arima": arima}}
+    out = apply(combination, np.full((len(ends), 1), np.nan), airline, ends, 12)
+    assert np.allclose(out, spec_forecasts(arima, airline, ends, 1, 12))
 
 
 def test_a_series_too_short_for_the_classical_fit_keeps_the_lstm_path_with_a_warning() -> None:

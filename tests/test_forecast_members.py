@@ -4,6 +4,7 @@ the pyfunc exactly as it was evaluated."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,15 @@ def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(
     combination, intervals = prepare_final(parts, meta, trainers, combine=True, levels=[80])
     assert combination is not None and intervals is not None
     assert combination["rule"] == "equal"  # the default: equal weights of the kept forecasts
-    assert sum(combination["weights"].values()) == pytest.approx(1.0)
+    kept = combination["weights"]
+    assert sum(kept.values()) == pytest.approx(1.0) and len(set(kept.values())) == 1
+    fitted, _ = prepare_final(
+        parts, copy.deepcopy(meta), trainers, combine=True, levels=[], rule="validation"
+    )
+    assert fitted is not None and fitted["rule"] == "validation"
+    assert all(round(w / 0.05, 6).is_integer() for w in fitted["weights"].values())  # the grid
+    with pytest.raises(ValueError, match="combine_weights"):
+        prepare_final(parts, copy.deepcopy(meta), trainers, combine=True, levels=[], rule="mean")
     fits, results = final_networks(parts, meta, trainers, {})
     assert len(results) == 2
     members = member_entries(fits.problems, trainers)

@@ -148,7 +148,8 @@ def apply(
     if not is_mix(combination):
         return network
     assert combination is not None
-    out: np.ndarray = float(combination["weights"].get("network", 0.0)) * network
+    w_net = float(combination["weights"].get("network", 0.0))
+    out: np.ndarray = w_net * network if w_net else np.zeros_like(network)  # 0 x NaN is NaN
     for kind, w in combination["weights"].items():
         if kind != "network":
             spec = combination["specs"][kind]
@@ -171,6 +172,8 @@ def validation_choice(
     offsets the tuned network's validation score being the best of many trials on the same
     points; measured better or equal on all four benchmark series than partners fitted on
     train only)."""
+    if rule not in RULES:
+        raise ValueError(f"combine_weights must be one of {RULES}, got {rule!r}")
     val = problem.tensors("val")
     assert val.raw_y is not None
     f = problem.featurizer
