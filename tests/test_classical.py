@@ -273,6 +273,19 @@ def test_equal_weights_average_the_forecasts_within_twice_the_best_validation_rm
     assert line is not None and "equal weights of the forecasts within 2x" in line
 
 
+def test_auto_weights_are_equal_on_a_short_validation_split_and_estimated_on_a_long_one() -> None:
+    from lstmtune.combine import AUTO_ORIGINS, resolved_rule
+
+    assert resolved_rule("auto", 22) == "equal"
+    assert resolved_rule("auto", AUTO_ORIGINS - 1) == "equal"
+    assert resolved_rule("auto", AUTO_ORIGINS) == "validation"
+    assert (
+        resolved_rule("equal", 605) == "equal" and resolved_rule("validation", 22) == "validation"
+    )
+    with pytest.raises(ValueError, match="combine_weights"):
+        resolved_rule("mean", 22)
+
+
 def test_a_combination_without_the_network_ignores_its_forecast(airline: np.ndarray) -> None:
     """Weight 0 on the network: its forecast is not read, even where it is not finite."""
     from lstmtune.combine import apply

@@ -243,13 +243,13 @@ class EvaluateConfig(_Strict):
             " per-series models, up to 100 series"
         ),
     )
-    combine_weights: Literal["equal", "validation"] = Field(
-        "equal",
+    combine_weights: Literal["auto", "equal", "validation"] = Field(
+        "auto",
         description=(
             "one series: equal: equal weights of the forecasts whose validation RMSE is within"
             " 2x the best (estimated weights overfit a few validation points); validation: the"
             " convex weights (0.05 grid) with the lowest validation RMSE, the network alone"
-            " when no mix helps"
+            " when no mix helps; auto: equal below 200 validation origins, else validation"
         ),
     )
     ensemble: Literal["auto"] | int = Field(

@@ -66,7 +66,7 @@ def prepare_final(
     *,
     combine: bool,
     levels: list[float],
-    rule: str = "equal",
+    rule: str = "auto",
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Everything the final forecast needs before the networks are trained on train+val:
     ``(combination or None, interval spec or None)``. The classical anchors are refitted on
