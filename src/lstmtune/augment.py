@@ -38,9 +38,14 @@ def _randn(shape: tuple[int, ...], gen: torch.Generator, like: torch.Tensor) -> 
     return torch.randn(shape, generator=gen).to(device=like.device, dtype=like.dtype)
 
 
+def _valid_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> list[int]:
+    """Each sequence's valid steps (all ``T`` without ``lengths``), read once as Python ints."""
+    return [x.shape[1]] * x.shape[0] if lengths is None else [int(v) for v in lengths]
+
+
 def _slice(x: torch.Tensor, lengths: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
-    b, t, _ = x.shape
-    lens = [t] * b if lengths is None else [int(v) for v in lengths]
+    b = x.shape[0]
+    lens = _valid_lengths(x, lengths)
     out = torch.zeros_like(x)
     starts = torch.rand(b, generator=gen)
     for i, n in enumerate(lens):
@@ -67,10 +72,8 @@ def _warp_positions(n: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _warp(x: torch.Tensor, lengths: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
-    b, t, _ = x.shape
-    lens = [t] * b if lengths is None else [int(v) for v in lengths]
     out = torch.zeros_like(x)
-    for i, n in enumerate(lens):
+    for i, n in enumerate(_valid_lengths(x, lengths)):
         if n < 3:
             out[i, :n] = x[i, :n]
             continue
