@@ -298,7 +298,7 @@ def test_a_combination_without_the_network_ignores_its_forecast(airline: np.ndar
 
 
 def test_a_series_too_short_for_the_classical_fit_keeps_the_lstm_path_with_a_warning() -> None:
-    from lstmtune.classical import add_classical
+    from lstmtune.classical_fits import add_classical
 
     y = np.linspace(1.0, 2.0, 20) + np.tile([0.0, 0.3, -0.2, 0.1], 5)
     parts = {"train": pd.DataFrame({"y": y[:12]}), "val": pd.DataFrame({"y": y[12:16]})}

@@ -68,7 +68,7 @@ def test_the_tuning_result_records_the_best_distinct_configurations(
 def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(
     airline_csv: str, tmp_path: Path
 ) -> None:
-    from lstmtune.classical import add_classical
+    from lstmtune.classical_fits import add_classical
     from lstmtune.data.prepare import prepare
     from lstmtune.final_forecast import evaluate_forecast, final_networks, prepare_final
     from lstmtune.forecast_members import member_entries

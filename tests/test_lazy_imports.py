@@ -1,8 +1,8 @@
 """What a pipeline step imports and when: ``mlflow.pyfunc`` only where the pyfunc is logged or
 loaded, torch not in the prepare step even with ``train.threads`` set (each checked in a fresh
 interpreter, what a step process is); the pyfunc made on first use still serves what the
-Predictor predicts; the prepare step's classical fit in a child process (while the step imports
-MLflow) gives the specs and warnings of the fit in the step's own process."""
+Predictor predicts; the MLflow helper process writes what the step would have written (the
+classical fits' child process: ``test_classical_fits.py``)."""
 
 from __future__ import annotations
 
@@ -104,53 +104,6 @@ def test_the_lazy_pyfunc_serves_what_the_predictor_predicts(tmp_path: Path) -> N
     served = mlflow.pyfunc.load_model(str(tmp_path / "pyfunc")).predict(frame)
     expected = Predictor.load(tmp_path / "model").predict(frame)
     pd.testing.assert_frame_equal(served, expected)
-
-
-def _no_fit_here(*args: object) -> None:
-    raise AssertionError("fitted in the test process, not in the child")
-
-
-def test_the_classical_fit_in_a_child_process_equals_the_fit_here(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The prepare step's anchors fitted beside its MLflow imports: the same specs to the bit,
-    and the same warnings for a series too short to fit."""
-    from lstmtune.classical import PendingFit, add_classical, fit_specs, start_classical
-
-    y = pd.read_csv(AIRLINE)["passengers"].to_numpy(dtype=np.float64)
-    expected = fit_specs(y, 100, 12)
-    child = PendingFit(y, 100, 12, parallel=True)
-    assert child.proc is not None
-    with monkeypatch.context() as m:  # the result comes from the child, not a fit here
-        m.setattr("lstmtune.classical.fit_specs", _no_fit_here)
-        specs, failed = child.result()
-    assert (specs, failed) == expected and set(specs) == {"arima", "ets"}
-    assert json.dumps(specs, sort_keys=True) == json.dumps(fit_specs(y, 100, 12)[0], sort_keys=True)
-
-    short = np.linspace(1.0, 2.0, 20) + np.tile([0.0, 0.3, -0.2, 0.1], 5)
-    parts = {"train": pd.DataFrame({"y": short[:12]}), "val": pd.DataFrame({"y": short[12:16]})}
-    parts["test"] = pd.DataFrame({"y": short[16:]})
-    meta = {
-        "columns": {"target": "y"},
-        "splits": {"train": {"end": 12}, "val": {"end": 16}},
-        "seasonal_period": 12,
-    }
-    here = add_classical(dict(meta), parts, "train", extend_space=False)
-    pending = start_classical(meta, parts, "train", parallel=True)
-    assert pending.proc is not None
-    monkeypatch.setattr("lstmtune.classical.fit_specs", _no_fit_here)
-    there = add_classical(meta, parts, "train", extend_space=False, pending=pending)
-    assert there == here and len(there) == 2 and meta["classical"] == {}
-
-
-def test_a_child_that_fails_leaves_the_fit_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lstmtune.classical import PendingFit, fit_specs
-
-    y = pd.read_csv(AIRLINE)["passengers"].to_numpy(dtype=np.float64)
-    monkeypatch.setattr(sys, "executable", "false")  # exits 1 at once, reads nothing
-    pending = PendingFit(y, 100, 12, parallel=True)
-    assert pending.proc is not None
-    assert pending.result() == fit_specs(y, 100, 12)
 
 
 def test_the_mlflow_helper_writes_the_batch_without_mlflow_in_the_step(tmp_path: Path) -> None:

@@ -23,9 +23,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import subprocess
-import sys
 import time
 import warnings
 from collections import OrderedDict
@@ -375,76 +372,3 @@ def fit_specs(
         except ClassicalError as exc:
             failed[kind] = str(exc)
     return specs, failed
-
-
-class PendingFit:
-    """:func:`fit_specs` of ``y[:fit_end]``, with ``parallel`` in a child process (``python -m
-    lstmtune.classical``, the series and specs as JSON: exact floats) while the caller does other
-    work; :meth:`result` waits for it, and fits here if the child failed or was not started."""
-
-    def __init__(self, y: np.ndarray, fit_end: int, period: int, *, parallel: bool) -> None:
-        self.y, self.fit_end, self.period = y, fit_end, period
-        self.proc: subprocess.Popen[str] | None = None
-        if parallel:
-            command = [sys.executable, "-m", "lstmtune.classical"]
-            request = json.dumps({"y": y[:fit_end].tolist(), "period": period})
-            with contextlib.suppress(Exception):  # else fitted in result()
-                pipe = subprocess.PIPE
-                self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True)
-                self.proc.stdin.write(request + "\n")  # type: ignore[union-attr]
-                self.proc.stdin.close()  # type: ignore[union-attr]
-
-    def result(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        if self.proc is not None:
-            with contextlib.suppress(Exception):
-                out = self.proc.stdout.read()  # type: ignore[union-attr]
-                if self.proc.wait() == 0:
-                    got = json.loads(out)
-                    return got["specs"], got["failed"]
-        return fit_specs(self.y, self.fit_end, self.period)
-
-
-def start_classical(
-    meta: dict[str, Any], parts: dict[str, Any], fit_split: str, *, parallel: bool = False
-) -> PendingFit:
-    """Start the fit :func:`add_classical` needs (in a child process with ``parallel``)."""
-    target, end = meta["columns"]["target"], int(meta["splits"][fit_split]["end"])
-    y = np.concatenate([parts[s][target].to_numpy(np.float64) for s in ("train", "val", "test")])
-    return PendingFit(y, end, int(meta["seasonal_period"]), parallel=parallel)
-
-
-def add_classical(
-    meta: dict[str, Any],
-    parts: dict[str, Any],
-    fit_split: str,
-    *,
-    extend_space: bool,
-    pending: PendingFit | None = None,
-) -> list[str]:
-    """Fit AutoARIMA and AutoETS on the target up to the end of ``fit_split`` (``train`` while
-    tuning, ``val`` for the final model; or take the fit ``pending`` from :func:`start_classical`)
-    and store their specs in ``meta["classical"]`` (a kind that fails keeps an earlier fit, if
-    any). With ``extend_space`` the fitted kinds join the default anchor choices of
-    ``meta["search_space"]``. Returns warnings, one line each."""
-    specs, failed = (pending or start_classical(meta, parts, fit_split)).result()
-    meta["classical"] = {**(meta.get("classical") or {}), **specs}
-    meta["classical_failures"] = failed
-    space = meta.get("search_space") or {}
-    anchor = space.get("anchor")
-    if extend_space and specs and isinstance(anchor, dict):
-        choices = list(anchor["choices"]) if anchor["type"] == "categorical" else [anchor["value"]]
-        choices += [k for k in KINDS if k in specs and k not in choices]
-        space["anchor"] = {"type": "categorical", "choices": choices}
-    return [
-        f"warning: {BASELINE_NAMES[k]} could not be fitted ({reason}); the LSTM runs without it"
-        for k, reason in failed.items()
-    ]
-
-
-if __name__ == "__main__":  # pragma: no cover - run by PendingFit
-    request = json.loads(sys.stdin.readline())
-    y = np.asarray(request["y"], dtype=np.float64)
-    specs, failed = fit_specs(y, len(y), int(request["period"]))
-    sys.stdout.write(json.dumps({"specs": specs, "failed": failed}) + "\n")
-    sys.stdout.flush()
-    os._exit(0)  # no interpreter teardown (a second with statsmodels): the step is waiting

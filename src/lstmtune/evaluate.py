@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lstmtune.features import ForecastFeaturizer, anchor_fits, mae, naive_forecast, rmse
+
+if TYPE_CHECKING:
+    from lstmtune.classical_fits import PendingFit
 
 PRIMARY_METRIC = {"forecast": "rmse", "classify": "macro_f1", "text": "macro_f1"}
 
@@ -60,20 +63,27 @@ def forecast_classical_baselines(
     ends: np.ndarray,
     fit_end: int,
     kinds: tuple[str, ...] = ("arima", "ets"),
+    pending: PendingFit | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, str], dict[str, float], dict[str, np.ndarray]]:
     """AutoARIMA and AutoETS (statsforecast, season from the data) fitted on ``raw[:fit_end]``
     (train+val) and scored on exactly the windows the model is scored on: one forecast of the
     horizon per origin in ``ends`` with the true history, nothing refitted.
 
     Returns ``(metrics, failures -> reason, seconds, forecasts [N, horizon])`` by baseline name;
-    a model that cannot be fitted is reported in the failures, never raised."""
-    from lstmtune.classical import classical_baselines
-
+    a model that cannot be fitted is reported in the failures, never raised. ``pending`` (the
+    step's :class:`~lstmtune.classical_fits.PendingFit`) hands over the forecasts its child
+    process made when they are these (AutoARIMA and AutoETS of this series and fit)."""
     series = raw[:, featurizer.target_index]
     true = featurizer.raw_targets(raw, ends)
-    preds, failed, seconds = classical_baselines(
-        series, fit_end, ends, featurizer.horizon, featurizer.period, kinds
-    )
+    h, period = featurizer.horizon, featurizer.period
+    got = None
+    if pending is not None and kinds == ("arima", "ets") and pending.fit_end == fit_end:
+        got = pending.baselines(series, ends, h, period)
+    if got is None:
+        from lstmtune.classical import classical_baselines
+
+        got = classical_baselines(series, fit_end, ends, h, period, kinds)
+    preds, failed, seconds = got
     return {k: forecast_metrics(p, true) for k, p in preds.items()}, failed, seconds, preds
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from lstmtune.forecast_members import average_forecast
 from lstmtune.model import LSTMNet
 from lstmtune.progress import emit
 from lstmtune.training import ForecastProblem
+
+if TYPE_CHECKING:
+    from lstmtune.classical_fits import PendingFit
 
 
 @dataclass
@@ -67,6 +70,7 @@ def prepare_final(
     combine: bool,
     levels: list[float],
     rule: str = "auto",
+    pending: PendingFit | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Everything the final forecast needs before the networks are trained on train+val:
     ``(combination or None, interval spec or None)``. The classical anchors are refitted on
@@ -75,12 +79,13 @@ def prepare_final(
     tuning-time anchors, and their average validation forecast chooses the combination weights
     (``evaluate.combine``, by ``rule``: :data:`lstmtune.combine.RULES`) and calibrates the
     intervals."""
-    from lstmtune.classical import add_classical
+    from lstmtune.classical_fits import add_classical
 
     tuning_meta = copy.deepcopy(meta)  # anchors fitted on train, as while tuning
     classical = bool(meta.get("classical"))
     if classical:
-        add_classical(meta, parts, "val", extend_space=False)  # the final model: train+val
+        # the final model: train+val (``pending``: the fit started by the step)
+        add_classical(meta, parts, "val", extend_space=False, pending=pending)
     combine = combine and classical
     if not combine and not levels:
         return None, None
@@ -169,6 +174,7 @@ def evaluate_forecast(
     combination: dict[str, Any] | None,
     intervals: dict[str, Any] | None = None,
     members: list[dict[str, Any]] | None = None,
+    pending: PendingFit | None = None,
 ) -> TestEvaluation:
     """Test metrics of the (averaged, combined) forecast and of persistence, seasonal naive,
     AutoARIMA and AutoETS on exactly the same windows; with an interval spec also the intervals'
@@ -189,7 +195,7 @@ def evaluate_forecast(
     baselines = forecast_baselines(f, problem.raw, ends)
     fit_end = int(meta["splits"]["test"]["start"])
     classical, failures, seconds, classical_pred = forecast_classical_baselines(
-        f, problem.raw, ends, fit_end
+        f, problem.raw, ends, fit_end, pending=pending
     )
     baselines.update(classical)
     for name, reason in failures.items():

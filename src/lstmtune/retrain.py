@@ -158,6 +158,8 @@ def train_best_step(
 
     cfg = step_config(config_json)
     parts, meta = read_prepared(dataset_dir)
+    single = meta["task"] == "forecast" and not meta.get("panel")
+    pending = _start_classical(meta, parts) if single and meta.get("classical") else None
     best = json.loads(Path(best_path).read_text())
     params = best["best_params"]
     epochs = max(1, int(best["best_epoch"]))
@@ -169,8 +171,10 @@ def train_best_step(
         select_device(cfg.train.device),
     )
     combination: dict[str, Any] | None = None
-    if meta["task"] == "forecast" and not meta.get("panel"):
-        problem, model, results, ev, combination = _single_series(cfg, parts, meta, best, trainer)
+    if single:
+        problem, model, results, ev, combination = _single_series(
+            cfg, parts, meta, best, trainer, pending
+        )
         result = results[0]
     else:
         problem = make_problem(parts, meta, params)
@@ -230,8 +234,23 @@ def train_best_step(
     return {"metrics": flat, "confusion_matrix": ev.confusion}
 
 
+def _start_classical(meta: dict[str, Any], parts: Any) -> Any:
+    """The final anchors (train+val) and the AutoARIMA/AutoETS baselines' test forecasts, fitted
+    in a child process while this one imports torch and trains, when a core is free for it
+    (:mod:`lstmtune.classical_fits`); else fitted here when they are needed."""
+    from lstmtune.classical_fits import start_classical
+    from lstmtune.report_job import spare_core
+
+    return start_classical(meta, parts, "val", parallel=spare_core(free=0.5), baselines=True)
+
+
 def _single_series(
-    cfg: RunConfig, parts: Any, meta: dict[str, Any], best: dict[str, Any], trainer: FinalTrainer
+    cfg: RunConfig,
+    parts: Any,
+    meta: dict[str, Any],
+    best: dict[str, Any],
+    trainer: FinalTrainer,
+    pending: Any = None,
 ) -> tuple[Any, Any, list[Any], Any, dict[str, Any] | None]:
     """One series: the winner and the members of :mod:`lstmtune.forecast_members` (their
     combination and intervals chosen on validation, then each retrained on train+val) and the
@@ -260,10 +279,11 @@ def _single_series(
         combine=combine,
         levels=cfg.evaluate.levels,
         rule=cfg.evaluate.combine_weights,
+        pending=pending,
     )
     fits, results = final_networks(parts, meta, trainers, best)
     members = member_entries(fits.problems, trainers) if len(trainers) > 1 else None
-    ev = evaluate_forecast(fits, meta, combination, intervals, members)
+    ev = evaluate_forecast(fits, meta, combination, intervals, members, pending)
     model = fits.models[0] if members is None else nn.ModuleList(fits.models)
     return fits.problem, model, results, ev, combination
 

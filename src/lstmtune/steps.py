@@ -82,7 +82,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         if len(panel["dropped"]) > 10:
             emit("warning", f"warning: {len(panel['dropped'])} series left out in all")
     elif meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
-        from lstmtune.classical import add_classical, start_classical
+        from lstmtune.classical_fits import add_classical, start_classical
 
         # with a core to spare, the fit runs in a child process while this one imports MLflow
         pending = start_classical(meta, parts, "train", parallel=_spare_core())

@@ -1,0 +1,165 @@
+"""The classical fits a run's steps need (:func:`add_classical`), made in a child process
+(``python -m lstmtune.classical_fits``) while the step does other work on the other core, when a
+core is free: statsforecast's import and fits (2-3 s on a 2-core machine) then stop holding up
+the step.
+
+* The prepare step fits the tuning-time anchors (train) while it imports MLflow.
+* The train-best step fits the final anchors (train+val) *and* the AutoARIMA/AutoETS baselines'
+  test forecasts while it imports torch and trains; the step process then never imports
+  statsforecast.
+
+The series and the results travel as JSON (exact floats); the child runs the same functions of
+:mod:`lstmtune.classical` the step would, so what it hands back is what the step would have
+computed. A child that fails, or was not started, leaves the work to the step's own process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+
+from lstmtune import classical
+
+
+class PendingFit:
+    """:func:`lstmtune.classical.fit_specs` of ``y[:fit_end]`` and, with ``baseline_ends``, the
+    baselines of :func:`lstmtune.classical.classical_baselines` (fitted on ``y[:fit_end]``,
+    forecasting ``horizon`` steps from each of ``baseline_ends``); with ``parallel`` in a child
+    process while the caller does other work. :meth:`result` waits for the specs and fits here
+    if the child failed or was not started; :meth:`baselines` hands the baselines over."""
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        fit_end: int,
+        period: int,
+        *,
+        parallel: bool,
+        baseline_ends: np.ndarray | None = None,
+        horizon: int = 1,
+    ) -> None:
+        self.y, self.fit_end, self.period = y, fit_end, period
+        self.ends, self.horizon = baseline_ends, horizon
+        self.proc: subprocess.Popen[str] | None = None
+        self._got: dict[str, Any] | None = None
+        if parallel:
+            request: dict[str, Any] = {"y": y.tolist(), "fit_end": fit_end, "period": period}
+            if baseline_ends is not None:
+                request.update(ends=baseline_ends.tolist(), horizon=horizon)
+            self._start(json.dumps(request))
+
+    def _start(self, request: str) -> None:
+        command = [sys.executable, "-m", "lstmtune.classical_fits"]
+        with contextlib.suppress(Exception):  # else fitted in result()
+            pipe = subprocess.PIPE
+            self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True)
+            self.proc.stdin.write(request + "\n")  # type: ignore[union-attr]
+            self.proc.stdin.close()  # type: ignore[union-attr]
+
+    def _child_output(self) -> dict[str, Any] | None:
+        """What the child wrote (read once), or None if it failed or was not started."""
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            with contextlib.suppress(Exception):
+                out = proc.stdout.read()  # type: ignore[union-attr]
+                if proc.wait() == 0:
+                    self._got = json.loads(out)
+        return self._got
+
+    def result(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        got = self._child_output()
+        if got is not None:
+            return got["specs"], got["failed"]
+        return classical.fit_specs(self.y, self.fit_end, self.period)
+
+    def baselines(
+        self, y: np.ndarray, ends: np.ndarray, horizon: int, period: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, float]] | None:
+        """The child's ``(forecasts, failures, seconds)`` by baseline name when it made them for
+        exactly this series, these origins, horizon and period; else None (compute them here)."""
+        got = self._child_output()
+        if got is None or "baselines" not in got or self.ends is None:
+            return None
+        same = (horizon, period) == (self.horizon, self.period) and np.array_equal(ends, self.ends)
+        if not same or not np.array_equal(np.asarray(y, dtype=np.float64), self.y):
+            return None
+        b = got["baselines"]
+        preds = {k: np.asarray(v, dtype=np.float64) for k, v in b["forecasts"].items()}
+        return preds, b["failed"], b["seconds"]
+
+
+def start_classical(
+    meta: dict[str, Any],
+    parts: dict[str, Any],
+    fit_split: str,
+    *,
+    parallel: bool = False,
+    baselines: bool = False,
+) -> PendingFit:
+    """Start the fit :func:`lstmtune.classical.add_classical` needs (in a child process with
+    ``parallel``); with ``baselines`` also the baselines' forecasts of the test origins (the
+    fit on the data up to the end of ``fit_split``, ``val`` for the final model)."""
+    target, end = meta["columns"]["target"], int(meta["splits"][fit_split]["end"])
+    y = np.concatenate([parts[s][target].to_numpy(np.float64) for s in ("train", "val", "test")])
+    horizon = int(meta.get("horizon") or 1)
+    ends = None
+    if baselines:  # the test windows of forecast featurizers (lstmtune.features.split_ends)
+        ends = np.arange(int(meta["splits"]["test"]["start"]) - 1, len(y) - horizon)
+    period = int(meta["seasonal_period"])
+    return PendingFit(y, end, period, parallel=parallel, baseline_ends=ends, horizon=horizon)
+
+
+def add_classical(
+    meta: dict[str, Any],
+    parts: dict[str, Any],
+    fit_split: str,
+    *,
+    extend_space: bool,
+    pending: PendingFit | None = None,
+) -> list[str]:
+    """Fit AutoARIMA and AutoETS on the target up to the end of ``fit_split`` (``train`` while
+    tuning, ``val`` for the final model; or take the fit ``pending`` from
+    :func:`start_classical`) and store their specs in
+    ``meta["classical"]`` (a kind that fails keeps an earlier fit, if any). With
+    ``extend_space`` the fitted kinds join the default anchor choices of
+    ``meta["search_space"]``. Returns warnings, one line each."""
+    specs, failed = (pending or start_classical(meta, parts, fit_split)).result()
+    meta["classical"] = {**(meta.get("classical") or {}), **specs}
+    meta["classical_failures"] = failed
+    space = meta.get("search_space") or {}
+    anchor = space.get("anchor")
+    if extend_space and specs and isinstance(anchor, dict):
+        choices = list(anchor["choices"]) if anchor["type"] == "categorical" else [anchor["value"]]
+        choices += [k for k in classical.KINDS if k in specs and k not in choices]
+        space["anchor"] = {"type": "categorical", "choices": choices}
+    names = classical.BASELINE_NAMES
+    return [
+        f"warning: {names[k]} could not be fitted ({reason}); the LSTM runs without it"
+        for k, reason in failed.items()
+    ]
+
+
+def _answer(request: dict[str, Any]) -> dict[str, Any]:
+    y = np.asarray(request["y"], dtype=np.float64)
+    fit_end, period = int(request["fit_end"]), int(request["period"])
+    specs, failed = classical.fit_specs(y, fit_end, period)
+    answer: dict[str, Any] = {"specs": specs, "failed": failed}
+    if "ends" in request:
+        ends = np.asarray(request["ends"], dtype=np.int64)
+        preds, b_failed, seconds = classical.classical_baselines(
+            y, fit_end, ends, int(request["horizon"]), period
+        )
+        forecasts = {k: v.tolist() for k, v in preds.items()}
+        answer["baselines"] = {"forecasts": forecasts, "failed": b_failed, "seconds": seconds}
+    return answer
+
+
+if __name__ == "__main__":  # pragma: no cover - run by PendingFit
+    sys.stdout.write(json.dumps(_answer(json.loads(sys.stdin.readline()))) + "\n")
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter teardown (a second with statsmodels): the step is waiting
