@@ -94,6 +94,10 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         ):
             emit("warning", warning)
     run_id = tracking.start_parent_run(cfg, meta)
+    if cfg.tune.warm_start and cfg.tune.backend == "optuna":  # the tune step needs no MLflow
+        from lstmtune.champion import look_up_champion
+
+        meta["champion"] = look_up_champion(cfg, meta)
     meta["mlflow_parent_run_id"] = (
         run_id  # steps that are not handed the id (parallel workers) read it here
     )
@@ -121,13 +125,41 @@ def tune_step(
 ) -> dict[str, float]:
     """Run the study (or, with ``tune.workers`` > 1, be worker ``worker_id`` of it); write the best
     configuration to ``best_path`` (JSON). Returns KFP metrics."""
-    from lstmtune import tracking
     from lstmtune.data.prepare import read_prepared
-    from lstmtune.tuning import run_study
 
     cfg = _config(config_json)
     parts, meta = read_prepared(dataset_dir)
     parent_run_id = parent_run_id or str(meta.get("mlflow_parent_run_id") or "")
+    log = _trial_log(cfg, parent_run_id)
+    try:
+        return _tune(cfg, parts, meta, dataset_dir, parent_run_id, best_path, worker_id)
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _trial_log(cfg: RunConfig, parent_run_id: str) -> Any:
+    """The tune step's MLflow writes handed to a helper process that imports MLflow meanwhile
+    (:mod:`lstmtune.trial_log`), when a core is free for it; None: this process writes them."""
+    if not parent_run_id or cfg.tune.backend == "katib" or not _spare_core():
+        return None
+    from lstmtune.trial_log import TrialLog
+
+    return TrialLog.open(cfg)
+
+
+def _tune(
+    cfg: RunConfig,
+    parts: Any,
+    meta: dict[str, Any],
+    dataset_dir: str,
+    parent_run_id: str,
+    best_path: str,
+    worker_id: int,
+) -> dict[str, float]:
+    from lstmtune import tracking
+    from lstmtune.tuning import run_study
+
     if cfg.tune.backend == "katib":
         from lstmtune.katib import katib_tune
         from lstmtune.progress import emit

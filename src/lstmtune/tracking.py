@@ -173,30 +173,68 @@ def log_trial_run(
     state: str,
     extra_tags: dict[str, str] | None = None,
 ) -> None:
-    """One nested run per trial, written in a single batch at the end of the trial."""
+    """One nested run per trial, written in a single batch at the end of the trial (by the
+    step's :class:`~lstmtune.trial_log.TrialLog` helper while one is open)."""
+    record = {
+        "kind": "trial",
+        "parent_run_id": parent_run_id,
+        "number": number,
+        "params": {k: str(v) for k, v in sorted(params.items())},
+        "history": history,
+        "state": state,
+        "tags": dict(extra_tags or {}),
+        "now": int(time.time() * 1000),
+    }
+    _hand_over_or_write(cfg, record)
+
+
+class _Route:
+    """The step's open :class:`~lstmtune.trial_log.TrialLog`, if any (:func:`route_to`)."""
+
+    log: Any = None
+
+
+def route_to(log: Any) -> None:
+    """Hand the records of :func:`log_trial_run` and :func:`log_to_parent` to ``log`` (its
+    ``send(record)``) from now on; None: write them here again."""
+    _Route.log = log
+
+
+def _hand_over_or_write(cfg: RunConfig, record: dict[str, Any]) -> None:
+    if _Route.log is not None:
+        _Route.log.send(record)
+    elif record["kind"] == "trial":
+        write_trial_run(client(cfg), record)
+    elif not _Helper.hand_over(record):
+        write_batch(client(cfg), record)
+
+
+def write_trial_run(c: Any, record: dict[str, Any]) -> None:
+    """The nested run of one trial (a record of :func:`log_trial_run`) with the client ``c``."""
     from mlflow.entities import Metric, Param, RunTag
 
-    c = client(cfg)
+    parent_run_id, state = record["parent_run_id"], record["state"]
     exp = c.get_run(parent_run_id).info.experiment_id
     run = c.create_run(
         exp,
-        run_name=f"trial-{number}",
+        run_name=f"trial-{record['number']}",
         tags={
             "mlflow.parentRunId": parent_run_id,
-            "optuna.trial": str(number),
+            "optuna.trial": str(record["number"]),
             "state": state,
-            **(extra_tags or {}),
+            **record["tags"],
         },
     )
-    now = int(time.time() * 1000)
     metrics: list[Metric] = []
-    for rec in history:
+    for rec in record["history"]:
         step = int(rec["epoch"])
-        metrics.extend(Metric(k, float(v), now, step) for k, v in rec.items() if k != "epoch")
+        metrics.extend(
+            Metric(k, float(v), record["now"], step) for k, v in rec.items() if k != "epoch"
+        )
     c.log_batch(
         run.info.run_id,
         metrics=metrics,
-        params=[Param(k, str(v)) for k, v in sorted(params.items())],
+        params=[Param(k, v) for k, v in record["params"].items()],
         tags=[RunTag("state", state)],
     )
     c.set_terminated(
@@ -211,19 +249,19 @@ def log_to_parent(
     params: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
 ) -> None:
-    now = int(time.time() * 1000)
     batch = {
+        "kind": "parent",
         "run_id": parent_run_id,
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
         "params": {k: str(v) for k, v in (params or {}).items()},
         "tags": dict(tags or {}),
-        "now": now,
+        "now": int(time.time() * 1000),
     }
-    if not _Helper.hand_over(batch):
-        _log_batch(client(cfg), batch)
+    _hand_over_or_write(cfg, batch)
 
 
-def _log_batch(c: Any, batch: dict[str, Any]) -> None:
+def write_batch(c: Any, batch: dict[str, Any]) -> None:
+    """Metrics, params and tags of one :func:`log_to_parent` call with the client ``c``."""
     from mlflow.entities import Metric, Param, RunTag
 
     c.log_batch(
@@ -271,7 +309,7 @@ def _helper_main() -> None:
         c = client(RunConfig.from_json(sys.stdin.readline()).resolved())
         line = sys.stdin.readline()  # '' once the step ends without logging
         if line:
-            _log_batch(c, json.loads(line))
+            write_batch(c, json.loads(line))
     except BaseException:  # the step writes the batch itself
         os._exit(1)
     os._exit(0)
