@@ -11,6 +11,7 @@ import pytest
 
 from lstmtune.config import load_config
 from lstmtune.conformal import (
+    binomial_p,
     bounds,
     calibrate,
     conformal_quantile,
@@ -121,7 +122,13 @@ def test_interval_metrics_flags_and_summary_line() -> None:
     true = np.array([[1.0], [2.0], [3.0], [10.0]])
     lo, hi = np.zeros((4, 1)), np.full((4, 1), 3.0)
     m = interval_metrics(true, {"80": (lo, hi), "99.5": (lo - 10, hi + 10)})
-    assert m == {"coverage_80": 75.0, "width_80": 3.0, "coverage_99.5": 100.0, "width_99.5": 23.0}
+    assert m == {
+        "interval_points": 4.0,
+        "coverage_80": 75.0,
+        "width_80": 3.0,
+        "coverage_99.5": 100.0,
+        "width_99.5": 23.0,
+    }
     assert all(is_interval_metric(k) for k in m) and not is_interval_metric("rmse")
     assert coverage_flags(m) == []
     assert coverage_flags({"coverage_80": 65.0, "coverage_95": 90.0}) == [
@@ -131,6 +138,23 @@ def test_interval_metrics_flags_and_summary_line() -> None:
     assert line is not None and "80% covers 65.0%" in line and "FLAG" in line
     assert summary_line({"rmse": 1.0}) is None
     assert level_name(80.0) == "80" and level_name(99.5) == "99.5"
+
+
+def test_a_coverage_flag_needs_more_than_the_test_points_explain() -> None:
+    # R: binom.test(3, 10)$p.value = 0.34375; binom.test(8, 8, 0.8)$p.value = 0.3709
+    assert binomial_p(3, 10, 0.5) == pytest.approx(0.34375)
+    assert binomial_p(8, 8, 0.8) == pytest.approx(0.37085, abs=1e-5)
+    assert binomial_p(7, 16, 0.8) == pytest.approx(0.0014759, abs=1e-6)
+    # 22 of 24 inside the 80% interval (91.7%) and 8 of 8 happen by chance; 7 of 16 does not
+    assert coverage_flags({"coverage_80": 22 / 24 * 100, "interval_points": 24}) == []
+    assert coverage_flags({"coverage_80": 100.0, "interval_points": 8}) == []
+    assert coverage_flags({"coverage_80": 7 / 16 * 100, "interval_points": 16}) == [
+        "80% interval covers 43.8%"
+    ]
+    # 24 points at 95%: 20 inside (83.3%) is beyond chance, 22 (91.7%) is not more than 10 off
+    assert coverage_flags({"coverage_95": 20 / 24 * 100, "interval_points": 24}) != []
+    line = summary_line({"coverage_80": 100.0, "width_80": 1.0, "interval_points": 8})
+    assert line is not None and "FLAG" not in line
 
 
 def test_split_conformal_holds_nominal_coverage_on_exchangeable_residuals() -> None:

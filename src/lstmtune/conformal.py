@@ -32,6 +32,9 @@ from typing import Any
 import numpy as np
 
 FLAG_POINTS = 10.0  # coverage further than this from nominal (percentage points) is flagged
+FLAG_P = 0.05  # ... and further than the test points explain (two-sided exact binomial test)
+POINTS = "interval_points"  # test metric: how many targets the coverage was counted on
+FLAG_TEXT = f"more than {FLAG_POINTS:g} points off nominal, beyond chance (p < {FLAG_P:g})"
 METHODS = ("scaled", "abs")
 SCALE_FLOOR = 0.1  # a local scale is at least this fraction of the median calibration scale
 
@@ -179,9 +182,10 @@ def interval_metrics(
     true: np.ndarray, bounds_by_level: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> dict[str, float]:
     """``coverage_<L>`` (percent of the targets, every step of every window, inside
-    ``[lo, hi]``) and ``width_<L>`` (mean ``hi - lo``, original units) per level."""
+    ``[lo, hi]``) and ``width_<L>`` (mean ``hi - lo``, original units) per level, and
+    :data:`POINTS`, the number of targets."""
     y = np.asarray(true, dtype=np.float64)
-    out: dict[str, float] = {}
+    out: dict[str, float] = {POINTS: float(y.size)}
     for name, (lo, hi) in bounds_by_level.items():
         inside = (y >= lo) & (y <= hi)
         out[f"coverage_{name}"] = float(100.0 * np.mean(inside)) if y.size else math.nan
@@ -191,25 +195,45 @@ def interval_metrics(
 
 def is_interval_metric(name: str) -> bool:
     """Whether a test metric name is one of :func:`interval_metrics`' (not a point metric)."""
-    return name.startswith(("coverage_", "width_"))
+    return name.startswith(("coverage_", "width_")) or name == POINTS
+
+
+def binomial_p(k: int, n: int, p: float) -> float:
+    """Two-sided exact binomial test: the probability, with ``n`` draws of probability ``p``, of
+    a count at most as likely as ``k`` (R's ``binom.test``)."""
+
+    def log_pmf(i: int) -> float:
+        if p in (0.0, 1.0):
+            return 0.0 if i == round(n * p) else -math.inf
+        comb = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+        return comb + i * math.log(p) + (n - i) * math.log1p(-p)
+
+    observed = log_pmf(k) + 1e-7  # relative tolerance, as R
+    return min(1.0, sum(math.exp(v) for i in range(n + 1) if (v := log_pmf(i)) <= observed))
 
 
 def coverage_flags(metrics: dict[str, float], points: float = FLAG_POINTS) -> list[str]:
     """One phrase per level whose coverage is more than ``points`` from nominal, e.g.
-    ``80% interval covers 62.5%``."""
+    ``80% interval covers 62.5%``, and (when :data:`POINTS` says on how many targets it was
+    counted) further from it than that many targets explain: a two-sided exact binomial test at
+    :data:`FLAG_P` (8 of 8 inside an 80% interval happens 17% of the time: not flagged)."""
     flags = []
+    n = int(metrics.get(POINTS, 0) or 0)
     for key, value in metrics.items():
         if not key.startswith("coverage_") or not math.isfinite(value):
             continue
         nominal = float(key.removeprefix("coverage_"))
-        if abs(value - nominal) > points:
-            flags.append(f"{key.removeprefix('coverage_')}% interval covers {value:.1f}%")
+        if abs(value - nominal) <= points:
+            continue
+        if n and binomial_p(round(value * n / 100), n, nominal / 100) >= FLAG_P:
+            continue
+        flags.append(f"{key.removeprefix('coverage_')}% interval covers {value:.1f}%")
     return flags
 
 
 def summary_line(metrics: dict[str, float]) -> str | None:
     """``intervals: 80% covers 81.8% (mean width 45.2), 95% covers ...`` with a flag when a
-    coverage is more than :data:`FLAG_POINTS` from nominal; None without interval metrics."""
+    coverage is off nominal (:func:`coverage_flags`); None without interval metrics."""
     parts = [
         f"{key.removeprefix('coverage_')}% covers {value:.1f}%"
         f" (mean width {metrics.get('width_' + key.removeprefix('coverage_'), math.nan):.4g})"
@@ -219,5 +243,5 @@ def summary_line(metrics: dict[str, float]) -> str | None:
     if not parts:
         return None
     flags = coverage_flags(metrics)
-    flag = f"  <- FLAG: more than {FLAG_POINTS:g} points off nominal" if flags else ""
+    flag = f"  <- FLAG: {FLAG_TEXT}" if flags else ""
     return "intervals on test: " + ", ".join(parts) + flag

@@ -225,14 +225,13 @@ def _interval_test_metrics(
     pred: np.ndarray, true: np.ndarray, intervals: dict[str, Any], scale: np.ndarray
 ) -> dict[str, float]:
     """``coverage_<L>`` and ``width_<L>`` on test; a warning when a level is far off nominal."""
-    from lstmtune.conformal import FLAG_POINTS, bounds, coverage_flags, interval_metrics
+    from lstmtune.conformal import FLAG_TEXT, bounds, coverage_flags, interval_metrics
 
     metrics = interval_metrics(true, bounds(pred, intervals, scale))
     flags = coverage_flags(metrics)
     if flags:
         emit(
             "warning",
-            f"warning: prediction intervals off nominal by more than {FLAG_POINTS:g} points on"
-            f" test: {'; '.join(flags)}",
+            f"warning: prediction intervals on test {FLAG_TEXT}: {'; '.join(flags)}",
         )
     return metrics
