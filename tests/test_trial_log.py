@@ -144,7 +144,8 @@ def test_the_warm_start_reads_the_champion_the_prepare_step_looked_up(
     monkeypatch.setattr(champion, "_champion_raw", unreachable)
     meta["champion"] = champion.look_up_champion(cfg, meta)
     reason = "cannot read the model registry (RuntimeError: registry down)"
-    assert meta["champion"] == {"skipped": f"warm start skipped: {reason}"}
+    registry = [str(cfg.mlflow.tracking_uri), str(cfg.mlflow.model_name)]
+    assert meta["champion"] == {"for": registry, "skipped": f"warm start skipped: {reason}"}
     assert warm_start._warm_start(cfg, json.loads(json.dumps(meta)), None) is False
     assert "registry down" in capsys.readouterr().out
 
@@ -154,5 +155,41 @@ def test_the_warm_start_reads_the_champion_the_prepare_step_looked_up(
     meta["champion"] = json.loads(json.dumps(champion.look_up_champion(cfg, meta)))
     monkeypatch.setattr(champion, "_champion_raw", unreachable)  # the tune step: no lookup
     assert champion._known_champion(cfg, meta) == ({"units": 16}, "3")
-    meta["champion"] = {}
+    meta["champion"] = {"for": registry}  # no champion then
     assert champion._known_champion(cfg, meta) is None
+    other = cfg.model_copy(update={"mlflow": cfg.mlflow.model_copy(update={"model_name": "x"})})
+    with pytest.raises(RuntimeError, match="registry down"):  # another model: looked up now
+        champion._known_champion(other, meta)
+
+
+@pytest.mark.integration
+def test_over_http_mlflow_prints_do_not_count_as_acknowledgements(tmp_path: Path) -> None:
+    """Against a real ``mlflow server`` MLflow prints a "View run" line per run to stdout; the
+    helper's answers must not be confused by it (else every record would be written twice)."""
+    import mlflow_proc
+
+    (tmp_path / "server").mkdir()
+    with mlflow_proc.serve(tmp_path / "server") as server:
+        cfg = RunConfig.model_validate(
+            {"data": {"path": "x.csv"}, "mlflow": {"tracking_uri": server["url"]}}
+        )
+        parent = tracking.client(cfg).create_run("0").info.run_id
+        log = TrialLog.open(cfg)
+        for number in range(3):
+            _log(cfg, parent, number)
+        tracking.log_to_parent(cfg, parent, metrics={"best": 1.5})
+        log.close()
+        assert log.acks.split() == [b"0", b"1", b"2", b"3"]  # all four, nothing else
+        trials = _trials(cfg, parent)
+        assert [t["history"]["val_rmse"][0] for t in trials] == [2.0, 3.0, 4.0]
+        history = tracking.client(cfg).get_metric_history(parent, "best")
+        assert [m.value for m in history] == [1.5]  # written once
+
+
+def test_only_lines_of_digits_acknowledge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, _ = _parent(tmp_path)
+    monkeypatch.setattr(sys, "executable", "false")
+    log = TrialLog(cfg)
+    log.sent = {0: {"a": 0}, 1: {"a": 1}, 2: {"a": 2}}
+    log.acks = b"0\n\xf0\x9f\x8f\x83 View run trial-1 at: http://x/1\n2"  # 2: torn
+    assert log._unacknowledged() == [{"a": 1}, {"a": 2}] and log.sent == {}

@@ -125,14 +125,25 @@ def _in_space(meta: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
 
 def look_up_champion(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Any]:
     """The warm start's registry lookup made ahead (the prepare step, which has MLflow open), as
-    JSON for ``meta["champion"]``: ``{"raw": params as stored, "version"}``, ``{}`` when there
-    is no champion, ``{"skipped": progress line}`` when the registry cannot be read. The tune
-    step then needs no MLflow for it. Never raises."""
+    JSON for ``meta["champion"]``: ``{"for": [tracking URI, model name], "raw": params as stored,
+    "version"}``, without ``raw`` when there is no champion, or with ``"skipped": progress line``
+    when the registry cannot be read. The tune step then needs no MLflow for it. Never raises."""
+    out: dict[str, Any] = {"for": _registry(cfg)}
     try:
         found = _champion_raw(cfg, meta)
     except Exception as exc:  # no reachable registry must not block tuning
-        return {"skipped": _skipped(exc)}
-    return {} if found is None else {"raw": found[0], "version": found[1]}
+        return {**out, "skipped": _skipped(exc)}
+    return out if found is None else {**out, "raw": found[0], "version": found[1]}
+
+
+def _registry(cfg: RunConfig) -> list[str]:
+    return [str(cfg.mlflow.tracking_uri), str(cfg.mlflow.model_name)]
+
+
+def prepared_lookup(cfg: RunConfig, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """``meta["champion"]`` when the prepare step looked up this registry and model name."""
+    known = meta.get("champion")
+    return known if isinstance(known, dict) and known.get("for") == _registry(cfg) else None
 
 
 def _skipped(exc: Exception) -> str:
@@ -141,11 +152,12 @@ def _skipped(exc: Exception) -> str:
 
 
 def _known_champion(cfg: RunConfig, meta: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
-    """:func:`champion_params`, from ``meta["champion"]`` when the prepare step looked it up."""
-    known = meta.get("champion")
+    """:func:`champion_params`, from the prepare step's lookup when it made it for this registry
+    (:func:`prepared_lookup`), else looked up now."""
+    known = prepared_lookup(cfg, meta)
     if known is None:
         return champion_params(cfg, meta)
-    return (_in_space(meta, known["raw"]), str(known["version"])) if known else None
+    return (_in_space(meta, known["raw"]), str(known["version"])) if "raw" in known else None
 
 
 def _champion_raw_params(cfg: RunConfig, client: Any, name: str, version: Any) -> dict[str, Any]:

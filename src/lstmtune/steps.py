@@ -10,6 +10,7 @@ interpreter's teardown once it has succeeded inside the KFP executor (:mod:`lstm
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from pathlib import Path
@@ -94,10 +95,10 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         ):
             emit("warning", warning)
     run_id = tracking.start_parent_run(cfg, meta)
-    if cfg.tune.warm_start and cfg.tune.backend == "optuna":  # the tune step needs no MLflow
+    if cfg.tune.warm_start and cfg.tune.backend == "optuna" and cfg.tune.strategy != "pbt":
         from lstmtune.champion import look_up_champion
 
-        meta["champion"] = look_up_champion(cfg, meta)
+        meta["champion"] = look_up_champion(cfg, meta)  # the tune step needs no MLflow for it
     meta["mlflow_parent_run_id"] = (
         run_id  # steps that are not handed the id (parallel workers) read it here
     )
@@ -132,10 +133,15 @@ def tune_step(
     parent_run_id = parent_run_id or str(meta.get("mlflow_parent_run_id") or "")
     log = _trial_log(cfg, parent_run_id)
     try:
-        return _tune(cfg, parts, meta, dataset_dir, parent_run_id, best_path, worker_id)
-    finally:
-        if log is not None:
-            log.close()
+        metrics = _tune(cfg, parts, meta, dataset_dir, parent_run_id, best_path, worker_id)
+    except BaseException:
+        if log is not None:  # what the helper has not written, if MLflow lets it: the step's
+            with contextlib.suppress(Exception):  # own error is the one to report
+                log.close()
+        raise
+    if log is not None:
+        log.close()
+    return metrics
 
 
 def _trial_log(cfg: RunConfig, parent_run_id: str) -> Any:

@@ -2,9 +2,12 @@
 imports MLflow and opens the store on the other core while the step imports torch and trains:
 each trial's nested run, then the best parameters on the parent run, in the order they come.
 
-The helper acknowledges every record once written. What it has not acknowledged when the step
-ends (it failed, or could not be started) the step writes itself, so a record is never lost; it
-can be written twice only if the helper dies between writing one and acknowledging it. Records
+The helper acknowledges every record once written (on its own copy of stdout: anything MLflow
+prints goes to stderr). What it has not acknowledged when the step ends the step writes itself;
+once the helper is gone (it failed or could not start), the step writes each record as it comes,
+as it would without one. A record is written twice only if the helper dies between writing it
+and acknowledging it; records still with the helper are lost only if the step itself is killed
+(as a trial in progress is). Records
 are JSON lines; :func:`lstmtune.tracking.log_trial_run` and
 :func:`lstmtune.tracking.log_to_parent` hand theirs here while a log is open
 (:func:`lstmtune.tracking.route_to`)."""
@@ -28,13 +31,16 @@ class TrialLog:
         self.cfg = cfg
         self.sent: dict[int, dict[str, Any]] = {}
         self.acks = b""  # what the helper has answered so far
+        self.client: Any = None  # this process's MLflow client, once it writes itself
         self.proc: subprocess.Popen[bytes] | None = None
-        with contextlib.suppress(Exception):  # else every record is written by the step
+        try:
             command = [sys.executable, "-m", "lstmtune.trial_log"]
             pipe = subprocess.PIPE
             self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe)
             os.set_blocking(self.proc.stdout.fileno(), False)  # type: ignore[union-attr]
-            self._write(cfg.model_dump_json())
+        except Exception:  # every record is written by the step
+            self._collect(kill=True)
+        self._write(cfg.model_dump_json())
 
     @classmethod
     def open(cls, cfg: RunConfig) -> TrialLog:
@@ -62,10 +68,26 @@ class TrialLog:
                 self.acks += chunk
 
     def send(self, record: dict[str, Any]) -> None:
-        """Hand one record (``{"kind": "trial" | "parent", ...}``) to the helper."""
+        """Hand one record (``{"kind": "trial" | "parent", ...}``) to the helper; once it is
+        gone, write it here at once (as without a helper), with what it did not write."""
+        if self.proc is None:
+            self._write_here([record])
+            return
         seq = len(self.sent)
         self.sent[seq] = record
         self._write(json.dumps({**record, "seq": seq}))
+        if self.proc is None:  # it has just gone
+            self._write_here(self._unacknowledged())
+
+    def _write_here(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        if self.client is None:
+            from lstmtune import tracking
+
+            self.client = tracking.client(self.cfg)
+        for record in records:
+            write(self.client, record)
 
     def _collect(self, *, kill: bool) -> None:
         """Stop the helper (end its input, or ``kill`` it) and keep the rest of its answers."""
@@ -79,29 +101,24 @@ class TrialLog:
         with contextlib.suppress(Exception):
             os.set_blocking(proc.stdout.fileno(), True)
             self.acks += proc.stdout.read()
+            proc.stdout.close()
             proc.wait()
 
-    def _acknowledged(self) -> set[int]:
-        """Wait for the helper; the records it wrote."""
-        self._collect(kill=False)
-        done: set[int] = set()
-        with contextlib.suppress(ValueError):  # a torn last line does not count
-            done = {int(x) for x in self.acks.split(b"\n")[:-1]}
-        return done
+    def _unacknowledged(self) -> list[dict[str, Any]]:
+        """The records sent that the helper has not acknowledged (it is stopped by then), taken
+        off the list; an acknowledgement is a line of digits, nothing else counts."""
+        lines = self.acks.split(b"\n")[:-1]  # a torn last line does not count
+        done = {int(x) for x in lines if x.strip().isdigit()}
+        sent, self.sent = self.sent, {}
+        return [r for seq, r in sorted(sent.items()) if seq not in done]
 
     def close(self) -> None:
         """Wait for the helper; write what it did not. Records go to MLflow directly after."""
         from lstmtune import tracking
 
         tracking.route_to(None)
-        done = self._acknowledged()
-        missing = [r for seq, r in sorted(self.sent.items()) if seq not in done]
-        if missing:
-            from lstmtune import tracking
-
-            c = tracking.client(self.cfg)
-            for record in missing:
-                write(c, record)
+        self._collect(kill=False)
+        self._write_here(self._unacknowledged())
 
 
 def write(c: Any, record: dict[str, Any]) -> None:
@@ -115,6 +132,8 @@ def write(c: Any, record: dict[str, Any]) -> None:
 
 
 def _helper_main() -> None:
+    acks = os.fdopen(os.dup(1), "w")  # answers only: whatever else prints goes to stderr
+    os.dup2(2, 1)
     try:
         from lstmtune import tracking
 
@@ -122,8 +141,8 @@ def _helper_main() -> None:
         for line in sys.stdin:
             record = json.loads(line)
             write(c, record)
-            sys.stdout.write(f"{record['seq']}\n")
-            sys.stdout.flush()
+            acks.write(f"{record['seq']}\n")
+            acks.flush()
     except BaseException:  # the step writes what was not acknowledged
         os._exit(1)
     os._exit(0)

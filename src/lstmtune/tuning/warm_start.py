@@ -7,7 +7,7 @@ from typing import Any
 
 from lstmtune.champion import _MISSING as _MISSING
 from lstmtune.champion import _coerce as _coerce
-from lstmtune.champion import _known_champion, _skipped
+from lstmtune.champion import _known_champion, _skipped, prepared_lookup
 from lstmtune.champion import _same_number as _same_number
 from lstmtune.champion import _spec_json_params as _spec_json_params
 from lstmtune.champion import champion_params as champion_params
@@ -20,7 +20,7 @@ from lstmtune.tuning.retry import with_retry
 def _warm_start(cfg: RunConfig, meta: dict[str, Any], study: Any) -> bool:
     """Enqueue the champion's configuration as trial 0 of a new (empty) study; True if it did.
     Never raises."""
-    skipped = (meta.get("champion") or {}).get("skipped")
+    skipped = (prepared_lookup(cfg, meta) or {}).get("skipped")
     if skipped:  # the prepare step could not read the registry
         progress(skipped)
         return False
