@@ -46,7 +46,8 @@ class PendingFit:
         self.y, self.fit_end, self.period = y, fit_end, period
         self.ends, self.horizon = baseline_ends, horizon
         self.proc: subprocess.Popen[str] | None = None
-        self._got: dict[str, Any] | None = None
+        self._specs: dict[str, Any] | None = None  # the child's first answer
+        self._rest: dict[str, Any] | None = None  # and its second (the baselines)
         if parallel:
             request: dict[str, Any] = {"y": y.tolist(), "fit_end": fit_end, "period": period}
             if baseline_ends is not None:
@@ -61,20 +62,32 @@ class PendingFit:
             self.proc.stdin.write(request + "\n")  # type: ignore[union-attr]
             self.proc.stdin.close()  # type: ignore[union-attr]
 
-    def _child_output(self) -> dict[str, Any] | None:
-        """What the child wrote (read once), or None if it failed or was not started."""
-        if self.proc is not None:
-            proc, self.proc = self.proc, None
+    def _line(self) -> dict[str, Any] | None:
+        """The child's next answer line, or None (it failed, or was not started: then it is
+        stopped and forgotten); it is reaped after its last line."""
+        proc = self.proc
+        if proc is None or proc.stdout is None:
+            return None
+        last = self.ends is None or self._specs is not None  # the specs, then the baselines
+        answer = None
+        with contextlib.suppress(Exception):
+            answer = json.loads(proc.stdout.readline())
+        if answer is None or last:
             with contextlib.suppress(Exception):
-                out = proc.stdout.read()  # type: ignore[union-attr]
-                if proc.wait() == 0:
-                    self._got = json.loads(out)
-        return self._got
+                if answer is None:
+                    proc.kill()
+                proc.stdout.close()
+                if proc.wait() != 0:
+                    answer = None
+            self.proc = None
+        return answer if isinstance(answer, dict) else None
 
     def result(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        got = self._child_output()
-        if got is not None:
-            return got["specs"], got["failed"]
+        """The specs (the child's first line: the baselines may still be on their way)."""
+        if self._specs is None:
+            self._specs = self._line()
+        if self._specs is not None:
+            return self._specs["specs"], self._specs["failed"]
         return classical.fit_specs(self.y, self.fit_end, self.period)
 
     def baselines(
@@ -82,11 +95,16 @@ class PendingFit:
     ) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, float]] | None:
         """The child's ``(forecasts, failures, seconds)`` by baseline name when it made them for
         exactly this series, these origins, horizon and period; else None (compute them here)."""
-        got = self._child_output()
-        if got is None or "baselines" not in got or self.ends is None:
+        if self._specs is None:
+            self.result()
+        if self._specs is not None and self.ends is not None and self._rest is None:
+            self._rest = self._line() or {}  # read once
+        got = self._rest or {}
+        if "baselines" not in got or self.ends is None:
             return None
         same = (horizon, period) == (self.horizon, self.period) and np.array_equal(ends, self.ends)
-        if not same or not np.array_equal(np.asarray(y, dtype=np.float64), self.y):
+        y = np.asarray(y, dtype=np.float64)
+        if not same or not np.array_equal(y, self.y, equal_nan=True):
             return None
         b = got["baselines"]
         preds = {k: np.asarray(v, dtype=np.float64) for k, v in b["forecasts"].items()}
@@ -144,22 +162,26 @@ def add_classical(
     ]
 
 
-def _answer(request: dict[str, Any]) -> dict[str, Any]:
+def _say(answer: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
+def _answer(request: dict[str, Any]) -> None:
+    """The specs on one line, then (when asked) the baselines on the next."""
     y = np.asarray(request["y"], dtype=np.float64)
     fit_end, period = int(request["fit_end"]), int(request["period"])
     specs, failed = classical.fit_specs(y, fit_end, period)
-    answer: dict[str, Any] = {"specs": specs, "failed": failed}
+    _say({"specs": specs, "failed": failed})  # the step can go on with these
     if "ends" in request:
         ends = np.asarray(request["ends"], dtype=np.int64)
         preds, b_failed, seconds = classical.classical_baselines(
             y, fit_end, ends, int(request["horizon"]), period
         )
         forecasts = {k: v.tolist() for k, v in preds.items()}
-        answer["baselines"] = {"forecasts": forecasts, "failed": b_failed, "seconds": seconds}
-    return answer
+        _say({"baselines": {"forecasts": forecasts, "failed": b_failed, "seconds": seconds}})
 
 
 if __name__ == "__main__":  # pragma: no cover - run by PendingFit
-    sys.stdout.write(json.dumps(_answer(json.loads(sys.stdin.readline()))) + "\n")
-    sys.stdout.flush()
+    _answer(json.loads(sys.stdin.readline()))
     os._exit(0)  # no interpreter teardown (a second with statsmodels): the step is waiting
