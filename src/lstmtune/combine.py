@@ -115,7 +115,12 @@ def is_mix(combination: dict[str, Any] | None) -> bool:
     return bool(combination) and set(combination["weights"]) != {"network"}  # type: ignore[index]
 
 
-PARTNER_NAMES = {"network": "network", "arima": "AutoARIMA", "ets": "AutoETS"}
+PARTNER_NAMES = {
+    "network": "network",
+    "arima": "AutoARIMA",
+    "ets": "AutoETS",
+    "minirocket": "MiniRocket",
+}
 
 
 def weights_text(weights: dict[str, float]) -> str:
@@ -127,7 +132,9 @@ def weights_text(weights: dict[str, float]) -> str:
 def describe(combination: dict[str, Any] | None, members: int | None = None) -> str | None:
     """One line saying what the published forecast is when it is a mix or an average of several
     configurations (``members``; None for one network alone), and plainly so when the network
-    got no weight."""
+    got no weight. A classifier's combination carries its own line (``description``)."""
+    if combination and combination.get("description"):
+        return str(combination["description"])
     average = (
         f"the average of the {members} best trials' configurations, each retrained"
         if members and members > 1

@@ -240,7 +240,9 @@ class EvaluateConfig(_Strict):
         description=(
             "forecast: publish a convex combination of the network, AutoARIMA and AutoETS"
             " (weights: combine_weights); many series: one set of weights chosen on validation,"
-            " per-series models, up to 100 series"
+            " per-series models, up to 100 series; sequence classification: average the"
+            " networks' class probabilities with MiniRocket's (half each; ridge scores calibrated"
+            " by leave-one-out)"
         ),
     )
     combine_weights: Literal["auto", "equal", "validation"] = Field(

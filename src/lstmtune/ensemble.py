@@ -10,6 +10,11 @@ probabilities without knowing about the ensemble. Its state dict (every member's
 ``members.<i>.``) is saved like a single network's (``torch.save``, loaded with
 ``weights_only=True``); the members' configurations are JSON in the model spec
 (:func:`member_entry`), never pickled.
+
+Members may be weighted, and one may be MiniRocket (:class:`lstmtune.rocket.RocketNet`, fitted
+by :mod:`lstmtune.rocket_fit`): with ``evaluate.combine`` the published classifier gives the
+networks half of the probability and MiniRocket the other half
+(:func:`lstmtune.final_classify.with_rocket`).
 """
 
 from __future__ import annotations
@@ -26,23 +31,48 @@ from lstmtune.model import build_model
 
 class EnsembleNet(nn.Module):
     """``members`` (classifiers returning logits ``[B, classes]``) -> log of their mean
-    probability."""
+    probability, weighted by ``weights`` (positive, summing to 1; default equal)."""
 
-    def __init__(self, members: Sequence[nn.Module]) -> None:
+    log_weights: torch.Tensor
+
+    def __init__(
+        self, members: Sequence[nn.Module], weights: Sequence[float] | None = None
+    ) -> None:
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
+        w = [1.0 / len(members)] * len(members) if weights is None else [float(v) for v in weights]
+        if len(w) != len(members) or min(w) <= 0 or not math.isclose(sum(w), 1.0, abs_tol=1e-6):
+            raise ValueError(
+                f"ensemble weights must be one positive weight per member summing to 1, got {w}"
+            )
+        self.weights = w
+        self.register_buffer("log_weights", torch.tensor(w).log().view(-1, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         logp = torch.stack([torch.log_softmax(m(x, lengths).float(), dim=1) for m in self.members])
-        out: torch.Tensor = torch.logsumexp(logp, dim=0) - math.log(len(self.members))
+        out: torch.Tensor = torch.logsumexp(logp + self.log_weights, dim=0)
         return out
 
 
 def member_entry(params: dict[str, Any], epochs: int, seed: int) -> dict[str, Any]:
-    """What the spec records of one member: its configuration, retrain epochs and seed."""
+    """What the spec records of one network member: its configuration, retrain epochs and seed
+    (a MiniRocket member: ``{"kind": "minirocket", "rocket": <its spec>, "seed"}``; either may
+    carry a ``weight``, equal weights when none does)."""
     return {"params": dict(params), "epochs": int(epochs), "seed": int(seed)}
+
+
+def _member(
+    n_features: int, n_outputs: int, entry: dict[str, Any], vocab_size: int | None
+) -> nn.Module:
+    if entry.get("kind") == "minirocket":
+        from lstmtune.rocket import RocketNet
+
+        return RocketNet(entry["rocket"])
+    return build_model(
+        n_features, n_outputs, entry["params"], zero_head=False, vocab_size=vocab_size
+    )
 
 
 def build_ensemble(
@@ -54,9 +84,5 @@ def build_ensemble(
 ) -> EnsembleNet:
     """An untrained :class:`EnsembleNet` with the architecture of each :func:`member_entry`, ready
     for ``load_state_dict``."""
-    return EnsembleNet(
-        [
-            build_model(n_features, n_outputs, m["params"], zero_head=False, vocab_size=vocab_size)
-            for m in members
-        ]
-    )
+    weights = [m["weight"] for m in members] if all("weight" in m for m in members) else None
+    return EnsembleNet([_member(n_features, n_outputs, m, vocab_size) for m in members], weights)

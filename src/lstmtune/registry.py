@@ -166,6 +166,15 @@ def _version_tags(
         tags.update(
             {"lookback": "variable", "horizon": "1", "target": str(meta["columns"]["label"])}
         )
+        weights = [m["weight"] for m in spec.get("ensemble") or [] if "weight" in m]
+        kinds = [m.get("kind", "network") for m in spec.get("ensemble") or [] if "weight" in m]
+        if "minirocket" in kinds:  # a consumer sees that MiniRocket has a share of it
+            shares = {
+                k: sum(w for w, n in zip(weights, kinds, strict=True) if n == k) for k in set(kinds)
+            }
+            from lstmtune.combine import weights_text
+
+            tags["combination"] = weights_text(shares)
     return tags
 
 

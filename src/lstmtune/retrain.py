@@ -78,6 +78,19 @@ class FinalTrainer:
         )
 
 
+def _with_rocket(final: Any, problem: Any, seed: int) -> tuple[Any, dict[str, Any] | None]:
+    """The classifier averaged with MiniRocket (:func:`~lstmtune.final_classify.with_rocket`);
+    the networks alone, with a one-line warning, when MiniRocket cannot be fitted."""
+    from lstmtune.final_classify import with_rocket
+    from lstmtune.progress import emit
+
+    try:
+        return with_rocket(final, problem, seed)
+    except Exception as exc:  # aeon missing or a fit that fails: publish the networks
+        emit("warning", f"warning: MiniRocket not combined: {type(exc).__name__}: {exc}")
+        return final, None
+
+
 def _evaluation_record(
     ev: Any, metric: str, base_name: str, beats: bool, gate: str, combination: Any
 ) -> dict[str, Any]:
@@ -185,6 +198,9 @@ def train_best_step(
             epochs = trainer.epochs = final_epochs(problem, params, epochs)
             size = ensemble_size(cfg.evaluate.ensemble, problem)
             final = result = trainer.ensemble(problem, size)
+            if cfg.evaluate.combine:
+                final, combination = _with_rocket(final, problem, cfg.train.seed)
+                result = final
         else:
             result = trainer.final(problem, best)
         results = [result]

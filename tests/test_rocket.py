@@ -1,0 +1,189 @@
+"""The MiniRocket member of the published classifier: aeon's transform reproduced in torch, the
+ridge classifier folded into one layer with a leave-one-out temperature, and its place in the
+saved, served ensemble."""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from aeon.transformations.collection.convolution_based import MiniRocket
+from sklearn.linear_model import RidgeClassifierCV
+
+from lstmtune.combine import describe
+from lstmtune.ensemble import EnsembleNet, build_ensemble
+from lstmtune.final_classify import (
+    ROCKET_WEIGHT,
+    class_proba,
+    evaluate_classify,
+    fit_ensemble,
+    with_rocket,
+)
+from lstmtune.rocket import RocketNet, edge_pad
+from lstmtune.rocket_fit import ALPHAS, fit_rocket, loo_temperature
+from lstmtune.serving import WEIGHTS, Predictor, save_model_dir
+from tests.test_classify_ensemble import PARAMS, _frame, _prepared, _problem
+
+
+def _waves(n: int, length: int, channels: int, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+    """Two classes of noisy sequences: a sine of frequency 0.3 or 0.6 on channel 0."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    t = np.arange(length)
+    x = rng.normal(0, 0.3, size=(n, length, channels))
+    x[:, :, 0] += np.sin(np.outer(0.3 + 0.3 * y, t) + rng.uniform(0, 6, size=(n, 1)))
+    return torch.from_numpy(x.astype(np.float32)), y
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_features_are_aeons_minirocket(channels: int) -> None:
+    x, y = _waves(24, 60, channels, seed=channels)
+    net, _ = fit_rocket(x, None, y, 2, seed=7)
+    ours = net.features(x).numpy()
+    aeon = MiniRocket(random_state=7, n_jobs=1).fit(x.numpy().transpose(0, 2, 1))
+    theirs = aeon.transform(x.numpy().transpose(0, 2, 1))
+    assert ours.shape == theirs.shape == (24, 9996)
+    assert np.mean(np.isclose(ours, theirs, atol=1e-6)) > 0.999  # float32 ties aside
+    assert np.abs(ours - theirs).max() <= 2 / 60 + 1e-6
+
+
+def _reference_feature(x: np.ndarray, spec: dict[str, Any], bias: float, index: int) -> float:
+    """One feature computed by the definition, in float64 (univariate)."""
+    offsets = np.cumsum([0] + [84 * n for n in spec["features_per_dilation"]])
+    j = int(np.searchsorted(offsets, index, side="right") - 1)
+    k = (index - offsets[j]) // spec["features_per_dilation"][j]
+    d, steps = spec["dilations"][j], len(x)
+    w = -np.ones(9)
+    w[list(list(combinations(range(9), 3))[k])] = 2
+    conv = np.array(
+        [
+            sum(w[a] * x[t + (a - 4) * d] for a in range(9) if 0 <= t + (a - 4) * d < steps)
+            for t in range(steps)
+        ]
+    )
+    pad = 4 * d
+    return float(np.mean(conv > bias) if (j + k) % 2 == 0 else np.mean(conv[pad:-pad] > bias))
+
+
+def test_unequal_lengths_are_extended_by_their_last_value() -> None:
+    x, y = _waves(12, 30, 1, seed=3)
+    lengths = torch.tensor([30, 12, 20, 30, 9, 25, 30, 14, 30, 18, 30, 11])
+    net, _ = fit_rocket(x, lengths, y, 2, seed=1)
+    feats = net.features(x, lengths).numpy()
+    one = net.features(x[1:2, :12], lengths[1:2]).numpy()  # alone, trimmed to its own length
+    assert np.array_equal(feats[1], one[0])
+    padded = edge_pad(x, lengths, 30).numpy()
+    assert padded[1, 0, 12:].tolist() == [float(x[1, 11, 0])] * 18
+    rng = np.random.default_rng(0)
+    for index in rng.choice(9996, size=12, replace=False):
+        ref = _reference_feature(
+            padded[4, 0].astype(np.float64), net.spec, float(net.biases[index]), int(index)
+        )
+        assert feats[4, index] == pytest.approx(ref, abs=1e-6)
+
+
+def test_the_scores_are_the_ridge_classifiers_times_the_loo_temperature() -> None:
+    x, y = _waves(30, 50, 2, seed=5)
+    x[:, :, 1] = 0.0  # a constant channel: its features have no spread, scale 1
+    net, fit = fit_rocket(x, None, y, 2, seed=0)
+    feats = net.features(x).double().numpy()
+    scale = feats.std(axis=0)
+    scale[scale == 0] = 1.0
+    ridge = RidgeClassifierCV(alphas=ALPHAS).fit(feats / scale, y)
+    with torch.no_grad():
+        logits = net(x).double().numpy()
+    d = ridge.decision_function(feats / scale)
+    assert np.allclose(logits, np.stack([-d, d], axis=1) * fit["temperature"], atol=1e-3)
+    assert fit["alpha"] == ridge.alpha_ and fit["features"] == 9996
+    assert fit["loo_accuracy"] >= 0.9  # the two frequencies are easy
+    assert np.array_equal(class_proba(net, _set(x, y)).argmax(axis=1), ridge.predict(feats / scale))
+
+
+def _set(x: torch.Tensor, y: np.ndarray) -> Any:
+    from lstmtune.training import TensorSet
+
+    return TensorSet(x, torch.from_numpy(y), None, None)
+
+
+def test_the_temperature_minimises_the_cross_entropy() -> None:
+    scores = np.array([[1.0, -1.0], [0.8, -0.8], [-0.9, 0.9], [0.2, -0.2]])
+    y = np.array([0, 0, 1, 1])  # one confident mistake: a moderate temperature
+    k, ce = loo_temperature(scores, y)
+    assert 0.1 < k < 100
+    for other in (k / 2, k * 2):
+        z = other * scores
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        assert -logp[np.arange(4), y].mean() >= ce - 1e-9
+    k_right, _ = loo_temperature(scores[:3], y[:3])
+    assert k_right > 10  # all right: confident (the cross-entropy reaches 0 in float64)
+
+
+def test_a_class_missing_from_training_is_refused() -> None:
+    x, y = _waves(10, 30, 1, seed=0)
+    with pytest.raises(ValueError, match="2 of the 3 classes"):
+        fit_rocket(x, None, y, 3, seed=0)
+
+
+def test_ensemble_weights_weight_the_probabilities() -> None:
+    x, y = _waves(8, 30, 1, seed=2)
+    rocket, _ = fit_rocket(x, None, y, 2, seed=0)
+    other, _ = fit_rocket(x, None, 1 - y, 2, seed=1)
+    both = EnsembleNet([rocket, other], [0.25, 0.75]).eval()
+    with torch.no_grad():
+        p = [torch.softmax(m(x), dim=1) for m in (rocket, other)]
+        assert torch.allclose(torch.softmax(both(x), dim=1), 0.25 * p[0] + 0.75 * p[1], atol=1e-6)
+    for bad in ([0.5], [0.5, 0.6], [1.0, 0.0]):
+        with pytest.raises(ValueError, match="weights"):
+            EnsembleNet([rocket, other], bad)
+
+
+def test_the_published_classifier_averages_networks_and_minirocket(tmp_path: Path) -> None:
+    """Two networks and MiniRocket, half and half: saved as one state dict and JSON, rebuilt by
+    the pyfunc without aeon, which serves the same probabilities; the summary line says so."""
+    problem = _problem(tmp_path)
+    final = fit_ensemble(problem, PARAMS, 2, epochs=6, seed=3, device=torch.device("cpu"))
+    combined, combination = with_rocket(final, problem, seed=0)
+    assert isinstance(combined.model, EnsembleNet) and len(combined.model.members) == 3
+    assert [m.get("kind", "network") for m in combined.members] == [
+        "network",
+        "network",
+        "minirocket",
+    ]
+    assert [m["weight"] for m in combined.members] == [0.25, 0.25, ROCKET_WEIGHT]
+    assert len(combined.member_accuracy) == 3
+    test = problem.tensors("test")
+    nets = class_proba(final.model, test)
+    rocket = class_proba(combined.model.members[2], test)
+    mixed = class_proba(combined.model, test)
+    assert np.allclose(mixed, 0.5 * nets + 0.5 * rocket, atol=1e-5)
+    line = describe(combination)
+    assert line is not None and "0.5 x network (2 seeds) + 0.5 x MiniRocket" in line
+    _, meta = _prepared(tmp_path)
+    ev = evaluate_classify(problem, combined.model, meta, seed=0, final=combined)
+    assert ev.details["ensemble"]["kinds"] == ["network", "network", "minirocket"]
+    spec = {
+        "task": "classify",
+        "params": PARAMS,
+        "n_features": problem.n_features,
+        "n_outputs": problem.n_outputs,
+        "zero_head": False,
+        **ev.spec_extra,
+    }
+    save_model_dir(tmp_path / "model", combined.model, spec)
+    saved = json.loads((tmp_path / "model" / "spec.json").read_text())
+    assert saved["ensemble"][2]["rocket"]["dilations"] == combined.members[2]["rocket"]["dilations"]
+    state = torch.load(tmp_path / "model" / WEIGHTS, map_location="cpu", weights_only=True)
+    assert "members.2.biases" in state and "members.2.masks" not in state
+    rebuilt = build_ensemble(problem.n_features, problem.n_outputs, saved["ensemble"])
+    assert isinstance(rebuilt.members[2], RocketNet) and rebuilt.weights == [0.25, 0.25, 0.5]
+    out = Predictor.load(tmp_path / "model").predict(_frame(problem, "test"))
+    served = out[[f"proba_{c}" for c in problem.classes]].to_numpy()
+    assert np.allclose(served, mixed, atol=1e-5)
+    assert ev.test_metrics["accuracy"] == pytest.approx(
+        float(np.mean(mixed.argmax(axis=1) == test.y.numpy()))
+    )
