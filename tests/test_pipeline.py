@@ -150,6 +150,13 @@ def test_classify_pipeline_end_to_end(
     assert summary["task"] == "classify"
     assert set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
     assert "majority_class" in summary["baseline_metrics"]
+    # the published classifier: the networks and MiniRocket, weighed by their out-of-sample
+    # cross-entropy (evaluate.combine)
+    combination = summary["combination"]
+    assert combination["rule"] == "evidence" and combination["evidence"]["network_ce"] is not None
+    assert set(combination["weights"]) == {"network", "minirocket"}
+    assert sum(combination["weights"].values()) == pytest.approx(1.0)
+    assert "MiniRocket" in combination["description"]
     mlflow.set_tracking_uri(summary["tracking_uri"])
     model = (
         _load_champion(summary)

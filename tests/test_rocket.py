@@ -15,15 +15,10 @@ import torch
 from aeon.transformations.collection.convolution_based import MiniRocket
 from sklearn.linear_model import RidgeClassifierCV
 
+from lstmtune.classify_combine import evidence_weights, with_rocket
 from lstmtune.combine import describe
 from lstmtune.ensemble import EnsembleNet, build_ensemble
-from lstmtune.final_classify import (
-    ROCKET_WEIGHT,
-    class_proba,
-    evaluate_classify,
-    fit_ensemble,
-    with_rocket,
-)
+from lstmtune.final_classify import class_proba, evaluate_classify, fit_ensemble
 from lstmtune.rocket import RocketNet, edge_pad
 from lstmtune.rocket_fit import ALPHAS, fit_rocket, loo_temperature
 from lstmtune.serving import WEIGHTS, Predictor, save_model_dir
@@ -137,7 +132,10 @@ def test_ensemble_weights_weight_the_probabilities() -> None:
     with torch.no_grad():
         p = [torch.softmax(m(x), dim=1) for m in (rocket, other)]
         assert torch.allclose(torch.softmax(both(x), dim=1), 0.25 * p[0] + 0.75 * p[1], atol=1e-6)
-    for bad in ([0.5], [0.5, 0.6], [1.0, 0.0]):
+    only = EnsembleNet([rocket, other], [1.0, 0.0]).eval()  # a zero share: that member is out
+    with torch.no_grad():
+        assert torch.allclose(torch.softmax(only(x), dim=1), p[0], atol=1e-6)
+    for bad in ([0.5], [0.5, 0.6], [1.5, -0.5]):
         with pytest.raises(ValueError, match="weights"):
             EnsembleNet([rocket, other], bad)
 
@@ -154,7 +152,7 @@ def test_the_published_classifier_averages_networks_and_minirocket(tmp_path: Pat
         "network",
         "minirocket",
     ]
-    assert [m["weight"] for m in combined.members] == [0.25, 0.25, ROCKET_WEIGHT]
+    assert [m["weight"] for m in combined.members] == [0.25, 0.25, 0.5]  # no evidence: equal
     assert len(combined.member_accuracy) == 3
     test = problem.tensors("test")
     nets = class_proba(final.model, test)
@@ -163,6 +161,7 @@ def test_the_published_classifier_averages_networks_and_minirocket(tmp_path: Pat
     assert np.allclose(mixed, 0.5 * nets + 0.5 * rocket, atol=1e-5)
     line = describe(combination)
     assert line is not None and "0.5 x network (2 seeds) + 0.5 x MiniRocket" in line
+    assert combination["rule"] == "equal" and "equal shares" in line
     _, meta = _prepared(tmp_path)
     ev = evaluate_classify(problem, combined.model, meta, seed=0, final=combined)
     assert ev.details["ensemble"]["kinds"] == ["network", "network", "minirocket"]
@@ -187,3 +186,47 @@ def test_the_published_classifier_averages_networks_and_minirocket(tmp_path: Pat
     assert ev.test_metrics["accuracy"] == pytest.approx(
         float(np.mean(mixed.argmax(axis=1) == test.y.numpy()))
     )
+
+
+def test_the_shares_follow_the_out_of_sample_cross_entropy() -> None:
+    """exp(-n * cross-entropy): ArrowHead's figures (36 sequences, networks 0.486 by 5-fold,
+    MiniRocket 0.344 by leave-one-out) give MiniRocket nearly everything; Chinatown's (20,
+    0.0047 against 0.078) the networks about four fifths; equal without a figure."""
+    net, rocket = evidence_weights(0.486, 0.344, 36)
+    assert rocket > 0.99 and net + rocket == pytest.approx(1.0)
+    net, rocket = evidence_weights(0.0047, 0.078, 20)
+    assert net == pytest.approx(1 / (1 + np.exp(-20 * (0.078 - 0.0047))))
+    assert evidence_weights(None, 0.3, 10) == evidence_weights(float("nan"), 0.3, 10) == (0.5, 0.5)
+    assert evidence_weights(5.0, 0.0, 300) == (0.0, 1.0)  # underflow: a clean zero share
+
+
+def test_with_the_tuning_evidence_the_better_side_gets_the_share(tmp_path: Path) -> None:
+    problem = _problem(tmp_path)
+    final = fit_ensemble(problem, PARAMS, 1, epochs=4, seed=0, device=torch.device("cpu"))
+    combined, combination = with_rocket(final, problem, seed=0, network=(2.0, 30, "the folds"))
+    assert combination["rule"] == "evidence"
+    assert combination["weights"]["minirocket"] > 0.99  # 2.0 is far worse than its LOO figure
+    assert combined.members[1]["weight"] == pytest.approx(combination["weights"]["minirocket"])
+    line = describe(combination)
+    assert line is not None and "network 2 by the folds" in line
+    assert "the networks got almost no weight" in line
+    test = problem.tensors("test")
+    mixed = class_proba(combined.model, test)
+    alone = class_proba(combined.model.members[1], test)
+    assert np.allclose(mixed, alone, atol=0.01)
+
+
+def test_a_long_sequence_in_the_batch_does_not_change_the_others() -> None:
+    """Served requests are padded to their longest sequence: each sequence is still read at its
+    own length (extended to the fitted one), so its probabilities do not depend on its batch."""
+    x, y = _waves(10, 30, 1, seed=4)
+    net, _ = fit_rocket(x, None, y, 2, seed=0)
+    long_one, _ = _waves(1, 70, 1, seed=9)
+    batch = torch.zeros(11, 70, 1)
+    batch[:10, :30] = x
+    batch[10] = long_one[0]
+    lengths = torch.tensor([30] * 10 + [70])
+    with torch.no_grad():
+        together = net.features(batch, lengths)
+        assert torch.equal(together[:10], net.features(x))
+        assert torch.equal(together[10:], net.features(long_one))

@@ -31,7 +31,7 @@ from lstmtune.model import build_model
 
 class EnsembleNet(nn.Module):
     """``members`` (classifiers returning logits ``[B, classes]``) -> log of their mean
-    probability, weighted by ``weights`` (positive, summing to 1; default equal)."""
+    probability, weighted by ``weights`` (at least 0, summing to 1; default equal)."""
 
     log_weights: torch.Tensor
 
@@ -43,9 +43,9 @@ class EnsembleNet(nn.Module):
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         w = [1.0 / len(members)] * len(members) if weights is None else [float(v) for v in weights]
-        if len(w) != len(members) or min(w) <= 0 or not math.isclose(sum(w), 1.0, abs_tol=1e-6):
+        if len(w) != len(members) or min(w) < 0 or not math.isclose(sum(w), 1.0, abs_tol=1e-6):
             raise ValueError(
-                f"ensemble weights must be one positive weight per member summing to 1, got {w}"
+                f"ensemble weights must be one weight >= 0 per member summing to 1, got {w}"
             )
         self.weights = w
         self.register_buffer("log_weights", torch.tensor(w).log().view(-1, 1, 1), persistent=False)

@@ -7,8 +7,7 @@
   0.46-0.77 by seed; annealed, 0.72-0.79).
 * :func:`fit_ensemble`: ``evaluate.ensemble`` such networks with consecutive seeds, published as
   one :class:`~lstmtune.ensemble.EnsembleNet` that averages their class probabilities.
-* :func:`with_rocket`: those networks averaged half and half with MiniRocket
-  (``evaluate.combine``, :mod:`lstmtune.rocket_fit`).
+* (:mod:`lstmtune.classify_combine` averages those networks with MiniRocket.)
 * :func:`evaluate_classify`: metrics, confusion matrix, and the majority-class, one-class, 1-NN
   DTW and MiniRocket baselines on the same test split.
 """
@@ -146,47 +145,6 @@ def fit_ensemble(
         history = history or result.history
     model: nn.Module = nets[0] if len(nets) == 1 else EnsembleNet(nets).eval()
     return FinalClassifier(model, members, time.perf_counter() - started, history, accuracy)
-
-
-ROCKET_WEIGHT = 0.5  # the MiniRocket member's share of the published probabilities
-
-
-def with_rocket(
-    final: FinalClassifier, problem: ClassifyProblem, seed: int
-) -> tuple[FinalClassifier, dict[str, Any]]:
-    """``final``'s networks averaged with a MiniRocket member fitted on train+val
-    (:func:`lstmtune.rocket_fit.fit_rocket`), equal shares: the networks together
-    ``1 - ROCKET_WEIGHT``, MiniRocket :data:`ROCKET_WEIGHT`; and the ``combination`` record of the
-    summary. Raises whatever the fit raises (aeon missing, a class absent from train+val)."""
-    from lstmtune.rocket_fit import fit_rocket
-
-    data, test = problem.tensors("train", "val"), problem.tensors("test")
-    rocket, fit = fit_rocket(
-        data.x, data.lengths, data.y.cpu().numpy(), len(problem.classes), seed=seed
-    )
-    nets = list(final.model.members) if isinstance(final.model, EnsembleNet) else [final.model]
-    share = (1.0 - ROCKET_WEIGHT) / len(nets)
-    weights = [share] * len(nets) + [ROCKET_WEIGHT]
-    entry = {"kind": "minirocket", "rocket": rocket.spec, "seed": int(seed)}
-    members = [{**m, "weight": w} for m, w in zip([*final.members, entry], weights, strict=True)]
-    proba = class_proba(rocket, test)
-    accuracy = float(np.mean(proba.argmax(axis=1) == test.y.cpu().numpy()))
-    combination = {
-        "weights": {"network": 1.0 - ROCKET_WEIGHT, "minirocket": ROCKET_WEIGHT},
-        "rule": "equal",
-        "minirocket": fit,
-        "description": (
-            f"published classifier: {1 - ROCKET_WEIGHT:g} x network"
-            f"{f' ({len(nets)} seeds)' if len(nets) > 1 else ''} + {ROCKET_WEIGHT:g} x MiniRocket"
-            f" (ridge on {fit['features']} features, probabilities calibrated by leave-one-out,"
-            f" temperature {fit['temperature']:g})"
-        ),
-    }
-    model = EnsembleNet([*nets, rocket], weights).eval()
-    combined = FinalClassifier(
-        model, members, final.train_seconds, final.history, [*final.member_accuracy, accuracy]
-    )
-    return combined, combination
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> list[list[int]]:

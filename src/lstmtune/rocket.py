@@ -15,8 +15,8 @@ The transform follows aeon's (``aeon.transformations.collection.convolution_base
 the convolution is zero-padded to the input length; features of every other kernel (by dilation
 index + kernel index) are pooled over the unpadded part only; a multivariate combination sums its
 channels before the convolution (the kernel is the same for every channel, so this equals aeon's
-sum of per-channel convolutions). Sequences shorter than the padded batch are extended by their
-last value, and every input is extended to at least the length the biases were fitted on.
+sum of per-channel convolutions). Each sequence is extended by its last value to the length the
+biases were fitted on (a longer one is read at its own length), independently of its batch.
 """
 
 from __future__ import annotations
@@ -115,12 +115,23 @@ class RocketNet(nn.Module):
         self.register_buffer("masks", channel_masks(spec, n_channels), persistent=False)
 
     def features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        padded = edge_pad(x.float(), lengths, int(self.spec["length"]))
-        parts = [
-            ppv_features(padded[i : i + CHUNK], self.biases, self.masks, self.spec)
-            for i in range(0, len(padded), CHUNK)
-        ]
-        return torch.cat(parts).float() if parts else padded.new_zeros(0, self.biases.numel())
+        """``[B, F]`` features of ``[B, T, C]`` sequences. Each sequence is read at its own
+        length extended to the fitted one (``max(own, fitted)`` steps), whatever else is in the
+        batch: a long sequence beside it does not stretch it."""
+        x = x.float()
+        steps = int(x.shape[1])
+        own = torch.full((len(x),), steps) if lengths is None else lengths.cpu().long()
+        target = own.clamp(min=int(self.spec["length"]))
+        out = torch.zeros(len(x), self.biases.numel(), device=x.device)
+        for size in sorted(set(target.tolist())):
+            idx = torch.nonzero(target == size).flatten()
+            padded = edge_pad(x[idx.to(x.device), : min(size, steps)], own[idx], size)
+            for i in range(0, len(idx), CHUNK):
+                rows = idx[i : i + CHUNK].to(x.device)
+                out[rows] = ppv_features(
+                    padded[i : i + CHUNK], self.biases, self.masks, self.spec
+                ).float()
+        return out
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast(device_type=x.device.type, enabled=False):

@@ -104,7 +104,7 @@ def fit_rocket(
         "alpha": float(ridge.alpha_),
         "temperature": round(temperature, 4),
         "loo_accuracy": round(float(np.mean(loo_scores.argmax(axis=1) == y)), 4),
-        "loo_log_loss": round(loo_ce, 4),
+        "loo_log_loss": round(max(loo_ce, 0.0), 4) + 0.0,  # never -0.0
         "features": int(feats.shape[1]),
     }
     return net.eval(), report
