@@ -14,6 +14,7 @@ from lstmtune.evaluate import (
     classify_metrics,
     decide_promotion,
     forecast_baselines,
+    margin,
 )
 from lstmtune.features import ForecastFeaturizer, naive_forecast
 
@@ -129,3 +130,11 @@ def test_naive_forecast_refuses_origins_without_enough_history() -> None:
     with pytest.raises(ValueError, match="needs 13 rows of history; an origin is at row 11"):
         naive_forecast(y, np.arange(11, 20), "seasonal_trend", 1, 12)
     assert naive_forecast(y, np.arange(11, 20), "seasonal", 1, 12).shape == (9, 1)
+
+
+def test_the_margin_says_worse_better_or_a_tie() -> None:
+    assert margin(0.8, 0.9, "accuracy") == "11.1% worse"
+    assert margin(19.0, 20.0, "rmse") == "5.0% better"
+    assert margin(0.8867, 0.8867, "macro_f1") == "a tie"  # not "0.0% better"
+    decision = decide_promotion("macro_f1", 0.8867, None, 0.8867, "minirocket")
+    assert decision.alias == "challenger" and decision.reason.endswith(": a tie")

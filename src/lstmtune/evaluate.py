@@ -163,7 +163,10 @@ def gate_baseline(
 
 
 def margin(new: float, reference: float, metric: str) -> str:
-    """How far ``new`` is from ``reference``, in words (``12.3% worse``)."""
+    """How far ``new`` is from ``reference``, in words (``12.3% worse``; ``a tie`` when equal:
+    a classifier that equals MiniRocket's test score neither beats nor trails it)."""
+    if new == reference:
+        return "a tie"
     if reference == 0 or not (math.isfinite(new) and math.isfinite(reference)):
         return f"by {abs(new - reference):.4g}"
     worse = not better(new, reference, metric) and new != reference

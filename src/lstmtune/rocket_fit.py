@@ -17,6 +17,7 @@ the LOO one chose 2.5 and 4.0.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,7 @@ def fit_rocket(
     steps) with labels ``y`` (0..n_classes-1); and what the evaluation reports of the fit."""
     from sklearn.linear_model import RidgeClassifierCV  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
+    started = time.perf_counter()
     length = max(MIN_LENGTH, int(x.shape[1]))
     padded = edge_pad(x.detach().cpu().float(), lengths, length)
     fitted = _parameters(padded.numpy(), seed)
@@ -106,5 +108,6 @@ def fit_rocket(
         "loo_accuracy": round(float(np.mean(loo_scores.argmax(axis=1) == y)), 4),
         "loo_log_loss": round(max(loo_ce, 0.0), 4) + 0.0,  # never -0.0
         "features": int(feats.shape[1]),
+        "seconds": round(time.perf_counter() - started, 2),
     }
     return net.eval(), report
