@@ -35,6 +35,7 @@ from lstmtune.crossval import (
 from lstmtune.data.prepare import prepare
 from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.errors import UserError
+from lstmtune.evaluate import TestEvaluation
 from lstmtune.final_classify import (
     ANNEAL_PIECES,
     annealed_rate,
@@ -174,6 +175,18 @@ def test_evaluate_ensemble_is_auto_or_a_positive_count() -> None:
             load_config(None, {"evaluate.ensemble": bad})
 
 
+def model_spec(problem: ClassifyProblem, ev: TestEvaluation) -> dict[str, Any]:
+    """The model spec the retrain step writes for a classifier of :data:`PARAMS`."""
+    return {
+        "task": "classify",
+        "params": PARAMS,
+        "n_features": problem.n_features,
+        "n_outputs": problem.n_outputs,
+        "zero_head": False,
+        **ev.spec_extra,
+    }
+
+
 def _frame(problem: ClassifyProblem, split: str) -> pd.DataFrame:
     return problem.parts[split].drop(columns=[problem.label])
 
@@ -189,14 +202,7 @@ def test_a_saved_ensemble_serves_the_mean_of_its_members(tmp_path: Path) -> None
     _, meta = _prepared(tmp_path)
     ev = evaluate_classify(problem, final.model, meta, seed=0, final=final)
     assert ev.details["ensemble"]["members"] == 3
-    spec = {
-        "task": "classify",
-        "params": PARAMS,
-        "n_features": problem.n_features,
-        "n_outputs": problem.n_outputs,
-        "zero_head": False,
-        **ev.spec_extra,
-    }
+    spec = model_spec(problem, ev)
     save_model_dir(tmp_path / "model", final.model, spec)
     assert json.loads((tmp_path / "model" / "spec.json").read_text())["ensemble"] == final.members
     state = torch.load(tmp_path / "model" / WEIGHTS, map_location="cpu", weights_only=True)

@@ -22,7 +22,7 @@ from lstmtune.final_classify import class_proba, evaluate_classify, fit_ensemble
 from lstmtune.rocket import RocketNet, edge_pad
 from lstmtune.rocket_fit import ALPHAS, fit_rocket, loo_temperature
 from lstmtune.serving import WEIGHTS, Predictor, save_model_dir
-from tests.test_classify_ensemble import PARAMS, _frame, _prepared, _problem
+from tests.test_classify_ensemble import PARAMS, _frame, _prepared, _problem, model_spec
 
 
 def _waves(n: int, length: int, channels: int, seed: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -165,15 +165,7 @@ def test_the_published_classifier_averages_networks_and_minirocket(tmp_path: Pat
     _, meta = _prepared(tmp_path)
     ev = evaluate_classify(problem, combined.model, meta, seed=0, final=combined)
     assert ev.details["ensemble"]["kinds"] == ["network", "network", "minirocket"]
-    spec = {
-        "task": "classify",
-        "params": PARAMS,
-        "n_features": problem.n_features,
-        "n_outputs": problem.n_outputs,
-        "zero_head": False,
-        **ev.spec_extra,
-    }
-    save_model_dir(tmp_path / "model", combined.model, spec)
+    save_model_dir(tmp_path / "model", combined.model, model_spec(problem, ev))
     saved = json.loads((tmp_path / "model" / "spec.json").read_text())
     assert saved["ensemble"][2]["rocket"]["dilations"] == combined.members[2]["rocket"]["dilations"]
     state = torch.load(tmp_path / "model" / WEIGHTS, map_location="cpu", weights_only=True)
