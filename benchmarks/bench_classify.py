@@ -10,6 +10,7 @@ the same test split, timing each. Needs ``pip install aeon``.
     python benchmarks/bench_classify.py --sets chinatown --n-trials 10
     python benchmarks/bench_classify.py --data my_long.csv --no-lstmtune
     python benchmarks/bench_classify.py --sets "" --synthetic 200x500 --no-classical  # budget
+    python benchmarks/bench_classify.py --sets "" --aeon GunPoint --aeon BasicMotions  # held out
 
 ``--synthetic NxT`` adds a generated set of N sequences of T steps (:func:`synthetic_long`: four
 shapes under noise, shifts and amplitude changes) without a split column, so lstmtune carves its
@@ -174,6 +175,32 @@ def _row(name: str, fig: dict[str, Any]) -> list[Any]:
     ]
 
 
+def aeon_long(name: str) -> pd.DataFrame:
+    """A UCR/UEA set bundled with aeon (``GunPoint``, ``ItalyPowerDemand``, ``BasicMotions``,
+    ``JapaneseVowels``, ...) in long format with the archive's split; unequal lengths kept."""
+    from aeon.datasets import load_classification
+
+    frames = []
+    for split in ("train", "test"):
+        x_all, y_all = load_classification(name, split=split)
+        for i, (x, label) in enumerate(zip(x_all, y_all, strict=True)):
+            x = np.asarray(x, dtype=np.float64)
+            cols = {f"c{c}": x[c] for c in range(x.shape[0])}
+            n = x.shape[1]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "case": f"{split}-{i}",
+                        "t": np.arange(n),
+                        **cols,
+                        "label": label,
+                        "split": split,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True).dropna()
+
+
 def _inputs(args: Any, tmp: Path) -> list[tuple[str, Path, bool]]:
     """(name, file, has a split column) of every set to run; synthetic ones written to ``tmp``."""
     out = [(n, DEV / f"{n}_long.csv", True) for n in args.sets.split(",") if n]
@@ -181,6 +208,10 @@ def _inputs(args: Any, tmp: Path) -> list[tuple[str, Path, bool]]:
         (Path(d).name.removesuffix("_long.csv").removesuffix(".csv"), Path(d), True)
         for d in args.data
     ]
+    for name in args.aeon:
+        path = tmp / f"{name.lower()}_long.csv"
+        aeon_long(name).to_csv(path, index=False)
+        out.append((name.lower(), path, True))
     for shape in args.synthetic:
         n, length = (int(v) for v in shape.lower().split("x"))
         path = tmp / f"synthetic_{n}x{length}.csv"
@@ -194,6 +225,7 @@ def main() -> None:
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated names in the dev dir")
     p.add_argument("--data", action="append", default=[], help="extra long-format files")
     p.add_argument("--synthetic", action="append", default=[], help="NxT: a generated set")
+    p.add_argument("--aeon", action="append", default=[], help="a UCR/UEA set bundled with aeon")
     p.add_argument("--n-trials", type=int, default=20, help="0: lstmtune's default")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", default="", help="keep each run's output under this directory")
