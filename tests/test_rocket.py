@@ -15,8 +15,9 @@ import torch
 from aeon.transformations.collection.convolution_based import MiniRocket
 from sklearn.linear_model import RidgeClassifierCV
 
-from lstmtune.classify_combine import evidence_weights, with_rocket
+from lstmtune.classify_combine import evidence_weights, network_evidence, with_rocket
 from lstmtune.combine import describe
+from lstmtune.config import load_config
 from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.final_classify import class_proba, evaluate_classify, fit_ensemble
 from lstmtune.rocket import RocketNet, edge_pad
@@ -222,3 +223,21 @@ def test_a_long_sequence_in_the_batch_does_not_change_the_others() -> None:
         together = net.features(batch, lengths)
         assert torch.equal(together[:10], net.features(x))
         assert torch.equal(together[10:], net.features(long_one))
+
+
+def test_the_networks_evidence_is_the_plain_cross_entropy_and_where_it_was_measured(
+    tmp_path: Path,
+) -> None:
+    """k-fold on a small set (n = train+val), the validation split with tune.subset; none where
+    the tuning's figure is not comparable (Katib's lowest printed value, PBT's rounds)."""
+    problem = _problem(tmp_path)
+    best = {"best_value": 0.25, "objective": "val_loss"}
+    n_all = len(problem.tensors("train", "val"))
+    cfg = load_config(None, {})
+    assert network_evidence(cfg, problem, best) == (0.25, n_all, "k-fold cross-validation")
+    sub = load_config(None, {"tune.subset": 0.5})
+    n_val = len(problem.tensors("val"))
+    assert network_evidence(sub, problem, best) == (0.25, n_val, "the validation split")
+    assert network_evidence(load_config(None, {"tune.backend": "katib"}), problem, best) is None
+    assert network_evidence(load_config(None, {"tune.strategy": "pbt"}), problem, best) is None
+    assert network_evidence(cfg, problem, {"best_value": None, "objective": "val_loss"}) is None

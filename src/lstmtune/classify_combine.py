@@ -7,7 +7,8 @@ objective (the winning trial's cross-entropy, by k-fold cross-validation on a sm
 validation split) and MiniRocket's leave-one-out cross-entropy on train+val. Pseudo-Bayesian model
 averaging (Yao et al., 2018): ``w ∝ exp(-n * cross-entropy)``, ``n`` the sequences the networks'
 figure was measured on — a clear difference goes (nearly) all to the better side, a close one is
-shared. Without a finite tuning objective the shares are equal.
+shared. Without a tuning figure comparable to MiniRocket's (none, Katib's, PBT's:
+:func:`network_evidence`) the shares are equal.
 
 Why not always half and half: on ArrowHead (36 training sequences) the tuned networks (test
 accuracy 0.79, 5-fold cross-entropy 0.486) averaged half and half with MiniRocket (0.886,
@@ -21,9 +22,30 @@ from typing import Any
 
 import numpy as np
 
+from lstmtune.config import RunConfig
 from lstmtune.ensemble import EnsembleNet
 from lstmtune.final_classify import FinalClassifier, class_proba
 from lstmtune.training import ClassifyProblem
+
+
+def network_evidence(
+    cfg: RunConfig, problem: ClassifyProblem, best: dict[str, Any]
+) -> tuple[float, int, str] | None:
+    """``(cross-entropy, sequences it was measured on, how)`` of the winning trial, or None where
+    the tuning's figure is not a plain cross-entropy comparable to MiniRocket's: Katib's is the
+    lowest value a trial printed (fold 1's epochs beside the k-fold mean), PBT's a round's. k-fold
+    judges a small set unless ``tune.subset`` trains on a part (then the validation split does)."""
+    value = best.get("best_value")
+    tune = cfg.tune
+    if value is None or best.get("objective") != "val_loss":
+        return None
+    if tune.backend != "optuna" or tune.strategy != "bayes":
+        return None
+    from lstmtune.crossval import small_set
+
+    if small_set(problem) and tune.subset is None:
+        return float(value), len(problem.tensors("train", "val")), "k-fold cross-validation"
+    return float(value), len(problem.tensors("val")), "the validation split"
 
 
 def evidence_weights(network_ce: float | None, rocket_ce: float, n: int) -> tuple[float, float]:
@@ -44,7 +66,7 @@ def _description(weights: tuple[float, float], nets: int, evidence: dict[str, An
         f" + {w_rocket:.3g} x MiniRocket"
     )
     if evidence.get("network_ce") is None:
-        return line + " (equal shares: no tuning cross-entropy to weigh them by)"
+        return line + " (equal shares: the tuning gave no cross-entropy comparable to MiniRocket's)"
     line += (
         f" (weights exp(-n x out-of-sample cross-entropy), n = {evidence['n']}: network"
         f" {evidence['network_ce']:.4g} by {evidence['network_by']}, MiniRocket"

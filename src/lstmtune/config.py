@@ -241,8 +241,8 @@ class EvaluateConfig(_Strict):
             "forecast: publish a convex combination of the network, AutoARIMA and AutoETS"
             " (weights: combine_weights); many series: one set of weights chosen on validation,"
             " per-series models, up to 100 series; sequence classification: average the"
-            " networks' class probabilities with MiniRocket's (half each; ridge scores calibrated"
-            " by leave-one-out)"
+            " networks' class probabilities with MiniRocket's, weights exp(-n x cross-entropy)"
+            " of the tuning's and MiniRocket's leave-one-out figures (equal without the former)"
         ),
     )
     combine_weights: Literal["auto", "equal", "validation"] = Field(

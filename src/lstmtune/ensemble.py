@@ -12,9 +12,9 @@ probabilities without knowing about the ensemble. Its state dict (every member's
 (:func:`member_entry`), never pickled.
 
 Members may be weighted, and one may be MiniRocket (:class:`lstmtune.rocket.RocketNet`, fitted
-by :mod:`lstmtune.rocket_fit`): with ``evaluate.combine`` the published classifier gives the
-networks half of the probability and MiniRocket the other half
-(:func:`lstmtune.final_classify.with_rocket`).
+by :mod:`lstmtune.rocket_fit`): with ``evaluate.combine`` the published classifier shares the
+probability between the networks and MiniRocket by their out-of-sample cross-entropy
+(:func:`lstmtune.classify_combine.with_rocket`); the output is then the log of the weighted mean.
 """
 
 from __future__ import annotations

@@ -79,24 +79,17 @@ class FinalTrainer:
 
 
 def _with_rocket(
-    final: Any, problem: Any, seed: int, best: dict[str, Any]
+    cfg: RunConfig, final: Any, problem: Any, best: dict[str, Any]
 ) -> tuple[Any, dict[str, Any] | None]:
     """The classifier averaged with MiniRocket
     (:func:`~lstmtune.classify_combine.with_rocket`), weighed by the winning trial's
-    cross-entropy (k-fold on a small set, else the validation split's); the networks alone, with
-    a one-line warning, when MiniRocket cannot be fitted."""
-    from lstmtune.classify_combine import with_rocket
-    from lstmtune.crossval import small_set
+    cross-entropy where it is one (:func:`~lstmtune.classify_combine.network_evidence`); the
+    networks alone, with a one-line warning, when MiniRocket cannot be fitted."""
+    from lstmtune.classify_combine import network_evidence, with_rocket
     from lstmtune.progress import emit
 
-    value = best.get("best_value")
-    kfold = small_set(problem)
-    n = len(problem.tensors("train", "val") if kfold else problem.tensors("val"))
-    network = None
-    if best.get("objective") == "val_loss" and value is not None:
-        network = (float(value), n, "k-fold cross-validation" if kfold else "the validation split")
     try:
-        return with_rocket(final, problem, seed, network)
+        return with_rocket(final, problem, cfg.train.seed, network_evidence(cfg, problem, best))
     except Exception as exc:  # aeon missing or a fit that fails: publish the networks
         emit("warning", f"warning: MiniRocket not combined: {type(exc).__name__}: {exc}")
         return final, None
@@ -210,7 +203,7 @@ def train_best_step(
             size = ensemble_size(cfg.evaluate.ensemble, problem)
             final = result = trainer.ensemble(problem, size)
             if cfg.evaluate.combine:
-                final, combination = _with_rocket(final, problem, cfg.train.seed, best)
+                final, combination = _with_rocket(cfg, final, problem, best)
                 result = final
         else:
             result = trainer.final(problem, best)
