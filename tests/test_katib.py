@@ -604,3 +604,34 @@ def test_trial_continues_a_pbt_member_from_its_checkpoint(tmp_path: Path) -> Non
 
     state = torch.load(ckpt / "lstmtune-member.pt", weights_only=True)
     assert state["rounds"] == 2
+
+
+def test_a_kfold_trial_prints_fold_ones_epochs_apart_from_its_objective(tmp_path: Path) -> None:
+    """A small classification set is judged by k-fold: the epochs printed are fold 1's, under
+    ``fold1_val_loss``, so the experiment's ``min`` of ``val_loss`` is the trial's k-fold mean
+    (its last line), not fold 1's best epoch."""
+    from lstmtune.synthetic import classify_frame
+
+    path = tmp_path / "seq.csv"
+    classify_frame(10, seed=1).to_csv(path, index=False)
+    space = {"units": 4, "epochs": 3, "conv": "none", "batch_size": 8, "learning_rate": 1e-2}
+    cfg = _cfg(
+        data__path=str(path),
+        data__task="classify",
+        data__sequence_column="seq",
+        data__time_column="t",
+        data__label="y",
+        tune__search_space=space,
+    )
+    parts, meta = prepare(cfg)
+    data = tmp_path / "prepared"
+    write_prepared(parts, meta, str(data))
+    exp = build_experiment(cfg, meta, name="cls-trial", data_uri=str(data))
+    assert exp["spec"]["objective"]["objectiveMetricName"] == "val_loss"
+    stdout = run_katib_trial(exp, data)
+    metrics: dict[str, list[float]] = {}
+    for line in stdout.splitlines():
+        for name, value, *_ in METRICS_REGEX.findall(line):
+            metrics.setdefault(name, []).append(float(value))
+    assert 1 <= len(metrics["fold1_val_loss"]) <= 3
+    assert len(metrics["val_loss"]) == 1  # the k-fold mean alone

@@ -7,7 +7,7 @@ objective (the winning trial's cross-entropy, by k-fold cross-validation on a sm
 validation split) and MiniRocket's leave-one-out cross-entropy on train+val. Pseudo-Bayesian model
 averaging (Yao et al., 2018): ``w ∝ exp(-n * cross-entropy)``, ``n`` the sequences the networks'
 figure was measured on — a clear difference goes (nearly) all to the better side, a close one is
-shared. Without a tuning figure comparable to MiniRocket's (none, Katib's, PBT's:
+shared. Without a tuning figure comparable to MiniRocket's (none, or PBT's:
 :func:`network_evidence`) the shares are equal.
 
 Why not always half and half: on ArrowHead (36 training sequences) the tuned networks (test
@@ -31,15 +31,13 @@ from lstmtune.training import ClassifyProblem
 def network_evidence(
     cfg: RunConfig, problem: ClassifyProblem, best: dict[str, Any]
 ) -> tuple[float, int, str] | None:
-    """``(cross-entropy, sequences it was measured on, how)`` of the winning trial, or None where
-    the tuning's figure is not a plain cross-entropy comparable to MiniRocket's: Katib's is the
-    lowest value a trial printed (fold 1's epochs beside the k-fold mean), PBT's a round's. k-fold
-    judges a small set unless ``tune.subset`` trains on a part (then the validation split does)."""
+    """``(cross-entropy, sequences it was measured on, how)`` of the winning trial (Optuna or
+    Katib), or None where the tuning's figure is not a plain cross-entropy comparable to
+    MiniRocket's (PBT's is a round's). k-fold judges a small set unless ``tune.subset`` trains on
+    a part (then the validation split does; the Katib backend refuses a subset)."""
     value = best.get("best_value")
     tune = cfg.tune
-    if value is None or best.get("objective") != "val_loss":
-        return None
-    if tune.backend != "optuna" or tune.strategy != "bayes":
+    if value is None or best.get("objective") != "val_loss" or tune.strategy != "bayes":
         return None
     from lstmtune.crossval import small_set
 

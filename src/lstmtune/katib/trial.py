@@ -32,18 +32,19 @@ def assigned_params(space: dict[str, Any], assignments: list[str]) -> dict[str, 
 
 
 class EpochPrinter:
-    """Prints ``epoch=E <objective>=V train_loss=L`` after every epoch (Katib reads stdout) and
-    keeps the history for the trial's MLflow run."""
+    """Prints ``epoch=E <name>=V train_loss=L`` after every epoch (Katib reads stdout) and keeps
+    the history for the trial's MLflow run. ``name`` is the objective, except under k-fold
+    (``fold1_<objective>``): the epochs are fold 1's, and the experiment takes the objective's
+    ``min`` over every line, which must not mix fold 1's epochs with the trial's k-fold mean."""
 
-    def __init__(self, objective: str) -> None:
+    def __init__(self, objective: str, *, kfold: bool = False) -> None:
         self.objective = objective
+        self.name = f"fold1_{objective}" if kfold else objective
         self.history: list[dict[str, float]] = []
 
     def __call__(self, epoch: int, value: float, train_loss: float) -> None:
-        self.history.append(
-            {"epoch": float(epoch), self.objective: value, "train_loss": train_loss}
-        )
-        print(f"epoch={epoch} {self.objective}={value:.6g} train_loss={train_loss:.6g}", flush=True)
+        self.history.append({"epoch": float(epoch), self.name: value, "train_loss": train_loss})
+        print(f"epoch={epoch} {self.name}={value:.6g} train_loss={train_loss:.6g}", flush=True)
 
 
 def _log_trial(
@@ -88,7 +89,7 @@ def trial_step(
     for ``epochs / tune.pbt_rounds`` epochs with its own (perturbed) hyperparameters and saves its
     state back for its children."""
     from lstmtune.config import objective_name
-    from lstmtune.crossval import fit_trial
+    from lstmtune.crossval import fit_trial, small_set
     from lstmtune.data.prepare import read_prepared
     from lstmtune.katib import BEST_EPOCH, decode_config, fetch_prepared
     from lstmtune.problems import make_problem
@@ -98,7 +99,7 @@ def trial_step(
     parts, meta = read_prepared(fetch_prepared(data_uri, s3_endpoint_url=cfg.data.s3_endpoint_url))
     params = assigned_params(meta["search_space"], assignments)
     problem = make_problem(parts, meta, params)
-    printer = EpochPrinter(objective_name(meta))
+    printer = EpochPrinter(objective_name(meta), kfold=checkpoint is None and small_set(problem))
     state = "FAIL"
     device = select_device(cfg.train.device)
     try:
