@@ -242,3 +242,13 @@ def test_the_networks_evidence_is_the_plain_cross_entropy_and_where_it_was_measu
     assert network_evidence(katib, problem, best) == (0.25, n_all, "k-fold cross-validation")
     assert network_evidence(load_config(None, {"tune.strategy": "pbt"}), problem, best) is None
     assert network_evidence(cfg, problem, {"best_value": None, "objective": "val_loss"}) is None
+
+
+def test_a_classifier_with_minirocket_is_tagged_on_its_model_version() -> None:
+    from lstmtune.registry import _version_tags
+
+    meta = {"task": "classify", "sha256": "x", "columns": {"label": "y"}}
+    assert "combination" not in _version_tags(meta, {}, "macro_f1", 0.9)
+    combination = {"weights": {"network": 0.812, "minirocket": 0.188}, "rule": "evidence"}
+    tags = _version_tags(meta, {}, "macro_f1", 0.9, combination)
+    assert tags["combination"] == "0.812 x network + 0.188 x MiniRocket"

@@ -169,7 +169,7 @@ def margin(new: float, reference: float, metric: str) -> str:
         return "a tie"
     if reference == 0 or not (math.isfinite(new) and math.isfinite(reference)):
         return f"by {abs(new - reference):.4g}"
-    worse = not better(new, reference, metric) and new != reference
+    worse = not better(new, reference, metric)
     pct = abs(new - reference) / abs(reference) * 100
     return f"{pct:.1f}% {'worse' if worse else 'better'}"
 

@@ -137,11 +137,18 @@ def champion_score(
 
 
 def _version_tags(
-    meta: dict[str, Any], spec: dict[str, Any], metric: str, new_value: float
+    meta: dict[str, Any],
+    spec: dict[str, Any],
+    metric: str,
+    new_value: float,
+    combination: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The tags of a new version (the promotion reason is added once decided): its task, data,
     lstmtune version and test metric, what a consumer must send (lookback, horizon, target) and,
-    for a combined forecast, its weights (``combination``)."""
+    for a combined forecast (from ``spec``) or classifier (the evaluation's ``combination``), its
+    weights (``combination``)."""
+    from lstmtune.combine import is_mix, weights_text
+
     tags = {
         "task": meta["task"],
         "data_sha256": meta["sha256"],
@@ -157,8 +164,6 @@ def _version_tags(
                 "freq": str((meta.get("time_axis") or {}).get("freq", "none")),
             }
         )
-        from lstmtune.combine import is_mix, weights_text
-
         mix = (spec.get("panel") or {}).get("combination") or spec.get("combination")
         if is_mix(mix):  # a consumer sees that the forecast is partly (or wholly) classical
             tags["combination"] = weights_text(mix["weights"])  # type: ignore[index]
@@ -166,15 +171,8 @@ def _version_tags(
         tags.update(
             {"lookback": "variable", "horizon": "1", "target": str(meta["columns"]["label"])}
         )
-        weights = [m["weight"] for m in spec.get("ensemble") or [] if "weight" in m]
-        kinds = [m.get("kind", "network") for m in spec.get("ensemble") or [] if "weight" in m]
-        if "minirocket" in kinds:  # a consumer sees that MiniRocket has a share of it
-            shares = {
-                k: sum(w for w, n in zip(weights, kinds, strict=True) if n == k) for k in set(kinds)
-            }
-            from lstmtune.combine import weights_text
-
-            tags["combination"] = weights_text(shares)
+        if is_mix(combination):  # a consumer sees that MiniRocket has a share of it
+            tags["combination"] = weights_text(combination["weights"])  # type: ignore[index]
     return tags
 
 
@@ -277,7 +275,7 @@ def publish(
     champ_value, champ_version = champion_score(cfg, parts, meta, featurizer)
 
     version = log_version(client, name, parent_run_id, model_dir, example, signature, evaluation)
-    tags = _version_tags(meta, spec, metric, new_value)
+    tags = _version_tags(meta, spec, metric, new_value, evaluation.get("combination"))
     baseline_value = float(evaluation["baseline_metrics"][evaluation["best_baseline"]][metric])
     decision = decide_promotion(
         metric, new_value, champ_value, baseline_value, evaluation["best_baseline"]
