@@ -17,13 +17,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
 import numpy as np
 
-from lstmtune import classical
+from lstmtune import classical, prefork
 
 
 class PendingFit:
@@ -45,7 +44,7 @@ class PendingFit:
     ) -> None:
         self.y, self.fit_end, self.period = y, fit_end, period
         self.ends, self.horizon = baseline_ends, horizon
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: prefork.ChildProcess | None = None
         self._specs: dict[str, Any] | None = None  # the child's first answer
         self._rest: dict[str, Any] | None = None  # and its second (the baselines)
         if parallel:
@@ -55,10 +54,8 @@ class PendingFit:
             self._start(json.dumps(request))
 
     def _start(self, request: str) -> None:
-        command = [sys.executable, "-m", "lstmtune.classical_fits"]
         with contextlib.suppress(Exception):  # else fitted in result()
-            pipe = subprocess.PIPE
-            self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True)
+            self.proc = prefork.popen("lstmtune.classical_fits", stdin=True, stdout=True)
             self.proc.stdin.write(request + "\n")  # type: ignore[union-attr]
             self.proc.stdin.close()  # type: ignore[union-attr]
 
@@ -182,6 +179,12 @@ def _answer(request: dict[str, Any]) -> None:
         _say({"baselines": {"forecasts": forecasts, "failed": b_failed, "seconds": seconds}})
 
 
-if __name__ == "__main__":  # pragma: no cover - run by PendingFit
+def main() -> None:
+    """The child's entry point (``python -m lstmtune.classical_fits``, or forked by the run's
+    step server): one request on stdin, the answers on stdout."""
     _answer(json.loads(sys.stdin.readline()))
+
+
+if __name__ == "__main__":  # pragma: no cover - run by PendingFit
+    main()
     os._exit(0)  # no interpreter teardown (a second with statsmodels): the step is waiting

@@ -26,11 +26,12 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from lstmtune import prefork
 
 log = logging.getLogger("lstmtune")
 WAIT_SECONDS = 900.0  # a report that takes longer is abandoned (the run is published already)
@@ -113,7 +114,7 @@ def write_report_now(request: ReportRequest, summary: dict[str, Any]) -> None:
 class ReportJob:
     """A report being drawn in a child process (``proc`` None: it could not be started)."""
 
-    def __init__(self, request: ReportRequest, proc: subprocess.Popen[str] | None) -> None:
+    def __init__(self, request: ReportRequest, proc: prefork.ChildProcess | None) -> None:
         self.request, self.proc = request, proc
 
     @classmethod
@@ -123,9 +124,7 @@ class ReportJob:
         if not (spare_core() if parallel is None else parallel):
             return cls(request, None)
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "lstmtune.report_job"], stdin=subprocess.PIPE, text=True
-            )
+            proc = prefork.popen("lstmtune.report_job", stdin=True)
             assert proc.stdin is not None
             proc.stdin.write(json.dumps(asdict(request)) + "\n")
             proc.stdin.flush()
@@ -173,9 +172,15 @@ def _child(stdin: IO[str]) -> None:
         log.warning("lstmtune: the report could not be written", exc_info=True)
 
 
-if __name__ == "__main__":  # pragma: no cover - run by ReportJob.start
+def main() -> None:
+    """The child's entry point (``python -m lstmtune.report_job``, or forked by the run's step
+    server): the request and then the summary on stdin."""
     logging.basicConfig(format="%(message)s")
     _child(sys.stdin)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover - run by ReportJob.start
+    main()
     os._exit(0)  # no interpreter teardown: the register step is waiting

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from lstmtune import prefork
 from lstmtune.config import RunConfig
 from lstmtune.errors import UserError
 from lstmtune.run_display import PROGRESS_PREFIX as PROGRESS_PREFIX
@@ -102,10 +103,6 @@ def run_local(
     ``on_summary`` is called with the summary as soon as the model is registered (the report is
     rendered after that; the returned summary also names it).
     """
-    from kfp import local
-
-    from lstmtune.pipelines import DEFAULT_IMAGE, build_pipeline
-
     terminal = terminal or sys.stdout
     shown = Display(display or ("bar" if terminal.isatty() else "text"), terminal)
     cfg = cfg.resolved()
@@ -114,6 +111,24 @@ def run_local(
     footprint = _Footprint.of(out)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "pipeline.log"
+    with open(log_path, "a", encoding="utf-8") as server_log, prefork.server(server_log):
+        return _run_here(cfg, out, footprint, log_path, shown, verbose, image, on_summary)
+
+
+def _run_here(
+    cfg: RunConfig,
+    out: Path,
+    footprint: _Footprint,
+    log_path: Path,
+    shown: Display,
+    verbose: int,
+    image: str | None,
+    on_summary: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    from kfp import local
+
+    from lstmtune.pipelines import DEFAULT_IMAGE, build_pipeline
+
     shown.defer(_start_event(cfg, out, log_path))
     local.init(
         runner=local.SubprocessRunner(use_venv=False),

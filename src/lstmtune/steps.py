@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from lstmtune import retrain
 from lstmtune.config import RunConfig
+from lstmtune.prefork import delegated
 from lstmtune.step_exit import finishing
 from lstmtune.step_utils import step_config as _config
 from lstmtune.step_utils import user_errors
@@ -40,14 +42,14 @@ def _train_best_step(
     """:func:`lstmtune.retrain.train_best_step`, its one MLflow call (the test metrics on the
     parent run, at its end) written by a helper process that imports MLflow meanwhile, when a
     core is free for it."""
-    if parent_run_id and _spare_core():
+    if parent_run_id and "mlflow" not in sys.modules and _spare_core():
         from lstmtune import tracking
 
         tracking.start_helper(config_json)
     return retrain.train_best_step(config_json, dataset_dir, best_path, parent_run_id, model_dir)
 
 
-train_best_step = finishing(_train_best_step)
+train_best_step = delegated(finishing(_train_best_step))
 
 
 def _spare_core() -> bool:
@@ -60,6 +62,7 @@ def _spare_core() -> bool:
     return spare_core(free=0.5)
 
 
+@delegated
 @finishing
 @user_errors
 def prepare_step(config_json: str, dataset_dir: str) -> str:
@@ -86,7 +89,9 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         from lstmtune.classical_fits import add_classical, start_classical
 
         # with a core to spare, the fit runs in a child process while this one imports MLflow
-        pending = start_classical(meta, parts, "train", parallel=_spare_core())
+        # (not when both are imported already: in a child of the local run's step server)
+        imported = "statsforecast" in sys.modules and "mlflow" in sys.modules
+        pending = start_classical(meta, parts, "train", parallel=not imported and _spare_core())
         if pending.proc is not None:
             tracking.preload(cfg)
         declared = "anchor" in (cfg.tune.search_space or {})
@@ -119,6 +124,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     return run_id
 
 
+@delegated
 @finishing
 @user_errors
 def tune_step(
@@ -194,6 +200,7 @@ def _tune(
     return _tune_metrics(best)
 
 
+@delegated
 @finishing
 @user_errors
 def collect_step(
@@ -242,6 +249,7 @@ def _log_best(cfg: RunConfig, best: dict[str, Any], parent_run_id: str) -> dict[
     return metrics
 
 
+@delegated
 @finishing
 @user_errors
 def register_step(

@@ -11,12 +11,12 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from lstmtune import prefork
 from lstmtune._version import __version__
 from lstmtune.config import RunConfig
 
@@ -275,7 +275,7 @@ def write_batch(c: Any, batch: dict[str, Any]) -> None:
 class _Helper:
     """This step's MLflow helper process, while one is waiting (:func:`start_helper`)."""
 
-    proc: subprocess.Popen[str] | None = None
+    proc: prefork.ChildProcess | None = None
 
     @classmethod
     def hand_over(cls, batch: dict[str, Any]) -> bool:
@@ -297,23 +297,25 @@ def start_helper(config_json: str) -> None:
     is then written by it instead of this process importing MLflow (1.5 s) for one call at its
     end (the train-best step). A helper that fails leaves the call to this process."""
     with contextlib.suppress(Exception):
-        command = [sys.executable, "-m", "lstmtune.tracking"]
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+        proc = prefork.popen("lstmtune.tracking", stdin=True)
         _Helper.proc = proc
         proc.stdin.write(config_json + "\n")  # type: ignore[union-attr]
         proc.stdin.flush()  # type: ignore[union-attr]
 
 
-def _helper_main() -> None:
+def _helper_main() -> int:
+    """The helper's entry point; its exit code."""
     try:
         c = client(RunConfig.from_json(sys.stdin.readline()).resolved())
         line = sys.stdin.readline()  # '' once the step ends without logging
         if line:
             write_batch(c, json.loads(line))
     except BaseException:  # the step writes the batch itself
-        os._exit(1)
-    os._exit(0)
+        return 1
+    return 0
 
+
+main = _helper_main  # the child's entry point, also when the run's step server forks it
 
 if __name__ == "__main__":  # pragma: no cover - run by start_helper
-    _helper_main()
+    os._exit(_helper_main())

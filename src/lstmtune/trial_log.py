@@ -17,10 +17,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
+from lstmtune import prefork
 from lstmtune.config import RunConfig
 
 
@@ -32,11 +32,9 @@ class TrialLog:
         self.sent: dict[int, dict[str, Any]] = {}
         self.acks = b""  # what the helper has answered so far
         self.client: Any = None  # this process's MLflow client, once it writes itself
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: prefork.ChildProcess | None = None
         try:
-            command = [sys.executable, "-m", "lstmtune.trial_log"]
-            pipe = subprocess.PIPE
-            self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe)
+            self.proc = prefork.popen("lstmtune.trial_log", stdin=True, stdout=True, text=False)
             os.set_blocking(self.proc.stdout.fileno(), False)  # type: ignore[union-attr]
         except Exception:  # every record is written by the step
             self._collect(kill=True)
@@ -131,7 +129,8 @@ def write(c: Any, record: dict[str, Any]) -> None:
         tracking.write_batch(c, record)
 
 
-def _helper_main() -> None:
+def _helper_main() -> int:
+    """The helper's entry point; its exit code."""
     acks = os.fdopen(os.dup(1), "w")  # answers only: whatever else prints goes to stderr
     os.dup2(2, 1)
     try:
@@ -144,9 +143,11 @@ def _helper_main() -> None:
             acks.write(f"{record['seq']}\n")
             acks.flush()
     except BaseException:  # the step writes what was not acknowledged
-        os._exit(1)
-    os._exit(0)
+        return 1
+    return 0
 
+
+main = _helper_main  # the child's entry point, also when the run's step server forks it
 
 if __name__ == "__main__":  # pragma: no cover - run by TrialLog
-    _helper_main()
+    os._exit(_helper_main())
