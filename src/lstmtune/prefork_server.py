@@ -75,6 +75,11 @@ PRELOAD = (  # then the rest, in the order the steps need it, between requests
     "lstmtune.report",
     "lstmtune.plots",
     "lstmtune.report_job",
+    "matplotlib.pyplot",  # the report's plots: pyplot, Optuna's plots and importances (sklearn)
+    "optuna.visualization",
+    "optuna.visualization.matplotlib",
+    "optuna.importance",
+    "lstmtune.plots.render",
 )
 STEPS = frozenset({"prepare_step", "tune_step", "collect_step", "train_best_step", "register_step"})
 HELPERS = frozenset(  # a step's helper processes: their ``main()`` is ``python -m <module>``
