@@ -53,6 +53,46 @@ def member_problems(
     return problems  # type: ignore[return-value]
 
 
+@dataclass
+class ValidationFits:
+    """The members' validation forecasts without their models: each one the tune step kept for
+    its trial (:mod:`lstmtune.kept_forecasts`) or that of the member trained again on train."""
+
+    problems: list[ForecastProblem]
+    forecasts: list[np.ndarray]
+
+    def forecast(self, split: str) -> np.ndarray:
+        if split != "val":
+            raise ValueError(f"only the validation forecasts are kept, not {split!r}")
+        return np.asarray(np.mean(self.forecasts, axis=0))
+
+    @property
+    def problem(self) -> ForecastProblem:
+        return self.problems[0]
+
+
+def validation_fits(
+    parts: dict[str, Any], meta: dict[str, Any], trainers: list[Any], entries: list[Any]
+) -> ValidationFits:
+    """Every member's forecast of the validation split when trained on train: the one its trial
+    kept (``entries``: the members' top-trial records, or None) where it is usable
+    (:func:`lstmtune.kept_forecasts.usable`), else trained."""
+    from lstmtune.kept_forecasts import key, usable
+
+    problems = member_problems(parts, meta, trainers)
+    if len({tuple(p.ends("val")) for p in problems}) != 1:
+        raise ValueError("the members forecast different val origins")
+    expected = key(trainers[0].cfg, meta)
+    forecasts = []
+    for trainer, problem, entry in zip(trainers, problems, entries, strict=True):
+        kept = usable(entry, trainer, problem, expected)
+        if kept is None:
+            model = trainer(problem, problem.tensors("train"))
+            kept = problem.predict(model, problem.tensors("val"))
+        forecasts.append(kept)
+    return ValidationFits(problems, forecasts)
+
+
 def fit_networks(
     parts: dict[str, Any], meta: dict[str, Any], trainers: list[Any], *splits: str
 ) -> NetworkFits:
@@ -71,14 +111,16 @@ def prepare_final(
     levels: list[float],
     rule: str = "auto",
     pending: PendingFit | None = None,
+    entries: list[Any] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Everything the final forecast needs before the networks are trained on train+val:
     ``(combination or None, interval spec or None)``. The classical anchors are refitted on
     train+val when the run has them (``meta`` is updated: the final model's anchors). The
     networks (``trainers``: the members, winner first) are trained on train once, with the
-    tuning-time anchors, and their average validation forecast chooses the combination weights
-    (``evaluate.combine``, by ``rule``: :data:`lstmtune.combine.RULES`) and calibrates the
-    intervals."""
+    tuning-time anchors (or their trials' kept forecasts are read: ``entries``, see
+    :func:`validation_fits`), and their average validation forecast chooses the combination
+    weights (``evaluate.combine``, by ``rule``: :data:`lstmtune.combine.RULES`) and calibrates
+    the intervals."""
     from lstmtune.classical_fits import add_classical
 
     tuning_meta = copy.deepcopy(meta)  # anchors fitted on train, as while tuning
@@ -89,7 +131,7 @@ def prepare_final(
     combine = combine and classical
     if not combine and not levels:
         return None, None
-    fits = fit_networks(parts, tuning_meta, trainers, "train")
+    fits = validation_fits(parts, tuning_meta, trainers, entries or [None] * len(trainers))
     combination = None
     if combine:
         from lstmtune.combine import validation_choice
@@ -102,7 +144,7 @@ def prepare_final(
 
 
 def validation_forecast(
-    fits: NetworkFits,
+    fits: NetworkFits | ValidationFits,
     tuning_meta: dict[str, Any],
     combination: dict[str, Any] | None,
     fallback_specs: dict[str, Any],
@@ -129,7 +171,7 @@ def validation_forecast(
 
 
 def calibrate_intervals(
-    fits: NetworkFits,
+    fits: NetworkFits | ValidationFits,
     tuning_meta: dict[str, Any],
     combination: dict[str, Any] | None,
     levels: list[float],

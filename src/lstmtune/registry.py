@@ -18,6 +18,7 @@ from lstmtune.config import RunConfig
 from lstmtune.evaluate import classify_metrics, decide_promotion, forecast_metrics, primary_metric
 from lstmtune.features import ForecastFeaturizer, forecast_series
 from lstmtune.forecast_members import history_rows
+from lstmtune.kept_forecasts import without_forecasts
 from lstmtune.progress import emit
 from lstmtune.registry_model import MODEL_CODE as MODEL_CODE  # re-exported
 from lstmtune.registry_model import log_version, model_signature
@@ -214,7 +215,7 @@ def _run_summary(
         "tune_seconds": best["seconds"],
         "data_sha256": meta["sha256"],
         "data_source": meta["source"],
-        "tune_extra": best.get("extra") or {},
+        "tune_extra": without_forecasts(best.get("extra") or {}),
         "pbt_schedule": best.get("schedule"),
     }
     if meta.get("panel"):

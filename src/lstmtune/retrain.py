@@ -278,9 +278,11 @@ def _single_series(
     the evaluation, the combination)``; an ensemble is saved as an ``nn.ModuleList``."""
     from torch import nn
 
+    from lstmtune.features import CLASSICAL_ANCHORS
     from lstmtune.final_forecast import evaluate_forecast, final_networks, prepare_final
     from lstmtune.forecast_members import choose_members, member_entries
 
+    members = choose_members(best, cfg.evaluate.ensemble)
     trainers = [trainer] + [
         FinalTrainer(
             cfg,
@@ -289,9 +291,14 @@ def _single_series(
             cfg.train.seed + int(member["number"]),
             trainer.device,
         )
-        for member in choose_members(best, cfg.evaluate.ensemble)
+        for member in members
     ]
     combine = cfg.evaluate.combine and not best.get("schedule")  # weights on validation
+    # members without a classical anchor do not need the train+val AutoARIMA/AutoETS fits:
+    # trained first, while the classical child (``pending``) is still fitting them
+    early = not any(t.params.get("anchor") in CLASSICAL_ANCHORS for t in trainers)
+    if early:
+        fits, results = final_networks(parts, meta, trainers, best)
     combination, intervals = prepare_final(
         parts,
         meta,
@@ -300,12 +307,20 @@ def _single_series(
         levels=cfg.evaluate.levels,
         rule=cfg.evaluate.combine_weights,
         pending=pending,
+        entries=[_top_entry(best, int(best["best_trial"])), *members],
     )
-    fits, results = final_networks(parts, meta, trainers, best)
-    members = member_entries(fits.problems, trainers) if len(trainers) > 1 else None
-    ev = evaluate_forecast(fits, meta, combination, intervals, members, pending)
-    model = fits.models[0] if members is None else nn.ModuleList(fits.models)
+    if not early:
+        fits, results = final_networks(parts, meta, trainers, best)
+    entries = member_entries(fits.problems, trainers) if len(trainers) > 1 else None
+    ev = evaluate_forecast(fits, meta, combination, intervals, entries, pending)
+    model = fits.models[0] if entries is None else nn.ModuleList(fits.models)
     return fits.problem, model, results, ev, combination
+
+
+def _top_entry(best: dict[str, Any], number: int) -> dict[str, Any] | None:
+    """The tune result's record of trial ``number`` among its top trials, if it is there."""
+    tops = (best.get("extra") or {}).get("top_trials") or []
+    return next((t for t in tops if int(t["number"]) == number), None)
 
 
 def _spec(

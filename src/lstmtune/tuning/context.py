@@ -47,6 +47,9 @@ class TuningRun:
     started: float  # time.perf_counter() at the start of the run
     chatty: bool  # a progress line per epoch
     counts: dict[str, int] = field(default_factory=dict)  # this worker's trials by state
+    # the best trials' validation forecasts (trial number -> (value, forecast)), handed to the
+    # retrain step so it need not train the ensemble's members on train again (kept_forecasts)
+    forecasts: dict[int, tuple[float, Any]] = field(default_factory=dict)
 
     @property
     def space(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.fused_plan import fuse_setting
+from lstmtune.kept_forecasts import attach_forecasts
 from lstmtune.search_space import fixed_params
 from lstmtune.training import select_device
 from lstmtune.tuning.context import TuningRun
@@ -72,7 +73,7 @@ def run_study(
     abort = _optimize_sequential(run)
     if abort:
         raise RuntimeError(abort)
-    return _result(
+    result = _result(
         run.study,
         run.study_name,
         run.storage_url,
@@ -84,6 +85,8 @@ def run_study(
         tolerance=cfg.tune.pareto_tolerance,
         subset=run.subset,
     )
+    attach_forecasts(result.extra, run.forecasts)
+    return result
 
 
 def _open_run(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from lstmtune.crossval import fit_trial
 from lstmtune.data.subset import tuning_train_set
 from lstmtune.errors import TrialInfeasible
+from lstmtune.kept_forecasts import keep_forecast
 from lstmtune.problems import make_problem
 from lstmtune.search_space import suggest
 from lstmtune.training import NonFiniteLoss, TrainResult
@@ -112,6 +113,7 @@ def train_one(
             raise
         _free_memory()
         return _Outcome(TS.FAIL, None, _oom_reason(exc), history, n_train=n_train)
+    keep_forecast(run, trial.number, params, problem, result)
     return _Outcome(TS.COMPLETE, float(result.best_value), "", history, result, n_train)
 
 
