@@ -16,7 +16,7 @@ from lstmtune.evaluate import (
     forecast_classical_baselines,
     forecast_metrics,
 )
-from lstmtune.forecast_members import average_forecast
+from lstmtune.forecast_members import average_forecast, check_same_origins
 from lstmtune.model import LSTMNet
 from lstmtune.progress import emit
 from lstmtune.training import ForecastProblem
@@ -80,8 +80,7 @@ def validation_fits(
     from lstmtune.kept_forecasts import key, usable
 
     problems = member_problems(parts, meta, trainers)
-    if len({tuple(p.ends("val")) for p in problems}) != 1:
-        raise ValueError("the members forecast different val origins")
+    check_same_origins(problems, "val")
     expected = key(trainers[0].cfg, meta)
     forecasts = []
     for trainer, problem, entry in zip(trainers, problems, entries, strict=True):

@@ -56,11 +56,15 @@ def choose_members(best: dict[str, Any], setting: str | int) -> list[dict[str, A
 def average_forecast(problems: list[Any], models: list[LSTMNet], split: str) -> np.ndarray:
     """The members' forecasts of ``split`` in original units, averaged (``[N, horizon]``; every
     member forecasts the same origins: a split's windows end at its own rows)."""
+    check_same_origins(problems, split)
     preds = [p.predict(m, p.tensors(split)) for p, m in zip(problems, models, strict=True)]
-    ends = [tuple(p.ends(split)) for p in problems]
-    if len(set(ends)) != 1:
-        raise ValueError(f"the members forecast different {split} origins")
     return np.asarray(np.mean(preds, axis=0))
+
+
+def check_same_origins(problems: list[Any], split: str) -> None:
+    """The members' forecasts of ``split`` can be averaged: they start from the same origins."""
+    if len({tuple(p.ends(split)) for p in problems}) != 1:
+        raise ValueError(f"the members forecast different {split} origins")
 
 
 def member_entries(problems: list[Any], trainers: list[Any]) -> list[dict[str, Any]]:

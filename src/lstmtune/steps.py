@@ -42,7 +42,7 @@ def _train_best_step(
     """:func:`lstmtune.retrain.train_best_step`, its one MLflow call (the test metrics on the
     parent run, at its end) written by a helper process that imports MLflow meanwhile, when a
     core is free for it."""
-    if parent_run_id and "mlflow" not in sys.modules and _spare_core():
+    if parent_run_id and not _imported("mlflow") and _spare_core():
         from lstmtune import tracking
 
         tracking.start_helper(config_json)
@@ -50,6 +50,12 @@ def _train_best_step(
 
 
 train_best_step = delegated(finishing(_train_best_step))
+
+
+def _imported(*modules: str) -> bool:
+    """Whether this process has imported ``modules`` already (a child of the local run's step
+    server has): a helper process that would import them beside the step has no point then."""
+    return all(m in sys.modules for m in modules)
 
 
 def _spare_core() -> bool:
@@ -90,7 +96,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
 
         # with a core to spare, the fit runs in a child process while this one imports MLflow
         # (not when both are imported already: in a child of the local run's step server)
-        imported = "statsforecast" in sys.modules and "mlflow" in sys.modules
+        imported = _imported("statsforecast", "mlflow")
         pending = start_classical(meta, parts, "train", parallel=not imported and _spare_core())
         if pending.proc is not None:
             tracking.preload(cfg)
