@@ -197,6 +197,20 @@ def test_the_server_ends_with_the_run_and_can_be_turned_off(
         assert off is None and prefork.SOCKET_ENV not in os.environ
 
 
+def test_a_server_whose_run_was_killed_removes_its_socket(tmp_path: Path) -> None:
+    """The run (here a shell standing in for it) ends without removing anything, as under
+    SIGKILL: the server notices it is gone, ends, and takes its socket and directory along."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    sock = private / "steps.sock"
+    server = f"{sys.executable} -m lstmtune.prefork_server {sock} $$"
+    subprocess.run(["sh", "-c", f"{server} & sleep 1"], check=True, timeout=60)
+    deadline = time.monotonic() + 60
+    while private.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not private.exists()
+
+
 def test_a_step_in_a_kfp_executor_is_handed_to_the_server(
     server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

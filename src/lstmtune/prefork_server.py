@@ -134,7 +134,9 @@ class _Children:
 
 
 def serve(path: str, parent: int) -> None:
-    """Listen on ``path`` until the process ``parent`` ends; fork a child per request."""
+    """Listen on ``path`` until the process ``parent`` ends; fork a child per request. A run
+    ends its server with SIGKILL and removes the socket's directory itself; a run that was itself
+    killed cannot, so a server that outlives it removes them (the socket, then its directory)."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)  # a client may connect now; it is answered once FIRST is imported
@@ -154,6 +156,9 @@ def serve(path: str, parent: int) -> None:
             children.reap()
     finally:
         listener.close()
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
 
 
 def _preload(name: str) -> None:
