@@ -258,3 +258,30 @@ def test_default_anchors_fit_a_declared_lookback() -> None:
         "last",
         "seasonal_trend",
     ]  # declared: kept
+
+
+def test_default_lookbacks_shrink_to_fit_a_short_series() -> None:
+    """A short series gets the default lookbacks that fit, not an error about a lookback the user
+    never declared (55 quarters of a non-seasonal series: 39 train rows, defaults 8, 16, 32)."""
+    cfg = load_config(None, {})
+
+    def lookbacks(rows: int) -> list[int]:
+        meta = {**META, "seasonal_period": 1, "splits": {"train": {"rows": rows}}}
+        space = resolve_search_space(cfg, meta, min_train_windows=MIN_TRAIN_WINDOWS)
+        return [int(v) for v in space["lookback"]["choices"]]
+
+    assert lookbacks(100) == [8, 16, 32]
+    assert lookbacks(39) == [8, 16]  # 39 - 32 < 8 training windows
+    assert lookbacks(14) == [14 - MIN_TRAIN_WINDOWS]  # none fits: the longest that does
+    with pytest.raises(UserError, match=r"series too short: the train split has 9 time steps"):
+        lookbacks(MIN_TRAIN_WINDOWS + 1)  # not even two steps of history fit
+    seasonal = {**META, "splits": {"train": {"rows": 30}}}  # season 12: defaults 13 and 24
+    space = resolve_search_space(cfg, seasonal, min_train_windows=MIN_TRAIN_WINDOWS)
+    assert space["lookback"]["choices"] == [13]
+    assert "seasonal_trend" in space["anchor"]["choices"]  # 13 still feeds it
+    with pytest.raises(UserError, match=r"series too short for lookback 24"):
+        resolve_search_space(  # declared by the user: still refused, naming the key
+            load_config(None, {"tune.search_space": {"lookback": [13, 24]}}),
+            seasonal,
+            min_train_windows=MIN_TRAIN_WINDOWS,
+        )

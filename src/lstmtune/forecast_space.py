@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from lstmtune import classify_space as _classify
+from lstmtune.errors import UserError
 
 Spec = dict[str, Any]
 
@@ -81,6 +82,27 @@ def fit_default_patch(space: dict[str, Spec], meta: dict[str, Any]) -> None:
     patches = _classify.patch_choices(lookback_range(lookback)[1])
     if patches != [1]:
         space["patch"] = _cat(*patches)
+
+
+def fit_default_lookbacks(space: dict[str, Spec], meta: dict[str, Any], min_windows: int) -> None:
+    """Keep the default lookbacks that leave the train split at least ``min_windows`` training
+    windows: a short series (55 quarters: 39 train rows) gets the shorter defaults instead of an
+    error about a lookback the user never declared; when none fits, the longest lookback that does
+    (at least 2 steps); a :class:`~lstmtune.errors.UserError` naming the data when even that
+    does not exist. Many series keep their defaults."""
+    spec = space.get("lookback")
+    if not spec or spec["type"] != "categorical" or int(meta.get("n_series", 1)) > 1:
+        return
+    n_train = int(meta.get("splits", {}).get("train", {}).get("rows", 0))
+    longest = n_train - int(meta.get("horizon", 1)) + 1 - min_windows
+    keep = [int(lb) for lb in spec["choices"] if int(lb) <= longest]
+    if not keep and longest < 2:
+        raise UserError(
+            f"{meta.get('source', 'data.path')}: series too short: the train split has {n_train}"
+            f" time steps, fewer than {min_windows} training windows even with a lookback of 2"
+            f" (data.horizon={meta.get('horizon', 1)})"
+        )
+    space["lookback"] = _cat(*(keep or [longest]))
 
 
 def training_windows(meta: dict[str, Any]) -> int:

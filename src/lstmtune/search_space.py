@@ -22,7 +22,12 @@ from lstmtune import classify_space as _classify
 from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
 from lstmtune.features import anchor_fits
-from lstmtune.forecast_space import fit_default_patch, forecast_space, lookback_range
+from lstmtune.forecast_space import (
+    fit_default_lookbacks,
+    fit_default_patch,
+    forecast_space,
+    lookback_range,
+)
 from lstmtune.search_conditions import WHEN_RE as WHEN_RE
 from lstmtune.search_conditions import Params as Params
 from lstmtune.search_conditions import Spec as Spec
@@ -155,6 +160,8 @@ def resolve_search_space(
                 f"{', '.join(sorted(known))})"
             )
         space[name] = _entry_to_spec(name, entry)
+    if task == "forecast" and "lookback" not in (cfg.tune.search_space or {}):
+        fit_default_lookbacks(space, meta, min_train_windows)  # a short series: shorter ones
     _check(space, meta, min_train_windows)  # first: the lookback values must be valid numbers
     if task == "forecast" and "anchor" not in (cfg.tune.search_space or {}):
         _fit_default_anchors(space, int(meta.get("seasonal_period", 1)))
