@@ -149,9 +149,13 @@ def test_forecast_fraction_giving_zero_rows_rejected(tmp_path: Path, make_cfg) -
 
 
 def test_forecast_too_short_series_rejected(tmp_path: Path, make_cfg) -> None:
-    path = write_csv(series_frame(n=14), tmp_path / "s.csv")
+    path = write_csv(series_frame(n=10), tmp_path / "s.csv")
     with pytest.raises(UserError, match="series too short"):
         prepare(forecast_cfg(make_cfg, path))
+    # 14 values are enough once the default lookbacks shrink to what the train split allows
+    path = write_csv(series_frame(n=14), tmp_path / "t.csv")
+    _, meta = prepare(forecast_cfg(make_cfg, path))
+    assert max(meta["search_space"]["lookback"]["choices"]) <= meta["splits"]["train"]["rows"] - 8
 
 
 # --- forecast: scaler statistics from train only -------------------------------------------
@@ -697,3 +701,19 @@ def test_filled_periods_round_trip_through_parquet(
     assert pd.concat([parts2[s][time_column] for s in SPLITS]).tolist() == full
     for name in SPLITS:
         pd.testing.assert_frame_equal(parts2[name], parts[name])
+
+
+def test_no_season_from_a_noise_peak_in_a_short_series() -> None:
+    """19 yearly values (series 149 of the M1 competition's yearly set, as aeon ships it): the
+    differences' autocorrelation at lag 4 passes 0.3 by chance, but not Bartlett's bound for 18
+    differences, so no season is inferred (it was 4: AutoARIMA/AutoETS and the anchors then read
+    a 4-year season); a clear season in as few values is still found."""
+    from lstmtune.data.prepare_forecast import _infer_period
+
+    m1 = [900, 1002, 1048, 1132, 1252, 1413, 1573, 1786, 1858, 1962, 2143, 2368, 2291, 2403.99]
+    m1 += [2794.99, 3050.99, 3316.99, 3514.99, 3774.99]
+    assert _infer_period(np.asarray(m1, dtype=np.float64), None) == 1
+    rng = np.random.default_rng(0)
+    t = np.arange(20)
+    seasonal = 10 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 1, 20) + 0.5 * t
+    assert _infer_period(seasonal, None) == 4

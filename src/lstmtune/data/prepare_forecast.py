@@ -62,14 +62,28 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
             for lo, hi, period in guesses:
                 if lo < days <= hi and _acf(diff, period) > 0.1:
                     return period
+    acf = [_acf(diff, lag) for lag in range(min(n // 3, 400) + 1)]
     best, best_lag = 0.3, 1
-    for lag in range(2, min(n // 3, 400) + 1):
-        r = _acf(diff, lag)
+    for lag in range(2, len(acf)):
+        r = acf[lag]
         # a multiple of the season ties with it up to float rounding (which differs between
         # numpy builds): only a clearly higher peak replaces the shorter lag
-        if r > best + 1e-6:
+        if r > best + 1e-6 and r > _acf_bound(acf, lag, n):
             best, best_lag = r, lag
     return best_lag
+
+
+ACF_Z = 1.645  # a season's autocorrelation must pass the one-sided 95 % bound (Bartlett)
+
+
+def _acf_bound(acf: list[float], lag: int, n: int) -> float:
+    """How large the autocorrelation at ``lag`` of ``n`` differences must be to count as a season:
+    :data:`ACF_Z` standard errors by Bartlett's formula, ``sqrt((1 + 2 * sum r_k^2, k < lag) /
+    n)`` (the seasonality test of the Theta method and R's ``forecast``). Below the 0.3 floor
+    on long series; it matters on short ones, where a peak of noise passes 0.3 (20 yearly values
+    of the M1 competition: 9 of 20 got a season of 2 to 7 years without it)."""
+    ssq = sum(max(r, -1.0) ** 2 for r in acf[1:lag] if r > -1.0)
+    return ACF_Z * math.sqrt((1.0 + 2.0 * ssq) / max(n, 1))
 
 
 def place_times(values: pd.Series, cfg: DataConfig, source: str) -> Placed:
