@@ -150,7 +150,7 @@ def test_forecast_fraction_giving_zero_rows_rejected(tmp_path: Path, make_cfg) -
 
 def test_forecast_too_short_series_rejected(tmp_path: Path, make_cfg) -> None:
     path = write_csv(series_frame(n=10), tmp_path / "s.csv")
-    with pytest.raises(UserError, match="series too short"):
+    with pytest.raises(UserError, match="series too short: 10 rows leave"):
         prepare(forecast_cfg(make_cfg, path))
     # 14 values are enough once the default lookbacks shrink to what the train split allows
     path = write_csv(series_frame(n=14), tmp_path / "t.csv")
@@ -717,3 +717,13 @@ def test_no_season_from_a_noise_peak_in_a_short_series() -> None:
     t = np.arange(20)
     seasonal = 10 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 1, 20) + 0.5 * t
     assert _infer_period(seasonal, None) == 4
+    # a scan tries many lags: at most 1 in 10 random walks of 36 values may get a season
+    walks = np.cumsum(np.random.default_rng(2).normal(0, 1, (200, 36)), axis=1)
+    assert np.mean([_infer_period(w, None) > 1 for w in walks]) < 0.1  # 0.24 with 0.3 + Bartlett
+    months = pd.Series(pd.date_range("2000-01-01", periods=36, freq="MS"))
+    season = (
+        100
+        + 10 * np.sin(2 * np.pi * np.arange(36) / 12)
+        + np.random.default_rng(2).normal(0, 1, 36)
+    )
+    assert _infer_period(season, months) == 12

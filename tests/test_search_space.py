@@ -285,3 +285,22 @@ def test_default_lookbacks_shrink_to_fit_a_short_series() -> None:
             seasonal,
             min_train_windows=MIN_TRAIN_WINDOWS,
         )
+    # a declared anchor the shrunk lookbacks cannot feed (seasonal_trend needs 13 with season 12)
+    seasonal = {**META, "splits": {"train": {"rows": 20}}}  # lookbacks shrink to [12]
+    with pytest.raises(UserError, match=r"tune.search_space.anchor: no lookback can feed"):
+        resolve_search_space(
+            load_config(None, {"tune.search_space": {"anchor": "seasonal_trend"}}),
+            seasonal,
+            min_train_windows=MIN_TRAIN_WINDOWS,
+        )
+    with pytest.raises(UserError, match=r"seasonal lookback >= 2 and a season"):
+        resolve_search_space(  # a seasonal anchor on a series without a season
+            load_config(None, {"tune.search_space": {"anchor": ["seasonal"]}}),
+            {**META, "seasonal_period": 1},
+            min_train_windows=MIN_TRAIN_WINDOWS,
+        )
+    assert resolve_search_space(  # one feasible choice is enough: the trials skip the other
+        load_config(None, {"tune.search_space": {"anchor": ["last", "seasonal_trend"]}}),
+        seasonal,
+        min_train_windows=MIN_TRAIN_WINDOWS,
+    )["anchor"]["choices"] == ["last", "seasonal_trend"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from lstmtune import classify_space as _classify
 from lstmtune.errors import UserError
+from lstmtune.features import NAIVE_HISTORY, anchor_fits
 
 Spec = dict[str, Any]
 
@@ -103,6 +104,23 @@ def fit_default_lookbacks(space: dict[str, Spec], meta: dict[str, Any], min_wind
             f" (data.horizon={meta.get('horizon', 1)})"
         )
     space["lookback"] = _cat(*(keep or [longest]))
+
+
+def check_declared_anchors(space: dict[str, Spec], period: int) -> None:
+    """A declared ``anchor`` none of whose choices any lookback of the space can feed (a seasonal
+    one without a season, or ``seasonal_trend: season + 1`` steps on a short series whose
+    lookbacks shrank below that) is a :class:`~lstmtune.errors.UserError` naming the key, not a
+    run whose every trial is infeasible."""
+    spec = space["anchor"]
+    choices = [spec["value"]] if spec["type"] == "fixed" else list(spec.get("choices", []))
+    longest = lookback_range(space["lookback"])[1]
+    if not choices or any(anchor_fits(str(a), longest, period) for a in choices):
+        return
+    needs = ", ".join(f"{a} lookback >= {NAIVE_HISTORY[a](max(period, 2))}" for a in choices)
+    raise UserError(
+        f"tune.search_space.anchor: no lookback can feed {', '.join(map(str, choices))} (season"
+        f" {period}, longest lookback {longest}; {needs}{' and a season' if period < 2 else ''})"
+    )
 
 
 def training_windows(meta: dict[str, Any]) -> int:

@@ -23,6 +23,7 @@ from lstmtune.config import ParamSpec, RunConfig
 from lstmtune.errors import UserError
 from lstmtune.features import anchor_fits
 from lstmtune.forecast_space import (
+    check_declared_anchors,
     fit_default_lookbacks,
     fit_default_patch,
     forecast_space,
@@ -165,6 +166,8 @@ def resolve_search_space(
     _check(space, meta, min_train_windows)  # first: the lookback values must be valid numbers
     if task == "forecast" and "anchor" not in (cfg.tune.search_space or {}):
         _fit_default_anchors(space, int(meta.get("seasonal_period", 1)))
+    elif task == "forecast":
+        check_declared_anchors(space, int(meta.get("seasonal_period", 1)))
     if task == "forecast" and "patch" not in (cfg.tune.search_space or {}):
         fit_default_patch(space, meta)  # for the lookbacks declared
     return space

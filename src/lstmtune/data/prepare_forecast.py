@@ -48,7 +48,14 @@ def _acf(diff: np.ndarray, lag: int) -> float:
 
 
 def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
-    """Season length from the time column's spacing, confirmed by autocorrelation; else ACF peak."""
+    """Season length from the time column's spacing, confirmed by autocorrelation at that lag
+    (above 0.1); else the highest autocorrelation peak of the differences above 0.3 that also
+    passes :func:`_acf_bound` and a Bonferroni bound over the lags tried (:func:`_scan_z`).
+
+    The calendar's season needs little evidence: a season missed costs more than one too many
+    (55 quarters of Danish money demand: AutoETS 0.0245 with season 4, 0.0302 without, and
+    AutoARIMA/AutoETS drop a season the data does not support). A peak found by scanning
+    needs more: on 20 yearly values a 4-year "season" of noise passed 0.3."""
     diff = np.diff(values)
     n = len(diff)
     if times is not None and len(times) > 2:
@@ -59,21 +66,30 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
             hours = step / pd.Timedelta(hours=1)
             if 0.9 < hours < 1.1:
                 guesses.insert(0, (0.0, 1.0, 24))
-            for lo, hi, period in guesses:
+            for lo, hi, period in guesses:  # the calendar's season: weak evidence suffices
                 if lo < days <= hi and _acf(diff, period) > 0.1:
                     return period
     acf = [_acf(diff, lag) for lag in range(min(n // 3, 400) + 1)]
+    z_scan = _scan_z(len(acf) - 2)  # every lag from 2 on is a chance for noise to peak
     best, best_lag = 0.3, 1
     for lag in range(2, len(acf)):
         r = acf[lag]
         # a multiple of the season ties with it up to float rounding (which differs between
         # numpy builds): only a clearly higher peak replaces the shorter lag
-        if r > best + 1e-6 and r > _acf_bound(acf, lag, n):
+        if r > best + 1e-6 and r > max(_acf_bound(acf, lag, n), z_scan / math.sqrt(n)):
             best, best_lag = r, lag
     return best_lag
 
 
 ACF_Z = 1.645  # a season's autocorrelation must pass the one-sided 95 % bound (Bartlett)
+
+
+def _scan_z(lags: int) -> float:
+    """The one-sided normal quantile of ``1 - 0.05 / lags`` (Bonferroni over the ``lags`` lags a
+    scan tries; :data:`ACF_Z` for one)."""
+    from statistics import NormalDist
+
+    return max(ACF_Z, NormalDist().inv_cdf(1.0 - 0.05 / max(lags, 1)))
 
 
 def _acf_bound(acf: list[float], lag: int, n: int) -> float:
@@ -82,7 +98,7 @@ def _acf_bound(acf: list[float], lag: int, n: int) -> float:
     n)`` (the seasonality test of the Theta method and R's ``forecast``). Below the 0.3 floor
     on long series; it matters on short ones, where a peak of noise passes 0.3 (20 yearly values
     of the M1 competition: 9 of 20 got a season of 2 to 7 years without it)."""
-    ssq = sum(max(r, -1.0) ** 2 for r in acf[1:lag] if r > -1.0)
+    ssq = sum(r**2 for r in acf[1:lag] if r > -1.0)  # -1: a lag too long to compute
     return ACF_Z * math.sqrt((1.0 + 2.0 * ssq) / max(n, 1))
 
 
