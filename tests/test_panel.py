@@ -71,9 +71,29 @@ def test_a_series_too_short_is_left_out_by_id_and_none_left_is_an_error(tmp_path
     frame.to_csv(path, index=False)
     _, meta = prepare(_config(path))
     assert "s0001" in meta["panel"]["dropped"] and "s0001" not in meta["panel"]["series"]
-    short.to_csv(path, index=False)
+    short.head(33).to_csv(path, index=False)  # 9 train steps: not even lookback 2 fits
     with pytest.raises(UserError, match=r"no series is long enough.*'s0001'"):
         prepare(_config(path))
+
+
+def test_a_panel_of_short_series_shortens_its_lookbacks_to_keep_half_of_them(
+    tmp_path: Path,
+) -> None:
+    """Series of 40-46 months (16-22 train steps) cannot feed the default lookback 24 with 8
+    windows: instead of leaving every series out, the longest lookback becomes what the median
+    series can feed, and the default lookbacks shrink to the shortest series kept."""
+    frame = panel_frame(5, 72, seed=2)
+    frame = pd.concat(
+        [g.head(40 + 2 * i) for i, (_, g) in enumerate(frame.groupby("id", sort=True))]
+    )
+    path = tmp_path / "p.csv"
+    frame.to_csv(path, index=False)
+    _, meta = prepare(_config(path))
+    kept, dropped = meta["panel"]["series"], meta["panel"]["dropped"]
+    assert len(kept) >= 3 and set(dropped) == {"s0000", "s0001"}  # the median series: 20 steps
+    assert "lookback 12 needs" in dropped["s0000"]  # 20 - 8 train steps: 12
+    assert meta["search_space"]["lookback"]["choices"] == [12]  # 13 and 24 do not fit
+    assert meta["search_space"]["anchor"]["choices"] == ["last", "seasonal"]  # 12 < 13
 
 
 def test_bad_panel_input_names_the_column_series_and_row(tmp_path: Path) -> None:

@@ -90,9 +90,10 @@ def fit_default_lookbacks(space: dict[str, Spec], meta: dict[str, Any], min_wind
     windows: a short series (55 quarters: 39 train rows) gets the shorter defaults instead of an
     error about a lookback the user never declared; when none fits, the longest lookback that does
     (at least 2 steps); a :class:`~lstmtune.errors.UserError` naming the data when even that
-    does not exist. Many series keep their defaults."""
+    does not exist. Many series: ``meta`` is the shortest series kept
+    (:func:`lstmtune.data.panel.fitted_max_lookback`)."""
     spec = space.get("lookback")
-    if not spec or spec["type"] != "categorical" or int(meta.get("n_series", 1)) > 1:
+    if not spec or spec["type"] != "categorical":
         return
     n_train = int(meta.get("splits", {}).get("train", {}).get("rows", 0))
     longest = n_train - int(meta.get("horizon", 1)) + 1 - min_windows

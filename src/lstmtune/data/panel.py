@@ -120,6 +120,17 @@ def default_max_lookback(period: int) -> int:
     return 2 * period if period >= 2 else 32
 
 
+def fitted_max_lookback(prepared: dict[str, Prepared], period: int, horizon: int) -> int:
+    """The longest default lookback (:func:`default_max_lookback`), shortened to what the median
+    series' train part can feed with ``MIN_TRAIN_WINDOWS`` windows (never below 2), so a panel of
+    short series keeps at least half of them instead of losing every one to lookback 32 (20 yearly
+    M1 series of 18-45 values: none had the 40 train steps it needs). The default lookbacks then
+    shrink to the shortest kept series (:func:`lstmtune.forecast_space.fit_default_lookbacks`)."""
+    trains = sorted(int(meta["splits"]["train"]["rows"]) for _, meta in prepared.values())
+    median = trains[(len(trains) - 1) // 2]
+    return max(2, min(default_max_lookback(period), median - horizon + 1 - MIN_TRAIN_WINDOWS))
+
+
 def declared_max_lookback(entry: Any) -> int | None:
     """The longest lookback a ``tune.search_space.lookback`` entry allows (None: not declared)."""
     if entry is None:
@@ -195,7 +206,7 @@ def prepare_panel(
     prepared, dropped = _prepare_each(frame, ids, cfg, source, prepare)
     if prepared:
         period = _panel_period(prepared, cfg)
-        lookback = max_lookback or default_max_lookback(period)
+        lookback = max_lookback or fitted_max_lookback(prepared, period, cfg.horizon)
         drop_short(prepared, dropped, lookback, cfg.horizon)
     if not prepared:
         first = next(iter(dropped.items()))
