@@ -329,3 +329,19 @@ def test_tune_subset_keeps_the_most_recent_windows_of_every_series(panel_csv: Pa
         kept = rows[data.series[rows] == i]
         assert len(kept) == int(np.floor(len(own) * 0.5 + 0.5))
         assert (kept == own[len(own) - len(kept) :]).all()  # the most recent ones
+
+
+def test_the_panel_drops_series_for_a_lookback_its_search_space_keeps() -> None:
+    """The cut-off lookback is a default choice when one fits the median series (train parts
+    22, 24, 28, 30, 30 without a season: 16 of 8, 16, 32, not the 20 the median could feed), so
+    no series is left out for a lookback that no trial uses."""
+    from lstmtune.data.panel import fitted_max_lookback
+
+    prepared: dict[str, Any] = {
+        f"s{i}": ({}, {"splits": {"train": {"rows": n}}})
+        for i, n in enumerate([22, 24, 28, 30, 30])
+    }
+    assert fitted_max_lookback(prepared, 1, 1) == 16
+    assert fitted_max_lookback(prepared, 12, 1) == 13  # season 12: defaults 13 and 24
+    short = {k: ({}, {"splits": {"train": {"rows": 18}}}) for k in ("a", "b")}
+    assert fitted_max_lookback(short, 12, 1) == 10  # no default fits: the longest that does

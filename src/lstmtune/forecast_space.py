@@ -39,16 +39,19 @@ def _fixed(value: Any) -> Spec:
     return {"type": "fixed", "value": value}
 
 
+def default_lookbacks(period: int) -> list[int]:
+    """One season + 1 (room for ``seasonal_trend``) and two seasons; 8, 16, 32 without a season."""
+    return sorted({max(period + 1, 4), 2 * period}) if period >= 2 else [8, 16, 32]
+
+
 def forecast_space(meta: dict[str, Any]) -> dict[str, Spec]:
     """The forecasting entries of the default space (over the common ones)."""
     period = int(meta.get("seasonal_period", 1))
     space: dict[str, Spec] = {}
+    space["lookback"] = _cat(*default_lookbacks(period))
     if period >= 2:
-        lookbacks = sorted({max(period + 1, 4), 2 * period})  # period + 1: room for seasonal_trend
-        space["lookback"] = _cat(*lookbacks)
         space["anchor"] = _cat("last", "seasonal", "seasonal_trend")
     else:
-        space["lookback"] = _cat(8, 16, 32)
         space["anchor"] = _fixed("last")
     positive = meta.get("target_positive", False)
     space["transform"] = _cat("none", "log") if positive else _fixed("none")

@@ -24,6 +24,7 @@ from lstmtune.config import DataConfig
 from lstmtune.data.columns import require_columns
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size
 from lstmtune.errors import UserError
+from lstmtune.forecast_space import default_lookbacks
 
 Prepared = tuple[dict[str, pd.DataFrame], dict[str, Any]]
 SeriesPreparer = Callable[[pd.DataFrame, DataConfig, str], Prepared]
@@ -117,18 +118,19 @@ def _prepare_each(
 
 def default_max_lookback(period: int) -> int:
     """The longest lookback of the default search space for a season of ``period``."""
-    return 2 * period if period >= 2 else 32
+    return max(default_lookbacks(period))
 
 
 def fitted_max_lookback(prepared: dict[str, Prepared], period: int, horizon: int) -> int:
-    """The longest default lookback (:func:`default_max_lookback`), shortened to what the median
-    series' train part can feed with ``MIN_TRAIN_WINDOWS`` windows (never below 2), so a panel of
+    """The longest default lookback the median series' train part can feed with
+    ``MIN_TRAIN_WINDOWS`` windows (or the longest lookback it can feed, at least 2), so a panel of
     short series keeps at least half of them instead of losing every one to lookback 32 (20 yearly
     M1 series of 18-45 values: none had the 40 train steps it needs). The default lookbacks then
     shrink to the shortest kept series (:func:`lstmtune.forecast_space.fit_default_lookbacks`)."""
     trains = sorted(int(meta["splits"]["train"]["rows"]) for _, meta in prepared.values())
-    median = trains[(len(trains) - 1) // 2]
-    return max(2, min(default_max_lookback(period), median - horizon + 1 - MIN_TRAIN_WINDOWS))
+    fits = trains[(len(trains) - 1) // 2] - horizon + 1 - MIN_TRAIN_WINDOWS
+    choices = [lb for lb in default_lookbacks(period) if lb <= fits]  # what the space will keep
+    return max(choices) if choices else max(2, fits)
 
 
 def declared_max_lookback(entry: Any) -> int | None:
