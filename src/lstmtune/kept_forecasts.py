@@ -67,13 +67,19 @@ def keep_forecast(
     if len(problem.ends("val")) * problem.n_outputs > MAX_VALUES:
         return
     value = float(result.best_value)
-    if not np.isfinite(value):
+    if not np.isfinite(value) or not _enters(run.forecasts, value):
         return
     forecast = problem.predict(result.model, problem.tensors("val"))
     run.forecasts[number] = (value, record(run, number, params, result, forecast))
     if len(run.forecasts) > KEEP:
         worst = max(run.forecasts, key=lambda n: (run.forecasts[n][0], n))
         del run.forecasts[worst]
+
+
+def _enters(kept: dict[int, tuple[float, Any]], value: float) -> bool:
+    """Whether a new trial with ``value`` would stay among the :data:`KEEP` kept (not if the set
+    is full and it is no better than the worst: a tie goes to the earlier trial)."""
+    return len(kept) < KEEP or value < max(v for v, _ in kept.values())
 
 
 def record(

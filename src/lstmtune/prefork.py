@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 
 from lstmtune import step_exit
-from lstmtune.prefork_server import HEADER
+from lstmtune.prefork_server import HEADER, pidfd
 
 F = TypeVar("F", bound=Callable[..., Any])
 SOCKET_ENV = "LSTMTUNE_PREFORK_SOCKET"
@@ -205,15 +205,7 @@ def _fork(path: str, request: dict[str, Any], fds: list[int]) -> Forked | None:
     except (OSError, ValueError, KeyError, TypeError):
         conn.close()
         return None
-    return Forked(pid, replies, _pidfd(pid))
-
-
-def _pidfd(pid: int) -> int | None:
-    """A handle on the child that a reused pid cannot fool (Linux 5.3+), to signal it by."""
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return None
+    return Forked(pid, replies, pidfd(pid))
 
 
 class _Replies:

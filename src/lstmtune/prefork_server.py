@@ -89,6 +89,14 @@ HEADER = struct.Struct("!I")  # the request's length, sent with the client's thr
 POLL_SECONDS = 0.5
 
 
+def pidfd(pid: int) -> int | None:
+    """A handle on process ``pid`` that a reused pid cannot fool (Linux 5.3+), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 class _Children:
     """The children forked so far that have not ended: pid -> (client connection, pidfd)."""
 
@@ -96,10 +104,7 @@ class _Children:
         self.live: dict[int, tuple[socket.socket, int | None]] = {}
 
     def add(self, pid: int, conn: socket.socket) -> None:
-        pidfd = None
-        with contextlib.suppress(AttributeError, OSError):  # pidfd_open: Linux 5.3+
-            pidfd = os.pidfd_open(pid)
-        self.live[pid] = (conn, pidfd)
+        self.live[pid] = (conn, pidfd(pid))
 
     def close_all(self) -> None:
         """In a new child: let go of the server's side of every other child."""

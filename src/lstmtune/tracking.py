@@ -303,8 +303,9 @@ def start_helper(config_json: str) -> None:
         proc.stdin.flush()  # type: ignore[union-attr]
 
 
-def _helper_main() -> int:
-    """The helper's entry point; its exit code."""
+def main() -> int:
+    """The helper's entry point (``python -m``, or forked by the run's step server); its exit
+    code."""
     try:
         c = client(RunConfig.from_json(sys.stdin.readline()).resolved())
         line = sys.stdin.readline()  # '' once the step ends without logging
@@ -315,7 +316,5 @@ def _helper_main() -> int:
     return 0
 
 
-main = _helper_main  # the child's entry point, also when the run's step server forks it
-
 if __name__ == "__main__":  # pragma: no cover - run by start_helper
-    os._exit(_helper_main())
+    os._exit(main())

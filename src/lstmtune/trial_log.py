@@ -129,8 +129,9 @@ def write(c: Any, record: dict[str, Any]) -> None:
         tracking.write_batch(c, record)
 
 
-def _helper_main() -> int:
-    """The helper's entry point; its exit code."""
+def main() -> int:
+    """The helper's entry point (``python -m``, or forked by the run's step server); its exit
+    code."""
     acks = os.fdopen(os.dup(1), "w")  # answers only: whatever else prints goes to stderr
     os.dup2(2, 1)
     try:
@@ -147,7 +148,5 @@ def _helper_main() -> int:
     return 0
 
 
-main = _helper_main  # the child's entry point, also when the run's step server forks it
-
 if __name__ == "__main__":  # pragma: no cover - run by TrialLog
-    os._exit(_helper_main())
+    os._exit(main())

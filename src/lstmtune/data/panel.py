@@ -116,11 +116,6 @@ def _prepare_each(
     return prepared, dropped
 
 
-def default_max_lookback(period: int) -> int:
-    """The longest lookback of the default search space for a season of ``period``."""
-    return max(default_lookbacks(period))
-
-
 def fitted_max_lookback(prepared: dict[str, Prepared], period: int, horizon: int) -> int:
     """The longest default lookback the median series' train part can feed with
     ``MIN_TRAIN_WINDOWS`` windows (or the longest lookback it can feed, at least 2), so a panel of
