@@ -101,14 +101,23 @@ MAX_FITTED = 512  # 100 series x 2 kinds x (train, train+val) fits stay shared w
 _FITTED: OrderedDict[str, Any] = OrderedDict()
 
 
+def _causal_fitted(model: Any) -> bool:
+    """Whether the model's in-sample fitted values are one-step forecasts from the past alone.
+    AutoARIMA's and AutoETS's are (a filter); AutoTheta's are not: its ``forward`` decomposes the
+    whole history by centred moving averages and tests the season on it, and its standard
+    models' trend comes from all of it, so a fitted value reads later rows."""
+    return type(model).__name__ in ("AutoARIMA", "AutoETS")
+
+
 def model_forecasts(model: Any, y: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:
     """``[N, horizon]`` forecasts of a fitted statsforecast model from the origins ``ends`` of
-    ``y``, each with the true history ``y[: t + 1]`` and nothing re-estimated (``forward``)."""
+    ``y``, each with the true history ``y[: t + 1]`` and nothing re-estimated (``forward``; one
+    pass of in-sample fitted values where they read only the past, :func:`_causal_fitted`)."""
     y = np.asarray(y, dtype=np.float64)
     out = np.full((len(ends), horizon), np.nan)
     try:
         with _quiet():
-            if horizon == 1 and len(ends):
+            if horizon == 1 and len(ends) and _causal_fitted(model):
                 fitted = np.asarray(
                     model.forward(y=y[: int(ends.max()) + 2], h=1, fitted=True)["fitted"]
                 )
