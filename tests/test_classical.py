@@ -58,15 +58,18 @@ def _featurizer() -> ForecastFeaturizer:
 def test_baseline_forecasts_read_only_the_history_before_each_origin(
     airline: np.ndarray, kind: str
 ) -> None:
-    """A one-step baseline forecast from origin t must not change when rows after t change:
-    AutoTheta's in-sample fitted values decompose the whole series (and its standard models
-    fit the trend on all of it), so its test forecasts come from each origin's own history."""
+    """A one-step baseline forecast from origin t must not change when the rows after its target
+    change: AutoTheta's in-sample fitted values decompose the whole series (and its standard
+    models fit the trend on all of it), so its test forecasts come from each origin's own
+    history."""
     model = fit_model(kind, airline[:122], 12)
     ends = np.arange(121, 131)
     before = model_forecasts(model, airline, ends, 1)
     later = airline.copy()
-    later[132:] *= 1.5  # rows no origin of ``ends`` has seen
-    assert np.allclose(model_forecasts(model, later, ends, 1), before, rtol=1e-10)
+    later[126:] *= 1.5  # after the targets of the origins 121..124, inside the forecast rows
+    after = model_forecasts(model, later, ends, 1)
+    assert np.allclose(after[:4], before[:4], rtol=1e-10)
+    assert not np.allclose(after[5:], before[5:])  # the later origins do see the change
     if kind == "theta":
         own = [float(model.forward(y=airline[: t + 1], h=1)["mean"][0]) for t in ends]
         assert np.allclose(before[:, 0], own, rtol=1e-10)

@@ -102,10 +102,13 @@ _FITTED: OrderedDict[str, Any] = OrderedDict()
 
 
 def _causal_fitted(model: Any) -> bool:
-    """Whether the model's in-sample fitted values are one-step forecasts from the past alone.
-    AutoARIMA's and AutoETS's are (a filter); AutoTheta's are not: its ``forward`` decomposes the
-    whole history by centred moving averages and tests the season on it, and its standard
-    models' trend comes from all of it, so a fitted value reads later rows."""
+    """Whether the model's in-sample fitted values serve as one-step forecasts. AutoETS's are a
+    filter over the past. AutoARIMA's never read a later row, but with MA terms they carry a
+    small share of the target row itself (statsforecast returns standardised innovations): at
+    most 7e-7 of the forecast on the benchmark's fits, 0.7 % on white noise fitted with
+    ma1 = -1. AutoTheta's are not forecasts at all: its ``forward`` decomposes the whole history
+    by centred moving averages and tests the season on it, and its standard models' trend comes
+    from all of it, so a fitted value reads later rows."""
     return type(model).__name__ in ("AutoARIMA", "AutoETS")
 
 
