@@ -10,9 +10,9 @@ Two uses:
   model reduced to a small JSON spec (orders and coefficients, or components, smoothing
   parameters and initial states) and a numpy recursion that forecasts from it, stored as JSON in
   the registered model and recomputed on the consumer's history (no pickle; statsforecast only to
-  fit a series a many-series model never saw). The ETS recursion reproduces statsforecast's; the
-  ARIMA one is the conditional (CSS) recursion, equal to the Kalman filter once ``d + D*m + p +
-  P*m`` rows have been read (the seasonal naive forecast before that).
+  fit a series a many-series model never saw). Both reproduce statsforecast's ``forward``: the
+  ETS recursion, and for ARIMA the exact Kalman filter of R's ``arima`` (the seasonal naive
+  forecast before ``d + D*m + p + P*m`` rows, while the filter reads mostly its diffuse start).
 
 A fit that fails (too short, constant, odd data) raises :class:`ClassicalError`; callers go on."""
 
@@ -39,6 +39,8 @@ BASELINE_NAMES = {"arima": "auto_arima", "ets": "auto_ets", "theta": "auto_theta
 FIT_SEASONS = 8
 MIN_FIT_POINTS = 240
 MAX_ARIMA_SEASON = 60
+DIFFUSE = 1e6  # variance of the differencing states at the start (R's and statsforecast's kappa)
+STEADY = 1e-13  # relative change of the ARIMA state covariance below which it is held
 
 
 class ClassicalError(RuntimeError):
@@ -206,9 +208,10 @@ def _poly_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.convolve(a, b)
 
 
-def _arima_polys(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """``(a, th)``: the full AR polynomial of the undifferenced series (``a[0] = 1``, differencing
-    included) and the MA polynomial (``th[0] = 1``)."""
+def _arima_parts(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(phi, theta, delta)`` as R's ``makeARIMA`` reads them: the AR coefficients of the
+    differenced series (seasonal ones multiplied in), the MA coefficients, and the differencing
+    (``y_t = sum(delta_i * y_{t-i}) + w_t``, ``w`` the differenced series)."""
     p, d, q = spec["order"]
     sp, sd, sq = spec["seasonal_order"]
     m = max(int(spec["m"]), 1)
@@ -221,57 +224,93 @@ def _arima_polys(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
             out[i * lag] = sign * c[f"{prefix}{i}"]
         return out
 
-    a = _poly_mul(poly("ar", p, 1, -1.0), poly("sar", sp, m, -1.0))
+    ar = _poly_mul(poly("ar", p, 1, -1.0), poly("sar", sp, m, -1.0))
+    ma = _poly_mul(poly("ma", q, 1, 1.0), poly("sma", sq, m, 1.0))
+    diff = np.array([1.0])
     for _ in range(d):
-        a = _poly_mul(a, np.array([1.0, -1.0]))
+        diff = _poly_mul(diff, np.array([1.0, -1.0]))
     for _ in range(sd):
         seasonal = np.zeros(m + 1)
         seasonal[0], seasonal[m] = 1.0, -1.0
-        a = _poly_mul(a, seasonal)
-    th = _poly_mul(poly("ma", q, 1, 1.0), poly("sma", sq, m, 1.0))
-    return a, th
+        diff = _poly_mul(diff, seasonal)
+    return -ar[1:], ma[1:], -diff[1:]
+
+
+def _arima_state_space(
+    spec: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(Z, T, V, P0)`` of R's ``makeARIMA`` (which statsforecast ports): the ARMA part's
+    initial covariance is its stationary one (Gardner et al. 1980 compute the same matrix), the
+    differencing states are diffuse (variance 1e6)."""
+    from scipy.linalg import solve_discrete_lyapunov  # type: ignore[import-untyped,unused-ignore]
+
+    phi, theta, delta = _arima_parts(spec)
+    p, q, nd = len(phi), len(theta), len(delta)
+    r = max(p, q + 1)
+    rd = r + nd
+    z = np.concatenate(([1.0], np.zeros(r - 1), delta))
+    t = np.zeros((rd, rd))
+    t[:p, 0] = phi
+    t[np.arange(r - 1), np.arange(1, r)] = 1.0
+    if nd:
+        t[r] = z
+        t[np.arange(r + 1, rd), np.arange(r, rd - 1)] = 1.0
+    shock = np.zeros(rd)
+    shock[0], shock[1 : 1 + q] = 1.0, theta
+    p0 = np.zeros((rd, rd))
+    p0[:r, :r] = solve_discrete_lyapunov(t[:r, :r], np.outer(shock[:r], shock[:r]))
+    p0[np.arange(r, rd), np.arange(r, rd)] = DIFFUSE
+    return z, t, np.outer(shock, shock), p0
+
+
+def _arima_states(spec: dict[str, Any], u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Kalman filter of R's ``ARIMA_Like`` over ``u`` (the series less its regression):
+    ``(filtered state after each row [n, rd], Z, T)``. Once the state covariance has converged
+    (relative change below :data:`STEADY`) it is no longer propagated: a long series then costs
+    a matrix-vector product a row."""
+    z, t, v, p0 = _arima_state_space(spec)
+    a, cov, gain = np.zeros(len(z)), p0, np.zeros(len(z))
+    steady = False
+    states = np.empty((len(u), len(z)))
+    for i, value in enumerate(u):
+        ahead = t @ a
+        if not steady:
+            predicted = t @ cov @ t.T + v if i else p0
+            m = predicted @ z
+            gain = m / float(z @ m)
+            updated = predicted - np.outer(m, gain)
+            change = float(np.abs(updated - cov).max())
+            steady = i > len(z) and change <= STEADY * float(np.abs(updated).max())
+            cov = updated
+        a = ahead + gain * (float(value) - float(z @ ahead))
+        states[i] = a
+    return states, z, t
 
 
 def _arima_forecasts(
     spec: dict[str, Any], y: np.ndarray, ends: np.ndarray, horizon: int
 ) -> np.ndarray:
-    a, th = _arima_polys(spec)
+    """Exact forecasts (statsforecast's ``forward``, to rounding): the state filtered up to each
+    origin, carried ``horizon`` steps ahead."""
     c = spec["coef"]
     n = len(y)
     idx = np.arange(1, n + horizon + 1, dtype=np.float64)
     reg = c.get("intercept", 0.0) + c.get("drift", 0.0) * idx
-    u = y - reg[:n]
-    ka, kt = len(a) - 1, len(th) - 1
-    e = np.zeros(n)
-    ar = -a[1:]
-    ma = th[1:]
-    for t in range(ka, n):
-        pred = float(ar @ u[t - ka : t][::-1]) if ka else 0.0
-        if kt:
-            lo = max(t - kt, 0)
-            past = e[lo:t][::-1]
-            pred += float(ma[: len(past)] @ past)
-        e[t] = u[t] - pred
+    last = int(ends.max()) + 1 if len(ends) else 0
+    states, z, t = _arima_states(spec, y[:last] - reg[:last])
     out = np.empty((len(ends), horizon))
-    # per origin: recursion over the horizon with future shocks set to zero
-    width = max(ka, kt)
-    for i, t in enumerate(ends):
-        t = int(t)
-        hist_u = list(u[max(0, t + 1 - width) : t + 1])
-        hist_e = list(e[max(0, t + 1 - width) : t + 1])
-        for k in range(horizon):
-            pred = sum(ar[j] * hist_u[-1 - j] for j in range(min(ka, len(hist_u))))
-            pred += sum(ma[j] * hist_e[-1 - j] for j in range(min(kt, len(hist_e))))
-            hist_u.append(pred)
-            hist_e.append(0.0)
-            out[i, k] = pred + reg[t + 1 + k]
+    ahead = states[ends].T if len(ends) else np.zeros((len(z), 0))
+    for k in range(horizon):
+        ahead = t @ ahead
+        out[:, k] = z @ ahead + reg[ends + 1 + k]
     return out
 
 
 def arima_warmup(spec: dict[str, Any]) -> int:
-    """Rows of history the ARIMA recursion needs before its forecasts are the model's."""
-    a, _ = _arima_polys(spec)
-    return len(a) - 1
+    """Rows of history before the ARIMA forecasts are used: ``p + P*m + d + D*m`` (before them
+    the filter still reads mostly its diffuse start)."""
+    phi, _, delta = _arima_parts(spec)
+    return len(phi) + len(delta)
 
 
 def _ets_states(spec: dict[str, Any], y: np.ndarray) -> tuple[np.ndarray, ...]:

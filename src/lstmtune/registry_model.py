@@ -16,10 +16,13 @@ MODEL_CODE = Path(__file__).with_name("_mlflow_model.py")
 def pip_requirements(spec: dict[str, Any] | None = None) -> list[str]:
     """Pinned versions of what the pyfunc imports (without local build tags such as ``+cpu``):
     with statsforecast for a model of many series with a combination (a series it never saw gets
-    its AutoARIMA/AutoETS fitted when served)."""
+    its AutoARIMA/AutoETS fitted when served), with scipy for one holding an ARIMA spec (its
+    Kalman filter's stationary start)."""
     dists = ["torch", "numpy", "pandas", "mlflow"]
     if spec is not None and ((spec.get("panel") or {}).get("combination")):
         dists.append("statsforecast")
+    if spec is not None and _has_arima(spec):
+        dists.append("scipy")
     reqs = []
     for dist in dists:
         try:
@@ -28,6 +31,15 @@ def pip_requirements(spec: dict[str, Any] | None = None) -> list[str]:
             continue
         reqs.append(f"{dist}=={version}")
     return reqs
+
+
+def _has_arima(node: Any) -> bool:
+    """Whether a model spec holds an ARIMA spec anywhere (an anchor, a member's, a partner)."""
+    if isinstance(node, dict):
+        return node.get("kind") == "arima" or any(_has_arima(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_arima(v) for v in node)
+    return False
 
 
 def _saved_spec(model_dir: str) -> dict[str, Any]:
