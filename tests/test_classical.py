@@ -117,6 +117,38 @@ def test_arima_spec_reproduces_statsforecast_after_its_warmup(
     assert np.abs(mine - reference).max() <= 1e-7 * np.std(y)
 
 
+def test_an_arima_spec_near_a_seasonal_unit_root_stays_on_statsforecasts_forecasts() -> None:
+    """A seasonal AR coefficient of 0.9999 (13 ARMA states: scipy's bilinear Lyapunov solver):
+    the filter starts from an exactly symmetric covariance and keeps it symmetric, so rounding
+    does not grow along the near-unit root (it was 42 standard deviations off)."""
+    from statsforecast.models import ARIMA
+
+    rng = np.random.default_rng(0)
+    n = 240
+    season = 10 * np.sin(2 * np.pi * np.arange(n) / 12)
+    y = 100 + np.cumsum(rng.normal(size=n)) * 0.3 + season + rng.normal(size=n)
+    coef = {"ma1": -0.4, "sar1": 0.9999}
+    model = ARIMA(order=(0, 1, 1), seasonal_order=(1, 1, 0), season_length=12, fixed=dict(coef))
+    model.fit(y[:200])
+    spec = {"kind": "arima", "order": [0, 1, 1], "seasonal_order": [1, 1, 0], "m": 12}
+    ends = np.arange(25, n - 1)
+    reference = np.array([model.forward(y=y[: t + 1], h=1)["mean"][0] for t in ends])
+    mine = spec_forecasts({**spec, "coef": coef}, y, ends, 1, 12)[:, 0]
+    assert np.abs(mine - reference).max() <= 1e-7 * np.std(y)
+
+
+def test_an_arima_spec_with_a_unit_ar_root_still_forecasts() -> None:
+    """No stationary start exists for an AR root of exactly 1 or -1: that part starts diffuse,
+    and the forecasts stay finite (the Lyapunov solve raised before)."""
+    y = np.cumsum(np.random.default_rng(0).normal(size=80)) + 10.0
+    for coef in ({"ar1": 1.0}, {"ar1": -1.0}):
+        spec = {"kind": "arima", "order": [1, 0, 0], "seasonal_order": [0, 0, 0], "m": 1}
+        out = spec_forecasts({**spec, "coef": coef}, y, np.arange(5, 78), 2, 1)
+        assert np.isfinite(out).all()
+    walk = spec_forecasts({**spec, "coef": {"ar1": 1.0}}, y, np.arange(5, 79), 1, 1)
+    assert np.allclose(walk[:, 0], y[5:79], atol=1e-3)  # a random walk's forecast: the last value
+
+
 def test_a_published_arima_spec_brings_scipy_into_the_pyfunc_requirements() -> None:
     """The ARIMA recursion's stationary start needs scipy wherever an ARIMA spec sits."""
     from lstmtune.registry_model import pip_requirements

@@ -40,7 +40,6 @@ FIT_SEASONS = 8
 MIN_FIT_POINTS = 240
 MAX_ARIMA_SEASON = 60
 DIFFUSE = 1e6  # variance of the differencing states at the start (R's and statsforecast's kappa)
-STEADY = 1e-13  # relative change of the ARIMA state covariance below which it is held
 
 
 class ClassicalError(RuntimeError):
@@ -236,14 +235,26 @@ def _arima_parts(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return -ar[1:], ma[1:], -diff[1:]
 
 
+def _stationary_covariance(t: np.ndarray, shock: np.ndarray) -> np.ndarray:
+    """The ARMA state's stationary covariance (``P = T P T' + R R'``; Gardner et al. 1980 compute
+    the same matrix), made exactly symmetric (scipy's bilinear solver leaves rounding asymmetry
+    that a near-unit seasonal AR root would grow); diffuse where none exists (a unit root)."""
+    from scipy.linalg import solve_discrete_lyapunov  # type: ignore[import-untyped,unused-ignore]
+
+    try:
+        cov = solve_discrete_lyapunov(t, np.outer(shock, shock))
+    except (np.linalg.LinAlgError, ValueError):
+        cov = np.full((len(t), len(t)), np.nan)
+    if not np.isfinite(cov).all():
+        return np.eye(len(t)) * DIFFUSE
+    return np.asarray((cov + cov.T) / 2.0)
+
+
 def _arima_state_space(
     spec: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(Z, T, V, P0)`` of R's ``makeARIMA`` (which statsforecast ports): the ARMA part's
-    initial covariance is its stationary one (Gardner et al. 1980 compute the same matrix), the
-    differencing states are diffuse (variance 1e6)."""
-    from scipy.linalg import solve_discrete_lyapunov  # type: ignore[import-untyped,unused-ignore]
-
+    """``(Z, T, V, P0)`` of R's ``makeARIMA`` (which statsforecast ports): the ARMA part starts at
+    its stationary covariance, the differencing states are diffuse (variance :data:`DIFFUSE`)."""
     phi, theta, delta = _arima_parts(spec)
     p, q, nd = len(phi), len(theta), len(delta)
     r = max(p, q + 1)
@@ -258,31 +269,26 @@ def _arima_state_space(
     shock = np.zeros(rd)
     shock[0], shock[1 : 1 + q] = 1.0, theta
     p0 = np.zeros((rd, rd))
-    p0[:r, :r] = solve_discrete_lyapunov(t[:r, :r], np.outer(shock[:r], shock[:r]))
+    p0[:r, :r] = _stationary_covariance(t[:r, :r], shock[:r])
     p0[np.arange(r, rd), np.arange(r, rd)] = DIFFUSE
     return z, t, np.outer(shock, shock), p0
 
 
 def _arima_states(spec: dict[str, Any], u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Kalman filter of R's ``ARIMA_Like`` over ``u`` (the series less its regression):
-    ``(filtered state after each row [n, rd], Z, T)``. Once the state covariance has converged
-    (relative change below :data:`STEADY`) it is no longer propagated: a long series then costs
-    a matrix-vector product a row."""
-    z, t, v, p0 = _arima_state_space(spec)
-    a, cov, gain = np.zeros(len(z)), p0, np.zeros(len(z))
-    steady = False
+    ``(filtered state after each row [n, rd], Z, T)``."""
+    z, t, v, cov = _arima_state_space(spec)
+    a = np.zeros(len(z))
     states = np.empty((len(u), len(z)))
     for i, value in enumerate(u):
         ahead = t @ a
-        if not steady:
-            predicted = t @ cov @ t.T + v if i else p0
-            m = predicted @ z
-            gain = m / float(z @ m)
-            updated = predicted - np.outer(m, gain)
-            change = float(np.abs(updated - cov).max())
-            steady = i > len(z) and change <= STEADY * float(np.abs(updated).max())
-            cov = updated
+        if i:
+            cov = t @ cov @ t.T + v
+        m = cov @ z
+        gain = m / float(z @ m)
         a = ahead + gain * (float(value) - float(z @ ahead))
+        cov = cov - np.outer(m, gain)
+        cov = (cov + cov.T) / 2.0
         states[i] = a
     return states, z, t
 
