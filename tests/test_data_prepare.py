@@ -727,18 +727,3 @@ def test_no_season_from_a_noise_peak_in_a_short_series() -> None:
         + np.random.default_rng(2).normal(0, 1, 36)
     )
     assert _infer_period(season, months) == 12
-
-
-def test_a_cycle_of_no_whole_length_gets_its_nearest_whole_length_not_a_multiple() -> None:
-    """A 9.6-step cycle (lynx's, in years): the differences' autocorrelation peaks near 10 and
-    higher at 19 (two cycles, one step off 20). The season is the cycle's own length, not 19; a
-    season's exact multiple (taylor's week, 7 days of 48 half-hours) keeps the longer lag."""
-    from lstmtune.data.prepare_forecast import _acf, _infer_period
-
-    t = np.arange(80)
-    for seed in range(5):
-        y = 1000 + 600 * np.sin(2 * np.pi * t / 9.6) + np.random.default_rng(seed).normal(0, 60, 80)
-        assert _acf(np.diff(y), 19) > _acf(np.diff(y), 10)  # the multiple is the higher peak
-        assert _infer_period(y, None) in (9, 10)
-    taylor = pd.read_csv(Path(__file__).resolve().parents[1] / "benchmarks/data/taylor.csv")
-    assert _infer_period(taylor["demand_mw"].to_numpy(np.float64)[:3091], None) == 336
