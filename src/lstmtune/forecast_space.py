@@ -88,6 +88,12 @@ def fit_default_patch(space: dict[str, Spec], meta: dict[str, Any]) -> None:
         space["patch"] = _cat(*patches)
 
 
+def longest_lookback(n_train: int, horizon: int, windows: int) -> int:
+    """The longest lookback that leaves a train part of ``n_train`` steps ``windows`` training
+    windows of ``horizon`` steps."""
+    return n_train - horizon + 1 - windows
+
+
 def fit_default_lookbacks(space: dict[str, Spec], meta: dict[str, Any], min_windows: int) -> None:
     """Keep the default lookbacks that leave the train split at least ``min_windows`` training
     windows: a short series (55 quarters: 39 train rows) gets the shorter defaults instead of an
@@ -99,7 +105,7 @@ def fit_default_lookbacks(space: dict[str, Spec], meta: dict[str, Any], min_wind
     if not spec or spec["type"] != "categorical":
         return
     n_train = int(meta.get("splits", {}).get("train", {}).get("rows", 0))
-    longest = n_train - int(meta.get("horizon", 1)) + 1 - min_windows
+    longest = longest_lookback(n_train, int(meta.get("horizon", 1)), min_windows)
     keep = [int(lb) for lb in spec["choices"] if int(lb) <= longest]
     if not keep and longest < 2:
         raise UserError(

@@ -24,7 +24,7 @@ from lstmtune.config import DataConfig
 from lstmtune.data.columns import require_columns
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size
 from lstmtune.errors import UserError
-from lstmtune.forecast_space import default_lookbacks
+from lstmtune.forecast_space import default_lookbacks, longest_lookback
 
 Prepared = tuple[dict[str, pd.DataFrame], dict[str, Any]]
 SeriesPreparer = Callable[[pd.DataFrame, DataConfig, str], Prepared]
@@ -123,7 +123,7 @@ def fitted_max_lookback(prepared: dict[str, Prepared], period: int, horizon: int
     M1 series of 18-45 values: none had the 40 train steps it needs). The default lookbacks then
     shrink to the shortest kept series (:func:`lstmtune.forecast_space.fit_default_lookbacks`)."""
     trains = sorted(int(meta["splits"]["train"]["rows"]) for _, meta in prepared.values())
-    fits = trains[(len(trains) - 1) // 2] - horizon + 1 - MIN_TRAIN_WINDOWS
+    fits = longest_lookback(trains[(len(trains) - 1) // 2], horizon, MIN_TRAIN_WINDOWS)
     choices = [lb for lb in default_lookbacks(period) if lb <= fits]  # what the space will keep
     return max(choices) if choices else max(2, fits)
 
