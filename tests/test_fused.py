@@ -375,5 +375,8 @@ def test_classification_extras_are_never_fused(tiny_config: Any) -> None:
         ("class_weight", "balanced"),
     ):
         assert fusable(p(**{key: value})) == f"{key}={value} is not fused (a plain LSTM only)"
-    assert fuse_setting(tiny_config(**{"tune.fuse_trials": 4})) == 4
-    assert fuse_setting(tiny_config(**{"tune.fuse_trials": 4, "data.task": "classify"})) == "off"
+    forecast = tiny_config(**{"tune.fuse_trials": 4})
+    meta = prepare(forecast)[1]
+    assert fuse_setting(forecast, meta) == 4
+    classify = tiny_config(**{"tune.fuse_trials": 4, "data.task": "classify"})
+    assert fuse_setting(classify, meta) == "off"

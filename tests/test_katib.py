@@ -262,12 +262,12 @@ def test_cli_prints_the_experiment_yaml(tmp_path: Path) -> None:
     assert validate_experiment(exp) == []
 
 
-def test_trial_command_prints_katib_metric_lines(
-    tmp_path: Path, airline_meta: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize("folds", [1, 3])
+def test_trial_command_prints_katib_metric_lines(tmp_path: Path, folds: int) -> None:
     """`lstmtune trial` with values taken from the rendered Experiment, parsed with Katib's
-    regex."""
-    cfg = _cfg(tune__search_space={"epochs": 4}, train__patience=2)
+    regex. With rolling-origin folds (``tune.forecast_folds``) the epochs are the validation
+    split's, under ``fold1_val_rmse``, and ``val_rmse`` is printed once: the folds' mean."""
+    cfg = _cfg(tune__search_space={"epochs": 4}, train__patience=2, tune__forecast_folds=folds)
     parts, meta = prepare(cfg)
     data = tmp_path / "prepared"
     write_prepared(parts, meta, str(data))
@@ -277,9 +277,13 @@ def test_trial_command_prints_katib_metric_lines(
     for line in stdout.splitlines():
         for name, value, *_ in METRICS_REGEX.findall(line):
             metrics.setdefault(name, []).append(float(value))
-    assert 1 <= len(metrics["val_rmse"]) - 1 <= 4  # one per epoch, then the best value
-    assert min(metrics["val_rmse"][:-1]) == pytest.approx(metrics["val_rmse"][-1], rel=1e-5)
     assert metrics["best_epoch"][-1] >= 1
+    if folds == 1:
+        assert 1 <= len(metrics["val_rmse"]) - 1 <= 4  # one per epoch, then the best value
+        assert min(metrics["val_rmse"][:-1]) == pytest.approx(metrics["val_rmse"][-1], rel=1e-5)
+        return
+    assert 1 <= len(metrics["fold1_val_rmse"]) <= 4 and len(metrics["val_rmse"]) == 1
+    assert min(metrics["fold1_val_rmse"]) != pytest.approx(metrics["val_rmse"][0], rel=1e-5)
 
 
 def test_trial_command_rejects_bad_parameters(tmp_path: Path) -> None:

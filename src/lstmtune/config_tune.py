@@ -164,6 +164,15 @@ class TuneConfig(_Strict):
             " (auto: only where a calibration says it is faster)"
         ),
     )
+    forecast_folds: int = Field(
+        1,
+        ge=1,
+        description=(
+            "forecasting, one series: rolling-origin folds judging each trial, the validation"
+            " window and the windows of its length before it, each trained on the rows before"
+            " it (the objective is their mean RMSE; 1 = the validation split alone)"
+        ),
+    )
     subset: float | None = Field(
         None,
         gt=0,

@@ -23,6 +23,8 @@ import torch
 from lstmtune.classify_space import CV_MAX_CELLS as CV_MAX_CELLS  # re-exported
 from lstmtune.classify_space import CV_MAX_SEQUENCES as CV_MAX_SEQUENCES
 from lstmtune.classify_space import small_classify_set
+from lstmtune.rolling import fit_rolling
+from lstmtune.task_problems import ForecastProblem
 from lstmtune.training import Problem, TensorSet, TrainResult, train
 
 CV_FOLDS = 5
@@ -98,6 +100,7 @@ def fit_trial(
     val_set: TensorSet,
     *,
     cross_validate: bool = True,
+    forecast_folds: int = 1,
     seed: int = 0,
     on_epoch: Callable[[int, float, float], None] | None = None,
     **train_kwargs: Any,
@@ -109,6 +112,18 @@ def fit_trial(
     compares trials on the same fold); the value is the mean of the folds' best values and the
     model is fold 1's. Classification: ``best_epoch`` becomes the epochs of train+val that take
     the same optimizer steps (the folds' mean), so the retrain's budget is counted in steps."""
+    if problem.task == "forecast" and cross_validate and forecast_folds > 1:
+        assert isinstance(problem, ForecastProblem)
+        return fit_rolling(
+            problem,
+            params,
+            train_set,
+            val_set,
+            forecast_folds,
+            seed=seed,
+            on_epoch=on_epoch,
+            **train_kwargs,
+        )
     n_all = len(train_set) + len(val_set)
     longest = max(int(train_set.x.shape[1]), int(val_set.x.shape[1]))
     k = cv_folds(problem, n_all, longest) if cross_validate else 0

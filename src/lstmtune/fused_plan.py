@@ -18,18 +18,35 @@ if TYPE_CHECKING:
     from lstmtune.training import ClassifyProblem, ForecastProblem
 
 
-def fuse_setting(cfg: RunConfig) -> str | int:
-    """``tune.fuse_trials`` as :func:`lstmtune.fused.plan_groups` takes it; ``off`` where fusing
-    cannot work: a ``train_seconds`` objective measures each trial's own training time, and a
-    classification trial is judged by :func:`lstmtune.crossval.fit_trial` (k folds on small sets,
-    a minimum number of epochs), which the fused kernel does not do; many series (a scale-free
-    objective over series) are not fused yet."""
-    fuse = cfg.tune.fuse_trials
-    if fuse in ("off", 0, 1) or cfg.data.task == "classify":
-        return "off"
-    if cfg.data.series_column is not None:  # many series: the panel objective is per series
-        return "off"
+def fuse_off_reason(cfg: RunConfig, meta: dict[str, Any]) -> str | None:
+    """Why fusing cannot work for this study, or None: a ``train_seconds`` objective measures
+    each trial's own training time; a classification trial is judged by
+    :func:`lstmtune.crossval.fit_trial` (k folds on small sets, a minimum number of epochs) and a
+    short series' forecasting trial by rolling-origin folds (:mod:`lstmtune.rolling`), which the
+    fused kernel does not do; many series (a scale-free objective over series) are not fused
+    yet."""
+    from lstmtune.rolling import resolve_folds
+
+    if cfg.data.task == "classify":
+        return "classification trials are judged by k-fold cross-validation"
+    if cfg.data.series_column is not None:
+        return "many series are not fused yet"
     if "train_seconds" in cfg.tune.objectives:
+        return "the train_seconds objective needs each trial's own training time"
+    folds = resolve_folds(cfg.tune.forecast_folds, meta)
+    if folds > 1:
+        return (
+            f"{folds} rolling-origin folds judge each trial (tune.forecast_folds), which fused"
+            " training does not do"
+        )
+    return None
+
+
+def fuse_setting(cfg: RunConfig, meta: dict[str, Any]) -> str | int:
+    """``tune.fuse_trials`` as :func:`lstmtune.fused.plan_groups` takes it; ``off`` where fusing
+    cannot work (:func:`fuse_off_reason`)."""
+    fuse = cfg.tune.fuse_trials
+    if fuse in ("off", 0, 1) or fuse_off_reason(cfg, meta) is not None:
         return "off"
     return fuse
 

@@ -21,3 +21,20 @@ def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
             f"tune.workers: {workers} workers need a shared RDB storage such as "
             "postgresql://...; SQLite cannot take concurrent writers"
         )
+    if cfg.tune.forecast_folds > 1:
+        check_forecast_folds(cfg)
+
+
+def check_forecast_folds(cfg: RunConfig) -> None:
+    """Rolling-origin folds judge the trials of one series' Bayesian study, nothing else."""
+    what = None
+    if cfg.data.task != "forecast":
+        what = f"forecasting only (data.task is {cfg.data.task})"
+    elif cfg.data.series_column is not None:
+        what = "one series only; many series keep their validation split"
+    elif cfg.tune.subset is not None and cfg.tune.subset < 1:
+        what = "tune.subset trains trials on part of the windows, and the folds need them all"
+    elif cfg.tune.strategy == "pbt":
+        what = "population-based training (tune.strategy: pbt) scores members on validation"
+    if what is not None:
+        raise UserError(f"tune.forecast_folds: {cfg.tune.forecast_folds} folds: {what}")

@@ -93,6 +93,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
             emit("warning", f"warning: {len(panel['dropped'])} series left out in all")
     elif meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
         from lstmtune.classical_fits import add_classical, start_classical
+        from lstmtune.rolling import add_fold_classical, resolve_folds
 
         # with a core to spare, the fit runs in a child process while this one imports MLflow
         # (not when both are imported already: in a child of the local run's step server)
@@ -104,6 +105,9 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         for warning in add_classical(
             meta, parts, "train", extend_space=not declared, pending=pending
         ):
+            emit("warning", warning)
+        folds = resolve_folds(cfg.tune.forecast_folds, meta)
+        for warning in add_fold_classical(meta, parts, folds):
             emit("warning", warning)
     run_id = tracking.start_parent_run(cfg, meta)
     if cfg.tune.warm_start and cfg.tune.backend == "optuna" and cfg.tune.strategy != "pbt":

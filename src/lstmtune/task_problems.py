@@ -8,6 +8,7 @@ optimizer steps. :mod:`lstmtune.training` trains on them (and re-exports these n
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from lstmtune.augment import augment as augment_batch
-from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer, forecast_series
+from lstmtune.features import (
+    CLASSICAL_ANCHORS,
+    ClassifyFeaturizer,
+    ForecastFeaturizer,
+    forecast_series,
+)
 from lstmtune.model import LSTMNet
 
 MIN_STEPS_PER_EPOCH = 4  # classification: batches capped to give at least this many steps
@@ -115,6 +121,7 @@ class ForecastProblem(Problem):
         self.raw = forecast_series(parts, self.featurizer.features)
         self.scaled = self.featurizer.scale(self.raw)
         self.splits = meta["splits"]
+        self.fold_classical: dict[str, dict[str, Any]] = meta.get("classical_folds") or {}
         self.n_features = self.featurizer.n_features
         self.n_outputs = self.featurizer.horizon
         self.zero_head = self.featurizer.anchor != "none"
@@ -125,15 +132,25 @@ class ForecastProblem(Problem):
         return self.featurizer.split_ends(int(start), int(end))
 
     def tensors(self, *splits: str) -> TensorSet:
-        ends = self.ends(*splits)
-        x, anchor = self.featurizer.windows(self.scaled, ends)
-        y = self.featurizer.targets(self.scaled, ends)
+        return self.tensors_at(self.ends(*splits))
+
+    def tensors_at(self, ends: np.ndarray, fold_start: int | None = None) -> TensorSet:
+        """The windows ending at ``ends`` (rolling-origin folds pick their own). ``fold_start``:
+        the first validation row of a rolling-origin fold (:mod:`lstmtune.rolling`); a classical
+        anchor is then the model fitted on the rows before it (``meta["classical_folds"]``, when
+        that fit succeeded), not the train split's, which has seen the fold's rows."""
+        featurizer = self.featurizer
+        spec = self.fold_classical.get(str(fold_start), {}).get(featurizer.anchor)
+        if fold_start is not None and featurizer.anchor in CLASSICAL_ANCHORS and spec:
+            featurizer = dataclasses.replace(featurizer, classical=spec)
+        x, anchor = featurizer.windows(self.scaled, ends)
+        y = featurizer.targets(self.scaled, ends)
         return TensorSet(
             torch.from_numpy(x),
             torch.from_numpy(y),
             torch.from_numpy(anchor),
             None,
-            self.featurizer.raw_targets(self.raw, ends),
+            featurizer.raw_targets(self.raw, ends),
         )
 
     def loss(self, out: torch.Tensor, batch: TensorSet) -> torch.Tensor:

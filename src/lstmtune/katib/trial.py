@@ -93,13 +93,16 @@ def trial_step(
     from lstmtune.data.prepare import read_prepared
     from lstmtune.katib import BEST_EPOCH, decode_config, fetch_prepared
     from lstmtune.problems import make_problem
+    from lstmtune.rolling import resolve_folds
     from lstmtune.training import select_device
 
     cfg = decode_config(config_b64).resolved()
     parts, meta = read_prepared(fetch_prepared(data_uri, s3_endpoint_url=cfg.data.s3_endpoint_url))
     params = assigned_params(meta["search_space"], assignments)
     problem = make_problem(parts, meta, params)
-    printer = EpochPrinter(objective_name(meta), kfold=checkpoint is None and small_set(problem))
+    folds = resolve_folds(cfg.tune.forecast_folds, meta)
+    kfold = checkpoint is None and (small_set(problem) or folds > 1)
+    printer = EpochPrinter(objective_name(meta), kfold=kfold)
     state = "FAIL"
     device = select_device(cfg.train.device)
     try:
@@ -109,6 +112,7 @@ def trial_step(
                 params,
                 problem.tensors("train"),
                 problem.tensors("val"),
+                forecast_folds=folds,
                 patience=cfg.train.patience,
                 grad_clip=cfg.train.grad_clip,
                 seed=cfg.train.seed,

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
-from lstmtune.fused_plan import fuse_setting
+from lstmtune.fused_plan import fuse_off_reason, fuse_setting
 from lstmtune.kept_forecasts import attach_forecasts
+from lstmtune.rolling import resolve_folds
 from lstmtune.search_space import fixed_params
 from lstmtune.training import select_device
 from lstmtune.tuning.context import TuningRun
@@ -136,7 +137,7 @@ def _open_run(
         names=names,
         objective_name=objective_name(meta),
         subset=subset_fraction(cfg),
-        fuse=fuse_setting(cfg),
+        fuse=fuse_setting(cfg, meta),
         device=device,
         fixed=fixed,
         target=study_target(cfg, space),
@@ -220,11 +221,16 @@ def _announce(run: TuningRun) -> None:
             else "training sequences (stratified)"
         )
         progress(f"subset: trials train on {run.subset:.0%} of the {what}; validation is unchanged")
-    if cfg.tune.fuse_trials not in ("off", 0, 1) and run.fuse == "off":
+    folds = resolve_folds(cfg.tune.forecast_folds, run.meta)
+    if folds > 1 and run.subset is None:
         progress(
-            "fuse_trials: off, because the train_seconds objective needs each trial's own "
-            "training time"
+            f"rolling-origin validation: a trial's {run.objective_name} is the mean over {folds}"
+            " windows of the validation split's length, the validation split and the ones before"
+            " it, each forecast by a network trained on the rows before it (tune.forecast_folds)"
         )
+    why_not = fuse_off_reason(cfg, run.meta)
+    if cfg.tune.fuse_trials not in ("off", 0, 1) and why_not is not None:
+        progress(f"fuse_trials: off, because {why_not}")
 
 
 @dataclass

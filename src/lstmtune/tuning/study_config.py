@@ -9,6 +9,7 @@ from typing import Any
 
 from lstmtune import classify_space, forecast_space
 from lstmtune.config import RunConfig
+from lstmtune.rolling import resolve_folds
 from lstmtune.run_checks import check_study_config as check_study_config
 from lstmtune.search_space import grid_size
 
@@ -29,6 +30,9 @@ def default_study_name(cfg: RunConfig, meta: dict[str, Any]) -> str:
         parts["objectives"] = list(cfg.tune.objectives)
     if cfg.tune.subset is not None and cfg.tune.subset < 1:
         parts["subset"] = cfg.tune.subset
+    folds = resolve_folds(cfg.tune.forecast_folds, meta)
+    if folds > 1:
+        parts["forecast_folds"] = folds
     key = json.dumps(parts, sort_keys=True)
     return f"{cfg.mlflow.model_name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 

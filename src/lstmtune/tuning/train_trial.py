@@ -14,6 +14,7 @@ from lstmtune.data.subset import tuning_train_set
 from lstmtune.errors import TrialInfeasible
 from lstmtune.kept_forecasts import keep_forecast
 from lstmtune.problems import make_problem
+from lstmtune.rolling import resolve_folds
 from lstmtune.search_space import suggest
 from lstmtune.training import NonFiniteLoss, TrainResult
 from lstmtune.tuning.context import Problem, TuningRun
@@ -97,6 +98,7 @@ def train_one(
             train_set,
             problem.tensors("val"),
             cross_validate=run.subset is None,
+            forecast_folds=resolve_folds(cfg.tune.forecast_folds, run.meta),
             patience=cfg.train.patience,
             grad_clip=cfg.train.grad_clip,
             seed=cfg.train.seed + trial.number,
