@@ -727,3 +727,23 @@ def test_no_season_from_a_noise_peak_in_a_short_series() -> None:
         + np.random.default_rng(2).normal(0, 1, 36)
     )
     assert _infer_period(season, months) == 12
+
+
+@pytest.mark.parametrize(
+    ("step", "season", "amplitude", "expected"),
+    [(1 / 12, 12, 1.0, 12), (1 / 4, 4, 0.5, 4)]
+    + [(step, 12, 1.0, 1) for step in (1.0, 0.5, 1 / 12.5, 1 / 1000)],
+)
+def test_season_from_a_numeric_step_of_one_over_k(
+    step: float, season: int, amplitude: float, expected: int
+) -> None:
+    """R's decimal years (``time()`` of a ts: 1949, 1949.0833, ...): a step of 1/k suggests
+    the season k as a calendar does, on the same weak evidence; a step of 1, 1/2 or one that is
+    not 1/k suggests none (the scan alone decides: here it finds none)."""
+    from lstmtune.data.prepare_forecast import _infer_period
+
+    t = np.arange(60)
+    noise = np.random.default_rng(2).normal(0, 1, 60)
+    weak = 100 + amplitude * np.sin(2 * np.pi * t / season) + noise
+    assert _infer_period(weak, None) == 1  # the scan alone finds no season
+    assert _infer_period(weak, pd.Series(1949 + t * step)) == expected

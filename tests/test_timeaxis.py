@@ -21,8 +21,9 @@ import yaml
 from conftest import TINY_SPACE
 
 from lstmtune.config import RunConfig, example_data_path, load_config
+from lstmtune.data.history_check import check_history
 from lstmtune.data.prepare import SPLITS, prepare
-from lstmtune.data.timeaxis import TimeAxisError, check_history, infer_freq, place
+from lstmtune.data.timeaxis import TimeAxisError, infer_freq, place
 from lstmtune.errors import UserError
 
 DATA = Path(__file__).parent / "data"
@@ -140,6 +141,21 @@ def test_infer_freq_of_dates(times: pd.DatetimeIndex, freq: str) -> None:
 def test_infer_freq_of_numbers(values: np.ndarray, freq: str) -> None:
     assert infer_freq(values, "number") == freq
     assert infer_freq(np.delete(values, [10, 11]), "number") == freq
+
+
+@pytest.mark.parametrize("per_year", [4, 7, 12, 52])
+def test_decimal_years_as_r_writes_them(per_year: int) -> None:
+    """R's ``time()`` of a ts object (``1949, 1949.08333333333, ...``; 12 significant digits in
+    a CSV): every row is on the grid, also in a long series, and the consumer's history of the
+    same kind passes the published model's check."""
+    times = np.array([float(f"{1949 + i / per_year:.12g}") for i in range(2000)])
+    placed = place(pd.Series(times), "time", freq=None, snap=False)
+    assert np.array_equal(placed.positions, np.arange(2000))
+    assert abs(float(placed.axis.freq) - 1 / per_year) < 1e-10
+    axis = {**placed.axis.to_dict(), "freq_source": "inferred"}
+    check_history(pd.DataFrame({"time": times[-300:]}), axis)
+    gap = np.delete(times, 700)
+    assert place(pd.Series(gap), "time", freq=None, snap=False).gaps == [(700, 1)]
 
 
 @pytest.mark.parametrize("written", ["1956Q1", "1956 Q1", "1956-Q1", "1956q1"])

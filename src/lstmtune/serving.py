@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from lstmtune.data.history_check import check_history
 from lstmtune.data.text import TextFeaturizer
-from lstmtune.data.timeaxis import check_history
 from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
 from lstmtune.model import LSTMNet, build_model

@@ -20,7 +20,8 @@ import pandas as pd
 import torch
 
 from lstmtune.conformal import interval_columns
-from lstmtune.data.timeaxis import check_history, place
+from lstmtune.data.history_check import check_history
+from lstmtune.data.timeaxis import place
 from lstmtune.features import ForecastFeaturizer
 from lstmtune.model import LSTMNet
 from lstmtune.panel_problem import with_index

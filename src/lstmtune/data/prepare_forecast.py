@@ -58,17 +58,9 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
     needs more: on 20 yearly values a 4-year "season" of noise passed 0.3."""
     diff = np.diff(values)
     n = len(diff)
-    if times is not None and len(times) > 2:
-        step = times.diff().dropna().median()
-        if pd.notna(step):
-            days = step / pd.Timedelta(days=1)
-            guesses = [(0.9, 1.1, 7), (6.5, 7.5, 52), (27, 32, 12), (85, 95, 4)]
-            hours = step / pd.Timedelta(hours=1)
-            if 0.9 < hours < 1.1:
-                guesses.insert(0, (0.0, 1.0, 24))
-            for lo, hi, period in guesses:  # the calendar's season: weak evidence suffices
-                if lo < days <= hi and _acf(diff, period) > 0.1:
-                    return period
+    calendar = _calendar_period(times)
+    if calendar is not None and _acf(diff, calendar) > 0.1:  # weak evidence suffices
+        return calendar
     acf = [_acf(diff, lag) for lag in range(min(n // 3, 400) + 1)]
     z_scan = _scan_z(len(acf) - 2)  # every lag from 2 on is a chance for noise to peak
     best, best_lag = 0.3, 1
@@ -80,6 +72,32 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
             best, best_lag = r, lag
     return best_lag
 
+
+def _calendar_period(times: pd.Series | None) -> int | None:
+    """The season the time column's spacing suggests: 24 for hours, 7 for days, 52 for weeks, 12
+    for months, 4 for quarters; for numbers, ``k`` when the step is ``1/k`` (R's decimal years
+    and its ``ts`` frequency: ``1949 + i/12`` is monthly, ``1 + i/7`` daily with a week)."""
+    if times is None or len(times) <= 2:
+        return None
+    step = times.diff().dropna().median()
+    if pd.isna(step):
+        return None
+    if pd.api.types.is_numeric_dtype(times):
+        per_unit = 1.0 / float(step) if 0 < float(step) < 1 else 0.0
+        k = round(per_unit)
+        return k if MIN_PER_UNIT <= k <= MAX_PER_UNIT and abs(per_unit - k) < 1e-6 * k else None
+    days = step / pd.Timedelta(days=1)
+    if 0.9 < step / pd.Timedelta(hours=1) < 1.1:
+        return 24
+    for lo, hi, period in ((0.9, 1.1, 7), (6.5, 7.5, 52), (27, 32, 12), (85, 95, 4)):
+        if lo < days <= hi:
+            return period
+    return None
+
+
+#: a numeric step of 1/k suggests a season of k within these bounds (below: halves and thirds of
+#: a unit are rarely a calendar; above: no season the networks or the classical fits could use)
+MIN_PER_UNIT, MAX_PER_UNIT = 4, 400
 
 ACF_Z = 1.645  # a season's autocorrelation must pass the one-sided 95 % bound (Bartlett)
 
@@ -140,7 +158,7 @@ class _Ordered:
     frame: pd.DataFrame
     rows: np.ndarray  # each row's position in the input (for error messages)
     placed: Placed | None  # the time column on its grid (None: no time column)
-    times: pd.Series | None  # the grid's times when they are dates (for the season length)
+    times: pd.Series | None  # the grid's times, dates or numbers (for the season length)
 
 
 def _require_target(frame: pd.DataFrame, cfg: DataConfig, source: str) -> str:
@@ -161,7 +179,8 @@ def _order_by_time(frame: pd.DataFrame, cfg: DataConfig, source: str) -> _Ordere
         return _Ordered(frame, rows, None, None)
     placed = place_times(frame[cfg.time_column], cfg, source)
     frame = frame.iloc[placed.order].reset_index(drop=True)
-    times = pd.Series(pd.DatetimeIndex(placed.grid)) if placed.axis.kind == "datetime" else None
+    datetime = placed.axis.kind == "datetime"
+    times = pd.Series(pd.DatetimeIndex(placed.grid) if datetime else placed.grid)
     return _Ordered(frame, rows[placed.order], placed, times)
 
 

@@ -2,13 +2,14 @@
 refuse duplicated times, find missing periods and place the rows on their regular grid.
 
 Pure functions over pandas and numpy (nothing heavier: the CLI preflight imports this). The
-preparer calls them on the file and the published pyfunc on the history a consumer sends, so both
-apply the same checks. Errors are :class:`TimeAxisError` (a ``ValueError``) with a one-line message
-that names the column, the time value and the row (``row_word``: "data row" for a file, "input
-row" for a pyfunc input); the preparer prefixes the file name.
+preparer calls them on the file and the published pyfunc (:mod:`lstmtune.data.history_check`) on
+the history a consumer sends, so both apply the same checks. Errors are :class:`TimeAxisError` (a
+``ValueError``) with a one-line message that names the column, the time value and the row
+(``row_word``: "data row" for a file, "input row" for a pyfunc input); the preparer prefixes the
+file name.
 
 Times are dates (``1949-01``, ``2000-06-05 13:30``), quarters (``1956Q1``) or numbers (``0, 1,
-2``). The frequency is a pandas offset alias (``MS``, ``QS-JAN``, ``D``, ``30min``, ``W-SUN``,
+2``; R's decimal years ``1949.0833``). The frequency is a pandas offset alias (``MS``, ``QS-JAN``, ``D``, ``30min``, ``W-SUN``,
 ``B``) or, for numbers, the step (``1``).
 """
 
@@ -28,7 +29,6 @@ __all__ = [
     "Placed",
     "TimeAxisError",
     "axis_note",
-    "check_history",
     "describe_gaps",
     "grid_column",
     "on_grid",
@@ -189,7 +189,7 @@ def infer_freq(keys: np.ndarray, kind: str) -> str | None:
         ratio = diffs / step
         if (np.abs(ratio - np.round(ratio)) > 1e-6).any():
             return None
-        return str(int(step)) if float(step).is_integer() else f"{float(step):g}"
+        return _step_name((keys[-1] - keys[0]) / np.round(ratio).sum())
     times = pd.DatetimeIndex(keys)
     midnight = bool((times == times.normalize()).all())
     for flag, begin in ((times.day == 1, True), (times.is_month_end, False)):
@@ -210,6 +210,16 @@ def infer_freq(keys: np.ndarray, kind: str) -> str | None:
     if delta % day == pd.Timedelta(0):
         return "D" if delta == day else f"{delta // day}D"
     return str(to_offset(delta).freqstr)
+
+
+def _step_name(step: float) -> str:
+    """A numeric step as ``data.freq`` text, precise enough to place every row: the step is the
+    span over the number of periods, not one rounded difference (R's decimal years, 1949 +
+    k/12, are off a 6-digit step by a millionth of a step after a few rows)."""
+    whole = round(float(step))
+    if whole >= 1 and abs(step - whole) <= 1e-9 * step:
+        return str(whole)
+    return f"{float(step):.12g}"
 
 
 def _monthly(k: int, month: int, begin: bool) -> str:
@@ -290,7 +300,7 @@ def place(
     if kind == "number":
         start = float(keys[0])
         where = (keys - start) / float(offset)
-        positions = np.floor(where + 1e-9).astype(np.int64)
+        positions = np.floor(where + 1e-6).astype(np.int64)  # the on-grid tolerance below
         on_grid = np.abs(where - np.round(where)) <= 1e-6
         _check_size(int(positions[-1]) + 1, len(keys), name)
         grid: np.ndarray = start + np.arange(int(positions[-1]) + 1) * float(offset)
@@ -372,40 +382,6 @@ def describe_gaps(placed: Placed) -> str:
     else:
         text += " (1 gap)"
     return text
-
-
-# --- the published model's input ---------------------------------------------------------------
-
-
-def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
-    """The consumer's history must be in time order on the model's grid, without duplicates or
-    gaps. Nothing to check when the model has no time axis or the input has no time column."""
-    if not axis or axis.get("column") not in frame.columns:
-        return
-    column = str(axis["column"])
-    values = frame[column].reset_index(drop=True)
-    rows = np.arange(len(values))
-    kind, _, _ = parse_times(values, column, rows=rows, row_word="input row")
-    if kind != axis["kind"]:
-        words = {"number": "numbers", "datetime": "dates"}
-        raise TimeAxisError(
-            f"input column '{column}' holds {words[kind]}; the model was trained on "
-            f"{words.get(str(axis['kind']), axis['kind'])}"
-        )
-    snap = axis.get("freq_source") == "data.freq"  # trained on times put on the data.freq grid
-    placed = place(values, column, freq=axis["freq"], snap=snap, row_word="input row")
-    if placed.gaps:
-        raise TimeAxisError(
-            f"input column '{column}' (frequency {axis['freq']}): {describe_gaps(placed)}; send "
-            "the history without gaps (the model forecasts from consecutive periods)"
-        )
-    back = np.flatnonzero(np.diff(placed.order) < 0)
-    if len(back):
-        i = int(placed.order[back[0] + 1])
-        raise TimeAxisError(
-            f"input column '{column}': the history is not in time order ({values.iloc[i]!r} at "
-            f"input row {i + 1} comes after a later time); sort it by '{column}'"
-        )
 
 
 def axis_note(time_axis: dict[str, Any] | None) -> str:

@@ -1,0 +1,47 @@
+"""The published model's input: the history a consumer sends must be on the model's time grid.
+
+The same checks as the prepare step's (:mod:`lstmtune.data.timeaxis`), with the input's row
+numbers in the messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.data.timeaxis import TimeAxisError, describe_gaps, parse_times, place
+
+__all__ = ["check_history"]
+
+
+def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
+    """The consumer's history must be in time order on the model's grid, without duplicates or
+    gaps. Nothing to check when the model has no time axis or the input has no time column."""
+    if not axis or axis.get("column") not in frame.columns:
+        return
+    column = str(axis["column"])
+    values = frame[column].reset_index(drop=True)
+    rows = np.arange(len(values))
+    kind, _, _ = parse_times(values, column, rows=rows, row_word="input row")
+    if kind != axis["kind"]:
+        words = {"number": "numbers", "datetime": "dates"}
+        raise TimeAxisError(
+            f"input column '{column}' holds {words[kind]}; the model was trained on "
+            f"{words.get(str(axis['kind']), axis['kind'])}"
+        )
+    snap = axis.get("freq_source") == "data.freq"  # trained on times put on the data.freq grid
+    placed = place(values, column, freq=axis["freq"], snap=snap, row_word="input row")
+    if placed.gaps:
+        raise TimeAxisError(
+            f"input column '{column}' (frequency {axis['freq']}): {describe_gaps(placed)}; send "
+            "the history without gaps (the model forecasts from consecutive periods)"
+        )
+    back = np.flatnonzero(np.diff(placed.order) < 0)
+    if len(back):
+        i = int(placed.order[back[0] + 1])
+        raise TimeAxisError(
+            f"input column '{column}': the history is not in time order ({values.iloc[i]!r} at "
+            f"input row {i + 1} comes after a later time); sort it by '{column}'"
+        )
