@@ -18,6 +18,7 @@ from lstmtune.data.prepare import SPLITS, prepare, read_prepared, write_prepared
 from lstmtune.errors import UserError
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
 
+DATA = Path(__file__).parent / "data"
 N_ROWS = 120
 
 
@@ -727,6 +728,23 @@ def test_no_season_from_a_noise_peak_in_a_short_series() -> None:
         + np.random.default_rng(2).normal(0, 1, 36)
     )
     assert _infer_period(season, months) == 12
+
+
+def test_scanned_season_is_the_shortest_peak_not_a_multiple_or_a_trend() -> None:
+    """Without a time column the season comes from the scan: quarterly beer production (the
+    first 70 %) gets 4 and monthly wine sales 12, not a multiple (48 and 12 with the overlapping
+    correlation the scan used before: it does not shrink with the lag); a smooth series, whose
+    differences are correlated at every lag, gets no season (lag 2 passed the bounds on 9 in 10
+    such series of 40 values without being a peak)."""
+    from lstmtune.data.prepare_forecast import _infer_period
+
+    beer = pd.read_csv(DATA / "ausbeer.csv")["megalitres"].to_numpy(dtype=np.float64)
+    assert _infer_period(beer[: int(0.7 * len(beer))], None) == 4
+    wine = pd.read_csv(DATA / "wineind.csv")["sales"].to_numpy(dtype=np.float64)
+    assert _infer_period(wine[: int(0.7 * len(wine))], None) == 12
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(np.cumsum(rng.normal(size=(100, 40)), axis=1), axis=1)
+    assert np.mean([_infer_period(s, None) > 1 for s in smooth]) < 0.05
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ the history a consumer sends, so both apply the same checks. Errors are :class:`
 file name.
 
 Times are dates (``1949-01``, ``2000-06-05 13:30``), quarters (``1956Q1``) or numbers (``0, 1,
-2``; R's decimal years ``1949.0833``). The frequency is a pandas offset alias (``MS``, ``QS-JAN``, ``D``, ``30min``, ``W-SUN``,
-``B``) or, for numbers, the step (``1``).
+2``; R's decimal years ``1949.0833``). The frequency is a pandas offset alias (``MS``,
+``QS-JAN``, ``D``, ``30min``, ``W-SUN``, ``B``) or, for numbers, the step (``1``).
 """
 
 from __future__ import annotations
