@@ -736,7 +736,7 @@ def test_scanned_season_is_the_shortest_peak_not_a_multiple_or_a_trend() -> None
     correlation the scan used before: it does not shrink with the lag); a smooth series, whose
     differences are correlated at every lag, gets no season (lag 2 passed the bounds on 9 in 10
     such series of 40 values without being a peak)."""
-    from lstmtune.data.prepare_forecast import _infer_period
+    from lstmtune.data.prepare_forecast import _infer_period, _sample_acf
 
     beer = pd.read_csv(DATA / "ausbeer.csv")["megalitres"].to_numpy(dtype=np.float64)
     assert _infer_period(beer[: int(0.7 * len(beer))], None) == 4
@@ -745,6 +745,29 @@ def test_scanned_season_is_the_shortest_peak_not_a_multiple_or_a_trend() -> None
     rng = np.random.default_rng(0)
     smooth = np.cumsum(np.cumsum(rng.normal(size=(100, 40)), axis=1), axis=1)
     assert np.mean([_infer_period(s, None) > 1 for s in smooth]) < 0.05
+    # a monthly pattern whose autocorrelation is higher at 24 than at 12 (by noise): still 12
+    rng = np.random.default_rng(2)
+    t = np.arange(150)
+    pattern = rng.normal(0, 1, 12)
+    y = 10 + pattern[t % 12] + rng.normal(0, 0.7, 150) + np.cumsum(rng.normal(0, 0.2, 150))
+    acf = _sample_acf(np.diff(y), 25)
+    assert acf[24] > acf[12] > 0.9 * acf[24]
+    assert _infer_period(y, None) == 12
+
+
+def test_a_long_calendar_season_needs_two_seasons_of_differences() -> None:
+    """60 weekly values of noise: a lag-52 autocorrelation from 7 pairs passed 0.1 four times
+    in ten; a season above 24 is tried only on two seasons of differences. Short seasons keep
+    the weak test on few values (a season missed costs more than one too many)."""
+    from lstmtune.data.prepare_forecast import _infer_period
+
+    noise = np.random.default_rng(3).normal(size=(50, 60))
+    weeks = pd.Series(pd.date_range("2000-01-02", periods=60, freq="W-SUN"))
+    assert not any(_infer_period(row, weeks) == 52 for row in noise)
+    assert not any(_infer_period(row, pd.Series(2000 + np.arange(60) / 52)) == 52 for row in noise)
+    t = np.arange(110)
+    yearly = np.random.default_rng(1).normal(size=110) + 3 * np.sin(2 * np.pi * t / 52)
+    assert _infer_period(yearly, pd.Series(2000 + t / 52)) == 52
 
 
 @pytest.mark.parametrize(

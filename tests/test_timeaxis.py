@@ -158,6 +158,25 @@ def test_decimal_years_as_r_writes_them(per_year: int) -> None:
     assert place(pd.Series(gap), "time", freq=None, snap=False).gaps == [(700, 1)]
 
 
+def test_decimal_years_file_is_monthly_with_season_12(tmp_path: Path, make_cfg) -> None:
+    """A monthly series as R writes ``data.frame(time = time(x), value = x)``: prepared on its
+    1/12 grid, the season 12 from the step, the last time labelled with its
+    digits; a history of the same kind passes the published model's check, an empty one is left
+    to the lookback check, and the grid refuses no times with one line."""
+    t = np.arange(144)  # a season too weak for the scan alone (it finds none)
+    values = 100 + 2 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 1, 144)
+    times = [float(f"{1949 + i / 12:.15g}") for i in t]
+    pd.DataFrame({"time": times, "value": values}).to_csv(tmp_path / "air.csv", index=False)
+    _, meta = prepare(
+        make_cfg(tmp_path / "air.csv", data__target="value", data__time_column="time")
+    )
+    assert meta["seasonal_period"] == 12 and meta["time_axis"]["gaps"] == 0
+    assert meta["time_axis"]["last"] == "1960.91666667"
+    check_history(pd.DataFrame({"time": pd.Series([], dtype=float)}), meta["time_axis"])
+    with pytest.raises(TimeAxisError, match="has no times"):
+        place(pd.Series([], dtype=float), "time", freq=None, snap=False)
+
+
 @pytest.mark.parametrize("written", ["1956Q1", "1956 Q1", "1956-Q1", "1956q1"])
 def test_quarters_are_read_in_common_spellings(written: str) -> None:
     sep = written[4:-2]

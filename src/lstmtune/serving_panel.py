@@ -33,7 +33,8 @@ def _in_time_order(frame: pd.DataFrame, axis: dict[str, Any] | None) -> pd.DataF
         return frame
     column = str(axis["column"])
     snap = axis.get("freq_source") == "data.freq"
-    placed = place(frame[column].reset_index(drop=True), column, freq=axis["freq"], snap=snap)
+    values = frame[column].reset_index(drop=True)
+    placed = place(values, column, freq=axis["freq"], snap=snap, row_word="input row")
     return frame.iloc[placed.order]
 
 

@@ -23,6 +23,8 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
         return
     column = str(axis["column"])
     values = frame[column].reset_index(drop=True)
+    if values.empty:  # the caller refuses a history shorter than the lookback
+        return
     rows = np.arange(len(values))
     kind, _, _ = parse_times(values, column, rows=rows, row_word="input row")
     if kind != axis["kind"]:

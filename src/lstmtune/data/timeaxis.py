@@ -67,7 +67,7 @@ class Axis:
         """A grid value as text, the way the file writes its times."""
         if self.kind == "number":
             v = float(value)
-            return str(int(v)) if v.is_integer() else f"{v:g}"
+            return str(int(v)) if v.is_integer() else f"{v:.12g}"
         ts = pd.Timestamp(value)
         if self.style == "quarter":
             return f"{ts.year}Q{(ts.month - 1) // 3 + 1}"
@@ -278,6 +278,8 @@ def place(
     ``data.freq``); otherwise such a time is an error. Gaps are left to the caller
     (:attr:`Placed.gaps`)."""
     rows = np.arange(len(values)) if rows is None else rows
+    if len(values) == 0:
+        raise TimeAxisError(f"{_named(column, row_word)} has no times")
     kind, style, keys = parse_times(values, column, rows=rows, row_word=row_word)
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
