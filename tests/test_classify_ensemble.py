@@ -238,10 +238,11 @@ def test_one_network_is_saved_as_a_plain_model(tmp_path: Path) -> None:
 
 
 def test_the_study_stops_starting_trials_after_the_default_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A set too large for k-fold: no trial starts once the default budget is spent (here
-    none at all), unless tune.timeout is set."""
+    none at all), unless tune.timeout is set; the run says so at its start and when the budget
+    stops it."""
     import lstmtune.classify_space as space
     from lstmtune.tuning.study import run_study
 
@@ -263,5 +264,9 @@ def test_the_study_stops_starting_trials_after_the_default_budget(
     monkeypatch.setattr(space, "TUNE_SECONDS", 0.0)
     with pytest.raises(RuntimeError, match="no completed trial"):
         run_study(cfg, parts, meta)
+    out = capsys.readouterr().out
+    assert "tuning budget: no trial starts after 0 s (a set too large for k-fold" in out
+    assert "tuning stopped by its 0 s budget: 0 of 1 trials finished" in out
     cfg.tune.timeout = 3600.0  # the user's budget wins
     assert run_study(cfg, parts, meta).n_trials_complete == 1
+    assert "tuning budget" not in capsys.readouterr().out

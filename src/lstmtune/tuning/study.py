@@ -231,6 +231,13 @@ def _announce(run: TuningRun) -> None:
     why_not = fuse_off_reason(cfg, run.meta)
     if cfg.tune.fuse_trials not in ("off", 0, 1) and why_not is not None:
         progress(f"fuse_trials: off, because {why_not}")
+    budget = tuning_budget(run.meta)
+    if cfg.tune.timeout is None and budget is not None:
+        what = "a long series" if run.meta["task"] == "forecast" else "a set too large for k-fold"
+        progress(
+            f"tuning budget: no trial starts after {budget:.0f} s ({what}; tune.timeout or "
+            "--timeout sets another)"
+        )
 
 
 @dataclass
@@ -271,6 +278,16 @@ class _Waiting:
         return False
 
 
+def _say_out_of_time(run: TuningRun, timeout: float) -> None:
+    """One line when the time budget, not the number of trials, ends the tuning."""
+    finished = sum(t.state in _finished_states() for t in run.all_trials())
+    if finished < run.target:
+        progress(
+            f"tuning stopped by its {timeout:.0f} s budget: {finished} of {run.target} trials "
+            "finished (tune.timeout / --timeout)"
+        )
+
+
 def _optimize_sequential(run: TuningRun) -> str | None:
     """Ask, run and tell trials until the study has its trials (or the time is up, the sampler
     stops the study, or too many trials failed). Returns an abort message or None."""
@@ -282,6 +299,7 @@ def _optimize_sequential(run: TuningRun) -> str | None:
     try:
         while not study._stop_flag:
             if timeout is not None and time.perf_counter() - run.started >= timeout:
+                _say_out_of_time(run, timeout)
                 break
             round_ = _ask_round(run)
             if round_.stop:
