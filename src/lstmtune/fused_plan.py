@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lstmtune.config import RunConfig
+from lstmtune.rolling import resolve_folds
 
 if TYPE_CHECKING:
     import torch
@@ -25,8 +26,6 @@ def fuse_off_reason(cfg: RunConfig, meta: dict[str, Any]) -> str | None:
     short series' forecasting trial by rolling-origin folds (:mod:`lstmtune.rolling`), which the
     fused kernel does not do; many series (a scale-free objective over series) are not fused
     yet."""
-    from lstmtune.rolling import resolve_folds
-
     if cfg.data.task == "classify":
         return "classification trials are judged by k-fold cross-validation"
     if cfg.data.series_column is not None:
