@@ -269,4 +269,4 @@ def test_the_study_stops_starting_trials_after_the_default_budget(
     assert "tuning stopped by its 0 s budget: 0 of 1 trials finished" in out
     cfg.tune.timeout = 3600.0  # the user's budget wins
     assert run_study(cfg, parts, meta).n_trials_complete == 1
-    assert "tuning budget" not in capsys.readouterr().out
+    assert "budget" not in capsys.readouterr().out

@@ -281,10 +281,11 @@ class _Waiting:
 def _say_out_of_time(run: TuningRun, timeout: float) -> None:
     """One line when the time budget, not the number of trials, ends the tuning."""
     finished = sum(t.state in _finished_states() for t in run.all_trials())
+    who = f"worker {run.worker_id + 1}/{run.n_workers}: " if run.n_workers > 1 else ""
     if finished < run.target:
         progress(
-            f"tuning stopped by its {timeout:.0f} s budget: {finished} of {run.target} trials "
-            "finished (tune.timeout / --timeout)"
+            f"{who}tuning stopped by its {timeout:.0f} s budget: {finished} of {run.target} "
+            "trials finished (tune.timeout / --timeout)"
         )
 
 
