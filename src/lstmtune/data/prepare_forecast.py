@@ -49,10 +49,11 @@ def _acf(diff: np.ndarray, lag: int) -> float:
 
 def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
     """Season length from the time column's spacing, confirmed by autocorrelation at that lag
-    (above 0.1); else a scan of the differences' sample autocorrelation (:func:`_sample_acf`):
-    of its peaks (:func:`_local_peak`) above 0.3 that also pass :func:`_acf_bound` and a
-    Bonferroni bound over the lags tried (:func:`_scan_z`), the highest, or the shortest at a
-    divisor of its lag that reaches :data:`SHORTER_PEAK_SHARE` of its height.
+    (above 0.1; a season above 24 only on two seasons of differences); else a scan of the
+    differences' sample autocorrelation (:func:`_sample_acf`): of its peaks (:func:`_local_peak`)
+    above 0.3 that also pass :func:`_acf_bound` and a Bonferroni bound over the lags tried
+    (:func:`_scan_z`), the highest, or the shortest at a divisor of its lag that reaches
+    :data:`SHORTER_PEAK_SHARE` of its height.
 
     The calendar's season needs little evidence: a season missed costs more than one too many
     (55 quarters of Danish money demand: AutoETS 0.0245 with season 4, 0.0302 without, and
