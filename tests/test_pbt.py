@@ -171,3 +171,34 @@ def test_weight_drop_perturbed_to_zero_keeps_training(
     for training in (True, False, True):
         model.train(training)
         assert model(x).shape == (4, 1)
+
+
+def test_pbt_stops_after_the_round_that_passes_the_timeout(
+    tiny_config: Callable[..., RunConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tune.timeout bounds PBT too: no round starts after it, the winner is the best member of
+    the last round trained, and its schedule and epochs count only the rounds that ran."""
+    cfg = tiny_config(
+        **{
+            "tune.strategy": "pbt",
+            "tune.population": 2,
+            "tune.pbt_rounds": 3,
+            "tune.timeout": 1e-3,
+            "tune.search_space": {
+                "units": 8,
+                "num_layers": 1,
+                "epochs": 6,
+                "batch_size": 32,
+                "optimizer": "adam",
+                "recurrent_dropout": 0.0,
+                "bidirectional": False,
+                "dropout": 0.0,
+                "learning_rate": 1e-2,
+            },
+        }
+    )
+    parts, meta = prepare(cfg)
+    result = run_pbt(cfg, parts, meta)
+    assert result["extra"]["rounds"] == 1 and result["best_epoch"] == 2
+    assert [s["round"] for s in result["schedule"]] == [1]
+    assert "pbt stopped by tune.timeout (0.001 s) after round 1 of 3" in capsys.readouterr().out

@@ -26,7 +26,7 @@ import copy
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -159,7 +159,13 @@ def run_pbt(
         f"device {plan.device}",
         "info",
     )
-    _run_rounds(cfg, plan, members, rng)
+    ran = _run_rounds(cfg, plan, members, rng, started)
+    if ran < rounds:
+        progress(
+            f"pbt stopped by tune.timeout ({cfg.tune.timeout:g} s) after round {ran} of {rounds}",
+            "info",
+        )
+        plan = replace(plan, rounds=ran)
     winner = _winner(members)
     study_name = (cfg.tune.study_name or default_study_name(cfg, meta)) + "-pbt"
     _record(cfg, study_name, space, members, plan.objective)
@@ -215,19 +221,24 @@ def _sample_population(
     return members
 
 
-def _run_rounds(cfg: RunConfig, plan: Plan, members: list[Member], rng: random.Random) -> None:
+def _run_rounds(
+    cfg: RunConfig, plan: Plan, members: list[Member], rng: random.Random, started: float
+) -> int:
     """Every round: train each member, report the best; then (all but the last round) the bottom
-    ``tune.pbt_quantile`` exploit and explore."""
+    ``tune.pbt_quantile`` exploit and explore. After a round that ends past ``tune.timeout``
+    (seconds since ``started``) no other starts. Returns the number of rounds trained."""
     for r in range(1, plan.rounds + 1):
         for m in members:
             _train_round(cfg, plan, m, r)
         ranked = sorted(members, key=_rank)
         _report_round(plan, ranked[0], r)
-        if r == plan.rounds:
-            break
+        timeout = cfg.tune.timeout
+        if r == plan.rounds or (timeout is not None and time.perf_counter() - started >= timeout):
+            return r
         cut = max(1, int(len(members) * cfg.tune.pbt_quantile))
         for loser in ranked[-cut:]:
             _exploit(loser, rng.choice(ranked[:cut]), plan.space, rng)
+    return plan.rounds
 
 
 def _train_round(cfg: RunConfig, plan: Plan, m: Member, r: int) -> None:
