@@ -199,6 +199,7 @@ def test_pbt_stops_after_the_round_that_passes_the_timeout(
     )
     parts, meta = prepare(cfg)
     result = run_pbt(cfg, parts, meta)
-    assert result["extra"]["rounds"] == 1 and result["best_epoch"] == 2
+    assert result["extra"]["rounds"] == 1 and result["extra"]["rounds_planned"] == 3
+    assert result["best_epoch"] == 2
     assert [s["round"] for s in result["schedule"]] == [1]
     assert "pbt stopped by tune.timeout (0.001 s) after round 1 of 3" in capsys.readouterr().out

@@ -364,6 +364,7 @@ def _result(
             "strategy": "pbt",
             "population": len(members),
             "rounds": plan.rounds,
+            "rounds_planned": cfg.tune.pbt_rounds,
             "epochs_per_round": plan.per_round,
         },
     }
