@@ -16,6 +16,17 @@ from lstmtune.pbt import apply_hyperparameters, explore, replay_schedule, run_pb
 from lstmtune.problems import make_problem
 from lstmtune.training import make_optimizer
 
+#: a small fixed network for population runs; each test adds what PBT perturbs
+PBT_NET: dict[str, Any] = {
+    "units": 8,
+    "num_layers": 1,
+    "epochs": 6,
+    "batch_size": 32,
+    "optimizer": "adam",
+    "recurrent_dropout": 0.0,
+    "bidirectional": False,
+}
+
 SPACE: dict[str, Any] = {
     "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "step": None, "log": True},
     "weight_decay": {"type": "float", "low": 0.0, "high": 1e-3, "step": None, "log": False},
@@ -101,13 +112,7 @@ def test_pbt_population_exploits_and_the_schedule_replays(
             "tune.pbt_rounds": 2,
             "tune.pbt_quantile": 0.25,
             "tune.search_space": {
-                "units": 8,
-                "num_layers": 1,
-                "epochs": 6,
-                "batch_size": 32,
-                "optimizer": "adam",
-                "recurrent_dropout": 0.0,
-                "bidirectional": False,
+                **PBT_NET,
                 "dropout": [0.0, 0.1],
                 "learning_rate": {"type": "float", "low": 3e-3, "high": 3e-2, "log": True},
             },
@@ -184,17 +189,7 @@ def test_pbt_stops_after_the_round_that_passes_the_timeout(
             "tune.population": 2,
             "tune.pbt_rounds": 3,
             "tune.timeout": 1e-3,
-            "tune.search_space": {
-                "units": 8,
-                "num_layers": 1,
-                "epochs": 6,
-                "batch_size": 32,
-                "optimizer": "adam",
-                "recurrent_dropout": 0.0,
-                "bidirectional": False,
-                "dropout": 0.0,
-                "learning_rate": 1e-2,
-            },
+            "tune.search_space": {**PBT_NET, "dropout": 0.0, "learning_rate": 1e-2},
         }
     )
     parts, meta = prepare(cfg)
