@@ -205,11 +205,19 @@ def test_small_classification_sets_are_judged_by_k_fold(tmp_path: Path) -> None:
     )
     assert len(result.fold_values) == 5
     assert result.best_value == pytest.approx(float(np.mean(result.fold_values)))
+    full = problem.tensors("train", "val")
+    fold_of = stratified_folds(full.y.numpy(), 5, seed=0)
+    oof = np.asarray(result.oof_log_loss)  # each sequence held out once, at its fold's best epoch
+    assert len(oof) == n_all
+    for i, value in enumerate(result.fold_values):
+        assert float(oof[fold_of == i].mean()) == pytest.approx(value, rel=1e-4)
     assert seen == list(range(1, len(seen) + 1)) and len(seen) <= 3  # fold 1 only
     steps = result.best_steps
     assert result.best_epoch == retrain_epochs(problem, params, steps, n_all)
     holdout = fit_trial(problem, params, train_set, val_set, cross_validate=False, patience=5)
     assert holdout.fold_values == []
+    assert holdout.oof_log_loss is not None and len(holdout.oof_log_loss) == len(val_set)
+    assert float(np.mean(holdout.oof_log_loss)) == pytest.approx(holdout.best_value, rel=1e-4)
     plain = train(problem, params, train_set, val_set, patience=5)
     assert holdout.best_value == plain.best_value
     per_epoch = math.ceil(len(train_set) / problem.batch_size(params, len(train_set)))

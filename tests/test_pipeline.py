@@ -150,10 +150,19 @@ def test_classify_pipeline_end_to_end(
     assert summary["task"] == "classify"
     assert set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
     assert "majority_class" in summary["baseline_metrics"]
-    # the published classifier: the networks and MiniRocket, weighed by their out-of-sample
-    # cross-entropy (evaluate.combine)
+    # the published classifier: the networks and MiniRocket, stacked on the winning trial's
+    # held-out (k-fold) predictions of every train+val sequence (evaluate.combine)
     combination = summary["combination"]
-    assert combination["rule"] == "evidence" and combination["evidence"]["network_ce"] is not None
+    evidence = combination["evidence"]
+    assert combination["rule"] == "stacking" and evidence["network_ce"] is not None
+    from lstmtune.data.prepare import prepare
+
+    splits = prepare(cfg)[1]["splits"]
+    n_all = splits["train"]["sequences"] + splits["val"]["sequences"]
+    assert evidence["n"] == n_all and evidence["mix_ce"] <= min(
+        evidence["network_ce"], evidence["rocket_ce"]
+    )
+    assert evidence["network_by"] == "k-fold cross-validation"
     assert set(combination["weights"]) == {"network", "minirocket"}
     assert sum(combination["weights"].values()) == pytest.approx(1.0)
     assert "MiniRocket" in combination["description"]

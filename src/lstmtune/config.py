@@ -241,8 +241,10 @@ class EvaluateConfig(_Strict):
             "forecast: publish a convex combination of the network, AutoARIMA and AutoETS"
             " (weights: combine_weights); many series: one set of weights chosen on validation,"
             " per-series models, up to 100 series; sequence classification: average the"
-            " networks' class probabilities with MiniRocket's, weights exp(-n x cross-entropy)"
-            " of the tuning's and MiniRocket's leave-one-out figures (equal without the former)"
+            " networks' class probabilities with MiniRocket's, shares by stacking (the mix with"
+            " the lowest held-out cross-entropy of the winning trial's k-fold or validation"
+            " predictions and MiniRocket's leave-one-out ones); without those (Katib)"
+            " exp(-n x cross-entropy) of the two means; equal without a tuning figure (PBT)"
         ),
     )
     combine_weights: Literal["auto", "equal", "validation"] = Field(

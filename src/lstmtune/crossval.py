@@ -23,6 +23,7 @@ import torch
 from lstmtune.classify_space import CV_MAX_CELLS as CV_MAX_CELLS  # re-exported
 from lstmtune.classify_space import CV_MAX_SEQUENCES as CV_MAX_SEQUENCES
 from lstmtune.classify_space import small_classify_set
+from lstmtune.classify_stack import RECORD_MAX
 from lstmtune.rolling import fit_rolling
 from lstmtune.task_problems import ForecastProblem
 from lstmtune.training import Problem, TensorSet, TrainResult, train
@@ -136,6 +137,8 @@ def fit_trial(
         if problem.task == "classify":  # the retrain set is all of train+val (tune.subset too)
             n_retrain = len(problem.tensors("train", "val"))
             result.best_epoch = retrain_epochs(problem, params, result.best_steps, n_retrain)
+            if len(val_set) <= RECORD_MAX:  # the stacking record (lstmtune.classify_stack)
+                result.oof_log_loss = sequence_log_loss(problem, result.model, val_set).tolist()
         return result
     full = problem.tensors("train", "val")
     fold_of = stratified_folds(full.y.cpu().numpy(), k, seed)
@@ -155,6 +158,10 @@ def fit_trial(
             )
         )
     first = results[0]
+    oof = np.zeros(len(full))
+    for i, r in enumerate(results):
+        held = torch.from_numpy(np.flatnonzero(fold_of == i))
+        oof[held.numpy()] = sequence_log_loss(problem, r.model, full.take(held))
     values = [r.best_value for r in results]
     steps = float(np.mean([r.best_steps for r in results]))
     return TrainResult(
@@ -167,4 +174,15 @@ def fit_trial(
         first.stopped_early,
         best_steps=round(steps),
         fold_values=values,
+        oof_log_loss=oof.tolist(),
     )
+
+
+def sequence_log_loss(problem: Problem, model: torch.nn.Module, data: TensorSet) -> np.ndarray:
+    """Each sequence's cross-entropy under ``model`` (at its restored best epoch): the
+    per-sequence terms of the classification objective."""
+    device = next(model.parameters()).device
+    on = data.to(device)
+    scaled = problem.predict_scaled(model, on)  # type: ignore[arg-type]
+    losses = torch.nn.functional.cross_entropy(scaled.float(), on.y, reduction="none")
+    return losses.detach().cpu().numpy().astype(np.float64)

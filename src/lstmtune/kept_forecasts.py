@@ -104,7 +104,9 @@ def attach_forecasts(extra: dict[str, Any], forecasts: dict[int, tuple[float, An
 
 
 def without_forecasts(extra: dict[str, Any]) -> dict[str, Any]:
-    """The tune result's extras without the kept forecasts (for the run summary)."""
+    """The tune result's extras without the kept forecasts and the winner's per-sequence
+    cross-entropies (for the run summary)."""
+    extra = {k: v for k, v in extra.items() if k != "oof_log_loss"}
     tops = extra.get("top_trials")
     if not tops:
         return extra

@@ -89,7 +89,9 @@ def _with_rocket(
     from lstmtune.progress import emit
 
     try:
-        return with_rocket(final, problem, cfg.train.seed, network_evidence(cfg, problem, best))
+        oof = (best.get("extra") or {}).get("oof_log_loss")
+        evidence = network_evidence(cfg, problem, best)
+        return with_rocket(final, problem, cfg.train.seed, evidence, oof)
     except Exception as exc:  # aeon missing or a fit that fails: publish the networks
         emit("warning", f"warning: MiniRocket not combined: {type(exc).__name__}: {exc}")
         return final, None

@@ -59,13 +59,18 @@ def loo_temperature(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     ``softmax(k * scores)`` against ``y``, and that cross-entropy."""
     best = (1.0, float("inf"))
     for k in TEMPERATURES:
-        z = k * scores
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        ce = float(-logp[np.arange(len(y)), y].mean())
+        ce = float(loo_log_losses(scores, y, float(k)).mean())
         if ce < best[1]:
             best = (float(k), ce)
     return best
+
+
+def loo_log_losses(scores: np.ndarray, y: np.ndarray, temperature: float) -> np.ndarray:
+    """Each sequence's cross-entropy of ``softmax(temperature * scores)`` against ``y``."""
+    z = temperature * scores
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return np.asarray(-logp[np.arange(len(y)), y], dtype=np.float64)
 
 
 def fit_rocket(
@@ -95,6 +100,7 @@ def fit_rocket(
     loo_pred = loo.cv_results_.reshape(len(y), -1)
     loo_scores = _scores(loo_pred[:, 0] if loo_pred.shape[1] == 1 else loo_pred)
     temperature, loo_ce = loo_temperature(loo_scores, y)
+    pointwise = loo_log_losses(loo_scores, y, temperature)
     coef = np.atleast_2d(ridge.coef_) / scale
     intercept = np.atleast_1d(ridge.intercept_)
     if coef.shape[0] == 1:  # binary: one score for class 1
@@ -109,5 +115,6 @@ def fit_rocket(
         "loo_log_loss": round(max(loo_ce, 0.0), 4) + 0.0,  # never -0.0
         "features": int(feats.shape[1]),
         "seconds": round(time.perf_counter() - started, 2),
+        "loo_log_losses": pointwise.tolist(),  # per sequence; with_rocket takes it out
     }
     return net.eval(), report

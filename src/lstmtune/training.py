@@ -64,6 +64,9 @@ class TrainResult:
     stopped_early: bool = False
     best_steps: int = 0  # optimizer steps up to the best epoch
     fold_values: list[float] = field(default_factory=list)  # k-fold: each fold's best value
+    # classification: each held-out sequence's cross-entropy (k-fold: every sequence of
+    # train+val, in its order; otherwise the validation split's) — lstmtune.classify_stack
+    oof_log_loss: list[float] | None = None
 
 
 def _optimizer(name: str, params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:

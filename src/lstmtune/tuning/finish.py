@@ -34,6 +34,8 @@ def record(trial: optuna.Trial, outcome: _Outcome) -> None:
             "epochs_run": r.epochs_run,
             "train_seconds": round(r.train_seconds, 3),
         }
+        if r.oof_log_loss:  # lstmtune.classify_stack
+            attrs["oof_log_loss"] = [round(v, 5) for v in r.oof_log_loss]
     if outcome.n_train is not None:
         attrs["n_train"] = outcome.n_train
     if outcome.group is not None:

@@ -78,6 +78,8 @@ def _result(
         best = ranked[0]
         best_value = float(best.value if best.value is not None else math.nan)
         extra["top_trials"] = top_trials(ranked, fixed)
+    if best.user_attrs.get("oof_log_loss"):  # classification: lstmtune.classify_stack
+        extra["oof_log_loss"] = list(best.user_attrs["oof_log_loss"])
     if subset is not None:
         extra["subset"] = float(subset)
     best_params = {**fixed, **best.params}

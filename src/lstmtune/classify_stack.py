@@ -1,0 +1,74 @@
+"""Stacking: the shares of the networks and MiniRocket in the published classifier, chosen from
+their held-out predictions of the same sequences (``evaluate.combine``).
+
+The winning trial keeps each held-out sequence's cross-entropy (k-fold: every sequence of
+train+val; otherwise the validation split's: :attr:`lstmtune.training.TrainResult.oof_log_loss`),
+MiniRocket has its leave-one-out ones (:func:`lstmtune.rocket_fit.loo_log_losses`: exact for the
+ridge fit; its kernels' biases, the scaling and the temperature saw every sequence). The
+published classifier's probability of a sequence's class is ``w * p_network + (1 - w) *
+p_minirocket``, so the mix's held-out cross-entropy of any ``w`` follows from the two, and ``w``
+is the one with the lowest on a grid (stacking of predictive distributions, Yao et al. 2018;
+AutoGluon's weighted ensemble of out-of-fold predictions). Unlike ``exp(-n * cross-entropy)``
+weights, which hand (nearly) everything to the side with the lower mean even where the other is
+right on different sequences, a mix that is better than both sides gets both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+GRID_STEPS = 100  # shares on a 0.01 grid
+RECORD_MAX = 2000  # a trial records its held-out sequences' cross-entropies up to this many
+
+
+def aligned(
+    network: list[float] | None, rocket: list[float], n_val: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two sides' cross-entropies of the same sequences: all of train+val (``rocket``'s
+    length: k-fold) or the validation split (its last ``n_val``); None when ``network`` is
+    neither (no record: Katib, PBT, a multi-objective or resumed study's trial from before
+    records, a validation split above :data:`RECORD_MAX`) or not finite."""
+    if not network:
+        return None
+    net, roc = np.asarray(network, dtype=np.float64), np.asarray(rocket, dtype=np.float64)
+    if not (np.isfinite(net).all() and np.isfinite(roc).all()):
+        return None
+    if len(net) == len(roc):
+        return net, roc
+    if len(net) == n_val and 0 < n_val <= len(roc):
+        return net, roc[len(roc) - n_val :]
+    return None
+
+
+def record_source(network: np.ndarray, rocket: list[float]) -> str:
+    """Where an :func:`aligned` record was measured: every sequence (k-fold) or the tail."""
+    return "k-fold cross-validation" if len(network) == len(rocket) else "the validation split"
+
+
+def stacking_shares(network: np.ndarray, rocket: np.ndarray) -> tuple[float, float, float]:
+    """``(network share, MiniRocket share, the mix's mean cross-entropy)``: the share on a 0.01
+    grid whose mix has the lowest held-out cross-entropy; of equal ones, the nearest to half."""
+    w = np.linspace(0.0, 1.0, GRID_STEPS + 1)[:, None]
+    p = w * np.exp(-network)[None, :] + (1.0 - w) * np.exp(-rocket)[None, :]
+    ce = -np.log(np.maximum(p, 1e-300)).mean(axis=1)
+    best = float(ce.min())
+    ties = np.flatnonzero(ce <= best + 1e-12)
+    i = int(ties[np.argmin(np.abs(w[ties, 0] - 0.5))])
+    share = float(w[i, 0])
+    return share, 1.0 - share, float(ce[i])
+
+
+def stacking_evidence(
+    network: np.ndarray, rocket: np.ndarray, by: str, mix_ce: float
+) -> dict[str, Any]:
+    """The ``combination``'s evidence of a stacked mix: the sides' and the mix's held-out
+    cross-entropies on the same sequences."""
+    return {
+        "network_ce": round(float(network.mean()), 6),
+        "network_by": by,
+        "rocket_ce": round(float(rocket.mean()), 6),
+        "mix_ce": round(mix_ce, 6),
+        "n": len(network),
+    }

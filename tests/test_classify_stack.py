@@ -1,0 +1,122 @@
+"""Stacking the networks and MiniRocket: the winning trial's held-out cross-entropies reach the
+retrain step through the study, and the shares are the mix's lowest held-out cross-entropy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from lstmtune.classify_combine import with_rocket
+from lstmtune.classify_stack import aligned, stacking_shares
+from lstmtune.combine import describe
+from lstmtune.config import load_config
+from lstmtune.data.prepare import prepare
+from lstmtune.final_classify import class_proba, fit_ensemble
+from lstmtune.kept_forecasts import without_forecasts
+from lstmtune.rocket_fit import fit_rocket
+from lstmtune.synthetic import classify_frame
+from tests.test_classify_ensemble import PARAMS, _problem
+
+
+def _ce(p: np.ndarray) -> np.ndarray:
+    return -np.log(p)
+
+
+def test_complementary_sides_get_both_and_the_mix_beats_each() -> None:
+    """Each side is sure and right where the other is unsure: the mix is better than either, so
+    both get a share (exp(-n x cross-entropy) would give nearly all to the lower mean)."""
+    net = _ce(np.array([0.99] * 6 + [0.2] * 4))
+    rocket = _ce(np.array([0.5] * 6 + [0.95] * 4))
+    w_net, w_rocket, mix = stacking_shares(net, rocket)
+    assert 0.2 < w_net < 0.9 and w_net + w_rocket == pytest.approx(1.0)
+    assert mix < min(net.mean(), rocket.mean())
+    grid = np.linspace(0, 1, 101)
+    direct = [-np.log(w * np.exp(-net) + (1 - w) * np.exp(-rocket)).mean() for w in grid]
+    assert mix == pytest.approx(min(direct))
+
+
+def test_a_side_better_on_every_sequence_takes_everything() -> None:
+    net = _ce(np.array([0.9, 0.95, 0.8, 0.99]))
+    rocket = _ce(np.array([0.6, 0.7, 0.5, 0.9]))
+    assert stacking_shares(net, rocket)[:2] == (1.0, 0.0)
+    assert stacking_shares(rocket, net)[:2] == (0.0, 1.0)
+
+
+def test_equal_sides_share_half_and_half() -> None:
+    same = _ce(np.array([0.7, 0.8, 0.9]))
+    assert stacking_shares(same, same)[:2] == (0.5, 0.5)
+
+
+def test_the_network_record_is_lined_up_with_minirocket_or_left_out() -> None:
+    rocket = [0.1, 0.2, 0.3, 0.4, 0.5]
+    both = aligned([1.0, 2.0, 3.0, 4.0, 5.0], rocket, 2)
+    assert both is not None and both[1].tolist() == rocket  # k-fold: every sequence
+    tail = aligned([1.0, 2.0], rocket, 2)
+    assert tail is not None and tail[1].tolist() == [0.4, 0.5]  # the validation split's
+    assert aligned([1.0, 2.0, 3.0], rocket, 2) is None
+    assert aligned(None, rocket, 2) is None and aligned([], rocket, 2) is None
+
+
+def test_with_a_held_out_record_the_shares_are_stacked(tmp_path: Path) -> None:
+    """The published mix's shares are :func:`stacking_shares` of the record and MiniRocket's
+    leave-one-out cross-entropies; the summary line says so; a record of other sequences falls
+    back to exp(-n x cross-entropy)."""
+    problem = _problem(tmp_path)
+    final = fit_ensemble(problem, PARAMS, 1, epochs=4, seed=0, device=torch.device("cpu"))
+    data = problem.tensors("train", "val")
+    _, fit = fit_rocket(data.x, data.lengths, data.y.numpy(), len(problem.classes), seed=0)
+    loo = np.asarray(fit["loo_log_losses"])
+    assert loo.mean() == pytest.approx(fit["loo_log_loss"], abs=1e-4)
+    record = [0.05 if i % 2 else 3.0 for i in range(len(data))]  # right on half, wrong on half
+    expected = stacking_shares(np.asarray(record), loo)
+    combined, combination = with_rocket(
+        final, problem, seed=0, network=(1.5, len(data), "k-fold"), oof=record
+    )
+    assert combination["rule"] == "stacking" and "loo_log_losses" not in combination["minirocket"]
+    assert combination["weights"]["network"] == pytest.approx(expected[0], abs=1e-6)
+    assert combined.members[-1]["weight"] == pytest.approx(expected[1])
+    assert combination["evidence"]["mix_ce"] == pytest.approx(expected[2], abs=1e-6)
+    line = describe(combination)
+    assert line is not None and "stacking: the shares whose mix" in line
+    assert f"on the same {len(data)} sequences" in line
+    test = problem.tensors("test")
+    nets, rocket = class_proba(final.model, test), class_proba(combined.model.members[-1], test)
+    w = combination["weights"]["network"]
+    assert np.allclose(class_proba(combined.model, test), w * nets + (1 - w) * rocket, atol=1e-5)
+    _, fallback = with_rocket(final, problem, seed=0, network=(1.5, 10, "k-fold"), oof=[0.1] * 3)
+    assert fallback["rule"] == "evidence"
+    sure = [0.0] * len(data)  # the networks right and certain on every held-out sequence
+    _, alone = with_rocket(final, problem, seed=0, network=(0.0, len(data), "k-fold"), oof=sure)
+    assert alone["weights"] == {"network": 1.0, "minirocket": 0.0}
+    assert "MiniRocket got almost no weight" in str(describe(alone))
+
+
+def test_the_study_hands_the_winners_held_out_record_to_the_retrain(tmp_path: Path) -> None:
+    """A small set: the winning trial keeps one cross-entropy per train+val sequence (k-fold),
+    whose mean is its objective up to the folds' sizes; the run summary leaves it out."""
+    from lstmtune.tuning.study import run_study
+
+    path = tmp_path / "seq.csv"
+    classify_frame(10, seed=1).to_csv(path, index=False)
+    overrides: dict[str, Any] = {
+        "data.path": str(path),
+        "data.task": "classify",
+        "data.sequence_column": "seq",
+        "data.time_column": "t",
+        "data.label": "y",
+        "output_dir": str(tmp_path / "out"),
+        "tune.n_trials": 2,
+        "tune.search_space": {**PARAMS, "units": 4, "epochs": 3},
+    }
+    cfg = load_config(None, overrides).resolved()
+    parts, meta = prepare(cfg)
+    result = run_study(cfg, parts, meta)
+    record = result.extra["oof_log_loss"]
+    n_all = len(parts["train"]["seq"].unique()) + len(parts["val"]["seq"].unique())
+    assert len(record) == n_all and all(v >= 0 for v in record)
+    assert float(np.mean(record)) == pytest.approx(result.best_value, rel=0.05)
+    assert "oof_log_loss" not in without_forecasts(result.extra)
