@@ -23,7 +23,7 @@ from lstmtune.classify_space import (
     default_tuning_seconds,
     epoch_bound,
 )
-from lstmtune.config import load_config
+from lstmtune.config import RunConfig, load_config
 from lstmtune.crossval import (
     AUTO_ENSEMBLE,
     MIN_RETRAIN_STEPS,
@@ -65,11 +65,12 @@ PARAMS: dict[str, Any] = {
 }
 
 
-def _prepared(tmp_path: Path, n_per_class: int = 12) -> tuple[dict[str, Any], dict[str, Any]]:
+def classify_config(tmp_path: Path, n_per_class: int = 12, **overrides: Any) -> RunConfig:
+    """A resolved configuration of a generated classification set of ``n_per_class`` sequences
+    per class under ``tmp_path``, with ``overrides``."""
     path = tmp_path / "seq.csv"
-    frame = classify_frame(n_per_class, seed=1)
-    frame.to_csv(path, index=False)
-    overrides = {
+    classify_frame(n_per_class, seed=1).to_csv(path, index=False)
+    base = {
         "data.path": str(path),
         "data.task": "classify",
         "data.sequence_column": "seq",
@@ -77,7 +78,11 @@ def _prepared(tmp_path: Path, n_per_class: int = 12) -> tuple[dict[str, Any], di
         "data.label": "y",
         "output_dir": str(tmp_path / "out"),
     }
-    return prepare(load_config(None, overrides).resolved())
+    return load_config(None, {**base, **overrides}).resolved()
+
+
+def _prepared(tmp_path: Path, n_per_class: int = 12) -> tuple[dict[str, Any], dict[str, Any]]:
+    return prepare(classify_config(tmp_path, n_per_class))
 
 
 def _problem(tmp_path: Path, n_per_class: int = 12) -> ClassifyProblem:
@@ -246,19 +251,11 @@ def test_the_study_stops_starting_trials_after_the_default_budget(
     import lstmtune.classify_space as space
     from lstmtune.tuning.study import run_study
 
-    path = tmp_path / "seq.csv"
-    classify_frame(200, seed=1).to_csv(path, index=False)  # 400 sequences: not a small set
-    overrides: dict[str, Any] = {
-        "data.path": str(path),
-        "data.task": "classify",
-        "data.sequence_column": "seq",
-        "data.time_column": "t",
-        "data.label": "y",
-        "output_dir": str(tmp_path / "out"),
-        "tune.n_trials": 1,
-        "tune.search_space": {**PARAMS, "units": 4, "epochs": 1},
-    }
-    cfg = load_config(None, overrides).resolved()
+    cfg = classify_config(  # 400 sequences: not a small set
+        tmp_path,
+        200,
+        **{"tune.n_trials": 1, "tune.search_space": {**PARAMS, "units": 4, "epochs": 1}},
+    )
     parts, meta = prepare(cfg)
     assert default_tuning_seconds(meta) == TUNE_SECONDS
     monkeypatch.setattr(space, "TUNE_SECONDS", 0.0)

@@ -4,7 +4,6 @@ retrain step through the study, and the shares are the mix's lowest held-out cro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,13 +12,11 @@ import torch
 from lstmtune.classify_combine import with_rocket
 from lstmtune.classify_stack import aligned, stacking_shares
 from lstmtune.combine import describe
-from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
 from lstmtune.final_classify import class_proba, fit_ensemble
 from lstmtune.kept_forecasts import without_forecasts
 from lstmtune.rocket_fit import fit_rocket
-from lstmtune.synthetic import classify_frame
-from tests.test_classify_ensemble import PARAMS, _problem
+from tests.test_classify_ensemble import PARAMS, _problem, classify_config
 
 
 def _ce(p: np.ndarray) -> np.ndarray:
@@ -100,19 +97,11 @@ def test_the_study_hands_the_winners_held_out_record_to_the_retrain(tmp_path: Pa
     whose mean is its objective up to the folds' sizes; the run summary leaves it out."""
     from lstmtune.tuning.study import run_study
 
-    path = tmp_path / "seq.csv"
-    classify_frame(10, seed=1).to_csv(path, index=False)
-    overrides: dict[str, Any] = {
-        "data.path": str(path),
-        "data.task": "classify",
-        "data.sequence_column": "seq",
-        "data.time_column": "t",
-        "data.label": "y",
-        "output_dir": str(tmp_path / "out"),
-        "tune.n_trials": 2,
-        "tune.search_space": {**PARAMS, "units": 4, "epochs": 3},
-    }
-    cfg = load_config(None, overrides).resolved()
+    cfg = classify_config(
+        tmp_path,
+        10,
+        **{"tune.n_trials": 2, "tune.search_space": {**PARAMS, "units": 4, "epochs": 3}},
+    )
     parts, meta = prepare(cfg)
     result = run_study(cfg, parts, meta)
     record = result.extra["oof_log_loss"]
