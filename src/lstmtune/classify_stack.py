@@ -28,8 +28,8 @@ def aligned(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The two sides' cross-entropies of the same sequences: all of train+val (``rocket``'s
     length: k-fold) or the validation split (its last ``n_val``); None when ``network`` is
-    neither (no record: Katib, PBT, a multi-objective or resumed study's trial from before
-    records, a validation split above :data:`RECORD_MAX`) or not finite."""
+    neither (no record: Katib, PBT, a resumed study's trial from before records, a validation
+    split above :data:`RECORD_MAX`) or not finite."""
     if not network:
         return None
     net, roc = np.asarray(network, dtype=np.float64), np.asarray(rocket, dtype=np.float64)
