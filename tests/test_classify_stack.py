@@ -92,15 +92,20 @@ def test_with_a_held_out_record_the_shares_are_stacked(tmp_path: Path) -> None:
     assert "MiniRocket got almost no weight" in str(describe(alone))
 
 
-def test_the_study_hands_the_winners_held_out_record_to_the_retrain(tmp_path: Path) -> None:
-    """A small set: the winning trial keeps one cross-entropy per train+val sequence (k-fold),
-    whose mean is its objective up to the folds' sizes; the run summary leaves it out."""
+@pytest.mark.parametrize("objectives", [None, ["val", "param_count"]])
+def test_the_study_hands_the_winners_held_out_record_to_the_retrain(
+    tmp_path: Path, objectives: list[str] | None
+) -> None:
+    """A small set: the winning trial (or the Pareto choice) keeps one cross-entropy per
+    train+val sequence (k-fold), whose mean is its objective up to the folds' sizes; the run
+    summary leaves it out."""
     from lstmtune.tuning.study import run_study
 
+    extra = {} if objectives is None else {"tune.objectives": objectives}
     cfg = classify_config(
         tmp_path,
         10,
-        **{"tune.n_trials": 2, "tune.search_space": {**PARAMS, "units": 4, "epochs": 3}},
+        **{"tune.n_trials": 2, "tune.search_space": {**PARAMS, "units": 4, "epochs": 3}, **extra},
     )
     parts, meta = prepare(cfg)
     result = run_study(cfg, parts, meta)
