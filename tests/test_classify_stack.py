@@ -3,6 +3,7 @@ retrain step through the study, and the shares are the mix's lowest held-out cro
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from lstmtune.classify_combine import with_rocket
-from lstmtune.classify_stack import aligned, stacking_shares
+from lstmtune.classify_stack import aligned, stacking_evidence, stacking_shares
 from lstmtune.combine import describe
 from lstmtune.data.prepare import prepare
 from lstmtune.final_classify import class_proba, fit_ensemble
@@ -46,6 +47,9 @@ def test_a_side_better_on_every_sequence_takes_everything() -> None:
 def test_equal_sides_share_half_and_half() -> None:
     same = _ce(np.array([0.7, 0.8, 0.9]))
     assert stacking_shares(same, same)[:2] == (0.5, 0.5)
+    perfect = np.zeros(4)  # both right and certain everywhere (BasicMotions' MiniRocket)
+    ev = stacking_evidence(perfect, perfect, "k-fold", stacking_shares(perfect, perfect)[2])
+    assert all(math.copysign(1.0, ev[k]) == 1.0 for k in ("network_ce", "rocket_ce", "mix_ce"))
 
 
 def test_the_network_record_is_lined_up_with_minirocket_or_left_out() -> None:
