@@ -143,25 +143,24 @@ def fit_trial(
     full = problem.tensors("train", "val")
     fold_of = stratified_folds(full.y.cpu().numpy(), k, seed)
     results: list[TrainResult] = []
+    oof = np.zeros(len(full))  # each sequence's cross-entropy under the fold model that held it
     for i in range(k):
         fit_idx = torch.from_numpy(np.flatnonzero(fold_of != i))
-        val_idx = torch.from_numpy(np.flatnonzero(fold_of == i))
+        held = np.flatnonzero(fold_of == i)
+        val_part = full.take(torch.from_numpy(held))
         results.append(
             train(
                 problem,
                 params,
                 full.take(fit_idx),
-                full.take(val_idx),
+                val_part,
                 seed=seed + i,
                 on_epoch=on_epoch if i == 0 else None,
                 **train_kwargs,
             )
         )
+        oof[held] = sequence_log_loss(problem, results[-1].model, val_part)
     first = results[0]
-    oof = np.zeros(len(full))
-    for i, r in enumerate(results):
-        held = torch.from_numpy(np.flatnonzero(fold_of == i))
-        oof[held.numpy()] = sequence_log_loss(problem, r.model, full.take(held))
     values = [r.best_value for r in results]
     steps = float(np.mean([r.best_steps for r in results]))
     return TrainResult(
