@@ -150,8 +150,8 @@ def test_classify_pipeline_end_to_end(
     assert summary["task"] == "classify"
     assert set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
     assert "majority_class" in summary["baseline_metrics"]
-    # the published classifier: the networks and MiniRocket, stacked on the winning trial's
-    # held-out (k-fold) predictions of every train+val sequence (evaluate.combine)
+    # the published classifier: the networks and MiniRocket, stacked on the held-out predictions
+    # of every train+val sequence by k-fold of the published training (evaluate.combine)
     combination = summary["combination"]
     evidence = combination["evidence"]
     assert combination["rule"] == "stacking" and evidence["network_ce"] is not None
@@ -162,7 +162,7 @@ def test_classify_pipeline_end_to_end(
     assert evidence["n"] == n_all and evidence["mix_ce"] <= min(
         evidence["network_ce"], evidence["rocket_ce"]
     )
-    assert evidence["network_by"] == "k-fold cross-validation"
+    assert evidence["network_by"] == "k-fold cross-validation of the published training"
     assert set(combination["weights"]) == {"network", "minirocket"}
     assert sum(combination["weights"].values()) == pytest.approx(1.0)
     assert "MiniRocket" in combination["description"]

@@ -2,8 +2,9 @@
 
 MiniRocket (:mod:`lstmtune.rocket_fit`) joins the networks of :func:`~lstmtune.final_classify.
 fit_ensemble` as one more member of the :class:`~lstmtune.ensemble.EnsembleNet`. The shares come
-from the out-of-sample evidence each side already has, no extra training. Where the winning trial
-kept each held-out sequence's cross-entropy (k-fold on a small set, else the validation split), the
+from the out-of-sample evidence each side has. Where there is a record of each held-out
+sequence's cross-entropy — on a small set k-fold of the published training, measured by the
+retrain step (:mod:`lstmtune.classify_record`), else the winning trial's validation split — the
 shares are stacked (:mod:`lstmtune.classify_stack`): the mix with the lowest held-out
 cross-entropy of the same sequences, MiniRocket's by leave-one-out. Otherwise (Katib keeps only the
 mean) pseudo-Bayesian model averaging of the two means (Yao et al., 2018): ``w ∝ exp(-n *
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmtune.classify_stack import aligned, record_source, stacking_evidence, stacking_shares
+from lstmtune.classify_stack import aligned, stacking_evidence, stacking_shares
 from lstmtune.config import RunConfig
 from lstmtune.ensemble import EnsembleNet
 from lstmtune.final_classify import FinalClassifier, class_proba
@@ -97,14 +98,13 @@ def _shares(
     rocket_losses: list[float],
     n_val: int,
 ) -> tuple[tuple[float, float], dict[str, Any], str]:
-    """``(shares, evidence, rule)``: stacking where the winning trial kept its held-out
-    sequences' cross-entropies (:mod:`lstmtune.classify_stack`), else :func:`evidence_weights`
-    of its mean (equal without one)."""
+    """``(shares, evidence, rule)``: stacking where the networks' record of held-out sequences'
+    cross-entropies lines up with MiniRocket's (:mod:`lstmtune.classify_stack`), else
+    :func:`evidence_weights` of their mean (equal without one)."""
     pair = aligned(oof, rocket_losses, n_val) if network is not None else None
     if network is not None and pair is not None:
         w_net, w_rocket, mix = stacking_shares(*pair)
-        by = record_source(pair[0], rocket_losses)
-        return (w_net, w_rocket), stacking_evidence(*pair, by, mix), "stacking"
+        return (w_net, w_rocket), stacking_evidence(*pair, network[2], mix), "stacking"
     ce, n, by = network if network is not None else (None, len(rocket_losses), "")
     known = float(ce) if ce is not None and math.isfinite(ce) else None
     evidence = {
@@ -128,7 +128,8 @@ def with_rocket(
     oof: list[float] | None = None,
 ) -> tuple[FinalClassifier, dict[str, Any]]:
     """``final``'s networks averaged with a MiniRocket member fitted on train+val, by stacking
-    where ``oof`` (the winning trial's held-out sequences' cross-entropies) lines up with
+    where ``oof`` (the networks' held-out sequences' cross-entropies: k-fold of the published
+    training on a small set, else the winning trial's validation split) lines up with
     MiniRocket's leave-one-out ones, else by :func:`evidence_weights` of ``network`` =
     ``(cross-entropy, sequences it was measured on, how)``; and the ``combination`` record of the
     summary. Raises whatever the fit raises (aeon missing, a class absent from train+val)."""

@@ -1,10 +1,12 @@
 """Stacking: the shares of the networks and MiniRocket in the published classifier, chosen from
 their held-out predictions of the same sequences (``evaluate.combine``).
 
-The winning trial keeps each held-out sequence's cross-entropy (k-fold: every sequence of
-train+val; otherwise the validation split's: :attr:`lstmtune.training.TrainResult.oof_log_loss`),
-MiniRocket has its leave-one-out ones (:func:`lstmtune.rocket_fit.loo_log_losses`: exact for the
-ridge fit; its kernels' biases, the scaling and the temperature saw every sequence). The
+The networks' record is each held-out sequence's cross-entropy: on a small set every sequence
+of train+val by k-fold of the published training (:mod:`lstmtune.classify_record`, measured by
+the retrain step), otherwise the winning trial's validation split
+(:attr:`lstmtune.training.TrainResult.oof_log_loss`, which k-fold trials keep too). MiniRocket
+has its leave-one-out ones (:func:`lstmtune.rocket_fit.loo_log_losses`: exact for the ridge fit;
+its kernels' biases, the scaling and the temperature saw every sequence). The
 published classifier's probability of a sequence's class is ``w * p_network + (1 - w) *
 p_minirocket``, so the mix's held-out cross-entropy of any ``w`` follows from the two, and ``w``
 is the one with the lowest on a grid (stacking of predictive distributions, Yao et al. 2018;
@@ -40,11 +42,6 @@ def aligned(
     if len(net) == n_val and 0 < n_val <= len(roc):
         return net, roc[len(roc) - n_val :]
     return None
-
-
-def record_source(network: np.ndarray, rocket: list[float]) -> str:
-    """Where an :func:`aligned` record was measured: every sequence (k-fold) or the tail."""
-    return "k-fold cross-validation" if len(network) == len(rocket) else "the validation split"
 
 
 def stacking_shares(network: np.ndarray, rocket: np.ndarray) -> tuple[float, float, float]:

@@ -242,8 +242,9 @@ class EvaluateConfig(_Strict):
             " (weights: combine_weights); many series: one set of weights chosen on validation,"
             " per-series models, up to 100 series; sequence classification: average the"
             " networks' class probabilities with MiniRocket's, shares by stacking (the mix with"
-            " the lowest held-out cross-entropy of the winning trial's k-fold or validation"
-            " predictions and MiniRocket's leave-one-out ones); without those (Katib)"
+            " the lowest held-out cross-entropy of MiniRocket's leave-one-out predictions and,"
+            " on a small set, k-fold predictions of the published training (k more trainings),"
+            " else the winning trial's validation ones); without those (Katib on a larger set)"
             " exp(-n x cross-entropy) of the two means; equal without a tuning figure (PBT)"
         ),
     )
