@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from lstmtune.classify_record import RECORD_BY, published_record
-from lstmtune.config import load_config
 from lstmtune.crossval import sequence_log_loss
 from lstmtune.data.prepare import prepare
 from lstmtune.final_classify import annealed_train
@@ -31,15 +30,7 @@ def _shuffled_problem(tmp_path: Path) -> ClassifyProblem:
     frame["y"] = frame["seq"].map(labels).map({0: "wave", 1: "ramp"})
     path = tmp_path / "shuffled.csv"
     frame.to_csv(path, index=False)
-    overrides = {
-        "data.path": str(path),
-        "data.task": "classify",
-        "data.sequence_column": "seq",
-        "data.time_column": "t",
-        "data.label": "y",
-        "output_dir": str(tmp_path / "out"),
-    }
-    parts, meta = prepare(load_config(None, overrides).resolved())
+    parts, meta = prepare(classify_config(tmp_path, **{"data.path": str(path)}))
     problem = make_problem(parts, meta, PARAMS)
     assert isinstance(problem, ClassifyProblem)
     return problem
