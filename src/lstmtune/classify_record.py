@@ -20,13 +20,18 @@ ItalyPowerDemand, BasicMotions, GunPoint and JapaneseVowels unchanged.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
 
-from lstmtune.crossval import cv_folds, retrain_epochs, sequence_log_loss, stratified_folds
+from lstmtune.crossval import (
+    cv_folds,
+    epoch_steps,
+    retrain_epochs,
+    sequence_log_loss,
+    stratified_folds,
+)
 from lstmtune.final_classify import annealed_train
 from lstmtune.training import ClassifyProblem
 
@@ -52,7 +57,7 @@ def published_record(
     k = cv_folds(problem, len(full), int(full.x.shape[1]))
     if k == 0:
         return None
-    steps = epochs * math.ceil(len(full) / problem.batch_size(params, len(full)))
+    steps = epochs * epoch_steps(problem, params, len(full))
     seed += FOLD_SEED
     fold_of = stratified_folds(full.y.cpu().numpy(), k, seed)
     record = np.zeros(len(full))

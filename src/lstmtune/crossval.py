@@ -58,10 +58,14 @@ def cv_folds(problem: Problem, n_items: int, longest: int = 1) -> int:
     return max(2, min(CV_FOLDS, n_items // 2))
 
 
+def epoch_steps(problem: Problem, params: dict[str, Any], n_items: int) -> int:
+    """Optimizer steps of one epoch over ``n_items`` items (the batch capped by the set)."""
+    return math.ceil(n_items / problem.batch_size(params, n_items))
+
+
 def retrain_epochs(problem: Problem, params: dict[str, Any], steps: float, n_retrain: int) -> int:
     """Epochs over ``n_retrain`` items that take ``steps`` optimizer steps (at least one)."""
-    per_epoch = math.ceil(n_retrain / problem.batch_size(params, n_retrain))
-    return max(1, round(steps / per_epoch))
+    return max(1, round(steps / epoch_steps(problem, params, n_retrain)))
 
 
 def small_set(problem: Problem) -> bool:
