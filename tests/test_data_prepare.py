@@ -15,6 +15,7 @@ from conftest import make_classify_frame
 
 from lstmtune.config import RunConfig, load_config
 from lstmtune.data.prepare import SPLITS, prepare, read_prepared, write_prepared
+from lstmtune.data.splits import carve_val
 from lstmtune.errors import UserError
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
 
@@ -571,6 +572,60 @@ def test_classify_split_column_train_test(tmp_path: Path, make_cfg) -> None:
     assert all(assign[s] == "train" for s in val)
     assert set(parts["val"].groupby("seq")["y"].first()) == {"ramp", "wave"}
     assert set(parts["train"]["seq"]) | val == {s for s, v in assign.items() if v == "train"}
+
+
+def _one_per_class(frame: pd.DataFrame) -> pd.DataFrame:
+    """Four training sequences of four classes (one each), the other four the test split."""
+    ids = sorted(frame["seq"].unique())[:8]
+    frame = frame[frame["seq"].isin(ids)].copy()
+    frame["y"] = frame["seq"].map({s: f"k{i % 4}" for i, s in enumerate(ids)})
+    frame["split"] = frame["seq"].map({s: "train" if i < 4 else "test" for i, s in enumerate(ids)})
+    return frame
+
+
+def test_classify_one_sequence_per_class_carves_val(tmp_path: Path, make_cfg) -> None:
+    """UCR's Fungi has one training sequence per class: the val split takes one anyway (its class
+    is learnt from train+val) instead of the run failing on an empty val split."""
+    path = write_csv(_one_per_class(make_classify_frame(n_per_class=4)), tmp_path / "c.csv")
+    parts, meta = prepare(make_cfg(path, data__split_column="split", **CLASSIFY))
+    val_classes = sorted(parts["val"].groupby("seq")["y"].first())
+    assert meta["splits"]["val"]["sequences"] == 1  # round(0.15 * 4)
+    assert meta["val_only_classes"] == val_classes
+    learnt = set(parts["train"]["y"]) | set(parts["val"]["y"])
+    assert learnt == {"k0", "k1", "k2", "k3"}
+    assert val_classes[0] not in set(parts["train"]["y"])
+
+
+def test_prepare_step_says_which_classes_only_val_holds(
+    tmp_path: Path, make_cfg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lstmtune import steps
+
+    path = write_csv(_one_per_class(make_classify_frame(n_per_class=4)), tmp_path / "c.csv")
+    cfg = make_cfg(path, data__split_column="split", **CLASSIFY)
+    steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
+    _, meta = read_prepared(str(tmp_path / "ds"))
+    lines = [x for x in capsys.readouterr().out.splitlines() if "only training sequence" in x]
+    assert len(lines) == 1 and f"({meta['val_only_classes'][0]!r})" in lines[0]
+
+
+def test_classify_class_only_in_test_rejected(tmp_path: Path, make_cfg) -> None:
+    frame = _one_per_class(make_classify_frame(n_per_class=4))
+    frame.loc[frame["split"] == "test", "y"] = frame.loc[frame["split"] == "test", "y"] + "x"
+    frame.loc[frame["seq"] == frame["seq"].iloc[-1], "y"] = "only-test"
+    path = write_csv(frame, tmp_path / "c.csv")
+    with pytest.raises(UserError, match=r"class '.*' of column 'y' has no sequence in the train"):
+        prepare(make_cfg(path, data__split_column="split", **CLASSIFY))
+
+
+def test_carve_val_leaves_every_class_a_training_sequence_where_it_can() -> None:
+    rng = np.random.default_rng(0)
+    labels = pd.Series({"a0": "a", "a1": "a", "a2": "a", "b0": "b"})
+    picked = carve_val(list(labels.index), labels, 2, rng)
+    assert picked and all(labels[s] == "a" for s in picked)  # b's only sequence stays
+    singletons = pd.Series({"a0": "a", "b0": "b", "c0": "c"})
+    assert len(carve_val(list(singletons.index), singletons, 2, rng)) == 2
+    assert carve_val(["a0"], singletons, 1, rng) == []
 
 
 def test_classify_sequence_in_two_splits_rejected(tmp_path: Path, make_cfg) -> None:

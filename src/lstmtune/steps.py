@@ -68,6 +68,16 @@ def _spare_core() -> bool:
     return spare_core(free=0.5)
 
 
+def _val_only_warning(classes: list[str]) -> str:
+    """One line for classes whose only training sequences went to the val split."""
+    shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
+    return (
+        f"warning: {len(classes)} class(es) ({shown}) have their only training sequence in the"
+        " val split (one per class is too few to carve one out): they are learnt from train+val"
+        " (k-fold selection on a small set, and the published training), never from train alone"
+    )
+
+
 @delegated
 @finishing
 @user_errors
@@ -109,6 +119,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         folds = resolve_folds(cfg.tune.forecast_folds, meta)
         for warning in add_fold_classical(meta, parts, folds):
             emit("warning", warning)
+    elif meta.get("val_only_classes"):
+        emit("warning", _val_only_warning(meta["val_only_classes"]))
     run_id = tracking.start_parent_run(cfg, meta)
     if cfg.tune.warm_start and cfg.tune.backend == "optuna" and cfg.tune.strategy != "pbt":
         from lstmtune.champion import look_up_champion

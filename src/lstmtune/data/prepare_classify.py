@@ -21,7 +21,7 @@ from lstmtune.data.columns import (
     require_columns,
     scaler_stats,
 )
-from lstmtune.data.splits import SPLITS, split_size, split_values, stratified_pick
+from lstmtune.data.splits import SPLITS, carve_val, split_size, split_values, stratified_pick
 from lstmtune.errors import UserError
 
 
@@ -123,7 +123,7 @@ def _splits_from_column(
     if "val" not in assign.values():
         train_ids = [s for s, v in assign.items() if v == "train"]
         n_val = split_size(cfg.val_size, len(train_ids), "val_size")
-        for s in stratified_pick(train_ids, seq_labels, n_val, rng):
+        for s in carve_val(train_ids, seq_labels, n_val, rng):
             assign[s] = "val"
     return assign
 
@@ -143,14 +143,14 @@ def _stratified_splits(
     ids = list(seq_labels.index)
     test_ids = set(stratified_pick(ids, seq_labels, n_test, rng))
     rest = [s for s in ids if s not in test_ids]
-    val_ids = set(stratified_pick(rest, seq_labels, n_val, rng))
+    val_ids = set(carve_val(rest, seq_labels, n_val, rng))
     return {s: "test" if s in test_ids else "val" if s in val_ids else "train" for s in ids}
 
 
 def _check_splits(
     assign: dict[str, str], seq_labels: pd.Series, classes: list[str], label_col: str, source: str
 ) -> dict[str, int]:
-    """Sequences per split; every split has some and train has every class."""
+    """Sequences per split; every split has some and train+val has every class."""
     counts = {name: sum(1 for v in assign.values() if v == name) for name in SPLITS}
     for name, n in counts.items():
         if n == 0:
@@ -158,14 +158,22 @@ def _check_splits(
                 f"{source}: the {name} split has no sequences "
                 "(check data.val_size / data.test_size)"
             )
-    train_classes = set(seq_labels[[s for s, v in assign.items() if v == "train"]])
-    if len(train_classes) < len(classes):
-        missing = sorted(set(classes) - train_classes)[0]
+    learnt = set(seq_labels[[s for s, v in assign.items() if v != "test"]])
+    if len(learnt) < len(classes):
+        missing = sorted(set(classes) - learnt)[0]
         raise UserError(
             f"{source}: class {missing!r} of column '{label_col}' has no sequence "
-            "in the train split"
+            "in the train or val split"
         )
     return counts
+
+
+def val_only_classes(assign: dict[str, str], seq_labels: pd.Series) -> list[str]:
+    """Classes with validation sequences but none in train (see
+    :func:`~lstmtune.data.splits.carve_val`): the trials on the train split never see them."""
+    train = set(seq_labels[[s for s, v in assign.items() if v == "train"]])
+    val = set(seq_labels[[s for s, v in assign.items() if v == "val"]])
+    return sorted(str(c) for c in val - train)
 
 
 def _classify_meta(
@@ -193,6 +201,7 @@ def _classify_meta(
             "dtypes": input_dtypes(frame, features),
         },
         "classes": classes,
+        "val_only_classes": val_only_classes(assign, seq_labels),
         "majority_class": str(train_counts.idxmax()),
         "scaler": {"none": scaler_stats(parts["train"], features)},
         "splits": {name: {"sequences": counts[name], "rows": len(parts[name])} for name in SPLITS},

@@ -66,3 +66,14 @@ def stratified_pick(
         perm = rng.permutation(len(members))
         picked.extend(members[i] for i in perm[: min(take[c], len(members) - 1)])
     return picked
+
+
+def carve_val(ids: list[str], labels: pd.Series, n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` validation ids out of ``ids``: :func:`stratified_pick`, which leaves every class a
+    sequence; where every class has only the one (a set such as UCR's Fungi, one training
+    sequence per class), ``n`` of them at random, so those classes are learnt from train+val
+    only (the k-fold selection of a small set and the published training read train+val)."""
+    picked = stratified_pick(ids, labels, n, rng)
+    if picked or len(ids) < 2:
+        return picked
+    return [ids[i] for i in rng.permutation(len(ids))[: min(n, len(ids) - 1)]]
