@@ -645,6 +645,13 @@ def test_classify_mixed_labels_in_sequence_rejected(tmp_path: Path, make_cfg) ->
         prepare(make_cfg(path, **CLASSIFY))
 
 
+def test_classify_sequences_of_one_step_rejected(tmp_path: Path, make_cfg) -> None:
+    frame = make_classify_frame()
+    path = write_csv(frame[frame["t"] == 0], tmp_path / "c.csv")
+    with pytest.raises(UserError, match=r"column 'seq' \(data.sequence_column\) has one row"):
+        prepare(make_cfg(path, **CLASSIFY))
+
+
 def test_classify_single_class_rejected(tmp_path: Path, make_cfg) -> None:
     frame = make_classify_frame()
     frame["y"] = "wave"

@@ -225,6 +225,11 @@ def prepare_classify(
     if not features:
         raise UserError(f"{source}: no numeric feature columns (set data.feature_columns)")
     clean = _sequence_table(frame, cfg, source, rows, (seq_col, label_col), features)
+    if clean.groupby(seq_col, sort=False).size().max() < 2:
+        raise UserError(
+            f"{source}: every sequence of column '{seq_col}' (data.sequence_column) has one row;"
+            " sequence classification needs sequences of two or more time steps"
+        )
     seq_labels = clean.groupby(seq_col, sort=False)[label_col].first()
     classes = class_names(seq_labels, label_col, source)
     rng = np.random.default_rng(seed)
