@@ -150,7 +150,13 @@ def describe(combination: dict[str, Any] | None, members: int | None = None) -> 
         else "weights chosen on validation"
     )
     line = f"published forecast: {weights_text(weights)} ({how})"
-    if not float(weights.get("network", 0.0)):
+    if combination.get("network_check") == "failed":
+        line += (
+            "; the network's retrain failed its check (it fits the validation rows it was"
+            " trained on far worse than its trial forecast them): the forecast is the"
+            " classical models' alone"
+        )
+    elif not float(weights.get("network", 0.0)):
         line += "; the network got no weight: the forecast is the classical models' alone"
     elif average is not None:
         line += f"; the network is {average}"
@@ -177,6 +183,18 @@ def apply(
             spec = combination["specs"][kind]
             out = out + float(w) * spec_forecasts(spec, series, ends, network.shape[1], period)
     return out
+
+
+def without_network(combination: dict[str, Any]) -> dict[str, Any] | None:
+    """The combination with the network's weight handed to the classical partners in
+    proportion, marked ``network_check: failed`` (the network's retrain failed
+    :mod:`lstmtune.final_check`); None when no partner had weight (none passed the rule)."""
+    partners = {k: float(w) for k, w in combination["weights"].items() if k != "network"}
+    total = sum(partners.values())
+    if total <= 0:
+        return None
+    weights = {k: w / total for k, w in partners.items()}
+    return {**combination, "weights": {"network": 0.0, **weights}, "network_check": "failed"}
 
 
 def validation_choice(

@@ -113,33 +113,100 @@ def prepare_final(
     entries: list[Any] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Everything the final forecast needs before the networks are trained on train+val:
-    ``(combination or None, interval spec or None)``. The classical anchors are refitted on
-    train+val when the run has them (``meta`` is updated: the final model's anchors). The
-    networks (``trainers``: the members, winner first) are trained on train once, with the
-    tuning-time anchors (or their trials' kept forecasts are read: ``entries``, see
-    :func:`validation_fits`), and their average validation forecast chooses the combination
-    weights (``evaluate.combine``, by ``rule``: :data:`lstmtune.combine.RULES`) and calibrates
-    the intervals."""
+    ``(combination or None, interval spec or None)`` — :func:`validation_record`, then
+    :func:`choose_final` with every member."""
+    record = validation_record(
+        parts, meta, trainers, need=combine or bool(levels), pending=pending, entries=entries
+    )
+    return choose_final(record, meta, combine=combine, levels=levels, rule=rule)
+
+
+@dataclass
+class ValidationRecord:
+    """The members' validation forecasts (None where nothing needs them) and the run's
+    metadata as it was while tuning (the anchors fitted on train)."""
+
+    fits: ValidationFits | None
+    tuning_meta: dict[str, Any]
+    classical: bool  # the run had classical fits on train (partners to combine with)
+
+    def rmse(self) -> list[float]:
+        """Each member's validation RMSE in original units (empty without forecasts)."""
+        if self.fits is None:
+            return []
+        pairs = zip(self.fits.problems, self.fits.forecasts, strict=True)
+        return [_rmse(problem, forecast) for problem, forecast in pairs]
+
+    def subset(self, kept: list[int]) -> ValidationRecord:
+        """The record of the members ``kept`` (indexes, the winner first)."""
+        if self.fits is None:
+            return self
+        problems = [self.fits.problems[i] for i in kept]
+        fits = ValidationFits(problems, [self.fits.forecasts[i] for i in kept])
+        return ValidationRecord(fits, self.tuning_meta, self.classical)
+
+
+def validation_record(
+    parts: dict[str, Any],
+    meta: dict[str, Any],
+    trainers: list[Any],
+    *,
+    need: bool,
+    pending: PendingFit | None = None,
+    entries: list[Any] | None = None,
+) -> ValidationRecord:
+    """The classical anchors refitted on train+val when the run has them (``meta`` is updated:
+    the final model's anchors; ``pending``: the fit started by the step), and, where ``need``,
+    every member trained on train once with the tuning-time anchors (or its trial's kept
+    forecast read: ``entries``, see :func:`validation_fits`) forecasting the validation split."""
     from lstmtune.classical_fits import add_classical
 
     tuning_meta = copy.deepcopy(meta)  # anchors fitted on train, as while tuning
     classical = bool(meta.get("classical"))
     if classical:
-        # the final model: train+val (``pending``: the fit started by the step)
         add_classical(meta, parts, "val", extend_space=False, pending=pending)
-    combine = combine and classical
-    if not combine and not levels:
-        return None, None
+    if not need:
+        return ValidationRecord(None, tuning_meta, classical)
     fits = validation_fits(parts, tuning_meta, trainers, entries or [None] * len(trainers))
+    return ValidationRecord(fits, tuning_meta, classical)
+
+
+def choose_final(
+    record: ValidationRecord,
+    meta: dict[str, Any],
+    *,
+    combine: bool,
+    levels: list[float],
+    rule: str = "auto",
+    network: bool = True,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``(combination or None, interval spec or None)`` from the members' average validation
+    forecast: the combination weights (``evaluate.combine``, by ``rule``:
+    :data:`lstmtune.combine.RULES`; ``network=False``: the network's weight handed to the
+    classical partners, :func:`lstmtune.final_check.without_network`) and the intervals,
+    calibrated on the validation forecast of that combination."""
+    combine = combine and record.classical
+    fits = record.fits
+    if fits is None or (not combine and not levels):
+        return None, None
     combination = None
     if combine:
-        from lstmtune.combine import validation_choice
+        from lstmtune.combine import validation_choice, without_network
 
         combination = validation_choice(fits.problem, fits.forecast("val"), meta["classical"], rule)
+        if not network:
+            combination = without_network(combination) or combination
     if not levels:
         return combination, None
     fallback = meta.get("classical") or {}  # a partner that failed on train: its train+val fit
+    tuning_meta = record.tuning_meta
     return combination, calibrate_intervals(fits, tuning_meta, combination, levels, fallback)
+
+
+def _rmse(problem: ForecastProblem, forecast: np.ndarray) -> float:
+    """RMSE of a forecast of the validation split, in original units."""
+    truth = problem.tensors("val").raw_y
+    return float(np.sqrt(np.mean((np.asarray(forecast) - truth) ** 2)))
 
 
 def validation_forecast(

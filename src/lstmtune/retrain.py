@@ -325,8 +325,15 @@ def _single_series(
     from torch import nn
 
     from lstmtune.features import CLASSICAL_ANCHORS
-    from lstmtune.final_forecast import evaluate_forecast, final_networks, prepare_final
+    from lstmtune.final_check import check_members
+    from lstmtune.final_forecast import (
+        choose_final,
+        evaluate_forecast,
+        final_networks,
+        validation_record,
+    )
     from lstmtune.forecast_members import choose_members, member_entries
+    from lstmtune.progress import emit
 
     members = choose_members(best, cfg.evaluate.ensemble)
     trainers = [trainer] + [
@@ -345,18 +352,31 @@ def _single_series(
     early = not any(t.params.get("anchor") in CLASSICAL_ANCHORS for t in trainers)
     if early:
         fits, results = final_networks(parts, meta, trainers, best)
-    combination, intervals = prepare_final(
+    record = validation_record(
         parts,
         meta,
         trainers,
-        combine=combine,
-        levels=cfg.evaluate.levels,
-        rule=cfg.evaluate.combine_weights,
+        need=combine or bool(cfg.evaluate.levels),
         pending=pending,
         entries=[_top_entry(best, int(best["best_trial"])), *members],
     )
     if not early:
         fits, results = final_networks(parts, meta, trainers, best)
+    network = True
+    if record.fits is not None and not best.get("schedule"):  # PBT's replay has no seed to vary
+        checked = check_members(fits, results, trainers, record.rmse())
+        for note in checked.notes:
+            emit("warning", note)
+        fits, results, trainers = checked.fits, checked.results, checked.trainers
+        record, network = record.subset(checked.kept), not checked.winner_failed
+    combination, intervals = choose_final(
+        record,
+        meta,
+        combine=combine,
+        levels=cfg.evaluate.levels,
+        rule=cfg.evaluate.combine_weights,
+        network=network,
+    )
     entries = member_entries(fits.problems, trainers) if len(trainers) > 1 else None
     ev = evaluate_forecast(fits, meta, combination, intervals, entries, pending)
     model = fits.models[0] if entries is None else nn.ModuleList(fits.models)
