@@ -605,7 +605,7 @@ def test_prepare_step_says_which_classes_only_val_holds(
     cfg = make_cfg(path, data__split_column="split", **CLASSIFY)
     steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
     _, meta = read_prepared(str(tmp_path / "ds"))
-    lines = [x for x in capsys.readouterr().out.splitlines() if "only training sequence" in x]
+    lines = [x for x in capsys.readouterr().out.splitlines() if "none in train" in x]
     assert len(lines) == 1 and f"({meta['val_only_classes'][0]!r})" in lines[0]
 
 

@@ -49,7 +49,7 @@ def airline_fits() -> tuple[Any, ...]:
     parts, meta = prepare(cfg)
     device = select_device("cpu")
     trainers = [FinalTrainer(cfg, PARAMS, 8, 0, device), FinalTrainer(cfg, PARAMS, 8, 1, device)]
-    records = validation_record(parts, meta, trainers, need=True).rmse()
+    records = validation_record(parts, meta, trainers, combine=False, levels=[80]).rmse()
     fits, results = final_networks(parts, meta, trainers, {})
     return fits, results, trainers, records
 
@@ -98,7 +98,7 @@ def test_a_member_that_fails_twice_is_left_out_and_the_winner_kept(
     assert checked.winner_failed and checked.kept == [0]
     assert checked.trainers[0].seed in (trainers[0].seed, trainers[0].seed + 7919)
     assert "left out" in checked.notes[1] and "left out" not in checked.notes[0]
-    assert "its weight goes to the classical partners" in checked.notes[0]
+    assert "the combination leaves it out" in checked.notes[0]
 
 
 def test_nan_fails_and_a_near_exact_record_is_floored(airline_fits: tuple[Any, ...]) -> None:
@@ -138,7 +138,7 @@ def test_the_retrain_step_chooses_the_mix_and_intervals_after_the_check(
     _, model, results, ev, combination = _single_series(cfg, parts, meta, best, trainer)
     assert len(results) == 1 and not isinstance(model, torch.nn.ModuleList)
     assert combination is not None and combination["network_check"] == "failed"
-    assert combination["weights"]["network"] == 0.0
+    assert "network" not in combination["weights"]
     assert sum(combination["weights"].values()) == pytest.approx(1.0)
     line = describe(combination)
     assert line is not None and "failed its check" in line
@@ -146,8 +146,8 @@ def test_the_retrain_step_chooses_the_mix_and_intervals_after_the_check(
     assert len(warnings) == 2 and "member 2's" in warnings[1]
     _, fresh = prepare(cfg)
     add_classical(fresh, parts, "train", extend_space=False)
-    record = validation_record(parts, fresh, [trainer], need=True)
     levels = cfg.evaluate.levels
+    record = validation_record(parts, fresh, [trainer], combine=True, levels=levels)
     with_net = choose_final(record, fresh, combine=True, levels=levels)[1]
     without = choose_final(record, fresh, combine=True, levels=levels, network=False)[1]
     published = ev.spec_extra["intervals"]
@@ -156,10 +156,27 @@ def test_the_retrain_step_chooses_the_mix_and_intervals_after_the_check(
     assert published["quantiles"] != with_net["quantiles"]
 
 
+def test_nothing_forecasts_validation_without_a_combination_or_intervals() -> None:
+    """``evaluate.combine`` on but no classical fit on train and no intervals: no validation
+    forecast is made (no training), so the check has nothing to act on, as before it existed."""
+    from lstmtune.data.prepare import prepare
+    from lstmtune.final_forecast import validation_record
+    from lstmtune.retrain import FinalTrainer
+    from lstmtune.training import select_device
+
+    cfg = _cfg()
+    parts, meta = prepare(cfg)
+    assert not meta.get("classical")
+    trainer = FinalTrainer(cfg, PARAMS, 8, 0, select_device("cpu"))
+    record = validation_record(parts, meta, [trainer], combine=True, levels=[])
+    assert record.fits is None and record.rmse() == [] and not record.classical
+
+
 def test_without_network_hands_its_weight_to_the_partners() -> None:
     combination = {"rule": "equal", "weights": {"network": 0.5, "arima": 0.25, "ets": 0.25}}
-    mixed = without_network(combination)
-    assert mixed is not None and mixed["weights"] == {"network": 0.0, "arima": 0.5, "ets": 0.5}
+    mixed = without_network({**combination, "val_rmse": 1.0, "val_rmse_network": 2.0})
+    assert mixed is not None and mixed["weights"] == {"arima": 0.5, "ets": 0.5}
+    assert "val_rmse" not in mixed and mixed["val_rmse_network"] == 2.0  # the mix's: stale
     assert mixed["network_check"] == "failed" and mixed["rule"] == "equal"
     assert without_network({"weights": {"network": 1.0, "arima": 0.0}}) is None
     assert without_network({"weights": {"network": 1.0}}) is None

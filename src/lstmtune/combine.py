@@ -186,15 +186,17 @@ def apply(
 
 
 def without_network(combination: dict[str, Any]) -> dict[str, Any] | None:
-    """The combination with the network's weight handed to the classical partners in
-    proportion, marked ``network_check: failed`` (the network's retrain failed
-    :mod:`lstmtune.final_check`); None when no partner had weight (none passed the rule)."""
+    """The combination without the network (its retrain failed :mod:`lstmtune.final_check`):
+    its weight handed to the classical partners in proportion, marked ``network_check:
+    failed``, the mix's validation score dropped (it scored the network too); None when no
+    partner had weight (none passed the rule)."""
     partners = {k: float(w) for k, w in combination["weights"].items() if k != "network"}
     total = sum(partners.values())
     if total <= 0:
         return None
     weights = {k: w / total for k, w in partners.items()}
-    return {**combination, "weights": {"network": 0.0, **weights}, "network_check": "failed"}
+    kept = {k: v for k, v in combination.items() if k not in ("weights", "val_rmse")}
+    return {**kept, "weights": weights, "network_check": "failed"}
 
 
 def validation_choice(

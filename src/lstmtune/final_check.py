@@ -101,4 +101,4 @@ def _outcome(index: int, ratio: float) -> str:
         return ""
     if index > 0:
         return ", left out"
-    return ", kept (the better training); its weight goes to the classical partners if any"
+    return ", kept (the better training): the combination leaves it out where a partner had weight"

@@ -116,7 +116,7 @@ def prepare_final(
     ``(combination or None, interval spec or None)`` — :func:`validation_record`, then
     :func:`choose_final` with every member."""
     record = validation_record(
-        parts, meta, trainers, need=combine or bool(levels), pending=pending, entries=entries
+        parts, meta, trainers, combine=combine, levels=levels, pending=pending, entries=entries
     )
     return choose_final(record, meta, combine=combine, levels=levels, rule=rule)
 
@@ -151,12 +151,14 @@ def validation_record(
     meta: dict[str, Any],
     trainers: list[Any],
     *,
-    need: bool,
+    combine: bool,
+    levels: list[float],
     pending: PendingFit | None = None,
     entries: list[Any] | None = None,
 ) -> ValidationRecord:
     """The classical anchors refitted on train+val when the run has them (``meta`` is updated:
-    the final model's anchors; ``pending``: the fit started by the step), and, where ``need``,
+    the final model's anchors; ``pending``: the fit started by the step), and, where a
+    combination (``combine`` and classical fits on train) or intervals (``levels``) need it,
     every member trained on train once with the tuning-time anchors (or its trial's kept
     forecast read: ``entries``, see :func:`validation_fits`) forecasting the validation split."""
     from lstmtune.classical_fits import add_classical
@@ -165,7 +167,7 @@ def validation_record(
     classical = bool(meta.get("classical"))
     if classical:
         add_classical(meta, parts, "val", extend_space=False, pending=pending)
-    if not need:
+    if not (combine and classical) and not levels:
         return ValidationRecord(None, tuning_meta, classical)
     fits = validation_fits(parts, tuning_meta, trainers, entries or [None] * len(trainers))
     return ValidationRecord(fits, tuning_meta, classical)

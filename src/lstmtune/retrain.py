@@ -356,7 +356,8 @@ def _single_series(
         parts,
         meta,
         trainers,
-        need=combine or bool(cfg.evaluate.levels),
+        combine=combine,
+        levels=cfg.evaluate.levels,
         pending=pending,
         entries=[_top_entry(best, int(best["best_trial"])), *members],
     )

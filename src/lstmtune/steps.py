@@ -69,12 +69,12 @@ def _spare_core() -> bool:
 
 
 def _val_only_warning(classes: list[str]) -> str:
-    """One line for classes whose only training sequences went to the val split."""
+    """One line for classes with val sequences but none in train."""
     shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
     return (
-        f"warning: {len(classes)} class(es) ({shown}) have their only training sequence in the"
-        " val split (one per class is too few to carve one out): they are learnt from train+val"
-        " (k-fold selection on a small set, and the published training), never from train alone"
+        f"warning: {len(classes)} class(es) ({shown}) have sequences in the val split and none"
+        " in train: they are learnt from train+val (k-fold selection on a small set, and the"
+        " published training), never from train alone"
     )
 
 
