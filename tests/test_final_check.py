@@ -83,6 +83,7 @@ def test_a_failed_member_is_trained_again_with_another_seed(airline_fits: tuple[
     assert checked.trainers[1].seed == trainers[1].seed + 7919
     assert checked.fits.models[1] is not broken.models[1]
     assert checked.fits.models[0] is broken.models[0]
+    assert checked.extra_seconds == pytest.approx(results[1].train_seconds)  # the broken one's
     assert len(checked.notes) == 1 and "member 2's retrain" in checked.notes[0]
     fit = in_sample_rmse(checked.fits.problems[1], checked.fits.models[1])
     assert fit <= CHECK_RATIO * records[1]
@@ -96,6 +97,8 @@ def test_a_member_that_fails_twice_is_left_out_and_the_winner_kept(
     checked = check_members(fits, results, trainers, impossible)
     assert len(checked.fits.models) == 1 and len(checked.trainers) == 1
     assert checked.winner_failed and checked.kept == [0]
+    assert checked.extra_seconds > results[1].train_seconds  # member 2's two trainings, and
+    # the winner's attempt not kept
     assert checked.trainers[0].seed in (trainers[0].seed, trainers[0].seed + 7919)
     assert "left out" in checked.notes[1] and "left out" not in checked.notes[0]
     assert "the combination leaves it out" in checked.notes[0]

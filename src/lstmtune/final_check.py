@@ -57,6 +57,7 @@ class Checked:
     kept: list[int]  # the indexes of the members kept
     notes: list[str]
     winner_failed: bool
+    extra_seconds: float = 0.0  # training time of the attempts not kept
 
 
 def check_members(
@@ -67,7 +68,7 @@ def check_members(
     kept: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     indexes: list[int] = []
     notes: list[str] = []
-    winner_failed = False
+    winner_failed, extra = False, 0.0
     for i, (problem, trainer) in enumerate(zip(fits.problems, trainers, strict=True)):
         result, model = results[i], fits.models[i]
         ratio = _ratio(problem, model, records[i])
@@ -82,10 +83,13 @@ def check_members(
                 f" worse than its trial forecast them; trained again with seed {retry.seed}:"
                 f" {ratio2:.1f}x" + _outcome(i, ratio2)
             )
-            if ratio2 <= CHECK_RATIO or (i == 0 and ratio2 < ratio):
+            keep_second = ratio2 <= CHECK_RATIO or (i == 0 and ratio2 < ratio)
+            extra += (result if keep_second else second).train_seconds  # the attempt not kept
+            if keep_second:
                 result, model, trainer = second, second.model, retry
             if ratio2 > CHECK_RATIO:
-                if i > 0:
+                if i > 0:  # left out: its kept attempt's time is spent too
+                    extra += result.train_seconds
                     continue
                 winner_failed = True
         for store, item in zip(kept, (problem, model, result, trainer), strict=True):
@@ -93,7 +97,7 @@ def check_members(
         indexes.append(i)
     problems, models, kept_results, kept_trainers = kept
     fits = NetworkFits(problems, models)
-    return Checked(fits, kept_results, kept_trainers, indexes, notes, winner_failed)
+    return Checked(fits, kept_results, kept_trainers, indexes, notes, winner_failed, extra)
 
 
 def _outcome(index: int, ratio: float) -> str:

@@ -369,6 +369,7 @@ def _single_series(
         for note in checked.notes:
             emit("warning", note)
         fits, results, trainers = checked.fits, checked.results, checked.trainers
+        results[0].train_seconds += checked.extra_seconds  # counted in retrain_seconds
         record, network = record.subset(checked.kept), not checked.winner_failed
     combination, intervals = choose_final(
         record,
