@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmtune.features import rmse
 from lstmtune.final_forecast import NetworkFits
 
 CHECK_RATIO = 2.0  # in-sample validation RMSE over the trial's out-of-sample one
@@ -32,8 +33,7 @@ FLOOR = 1e-5  # the least out-of-sample RMSE counted, relative to the validation
 def in_sample_rmse(problem: Any, model: Any) -> float:
     """RMSE of ``model``'s forecasts of the validation rows, in original units."""
     val = problem.tensors("val")
-    pred = problem.predict(model, val)
-    return float(np.sqrt(np.mean((pred - val.raw_y) ** 2)))
+    return rmse(problem.predict(model, val), val.raw_y)
 
 
 def _ratio(problem: Any, model: Any, record: float) -> float:
@@ -41,8 +41,9 @@ def _ratio(problem: Any, model: Any, record: float) -> float:
     :data:`FLOOR` of the validation targets' mean size, so float rounding on a series an anchor
     forecasts almost exactly never fails a member. NaN (a network that forecasts NaN) is
     infinity."""
-    fit = in_sample_rmse(problem, model)
-    scale = float(np.mean(np.abs(problem.tensors("val").raw_y)))
+    val = problem.tensors("val")
+    fit = rmse(problem.predict(model, val), val.raw_y)
+    scale = float(np.mean(np.abs(val.raw_y)))
     ratio = fit / max(record, FLOOR * scale, float(np.finfo(np.float64).tiny))
     return ratio if np.isfinite(ratio) else float("inf")
 

@@ -16,6 +16,7 @@ from lstmtune.evaluate import (
     forecast_classical_baselines,
     forecast_metrics,
 )
+from lstmtune.features import rmse
 from lstmtune.forecast_members import average_forecast, check_same_origins
 from lstmtune.model import LSTMNet
 from lstmtune.progress import emit
@@ -134,8 +135,12 @@ class ValidationRecord:
         """Each member's validation RMSE in original units (empty without forecasts)."""
         if self.fits is None:
             return []
-        pairs = zip(self.fits.problems, self.fits.forecasts, strict=True)
-        return [_rmse(problem, forecast) for problem, forecast in pairs]
+        out = []
+        for problem, forecast in zip(self.fits.problems, self.fits.forecasts, strict=True):
+            truth = problem.tensors("val").raw_y
+            assert truth is not None
+            out.append(rmse(np.asarray(forecast), truth))
+        return out
 
     def subset(self, kept: list[int]) -> ValidationRecord:
         """The record of the members ``kept`` (indexes, the winner first)."""
@@ -203,12 +208,6 @@ def choose_final(
     fallback = meta.get("classical") or {}  # a partner that failed on train: its train+val fit
     tuning_meta = record.tuning_meta
     return combination, calibrate_intervals(fits, tuning_meta, combination, levels, fallback)
-
-
-def _rmse(problem: ForecastProblem, forecast: np.ndarray) -> float:
-    """RMSE of a forecast of the validation split, in original units."""
-    truth = problem.tensors("val").raw_y
-    return float(np.sqrt(np.mean((np.asarray(forecast) - truth) ** 2)))
 
 
 def validation_forecast(
