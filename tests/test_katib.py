@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -309,6 +310,43 @@ def test_trial_command_rejects_bad_parameters(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "--param" in out.stderr and "Traceback" not in out.stderr
+
+
+# the console script's ending, seen by an exit hook that writes a marker when the teardown runs
+ENTRY = (
+    "import atexit, sys\n"
+    "marker = sys.argv.pop(1)\n"
+    "atexit.register(lambda: open(marker, 'w').write('teardown'))\n"
+    "from lstmtune.cli import entry\n"
+    "entry()\n"
+)
+
+
+def test_trial_process_skips_the_teardown(tmp_path: Path) -> None:
+    """A trial pod's exit code is the trial's outcome: ``lstmtune trial`` ends with ``os._exit``
+    (an abort in a library's destructor at teardown cannot fail a finished trial); other
+    commands run the exit hooks as usual."""
+    cfg = _cfg()
+    parts, meta = prepare(cfg)
+    write_prepared(parts, meta, str(tmp_path / "d"))
+    marker = tmp_path / "teardown"
+    trial = [
+        "trial", "--data", str(tmp_path / "d"), "--config-b64", encode_config(cfg),
+        "--param", "units=7",
+    ]  # fmt: skip
+    env = {**os.environ, "COVERAGE_PROCESS_START": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", ENTRY, str(marker), *trial],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert out.returncode == 2 and "--param" in out.stderr
+    assert not marker.exists()
+    out = subprocess.run(
+        [sys.executable, "-c", ENTRY, str(marker), "config", "--reference"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0 and "data.target" in out.stdout
+    assert marker.read_text() == "teardown"
 
 
 # --------------------------------------------------------------------------------------------

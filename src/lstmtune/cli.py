@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -13,7 +16,7 @@ from lstmtune.cli_parser import RUN_FLAGS, build_parser
 from lstmtune.errors import KatibError, UserError
 from lstmtune.runner import PipelineFailed
 
-__all__ = ["RUN_FLAGS", "build_parser", "main"]
+__all__ = ["RUN_FLAGS", "build_parser", "entry", "main"]
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -299,5 +302,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+# commands whose process ends without the interpreter's teardown (see :func:`entry`)
+NO_TEARDOWN = ("trial",)
+
+
+def entry() -> None:
+    """The console script (``lstmtune``) and ``python -m lstmtune.cli``: :func:`main`'s exit code.
+
+    A Katib trial pod's exit code is the trial's outcome. After ``lstmtune trial`` has printed
+    its metrics, the interpreter's teardown (torch, numba and MLflow extension destructors) can
+    abort the process ("terminate called without an active exception", SIGABRT) on a loaded
+    machine, and Katib would mark a finished trial Failed. So ``trial`` ends with ``os._exit``
+    once its output is flushed (it keeps no MLflow fluent run and no exit hooks to run); other
+    commands exit normally, and so does every command under coverage, which writes its data from
+    an exit hook."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] and argv[0] in NO_TEARDOWN and not os.environ.get("COVERAGE_PROCESS_START"):
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
