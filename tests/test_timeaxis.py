@@ -158,6 +158,24 @@ def test_decimal_years_as_r_writes_them(per_year: int) -> None:
     assert place(pd.Series(gap), "time", freq=None, snap=False).gaps == [(700, 1)]
 
 
+@pytest.mark.parametrize(("per_year", "places"), [(12, 6), (12, 4), (7, 6), (52, 6), (4, 3)])
+def test_decimal_years_written_rounded(per_year: int, places: int) -> None:
+    """Decimal years rounded to a few places (``1987.083333``, as many exports and the R
+    datasets' CSV copies write them): the exact 1/k step, every row on its grid, a missing
+    period found as a gap, and a history written the same way passes the model's check."""
+    times = np.round(1987 + np.arange(300) / per_year, places)
+    placed = place(pd.Series(times), "time", freq=None, snap=False)
+    assert placed.axis.freq == f"{1 / per_year:.12g}"
+    assert np.array_equal(placed.positions, np.arange(300))
+    gap = np.delete(times, [100, 101])
+    assert place(pd.Series(gap), "time", freq=None, snap=False).gaps == [(100, 2)]
+    axis = {**placed.axis.to_dict(), "freq_source": "inferred"}
+    check_history(pd.DataFrame({"time": np.round(times[-50:], places)}), axis)
+    with pytest.raises(TimeAxisError, match="fit no frequency"):  # off the grid by a tenth
+        place(pd.Series(np.r_[times[:50], times[50:] + 0.1 / per_year]), "time", freq=None,
+              snap=False)  # fmt: skip
+
+
 def test_decimal_years_file_is_monthly_with_season_12(tmp_path: Path, make_cfg) -> None:
     """A monthly series as R writes ``data.frame(time = time(x), value = x)``: prepared on its
     1/12 grid, the season 12 from the step, the last time labelled with its

@@ -182,14 +182,8 @@ def infer_freq(keys: np.ndarray, kind: str) -> str | None:
     if len(keys) < 2:
         return None
     if kind == "number":
-        diffs = np.round(np.diff(keys), 9)
-        step, share = _modal_step(diffs)
-        if step is None or share < MIN_REGULAR_SHARE:
-            return None
-        ratio = diffs / step
-        if (np.abs(ratio - np.round(ratio)) > 1e-6).any():
-            return None
-        return _step_name((keys[-1] - keys[0]) / np.round(ratio).sum())
+        step = _number_step(keys)
+        return None if step is None else _step_name(step)
     times = pd.DatetimeIndex(keys)
     midnight = bool((times == times.normalize()).all())
     for flag, begin in ((times.day == 1, True), (times.is_month_end, False)):
@@ -210,6 +204,41 @@ def infer_freq(keys: np.ndarray, kind: str) -> str | None:
     if delta % day == pd.Timedelta(0):
         return "D" if delta == day else f"{delta // day}D"
     return str(to_offset(delta).freqstr)
+
+
+def written_slack(keys: np.ndarray, step: float) -> float:
+    """How far a number time may sit from its grid point because it was written rounded: half a
+    unit of the last decimal place the times are written with, where that unit is under a
+    hundredth of the step (monthly decimal years written ``1987.083333``: 5e-7); else 0."""
+    for places in range(10):
+        unit = 10.0**-places
+        scaled = keys / unit
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-3):
+            return unit / 2 if unit <= step / 100 else 0.0
+    return 0.0
+
+
+def _number_step(keys: np.ndarray) -> float | None:
+    """The step of sorted, distinct number times, or None: the span over the periods it holds,
+    where every step is a whole number of periods (up to :func:`written_slack`) and single steps
+    are at least :data:`MIN_REGULAR_SHARE` of them."""
+    diffs = np.diff(keys)
+    modal, _ = _modal_step(np.round(diffs, 9))
+    if modal is None:
+        return None
+    periods = np.round(diffs / modal)
+    if (periods < 1).any():
+        return None
+    step = float((keys[-1] - keys[0]) / periods.sum())  # precise beyond one rounded difference
+    slack = written_slack(keys, step)
+    whole = round(1 / step) if 0 < step < 1 else 0
+    if slack and whole > 1 and abs(step - 1 / whole) * periods.sum() <= 4 * slack:
+        step = 1 / whole  # rounded times of a step of 1/k (R's decimal years): the exact step
+    periods = np.round(diffs / step)
+    tolerance = 1e-6 * step + 4 * slack
+    if (periods < 1).any() or (np.abs(diffs - periods * step) > tolerance).any():
+        return None
+    return step if float(np.mean(periods == 1)) >= MIN_REGULAR_SHARE else None
 
 
 def _step_name(step: float) -> str:
@@ -302,8 +331,9 @@ def place(
     if kind == "number":
         start = float(keys[0])
         where = (keys - start) / float(offset)
-        positions = np.floor(where + 1e-6).astype(np.int64)  # the on-grid tolerance below
-        on_grid = np.abs(where - np.round(where)) <= 1e-6
+        tolerance = 1e-6 + 2 * written_slack(keys, float(offset)) / float(offset)
+        positions = np.floor(where + tolerance).astype(np.int64)  # the on-grid tolerance below
+        on_grid = np.abs(where - np.round(where)) <= tolerance
         _check_size(int(positions[-1]) + 1, len(keys), name)
         grid: np.ndarray = start + np.arange(int(positions[-1]) + 1) * float(offset)
     else:
