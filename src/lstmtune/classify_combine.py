@@ -25,7 +25,8 @@ published training's record (:mod:`lstmtune.classify_record`), 0.34 / 0.66 and 0
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from lstmtune.config import RunConfig
 from lstmtune.ensemble import EnsembleNet
 from lstmtune.final_classify import FinalClassifier, class_proba
 from lstmtune.training import ClassifyProblem
+
+if TYPE_CHECKING:
+    from lstmtune.rocket import RocketNet
 
 
 def network_evidence(
@@ -122,30 +126,56 @@ def _shares(
     )
 
 
-def with_rocket(
-    final: FinalClassifier,
-    problem: ClassifyProblem,
-    seed: int,
-    network: tuple[float, int, str] | None = None,
-    oof: list[float] | None = None,
-) -> tuple[FinalClassifier, dict[str, Any]]:
-    """``final``'s networks averaged with a MiniRocket member fitted on train+val, by stacking
-    where ``oof`` (the networks' held-out sequences' cross-entropies: k-fold of the published
-    training on a small set, else the winning trial's validation split) lines up with
-    MiniRocket's leave-one-out ones, else by :func:`evidence_weights` of ``network`` =
-    ``(cross-entropy, sequences it was measured on, how)``; and the ``combination`` record of the
-    summary. Raises whatever the fit raises (aeon missing, a class absent from train+val)."""
+@dataclass
+class RocketMember:
+    """MiniRocket fitted on train+val and its shares beside the networks, chosen before the
+    networks are trained (:func:`rocket_member`)."""
+
+    rocket: RocketNet
+    seed: int
+    fit: dict[str, Any]  # what the evaluation reports of the fit (``loo_log_loss`` ...)
+    losses: list[float]  # each train+val sequence's leave-one-out cross-entropy
+
+
+def rocket_member(problem: ClassifyProblem, seed: int) -> RocketMember:
+    """MiniRocket fitted on train+val with its leave-one-out record. Raises whatever the fit
+    raises (aeon missing, a class absent from train+val)."""
     from lstmtune.rocket_fit import fit_rocket
 
-    data, test = problem.tensors("train", "val"), problem.tensors("test")
+    data = problem.tensors("train", "val")
     rocket, fit = fit_rocket(
         data.x, data.lengths, data.y.cpu().numpy(), len(problem.classes), seed=seed
     )
-    losses = fit.pop("loo_log_losses")
-    shares, evidence, rule = _shares(network, oof, fit, losses, len(problem.tensors("val")))
+    return RocketMember(rocket, seed, fit, fit.pop("loo_log_losses"))
+
+
+def rocket_shares(
+    member: RocketMember,
+    problem: ClassifyProblem,
+    network: tuple[float, int, str] | None = None,
+    oof: list[float] | None = None,
+) -> tuple[tuple[float, float], dict[str, Any], str]:
+    """``(network share, MiniRocket share), evidence, rule``: stacking where ``oof`` (the
+    networks' held-out sequences' cross-entropies: k-fold of the published training on a small
+    set, else the winning trial's validation split) lines up with MiniRocket's leave-one-out
+    ones, else :func:`evidence_weights` of ``network`` = ``(cross-entropy, sequences it was
+    measured on, how)``."""
+    return _shares(network, oof, member.fit, member.losses, len(problem.tensors("val")))
+
+
+def with_rocket(
+    final: FinalClassifier,
+    problem: ClassifyProblem,
+    member: RocketMember,
+    choice: tuple[tuple[float, float], dict[str, Any], str],
+) -> tuple[FinalClassifier, dict[str, Any]]:
+    """``final``'s networks averaged with the MiniRocket ``member`` by the shares of ``choice``
+    (:func:`rocket_shares`); and the ``combination`` record of the summary."""
+    shares, evidence, rule = choice
+    rocket, test = member.rocket, problem.tensors("test")
     nets = list(final.model.members) if isinstance(final.model, EnsembleNet) else [final.model]
     weights = [shares[0] / len(nets)] * len(nets) + [shares[1]]
-    entry = {"kind": "minirocket", "rocket": rocket.spec, "seed": int(seed)}
+    entry = {"kind": "minirocket", "rocket": rocket.spec, "seed": member.seed}
     members = [{**m, "weight": w} for m, w in zip([*final.members, entry], weights, strict=True)]
     proba = class_proba(rocket, test)
     accuracy = float(np.mean(proba.argmax(axis=1) == test.y.cpu().numpy()))
@@ -153,7 +183,7 @@ def with_rocket(
         "weights": {"network": round(shares[0], 6), "minirocket": round(shares[1], 6)},
         "rule": rule,
         "evidence": evidence,
-        "minirocket": fit,
+        "minirocket": member.fit,
         "description": _description(shares, len(nets), evidence),
     }
     model = EnsembleNet([*nets, rocket], weights).eval()

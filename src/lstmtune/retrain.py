@@ -78,69 +78,6 @@ class FinalTrainer:
         )
 
 
-def _with_rocket(
-    cfg: RunConfig, final: Any, problem: Any, best: dict[str, Any], trainer: FinalTrainer
-) -> tuple[Any, dict[str, Any] | None]:
-    """The classifier averaged with MiniRocket
-    (:func:`~lstmtune.classify_combine.with_rocket`), weighed by the winning trial's
-    cross-entropy where it is one (:func:`~lstmtune.classify_combine.network_evidence`) — on a
-    small set by the record of k-fold of the published training instead
-    (:func:`~lstmtune.classify_record.published_record`); the networks alone, with a one-line
-    warning, when MiniRocket cannot be fitted (aeon missing, a fit that fails)."""
-    from lstmtune.classify_combine import network_evidence, with_rocket
-    from lstmtune.progress import emit
-
-    try:
-        oof = (best.get("extra") or {}).get("oof_log_loss")
-        evidence = network_evidence(cfg, problem, best)
-        if evidence is not None:  # any tuning backend; a small set only
-            oof, evidence = _published_record(problem, trainer, oof, evidence)
-        return with_rocket(final, problem, cfg.train.seed, evidence, oof)
-    except Exception as exc:  # aeon missing or a fit that fails: publish the networks
-        emit("warning", f"warning: MiniRocket not combined: {type(exc).__name__}: {exc}")
-        return final, None
-
-
-def _published_record(
-    problem: Any, trainer: FinalTrainer, oof: list[float] | None, evidence: tuple[float, int, str]
-) -> tuple[list[float] | None, tuple[float, int, str]]:
-    """The networks' stacking record on a small set: k-fold of the published training
-    (:mod:`lstmtune.classify_record`) in place of the winning trial's own (Katib's too, which
-    keeps none); elsewhere, or when it fails or is not finite, the trial's, with a warning."""
-    import time
-
-    from lstmtune.classify_record import RECORD_BY, published_record
-    from lstmtune.crossval import small_set
-    from lstmtune.progress import emit
-
-    if not small_set(problem):
-        return oof, evidence
-    started = time.perf_counter()
-    try:
-        record = published_record(
-            problem,
-            trainer.params,
-            trainer.epochs,
-            seed=trainer.seed,
-            device=trainer.device,
-            grad_clip=trainer.cfg.train.grad_clip,
-            amp=trainer.cfg.train.amp,
-        )
-    except Exception as exc:  # the trial's record is still evidence
-        emit("warning", f"warning: k-fold of the published training failed: {exc!r}")
-        return oof, evidence
-    if record is None or not all(math.isfinite(v) for v in record):
-        emit("warning", "warning: k-fold of the published training gave no finite record")
-        return oof, evidence
-    mean = sum(record) / len(record)
-    emit(
-        "info",
-        f"k-fold of the published training (for the shares): cross-entropy {mean:.4g} of"
-        f" {len(record)} held-out sequences in {time.perf_counter() - started:.0f} s",
-    )
-    return record, (mean, len(record), RECORD_BY)
-
-
 def _evaluation_record(
     ev: Any, metric: str, base_name: str, beats: bool, gate: str, combination: Any
 ) -> dict[str, Any]:
@@ -243,14 +180,15 @@ def train_best_step(
         problem = make_problem(parts, meta, params)
         final = None  # classification: an annealed ensemble (evaluate.ensemble networks)
         if meta["task"] == "classify" and not best.get("schedule"):
+            from lstmtune.classify_publish import publish_classifier
             from lstmtune.crossval import ensemble_size, final_epochs
+            from lstmtune.training import ClassifyProblem
 
+            assert isinstance(problem, ClassifyProblem)
             epochs = trainer.epochs = final_epochs(problem, params, epochs)
             size = ensemble_size(cfg.evaluate.ensemble, problem)
-            final = result = trainer.ensemble(problem, size)
-            if cfg.evaluate.combine:
-                final, combination = _with_rocket(cfg, final, problem, best, trainer)
-                result = final
+            final, combination = publish_classifier(cfg, problem, best, trainer, size)
+            result = final
         else:
             result = trainer.final(problem, best)
         results = [result]
