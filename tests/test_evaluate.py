@@ -138,3 +138,8 @@ def test_the_margin_says_worse_better_or_a_tie() -> None:
     assert margin(0.8867, 0.8867, "macro_f1") == "a tie"  # not "0.0% better"
     decision = decide_promotion("macro_f1", 0.8867, None, 0.8867, "minirocket")
     assert decision.alias == "challenger" and decision.reason.endswith(": a tie")
+    # AutoARIMA published alone (the network left out) against the auto_arima baseline: the
+    # same forecasts, the RMSE summed in another order (a UK gas series, 2026-12-02)
+    same = decide_promotion("rmse", 3092.6682828009725, None, 3092.668282800973, "auto_arima")
+    assert same.alias == "challenger" and same.reason.endswith(": a tie")
+    assert decide_promotion("rmse", 3092.66, None, 3092.668282800973).alias == "champion"

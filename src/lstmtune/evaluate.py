@@ -115,7 +115,19 @@ def best_baseline(baselines: dict[str, dict[str, float]], metric: str) -> tuple[
     return name, values[name]
 
 
+#: scores this close (relative) are a tie: a published forecast that is a classical baseline's
+#: own (the network left out) must not beat it by the last digits of a different summation
+TIE_TOLERANCE = 1e-9
+
+
+def tied(a: float, b: float) -> bool:
+    return a == b or math.isclose(a, b, rel_tol=TIE_TOLERANCE, abs_tol=0.0)
+
+
 def better(a: float, b: float, metric: str) -> bool:
+    """``a`` is better than ``b`` on ``metric`` (a tie is not)."""
+    if tied(a, b):
+        return False
     return a > b if HIGHER_IS_BETTER[metric] else a < b
 
 
@@ -165,7 +177,7 @@ def gate_baseline(
 def margin(new: float, reference: float, metric: str) -> str:
     """How far ``new`` is from ``reference``, in words (``12.3% worse``; ``a tie`` when equal:
     a classifier that equals MiniRocket's test score neither beats nor trails it)."""
-    if new == reference:
+    if tied(new, reference):
         return "a tie"
     if reference == 0 or not (math.isfinite(new) and math.isfinite(reference)):
         return f"by {abs(new - reference):.4g}"

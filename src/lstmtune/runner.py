@@ -344,9 +344,8 @@ def format_summary(s: dict[str, Any]) -> str:
         )
     verdict = "beats" if s["beats_baseline"] else "DOES NOT beat"
     lines.append(
-        f"  -> the model {verdict} the best {s.get('gate', 'naive')} baseline"
-        f" ({s['best_baseline']})"
-        f" on test {s['primary_metric']}"
+        f"  -> the model {verdict} the best baseline of the {s.get('gate', 'naive')} gate"
+        f" ({s['best_baseline']}) on test {s['primary_metric']}"
     )
     intervals = summary_line(s["test_metrics"])  # flagged when > 10 points off nominal
     if intervals:
