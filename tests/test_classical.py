@@ -91,28 +91,33 @@ def test_ets_spec_reproduces_statsforecast(airline: np.ndarray, horizon: int) ->
 
 def _series(name: str) -> tuple[np.ndarray, int, int]:
     """``(series, season, fit rows)`` of a benchmark series, or a random walk with drift."""
-    if name == "drift":
-        return np.cumsum(np.random.default_rng(0).normal(0.5, 1.0, 120)) + 50.0, 1, 100
+    if name in ("drift", "crossing"):  # a positive random walk with drift, one through zero
+        walk = np.cumsum(np.random.default_rng(0).normal(0.5, 1.0, 120))
+        return walk + (50.0 if name == "drift" else -20.0), 1, 100
     column, season = {"wineind": ("sales", 12), "nile": ("volume", 1)}[name]
     y = pd.read_csv(BENCH_DATA / f"{name}.csv")[column].to_numpy(dtype=np.float64)
     return y, season, len(y) - 24
 
 
 @pytest.mark.parametrize("horizon", [1, 3])
-@pytest.mark.parametrize("name", ["airline", "wineind", "nile", "drift"])
+@pytest.mark.parametrize("name", ["airline", "wineind", "nile", "drift", "crossing"])
 def test_arima_spec_reproduces_statsforecast_after_its_warmup(
     airline: np.ndarray, name: str, horizon: int
 ) -> None:
     """The JSON spec's Kalman filter gives statsforecast's own ``forward`` forecasts from every
     origin after the warmup, MA terms included (wineind: (0,1,1)(0,1,1)[12], where the earlier
     conditional-sum-of-squares recursion was 0.2 standard deviations off at early origins and
-    1e-3 at the test ones; nile (1,1,1); a drift)."""
+    1e-3 at the test ones; nile (1,1,1); a drift). A positive series' spec is AutoARIMA on its
+    log values (``exp`` of that model's forecasts); one through zero keeps the raw values."""
     y, season, fit_end = (airline, 12, 122) if name == "airline" else _series(name)
-    model = fit_model("arima", y[:fit_end], season)
     spec = json.loads(json.dumps(fit_spec("arima", y[:fit_end], season)))
     assert spec["kind"] == "arima" and arima_warmup(spec) < fit_end
+    assert bool(spec.get("log")) == (name != "crossing")
+    z = np.log(y) if spec.get("log") else y
+    model = fit_model("arima", z[:fit_end], season)
     ends = np.arange(arima_warmup(spec), len(y) - horizon)
-    reference = np.array([model.forward(y=y[: t + 1], h=horizon)["mean"] for t in ends])
+    reference = np.array([model.forward(y=z[: t + 1], h=horizon)["mean"] for t in ends])
+    reference = np.exp(reference) if spec.get("log") else reference
     mine = spec_forecasts(spec, y, ends, horizon, season)
     assert np.abs(mine - reference).max() <= 1e-7 * np.std(y)
 
@@ -395,3 +400,22 @@ def test_a_series_too_short_for_the_classical_fit_keeps_the_lstm_path_with_a_war
     warnings = add_classical(meta, parts, "train", extend_space=True)
     assert len(warnings) == 2 and all("could not be fitted" in w for w in warnings)
     assert meta["classical"] == {} and meta["search_space"]["anchor"] == anchor
+
+
+def test_a_log_arima_reads_a_history_value_at_or_below_zero_at_its_floor(
+    airline: np.ndarray,
+) -> None:
+    """A consumer's history may hold a value the fitted series never had: a log model reads it at
+    half the fitted series' smallest value and still forecasts."""
+    spec = fit_spec("arima", airline[:122], 12)
+    assert spec["log"] and spec["log_floor"] == airline[:122].min() / 2
+    assert spec["method"].endswith(" on log values")
+    y = airline.copy()
+    y[125] = 0.0
+    ends = np.arange(120, 143)
+    out = spec_forecasts(spec, y, ends, 2, 12)
+    assert np.isfinite(out).all()
+    floored = spec_forecasts(spec, np.where(y > 0, y, spec["log_floor"]), ends, 2, 12)
+    assert np.array_equal(out, floored)
+    raw = spec_forecasts({**spec, "log": False}, np.log(airline), ends, 2, 12)
+    assert np.allclose(spec_forecasts(spec, airline, ends, 2, 12), np.exp(raw))

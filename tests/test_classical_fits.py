@@ -16,7 +16,14 @@ import pytest
 
 import lstmtune
 from lstmtune.classical import classical_baselines, fit_specs
-from lstmtune.classical_fits import PendingFit, add_classical, start_classical
+from lstmtune.classical_fits import (
+    PendingFit,
+    add_classical,
+    arima_log,
+    fit_all,
+    log_by_validation,
+    start_classical,
+)
 from lstmtune.config import RunConfig
 
 AIRLINE = Path(lstmtune.__file__).parent / "example_data" / "airline_passengers.csv"
@@ -144,3 +151,35 @@ def test_train_best_with_the_child_writes_what_it_writes_without(
     assert set(here["baseline_metrics"]) >= {"auto_arima", "auto_ets"}
     for key in ("baseline_metrics", "baseline_forecasts", "test_metrics", "combination"):
         assert there[key] == here[key], key
+
+
+def _seasonal(multiplicative: bool, n: int = 132) -> np.ndarray:
+    """Monthly: a season whose swing grows with the level (multiplicative), or a season of a
+    fixed size around a slowly rising level, with noise."""
+    t = np.arange(n)
+    noise = np.random.default_rng(3).normal(0.0, 0.02, n)
+    season = np.sin(2 * np.pi * t / 12)
+    if multiplicative:
+        return 100.0 * np.exp(0.03 * t) * (1 + 0.35 * season) * (1 + noise)
+    return 60.0 + 0.1 * t + 25.0 * season + 60.0 * noise
+
+
+@pytest.mark.parametrize("multiplicative", [True, False])
+def test_the_arima_is_fitted_on_log_values_where_validation_prefers_it(
+    multiplicative: bool,
+) -> None:
+    """The prepare step chooses log or raw values for AutoARIMA by the validation split's
+    one-step errors (fitted on train); the train-best step's fit on train+val keeps the choice,
+    in the child process as here. A series through zero stays raw."""
+    y = _seasonal(multiplicative)
+    assert log_by_validation(y, 100, 116, 12) is multiplicative
+    meta = {"splits": {"val": {"end": 116}}}
+    specs, _ = fit_all(y, 100, 12, None, 116)
+    assert bool(specs["arima"].get("log")) is multiplicative
+    meta["classical"] = specs
+    assert arima_log(meta) is multiplicative
+    here, _ = fit_all(y, 116, 12, arima_log(meta), None)
+    child = PendingFit(y, 116, 12, parallel=True, log=arima_log(meta))
+    assert child.proc is not None and child.result()[0] == json.loads(json.dumps(here))
+    assert bool(here["arima"].get("log")) is multiplicative
+    assert not log_by_validation(y - y[:116].mean(), 100, 116, 12)

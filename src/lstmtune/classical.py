@@ -6,14 +6,13 @@ Two uses:
 * **baselines** (:func:`classical_baselines`): fitted on train+val and scored on the test origins
   with the protocol the LSTM is scored with. The forecasts come from statsforecast itself
   (``forward``: the fitted model filtered over the true history, nothing re-estimated).
-* **anchors and combinations** (:func:`fit_spec`, :func:`spec_forecasts`): a fitted ARIMA or ETS
-  model reduced to a small JSON spec (orders and coefficients, or components, smoothing
-  parameters and initial states) and a numpy recursion that forecasts from it, stored as JSON in
-  the registered model and recomputed on the consumer's history (no pickle; statsforecast only to
-  fit a series a many-series model never saw). Both reproduce statsforecast's ``forward``: the
-  ETS recursion, and for ARIMA the exact Kalman filter of R's ``arima`` (the seasonal naive
-  forecast before ``d + D*m + p + P*m`` rows, while the filter reads mostly its diffuse start).
-
+* **anchors and combinations** (:func:`fit_spec`, :func:`spec_forecasts`): a fitted ARIMA (on
+  log values for a positive series: :mod:`lstmtune.classical_log`) or ETS model as a JSON spec
+  (orders and coefficients, or components, parameters and initial states) and a numpy recursion
+  that forecasts from it, stored in the registered model and recomputed on the consumer's
+  history (no pickle; statsforecast only to fit a series a many-series model never saw). Both
+  reproduce statsforecast's ``forward``: the ETS recursion, and for ARIMA the exact Kalman filter
+  of R's ``arima`` (the seasonal naive forecast before ``d + D*m + p + P*m`` rows).
 A fit that fails (too short, constant, odd data) raises :class:`ClassicalError`; callers go on."""
 
 from __future__ import annotations
@@ -30,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from lstmtune.classical_log import back, log_values, logged, on_log
+
 KINDS = ("arima", "ets")  # anchors / combination partners the LSTM can use
 BASELINE_NAMES = {"arima": "auto_arima", "ets": "auto_ets", "theta": "auto_theta"}
-# AutoARIMA's cost grows with the season length: fit on the last FIT_SEASONS seasons (at least
-# MIN_FIT_POINTS rows), and above a season of 24 with the CSS approximation during the order
-# search (R ``auto.arima``'s default for long or high-frequency series). Seasons longer than
-# MAX_ARIMA_SEASON are not fitted at all (a weekly season of half-hours, 336, takes hours).
+# AutoARIMA's cost grows with the season: fit on the last FIT_SEASONS seasons (>= MIN_FIT_POINTS
+# rows), above a season of 24 with CSS in the order search (R ``auto.arima``'s default for long
+# series); no fit above MAX_ARIMA_SEASON (a weekly season of half-hours, 336, takes hours).
 FIT_SEASONS = 8
 MIN_FIT_POINTS = 240
 MAX_ARIMA_SEASON = 60
@@ -79,13 +79,11 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
         raise ClassicalError(
             f"auto_arima: season {season} is longer than {MAX_ARIMA_SEASON}; not fitted (cost)"
         )
-    model: Any
+    model: Any = AutoTheta(season_length=season)
     if kind == "arima":
         model = AutoARIMA(season_length=season, approximation=season > 24)
     elif kind == "ets":
         model = AutoETS(season_length=season)
-    else:
-        model = AutoTheta(season_length=season)
     try:
         with _quiet():
             model.fit(y)
@@ -166,9 +164,15 @@ def classical_baselines(
 # --- JSON specs and numpy recursions (anchors, combinations, serving) ---------------------------
 
 
-def fit_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
-    """Fit ``kind`` (``arima``/``ets``) on ``y`` and reduce it to a JSON spec for
-    :func:`spec_forecasts`. Raises :class:`ClassicalError`."""
+def fit_spec(kind: str, y: np.ndarray, period: int, log: bool = False) -> dict[str, Any]:
+    """Fit ``kind`` (``arima``/``ets``; ARIMA on log values with ``log`` where :func:`on_log`) on
+    ``y`` as a JSON spec for :func:`spec_forecasts`. Raises :class:`ClassicalError`."""
+    if kind == "arima" and log and on_log(y):
+        return logged(_fitted_spec(kind, np.log(y), period), y)
+    return _fitted_spec(kind, y, period)
+
+
+def _fitted_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
     model = fit_model(kind, y, period)
     m = model.model_
     if kind == "ets":
@@ -412,7 +416,7 @@ def spec_forecasts(
             out = _ets_forecasts(spec, y, ends, horizon)
             early = np.zeros(len(ends), dtype=bool)
         elif spec["kind"] == "arima":
-            out = _arima_forecasts(spec, y, ends, horizon)
+            out = back(spec, _arima_forecasts(spec, log_values(spec, y), ends, horizon))
             early = ends + 1 < arima_warmup(spec)
         else:
             raise ValueError(f"unknown classical model {spec['kind']!r}")
@@ -431,15 +435,15 @@ def spec_forecasts(
 
 
 def fit_specs(
-    y: np.ndarray, fit_end: int, period: int, kinds: tuple[str, ...] = KINDS
+    y: np.ndarray, fit_end: int, period: int, kinds: tuple[str, ...] = KINDS, log: bool = False
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """JSON specs of the classical models fitted on ``y[:fit_end]`` and, for the ones that could
-    not be fitted, the reason."""
+    """JSON specs of the classical models fitted on ``y[:fit_end]`` (ARIMA on log values with
+    ``log``) and, for the ones that could not be fitted, the reason."""
     specs: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     for kind in kinds:
         try:
-            specs[kind] = fit_spec(kind, y[:fit_end], period)
+            specs[kind] = fit_spec(kind, y[:fit_end], period, log)
         except ClassicalError as exc:
             failed[kind] = str(exc)
     return specs, failed

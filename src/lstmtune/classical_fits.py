@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from lstmtune import classical, prefork
+from lstmtune.classical_log import on_log
 
 
 class PendingFit:
@@ -41,14 +42,18 @@ class PendingFit:
         parallel: bool,
         baseline_ends: np.ndarray | None = None,
         horizon: int = 1,
+        log: bool | None = False,
+        val_end: int | None = None,
     ) -> None:
         self.y, self.fit_end, self.period = y, fit_end, period
+        self.log, self.val_end = log, val_end
         self.ends, self.horizon = baseline_ends, horizon
         self.proc: prefork.ChildProcess | None = None
         self._specs: dict[str, Any] | None = None  # the child's first answer
         self._rest: dict[str, Any] | None = None  # and its second (the baselines)
         if parallel:
             request: dict[str, Any] = {"y": y.tolist(), "fit_end": fit_end, "period": period}
+            request.update(log=log, val_end=val_end)
             if baseline_ends is not None:
                 request.update(ends=baseline_ends.tolist(), horizon=horizon)
             self._start(json.dumps(request))
@@ -85,7 +90,7 @@ class PendingFit:
             self._specs = self._line()
         if self._specs is not None:
             return self._specs["specs"], self._specs["failed"]
-        return classical.fit_specs(self.y, self.fit_end, self.period)
+        return fit_all(self.y, self.fit_end, self.period, self.log, self.val_end)
 
     def baselines(
         self, y: np.ndarray, ends: np.ndarray, horizon: int, period: int
@@ -126,7 +131,54 @@ def start_classical(
     if baselines:  # the test windows of forecast featurizers (lstmtune.features.split_ends)
         ends = np.arange(int(meta["splits"]["test"]["start"]) - 1, len(y) - horizon)
     period = int(meta["seasonal_period"])
-    return PendingFit(y, end, period, parallel=parallel, baseline_ends=ends, horizon=horizon)
+    train = fit_split == "train"  # ARIMA on log values chosen on the validation split, then kept
+    return PendingFit(
+        y,
+        end,
+        period,
+        parallel=parallel,
+        baseline_ends=ends,
+        horizon=horizon,
+        log=None if train else arima_log(meta),
+        val_end=int(meta["splits"]["val"]["end"]) if train else None,
+    )
+
+
+def arima_log(meta: dict[str, Any]) -> bool:
+    """Whether the run's ARIMA is fitted on log values (as the tuning-time fit chose)."""
+    return bool(((meta.get("classical") or {}).get("arima") or {}).get("log"))
+
+
+def log_by_validation(y: np.ndarray, fit_end: int, val_end: int, period: int) -> bool:
+    """AutoARIMA on log values (True) or on the values: whichever forecasts the rows
+    ``fit_end .. val_end - 1`` (the validation split) better one step ahead with the true
+    history, both fitted on the rows before them; the values where one is not positive or a fit
+    fails. On 55 positive public series (:mod:`lstmtune.classical_log`) this chose log on 33 and
+    gave the mean of AutoARIMA and AutoETS 1.020x the better of the two on test on average
+    (geometric 1.012), against 1.050 (1.039) always on the values and 1.024 (1.015) always on
+    log values: log alone lost on wineind (1.21x), airmiles and freeny, which this keeps raw."""
+    if val_end <= fit_end or not on_log(y[:val_end]):
+        return False
+    ends = np.arange(fit_end - 1, val_end - 1)
+    errors = []
+    for log in (False, True):
+        try:
+            spec = classical.fit_spec("arima", y[:fit_end], period, log)
+        except classical.ClassicalError:
+            return False
+        pred = classical.spec_forecasts(spec, y[:val_end], ends, 1, period)[:, 0]
+        errors.append(float(np.mean((pred - y[ends + 1]) ** 2)))
+    return errors[1] < errors[0]
+
+
+def fit_all(
+    y: np.ndarray, fit_end: int, period: int, log: bool | None, val_end: int | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """:func:`lstmtune.classical.fit_specs` of ``y[:fit_end]``, its ARIMA on log values per
+    ``log``; None: as :func:`log_by_validation` of the rows up to ``val_end`` chooses."""
+    if log is None:
+        log = val_end is not None and log_by_validation(y, fit_end, val_end, period)
+    return classical.fit_specs(y, fit_end, period, log=log)
 
 
 def add_classical(
@@ -168,7 +220,7 @@ def _answer(request: dict[str, Any]) -> None:
     """The specs on one line, then (when asked) the baselines on the next."""
     y = np.asarray(request["y"], dtype=np.float64)
     fit_end, period = int(request["fit_end"]), int(request["period"])
-    specs, failed = classical.fit_specs(y, fit_end, period)
+    specs, failed = fit_all(y, fit_end, period, request.get("log", False), request.get("val_end"))
     _say({"specs": specs, "failed": failed})  # the step can go on with these
     if "ends" in request:
         ends = np.asarray(request["ends"], dtype=np.int64)

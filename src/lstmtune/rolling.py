@@ -79,6 +79,7 @@ def add_fold_classical(meta: dict[str, Any], parts: dict[str, Any], folds: int) 
     that fails on a fold's shorter history keeps the train split's fit in that fold; the
     returned warnings (one line each) say so."""
     from lstmtune.classical import BASELINE_NAMES, fit_specs
+    from lstmtune.classical_fits import arima_log
 
     if folds < 2 or not meta.get("classical"):
         return []
@@ -88,7 +89,7 @@ def add_fold_classical(meta: dict[str, Any], parts: dict[str, Any], folds: int) 
     period = int(meta["seasonal_period"])
     meta["classical_folds"], warnings = {}, []
     for start in fold_starts(meta, folds):
-        specs, failed = fit_specs(y, start, period, kinds)
+        specs, failed = fit_specs(y, start, period, kinds, log=arima_log(meta))
         meta["classical_folds"][str(start)] = specs
         warnings += [
             f"warning: {BASELINE_NAMES[k]} could not be fitted on the {start} rows before a"
