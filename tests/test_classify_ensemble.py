@@ -38,6 +38,7 @@ from lstmtune.errors import UserError
 from lstmtune.evaluate import TestEvaluation
 from lstmtune.final_classify import (
     ANNEAL_PIECES,
+    FinalClassifier,
     annealed_rate,
     annealed_train,
     class_proba,
@@ -63,6 +64,22 @@ PARAMS: dict[str, Any] = {
     "conv_filters": 4,
     "patch": 1,
 }
+
+
+def with_new_rocket(
+    final: FinalClassifier,
+    problem: ClassifyProblem,
+    *,
+    seed: int,
+    network: tuple[float, int, str] | None = None,
+    oof: list[float] | None = None,
+) -> tuple[FinalClassifier, dict[str, Any]]:
+    """MiniRocket fitted on ``problem``, its shares chosen, and combined with ``final``'s
+    networks (what the retrain step does, :mod:`lstmtune.classify_publish`, in one call)."""
+    from lstmtune.classify_combine import rocket_member, rocket_shares, with_rocket
+
+    member = rocket_member(problem, seed)
+    return with_rocket(final, problem, member, rocket_shares(member, problem, network, oof))
 
 
 def classify_config(tmp_path: Path, n_per_class: int = 12, **overrides: Any) -> RunConfig:

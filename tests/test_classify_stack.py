@@ -5,34 +5,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from lstmtune.classify_combine import rocket_member, rocket_shares, with_rocket
 from lstmtune.classify_stack import aligned, stacking_evidence, stacking_shares
 from lstmtune.combine import describe
 from lstmtune.data.prepare import prepare
-from lstmtune.final_classify import FinalClassifier, class_proba, fit_ensemble
+from lstmtune.final_classify import class_proba, fit_ensemble
 from lstmtune.kept_forecasts import without_forecasts
 from lstmtune.rocket_fit import fit_rocket
-from lstmtune.training import ClassifyProblem
-from tests.test_classify_ensemble import PARAMS, _problem, classify_config
-
-
-def _with_rocket(
-    final: FinalClassifier,
-    problem: ClassifyProblem,
-    *,
-    seed: int,
-    network: tuple[float, int, str] | None = None,
-    oof: list[float] | None = None,
-) -> tuple[FinalClassifier, dict[str, Any]]:
-    """MiniRocket fitted, its shares chosen, and combined with ``final``'s networks."""
-    member = rocket_member(problem, seed)
-    return with_rocket(final, problem, member, rocket_shares(member, problem, network, oof))
+from tests.test_classify_ensemble import PARAMS, _problem, classify_config, with_new_rocket
 
 
 def _ce(p: np.ndarray) -> np.ndarray:
@@ -89,7 +73,7 @@ def test_with_a_held_out_record_the_shares_are_stacked(tmp_path: Path) -> None:
     assert loo.mean() == pytest.approx(fit["loo_log_loss"], abs=1e-4)
     record = [0.05 if i % 2 else 3.0 for i in range(len(data))]  # right on half, wrong on half
     expected = stacking_shares(np.asarray(record), loo)
-    combined, combination = _with_rocket(
+    combined, combination = with_new_rocket(
         final, problem, seed=0, network=(1.5, len(data), "k-fold"), oof=record
     )
     assert combination["rule"] == "stacking" and "loo_log_losses" not in combination["minirocket"]
@@ -103,10 +87,12 @@ def test_with_a_held_out_record_the_shares_are_stacked(tmp_path: Path) -> None:
     nets, rocket = class_proba(final.model, test), class_proba(combined.model.members[-1], test)
     w = combination["weights"]["network"]
     assert np.allclose(class_proba(combined.model, test), w * nets + (1 - w) * rocket, atol=1e-5)
-    _, fallback = _with_rocket(final, problem, seed=0, network=(1.5, 10, "k-fold"), oof=[0.1] * 3)
+    _, fallback = with_new_rocket(
+        final, problem, seed=0, network=(1.5, 10, "k-fold"), oof=[0.1] * 3
+    )
     assert fallback["rule"] == "evidence"
     sure = [0.0] * len(data)  # the networks right and certain on every held-out sequence
-    _, alone = _with_rocket(final, problem, seed=0, network=(0.0, len(data), "k-fold"), oof=sure)
+    _, alone = with_new_rocket(final, problem, seed=0, network=(0.0, len(data), "k-fold"), oof=sure)
     assert alone["weights"] == {"network": 1.0, "minirocket": 0.0}
     assert "MiniRocket got almost no weight" in str(describe(alone))
 

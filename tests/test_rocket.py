@@ -18,15 +18,11 @@ from sklearn.linear_model import RidgeClassifierCV
 from lstmtune.classify_combine import (
     evidence_weights,
     network_evidence,
-    rocket_member,
-    rocket_shares,
-    with_rocket,
 )
 from lstmtune.combine import describe
 from lstmtune.config import load_config
 from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.final_classify import (
-    FinalClassifier,
     class_proba,
     evaluate_classify,
     fit_ensemble,
@@ -34,21 +30,14 @@ from lstmtune.final_classify import (
 from lstmtune.rocket import RocketNet, edge_pad
 from lstmtune.rocket_fit import ALPHAS, fit_rocket, loo_temperature
 from lstmtune.serving import WEIGHTS, Predictor, save_model_dir
-from lstmtune.training import ClassifyProblem
-from tests.test_classify_ensemble import PARAMS, _frame, _prepared, _problem, model_spec
-
-
-def _with_rocket(
-    final: FinalClassifier,
-    problem: ClassifyProblem,
-    *,
-    seed: int,
-    network: tuple[float, int, str] | None = None,
-    oof: list[float] | None = None,
-) -> tuple[FinalClassifier, dict[str, Any]]:
-    """MiniRocket fitted, its shares chosen, and combined with ``final``'s networks."""
-    member = rocket_member(problem, seed)
-    return with_rocket(final, problem, member, rocket_shares(member, problem, network, oof))
+from tests.test_classify_ensemble import (
+    PARAMS,
+    _frame,
+    _prepared,
+    _problem,
+    model_spec,
+    with_new_rocket,
+)
 
 
 def _waves(n: int, length: int, channels: int, seed: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -171,7 +160,7 @@ def test_the_published_classifier_averages_networks_and_minirocket(tmp_path: Pat
     the pyfunc without aeon, which serves the same probabilities; the summary line says so."""
     problem = _problem(tmp_path)
     final = fit_ensemble(problem, PARAMS, 2, epochs=6, seed=3, device=torch.device("cpu"))
-    combined, combination = _with_rocket(final, problem, seed=0)
+    combined, combination = with_new_rocket(final, problem, seed=0)
     assert isinstance(combined.model, EnsembleNet) and len(combined.model.members) == 3
     assert [m.get("kind", "network") for m in combined.members] == [
         "network",
@@ -221,7 +210,7 @@ def test_the_shares_follow_the_out_of_sample_cross_entropy() -> None:
 def test_with_the_tuning_evidence_the_better_side_gets_the_share(tmp_path: Path) -> None:
     problem = _problem(tmp_path)
     final = fit_ensemble(problem, PARAMS, 1, epochs=4, seed=0, device=torch.device("cpu"))
-    combined, combination = _with_rocket(final, problem, seed=0, network=(2.0, 30, "the folds"))
+    combined, combination = with_new_rocket(final, problem, seed=0, network=(2.0, 30, "the folds"))
     assert combination["rule"] == "evidence"
     assert combination["weights"]["minirocket"] > 0.99  # 2.0 is far worse than its LOO figure
     assert combined.members[1]["weight"] == pytest.approx(combination["weights"]["minirocket"])
