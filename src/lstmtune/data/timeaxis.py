@@ -24,6 +24,13 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from lstmtune.data.timeaxis_steps import (
+    MIN_REGULAR_SHARE,
+    modal_step,
+    number_step,
+    written_slack,
+)
+
 __all__ = [
     "Axis",
     "Placed",
@@ -40,8 +47,6 @@ QUARTER = re.compile(r"^\s*(\d{4})\s*[-/ ]?\s*[Qq]([1-4])\s*$")
 YEAR_MONTH = re.compile(r"^\s*\d{4}-\d{1,2}\s*$")
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
-#: the modal step must cover at least this share of the steps for a frequency to be inferred
-MIN_REGULAR_SHARE = 0.5
 #: a grid may hold at most this many periods per row (guards against a far too fine data.freq)
 MAX_PERIODS_PER_ROW = 20
 
@@ -159,19 +164,9 @@ def _refuse(
 # --- frequency ---------------------------------------------------------------------------------
 
 
-def _modal_step(diffs: np.ndarray) -> tuple[Any, float]:
-    """The most common positive step and the share of steps equal to it."""
-    values, counts = np.unique(diffs, return_counts=True)
-    keep = values > 0
-    if not keep.any():
-        return None, 0.0
-    i = int(np.argmax(np.where(keep, counts, -1)))
-    return values[i], float(counts[i] / len(diffs))
-
-
 def _regular(diffs: np.ndarray) -> Any:
     """The step when every step is a multiple of the modal one and that covers most steps."""
-    step, share = _modal_step(diffs)
+    step, share = modal_step(diffs)
     if step is None or share < MIN_REGULAR_SHARE or (diffs % step != 0).any():
         return None
     return step
@@ -182,7 +177,7 @@ def infer_freq(keys: np.ndarray, kind: str) -> str | None:
     if len(keys) < 2:
         return None
     if kind == "number":
-        step = _number_step(keys)
+        step = number_step(keys)
         return None if step is None else _step_name(step)
     times = pd.DatetimeIndex(keys)
     midnight = bool((times == times.normalize()).all())
@@ -204,41 +199,6 @@ def infer_freq(keys: np.ndarray, kind: str) -> str | None:
     if delta % day == pd.Timedelta(0):
         return "D" if delta == day else f"{delta // day}D"
     return str(to_offset(delta).freqstr)
-
-
-def written_slack(keys: np.ndarray, step: float) -> float:
-    """How far a number time may sit from its grid point because it was written rounded: half a
-    unit of the last decimal place the times are written with, where that unit is under a
-    hundredth of the step (monthly decimal years written ``1987.083333``: 5e-7); else 0."""
-    for places in range(10):
-        unit = 10.0**-places
-        scaled = keys / unit
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-3):
-            return unit / 2 if unit <= step / 100 else 0.0
-    return 0.0
-
-
-def _number_step(keys: np.ndarray) -> float | None:
-    """The step of sorted, distinct number times, or None: the span over the periods it holds,
-    where every step is a whole number of periods (up to :func:`written_slack`) and single steps
-    are at least :data:`MIN_REGULAR_SHARE` of them."""
-    diffs = np.diff(keys)
-    modal, _ = _modal_step(np.round(diffs, 9))
-    if modal is None:
-        return None
-    periods = np.round(diffs / modal)
-    if (periods < 1).any():
-        return None
-    step = float((keys[-1] - keys[0]) / periods.sum())  # precise beyond one rounded difference
-    slack = written_slack(keys, step)
-    whole = round(1 / step) if 0 < step < 1 else 0
-    if slack and whole > 1 and abs(step - 1 / whole) * periods.sum() <= 4 * slack:
-        step = 1 / whole  # rounded times of a step of 1/k (R's decimal years): the exact step
-    periods = np.round(diffs / step)
-    tolerance = 1e-6 * step + 4 * slack
-    if (periods < 1).any() or (np.abs(diffs - periods * step) > tolerance).any():
-        return None
-    return step if float(np.mean(periods == 1)) >= MIN_REGULAR_SHARE else None
 
 
 def _step_name(step: float) -> str:
@@ -390,7 +350,7 @@ def _irregular(keys: np.ndarray, kind: str, column: str) -> str:
     if len(keys) < 2:
         return f"column '{column}' (data.time_column) has fewer than two times: no frequency"
     diffs = np.diff(keys) if kind == "number" else np.diff(keys.astype(np.int64))
-    step, share = _modal_step(diffs)
+    step, share = modal_step(diffs)
     shown = (
         f"{float(step):g}" if kind == "number" else str(pd.Timedelta(int(step), "ns").round("s"))
     )
