@@ -108,11 +108,13 @@ def test_arima_spec_reproduces_statsforecast_after_its_warmup(
     origin after the warmup, MA terms included (wineind: (0,1,1)(0,1,1)[12], where the earlier
     conditional-sum-of-squares recursion was 0.2 standard deviations off at early origins and
     1e-3 at the test ones; nile (1,1,1); a drift). A positive series' spec is AutoARIMA on its
-    log values (``exp`` of that model's forecasts); one through zero keeps the raw values."""
+    log values with ``log`` (``exp`` of that model's forecasts); one through zero keeps the
+    values."""
     y, season, fit_end = (airline, 12, 122) if name == "airline" else _series(name)
-    spec = json.loads(json.dumps(fit_spec("arima", y[:fit_end], season)))
+    assert not fit_spec("arima", y[:fit_end], season).get("log")  # the values by default
+    spec = json.loads(json.dumps(fit_spec("arima", y[:fit_end], season, log=True)))
     assert spec["kind"] == "arima" and arima_warmup(spec) < fit_end
-    assert bool(spec.get("log")) == (name != "crossing")
+    assert bool(spec.get("log")) == (name != "crossing")  # logs only of a positive series
     z = np.log(y) if spec.get("log") else y
     model = fit_model("arima", z[:fit_end], season)
     ends = np.arange(arima_warmup(spec), len(y) - horizon)
@@ -358,6 +360,9 @@ def test_equal_weights_average_the_forecasts_within_twice_the_best_validation_rm
     assert set(dropped["weights"]) == {"arima", "ets"} and np.isfinite(dropped["val_rmse"])
     line = describe({**out, "weights": {"network": 0.5, "ets": 0.5}})
     assert line is not None and "equal weights of the forecasts within 2x" in line
+    logged = describe({**out, "partners_on_log": ["arima"]})
+    assert logged is not None and "x AutoARIMA on log values +" in logged  # not the baseline's
+    assert "on log values" not in str(describe(out))
 
 
 def test_auto_weights_are_equal_on_a_short_validation_split_and_estimated_on_a_long_one() -> None:
@@ -407,7 +412,7 @@ def test_a_log_arima_reads_a_history_value_at_or_below_zero_at_its_floor(
 ) -> None:
     """A consumer's history may hold a value the fitted series never had: a log model reads it at
     half the fitted series' smallest value and still forecasts."""
-    spec = fit_spec("arima", airline[:122], 12)
+    spec = fit_spec("arima", airline[:122], 12, log=True)
     assert spec["log"] and spec["log_floor"] == airline[:122].min() / 2
     assert spec["method"].endswith(" on log values")
     y = airline.copy()

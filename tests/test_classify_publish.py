@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 import torch
 
 from lstmtune.classify_combine import rocket_member
@@ -21,6 +22,7 @@ def test_a_negligible_share_trains_one_network() -> None:
     assert networks_needed(0.0, 5) == networks_needed(0.0099, 5) == 1
     assert networks_needed(0.01, 5) == networks_needed(0.6, 5) == 5
     assert networks_needed(0.0, 1) == networks_needed(1.0, 1) == 1
+    assert networks_needed(0.0, 3, auto=False) == 3  # evaluate.ensemble set by the user
 
 
 def test_a_perfect_minirocket_record_skips_the_kfold_of_the_published_training(
@@ -35,6 +37,9 @@ def test_a_perfect_minirocket_record_skips_the_kfold_of_the_published_training(
     trial, evidence = [0.5] * n, (0.5, n, "k-fold cross-validation")
     perfect = dataclasses.replace(member, losses=[0.0] * n)
     assert published_record(problem, trainer, trial, evidence, perfect) == (trial, evidence)
+    # a trial without a per-sequence record (Katib's) gets the k-fold record all the same
+    record, measured = published_record(problem, trainer, None, evidence, perfect)
+    assert record is not None and measured[1:] == (n, RECORD_BY)
     unsure = dataclasses.replace(member, losses=[0.1] * n)
     record, measured = published_record(problem, trainer, trial, evidence, unsure)
     assert record != trial and measured[1:] == (n, RECORD_BY)
@@ -56,3 +61,24 @@ def test_the_networks_share_decides_how_many_networks_are_trained(tmp_path: Path
         assert (combination["weights"]["network"] >= 0.5) == (networks == 2)
         kinds = [m.get("kind", "network") for m in final.members]
         assert kinds == ["network"] * networks + ["minirocket"]
+
+
+def test_a_combination_that_fails_publishes_the_whole_ensemble(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MiniRocket fitted, but building the combined classifier fails (say, out of memory on the
+    test set): the networks are published, as many as ``evaluate.ensemble`` asks, with a
+    warning, not a failed step."""
+    import lstmtune.classify_publish as publish
+
+    def fail(*args: object) -> None:
+        raise MemoryError("test set")
+
+    problem = _problem(tmp_path, n_per_class=200)
+    n_val = len(problem.tensors("val"))
+    cfg = classify_config(tmp_path, n_per_class=200)
+    trainer = FinalTrainer(cfg, PARAMS, 2, 4, CPU)
+    best = {"best_value": 30.0, "objective": "val_loss", "extra": {"oof_log_loss": [30.0] * n_val}}
+    monkeypatch.setattr(publish, "with_rocket", fail)
+    final, combination = publish_classifier(cfg, problem, best, trainer, 2)
+    assert combination is None and len(final.members) == 2

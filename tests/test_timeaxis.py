@@ -176,6 +176,14 @@ def test_decimal_years_written_rounded(per_year: int, places: int) -> None:
               snap=False)  # fmt: skip
 
 
+def test_whole_number_times_get_no_rounding_slack() -> None:
+    """Whole numbers are exact: a step of 1000 with a row 1 off is irregular, not rounded."""
+    times = np.arange(0, 50_000, 1000.0)
+    times[[10, 20]] += 1
+    with pytest.raises(TimeAxisError, match="fit no frequency"):
+        place(pd.Series(times), "time", freq=None, snap=False)
+
+
 def test_decimal_years_file_is_monthly_with_season_12(tmp_path: Path, make_cfg) -> None:
     """A monthly series as R writes ``data.frame(time = time(x), value = x)``: prepared on its
     1/12 grid, the season 12 from the step, the last time labelled with its

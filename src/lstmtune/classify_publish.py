@@ -5,15 +5,16 @@ the shares need.
 The order is for the cost. MiniRocket and its leave-one-out record take seconds; a network on a
 small set takes up to minutes, and the published classifier holds :data:`~lstmtune.crossval.
 AUTO_ENSEMBLE` of them beside the k trainings of the networks' record. Where the shares give the
-networks less than :data:`NEGLIGIBLE_SHARE`, one network is trained instead of the ensemble (its
-weight is that share: what it adds to a prediction is below a hundredth). Where MiniRocket's
-leave-one-out cross-entropy is zero (below :data:`PERFECT_CE`), no mix can hold the held-out
-sequences better, so the k-fold of the published training is not run and the winning trial's
-own k-fold record stands for the networks (the shares go to MiniRocket unless that record is
-perfect too). On UCR's Coffee (28 training sequences, 286 steps, 20 trials), where MiniRocket's
-record is perfect, the two took the retrain step from 560 s (five networks and five k-fold
-trainings) to 61 s and the whole run from 1011 s to 530 s, the published classifier's test
-accuracy 1.0 either way.
+networks less than :data:`NEGLIGIBLE_SHARE` (and ``evaluate.ensemble`` is ``auto``), one network
+is trained instead of the ensemble (its weight is that share: what it adds to a prediction is
+below a hundredth). Where MiniRocket's leave-one-out cross-entropy is zero (below
+:data:`PERFECT_CE`), no mix can hold the held-out sequences better, so the k-fold of the
+published training is not run where the winning trial kept its own per-sequence record (Optuna;
+Katib keeps none): that record stands for the networks, and the stacked shares go to MiniRocket
+unless it is perfect too. On UCR's Coffee (28 training sequences, 286 steps, 20 trials), where
+MiniRocket's record is perfect, the two took the retrain step from 560 s (five networks and five
+k-fold trainings) to 61 s and the whole run from 1011 s to 530 s, the published classifier's
+test accuracy 1.0 either way.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lstmtune.classify_combine import (
     rocket_shares,
     with_rocket,
 )
+from lstmtune.classify_stack import aligned
 from lstmtune.config import RunConfig
 from lstmtune.final_classify import FinalClassifier
 from lstmtune.progress import emit
@@ -38,10 +40,11 @@ NEGLIGIBLE_SHARE = 0.01  # a networks' share below this: one network, not the en
 PERFECT_CE = 1e-6  # MiniRocket's mean leave-one-out cross-entropy below this: no k-fold record
 
 
-def networks_needed(share: float, size: int) -> int:
+def networks_needed(share: float, size: int, auto: bool = True) -> int:
     """Networks to train for a networks' ``share`` of the published classifier: ``size`` (the
-    ensemble), or one where the share is negligible (the classifier keeps a network member)."""
-    return size if share >= NEGLIGIBLE_SHARE else min(1, size)
+    ensemble), or one where the share is negligible (the classifier keeps a network member) and
+    the size is ``evaluate.ensemble: auto`` (a number the user set is kept)."""
+    return size if share >= NEGLIGIBLE_SHARE or not auto else min(1, size)
 
 
 def publish_classifier(
@@ -58,13 +61,18 @@ def publish_classifier(
     except Exception as exc:  # aeon missing or a fit that fails: publish the networks
         emit("warning", f"warning: MiniRocket not combined: {type(exc).__name__}: {exc}")
         return trainer.ensemble(problem, size), None
-    k = networks_needed(choice[0][0], size)
+    k = networks_needed(choice[0][0], size, cfg.evaluate.ensemble == "auto")
     if k < size:
         emit(
             "info",
             f"the networks' share is {choice[0][0]:.3g}: {k} network trained instead of {size}",
         )
-    return with_rocket(trainer.ensemble(problem, k), problem, member, choice)
+    final = trainer.ensemble(problem, k)
+    try:
+        return with_rocket(final, problem, member, choice)
+    except Exception as exc:  # publish the networks (all of them: their share is no longer set)
+        emit("warning", f"warning: MiniRocket not combined: {type(exc).__name__}: {exc}")
+        return (final if k == size else trainer.ensemble(problem, size)), None
 
 
 def _choose_shares(
@@ -97,7 +105,9 @@ def published_record(
 
     if not small_set(problem):
         return oof, evidence
-    if member is not None and sum(member.losses) / max(1, len(member.losses)) < PERFECT_CE:
+    losses = member.losses if member is not None else []
+    perfect = bool(losses) and sum(losses) / len(losses) < PERFECT_CE
+    if perfect and aligned(oof, losses, len(problem.tensors("val"))) is not None:
         emit(
             "info",
             "k-fold of the published training skipped: MiniRocket's leave-one-out"

@@ -123,10 +123,12 @@ PARTNER_NAMES = {
 }
 
 
-def weights_text(weights: dict[str, float]) -> str:
-    """``0.85 x network + 0.15 x AutoARIMA``: the network first, then the partners by name."""
+def weights_text(weights: dict[str, float], on_log: tuple[str, ...] = ()) -> str:
+    """``0.85 x network + 0.15 x AutoARIMA``: the network first, then the partners by name
+    (``on_log``: the partners fitted on log values, named so)."""
     order = sorted(weights, key=lambda k: (k != "network", k))
-    return " + ".join(f"{float(weights[k]):g} x {PARTNER_NAMES.get(k, k)}" for k in order)
+    names = {k: PARTNER_NAMES.get(k, k) + (" on log values" if k in on_log else "") for k in order}
+    return " + ".join(f"{float(weights[k]):g} x {names[k]}" for k in order)
 
 
 def describe(combination: dict[str, Any] | None, members: int | None = None) -> str | None:
@@ -149,7 +151,8 @@ def describe(combination: dict[str, Any] | None, members: int | None = None) -> 
         if combination.get("rule") == "equal"
         else "weights chosen on validation"
     )
-    line = f"published forecast: {weights_text(weights)} ({how})"
+    on_log = tuple(combination.get("partners_on_log") or ())
+    line = f"published forecast: {weights_text(weights, on_log)} ({how})"
     if combination.get("network_check") == "failed":
         line += (
             "; the network's retrain failed its check (it fits the validation rows it was"
@@ -223,6 +226,7 @@ def validation_choice(
         kind: spec_forecasts(spec, series, ends, f.horizon, f.period)
         for kind, spec in partner_specs.items()
     }
+    logs = {"partners_on_log": sorted(k for k, v in partner_specs.items() if v.get("log"))}
     if resolved_rule(rule, len(ends)) == "equal":
-        return equal_weights(network, partners, val.raw_y)
-    return {**choose(network, partners, val.raw_y), "rule": "validation"}
+        return {**equal_weights(network, partners, val.raw_y), **logs}
+    return {**choose(network, partners, val.raw_y), "rule": "validation", **logs}

@@ -116,8 +116,9 @@ def best_baseline(baselines: dict[str, dict[str, float]], metric: str) -> tuple[
 
 
 #: scores this close (relative) are a tie: a published forecast that is a classical baseline's
-#: own (the network left out) must not beat it by the last digits of a different summation
-TIE_TOLERANCE = 1e-9
+#: own model (the network left out) must not beat it by rounding — the JSON recursion and
+#: statsforecast's in-sample values of one ARIMA with MA terms differ by up to 1e-5 of the RMSE
+TIE_TOLERANCE = 1e-4
 
 
 def tied(a: float, b: float) -> bool:

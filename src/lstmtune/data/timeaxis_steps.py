@@ -28,8 +28,8 @@ def written_slack(keys: np.ndarray, step: float) -> float:
     for places in range(10):
         unit = 10.0**-places
         scaled = keys / unit
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-3):
-            return unit / 2 if unit <= step / 100 else 0.0
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-3):  # written with ``places`` places
+            return unit / 2 if places > 0 and unit <= step / 100 else 0.0  # whole numbers: exact
     return 0.0
 
 
