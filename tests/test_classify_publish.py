@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lstmtune.classify_combine import rocket_member
-from lstmtune.classify_publish import networks_needed, publish_classifier, published_record
+from lstmtune.classify_publish import networks_needed, publish_classifier, stacking_record
 from lstmtune.classify_record import RECORD_BY
 from lstmtune.retrain import FinalTrainer
 from tests.test_classify_ensemble import PARAMS, _problem, classify_config
@@ -36,12 +36,12 @@ def test_a_perfect_minirocket_record_skips_the_kfold_of_the_published_training(
     member = rocket_member(problem, 0)
     trial, evidence = [0.5] * n, (0.5, n, "k-fold cross-validation")
     perfect = dataclasses.replace(member, losses=[0.0] * n)
-    assert published_record(problem, trainer, trial, evidence, perfect) == (trial, evidence)
+    assert stacking_record(problem, trainer, trial, evidence, perfect) == (trial, evidence)
     # a trial without a per-sequence record (Katib's) gets the k-fold record all the same
-    record, measured = published_record(problem, trainer, None, evidence, perfect)
+    record, measured = stacking_record(problem, trainer, None, evidence, perfect)
     assert record is not None and measured[1:] == (n, RECORD_BY)
     unsure = dataclasses.replace(member, losses=[0.1] * n)
-    record, measured = published_record(problem, trainer, trial, evidence, unsure)
+    record, measured = stacking_record(problem, trainer, trial, evidence, unsure)
     assert record != trial and measured[1:] == (n, RECORD_BY)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmtune.classify_publish import published_record as step_record
+from lstmtune.classify_publish import stacking_record
 from lstmtune.classify_record import RECORD_BY, published_record
 from lstmtune.crossval import sequence_log_loss
 from lstmtune.data.prepare import prepare
@@ -58,7 +58,7 @@ def test_on_a_learnable_set_the_record_is_low(tmp_path: Path) -> None:
     assert RECORD_BY.startswith("k-fold cross-validation")
 
 
-def test_a_larger_set_has_nostep_record(tmp_path: Path) -> None:
+def test_a_larger_set_has_no_record(tmp_path: Path) -> None:
     """Beyond k-fold's size the validation split judges the trials and no record is measured."""
     problem = _problem(tmp_path, n_per_class=200)  # 340 in train+val: above CV_MAX_SEQUENCES
     assert published_record(problem, PARAMS, 1, seed=0, device=CPU) is None
@@ -72,9 +72,9 @@ def test_the_retrain_step_stacks_on_the_published_record_of_a_small_set(tmp_path
     trainer = FinalTrainer(classify_config(tmp_path), PARAMS, 20, 4, CPU)
     trial, evidence = [0.5] * n, (0.5, n, "k-fold cross-validation")
     for given in (trial, None):
-        record, ev = step_record(problem, trainer, given, evidence)
+        record, ev = stacking_record(problem, trainer, given, evidence)
         assert record == published_record(problem, PARAMS, 20, seed=4, device=CPU)
         assert record is not None and ev == (float(np.mean(record)), n, RECORD_BY)
     (tmp_path / "big").mkdir()
     big = _problem(tmp_path / "big", n_per_class=200)
-    assert step_record(big, trainer, trial, evidence) == (trial, evidence)
+    assert stacking_record(big, trainer, trial, evidence) == (trial, evidence)

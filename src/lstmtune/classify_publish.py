@@ -80,15 +80,15 @@ def _choose_shares(
 ) -> tuple[tuple[float, float], dict[str, Any], str]:
     """The shares, weighed by the winning trial's cross-entropy where it is one
     (:func:`~lstmtune.classify_combine.network_evidence`) — on a small set by the record of
-    k-fold of the published training instead (:func:`published_record`)."""
+    k-fold of the published training instead (:func:`stacking_record`)."""
     oof = (best.get("extra") or {}).get("oof_log_loss")
     evidence = network_evidence(cfg, problem, best)
     if evidence is not None:  # any tuning backend; a small set only
-        oof, evidence = published_record(problem, trainer, oof, evidence, member)
+        oof, evidence = stacking_record(problem, trainer, oof, evidence, member)
     return rocket_shares(member, problem, evidence, oof)
 
 
-def published_record(
+def stacking_record(
     problem: ClassifyProblem,
     trainer: Any,
     oof: list[float] | None,
