@@ -15,6 +15,7 @@ import torch
 from aeon.transformations.collection.convolution_based import MiniRocket
 from sklearn.linear_model import RidgeClassifierCV
 
+from lstmtune import rocket
 from lstmtune.classify_combine import (
     evidence_weights,
     network_evidence,
@@ -95,6 +96,20 @@ def test_unequal_lengths_are_extended_by_their_last_value() -> None:
             padded[4, 0].astype(np.float64), net.spec, float(net.biases[index]), int(index)
         )
         assert feats[4, index] == pytest.approx(ref, abs=1e-6)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_chunks_of_any_size_give_the_same_features(
+    channels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transform runs in chunks sized to the cache; the features do not depend on them."""
+    x, y = _waves(10, 80, channels, seed=5)
+    net, _ = fit_rocket(x, None, y, 2, seed=2)
+    whole = net.features(x)
+    assert rocket.chunk_rows(channels, 80) == (26 if channels == 3 else 64)  # 4 MiB of float64
+    monkeypatch.setattr(rocket, "CHUNK_BYTES", 1)  # one sequence at a time
+    assert rocket.chunk_rows(channels, 80) == 1
+    assert torch.equal(net.features(x), whole)
 
 
 def test_the_scores_are_the_ridge_classifiers_times_the_loo_temperature() -> None:

@@ -3,19 +3,18 @@
 MiniRocket (Dempster et al., 2021) turns a sequence into about 10 000 features: 84 fixed kernels of
 length 9 (weights -1 and 2) at several dilations, each followed by the proportion of positive
 values (PPV) of the convolution output above a bias taken from training data; a ridge classifier
-reads the features. :class:`RocketNet` computes exactly that transform with ``conv1d`` from the
-parameters aeon fitted (dilations, features per dilation, channel combinations as JSON in the
-model spec; biases as a tensor) and applies the ridge classifier folded into one linear layer
-(its scaling included) times a temperature that turns its scores into calibrated probabilities
+reads the features. :class:`RocketNet` computes exactly that transform (the kernels as a matrix
+product over each step's nine dilated neighbours) from the parameters aeon fitted (dilations,
+features per dilation, channel combinations as JSON in the model spec; biases as a tensor) and
+applies the ridge classifier folded into one linear layer (its scaling included) times a temperature that turns its scores into calibrated probabilities
 (:mod:`lstmtune.rocket_fit`). Its output is logits like a network's, so it sits in an
 :class:`~lstmtune.ensemble.EnsembleNet` beside the networks, saved in the same state dict and
 loaded with ``weights_only=True``.
 
 The transform follows aeon's (``aeon.transformations.collection.convolution_based.MiniRocket``):
 the convolution is zero-padded to the input length; features of every other kernel (by dilation
-index + kernel index) are pooled over the unpadded part only; a multivariate combination sums its
-channels before the convolution (the kernel is the same for every channel, so this equals aeon's
-sum of per-channel convolutions). Each sequence is extended by its last value to the length the
+index + kernel index) are pooled over the unpadded part only; a multivariate combination sums the
+convolutions of the channels it reads, as aeon does. Each sequence is extended by its last value to the length the
 biases were fitted on (a longer one is read at its own length), independently of its batch.
 """
 
@@ -29,7 +28,7 @@ from torch import nn
 
 KERNEL_LENGTH = 9
 INDICES = torch.tensor(list(combinations(range(KERNEL_LENGTH), 3)))  # [84, 3]: where weight is 2
-CHUNK = 64  # sequences transformed at once (the PPV comparison holds chunk x features x length)
+CHUNK_BYTES = 2**22  # a chunk's per-channel convolutions (float64): small enough to stay in cache
 
 
 def kernels() -> torch.Tensor:
@@ -68,31 +67,67 @@ def edge_pad(x: torch.Tensor, lengths: torch.Tensor | None, length: int) -> torc
     return torch.gather(x, 1, index).transpose(1, 2)
 
 
+def dilated_taps(x: torch.Tensor, dilation: int) -> torch.Tensor:
+    """``[B, C, 9, T]``: the nine values a kernel of ``dilation`` reads at each step of ``x``
+    ``[B, C, T]``, zero past either end (the convolution's padding keeps the length)."""
+    steps, pad = x.shape[2], (KERNEL_LENGTH - 1) * dilation // 2
+    padded = nn.functional.pad(x, (pad, pad))
+    return torch.stack(
+        [padded[..., i * dilation : i * dilation + steps] for i in range(KERNEL_LENGTH)], dim=2
+    )
+
+
+def convolutions(
+    x: torch.Tensor, weight: torch.Tensor, mask: torch.Tensor, dilation: int
+) -> torch.Tensor:
+    """``[B, 84, T]``: each kernel ``weight`` ``[84, 9]`` at ``dilation`` over the sum of the
+    channels its combination reads (``mask`` ``[84, C]``) of ``x`` ``[B, C, T]``."""
+    per_channel = torch.einsum("ki,bcit->bckt", weight, dilated_taps(x, dilation))
+    if mask.shape[1] == 1:  # one channel: every combination reads it
+        return per_channel[:, 0]
+    return torch.einsum("kc,bckt->bkt", mask, per_channel)
+
+
+def proportions(conv: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``[B, K, n]``: the share of each of ``conv``'s ``[B, K, T]`` rows above each of its
+    kernel's ``n`` biases ``[K, n]``."""
+    counts = [(conv > b.view(1, -1, 1)).sum(dim=2, dtype=torch.int32) for b in bias.T]
+    return torch.stack(counts, dim=2) / conv.shape[2]
+
+
 def ppv_features(
     x: torch.Tensor, biases: torch.Tensor, masks: torch.Tensor, spec: dict[str, Any]
 ) -> torch.Tensor:
     """MiniRocket features ``[B, F]`` of ``x`` ``[B, C, T]`` (aeon's order: dilation, kernel,
-    feature). In float64: a constant stretch (a sequence extended by its last value) convolves to
-    exactly 0, as in aeon, where float32 rounding would put it on either side of a zero bias."""
-    weight = kernels().to(device=x.device, dtype=torch.float64)
+    feature). In float64: the kernels' weights are -1 and 2, so each output is a sum of nine
+    float32 values times small integers, exact in float64 in any order (a matrix product, not a
+    grouped convolution, which is several times slower on a CPU); a constant stretch (a sequence
+    extended by its last value) convolves to exactly 0, as in aeon, where float32 rounding would
+    put it on either side of a zero bias. Every other kernel is pooled over the whole length,
+    the rest over the part the padding does not reach."""
+    weight = kernels().squeeze(1).to(device=x.device, dtype=torch.float64)  # [84, 9]
     x, biases, masks = x.double(), biases.double(), masks.double()
+    kernel_ids = torch.arange(len(INDICES), device=x.device)
     out, start = [], 0
     for j, (dilation, count) in enumerate(
         zip(spec["dilations"], spec["features_per_dilation"], strict=True)
     ):
         pad = (KERNEL_LENGTH - 1) * dilation // 2
-        summed = torch.einsum("kc,bct->bkt", masks[j], x)
-        conv = nn.functional.conv1d(
-            summed, weight, padding=pad, dilation=dilation, groups=len(INDICES)
-        )
+        conv = convolutions(x, weight, masks[j], dilation)
         bias = biases[start : start + len(INDICES) * count].view(len(INDICES), count)
         start += len(INDICES) * count
-        above = conv.unsqueeze(2) > bias.unsqueeze(0).unsqueeze(3)  # [B, 84, n, T]
-        full = above.sum(dim=3) / above.shape[3]
-        inner = above[..., pad : conv.shape[2] - pad].sum(dim=3) / (above.shape[3] - 2 * pad)
-        pooled_full = (torch.arange(len(INDICES), device=x.device) + j) % 2 == 0
-        out.append(torch.where(pooled_full.view(1, -1, 1), full, inner).flatten(1))
+        full = (kernel_ids + j) % 2 == 0
+        ppv = torch.empty(len(x), len(INDICES), count, dtype=torch.float32, device=x.device)
+        ppv[:, full] = proportions(conv[:, full], bias[full])
+        ppv[:, ~full] = proportions(conv[:, ~full, pad : conv.shape[2] - pad], bias[~full])
+        out.append(ppv.flatten(1))
     return torch.cat(out, dim=1)
+
+
+def chunk_rows(channels: int, steps: int) -> int:
+    """How many sequences of ``channels`` x ``steps`` are transformed at once: at most 64, and
+    no more than keep their per-channel convolutions within :data:`CHUNK_BYTES`."""
+    return max(1, min(64, CHUNK_BYTES // (channels * len(INDICES) * steps * 8)))
 
 
 class RocketNet(nn.Module):
@@ -126,10 +161,11 @@ class RocketNet(nn.Module):
         for size in sorted(set(target.tolist())):
             idx = torch.nonzero(target == size).flatten()
             padded = edge_pad(x[idx.to(x.device), : min(size, steps)], own[idx], size)
-            for i in range(0, len(idx), CHUNK):
-                rows = idx[i : i + CHUNK].to(x.device)
+            chunk = chunk_rows(padded.shape[1], size)
+            for i in range(0, len(idx), chunk):
+                rows = idx[i : i + chunk].to(x.device)
                 out[rows] = ppv_features(
-                    padded[i : i + CHUNK], self.biases, self.masks, self.spec
+                    padded[i : i + chunk], self.biases, self.masks, self.spec
                 ).float()
         return out
 
