@@ -183,3 +183,20 @@ def test_the_arima_is_fitted_on_log_values_where_validation_prefers_it(
     assert child.proc is not None and child.result()[0] == json.loads(json.dumps(here))
     assert bool(here["arima"].get("log")) is multiplicative
     assert not log_by_validation(y - y[:116].mean(), 100, 116, 12)
+
+
+def test_the_log_choice_is_judged_on_the_runs_horizon() -> None:
+    """With a horizon the choice compares the forecasts the run is scored on (6 steps from each
+    validation origin whose horizon ends inside the split), and that can turn it: on the
+    additive series the values forecast one step better (validation MSE 2.24 against 2.58) and
+    six steps worse (2.58 against 2.37). A split shorter than the horizon keeps the values. The
+    child process judges the same way."""
+    additive = _seasonal(False)
+    assert not log_by_validation(additive, 100, 116, 12, horizon=1)
+    assert log_by_validation(additive, 100, 116, 12, horizon=6)
+    assert log_by_validation(_seasonal(True), 100, 116, 12, horizon=6)
+    assert not log_by_validation(additive, 100, 104, 12, horizon=6)  # 4 validation rows
+    here, _ = fit_all(additive, 100, 12, None, 116, horizon=6)
+    assert here["arima"].get("log") is True
+    child = PendingFit(additive, 100, 12, parallel=True, log=None, val_end=116, horizon=6)
+    assert child.proc is not None and child.result()[0] == json.loads(json.dumps(here))

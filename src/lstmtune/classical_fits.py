@@ -54,9 +54,9 @@ class PendingFit:
         self._rest: dict[str, Any] | None = None  # and its second (the baselines)
         if parallel:
             request: dict[str, Any] = {"y": y.tolist(), "fit_end": fit_end, "period": period}
-            request.update(log=log, val_end=val_end)
+            request.update(log=log, val_end=val_end, horizon=horizon)
             if baseline_ends is not None:
-                request.update(ends=baseline_ends.tolist(), horizon=horizon)
+                request.update(ends=baseline_ends.tolist())
             self._start(json.dumps(request))
 
     def _start(self, request: str) -> None:
@@ -91,7 +91,7 @@ class PendingFit:
             self._specs = self._line()
         if self._specs is not None:
             return self._specs["specs"], self._specs["failed"]
-        return fit_all(self.y, self.fit_end, self.period, self.log, self.val_end)
+        return fit_all(self.y, self.fit_end, self.period, self.log, self.val_end, self.horizon)
 
     def baselines(
         self, y: np.ndarray, ends: np.ndarray, horizon: int, period: int
@@ -150,35 +150,45 @@ def arima_log(meta: dict[str, Any]) -> bool:
     return bool(((meta.get("classical") or {}).get("arima") or {}).get("log"))
 
 
-def log_by_validation(y: np.ndarray, fit_end: int, val_end: int, period: int) -> bool:
-    """AutoARIMA on log values (True) or on the values: whichever forecasts the rows
-    ``fit_end .. val_end - 1`` (the validation split) better one step ahead with the true
-    history, both fitted on the rows before them; the values where one is not positive, or where
-    neither fits. On 55 positive public series (:mod:`lstmtune.classical_log`, each run's own
-    validation split) this chose log on 32 and gave the mean of AutoARIMA and AutoETS 1.022x the
-    better of the two on test on average (geometric 1.015), against 1.050 (1.039) always on the
-    values and 1.024 (1.015) always on log values. Validation kept airmiles on the values (log:
-    2.7x on AutoARIMA alone) but took logs for wineind (1.19x), co2 and freeny, where the test
-    split disagreed."""
-    if val_end <= fit_end or not on_log(y[:val_end]):
+def log_by_validation(
+    y: np.ndarray, fit_end: int, val_end: int, period: int, horizon: int = 1
+) -> bool:
+    """AutoARIMA on log values (True) or on the values: whichever forecasts the validation split
+    (rows ``fit_end .. val_end - 1``) better with the true history, both fitted on the rows
+    before it, by the squared errors of the forecasts the run is scored on (``horizon`` steps
+    from each origin whose horizon ends inside the split); the values where one is not positive,
+    where the split is shorter than the horizon, or where neither fits. On 55 positive public
+    series (:mod:`lstmtune.classical_log`, each run's own validation split, one step) this chose
+    log on 32 and gave the mean of AutoARIMA and AutoETS 1.022x the better of the two on test
+    on average (geometric 1.015), against 1.050 (1.039) always on the values and 1.024 (1.015)
+    always on log values. Validation kept airmiles on the values (log: 2.7x on AutoARIMA alone)
+    but took logs for wineind (1.19x), co2 and freeny, where the test split disagreed."""
+    ends = np.arange(fit_end - 1, val_end - horizon)
+    if len(ends) == 0 or not on_log(y[:val_end]):
         return False
-    ends = np.arange(fit_end - 1, val_end - 1)
+    targets = y[ends[:, None] + np.arange(1, horizon + 1)]
     errors = [math.inf, math.inf]  # a fit that fails loses
     for log in (False, True):
         with contextlib.suppress(classical.ClassicalError):
             spec = classical.fit_spec("arima", y[:fit_end], period, log)
-            pred = classical.spec_forecasts(spec, y[:val_end], ends, 1, period)[:, 0]
-            errors[log] = float(np.mean((pred - y[ends + 1]) ** 2))
+            pred = classical.spec_forecasts(spec, y[:val_end], ends, horizon, period)
+            errors[log] = float(np.mean((pred - targets) ** 2))
     return errors[1] < errors[0]
 
 
 def fit_all(
-    y: np.ndarray, fit_end: int, period: int, log: bool | None, val_end: int | None
+    y: np.ndarray,
+    fit_end: int,
+    period: int,
+    log: bool | None,
+    val_end: int | None,
+    horizon: int = 1,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """:func:`lstmtune.classical.fit_specs` of ``y[:fit_end]``, its ARIMA on log values per
-    ``log``; None: as :func:`log_by_validation` of the rows up to ``val_end`` chooses."""
+    ``log``; None: as :func:`log_by_validation` of the rows up to ``val_end`` chooses (by the
+    forecasts of ``horizon`` steps)."""
     if log is None:
-        log = val_end is not None and log_by_validation(y, fit_end, val_end, period)
+        log = val_end is not None and log_by_validation(y, fit_end, val_end, period, horizon)
     return classical.fit_specs(y, fit_end, period, log=log)
 
 
@@ -221,7 +231,8 @@ def _answer(request: dict[str, Any]) -> None:
     """The specs on one line, then (when asked) the baselines on the next."""
     y = np.asarray(request["y"], dtype=np.float64)
     fit_end, period = int(request["fit_end"]), int(request["period"])
-    specs, failed = fit_all(y, fit_end, period, request.get("log", False), request.get("val_end"))
+    log, val_end, horizon = request.get("log", False), request.get("val_end"), request["horizon"]
+    specs, failed = fit_all(y, fit_end, period, log, val_end, int(horizon))
     _say({"specs": specs, "failed": failed})  # the step can go on with these
     if "ends" in request:
         ends = np.asarray(request["ends"], dtype=np.int64)
