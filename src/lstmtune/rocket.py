@@ -6,16 +6,17 @@ values (PPV) of the convolution output above a bias taken from training data; a 
 reads the features. :class:`RocketNet` computes exactly that transform (the kernels as a matrix
 product over each step's nine dilated neighbours) from the parameters aeon fitted (dilations,
 features per dilation, channel combinations as JSON in the model spec; biases as a tensor) and
-applies the ridge classifier folded into one linear layer (its scaling included) times a temperature that turns its scores into calibrated probabilities
-(:mod:`lstmtune.rocket_fit`). Its output is logits like a network's, so it sits in an
-:class:`~lstmtune.ensemble.EnsembleNet` beside the networks, saved in the same state dict and
-loaded with ``weights_only=True``.
+applies the ridge classifier folded into one linear layer (its scaling included) times a
+temperature that turns its scores into calibrated probabilities (:mod:`lstmtune.rocket_fit`). Its
+output is logits like a network's, so it sits in an :class:`~lstmtune.ensemble.EnsembleNet` beside
+the networks, saved in the same state dict and loaded with ``weights_only=True``.
 
 The transform follows aeon's (``aeon.transformations.collection.convolution_based.MiniRocket``):
 the convolution is zero-padded to the input length; features of every other kernel (by dilation
 index + kernel index) are pooled over the unpadded part only; a multivariate combination sums the
-convolutions of the channels it reads, as aeon does. Each sequence is extended by its last value to the length the
-biases were fitted on (a longer one is read at its own length), independently of its batch.
+convolutions of the channels it reads, as aeon does. Each sequence is extended by its last value to
+the length the biases were fitted on (a longer one is read at its own length), independently of its
+batch.
 """
 
 from __future__ import annotations
