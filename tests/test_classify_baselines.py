@@ -11,13 +11,16 @@ import numpy as np
 import pytest
 import torch
 
+from lstmtune import classify_baselines
 from lstmtune.classify_baselines import (
     DTW_FULL_MAX_CELLS,
     classify_classical_baselines,
+    dtw_cells,
     dtw_name,
     one_class_baseline,
     pad_edge,
     series_list,
+    too_costly,
 )
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
@@ -92,6 +95,25 @@ def test_dtw_and_minirocket_score_the_test_split_with_unequal_lengths(tmp_path: 
     for m in metrics.values():
         assert set(m) == {"accuracy", "macro_f1"}
         assert m["accuracy"] >= 0.8  # a noisy sine vs a ramp
+
+
+def test_dtw_is_skipped_with_the_reason_where_it_would_take_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above DTW_MAX_CELLS (train+val x test x length^2) 1-NN DTW is not run: one reason in the
+    failures, MiniRocket still scored. UCR's FordA would fill 1.2e12 cells."""
+    pytest.importorskip("aeon")
+    problem = _problem(tmp_path)
+    train = series_list(problem.tensors("train", "val"))
+    test = series_list(problem.tensors("test"))
+    assert too_costly(train, test) is None
+    assert too_costly([np.zeros((1, 500))] * 3601, [np.zeros((1, 500))] * 1320) is not None
+    monkeypatch.setattr(classify_baselines, "DTW_MAX_CELLS", dtw_cells(train, test) - 1)
+    metrics, failed, seconds = classify_classical_baselines(problem, seed=0)
+    assert set(metrics) == {"minirocket"} == set(seconds)
+    assert list(failed) == ["1nn_dtw"]
+    assert failed["1nn_dtw"].startswith("train+val x test x length^2 = ")
+    assert "MiniRocket" in failed["1nn_dtw"]
 
 
 def test_a_one_class_model_never_beats_the_one_class_baseline() -> None:
