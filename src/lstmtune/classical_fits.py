@@ -231,14 +231,13 @@ def _answer(request: dict[str, Any]) -> None:
     """The specs on one line, then (when asked) the baselines on the next."""
     y = np.asarray(request["y"], dtype=np.float64)
     fit_end, period = int(request["fit_end"]), int(request["period"])
-    log, val_end, horizon = request.get("log", False), request.get("val_end"), request["horizon"]
-    specs, failed = fit_all(y, fit_end, period, log, val_end, int(horizon))
+    log, val_end = request.get("log", False), request.get("val_end")
+    horizon = int(request.get("horizon", 1))
+    specs, failed = fit_all(y, fit_end, period, log, val_end, horizon)
     _say({"specs": specs, "failed": failed})  # the step can go on with these
     if "ends" in request:
         ends = np.asarray(request["ends"], dtype=np.int64)
-        preds, b_failed, seconds = classical.classical_baselines(
-            y, fit_end, ends, int(request["horizon"]), period
-        )
+        preds, b_failed, seconds = classical.classical_baselines(y, fit_end, ends, horizon, period)
         forecasts = {k: v.tolist() for k, v in preds.items()}
         _say({"baselines": {"forecasts": forecasts, "failed": b_failed, "seconds": seconds}})
 
