@@ -108,7 +108,6 @@ def ppv_features(
     the rest over the part the padding does not reach."""
     weight = kernels().squeeze(1).to(device=x.device, dtype=torch.float64)  # [84, 9]
     x, biases, masks = x.double(), biases.double(), masks.double()
-    kernel_ids = torch.arange(len(INDICES), device=x.device)
     out, start = [], 0
     for j, (dilation, count) in enumerate(
         zip(spec["dilations"], spec["features_per_dilation"], strict=True)
@@ -117,10 +116,10 @@ def ppv_features(
         conv = convolutions(x, weight, masks[j], dilation)
         bias = biases[start : start + len(INDICES) * count].view(len(INDICES), count)
         start += len(INDICES) * count
-        full = (kernel_ids + j) % 2 == 0
+        full, inner = j % 2, 1 - j % 2  # the first kernel of each pooling: (k + j) even -> full
         ppv = torch.empty(len(x), len(INDICES), count, dtype=torch.float32, device=x.device)
-        ppv[:, full] = proportions(conv[:, full], bias[full])
-        ppv[:, ~full] = proportions(conv[:, ~full, pad : conv.shape[2] - pad], bias[~full])
+        ppv[:, full::2] = proportions(conv[:, full::2], bias[full::2])
+        ppv[:, inner::2] = proportions(conv[:, inner::2, pad : conv.shape[2] - pad], bias[inner::2])
         out.append(ppv.flatten(1))
     return torch.cat(out, dim=1)
 
