@@ -19,6 +19,7 @@ from lstmtune.classify_space import (
     SMALL_SET_EPOCHS,
     TRIAL_CELLS,
     TUNE_SECONDS,
+    budget_reason,
     classify_space,
     default_tuning_seconds,
     epoch_bound,
@@ -177,10 +178,12 @@ def _meta(train: int, val: int, longest: int, task: str = "classify") -> dict[st
 def test_larger_sets_get_a_cells_bound_on_epochs_and_a_tuning_time_budget() -> None:
     """The default budget (200 sequences x 500 steps in 5 minutes on 2 cores): a trial of a set
     too large for k-fold stays within TRIAL_CELLS, and tuning stops starting trials after
-    TUNE_SECONDS unless tune.timeout is set; small sets keep their trials' number and the
-    retrain's room."""
+    TUNE_SECONDS unless tune.timeout is set; small sets keep the retrain's room and get the
+    same time budget (their trials are five k-fold trainings each)."""
     small, budget_case = _meta(29, 7, 251), _meta(140, 30, 500)
-    assert epoch_bound(small) == SMALL_SET_EPOCHS and default_tuning_seconds(small) is None
+    assert epoch_bound(small) == SMALL_SET_EPOCHS and default_tuning_seconds(small) == TUNE_SECONDS
+    assert budget_reason(small) == "a small set: each trial is five k-fold trainings"
+    assert budget_reason(budget_case) == "a set too large for k-fold"
     assert epoch_bound(budget_case) == TRIAL_CELLS // (140 * 500) < MAX_EPOCHS
     assert default_tuning_seconds(budget_case) == TUNE_SECONDS
     assert epoch_bound(_meta(340, 60, 30)) == MAX_EPOCHS  # many short sequences: not capped
@@ -259,18 +262,29 @@ def test_one_network_is_saved_as_a_plain_model(tmp_path: Path) -> None:
     assert len(rebuilt.members) == 1
 
 
+@pytest.mark.parametrize(
+    ("n_per_class", "why"),
+    [
+        (200, "a set too large for k-fold"),  # 400 sequences
+        (12, "a small set: each trial is five k-fold trainings"),  # 24 sequences: k-fold
+    ],
+)
 def test_the_study_stops_starting_trials_after_the_default_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    n_per_class: int,
+    why: str,
 ) -> None:
-    """A set too large for k-fold: no trial starts once the default budget is spent (here
-    none at all), unless tune.timeout is set; the run says so at its start and when the budget
-    stops it."""
+    """Small or large set: no trial starts once the default budget is spent (here none at
+    all), unless tune.timeout is set; the run says so, and why, at its start and when the
+    budget stops it."""
     import lstmtune.classify_space as space
     from lstmtune.tuning.study import run_study
 
-    cfg = classify_config(  # 400 sequences: not a small set
+    cfg = classify_config(
         tmp_path,
-        200,
+        n_per_class,
         **{"tune.n_trials": 1, "tune.search_space": {**PARAMS, "units": 4, "epochs": 1}},
     )
     parts, meta = prepare(cfg)
@@ -279,7 +293,7 @@ def test_the_study_stops_starting_trials_after_the_default_budget(
     with pytest.raises(RuntimeError, match="no completed trial"):
         run_study(cfg, parts, meta)
     out = capsys.readouterr().out
-    assert "tuning budget: no trial starts after 0 s (a set too large for k-fold" in out
+    assert f"tuning budget: no trial starts after 0 s ({why};" in out
     assert "tuning stopped by its 0 s budget: 0 of 1 trials finished" in out
     cfg.tune.timeout = 3600.0  # the user's budget wins
     assert run_study(cfg, parts, meta).n_trials_complete == 1

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lstmtune import classify_space
 from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.fused_plan import fuse_off_reason, fuse_setting
@@ -233,7 +234,8 @@ def _announce(run: TuningRun) -> None:
         progress(f"fuse_trials: off, because {why_not}")
     budget = tuning_budget(run.meta)
     if cfg.tune.timeout is None and budget is not None:
-        what = "a long series" if run.meta["task"] == "forecast" else "a set too large for k-fold"
+        forecast = run.meta["task"] == "forecast"
+        what = "a long series" if forecast else classify_space.budget_reason(run.meta)
         progress(
             f"tuning budget: no trial starts after {budget:.0f} s ({what}; tune.timeout or "
             "--timeout sets another)"
