@@ -64,6 +64,18 @@ def test_dtw_uses_a_band_only_when_the_full_window_is_too_costly() -> None:
     assert dtw_name(long, long) == ("1nn_dtw_w10", 0.1)
 
 
+def test_dtw_cells_count_each_sequence_at_its_own_length() -> None:
+    """Unequal lengths are compared as they are, so a few long sequences do not make a set's
+    DTW look like every sequence were the longest (PLAID: 3.0e10 cells, not 5.2e11)."""
+    train = [np.zeros((1, 10)), np.zeros((1, 1000))]
+    test = [np.zeros((1, 10)), np.zeros((1, 20)), np.zeros((1, 30))]
+    assert dtw_cells(train, test) == 1010 * 60  # not 2 x 3 x 1000^2
+    short = [np.zeros((1, 100))] * 100
+    one_long = [*short, np.zeros((1, 20_000))]
+    assert dtw_cells(one_long, short) == 3e8  # 4e12 if every sequence were 20 000 steps long
+    assert too_costly(one_long, short) is None
+
+
 def _without_aeon(monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
@@ -100,8 +112,8 @@ def test_dtw_and_minirocket_score_the_test_split_with_unequal_lengths(tmp_path: 
 def test_dtw_is_skipped_with_the_reason_where_it_would_take_minutes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above DTW_MAX_CELLS (train+val x test x length^2) 1-NN DTW is not run: one reason in the
-    failures, MiniRocket still scored. UCR's FordA would fill 1.2e12 cells."""
+    """Above DTW_MAX_CELLS (train+val x test sequences x their lengths) 1-NN DTW is not run:
+    one reason in the failures, MiniRocket still scored. UCR's FordA would fill 1.2e12 cells."""
     pytest.importorskip("aeon")
     problem = _problem(tmp_path)
     train = series_list(problem.tensors("train", "val"))
@@ -112,7 +124,7 @@ def test_dtw_is_skipped_with_the_reason_where_it_would_take_minutes(
     metrics, failed, seconds = classify_classical_baselines(problem, seed=0)
     assert set(metrics) == {"minirocket"} == set(seconds)
     assert list(failed) == ["1nn_dtw"]
-    assert failed["1nn_dtw"].startswith("train+val x test x length^2 = ")
+    assert failed["1nn_dtw"].startswith("train+val x test sequences x their lengths = ")
     assert "MiniRocket" in failed["1nn_dtw"]
 
 
