@@ -3,7 +3,8 @@
 For each set (long format ``case, t, c0..., label, split`` with the archive's train/test split)
 it runs ``lstmtune run`` as a new user would (``--split-column split``, default settings, a temp
 output dir) and reads the published model's test accuracy from ``summary.json``; then it fits
-1-NN DTW (full warping window) and MiniRocket (aeon) on the same train split and scores them on
+1-NN DTW (full warping window) and MiniRocket (aeon; unequal lengths padded with zeros, as aeon's
+``Padder`` does) on the same train split and scores them on
 the same test split, timing each. Needs ``pip install aeon``.
 
     python benchmarks/bench_classify.py                  # the three development sets, 20 trials
@@ -85,7 +86,7 @@ def classical(path: Path, seed: int) -> dict[str, dict[str, float]]:
     from aeon.classification.convolution_based import MiniRocketClassifier
     from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 
-    from lstmtune.classify_baselines import MINIROCKET_MIN_LENGTH, pad_edge
+    from lstmtune.classify_baselines import MINIROCKET_MIN_LENGTH, pad_zero
 
     data = load_split(path)
     (xtr, ytr), (xte, yte) = data["train"], data["test"]
@@ -100,7 +101,7 @@ def classical(path: Path, seed: int) -> dict[str, dict[str, float]]:
             test_x: Any = np.stack(xte) if equal else xte
         else:
             clf = MiniRocketClassifier(random_state=seed, n_jobs=1)
-            fit_x, test_x = pad_edge(xtr, length), pad_edge(xte, length)
+            fit_x, test_x = pad_zero(xtr, length), pad_zero(xte, length)
         clf.fit(fit_x, ytr)
         accuracy = float(np.mean(clf.predict(test_x) == yte))
         out[name] = {"accuracy": accuracy, "seconds": round(time.perf_counter() - started, 1)}

@@ -18,7 +18,7 @@ from lstmtune.classify_baselines import (
     dtw_cells,
     dtw_name,
     one_class_baseline,
-    pad_edge,
+    pad_zero,
     series_list,
     too_costly,
 )
@@ -47,13 +47,13 @@ def _problem(tmp_path: Path) -> ClassifyProblem:
     return problem
 
 
-def test_series_keep_their_own_length_and_pad_by_repeating_the_last_value() -> None:
+def test_series_keep_their_own_length_and_pad_with_zeros() -> None:
     x = torch.arange(12, dtype=torch.float32).reshape(2, 3, 2)
     series = series_list(TensorSet(x, torch.zeros(2), None, torch.tensor([3, 2])))
     assert [s.shape for s in series] == [(2, 3), (2, 2)]
-    padded = pad_edge(series, 4)
+    padded = pad_zero(series, 4)
     assert padded.shape == (2, 2, 4)
-    assert padded[1, 0].tolist() == [6.0, 8.0, 8.0, 8.0]
+    assert padded[1, 0].tolist() == [6.0, 8.0, 0.0, 0.0]
 
 
 def test_dtw_uses_a_band_only_when_the_full_window_is_too_costly() -> None:

@@ -28,7 +28,7 @@ from lstmtune.final_classify import (
     evaluate_classify,
     fit_ensemble,
 )
-from lstmtune.rocket import RocketNet, edge_pad
+from lstmtune.rocket import RocketNet, pad_to
 from lstmtune.rocket_fit import ALPHAS, fit_rocket, loo_temperature
 from lstmtune.serving import WEIGHTS, Predictor, save_model_dir
 from tests.test_classify_ensemble import (
@@ -81,15 +81,23 @@ def _reference_feature(x: np.ndarray, spec: dict[str, Any], bias: float, index: 
     return float(np.mean(conv > bias) if (j + k) % 2 == 0 else np.mean(conv[pad:-pad] > bias))
 
 
-def test_unequal_lengths_are_extended_by_their_last_value() -> None:
+@pytest.mark.parametrize("padding", ["zero", "edge"])
+def test_unequal_lengths_are_extended_with_zeros_or_by_their_last_value(padding: str) -> None:
+    """A new fit pads with zeros; a version registered before 2026-12-02 (its spec has no
+    ``padding``) is still read with its last value repeated, as it was fitted."""
     x, y = _waves(12, 30, 1, seed=3)
     lengths = torch.tensor([30, 12, 20, 30, 9, 25, 30, 14, 30, 18, 30, 11])
     net, _ = fit_rocket(x, lengths, y, 2, seed=1)
+    assert net.spec["padding"] == "zero"
+    if padding == "edge":
+        net.spec.pop("padding")
     feats = net.features(x, lengths).numpy()
     one = net.features(x[1:2, :12], lengths[1:2]).numpy()  # alone, trimmed to its own length
     assert np.array_equal(feats[1], one[0])
-    padded = edge_pad(x, lengths, 30).numpy()
-    assert padded[1, 0, 12:].tolist() == [float(x[1, 11, 0])] * 18
+    padded = pad_to(x, lengths, 30, padding).numpy()
+    fill = 0.0 if padding == "zero" else float(x[1, 11, 0])
+    assert padded[1, 0, 12:].tolist() == [fill] * 18
+    assert padded[1, 0, :12].tolist() == x[1, :12, 0].tolist()
     rng = np.random.default_rng(0)
     for index in rng.choice(9996, size=12, replace=False):
         ref = _reference_feature(

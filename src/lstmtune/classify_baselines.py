@@ -12,8 +12,10 @@
 Both come from aeon (``pip install aeon``), fitted on train+val (what the published model is
 trained on) and scored on test. They read the same per-channel scaled sequences as the model.
 Unequal lengths: 1-NN DTW takes them as they are; MiniRocket gets every sequence padded to the
-longest one (and to its minimum of 9 steps) by repeating its last value. A baseline that cannot
-run (aeon missing, a fit that fails) is reported in the failures, never raised.
+longest one (and to its minimum of 9 steps) with zeros, the per-channel scaled training mean, as
+the published member does (:mod:`lstmtune.rocket`; aeon's ``Padder`` fills with 0 too). A
+baseline that cannot run (aeon missing, a fit that fails) is reported in the failures, never
+raised.
 """
 
 from __future__ import annotations
@@ -55,9 +57,9 @@ def series_list(data: TensorSet) -> list[np.ndarray]:
     return [x[i, :n].T.copy() for i, n in enumerate(lengths)]
 
 
-def pad_edge(series: list[np.ndarray], length: int) -> np.ndarray:
-    """``[N, C, length]``: each ``[C, T_i]`` series extended by repeating its last value."""
-    return np.stack([np.pad(s, ((0, 0), (0, length - s.shape[1])), mode="edge") for s in series])
+def pad_zero(series: list[np.ndarray], length: int) -> np.ndarray:
+    """``[N, C, length]``: each ``[C, T_i]`` series extended with zeros."""
+    return np.stack([np.pad(s, ((0, 0), (0, length - s.shape[1]))) for s in series])
 
 
 def _as_panel(series: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
@@ -113,8 +115,8 @@ def _predict(
 
     length = max(MINIROCKET_MIN_LENGTH, *(s.shape[1] for s in [*train, *test]))
     clf = MiniRocketClassifier(random_state=seed, n_jobs=1)
-    clf.fit(pad_edge(train, length), y)
-    pred: np.ndarray = clf.predict(pad_edge(test, length))
+    clf.fit(pad_zero(train, length), y)
+    pred: np.ndarray = clf.predict(pad_zero(test, length))
     return pred
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lstmtune.rocket import RocketNet, edge_pad
+from lstmtune.rocket import RocketNet, zero_pad
 
 ALPHAS = np.logspace(-3, 3, 10)
 TEMPERATURES = np.exp(np.linspace(np.log(0.1), np.log(100.0), 61))
@@ -82,9 +82,9 @@ def fit_rocket(
 
     started = time.perf_counter()
     length = max(MIN_LENGTH, int(x.shape[1]))
-    padded = edge_pad(x.detach().cpu().float(), lengths, length)
+    padded = zero_pad(x.detach().cpu().float(), lengths, length)
     fitted = _parameters(padded.numpy(), seed)
-    spec = {**fitted["spec"], "n_outputs": n_classes, "temperature": 1.0}
+    spec = {**fitted["spec"], "n_outputs": n_classes, "temperature": 1.0, "padding": "zero"}
     net = RocketNet(spec)
     net.biases.copy_(torch.from_numpy(fitted["biases"]))
     with torch.no_grad():
