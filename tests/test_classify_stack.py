@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from lstmtune.classify_combine import _description
 from lstmtune.classify_stack import aligned, stacking_evidence, stacking_shares
 from lstmtune.combine import describe
 from lstmtune.data.prepare import prepare
@@ -92,9 +93,12 @@ def test_with_a_held_out_record_the_shares_are_stacked(tmp_path: Path) -> None:
     )
     assert fallback["rule"] == "evidence"
     sure = [0.0] * len(data)  # the networks right and certain on every held-out sequence
-    _, alone = with_new_rocket(final, problem, seed=0, network=(0.0, len(data), "k-fold"), oof=sure)
-    assert alone["weights"] == {"network": 1.0, "minirocket": 0.0}
-    assert "MiniRocket got almost no weight" in str(describe(alone))
+    _, tie = with_new_rocket(final, problem, seed=0, network=(0.0, len(data), "k-fold"), oof=sure)
+    assert loo.max() == 0.0  # MiniRocket too (unequal lengths padded with zeros): a tie ...
+    assert tie["weights"] == {"network": 0.5, "minirocket": 0.5}  # ... shares nearest to half
+    assert stacking_shares(np.zeros(len(data)), loo + 0.1)[:2] == (1.0, 0.0)  # else all theirs
+    alone = _description((1.0, 0.0), 1, tie["evidence"])  # the line of networks taking all
+    assert "MiniRocket got almost no weight: the classifier is the networks'" in alone
 
 
 @pytest.mark.parametrize("objectives", [None, ["val", "param_count"]])
