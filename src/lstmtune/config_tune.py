@@ -199,8 +199,8 @@ class TuneConfig(_Strict):
         gt=0,
         description=(
             "seconds; stop starting new trials (PBT: rounds) after this, optuna backend"
-            " (unset: 120 for a single series of more than 1000 training windows or a"
-            " classification set too large for k-fold, else no limit; PBT: no limit)"
+            " (unset: 120 for a single series of more than 1000 training windows or any"
+            " classification set, else no limit; PBT: no limit)"
         ),
     )
     sampler: Literal["tpe", "random", "grid", "cmaes"] = Field(
