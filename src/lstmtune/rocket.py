@@ -57,10 +57,8 @@ def channel_masks(spec: dict[str, Any], n_channels: int) -> torch.Tensor:
     return mask.view(n_dil, len(INDICES), n_channels)
 
 
-PADDINGS = (
-    "zero",
-    "edge",
-)  # how a sequence is extended: zeros (fitted since 2026-12-02), last value
+# how a sequence is extended: zeros (fitted since 2026-12-02), or its last value (before)
+PADDINGS = ("zero", "edge")
 
 
 def zero_pad(x: torch.Tensor, lengths: torch.Tensor | None, length: int) -> torch.Tensor:
@@ -72,7 +70,7 @@ def zero_pad(x: torch.Tensor, lengths: torch.Tensor | None, length: int) -> torc
     if lengths is not None:
         t = torch.arange(total, device=x.device).unsqueeze(0)
         valid = t < lengths.to(x.device).long().unsqueeze(1)
-        out = torch.where(valid.unsqueeze(2), out, torch.zeros((), dtype=x.dtype, device=x.device))
+        out = out.masked_fill(~valid.unsqueeze(2), 0.0)
     return out.transpose(1, 2)
 
 

@@ -11,7 +11,6 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lstmtune import classify_space
 from lstmtune.config import RunConfig, objective_name
 from lstmtune.errors import UserError
 from lstmtune.fused_plan import fuse_off_reason, fuse_setting
@@ -30,6 +29,7 @@ from lstmtune.tuning.run_trial import _run_batch, _run_single
 from lstmtune.tuning.samplers import _max_epochs, _pruner, _sampler
 from lstmtune.tuning.storage import _storage, _StudyLock, redact
 from lstmtune.tuning.study_config import (
+    budget_reason,
     check_study_config,
     default_study_name,
     study_target,
@@ -234,11 +234,9 @@ def _announce(run: TuningRun) -> None:
         progress(f"fuse_trials: off, because {why_not}")
     budget = tuning_budget(run.meta)
     if cfg.tune.timeout is None and budget is not None:
-        forecast = run.meta["task"] == "forecast"
-        what = "a long series" if forecast else classify_space.budget_reason(run.meta)
         progress(
-            f"tuning budget: no trial starts after {budget:.0f} s ({what}; tune.timeout or "
-            "--timeout sets another)"
+            f"tuning budget: no trial starts after {budget:.0f} s ({budget_reason(run.meta)};"
+            " tune.timeout or --timeout sets another)"
         )
 
 

@@ -56,3 +56,10 @@ def tuning_budget(meta: dict[str, Any]) -> float | None:
     if meta.get("task") == "forecast":
         return forecast_space.default_tuning_seconds(meta)
     return classify_space.default_tuning_seconds(meta)
+
+
+def budget_reason(meta: dict[str, Any]) -> str:
+    """Why :func:`tuning_budget` gives this run a budget, for its progress line."""
+    if meta.get("task") == "forecast":
+        return "a long series"
+    return classify_space.budget_reason(meta)
