@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+from lstmtune.annealed import ANNEAL_PIECES, annealed_rate, annealed_train
 from lstmtune.classify_space import (
     MAX_EPOCHS,
     MIN_EPOCHS,
@@ -38,10 +39,7 @@ from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.errors import UserError
 from lstmtune.evaluate import TestEvaluation
 from lstmtune.final_classify import (
-    ANNEAL_PIECES,
     FinalClassifier,
-    annealed_rate,
-    annealed_train,
     class_proba,
     evaluate_classify,
     fit_ensemble,

@@ -124,6 +124,7 @@ def stacking_record(
             device=trainer.device,
             grad_clip=trainer.cfg.train.grad_clip,
             amp=trainer.cfg.train.amp,
+            parallel=trainer.parallel,
         )
     except Exception as exc:  # the trial's record is still evidence
         emit("warning", f"warning: k-fold of the published training failed: {exc!r}")

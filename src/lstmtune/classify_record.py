@@ -6,7 +6,7 @@ best of the trials on the same folds: both choices saw the held-out sequences, s
 optimistic. The published networks are also trained otherwise (annealed for
 :func:`~lstmtune.crossval.final_epochs`, on all of train+val). So on a small set (k-fold) the
 retrain step measures what it publishes: stratified k-fold of
-:func:`~lstmtune.final_classify.annealed_train` with the winning configuration and the retrain's
+:func:`~lstmtune.annealed.annealed_train` with the winning configuration and the retrain's
 optimizer steps, each train+val sequence's cross-entropy under the network that did not see it.
 That record, beside MiniRocket's leave-one-out one, sets the stacked shares
 (:mod:`lstmtune.classify_stack`). It costs k more trainings (each on (k-1)/k of the data).
@@ -32,7 +32,6 @@ from lstmtune.crossval import (
     sequence_log_loss,
     stratified_folds,
 )
-from lstmtune.final_classify import annealed_train
 from lstmtune.training import ClassifyProblem
 
 RECORD_BY = "k-fold cross-validation of the published training"
@@ -48,11 +47,15 @@ def published_record(
     device: torch.device,
     grad_clip: float = 1.0,
     amp: bool = True,
+    parallel: tuple[int, int | None] = (1, None),
 ) -> list[float] | None:
     """Each train+val sequence's cross-entropy under an annealed network of ``params`` trained
     on the other folds for the optimizer steps of ``epochs`` epochs over all of train+val (folds
     and seeds from ``seed + FOLD_SEED``); None where train+val is not judged by k-fold (not a
-    small set)."""
+    small set). The k trainings run side by side where ``parallel`` = ``(train.parallel_fits,
+    train.threads)`` allows (:func:`lstmtune.parallel_fit.fit_all`)."""
+    from lstmtune.parallel_fit import FitJob, fit_all
+
     full = problem.tensors("train", "val")
     k = cv_folds(problem, len(full), int(full.x.shape[1]))
     if k == 0:
@@ -61,18 +64,14 @@ def published_record(
     seed += FOLD_SEED
     fold_of = stratified_folds(full.y.cpu().numpy(), k, seed)
     record = np.zeros(len(full))
+    jobs = []
     for i in range(k):
-        fit = torch.from_numpy(np.flatnonzero(fold_of != i))
+        fit = np.flatnonzero(fold_of != i)
+        epochs_i = retrain_epochs(problem, params, steps, len(fit))
+        rows = tuple(int(r) for r in fit)
+        jobs.append(FitJob(params, epochs_i, seed + i, rows, grad_clip, amp))
+    for i, result in enumerate(fit_all(problem, jobs, device, *parallel)):
         held = np.flatnonzero(fold_of == i)
-        net = annealed_train(
-            problem,
-            params,
-            full.take(fit),
-            epochs=retrain_epochs(problem, params, steps, len(fit)),
-            seed=seed + i,
-            device=device,
-            grad_clip=grad_clip,
-            amp=amp,
-        ).model
+        net = result.model
         record[held] = sequence_log_loss(problem, net, full.take(torch.from_numpy(held)))
     return [float(v) for v in record]

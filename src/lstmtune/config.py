@@ -174,6 +174,14 @@ class TrainConfig(_Strict):
     threads: int | None = Field(
         None, ge=1, description="torch CPU threads (default: torch's choice)"
     )
+    parallel_fits: int = Field(
+        0,
+        ge=0,
+        description=(
+            "classification: worker processes for the published classifier's independent"
+            " trainings on a CPU (0: train.threads where set, else the usable cores; 1: one by one)"
+        ),
+    )
 
 
 class ClusterConfig(_Strict):

@@ -1,10 +1,6 @@
 """The final sequence classifier: how it is trained, and its test evaluation.
 
-* :func:`annealed_train`: a final network is trained on train+val for its epoch budget with the
-  learning rate annealed along a cosine from the configuration's rate to near zero, so the model
-  is taken where the rate is small instead of at a random point of a noisy trajectory (on
-  ArrowHead's 36 sequences a constant rate left the test accuracy of one retrain anywhere in
-  0.46-0.77 by seed; annealed, 0.72-0.79).
+* (:func:`lstmtune.annealed.annealed_train`: a final network, the learning rate annealed.)
 * :func:`fit_ensemble`: ``evaluate.ensemble`` such networks with consecutive seeds, published as
   one :class:`~lstmtune.ensemble.EnsembleNet` that averages their class probabilities.
 * (:mod:`lstmtune.classify_combine` averages those networks with MiniRocket.)
@@ -14,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,72 +23,9 @@ from lstmtune.evaluate import TestEvaluation, classify_baselines, classify_metri
 from lstmtune.progress import emit
 from lstmtune.training import (
     ClassifyProblem,
-    Problem,
     TensorSet,
     TextProblem,
-    TrainResult,
-    make_optimizer,
-    new_model,
-    seed_everything,
-    train,
 )
-
-ANNEAL_PIECES = 20  # the cosine schedule runs in this many pieces of constant rate
-
-
-def annealed_rate(base: float, piece: int, pieces: int) -> float:
-    """The learning rate of ``piece`` (0-based) of ``pieces``: a cosine from ``base`` to zero,
-    taken at the middle of the piece (the last piece runs at about 0.6 % of ``base`` for 20)."""
-    return base * 0.5 * (1.0 + math.cos(math.pi * (piece + 0.5) / pieces))
-
-
-def annealed_train(
-    problem: Problem,
-    params: dict[str, Any],
-    data: TensorSet,
-    *,
-    epochs: int,
-    seed: int,
-    device: torch.device,
-    grad_clip: float = 1.0,
-    amp: bool = True,
-) -> TrainResult:
-    """Train a new network on ``data`` for ``epochs`` epochs (no validation set), the learning
-    rate annealed by :func:`annealed_rate` in up to :data:`ANNEAL_PIECES` pieces (each a
-    :func:`~lstmtune.training.train` call that continues the model and its optimizer, seeded
-    ``seed * ANNEAL_PIECES + piece``). The history records each epoch's rate."""
-    seed_everything(seed)
-    model = new_model(problem, params, device)
-    optimizer = make_optimizer(model, params)
-    pieces = max(1, min(ANNEAL_PIECES, epochs))
-    bounds = np.linspace(0, epochs, pieces + 1).round().astype(int)
-    history: list[dict[str, float]] = []
-    seconds, steps = 0.0, 0
-    for piece in range(pieces):
-        rate = annealed_rate(float(params["learning_rate"]), piece, pieces)
-        for group in optimizer.param_groups:
-            group["lr"] = rate
-        part = train(
-            problem,
-            params,
-            data,
-            None,
-            epochs=int(bounds[piece + 1] - bounds[piece]),
-            grad_clip=grad_clip,
-            seed=seed * ANNEAL_PIECES + piece,
-            device=device,
-            amp=amp,
-            model=model,
-            optimizer=optimizer,
-        )
-        offset = float(bounds[piece])
-        history += [
-            {**h, "epoch": h["epoch"] + offset, "learning_rate": rate} for h in part.history
-        ]
-        seconds += part.train_seconds
-        steps += part.best_steps
-    model.eval()
-    return TrainResult(model, epochs, math.nan, epochs, history, seconds, best_steps=steps)
 
 
 @dataclass
@@ -117,34 +49,29 @@ def fit_ensemble(
     device: torch.device,
     grad_clip: float = 1.0,
     amp: bool = True,
+    parallel: tuple[int, int | None] = (1, None),
 ) -> FinalClassifier:
     """``k`` networks of ``params`` trained by :func:`annealed_train` on train+val with seeds
-    ``seed .. seed + k - 1``; one network as it is, several as an :class:`EnsembleNet`. Each
-    member's test accuracy is recorded (reported, never used to choose)."""
-    data = problem.tensors("train", "val")
+    ``seed .. seed + k - 1`` (side by side where ``parallel`` = ``(train.parallel_fits,
+    train.threads)`` allows: :func:`lstmtune.parallel_fit.fit_all`); one network as it is,
+    several as an :class:`EnsembleNet`. Each member's test accuracy is recorded (reported, never
+    used to choose)."""
+    from lstmtune.parallel_fit import FitJob, fit_all
+
     test = problem.tensors("test")
     started = time.perf_counter()
-    nets, members, accuracy = [], [], []
-    history: list[dict[str, float]] = []
-    for i in range(max(1, k)):
-        result = annealed_train(
-            problem,
-            params,
-            data,
-            epochs=epochs,
-            seed=seed + i,
-            device=device,
-            grad_clip=grad_clip,
-            amp=amp,
-        )
-        net = result.model.cpu().eval()
-        proba = class_proba(net, test)
-        accuracy.append(float(np.mean(proba.argmax(axis=1) == test.y.cpu().numpy())))
-        nets.append(net)
-        members.append(member_entry(params, epochs, seed + i))
-        history = history or result.history
+    jobs = [FitJob(params, epochs, seed + i, None, grad_clip, amp) for i in range(max(1, k))]
+    results = fit_all(problem, jobs, device, *parallel)
+    nets = [result.model.cpu().eval() for result in results]
+    accuracy = [
+        float(np.mean(class_proba(net, test).argmax(axis=1) == test.y.cpu().numpy()))
+        for net in nets
+    ]
+    members = [member_entry(params, epochs, job.seed) for job in jobs]
     model: nn.Module = nets[0] if len(nets) == 1 else EnsembleNet(nets).eval()
-    return FinalClassifier(model, members, time.perf_counter() - started, history, accuracy)
+    return FinalClassifier(
+        model, members, time.perf_counter() - started, results[0].history, accuracy
+    )
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> list[list[int]]:

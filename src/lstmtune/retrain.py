@@ -58,7 +58,14 @@ class FinalTrainer:
             device=self.device,
             grad_clip=self.cfg.train.grad_clip,
             amp=self.cfg.train.amp,
+            parallel=self.parallel,
         )
+
+    @property
+    def parallel(self) -> tuple[int, int | None]:
+        """``(train.parallel_fits, train.threads)``: how independent trainings may run side by
+        side (:func:`lstmtune.parallel_fit.fit_all`)."""
+        return self.cfg.train.parallel_fits, self.cfg.train.threads
 
     def final(self, problem: Any, best: dict[str, Any]) -> Any:
         """The final model on train+val: the winner's PBT schedule replayed when it has one."""

@@ -1,0 +1,111 @@
+"""The published classifier's independent trainings side by side in worker processes: the same
+networks as one by one, how many workers, and the fallback when no pool can start."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstmtune import parallel_fit
+from lstmtune.parallel_fit import FitJob, cgroup_cpus, fit_all, job_threads, worker_count
+from tests.test_classify_ensemble import PARAMS, _problem
+
+CPU = torch.device("cpu")
+
+
+def test_workers_follow_the_cpu_budget_and_the_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel_fit, "usable_cores", lambda: 6)
+    assert worker_count(0, None, 5, CPU) == 5  # the usable cores, no more than the jobs
+    assert worker_count(0, None, 10, CPU) == 6
+    assert worker_count(0, 1, 5, CPU) == 1  # train.threads: 1 keeps a run on one thread
+    assert worker_count(0, 4, 5, CPU) == 4
+    assert worker_count(3, None, 5, CPU) == 3  # train.parallel_fits set
+    assert worker_count(1, None, 5, CPU) == 1
+    assert worker_count(0, None, 1, CPU) == 1  # one training runs here
+    assert worker_count(0, None, 5, torch.device("cuda")) == 1  # one device: no workers
+    monkeypatch.setattr(parallel_fit, "usable_cores", lambda: 64)
+    assert worker_count(0, None, 20, CPU) == parallel_fit.MAX_WORKERS
+
+
+@pytest.mark.parametrize(
+    ("files", "cpus"),
+    [
+        ({"cpu.max": "400000 100000\n"}, 4),  # cgroup v2: a pod limited to 4 CPUs
+        ({"cpu.max": "150000 100000\n"}, 1),
+        ({"cpu.max": "50000 100000\n"}, 1),  # half a CPU: still one worker
+        ({"cpu.max": "max 100000\n"}, None),  # no limit
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_a_cgroup_cpu_quota_caps_the_cores(
+    tmp_path: Path, files: dict[str, str], cpus: int | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpus(tmp_path) == cpus
+
+
+def test_the_last_rounds_jobs_share_the_idle_threads() -> None:
+    assert job_threads(5, 2, 2) == [1, 1, 1, 1, 2]
+    assert job_threads(4, 2, 2) == [1, 1, 1, 1]
+    assert job_threads(5, 5, 8) == [1, 1, 1, 1, 1]
+    assert job_threads(10, 4, 8) == [2] * 8 + [4, 4]
+
+
+def _jobs() -> list[FitJob]:
+    return [
+        FitJob(PARAMS, 6, seed=3),
+        FitJob(PARAMS, 4, seed=4, rows=tuple(range(0, 20, 2))),  # a fold: some rows only
+        FitJob({**PARAMS, "units": 4}, 5, seed=5),
+        FitJob(PARAMS, 3, seed=6, rows=tuple(range(1, 20, 2))),
+    ]
+
+
+def _same(a: list, b: list) -> None:  # type: ignore[type-arg]
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        sa, sb = x.model.state_dict(), y.model.state_dict()
+        assert sa.keys() == sb.keys()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+        assert [h["train_loss"] for h in x.history] == [h["train_loss"] for h in y.history]
+        assert x.best_steps == y.best_steps > 0
+
+
+def test_workers_train_the_same_networks_as_one_by_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Spawned workers (one torch thread each: four jobs, two workers, two threads) return the
+    weights, history and steps that the same jobs give one by one in this process on one
+    thread: bit for bit, in the jobs' order."""
+    problem = _problem(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = fit_all(problem, _jobs(), CPU, setting=1)
+    finally:
+        torch.set_num_threads(threads)
+    _same(fit_all(problem, _jobs(), CPU, setting=2, threads=2), here)
+    assert "failed" not in capsys.readouterr().out  # the pool ran them
+    assert not here[0].model.training
+
+
+def test_a_pool_that_cannot_start_trains_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A platform without ``spawn``: one warning line, and the trainings run in the process."""
+    problem = _problem(tmp_path)
+
+    def no_spawn(method: str | None = None) -> None:
+        raise ValueError(f"cannot find context for {method!r}")
+
+    jobs = _jobs()[:2]
+    expected = fit_all(problem, jobs, CPU, setting=1)
+    monkeypatch.setattr(multiprocessing, "get_context", no_spawn)
+    _same(fit_all(problem, jobs, CPU, setting=2), expected)
+    assert "parallel trainings failed" in capsys.readouterr().out
