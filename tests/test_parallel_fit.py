@@ -9,25 +9,27 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstmtune import parallel_fit
-from lstmtune.parallel_fit import FitJob, cgroup_cpus, fit_all, job_threads, worker_count
+from lstmtune import worker_pool
+from lstmtune.crossval import fit_trial
+from lstmtune.parallel_fit import FitJob, fit_all
+from lstmtune.worker_pool import MAX_WORKERS, cgroup_cpus, job_threads, worker_count
 from tests.test_classify_ensemble import PARAMS, _problem
 
 CPU = torch.device("cpu")
 
 
 def test_workers_follow_the_cpu_budget_and_the_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel_fit, "usable_cores", lambda: 6)
-    assert worker_count(0, None, 5, CPU) == 5  # the usable cores, no more than the jobs
-    assert worker_count(0, None, 10, CPU) == 6
-    assert worker_count(0, 1, 5, CPU) == 1  # train.threads: 1 keeps a run on one thread
-    assert worker_count(0, 4, 5, CPU) == 4
-    assert worker_count(3, None, 5, CPU) == 3  # train.parallel_fits set
-    assert worker_count(1, None, 5, CPU) == 1
-    assert worker_count(0, None, 1, CPU) == 1  # one training runs here
-    assert worker_count(0, None, 5, torch.device("cuda")) == 1  # one device: no workers
-    monkeypatch.setattr(parallel_fit, "usable_cores", lambda: 64)
-    assert worker_count(0, None, 20, CPU) == parallel_fit.MAX_WORKERS
+    monkeypatch.setattr(worker_pool, "usable_cores", lambda: 6)
+    assert worker_count(0, None, 5) == 5  # the usable cores, no more than the jobs
+    assert worker_count(0, None, 10) == 6
+    assert worker_count(0, 1, 5) == 1  # train.threads: 1 keeps a run on one thread
+    assert worker_count(0, 4, 5) == 4
+    assert worker_count(3, None, 5) == 3  # train.parallel_fits set
+    assert worker_count(1, None, 5) == 1
+    assert worker_count(0, None, 1) == 1  # one training runs here
+    assert worker_count(0, None, 5, on_cpu=False) == 1  # one device: no workers
+    monkeypatch.setattr(worker_pool, "usable_cores", lambda: 64)
+    assert worker_count(0, None, 20) == MAX_WORKERS
 
 
 @pytest.mark.parametrize(
@@ -106,6 +108,52 @@ def test_a_pool_that_cannot_start_trains_one_by_one(
 
     jobs = _jobs()[:2]
     expected = fit_all(problem, jobs, CPU, setting=1)
+    monkeypatch.setattr(worker_pool, "_POOLS", {})  # no pool kept from an earlier test
     monkeypatch.setattr(multiprocessing, "get_context", no_spawn)
     _same(fit_all(problem, jobs, CPU, setting=2), expected)
     assert "parallel trainings failed" in capsys.readouterr().out
+
+
+def test_a_trainings_own_error_is_raised_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error of the training itself (here an unknown optimizer) comes back from the worker
+    as that error, not as a failed pool trained again one by one."""
+    problem = _problem(tmp_path)
+    jobs = [FitJob(PARAMS, 3, seed=1), FitJob({**PARAMS, "optimizer": "nope"}, 3, seed=2)]
+    with pytest.raises(ValueError, match="nope"):
+        fit_all(problem, jobs, CPU, setting=2, threads=2)
+    assert "parallel trainings failed" not in capsys.readouterr().out
+
+
+def test_a_kfold_trial_is_the_same_with_its_folds_in_workers(tmp_path: Path) -> None:
+    """fit_trial's folds 2..k in workers: the same k-fold value, fold values, steps and
+    held-out record as every fold here on one thread; pruning still watches fold 1 only."""
+    problem = _problem(tmp_path)
+    train_set, val_set = problem.tensors("train"), problem.tensors("val")
+    kwargs = {"patience": 3, "device": CPU, "seed": 7}
+    params = {**PARAMS, "epochs": 6}
+    seen: list[int] = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # fold 1 runs here either way
+    try:
+        here = fit_trial(problem, params, train_set, val_set, parallel=(1, None), **kwargs)
+        there = fit_trial(
+            problem,
+            params,
+            train_set,
+            val_set,
+            parallel=(2, 2),
+            on_epoch=lambda epoch, value, loss: seen.append(epoch),
+            **kwargs,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert len(there.fold_values) == 5 and there.fold_values == here.fold_values
+    assert (there.best_value, there.best_epoch, there.best_steps) == (
+        here.best_value,
+        here.best_epoch,
+        here.best_steps,
+    )
+    assert there.oof_log_loss == here.oof_log_loss
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) <= 6  # fold 1's epochs only

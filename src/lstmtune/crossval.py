@@ -26,7 +26,7 @@ from lstmtune.classify_space import small_classify_set
 from lstmtune.classify_stack import RECORD_MAX
 from lstmtune.rolling import fit_rolling
 from lstmtune.task_problems import ForecastProblem
-from lstmtune.training import Problem, TensorSet, TrainResult, train
+from lstmtune.training import Problem, TensorSet, TrainResult, select_device, train
 
 CV_FOLDS = 5
 MIN_PATIENCE = 20  # classification trials: early stopping waits at least this many epochs
@@ -108,6 +108,7 @@ def fit_trial(
     forecast_folds: int = 1,
     seed: int = 0,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    parallel: tuple[int, int | None] = (1, None),
     **train_kwargs: Any,
 ) -> TrainResult:
     """Judge one configuration for tuning: :func:`train` on ``train_set`` with early stopping on
@@ -116,7 +117,9 @@ def fit_trial(
     (seed ``seed + i``) and early-stops on fold ``i``; ``on_epoch`` sees fold 1 only (pruning
     compares trials on the same fold); the value is the mean of the folds' best values and the
     model is fold 1's. Classification: ``best_epoch`` becomes the epochs of train+val that take
-    the same optimizer steps (the folds' mean), so the retrain's budget is counted in steps."""
+    the same optimizer steps (the folds' mean), so the retrain's budget is counted in steps.
+    Folds 2..k run side by side where ``parallel`` = ``(train.parallel_fits, train.threads)``
+    allows (:func:`lstmtune.parallel_fit.fit_all`), once fold 1 has passed pruning."""
     if problem.task == "forecast" and cross_validate and forecast_folds > 1:
         assert isinstance(problem, ForecastProblem)
         return fit_rolling(
@@ -146,25 +149,20 @@ def fit_trial(
         return result
     full = problem.tensors("train", "val")
     fold_of = stratified_folds(full.y.cpu().numpy(), k, seed)
-    results: list[TrainResult] = []
+    first = train(  # fold 1 here: pruning watches it
+        problem,
+        params,
+        full.take(torch.from_numpy(np.flatnonzero(fold_of != 0))),
+        full.take(torch.from_numpy(np.flatnonzero(fold_of == 0))),
+        seed=seed,
+        on_epoch=on_epoch,
+        **train_kwargs,
+    )
+    results = [first, *_other_folds(problem, params, fold_of, seed, parallel, train_kwargs)]
     oof = np.zeros(len(full))  # each sequence's cross-entropy under the fold model that held it
-    for i in range(k):
-        fit_idx = torch.from_numpy(np.flatnonzero(fold_of != i))
+    for i, result in enumerate(results):
         held = np.flatnonzero(fold_of == i)
-        val_part = full.take(torch.from_numpy(held))
-        results.append(
-            train(
-                problem,
-                params,
-                full.take(fit_idx),
-                val_part,
-                seed=seed + i,
-                on_epoch=on_epoch if i == 0 else None,
-                **train_kwargs,
-            )
-        )
-        oof[held] = sequence_log_loss(problem, results[-1].model, val_part)
-    first = results[0]
+        oof[held] = sequence_log_loss(problem, result.model, full.take(torch.from_numpy(held)))
     values = [r.best_value for r in results]
     steps = float(np.mean([r.best_steps for r in results]))
     return TrainResult(
@@ -179,6 +177,34 @@ def fit_trial(
         fold_values=values,
         oof_log_loss=oof.tolist(),
     )
+
+
+def _other_folds(
+    problem: Problem,
+    params: dict[str, Any],
+    fold_of: np.ndarray,
+    seed: int,
+    parallel: tuple[int, int | None],
+    train_kwargs: dict[str, Any],
+) -> list[TrainResult]:
+    """Folds 2..k of :func:`fit_trial` (fold ``i`` trains on the others with seed ``seed + i``
+    and early-stops on fold ``i``), side by side where ``parallel`` allows."""
+    from lstmtune.parallel_fit import FitJob, fit_all
+
+    jobs = [
+        FitJob(
+            params,
+            train_kwargs.get("epochs"),
+            seed + i,
+            tuple(int(r) for r in np.flatnonzero(fold_of != i)),
+            float(train_kwargs.get("grad_clip", 1.0)),
+            bool(train_kwargs.get("amp", True)),
+            tuple(int(r) for r in np.flatnonzero(fold_of == i)),
+            int(train_kwargs.get("patience", 10)),
+        )
+        for i in range(1, int(fold_of.max()) + 1)
+    ]
+    return fit_all(problem, jobs, train_kwargs.get("device") or select_device(), *parallel)
 
 
 def sequence_log_loss(problem: Problem, model: torch.nn.Module, data: TensorSet) -> np.ndarray:

@@ -119,6 +119,7 @@ def trial_step(
                 device=device,
                 amp=cfg.train.amp,
                 on_epoch=printer,
+                parallel=(cfg.train.parallel_fits, cfg.train.threads),
             )
         else:
             from lstmtune.pbt import continue_member

@@ -105,6 +105,7 @@ def train_one(
             device=run.device,
             amp=cfg.train.amp,
             on_epoch=_epoch_callback(run, trial, history),
+            parallel=(cfg.train.parallel_fits, cfg.train.threads),
         )
     except optuna.TrialPruned:
         return _Outcome(TS.PRUNED, None, "", history, n_train=n_train)
