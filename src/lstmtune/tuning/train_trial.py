@@ -21,6 +21,7 @@ from lstmtune.tuning.context import Problem, TuningRun
 from lstmtune.tuning.events import progress
 from lstmtune.tuning.failures import _free_memory, _is_oom, _oom_reason
 from lstmtune.tuning.retry import with_retry
+from lstmtune.tuning.samplers import may_prune_at, prune_schedule
 
 if TYPE_CHECKING:
     import optuna
@@ -53,9 +54,11 @@ def begin(run: TuningRun, trial: optuna.Trial) -> tuple[dict[str, Any], Problem 
 def _epoch_callback(
     run: TuningRun, trial: optuna.Trial, history: list[dict[str, float]]
 ) -> Callable[[int, float, float], None]:
-    """Records each epoch in ``history``, prints it when chatty, reports it and prunes."""
+    """Records each epoch in ``history``, prints it when chatty, reports it and prunes (asking
+    the pruner only at the epochs where it can decide: :func:`.samplers.prune_schedule`)."""
     import optuna
 
+    schedule = prune_schedule(run.study.pruner)
     name = run.objective_name
 
     def on_epoch(epoch: int, value: float, train_loss: float) -> None:
@@ -73,7 +76,7 @@ def _epoch_callback(
         if run.multi:  # Optuna keeps no intermediate values (and no pruning) for several objectives
             return
         with_retry("report", lambda: trial.report(value, epoch))
-        if with_retry("should_prune", trial.should_prune):
+        if may_prune_at(epoch, schedule) and with_retry("should_prune", trial.should_prune):
             raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
     return on_epoch
