@@ -77,9 +77,9 @@ def measure_trial(problem: Any, params: dict[str, Any], setting: int) -> Any:
 
 def main() -> None:
     from lstmtune.crossval import final_epochs
-    from lstmtune.worker_pool import usable_cores
     from lstmtune.problems import make_problem
     from lstmtune.search_space import default_configuration, default_space, fixed_params
+    from lstmtune.worker_pool import usable_cores
 
     p = common.parser(__doc__ or "")
     p.add_argument("--set", default="arrowhead", help="chinatown, arrowhead or osuleaf")
