@@ -4,6 +4,9 @@ networks as one by one, how many workers, and the fallback when no pool can star
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,27 @@ def test_a_kfold_trial_is_the_same_with_its_folds_in_workers(tmp_path: Path) -> 
     )
     assert there.oof_log_loss == here.oof_log_loss
     assert seen == list(range(1, len(seen) + 1)) and len(seen) <= 6  # fold 1's epochs only
+
+
+def test_no_worker_outlives_a_process_that_ends_abruptly() -> None:
+    """A process that started a pool and ends with ``os._exit`` (as ``lstmtune trial`` does, or
+    a killed step) takes its workers with it: they would otherwise keep its stdout open and a
+    reader waiting for the end of it (Katib's metrics collector, ``subprocess.run``)."""
+    script = (
+        "import os, sys\n"
+        "from lstmtune.worker_pool import _pool\n"
+        "pool = _pool(2)\n"
+        "print(sorted(pool.submit(os.getpid).result() for _ in range(4)), flush=True)\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert done.stdout.startswith("[")  # the workers ran, then went with their parent
+
+
+def test_shutdown_ends_the_pools_of_this_process() -> None:
+    pool = worker_pool._pool(2)
+    assert pool.submit(abs, -3).result() == 3
+    worker_pool.shutdown_pools()
+    assert not [k for k in worker_pool._POOLS if k[0] == os.getpid()]

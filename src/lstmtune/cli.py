@@ -319,6 +319,9 @@ def entry() -> None:
     argv = sys.argv[1:]
     code = main(argv)
     if argv[:1] and argv[0] in NO_TEARDOWN and not os.environ.get("COVERAGE_PROCESS_START"):
+        from lstmtune.worker_pool import shutdown_pools
+
+        shutdown_pools()  # a k-fold trial's workers (os._exit skips their shutdown)
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):

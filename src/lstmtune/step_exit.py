@@ -59,6 +59,9 @@ def _fluent_run_open() -> bool:
 def _exit_now() -> None:
     if not _ExitState.armed or _ExitState.failed or _fluent_run_open():
         return
+    pools = sys.modules.get("lstmtune.worker_pool")
+    if pools is not None:  # workers of the step's trainings (os._exit skips their shutdown)
+        pools.shutdown_pools()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

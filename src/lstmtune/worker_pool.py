@@ -10,6 +10,7 @@ back as that error; a pool that cannot start or loses a worker raises :class:`Po
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -18,6 +19,7 @@ from pickle import PicklingError
 from typing import Any
 
 MAX_WORKERS = 8
+PR_SET_PDEATHSIG = 1  # prctl(2)
 # by (process id, worker count), for the life of the process (a forked child makes its own)
 _POOLS: dict[tuple[int, int], ProcessPoolExecutor] = {}
 
@@ -85,8 +87,32 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
-        _POOLS[key] = ProcessPoolExecutor(workers, mp_context=context)
+        _POOLS[key] = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+        )
     return _POOLS[key]
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker's start (Linux): the kernel ends it when the process that started it ends,
+    however that ends (``os._exit``, a kill), so no worker outlives its step holding the step's
+    stdout open; if that process is already gone, it ends now."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def shutdown_pools() -> None:
+    """End this process's worker pools (their workers exit); before an ``os._exit``, which
+    skips the interpreter's own shutdown of them."""
+    for key in [k for k in _POOLS if k[0] == os.getpid()]:
+        _POOLS.pop(key).shutdown(wait=True, cancel_futures=True)
 
 
 def _guarded(fn: Callable[..., Any], threads: int, *args: Any) -> tuple[bool, Any]:
