@@ -52,9 +52,11 @@ def _rows(full: TensorSet, rows: tuple[int, ...] | None) -> TensorSet:
     return full if rows is None else full.take(torch.tensor(rows, dtype=torch.long))
 
 
-def fit_here(problem: Problem, job: FitJob, device: torch.device) -> TrainResult:
-    """``job`` trained in this process."""
-    full = problem.tensors("train", "val")
+def fit_here(
+    problem: Problem, job: FitJob, device: torch.device, full: TensorSet | None = None
+) -> TrainResult:
+    """``job`` trained in this process (``full``: train+val's tensors, when already built)."""
+    full = problem.tensors("train", "val") if full is None else full
     data = _rows(full, job.rows)
     if job.held is not None:
         return train(
@@ -127,4 +129,5 @@ def fit_all(
             return [rebuilt(problem, job, out) for job, out in zip(jobs, outs, strict=True)]
         except PoolFailed as exc:
             emit("warning", f"warning: parallel trainings failed ({exc}); training one by one")
-    return [fit_here(problem, job, device) for job in jobs]
+    full = problem.tensors("train", "val")  # built once for every job here
+    return [fit_here(problem, job, device, full) for job in jobs]
