@@ -222,3 +222,33 @@ def test_a_pipeline_that_fails_after_prepare_marks_its_mlflow_run_failed_and_reg
     assert len(parents) == 1 and parents[0].info.status == "FAILED"
     assert client.search_registered_models() == []
     assert not (Path(cfg.output_dir) / "summary.json").exists()
+
+
+def test_paths_holding_python3_reach_the_steps_unchanged(
+    tiny_config: Callable[..., RunConfig], airline_csv: str, tmp_path: Path
+) -> None:
+    """kfp.local put the local Python executable in place of every ``python3`` in a step's
+    arguments too (kubeflow/pipelines PR 14459): data under ``.venv/lib/python3.11/...`` reached
+    the prepare step as ``.venv/lib/<executable>.11/...``, not found. The prepare step gets the
+    real path (here it refuses a missing column, naming that file) and the output directory too."""
+    from lstmtune.errors import UserError
+
+    data = tmp_path / "lib" / "python3.11" / "airline.csv"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(Path(airline_csv).read_bytes())
+    cfg = tiny_config(
+        **{"data.path": str(data), "data.target": "nope", "output_dir": str(data.parent / "out")}
+    )
+    with pytest.raises(UserError) as refused:
+        run_local(cfg, display="quiet")
+    assert str(data) in str(refused.value) and "nope" in str(refused.value)
+    assert "file not found" not in str(refused.value)
+
+
+def test_the_python_executable_is_replaced_in_the_bootstrap_alone() -> None:
+    from lstmtune.kfp_local_args import replace_python_in_bootstrap
+
+    script = 'python3 -m kfp.dsl.executor_main "$program_path/ephemeral_component.py" "$@"'
+    command = ["sh", "-c", script, "import python3", "--executor_input", '{"p": "python3.11"}']
+    replaced = replace_python_in_bootstrap(command, "/venv/bin/python")
+    assert replaced[2].startswith("/venv/bin/python -m kfp") and replaced[3:] == command[3:]

@@ -127,9 +127,11 @@ def _run_here(
 ) -> dict[str, Any]:
     from kfp import local
 
+    from lstmtune import kfp_local_args
     from lstmtune.pipelines import DEFAULT_IMAGE, build_pipeline
 
     shown.defer(_start_event(cfg, out, log_path))
+    kfp_local_args.install()  # a path holding "python3" reaches the steps as it is
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(out / "kfp"),
