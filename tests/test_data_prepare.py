@@ -792,6 +792,30 @@ def test_no_season_from_a_noise_peak_in_a_short_series() -> None:
     assert _infer_period(season, months) == 12
 
 
+def test_a_step_that_divides_a_day_suggests_a_daily_season() -> None:
+    """Half-hours get 48 from the calendar, as hours get 24: on 4 days of a solar-like profile
+    (night zeros, a day's bell of varying height) the scan alone finds 2 or 3, and on aeon's
+    half-hourly solar generation it found 49. Quarter-hours 96, three hours 8; five minutes
+    (288) is longer than a season the calendar suggests, and 7-minute steps divide no day."""
+    from lstmtune.data.prepare_forecast import _calendar_period, _infer_period
+
+    rng = np.random.default_rng(0)
+    t = np.arange(203)
+    bell = np.clip(np.sin(((t % 48) / 2.0 - 5) / 14 * np.pi), 0, None)
+    y = bell * np.repeat(rng.uniform(0.3, 1.0, 5), 48)[: len(t)] + rng.normal(0, 0.02, len(t)) * (
+        bell > 0
+    )
+    times = pd.Series(pd.date_range("2021-05-01", periods=len(t), freq="30min"))
+    assert _infer_period(y, None) in (2, 3)
+    assert _infer_period(y, times) == 48
+
+    def period(freq: str) -> int | None:
+        return _calendar_period(pd.Series(pd.date_range("2021-05-01", periods=50, freq=freq)))
+
+    assert (period("15min"), period("3h"), period("h"), period("D")) == (96, 8, 24, 7)
+    assert period("5min") is None and period("7min") is None
+
+
 def test_scanned_season_is_the_shortest_peak_not_a_multiple_or_a_trend() -> None:
     """Without a time column the season comes from the scan: quarterly beer production (the
     first 70 %) gets 4 and monthly wine sales 12, not a multiple (48 and 12 with the overlapping

@@ -105,9 +105,10 @@ def _local_peak(acf: list[float], lag: int) -> bool:
 
 
 def _calendar_period(times: pd.Series | None) -> int | None:
-    """The season the time column's spacing suggests: 24 for hours, 7 for days, 52 for weeks, 12
-    for months, 4 for quarters; for numbers, ``k`` when the step is ``1/k`` (R's decimal years
-    and its ``ts`` frequency: ``1949 + i/12`` is monthly, ``1 + i/7`` daily with a week)."""
+    """The season the time column's spacing suggests: 24 for hours (a day of any step that divides
+    it, :func:`_steps_per_day`), 7 for days, 52 for weeks, 12 for months, 4 for quarters; for
+    numbers, ``k`` when the step is ``1/k`` (R's decimal years and its ``ts`` frequency: ``1949 +
+    i/12`` is monthly, ``1 + i/7`` daily with a week)."""
     if times is None or len(times) <= 2:
         return None
     step = times.diff().dropna().median()
@@ -123,8 +124,21 @@ def _calendar_period(times: pd.Series | None) -> int | None:
     for lo, hi, period in ((0.9, 1.1, 7), (6.5, 7.5, 52), (27, 32, 12), (85, 95, 4)):
         if lo < days <= hi:
             return period
-    return None
+    return _steps_per_day(1.0 / days) if 0 < days < 1 else None
 
+
+def _steps_per_day(per_day: float) -> int | None:
+    """A step that divides a day into ``k`` equal parts (half-hours: 48, quarter-hours: 96, three
+    hours: 8) suggests a daily season of ``k``, up to :data:`MAX_DAILY_STEPS`. Without it a few
+    days of half-hourly solar generation got 49 from the scan, a peak of noise beside the day."""
+    k = round(per_day)
+    exact = abs(per_day - k) < 1e-6 * k
+    return k if exact and MIN_PER_UNIT <= k <= MAX_DAILY_STEPS else None
+
+
+#: the longest daily season the calendar suggests: quarter-hours (96); at five minutes (288) the
+#: classical fits drop the season and no default lookback spans a day
+MAX_DAILY_STEPS = 96
 
 #: a numeric step of 1/k suggests a season of k within these bounds (below: halves and thirds of
 #: a unit are rarely a calendar; above: no season the networks or the classical fits could use)
