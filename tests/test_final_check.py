@@ -183,3 +183,7 @@ def test_without_network_hands_its_weight_to_the_partners() -> None:
     assert mixed["network_check"] == "failed" and mixed["rule"] == "equal"
     assert without_network({"weights": {"network": 1.0, "arima": 0.0}}) is None
     assert without_network({"weights": {"network": 1.0}}) is None
+    shared = {"weights": {"network": 0.25, "arima": 0.25, "ets": 0.5}, "network_copies": "arima"}
+    alone = without_network(shared)
+    assert alone is not None and alone["weights"] == pytest.approx({"arima": 1 / 3, "ets": 2 / 3})
+    assert "network_copies" not in alone  # no network left to share a weight

@@ -78,18 +78,28 @@ def choose(
 
 
 def equal_weights(
-    network: np.ndarray, partners: dict[str, np.ndarray], true: np.ndarray
+    network: np.ndarray,
+    partners: dict[str, np.ndarray],
+    true: np.ndarray,
+    copy_of: str | None = None,
 ) -> dict[str, Any]:
     """Equal weights of ``network`` and the ``partners`` (``[N, horizon]`` in original units)
     whose validation RMSE on ``true`` is at most :data:`TRIM` times the best one's; the network
-    alone when no forecast has a finite score. The same keys as :func:`choose`, and ``rule``."""
+    alone when no forecast has a finite score. A network that copies a partner (``copy_of``:
+    :func:`lstmtune.anchor_copy.copied_partner`) is that forecast, not another one: where both are
+    kept they split one share. The same keys as :func:`choose`, ``rule``, and ``network_copies``
+    where the network's share was split."""
     forecasts = {"network": network, **partners}
     scores = {k: _rmse(p, true) for k, p in forecasts.items()}
     finite = {k: v for k, v in scores.items() if np.isfinite(v)}
     best = min(finite.values(), default=None)
     kept = sorted(k for k, v in finite.items() if best is not None and v <= TRIM * best)
     kept = kept or ["network"]
-    weights = {k: 1.0 / len(kept) for k in kept}
+    shared = copy_of if copy_of in kept and "network" in kept else None
+    distinct = [k for k in kept if k != "network"] if shared else kept
+    weights = {k: 1.0 / len(distinct) for k in distinct}
+    if shared:
+        weights[shared] = weights["network"] = weights[shared] / 2
     mix = sum(w * forecasts[k] for k, w in weights.items())
     return {
         "weights": weights,
@@ -97,6 +107,7 @@ def equal_weights(
         "val_rmse": _rmse(np.asarray(mix), true),
         "val_rmse_network": scores["network"],
         "val_rmse_partners": {k: scores[k] for k in partners},
+        **({"network_copies": shared} if shared else {}),
     }
 
 
@@ -151,6 +162,9 @@ def describe(combination: dict[str, Any] | None, members: int | None = None) -> 
         if combination.get("rule") == "equal"
         else "weights chosen on validation"
     )
+    if combination.get("network_copies"):
+        copied = PARTNER_NAMES.get(combination["network_copies"], combination["network_copies"])
+        how += f"; the network barely corrects its {copied} anchor, so the two share one weight"
     on_log = tuple(combination.get("partners_on_log") or ())
     line = f"published forecast: {weights_text(weights, on_log)} ({how})"
     if combination.get("network_check") == "failed":
@@ -198,7 +212,8 @@ def without_network(combination: dict[str, Any]) -> dict[str, Any] | None:
     if total <= 0:
         return None
     weights = {k: w / total for k, w in partners.items()}
-    kept = {k: v for k, v in combination.items() if k not in ("weights", "val_rmse")}
+    dropped = ("weights", "val_rmse", "network_copies")  # the mix scored, and shared, the network
+    kept = {k: v for k, v in combination.items() if k not in dropped}
     return {**kept, "weights": weights, "network_check": "failed"}
 
 
@@ -207,6 +222,7 @@ def validation_choice(
     network: np.ndarray,
     partner_specs: dict[str, dict[str, Any]],
     rule: str = "auto",
+    copy_of: str | None = None,
 ) -> dict[str, Any]:
     """Choose the combination by ``rule`` (:data:`RULES`, :func:`resolved_rule`) on
     validation: ``network`` is the networks' validation forecast (trained on the train split
@@ -216,7 +232,7 @@ def validation_choice(
     forecast will use (their in-sample one-step forecasts are slightly optimistic, which
     offsets the tuned network's validation score being the best of many trials on the same
     points; measured better or equal on all four benchmark series than partners fitted on
-    train only)."""
+    train only). ``copy_of``: the partner the network copies, for ``equal`` weights."""
     val = problem.tensors("val")
     assert val.raw_y is not None
     f = problem.featurizer
@@ -228,5 +244,5 @@ def validation_choice(
     }
     logs = {"partners_on_log": sorted(k for k, v in partner_specs.items() if v.get("log"))}
     if resolved_rule(rule, len(ends)) == "equal":
-        return {**equal_weights(network, partners, val.raw_y), **logs}
+        return {**equal_weights(network, partners, val.raw_y, copy_of), **logs}
     return {**choose(network, partners, val.raw_y), "rule": "validation", **logs}

@@ -198,9 +198,12 @@ def choose_final(
         return None, None
     combination = None
     if combine:
+        from lstmtune.anchor_copy import copied_partner
         from lstmtune.combine import validation_choice, without_network
 
-        combination = validation_choice(fits.problem, fits.forecast("val"), meta["classical"], rule)
+        network_val = fits.forecast("val")
+        copy_of = copied_partner(fits.problems, network_val)
+        combination = validation_choice(fits.problem, network_val, meta["classical"], rule, copy_of)
         if not network:
             combination = without_network(combination) or combination
     if not levels:
