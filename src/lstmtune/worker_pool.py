@@ -144,7 +144,9 @@ def run_jobs(
         TypeError,
         PicklingError,
     ) as exc:
-        _POOLS.pop((os.getpid(), workers), None)
+        stale = _POOLS.pop((os.getpid(), workers), None)
+        if stale is not None:  # its live workers, if any, end now rather than with the step
+            stale.shutdown(wait=False, cancel_futures=True)
         raise PoolFailed(repr(exc)) from exc
     for ok, out in outs:
         if not ok:
