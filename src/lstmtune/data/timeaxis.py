@@ -15,6 +15,7 @@ Times are dates (``1949-01``, ``2000-06-05 13:30``), quarters (``1956Q1``) or nu
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from lstmtune.data.textdates import read_text_dates
 from lstmtune.data.timeaxis_steps import (
     MIN_REGULAR_SHARE,
     modal_step,
@@ -128,15 +130,24 @@ def parse_times(
         month = (quarters[1].astype(int).to_numpy() - 1) * 3 + 1
         stamps = pd.to_datetime({"year": year, "month": month, "day": np.ones_like(year)})
         return "datetime", "quarter", _naive(pd.DatetimeIndex(stamps).as_unit("ns"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce"))
-        if parsed.isna().any():  # pandas reads every value in the first value's format
-            parsed = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce", format="mixed"))
+    parsed = read_text_dates(values, _grid_missing)
     _refuse(parsed.isna(), values, column, rows, row_word)
     keys = parsed.as_unit("ns")
     style = "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
     return "datetime", style, _naive(keys)
+
+
+def _grid_missing(times: pd.DatetimeIndex) -> float:
+    """The periods missing from the grid of the frequency distinct ``times`` lie on; ``inf``
+    where they lie on none (or it would hold over :data:`MAX_PERIODS_PER_ROW` per time)."""
+    keys = np.unique(_naive(times))
+    freq = infer_freq(keys, "datetime")
+    if freq is None:
+        return math.inf
+    spans = (keys[-1] - keys[0]) // np.diff(keys).min()
+    if spans > MAX_PERIODS_PER_ROW * len(keys):
+        return math.inf
+    return float(len(pd.date_range(keys[0], keys[-1], freq=freq)) - len(keys))
 
 
 def _naive(keys: pd.DatetimeIndex) -> np.ndarray:

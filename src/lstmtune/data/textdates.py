@@ -1,0 +1,58 @@
+"""Dates written as text, read the way their writer meant them.
+
+pandas reads every value of a column in the format it guesses from the first value. Two ways
+that goes wrong on public files:
+
+* **Day first** (``13/01/2019``, the European order): a first value such as ``01/02/2019`` is
+  guessed month first, every value with a day above 12 fails, and a mixed-format retry reads the
+  rest in both orders, inventing gaps. Where every value is written ``D/M/Y`` (or with ``.``
+  or ``-``), :func:`read_text_dates` also reads it day first and keeps that reading when the
+  month-first one fails on some value, or when it leaves fewer periods missing on its
+  frequency's grid (``01/02/2019``, ``01/03/2019``…: monthly day first, twelve days and a
+  jump of a year month first). On ties the month-first reading stays (pandas' default). ISO
+  dates (``2019-01-02``) are never read day first: pandas would read them year-day-month.
+* **UTC offsets that change** (``2021-03-28T01:00:00+01:00`` then ``…03:00:00+02:00``, summer
+  time): pandas refuses to put two offsets in one column. They are read as instants in UTC,
+  where an hourly series stays hourly across the change.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+
+import pandas as pd
+
+#: a day, a month and a year written with one separator: the order is ambiguous
+NUMERIC_DMY = re.compile(r"^\s*\d{1,2}([/.\-])\d{1,2}\1\d{2,4}(\s|$|T)")
+
+
+def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex:
+    """``values`` as times (NaT where unreadable); several UTC offsets read in UTC."""
+    kwargs: dict[str, object] = {"errors": "coerce", "dayfirst": dayfirst}
+    if mixed:
+        kwargs["format"] = "mixed"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pd.DatetimeIndex(pd.to_datetime(values, **kwargs))
+        except (ValueError, TypeError):  # offsets that change: only one UTC axis holds them
+            return pd.DatetimeIndex(pd.to_datetime(values, utc=True, **kwargs))
+
+
+def read_text_dates(
+    values: pd.Series, missing: Callable[[pd.DatetimeIndex], float]
+) -> pd.DatetimeIndex:
+    """``values`` (text) as times, NaT where no reading parses a value. ``missing(times)``: the
+    periods fully parsed times leave out of their frequency's grid (``inf``: on no grid), the
+    tie-break of the day order."""
+    plain = _read(values, dayfirst=False, mixed=False)
+    text = values.astype(str)
+    if text.str.match(NUMERIC_DMY).all():
+        dayfirst = _read(values, dayfirst=True, mixed=False)
+        if not dayfirst.isna().any() and (plain.isna().any() or missing(dayfirst) < missing(plain)):
+            return dayfirst
+    if not plain.isna().any():
+        return plain
+    return _read(values, dayfirst=False, mixed=True)  # several formats in one column

@@ -1,0 +1,108 @@
+"""Dates written day first, and times whose UTC offset changes with summer time, are read as
+their writer meant them (:mod:`lstmtune.data.textdates`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmtune.config import load_config
+from lstmtune.data.history_check import check_history
+from lstmtune.data.prepare import prepare
+from lstmtune.data.timeaxis import TimeAxisError, parse_times
+
+DAYS = pd.date_range("2019-01-01", periods=400, freq="D")
+MONTHS = pd.date_range("2019-01-01", periods=30, freq="MS")
+
+
+def _read(written: pd.Index) -> np.ndarray:
+    values = pd.Series(written)
+    _, _, keys = parse_times(values, "date", rows=np.arange(len(values)), row_word="data row")
+    return keys
+
+
+@pytest.mark.parametrize(
+    ("times", "fmt"),
+    [
+        (DAYS, "%d/%m/%Y"),  # 13/01/2019 fails month first
+        (DAYS, "%d.%m.%Y"),
+        (DAYS, "%m/%d/%Y"),  # month first stays month first
+        (DAYS, "%Y-%m-%d"),  # ISO is never read day first
+        (MONTHS, "%d/%m/%Y"),  # every day <= 12: month first is 12 days and a year's jump
+        (MONTHS, "%m/%d/%Y"),
+        (MONTHS, "%Y-%m-%d"),
+    ],
+)
+def test_both_day_orders_read_the_times_written(times: pd.DatetimeIndex, fmt: str) -> None:
+    np.testing.assert_array_equal(_read(times.strftime(fmt)), times.to_numpy())
+
+
+def test_an_ambiguous_day_order_stays_month_first() -> None:
+    """Twelve days written day first are also twelve months written month first, both on a
+    grid without gaps: pandas' reading (month first) stays."""
+    days = pd.date_range("2019-01-01", periods=12, freq="D").strftime("%d/%m/%Y")
+    expected = pd.date_range("2019-01-01", periods=12, freq="MS")
+    np.testing.assert_array_equal(_read(days), expected.to_numpy())
+
+
+def test_a_value_no_order_reads_is_refused_naming_it() -> None:
+    written = [*DAYS[:20].strftime("%d/%m/%Y").tolist(), "32/01/2020"]
+    with pytest.raises(TimeAxisError, match=r"unparsable time '32/01/2020' at data row 21"):
+        _read(pd.Index(written))
+
+
+def _summer_time(days: int) -> pd.DatetimeIndex:
+    return pd.date_range("2021-03-20", periods=days * 24, freq="h", tz="Europe/Paris")
+
+
+def _with_offsets(times: pd.DatetimeIndex) -> pd.Index:
+    return times.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
+
+
+def test_offsets_that_change_with_summer_time_are_read_in_utc() -> None:
+    local = _summer_time(14)  # 2021-03-28: clocks go from +01:00 to +02:00
+    keys = _read(_with_offsets(local))
+    np.testing.assert_array_equal(keys, local.tz_convert("UTC").tz_localize(None).to_numpy())
+    assert set(np.diff(keys).astype(np.int64).tolist()) == {3600 * 10**9}  # one hour each
+
+
+def test_a_local_time_series_across_the_clock_change_runs_hourly(tmp_path: Path) -> None:
+    """Prepared: hourly, no missing hour, a daily season; the published model's history check
+    takes a history written the same way."""
+    local = _summer_time(30)
+    hours = np.asarray(local.hour)
+    load = 20 + 8 * np.sin(2 * np.pi * hours / 24) + np.random.default_rng(0).normal(0, 1, 720)
+    frame = pd.DataFrame({"time": _with_offsets(local), "load": load})
+    frame.to_csv(tmp_path / "load.csv", index=False)
+    overrides: dict[str, Any] = {
+        "data.path": str(tmp_path / "load.csv"),
+        "data.target": "load",
+        "data.time_column": "time",
+        "output_dir": str(tmp_path / "out"),
+    }
+    _, meta = prepare(load_config(None, overrides).resolved())
+    axis = meta["time_axis"]
+    assert axis["freq"] == "h" and axis["filled_periods"] == 0 and axis["gaps"] == 0
+    assert meta["seasonal_period"] == 24
+    check_history(frame.tail(100), axis)
+
+
+def test_a_day_first_daily_file_is_daily_without_gaps(tmp_path: Path) -> None:
+    y = 50 + 5 * np.sin(2 * np.pi * np.arange(400) / 7)
+    y += np.random.default_rng(0).normal(0, 1, 400)
+    frame = pd.DataFrame({"date": DAYS.strftime("%d/%m/%Y"), "y": y})
+    frame.to_csv(tmp_path / "daily.csv", index=False)
+    overrides: dict[str, Any] = {
+        "data.path": str(tmp_path / "daily.csv"),
+        "data.target": "y",
+        "data.time_column": "date",
+        "output_dir": str(tmp_path / "out"),
+    }
+    _, meta = prepare(load_config(None, overrides).resolved())
+    axis = meta["time_axis"]
+    assert axis["freq"] == "D" and axis["filled_periods"] == 0 and axis["gaps"] == 0
+    assert meta["n_rows"] == 400 and meta["seasonal_period"] == 7
