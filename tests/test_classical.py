@@ -185,8 +185,10 @@ def test_a_series_too_short_or_constant_is_reported_not_raised() -> None:
         preds, failed, seconds = classical_baselines(y, 6 if len(y) == 10 else 50, ends, 1, 12)
         assert preds == {} and set(failed) == {"auto_arima", "auto_ets"}
         assert set(seconds) == {"auto_arima", "auto_ets"}
-    with pytest.raises(ClassicalError, match="auto_ets"):
-        fit_spec("ets", np.full(60, 3.0), 12)
+    with pytest.raises(ClassicalError, match="auto_ets: its values never change"):
+        fit_spec("ets", np.full(60, 3.0), 12)  # the reason, not a row count
+    with pytest.raises(ClassicalError, match="auto_arima: 10 rows cannot be fitted"):
+        fit_spec("arima", np.arange(10, dtype=np.float64), 12)
 
 
 def _scored(airline: np.ndarray) -> tuple[dict[str, dict[str, float]], np.ndarray, np.ndarray]:

@@ -74,7 +74,8 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
     if kind == "ets" and season > 24:
         season = 1  # statsforecast's ETS has no seasonal models beyond 24 (R's ets neither)
     if len(y) < 2 * max(season, 2) + 2 or not np.isfinite(y).all() or np.ptp(y) == 0:
-        raise ClassicalError(f"{BASELINE_NAMES[kind]}: {len(y)} rows cannot be fitted")
+        why = "its values never change" if np.ptp(y) == 0 else f"{len(y)} rows cannot be fitted"
+        raise ClassicalError(f"{BASELINE_NAMES[kind]}: {why}")
     if kind == "arima" and season > MAX_ARIMA_SEASON:
         raise ClassicalError(
             f"auto_arima: season {season} is longer than {MAX_ARIMA_SEASON}; not fitted (cost)"
