@@ -116,6 +116,20 @@ def test_forecast_features_default_to_numeric_columns(tmp_path: Path, make_cfg) 
     assert meta["target_index"] == 0
 
 
+def test_the_prepared_line_names_the_inputs_besides_the_target(tmp_path: Path, make_cfg) -> None:
+    """Numeric columns read by default are named where the run starts, not used silently."""
+    from lstmtune.steps import _inputs_note
+
+    path = write_csv(series_frame(), tmp_path / "s.csv")
+    _, meta = prepare(make_cfg(path, data__target="y", data__time_column="date"))
+    assert _inputs_note(meta) == (
+        ", inputs besides the target: step, x (data.feature_columns chooses)"
+    )
+    only = series_frame()[["date", "y"]]
+    _, meta = prepare(make_cfg(write_csv(only, tmp_path / "y.csv"), data__target="y"))
+    assert _inputs_note(meta) == ""
+
+
 @pytest.mark.parametrize(
     ("val_size", "test_size", "expected"),
     [

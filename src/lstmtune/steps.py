@@ -68,6 +68,17 @@ def _spare_core() -> bool:
     return spare_core(free=0.5)
 
 
+def _inputs_note(meta: dict[str, Any]) -> str:
+    """The columns a forecast reads beside its target, named (by default every numeric column
+    without another role), or nothing."""
+    columns = meta.get("columns") or {}
+    extra = [c for c in columns.get("features", []) if c != columns.get("target")]
+    if meta["task"] != "forecast" or not extra:
+        return ""
+    shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+    return f", inputs besides the target: {shown} (data.feature_columns chooses)"
+
+
 def _val_only_warning(classes: list[str]) -> str:
     """One line for classes with val sequences but none in train."""
     shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
@@ -135,6 +146,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     if panel:
         season += f", {len(panel['series'])} series"
     season += axis_note(meta.get("time_axis"))  # frequency and filled periods
+    season += _inputs_note(meta)
     emit(
         "prepared",
         f"prepared {meta['source']} ({meta['task']}: {meta['n_rows']} rows;"
