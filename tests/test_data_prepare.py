@@ -888,3 +888,21 @@ def test_season_from_a_numeric_step_of_one_over_k(
     weak = 100 + amplitude * np.sin(2 * np.pi * t / season) + noise
     assert _infer_period(weak, None) == 1  # the scan alone finds no season
     assert _infer_period(weak, pd.Series(1949 + t * step)) == expected
+
+
+def test_a_smooth_calendar_season_is_found_beside_noise_and_trend() -> None:
+    """Five years of weekly values with a yearly sine of amplitude 10, noise 2 and a trend: the
+    differences correlate 0.08 at lag 52 (no season before), the values less their moving
+    average 0.5. Noise, random walks and trends on the same weeks seldom get the season."""
+    from lstmtune.data.prepare_forecast import _detrended_acf, _infer_period
+
+    weeks = pd.Series(pd.date_range("2015-01-04", periods=182, freq="W-SUN"))
+    t = np.arange(182)
+    rng = np.random.default_rng(0)
+    y = 100 + 0.2 * t + 10 * np.sin(2 * np.pi * t / 52.18) + rng.normal(0, 2, 182)
+    assert _infer_period(y, weeks) == 52 and _detrended_acf(y, 52) > 0.3
+    noise = rng.normal(0, 1, (100, 182))
+    found = [_infer_period(v, weeks) == 52 for v in (*noise, *np.cumsum(noise, axis=1))]
+    assert np.mean(found) < 0.25  # as often as the differences alone passed 0.1 (0.12-0.15)
+    line = np.arange(182.0)  # no season in a straight line
+    assert _detrended_acf(line, 52) == -1.0 and _infer_period(line, weeks) == 1

@@ -49,7 +49,8 @@ def _acf(diff: np.ndarray, lag: int) -> float:
 
 def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
     """Season length from the time column's spacing, confirmed by autocorrelation at that lag
-    (above 0.1; a season above 24 only on two seasons of differences); else a scan of the
+    (of the differences above 0.1, or of the detrended values above :data:`DETRENDED_MIN`; a
+    season above 24 only on two seasons of differences); else a scan of the
     differences' sample autocorrelation (:func:`_sample_acf`): of its peaks (:func:`_local_peak`)
     above 0.3 that also pass :func:`_acf_bound` and a Bonferroni bound over the lags tried
     (:func:`_scan_z`), the highest, or the shortest at a divisor of its lag that reaches
@@ -65,7 +66,11 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
     # weak evidence suffices; a long season needs two seasons of differences (noise of 60 weekly
     # values passed 0.1 at lag 52, from 7 pairs, 4 times in 10)
     long_season = calendar is not None and calendar > 24 and n < 2 * calendar
-    if calendar is not None and not long_season and _acf(diff, calendar) > 0.1:
+    if (
+        calendar is not None
+        and not long_season
+        and (_acf(diff, calendar) > 0.1 or _detrended_acf(values, calendar) > DETRENDED_MIN)
+    ):
         return calendar
     max_lag = min(n // 3, 400)
     acf = _sample_acf(diff, max_lag + 1)  # one lag more: a peak must come down after it
@@ -81,6 +86,33 @@ def _infer_period(values: np.ndarray, times: pd.Series | None) -> int:
         return 1
     top = max(peaks, key=lambda lag: acf[lag])
     return min(lag for lag in peaks if top % lag == 0 and acf[lag] >= SHORTER_PEAK_SHARE * acf[top])
+
+
+def _detrended_acf(values: np.ndarray, period: int) -> float:
+    """Autocorrelation at ``period`` of the values less their centred moving average over one
+    season (``2 x period`` for an even one: the trend of the classical decomposition), -1 where
+    fewer than ``period + 3`` values are left. A smooth season is small beside the noise in the
+    differences (a yearly sine of amplitude 10 in weekly values with noise 2: 0.08 there, 0.9
+    here), while the trend is gone as well as by differencing."""
+    weights = np.ones(period + 1 - period % 2)
+    weights[[0, -1]] = 0.5 if period % 2 == 0 else 1.0
+    if len(values) < len(weights) + period + 2:
+        return -1.0
+    trend = np.convolve(values, weights / period, mode="valid")
+    half = (len(weights) - 1) // 2
+    rest = values[half : len(values) - half] - trend
+    rest = rest - rest.mean()
+    denom = float((rest * rest).sum())
+    if denom <= 1e-12 * float(((values - values.mean()) ** 2).sum()):  # a straight line: no season
+        return -1.0
+    return float((rest[:-period] * rest[period:]).sum() / denom)
+
+
+#: the calendar's season holds where :func:`_detrended_acf` passes this (on 200 synthetic series
+#: each: a smooth season found 0.17 -> 0.80 of the time in 5 years of weekly values, 0.22 -> 1.00
+#: in 30 days of hours, 0.79 -> 1.00 in 10 years of months; white noise, random walks and AR(1)
+#: processes 0-2 points more often than by the differences alone)
+DETRENDED_MIN = 0.3
 
 
 def _sample_acf(diff: np.ndarray, max_lag: int) -> list[float]:
