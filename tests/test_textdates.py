@@ -106,3 +106,19 @@ def test_a_day_first_daily_file_is_daily_without_gaps(tmp_path: Path) -> None:
     axis = meta["time_axis"]
     assert axis["freq"] == "D" and axis["filled_periods"] == 0 and axis["gaps"] == 0
     assert meta["n_rows"] == 400 and meta["seasonal_period"] == 7
+
+
+def test_a_short_history_is_read_in_the_models_day_order() -> None:
+    """Ten days written day first read as ten months without gaps month first: the frequency
+    the model was trained on decides, so the published model's check takes the history."""
+    days = pd.date_range("2024-01-01", periods=10, freq="D")
+    values = pd.Series(days.strftime("%d/%m/%Y"))
+    rows = np.arange(10)
+    _, _, keys = parse_times(values, "date", rows=rows, row_word="input row", freq="D")
+    np.testing.assert_array_equal(keys, days.to_numpy())
+    _, _, keys = parse_times(values, "date", rows=rows, row_word="input row")
+    assert pd.Timestamp(keys[1]) == pd.Timestamp("2024-02-01")  # alone: pandas' month first
+    axis = {"column": "date", "kind": "datetime", "freq": "D", "style": "date"}
+    check_history(pd.DataFrame({"date": values}), axis)
+    _, _, keys = parse_times(values, "date", rows=rows, row_word="input row", freq="nonsense")
+    assert len(keys) == 10  # a data.freq that is no frequency is refused later, by its parser

@@ -26,7 +26,8 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
     if values.empty:  # the caller refuses a history shorter than the lookback
         return
     rows = np.arange(len(values))
-    kind, _, _ = parse_times(values, column, rows=rows, row_word="input row")
+    freq = axis["freq"]
+    kind, _, _ = parse_times(values, column, rows=rows, row_word="input row", freq=freq)
     if kind != axis["kind"]:
         words = {"number": "numbers", "datetime": "dates"}
         raise TimeAxisError(

@@ -15,6 +15,7 @@ Times are dates (``1949-01``, ``2000-06-05 13:30``), quarters (``1956Q1``) or nu
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
@@ -51,6 +52,8 @@ MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", 
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 #: a grid may hold at most this many periods per row (guards against a far too fine data.freq)
 MAX_PERIODS_PER_ROW = 20
+#: reading dates in either day order: a reading whose grid would hold more periods is wrong
+MAX_GRID = 10_000_000
 
 
 class TimeAxisError(ValueError):
@@ -110,9 +113,11 @@ class Placed:
 
 
 def parse_times(
-    values: pd.Series, column: str, *, rows: np.ndarray, row_word: str
+    values: pd.Series, column: str, *, rows: np.ndarray, row_word: str, freq: Any = None
 ) -> tuple[str, str, np.ndarray]:
-    """``(kind, style, keys)``: keys are float64 (numbers) or datetime64[ns] (dates, quarters)."""
+    """``(kind, style, keys)``: keys are float64 (numbers) or datetime64[ns] (dates, quarters).
+    ``freq``: the frequency the times are known to have (a model's, a user's ``data.freq``),
+    which decides the day order of dates written ``D/M/Y`` that read both ways."""
     if pd.api.types.is_datetime64_any_dtype(values):
         keys = pd.DatetimeIndex(values).as_unit("ns")
         _refuse(keys.isna(), values, column, rows, row_word)
@@ -130,24 +135,32 @@ def parse_times(
         month = (quarters[1].astype(int).to_numpy() - 1) * 3 + 1
         stamps = pd.to_datetime({"year": year, "month": month, "day": np.ones_like(year)})
         return "datetime", "quarter", _naive(pd.DatetimeIndex(stamps).as_unit("ns"))
-    parsed = read_text_dates(values, _grid_missing)
+    known = freq if isinstance(freq, str) else None
+    parsed = read_text_dates(values, functools.partial(_grid_missing, freq=known))
     _refuse(parsed.isna(), values, column, rows, row_word)
     keys = parsed.as_unit("ns")
     style = "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
     return "datetime", style, _naive(keys)
 
 
-def _grid_missing(times: pd.DatetimeIndex) -> float:
-    """The periods missing from the grid of the frequency distinct ``times`` lie on; ``inf``
-    where they lie on none (or it would hold over :data:`MAX_PERIODS_PER_ROW` per time)."""
+def _grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
+    """The periods missing from the grid of ``freq`` (None: the frequency distinct ``times`` lie
+    on) between the first and the last of ``times``; ``inf`` where they lie on no grid or it
+    would hold over :data:`MAX_GRID` periods."""
     keys = np.unique(_naive(times))
-    freq = infer_freq(keys, "datetime")
-    if freq is None:
+    freq = freq or infer_freq(keys, "datetime")
+    if freq is None or len(keys) < 2:
         return math.inf
-    spans = (keys[-1] - keys[0]) // np.diff(keys).min()
-    if spans > MAX_PERIODS_PER_ROW * len(keys):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            offset = to_offset(freq)
+    except ValueError:  # a data.freq that is no offset alias: refused where it is parsed
         return math.inf
-    return float(len(pd.date_range(keys[0], keys[-1], freq=freq)) - len(keys))
+    step = offset.nanos if isinstance(offset, pd.offsets.Tick) else pd.Timedelta(days=1).value
+    if int((keys[-1] - keys[0]).astype(np.int64)) // step > MAX_GRID:
+        return math.inf
+    return float(len(pd.date_range(keys[0], keys[-1], freq=offset)) - len(keys))
 
 
 def _naive(keys: pd.DatetimeIndex) -> np.ndarray:
@@ -280,7 +293,7 @@ def place(
     rows = np.arange(len(values)) if rows is None else rows
     if len(values) == 0:
         raise TimeAxisError(f"{_named(column, row_word)} has no times")
-    kind, style, keys = parse_times(values, column, rows=rows, row_word=row_word)
+    kind, style, keys = parse_times(values, column, rows=rows, row_word=row_word, freq=freq)
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
     dup = np.flatnonzero(keys[1:] == keys[:-1])
