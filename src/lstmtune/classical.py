@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmtune.classical_ets import ets_forecasts
 from lstmtune.classical_log import back, log_values, logged, on_log
 
 KINDS = ("arima", "ets")  # anchors / combination partners the LSTM can use
@@ -39,6 +40,9 @@ BASELINE_NAMES = {"arima": "auto_arima", "ets": "auto_ets", "theta": "auto_theta
 FIT_SEASONS = 8
 MIN_FIT_POINTS = 240
 MAX_ARIMA_SEASON = 60
+# AutoETS's cost grows with the rows alone (2.4 s for 2000 hours with a daily season): it reads
+# up to this many, and its states start at the first (lstmtune.classical_ets)
+MAX_ETS_ROWS = 2000
 DIFFUSE = 1e6  # variance of the differencing states at the start (R's and statsforecast's kappa)
 
 
@@ -66,7 +70,8 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
 
     y = np.asarray(y, dtype=np.float64)
-    y = y[len(y) - _fit_window(len(y), period) :]
+    rows = min(len(y), MAX_ETS_ROWS) if kind == "ets" else _fit_window(len(y), period)
+    y = y[len(y) - rows :]
     key = hashlib.sha1(f"{kind}/{period}/".encode() + y.tobytes()).hexdigest()
     if key in _FITTED:  # the evaluation and the final model's anchor share one fit
         return _FITTED[key]
@@ -155,7 +160,8 @@ def classical_baselines(
         t0 = time.perf_counter()
         try:
             model = fit_model(kind, y[:fit_end], period)
-            preds[name] = model_forecasts(model, y, ends, horizon)
+            start = fit_end - model.fit_offset_ if kind == "ets" else 0  # its states start there
+            preds[name] = model_forecasts(model, y[start:], ends - start, horizon)
         except ClassicalError as exc:
             failed[name] = str(exc)
         seconds[name] = round(time.perf_counter() - t0, 3)
@@ -338,61 +344,6 @@ def arima_warmup(spec: dict[str, Any]) -> int:
     return len(phi) + len(delta)
 
 
-def _ets_states(spec: dict[str, Any], y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Level, trend and seasonal states after each observation (R ``forecast``'s etscalc
-    update, which statsforecast ports). ``season[t, j]``: ``j = 0`` is the most recent."""
-    trend, season = spec["trend"], spec["season"]
-    m = int(spec["m"]) if season != "N" else 1
-    alpha, beta, gamma, phi = spec["alpha"], spec["beta"], spec["gamma"], spec["phi"]
-    init = list(spec["init"])
-    level = init[0]
-    b = init[1] if trend != "N" else 0.0
-    s = list(init[(2 if trend != "N" else 1) :]) if season != "N" else [0.0]
-    n = len(y)
-    levels, trends, seasons = np.empty(n), np.empty(n), np.empty((n, len(s)))
-    for t in range(n):
-        phib = phi * b if trend != "N" else 0.0
-        q = level + phib
-        last_s = s[m - 1] if season != "N" else 0.0
-        yt = float(y[t])
-        if season == "A":
-            p = yt - last_s
-        elif season == "M":
-            p = yt / last_s
-        else:
-            p = yt
-        new_level = q + alpha * (p - q)
-        if trend != "N":
-            b = phib + (beta / alpha) * (new_level - level - phib)
-        if season != "N":
-            target = yt - q if season == "A" else yt / q
-            s = [last_s + gamma * (target - last_s), *s[:-1]]
-        level = new_level
-        levels[t], trends[t], seasons[t] = level, b, s
-    return levels, trends, seasons
-
-
-def _ets_forecasts(
-    spec: dict[str, Any], y: np.ndarray, ends: np.ndarray, horizon: int
-) -> np.ndarray:
-    levels, trends, seasons = _ets_states(spec, y)
-    trend, season = spec["trend"], spec["season"]
-    m = seasons.shape[1]
-    phi = spec["phi"]
-    out = np.empty((len(ends), horizon))
-    phistar = phi if spec["damped"] else 1.0
-    for k in range(horizon):
-        f = levels[ends] + (phistar * trends[ends] if trend != "N" else 0.0)
-        j = (m - 1 - k) % m
-        if season == "A":
-            f = f + seasons[ends, j]
-        elif season == "M":
-            f = f * seasons[ends, j]
-        out[:, k] = f
-        phistar += phi ** (k + 1) if spec["damped"] else 1.0
-    return out
-
-
 _CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
@@ -400,8 +351,9 @@ def spec_forecasts(
     spec: dict[str, Any], y: np.ndarray, ends: np.ndarray, horizon: int, period: int = 1
 ) -> np.ndarray:
     """``[N, horizon]`` forecasts of the classical model ``spec`` from the origins ``ends`` of the
-    series ``y`` (each with the history ``y[: t + 1]``, the recursion starting at ``y[0]``).
-    Origins the recursion cannot serve yet get the seasonal naive (or persistence) forecast."""
+    series ``y`` (each with the history ``y[: t + 1]``, the recursion starting at ``y[0]``; an
+    ETS one at the row its fit started, ``spec["fit_start"]``). Origins the recursion cannot
+    serve yet get the seasonal naive (or persistence) forecast."""
     y = np.asarray(y, dtype=np.float64)
     ends = np.asarray(ends, dtype=np.int64)
     key = hashlib.sha1(
@@ -414,8 +366,7 @@ def spec_forecasts(
         return _CACHE[key].copy()
     with np.errstate(all="ignore"):
         if spec["kind"] == "ets":
-            out = _ets_forecasts(spec, y, ends, horizon)
-            early = np.zeros(len(ends), dtype=bool)
+            out, early = ets_forecasts(spec, y, ends, horizon)
         elif spec["kind"] == "arima":
             out = back(spec, _arima_forecasts(spec, log_values(spec, y), ends, horizon))
             early = ends + 1 < arima_warmup(spec)
