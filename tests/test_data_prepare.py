@@ -130,6 +130,23 @@ def test_the_prepared_line_names_the_inputs_besides_the_target(tmp_path: Path, m
     assert _inputs_note(meta) == ""
 
 
+def test_a_test_split_of_a_few_values_is_flagged(tmp_path: Path, make_cfg) -> None:
+    """15 yearly values leave 2 for test: the run says its test figures rest on them."""
+    from lstmtune.steps import FIRM_TEST_POINTS, _few_test_points
+
+    short = write_csv(series_frame(n=15)[["date", "y"]], tmp_path / "short.csv")
+    _, meta = prepare(make_cfg(short, data__target="y"))
+    rows = meta["splits"]["test"]["rows"]
+    assert rows < FIRM_TEST_POINTS
+    assert _few_test_points(meta) == (
+        f"warning: the test split holds {rows} value(s): the test figures and the champion"
+        " decision rest on them alone (a longer series, or data.test_size, gives firmer ones)"
+    )
+    path = write_csv(series_frame()[["date", "y"]], tmp_path / "long.csv")
+    _, meta = prepare(make_cfg(path, data__target="y"))
+    assert meta["splits"]["test"]["rows"] >= FIRM_TEST_POINTS and _few_test_points(meta) is None
+
+
 @pytest.mark.parametrize(
     ("val_size", "test_size", "expected"),
     [

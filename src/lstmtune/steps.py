@@ -79,6 +79,22 @@ def _inputs_note(meta: dict[str, Any]) -> str:
     return f", inputs besides the target: {shown} (data.feature_columns chooses)"
 
 
+#: a forecast's test split with fewer targets than this gets a warning: its figures are noise
+FIRM_TEST_POINTS = 8
+
+
+def _few_test_points(meta: dict[str, Any]) -> str | None:
+    """A warning where a single series' test split holds fewer than :data:`FIRM_TEST_POINTS`
+    values (the test RMSE and the champion decision rest on them), or None."""
+    rows = int(meta["splits"]["test"]["rows"])
+    if meta["task"] != "forecast" or meta.get("panel") or rows >= FIRM_TEST_POINTS:
+        return None
+    return (
+        f"warning: the test split holds {rows} value(s): the test figures and the champion"
+        " decision rest on them alone (a longer series, or data.test_size, gives firmer ones)"
+    )
+
+
 def _val_only_warning(classes: list[str]) -> str:
     """One line for classes with val sequences but none in train."""
     shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
@@ -130,7 +146,9 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         folds = resolve_folds(cfg.tune.forecast_folds, meta)
         for warning in add_fold_classical(meta, parts, folds):
             emit("warning", warning)
-    elif meta.get("val_only_classes"):
+    if few := _few_test_points(meta):
+        emit("warning", few)
+    if meta.get("val_only_classes"):
         emit("warning", _val_only_warning(meta["val_only_classes"]))
     run_id = tracking.start_parent_run(cfg, meta)
     if cfg.tune.warm_start and cfg.tune.backend == "optuna" and cfg.tune.strategy != "pbt":
