@@ -70,6 +70,20 @@ def test_offsets_that_change_with_summer_time_are_read_in_utc() -> None:
     assert set(np.diff(keys).astype(np.int64).tolist()) == {3600 * 10**9}  # one hour each
 
 
+def _prepared(frame: pd.DataFrame, tmp_path: Path) -> dict[str, Any]:
+    """The metadata of ``frame`` (time column first, target second) as the prepare step reads it
+    from a CSV file."""
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    overrides: dict[str, Any] = {
+        "data.path": str(tmp_path / "series.csv"),
+        "data.target": str(frame.columns[1]),
+        "data.time_column": str(frame.columns[0]),
+        "output_dir": str(tmp_path / "out"),
+    }
+    _, meta = prepare(load_config(None, overrides).resolved())
+    return meta
+
+
 def test_a_local_time_series_across_the_clock_change_runs_hourly(tmp_path: Path) -> None:
     """Prepared: hourly, no missing hour, a daily season; the published model's history check
     takes a history written the same way."""
@@ -77,14 +91,7 @@ def test_a_local_time_series_across_the_clock_change_runs_hourly(tmp_path: Path)
     hours = np.asarray(local.hour)
     load = 20 + 8 * np.sin(2 * np.pi * hours / 24) + np.random.default_rng(0).normal(0, 1, 720)
     frame = pd.DataFrame({"time": _with_offsets(local), "load": load})
-    frame.to_csv(tmp_path / "load.csv", index=False)
-    overrides: dict[str, Any] = {
-        "data.path": str(tmp_path / "load.csv"),
-        "data.target": "load",
-        "data.time_column": "time",
-        "output_dir": str(tmp_path / "out"),
-    }
-    _, meta = prepare(load_config(None, overrides).resolved())
+    meta = _prepared(frame, tmp_path)
     axis = meta["time_axis"]
     assert axis["freq"] == "h" and axis["filled_periods"] == 0 and axis["gaps"] == 0
     assert meta["seasonal_period"] == 24
@@ -95,14 +102,7 @@ def test_a_day_first_daily_file_is_daily_without_gaps(tmp_path: Path) -> None:
     y = 50 + 5 * np.sin(2 * np.pi * np.arange(400) / 7)
     y += np.random.default_rng(0).normal(0, 1, 400)
     frame = pd.DataFrame({"date": DAYS.strftime("%d/%m/%Y"), "y": y})
-    frame.to_csv(tmp_path / "daily.csv", index=False)
-    overrides: dict[str, Any] = {
-        "data.path": str(tmp_path / "daily.csv"),
-        "data.target": "y",
-        "data.time_column": "date",
-        "output_dir": str(tmp_path / "out"),
-    }
-    _, meta = prepare(load_config(None, overrides).resolved())
+    meta = _prepared(frame, tmp_path)
     axis = meta["time_axis"]
     assert axis["freq"] == "D" and axis["filled_periods"] == 0 and axis["gaps"] == 0
     assert meta["n_rows"] == 400 and meta["seasonal_period"] == 7
