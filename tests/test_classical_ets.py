@@ -40,6 +40,8 @@ def test_an_ets_fitted_on_the_last_rows_forecasts_from_its_own_start(
     if start:
         before = np.arange(start - 20, start)
         np.testing.assert_array_equal(spec_forecasts(spec, y, before, 1, 7)[:, 0], y[before - 6])
+        _, failed, _ = classical_baselines(y, fit_end, before, 1, 7, kinds=("ets",))
+        assert "before the fit's first row" in failed["auto_ets"]  # reported, never wrapped
 
 
 def test_an_ets_reads_a_long_series_up_to_its_row_limit() -> None:

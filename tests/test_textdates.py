@@ -122,3 +122,21 @@ def test_a_short_history_is_read_in_the_models_day_order() -> None:
     check_history(pd.DataFrame({"date": values}), axis)
     _, _, keys = parse_times(values, "date", rows=rows, row_word="input row", freq="nonsense")
     assert len(keys) == 10  # a data.freq that is no frequency is refused later, by its parser
+
+
+def test_a_frequency_hint_never_prefers_times_off_its_grid() -> None:
+    """Month starts written day first read month first are twelve days a year, more times than
+    a monthly grid holds: with the model's frequency MS the day-first reading still wins, and
+    the published model's check takes the history."""
+    values = pd.Series(MONTHS.strftime("%d/%m/%Y"))
+    rows = np.arange(len(values))
+    _, _, keys = parse_times(values, "date", rows=rows, row_word="input row", freq="MS")
+    np.testing.assert_array_equal(keys, MONTHS.to_numpy())
+    axis = {"column": "date", "kind": "datetime", "freq": "MS", "style": "date"}
+    check_history(pd.DataFrame({"date": values.tail(6)}), axis)
+
+
+def test_times_with_and_without_an_offset_are_refused_naming_one() -> None:
+    written = pd.Index(["2021-03-28T01:00:00+01:00", "2021-03-28T02:00:00", "2021-03-28T03:00Z"])
+    with pytest.raises(TimeAxisError, match=r"'2021-03-28T02:00:00' at data row 2 has none"):
+        _read(written)

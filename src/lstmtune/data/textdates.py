@@ -28,8 +28,22 @@ import pandas as pd
 NUMERIC_DMY = re.compile(r"^\s*\d{1,2}([/.\-])\d{1,2}\1\d{2,4}(\s|$|T)")
 
 
+#: a time that ends in a UTC offset (``Z``, ``+01:00``, ``-0500``)
+OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)\s*$")
+
+
+class MixedOffsets(ValueError):
+    """Times with a UTC offset beside times without one: no axis places both (``row``: the
+    first value without an offset)."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__(row)
+        self.row = row
+
+
 def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex:
-    """``values`` as times (NaT where unreadable); several UTC offsets read in UTC."""
+    """``values`` as times (NaT where unreadable); several UTC offsets read in UTC. Raises
+    :class:`MixedOffsets` where only some values carry an offset."""
     kwargs: dict[str, object] = {"errors": "coerce", "dayfirst": dayfirst}
     if mixed:
         kwargs["format"] = "mixed"
@@ -38,6 +52,9 @@ def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex
         try:
             return pd.DatetimeIndex(pd.to_datetime(values, **kwargs))
         except (ValueError, TypeError):  # offsets that change: only one UTC axis holds them
+            offset = values.astype(str).str.contains(OFFSET).to_numpy()
+            if not offset.all():  # a plain time beside them: in which zone?
+                raise MixedOffsets(int((~offset).argmax())) from None
             return pd.DatetimeIndex(pd.to_datetime(values, utc=True, **kwargs))
 
 

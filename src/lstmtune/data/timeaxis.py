@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from lstmtune.data.textdates import read_text_dates
+from lstmtune.data.textdates import MixedOffsets, read_text_dates
 from lstmtune.data.timeaxis_steps import (
     MIN_REGULAR_SHARE,
     modal_step,
@@ -136,7 +136,13 @@ def parse_times(
         stamps = pd.to_datetime({"year": year, "month": month, "day": np.ones_like(year)})
         return "datetime", "quarter", _naive(pd.DatetimeIndex(stamps).as_unit("ns"))
     known = freq if isinstance(freq, str) else None
-    parsed = read_text_dates(values, functools.partial(_grid_missing, freq=known))
+    try:
+        parsed = read_text_dates(values, functools.partial(_grid_missing, freq=known))
+    except MixedOffsets as exc:
+        raise TimeAxisError(
+            f"{_named(column, row_word)} mixes times with a UTC offset and without one: "
+            f"{values.iloc[exc.row]!r} at {row_word} {int(rows[exc.row]) + 1} has none"
+        ) from None
     _refuse(parsed.isna(), values, column, rows, row_word)
     keys = parsed.as_unit("ns")
     style = "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
@@ -160,7 +166,10 @@ def _grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     step = offset.nanos if isinstance(offset, pd.offsets.Tick) else pd.Timedelta(days=1).value
     if int((keys[-1] - keys[0]).astype(np.int64)) // step > MAX_GRID:
         return math.inf
-    return float(len(pd.date_range(keys[0], keys[-1], freq=offset)) - len(keys))
+    grid = pd.date_range(keys[0], keys[-1], freq=offset).to_numpy(dtype="datetime64[ns]")
+    if not np.isin(keys, grid).all():  # times off that frequency's grid: not this reading
+        return math.inf
+    return float(len(grid) - len(keys))
 
 
 def _naive(keys: pd.DatetimeIndex) -> np.ndarray:
