@@ -101,11 +101,10 @@ def _detrended_acf(values: np.ndarray, period: int) -> float:
     trend = np.convolve(values, weights / period, mode="valid")
     half = (len(weights) - 1) // 2
     rest = values[half : len(values) - half] - trend
-    rest = rest - rest.mean()
-    denom = float((rest * rest).sum())
-    if denom <= 1e-12 * float(((values - values.mean()) ** 2).sum()):  # a straight line: no season
+    left = float(((rest - rest.mean()) ** 2).sum())
+    if left <= 1e-12 * float(((values - values.mean()) ** 2).sum()):  # a straight line: no season
         return -1.0
-    return float((rest[:-period] * rest[period:]).sum() / denom)
+    return _sample_acf(rest, period)[period]
 
 
 #: the calendar's season holds where :func:`_detrended_acf` passes this (on 200 synthetic series
