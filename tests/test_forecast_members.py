@@ -115,6 +115,16 @@ def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(
     assert rmse(step1[:, None], f.raw_targets(fits.problem.raw, ends)) == pytest.approx(
         ev.test_metrics["rmse"], rel=1e-9
     )
+    # a consumer sends the last rows only, with or without times: the same forecasts
+    assert ev.spec_extra["history"]["start"] == 0 and ev.spec_extra["combination"]["specs"]
+    times = pd.read_csv(airline_csv)["month"]
+    timed = Predictor(spec | {"time_axis": meta["time_axis"]}, predictor.model.state_dict())
+    for first in (30, len(history) - 30):
+        tail = history.iloc[first:].reset_index(drop=True)
+        expected = served.iloc[first:].to_numpy()
+        np.testing.assert_allclose(predictor.predict(tail).to_numpy(), expected, rtol=1e-9)
+        dated = tail.assign(month=times.iloc[first:].to_numpy())
+        np.testing.assert_allclose(timed.predict(dated).to_numpy(), expected, rtol=1e-9)
     pairs = zip(fits.problems, fits.models, strict=True)
     alone = [p.predict(m, p.tensors("test")) for p, m in pairs]
     assert not np.allclose(alone[0], alone[1])  # two members, two forecasts, averaged

@@ -355,10 +355,15 @@ def spec_forecasts(
 ) -> np.ndarray:
     """``[N, horizon]`` forecasts of the classical model ``spec`` from the origins ``ends`` of the
     series ``y`` (each with the history ``y[: t + 1]``, the recursion starting at ``y[0]``; an
-    ETS one at the row its fit started, ``spec["fit_start"]``). Origins the recursion cannot
-    serve yet get the seasonal naive (or persistence) forecast."""
+    ETS one at the row its fit started, ``spec["fit_start"]``; a ``prefix`` of values is read
+    before ``y``). Origins the recursion cannot serve yet get the seasonal naive (or
+    persistence) forecast."""
     y = np.asarray(y, dtype=np.float64)
     ends = np.asarray(ends, dtype=np.int64)
+    if spec.get("prefix"):  # the fitted rows before a served history (lstmtune.served_history)
+        lead = np.asarray(spec["prefix"], dtype=np.float64)
+        rest = {k: v for k, v in spec.items() if k != "prefix"}
+        return spec_forecasts(rest, np.concatenate([lead, y]), ends + len(lead), horizon, period)
     key = hashlib.sha1(
         json.dumps(spec, sort_keys=True).encode()
         + y.tobytes()

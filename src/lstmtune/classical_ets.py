@@ -81,3 +81,21 @@ def ets_forecasts(
     if (~early).any():
         out[~early] = _from_states(spec, y[start:], ends[~early] - start, horizon)
     return out, early
+
+
+def ets_after(spec: dict[str, Any], values: np.ndarray, gap: int) -> dict[str, Any]:
+    """The spec for a history that starts ``gap`` periods after ``values`` (the rows from the
+    fit's first row on) end: its initial states are the states after ``values``, carried through
+    the periods nobody observed by the model's own equations (level plus damped trend, the
+    seasons rotating unchanged), as a state-space model treats missing observations."""
+    levels, trends, seasons = ets_states(spec, values)
+    level, b, season = float(levels[-1]), float(trends[-1]), np.asarray(seasons[-1])
+    if spec["trend"] != "N" and gap > 0:
+        phi = float(spec["phi"])
+        powers = phi ** np.arange(1, gap + 1)
+        level += b * float(powers.sum())
+        b *= float(powers[-1])
+    init = [level] + ([b] if spec["trend"] != "N" else [])
+    if spec["season"] != "N":
+        init += [float(v) for v in np.roll(season, gap % len(season))]
+    return {**spec, "init": init, "fit_start": 0}

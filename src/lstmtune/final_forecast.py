@@ -326,11 +326,20 @@ def evaluate_forecast(
             "combination": combination,
             "intervals": intervals,
             **({"members": members} if members else {}),
+            **_fitted_rows(meta, problem.raw[:, f.target_index], fit_end),
         },
         baseline_failures=failures,
         baseline_seconds=seconds,
         baseline_forecasts={k: v.tolist() for k, v in classical_pred.items()},
     )
+
+
+def _fitted_rows(meta: dict[str, Any], target: np.ndarray, fit_end: int) -> dict[str, Any]:
+    """The last rows of train+val, kept for the classical models of a served history
+    (:mod:`lstmtune.served_history`); nothing where the run fitted none."""
+    from lstmtune.served_history import fitted_rows
+
+    return {"history": fitted_rows(target, fit_end)} if meta.get("classical") else {}
 
 
 def _interval_test_metrics(

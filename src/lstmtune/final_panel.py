@@ -205,6 +205,7 @@ def evaluate_panel(
                         "time_axis": members[sid]["meta"].get("time_axis"),
                         "intervals": intervals["members"][sid] if intervals else None,
                         "classical": _member_classical(combination, i),
+                        **_member_rows(combination, m, members[sid]["meta"]),
                     }
                     for i, (sid, m) in enumerate(
                         zip(problem.series_ids, problem.members, strict=True)
@@ -232,3 +233,16 @@ def _member_classical(combination: dict[str, Any] | None, i: int) -> dict[str, A
     if combination is None or "specs" not in combination:
         return None
     return dict(combination["specs"][i])
+
+
+def _member_rows(
+    combination: dict[str, Any] | None, m: Any, member_meta: dict[str, Any]
+) -> dict[str, Any]:
+    """A series' last rows of train+val, kept for its classical partners on a served history
+    (:mod:`lstmtune.served_history`); nothing where it has none."""
+    from lstmtune.served_history import fitted_rows
+
+    if combination is None or "specs" not in combination:
+        return {}
+    fit_end = int(member_meta["splits"]["test"]["start"])
+    return {"history": fitted_rows(m.raw[:, m.featurizer.target_index], fit_end)}

@@ -23,6 +23,7 @@ from lstmtune.data.text import TextFeaturizer
 from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
 from lstmtune.model import LSTMNet, build_model
+from lstmtune.served_history import served_spec
 
 WEIGHTS = "weights.pt"
 SPEC = "spec.json"
@@ -48,12 +49,10 @@ class Predictor:
             self.featurizer = ClassifyFeaturizer.from_dict(spec["featurizer"])
         vocab = spec.get("vocab_size")
         self.model: LSTMNet | EnsembleNet | nn.ModuleList
-        self.members: list[ForecastFeaturizer] = []  # a forecast averaging several networks
         if spec.get("members"):
             from lstmtune.forecast_members import build_members
 
             self.model = build_members(int(spec["n_outputs"]), spec["members"])
-            self.members = [ForecastFeaturizer.from_dict(m["featurizer"]) for m in spec["members"]]
         elif spec.get("ensemble"):  # a classifier averaging its members' probabilities
             self.model = build_ensemble(
                 int(spec["n_features"]),
@@ -122,7 +121,12 @@ class Predictor:
         raw = frame[f.features].to_numpy(dtype=np.float64)
         if not np.isfinite(raw).all():
             raise ValueError("input has missing or infinite values")
-        featurizers = self.members or [f]
+        spec = served_spec(self.spec, frame, raw[:, f.target_index])  # classical models rebased
+        f = ForecastFeaturizer.from_dict(spec["featurizer"])
+        featurizers = [
+            ForecastFeaturizer.from_dict(m["featurizer"]) for m in spec.get("members") or []
+        ]
+        featurizers = featurizers or [f]
         longest = max(featurizers, key=lambda m: m.lookback)
         if len(raw) < longest.lookback:
             raise ValueError(
@@ -135,10 +139,10 @@ class Predictor:
             _network_forecast(net, m, raw, ends) for net, m in zip(nets, featurizers, strict=True)
         ]
         pred = np.mean(preds, axis=0)
-        if self.spec.get("combination"):  # convex mix with classical forecasts, from JSON
+        if spec.get("combination"):  # convex mix with classical forecasts, from JSON
             from lstmtune.combine import apply
 
-            pred = apply(self.spec["combination"], pred, raw[:, f.target_index], ends, f.period)
+            pred = apply(spec["combination"], pred, raw[:, f.target_index], ends, f.period)
         out = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
         if self.spec.get("intervals"):  # step_k_lo_L, step_k_hi_L after the point forecasts
             from lstmtune.conformal import interval_columns, origin_scale

@@ -25,6 +25,7 @@ from lstmtune.data.timeaxis import place
 from lstmtune.features import ForecastFeaturizer
 from lstmtune.model import LSTMNet
 from lstmtune.panel_problem import with_index
+from lstmtune.served_history import served_member
 
 
 def _in_time_order(frame: pd.DataFrame, axis: dict[str, Any] | None) -> pd.DataFrame:
@@ -160,7 +161,8 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
         pred = forecast_series(model, f, raw, str(sid), index)
         weights = (panel.get("combination") or {}).get("weights")
         if weights:  # the network mixed with this series' AutoARIMA / AutoETS
-            pred = combined(pred, weights, known, raw[:, f.target_index], f)
+            served = served_member(known, sub, raw[:, f.target_index])  # placed in its rows
+            pred = combined(pred, weights, served, raw[:, f.target_index], f)
         part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
         part.insert(0, column, sid)
         spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f.period)

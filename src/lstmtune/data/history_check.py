@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstmtune.data.timeaxis import TimeAxisError, describe_gaps, parse_times, place
+from lstmtune.data.timeaxis import TimeAxisError, describe_gaps, parse_freq, parse_times, place
 
-__all__ = ["check_history"]
+__all__ = ["check_history", "history_offset"]
 
 
 def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
@@ -48,3 +48,34 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
             f"input column '{column}': the history is not in time order ({values.iloc[i]!r} at "
             f"input row {i + 1} comes after a later time); sort it by '{column}'"
         )
+
+
+def history_offset(frame: pd.DataFrame, axis: dict[str, Any] | None) -> int | None:
+    """The period of the model's time grid where the history ``frame`` starts, counted from the
+    first period the model was trained on (``axis["first"]``); None without a time axis, a
+    recorded first period or a time column in the input. Checked by :func:`check_history`."""
+    if not axis or not axis.get("first") or axis.get("column") not in frame.columns:
+        return None
+    column, freq = str(axis["column"]), axis["freq"]
+    values = frame[column].reset_index(drop=True)
+    if values.empty:
+        return None
+    _, _, keys = parse_times(
+        values, column, rows=np.arange(len(values)), row_word="input row", freq=freq
+    )
+    first = pd.Series([axis["first"]])
+    _, _, origin = parse_times(first, column, rows=np.arange(1), row_word="input row", freq=freq)
+    return _periods(origin[0], np.min(keys), axis)
+
+
+def _periods(origin: Any, start: Any, axis: dict[str, Any]) -> int:
+    """Periods of the axis's grid from ``origin`` (a grid period) to ``start``."""
+    offset = parse_freq(axis["freq"], str(axis["kind"]), str(axis["column"]))
+    if axis["kind"] == "number":
+        return int(np.floor((float(start) - float(origin)) / float(offset) + 1e-6))
+    a, b = pd.Timestamp(origin), pd.Timestamp(start)
+    if isinstance(offset, pd.offsets.Tick):
+        return int((b - a) // pd.Timedelta(offset))
+    if b < a:
+        return -(len(pd.date_range(offset.rollback(b), a, freq=offset)) - 1)
+    return len(pd.date_range(a, b, freq=offset)) - 1

@@ -1,0 +1,110 @@
+"""A served history placed among the fitted rows: the classical models forecast from any history
+exactly as they did from the whole series in testing (lstmtune.served_history)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmtune.classical import fit_spec, spec_forecasts
+from lstmtune.config import example_data_path
+from lstmtune.data.history_check import history_offset
+from lstmtune.served_history import fitted_rows, offset_by_values, rebase
+
+FIT_END = 120  # airline: train+val, the last 24 months are test
+
+
+@pytest.fixture(scope="module")
+def airline() -> np.ndarray:
+    return pd.read_csv(example_data_path())["passengers"].to_numpy(dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def specs(airline: np.ndarray) -> dict[str, dict[str, Any]]:
+    return {kind: fit_spec(kind, airline[:FIT_END], 12, False) for kind in ("ets", "arima")}
+
+
+@pytest.mark.parametrize("kind", ["ets", "arima"])
+@pytest.mark.parametrize("first", [0, 40, 100, 110, 120])
+def test_a_tail_of_the_history_is_forecast_as_the_whole_series_was(
+    airline: np.ndarray, specs: dict[str, dict[str, Any]], kind: str, first: int
+) -> None:
+    spec, rows = specs[kind], fitted_rows(airline, FIT_END)
+    ends = np.arange(FIT_END - 1, len(airline) - 1)  # the test origins
+    whole = spec_forecasts(spec, airline, ends, 2, 12)
+    tail = airline[first:]
+    served = spec_forecasts(rebase(spec, rows, first), tail, ends - first, 2, 12)
+    np.testing.assert_allclose(served, whole, rtol=1e-9)
+    if kind == "ets" and first:  # read from its own first row, as before: far off
+        alone = spec_forecasts(spec, tail, ends - first, 1, 12)[:, 0]
+        true = airline[ends + 1]
+        error = np.sqrt(np.mean((alone - true) ** 2))
+        assert error > 1.5 * np.sqrt(np.mean((served[:, 0] - true) ** 2))
+
+
+def test_the_stored_rows_are_the_last_thousand_of_train_and_val() -> None:
+    y = np.arange(1500.0)
+    rows = fitted_rows(y, 1400)
+    assert rows["start"] == 400 and rows["values"] == list(np.arange(400.0, 1400.0))
+    assert fitted_rows(y, 30) == {"start": 0, "values": list(np.arange(30.0))}
+
+
+def test_ets_states_are_carried_through_a_gap_after_the_fitted_rows(
+    airline: np.ndarray, specs: dict[str, dict[str, Any]]
+) -> None:
+    spec, rows = specs["ets"], fitted_rows(airline, FIT_END)
+    gap, history = 5, airline[FIT_END + 5 :]
+    # the brute force: each unobserved month is the model's own one-step forecast
+    filled = list(airline[:FIT_END])
+    for _ in range(gap):
+        filled.append(
+            float(spec_forecasts(spec, np.array(filled), np.array([len(filled) - 1]), 1)[0, 0])
+        )
+    series = np.concatenate([filled, history])
+    ends = np.arange(len(filled) + 12, len(series))
+    expected = spec_forecasts(spec, series, ends, 3, 12)
+    served = spec_forecasts(rebase(spec, rows, FIT_END + gap), history, ends - len(filled), 3, 12)
+    np.testing.assert_allclose(served, expected, rtol=1e-9)
+    arima = rebase(specs["arima"], rows, FIT_END + gap)
+    assert arima == specs["arima"]  # its exact filter starts afresh on the history
+
+
+def test_a_history_without_times_is_placed_by_the_fitted_rows_it_repeats(
+    airline: np.ndarray,
+) -> None:
+    rows = fitted_rows(airline, FIT_END)
+    assert offset_by_values(rows, airline) == 0  # the whole series
+    assert offset_by_values(rows, airline[57:]) == 57
+    assert offset_by_values(rows, airline[FIT_END - 6 :]) == FIT_END - 6  # 6 rows repeated
+    assert offset_by_values(rows, airline[FIT_END + 3 :]) == FIT_END  # none: read as following
+    long = np.arange(2000.0)
+    assert offset_by_values(fitted_rows(long, 1500), long[100:]) == 100  # before the stored rows
+    assert offset_by_values(rows, airline[FIT_END - 2 :]) == FIT_END  # 2 rows: too few to tell
+
+
+@pytest.mark.parametrize(
+    ("freq", "first", "times", "expected"),
+    [
+        ("MS", "1949-01", ["1950-03", "1950-04"], 14),
+        ("MS", "1949-01", ["1948-11"], -2),
+        ("QS-OCT", "1956Q1", ["1957Q2", "1957Q3"], 5),
+        ("h", "2020-01-01 00:00:00", ["2020-01-02 03:00"], 27),
+        ("W-SUN", "2020-01-05", ["2020-02-02"], 4),
+        ("D", "2019-01-01", ["13/01/2019", "14/01/2019"], 12),  # day first, as the column reads
+    ],
+)
+def test_the_history_offset_counts_periods_from_the_model_first(
+    freq: str, first: str, times: list[str], expected: int
+) -> None:
+    axis = {"column": "t", "kind": "datetime", "freq": freq, "first": first}
+    assert history_offset(pd.DataFrame({"t": times}), axis) == expected
+
+
+def test_numeric_times_and_missing_columns() -> None:
+    axis = {"column": "t", "kind": "number", "freq": "0.5", "first": "5"}
+    assert history_offset(pd.DataFrame({"t": [7.5, 8.0]}), axis) == 5
+    assert history_offset(pd.DataFrame({"y": [1.0]}), axis) is None  # no time column sent
+    assert history_offset(pd.DataFrame({"t": [7.5]}), {**axis, "first": None}) is None
