@@ -108,3 +108,33 @@ def test_numeric_times_and_missing_columns() -> None:
     assert history_offset(pd.DataFrame({"t": [7.5, 8.0]}), axis) == 5
     assert history_offset(pd.DataFrame({"y": [1.0]}), axis) is None  # no time column sent
     assert history_offset(pd.DataFrame({"t": [7.5]}), {**axis, "first": None}) is None
+
+
+def test_every_classical_spec_of_a_model_is_rebased_and_the_rows_before_returned(
+    airline: np.ndarray, specs: dict[str, dict[str, Any]]
+) -> None:
+    from lstmtune.served_history import served_spec
+
+    rows = fitted_rows(airline, FIT_END)
+    months = pd.read_csv(example_data_path())["month"]
+    axis = {"column": "month", "kind": "datetime", "freq": "MS", "first": "1949-01"}
+    spec = {
+        "history": rows,
+        "time_axis": axis,
+        "featurizer": {"lookback": 12, "classical": specs["ets"]},
+        "members": [{"featurizer": {"classical": specs["arima"]}}, {"featurizer": {}}],
+        "combination": {"weights": {"network": 0.5, "ets": 0.5}, "specs": {"ets": specs["ets"]}},
+    }
+    before = repr(spec)
+    frame = pd.DataFrame({"month": months[100:], "passengers": airline[100:]})
+    served, lead = served_spec(spec, frame, airline[100:])
+    assert lead.tolist() == airline[:100].tolist()  # the intervals' local scale reads them
+    assert served["featurizer"]["classical"] == rebase(specs["ets"], rows, 100)
+    assert served["members"][0]["featurizer"]["classical"]["prefix"] == airline[:100].tolist()
+    assert served["members"][1]["featurizer"] == {}
+    assert served["combination"]["specs"]["ets"] == served["featurizer"]["classical"]
+    late = pd.DataFrame({"month": months[FIT_END + 5 :]})  # after a gap: nothing before it
+    served, lead = served_spec(spec, late, airline[FIT_END + 5 :])
+    assert len(lead) == 0 and served["featurizer"]["classical"]["fit_start"] == 0
+    assert repr(spec) == before  # the published spec is left as it was
+    assert served_spec({"featurizer": {}}, frame, airline)[0] == {"featurizer": {}}  # older

@@ -78,15 +78,20 @@ def offset_by_values(rows: dict[str, Any], y: np.ndarray) -> int:
     return start + len(values)
 
 
-def served_spec(spec: dict[str, Any], frame: pd.DataFrame, target: np.ndarray) -> dict[str, Any]:
-    """The published forecaster's spec for the history ``frame`` (its target ``target``): every
-    classical spec rebased to where the history starts. Specs without stored rows (models
-    published before 2026-12-03) are read from the history's first row, as then."""
+def served_spec(
+    spec: dict[str, Any], frame: pd.DataFrame, target: np.ndarray
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The published forecaster's spec for the history ``frame`` (its target ``target``), every
+    classical spec rebased to where the history starts, and the stored target rows just before
+    it (the intervals' local scale reads them too). Specs without stored rows (models published
+    before 2026-12-03) are read from the history's first row, as then."""
     rows = spec.get("history")
     if not rows:
-        return spec
+        return spec, np.zeros(0)
     offset = _offset(rows, frame, spec.get("time_axis"), target)
-    return map_classical(spec, lambda s: rebase(s, rows, offset))
+    start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
+    lead = values[: max(0, offset - start)] if offset <= start + len(values) else np.zeros(0)
+    return map_classical(spec, lambda s: rebase(s, rows, offset)), lead
 
 
 def served_member(

@@ -121,7 +121,7 @@ class Predictor:
         raw = frame[f.features].to_numpy(dtype=np.float64)
         if not np.isfinite(raw).all():
             raise ValueError("input has missing or infinite values")
-        spec = served_spec(self.spec, frame, raw[:, f.target_index])  # classical models rebased
+        spec, lead = served_spec(self.spec, frame, raw[:, f.target_index])  # classical: rebased
         f = ForecastFeaturizer.from_dict(spec["featurizer"])
         featurizers = [
             ForecastFeaturizer.from_dict(m["featurizer"]) for m in spec.get("members") or []
@@ -147,9 +147,10 @@ class Predictor:
         if self.spec.get("intervals"):  # step_k_lo_L, step_k_hi_L after the point forecasts
             from lstmtune.conformal import interval_columns, origin_scale
 
-            spec = self.spec["intervals"]
-            scale = origin_scale(spec, raw[:, f.target_index], ends)
-            names, values = interval_columns(pred, spec, scale)
+            bands = self.spec["intervals"]  # the local scale reads the stored rows before, too
+            target = np.concatenate([lead, raw[:, f.target_index]])
+            scale = origin_scale(bands, target, ends + len(lead))
+            names, values = interval_columns(pred, bands, scale)
             out = pd.concat([out, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
         return out
 
