@@ -71,6 +71,36 @@ def test_bad_data_frame_leaves_nothing_behind(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_frames_parquet_cannot_hold_and_other_objects_are_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    mixed = pd.DataFrame({"id": [1, 2, "x"], "y": [1.0, 2.0, 3.0]})
+    twice = pd.DataFrame([[1.0, 2.0]], columns=["y", "y"])
+    cases = [
+        (mixed, r"column 'id' mixes numbers and text; cast it"),
+        (twice, r"the column 'y' more than once"),
+        (mixed["y"], r"not a Series \(pd.DataFrame"),
+        ({"y": [1.0]}, r"not a dict"),
+    ]
+    for data, needle in cases:
+        with pytest.raises(lstmtune.UserError, match=needle) as info:
+            lstmtune.run(data, target="y", output_dir=str(out), progress="quiet")
+        assert "\n" not in str(info.value)
+        assert not out.exists()  # nothing written
+    with pytest.raises(lstmtune.UserError, match=r"^data \(the DataFrame\): .*'nope'"):
+        lstmtune.run(pd.DataFrame({"y": [1.0, 2.0]}), target="nope", output_dir=str(out))
+
+
+def test_a_time_index_becomes_the_time_column(tmp_path: Path) -> None:
+    from lstmtune.api import _write_frame
+
+    frame = pd.read_csv(example_data_path(), parse_dates=["month"]).set_index("month")
+    _write_frame(frame, tmp_path / "d.parquet")
+    back = pd.read_parquet(tmp_path / "d.parquet")
+    assert list(back.columns) == ["month", "passengers"] and back["month"].is_monotonic_increasing
+
+
 @pytest.mark.slow
 def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     frame = pd.read_csv(example_data_path())

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -184,6 +185,16 @@ def test_classify_pipeline_end_to_end(
     assert len(pred) == frame["seq"].nunique()
     assert {"label", "proba_ramp", "proba_wave"} <= set(pred.columns)
     assert pred[["proba_ramp", "proba_wave"]].sum(axis=1).round(5).eq(1).all()
+    # integer ids, float times and an integer channel, though trained on text ids, integer
+    # times and float channels: MLflow's schema lets them through, and the ids come back as sent
+    typed = frame.drop(columns=["y"]).assign(seq=pd.factorize(frame["seq"])[0] + 100)
+    typed = typed.assign(t=typed["t"].astype(float), x2=typed["x2"].round().astype("int64"))
+    again = model.predict(typed)
+    assert again["seq"].tolist() == list(range(100, 100 + len(pred)))
+    alike = model.predict(frame.drop(columns=["y"]).assign(x2=typed["x2"]))
+    np.testing.assert_allclose(
+        again[["proba_ramp", "proba_wave"]], alike[["proba_ramp", "proba_wave"]]
+    )
 
 
 def test_a_pipeline_that_fails_after_prepare_marks_its_mlflow_run_failed_and_registers_nothing(

@@ -186,6 +186,11 @@ def run(
     if progress not in (None, "text", "bar", "json", "quiet"):
         raise UserError(f"progress: must be text, bar, json or quiet, got {progress!r}")
     if data is not None and not _is_frame(data):
+        if not isinstance(data, str | Path):
+            raise UserError(
+                "data: a CSV or Parquet path, an s3:// URI or a pandas DataFrame, not a "
+                f"{type(data).__name__} (pd.DataFrame(...) or series.to_frame() makes one)"
+            )
         settings = {**settings, "data__path": str(data)}
     cfg = build_config(config, settings)
     if data is None or not _is_frame(data):
@@ -195,14 +200,40 @@ def run(
     path = out / INPUT_DIR / "data.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        data.to_parquet(path, index=False)  # type: ignore[union-attr]
+        _write_frame(data, path)
         cfg = _validate(json.loads(cfg.to_json()), {"data.path": str(path)})
         return RunResult(run_local(cfg, display=progress))
-    except UserError:
+    except UserError as exc:
         path.unlink(missing_ok=True)  # bad input leaves nothing behind
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
-        raise
+        raise UserError(str(exc).replace(str(path), "data (the DataFrame)")) from None
+
+
+def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """The DataFrame as the Parquet file the pipeline reads: a named or DatetimeIndex becomes a
+    column (a time index is the usual pandas way to hold a series); what Parquet cannot store
+    (repeated column names, a column mixing numbers and text) is refused naming the column."""
+    from pandas import DatetimeIndex
+
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise UserError(f"data: the DataFrame has the column {repeated[0]!r} more than once")
+    if isinstance(frame.index, DatetimeIndex) or any(n is not None for n in frame.index.names):
+        frame = frame.reset_index()
+    try:
+        frame.to_parquet(path, index=False)
+    except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid / ArrowTypeError among them
+        column = next((c for c in frame.columns if _mixed(frame[c])), None)
+        named = f"column {column!r} mixes numbers and text" if column else str(exc).splitlines()[0]
+        raise UserError(
+            f"data: the DataFrame cannot be stored: {named}; cast it (.astype(str))"
+        ) from None
+
+
+def _mixed(values: Any) -> bool:
+    kinds = {type(v) for v in values.dropna()}
+    return len(kinds & {str}) > 0 and len(kinds - {str}) > 0
 
 
 def _is_frame(data: Any) -> bool:

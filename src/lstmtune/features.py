@@ -225,6 +225,8 @@ class ClassifyFeaturizer:
     classes: list[str]
     mean: list[float]
     std: list[float]
+    missing: str = "error"  # data.missing: a served sequence's gaps are filled as in training
+    label_kind: str = "text"  # integer, float: served labels have the training labels' type
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> ClassifyFeaturizer:
@@ -237,7 +239,17 @@ class ClassifyFeaturizer:
             classes=[str(c) for c in meta["classes"]],
             mean=list(stats["mean"]),
             std=list(stats["std"]),
+            missing=str(cols.get("missing", "error")),
+            label_kind=str(cols.get("label_kind", "text")),
         )
+
+    def label_values(self, names: list[str]) -> list[Any]:
+        """Class names as the training labels were typed (``-1`` for the class ``'-1'``)."""
+        if self.label_kind == "integer":
+            return [int(n) for n in names]
+        if self.label_kind == "float":
+            return [float(n) for n in names]
+        return list(names)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -260,9 +272,8 @@ class ClassifyFeaturizer:
             codes = pd.factorize(frame[self.sequence_column].astype(str))[0]
             frame = frame.iloc[np.lexsort((key.to_numpy(), codes))]
         ids = frame[self.sequence_column].astype(str)
-        values = (
-            frame[self.features].to_numpy(dtype=np.float64) - np.asarray(self.mean)
-        ) / np.asarray(self.std)
+        raw = self._filled(frame[self.features].astype(np.float64), ids)
+        values = (raw - np.asarray(self.mean)) / np.asarray(self.std)
         order, uniques = pd.factorize(ids)
         n = len(uniques)
         lengths = np.bincount(order, minlength=n)
@@ -270,6 +281,29 @@ class ClassifyFeaturizer:
         pos = pd.Series(order).groupby(order).cumcount().to_numpy()
         padded[order, pos] = values
         return [str(u) for u in uniques], padded, lengths.astype(np.int64)
+
+    def _filled(self, raw: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+        """The channels with each sequence's gaps filled by ``data.missing`` (as in training);
+        a value left missing is refused, naming its column and sequence."""
+        if self.missing in ("ffill", "interpolate") and raw.isna().any(axis=None):
+            how = self.missing
+            raw = raw.groupby(ids.to_numpy(), sort=False).transform(
+                lambda s: s.ffill() if how == "ffill" else s.interpolate(limit_direction="both")
+            )
+        values: np.ndarray = raw.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row, col = (int(v[0]) for v in np.nonzero(bad))
+            fix = (
+                ""
+                if self.missing != "error"
+                else " (the model was trained with data.missing: error)"
+            )
+            raise ValueError(
+                f"input column '{self.features[col]}' has a missing or infinite value in "
+                f"sequence {ids.iloc[row]!r}{fix}"
+            )
+        return values
 
     def label_ids(self, frame: pd.DataFrame, label_col: str) -> np.ndarray:
         per_seq = (

@@ -52,20 +52,22 @@ def _saved_spec(model_dir: str) -> dict[str, Any]:
 
 
 def model_signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]) -> Any:
-    """Inferred signature, except integer-typed input columns accept any number (MLflow refuses
-    int64 for a ``double`` column and floats for a ``long`` one)."""
+    """Inferred signature, except the input columns accept any type: the pyfunc reads the
+    numeric ones as float64 and the ids as text itself, and MLflow would refuse int64 for a
+    ``double`` column, floats for a ``long`` one and integer ids for a ``string`` one (the
+    prepared example's ids are text). The time column is optional (checked when it is sent)."""
     from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
 
     sig = infer_signature(example, output)
-    dtypes = meta["columns"].get("dtypes", {})
     any_type = AnyType()  # type: ignore[no-untyped-call]
-    cols = [
-        ColSpec(any_type, c.name) if dtypes.get(c.name) == "integer" else c
-        for c in sig.inputs.inputs
+    columns = meta["columns"]
+    times = {(meta.get("time_axis") or {}).get("column"), columns.get("time_column")}
+    if meta["task"] == "text":
+        return sig
+    cols: list[ColSpec | TensorSpec] = [
+        ColSpec(any_type, c.name, required=c.name not in times) for c in sig.inputs.inputs
     ]
-    time_col = (meta.get("time_axis") or {}).get("column")  # optional; checked when it is sent
-    cols = [ColSpec(any_type, c.name, required=False) if c.name == time_col else c for c in cols]
     return ModelSignature(inputs=Schema(cols), outputs=sig.outputs)
 
 

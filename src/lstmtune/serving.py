@@ -158,16 +158,18 @@ class Predictor:
         f = self.featurizer
         assert isinstance(f, ClassifyFeaturizer)
         self._missing(frame, [f.sequence_column, *f.features])
-        if not np.isfinite(frame[f.features].to_numpy(dtype=np.float64)).all():
-            raise ValueError("input has missing or infinite values")
+        if frame.empty:
+            raise ValueError("input has no rows")
         ids, padded, lengths = f.sequences(frame)
         with torch.no_grad():
             proba = torch.softmax(
                 self.model(torch.from_numpy(padded), torch.from_numpy(lengths)), dim=1
             ).numpy()
-        out = pd.DataFrame(
-            {f.sequence_column: ids, "label": [f.classes[i] for i in proba.argmax(axis=1)]}
+        sent = dict(
+            zip(frame[f.sequence_column].astype(str), frame[f.sequence_column], strict=True)
         )
+        labels = f.label_values([f.classes[i] for i in proba.argmax(axis=1)])
+        out = pd.DataFrame({f.sequence_column: [sent[i] for i in ids], "label": labels})
         for i, c in enumerate(f.classes):
             out[f"proba_{c}"] = proba[:, i].astype(np.float64)
         return out

@@ -107,21 +107,43 @@ def fill_missing(
 
 
 def feature_columns(
-    frame: pd.DataFrame, cfg: DataConfig, exclude: set[str], source: str
+    frame: pd.DataFrame,
+    cfg: DataConfig,
+    exclude: set[str],
+    source: str,
+    checked: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """The declared feature columns, else every numeric non-bool column not in ``exclude``."""
+    """The declared feature columns, else every numeric non-bool column not in ``exclude``; a
+    column of numbers but for a few tokens is refused (``checked``: columns whose values are
+    checked with their rows elsewhere, a forecast's target)."""
     if cfg.feature_columns:
         require_columns(
             frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
         )
         return list(cfg.feature_columns)
-    return [
+    numeric = [
         c
         for c in frame.columns
         if c not in exclude
         and pd.api.types.is_numeric_dtype(frame[c])
         and not pd.api.types.is_bool_dtype(frame[c])
     ]
+    for c in frame.columns:  # numbers but for a few tokens ('?', '1,5'): never dropped silently
+        if c not in exclude | checked and c not in numeric and frame[c].dtype == object:
+            _refuse_mostly_numeric(frame[c], c, source)
+    return numeric
+
+
+def _refuse_mostly_numeric(values: pd.Series, col: str, source: str) -> None:
+    present = values.dropna()
+    parsed = pd.to_numeric(present, errors="coerce")
+    if len(present) and parsed.notna().mean() >= 0.5:
+        bad = present[parsed.isna()]
+        raise UserError(
+            f"{source}: column '{col}' holds numbers but for {len(bad)} value(s) such as "
+            f"{bad.iloc[0]!r}; fix them (a missing value is an empty cell), or set "
+            "data.feature_columns to leave the column out"
+        )
 
 
 def input_dtypes(frame: pd.DataFrame, cols: list[str]) -> dict[str, str]:

@@ -38,8 +38,30 @@ def _require_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple
         time_column=cfg.time_column,
         split_column=cfg.split_column,
     )
+    if label_col == seq_col:
+        raise UserError(
+            f"{source}: data.label and data.sequence_column both name column '{seq_col}'; the "
+            "label is a class each sequence belongs to"
+        )
     refuse_missing(frame, [seq_col, label_col], source)
     return seq_col, label_col
+
+
+def _unique_across_splits(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) -> None:
+    """A sequence id used in two splits (ids numbered anew in each file of an archive)."""
+    if cfg.split_column is None:
+        return
+    splits = frame[cfg.split_column].astype(str).str.strip().str.lower()
+    per_seq = splits.groupby(frame[seq_col].astype(str), sort=False).unique()
+    reused = per_seq[per_seq.map(len) > 1]
+    if len(reused):
+        names = " and ".join(f"'{v}'" for v in reused.iloc[0])
+        raise UserError(
+            f"{source}: sequence {reused.index[0]!r} of column '{seq_col}' "
+            f"(data.sequence_column) has rows in the {names} splits (column "
+            f"'{cfg.split_column}'); sequence ids must be unique across splits (e.g. prefix "
+            "them with the split)"
+        )
 
 
 def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) -> np.ndarray:
@@ -56,7 +78,19 @@ def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) 
             f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order "
             f"value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}"
         )
-    order: np.ndarray = np.lexsort((order_key.to_numpy(), pd.factorize(frame[seq_col])[0]))
+    codes = pd.factorize(frame[seq_col])[0]
+    keys = order_key.to_numpy()
+    order: np.ndarray = np.lexsort((keys, codes))
+    same = np.flatnonzero(
+        (codes[order][1:] == codes[order][:-1]) & (keys[order][1:] == keys[order][:-1])
+    )
+    if len(same):
+        a, b = sorted(int(r) for r in order[same[0] : same[0] + 2])
+        raise UserError(
+            f"{source}: sequence {str(frame[seq_col].iloc[a])!r} has the time "
+            f"{str(frame[cfg.time_column].iloc[a])!r} (data.time_column) twice, at data rows "
+            f"{a + 1} and {b + 1}; each time of a sequence may appear once"
+        )
     return order
 
 
@@ -199,6 +233,7 @@ def _classify_meta(
             "label": label_col,
             "time_column": time_column,
             "dtypes": input_dtypes(frame, features),
+            "label_kind": _label_kind(frame[label_col]),
         },
         "classes": classes,
         "val_only_classes": val_only_classes(assign, seq_labels),
@@ -212,11 +247,19 @@ def _classify_meta(
     }
 
 
+def _label_kind(labels: pd.Series) -> str:
+    """How the labels are typed, so the served ones are typed alike (``integer``, ``float``)."""
+    if pd.api.types.is_bool_dtype(labels) or not pd.api.types.is_numeric_dtype(labels):
+        return "text"
+    return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
+
+
 def prepare_classify(
     frame: pd.DataFrame, cfg: DataConfig, source: str, seed: int
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The train, val and test sequences and their metadata.json."""
     seq_col, label_col = _require_columns(frame, cfg, source)
+    _unique_across_splits(frame, cfg, source, seq_col)
     order = _row_order(frame, cfg, source, seq_col)
     frame = frame.iloc[order].reset_index(drop=True)
     rows = np.arange(len(order))[order]
@@ -252,4 +295,5 @@ def prepare_classify(
         assign,
         counts,
     )
+    meta["columns"]["missing"] = cfg.missing  # the published model fills a served sequence alike
     return parts, meta

@@ -403,7 +403,7 @@ def prepare_forecast(
     target = _require_target(frame, cfg, source)
     ordered = _order_by_time(frame, cfg, source)
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
-    features = feature_columns(ordered.frame, cfg, exclude, source)
+    features = feature_columns(ordered.frame, cfg, exclude, source, frozenset({target}))
     if target not in features:
         features = [target, *features]
     numeric_cols, labels, rows = _series_values(ordered, cfg, source, features)

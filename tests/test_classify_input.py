@@ -1,0 +1,108 @@
+"""Classification input a new user sends: archive-style ids and labels, repeated times, tokens in a
+channel, and the published model's answer in the types it was sent (prepare + Predictor, real
+objects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import make_classify_frame
+
+from lstmtune.config import load_config
+from lstmtune.data.prepare import prepare
+from lstmtune.errors import UserError
+from lstmtune.features import ClassifyFeaturizer
+
+KEYS = {
+    "data.task": "classify",
+    "data.sequence_column": "seq",
+    "data.label": "y",
+    "data.time_column": "t",
+}
+
+
+def _prepare(frame: pd.DataFrame, tmp_path: Path, **keys: Any) -> tuple[Any, Any]:
+    path = tmp_path / "seq.csv"
+    frame.to_csv(path, index=False)
+    overrides = {"data.path": str(path), "output_dir": str(tmp_path / "out"), **KEYS, **keys}
+    return prepare(load_config(None, overrides).resolved())
+
+
+def _with_split(frame: pd.DataFrame) -> pd.DataFrame:
+    test = frame["seq"].str.endswith(("-0", "-1", "-2"))
+    return frame.assign(split=np.where(test, "test", "train"))
+
+
+def test_a_time_repeated_within_a_sequence_is_refused_naming_both_rows(tmp_path: Path) -> None:
+    frame = make_classify_frame(n_per_class=6)
+    twice = pd.concat([frame, frame.iloc[[3]].assign(x1=9.0)], ignore_index=True)
+    with pytest.raises(
+        UserError,
+        match=r"'wave-0' has the time '3' \(data.time_column\) twice, at data rows 4 and 179",
+    ):
+        _prepare(twice, tmp_path)
+
+
+def test_ids_numbered_anew_in_each_split_are_named_as_such(tmp_path: Path) -> None:
+    frame = _with_split(make_classify_frame(n_per_class=6))
+    frame["seq"] = frame["seq"].str.replace("ramp", "wave")  # ramp-0 and wave-0: one id, two files
+    frame.loc[frame["seq"] == "wave-0", "split"] = np.where(frame["y"] == "ramp", "test", "train")[
+        frame["seq"] == "wave-0"
+    ]
+    with pytest.raises(UserError, match=r"sequence 'wave-0' .* has rows in the 'train' and 'test'"):
+        _prepare(frame, tmp_path, **{"data.split_column": "split"})
+    with pytest.raises(UserError, match=r"data\.label and data\.sequence_column both name"):
+        _prepare(make_classify_frame(n_per_class=6), tmp_path, **{"data.label": "seq"})
+
+
+def test_a_channel_of_numbers_with_a_stray_token_is_refused_not_dropped(tmp_path: Path) -> None:
+    frame = make_classify_frame(n_per_class=6)
+    frame["x2"] = frame["x2"].astype(object)
+    frame.loc[5, "x2"] = "?"  # the UCR/ARFF missing marker
+    with pytest.raises(
+        UserError, match=r"column 'x2' holds numbers but for 1 value\(s\) such as '\?'"
+    ):
+        _prepare(frame, tmp_path)
+    frame["x2"] = "note"  # text throughout: not a channel, left out as before
+    _, meta = _prepare(frame, tmp_path)
+    assert meta["columns"]["features"] == ["x1"]
+
+
+def test_the_published_classifier_answers_in_the_types_it_was_sent(tmp_path: Path) -> None:
+    from lstmtune.model import build_model
+    from lstmtune.serving import Predictor
+
+    frame = make_classify_frame(n_per_class=6)
+    frame["y"] = np.where(frame["y"] == "wave", -1, 1)  # UCR's labels
+    frame.loc[7, "x1"] = np.nan
+    _, meta = _prepare(frame, tmp_path, **{"data.missing": "interpolate"})
+    assert meta["columns"]["label_kind"] == "integer" and meta["classes"] == ["-1", "1"]
+    f = ClassifyFeaturizer.from_meta(meta)
+    params = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
+    model = build_model(f.n_features, 2, params, zero_head=False)
+    spec = {"task": "classify", "featurizer": f.to_dict(), "n_features": f.n_features}
+    spec |= {"n_outputs": 2, "params": params, "zero_head": False}
+    predictor = Predictor(spec, model.state_dict())
+    sent = frame.drop(columns="y").assign(seq=pd.factorize(frame["seq"])[0] + 10)
+    out = predictor.predict(sent)  # the NaN of sequence 10 is interpolated, as in training
+    assert out["seq"].tolist() == list(range(10, 22)) and set(out["label"]) <= {-1, 1}
+    assert out["label"].map(type).eq(int).all()
+    filled = sent.copy()
+    filled.loc[7, "x1"] = (sent.loc[6, "x1"] + sent.loc[8, "x1"]) / 2
+    torch.testing.assert_close(
+        out["proba_1"].to_numpy(), predictor.predict(filled)["proba_1"].to_numpy()
+    )
+    strict = Predictor(
+        {**spec, "featurizer": {**f.to_dict(), "missing": "error"}}, model.state_dict()
+    )
+    with pytest.raises(
+        ValueError, match="input column 'x1' has a missing or infinite value in sequence '10'"
+    ):
+        strict.predict(sent)
+    with pytest.raises(ValueError, match="input has no rows"):
+        predictor.predict(sent.iloc[:0])
