@@ -132,6 +132,12 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     )
     assert champion.predict(frame.tail(lookback)).shape == (1, 5)  # step_1, 80 % and 95 % bands
     assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before  # no global change
+    with pytest.raises(lstmtune.UserError, match="@nope"):
+        lstmtune.load_model(result.summary["model_name"], "nope", result.summary["tracking_uri"])
+    typo = tmp_path / "typo" / "mlflow.db"  # a mistyped path: refused, nothing created there
+    with pytest.raises(lstmtune.UserError, match="no MLflow database at"):
+        lstmtune.load_model("x", tracking_uri=f"sqlite:///{typo}")
+    assert not typo.parent.exists()
 
 
 def test_compile_pipeline_writes_ir(tmp_path: Path) -> None:

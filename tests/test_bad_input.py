@@ -517,6 +517,15 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
     assert not (tmp_path / "mlruns").exists()
 
 
+def test_an_output_dir_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("in the way\n")
+    out = tmp_path / "afile" / "sub"
+    result = run_cli(["run", "--n-trials", "1", "--output-dir", str(out)], cwd=tmp_path)
+    assert result.rc == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"output_dir: cannot create '{out}'" in lines[0], result.stderr
+
+
 def test_bad_input_leaves_existing_output_dir_untouched(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

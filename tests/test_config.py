@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -358,3 +359,13 @@ def test_infinite_values_survive_the_json_round_trip_to_the_steps() -> None:
     cfg = load_config(None, {"train.grad_clip": float("inf")})
     back = RunConfig.from_json(cfg.to_json())
     assert back.train.grad_clip == float("inf") and back == cfg
+
+
+def test_a_bad_flag_is_not_blamed_on_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "threads.yaml"
+    path.write_text("train:\n  threads: 1\n")
+    with pytest.raises(UserError, match=r"^config: data\.horizon: "):
+        load_config(str(path), {"data.horizon": 0})
+    path.write_text("data:\n  horizon: 0\n")
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: data\.horizon: "):
+        load_config(str(path), {"train.threads": 1})

@@ -345,3 +345,65 @@ def test_the_panel_drops_series_for_a_lookback_its_search_space_keeps() -> None:
     assert fitted_max_lookback(prepared, 12, 1) == 13  # season 12: defaults 13 and 24
     short = {k: ({}, {"splits": {"train": {"rows": 18}}}) for k in ("a", "b")}
     assert fitted_max_lookback(short, 12, 1) == 10  # no default fits: the longest that does
+
+
+def test_a_split_shorter_than_the_horizon_is_named_as_the_reason() -> None:
+    from lstmtune.config import load_config
+    from lstmtune.data.panel import fits_split
+
+    def cfg(**keys: Any) -> Any:
+        base = {"data.target": "y", "data.time_column": "t", "data.series_column": "id"}
+        return load_config(None, {**base, **keys}).resolved().data
+
+    short = cfg(**{"data.horizon": 6, "data.val_size": 3, "data.test_size": 6})
+    assert fits_split(60, short) == (
+        "60 time steps give its val split 3, fewer than data.horizon=6 (data.val_size=3)"
+    )
+    tenth = cfg(**{"data.horizon": 8, "data.val_size": 0.1, "data.test_size": 0.1})
+    assert fits_split(74, tenth) is not None and "test split 7" in str(fits_split(74, tenth))
+    assert fits_split(200, tenth) is None
+    assert "fewer than the" in str(fits_split(10, cfg(**{"data.test_size": 3, "data.val_size": 3})))
+
+
+def _panel_csv(tmp_path: Path, frame: pd.DataFrame) -> str:
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def test_a_series_on_another_frequency_is_refused_and_filled_periods_are_counted_over_all(
+    tmp_path: Path,
+) -> None:
+    from lstmtune.config import load_config
+    from lstmtune.data.prepare import prepare
+    from lstmtune.errors import UserError
+
+    rng = np.random.default_rng(0)
+
+    def series(sid: str, freq: str) -> pd.DataFrame:
+        times = pd.date_range("2000-01-01", periods=60, freq=freq).strftime("%Y-%m-%d")
+        return pd.DataFrame({"id": sid, "t": times, "y": rng.normal(10, 1, 60)})
+
+    keys = {"data.target": "y", "data.time_column": "t", "data.series_column": "id"}
+    mixed = pd.concat([series("a", "MS"), series("b", "MS"), series("q", "QS")])
+    cfg = load_config(None, {"data.path": _panel_csv(tmp_path, mixed), **keys}).resolved()
+    with pytest.raises(UserError, match=r"series 'q' .* has frequency QS-JAN, the others MS"):
+        prepare(cfg)
+    gaps = pd.concat([series("a", "MS"), series("b", "MS").drop(index=[20, 21, 22])])
+    keys["data.missing"] = "ffill"
+    cfg = load_config(None, {"data.path": _panel_csv(tmp_path, gaps), **keys}).resolved()
+    _, meta = prepare(cfg)
+    axis = meta["time_axis"]
+    assert axis["filled_periods"] == 3 and axis["filled_series"] == ["b"] and axis["gaps"] == 1
+
+
+def test_the_series_column_cannot_be_the_target(tmp_path: Path) -> None:
+    from lstmtune.config import load_config
+    from lstmtune.data.prepare import prepare
+    from lstmtune.errors import UserError
+
+    frame = pd.DataFrame({"t": range(40), "y": np.arange(40.0)})
+    keys = {"data.target": "y", "data.time_column": "t", "data.series_column": "y"}
+    cfg = load_config(None, {"data.path": _panel_csv(tmp_path, frame), **keys}).resolved()
+    with pytest.raises(UserError, match=r"names column 'y', which is also the target"):
+        prepare(cfg)

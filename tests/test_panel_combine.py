@@ -279,3 +279,41 @@ def test_a_served_combination_needs_statsforecast_only_for_new_series(
             None, {"network": 0.5, "ets": 0.5}, y, f.history_ends(len(y)), f
         )
     assert got == {}  # mix() then hands the partner's weight to the network
+
+
+def test_a_constant_series_keeps_the_classical_models_for_the_whole_panel(
+    tmp_path: Path,
+) -> None:
+    from lstmtune.classical import RANDOM_WALK
+    from lstmtune.final_panel import classical_forecasts
+    from lstmtune.panel_combine import member_specs
+
+    frame = panel_frame(4, 72, seed=3)
+    first = frame["id"] == frame["id"].iloc[0]
+    frame.loc[first, "y"] = 7.0  # a sensor stuck at one value: statsforecast cannot fit it
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    keys = {"data.target": "y", "data.time_column": "month", "data.series_column": "id"}
+    keys.update({"data.test_size": 12, "data.val_size": 12})  # type: ignore[dict-item]
+    parts, meta = prepare(load_config(None, {"data.path": str(path), **keys}).resolved())
+    problem = make_problem(parts, meta, PARAMS)
+    specs, failures = member_specs(problem, meta)
+    assert failures == {} and set(specs[0]) == {"arima", "ets"}
+    assert specs[0]["arima"] == specs[0]["ets"] == RANDOM_WALK  # its last value
+    assert specs[1]["ets"]["kind"] == "ets"  # the others keep their own fits
+    preds, failed, _ = classical_forecasts(problem, meta)
+    assert failed == {} and len(preds["auto_arima"]) == len(preds["auto_ets"]) == 4
+    assert np.all(preds["auto_ets"][0] == 7.0)
+
+
+def test_an_extrapolated_panel_interval_is_announced(
+    prepared: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lstmtune.panel_intervals import calibrate_panel
+
+    _parts, meta = prepared
+    problem = make_problem(_parts, meta, PARAMS)
+    spec = calibrate_panel(problem, _naive_network(problem), [50.0, 99.5])
+    assert spec["pooled"]["extrapolated"] == ["99.5"]  # 60 windows: 99.5 % needs 199
+    out = capsys.readouterr().out
+    assert "warning: 60 pooled validation windows are too few for the 99.5% prediction" in out

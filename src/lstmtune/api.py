@@ -261,8 +261,14 @@ def _load_uri(uri: str, tracking_uri: str | None) -> Any:
 
     if not tracking_uri:
         return mlflow.pyfunc.load_model(uri)
+    db = tracking_uri.removeprefix("sqlite:///") if tracking_uri.startswith("sqlite:///") else None
+    if db is not None and not Path(db).is_file():  # MLflow would create an empty store there
+        raise UserError(f"tracking_uri: no MLflow database at {db!r} ({tracking_uri})")
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    name, version = _model_ref(client, uri)
+    try:
+        name, version = _model_ref(client, uri)
+    except mlflow.exceptions.MlflowException as exc:  # no such model, version or alias
+        raise UserError(f"{uri}: {str(exc).splitlines()[0]} ({tracking_uri})") from None
     source = client.get_model_version_download_uri(name, version)
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=source,

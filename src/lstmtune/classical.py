@@ -51,6 +51,20 @@ class ClassicalError(RuntimeError):
     """A classical model could not be fitted or applied to this series."""
 
 
+#: why a constant series has no fit (statsforecast cannot fit one)
+CONSTANT = "its values never change"
+#: what stands in for AutoARIMA and AutoETS on a constant series of a panel: its last value
+RANDOM_WALK = {
+    "kind": "arima",
+    "method": "ARIMA(0,1,0) (a constant series: its last value)",
+    "order": [0, 1, 0],
+    "seasonal_order": [0, 0, 0],
+    "m": 1,
+    "coef": {},
+    "fit_start": 0,
+}
+
+
 def _fit_window(n: int, period: int) -> int:
     return min(n, max(MIN_FIT_POINTS, FIT_SEASONS * max(period, 1)))
 
@@ -80,7 +94,7 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
     if kind == "ets" and season > 24:
         season = 1  # statsforecast's ETS has no seasonal models beyond 24 (R's ets neither)
     if len(y) < 2 * max(season, 2) + 2 or not np.isfinite(y).all() or np.ptp(y) == 0:
-        why = "its values never change" if np.ptp(y) == 0 else f"{len(y)} rows cannot be fitted"
+        why = CONSTANT if np.ptp(y) == 0 else f"{len(y)} rows cannot be fitted"
         raise ClassicalError(f"{BASELINE_NAMES[kind]}: {why}")
     if kind == "arima" and season > MAX_ARIMA_SEASON:
         raise ClassicalError(

@@ -359,14 +359,19 @@ class RunConfig(_Strict):
         return cls.model_validate(json.loads(text))
 
 
-def _format_error(source: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    key = ".".join(
+def _error_key(exc: ValidationError) -> str:
+    """The dotted config key of the first error."""
+    return ".".join(
         str(p)
-        for p in err["loc"]
+        for p in exc.errors()[0]["loc"]
         if not (isinstance(p, str) and p in ("ParamSpec", "list[union[bool,int,float,str]]"))
         and not str(p).startswith(("function-", "bool", "int", "float", "str", "list["))
     )
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = _error_key(exc)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -414,8 +419,10 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
             set_dotted(data, key, value)
     try:
         return RunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise UserError(_format_error(source, exc)) from None
+    except ValidationError as exc:  # a key set by a flag or setting is not the file's
+        given = {k for k, v in (overrides or {}).items() if v is not None}
+        named = "config" if _error_key(exc) in given else source
+        raise UserError(_format_error(named, exc)) from None
 
 
 def config_reference() -> str:

@@ -85,6 +85,15 @@ def step_quantiles(
     return quantiles, extrapolated
 
 
+def extrapolation_warning(levels: list[str], scores: str) -> str:
+    """The line that says which levels' widths were extrapolated, and why."""
+    return (
+        f"warning: {scores} are too few for the {', '.join(levels)}% prediction interval (split"
+        " conformal needs n >= L/(100-L)); its width is extrapolated from the scores' RMS"
+        " (Gaussian tail, never narrower than the largest score)"
+    )
+
+
 def scale_window(period: int) -> int:
     """One-step changes of history whose mean absolute value is the local scale: a season, at
     least 12."""

@@ -250,7 +250,7 @@ def calibrate_intervals(
     """The interval spec (:func:`lstmtune.conformal.calibrate`, the scaled method) from the
     validation residuals of :func:`validation_forecast`; a warning when a level had too few
     validation origins."""
-    from lstmtune.conformal import calibrate, local_scale, scale_window
+    from lstmtune.conformal import calibrate, extrapolation_warning, local_scale, scale_window
 
     pred, true, ends, series = validation_forecast(fits, tuning_meta, combination, fallback_specs)
     window = scale_window(int(tuning_meta["seasonal_period"]))
@@ -258,10 +258,7 @@ def calibrate_intervals(
     if spec["extrapolated"]:
         emit(
             "warning",
-            f"warning: {len(true)} validation origins are too few for the"
-            f" {', '.join(spec['extrapolated'])}% prediction interval (split conformal needs"
-            " n >= L/(100-L)); its width is extrapolated from the scores' RMS (Gaussian"
-            " tail, never narrower than the largest score)",
+            extrapolation_warning(spec["extrapolated"], f"{len(true)} validation origins"),
         )
     return spec
 

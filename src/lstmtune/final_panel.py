@@ -50,6 +50,7 @@ def classical_forecasts(
 ) -> tuple[dict[str, list[np.ndarray]], dict[str, str], dict[str, float]]:
     """AutoARIMA and AutoETS fitted on each series' train+val; a kind that fails on a series is
     dropped for the whole panel (reported with that series' id)."""
+    from lstmtune.classical import CONSTANT
     from lstmtune.evaluate import forecast_classical_baselines
 
     preds: dict[str, list[np.ndarray]] = {"auto_arima": [], "auto_ets": []}
@@ -58,11 +59,13 @@ def classical_forecasts(
     members = meta["panel"]["members"]
     for sid, m in zip(problem.series_ids, problem.members, strict=True):
         fit_end = int(members[sid]["meta"]["splits"]["test"]["start"])
-        _, failed, secs, fc = forecast_classical_baselines(
-            m.featurizer, m.raw, m.ends("test"), fit_end
-        )
+        f, ends = m.featurizer, m.ends("test")
+        _, failed, secs, fc = forecast_classical_baselines(f, m.raw, ends, fit_end)
         for name, reason in failed.items():
-            failures.setdefault(name, f"series {sid!r}: {reason}")
+            if reason.endswith(CONSTANT):  # a constant series: the models' forecast is its value
+                fc[name] = naive_forecast(m.raw[:, f.target_index], ends, "last", f.horizon, 1)
+            else:
+                failures.setdefault(name, f"series {sid!r}: {reason}")
         for name, value in secs.items():
             seconds[name] = seconds.get(name, 0.0) + value
         for name in preds:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmtune.classical import KINDS, fit_specs, spec_forecasts
+from lstmtune.classical import CONSTANT, KINDS, RANDOM_WALK, fit_specs, spec_forecasts
 from lstmtune.combine import choose, is_mix
 from lstmtune.panel_problem import PanelForecastProblem, PanelTensorSet, mean_mase
 
@@ -37,7 +37,10 @@ def member_specs(
         fit_end = int(members[sid]["meta"]["splits"]["test"]["start"])
         specs, failed = fit_specs(m.raw[:, f.target_index], fit_end, f.period)
         for kind, reason in failed.items():
-            failures.setdefault(kind, f"series {sid!r}: {reason}")
+            if reason.endswith(CONSTANT):  # its forecast is its value, whatever the model
+                specs[kind] = dict(RANDOM_WALK)
+            else:
+                failures.setdefault(kind, f"series {sid!r}: {reason}")
         fitted.append(specs)
     kinds = [k for k in KINDS if k not in failures]
     return [{k: s[k] for k in kinds} for s in fitted], failures

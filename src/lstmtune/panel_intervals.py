@@ -44,6 +44,14 @@ def calibrate_forecasts(
     assert val.raw_y is not None and val.series is not None
     scaled = np.abs(val.raw_y - pred) / problem.scales[val.series][:, None]
     quantiles, extrapolated = step_quantiles(scaled, levels)
+    if extrapolated:
+        from lstmtune.conformal import extrapolation_warning
+        from lstmtune.progress import emit
+
+        emit(
+            "warning",
+            extrapolation_warning(extrapolated, f"{len(scaled)} pooled validation windows"),
+        )
     pooled = {
         "method": "abs",  # half-widths in units (scale-free here; scaled_spec: per series)
         "pooling": "scaled_by_series",

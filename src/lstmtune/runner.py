@@ -109,7 +109,10 @@ def run_local(
     preflight(cfg)
     out = Path(cfg.output_dir)
     footprint = _Footprint.of(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission, a read-only file system
+        raise UserError(f"output_dir: cannot create {str(out)!r} ({exc.strerror or exc})") from None
     log_path = out / "pipeline.log"
     with open(log_path, "a", encoding="utf-8") as server_log, prefork.server(server_log):
         return _run_here(cfg, out, footprint, log_path, shown, verbose, image, on_summary)

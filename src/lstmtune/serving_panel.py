@@ -158,7 +158,12 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
             if known
             else featurizer_for_history(reference, raw, str(sid))
         )
-        pred = forecast_series(model, f, raw, str(sid), index)
+        try:
+            pred = forecast_series(model, f, raw, str(sid), index)
+        except ValueError as exc:  # e.g. a value the model's log transform cannot read
+            if str(sid) in str(exc):
+                raise
+            raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
         weights = (panel.get("combination") or {}).get("weights")
         if weights:  # the network mixed with this series' AutoARIMA / AutoETS
             served = served_member(known, sub, raw[:, f.target_index])  # placed in its rows

@@ -78,8 +78,14 @@ def fits_split(n_rows: int, cfg: DataConfig) -> str | None:
         n_val = split_size(cfg.val_size, n_rows, "val_size")
     except UserError as exc:
         return str(exc)
+    if min(n_test, n_val) < cfg.horizon:  # a size given as a fraction of a short series
+        name, n = ("test", n_test) if n_test < cfg.horizon else ("val", n_val)
+        return (
+            f"{n_rows} time steps give its {name} split {n}, fewer than "
+            f"data.horizon={cfg.horizon} (data.{name}_size={getattr(cfg, name + '_size'):g})"
+        )
     need = n_test + n_val + cfg.horizon + MIN_TRAIN_WINDOWS + 1
-    if n_rows < need or min(n_test, n_val) < cfg.horizon:
+    if n_rows < need:
         return f"{n_rows} time steps, fewer than the {need} that val, test and training need"
     return None
 
@@ -196,11 +202,17 @@ def prepare_panel(
             "data.split_column: not supported with data.series_column"
             " (each series is split by time)"
         )
+    if column in (cfg.target, cfg.time_column):
+        raise UserError(
+            f"{source}: data.series_column names column '{column}', which is also the "
+            f"{'target' if column == cfg.target else 'time column'}; name the series id column"
+        )
     ids = series_ids(frame, column, source)
     check_duplicates(frame, ids, cfg, source)
     for col in [str(cfg.target), *(cfg.feature_columns or [])]:
         check_numeric(frame, ids, col, source)
     prepared, dropped = _prepare_each(frame, ids, cfg, source, prepare)
+    _one_frequency(prepared, column, source)
     if prepared:
         period = _panel_period(prepared, cfg)
         lookback = max_lookback or fitted_max_lookback(prepared, period, cfg.horizon)
@@ -230,7 +242,26 @@ def prepare_panel(
         },
     )
     meta["columns"] = {**meta["columns"], "series_column": column}
+    if meta.get("time_axis"):  # every series' filled periods, not the reference's alone
+        filled = {s: int(m["meta"]["time_axis"]["filled_periods"]) for s, m in members.items()}
+        gaps = sum(int(m["meta"]["time_axis"]["gaps"]) for m in members.values())
+        meta["time_axis"] = {**meta["time_axis"], "filled_periods": sum(filled.values())}
+        meta["time_axis"].update(gaps=gaps, fill=cfg.missing if sum(filled.values()) else None)
+        meta["time_axis"]["filled_series"] = sorted(s for s, n in filled.items() if n)
     return parts, meta
+
+
+def _one_frequency(prepared: dict[str, Prepared], column: str, source: str) -> None:
+    """One model reads one frequency: a series on another is refused, naming it."""
+    freqs = {sid: (m.get("time_axis") or {}).get("freq") for sid, (_, m) in prepared.items()}
+    counts = pd.Series(list(freqs.values()), dtype=object).value_counts()
+    if len(counts) > 1:
+        odd = next(sid for sid, f in freqs.items() if f != counts.index[0])
+        raise UserError(
+            f"{source}: series {odd!r} (column '{column}', data.series_column) has frequency "
+            f"{freqs[odd]}, the others {counts.index[0]}; a model of many series reads one "
+            "frequency (set data.freq to put every series on one grid, or split the file)"
+        )
 
 
 def space_meta(meta: dict[str, Any]) -> dict[str, Any]:
