@@ -137,14 +137,15 @@ def build_config(
 def _validate(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
     from pydantic import ValidationError
 
-    from lstmtune.config import RunConfig, _format_error, set_dotted
+    from lstmtune.config import RunConfig, set_dotted
+    from lstmtune.config_base import format_error
 
     for key, value in overrides.items():
         set_dotted(data, key, value)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_format_error("settings", exc)) from None
+        raise UserError(format_error("settings", exc)) from None
 
 
 def setting_key(name: str) -> str:

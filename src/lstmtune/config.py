@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from lstmtune.config_base import _Strict
+from lstmtune.config_base import _Strict, error_key, format_error
 from lstmtune.config_tune import (
     KatibConfig,
     Objective,
@@ -359,26 +359,6 @@ class RunConfig(_Strict):
         return cls.model_validate(json.loads(text))
 
 
-def _error_key(exc: ValidationError) -> str:
-    """The dotted config key of the first error."""
-    return ".".join(
-        str(p)
-        for p in exc.errors()[0]["loc"]
-        if not (isinstance(p, str) and p in ("ParamSpec", "list[union[bool,int,float,str]]"))
-        and not str(p).startswith(("function-", "bool", "int", "float", "str", "list["))
-    )
-
-
-def _format_error(source: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    key = _error_key(exc)
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{source}: {key}: {msg}{more}"
-
-
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node = data
     parts = dotted.split(".")
@@ -421,8 +401,8 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
         return RunConfig.model_validate(data)
     except ValidationError as exc:  # a key set by a flag or setting is not the file's
         given = {k for k, v in (overrides or {}).items() if v is not None}
-        named = "config" if _error_key(exc) in given else source
-        raise UserError(_format_error(named, exc)) from None
+        named = "config" if error_key(exc) in given else source
+        raise UserError(format_error(named, exc)) from None
 
 
 def config_reference() -> str:
