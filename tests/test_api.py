@@ -99,6 +99,9 @@ def test_a_time_index_becomes_the_time_column(tmp_path: Path) -> None:
     _write_frame(frame, tmp_path / "d.parquet")
     back = pd.read_parquet(tmp_path / "d.parquet")
     assert list(back.columns) == ["month", "passengers"] and back["month"].is_monotonic_increasing
+    kept = pd.read_csv(example_data_path()).set_index("month", drop=False)  # the index twice
+    _write_frame(kept, tmp_path / "k.parquet")
+    assert list(pd.read_parquet(tmp_path / "k.parquet").columns) == ["month", "passengers"]
 
 
 @pytest.mark.slow

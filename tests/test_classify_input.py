@@ -71,6 +71,12 @@ def test_a_channel_of_numbers_with_a_stray_token_is_refused_not_dropped(tmp_path
     frame["x2"] = "note"  # text throughout: not a channel, left out as before
     _, meta = _prepare(frame, tmp_path)
     assert meta["columns"]["features"] == ["x1"]
+    from lstmtune.data.columns import feature_columns
+
+    cfg = load_config(None, {**KEYS, "data.path": "x.csv"}).resolved().data
+    codes = pd.DataFrame({"x1": [1.0, 2.0, 3.0], "zip": ["01234", " ", "02345"]}, dtype=object)
+    codes["x1"] = codes["x1"].astype(float)  # digits as text, a blank cell: not refused, not read
+    assert feature_columns(codes, cfg, set(), "x.csv") == ["x1"]
 
 
 def test_the_published_classifier_answers_in_the_types_it_was_sent(tmp_path: Path) -> None:

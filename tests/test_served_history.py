@@ -28,7 +28,7 @@ def specs(airline: np.ndarray) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", ["ets", "arima"])
-@pytest.mark.parametrize("first", [0, 40, 100, 110, 120])
+@pytest.mark.parametrize("first", [0, 40, 100, 110, 120, 130])
 def test_a_tail_of_the_history_is_forecast_as_the_whole_series_was(
     airline: np.ndarray, specs: dict[str, dict[str, Any]], kind: str, first: int
 ) -> None:
@@ -45,18 +45,18 @@ def test_a_tail_of_the_history_is_forecast_as_the_whole_series_was(
         assert error > 1.5 * np.sqrt(np.mean((served[:, 0] - true) ** 2))
 
 
-def test_the_stored_rows_are_the_last_thousand_of_train_and_val() -> None:
+def test_the_stored_rows_start_where_ets_reads_and_run_to_the_series_end() -> None:
     y = np.arange(1500.0)
-    rows = fitted_rows(y, 1400)
-    assert rows["start"] == 400 and rows["values"] == list(np.arange(400.0, 1400.0))
-    assert fitted_rows(y, 30) == {"start": 0, "values": list(np.arange(30.0))}
+    rows = fitted_rows(y, 1400)  # the last 1000 of train+val, then the test rows
+    assert rows["start"] == 400 and rows["values"] == list(np.arange(400.0, 1500.0))
+    assert fitted_rows(y[:30], 20) == {"start": 0, "values": list(np.arange(30.0))}
 
 
 def test_ets_states_are_carried_through_a_gap_after_the_fitted_rows(
     airline: np.ndarray, specs: dict[str, dict[str, Any]]
 ) -> None:
-    spec, rows = specs["ets"], fitted_rows(airline, FIT_END)
-    gap, history = 5, airline[FIT_END + 5 :]
+    spec, rows = specs["ets"], fitted_rows(airline[:FIT_END], FIT_END)  # a series ending there
+    gap, history = 5, airline[FIT_END + 5 :]  # new months, after 5 nobody sent
     # the brute force: each unobserved month is the model's own one-step forecast
     filled = list(airline[:FIT_END])
     for _ in range(gap):
@@ -78,11 +78,14 @@ def test_a_history_without_times_is_placed_by_the_fitted_rows_it_repeats(
     rows = fitted_rows(airline, FIT_END)
     assert offset_by_values(rows, airline) == 0  # the whole series
     assert offset_by_values(rows, airline[57:]) == 57
-    assert offset_by_values(rows, airline[FIT_END - 6 :]) == FIT_END - 6  # 6 rows repeated
-    assert offset_by_values(rows, airline[FIT_END + 3 :]) == FIT_END  # none: read as following
+    assert offset_by_values(rows, airline[FIT_END + 3 :]) == FIT_END + 3  # among the test rows
+    new = np.array([700.0, 710.0, 720.0])
+    assert offset_by_values(rows, new) == 144  # none repeated: read as following them
+    assert offset_by_values(rows, np.concatenate([airline[-2:], new])) == 144  # 2: too few
     long = np.arange(2000.0)
     assert offset_by_values(fitted_rows(long, 1500), long[100:]) == 100  # before the stored rows
-    assert offset_by_values(rows, airline[FIT_END - 2 :]) == FIT_END  # 2 rows: too few to tell
+    counts = np.array([0, 0, 0, 0, 3, 1, 0, 2, 5, 0, 1, 0, 0, 0, 0, 2, 4, 1] * 3, dtype=float)
+    assert offset_by_values(fitted_rows(counts, 40), counts) == 0  # the longest match wins
 
 
 @pytest.mark.parametrize(
@@ -106,6 +109,9 @@ def test_the_history_offset_counts_periods_from_the_model_first(
 def test_numeric_times_and_missing_columns() -> None:
     axis = {"column": "t", "kind": "number", "freq": "0.5", "first": "5"}
     assert history_offset(pd.DataFrame({"t": [7.5, 8.0]}), axis) == 5
+    years = {"column": "t", "kind": "number", "freq": "0.0833333333333", "first": "1949"}
+    rounded = pd.DataFrame({"t": np.round(1949 + np.arange(121, 130) / 12, 4)})  # 1959.0833
+    assert history_offset(rounded, years) == 121
     assert history_offset(pd.DataFrame({"y": [1.0]}), axis) is None  # no time column sent
     assert history_offset(pd.DataFrame({"t": [7.5]}), {**axis, "first": None}) is None
 
@@ -133,8 +139,9 @@ def test_every_classical_spec_of_a_model_is_rebased_and_the_rows_before_returned
     assert served["members"][0]["featurizer"]["classical"]["prefix"] == airline[:100].tolist()
     assert served["members"][1]["featurizer"] == {}
     assert served["combination"]["specs"]["ets"] == served["featurizer"]["classical"]
+    spec["history"] = fitted_rows(airline[:FIT_END], FIT_END)  # a series that ended at 120
     late = pd.DataFrame({"month": months[FIT_END + 5 :]})  # after a gap: nothing before it
     served, lead = served_spec(spec, late, airline[FIT_END + 5 :])
     assert len(lead) == 0 and served["featurizer"]["classical"]["fit_start"] == 0
-    assert repr(spec) == before  # the published spec is left as it was
+    assert repr({**spec, "history": rows}) == before  # the published spec is left as it was
     assert served_spec({"featurizer": {}}, frame, airline)[0] == {"featurizer": {}}  # older

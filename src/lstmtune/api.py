@@ -220,9 +220,10 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
     repeated = frame.columns[frame.columns.duplicated()]
     if len(repeated):
         raise UserError(f"data: the DataFrame has the column {repeated[0]!r} more than once")
-    if isinstance(frame.index, DatetimeIndex) or any(n is not None for n in frame.index.names):
-        frame = frame.reset_index()
     try:
+        if isinstance(frame.index, DatetimeIndex) or any(n is not None for n in frame.index.names):
+            kept = all(n in frame.columns for n in frame.index.names)  # set_index(drop=False)
+            frame = frame.reset_index(drop=kept)
         frame.to_parquet(path, index=False)
     except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid / ArrowTypeError among them
         column = next((c for c in frame.columns if _mixed(frame[c])), None)
@@ -233,8 +234,8 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _mixed(values: Any) -> bool:
-    kinds = {type(v) for v in values.dropna()}
-    return len(kinds & {str}) > 0 and len(kinds - {str}) > 0
+    text = [isinstance(v, str) for v in values.dropna()]
+    return any(text) and not all(text)
 
 
 def _is_frame(data: Any) -> bool:

@@ -249,6 +249,8 @@ class ClassifyFeaturizer:
             return [int(n) for n in names]
         if self.label_kind == "float":
             return [float(n) for n in names]
+        if self.label_kind == "bool":
+            return [n == "True" for n in names]
         return list(names)
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,11 +6,11 @@ to the row its fit started and AutoARIMA's filter reads the whole series: run ov
 alone, AutoETS applied the states of the series' first year to its last ones (airline, its last
 24 months each from the 30 before: test RMSE 110.5 against 25.9 over the whole history; wineind
 7699 against 2507), and AutoARIMA forgot what the rows before told it (wineind 2864 against
-2533). So the published spec
-keeps the target's last rows of train+val (``spec["history"]``: up to
-:data:`lstmtune.classical.MAX_ETS_ROWS` values and the row they start at), and the served specs
-read those rows before the history: the forecast from any history equals the forecast the test
-split was scored with. A history that starts after them, past a gap, gets AutoETS's states carried
+2533). So the published spec keeps the target from the first row AutoETS read (up to
+:data:`lstmtune.classical.MAX_ETS_ROWS` rows of train+val) to the series' end
+(``spec["history"]``: the values and the row they start at), and the served specs read those
+rows before the history: the forecast from any history equals the forecast the test split was
+scored with. A history that starts after them, past a gap, gets AutoETS's states carried
 through the gap (:func:`lstmtune.classical_ets.ets_after`) and AutoARIMA's filter started on it.
 
 Where the history starts comes from its time column (``time_axis["first"]`` is the model's first
@@ -35,9 +35,11 @@ MIN_MATCH = 4
 
 
 def fitted_rows(target: np.ndarray, fit_end: int) -> dict[str, Any]:
-    """What the published spec keeps: the target's last rows before ``fit_end`` (train+val)."""
+    """What the published spec keeps: the target from the first row an AutoETS fitted on the
+    rows before ``fit_end`` (train+val) reads, to the series' end (the test rows too: a consumer's
+    latest rows start among them, and the recursions read only rows before each origin)."""
     start = max(0, fit_end - MAX_ETS_ROWS)
-    return {"start": start, "values": [float(v) for v in target[start:fit_end]]}
+    return {"start": start, "values": [float(v) for v in target[start:]]}
 
 
 def rebase(spec: dict[str, Any], rows: dict[str, Any], offset: int) -> dict[str, Any]:
@@ -62,20 +64,16 @@ def offset_by_values(rows: dict[str, Any], y: np.ndarray) -> int:
     repeats; a history that repeats none of them is read as following them directly."""
     start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if len(y) == 0 or len(values) == 0:
-        return start + len(values)
-    found = None
-    for i in np.flatnonzero(np.isclose(values, y[0], rtol=1e-9, atol=0.0)):
+    best: tuple[int, int] | None = None  # (rows repeated, offset): the longest, then the latest
+    for i in np.flatnonzero(np.isclose(values, y[0], rtol=1e-9, atol=0.0)) if len(y) else []:
         k = min(len(y), len(values) - int(i))  # the history starts inside the stored rows
         if k >= min(len(y), MIN_MATCH) and np.allclose(values[i : i + k], y[:k], 1e-9, 0.0):
-            found = start + int(i)  # the latest match: a recent history
-    if found is not None:
-        return found
-    for j in np.flatnonzero(np.isclose(y, values[0], rtol=1e-9, atol=0.0)):
+            best = max(best or (k, start + int(i)), (k, start + int(i)))
+    for j in np.flatnonzero(np.isclose(y, values[0], rtol=1e-9, atol=0.0)) if len(values) else []:
         k = min(len(values), len(y) - int(j))  # the history starts before the stored rows
         if k >= min(len(values), MIN_MATCH) and np.allclose(y[j : j + k], values[:k], 1e-9, 0.0):
-            return start - int(j)
-    return start + len(values)
+            best = max(best or (k, start - int(j)), (k, start - int(j)))
+    return start + len(values) if best is None else best[1]
 
 
 def served_spec(

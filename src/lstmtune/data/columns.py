@@ -136,9 +136,10 @@ def feature_columns(
 
 def _refuse_mostly_numeric(values: pd.Series, col: str, source: str) -> None:
     present = values.dropna()
+    present = present[present.astype(str).str.strip() != ""]  # blank cells: missing values
     parsed = pd.to_numeric(present, errors="coerce")
-    if len(present) and parsed.notna().mean() >= 0.5:
-        bad = present[parsed.isna()]
+    bad = present[parsed.isna()]
+    if len(present) and len(bad) and parsed.notna().mean() >= 0.5:
         raise UserError(
             f"{source}: column '{col}' holds numbers but for {len(bad)} value(s) such as "
             f"{bad.iloc[0]!r}; fix them (a missing value is an empty cell), or set "

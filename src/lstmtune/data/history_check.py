@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.data.timeaxis import TimeAxisError, describe_gaps, parse_freq, parse_times, place
+from lstmtune.data.timeaxis_steps import written_slack
 
 __all__ = ["check_history", "history_offset"]
 
@@ -65,17 +66,21 @@ def history_offset(frame: pd.DataFrame, axis: dict[str, Any] | None) -> int | No
     )
     first = pd.Series([axis["first"]])
     _, _, origin = parse_times(first, column, rows=np.arange(1), row_word="input row", freq=freq)
-    return _periods(origin[0], np.min(keys), axis)
+    return _periods(origin[0], keys, axis)
 
 
-def _periods(origin: Any, start: Any, axis: dict[str, Any]) -> int:
-    """Periods of the axis's grid from ``origin`` (a grid period) to ``start``."""
+def _periods(origin: Any, keys: np.ndarray, axis: dict[str, Any]) -> int:
+    """Periods of the axis's grid from ``origin`` (a grid period) to the first of ``keys``."""
+    start = np.min(keys)
     offset = parse_freq(axis["freq"], str(axis["kind"]), str(axis["column"]))
-    if axis["kind"] == "number":
-        return int(np.floor((float(start) - float(origin)) / float(offset) + 1e-6))
+    if axis["kind"] == "number":  # the tolerance of place(): times written with few digits
+        step = float(offset)
+        written = np.append(np.asarray(keys, dtype=np.float64), float(origin))
+        slack = 1e-6 + 2 * written_slack(written, step) / step
+        return int(np.floor((float(start) - float(origin)) / step + slack))
     a, b = pd.Timestamp(origin), pd.Timestamp(start)
     if isinstance(offset, pd.offsets.Tick):
         return int((b - a) // pd.Timedelta(offset))
     if b < a:
-        return -(len(pd.date_range(offset.rollback(b), a, freq=offset)) - 1)
+        return -(len(pd.date_range(offset.rollback(b.normalize()), a, freq=offset)) - 1)
     return len(pd.date_range(a, b, freq=offset)) - 1

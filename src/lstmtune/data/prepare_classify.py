@@ -51,7 +51,7 @@ def _unique_across_splits(frame: pd.DataFrame, cfg: DataConfig, source: str, seq
     """A sequence id used in two splits (ids numbered anew in each file of an archive)."""
     if cfg.split_column is None:
         return
-    splits = frame[cfg.split_column].astype(str).str.strip().str.lower()
+    splits = split_values(frame, cfg.split_column, source, np.arange(len(frame)))
     per_seq = splits.groupby(frame[seq_col].astype(str), sort=False).unique()
     reused = per_seq[per_seq.map(len) > 1]
     if len(reused):
@@ -249,7 +249,9 @@ def _classify_meta(
 
 def _label_kind(labels: pd.Series) -> str:
     """How the labels are typed, so the served ones are typed alike (``integer``, ``float``)."""
-    if pd.api.types.is_bool_dtype(labels) or not pd.api.types.is_numeric_dtype(labels):
+    if pd.api.types.is_bool_dtype(labels):
+        return "bool"
+    if not pd.api.types.is_numeric_dtype(labels):
         return "text"
     return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
 
