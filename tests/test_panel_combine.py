@@ -112,6 +112,8 @@ def test_the_pyfunc_serves_the_combination_as_evaluated_and_fits_a_new_series(
     alone = network_only.predict(history)
     assert np.isfinite(out["step_1"]).all() and len(out) == len(alone)
     assert not np.allclose(out["step_1"], alone["step_1"])  # its own AutoARIMA/ETS joined
+    numbered = predictor.predict(history.assign(id=7))  # an integer id comes back as sent
+    assert numbered["id"].tolist() == [7] * len(out)
     assert (out["step_1_lo_95"] <= out["step_1"]).all() and (
         out["step_1"] <= out["step_1_hi_95"]
     ).all()

@@ -169,7 +169,7 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
             served = served_member(known, sub, raw[:, f.target_index])  # placed in its rows
             pred = combined(pred, weights, served, raw[:, f.target_index], f)
         part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
-        part.insert(0, column, sid)
+        part.insert(0, column, frame.at[rows[0], column])  # the id as it was sent
         spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f.period)
         if spec_intervals is not None:
             names, values = interval_columns(pred, spec_intervals)
