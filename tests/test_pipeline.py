@@ -118,6 +118,8 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     assert again["n_trials_complete"] + again["n_trials_pruned"] == 3
     assert again["model_version"] == "2"
     assert again["alias"] in ("champion", "challenger")
+    # version 1 re-scored through its pyfunc (the series with its times) as it was evaluated
+    assert again["previous_champion_metric"] == pytest.approx(summary["test_metrics"]["rmse"])
     client = mlflow.MlflowClient(summary["tracking_uri"])
     champion = client.get_model_version_by_alias(summary["model_name"], "champion")
     assert str(champion.version) == ("2" if again["alias"] == "champion" else "1")

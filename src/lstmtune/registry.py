@@ -39,11 +39,7 @@ def input_example(
         for col, kind in meta["columns"].get("dtypes", {}).items():
             if kind == "integer":
                 example[col] = example[col].round().astype("int64")
-        time_col = (meta.get("time_axis") or {}).get("column")
-        if time_col:  # the history's times: the pyfunc checks them for duplicates and gaps
-            times = pd.concat([parts[s][time_col] for s in ("train", "val", "test")])
-            example.insert(0, time_col, times.tail(len(example)).to_numpy())
-        return example
+        return _with_times(example, parts, meta)  # the pyfunc checks them, and places them
     if meta["task"] == "text":
         return parts["test"][[meta["columns"]["text"]]].head(3).reset_index(drop=True)
     seq = meta["columns"]["sequence_column"]
@@ -51,6 +47,21 @@ def input_example(
     test = parts["test"]
     first = test[seq].drop_duplicates().head(2)
     return test[test[seq].isin(first)][cols].reset_index(drop=True)
+
+
+def _with_times(
+    history: pd.DataFrame, parts: dict[str, pd.DataFrame], meta: dict[str, Any]
+) -> pd.DataFrame:
+    """The series' last ``len(history)`` times put before ``history`` (where it has a time
+    column): the pyfunc checks them and places the history among the rows its classical models
+    were fitted on (:mod:`lstmtune.served_history`)."""
+    time_col = (meta.get("time_axis") or {}).get("column")
+    if not time_col:
+        return history
+    times = pd.concat([parts[s][time_col] for s in ("train", "val", "test")])
+    out = history.copy()
+    out.insert(0, time_col, times.tail(len(history)).to_numpy())
+    return out
 
 
 def score_on_test(
@@ -76,7 +87,7 @@ def score_on_test(
         rows = ends - (lookback - 1)
         if (rows < 0).any():
             raise ValueError(f"lookback {lookback} needs more history than the test split has")
-        out = predict(pd.DataFrame(raw, columns=features))
+        out = predict(_with_times(pd.DataFrame(raw, columns=features), parts, meta))
         cols = [f"step_{h}" for h in range(1, featurizer.horizon + 1)]
         pred = out[cols].to_numpy(dtype=np.float64)[rows]
         return forecast_metrics(pred, featurizer.raw_targets(raw, ends))["rmse"]
