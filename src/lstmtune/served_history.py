@@ -52,11 +52,20 @@ def rebase(spec: dict[str, Any], rows: dict[str, Any], offset: int) -> dict[str,
     if offset <= start:  # the history holds every stored row: read it alone, as in testing
         return {**spec, "fit_start": fit_start - offset} if ets else spec
     if offset <= end:  # the stored rows before the history are read first
-        out = {**spec, "prefix": values[: offset - start].tolist()}
+        out = {**spec, "prefix": lead_rows(rows, offset).tolist()}
         return {**out, "fit_start": fit_start - start} if ets else out
     if ets:  # a gap after the stored rows
         return ets_after(spec, values[fit_start - start :], offset - end)
     return spec  # AutoARIMA's exact filter starts afresh on the history
+
+
+def lead_rows(rows: dict[str, Any], offset: int) -> np.ndarray:
+    """The stored rows just before a history that starts at row ``offset`` (none where it
+    starts before them, or after them past a gap)."""
+    start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
+    if offset > start + len(values):
+        return np.zeros(0)
+    return values[: max(0, offset - start)]
 
 
 def offset_by_values(rows: dict[str, Any], y: np.ndarray) -> int:
@@ -87,9 +96,7 @@ def served_spec(
     if not rows:
         return spec, np.zeros(0)
     offset = _offset(rows, frame, spec.get("time_axis"), target)
-    start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
-    lead = values[: max(0, offset - start)] if offset <= start + len(values) else np.zeros(0)
-    return map_classical(spec, lambda s: rebase(s, rows, offset)), lead
+    return map_classical(spec, lambda s: rebase(s, rows, offset)), lead_rows(rows, offset)
 
 
 def served_member(
