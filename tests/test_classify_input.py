@@ -112,3 +112,52 @@ def test_the_published_classifier_answers_in_the_types_it_was_sent(tmp_path: Pat
         strict.predict(sent)
     with pytest.raises(ValueError, match="input has no rows"):
         predictor.predict(sent.iloc[:0])
+
+
+def _day_first(frame: pd.DataFrame, written: str = "%d/%m/%Y") -> pd.DataFrame:
+    """The order column as dates from 10 January written day first (``13/01/2020``), rows
+    shuffled but for a first row of the 10th: a month-first guess from it reads October."""
+    days = pd.Timestamp("2020-01-10") + pd.to_timedelta(frame["t"], unit="D")
+    out = frame.assign(t=days.dt.strftime(written)).sample(frac=1.0, random_state=0)
+    first = out["t"].str.startswith("10").to_numpy().argmax()
+    return pd.concat([out.iloc[[first]], out.drop(index=out.index[first])], ignore_index=True)
+
+
+@pytest.mark.parametrize("written", ["%d/%m/%Y", "%d.%m.%Y"])
+def test_an_order_column_of_day_first_dates_orders_as_its_numbers(
+    tmp_path: Path, written: str
+) -> None:
+    """README promised numbers or ISO dates; European dates were refused at the 13th."""
+    from lstmtune.data.sequence_order import order_keys
+
+    frame = make_classify_frame(n_per_class=6)
+    assert frame["t"].min() == 0 and frame["t"].max() >= 3  # sequences cross the 13th
+    ordered = [
+        pd.concat(parts.values()).sort_values("seq", kind="stable")["x1"].to_numpy()
+        for parts, _ in (_prepare(f, tmp_path) for f in (frame, _day_first(frame, written)))
+    ]
+    np.testing.assert_array_equal(ordered[0], ordered[1])
+    keys, bad = order_keys(pd.Series(["13/01/2020", "soon"]), np.zeros(2, dtype=int))
+    assert bad == 1 and keys[0] == np.datetime64("2020-01-13")
+
+
+def test_the_published_classifier_orders_day_first_dates_as_in_training(tmp_path: Path) -> None:
+    from lstmtune.model import build_model
+    from lstmtune.serving import Predictor
+
+    frame = make_classify_frame(n_per_class=6)
+    _, meta = _prepare(frame, tmp_path)
+    f = ClassifyFeaturizer.from_meta(meta)
+    params = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
+    torch.manual_seed(0)
+    model = build_model(f.n_features, 2, params, zero_head=False)
+    spec = {"task": "classify", "featurizer": f.to_dict(), "n_features": f.n_features}
+    spec |= {"n_outputs": 2, "params": params, "zero_head": False}
+    predictor = Predictor(spec, model.state_dict())
+    by_number = predictor.predict(frame.drop(columns="y")).set_index("seq")
+    dated = _day_first(frame).drop(columns="y")
+    by_date = predictor.predict(dated).set_index("seq").loc[by_number.index]
+    np.testing.assert_allclose(by_date["proba_wave"], by_number["proba_wave"], rtol=1e-6)
+    dated.loc[3, "t"] = "next week"
+    with pytest.raises(ValueError, match="input column 't' has an order value 'next week'"):
+        predictor.predict(dated)

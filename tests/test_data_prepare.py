@@ -636,8 +636,12 @@ def test_prepare_step_says_which_classes_only_val_holds(
     cfg = make_cfg(path, data__split_column="split", **CLASSIFY)
     steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
     _, meta = read_prepared(str(tmp_path / "ds"))
-    lines = [x for x in capsys.readouterr().out.splitlines() if "none in train" in x]
+    out = capsys.readouterr().out.splitlines()
+    lines = [x for x in out if "none in train" in x]
     assert len(lines) == 1 and f"({meta['val_only_classes'][0]!r})" in lines[0]
+    single = [x for x in out if "single sequence in train+val" in x]
+    assert meta["single_sequence_classes"] == ["k0", "k1", "k2", "k3"]
+    assert len(single) == 1 and "4 class(es) ('k0', 'k1', 'k2', 'k3')" in single[0]
 
 
 def test_classify_class_only_in_test_rejected(tmp_path: Path, make_cfg) -> None:

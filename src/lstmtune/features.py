@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmtune.data.sequence_order import order_keys
 from lstmtune.errors import TrialInfeasible, UserError
 
 
@@ -268,11 +269,14 @@ class ClassifyFeaturizer:
         """Sequence ids (first-appearance order), padded ``[N, T, F]`` float32 and lengths
         ``[N]``."""
         if self.time_column is not None and self.time_column in frame.columns:
-            key = pd.to_numeric(frame[self.time_column], errors="coerce")
-            if key.isna().any():
-                key = pd.to_datetime(frame[self.time_column], errors="coerce")
             codes = pd.factorize(frame[self.sequence_column].astype(str))[0]
-            frame = frame.iloc[np.lexsort((key.to_numpy(), codes))]
+            keys, bad = order_keys(frame[self.time_column], codes)
+            if bad is not None:
+                raise ValueError(
+                    f"input column '{self.time_column}' has an order value "
+                    f"{frame[self.time_column].iloc[bad]!r} that is neither a number nor a date"
+                )
+            frame = frame.iloc[np.lexsort((keys, codes))]
         ids = frame[self.sequence_column].astype(str)
         raw = self._filled(frame[self.features].astype(np.float64), ids)
         values = (raw - np.asarray(self.mean)) / np.asarray(self.std)

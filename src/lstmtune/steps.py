@@ -105,6 +105,16 @@ def _val_only_warning(classes: list[str]) -> str:
     )
 
 
+def _single_sequence_warning(classes: list[str]) -> str:
+    """One line for classes with a single sequence in train+val."""
+    shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
+    return (
+        f"warning: {len(classes)} class(es) ({shown}) have a single sequence in train+val: each"
+        " is learnt from one example (by 1-NN DTW and MiniRocket too), so expect test errors on"
+        " them; add sequences of them if you can"
+    )
+
+
 @delegated
 @finishing
 @user_errors
@@ -150,6 +160,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         emit("warning", few)
     if meta.get("val_only_classes"):
         emit("warning", _val_only_warning(meta["val_only_classes"]))
+    if meta.get("single_sequence_classes"):
+        emit("warning", _single_sequence_warning(meta["single_sequence_classes"]))
     run_id = tracking.start_parent_run(cfg, meta)
     if cfg.tune.warm_start and cfg.tune.backend == "optuna" and cfg.tune.strategy != "pbt":
         from lstmtune.champion import look_up_champion

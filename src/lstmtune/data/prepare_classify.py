@@ -21,6 +21,7 @@ from lstmtune.data.columns import (
     require_columns,
     scaler_stats,
 )
+from lstmtune.data.sequence_order import order_keys
 from lstmtune.data.splits import SPLITS, carve_val, split_size, split_values, stratified_pick
 from lstmtune.errors import UserError
 
@@ -69,17 +70,14 @@ def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) 
     of ``data.time_column`` (numbers or dates) or else as given."""
     if cfg.time_column is None:
         return np.argsort(pd.factorize(frame[seq_col])[0], kind="stable")
-    order_key = pd.to_numeric(frame[cfg.time_column], errors="coerce")
-    if order_key.isna().any():
-        order_key = pd.to_datetime(frame[cfg.time_column], errors="coerce")
-    if order_key.isna().any():
-        i = int(np.flatnonzero(order_key.isna().to_numpy())[0])
+    codes = pd.factorize(frame[seq_col])[0]
+    keys, bad = order_keys(frame[cfg.time_column], codes)
+    if bad is not None:
         raise UserError(
             f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order "
-            f"value {frame[cfg.time_column].iloc[i]!r} at data row {i + 1}"
+            f"value {frame[cfg.time_column].iloc[bad]!r} at data row {bad + 1} (numbers or "
+            "dates are read)"
         )
-    codes = pd.factorize(frame[seq_col])[0]
-    keys = order_key.to_numpy()
     order: np.ndarray = np.lexsort((keys, codes))
     same = np.flatnonzero(
         (codes[order][1:] == codes[order][:-1]) & (keys[order][1:] == keys[order][:-1])
@@ -210,6 +208,12 @@ def val_only_classes(assign: dict[str, str], seq_labels: pd.Series) -> list[str]
     return sorted(str(c) for c in val - train)
 
 
+def single_sequence_classes(assign: dict[str, str], seq_labels: pd.Series) -> list[str]:
+    """Classes with one sequence in train+val: the model learns each from one example."""
+    learnt = seq_labels[[s for s, v in assign.items() if v != "test"]].value_counts()
+    return sorted(str(c) for c in learnt.index[learnt.to_numpy() == 1])
+
+
 def _classify_meta(
     frame: pd.DataFrame,
     clean: pd.DataFrame,
@@ -237,6 +241,7 @@ def _classify_meta(
         },
         "classes": classes,
         "val_only_classes": val_only_classes(assign, seq_labels),
+        "single_sequence_classes": single_sequence_classes(assign, seq_labels),
         "majority_class": str(train_counts.idxmax()),
         "scaler": {"none": scaler_stats(parts["train"], features)},
         "splits": {name: {"sequences": counts[name], "rows": len(parts[name])} for name in SPLITS},

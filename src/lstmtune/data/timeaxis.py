@@ -137,7 +137,7 @@ def parse_times(
         return "datetime", "quarter", _naive(pd.DatetimeIndex(stamps).as_unit("ns"))
     known = freq if isinstance(freq, str) else None
     try:
-        parsed = read_text_dates(values, functools.partial(_grid_missing, freq=known))
+        parsed = read_text_dates(values, functools.partial(grid_missing, freq=known))
     except MixedOffsets as exc:
         raise TimeAxisError(
             f"{_named(column, row_word)} mixes times with a UTC offset and without one: "
@@ -149,7 +149,7 @@ def parse_times(
     return "datetime", style, _naive(keys)
 
 
-def _grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
+def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     """The periods missing from the grid of ``freq`` (None: the frequency distinct ``times`` lie
     on) between the first and the last of ``times``; ``inf`` where they lie on no grid or it
     would hold over :data:`MAX_GRID` periods."""
