@@ -116,6 +116,26 @@ def test_numeric_times_and_missing_columns() -> None:
     assert history_offset(pd.DataFrame({"t": [7.5]}), {**axis, "first": None}) is None
 
 
+def test_a_history_between_two_periods_of_the_model_grid_is_refused() -> None:
+    """Hours at :30 for a model of hours at :00 were placed a half period off, silently."""
+    from lstmtune.data.history_check import check_history
+    from lstmtune.data.timeaxis import TimeAxisError
+
+    hours = {"column": "t", "kind": "datetime", "freq": "h", "first": "2020-01-01 00:00:00"}
+    check_history(pd.DataFrame({"t": ["2020-01-02 03:00", "2020-01-02 04:00"]}), hours)
+    late = pd.DataFrame({"t": ["2020-01-02 03:30", "2020-01-02 04:30"]})
+    with pytest.raises(TimeAxisError, match=r"first time '2020-01-02 03:30' \(input row 1\) lies"):
+        check_history(late, hours)
+    check_history(late, {**hours, "freq_source": "data.freq"})  # snapped: floored, as trained
+    check_history(late, {**hours, "first": None})  # a model without its first period recorded
+    halves = {"column": "t", "kind": "number", "freq": "0.5", "first": "5"}
+    check_history(pd.DataFrame({"t": [7.5, 8.0]}), halves)
+    with pytest.raises(TimeAxisError, match=r"model's 0\.5 grid, which starts at '5'"):
+        check_history(pd.DataFrame({"t": [7.25, 7.75]}), halves)
+    years = {"column": "t", "kind": "number", "freq": "0.0833333333333", "first": "1949"}
+    check_history(pd.DataFrame({"t": np.round(1949 + np.arange(121, 130) / 12, 4)}), years)
+
+
 def test_every_classical_spec_of_a_model_is_rebased_and_the_rows_before_returned(
     airline: np.ndarray, specs: dict[str, dict[str, Any]]
 ) -> None:

@@ -28,7 +28,7 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
         return
     rows = np.arange(len(values))
     freq = axis["freq"]
-    kind, _, _ = parse_times(values, column, rows=rows, row_word="input row", freq=freq)
+    kind, _, keys = parse_times(values, column, rows=rows, row_word="input row", freq=freq)
     if kind != axis["kind"]:
         words = {"number": "numbers", "datetime": "dates"}
         raise TimeAxisError(
@@ -42,12 +42,42 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
             f"input column '{column}' (frequency {axis['freq']}): {describe_gaps(placed)}; send "
             "the history without gaps (the model forecasts from consecutive periods)"
         )
+    if axis.get("first") and not snap:  # a grid that starts at the history's first time
+        _check_model_grid(values, keys, axis)
     back = np.flatnonzero(np.diff(placed.order) < 0)
     if len(back):
         i = int(placed.order[back[0] + 1])
         raise TimeAxisError(
             f"input column '{column}': the history is not in time order ({values.iloc[i]!r} at "
             f"input row {i + 1} comes after a later time); sort it by '{column}'"
+        )
+
+
+def _check_model_grid(values: pd.Series, keys: np.ndarray, axis: dict[str, Any]) -> None:
+    """The history's first time must lie on the model's grid, not between two of its periods
+    (hours at :30 for a model of hours at :00): it is placed among the stored rows by it.
+    Dates on a calendar frequency (``MS``, ``W-SUN``) are checked by ``place()`` already."""
+    column, freq = str(axis["column"]), axis["freq"]
+    first = pd.Series([axis["first"]])
+    _, _, origin = parse_times(first, column, rows=np.arange(1), row_word="input row", freq=freq)
+    offset = parse_freq(freq, str(axis["kind"]), column)
+    i = int(np.argmin(keys))
+    if axis["kind"] == "number":
+        step = float(offset)
+        where = (float(keys[i]) - float(origin[0])) / step
+        written = np.append(np.asarray(keys, dtype=np.float64), float(origin[0]))
+        off = abs(where - round(where)) > 1e-6 + 2 * written_slack(written, step) / step
+    elif isinstance(offset, pd.offsets.Tick):
+        off = (pd.Timestamp(keys[i]) - pd.Timestamp(origin[0])) % pd.Timedelta(
+            offset
+        ) != pd.Timedelta(0)
+    else:
+        return
+    if off:
+        raise TimeAxisError(
+            f"input column '{column}': the history's first time {values.iloc[i]!r} (input row "
+            f"{i + 1}) lies between two periods of the model's {freq} grid, which starts at "
+            f"{axis['first']!r}; send times on that grid"
         )
 
 
