@@ -95,23 +95,27 @@ def _few_test_points(meta: dict[str, Any]) -> str | None:
     )
 
 
+def _classes(classes: list[str]) -> str:
+    """``N class(es) ('a', 'b', ...)``: a warning's subject, at most five named."""
+    shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
+    return f"{len(classes)} class(es) ({shown})"
+
+
 def _val_only_warning(classes: list[str]) -> str:
     """One line for classes with val sequences but none in train."""
-    shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
     return (
-        f"warning: {len(classes)} class(es) ({shown}) have sequences in the val split and none"
-        " in train: they are learnt from train+val (k-fold selection on a small set, and the"
-        " published training), never from train alone"
+        f"warning: {_classes(classes)} have sequences in the val split and none in train: they"
+        " are learnt from train+val (k-fold selection on a small set, and the published"
+        " training), never from train alone"
     )
 
 
 def _single_sequence_warning(classes: list[str]) -> str:
     """One line for classes with a single sequence in train+val."""
-    shown = ", ".join(repr(c) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
     return (
-        f"warning: {len(classes)} class(es) ({shown}) have a single sequence in train+val: each"
-        " is learnt from one example (by 1-NN DTW and MiniRocket too), so expect test errors on"
-        " them; add sequences of them if you can"
+        f"warning: {_classes(classes)} have a single sequence in train+val: each is learnt from"
+        " one example (by 1-NN DTW and MiniRocket too), so expect test errors on them; add"
+        " sequences of them if you can"
     )
 
 
