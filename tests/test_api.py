@@ -144,8 +144,13 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
 
 
 def test_compile_pipeline_writes_ir(tmp_path: Path) -> None:
-    path = lstmtune.compile_pipeline(tmp_path / "p.yaml", {"tune": {"backend": "katib"}})
+    katib = {"backend": "katib", "katib": {"data_uri": "s3://b/prepared"}}
+    path = lstmtune.compile_pipeline(tmp_path / "p.yaml", {"tune": katib})
     assert path.is_file() and "pipelineInfo" in path.read_text()
+    # the trial pods read the prepared data there: refused now, not at the cluster's tune step
+    with pytest.raises(lstmtune.UserError, match=r"^tune\.katib\.data_uri: Katib trial pods"):
+        lstmtune.compile_pipeline(tmp_path / "q.yaml", {"tune": {"backend": "katib"}})
+    assert not (tmp_path / "q.yaml").exists()
 
 
 @pytest.mark.slow

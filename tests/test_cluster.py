@@ -88,7 +88,11 @@ def test_no_gpu_by_default(tmp_path: Path) -> None:
 
 def test_cli_compile_takes_the_cluster_config(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"cluster": GPU_CLUSTER, "tune": {"backend": "katib"}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {"cluster": GPU_CLUSTER, "tune": {"backend": "katib", "katib": {"data_uri": "/d"}}}
+        )
+    )
     out = tmp_path / "p.yaml"
     assert main(["compile", "--config", str(cfg), "--output", str(out), "--image", "reg/x:2"]) == 0
     ir = next(yaml.safe_load_all(out.read_text()))

@@ -587,6 +587,15 @@ def _config_from_configmap(path: str) -> Any:
     return RunConfig.model_validate(yaml.safe_load(cm["data"]["lstmtune.yaml"]))
 
 
+@pytest.mark.parametrize("path", ["k8s/base", "k8s/overlays/gpu"])
+def test_shipped_configs_pass_the_checks_a_run_makes_before_it_starts(path: str) -> None:
+    """The ConfigMap's config had no tune.katib.data_uri: compile took it, and the run stopped
+    at the cluster's tune step after the prepare step had run."""
+    from lstmtune.run_checks import check_study_config
+
+    check_study_config(_config_from_configmap(path))
+
+
 def test_base_config_targets_the_cluster_services() -> None:
     cfg = _config_from_configmap("k8s/base")
     assert cfg.mlflow.tracking_uri == "http://mlflow.lstmtune.svc.cluster.local:5000"
@@ -628,6 +637,7 @@ def test_kind_e2e_config_is_a_tiny_cpu_katib_run() -> None:
     cfg = load_config(str(K8S / "kind" / "e2e-config.yaml"))
     assert cfg.tune.backend == "katib" and cfg.cluster.gpus == 0
     assert cfg.tune.n_trials <= 3
+    assert cfg.evaluate.gate == "naive"  # the script requires @champion; 3 trials lose to ARIMA
     assert cfg.mlflow.tracking_uri == "http://mlflow.lstmtune.svc.cluster.local:5000"
     assert cfg.mlflow.model_name
 

@@ -91,8 +91,8 @@ class KatibConfig(_Strict):
     data_uri: str | None = Field(
         None,
         description=(
-            "prepared dataset for trials (s3:// prefix or mounted path);"
-            " default: the prepare step's output"
+            "where the tune step copies the prepared dataset for the trial pods (s3:// prefix"
+            " or a mounted path); required with tune.backend katib"
         ),
     )
 

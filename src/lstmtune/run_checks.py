@@ -23,6 +23,11 @@ def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
         )
     if cfg.tune.forecast_folds > 1:
         check_forecast_folds(cfg)
+    if cfg.tune.backend == "katib" and not cfg.tune.katib.data_uri:
+        raise UserError(
+            "tune.katib.data_uri: Katib trial pods read the prepared data from object storage "
+            "or a shared volume; set an s3:// prefix (e.g. s3://lstmtune-data/prepared)"
+        )
 
 
 def check_forecast_folds(cfg: RunConfig) -> None:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from lstmtune.config import RunConfig, objective_name
-from lstmtune.errors import UserError
 from lstmtune.katib.client import _api, create_or_attach, optimal_result, wait_for_experiment
 from lstmtune.katib.experiment import build_experiment, experiment_name
 from lstmtune.katib.staging import upload_prepared
@@ -24,13 +23,11 @@ def katib_tune(
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """The tune step with ``tune.backend: katib``; returns the same fields as the Optuna backend."""
+    from lstmtune.run_checks import check_study_config
     from lstmtune.tuning import default_study_name
 
-    if not cfg.tune.katib.data_uri:
-        raise UserError(
-            "tune.katib.data_uri: Katib trial pods read the prepared data from object storage "
-            "or a shared volume; set an s3:// prefix (e.g. s3://lstmtune-data/prepared)"
-        )
+    check_study_config(cfg)  # tune.katib.data_uri is required
+    assert cfg.tune.katib.data_uri
     started = time.perf_counter()
     study_name = cfg.tune.study_name or default_study_name(cfg, meta)
     name = experiment_name(cfg, study_name)
