@@ -121,6 +121,37 @@ def test_every_sampler_maps_to_a_katib_algorithm(
     assert validate_experiment(exp) == []
 
 
+def test_a_grid_experiment_holds_the_points_optuna_grid_tries(
+    airline_meta: dict[str, Any],
+) -> None:
+    """Katib's grid service refuses a range without a step ("Param dropout step is nil") and more
+    trials than points: every range is now the list of Optuna's grid points."""
+    from lstmtune.search_space import grid_size, grid_space
+
+    exp = build_experiment(_cfg(tune__sampler="grid"), airline_meta, name="a-g", data_uri="/d")
+    params = exp["spec"]["parameters"]
+    assert {p["parameterType"] for p in params} <= {"discrete", "categorical"}
+    grid = grid_space(airline_meta["search_space"])
+    for p in params:
+        assert p["feasibleSpace"]["list"] == [_value(v) for v in grid[p["name"]]], p["name"]
+    size = grid_size(airline_meta["search_space"])
+    assert exp["spec"]["maxTrialCount"] == min(30, size)
+    assert validate_experiment(exp) == []
+    few = copy.deepcopy(exp)
+    few["spec"]["parameters"][0] = {
+        "name": few["spec"]["parameters"][0]["name"],
+        "parameterType": "double",
+        "feasibleSpace": {"min": "0.0", "max": "0.5", "distribution": "uniform"},
+    }
+    assert any("grid needs a step" in v for v in validate_experiment(few))
+    exp["spec"]["maxTrialCount"] = size + 1
+    assert any(f"the grid's {size} points" in v for v in validate_experiment(exp))
+
+
+def _value(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
 @pytest.mark.parametrize("algorithm", ["multivariate-tpe", "bayesianoptimization", "sobol"])
 def test_algorithm_override(airline_meta: dict[str, Any], algorithm: str) -> None:
     exp = build_experiment(

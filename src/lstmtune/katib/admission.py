@@ -53,6 +53,8 @@ def validate_experiment(exp: dict[str, Any]) -> list[str]:
         out.append("cmaes needs at least two int/double parameters")
     if algorithm == "pbt":
         out.extend(_check_pbt(spec))
+    if algorithm == "grid":
+        out.extend(_check_grid(spec, params))
     out.extend(_check_early_stopping(spec.get("earlyStopping")))
     collector = ((spec.get("metricsCollectorSpec") or {}).get("collector") or {}).get(
         "kind", "StdOut"
@@ -77,6 +79,26 @@ def _check_counts(spec: dict[str, Any]) -> list[str]:
         out.append("spec.parallelTrialCount must be > 0 and <= maxTrialCount")
     if failed is not None and (failed < 0 or (max_trials is not None and failed > max_trials)):
         out.append("spec.maxFailedTrialCount must be in [0, maxTrialCount]")
+    return out
+
+
+def _check_grid(spec: dict[str, Any], params: list[dict[str, Any]]) -> list[str]:
+    """What Katib's grid suggestion service refuses (not the webhook: the Experiment fails once
+    created): a range without a step, more trials than the grid's points."""
+    out: list[str] = []
+    points = 1
+    for p in params:
+        fs = p.get("feasibleSpace") or {}
+        if p.get("parameterType") in ("int", "double"):
+            if fs.get("step") in (None, ""):
+                out.append(f"spec.parameters[{p.get('name')}]: grid needs a step")
+                continue
+            low, high, step = (float(fs[k]) for k in ("min", "max", "step"))
+            points *= int((high - low) // step) + 1
+        else:
+            points *= len(fs.get("list") or [])
+    if not out and int(spec.get("maxTrialCount") or 0) > points:
+        out.append(f"spec.maxTrialCount {spec['maxTrialCount']} > the grid's {points} points")
     return out
 
 

@@ -61,8 +61,12 @@ def _value_str(v: Any) -> str:
     return str(v)
 
 
-def katib_parameters(space: dict[str, Any]) -> list[dict[str, Any]]:
-    """Searched parameters as Katib ``ParameterSpec`` dicts (fixed ones travel as trial args)."""
+def katib_parameters(space: dict[str, Any], *, grid: bool = False) -> list[dict[str, Any]]:
+    """Searched parameters as Katib ``ParameterSpec`` dicts (fixed ones travel as trial args).
+    ``grid``: every range as the list of points Optuna's grid sampler tries
+    (:func:`~lstmtune.search_space.grid_space`); Katib's grid refuses a range without a step."""
+    if grid:
+        space = _as_grid(space)
     params: list[dict[str, Any]] = []
     for name, spec in space.items():
         if spec.get("when"):
@@ -92,6 +96,21 @@ def katib_parameters(space: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return params
+
+
+def _as_grid(space: dict[str, Any]) -> dict[str, Any]:
+    """The space with each int/float range replaced by its grid points as choices."""
+    from lstmtune.search_space import grid_space
+
+    points = grid_space(space)
+    return {
+        name: (
+            {**spec, "type": "categorical", "choices": points[name]}
+            if spec["type"] in ("int", "float")
+            else spec
+        )
+        for name, spec in space.items()
+    }
 
 
 def _range_space(spec: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -142,14 +161,20 @@ def build_experiment(
     pbt = cfg.tune.strategy == "pbt"
     _check_backend_limits(cfg, meta, pbt=pbt)
     space = meta["search_space"]
-    parameters = katib_parameters(space)
+    algorithm = algorithm_for(cfg)
+    parameters = katib_parameters(space, grid=algorithm == "grid")
     if not parameters:
         raise UserError("tune.search_space: nothing to search (every parameter is fixed)")
     objective = objective_name(meta)
-    algorithm = algorithm_for(cfg)
     _check_algorithm(algorithm, space, parameters)
     container = _trial_container(cfg, parameters, data_uri, parent_run_id)
-    spec = _experiment_spec(cfg, objective, algorithm, parameters, _trial_job(cfg, container))
+    trials = cfg.tune.n_trials
+    if algorithm == "grid":  # Katib refuses more trials than the grid has points
+        from lstmtune.search_space import grid_size
+
+        trials = min(trials, grid_size(space))
+    job = _trial_job(cfg, container)
+    spec = _experiment_spec(cfg, (objective, algorithm), trials, parameters, job)
     if pbt:
         _make_pbt(spec, cfg, container)
     elif cfg.tune.pruner == "median":
@@ -300,12 +325,14 @@ def _trial_job(cfg: RunConfig, container: dict[str, Any]) -> dict[str, Any]:
 
 def _experiment_spec(
     cfg: RunConfig,
-    objective: str,
-    algorithm: str,
+    goal: tuple[str, str],
+    trials: int,
     parameters: list[dict[str, Any]],
     trial_spec: dict[str, Any],
 ) -> dict[str, Any]:
-    """``spec`` of the Experiment: objective, algorithm, trial counts, parameters, template."""
+    """``spec`` of the Experiment: objective, algorithm, trial counts (``trials`` at most; a
+    grid has as many as its points), parameters, template."""
+    objective, algorithm = goal
     trial_parameters = [
         {"name": p["name"], "reference": p["name"], "description": f"hyperparameter {p['name']}"}
         for p in parameters
@@ -324,9 +351,9 @@ def _experiment_spec(
             "algorithmName": algorithm,
             "algorithmSettings": _algorithm_settings(algorithm, cfg),
         },
-        "parallelTrialCount": min(cfg.tune.katib.parallel_trials, cfg.tune.n_trials),
-        "maxTrialCount": cfg.tune.n_trials,
-        "maxFailedTrialCount": min(cfg.tune.max_failed_trials, cfg.tune.n_trials),
+        "parallelTrialCount": min(cfg.tune.katib.parallel_trials, trials),
+        "maxTrialCount": trials,
+        "maxFailedTrialCount": min(cfg.tune.max_failed_trials, trials),
         "parameters": parameters,
         "metricsCollectorSpec": {"collector": {"kind": "StdOut"}},
         "trialTemplate": {
