@@ -8,14 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_text_frame
 
 from lstmtune.config import RunConfig, load_config
 from lstmtune.data.prepare import prepare
 from lstmtune.data.text import PAD, UNK, TextFeaturizer, build_vocab, tokenize
 from lstmtune.errors import UserError
+from lstmtune.model import build_model
 from lstmtune.problems import make_problem
+from lstmtune.serving import Predictor
 from lstmtune.training import train
 
 TEXT = {"data.task": "text", "data.text_column": "review", "data.label": "sentiment"}
@@ -69,6 +73,11 @@ def test_prepare_text_splits_stratified_and_vocab_ignores_test(
             pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
             {"data.text_column": None},
             "data.text_column is required",
+        ),
+        (
+            pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
+            {"data.label": "review"},  # it used to run: the model read its own answer
+            "data.label and data.text_column both name column 'review'",
         ),
     ],
 )
@@ -149,3 +158,35 @@ def test_text_pipeline_end_to_end_with_raw_strings(
     )
     assert list(out.columns) == ["label", "proba_neg", "proba_pos"]
     assert len(out) == 3 and out[["proba_neg", "proba_pos"]].sum(axis=1).round(5).eq(1).all()
+    numbers = model.predict(pd.DataFrame({"review": [1234, 5678]}))  # a string signature refused
+    assert len(numbers) == 2
+
+
+def test_the_published_text_model_answers_in_the_label_types_and_refuses_what_training_does(
+    tmp_path: Path,
+) -> None:
+    """Integer labels were served as strings (``'1'``), an empty batch crashed in
+    ``pack_padded_sequence`` and a blank text got a label though training refuses one."""
+    frame = make_text_frame(n_per_class=10)
+    frame["sentiment"] = np.where(frame["sentiment"] == "pos", 1, -1)
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    cfg = load_config(
+        None, {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    ).resolved()
+    _, meta = prepare(cfg)
+    assert meta["columns"]["label_kind"] == "integer"
+    f = TextFeaturizer.from_meta(meta)
+    params = {"units": 4, "embedding_dim": 4, "num_layers": 1, "dropout": 0.0}
+    params |= {"bidirectional": False, "cell": "lstm", "head": "mean"}
+    model = build_model(1, 2, params, zero_head=False, vocab_size=f.vocab_size)
+    spec = {"task": "text", "featurizer": f.to_dict(), "n_features": 1, "n_outputs": 2}
+    spec |= {"params": params, "zero_head": False, "vocab_size": f.vocab_size}
+    predictor = Predictor(spec, model.state_dict())
+    out = predictor.predict(pd.DataFrame({"review": ["a great film", 1234]}))
+    assert out["label"].map(type).eq(int).all() and set(out["label"]) <= {-1, 1}
+    assert list(out.columns) == ["label", "proba_-1", "proba_1"]
+    with pytest.raises(ValueError, match="input has no rows"):
+        predictor.predict(pd.DataFrame({"review": []}))
+    with pytest.raises(ValueError, match="'review' has an empty text at input row 2"):
+        predictor.predict(pd.DataFrame({"review": ["fine", "   "]}))

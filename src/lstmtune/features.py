@@ -218,6 +218,18 @@ def forecast_series(parts: dict[str, pd.DataFrame], features: list[str]) -> np.n
     )
 
 
+def typed_labels(names: list[str], kind: str) -> list[Any]:
+    """Class names typed as the training labels were (``kind``: see
+    :func:`lstmtune.data.columns.label_kind`)."""
+    if kind == "integer":
+        return [int(n) for n in names]
+    if kind == "float":
+        return [float(n) for n in names]
+    if kind == "bool":
+        return [n == "True" for n in names]
+    return list(names)
+
+
 @dataclass(frozen=True)
 class ClassifyFeaturizer:
     features: list[str]
@@ -246,13 +258,7 @@ class ClassifyFeaturizer:
 
     def label_values(self, names: list[str]) -> list[Any]:
         """Class names as the training labels were typed (``-1`` for the class ``'-1'``)."""
-        if self.label_kind == "integer":
-            return [int(n) for n in names]
-        if self.label_kind == "float":
-            return [float(n) for n in names]
-        if self.label_kind == "bool":
-            return [n == "True" for n in names]
-        return list(names)
+        return typed_labels(names, self.label_kind)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

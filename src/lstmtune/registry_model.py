@@ -53,9 +53,9 @@ def _saved_spec(model_dir: str) -> dict[str, Any]:
 
 def model_signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str, Any]) -> Any:
     """Inferred signature, except the input columns accept any type: the pyfunc reads the
-    numeric ones as float64 and the ids as text itself, and MLflow would refuse int64 for a
-    ``double`` column, floats for a ``long`` one and integer ids for a ``string`` one (the
-    prepared example's ids are text). The time column is optional (checked when it is sent)."""
+    numeric ones as float64 and the ids and texts as text itself, and MLflow would refuse int64
+    for a ``double`` column, floats for a ``long`` one and integer ids or texts for a ``string``
+    one (the prepared example's are text). The time column is optional (checked when it is sent)."""
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
 
@@ -63,8 +63,6 @@ def model_signature(example: pd.DataFrame, output: pd.DataFrame, meta: dict[str,
     any_type = AnyType()  # type: ignore[no-untyped-call]
     columns = meta["columns"]
     times = {(meta.get("time_axis") or {}).get("column"), columns.get("time_column")}
-    if meta["task"] == "text":
-        return sig
     cols: list[ColSpec | TensorSpec] = [
         ColSpec(any_type, c.name, required=c.name not in times) for c in sig.inputs.inputs
     ]

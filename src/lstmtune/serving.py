@@ -21,7 +21,7 @@ from torch import nn
 from lstmtune.data.history_check import check_history
 from lstmtune.data.text import TextFeaturizer
 from lstmtune.ensemble import EnsembleNet, build_ensemble
-from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer
+from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer, typed_labels
 from lstmtune.model import LSTMNet, build_model
 from lstmtune.served_history import served_spec
 
@@ -101,14 +101,22 @@ class Predictor:
         assert isinstance(f, TextFeaturizer)
         self._missing(frame, [f.text_column])
         texts = frame[f.text_column]
+        if texts.empty:
+            raise ValueError("input has no rows")
         if texts.isna().any():
             raise ValueError(f"input column {f.text_column!r} has missing texts")
+        blank = np.flatnonzero((texts.astype(str).str.strip() == "").to_numpy())
+        if len(blank):  # refused in training too: nothing to read
+            raise ValueError(
+                f"input column {f.text_column!r} has an empty text at input row {blank[0] + 1}"
+            )
         ids, lengths = f.encode(texts.astype(str).tolist())
         with torch.no_grad():
             proba = torch.softmax(
                 self.model(torch.from_numpy(ids), torch.from_numpy(lengths)), dim=1
             ).numpy()
-        out = pd.DataFrame({"label": [f.classes[i] for i in proba.argmax(axis=1)]})
+        labels = typed_labels([f.classes[i] for i in proba.argmax(axis=1)], f.label_kind)
+        out = pd.DataFrame({"label": labels})
         for i, c in enumerate(f.classes):
             out[f"proba_{c}"] = proba[:, i].astype(np.float64)
         return out

@@ -54,6 +54,16 @@ def class_names(labels: pd.Series, label_col: str, source: str) -> list[str]:
     return classes
 
 
+def label_kind(labels: pd.Series) -> str:
+    """How the labels are typed (``text``, ``integer``, ``float``, ``bool``), so the published
+    model's labels are typed alike (:func:`lstmtune.features.typed_labels`)."""
+    if pd.api.types.is_bool_dtype(labels):
+        return "bool"
+    if not pd.api.types.is_numeric_dtype(labels):
+        return "text"
+    return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
+
+
 def numeric_column(
     frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
 ) -> np.ndarray:

@@ -16,6 +16,7 @@ from lstmtune.data.columns import (
     feature_columns,
     fill_missing,
     input_dtypes,
+    label_kind,
     numeric_column,
     refuse_missing,
     require_columns,
@@ -237,7 +238,7 @@ def _classify_meta(
             "label": label_col,
             "time_column": time_column,
             "dtypes": input_dtypes(frame, features),
-            "label_kind": _label_kind(frame[label_col]),
+            "label_kind": label_kind(frame[label_col]),
         },
         "classes": classes,
         "val_only_classes": val_only_classes(assign, seq_labels),
@@ -250,15 +251,6 @@ def _classify_meta(
         "n_rows": len(clean),
         "n_sequences": len(seq_labels),
     }
-
-
-def _label_kind(labels: pd.Series) -> str:
-    """How the labels are typed, so the served ones are typed alike (``integer``, ``float``)."""
-    if pd.api.types.is_bool_dtype(labels):
-        return "bool"
-    if not pd.api.types.is_numeric_dtype(labels):
-        return "text"
-    return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
 
 
 def prepare_classify(

@@ -21,6 +21,7 @@ from lstmtune.config import DataConfig
 from lstmtune.data.columns import (
     class_names,
     configured_columns,
+    label_kind,
     refuse_missing,
     require_columns,
 )
@@ -64,6 +65,7 @@ def prepare_text(
     parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}
     train_counts = _check_splits(parts, label_col, classes, source)
     meta = _text_meta(cfg, clean, parts, text_col, label_col, classes, train_counts)
+    meta["columns"]["label_kind"] = label_kind(frame[label_col])  # served labels typed alike
     return parts, meta
 
 
@@ -73,6 +75,11 @@ def _check_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[s
     require_columns(
         frame, source, text_column=text_col, label=label_col, split_column=cfg.split_column
     )
+    if label_col == text_col:
+        raise UserError(
+            f"{source}: data.label and data.text_column both name column '{text_col}'; the "
+            "model would read its own answer"
+        )
     refuse_missing(frame, [text_col, label_col], source)
     return text_col, label_col
 
@@ -194,9 +201,11 @@ class TextFeaturizer:
         vocab: list[str],
         lowercase: bool,
         max_length: int | None,
+        label_kind: str = "text",
     ) -> None:
         self.text_column, self.classes, self.vocab = text_column, classes, vocab
         self.lowercase, self.max_length = lowercase, max_length
+        self.label_kind = label_kind  # integer, float, bool: served labels typed as trained
         self.index = {tok: i for i, tok in enumerate(vocab)}
 
     @classmethod
@@ -208,6 +217,7 @@ class TextFeaturizer:
             list(meta["vocab"]),
             bool(tok["lowercase"]),
             tok.get("max_length"),
+            str(meta["columns"].get("label_kind", "text")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,11 +227,19 @@ class TextFeaturizer:
             "vocab": self.vocab,
             "lowercase": self.lowercase,
             "max_length": self.max_length,
+            "label_kind": self.label_kind,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TextFeaturizer:
-        return cls(d["text_column"], d["classes"], d["vocab"], d["lowercase"], d.get("max_length"))
+        return cls(
+            d["text_column"],
+            d["classes"],
+            d["vocab"],
+            d["lowercase"],
+            d.get("max_length"),
+            str(d.get("label_kind", "text")),
+        )
 
     @property
     def vocab_size(self) -> int:
