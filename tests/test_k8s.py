@@ -510,6 +510,12 @@ def test_network_policies_close_ingress_and_open_each_service_port_to_its_client
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     deny = policies.pop("default-deny-ingress")
     policies.pop("postgres-backup-egress")  # egress: test_backup_pods_reach_postgres_and_minio_only
+    katib = policies.pop("katib-suggestion-clients")["spec"]  # pods Katib creates: no Service here
+    assert katib["podSelector"] == {
+        "matchExpressions": [{"key": "katib.kubeflow.org/suggestion", "operator": "Exists"}]
+    }
+    assert {p["port"] for p in katib["ingress"][0]["ports"]} == {6789, 6788}
+    assert katib["ingress"][0]["from"] == policies["mlflow-clients"]["spec"]["ingress"][0]["from"]
     assert deny["spec"] == {
         "podSelector": {},
         "policyTypes": ["Ingress"],
