@@ -19,6 +19,7 @@ from lstmtune.config import ClusterConfig
 PIPELINE_NAME = "lstmtune"
 DEFAULT_IMAGE = f"ghcr.io/lstmtune/lstmtune:{__version__.split('+')[0]}"
 S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+S3_ENDPOINT_ENV = ("AWS_ENDPOINT_URL",)  # optional key: boto3 reads it, data.s3_endpoint_url wins
 MLFLOW_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 STORAGE_ENV = ("LSTMTUNE_STORAGE_URL",)
 
@@ -52,6 +53,7 @@ def apply_cluster_settings(task: Any, cluster: ClusterConfig, *, trains: bool) -
             kubernetes.add_node_selector(task, label_key=key, label_value=value)
     for secret, keys, optional in (
         (cluster.s3_secret, S3_ENV, False),
+        (cluster.s3_secret, S3_ENDPOINT_ENV, True),
         (cluster.mlflow_secret, MLFLOW_ENV, True),
         (cluster.storage_secret, STORAGE_ENV, False),
     ):
