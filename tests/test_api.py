@@ -72,7 +72,7 @@ def test_bad_data_frame_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_frames_parquet_cannot_hold_and_other_objects_are_refused_in_one_line(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
     mixed = pd.DataFrame({"id": [1, 2, "x"], "y": [1.0, 2.0, 3.0]})
@@ -90,6 +90,9 @@ def test_frames_parquet_cannot_hold_and_other_objects_are_refused_in_one_line(
         assert not out.exists()  # nothing written
     with pytest.raises(lstmtune.UserError, match=r"^data \(the DataFrame\): .*'nope'"):
         lstmtune.run(pd.DataFrame({"y": [1.0, 2.0]}), target="nope", output_dir=str(out))
+    monkeypatch.chdir(tmp_path)  # relative: the message named '<cwd>/data (the DataFrame)'
+    with pytest.raises(lstmtune.UserError, match=r"^data \(the DataFrame\): .*'nope'"):
+        lstmtune.run(pd.DataFrame({"y": [1.0, 2.0]}), target="nope", output_dir=".")
 
 
 def test_a_time_index_becomes_the_time_column(tmp_path: Path) -> None:
@@ -117,7 +120,8 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
         **SMALL,
     )
     assert isinstance(result, lstmtune.RunResult)
-    assert result.summary["data_source"].endswith("data.parquet")
+    assert result.summary["data_source"].endswith("passengers.parquet")
+    assert result.summary["model_name"] == "lstmtune-passengers"  # not lstmtune-data for all
     assert result.model_uri == f"models:/{result.summary['model_name']}/1"
     assert set(result.best_params) >= {"lookback", "units", "learning_rate"}
     assert result.test_metrics["rmse"] > 0 and result.report_path is not None

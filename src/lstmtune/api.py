@@ -198,7 +198,7 @@ def run(
         return RunResult(run_local(cfg, display=progress))
     out = Path(cfg.output_dir)
     created = _first_missing(out / INPUT_DIR)
-    path = out / INPUT_DIR / "data.parquet"
+    path = out / INPUT_DIR / f"{_frame_name(cfg)}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         _write_frame(data, path)
@@ -208,7 +208,19 @@ def run(
         path.unlink(missing_ok=True)  # bad input leaves nothing behind
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
-        raise UserError(str(exc).replace(str(path), "data (the DataFrame)")) from None
+        message = str(exc)
+        for name in (str(path.resolve()), str(path)):  # the message may name either
+            message = message.replace(name, "data (the DataFrame)")
+        raise UserError(message) from None
+
+
+def _frame_name(cfg: RunConfig) -> str:
+    """The written DataFrame's file name, from the column it predicts (``passengers``): the run's
+    dataset and registered model are named after it (``lstmtune-passengers``), so DataFrames of
+    other targets do not register as versions of one model (all were ``lstmtune-data``)."""
+    column = cfg.data.target if cfg.data.task == "forecast" else cfg.data.label
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(column or "data").lower())
+    return name.strip("-_") or "data"
 
 
 def _write_frame(frame: pd.DataFrame, path: Path) -> None:
