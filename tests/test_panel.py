@@ -407,3 +407,17 @@ def test_the_series_column_cannot_be_the_target(tmp_path: Path) -> None:
     cfg = load_config(None, {"data.path": _panel_csv(tmp_path, frame), **keys}).resolved()
     with pytest.raises(UserError, match=r"names column 'y', which is also the target"):
         prepare(cfg)
+
+
+def test_a_served_id_spelled_as_a_float_names_its_trained_series() -> None:
+    """An integer id column turns float once it holds a NaN (3 -> 3.0): such a series was served
+    as an unseen one (its own stored fits and scale ignored)."""
+    from lstmtune.serving_panel import known_member
+
+    members = {"3": {"index": 0}, "7.0": {"index": 1}, "2.5": {"index": 2}, "s1": {"index": 3}}
+    assert known_member(members, "3.0") == {"index": 0}
+    assert known_member(members, "3") == {"index": 0}
+    assert known_member(members, "7") == {"index": 1}  # trained on floats, served integers
+    assert known_member(members, "2.5") == {"index": 2}
+    assert known_member(members, "s1") == {"index": 3}
+    assert known_member(members, "4.0") is None and known_member(members, "x") is None

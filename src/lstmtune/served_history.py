@@ -78,15 +78,15 @@ def offset_by_values(rows: dict[str, Any], y: np.ndarray) -> int:
     repeats; a history that repeats none of them is read as following them directly."""
     start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    tol = {"rtol": SAME, "atol": SAME * float(np.max(np.abs(values), initial=0.0))}
+    atol = SAME * float(np.max(np.abs(values), initial=0.0))
     best: tuple[int, int] | None = None  # (rows repeated, offset): the longest, then the latest
-    for i in np.flatnonzero(np.isclose(values, y[0], **tol)) if len(y) else []:
+    for i in np.flatnonzero(np.isclose(values, y[0], SAME, atol)) if len(y) else []:
         k = min(len(y), len(values) - int(i))  # the history starts inside the stored rows
-        if k >= min(len(y), MIN_MATCH) and np.allclose(values[i : i + k], y[:k], **tol):
+        if k >= min(len(y), MIN_MATCH) and np.allclose(values[i : i + k], y[:k], SAME, atol):
             best = max(best or (k, start + int(i)), (k, start + int(i)))
-    for j in np.flatnonzero(np.isclose(y, values[0], **tol)) if len(values) else []:
+    for j in np.flatnonzero(np.isclose(y, values[0], SAME, atol)) if len(values) else []:
         k = min(len(values), len(y) - int(j))  # the history starts before the stored rows
-        if k >= min(len(values), MIN_MATCH) and np.allclose(y[j : j + k], values[:k], **tol):
+        if k >= min(len(values), MIN_MATCH) and np.allclose(y[j : j + k], values[:k], SAME, atol):
             best = max(best or (k, start - int(j)), (k, start - int(j)))
     return start + len(values) if best is None else best[1]
 

@@ -133,6 +133,21 @@ def series_index(
     return int(known["index"])
 
 
+def known_member(members: dict[str, Any], sid: str) -> dict[str, Any] | None:
+    """The trained series ``sid`` names, also where a number is spelled otherwise than in
+    training (``3.0`` for ``3``: an integer column turns float in pandas once it holds a NaN;
+    such an id was served as a new series)."""
+    if sid in members:
+        return dict(members[sid])
+    try:
+        number = float(sid)
+    except ValueError:
+        return None
+    spellings = [repr(number)] + ([str(int(number))] if number.is_integer() else [])
+    found = next((members[s] for s in spellings if s in members), None)
+    return None if found is None else dict(found)
+
+
 def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     """The pyfunc's answer for a long-format history of one or more series."""
     panel = spec["panel"]
@@ -144,7 +159,7 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
         raise ValueError(f"input is missing column(s): {', '.join(missing)}")
     out = []
     for sid, rows in frame.groupby(frame[column].astype(str), sort=False).groups.items():
-        known = panel["members"].get(str(sid))
+        known = known_member(panel["members"], str(sid))
         index = series_index(spec, known, str(sid), column)
         axis = (known or {}).get("time_axis") or spec.get("time_axis")
         try:
