@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -110,10 +111,10 @@ def test_a_time_index_becomes_the_time_column(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     frame = pd.read_csv(example_data_path())
+    indexed = frame.set_index(pd.DatetimeIndex(frame["month"], name="month")).drop(columns="month")
     result = lstmtune.run(
-        frame,
+        indexed,  # the pandas way: the DatetimeIndex is the time column, no setting needed
         target="passengers",
-        time_column="month",
         n_trials=3,
         output_dir=str(tmp_path / "out"),
         evaluate__gate="naive",  # a 3-trial model need not beat AutoARIMA to be @champion here
@@ -122,6 +123,8 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     assert isinstance(result, lstmtune.RunResult)
     assert result.summary["data_source"].endswith("passengers.parquet")
     assert result.summary["model_name"] == "lstmtune-passengers"  # not lstmtune-data for all
+    meta = json.loads(next((tmp_path / "out").rglob("metadata.json")).read_text())
+    assert meta["time_axis"]["column"] == "month" and meta["seasonal_period"] == 12
     assert result.model_uri == f"models:/{result.summary['model_name']}/1"
     assert set(result.best_params) >= {"lookback", "units", "learning_rate"}
     assert result.test_metrics["rmse"] > 0 and result.report_path is not None

@@ -202,7 +202,10 @@ def run(
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         _write_frame(data, path)
-        cfg = _validate(json.loads(cfg.to_json()), {"data.path": str(path)})
+        keys: dict[str, Any] = {"data.path": str(path)}
+        if cfg.data.time_column is None and cfg.data.task == "forecast":
+            keys["data.time_column"] = _time_index(data)  # the pandas way to hold a series' times
+        cfg = _validate(json.loads(cfg.to_json()), keys)
         return RunResult(run_local(cfg, display=progress))
     except UserError as exc:
         path.unlink(missing_ok=True)  # bad input leaves nothing behind
@@ -243,6 +246,16 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
         raise UserError(
             f"data: the DataFrame cannot be stored: {named}; cast it (.astype(str))"
         ) from None
+
+
+def _time_index(frame: pd.DataFrame) -> str | None:
+    """The column a DatetimeIndex becomes (its name, else ``index``); None for any other index.
+    Until 2026-12-03 it became a column that no setting named, so the run had no time axis."""
+    from pandas import DatetimeIndex
+
+    if not isinstance(frame.index, DatetimeIndex):
+        return None
+    return str(frame.index.name) if frame.index.name is not None else "index"
 
 
 def _mixed(values: Any) -> bool:
