@@ -130,6 +130,11 @@ def test_interval_metrics_flags_and_summary_line() -> None:
         "width_99.5": 23.0,
     }
     assert all(is_interval_metric(k) for k in m) and not is_interval_metric("rmse")
+    # horizon 12 over 12 test times is one window: counted as 12 times, 2 of 12 inside is flagged
+    twelve = np.arange(12.0)[None, :]
+    late = interval_metrics(twelve, {"80": (twelve + 0.5, twelve + 1.0)})
+    late["coverage_80"] = 100 * 2 / 12
+    assert late["interval_points"] == 12.0 and coverage_flags(late) == ["80% interval covers 16.7%"]
     assert coverage_flags(m) == []
     assert coverage_flags({"coverage_80": 65.0, "coverage_95": 90.0}) == [
         "80% interval covers 65.0%"

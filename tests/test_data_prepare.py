@@ -114,6 +114,11 @@ def test_forecast_features_default_to_numeric_columns(tmp_path: Path, make_cfg) 
     )
     assert _features(meta) == ["y", "x"]
     assert meta["target_index"] == 0
+    flagged = series_frame().assign(promo=lambda f: np.arange(len(f)) % 7 == 0)
+    path = write_csv(flagged, tmp_path / "flag.csv")  # written True/False, read back as bool
+    parts, meta = prepare(make_cfg(path, data__target="y", data__time_column="date"))
+    assert _features(meta) == ["step", "y", "x", "promo"]  # it was left out without a word
+    assert parts["train"]["promo"].sum() > 0
 
 
 def test_the_prepared_line_names_the_inputs_besides_the_target(tmp_path: Path, make_cfg) -> None:

@@ -130,6 +130,10 @@ def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(
     assert not np.allclose(alone[0], alone[1])  # two members, two forecasts, averaged
     with pytest.raises(ValueError, match="lookback=24"):
         predictor.predict(history.tail(20))
+    holed = history.tail(30).reset_index(drop=True)
+    holed.loc[4, f.features[0]] = np.nan  # named: it said "input has missing or infinite values"
+    with pytest.raises(ValueError, match=rf"column '{f.features[0]}' .* at input row 5$"):
+        predictor.predict(holed)
 
 
 def test_the_summary_line_says_the_network_is_an_average() -> None:

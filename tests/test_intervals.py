@@ -74,7 +74,7 @@ def _served_coverage(cfg: RunConfig, tmp_path: Path) -> dict[str, float]:
     ends = problem.ends("test")
     rows = served.iloc[ends - (f.lookback - 1)]
     true = f.raw_targets(problem.raw, ends)
-    out: dict[str, float] = {"interval_points": float(len(true))}
+    out: dict[str, float] = {"interval_points": float(len(true) + 1)}  # distinct test times
     for level in ("80", "95"):
         lo = rows[[f"step_{k}_lo_{level}" for k in (1, 2)]].to_numpy()
         hi = rows[[f"step_{k}_hi_{level}" for k in (1, 2)]].to_numpy()

@@ -33,7 +33,7 @@ import numpy as np
 
 FLAG_POINTS = 10.0  # coverage further than this from nominal (percentage points) is flagged
 FLAG_P = 0.05  # ... and further than the test points explain (two-sided exact binomial test)
-POINTS = "interval_points"  # test metric: on how many windows the coverage was counted
+POINTS = "interval_points"  # test metric: on how many distinct test times it was counted
 FLAG_TEXT = f"more than {FLAG_POINTS:g} points off nominal, beyond chance (p < {FLAG_P:g})"
 METHODS = ("scaled", "abs")
 SCALE_FLOOR = 0.1  # a local scale is at least this fraction of the median calibration scale
@@ -192,10 +192,13 @@ def interval_metrics(
 ) -> dict[str, float]:
     """``coverage_<L>`` (percent of the targets, every step of every window, inside
     ``[lo, hi]``) and ``width_<L>`` (mean ``hi - lo``, original units) per level, and
-    :data:`POINTS`, the number of windows the coverage was counted on."""
+    :data:`POINTS`, the number of distinct test times the coverage was counted on: the windows
+    (one per origin) plus the steps the last one reaches beyond them. Not every step of every
+    window (a time is counted in up to ``horizon`` windows), nor the windows alone: with a
+    horizon of 12 and 12 test times that is one window, and no coverage could be flagged."""
     y = np.asarray(true, dtype=np.float64)
-    # the windows (rows), not every step: a window's steps are not independent draws
-    out: dict[str, float] = {POINTS: float(y.shape[0] if y.ndim > 1 else y.size)}
+    times = y.shape[0] + y.shape[1] - 1 if y.ndim > 1 and y.shape[0] else y.size
+    out: dict[str, float] = {POINTS: float(times)}
     for name, (lo, hi) in bounds_by_level.items():
         inside = (y >= lo) & (y <= hi)
         out[f"coverage_{name}"] = float(100.0 * np.mean(inside)) if y.size else math.nan
@@ -224,8 +227,8 @@ def binomial_p(k: int, n: int, p: float) -> float:
 
 def coverage_flags(metrics: dict[str, float], points: float = FLAG_POINTS) -> list[str]:
     """One phrase per level whose coverage is more than ``points`` from nominal, e.g.
-    ``80% interval covers 62.5%``, and (when :data:`POINTS` says on how many windows it was
-    counted) further from it than that many windows explain: a two-sided exact binomial test at
+    ``80% interval covers 62.5%``, and (when :data:`POINTS` says on how many test times it was
+    counted) further from it than that many times explain: a two-sided exact binomial test at
     :data:`FLAG_P` (8 of 8 inside an 80% interval happens 17% of the time: not flagged)."""
     flags = []
     n = int(metrics.get(POINTS, 0) or 0)

@@ -128,7 +128,11 @@ class Predictor:
         check_history(frame, self.spec.get("time_axis"))  # duplicates, gaps, order: ValueError
         raw = frame[f.features].to_numpy(dtype=np.float64)
         if not np.isfinite(raw).all():
-            raise ValueError("input has missing or infinite values")
+            row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(raw)))
+            raise ValueError(
+                f"input column '{f.features[col]}' has a missing or infinite value at input row "
+                f"{row + 1}"
+            )
         spec, lead = served_spec(self.spec, frame, raw[:, f.target_index])  # classical: rebased
         f = ForecastFeaturizer.from_dict(spec["featurizer"])
         featurizers = [

@@ -67,7 +67,11 @@ def forecast_series(
     """Forecasts ``[windows, horizon]`` in original units after every complete window
     (``index``: the series' index for a network with a per-series embedding)."""
     if not np.isfinite(raw).all():
-        raise ValueError(f"series {sid!r}: the input has missing or infinite values")
+        row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(raw)))
+        raise ValueError(
+            f"series {sid!r}: input column '{f.features[col]}' has a missing or infinite value "
+            f"in the series' row {row + 1}"
+        )
     if len(raw) < f.lookback:
         raise ValueError(
             f"series {sid!r} has {len(raw)} rows; the model needs at least lookback={f.lookback}"

@@ -123,7 +123,7 @@ def feature_columns(
     source: str,
     checked: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """The declared feature columns, else every numeric non-bool column not in ``exclude``; a
+    """The declared feature columns, else every numeric or bool column not in ``exclude``; a
     column of numbers but for a few tokens is refused (``checked``: columns whose values are
     checked with their rows elsewhere, a forecast's target)."""
     if cfg.feature_columns:
@@ -131,12 +131,8 @@ def feature_columns(
             frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
         )
         return list(cfg.feature_columns)
-    numeric = [
-        c
-        for c in frame.columns
-        if c not in exclude
-        and pd.api.types.is_numeric_dtype(frame[c])
-        and not pd.api.types.is_bool_dtype(frame[c])
+    numeric = [  # a bool column (a promotion flag, a holiday) is read as 0/1
+        c for c in frame.columns if c not in exclude and pd.api.types.is_numeric_dtype(frame[c])
     ]
     for c in frame.columns:  # numbers but for a few tokens ('?', '1,5'): never dropped silently
         if c not in exclude | checked and c not in numeric and frame[c].dtype == object:
