@@ -428,6 +428,26 @@ def test_missing_ffill(tmp_path: Path, make_cfg) -> None:
     assert joined.loc[31, "y"] == pytest.approx(frame.loc[29, "y"])
     assert joined.loc[50, "x"] == pytest.approx(frame.loc[49, "x"])
     assert joined.loc[32, "y"] == pytest.approx(frame.loc[32, "y"])
+    _, meta = prepare(forecast_cfg(make_cfg, path, data__missing="ffill"))
+    assert meta["filled_targets"] == []  # rows 30, 31 are train rows: only test rows are listed
+    frame.loc[[len(frame) - 3], "y"] = np.nan
+    path = write_csv(frame, tmp_path / "t.csv")
+    _, meta = prepare(forecast_cfg(make_cfg, path, data__missing="ffill"))
+    assert meta["filled_targets"] == [len(frame) - 3]  # not scored: an unobserved target
+
+
+def test_the_prepare_step_says_filled_test_values_are_not_scored(
+    tmp_path: Path, make_cfg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lstmtune import steps
+
+    frame = series_frame()
+    frame.loc[[len(frame) - 3, len(frame) - 5], "y"] = np.nan
+    path = write_csv(frame, tmp_path / "s.csv")
+    cfg = forecast_cfg(make_cfg, path, data__missing="interpolate")
+    steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
+    line = [x for x in capsys.readouterr().out.splitlines() if "filled by data.missing" in x]
+    assert len(line) == 1 and "2 test value(s)" in line[0] and "(interpolate)" in line[0]
 
 
 def test_missing_interpolate(tmp_path: Path, make_cfg) -> None:

@@ -14,7 +14,9 @@ from lstmtune.evaluate import (
     classify_metrics,
     decide_promotion,
     forecast_baselines,
+    forecast_metrics,
     margin,
+    observed,
 )
 from lstmtune.features import ForecastFeaturizer, naive_forecast
 
@@ -43,6 +45,23 @@ def test_baselines_on_a_perfectly_seasonal_series() -> None:
     assert base["seasonal_naive_4"]["rmse"] == 0.0
     assert base["persistence"]["rmse"] > 0
     assert best_baseline(base, "rmse") == ("seasonal_naive_4", 0.0)
+
+
+def test_targets_data_missing_filled_are_not_scored() -> None:
+    """A forward-filled test value was a target: airline with two of them (ffill) reported a test
+    RMSE of 32.2 where the observed targets gave 22.3."""
+    f = _featurizer(horizon=2)
+    raw = np.tile([1.0, 5.0, 2.0, 8.0], 6)[:, None]
+    raw[21] = 1.0  # the forward fill of an unobserved 5.0
+    ends = f.split_ends(16, 24)
+    true = observed(f.raw_targets(raw, ends), ends, [21])
+    assert np.isnan(true).sum() == 2  # row 21 is step 1 of one window and step 2 of the next
+    base = forecast_baselines(f, raw, ends, [21])
+    assert base["seasonal_naive_4"]["rmse"] == 0.0  # right on every observed target
+    assert forecast_baselines(f, raw, ends)["seasonal_naive_4"]["rmse"] > 0  # scored on the fill
+    pred = np.zeros_like(true)
+    assert forecast_metrics(pred, true)["mae"] == pytest.approx(np.nanmean(np.abs(true)))
+    assert observed(true, ends, []) is true and observed(true, ends, None) is true
 
 
 def test_split_ends_keep_all_targets_inside_the_split() -> None:

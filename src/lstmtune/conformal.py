@@ -198,10 +198,11 @@ def interval_metrics(
     horizon of 12 and 12 test times that is one window, and no coverage could be flagged."""
     y = np.asarray(true, dtype=np.float64)
     times = y.shape[0] + y.shape[1] - 1 if y.ndim > 1 and y.shape[0] else y.size
-    out: dict[str, float] = {POINTS: float(times)}
+    seen = np.isfinite(y)  # NaN: a target data.missing filled, not counted
+    out: dict[str, float] = {POINTS: float(round(times * seen.mean())) if y.size else 0.0}
     for name, (lo, hi) in bounds_by_level.items():
         inside = (y >= lo) & (y <= hi)
-        out[f"coverage_{name}"] = float(100.0 * np.mean(inside)) if y.size else math.nan
+        out[f"coverage_{name}"] = float(100.0 * np.mean(inside[seen])) if seen.any() else math.nan
         out[f"width_{name}"] = float(np.mean(hi - lo)) if y.size else math.nan
     return out
 

@@ -39,15 +39,36 @@ HIGHER_IS_BETTER = {
 
 
 def forecast_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """RMSE and MAE over the observed targets (a NaN in ``true``: a value ``data.missing``
+    filled, see :func:`observed`)."""
+    ok = np.isfinite(true)
+    if not ok.all():
+        pred, true = np.asarray(pred)[ok], np.asarray(true)[ok]
     return {"rmse": rmse(pred, true), "mae": mae(pred, true)}
 
 
+def observed(true: np.ndarray, ends: np.ndarray, filled: list[int] | None) -> np.ndarray:
+    """The targets ``[N, horizon]`` of the windows ending at ``ends``, NaN at the rows
+    ``data.missing`` filled (``meta["filled_targets"]``): a forecast is scored on what was
+    observed, not on a forward fill or an interpolation of it."""
+    if not filled:
+        return true
+    rows = ends[:, None] + np.arange(1, true.shape[1] + 1)[None, :]
+    out = np.array(true, dtype=np.float64)
+    out[np.isin(rows, filled)] = np.nan
+    return out
+
+
 def forecast_baselines(
-    featurizer: ForecastFeaturizer, raw: np.ndarray, ends: np.ndarray
+    featurizer: ForecastFeaturizer,
+    raw: np.ndarray,
+    ends: np.ndarray,
+    filled: list[int] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Persistence and seasonal naive on exactly the windows the model is scored on, raw values."""
+    """Persistence and seasonal naive on exactly the windows the model is scored on, raw values
+    (``filled``: target rows not observed, left out as in :func:`observed`)."""
     series = raw[:, featurizer.target_index]
-    true = featurizer.raw_targets(raw, ends)
+    true = observed(featurizer.raw_targets(raw, ends), ends, filled)
     h, period = featurizer.horizon, featurizer.period
     out = {"persistence": forecast_metrics(naive_forecast(series, ends, "last", h), true)}
     if len(ends) and anchor_fits("seasonal", int(ends.min()) + 1, period):
@@ -64,6 +85,7 @@ def forecast_classical_baselines(
     fit_end: int,
     kinds: tuple[str, ...] = ("arima", "ets"),
     pending: PendingFit | None = None,
+    filled: list[int] | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, str], dict[str, float], dict[str, np.ndarray]]:
     """AutoARIMA and AutoETS (statsforecast, season from the data) fitted on ``raw[:fit_end]``
     (train+val) and scored on exactly the windows the model is scored on: one forecast of the
@@ -74,7 +96,7 @@ def forecast_classical_baselines(
     step's :class:`~lstmtune.classical_fits.PendingFit`) hands over the forecasts its child
     process made when they are these (AutoARIMA and AutoETS of this series and fit)."""
     series = raw[:, featurizer.target_index]
-    true = featurizer.raw_targets(raw, ends)
+    true = observed(featurizer.raw_targets(raw, ends), ends, filled)
     h, period = featurizer.horizon, featurizer.period
     got = None
     if pending is not None and kinds == ("arima", "ets") and pending.fit_end == fit_end:

@@ -15,6 +15,7 @@ from lstmtune.evaluate import (
     forecast_baselines,
     forecast_classical_baselines,
     forecast_metrics,
+    observed,
 )
 from lstmtune.features import rmse
 from lstmtune.forecast_members import average_forecast, check_same_origins
@@ -301,20 +302,22 @@ def evaluate_forecast(
         partners = [k for k in combination["weights"] if k != "network"]
         combination["specs"] = {k: meta["classical"][k] for k in partners}
         pred = apply(combination, pred, problem.raw[:, f.target_index], ends, f.period)
-    baselines = forecast_baselines(f, problem.raw, ends)
+    filled = meta.get("filled_targets")  # scored on what was observed, as the model is
+    baselines = forecast_baselines(f, problem.raw, ends, filled)
     fit_end = int(meta["splits"]["test"]["start"])
     classical, failures, seconds, classical_pred = forecast_classical_baselines(
-        f, problem.raw, ends, fit_end, pending=pending
+        f, problem.raw, ends, fit_end, pending=pending, filled=filled
     )
     baselines.update(classical)
     for name, reason in failures.items():
         emit("warning", f"warning: baseline {name} skipped (it could not be fitted): {reason}")
-    test_metrics = forecast_metrics(pred, test.raw_y)
+    true = observed(test.raw_y, ends, filled)
+    test_metrics = forecast_metrics(pred, true)
     if intervals is not None:
         from lstmtune.conformal import origin_scale
 
         scale = origin_scale(intervals, problem.raw[:, f.target_index], ends)
-        test_metrics.update(_interval_test_metrics(pred, test.raw_y, intervals, scale))
+        test_metrics.update(_interval_test_metrics(pred, true, intervals, scale))
     return TestEvaluation(
         test_metrics=test_metrics,
         baselines=baselines,

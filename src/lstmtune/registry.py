@@ -15,7 +15,13 @@ import pandas as pd
 
 from lstmtune._version import __version__
 from lstmtune.config import RunConfig
-from lstmtune.evaluate import classify_metrics, decide_promotion, forecast_metrics, primary_metric
+from lstmtune.evaluate import (
+    classify_metrics,
+    decide_promotion,
+    forecast_metrics,
+    observed,
+    primary_metric,
+)
 from lstmtune.features import ForecastFeaturizer, forecast_series
 from lstmtune.forecast_members import history_rows
 from lstmtune.kept_forecasts import without_forecasts
@@ -90,7 +96,8 @@ def score_on_test(
         out = predict(_with_times(pd.DataFrame(raw, columns=features), parts, meta))
         cols = [f"step_{h}" for h in range(1, featurizer.horizon + 1)]
         pred = out[cols].to_numpy(dtype=np.float64)[rows]
-        return forecast_metrics(pred, featurizer.raw_targets(raw, ends))["rmse"]
+        true = observed(featurizer.raw_targets(raw, ends), ends, meta.get("filled_targets"))
+        return forecast_metrics(pred, true)["rmse"]
     if meta["task"] == "text":
         classes = [str(c) for c in meta["classes"]]
         index = {c: i for i, c in enumerate(classes)}

@@ -162,6 +162,12 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
             emit("warning", warning)
     if few := _few_test_points(meta):
         emit("warning", few)
+    if filled := meta.get("filled_targets"):
+        emit(
+            "warning",
+            f"warning: {len(filled)} test value(s) of the target were filled by data.missing "
+            f"({cfg.data.missing}); the test metrics and the champion decision leave them out",
+        )
     if meta.get("val_only_classes"):
         emit("warning", _val_only_warning(meta["val_only_classes"]))
     if meta.get("single_sequence_classes"):

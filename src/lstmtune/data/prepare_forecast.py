@@ -408,9 +408,12 @@ def prepare_forecast(
         features = [target, *features]
     numeric_cols, labels, rows = _series_values(ordered, cfg, source, features)
     bounds = _split_bounds(labels, cfg, source, len(rows))
+    unseen = np.flatnonzero(np.isnan(numeric_cols[target]))  # test rows filled: not scored
     clean = _fill_series(numeric_cols, bounds, cfg.missing, source, rows)
     placed = ordered.placed
     if placed is not None:
         clean.insert(0, placed.axis.column, grid_column(placed, ordered.frame[placed.axis.column]))
     parts = {name: clean.iloc[a:b].reset_index(drop=True) for name, (a, b) in bounds.items()}
-    return parts, _forecast_meta(ordered, clean, parts["train"], features, target, bounds, cfg)
+    meta = _forecast_meta(ordered, clean, parts["train"], features, target, bounds, cfg)
+    meta["filled_targets"] = [int(r) for r in unseen if r >= bounds["test"][0]]
+    return parts, meta
