@@ -155,6 +155,19 @@ def test_broken_yaml_names_the_file(tmp_path: Path) -> None:
     assert "line" in msg
 
 
+def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    """safe_load keeps the last of two keys without a word: a user's n_trials: 3 was 4."""
+    path = write(tmp_path, "tune:\n  n_trials: 3\n  sampler: tpe\n  n_trials: 4\n")
+    msg = error_of(path)
+    assert (
+        msg == f"{path}: key 'n_trials' appears twice in one mapping (line 4); YAML would keep"
+        " the last one without a word"
+    )
+    space = "tune:\n  search_space:\n    units: {type: int, low: 8, high: 16}\n"
+    space += "    lookback: {type: int, low: 8, high: 16}\n"  # one key in two mappings: fine
+    assert load_config(write(tmp_path, space)).tune.search_space["lookback"].high == 16
+
+
 def test_binary_yaml_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "binary.yaml"
     path.write_bytes(b"\xff\xfe\x00\x81garbage\x00")

@@ -76,6 +76,11 @@ def test_prepare_text_splits_stratified_and_vocab_ignores_test(
         ),
         (
             pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
+            {"data.text.min_freq": 1000},  # it trained a model that read <unk> only
+            "data.text.min_freq: 1000 leaves no word in the vocabulary (the most frequent word",
+        ),
+        (
+            pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
             {"data.label": "review"},  # it used to run: the model read its own answer
             "data.label and data.text_column both name column 'review'",
         ),

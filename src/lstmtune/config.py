@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from lstmtune.config_base import _Strict, error_key, format_error
+from lstmtune.config_base import DuplicateKey, _Strict, error_key, format_error, load_yaml
 from lstmtune.config_tune import (
     KatibConfig,
     Objective,
@@ -380,7 +380,12 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
         if not p.is_file():
             raise UserError(f"{path}: config file not found")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            loaded = load_yaml(p.read_text(encoding="utf-8"))
+        except DuplicateKey as exc:
+            raise UserError(
+                f"{path}: key '{exc.key}' appears twice in one mapping (line {exc.line}); "
+                "YAML would keep the last one without a word"
+            ) from None
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             where = ""
             mark = getattr(exc, "problem_mark", None)

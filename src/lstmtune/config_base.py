@@ -3,6 +3,9 @@ validation error becomes."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 
@@ -33,3 +36,34 @@ def format_error(source: str, exc: ValidationError) -> str:
         msg = "unknown key"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"{source}: {key}: {msg}{more}"
+
+
+class DuplicateKey(ValueError):
+    """A key given twice in one YAML mapping (``key``, the 1-based ``line`` of the second)."""
+
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key, line)
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load's loader, refusing a key given twice in one mapping."""
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise DuplicateKey(str(key), key_node.start_mark.line + 1)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML as :func:`yaml.safe_load` reads it, except that a key given twice in one mapping is
+    refused (:class:`DuplicateKey`): safe_load keeps the last one without a word."""
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects

@@ -169,6 +169,15 @@ def _text_meta(
         max_vocab=tcfg.max_vocab,
         lowercase=tcfg.lowercase,
     )
+    if len(vocab) <= 2:  # <pad> and <unk> only: every text reads as unknown words
+        counts = Counter(
+            tok for t in parts["train"][text_col] for tok in tokenize(t, lowercase=tcfg.lowercase)
+        )
+        top = max(counts.values(), default=0)
+        raise UserError(
+            f"data.text.min_freq: {tcfg.min_freq} leaves no word in the vocabulary (the most "
+            f"frequent word of the train split appears {top} time(s)); lower it"
+        )
     lengths = [len(tokenize(t, lowercase=tcfg.lowercase)) for t in clean[text_col]]
     return {
         "task": "text",
