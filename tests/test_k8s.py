@@ -417,6 +417,10 @@ def test_role_grants_exactly_the_katib_and_pod_log_access(path: str) -> None:
 
     sa = find(docs, "ServiceAccount", "lstmtune-pipeline")
     assert sa["metadata"]["namespace"] == NAMESPACE
+    trial = find(docs, "ServiceAccount", "lstmtune-trial")  # Katib trials: no rights, no token
+    assert trial["automountServiceAccountToken"] is False
+    bound = [s for d in docs if d["kind"] == "RoleBinding" for s in d["subjects"]]
+    assert not [s for s in bound if s["name"] == "lstmtune-trial"]
     binding = find(docs, "RoleBinding", "lstmtune-pipeline")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -612,8 +616,7 @@ def test_base_config_targets_the_cluster_services() -> None:
         "the Optuna storage URL comes from the Secret, not the ConfigMap"
     )
     assert (
-        cfg.tune.katib.namespace == NAMESPACE
-        and cfg.tune.katib.service_account == "lstmtune-pipeline"
+        cfg.tune.katib.namespace == NAMESPACE and cfg.tune.katib.service_account == "lstmtune-trial"
     )
 
 

@@ -95,6 +95,8 @@ def test_rendered_experiment_passes_katib_admission_rules(airline_meta: dict[str
         "gpu": "a100"
     }
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert pod["spec"]["serviceAccountName"] == "lstmtune-trial"  # no Role bound to it
+    assert pod["spec"]["automountServiceAccountToken"] is False  # a trial never calls the API
     assert {"secretRef": {"name": "lstmtune-s3"}} in container["envFrom"]
     for name in searched:
         assert f"{name}=${{trialParameters.{name}}}" in container["args"]

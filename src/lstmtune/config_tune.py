@@ -86,7 +86,8 @@ class KatibConfig(_Strict):
         15, gt=0, description="how often the tune step checks the Experiment"
     )
     service_account: str = Field(
-        "lstmtune-pipeline", description="service account of the trial pods"
+        "lstmtune-trial",
+        description="service account of the trial pods (no Kubernetes API access needed)",
     )
     data_uri: str | None = Field(
         None,

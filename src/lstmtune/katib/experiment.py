@@ -296,6 +296,7 @@ def _trial_job(cfg: RunConfig, container: dict[str, Any]) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "serviceAccountName": cfg.tune.katib.service_account,
+        "automountServiceAccountToken": False,  # a trial never calls the Kubernetes API
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 10001,
