@@ -257,3 +257,10 @@ def test_a_fold_too_short_for_a_classical_fit_says_so_and_keeps_the_train_split_
         f" ({name}: 8 rows cannot be fitted); its anchor there is the train split's fit"
         for name in ("auto_arima", "auto_ets")
     ]
+
+
+def test_a_text_study_says_it_is_not_fused(tiny_config: Callable[..., RunConfig]) -> None:
+    """A text run with --fuse-trials 4 trained trial by trial without a word."""
+    cfg = tiny_config(**{"tune.fuse_trials": 4, "data.task": "text"})
+    assert fuse_off_reason(cfg, {"task": "text"}) == "text models (token embeddings) are not fused"
+    assert fuse_setting(cfg, {"task": "text"}) == "off"

@@ -24,10 +24,12 @@ def fuse_off_reason(cfg: RunConfig, meta: dict[str, Any]) -> str | None:
     each trial's own training time; a classification trial is judged by
     :func:`lstmtune.crossval.fit_trial` (k folds on small sets, a minimum number of epochs) and a
     short series' forecasting trial by rolling-origin folds (:mod:`lstmtune.rolling`), which the
-    fused kernel does not do; many series (a scale-free objective over series) are not fused
-    yet."""
+    fused kernel does not do; many series (a scale-free objective over series) and text models
+    (token embeddings) are not fused yet."""
     if cfg.data.task == "classify":
         return "classification trials are judged by k-fold cross-validation"
+    if cfg.data.task == "text":
+        return "text models (token embeddings) are not fused"
     if cfg.data.series_column is not None:
         return "many series are not fused yet"
     if "train_seconds" in cfg.tune.objectives:
