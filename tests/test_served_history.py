@@ -168,3 +168,10 @@ def test_every_classical_spec_of_a_model_is_rebased_and_the_rows_before_returned
     assert len(lead) == 0 and served["featurizer"]["classical"]["fit_start"] == 0
     assert repr({**spec, "history": rows}) == before  # the published spec is left as it was
     assert served_spec({"featurizer": {}}, frame, airline)[0] == {"featurizer": {}}  # older
+    spec["history"] = rows
+    shifted = frame.assign(month=[*months[101:].tolist(), "1961-01"])  # times one month late
+    with pytest.raises(ValueError, match=r"'month'.* values from 1 period\(s\) earlier than"):
+        served_spec(spec, shifted, airline[100:])
+    revised = airline[100:].copy()
+    revised[-1] *= 1.5  # a revised value: the times stay right
+    assert served_spec(spec, frame, revised)[1].tolist() == airline[:100].tolist()

@@ -122,7 +122,34 @@ def _offset(
     rows: dict[str, Any], frame: pd.DataFrame, axis: dict[str, Any] | None, target: np.ndarray
 ) -> int:
     offset = history_offset(frame, axis)
-    return offset_by_values(rows, target) if offset is None else offset
+    if offset is None:
+        return offset_by_values(rows, target)
+    moved = _values_disagree(rows, offset, target)
+    if moved:
+        assert axis is not None
+        raise ValueError(
+            f"input column '{axis['column']}': the history repeats the model's stored values "
+            f"from {abs(moved)} period(s) {'later' if moved > 0 else 'earlier'} than its times "
+            "say; check the time column (shifted? local clock times for a model trained on UTC?)"
+        )
+    return offset
+
+
+def _values_disagree(rows: dict[str, Any], offset: int, target: np.ndarray) -> int:
+    """How many periods the history's values place it from where its times do (0: they agree,
+    or the values do not say). Revised values disagree with the stored ones at a few rows; a
+    history placed by its times among stored rows it repeats at none of, while repeating them
+    elsewhere, has times that are off."""
+    start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
+    i, y = offset - start, np.asarray(target, dtype=np.float64)
+    n = min(len(y), len(values) - i) if 0 <= i < len(values) else 0
+    if n < MIN_MATCH:
+        return 0
+    atol = SAME * float(np.max(np.abs(values), initial=0.0))
+    if np.isclose(values[i : i + n], y[:n], SAME, atol).mean() >= 0.5:
+        return 0
+    found = offset_by_values(rows, y)
+    return 0 if found == start + len(values) else found - offset
 
 
 def map_classical(
