@@ -158,6 +158,9 @@ def test_compile_pipeline_writes_ir(tmp_path: Path) -> None:
     with pytest.raises(lstmtune.UserError, match=r"^tune\.katib\.data_uri: Katib trial pods"):
         lstmtune.compile_pipeline(tmp_path / "q.yaml", {"tune": {"backend": "katib"}})
     assert not (tmp_path / "q.yaml").exists()
+    # parallel Optuna workers: the storage comes from a Secret on the cluster, not the config
+    workers = {"tune": {"workers": 4}, "cluster": {"storage_secret": "lstmtune-optuna"}}
+    assert lstmtune.compile_pipeline(tmp_path / "w.yaml", workers).is_file()
 
 
 @pytest.mark.slow

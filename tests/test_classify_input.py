@@ -139,6 +139,10 @@ def test_an_order_column_of_day_first_dates_orders_as_its_numbers(
     np.testing.assert_array_equal(ordered[0], ordered[1])
     keys, bad = order_keys(pd.Series(["13/01/2020", "soon"]), np.zeros(2, dtype=int))
     assert bad == 1 and keys[0] == np.datetime64("2020-01-13")
+    _, bad = order_keys(pd.Series([3.0, 1.0, np.nan, 4.0]), np.zeros(4, dtype=int))
+    assert bad == 2  # numbers but one: that one is named, not the first row
+    _, bad = order_keys(pd.Series([1, 2, "?", 4], dtype=object), np.zeros(4, dtype=int))
+    assert bad == 2
 
 
 def test_the_published_classifier_orders_day_first_dates_as_in_training(tmp_path: Path) -> None:

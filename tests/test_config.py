@@ -166,6 +166,11 @@ def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
     space = "tune:\n  search_space:\n    units: {type: int, low: 8, high: 16}\n"
     space += "    lookback: {type: int, low: 8, high: 16}\n"  # one key in two mappings: fine
     assert load_config(write(tmp_path, space)).tune.search_space["lookback"].high == 16
+    merged = "tune:\n  search_space:\n    units: &r {type: int, low: 8, high: 16}\n"
+    merged += "    lookback: {<<: *r, high: 32}\n"  # a merge key, and a key overriding it: fine
+    looked = load_config(write(tmp_path, merged)).tune.search_space["lookback"]
+    assert (looked.low, looked.high) == (8, 32)
+    assert "not valid YAML" in error_of(write(tmp_path, "tune:\n  ? [a, b]\n  : 1\n"))
 
 
 def test_binary_yaml_names_the_file(tmp_path: Path) -> None:

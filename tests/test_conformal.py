@@ -135,6 +135,8 @@ def test_interval_metrics_flags_and_summary_line() -> None:
     late = interval_metrics(twelve, {"80": (twelve + 0.5, twelve + 1.0)})
     late["coverage_80"] = 100 * 2 / 12
     assert late["interval_points"] == 12.0 and coverage_flags(late) == ["80% interval covers 16.7%"]
+    stacked = np.tile(twelve, (10, 1))  # ten series of one 12-step window each
+    assert interval_metrics(stacked, {}, n_series=10)["interval_points"] == 120.0
     assert coverage_flags(m) == []
     assert coverage_flags({"coverage_80": 65.0, "coverage_95": 90.0}) == [
         "80% interval covers 65.0%"

@@ -421,3 +421,4 @@ def test_a_served_id_spelled_as_a_float_names_its_trained_series() -> None:
     assert known_member(members, "2.5") == {"index": 2}
     assert known_member(members, "s1") == {"index": 3}
     assert known_member(members, "4.0") is None and known_member(members, "x") is None
+    assert known_member(members, "007") is None  # not a spelling pandas gives 7

@@ -81,6 +81,8 @@ def test_a_history_without_times_is_placed_by_the_fitted_rows_it_repeats(
     co2 = 315.0 + np.sin(np.arange(144.0)) + np.arange(144.0) * 0.1234567  # 7 digits and more
     sent = co2[57:].astype(np.float32).astype(np.float64)  # a float32 column, or 7 digits written
     assert offset_by_values(fitted_rows(co2, FIT_END), sent) == 57
+    level = 5e6 + np.arange(200.0)  # high and smooth: within a millionth at several offsets
+    assert offset_by_values(fitted_rows(level, 150), level[140:160]) == 140  # the closest wins
     assert offset_by_values(rows, airline[FIT_END + 3 :]) == FIT_END + 3  # among the test rows
     new = np.array([700.0, 710.0, 720.0])
     assert offset_by_values(rows, new) == 144  # none repeated: read as following them

@@ -29,9 +29,9 @@ def check_cron(expr: str) -> str:
 def pipeline_package(cfg: RunConfig, path: str | None = None) -> str:
     """Compile the pipeline with the config's cluster settings; returns the YAML path."""
     from lstmtune.pipelines import DEFAULT_IMAGE, compile_pipeline
-    from lstmtune.run_checks import check_study_config
+    from lstmtune.run_checks import check_katib_data
 
-    check_study_config(cfg)  # refused here, not in a pipeline step on the cluster
+    check_katib_data(cfg)  # refused here, not in a pipeline step on the cluster
     out = path or str(Path(tempfile.mkdtemp(prefix="lstmtune-")) / "lstmtune-pipeline.yaml")
     compile_pipeline(
         out,

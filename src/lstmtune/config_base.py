@@ -51,12 +51,19 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
+    """The mapping as safe_load builds it, after refusing a key written twice in it (merge keys,
+    ``<<: *defaults``, are left to it: a key written beside them overrides theirs)."""
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node)
-        if key in seen:
-            raise DuplicateKey(str(key), key_node.start_mark.line + 1)
-        seen.add(key)
+        try:
+            if key in seen:
+                raise DuplicateKey(str(key), key_node.start_mark.line + 1)
+            seen.add(key)
+        except TypeError:  # an unhashable key: construct_mapping refuses it as bad YAML
+            continue
     return loader.construct_mapping(node)
 
 

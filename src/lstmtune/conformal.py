@@ -188,16 +188,19 @@ def interval_columns(
 
 
 def interval_metrics(
-    true: np.ndarray, bounds_by_level: dict[str, tuple[np.ndarray, np.ndarray]]
+    true: np.ndarray,
+    bounds_by_level: dict[str, tuple[np.ndarray, np.ndarray]],
+    n_series: int = 1,
 ) -> dict[str, float]:
     """``coverage_<L>`` (percent of the targets, every step of every window, inside
     ``[lo, hi]``) and ``width_<L>`` (mean ``hi - lo``, original units) per level, and
     :data:`POINTS`, the number of distinct test times the coverage was counted on: the windows
     (one per origin) plus the steps the last one reaches beyond them. Not every step of every
     window (a time is counted in up to ``horizon`` windows), nor the windows alone: with a
-    horizon of 12 and 12 test times that is one window, and no coverage could be flagged."""
+    horizon of 12 and 12 test times that is one window, and no coverage could be flagged.
+    ``n_series``: the windows of that many series stacked, each reaching its own last steps."""
     y = np.asarray(true, dtype=np.float64)
-    times = y.shape[0] + y.shape[1] - 1 if y.ndim > 1 and y.shape[0] else y.size
+    times = y.shape[0] + n_series * (y.shape[1] - 1) if y.ndim > 1 and y.shape[0] else y.size
     seen = np.isfinite(y)  # NaN: a target data.missing filled, not counted
     out: dict[str, float] = {POINTS: float(round(times * seen.mean())) if y.size else 0.0}
     for name, (lo, hi) in bounds_by_level.items():

@@ -189,7 +189,11 @@ def evaluate_panel(
         from lstmtune.panel_intervals import member_bounds
 
         metrics.update(
-            interval_metrics(true, member_bounds(pred, series, problem.series_ids, intervals))
+            interval_metrics(
+                true,
+                member_bounds(pred, series, problem.series_ids, intervals),
+                n_series=len(np.unique(series)),
+            )
         )
     return TestEvaluation(
         test_metrics=metrics,

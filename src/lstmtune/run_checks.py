@@ -23,6 +23,12 @@ def check_study_config(cfg: RunConfig, n_workers: int | None = None) -> None:
         )
     if cfg.tune.forecast_folds > 1:
         check_forecast_folds(cfg)
+    check_katib_data(cfg)
+
+
+def check_katib_data(cfg: RunConfig) -> None:
+    """The Katib backend needs ``tune.katib.data_uri``: checked where a run starts and where a
+    cluster pipeline is compiled (whose storage comes from a Secret, so not the other checks)."""
     if cfg.tune.backend == "katib" and not cfg.tune.katib.data_uri:
         raise UserError(
             "tune.katib.data_uri: Katib trial pods read the prepared data from object storage "

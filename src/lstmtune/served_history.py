@@ -79,16 +79,19 @@ def offset_by_values(rows: dict[str, Any], y: np.ndarray) -> int:
     start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     atol = SAME * float(np.max(np.abs(values), initial=0.0))
-    best: tuple[int, int] | None = None  # (rows repeated, offset): the longest, then the latest
+    # (rows repeated, -error, offset): the longest, then the closest, then the latest
+    best: tuple[int, float, int] | None = None
     for i in np.flatnonzero(np.isclose(values, y[0], SAME, atol)) if len(y) else []:
         k = min(len(y), len(values) - int(i))  # the history starts inside the stored rows
         if k >= min(len(y), MIN_MATCH) and np.allclose(values[i : i + k], y[:k], SAME, atol):
-            best = max(best or (k, start + int(i)), (k, start + int(i)))
+            err = float(np.abs(values[i : i + k] - y[:k]).sum())
+            best = max(best or (k, -err, start + int(i)), (k, -err, start + int(i)))
     for j in np.flatnonzero(np.isclose(y, values[0], SAME, atol)) if len(values) else []:
         k = min(len(values), len(y) - int(j))  # the history starts before the stored rows
         if k >= min(len(values), MIN_MATCH) and np.allclose(y[j : j + k], values[:k], SAME, atol):
-            best = max(best or (k, start - int(j)), (k, start - int(j)))
-    return start + len(values) if best is None else best[1]
+            err = float(np.abs(y[j : j + k] - values[:k]).sum())
+            best = max(best or (k, -err, start - int(j)), (k, -err, start - int(j)))
+    return start + len(values) if best is None else best[2]
 
 
 def served_spec(

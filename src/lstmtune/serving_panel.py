@@ -148,6 +148,8 @@ def known_member(members: dict[str, Any], sid: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     spellings = [repr(number)] + ([str(int(number))] if number.is_integer() else [])
+    if sid not in spellings:  # "007", "1e1": not how pandas writes a number, not a spelling of one
+        return None
     found = next((members[s] for s in spellings if s in members), None)
     return None if found is None else dict(found)
 

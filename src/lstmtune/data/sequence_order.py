@@ -47,6 +47,8 @@ def order_keys(values: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, int | 
         numeric = pd.to_numeric(values, errors="coerce")
         if not numeric.isna().any():
             return numeric.to_numpy(dtype=np.float64), None
+        if numeric.notna().mean() >= 0.5:  # numbers but for some: name the first that is not
+            return numeric.to_numpy(dtype=np.float64), int(np.flatnonzero(numeric.isna())[0])
         try:
             times = read_text_dates(values.astype(str), lambda t: _sequences_missing(t, codes))
         except MixedOffsets as exc:
