@@ -22,10 +22,20 @@ S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 S3_ENDPOINT_ENV = ("AWS_ENDPOINT_URL",)  # optional key: boto3 reads it, data.s3_endpoint_url wins
 MLFLOW_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 STORAGE_ENV = ("LSTMTUNE_STORAGE_URL",)
+#: requests of the steps that do not train, at most (their limits stay the cluster's): a GPU
+#: config's 4 CPU / 16 Gi held a whole node's share for a step that polls Katib
+LIGHT_REQUESTS = ("1", "4Gi")
 
 
 def _op(func: Callable[..., Any], image: str) -> Any:
     return dsl.component(func, base_image=image, install_kfp_package=False)
+
+
+def _at_most(value: str, cap: str) -> str:
+    """The smaller of two Kubernetes quantities (``"4"`` and ``"1"``, ``"16Gi"`` and ``"4Gi"``)."""
+    from kubernetes.utils import parse_quantity
+
+    return value if parse_quantity(value) <= parse_quantity(cap) else cap
 
 
 def apply_cluster_settings(task: Any, cluster: ClusterConfig, *, trains: bool) -> None:
@@ -33,7 +43,10 @@ def apply_cluster_settings(task: Any, cluster: ClusterConfig, *, trains: bool) -
     credentials from Kubernetes Secrets as env (never baked into the pipeline)."""
     from kfp import kubernetes
 
-    task.set_cpu_request(cluster.cpu_request).set_memory_request(cluster.memory_request)
+    cpu, memory = cluster.cpu_request, cluster.memory_request
+    if not trains:  # prepare, collect, register, a Katib tune step that only polls: no GPU node
+        cpu, memory = _at_most(cpu, LIGHT_REQUESTS[0]), _at_most(memory, LIGHT_REQUESTS[1])
+    task.set_cpu_request(cpu).set_memory_request(memory)
     if cluster.cpu_limit:
         task.set_cpu_limit(cluster.cpu_limit)
     if cluster.memory_limit:

@@ -89,6 +89,19 @@ def test_gpu_tolerations_and_secrets_land_on_the_right_tasks(
     )  # names of env vars only, no values
 
 
+def test_steps_that_do_not_train_request_at_most_one_cpu_and_4gi(tmp_path: Path) -> None:
+    """A GPU config's 4 CPU / 16 Gi requests held a node's share for prepare, register and a
+    Katib tune step that only polls; their limits stay the config's."""
+    big = {**GPU_CLUSTER, "cpu_request": "4", "memory_request": "16Gi", "cpu_limit": "8"}
+    spec = _compile(tmp_path, ClusterConfig(**big), "katib")
+    for name, ex in spec["ir"]["deploymentSpec"]["executors"].items():
+        res = ex["container"]["resources"]
+        trains = name == "exec-train-best"
+        assert res["cpuRequest"] == (4.0 if trains else 1.0), name
+        assert res["memoryRequest"] == pytest.approx(17.18 if trains else 4.295, rel=1e-3), name
+        assert res["cpuLimit"] == 8.0, name
+
+
 def test_no_gpu_by_default(tmp_path: Path) -> None:
     spec = _compile(tmp_path, ClusterConfig())
     for ex in spec["ir"]["deploymentSpec"]["executors"].values():

@@ -197,8 +197,12 @@ class ClusterConfig(_Strict):
         description="GPUs per training task (tune with optuna, train_best) and per Katib trial",
     )
     accelerator_type: str = Field("nvidia.com/gpu", description="extended resource name of the GPU")
-    cpu_request: str = Field("1", description="every task and trial pod")
-    memory_request: str = Field("2Gi", description="every task and trial pod")
+    cpu_request: str = Field(
+        "1", description="training tasks and trial pods; the other steps at most 1"
+    )
+    memory_request: str = Field(
+        "2Gi", description="training tasks and trial pods; the other steps at most 4Gi"
+    )
     cpu_limit: str | None = Field("4", description="every task and trial pod")
     memory_limit: str | None = Field("8Gi", description="every task and trial pod")
     tolerations: list[dict[str, str]] = Field(
