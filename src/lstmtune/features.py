@@ -218,6 +218,12 @@ def forecast_series(parts: dict[str, pd.DataFrame], features: list[str]) -> np.n
     )
 
 
+def first_bad(bad: np.ndarray) -> tuple[int, int]:
+    """``(row, column)`` of the first True cell of a 2-D mask (a value a message names)."""
+    row, col = (int(v[0]) for v in np.nonzero(bad))
+    return row, col
+
+
 def typed_labels(names: list[str], kind: str) -> list[Any]:
     """Class names typed as the training labels were (``kind``: see
     :func:`lstmtune.data.columns.label_kind`)."""
@@ -305,7 +311,7 @@ class ClassifyFeaturizer:
         values: np.ndarray = raw.to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
         if bad.any():
-            row, col = (int(v[0]) for v in np.nonzero(bad))
+            row, col = first_bad(bad)
             fix = (
                 ""
                 if self.missing != "error"

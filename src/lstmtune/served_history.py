@@ -39,6 +39,11 @@ MIN_MATCH = 4
 SAME = 1e-6
 
 
+def _atol(values: np.ndarray) -> float:
+    """The absolute part of :data:`SAME`'s tolerance: a millionth of the largest stored value."""
+    return SAME * float(np.max(np.abs(values), initial=0.0))
+
+
 def fitted_rows(target: np.ndarray, fit_end: int) -> dict[str, Any]:
     """What the published spec keeps: the target from the first row an AutoETS fitted on the
     rows before ``fit_end`` (train+val) reads, to the series' end (the test rows too: a consumer's
@@ -78,7 +83,7 @@ def offset_by_values(rows: dict[str, Any], y: np.ndarray) -> int:
     repeats; a history that repeats none of them is read as following them directly."""
     start, values = int(rows["start"]), np.asarray(rows["values"], dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    atol = SAME * float(np.max(np.abs(values), initial=0.0))
+    atol = _atol(values)
     # (rows repeated, -error, offset): the longest, then the closest, then the latest
     best: tuple[int, float, int] | None = None
     for i in np.flatnonzero(np.isclose(values, y[0], SAME, atol)) if len(y) else []:
@@ -148,7 +153,7 @@ def _values_disagree(rows: dict[str, Any], offset: int, target: np.ndarray) -> i
     n = min(len(y), len(values) - i) if 0 <= i < len(values) else 0
     if n < MIN_MATCH:
         return 0
-    atol = SAME * float(np.max(np.abs(values), initial=0.0))
+    atol = _atol(values)
     if np.isclose(values[i : i + n], y[:n], SAME, atol).mean() >= 0.5:
         return 0
     found = offset_by_values(rows, y)

@@ -21,7 +21,7 @@ from torch import nn
 from lstmtune.data.history_check import check_history
 from lstmtune.data.text import TextFeaturizer
 from lstmtune.ensemble import EnsembleNet, build_ensemble
-from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer, typed_labels
+from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer, first_bad, typed_labels
 from lstmtune.model import LSTMNet, build_model
 from lstmtune.served_history import served_spec
 
@@ -128,7 +128,7 @@ class Predictor:
         check_history(frame, self.spec.get("time_axis"))  # duplicates, gaps, order: ValueError
         raw = frame[f.features].to_numpy(dtype=np.float64)
         if not np.isfinite(raw).all():
-            row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(raw)))
+            row, col = first_bad(~np.isfinite(raw))
             raise ValueError(
                 f"input column '{f.features[col]}' has a missing or infinite value at input row "
                 f"{row + 1}"

@@ -22,7 +22,7 @@ import torch
 from lstmtune.conformal import interval_columns
 from lstmtune.data.history_check import check_history
 from lstmtune.data.timeaxis import place
-from lstmtune.features import ForecastFeaturizer
+from lstmtune.features import ForecastFeaturizer, first_bad
 from lstmtune.model import LSTMNet
 from lstmtune.panel_problem import with_index
 from lstmtune.served_history import served_member
@@ -67,7 +67,7 @@ def forecast_series(
     """Forecasts ``[windows, horizon]`` in original units after every complete window
     (``index``: the series' index for a network with a per-series embedding)."""
     if not np.isfinite(raw).all():
-        row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(raw)))
+        row, col = first_bad(~np.isfinite(raw))
         raise ValueError(
             f"series {sid!r}: input column '{f.features[col]}' has a missing or infinite value "
             f"in the series' row {row + 1}"

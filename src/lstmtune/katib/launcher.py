@@ -23,10 +23,10 @@ def katib_tune(
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """The tune step with ``tune.backend: katib``; returns the same fields as the Optuna backend."""
-    from lstmtune.run_checks import check_study_config
+    from lstmtune.run_checks import check_katib_data
     from lstmtune.tuning import default_study_name
 
-    check_study_config(cfg)  # tune.katib.data_uri is required
+    check_katib_data(cfg)
     assert cfg.tune.katib.data_uri
     started = time.perf_counter()
     study_name = cfg.tune.study_name or default_study_name(cfg, meta)
