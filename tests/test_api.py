@@ -100,12 +100,16 @@ def test_a_time_index_becomes_the_time_column(tmp_path: Path) -> None:
     from lstmtune.api import _write_frame
 
     frame = pd.read_csv(example_data_path(), parse_dates=["month"]).set_index("month")
-    _write_frame(frame, tmp_path / "d.parquet")
+    assert _write_frame(frame, tmp_path / "d.parquet") == "month"  # the run's time column
     back = pd.read_parquet(tmp_path / "d.parquet")
     assert list(back.columns) == ["month", "passengers"] and back["month"].is_monotonic_increasing
     kept = pd.read_csv(example_data_path()).set_index("month", drop=False)  # the index twice
     _write_frame(kept, tmp_path / "k.parquet")
     assert list(pd.read_parquet(tmp_path / "k.parquet").columns) == ["month", "passengers"]
+    unnamed = frame.rename_axis(None).assign(index=1.0)  # a column already named 'index'
+    assert _write_frame(unnamed, tmp_path / "u.parquet") == "level_0"  # not the user's column
+    assert pd.read_parquet(tmp_path / "u.parquet")["level_0"].is_monotonic_increasing
+    assert _write_frame(frame.reset_index(), tmp_path / "r.parquet") is None  # a plain index
 
 
 @pytest.mark.slow

@@ -201,10 +201,10 @@ def run(
     path = out / INPUT_DIR / f"{_frame_name(cfg)}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _write_frame(data, path)
+        times = _write_frame(data, path)
         keys: dict[str, Any] = {"data.path": str(path)}
         if cfg.data.time_column is None and cfg.data.task == "forecast":
-            keys["data.time_column"] = _time_index(data)  # the pandas way to hold a series' times
+            keys["data.time_column"] = times  # the pandas way to hold a series' times
         cfg = _validate(json.loads(cfg.to_json()), keys)
         return RunResult(run_local(cfg, display=progress))
     except UserError as exc:
@@ -226,19 +226,26 @@ def _frame_name(cfg: RunConfig) -> str:
     return name.strip("-_") or "data"
 
 
-def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+def _write_frame(frame: pd.DataFrame, path: Path) -> str | None:
     """The DataFrame as the Parquet file the pipeline reads: a named or DatetimeIndex becomes a
     column (a time index is the usual pandas way to hold a series); what Parquet cannot store
-    (repeated column names, a column mixing numbers and text) is refused naming the column."""
+    (repeated column names, a column mixing numbers and text) is refused naming the column.
+    Returns the column a DatetimeIndex became (its name, else pandas' ``index`` or ``level_0``),
+    None for any other index."""
     from pandas import DatetimeIndex
 
     repeated = frame.columns[frame.columns.duplicated()]
     if len(repeated):
         raise UserError(f"data: the DataFrame has the column {repeated[0]!r} more than once")
+    is_time = isinstance(frame.index, DatetimeIndex)
+    times = str(frame.index.name) if is_time else None  # the column it is, or becomes
     try:
-        if isinstance(frame.index, DatetimeIndex) or any(n is not None for n in frame.index.names):
+        if is_time or any(n is not None for n in frame.index.names):
             kept = all(n in frame.columns for n in frame.index.names)  # set_index(drop=False)
+            before = set(frame.columns)
             frame = frame.reset_index(drop=kept)
+            if is_time and not kept:  # pandas names an unnamed one index, or level_0
+                times = str(next(c for c in frame.columns if c not in before))
         frame.to_parquet(path, index=False)
     except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid / ArrowTypeError among them
         column = next((c for c in frame.columns if _mixed(frame[c])), None)
@@ -246,16 +253,7 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
         raise UserError(
             f"data: the DataFrame cannot be stored: {named}; cast it (.astype(str))"
         ) from None
-
-
-def _time_index(frame: pd.DataFrame) -> str | None:
-    """The column a DatetimeIndex becomes (its name, else ``index``); None for any other index.
-    Until 2026-12-03 it became a column that no setting named, so the run had no time axis."""
-    from pandas import DatetimeIndex
-
-    if not isinstance(frame.index, DatetimeIndex):
-        return None
-    return str(frame.index.name) if frame.index.name is not None else "index"
+    return times
 
 
 def _mixed(values: Any) -> bool:
