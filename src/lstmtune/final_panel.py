@@ -25,13 +25,31 @@ CLASSICAL_MAX_SERIES = 100  # per-series AutoARIMA/AutoETS baselines up to this 
 def panel_metrics(
     pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray
 ) -> dict[str, float]:
-    err = pred - true
+    """Pooled RMSE and MAE and the means over series of MASE and sMAPE, over the observed
+    targets (a NaN in ``true``: a value ``data.missing`` filled, see :func:`panel_observed`)."""
+    err = (pred - true)[np.isfinite(true)]
     return {
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))) if err.size else float("nan"),
+        "mae": float(np.mean(np.abs(err))) if err.size else float("nan"),
         "mase": mean_mase(pred, true, series, scales),
         "smape": mean_smape(pred, true, series, len(scales)),
     }
+
+
+def panel_observed(
+    problem: PanelForecastProblem, meta: dict[str, Any], true: np.ndarray, series: np.ndarray
+) -> np.ndarray:
+    """The stacked test targets with NaN where ``data.missing`` filled a series' value (each
+    member's ``filled_targets``, rows of its own history), as :func:`lstmtune.evaluate.observed`
+    does for one series."""
+    from lstmtune.evaluate import observed
+
+    out = np.array(true, dtype=np.float64)
+    members = meta["panel"]["members"]
+    for i, (sid, m) in enumerate(zip(problem.series_ids, problem.members, strict=True)):
+        rows = series == i
+        out[rows] = observed(out[rows], m.ends("test"), members[sid]["meta"].get("filled_targets"))
+    return out
 
 
 def member_forecasts(problem: PanelForecastProblem, kind: str) -> list[np.ndarray] | None:
@@ -159,7 +177,8 @@ def evaluate_panel(
     width."""
     test = problem.tensors("test")
     assert test.raw_y is not None and test.series is not None
-    true, series = test.raw_y, test.series
+    series = test.series
+    true = panel_observed(problem, meta, test.raw_y, series)  # filled values are not scored
     pred = combined_test_forecast(problem, model, test, combination)
     candidates = {"persistence": member_forecasts(problem, "last")}
     period = problem.featurizer.period

@@ -52,24 +52,31 @@ def mase_scale(series: np.ndarray, n_train: int, period: int) -> float:
     return err if err > 0 and np.isfinite(err) else 1.0
 
 
+def _series_means(values: np.ndarray, series: np.ndarray, n: int) -> np.ndarray:
+    """Each series' mean of ``values`` ``[N, horizon]`` over its finite cells (a NaN: a target
+    ``data.missing`` filled, not scored); NaN for a series with none."""
+    ok = np.isfinite(values)
+    cells = np.repeat(series, values.shape[1])
+    counts = np.bincount(cells, weights=ok.ravel().astype(float), minlength=n)
+    sums = np.bincount(cells, weights=np.where(ok, values, 0.0).ravel(), minlength=n)
+    out = np.full(n, np.nan)
+    np.divide(sums, counts, out=out, where=counts > 0)
+    return out
+
+
 def mean_mase(pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray) -> float:
     """Mean over the series present of (MAE of that series / its scale)."""
-    err = np.abs(pred - true).mean(axis=1)
-    n = len(scales)
-    counts = np.bincount(series, minlength=n)
-    sums = np.bincount(series, weights=err, minlength=n)
-    present = counts > 0
-    return float(np.mean(sums[present] / counts[present] / scales[present]))
+    means = _series_means(np.abs(pred - true), series, len(scales)) / scales
+    return float(np.nanmean(means)) if np.isfinite(means).any() else float("nan")
 
 
 def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, n: int) -> float:
     """Mean over series of sMAPE in percent (200 |e| / (|y| + |ŷ|), 0 where both are 0)."""
     denom = np.abs(pred) + np.abs(true)
     ratio = np.divide(200 * np.abs(pred - true), denom, out=np.zeros_like(denom), where=denom > 0)
-    counts = np.bincount(series, minlength=n)
-    sums = np.bincount(series, weights=ratio.mean(axis=1), minlength=n)
-    present = counts > 0
-    return float(np.mean(sums[present] / counts[present]))
+    ratio[~np.isfinite(true)] = np.nan
+    means = _series_means(ratio, series, n)
+    return float(np.nanmean(means)) if np.isfinite(means).any() else float("nan")
 
 
 def with_index(x: torch.Tensor, index: int) -> torch.Tensor:

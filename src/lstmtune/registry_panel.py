@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmtune.evaluate import observed
 from lstmtune.features import forecast_series
 from lstmtune.panel_problem import mase_scale, mean_mase, member_parts
 
@@ -49,7 +50,8 @@ def _truth(raw: np.ndarray, ends: np.ndarray, horizon: int, target: int) -> np.n
 def panel_score_on_test(
     predict: Any, parts: dict[str, pd.DataFrame], meta: dict[str, Any], lookback: int
 ) -> float:
-    """Mean test MASE over the series of any model with the panel pyfunc contract."""
+    """Mean test MASE over the series of any model with the panel pyfunc contract (the values
+    ``data.missing`` filled left out, as in the run's own evaluation)."""
     panel = meta["panel"]
     column = panel["series_column"]
     features = meta["columns"]["features"]
@@ -64,7 +66,9 @@ def panel_score_on_test(
         ends = np.arange(max(int(test["start"]) - 1, lookback - 1), int(test["end"]) - horizon)
         mine = out[out[column].astype(str) == sid][cols].to_numpy(dtype=np.float64)
         preds.append(mine[ends - (lookback - 1)])
-        truths.append(_truth(raw, ends, horizon, target))
+        truths.append(
+            observed(_truth(raw, ends, horizon, target), ends, member.get("filled_targets"))
+        )
         index.append(np.full(len(ends), i))
         n_train = int(member["splits"]["train"]["rows"])
         scales.append(mase_scale(raw[:, target], n_train, int(member["seasonal_period"])))

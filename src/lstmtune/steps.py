@@ -162,10 +162,10 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
             emit("warning", warning)
     if few := _few_test_points(meta):
         emit("warning", few)
-    if filled := meta.get("filled_targets"):
+    if filled := meta.get("filled_test_values", len(meta.get("filled_targets") or [])):
         emit(
             "warning",
-            f"warning: {len(filled)} test value(s) of the target were filled by data.missing "
+            f"warning: {filled} test value(s) of the target were filled by data.missing "
             f"({cfg.data.missing}); the test metrics and the champion decision leave them out",
         )
     if meta.get("val_only_classes"):

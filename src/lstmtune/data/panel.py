@@ -242,6 +242,11 @@ def prepare_panel(
         },
     )
     meta["columns"] = {**meta["columns"], "series_column": column}
+    # filled test targets are rows of each series' own history: its member meta holds them
+    meta.pop("filled_targets", None)
+    meta["filled_test_values"] = sum(
+        len(m["meta"].get("filled_targets") or []) for m in members.values()
+    )
     if meta.get("time_axis"):  # every series' filled periods, not the reference's alone
         filled = {s: int(m["meta"]["time_axis"]["filled_periods"]) for s, m in members.items()}
         gaps = sum(int(m["meta"]["time_axis"]["gaps"]) for m in members.values())
