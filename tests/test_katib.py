@@ -26,6 +26,7 @@ from lstmtune.katib import (
     METRICS_REGEX,
     build_experiment,
     create_or_attach,
+    decode_config,
     encode_config,
     experiment_name,
     katib_parameters,
@@ -294,6 +295,14 @@ def test_cli_prints_the_experiment_yaml(tmp_path: Path) -> None:
     assert container["image"] == "registry.local/lstmtune:1"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert validate_experiment(exp) == []
+    # the trials' config names no path of this machine (data, output dir, SQLite stores)
+    encoded = container["args"][container["args"].index("--config-b64") + 1]
+    trial_cfg = decode_config(encoded)
+    text = trial_cfg.to_json()
+    assert str(tmp_path) not in text and "sqlite" not in text and "example_data" not in text
+    assert trial_cfg.data.path == "s3://b/prepared" and trial_cfg.output_dir == "lstmtune-output"
+    assert trial_cfg.tune.storage is None and trial_cfg.mlflow.tracking_uri is None
+    assert trial_cfg.data.target == "passengers"  # what the trial needs is kept
 
 
 @pytest.mark.parametrize("folds", [1, 3])

@@ -143,6 +143,22 @@ def encode_config(cfg: RunConfig) -> str:
     return base64.urlsafe_b64encode(cfg.to_json().encode()).decode()
 
 
+def trial_config(cfg: RunConfig, data_uri: str) -> RunConfig:
+    """The config a trial pod reads, without the paths of the machine that built the
+    Experiment: the trial reads its data from ``--data`` (named here in place of
+    ``data.path``), writes nothing under ``output_dir``, and a SQLite study or tracking store of
+    that machine means nothing in a pod (an MLflow server's URL is kept)."""
+    out = cfg.model_copy(deep=True)
+    out.data.path = data_uri
+    out.output_dir = str(RunConfig.model_fields["output_dir"].default)
+    if out.tune.storage and out.tune.storage.startswith("sqlite:"):
+        out.tune.storage = None
+    uri = out.mlflow.tracking_uri
+    if uri and (uri.startswith(("sqlite:", "file:")) or "://" not in uri):
+        out.mlflow.tracking_uri = None
+    return out
+
+
 def decode_config(text: str) -> RunConfig:
     try:
         return RunConfig.from_json(base64.urlsafe_b64decode(text.encode()).decode())
@@ -258,7 +274,7 @@ def _trial_container(
     cfg: RunConfig, parameters: list[dict[str, Any]], data_uri: str, parent_run_id: str
 ) -> dict[str, Any]:
     """The primary container: ``lstmtune trial`` with one ``--param`` per searched parameter."""
-    args = ["trial", "--data", data_uri, "--config-b64", encode_config(cfg)]
+    args = ["trial", "--data", data_uri, "--config-b64", encode_config(trial_config(cfg, data_uri))]
     if parent_run_id:
         args += ["--parent-run-id", parent_run_id]
     for p in parameters:
