@@ -134,6 +134,19 @@ def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(
     holed.loc[4, f.features[0]] = np.nan  # named: it said "input has missing or infinite values"
     with pytest.raises(ValueError, match=rf"column '{f.features[0]}' .* at input row 5$"):
         predictor.predict(holed)
+    # a model trained with data.missing fills a sent history's gaps the same way
+    state = predictor.model.state_dict()
+    strict = Predictor(spec | {"missing": "error"}, state)
+    with pytest.raises(ValueError, match=r"at input row 5 \(the model was trained with data"):
+        strict.predict(holed)
+    for how in ("ffill", "interpolate"):
+        filling = Predictor(spec | {"missing": how}, state)
+        by_hand = holed.ffill() if how == "ffill" else holed.interpolate()
+        expected = predictor.predict(by_hand).to_numpy()
+        np.testing.assert_allclose(filling.predict(holed).to_numpy(), expected, rtol=1e-12)
+    leading = holed.assign(**{f.features[0]: [np.nan, *holed[f.features[0]].iloc[1:]]})
+    with pytest.raises(ValueError, match=r"at input row 1 \(nothing before it to carry forward"):
+        Predictor(spec | {"missing": "ffill"}, state).predict(leading)
 
 
 def test_the_summary_line_says_the_network_is_an_average() -> None:

@@ -104,3 +104,36 @@ def test_the_prepare_step_counts_every_series_filled_values(
     steps.prepare_step(_cfg(path).model_dump_json(), str(tmp_path / "ds"))
     line = [x for x in capsys.readouterr().out.splitlines() if "filled by data.missing" in x]
     assert len(line) == 1 and "3 test value(s)" in line[0] and "(ffill)" in line[0]
+
+
+@pytest.mark.slow
+def test_a_panel_trained_with_ffill_serves_its_own_gappy_file(tmp_path: Path) -> None:
+    """The registered model fills a sent history's gaps as training did (it refused the very
+    file it was trained on), and its summary scores only the observed test values."""
+    import mlflow
+
+    from lstmtune.runner import run_local
+
+    path, _, _ = _gappy(tmp_path)
+    cfg = _cfg(
+        path,
+        **{
+            "tune.n_trials": 1,
+            "tune.search_space": {"units": 8, "epochs": 4, "lookback": 13, "batch_size": 16},
+            "evaluate.gate": "naive",
+            "mlflow.model_name": "panel-gaps",
+            "output_dir": str(tmp_path / "out"),
+            "train.threads": 1,
+        },
+    )
+    summary = run_local(cfg)
+    assert summary["test_metrics"]["interval_points"] == 4 * 12 - 3
+    mlflow.set_tracking_uri(summary["tracking_uri"])
+    model = mlflow.pyfunc.load_model(f"models:/panel-gaps@{summary['alias']}")
+    gappy = pd.read_csv(path)
+    by_hand = gappy.assign(y=gappy.groupby("id")["y"].ffill())
+    np.testing.assert_allclose(
+        model.predict(gappy).drop(columns="id").to_numpy(),
+        model.predict(by_hand).drop(columns="id").to_numpy(),
+        rtol=1e-12,
+    )

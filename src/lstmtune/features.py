@@ -224,6 +224,27 @@ def first_bad(bad: np.ndarray) -> tuple[int, int]:
     return row, col
 
 
+def filled_history(raw: np.ndarray, policy: str, features: list[str], where: str) -> np.ndarray:
+    """A served forecast history ``[T, F]`` with its missing values filled as the model's
+    training data were (``data.missing``: ``ffill`` or ``interpolate``); a value left missing
+    or infinite is refused, naming its column and ``where`` it is (e.g. ``input row 7``)."""
+    if policy in ("ffill", "interpolate") and np.isnan(raw).any():
+        frame = pd.DataFrame(raw)
+        frame = frame.ffill() if policy == "ffill" else frame.interpolate(limit_direction="both")
+        raw = frame.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(raw)
+    if bad.any():
+        row, col = first_bad(bad)
+        fix = {
+            "error": " (the model was trained with data.missing: error)",
+            "ffill": " (nothing before it to carry forward)",
+        }.get(policy, "")
+        raise ValueError(
+            f"input column '{features[col]}' has a missing or infinite value {where} {row + 1}{fix}"
+        )
+    return raw
+
+
 def typed_labels(names: list[str], kind: str) -> list[Any]:
     """Class names typed as the training labels were (``kind``: see
     :func:`lstmtune.data.columns.label_kind`)."""

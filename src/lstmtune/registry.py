@@ -141,7 +141,8 @@ def champion_score(
             raise ValueError(f"champion task {tags.get('task')!r} differs")
         if meta["task"] == "forecast" and int(tags.get("horizon", -1)) != int(meta["horizon"]):
             raise ValueError(
-                f"champion horizon {tags.get('horizon')} differs from {meta['horizon']}"
+                f"champion horizon {tags.get('horizon')} differs from {meta['horizon']}: "
+                f"its consumers will get step_1 … step_{meta['horizon']} from a new @champion"
             )
         model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
         lookback = int(tags["lookback"]) if meta["task"] == "forecast" else None
@@ -149,7 +150,7 @@ def champion_score(
     except Exception as exc:  # an incompatible or broken champion cannot block a new version
         emit(
             "warning",
-            f"current champion v{version.version} cannot be scored on this data"
+            f"warning: current champion v{version.version} cannot be scored on this data"
             f" ({str(exc).splitlines()[0][:200]}); treating it as not comparable",
         )
         return None, str(version.version)

@@ -349,5 +349,6 @@ def _spec(
         "epochs": epochs,
         "data_sha256": meta["sha256"],
         "time_axis": meta.get("time_axis"),  # the pyfunc checks a consumer's history with it
+        "missing": meta["columns"].get("missing", "error"),  # and fills its gaps as training did
         **extra,
     }

@@ -21,7 +21,12 @@ from torch import nn
 from lstmtune.data.history_check import check_history
 from lstmtune.data.text import TextFeaturizer
 from lstmtune.ensemble import EnsembleNet, build_ensemble
-from lstmtune.features import ClassifyFeaturizer, ForecastFeaturizer, first_bad, typed_labels
+from lstmtune.features import (
+    ClassifyFeaturizer,
+    ForecastFeaturizer,
+    filled_history,
+    typed_labels,
+)
 from lstmtune.model import LSTMNet, build_model
 from lstmtune.served_history import served_spec
 
@@ -127,12 +132,8 @@ class Predictor:
         self._missing(frame, f.features)
         check_history(frame, self.spec.get("time_axis"))  # duplicates, gaps, order: ValueError
         raw = frame[f.features].to_numpy(dtype=np.float64)
-        if not np.isfinite(raw).all():
-            row, col = first_bad(~np.isfinite(raw))
-            raise ValueError(
-                f"input column '{f.features[col]}' has a missing or infinite value at input row "
-                f"{row + 1}"
-            )
+        missing = str(self.spec.get("missing", ""))  # data.missing: filled as in training
+        raw = filled_history(raw, missing, f.features, "at input row")
         spec, lead = served_spec(self.spec, frame, raw[:, f.target_index])  # classical: rebased
         f = ForecastFeaturizer.from_dict(spec["featurizer"])
         featurizers = [

@@ -22,7 +22,7 @@ import torch
 from lstmtune.conformal import interval_columns
 from lstmtune.data.history_check import check_history
 from lstmtune.data.timeaxis import place
-from lstmtune.features import ForecastFeaturizer, first_bad
+from lstmtune.features import ForecastFeaturizer, filled_history
 from lstmtune.model import LSTMNet
 from lstmtune.panel_problem import with_index
 from lstmtune.served_history import served_member
@@ -65,13 +65,8 @@ def forecast_series(
     model: LSTMNet, f: ForecastFeaturizer, raw: np.ndarray, sid: str, index: int | None = None
 ) -> np.ndarray:
     """Forecasts ``[windows, horizon]`` in original units after every complete window
-    (``index``: the series' index for a network with a per-series embedding)."""
-    if not np.isfinite(raw).all():
-        row, col = first_bad(~np.isfinite(raw))
-        raise ValueError(
-            f"series {sid!r}: input column '{f.features[col]}' has a missing or infinite value "
-            f"in the series' row {row + 1}"
-        )
+    (``index``: the series' index for a network with a per-series embedding); ``raw`` is
+    complete (:func:`lstmtune.features.filled_history`)."""
     if len(raw) < f.lookback:
         raise ValueError(
             f"series {sid!r} has {len(raw)} rows; the model needs at least lookback={f.lookback}"
@@ -174,6 +169,12 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
         except ValueError as exc:  # duplicates, gaps, unparseable times: name the series
             raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
         raw = sub[reference.features].to_numpy(dtype=np.float64)
+        try:  # data.missing: filled as in training
+            raw = filled_history(
+                raw, str(spec.get("missing", "")), reference.features, "in the series' row"
+            )
+        except ValueError as exc:
+            raise ValueError(f"series {sid!r}: {exc}") from None
         f = (
             ForecastFeaturizer.from_dict(known["featurizer"])
             if known

@@ -384,6 +384,7 @@ def _forecast_meta(
             "target": target,
             "time_column": cfg.time_column,
             "dtypes": input_dtypes(ordered.frame, features),
+            "missing": cfg.missing,  # the published model fills a served history alike
         },
         "target_index": features.index(target),
         "horizon": cfg.horizon,
