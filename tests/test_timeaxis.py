@@ -455,14 +455,18 @@ def test_check_history_accepts_a_regular_history_and_one_without_times() -> None
     [
         (lambda f: pd.concat([f, f.iloc[[3]]]), "'1960-04' twice, at input rows 4 and 13"),
         (lambda f: f.drop(index=f.index[4:6]), "1960-05 … 1960-06 missing, 2 periods"),
-        (lambda f: f.iloc[::-1], "not in time order"),
+        (lambda f: f.iloc[::-1], "not in time order ('1960-11' at input row 2 comes after"),
+        (
+            lambda f: f.iloc[[0, 1, 2, 4, 3, 5, 6, 7, 8, 9, 10, 11]],
+            "('1960-04' at input row 5 comes after a later time)",
+        ),
         (
             lambda f: f.assign(month=f["month"].str.replace("1960-05", "1960-05-15")),
             "'1960-05-15' at input row 5 is not on the MS grid",
         ),
         (lambda f: f.assign(month=np.arange(len(f))), "holds numbers; the model was trained on"),
     ],
-    ids=["duplicate", "gap", "order", "off-grid", "kind"],
+    ids=["duplicate", "gap", "order", "swapped", "off-grid", "kind"],
 )
 def test_check_history_refuses(edit: Callable[[pd.DataFrame], pd.DataFrame], fragment: str) -> None:
     history = airline().tail(12).reset_index(drop=True)

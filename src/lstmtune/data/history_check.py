@@ -44,9 +44,11 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
         )
     if axis.get("first") and not snap:  # a grid that starts at the history's first time
         _check_model_grid(values, keys, axis)
-    back = np.flatnonzero(np.diff(placed.order) < 0)
-    if len(back):
-        i = int(placed.order[back[0] + 1])
+    order = np.asarray(keys)
+    order = order.view("int64") if order.dtype.kind == "M" else order.astype(np.float64)
+    back = np.flatnonzero(np.diff(order) < 0)
+    if len(back):  # the first row whose time is earlier than the row sent before it
+        i = int(back[0] + 1)
         raise TimeAxisError(
             f"input column '{column}': the history is not in time order ({values.iloc[i]!r} at "
             f"input row {i + 1} comes after a later time); sort it by '{column}'"
