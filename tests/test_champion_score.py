@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from lstmtune.config import load_config
@@ -30,3 +31,37 @@ def test_a_champion_of_another_horizon_is_named_in_a_warning_line(
     assert "warning: current champion v1 cannot be scored on this data" in line
     assert "horizon 1 differs from 3" in line and "step_1 … step_3" in line
     assert "treating it as not comparable" in line
+
+
+def _airline(tmp_path: Path, **keys: object) -> tuple[dict[str, object], dict[str, object]]:
+    from lstmtune.data.prepare import prepare
+
+    cfg = load_config(None, {"output_dir": str(tmp_path), **keys}).resolved()
+    return prepare(cfg)  # type: ignore[return-value]
+
+
+def test_a_test_split_reaching_into_the_champions_data_is_said_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lstmtune.champion_overlap import overlap, trained_through
+    from lstmtune.registry import _say_overlap
+
+    parts, meta = _airline(tmp_path)  # 144 months: train+val through 1959-02
+    tag = trained_through(parts, meta)  # type: ignore[arg-type]
+    assert tag is not None and tag.startswith("datetime:1959-02-01")
+    assert overlap(parts, meta, tag) == 0  # type: ignore[arg-type]
+    # a later run testing the last 40 % (from 1955) reaches back into those months
+    later_parts, later_meta = _airline(tmp_path, **{"data.test_size": 0.4})
+    seen = overlap(later_parts, later_meta, tag)  # type: ignore[arg-type]
+    test_months = later_parts["test"]["month"]  # type: ignore[index]
+    assert seen == int((pd.to_datetime(test_months) <= "1959-02-01").sum()) > 0
+    _say_overlap(later_parts, later_meta, "3", tag)  # type: ignore[arg-type]
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert line.endswith(
+        f"warning: the current champion v3 was trained on data through 1959-02-01: {seen} of "
+        f"the {len(test_months)} test values lie within it, so the comparison with it favours it"
+    )
+    _say_overlap(parts, meta, "3", tag)  # type: ignore[arg-type]
+    _say_overlap(later_parts, later_meta, "3", None)  # type: ignore[arg-type]  # older version
+    _say_overlap(later_parts, later_meta, "3", "number:1e9")  # type: ignore[arg-type]
+    assert capsys.readouterr().out == ""

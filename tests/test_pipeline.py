@@ -125,6 +125,7 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     assert str(champion.version) == ("2" if again["alias"] == "champion" else "1")
     assert champion.tags["task"] == "forecast" and champion.tags["horizon"] == "1"
     assert champion.tags["target"] == "passengers" and int(champion.tags["lookback"]) >= 12
+    assert champion.tags["trained_through"] == "datetime:1959-02-01T00:00:00.000000000"
     parent = client.get_run(again["parent_run_id"])
     assert (
         parent.info.status == "FINISHED" and parent.data.tags["data.sha256"] == again["data_sha256"]

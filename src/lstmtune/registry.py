@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune._version import __version__
+from lstmtune.champion_overlap import TAG, overlap, overlap_warning, trained_through
 from lstmtune.config import RunConfig
 from lstmtune.evaluate import (
     classify_metrics,
@@ -146,7 +147,7 @@ def champion_score(
             )
         model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
         lookback = int(tags["lookback"]) if meta["task"] == "forecast" else None
-        return score_on_test(model.predict, parts, meta, featurizer, lookback), str(version.version)
+        score = score_on_test(model.predict, parts, meta, featurizer, lookback)
     except Exception as exc:  # an incompatible or broken champion cannot block a new version
         emit(
             "warning",
@@ -154,6 +155,20 @@ def champion_score(
             f" ({str(exc).splitlines()[0][:200]}); treating it as not comparable",
         )
         return None, str(version.version)
+    _say_overlap(parts, meta, str(version.version), tags.get(TAG))
+    return score, str(version.version)
+
+
+def _say_overlap(
+    parts: dict[str, pd.DataFrame], meta: dict[str, Any], version: str, tag: str | None
+) -> None:
+    """One warning line when the champion was trained on some of this run's test values."""
+    try:
+        seen = overlap(parts, meta, tag)
+    except Exception:  # a tag this version cannot read: nothing to say
+        return
+    if seen and tag:
+        emit("warning", overlap_warning(version, tag, seen, len(parts["test"])))
 
 
 def _version_tags(
@@ -296,6 +311,8 @@ def publish(
 
     version = log_version(client, name, parent_run_id, model_dir, example, signature, evaluation)
     tags = _version_tags(meta, spec, metric, new_value, evaluation.get("combination"))
+    if through := trained_through(parts, meta):  # a later run tells whether its test reaches back
+        tags[TAG] = through
     baseline_value = float(evaluation["baseline_metrics"][evaluation["best_baseline"]][metric])
     decision = decide_promotion(
         metric, new_value, champ_value, baseline_value, evaluation["best_baseline"]
