@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from lstmtune.config import DataConfig
-from lstmtune.data.columns import class_names, configured_columns, refuse_missing
+from lstmtune.data.columns import (
+    class_names,
+    configured_columns,
+    feature_columns,
+    numeric_column,
+    refuse_missing,
+    text_columns,
+)
 from lstmtune.errors import UserError
 
 FRAME = pd.DataFrame({"s": [1, 1, 2, 2], "lab": ["a", "a", "b", None], "x": [0.1, 0.2, 0.3, 0.4]})
@@ -50,3 +57,36 @@ def test_class_names_are_sorted_and_one_class_is_refused() -> None:
     message = "f.csv: column 'lab' (data.label) has a single class 'a'; classification needs"
     with pytest.raises(UserError, match=re.escape(message)):
         class_names(pd.Series(["a", "a"]), "lab", "f.csv")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [["51,3", "48,7"], ["5,130", "4,870"], ["51%", "48%"], ["$51", "(48)"], ["51 kg", "48 kg"]],
+)
+def test_numbers_written_for_people_are_refused_naming_the_column(written: list[str]) -> None:
+    frame = pd.DataFrame({"y": [1.0, 2.0], "temp": written})
+    message = f"f.csv: column 'temp' holds numbers written as text such as {written[0]!r}"
+    with pytest.raises(UserError, match=re.escape(message)):
+        feature_columns(frame, DataConfig(), {"t"}, "f.csv")
+
+
+def test_numbers_held_as_text_are_inputs_and_text_columns_are_named_as_left_out() -> None:
+    from decimal import Decimal
+
+    frame = pd.DataFrame(
+        {
+            "t": ["2000-01", "2000-02", "2000-03"],
+            "y": [1.0, 2.0, 3.0],
+            "db": [Decimal("1.50"), Decimal("2.25"), None],  # a database's NUMERIC
+            "text": ["51.3", "-4e2", " 7 "],
+            "store": ["north", "south", "north"],
+            "code": ["12A", "7B", "12A"],
+            "zip": ["01234", "02345", "00012"],  # digits with leading zeros: a code
+            "day": ["31.01.2019", "01.02.2019", "02.02.2019"],
+        }
+    )
+    features = feature_columns(frame, DataConfig(), {"t"}, "f.csv")
+    assert features == ["y", "db", "text"]
+    assert text_columns(frame, {"t"}, features) == ["store", "code", "zip", "day"]
+    np.testing.assert_allclose(numeric_column(frame, "text", "f.csv"), [51.3, -400.0, 7.0])
+    np.testing.assert_allclose(numeric_column(frame, "db", "f.csv"), [1.5, 2.25, np.nan])

@@ -132,6 +132,10 @@ def test_the_prepared_line_names_the_inputs_besides_the_target(tmp_path: Path, m
     )
     only = series_frame()[["date", "y"]]
     _, meta = prepare(make_cfg(write_csv(only, tmp_path / "y.csv"), data__target="y"))
+    assert _inputs_note(meta) == "; left out, as text: date"  # not the time column: said so
+    _, meta = prepare(
+        make_cfg(write_csv(only, tmp_path / "y.csv"), data__target="y", data__time_column="date")
+    )
     assert _inputs_note(meta) == ""
 
 
@@ -448,6 +452,21 @@ def test_the_prepare_step_says_filled_test_values_are_not_scored(
     steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
     line = [x for x in capsys.readouterr().out.splitlines() if "filled by data.missing" in x]
     assert len(line) == 1 and "2 test value(s)" in line[0] and "(interpolate)" in line[0]
+
+
+def test_the_prepare_line_names_the_inputs_and_the_text_columns_left_out(
+    tmp_path: Path, make_cfg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lstmtune import steps
+
+    frame = series_frame()
+    frame["price"] = frame["x"].map(lambda v: f"{v:.3f}")  # numbers held as text: an input
+    frame["note"] = np.where(np.arange(len(frame)) % 2, "promo", "none")
+    path = write_csv(frame, tmp_path / "s.csv")
+    steps.prepare_step(forecast_cfg(make_cfg, path).model_dump_json(), str(tmp_path / "ds"))
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "prepared" in x]
+    assert "inputs besides the target: step, x, price (data.feature_columns chooses)" in line
+    assert "; left out, as text: note" in line
 
 
 def test_missing_interpolate(tmp_path: Path, make_cfg) -> None:

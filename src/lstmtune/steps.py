@@ -69,14 +69,21 @@ def _spare_core() -> bool:
 
 
 def _inputs_note(meta: dict[str, Any]) -> str:
-    """The columns a forecast reads beside its target, named (by default every numeric column
-    without another role), or nothing."""
+    """The columns a forecast reads beside its target, or a classifier's channels, named (by
+    default every numeric column without another role), and the text columns left out."""
     columns = meta.get("columns") or {}
     extra = [c for c in columns.get("features", []) if c != columns.get("target")]
-    if meta["task"] != "forecast" or not extra:
-        return ""
-    shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
-    return f", inputs besides the target: {shown} (data.feature_columns chooses)"
+    note = ""
+    if meta["task"] in ("forecast", "classify") and extra:
+        what = "inputs besides the target" if meta["task"] == "forecast" else "channels"
+        note = f", {what}: {_some(extra)} (data.feature_columns chooses)"
+    if left := columns.get("left_out"):
+        note += f"; left out, as text: {_some(left)}"
+    return note
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 #: a forecast's test split with fewer targets than this gets a warning: its figures are noise

@@ -6,6 +6,8 @@ the column and the data row as it is in the file (``rows`` maps sorted -> file r
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -116,6 +118,16 @@ def fill_missing(
     return out
 
 
+#: a number written for people: a sign or parentheses, a currency, digits with separators
+#: (``1,234.5``, ``51,3``, ``1 234``), a percent sign or a unit after a space (``12 kg``)
+_FORMATTED = re.compile(
+    r"[-+\u2212(]?\s*[$\u20ac\u00a3\u00a5]?\s*[-+\u2212]?\d[\d.,'\u2019 \u00a0]*"
+    r"(%|\s[A-Za-z\u00b5\u00b0/]{1,6})?\s*\)?"
+)
+
+_DATE = re.compile(r"\d{1,4}[./]\d{1,2}[./]\d{1,4}\b")  # 31.01.2019: a date, not a number
+
+
 def feature_columns(
     frame: pd.DataFrame,
     cfg: DataConfig,
@@ -123,34 +135,58 @@ def feature_columns(
     source: str,
     checked: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """The declared feature columns, else every numeric or bool column not in ``exclude``; a
-    column of numbers but for a few tokens is refused (``checked``: columns whose values are
-    checked with their rows elsewhere, a forecast's target)."""
+    """The declared feature columns, else every numeric or bool column not in ``exclude`` and
+    every column of numbers held as text (``"51.3"``, a database's decimals); a column of
+    numbers but for a few tokens, or of numbers written for people (``51,3``, ``12%``), is
+    refused (``checked``: columns whose values are checked with their rows elsewhere, a
+    forecast's target). Text columns are not inputs: :func:`text_columns` names them."""
     if cfg.feature_columns:
         require_columns(
             frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
         )
         return list(cfg.feature_columns)
-    numeric = [  # a bool column (a promotion flag, a holiday) is read as 0/1
-        c for c in frame.columns if c not in exclude and pd.api.types.is_numeric_dtype(frame[c])
+    return [
+        c for c in frame.columns if c not in exclude and _is_input(frame[c], c, source, checked)
     ]
-    for c in frame.columns:  # numbers but for a few tokens ('?', '1,5'): never dropped silently
-        if c not in exclude | checked and c not in numeric and frame[c].dtype == object:
-            _refuse_mostly_numeric(frame[c], c, source)
-    return numeric
 
 
-def _refuse_mostly_numeric(values: pd.Series, col: str, source: str) -> None:
+def _is_input(values: pd.Series, col: str, source: str, checked: frozenset[str]) -> bool:
+    if pd.api.types.is_numeric_dtype(values):  # a bool column (a flag) is read as 0/1
+        return True
+    return col not in checked and values.dtype == object and _numbers_as_text(values, col, source)
+
+
+def text_columns(frame: pd.DataFrame, exclude: set[str], features: list[str]) -> list[str]:
+    """The columns that are neither inputs nor given another role: left out, and said so."""
+    return [str(c) for c in frame.columns if c not in exclude and c not in features]
+
+
+def _numbers_as_text(values: pd.Series, col: str, source: str) -> bool:
+    """Whether an object column holds numbers (all of them parse); refused when it holds
+    numbers but for a few tokens ('?'), or numbers written for people ('51,3', '12%')."""
     present = values.dropna()
     present = present[present.astype(str).str.strip() != ""]  # blank cells: missing values
+    if present.empty:
+        return False
     parsed = pd.to_numeric(present, errors="coerce")
     bad = present[parsed.isna()]
-    if len(present) and len(bad) and parsed.notna().mean() >= 0.5:
+    if bad.empty:  # numbers, unless written with leading zeros: codes ('01234'), not amounts
+        return not present.astype(str).str.match(r"\s*[-+]?0\d").any()
+    if parsed.notna().mean() >= 0.5:
         raise UserError(
             f"{source}: column '{col}' holds numbers but for {len(bad)} value(s) such as "
             f"{bad.iloc[0]!r}; fix them (a missing value is an empty cell), or set "
             "data.feature_columns to leave the column out"
         )
+    text = bad.astype(str).str.strip()
+    formatted = text.map(lambda v: _FORMATTED.fullmatch(v) is not None and not _DATE.match(v))
+    if formatted.mean() >= 0.9:
+        raise UserError(
+            f"{source}: column '{col}' holds numbers written as text such as {bad.iloc[0]!r} "
+            "(a decimal comma, thousands separators, a unit or a sign); write them as plain "
+            "numbers (51.3, 1234), or set data.feature_columns to leave the column out"
+        )
+    return False
 
 
 def input_dtypes(frame: pd.DataFrame, cols: list[str]) -> dict[str, str]:

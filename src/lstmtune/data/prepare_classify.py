@@ -21,6 +21,7 @@ from lstmtune.data.columns import (
     refuse_missing,
     require_columns,
     scaler_stats,
+    text_columns,
 )
 from lstmtune.data.sequence_order import order_keys
 from lstmtune.data.splits import SPLITS, carve_val, split_size, split_values, stratified_pick
@@ -295,4 +296,7 @@ def prepare_classify(
         counts,
     )
     meta["columns"]["missing"] = cfg.missing  # the published model fills a served sequence alike
+    meta["columns"]["left_out"] = (
+        [] if cfg.feature_columns else text_columns(frame, exclude, features)
+    )
     return parts, meta

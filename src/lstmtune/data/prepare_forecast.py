@@ -23,6 +23,7 @@ from lstmtune.data.columns import (
     numeric_column,
     require_columns,
     scaler_stats,
+    text_columns,
 )
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size, split_values
 from lstmtune.data.timeaxis import (
@@ -407,6 +408,7 @@ def prepare_forecast(
     features = feature_columns(ordered.frame, cfg, exclude, source, frozenset({target}))
     if target not in features:
         features = [target, *features]
+    left_out = [] if cfg.feature_columns else text_columns(ordered.frame, exclude, features)
     numeric_cols, labels, rows = _series_values(ordered, cfg, source, features)
     bounds = _split_bounds(labels, cfg, source, len(rows))
     unseen = np.flatnonzero(np.isnan(numeric_cols[target]))  # test rows filled: not scored
@@ -417,4 +419,5 @@ def prepare_forecast(
     parts = {name: clean.iloc[a:b].reset_index(drop=True) for name, (a, b) in bounds.items()}
     meta = _forecast_meta(ordered, clean, parts["train"], features, target, bounds, cfg)
     meta["filled_targets"] = [int(r) for r in unseen if r >= bounds["test"][0]]
+    meta["columns"]["left_out"] = left_out  # text columns: not inputs (the prepare line names them)
     return parts, meta
