@@ -13,7 +13,7 @@ import pytest
 from lstmtune.config import load_config
 from lstmtune.data.history_check import check_history
 from lstmtune.data.prepare import prepare
-from lstmtune.data.timeaxis import TimeAxisError, parse_times
+from lstmtune.data.timeaxis import TimeAxisError, infer_freq, parse_times
 
 DAYS = pd.date_range("2019-01-01", periods=400, freq="D")
 MONTHS = pd.date_range("2019-01-01", periods=30, freq="MS")
@@ -68,6 +68,18 @@ def test_offsets_that_change_with_summer_time_are_read_in_utc() -> None:
     keys = _read(_with_offsets(local))
     np.testing.assert_array_equal(keys, local.tz_convert("UTC").tz_localize(None).to_numpy())
     assert set(np.diff(keys).astype(np.int64).tolist()) == {3600 * 10**9}  # one hour each
+
+
+@pytest.mark.parametrize("freq", ["MS", "D", "B"])
+def test_local_dates_with_a_timezone_keep_their_calendar_day(freq: str) -> None:
+    """Local midnights (a timezone-aware Parquet column, or '+01:00' written in a CSV) are
+    the days they name: in UTC they were the evening before, a month or a day early, and a
+    summer-time change made the steps irregular."""
+    local = pd.date_range("2021-01-01", periods=240, freq=freq, tz="Europe/Berlin")
+    expected = local.tz_localize(None).to_numpy()
+    np.testing.assert_array_equal(_read(pd.Index(local)), expected)
+    np.testing.assert_array_equal(_read(_with_offsets(local)), expected)
+    assert infer_freq(expected, "datetime") == freq
 
 
 def _prepared(frame: pd.DataFrame, tmp_path: Path) -> dict[str, Any]:

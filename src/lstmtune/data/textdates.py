@@ -42,7 +42,8 @@ class MixedOffsets(ValueError):
 
 
 def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex:
-    """``values`` as times (NaT where unreadable); several UTC offsets read in UTC. Raises
+    """``values`` as times (NaT where unreadable); several UTC offsets read in UTC, unless every
+    time falls at one time of day where it was written (local days: kept as written). Raises
     :class:`MixedOffsets` where only some values carry an offset."""
     kwargs: dict[str, object] = {"errors": "coerce", "dayfirst": dayfirst}
     if mixed:
@@ -55,6 +56,11 @@ def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex
             offset = values.astype(str).str.contains(OFFSET).to_numpy()
             if not offset.all():  # a plain time beside them: in which zone?
                 raise MixedOffsets(int((~offset).argmax())) from None
+            wall = pd.DatetimeIndex(
+                pd.to_datetime(values.astype(str).str.replace(OFFSET, "", regex=True), **kwargs)
+            )
+            if len((wall - wall.normalize()).dropna().unique()) <= 1:  # local days: as written
+                return wall
             return pd.DatetimeIndex(pd.to_datetime(values, utc=True, **kwargs))
 
 

@@ -173,8 +173,17 @@ def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
 
 
 def _naive(keys: pd.DatetimeIndex) -> np.ndarray:
+    """Times without a timezone. Times that all fall at one time of day where they were written
+    (daily and longer steps: local midnights, 09:00 readings) keep that wall-clock time, so
+    ``1949-01-01 00:00+01:00`` stays 1949-01-01 and a daylight-saving change shifts nothing;
+    others (hours, minutes) are placed in UTC, where every hour exists once."""
     if keys.tz is not None:
-        keys = keys.tz_convert("UTC").tz_localize(None)
+        clock = keys - keys.normalize()
+        keys = (
+            keys.tz_localize(None)
+            if len(clock.dropna().unique()) <= 1
+            else keys.tz_convert("UTC").tz_localize(None)
+        )
     out: np.ndarray = keys.to_numpy(dtype="datetime64[ns]")
     return out
 
