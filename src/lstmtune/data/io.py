@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import io
 import os
@@ -74,20 +76,65 @@ def _detect_format(uri: str, data: bytes, fmt: str) -> str:
     return "csv"
 
 
+def _text(uri: str, data: bytes) -> str:
+    """The CSV's text: UTF-8 (with or without a byte-order mark) or UTF-16 with its mark."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text", PowerShell's default
+        return data.decode("utf-16")
+    if data[:4] == b"PK\x03\x04":
+        raise UserError(f"{uri}: a zip archive or an Excel workbook; save the sheet as CSV")
+    if b"\x00" in data[:8192]:
+        raise UserError(f"{uri}: not a text CSV file (binary content)")
+    text = data.decode("utf-8-sig")
+    if text.lstrip()[:1] in ("[", "{"):
+        raise UserError(f"{uri}: looks like JSON; lstmtune reads CSV or Parquet")
+    return text
+
+
+def _separator(uri: str, text: str) -> str:
+    """``,`` unless the header has none and tabs or semicolons (a ``.tsv``, a European CSV)."""
+    header = text.lstrip().split("\n", 1)[0]
+    if "," in header and not uri.lower().endswith(".tsv"):
+        return ","
+    for sep in ("\t", ";", "|"):
+        if sep in header:
+            return sep
+    return ","
+
+
+def _header(text: str, sep: str) -> list[str]:
+    return [c.strip() for c in next(csv.reader([text.lstrip().split("\n", 1)[0]], delimiter=sep))]
+
+
+def _parse(uri: str, data: bytes, kind: str) -> pd.DataFrame:
+    if kind == "parquet":
+        return pd.read_parquet(io.BytesIO(data))
+    text = _text(uri, data)
+    sep = _separator(uri, text)
+    names = _header(text, sep)
+    twice = next((c for i, c in enumerate(names) if c and c in names[:i]), None)
+    if twice is not None:
+        raise UserError(f"{uri}: column '{twice}' appears twice in the header; rename one")
+    lines = text.rstrip().split("\n")
+    while len(lines) > 1 and not lines[-1].replace(sep, "").strip():
+        lines.pop()  # rows of only separators at the end (a spreadsheet's): not data
+    return pd.read_csv(io.StringIO("\n".join(lines) + "\n"), sep=sep, skipinitialspace=True)
+
+
 def read_table(uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = None) -> RawTable:
-    """Read and parse a table; every failure is a one-line :class:`UserError` naming ``uri``."""
+    """Read and parse a table; every failure is a one-line :class:`UserError` naming ``uri``.
+    A gzip-compressed file (``.csv.gz``) is read as what it holds."""
     data = read_bytes(uri, s3_endpoint_url=s3_endpoint_url)
     if not data.strip():
         raise UserError(f"{uri}: file is empty")
-    kind = _detect_format(uri, data, fmt)
+    digest = hashlib.sha256(data).hexdigest()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise UserError(f"{uri}: a damaged gzip file ({exc})") from None
+    kind = _detect_format(uri.removesuffix(".gz"), data, fmt)
     try:
-        if kind == "parquet":
-            frame = pd.read_parquet(io.BytesIO(data))
-        else:
-            if b"\x00" in data[:8192]:
-                raise UserError(f"{uri}: not a text CSV file (binary content)")
-            text = data.decode("utf-8-sig")
-            frame = pd.read_csv(io.StringIO(text), skipinitialspace=True)
+        frame = _parse(uri, data, kind)
     except UserError:
         raise
     except UnicodeDecodeError:
@@ -100,4 +147,4 @@ def read_table(uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = Non
     if len(frame) == 0:
         raise UserError(f"{uri}: header only, no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame=frame, source=uri, sha256=hashlib.sha256(data).hexdigest())
+    return RawTable(frame=frame, source=uri, sha256=digest)

@@ -1,0 +1,69 @@
+"""Tables as users' tools write them: tab- and semicolon-separated text, UTF-16, gzip, trailing
+rows of separators read as the data they hold; a repeated header name, JSON and an Excel
+workbook refused in one line naming the file."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lstmtune.data.io import read_table
+from lstmtune.errors import UserError
+
+FRAME = pd.DataFrame({"month": ["1949-01", "1949-02", "1949-03"], "passengers": [112, 118, 132]})
+
+
+def _same(path: Path) -> None:
+    frame = read_table(str(path)).frame
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), FRAME)
+
+
+@pytest.mark.parametrize(
+    ("name", "sep"), [("t.tsv", "\t"), ("t.txt", "\t"), ("eu.csv", ";"), ("p.csv", "|")]
+)
+def test_tab_semicolon_and_pipe_separated_files_are_read(
+    tmp_path: Path, name: str, sep: str
+) -> None:
+    path = tmp_path / name
+    FRAME.to_csv(path, sep=sep, index=False)
+    _same(path)
+
+
+def test_utf16_gzip_and_trailing_separator_rows_are_read(tmp_path: Path) -> None:
+    utf16 = tmp_path / "u.csv"
+    utf16.write_bytes(FRAME.to_csv(index=False).encode("utf-16"))  # with its byte-order mark
+    _same(utf16)
+    packed = tmp_path / "p.csv.gz"
+    packed.write_bytes(gzip.compress(FRAME.to_csv(index=False).encode()))
+    _same(packed)
+    trailing = tmp_path / "x.csv"
+    trailing.write_text(FRAME.to_csv(index=False) + ",\n,\n")  # a spreadsheet's empty rows
+    _same(trailing)
+    assert read_table(str(packed)).sha256 != read_table(str(trailing)).sha256
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "d.csv",
+            b"month,passengers,passengers\n1949-01,1,2\n",
+            "column 'passengers' appears twice",
+        ),
+        ("j.json", b'[{"month": "1949-01", "passengers": 112}]', "looks like JSON"),
+        ("j.jsonl", b'{"month": "1949-01", "passengers": 112}\n', "looks like JSON"),
+        ("w.xlsx", b"PK\x03\x04" + b"\x00" * 64, "an Excel workbook; save the sheet as CSV"),
+        ("z.csv.gz", b"\x1f\x8b\x08\x00broken", "a damaged gzip file"),
+    ],
+)
+def test_what_is_not_a_table_is_refused_naming_the_file(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: .*{re.escape(message)}"):
+        read_table(str(path))
