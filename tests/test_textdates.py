@@ -152,3 +152,20 @@ def test_times_with_and_without_an_offset_are_refused_naming_one() -> None:
     written = pd.Index(["2021-03-28T01:00:00+01:00", "2021-03-28T02:00:00", "2021-03-28T03:00Z"])
     with pytest.raises(TimeAxisError, match=r"'2021-03-28T02:00:00' at data row 2 has none"):
         _read(written)
+
+
+def test_a_filled_day_of_a_timezone_aware_column_is_that_local_day(tmp_path: Path) -> None:
+    days = pd.date_range("2021-03-01", periods=60, freq="D", tz="Europe/Berlin")  # spans 28 March
+    frame = pd.DataFrame({"day": days, "y": np.arange(60.0)}).drop(index=[40])
+    frame.to_parquet(tmp_path / "s.parquet")
+    overrides: dict[str, Any] = {
+        "data.path": str(tmp_path / "s.parquet"),
+        "data.target": "y",
+        "data.time_column": "day",
+        "data.missing": "ffill",
+        "output_dir": str(tmp_path / "out"),
+    }
+    parts, meta = prepare(load_config(None, overrides).resolved())
+    assert meta["time_axis"]["freq"] == "D" and meta["time_axis"]["filled_periods"] == 1
+    written = pd.concat([parts[s]["day"] for s in ("train", "val", "test")], ignore_index=True)
+    assert written.tolist() == days.tolist()  # the filled day too, at its local midnight

@@ -33,6 +33,7 @@ from lstmtune.data.timeaxis_steps import (
     number_step,
     written_slack,
 )
+from lstmtune.data.wallclock import naive, with_zone
 
 __all__ = [
     "Axis",
@@ -121,7 +122,7 @@ def parse_times(
     if pd.api.types.is_datetime64_any_dtype(values):
         keys = pd.DatetimeIndex(values).as_unit("ns")
         _refuse(keys.isna(), values, column, rows, row_word)
-        return "datetime", _date_style(keys), _naive(keys)
+        return "datetime", _date_style(keys), naive(keys)
     bool_column = pd.api.types.is_bool_dtype(values)
     numeric = None if bool_column else pd.to_numeric(values, errors="coerce")
     if numeric is not None and not numeric.isna().any():
@@ -134,7 +135,7 @@ def parse_times(
         year = quarters[0].astype(int).to_numpy()
         month = (quarters[1].astype(int).to_numpy() - 1) * 3 + 1
         stamps = pd.to_datetime({"year": year, "month": month, "day": np.ones_like(year)})
-        return "datetime", "quarter", _naive(pd.DatetimeIndex(stamps).as_unit("ns"))
+        return "datetime", "quarter", naive(pd.DatetimeIndex(stamps).as_unit("ns"))
     known = freq if isinstance(freq, str) else None
     try:
         parsed = read_text_dates(values, functools.partial(grid_missing, freq=known))
@@ -146,14 +147,14 @@ def parse_times(
     _refuse(parsed.isna(), values, column, rows, row_word)
     keys = parsed.as_unit("ns")
     style = "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
-    return "datetime", style, _naive(keys)
+    return "datetime", style, naive(keys)
 
 
 def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     """The periods missing from the grid of ``freq`` (None: the frequency distinct ``times`` lie
     on) between the first and the last of ``times``; ``inf`` where they lie on no grid or it
     would hold over :data:`MAX_GRID` periods."""
-    keys = np.unique(_naive(times))
+    keys = np.unique(naive(times))
     freq = freq or infer_freq(keys, "datetime")
     if freq is None or len(keys) < 2:
         return math.inf
@@ -170,22 +171,6 @@ def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     if not np.isin(keys, grid).all():  # times off that frequency's grid: not this reading
         return math.inf
     return float(len(grid) - len(keys))
-
-
-def _naive(keys: pd.DatetimeIndex) -> np.ndarray:
-    """Times without a timezone. Times that all fall at one time of day where they were written
-    (daily and longer steps: local midnights, 09:00 readings) keep that wall-clock time, so
-    ``1949-01-01 00:00+01:00`` stays 1949-01-01 and a daylight-saving change shifts nothing;
-    others (hours, minutes) are placed in UTC, where every hour exists once."""
-    if keys.tz is not None:
-        clock = keys - keys.normalize()
-        keys = (
-            keys.tz_localize(None)
-            if len(clock.dropna().unique()) <= 1
-            else keys.tz_convert("UTC").tz_localize(None)
-        )
-    out: np.ndarray = keys.to_numpy(dtype="datetime64[ns]")
-    return out
 
 
 def _date_style(keys: pd.DatetimeIndex) -> str:
@@ -438,7 +423,7 @@ def grid_column(placed: Placed, raw: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(raw) and placed.axis.kind == "datetime":
         stamps = pd.Series(pd.DatetimeIndex(placed.grid))
         if getattr(raw.dtype, "tz", None) is not None:
-            stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(raw.dtype.tz)
+            stamps = with_zone(stamps, raw)
         filled = stamps.astype(raw.dtype)
     elif pd.api.types.is_numeric_dtype(raw) and placed.axis.kind == "number":
         grid = pd.Series(placed.grid)
