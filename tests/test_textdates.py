@@ -85,12 +85,17 @@ def test_local_dates_with_a_timezone_keep_their_calendar_day(freq: str) -> None:
 def _prepared(frame: pd.DataFrame, tmp_path: Path) -> dict[str, Any]:
     """The metadata of ``frame`` (time column first, target second) as the prepare step reads it
     from a CSV file."""
+    return _prepared_with(frame, tmp_path)
+
+
+def _prepared_with(frame: pd.DataFrame, tmp_path: Path, **keys: Any) -> dict[str, Any]:
     frame.to_csv(tmp_path / "series.csv", index=False)
     overrides: dict[str, Any] = {
         "data.path": str(tmp_path / "series.csv"),
         "data.target": str(frame.columns[1]),
         "data.time_column": str(frame.columns[0]),
         "output_dir": str(tmp_path / "out"),
+        **keys,
     }
     _, meta = prepare(load_config(None, overrides).resolved())
     return meta
@@ -169,3 +174,36 @@ def test_a_filled_day_of_a_timezone_aware_column_is_that_local_day(tmp_path: Pat
     assert meta["time_axis"]["freq"] == "D" and meta["time_axis"]["filled_periods"] == 1
     written = pd.concat([parts[s]["day"] for s in ("train", "val", "test")], ignore_index=True)
     assert written.tolist() == days.tolist()  # the filled day too, at its local midnight
+
+
+def test_year_month_digits_are_months_in_training_and_serving(tmp_path: Path) -> None:
+    """201001 … 202112 keyed as integers (a spreadsheet's or database's period key) is monthly;
+    read as numbers it had 88 "missing periods" each December."""
+    months = pd.date_range("2010-01-01", periods=48, freq="MS")
+    keys = (months.year * 100 + months.month).to_numpy()
+    frame = pd.DataFrame({"ym": keys, "y": np.arange(48.0)}).drop(index=[30])
+    meta = _prepared_with(frame, tmp_path, **{"data.missing": "ffill"})
+    axis = meta["time_axis"]
+    assert (axis["freq"], axis["style"], axis["first"], axis["last"]) == (
+        "MS",
+        "yyyymm",
+        "201001",
+        "201312",
+    )
+    assert axis["filled_periods"] == 1
+    history = pd.DataFrame({"ym": keys[-13:], "y": np.arange(13.0)})
+    check_history(history, axis)  # the model's own keys: accepted
+    with pytest.raises(TimeAxisError, match="missing"):
+        check_history(history.drop(index=[5]), axis)
+    _, _, days = parse_times(
+        pd.Series([20100131, 20100201, 20100202]), "d", rows=np.arange(3), row_word="row"
+    )
+    assert pd.DatetimeIndex(days).strftime("%Y-%m-%d").tolist() == [
+        "2010-01-31",
+        "2010-02-01",
+        "2010-02-02",
+    ]
+    _, _, steps = parse_times(
+        pd.Series([100011, 100012, 100013]), "s", rows=np.arange(3), row_word="row"
+    )
+    assert steps.tolist() == [100011.0, 100012.0, 100013.0]  # month 13: numbers, not dates

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from lstmtune.data.digitdates import DIGIT_DATES, digit_dates, digits_of
 from lstmtune.data.textdates import MixedOffsets, read_text_dates
 from lstmtune.data.timeaxis_steps import (
     MIN_REGULAR_SHARE,
@@ -80,6 +81,8 @@ class Axis:
             v = float(value)
             return str(int(v)) if v.is_integer() else f"{v:.12g}"
         ts = pd.Timestamp(value)
+        if self.style in DIGIT_DATES:
+            return str(digits_of(np.array([ts.to_datetime64()]), self.style)[0])
         if self.style == "quarter":
             return f"{ts.year}Q{(ts.month - 1) // 3 + 1}"
         if self.style == "month":
@@ -128,7 +131,8 @@ def parse_times(
     if numeric is not None and not numeric.isna().any():
         arr = numeric.to_numpy(dtype=np.float64)
         _refuse(~np.isfinite(arr), values, column, rows, row_word)
-        return "number", "number", arr
+        dated = digit_dates(arr)  # 201001: January 2010, not the number after 200912
+        return ("datetime", *dated) if dated else ("number", "number", arr)
     text = values.astype(str)
     quarters = text.str.extract(QUARTER)
     if quarters.notna().all(axis=None) and values.notna().all():
@@ -425,6 +429,8 @@ def grid_column(placed: Placed, raw: pd.Series) -> np.ndarray:
         if getattr(raw.dtype, "tz", None) is not None:
             stamps = with_zone(stamps, raw)
         filled = stamps.astype(raw.dtype)
+    elif placed.axis.style in DIGIT_DATES and pd.api.types.is_numeric_dtype(raw):
+        filled = pd.Series(digits_of(placed.grid, placed.axis.style))
     elif pd.api.types.is_numeric_dtype(raw) and placed.axis.kind == "number":
         grid = pd.Series(placed.grid)
         integral = pd.api.types.is_integer_dtype(raw) and bool((grid % 1 == 0).all())
