@@ -207,3 +207,18 @@ def test_year_month_digits_are_months_in_training_and_serving(tmp_path: Path) ->
         pd.Series([100011, 100012, 100013]), "s", rows=np.arange(3), row_word="row"
     )
     assert steps.tolist() == [100011.0, 100012.0, 100013.0]  # month 13: numbers, not dates
+
+
+@pytest.mark.parametrize(
+    ("written", "first", "last"),
+    [
+        ("%b-%y", "1949-01-01", "1960-12-01"),  # Excel's mmm-yy; pandas put it in 2049
+        ("%m/%d/%y", "1949-01-01", "1960-12-01"),
+        ("%B %y", "1995-01-01", "2006-12-01"),  # across 2000: 'January 00' was refused
+        ("%b-%y", "2010-01-01", "2021-12-01"),  # 'Jan-10' was read as 10 January, or refused
+    ],
+)
+def test_two_digit_years_are_read_in_the_past(written: str, first: str, last: str) -> None:
+    months = pd.date_range(first, last, freq="MS")
+    keys = _read(pd.Index(months.strftime(written)))
+    np.testing.assert_array_equal(keys, months.to_numpy())

@@ -28,6 +28,12 @@ import pandas as pd
 NUMERIC_DMY = re.compile(r"^\s*\d{1,2}([/.\-])\d{1,2}\1\d{2,4}(\s|$|T)")
 
 
+#: a month's name and a two-digit year (Excel's ``mmm-yy``: ``Jan-49``, ``Sept 10``)
+MONTH_YY = re.compile(r"^\s*[A-Za-z]{3,9}[\s/.'\-]+\d{2}\s*$")
+
+#: a date whose year is written with two digits (``1/31/49``, ``31.01.49``): no 4-digit number
+TWO_DIGIT_YEAR = re.compile(r"^(?!.*\d{4})\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\s*$")
+
 #: a time that ends in a UTC offset (``Z``, ``+01:00``, ``-0500``)
 OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)\s*$")
 
@@ -70,12 +76,33 @@ def read_text_dates(
     """``values`` (text) as times, NaT where no reading parses a value. ``missing(times)``: the
     periods fully parsed times leave out of their frequency's grid (``inf``: on no grid), the
     tie-break of the day order."""
-    plain = _read(values, dayfirst=False, mixed=False)
     text = values.astype(str)
+    if text.str.match(MONTH_YY).all():  # Jan-49, Sept 10: pandas reads day 10 or nothing
+        words = text.str.strip().str.replace(r"[\s/.'\-]+", "-", regex=True).str.slice(0, 3)
+        digits = text.str.strip().str[-2:]
+        return _century(
+            (words + "-" + digits).pipe(pd.to_datetime, format="%b-%y", errors="coerce")
+        )
+    plain = _read(values, dayfirst=False, mixed=False)
     if text.str.match(NUMERIC_DMY).all():
         dayfirst = _read(values, dayfirst=True, mixed=False)
         if not dayfirst.isna().any() and (plain.isna().any() or missing(dayfirst) < missing(plain)):
-            return dayfirst
+            return _two_digit_years(dayfirst, text)
     if not plain.isna().any():
-        return plain
+        return _two_digit_years(plain, text)
     return _read(values, dayfirst=False, mixed=True)  # several formats in one column
+
+
+def _two_digit_years(times: pd.DatetimeIndex, text: pd.Series) -> pd.DatetimeIndex:
+    """Years written with two digits (``1/31/49``) put in the last century where pandas' pivot
+    puts them in the future: data to learn from are the past."""
+    return _century(times) if text.str.match(TWO_DIGIT_YEAR).all() else times
+
+
+def _century(times: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    index = pd.DatetimeIndex(times)
+    future = index > pd.Timestamp.now(tz=index.tz)
+    if not future.any():
+        return index
+    shifted = index.where(~future, index - pd.DateOffset(years=100))
+    return pd.DatetimeIndex(shifted)
