@@ -13,7 +13,11 @@ that goes wrong on public files:
   dates (``2019-01-02``) are never read day first: pandas would read them year-day-month.
 * **UTC offsets that change** (``2021-03-28T01:00:00+01:00`` then ``…03:00:00+02:00``, summer
   time): pandas refuses to put two offsets in one column. They are read as instants in UTC,
-  where an hourly series stays hourly across the change.
+  where an hourly series stays hourly across the change (local days keep their day:
+  :mod:`lstmtune.data.wallclock`).
+* **Two-digit years** (``Jan-49``, ``1/31/49``): pandas' pivot puts 49 in 2049 and does not read
+  ``Jan-10`` as a month. ``Mon-yy`` is read as a month and a year, and years that land in the
+  future are a century earlier: data to learn from are the past.
 """
 
 from __future__ import annotations
