@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from lstmtune.config import load_config
-from lstmtune.data.history_check import check_history
+from lstmtune.data.history_check import check_history, history_offset
 from lstmtune.data.prepare import prepare
 from lstmtune.data.timeaxis import TimeAxisError, infer_freq, parse_times
 
@@ -192,9 +192,20 @@ def test_year_month_digits_are_months_in_training_and_serving(tmp_path: Path) ->
     )
     assert axis["filled_periods"] == 1
     history = pd.DataFrame({"ym": keys[-13:], "y": np.arange(13.0)})
-    check_history(history, axis)  # the model's own keys: accepted
+    check_history(history, axis)  # the model's own keys: accepted, placed where they are
+    assert history_offset(history, axis) == 48 - 13
     with pytest.raises(TimeAxisError, match="missing"):
         check_history(history.drop(index=[5]), axis)
+    old_model = {**axis, "kind": "number", "style": "number", "freq": "1", "first": "201001"}
+    check_history(history.tail(12), old_model)  # a model that read them as numbers still does
+    days = pd.date_range("2020-01-01", periods=60, freq="D")
+    digits = (days.year * 10000 + days.month * 100 + days.day).to_numpy()
+    daily = _prepared_with(pd.DataFrame({"d": digits, "y": np.arange(60.0)}), tmp_path)
+    daily_axis = daily["time_axis"]
+    assert (daily_axis["freq"], daily_axis["style"]) == ("D", "yyyymmdd")
+    served = pd.DataFrame({"d": digits[20:30], "y": np.arange(10.0)})
+    check_history(served, daily_axis)  # its first period read as a date, not as nanoseconds
+    assert history_offset(served, daily_axis) == 20
     _, _, days = parse_times(
         pd.Series([20100131, 20100201, 20100202]), "d", rows=np.arange(3), row_word="row"
     )
@@ -222,3 +233,13 @@ def test_two_digit_years_are_read_in_the_past(written: str, first: str, last: st
     months = pd.date_range(first, last, freq="MS")
     keys = _read(pd.Index(months.strftime(written)))
     np.testing.assert_array_equal(keys, months.to_numpy())
+
+
+def test_a_served_slice_is_read_in_the_clock_its_model_was_trained_in() -> None:
+    """UTC midnights kept in Berlin are 01:00 in winter and 02:00 in summer: not local days,
+    read in UTC, in the whole year and in a winter month alike."""
+    utc = pd.date_range("2021-01-01", periods=365, freq="D", tz="UTC").tz_convert("Europe/Berlin")
+    whole = _read(pd.Index(utc))
+    winter = _read(pd.Index(utc[:30]))
+    np.testing.assert_array_equal(winter, whole[:30])
+    assert pd.DatetimeIndex(whole).hour.unique().tolist() == [0]  # midnight UTC, every day

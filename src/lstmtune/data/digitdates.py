@@ -11,19 +11,33 @@ import pandas as pd
 DIGIT_DATES = {"yyyymm": "%Y%m", "yyyymmdd": "%Y%m%d"}
 
 
-def digit_dates(arr: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """``(style, keys)`` where every number is a whole ``YYYYMM`` (years 1000-2999, months
-    1-12) or ``YYYYMMDD`` date, as spreadsheets and databases key periods; else None."""
-    if len(arr) < 2 or not np.all(arr == np.round(arr)):
+_RANGES = {"yyyymm": (100001, 299912), "yyyymmdd": (10000101, 29991231)}
+
+
+def read_digits(arr: np.ndarray, style: str) -> np.ndarray | None:
+    """The dates of ``style`` the numbers ``arr`` write, or None where one is not such a date."""
+    low, high = _RANGES[style]
+    if not len(arr) or not np.all(arr == np.round(arr)) or arr.min() < low or arr.max() > high:
         return None
-    for style, fmt in DIGIT_DATES.items():
-        low, high = (100001, 299912) if style == "yyyymm" else (10000101, 29991231)
-        if arr.min() < low or arr.max() > high:
-            continue
-        text = pd.Series(arr.astype(np.int64).astype(str))
-        keys = pd.to_datetime(text, format=fmt, errors="coerce")
-        if not keys.isna().any():
-            return style, keys.to_numpy(dtype="datetime64[ns]")
+    text = pd.Series(arr.astype(np.int64).astype(str))
+    keys = pd.to_datetime(text, format=DIGIT_DATES[style], errors="coerce")
+    return None if keys.isna().any() else keys.to_numpy(dtype="datetime64[ns]")
+
+
+def digit_dates(arr: np.ndarray, style: str | None = None) -> tuple[str, np.ndarray] | None:
+    """``(style, keys)`` where every number is a whole ``YYYYMM`` (years 1000-2999, months
+    1-12) or ``YYYYMMDD`` date, as spreadsheets and databases key periods; else None. ``style``:
+    how a model's time axis was read (``number``: never dates; a digit style: that one, even for
+    a single value); None: at least two values decide."""
+    if style in DIGIT_DATES:
+        keys = read_digits(arr, str(style))
+        return None if keys is None else (str(style), keys)
+    if style is not None or len(arr) < 2:
+        return None
+    for name in DIGIT_DATES:
+        keys = read_digits(arr, name)
+        if keys is not None:
+            return name, keys
     return None
 
 

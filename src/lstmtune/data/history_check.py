@@ -28,7 +28,9 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
         return
     rows = np.arange(len(values))
     freq = axis["freq"]
-    kind, _, keys = parse_times(values, column, rows=rows, row_word="input row", freq=freq)
+    kind, _, keys = parse_times(
+        values, column, rows=rows, row_word="input row", freq=freq, style=axis.get("style")
+    )
     if kind != axis["kind"]:
         words = {"number": "numbers", "datetime": "dates"}
         raise TimeAxisError(
@@ -36,7 +38,9 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
             f"{words.get(str(axis['kind']), axis['kind'])}"
         )
     snap = axis.get("freq_source") == "data.freq"  # trained on times put on the data.freq grid
-    placed = place(values, column, freq=axis["freq"], snap=snap, row_word="input row")
+    placed = place(
+        values, column, freq=axis["freq"], snap=snap, row_word="input row", style=axis.get("style")
+    )
     if placed.gaps:
         raise TimeAxisError(
             f"input column '{column}' (frequency {axis['freq']}): {describe_gaps(placed)}; send "
@@ -61,7 +65,9 @@ def _check_model_grid(values: pd.Series, keys: np.ndarray, axis: dict[str, Any])
     Dates on a calendar frequency (``MS``, ``W-SUN``) are checked by ``place()`` already."""
     column, freq = str(axis["column"]), axis["freq"]
     first = pd.Series([axis["first"]])
-    _, _, origin = parse_times(first, column, rows=np.arange(1), row_word="input row", freq=freq)
+    _, _, origin = parse_times(
+        first, column, rows=np.arange(1), row_word="input row", freq=freq, style=axis.get("style")
+    )
     offset = parse_freq(freq, str(axis["kind"]), column)
     i = int(np.argmin(keys))
     if axis["kind"] == "number":
@@ -94,10 +100,17 @@ def history_offset(frame: pd.DataFrame, axis: dict[str, Any] | None) -> int | No
     if values.empty:
         return None
     _, _, keys = parse_times(
-        values, column, rows=np.arange(len(values)), row_word="input row", freq=freq
+        values,
+        column,
+        rows=np.arange(len(values)),
+        row_word="input row",
+        freq=freq,
+        style=axis.get("style"),
     )
     first = pd.Series([axis["first"]])
-    _, _, origin = parse_times(first, column, rows=np.arange(1), row_word="input row", freq=freq)
+    _, _, origin = parse_times(
+        first, column, rows=np.arange(1), row_word="input row", freq=freq, style=axis.get("style")
+    )
     return _periods(origin[0], keys, axis)
 
 

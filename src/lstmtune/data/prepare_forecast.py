@@ -30,10 +30,9 @@ from lstmtune.data.timeaxis import (
     Placed,
     TimeAxisError,
     describe_gaps,
-    grid_column,
-    on_grid,
     place,
 )
+from lstmtune.data.timegrid import grid_column, on_grid
 from lstmtune.errors import UserError
 
 Bounds = dict[str, tuple[int, int]]  # split name -> [start, end) on the (gap-free) series

@@ -28,6 +28,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from lstmtune.data.wallclock import local_midnights
+
 #: a day, a month and a year written with one separator: the order is ambiguous
 NUMERIC_DMY = re.compile(r"^\s*\d{1,2}([/.\-])\d{1,2}\1\d{2,4}(\s|$|T)")
 
@@ -53,7 +55,7 @@ class MixedOffsets(ValueError):
 
 def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex:
     """``values`` as times (NaT where unreadable); several UTC offsets read in UTC, unless every
-    time falls at one time of day where it was written (local days: kept as written). Raises
+    time is a local midnight (days: kept as written). Raises
     :class:`MixedOffsets` where only some values carry an offset."""
     kwargs: dict[str, object] = {"errors": "coerce", "dayfirst": dayfirst}
     if mixed:
@@ -69,7 +71,7 @@ def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex
             wall = pd.DatetimeIndex(
                 pd.to_datetime(values.astype(str).str.replace(OFFSET, "", regex=True), **kwargs)
             )
-            if len((wall - wall.normalize()).dropna().unique()) <= 1:  # local days: as written
+            if local_midnights(wall):  # local days: the day each names
                 return wall
             return pd.DatetimeIndex(pd.to_datetime(values, utc=True, **kwargs))
 

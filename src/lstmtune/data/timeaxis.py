@@ -34,7 +34,7 @@ from lstmtune.data.timeaxis_steps import (
     number_step,
     written_slack,
 )
-from lstmtune.data.wallclock import naive, with_zone
+from lstmtune.data.wallclock import naive
 
 __all__ = [
     "Axis",
@@ -42,8 +42,6 @@ __all__ = [
     "TimeAxisError",
     "axis_note",
     "describe_gaps",
-    "grid_column",
-    "on_grid",
     "parse_times",
     "place",
 ]
@@ -117,11 +115,18 @@ class Placed:
 
 
 def parse_times(
-    values: pd.Series, column: str, *, rows: np.ndarray, row_word: str, freq: Any = None
+    values: pd.Series,
+    column: str,
+    *,
+    rows: np.ndarray,
+    row_word: str,
+    freq: Any = None,
+    style: str | None = None,
 ) -> tuple[str, str, np.ndarray]:
     """``(kind, style, keys)``: keys are float64 (numbers) or datetime64[ns] (dates, quarters).
     ``freq``: the frequency the times are known to have (a model's, a user's ``data.freq``),
-    which decides the day order of dates written ``D/M/Y`` that read both ways."""
+    which decides the day order of dates written ``D/M/Y`` that read both ways; ``style``: how
+    a model's axis was written, which decides whether integers are date digits."""
     if pd.api.types.is_datetime64_any_dtype(values):
         keys = pd.DatetimeIndex(values).as_unit("ns")
         _refuse(keys.isna(), values, column, rows, row_word)
@@ -131,7 +136,7 @@ def parse_times(
     if numeric is not None and not numeric.isna().any():
         arr = numeric.to_numpy(dtype=np.float64)
         _refuse(~np.isfinite(arr), values, column, rows, row_word)
-        dated = digit_dates(arr)  # 201001: January 2010, not the number after 200912
+        dated = digit_dates(arr, style)  # 201001: January 2010, not the number after 200912
         return ("datetime", *dated) if dated else ("number", "number", arr)
     text = values.astype(str)
     quarters = text.str.extract(QUARTER)
@@ -292,6 +297,7 @@ def place(
     snap: bool,
     rows: np.ndarray | None = None,
     row_word: str = "data row",
+    style: str | None = None,
 ) -> Placed:
     """Sort the times, refuse duplicates, infer the frequency (``freq`` None) and put every row on
     the grid. ``snap``: a time between two periods goes to the earlier one (a user's
@@ -300,7 +306,9 @@ def place(
     rows = np.arange(len(values)) if rows is None else rows
     if len(values) == 0:
         raise TimeAxisError(f"{_named(column, row_word)} has no times")
-    kind, style, keys = parse_times(values, column, rows=rows, row_word=row_word, freq=freq)
+    kind, style, keys = parse_times(
+        values, column, rows=rows, row_word=row_word, freq=freq, style=style
+    )
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
     dup = np.flatnonzero(keys[1:] == keys[:-1])
@@ -417,34 +425,3 @@ def axis_note(time_axis: dict[str, Any] | None) -> str:
     if filled:
         note += f", {filled} missing period{'s' if filled > 1 else ''} filled ({time_axis['fill']})"
     return note
-
-
-def grid_column(placed: Placed, raw: pd.Series) -> np.ndarray:
-    """The time column on the grid: the file's own values (``raw``, already in time order) where
-    it has rows, and for filled periods a value of the same kind (a timestamp, a number, or text
-    written like the file's)."""
-    sorted_raw = raw.reset_index(drop=True)
-    if pd.api.types.is_datetime64_any_dtype(raw) and placed.axis.kind == "datetime":
-        stamps = pd.Series(pd.DatetimeIndex(placed.grid))
-        if getattr(raw.dtype, "tz", None) is not None:
-            stamps = with_zone(stamps, raw)
-        filled = stamps.astype(raw.dtype)
-    elif placed.axis.style in DIGIT_DATES and pd.api.types.is_numeric_dtype(raw):
-        filled = pd.Series(digits_of(placed.grid, placed.axis.style))
-    elif pd.api.types.is_numeric_dtype(raw) and placed.axis.kind == "number":
-        grid = pd.Series(placed.grid)
-        integral = pd.api.types.is_integer_dtype(raw) and bool((grid % 1 == 0).all())
-        filled = grid.astype(raw.dtype) if integral else grid
-    else:
-        filled = pd.Series([placed.axis.label(v) for v in placed.grid], dtype=object)
-    filled.iloc[placed.positions] = sorted_raw.to_numpy()
-    out: np.ndarray = filled.to_numpy()
-    return out
-
-
-def on_grid(placed: Placed, values: np.ndarray, fill: Any) -> np.ndarray:
-    """Values of the sorted rows spread over the grid; ``fill`` in the missing periods."""
-    dtype = np.float64 if fill is not None and fill != fill else values.dtype
-    out = np.full(len(placed.grid), fill, dtype=dtype if fill is not None else object)
-    out[placed.positions] = values
-    return out
