@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,3 +66,20 @@ def test_a_test_split_reaching_into_the_champions_data_is_said_in_one_line(
     _say_overlap(later_parts, later_meta, "3", None)  # type: ignore[arg-type]  # older version
     _say_overlap(later_parts, later_meta, "3", "number:1e9")  # type: ignore[arg-type]
     assert capsys.readouterr().out == ""
+
+
+def test_the_tag_reads_day_first_dates_as_the_whole_column_does(tmp_path: Path) -> None:
+    """Validation ending on 10/02/2020 (10 February, day first as the column shows) is tagged
+    2020-02-10, not 2 October: the last row alone reads either way."""
+    from lstmtune.champion_overlap import overlap, trained_through
+
+    days = pd.date_range("2019-11-01", periods=120, freq="D")
+    frame = pd.DataFrame({"day": days.strftime("%d/%m/%Y"), "y": range(120)})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    keys = {"data.path": str(tmp_path / "d.csv"), "data.target": "y", "data.time_column": "day"}
+    parts, meta = _airline(tmp_path, **keys, **{"data.test_size": 18, "data.val_size": 18})
+    tag = trained_through(parts, meta)  # type: ignore[arg-type]
+    assert tag == f"datetime:{np.datetime64(days[101], 'ns')}"
+    assert str(days[101].date()) == "2020-02-10"
+    later, later_meta = _airline(tmp_path, **keys, **{"data.test_size": 21, "data.val_size": 18})
+    assert overlap(later, later_meta, tag) == 3  # type: ignore[arg-type]

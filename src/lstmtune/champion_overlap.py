@@ -20,14 +20,18 @@ from lstmtune.data.timeaxis import parse_times
 TAG = "trained_through"
 
 
-def _keys(values: pd.Series, axis: dict[str, Any]) -> tuple[str, np.ndarray]:
+def _keys(parts: dict[str, pd.DataFrame], axis: dict[str, Any]) -> tuple[str, np.ndarray]:
+    """The time keys of train, val and test read as one column, as the prepare step read it
+    (the day order of ``01/02/2020`` and date digits are decided by the whole column)."""
     column = str(axis["column"])
+    values = pd.concat([parts[s][column] for s in ("train", "val", "test")], ignore_index=True)
     kind, _, keys = parse_times(
-        values.reset_index(drop=True),
+        values,
         column,
         rows=np.arange(len(values)),
         row_word="row",
         freq=axis.get("freq"),
+        style=axis.get("style"),
     )
     dtype = "datetime64[ns]" if kind == "datetime" else np.float64
     return kind, np.asarray(keys, dtype=dtype)
@@ -38,9 +42,8 @@ def trained_through(parts: dict[str, pd.DataFrame], meta: dict[str, Any]) -> str
     axis = meta.get("time_axis")
     if meta.get("task") != "forecast" or not axis or meta.get("panel"):
         return None
-    fitted = parts["val"] if len(parts["val"]) else parts["train"]
-    kind, keys = _keys(fitted[str(axis["column"])].iloc[-1:], axis)
-    return f"{kind}:{keys[0]}"
+    kind, keys = _keys(parts, axis)
+    return f"{kind}:{keys[len(parts['train']) + len(parts['val']) - 1]}"
 
 
 def overlap(parts: dict[str, pd.DataFrame], meta: dict[str, Any], tag: str | None) -> int:
@@ -50,11 +53,11 @@ def overlap(parts: dict[str, pd.DataFrame], meta: dict[str, Any], tag: str | Non
     if not tag or not axis or meta.get("panel") or ":" not in tag:
         return 0
     kind, text = tag.split(":", 1)
-    mine, keys = _keys(parts["test"][str(axis["column"])], axis)
+    mine, keys = _keys(parts, axis)
     if mine != kind:
         return 0
     bound = np.datetime64(text, "ns") if kind == "datetime" else float(text)
-    return int((keys <= bound).sum())
+    return int((keys[len(keys) - len(parts["test"]) :] <= bound).sum())
 
 
 def overlap_warning(version: str, tag: str, seen: int, total: int) -> str:
