@@ -137,3 +137,19 @@ def test_a_panel_trained_with_ffill_serves_its_own_gappy_file(tmp_path: Path) ->
         model.predict(by_hand).drop(columns="id").to_numpy(),
         rtol=1e-12,
     )
+
+
+def test_a_column_read_for_one_series_is_read_for_all(tmp_path: Path) -> None:
+    """Numbers held as text for one store and words for another: one column, chosen once (it
+    was an input of the first series only, NaN in the stacked rows of the other)."""
+    frame = panel_frame(3, 60, seed=3)
+    frame["promo"] = np.where(frame["id"] == "s0001", "0", "none")  # numbers for one store
+    frame["price"] = (frame.index % 7).astype(str)  # numbers held as text in every series
+    path = tmp_path / "p.csv"
+    frame.to_csv(path, index=False)
+    parts, meta = prepare(_cfg(path, **{"data.missing": "error"}))
+    assert meta["columns"]["features"] == ["y", "price"]
+    assert meta["columns"]["left_out"] == ["promo"]
+    for sid in meta["panel"]["series"]:
+        assert meta["panel"]["members"][sid]["meta"]["columns"]["features"] == ["y", "price"]
+    assert not parts["train"][["y", "price"]].isna().any().any()

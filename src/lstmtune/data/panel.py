@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
-from lstmtune.data.columns import require_columns
+from lstmtune.data.columns import feature_columns, require_columns, text_columns
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size
 from lstmtune.errors import UserError
 from lstmtune.forecast_space import default_lookbacks, longest_lookback
@@ -122,6 +122,22 @@ def _prepare_each(
     return prepared, dropped
 
 
+def _panel_inputs(
+    frame: pd.DataFrame, cfg: DataConfig, source: str
+) -> tuple[DataConfig, list[str]]:
+    """The inputs chosen once over every series (a column of numbers as text for one series and
+    words for another is one column: not an input of some series only) and the text columns
+    left out; ``cfg`` with them declared."""
+    if cfg.feature_columns:
+        return cfg, []
+    target = str(cfg.target)
+    exclude = {c for c in (cfg.series_column, cfg.time_column, cfg.split_column) if c}
+    features = feature_columns(frame, cfg, exclude, source, frozenset({target}))
+    inputs = [target, *(c for c in features if c != target)]
+    left_out = text_columns(frame, exclude, inputs)
+    return cfg.model_copy(update={"feature_columns": inputs}), left_out
+
+
 def fitted_max_lookback(prepared: dict[str, Prepared], period: int, horizon: int) -> int:
     """The longest default lookback the median series' train part can feed with
     ``MIN_TRAIN_WINDOWS`` windows (or the longest lookback it can feed, at least 2), so a panel of
@@ -211,6 +227,7 @@ def prepare_panel(
     check_duplicates(frame, ids, cfg, source)
     for col in [str(cfg.target), *(cfg.feature_columns or [])]:
         check_numeric(frame, ids, col, source)
+    cfg, left_out = _panel_inputs(frame, cfg, source)
     prepared, dropped = _prepare_each(frame, ids, cfg, source, prepare)
     _one_frequency(prepared, column, source)
     if prepared:
@@ -241,7 +258,7 @@ def prepare_panel(
             "reference": reference,
         },
     )
-    meta["columns"] = {**meta["columns"], "series_column": column}
+    meta["columns"] = {**meta["columns"], "series_column": column, "left_out": left_out}
     # filled test targets are rows of each series' own history: its member meta holds them
     meta.pop("filled_targets", None)
     meta["filled_test_values"] = sum(
