@@ -90,3 +90,11 @@ def test_numbers_held_as_text_are_inputs_and_text_columns_are_named_as_left_out(
     assert text_columns(frame, {"t"}, features) == ["store", "code", "zip", "day"]
     np.testing.assert_allclose(numeric_column(frame, "text", "f.csv"), [51.3, -400.0, 7.0])
     np.testing.assert_allclose(numeric_column(frame, "db", "f.csv"), [1.5, 2.25, np.nan])
+
+
+def test_blank_cells_of_numbers_held_as_text_are_missing_values() -> None:
+    frame = pd.DataFrame(
+        {"y": [1.0, 2.0, 3.0], "p": ["51.3", " ", "7"], "at": ["10 AM", "9 PM", "1 pm"]}
+    )
+    assert feature_columns(frame, DataConfig(), set(), "f.csv") == ["y", "p"]  # 'at': a clock
+    np.testing.assert_allclose(numeric_column(frame, "p", "f.csv"), [51.3, np.nan, 7.0])

@@ -67,3 +67,19 @@ def test_what_is_not_a_table_is_refused_naming_the_file(
     path.write_bytes(content)
     with pytest.raises(UserError, match=rf"^{re.escape(str(path))}: .*{re.escape(message)}"):
         read_table(str(path))
+
+
+def test_old_mac_line_ends_bracketed_headers_and_a_gzipped_tsv_are_read(tmp_path: Path) -> None:
+    mac = tmp_path / "m.csv"
+    mac.write_bytes(FRAME.to_csv(index=False, lineterminator="\r").encode())
+    _same(mac)
+    sql = tmp_path / "s.csv"
+    sql.write_text("[month],[passengers]\n1949-01,112\n")  # as SQL tools write headers
+    assert list(read_table(str(sql)).frame.columns) == ["[month]", "[passengers]"]
+    tsv = tmp_path / "t.tsv.gz"
+    tsv.write_bytes(
+        gzip.compress(
+            FRAME.rename(columns={"month": "month, start"}).to_csv(sep="\t", index=False).encode()
+        )
+    )
+    assert list(read_table(str(tsv)).frame.columns) == ["month, start", "passengers"]

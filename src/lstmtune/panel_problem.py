@@ -52,13 +52,14 @@ def mase_scale(series: np.ndarray, n_train: int, period: int) -> float:
     return err if err > 0 and np.isfinite(err) else 1.0
 
 
-def _series_means(values: np.ndarray, series: np.ndarray, n: int) -> np.ndarray:
-    """Each series' mean of ``values`` ``[N, horizon]`` over its finite cells (a NaN: a target
-    ``data.missing`` filled, not scored); NaN for a series with none."""
-    ok = np.isfinite(values)
+def _series_means(values: np.ndarray, series: np.ndarray, n: int, ok: np.ndarray) -> np.ndarray:
+    """Each series' mean of ``values`` ``[N, horizon]`` over the cells ``ok`` (a target that is
+    NaN was filled by ``data.missing``, not scored; a forecast that is not finite still counts);
+    NaN for a series with none."""
     cells = np.repeat(series, values.shape[1])
     counts = np.bincount(cells, weights=ok.ravel().astype(float), minlength=n)
     sums = np.bincount(cells, weights=np.where(ok, values, 0.0).ravel(), minlength=n)
+    sums[np.bincount(cells, weights=(ok & ~np.isfinite(values)).ravel(), minlength=n) > 0] = np.inf
     out = np.full(n, np.nan)
     np.divide(sums, counts, out=out, where=counts > 0)
     return out
@@ -66,17 +67,18 @@ def _series_means(values: np.ndarray, series: np.ndarray, n: int) -> np.ndarray:
 
 def mean_mase(pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray) -> float:
     """Mean over the series present of (MAE of that series / its scale)."""
-    means = _series_means(np.abs(pred - true), series, len(scales)) / scales
-    return float(np.nanmean(means)) if np.isfinite(means).any() else float("nan")
+    ok = np.isfinite(true)
+    means = _series_means(np.abs(pred - true), series, len(scales), ok) / scales
+    return float(np.nanmean(means)) if not np.isnan(means).all() else float("nan")
 
 
 def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, n: int) -> float:
     """Mean over series of sMAPE in percent (200 |e| / (|y| + |ŷ|), 0 where both are 0)."""
     denom = np.abs(pred) + np.abs(true)
     ratio = np.divide(200 * np.abs(pred - true), denom, out=np.zeros_like(denom), where=denom > 0)
-    ratio[~np.isfinite(true)] = np.nan
-    means = _series_means(ratio, series, n)
-    return float(np.nanmean(means)) if np.isfinite(means).any() else float("nan")
+    ratio = np.where(np.isfinite(pred), ratio, np.inf)  # a forecast that is not a number
+    means = _series_means(ratio, series, n, np.isfinite(true))
+    return float(np.nanmean(means)) if not np.isnan(means).all() else float("nan")
 
 
 def with_index(x: torch.Tensor, index: int) -> torch.Tensor:

@@ -75,6 +75,8 @@ def numeric_column(
     if series.dtype == bool:
         as_float: np.ndarray = series.to_numpy(dtype=np.float64)
         return as_float
+    if series.dtype == object:  # numbers held as text: a blank cell is a missing value
+        series = series.where(series.astype(str).str.strip() != "", None)
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna() & series.notna()
     if bad.any():
@@ -126,6 +128,7 @@ _FORMATTED = re.compile(
 )
 
 _DATE = re.compile(r"\d{1,4}[./]\d{1,2}[./]\d{1,4}\b")  # 31.01.2019: a date, not a number
+_CLOCK = re.compile(r"\d\s*[AaPp]\.?[Mm]\.?$")  # 10 AM: a time of day, not 10 of a unit
 
 
 def feature_columns(
@@ -179,7 +182,11 @@ def _numbers_as_text(values: pd.Series, col: str, source: str) -> bool:
             "data.feature_columns to leave the column out"
         )
     text = bad.astype(str).str.strip()
-    formatted = text.map(lambda v: _FORMATTED.fullmatch(v) is not None and not _DATE.match(v))
+    formatted = text.map(
+        lambda v: (
+            _FORMATTED.fullmatch(v) is not None and not _DATE.match(v) and not _CLOCK.search(v)
+        )
+    )
     if formatted.mean() >= 0.9:
         raise UserError(
             f"{source}: column '{col}' holds numbers written as text such as {bad.iloc[0]!r} "

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,15 +86,23 @@ def _text(uri: str, data: bytes) -> str:
     if b"\x00" in data[:8192]:
         raise UserError(f"{uri}: not a text CSV file (binary content)")
     text = data.decode("utf-8-sig")
-    if text.lstrip()[:1] in ("[", "{"):
+    if _JSON.match(text):  # not a header such as [Date],[Value] (SQL tools write those)
         raise UserError(f"{uri}: looks like JSON; lstmtune reads CSV or Parquet")
     return text
 
 
+_JSON = re.compile(r'\s*(\[\s*[{\["]|\{\s*")')  # [{…}, …], ["…"], {"key": …}
+
+
+def _first_line(text: str) -> str:
+    lines = text.lstrip().splitlines()  # \n, \r\n and the old Mac's \r alike
+    return lines[0] if lines else ""
+
+
 def _separator(uri: str, text: str) -> str:
     """``,`` unless the header has none and tabs or semicolons (a ``.tsv``, a European CSV)."""
-    header = text.lstrip().split("\n", 1)[0]
-    if "," in header and not uri.lower().endswith(".tsv"):
+    header = _first_line(text)
+    if "," in header and not uri.lower().removesuffix(".gz").endswith(".tsv"):
         return ","
     for sep in ("\t", ";", "|"):
         if sep in header:
@@ -102,7 +111,7 @@ def _separator(uri: str, text: str) -> str:
 
 
 def _header(text: str, sep: str) -> list[str]:
-    return [c.strip() for c in next(csv.reader([text.lstrip().split("\n", 1)[0]], delimiter=sep))]
+    return [c.strip() for c in next(csv.reader([_first_line(text)], delimiter=sep), [])]
 
 
 def _parse(uri: str, data: bytes, kind: str) -> pd.DataFrame:
@@ -114,10 +123,9 @@ def _parse(uri: str, data: bytes, kind: str) -> pd.DataFrame:
     twice = next((c for i, c in enumerate(names) if c and c in names[:i]), None)
     if twice is not None:
         raise UserError(f"{uri}: column '{twice}' appears twice in the header; rename one")
-    lines = text.rstrip().split("\n")
-    while len(lines) > 1 and not lines[-1].replace(sep, "").strip():
-        lines.pop()  # rows of only separators at the end (a spreadsheet's): not data
-    return pd.read_csv(io.StringIO("\n".join(lines) + "\n"), sep=sep, skipinitialspace=True)
+    # rows of only separators at the end (a spreadsheet's) are not data
+    text = re.sub(rf"(?:[\r\n]+[{re.escape(sep)} \t]*)+$", "\n", text)
+    return pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
 
 
 def read_table(uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = None) -> RawTable:
