@@ -525,5 +525,9 @@ def test_pipeline_fans_out_workers_through_kfp_local(pg_config: Callable[..., Ru
         for line in log.splitlines()
         if line.strip().startswith('{"ts"') and '"event": "trial"' in line
     }
-    assert workers == {0, 1}, "both parallel workers must have finished trials"
+    # both ParallelFor workers joined the one study; trials are claimed first come, so under
+    # load the second may start when the first has taken every trial (seen once in make test)
+    joined = set(re.findall(r"study '([^']+)' on .* \(worker ([12])/2\)", log))
+    assert {w for _, w in joined} == {"1", "2"} and len({s for s, _ in joined}) == 1, joined
+    assert workers and workers <= {0, 1}
     assert "collect-best" in log
