@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmtune.data.columns import fill_gaps
 from lstmtune.data.sequence_order import order_keys
 from lstmtune.errors import TrialInfeasible, UserError
 
@@ -229,9 +230,7 @@ def filled_history(raw: np.ndarray, policy: str, features: list[str], where: str
     training data were (``data.missing``: ``ffill`` or ``interpolate``); a value left missing
     or infinite is refused, naming its column and ``where`` it is (e.g. ``input row 7``)."""
     if policy in ("ffill", "interpolate") and np.isnan(raw).any():
-        frame = pd.DataFrame(raw)
-        frame = frame.ffill() if policy == "ffill" else frame.interpolate(limit_direction="both")
-        raw = frame.to_numpy(dtype=np.float64)
+        raw = fill_gaps(pd.DataFrame(raw), policy).to_numpy(dtype=np.float64)
     bad = ~np.isfinite(raw)
     if bad.any():
         row, col = first_bad(bad)
@@ -326,9 +325,7 @@ class ClassifyFeaturizer:
         a value left missing is refused, naming its column and sequence."""
         if self.missing in ("ffill", "interpolate") and raw.isna().any(axis=None):
             how = self.missing
-            raw = raw.groupby(ids.to_numpy(), sort=False).transform(
-                lambda s: s.ffill() if how == "ffill" else s.interpolate(limit_direction="both")
-            )
+            raw = raw.groupby(ids.to_numpy(), sort=False).transform(fill_gaps, how)
         values: np.ndarray = raw.to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
         if bad.any():

@@ -7,12 +7,15 @@ the column and the data row as it is in the file (``rows`` maps sorted -> file r
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
 from lstmtune.errors import UserError
+
+FrameOrSeries = TypeVar("FrameOrSeries", pd.DataFrame, pd.Series)
 
 
 def require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> None:
@@ -66,6 +69,11 @@ def label_kind(labels: pd.Series) -> str:
     return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
 
 
+def _blank(values: pd.Series) -> pd.Series:
+    """Cells of text that hold nothing but spaces: missing values."""
+    return values.astype(str).str.strip() == ""
+
+
 def numeric_column(
     frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
 ) -> np.ndarray:
@@ -76,7 +84,7 @@ def numeric_column(
         as_float: np.ndarray = series.to_numpy(dtype=np.float64)
         return as_float
     if series.dtype == object:  # numbers held as text: a blank cell is a missing value
-        series = series.where(series.astype(str).str.strip() != "", None)
+        series = series.where(~_blank(series), None)
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna() & series.notna()
     if bad.any():
@@ -95,6 +103,12 @@ def numeric_column(
     return arr
 
 
+def fill_gaps(values: FrameOrSeries, policy: str) -> FrameOrSeries:
+    """``values`` with missing values filled by ``data.missing`` (``ffill`` carries the last
+    value forward; ``interpolate`` is linear, both ends carried), in training and serving alike."""
+    return values.ffill() if policy == "ffill" else values.interpolate(limit_direction="both")
+
+
 def fill_missing(
     arr: np.ndarray, col: str, source: str, policy: str, rows: np.ndarray
 ) -> np.ndarray:
@@ -109,7 +123,7 @@ def fill_missing(
             "(set data.missing: ffill or interpolate to fill gaps)"
         )
     s = pd.Series(arr)
-    filled = s.ffill() if policy == "ffill" else s.interpolate(limit_direction="both")
+    filled = fill_gaps(s, policy)
     if filled.isna().any():
         i = int(np.flatnonzero(filled.isna().to_numpy())[0])
         raise UserError(
@@ -168,7 +182,7 @@ def _numbers_as_text(values: pd.Series, col: str, source: str) -> bool:
     """Whether an object column holds numbers (all of them parse); refused when it holds
     numbers but for a few tokens ('?'), or numbers written for people ('51,3', '12%')."""
     present = values.dropna()
-    present = present[present.astype(str).str.strip() != ""]  # blank cells: missing values
+    present = present[~_blank(present)]  # blank cells: missing values
     if present.empty:
         return False
     parsed = pd.to_numeric(present, errors="coerce")

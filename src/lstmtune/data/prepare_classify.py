@@ -14,6 +14,7 @@ from lstmtune.data.columns import (
     class_names,
     configured_columns,
     feature_columns,
+    fill_gaps,
     fill_missing,
     input_dtypes,
     label_kind,
@@ -94,11 +95,6 @@ def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) 
     return order
 
 
-def _fill_sequence(values: pd.Series, how: str) -> pd.Series:
-    """One sequence's values of a feature with missing values filled (``ffill``/``interpolate``)."""
-    return values.ffill() if how == "ffill" else values.interpolate(limit_direction="both")
-
-
 def _check_one_label(frame: pd.DataFrame, seq_ids: pd.Series, label_col: str, source: str) -> None:
     labels_per_seq = frame.groupby(seq_ids, sort=False)[label_col].agg(
         lambda s: s.astype(str).nunique()
@@ -126,7 +122,9 @@ def _sequence_table(
         clean[c] = numeric_column(frame, c, source, rows)
     if cfg.missing != "error":
         for c in features:
-            clean[c] = clean.groupby(seq_col, sort=False)[c].transform(_fill_sequence, cfg.missing)
+            clean[c] = clean.groupby(seq_col, sort=False)[c].transform(
+                fill_gaps, cfg.missing
+            )  # each sequence
     for c in features:
         fill_missing(clean[c].to_numpy(dtype=np.float64), c, source, "error", rows)
     _check_one_label(frame, clean[seq_col], label_col, source)
