@@ -17,6 +17,7 @@ from lstmtune.data.columns import (
     feature_columns,
     numeric_column,
     refuse_missing,
+    require_columns,
     text_columns,
 )
 from lstmtune.errors import UserError
@@ -37,6 +38,22 @@ def test_an_unset_key_names_the_key_the_task_and_the_columns() -> None:
     message = "f.csv: data.label is required for task 'classify' (columns: s, lab, x)"
     with pytest.raises(UserError, match=re.escape(message)):
         configured_columns(FRAME, cfg, "f.csv", "classify", ("sequence_column", "label"))
+
+
+@pytest.mark.parametrize(
+    ("asked", "hint"),
+    [(" Lab ", " (did you mean 'lab'?)"), ("lbl", ""), ("labb", " (did you mean 'lab'?)")],
+)
+def test_a_column_not_found_suggests_the_one_spelt_nearly_so(asked: str, hint: str) -> None:
+    message = f"f.csv: column '{asked}' (data.label) not found{hint}; columns are: s, lab, x"
+    with pytest.raises(UserError, match="^" + re.escape(message) + "$"):
+        require_columns(FRAME, "f.csv", label=asked)
+
+
+def test_a_wide_file_names_its_first_20_columns_and_counts_them_all() -> None:
+    wide = pd.DataFrame({f"c{i}": [0.0] for i in range(25)})
+    with pytest.raises(UserError, match=r"c18, c19 \(25 in all\)$"):
+        require_columns(wide, "f.csv", target="y")
 
 
 def test_the_first_column_with_a_missing_value_is_named_with_its_data_row() -> None:

@@ -6,6 +6,7 @@ the column and the data row as it is in the file (``rows`` maps sorted -> file r
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import TypeVar
 
@@ -22,8 +23,20 @@ def require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> No
     """Every named column (``data.<key>``) that is set must be in ``frame``."""
     for key, col in named.items():
         if col is not None and col not in frame.columns:
+            hint = _closest(col, [str(c) for c in frame.columns])
             cols = ", ".join(map(str, frame.columns[:20]))
-            raise UserError(f"{source}: column '{col}' (data.{key}) not found; columns are: {cols}")
+            more = f" ({len(frame.columns)} in all)" if len(frame.columns) > 20 else ""
+            raise UserError(
+                f"{source}: column '{col}' (data.{key}) not found{hint}; columns are: {cols}{more}"
+            )
+
+
+def _closest(name: str, columns: list[str]) -> str:
+    """' (did you mean 'x'?)' for a column that differs only in case and surrounding spaces, or
+    is the one close spelling; '' otherwise."""
+    folded = [c for c in columns if c.strip().casefold() == name.strip().casefold()]
+    near = folded or difflib.get_close_matches(name.strip(), columns, n=2, cutoff=0.8)
+    return f" (did you mean '{near[0]}'?)" if len(near) == 1 else ""
 
 
 def configured_columns(
