@@ -47,7 +47,7 @@ def test_settings_take_flag_names_and_dotted_keys(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "needle"),
     [
-        ({"n_trails": 3}, "n_trails: unknown setting"),
+        ({"n_trails": 3}, "n_trails: unknown setting \\(did you mean 'n_trials'\\?"),
         ({"tune__n_trials": 0}, "tune.n_trials"),
         ({"tune__sampler": "annealing"}, "tune.sampler"),
         ({"progress": "loud"}, "progress"),

@@ -11,6 +11,7 @@ their dotted names with ``__`` for the dots (``tune__sampler="random"``) or by t
 from __future__ import annotations
 
 import base64
+import difflib
 import html
 import json
 import shutil
@@ -145,7 +146,7 @@ def _validate(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise UserError(format_error("settings", exc)) from None
+        raise UserError(format_error("settings", exc, RunConfig)) from None
 
 
 def setting_key(name: str) -> str:
@@ -162,8 +163,11 @@ def setting_key(name: str) -> str:
     if name in RunConfig.model_fields:
         return name
     known = ", ".join(sorted(flags))
+    near = difflib.get_close_matches(name, [*flags, *RunConfig.model_fields], n=1, cutoff=0.75)
+    guess = f"did you mean '{near[0]}'? " if near else ""
     raise UserError(
-        f"settings: {name}: unknown setting (use a config key with __ for dots or one of {known})"
+        f"settings: {name}: unknown setting ({guess}use a config key with __ for dots or one of"
+        f" {known})"
     )
 
 

@@ -411,7 +411,7 @@ def load_config(path: str | None = None, overrides: dict[str, Any] | None = None
     except ValidationError as exc:  # a key set by a flag or setting is not the file's
         given = {k for k, v in (overrides or {}).items() if v is not None}
         named = "config" if error_key(exc) in given else source
-        raise UserError(format_error(named, exc)) from None
+        raise UserError(format_error(named, exc, RunConfig)) from None
 
 
 def config_reference() -> str:

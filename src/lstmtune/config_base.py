@@ -3,7 +3,8 @@ validation error becomes."""
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -28,14 +29,36 @@ def error_key(exc: ValidationError) -> str:
     )
 
 
-def format_error(source: str, exc: ValidationError) -> str:
+def format_error(source: str, exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line: the source, the dotted key and what is wrong with it; an unknown key of
+    ``model`` (the validated class) names the key it is nearly spelt as."""
     err = exc.errors()[0]
     key = error_key(exc)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = "unknown key"
+        near = _known_keys(model, err["loc"][:-1]) if model is not None else []
+        guess = difflib.get_close_matches(str(err["loc"][-1]), near, n=1, cutoff=0.75)
+        msg = f"unknown key (did you mean '{guess[0]}'?)" if guess else "unknown key"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"{source}: {key}: {msg}{more}"
+
+
+def _known_keys(model: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
+    """The keys of the section that ``path`` leads to from ``model``; none where the path
+    leaves the sections (a search-space mapping, a list)."""
+    for part in path:
+        field = model.model_fields.get(str(part))
+        section = field and next(
+            (t for t in (field.annotation, *get_args(field.annotation)) if _is_section(t)), None
+        )
+        if section is None:
+            return []
+        model = section
+    return list(model.model_fields)
+
+
+def _is_section(kind: object) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
 
 
 class DuplicateKey(ValueError):
