@@ -4,6 +4,7 @@ real kfp.Client against a replay of the KFP v2beta1 REST API on loopback."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,18 @@ def test_storage_url_comes_from_the_environment_at_run_time(
     assert load_config().resolved().tune.storage == "postgresql://u:secret@db:5432/optuna"
     monkeypatch.delenv("LSTMTUNE_STORAGE_URL")
     assert str(load_config().resolved().tune.storage).startswith("sqlite:///")
+
+
+def test_submit_to_a_host_that_refuses_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: bound, never listening
+        sock.bind(("127.0.0.1", 0))
+        host = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        code = main(["submit", "--host", host, "--config", str(_config_file(tmp_path))])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err == (
+        f"lstmtune: error: --host: cannot reach the Kubeflow Pipelines API at {host}:"
+        " Connection refused\n"
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,12 +55,24 @@ def _client(host: str | None, namespace: str | None) -> Any:
     import kfp
 
     try:
-        return kfp.Client(host=host, namespace=namespace)
+        # kfp warns on every client that it needs KFP >= 2.0, and prints to stdout that it
+        # found no kube config when no host is given (the error below says which host failed)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            return kfp.Client(host=host, namespace=namespace)
     except Exception as exc:
         raise UserError(
             "--host: cannot reach the Kubeflow Pipelines API at "
-            f"{host or '(in-cluster default)'}: {str(exc).splitlines()[0][:200]}"
+            f"{host or '(in-cluster default, localhost:80)'}: {unreachable_reason(exc)}"
         ) from None
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """The operating system's reason (``Connection refused``, ``Name or service not known``)
+    when a connection failed, else the error's first line, cut to 200 characters."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    return errno.group(1).strip() if errno else text.splitlines()[0][:200] if text else repr(exc)
 
 
 def _experiment_id(client: Any, name: str, namespace: str | None) -> str:
