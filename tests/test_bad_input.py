@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -338,6 +339,26 @@ def _memory_storage(d: Path) -> tuple[list[str], list[str]]:
     return ["--storage", "sqlite:///:memory:"], ["tune.storage"]
 
 
+def _closed_port() -> int:
+    """A port nothing listens on (bound for a moment and let go)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _unreachable_storage(d: Path) -> tuple[list[str], list[str]]:
+    port = _closed_port()
+    url = f"postgresql://lstmtune:s3cret@127.0.0.1:{port}/optuna"
+    return ["--storage", url], ["tune.storage", f"127.0.0.1:{port}", "Connection refused"]
+
+
+def _unreachable_tracking_server(d: Path) -> tuple[list[str], list[str]]:
+    path = d / "mlflow.yaml"
+    port = _closed_port()
+    path.write_text(f"mlflow:\n  tracking_uri: http://127.0.0.1:{port}\n")
+    return ["--config", str(path)], ["mlflow.tracking_uri", f"127.0.0.1:{port}", "refused"]
+
+
 def _unsupported_scheme(d: Path) -> tuple[list[str], list[str]]:
     return ["--data", "ftp://host/data.csv", "--target", "y"], ["ftp://host/data.csv", "scheme"]
 
@@ -475,6 +496,8 @@ CASES: dict[str, Builder] = {
     "non-int-n-trials": _non_int_trials,
     "non-number-test-size": _non_number_size,
     "in-memory-storage": _memory_storage,
+    "unreachable-storage": _unreachable_storage,
+    "unreachable-tracking-server": _unreachable_tracking_server,
     "unsupported-uri-scheme": _unsupported_scheme,
     "duplicated-month": _duplicated_month,
     "gap-after-first-month": _gap_at_start,

@@ -43,10 +43,13 @@ class PipelineFailed(RuntimeError):
 
 def preflight(cfg: RunConfig) -> None:
     """Refuse what the configuration alone rules out, before anything is written (cheap: reads no
-    data and imports neither torch nor MLflow). The data are checked by the prepare step."""
+    data and imports neither torch nor MLflow; a server named by a URL is reached once). The data
+    are checked by the prepare step."""
+    from lstmtune.reachable import check_servers
     from lstmtune.run_checks import check_study_config
 
     check_study_config(cfg)
+    check_servers(cfg)
 
 
 class _Refused(UserError):
