@@ -112,6 +112,31 @@ def test_a_time_index_becomes_the_time_column(tmp_path: Path) -> None:
     assert _write_frame(frame.reset_index(), tmp_path / "r.parquet") is None  # a plain index
 
 
+def test_periods_are_the_times_they_start_at(tmp_path: Path) -> None:
+    from lstmtune.api import _write_frame
+
+    frame = pd.read_csv(example_data_path())
+    frame["month"] = pd.PeriodIndex(frame["month"], freq="M")
+    assert _write_frame(frame.set_index("month"), tmp_path / "i.parquet") == "month"
+    assert _write_frame(frame, tmp_path / "c.parquet") is None  # a column: --time-column month
+    for name in ("i", "c"):
+        back = pd.read_parquet(tmp_path / f"{name}.parquet")["month"]
+        assert back.iloc[0] == pd.Timestamp("1949-01-01") and back.is_monotonic_increasing
+
+
+def test_an_output_dir_that_cannot_be_made_and_a_bad_config_value_are_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "afile").write_text("")
+    frame = pd.DataFrame({"y": [1.0, 2.0]})
+    with pytest.raises(lstmtune.UserError, match=r"^output_dir: cannot create .*afile/sub"):
+        lstmtune.run(frame, target="y", output_dir=str(tmp_path / "afile" / "sub"))
+    with pytest.raises(lstmtune.UserError, match=r"^config: train\.threads: "):
+        lstmtune.run(frame, config={"train": {"threads": "a"}}, target="y")
+    with pytest.raises(lstmtune.UserError, match=r"^settings: train\.threads: "):
+        lstmtune.run(frame, config={"train": {"threads": 1}}, train__threads="a", target="y")
+
+
 @pytest.mark.slow
 def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     frame = pd.read_csv(example_data_path())
@@ -132,6 +157,13 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     assert result.model_uri == f"models:/{result.summary['model_name']}/1"
     assert set(result.best_params) >= {"lookback", "units", "learning_rate"}
     assert result.test_metrics["rmse"] > 0 and result.report_path is not None
+    written = Path(result.summary["data_source"]).read_bytes()
+    with pytest.raises(lstmtune.UserError, match="lookback 500"):  # bad input, same output dir
+        lstmtune.run(indexed, target="passengers", output_dir=str(tmp_path / "out"), lookback=500)
+    assert Path(result.summary["data_source"]).read_bytes() == written  # the run's data stay
+    assert sorted(p.name for p in Path(result.summary["data_source"]).parent.iterdir()) == [
+        "passengers.parquet"
+    ]
     lookback = int(result.summary["history_rows"])  # the longest member lookback
     pred = result.predict(frame.tail(lookback + 2))
     assert list(pred.columns)[:1] == ["step_1"] and len(pred) == 3  # intervals after it

@@ -139,14 +139,15 @@ def _validate(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
     from pydantic import ValidationError
 
     from lstmtune.config import RunConfig, set_dotted
-    from lstmtune.config_base import format_error
+    from lstmtune.config_base import error_key, format_error
 
     for key, value in overrides.items():
         set_dotted(data, key, value)
     try:
         return RunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise UserError(format_error("settings", exc, RunConfig)) from None
+    except ValidationError as exc:  # a key the settings did not set is the config's
+        named = "settings" if error_key(exc) in overrides else "config"
+        raise UserError(format_error(named, exc, RunConfig)) from None
 
 
 def setting_key(name: str) -> str:
@@ -203,22 +204,57 @@ def run(
     out = Path(cfg.output_dir)
     created = _first_missing(out / INPUT_DIR)
     path = out / INPUT_DIR / f"{_frame_name(cfg)}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = _set_aside(path)
     try:
         times = _write_frame(data, path)
         keys: dict[str, Any] = {"data.path": str(path)}
         if cfg.data.time_column is None and cfg.data.task == "forecast":
             keys["data.time_column"] = times  # the pandas way to hold a series' times
         cfg = _validate(json.loads(cfg.to_json()), keys)
-        return RunResult(run_local(cfg, display=progress))
+        result = RunResult(run_local(cfg, display=progress))
     except UserError as exc:
-        path.unlink(missing_ok=True)  # bad input leaves nothing behind
+        path.unlink(missing_ok=True)  # bad input leaves nothing behind ...
+        if previous is not None:  # ... and takes nothing away: an earlier run's data stay
+            previous.replace(path)
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
         message = str(exc)
         for name in (str(path.resolve()), str(path)):  # the message may name either
             message = message.replace(name, "data (the DataFrame)")
         raise UserError(message) from None
+    finally:  # past bad input (or failed otherwise): this run's data replace the earlier run's
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+    return result
+
+
+def _set_aside(path: Path) -> Path | None:
+    """Make the directory the DataFrame is written to; an earlier run's file there is moved
+    aside (returned) until this run has got past bad input."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            return None
+        aside = path.with_name(path.name + ".previous")
+        path.replace(aside)
+        return aside
+    except OSError as exc:  # a file in the way, no permission, a read-only file system
+        out = path.parent.parent
+        raise UserError(f"output_dir: cannot create {str(out)!r} ({exc.strerror or exc})") from None
+
+
+def _periods_as_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Periods (a ``PeriodIndex``, ``pd.Period`` columns: pandas' monthly or quarterly series)
+    as the times they start at, which the time axis reads (Parquet would store them as text that
+    no time axis reads, so the series would train without its times)."""
+    from pandas import PeriodDtype, PeriodIndex
+
+    if isinstance(frame.index, PeriodIndex):
+        frame = frame.set_axis(frame.index.to_timestamp(), axis=0)
+    periods = [c for c in frame.columns if isinstance(frame[c].dtype, PeriodDtype)]
+    if periods:
+        frame = frame.assign(**{str(c): frame[c].dt.to_timestamp() for c in periods})
+    return frame
 
 
 def _frame_name(cfg: RunConfig) -> str:
@@ -241,6 +277,7 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> str | None:
     repeated = frame.columns[frame.columns.duplicated()]
     if len(repeated):
         raise UserError(f"data: the DataFrame has the column {repeated[0]!r} more than once")
+    frame = _periods_as_times(frame)
     is_time = isinstance(frame.index, DatetimeIndex)
     times = str(frame.index.name) if is_time else None  # the column it is, or becomes
     try:
