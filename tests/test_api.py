@@ -164,7 +164,8 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
     assert sorted(p.name for p in Path(result.summary["data_source"]).parent.iterdir()) == [
         "passengers.parquet"
     ]
-    lookback = int(result.summary["history_rows"])  # the longest member lookback
+    lookback = result.history_rows  # the longest member lookback
+    assert lookback == int(result.summary["history_rows"]) >= result.best_params["lookback"]
     pred = result.predict(frame.tail(lookback + 2))
     assert list(pred.columns)[:1] == ["step_1"] and len(pred) == 3  # intervals after it
     assert pred["step_1"].between(250, 900).all()

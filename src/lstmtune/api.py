@@ -62,6 +62,12 @@ class RunResult:
         return Path(str(self.summary["output_dir"]))
 
     @property
+    def history_rows(self) -> int:
+        """The rows of history a forecast needs (the longest lookback of the published
+        configurations; it can exceed ``best_params["lookback"]``); 0 for a classifier."""
+        return int(self.summary.get("history_rows") or 0)
+
+    @property
     def report_path(self) -> Path | None:
         path = self.summary.get("report")
         return Path(str(path)) if path else None

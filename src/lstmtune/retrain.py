@@ -125,7 +125,7 @@ def _announce(
     emit(
         "retrained",
         f"retrained on train+val for {epochs} epochs"
-        f"{f' (and {members - 1} more configurations)' if members > 1 else ''};"
+        f"{f' (and {members - 1} more configuration{_s(members - 1)})' if members > 1 else ''};"
         f" test {metric}={value:.4g}"
         f" {verdict} {base_name} ({base_value:.4g}; {margin(value, base_value, metric)})",
         test_metrics=test_metrics,
@@ -352,3 +352,8 @@ def _spec(
         "missing": meta["columns"].get("missing", "error"),  # and fills its gaps as training did
         **extra,
     }
+
+
+def _s(count: int) -> str:
+    """The plural ending for ``count`` things."""
+    return "" if count == 1 else "s"
