@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -138,7 +139,9 @@ def test_an_output_dir_that_cannot_be_made_and_a_bad_config_value_are_named(
 
 
 @pytest.mark.slow
-def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
+def test_run_with_a_dataframe_loads_and_predicts(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     frame = pd.read_csv(example_data_path())
     indexed = frame.set_index(pd.DatetimeIndex(frame["month"], name="month")).drop(columns="month")
     result = lstmtune.run(
@@ -178,6 +181,8 @@ def test_run_with_a_dataframe_loads_and_predicts(tmp_path: Path) -> None:
         result.summary["model_name"], tracking_uri=result.summary["tracking_uri"]
     )
     assert champion.predict(frame.tail(lookback)).shape == (1, 5)  # step_1, 80 % and 95 % bands
+    assert "Downloading artifacts" not in capfd.readouterr().err  # no bars in a notebook
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ  # the environment as it was
     assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before  # no global change
     with pytest.raises(lstmtune.UserError, match="@nope"):
         lstmtune.load_model(result.summary["model_name"], "nope", result.summary["tracking_uri"])

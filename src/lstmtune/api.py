@@ -11,10 +11,13 @@ their dotted names with ``__`` for the dots (``tune__sampler="random"``) or by t
 from __future__ import annotations
 
 import base64
+import contextlib
 import difflib
 import html
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from lstmtune.config import RunConfig
 
 INPUT_DIR = "input"
+PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 @dataclass
@@ -342,12 +346,27 @@ def _load_uri(uri: str, tracking_uri: str | None) -> Any:
     except mlflow.exceptions.MlflowException as exc:  # no such model, version or alias
         raise UserError(f"{uri}: {str(exc).splitlines()[0]} ({tracking_uri})") from None
     source = client.get_model_version_download_uri(name, version)
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=source,
-        tracking_uri=tracking_uri,
-        dst_path=tempfile.mkdtemp(prefix="lstmtune-model-"),
-    )
+    with _no_progress_bars():
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=source,
+            tracking_uri=tracking_uri,
+            dst_path=tempfile.mkdtemp(prefix="lstmtune-model-"),
+        )
     return mlflow.pyfunc.load_model(local)
+
+
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """MLflow's artifact download bars off (a notebook showed some 150 lines of them per model),
+    unless the user set ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` themselves."""
+    if PROGRESS_BAR_ENV in os.environ:
+        yield
+        return
+    os.environ[PROGRESS_BAR_ENV] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(PROGRESS_BAR_ENV, None)
 
 
 def _model_ref(client: Any, uri: str) -> tuple[str, str]:
