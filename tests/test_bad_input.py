@@ -611,6 +611,14 @@ def test_module_entry_point_works(tmp_path: Path) -> None:
     result = run_cli(["run", "--help"], cwd=tmp_path)
     assert result.rc == 0
     assert "--sampler" in result.stdout
+    package = subprocess.run(  # python -m lstmtune, as well as python -m lstmtune.cli
+        [sys.executable, "-m", "lstmtune", "config", "--n-trials", "x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert package.returncode == 2 and "--n-trials" in package.stderr, package.stderr
 
 
 def test_unknown_flag_is_one_line(tmp_path: Path) -> None:
