@@ -15,6 +15,7 @@ from conftest import make_classify_frame
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
+from lstmtune.data.prepare_classify import majority_class
 from lstmtune.errors import UserError
 from lstmtune.features import ClassifyFeaturizer
 
@@ -165,3 +166,112 @@ def test_the_published_classifier_orders_day_first_dates_as_in_training(tmp_path
     dated.loc[3, "t"] = "next week"
     with pytest.raises(ValueError, match="input column 't' has an order value 'next week'"):
         predictor.predict(dated)
+
+
+def _classifier(tmp_path: Path, missing: str = "error") -> Any:
+    from lstmtune.model import build_model
+    from lstmtune.serving import Predictor
+
+    _, meta = _prepare(make_classify_frame(n_per_class=6), tmp_path, **{"data.missing": missing})
+    f = ClassifyFeaturizer.from_meta(meta)
+    params = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
+    torch.manual_seed(0)
+    model = build_model(f.n_features, 2, params, zero_head=False)
+    spec = {"task": "classify", "featurizer": f.to_dict(), "n_features": f.n_features}
+    spec |= {"n_outputs": 2, "params": params, "zero_head": False}
+    return Predictor(spec, model.state_dict())
+
+
+def test_the_published_classifier_reads_pandas_na_as_nan_and_names_text_by_row(
+    tmp_path: Path,
+) -> None:
+    sent = make_classify_frame(n_per_class=6).drop(columns="y")
+    holed = sent.copy()
+    holed.loc[7, "x1"] = np.nan
+    filling, strict = _classifier(tmp_path, "ffill"), _classifier(tmp_path)
+    for dtype in ("Float64", "object"):
+        na = sent.astype({"x1": dtype})
+        na.loc[7, "x1"] = pd.NA
+        pd.testing.assert_frame_equal(filling.predict(na), filling.predict(holed))
+        with pytest.raises(ValueError, match="'x1' has a missing or infinite value in sequence"):
+            strict.predict(na)
+    for text in ("", "abc"):
+        typed = sent.astype({"x1": object})
+        typed.loc[7, "x1"] = text
+        with pytest.raises(
+            ValueError,
+            match=rf"^input column 'x1' has a value '{text}' that is not a number at input row 8$",
+        ):
+            filling.predict(typed)
+
+
+def test_the_published_classifier_refuses_a_time_repeated_within_a_case(tmp_path: Path) -> None:
+    predictor = _classifier(tmp_path)
+    sent = make_classify_frame(n_per_class=6).drop(columns="y")
+    one = sent[sent["seq"] == "wave-0"].reset_index(drop=True)
+    assert one["t"].tolist()[:4] == [0, 1, 2, 3]
+    for twice in (one.iloc[[3]], one.iloc[[3]].assign(x1=9.0)):  # the same values or others
+        sent_twice = pd.concat([one, twice], ignore_index=True)
+        with pytest.raises(
+            ValueError,
+            match=rf"^sequence 'wave-0' has the time '3' \(input column 't'\) twice, at input rows "
+            rf"4 and {len(one) + 1}; each time of a sequence may appear once$",
+        ):
+            predictor.predict(sent_twice)
+    other = one.assign(seq="wave-1")  # the same times in another case: fine
+    assert len(predictor.predict(pd.concat([one, other], ignore_index=True))) == 2
+
+
+def test_the_published_classifier_refuses_a_missing_id_and_ids_that_read_alike(
+    tmp_path: Path,
+) -> None:
+    predictor = _classifier(tmp_path)
+    sent = make_classify_frame(n_per_class=6).drop(columns="y")
+    one = sent[sent["seq"] == "wave-0"].reset_index(drop=True)
+    for missing in (None, np.nan, pd.NA):
+        with pytest.raises(
+            ValueError,
+            match=r"^input column 'seq' has a missing value at input row 1; every row needs its "
+            "sequence id$",
+        ):
+            predictor.predict(one.assign(seq=missing))
+    half = pd.concat([one, one.assign(seq=None)], ignore_index=True)
+    with pytest.raises(ValueError, match=rf"missing value at input row {len(one) + 1};"):
+        predictor.predict(half)
+    ramp = sent[sent["seq"] == "ramp-0"].reset_index(drop=True)
+    mixed = pd.concat([one.assign(seq=5), ramp.assign(seq="5")], ignore_index=True)
+    with pytest.raises(
+        ValueError,
+        match=rf"^input column 'seq' has the sequence ids 5 \(input row 1\) and '5' \(input row "
+        rf"{len(one) + 1}\): different values that read as the same id",
+    ):
+        predictor.predict(mixed)
+    apart = pd.concat([one.assign(seq=5), ramp.assign(seq=6)], ignore_index=True)
+    assert predictor.predict(apart)["seq"].tolist() == [5, 6]
+
+
+def test_an_unusable_order_value_is_printed_plainly(tmp_path: Path) -> None:
+    frame = make_classify_frame(n_per_class=6)
+    frame["t"] = frame["t"].astype(float)
+    frame.loc[7, "t"] = np.nan
+    with pytest.raises(UserError) as err:
+        _prepare(frame, tmp_path)
+    assert "unusable order value nan at data row 8 " in str(err.value)
+    assert "np.float64" not in str(err.value)
+
+
+def test_the_majority_class_counts_train_and_val_and_breaks_ties_by_class_order(
+    tmp_path: Path,
+) -> None:
+    """Train alone holds three 'wave' and one 'ramp'; train+val (what the published model and the
+    baselines are fitted on) three of each: a tie, which goes to the first class in sorted order,
+    'ramp', whatever order the rows came in."""
+    frame = _with_split(make_classify_frame(n_per_class=6))
+    frame.loc[frame["seq"].isin(["ramp-4", "ramp-5"]), "split"] = "val"
+    for rows in (frame, frame.iloc[::-1]):
+        _, meta = _prepare(rows, tmp_path, **{"data.split_column": "split"})
+        assert meta["majority_class"] == "ramp"
+    labels = pd.Series({"a": "x", "b": "y", "c": "y", "d": "x", "e": "x"})
+    assign = {"a": "train", "b": "train", "c": "train", "d": "val", "e": "test"}
+    assert majority_class(assign, labels, ["x", "y"]) == "x"  # a tie of two: the first class
+    assert majority_class({**assign, "d": "test"}, labels, ["x", "y"]) == "y"

@@ -225,15 +225,59 @@ def first_bad(bad: np.ndarray) -> tuple[int, int]:
     return row, col
 
 
+def input_values(
+    frame: pd.DataFrame, columns: list[str], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The served ``frame[columns]`` as float64 ``[T, F]``, column by column: pandas' missing
+    values (``pd.NA`` of a nullable ``Int64`` / ``Float64`` column or of an object column,
+    ``None``) are NaN, filled or refused as a NaN is. A cell that is not a number (text, ``""``)
+    is refused, naming its column and input row (``rows``: each row's 0-based position in the
+    input; by default its position in ``frame``)."""
+    out = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for j, c in enumerate(columns):
+        col = frame[c]
+        try:
+            out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            i = _first_not_number(col)
+            if i is None:
+                raise ValueError(f"input column '{c}' is not numeric ({exc})") from None
+            row = i if rows is None else int(rows[i])
+            raise ValueError(
+                f"input column '{c}' has a value {col.iloc[i]!r} that is not a number at "
+                f"input row {row + 1}"
+            ) from None
+    return out
+
+
+def _first_not_number(col: pd.Series) -> int | None:
+    """Position of the first cell of ``col`` that is neither a number nor missing."""
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            if not (pd.api.types.is_scalar(v) and pd.isna(v)):
+                return i
+    return None
+
+
 def filled_history(raw: np.ndarray, policy: str, features: list[str], where: str) -> np.ndarray:
     """A served forecast history ``[T, F]`` with its missing values filled as the model's
-    training data were (``data.missing``: ``ffill`` or ``interpolate``); a value left missing
-    or infinite is refused, naming its column and ``where`` it is (e.g. ``input row 7``)."""
-    if policy in ("ffill", "interpolate") and np.isnan(raw).any():
+    training data were (``data.missing``: ``ffill`` or ``interpolate``); a value left missing,
+    or infinite (never filled), is refused, naming its column and ``where`` it is (e.g.
+    ``input row 7``)."""
+    infinite = np.isinf(raw)
+    filling = policy in ("ffill", "interpolate")
+    if filling and np.isnan(raw).any():
         raw = fill_gaps(pd.DataFrame(raw), policy).to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(raw)
+    bad = infinite | np.isnan(raw)
     if bad.any():
         row, col = first_bad(bad)
+        if infinite[row, col]:  # the suffix below explains a *missing* value left so
+            why = " (data.missing fills missing values, not infinite ones)" if filling else ""
+            raise ValueError(
+                f"input column '{features[col]}' has an infinite value {where} {row + 1}{why}"
+            )
         fix = {
             "error": " (the model was trained with data.missing: error)",
             "ffill": " (nothing before it to carry forward)",
@@ -299,26 +343,69 @@ class ClassifyFeaturizer:
 
     def sequences(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Sequence ids (first-appearance order), padded ``[N, T, F]`` float32 and lengths
-        ``[N]``."""
+        ``[N]``. Each row needs an id (a missing one is refused, as in training); ids are read as
+        text, so two that differ but read alike (``5`` and ``'5'``) are refused rather than
+        joined into one sequence. A time repeated within a sequence is refused, as in training;
+        messages name rows by their position in ``frame`` (input row 1 is the first)."""
+        ids = self._ids(frame)
+        values = input_values(frame, self.features)
+        order = np.arange(len(frame))
         if self.time_column is not None and self.time_column in frame.columns:
-            codes = pd.factorize(frame[self.sequence_column].astype(str))[0]
-            keys, bad = order_keys(frame[self.time_column], codes)
+            times = frame[self.time_column]
+            codes = pd.factorize(ids)[0]
+            keys, bad = order_keys(times, codes)
             if bad is not None:
                 raise ValueError(
                     f"input column '{self.time_column}' has an order value "
-                    f"{frame[self.time_column].iloc[bad]!r} that is neither a number nor a date"
+                    f"{str(times.iloc[bad])!r} that is neither a number nor a date"
                 )
-            frame = frame.iloc[np.lexsort((keys, codes))]
-        ids = frame[self.sequence_column].astype(str)
-        raw = self._filled(frame[self.features].astype(np.float64), ids)
+            order = np.lexsort((keys, codes))
+            same = np.flatnonzero(
+                (codes[order][1:] == codes[order][:-1]) & (keys[order][1:] == keys[order][:-1])
+            )
+            if len(same):
+                a, b = sorted(int(r) for r in order[same[0] : same[0] + 2])
+                raise ValueError(
+                    f"sequence {ids.iloc[a]!r} has the time {str(times.iloc[a])!r} (input column "
+                    f"'{self.time_column}') twice, at input rows {a + 1} and {b + 1}; each time "
+                    "of a sequence may appear once"
+                )
+        ids = ids.iloc[order].reset_index(drop=True)
+        raw = self._filled(pd.DataFrame(values[order], columns=self.features), ids)
         values = (raw - np.asarray(self.mean)) / np.asarray(self.std)
-        order, uniques = pd.factorize(ids)
+        codes, uniques = pd.factorize(ids)
         n = len(uniques)
-        lengths = np.bincount(order, minlength=n)
+        lengths = np.bincount(codes, minlength=n)
         padded = np.zeros((n, int(lengths.max()), len(self.features)), dtype=np.float32)
-        pos = pd.Series(order).groupby(order).cumcount().to_numpy()
-        padded[order, pos] = values
+        pos = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+        padded[codes, pos] = values
         return [str(u) for u in uniques], padded, lengths.astype(np.int64)
+
+    def _ids(self, frame: pd.DataFrame) -> pd.Series:
+        """The rows' sequence ids as text; a missing id, or two ids that are different values
+        written alike (``5`` and ``'5'``: one sequence as text, two as sent), is refused."""
+        col = self.sequence_column
+        sent = frame[col].reset_index(drop=True)
+        missing = np.flatnonzero(sent.isna().to_numpy())
+        if len(missing):
+            raise ValueError(
+                f"input column '{col}' has a missing value at input row {missing[0] + 1}; "
+                "every row needs its sequence id"
+            )
+        ids = sent.astype(str)
+        by_text = pd.factorize(ids)[0]
+        pairs = pd.DataFrame({"text": by_text, "value": pd.factorize(sent)[0]})
+        alike = pairs.drop_duplicates()
+        twice = alike["text"].duplicated()
+        if twice.any():  # rows of one text with two values: the first of each
+            b = int(alike.index[twice.to_numpy()][0])
+            a = int(alike.index[alike["text"].to_numpy() == by_text[b]][0])
+            raise ValueError(
+                f"input column '{col}' has the sequence ids {sent.iloc[a]!r} (input row "
+                f"{a + 1}) and {sent.iloc[b]!r} (input row {b + 1}): different values that read "
+                "as the same id; send each sequence's id as one type"
+            )
+        return ids
 
     def _filled(self, raw: pd.DataFrame, ids: pd.Series) -> np.ndarray:
         """The channels with each sequence's gaps filled by ``data.missing`` (as in training);

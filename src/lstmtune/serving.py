@@ -25,6 +25,7 @@ from lstmtune.features import (
     ClassifyFeaturizer,
     ForecastFeaturizer,
     filled_history,
+    input_values,
     typed_labels,
 )
 from lstmtune.model import LSTMNet, build_model
@@ -131,7 +132,7 @@ class Predictor:
         assert isinstance(f, ForecastFeaturizer)
         self._missing(frame, f.features)
         check_history(frame, self.spec.get("time_axis"))  # duplicates, gaps, order: ValueError
-        raw = frame[f.features].to_numpy(dtype=np.float64)
+        raw = input_values(frame, f.features)  # pd.NA read as NaN, text refused by row
         missing = str(self.spec.get("missing", ""))  # data.missing: filled as in training
         raw = filled_history(raw, missing, f.features, "at input row")
         spec, lead = served_spec(self.spec, frame, raw[:, f.target_index])  # classical: rebased

@@ -22,7 +22,7 @@ import torch
 from lstmtune.conformal import interval_columns
 from lstmtune.data.history_check import check_history
 from lstmtune.data.timeaxis import place
-from lstmtune.features import ForecastFeaturizer, filled_history
+from lstmtune.features import ForecastFeaturizer, filled_history, input_values
 from lstmtune.model import LSTMNet
 from lstmtune.panel_problem import with_index
 from lstmtune.served_history import served_member
@@ -168,8 +168,8 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
             check_history(sub, axis)
         except ValueError as exc:  # duplicates, gaps, unparseable times: name the series
             raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
-        raw = sub[reference.features].to_numpy(dtype=np.float64)
-        try:  # data.missing: filled as in training
+        try:  # pd.NA read as NaN, text refused by input row; data.missing: filled as in training
+            raw = input_values(sub, reference.features, sub.index.to_numpy())
             raw = filled_history(
                 raw, str(spec.get("missing", "")), reference.features, "in the series' row"
             )
