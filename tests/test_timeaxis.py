@@ -543,3 +543,16 @@ def test_cli_run_fills_a_gap_and_the_pyfunc_checks_the_history(tmp_path: Path) -
     missing = f"{history['month'].iloc[6]} … {history['month'].iloc[8]} missing, 3 periods"
     with pytest.raises(Exception, match=missing):
         model.predict(gap)
+
+
+@pytest.mark.parametrize("held", ["period", "object"])
+def test_pandas_periods_are_the_times_they_start_at(held: str) -> None:
+    from lstmtune.data.timeaxis import parse_times
+
+    months = pd.Series(pd.period_range("1959-11", periods=3, freq="M"))
+    if held == "object":
+        months = months.astype(object)
+    rows = np.arange(3)
+    kind, _, keys = parse_times(months, "month", rows=rows, row_word="input row")
+    expected = pd.to_datetime(["1959-11-01", "1959-12-01", "1960-01-01"]).as_unit("ns")
+    assert kind == "datetime" and (keys == expected.to_numpy()).all()

@@ -114,6 +114,19 @@ class Placed:
 # --- parsing -----------------------------------------------------------------------------------
 
 
+def _period_starts(values: pd.Series) -> pd.Series:
+    """pandas periods (``Period('1959-12', 'M')``, a ``period[M]`` column) as the times they
+    start at; anything else as it is."""
+    if isinstance(values.dtype, pd.PeriodDtype):
+        return values.dt.to_timestamp()
+    if values.dtype == object and len(values) and isinstance(values.iloc[0], pd.Period):
+        try:
+            return pd.Series(pd.PeriodIndex(values).to_timestamp(), index=values.index)
+        except (TypeError, ValueError):  # mixed frequencies or other objects: read as text
+            return values
+    return values
+
+
 def parse_times(
     values: pd.Series,
     column: str,
@@ -127,6 +140,7 @@ def parse_times(
     ``freq``: the frequency the times are known to have (a model's, a user's ``data.freq``),
     which decides the day order of dates written ``D/M/Y`` that read both ways; ``style``: how
     a model's axis was written, which decides whether integers are date digits."""
+    values = _period_starts(values)
     if pd.api.types.is_datetime64_any_dtype(values):
         keys = pd.DatetimeIndex(values).as_unit("ns")
         _refuse(keys.isna(), values, column, rows, row_word)
