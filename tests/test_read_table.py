@@ -83,3 +83,19 @@ def test_old_mac_line_ends_bracketed_headers_and_a_gzipped_tsv_are_read(tmp_path
         )
     )
     assert list(read_table(str(tsv)).frame.columns) == ["month, start", "passengers"]
+
+
+def test_id_columns_keep_apart_ids_that_read_as_one_number(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("case,x\n1,0.5\n001,0.7\n2,0.1\n")
+    frame = read_table(str(path), ids=("case",)).frame
+    assert list(frame["case"]) == ["1", "001", "2"]  # two sequences, as written
+    assert read_table(str(path)).frame["case"].tolist() == [1, 1, 2]  # not an id: a number
+    path.write_text("case,x\n1,0.5\n10,0.7\n2,0.1\n")
+    same = read_table(str(path), ids=("case",)).frame["case"]
+    assert same.dtype == "int64" and same.tolist() == [1, 10, 2]  # as pandas reads them
+    path.write_text("case,x\na,0.5\n,0.7\n")
+    assert read_table(str(path), ids=("case", "nope")).frame["case"].isna().tolist() == [
+        False,
+        True,
+    ]

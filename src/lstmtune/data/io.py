@@ -114,7 +114,7 @@ def _header(text: str, sep: str) -> list[str]:
     return [c.strip() for c in next(csv.reader([_first_line(text)], delimiter=sep), [])]
 
 
-def _parse(uri: str, data: bytes, kind: str) -> pd.DataFrame:
+def _parse(uri: str, data: bytes, kind: str, ids: tuple[str, ...] = ()) -> pd.DataFrame:
     if kind == "parquet":
         return pd.read_parquet(io.BytesIO(data))
     text = _text(uri, data)
@@ -125,12 +125,30 @@ def _parse(uri: str, data: bytes, kind: str) -> pd.DataFrame:
         raise UserError(f"{uri}: column '{twice}' appears twice in the header; rename one")
     # rows of only separators at the end (a spreadsheet's) are not data
     text = re.sub(rf"(?:[\r\n]+[{re.escape(sep)} \t]*)+$", "\n", text)
-    return pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+    frame = pd.read_csv(
+        io.StringIO(text), sep=sep, skipinitialspace=True, dtype=dict.fromkeys(ids, str)
+    )
+    for c in ids:
+        if c in frame.columns:
+            frame[c] = _ids_as_read(frame[c])
+    return frame
 
 
-def read_table(uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = None) -> RawTable:
+def _ids_as_read(ids: pd.Series) -> pd.Series:
+    """An id column read as text, as numbers where that keeps every id apart (as pandas would
+    have read it); as text where numbers would join two ids ('001' and '1')."""
+    numbers = pd.to_numeric(ids, errors="coerce")
+    if numbers.isna().sum() > ids.isna().sum():
+        return ids
+    return numbers if numbers.nunique() == ids.nunique() else ids
+
+
+def read_table(
+    uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = None, ids: tuple[str, ...] = ()
+) -> RawTable:
     """Read and parse a table; every failure is a one-line :class:`UserError` naming ``uri``.
-    A gzip-compressed file (``.csv.gz``) is read as what it holds."""
+    A gzip-compressed file (``.csv.gz``) is read as what it holds; the CSV columns ``ids`` are
+    read as text."""
     data = read_bytes(uri, s3_endpoint_url=s3_endpoint_url)
     if not data.strip():
         raise UserError(f"{uri}: file is empty")
@@ -142,7 +160,7 @@ def read_table(uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = Non
             raise UserError(f"{uri}: a damaged gzip file ({exc})") from None
     kind = _detect_format(uri.removesuffix(".gz"), data, fmt)
     try:
-        frame = _parse(uri, data, kind)
+        frame = _parse(uri, data, kind, ids)
     except UserError:
         raise
     except UnicodeDecodeError:

@@ -39,7 +39,13 @@ FORMAT_VERSION = 1
 
 def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
     assert cfg.data.path is not None
-    table = read_table(cfg.data.path, fmt=cfg.data.format, s3_endpoint_url=cfg.data.s3_endpoint_url)
+    ids = (cfg.data.sequence_column,) if cfg.data.task == "classify" else ()
+    table = read_table(
+        cfg.data.path,
+        fmt=cfg.data.format,
+        s3_endpoint_url=cfg.data.s3_endpoint_url,
+        ids=tuple(c for c in ids if c is not None),
+    )
     return table.frame, table.source, table.sha256
 
 
