@@ -173,3 +173,28 @@ def test_the_summary_says_why_a_one_class_classifier_is_not_champion(
     # a classifier that tells the classes apart keeps the gate's best baseline
     ev.details["predicted_classes"] = 2
     assert gate_for_classifier(ev, ("1nn_dtw", 0.9), metric) == ("1nn_dtw", 0.9)
+
+
+def test_a_test_split_of_few_sequences_or_one_class_is_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every test figure and the champion decision rest on the test split: one of fewer than ten
+    sequences, or of one class, gets a one-line warning (a 1/1 figure is not evidence)."""
+    from lstmtune.final_classify import evaluate_classify, few_test_sequences
+    from lstmtune.model import build_model
+
+    one = few_test_sequences(np.array([1]))
+    assert one is not None and "holds 1 sequence(s) of one class" in one
+    assert "champion decision rest on it alone" in one
+    same = few_test_sequences(np.zeros(40, dtype=np.int64))
+    assert same is not None and "40 sequence(s) of one class" in same
+    assert few_test_sequences(np.arange(10) % 2) is None
+    _without_aeon(monkeypatch)
+    problem = _problem(tmp_path)
+    n = len(problem.tensors("test"))
+    assert n < 10
+    model = build_model(problem.n_features, problem.n_outputs, {"units": 4}, zero_head=True)
+    meta = {"task": "classify", "majority_class": problem.classes[0], "columns": {"label": "y"}}
+    evaluate_classify(problem, model, meta, seed=0)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "test split holds" in ln]
+    assert len(lines) == 1 and f"holds {n} sequence(s) of 2 classes" in lines[0]

@@ -28,19 +28,22 @@ def test_a_negligible_share_trains_one_network() -> None:
 def test_a_perfect_minirocket_record_skips_the_kfold_of_the_published_training(
     tmp_path: Path,
 ) -> None:
-    """No mix holds the held-out sequences better than a leave-one-out cross-entropy of zero, so
-    the k trainings are not run and the trial's record stands; any other record runs them."""
+    """MiniRocket right on every held-out sequence (by its leave-one-out accuracy; a fit from
+    before the Laplace bound: a cross-entropy of zero): the k trainings are not run and the
+    trial's record stands; a record with a mistake runs them."""
     problem = _problem(tmp_path)
     n = len(problem.tensors("train", "val"))
     trainer = FinalTrainer(classify_config(tmp_path), PARAMS, 20, 4, CPU)
     member = rocket_member(problem, 0)
     trial, evidence = [0.5] * n, (0.5, n, "k-fold cross-validation")
-    perfect = dataclasses.replace(member, losses=[0.0] * n)
+    perfect = dataclasses.replace(member, losses=[0.0] * n, fit={"loo_accuracy": 0.95})
     assert stacking_record(problem, trainer, trial, evidence, perfect) == (trial, evidence)
+    right = dataclasses.replace(member, losses=[0.1] * n, fit={"loo_accuracy": 1.0})
+    assert stacking_record(problem, trainer, trial, evidence, right) == (trial, evidence)
     # a trial without a per-sequence record (Katib's) gets the k-fold record all the same
     record, measured = stacking_record(problem, trainer, None, evidence, perfect)
     assert record is not None and measured[1:] == (n, RECORD_BY)
-    unsure = dataclasses.replace(member, losses=[0.1] * n)
+    unsure = dataclasses.replace(member, losses=[0.1] * n, fit={"loo_accuracy": 0.95})
     record, measured = stacking_record(problem, trainer, trial, evidence, unsure)
     assert record != trial and measured[1:] == (n, RECORD_BY)
 

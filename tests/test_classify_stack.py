@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lstmtune.classify_combine import _description
-from lstmtune.classify_stack import aligned, stacking_evidence, stacking_shares
+from lstmtune.classify_stack import aligned, record_floor, stacking_evidence, stacking_shares
 from lstmtune.combine import describe
 from lstmtune.data.prepare import prepare
 from lstmtune.final_classify import class_proba, fit_ensemble
@@ -29,26 +29,45 @@ def test_complementary_sides_get_both_and_the_mix_beats_each() -> None:
     both get a share (exp(-n x cross-entropy) would give nearly all to the lower mean)."""
     net = _ce(np.array([0.99] * 6 + [0.2] * 4))
     rocket = _ce(np.array([0.5] * 6 + [0.95] * 4))
-    w_net, w_rocket, mix = stacking_shares(net, rocket)
+    w_net, w_rocket, mix = stacking_shares(net, rocket, classes=2)
     assert 0.2 < w_net < 0.9 and w_net + w_rocket == pytest.approx(1.0)
     assert mix < min(net.mean(), rocket.mean())
     grid = np.linspace(0, 1, 101)
-    direct = [-np.log(w * np.exp(-net) + (1 - w) * np.exp(-rocket)).mean() for w in grid]
-    assert mix == pytest.approx(min(direct))
+    cap = np.log(12 / 11)  # 10 sequences of 2 classes support p <= 11/12
+    a, b = np.maximum(net, cap), np.maximum(rocket, cap)
+    direct = [-np.log(w * np.exp(-a) + (1 - w) * np.exp(-b)).mean() for w in grid]
+    best = grid[int(np.argmin(direct))]
+    assert w_net == pytest.approx(best)
+    plain = -np.log(best * np.exp(-net) + (1 - best) * np.exp(-rocket)).mean()
+    assert mix == pytest.approx(plain)  # the published mix's plain held-out cross-entropy
 
 
 def test_a_side_better_on_every_sequence_takes_everything() -> None:
     net = _ce(np.array([0.9, 0.95, 0.8, 0.99]))
     rocket = _ce(np.array([0.6, 0.7, 0.5, 0.9]))
-    assert stacking_shares(net, rocket)[:2] == (1.0, 0.0)
-    assert stacking_shares(rocket, net)[:2] == (0.0, 1.0)
+    assert stacking_shares(net, rocket, classes=2)[:2] == (1.0, 0.0)
+    assert stacking_shares(rocket, net, classes=2)[:2] == (0.0, 1.0)
+
+
+def test_a_record_surer_than_its_sequences_support_takes_no_share_from_that() -> None:
+    """20 sequences support p <= 21/22 (Laplace): a side right and certain on every one
+    (cross-entropy 0) no longer takes everything from a side right and 0.96 sure on every one;
+    a real mistake of the other side still decides."""
+    perfect, sure = np.zeros(20), _ce(np.full(20, 0.96))
+    assert record_floor(20, 2) == pytest.approx(np.log(22 / 21))
+    assert stacking_shares(perfect, sure, classes=2)[:2] == (0.5, 0.5)
+    assert stacking_shares(sure, perfect, classes=2)[:2] == (0.5, 0.5)
+    wrong = sure.copy()
+    wrong[0] = _ce(np.array([0.1]))[0]
+    assert stacking_shares(perfect, wrong, classes=2)[:2] == (1.0, 0.0)
 
 
 def test_equal_sides_share_half_and_half() -> None:
     same = _ce(np.array([0.7, 0.8, 0.9]))
-    assert stacking_shares(same, same)[:2] == (0.5, 0.5)
+    assert stacking_shares(same, same, classes=3)[:2] == (0.5, 0.5)
     perfect = np.zeros(4)  # both right and certain everywhere (BasicMotions' MiniRocket)
-    ev = stacking_evidence(perfect, perfect, "k-fold", stacking_shares(perfect, perfect)[2])
+    mix = stacking_shares(perfect, perfect, classes=4)[2]
+    ev = stacking_evidence(perfect, perfect, "k-fold", mix)
     assert all(math.copysign(1.0, ev[k]) == 1.0 for k in ("network_ce", "rocket_ce", "mix_ce"))
 
 
@@ -73,7 +92,7 @@ def test_with_a_held_out_record_the_shares_are_stacked(tmp_path: Path) -> None:
     loo = np.asarray(fit["loo_log_losses"])
     assert loo.mean() == pytest.approx(fit["loo_log_loss"], abs=1e-4)
     record = [0.05 if i % 2 else 3.0 for i in range(len(data))]  # right on half, wrong on half
-    expected = stacking_shares(np.asarray(record), loo)
+    expected = stacking_shares(np.asarray(record), loo, classes=len(problem.classes))
     combined, combination = with_new_rocket(
         final, problem, seed=0, network=(1.5, len(data), "k-fold"), oof=record
     )
@@ -93,10 +112,14 @@ def test_with_a_held_out_record_the_shares_are_stacked(tmp_path: Path) -> None:
     )
     assert fallback["rule"] == "evidence"
     sure = [0.0] * len(data)  # the networks right and certain on every held-out sequence
+    cap = record_floor(len(data), len(problem.classes))
+    sure_rocket = np.minimum(loo, cap)  # MiniRocket as sure as the n sequences support: a tie
+    ties = stacking_shares(np.asarray(sure), sure_rocket, classes=len(problem.classes))
+    assert ties[:2] == (0.5, 0.5)  # ... shares nearest to half
     _, tie = with_new_rocket(final, problem, seed=0, network=(0.0, len(data), "k-fold"), oof=sure)
-    assert loo.max() == 0.0  # MiniRocket too (unequal lengths padded with zeros): a tie ...
-    assert tie["weights"] == {"network": 0.5, "minirocket": 0.5}  # ... shares nearest to half
-    assert stacking_shares(np.zeros(len(data)), loo + 0.1)[:2] == (1.0, 0.0)  # else all theirs
+    assert tie["weights"]["network"] >= 0.5  # no more than MiniRocket's own record gives them
+    worse = loo + 0.1 + cap
+    assert stacking_shares(np.zeros(len(data)), worse, classes=2)[:2] == (1.0, 0.0)
     alone = _description((1.0, 0.0), 1, tie["evidence"])  # the line of networks taking all
     assert "MiniRocket got almost no weight: the classifier is the networks'" in alone
 

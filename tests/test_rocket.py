@@ -29,7 +29,14 @@ from lstmtune.final_classify import (
     fit_ensemble,
 )
 from lstmtune.rocket import RocketNet, pad_to
-from lstmtune.rocket_fit import ALPHAS, fit_rocket, loo_temperature
+from lstmtune.rocket_fit import (
+    ALPHAS,
+    TEMPERATURES,
+    fit_rocket,
+    laplace_share,
+    loo_log_losses,
+    loo_temperature,
+)
 from lstmtune.serving import WEIGHTS, Predictor, save_model_dir
 from tests.test_classify_ensemble import (
     PARAMS,
@@ -131,7 +138,11 @@ def test_the_scores_are_the_ridge_classifiers_times_the_loo_temperature() -> Non
     with torch.no_grad():
         logits = net(x).double().numpy()
     d = ridge.decision_function(feats / scale)
-    assert np.allclose(logits, np.stack([-d, d], axis=1) * fit["temperature"], atol=1e-3)
+    k, floor = fit["temperature"], fit["floor"]
+    assert floor == pytest.approx(2 / 32, abs=1e-6)  # Laplace: K / (n + K)
+    raw = torch.softmax(torch.from_numpy(np.stack([-d, d], axis=1) * k), dim=1).numpy()
+    served = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    assert np.allclose(served, (1 - floor) * raw + floor / 2, atol=1e-5)
     assert fit["alpha"] == ridge.alpha_ and fit["features"] == 9996
     assert fit["loo_accuracy"] >= 0.9  # the two frequencies are easy
     assert np.array_equal(class_proba(net, _set(x, y)).argmax(axis=1), ridge.predict(feats / scale))
@@ -153,7 +164,39 @@ def test_the_temperature_minimises_the_cross_entropy() -> None:
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         assert -logp[np.arange(4), y].mean() >= ce - 1e-9
     k_right, _ = loo_temperature(scores[:3], y[:3])
-    assert k_right > 10  # all right: confident (the cross-entropy reaches 0 in float64)
+    assert k_right > 10  # all right, no prior: confident (the cross-entropy reaches 0 in float64)
+
+
+def test_a_perfect_leave_one_out_record_does_not_become_certainty() -> None:
+    """20 sequences all right by leave-one-out: the plain cross-entropy falls to 0 at the grid's
+    largest temperature (every served probability 0 or 1, a test mistake at 1e-45). With the
+    Laplace prior the temperature is finite, the record's mean probability of the true class is
+    about (n + 1) / (n + K), and no served probability goes beyond [1 / (n + K), (n + 1) / (n +
+    K)]; the ranking of the classes is unchanged."""
+    rng = np.random.default_rng(0)
+    margin = rng.uniform(0.3, 1.2, 20)
+    y = np.arange(20) % 2
+    d = np.where(y == 1, margin, -margin)
+    scores = np.stack([-d, d], axis=1)
+    assert loo_temperature(scores, y)[0] > 50  # the old choice: where it reaches 0 in float64
+    share = laplace_share(20, 2)
+    assert share == pytest.approx(2 / 22)
+    k, ce = loo_temperature(scores, y, share)
+    assert k < 10 and ce > 0.01
+    assert 0.85 < np.exp(-loo_log_losses(scores, y, k)).mean() < 21 / 22 + 0.01
+    x, yy = _waves(20, 50, 1, seed=3)
+    net, fit = fit_rocket(x, None, yy, 2, seed=0)
+    assert fit["floor"] == pytest.approx(share) and fit["temperature"] < TEMPERATURES[-1]
+    with torch.no_grad():
+        far = torch.cat([x, 50 * x])  # far beyond the training scores too
+        p = torch.softmax(net(far), dim=1).numpy()
+    assert p.min() >= 1 / 22 - 1e-6 and p.max() <= 21 / 22 + 1e-6
+    before = RocketNet({k: v for k, v in net.spec.items() if k != "floor"})  # registered before
+    before.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        plain, served = torch.softmax(before(x), dim=1), torch.softmax(net(x), dim=1)
+    assert torch.equal(plain.argmax(dim=1), served.argmax(dim=1))
+    assert torch.allclose(served, (1 - share) * plain + share / 2, atol=1e-6)
 
 
 def test_a_class_missing_from_training_is_refused() -> None:
@@ -221,11 +264,13 @@ def test_the_published_classifier_averages_networks_and_minirocket(tmp_path: Pat
 def test_the_shares_follow_the_out_of_sample_cross_entropy() -> None:
     """exp(-n * cross-entropy): ArrowHead's figures (36 sequences, networks 0.486 by 5-fold,
     MiniRocket 0.344 by leave-one-out) give MiniRocket nearly everything; Chinatown's (20,
-    0.0047 against 0.078) the networks about four fifths; equal without a figure."""
-    net, rocket = evidence_weights(0.486, 0.344, 36)
+    0.0047 against 0.078) the networks about two thirds: 20 sequences support no mean below
+    log(22 / 21), so 0.0047 counts as that; equal without a figure."""
+    net, rocket = evidence_weights(0.486, 0.344, 36, classes=3)
     assert rocket > 0.99 and net + rocket == pytest.approx(1.0)
     net, rocket = evidence_weights(0.0047, 0.078, 20)
-    assert net == pytest.approx(1 / (1 + np.exp(-20 * (0.078 - 0.0047))))
+    assert net == pytest.approx(1 / (1 + np.exp(-20 * (0.078 - np.log(22 / 21)))))
+    assert evidence_weights(0.0, 0.01, 20) == (0.5, 0.5)  # both below the bound: no collapse
     assert evidence_weights(None, 0.3, 10) == evidence_weights(float("nan"), 0.3, 10) == (0.5, 0.5)
     assert evidence_weights(5.0, 0.0, 300) == (0.0, 1.0)  # underflow: a clean zero share
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lstmtune.classify_stack import aligned, stacking_evidence, stacking_shares
+from lstmtune.classify_stack import aligned, record_floor, stacking_evidence, stacking_shares
 from lstmtune.config import RunConfig
 from lstmtune.ensemble import EnsembleNet
 from lstmtune.final_classify import FinalClassifier, class_proba
@@ -58,12 +58,17 @@ def network_evidence(
     return float(value), len(problem.tensors("val")), "the validation split"
 
 
-def evidence_weights(network_ce: float | None, rocket_ce: float, n: int) -> tuple[float, float]:
-    """``(network share, MiniRocket share)``: proportional to ``exp(-n * cross-entropy)``; equal
-    when the networks' figure is missing or not finite."""
+def evidence_weights(
+    network_ce: float | None, rocket_ce: float, n: int, *, classes: int = 2
+) -> tuple[float, float]:
+    """``(network share, MiniRocket share)``: proportional to ``exp(-n * cross-entropy)``, each
+    mean read as at least what ``n`` sequences of ``classes`` support
+    (:func:`~lstmtune.classify_stack.record_floor`: two figures below it are equal); equal when
+    the networks' figure is missing or not finite."""
     if network_ce is None or not math.isfinite(network_ce):
         return 0.5, 0.5
-    a, b = -n * float(network_ce), -n * float(rocket_ce)
+    floor = record_floor(n, classes)
+    a, b = -n * max(float(network_ce), floor), -n * max(float(rocket_ce), floor)
     top = max(a, b)
     wn, wr = math.exp(a - top), math.exp(b - top)
     return wn / (wn + wr), wr / (wn + wr)
@@ -103,13 +108,14 @@ def _shares(
     rocket: dict[str, Any],
     rocket_losses: list[float],
     n_val: int,
+    classes: int,
 ) -> tuple[tuple[float, float], dict[str, Any], str]:
     """``(shares, evidence, rule)``: stacking where the networks' record of held-out sequences'
     cross-entropies lines up with MiniRocket's (:mod:`lstmtune.classify_stack`), else
     :func:`evidence_weights` of their mean (equal without one)."""
     pair = aligned(oof, rocket_losses, n_val) if network is not None else None
     if network is not None and pair is not None:
-        w_net, w_rocket, mix = stacking_shares(*pair)
+        w_net, w_rocket, mix = stacking_shares(*pair, classes=classes)
         return (w_net, w_rocket), stacking_evidence(*pair, network[2], mix), "stacking"
     ce, n, by = network if network is not None else (None, len(rocket_losses), "")
     known = float(ce) if ce is not None and math.isfinite(ce) else None
@@ -120,7 +126,7 @@ def _shares(
         "n": int(n),
     }
     return (
-        evidence_weights(ce, rocket["loo_log_loss"], n),
+        evidence_weights(ce, rocket["loo_log_loss"], n, classes=classes),
         evidence,
         ("equal" if known is None else "evidence"),
     )
@@ -160,7 +166,8 @@ def rocket_shares(
     set, else the winning trial's validation split) lines up with MiniRocket's leave-one-out
     ones, else :func:`evidence_weights` of ``network`` = ``(cross-entropy, sequences it was
     measured on, how)``."""
-    return _shares(network, oof, member.fit, member.losses, len(problem.tensors("val")))
+    n_val, classes = len(problem.tensors("val")), len(problem.classes)
+    return _shares(network, oof, member.fit, member.losses, n_val, classes)
 
 
 def with_rocket(

@@ -7,14 +7,15 @@ small set takes up to minutes, and the published classifier holds :data:`~lstmtu
 AUTO_ENSEMBLE` of them beside the k trainings of the networks' record. Where the shares give the
 networks less than :data:`NEGLIGIBLE_SHARE` (and ``evaluate.ensemble`` is ``auto``), one network
 is trained instead of the ensemble (its weight is that share: what it adds to a prediction is
-below a hundredth). Where MiniRocket's leave-one-out cross-entropy is zero (below
-:data:`PERFECT_CE`), no mix can hold the held-out sequences better, so the k-fold of the
-published training is not run where the winning trial kept its own per-sequence record (Optuna;
-Katib keeps none): that record stands for the networks, and the stacked shares go to MiniRocket
-unless it is perfect too. On UCR's Coffee (28 training sequences, 286 steps, 20 trials), where
-MiniRocket's record is perfect, the two took the retrain step from 560 s (five networks and five
-k-fold trainings) to 61 s and the whole run from 1011 s to 530 s, the published classifier's
-test accuracy 1.0 either way.
+below a hundredth). Where MiniRocket's leave-one-out record is perfect - every held-out
+sequence classified right (or, from a fit before the Laplace bound of
+:func:`lstmtune.rocket_fit.laplace_share`, a cross-entropy below :data:`PERFECT_CE`) - the k-fold
+of the published training could only refine how sure the mix is of sequences it already gets
+right, so it is not run where the winning trial kept its own per-sequence record (Optuna; Katib
+keeps none): that record stands for the networks in the stacking. On UCR's Coffee (28
+training sequences, 286 steps, 20 trials), where MiniRocket's record is perfect, the two took
+the retrain step from 560 s (five networks and five k-fold trainings) to 61 s and the whole run
+from 1011 s to 530 s, the published classifier's test accuracy 1.0 either way.
 """
 
 from __future__ import annotations
@@ -106,12 +107,14 @@ def stacking_record(
     if not small_set(problem):
         return oof, evidence
     losses = member.losses if member is not None else []
-    perfect = bool(losses) and sum(losses) / len(losses) < PERFECT_CE
+    right = member is not None and member.fit.get("loo_accuracy") == 1.0
+    perfect = bool(losses) and (right or sum(losses) / len(losses) < PERFECT_CE)
     if perfect and aligned(oof, losses, len(problem.tensors("val"))) is not None:
         emit(
             "info",
-            "k-fold of the published training skipped: MiniRocket's leave-one-out"
-            " cross-entropy is 0, which no mix can improve on",
+            "k-fold of the published training skipped: MiniRocket's leave-one-out record"
+            f" classifies all {len(losses)} sequences right; the winning trial's record"
+            " stands for the networks",
         )
         return oof, evidence
     started = time.perf_counter()

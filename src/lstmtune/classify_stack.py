@@ -13,10 +13,19 @@ is the one with the lowest on a grid (stacking of predictive distributions, Yao 
 AutoGluon's weighted ensemble of out-of-fold predictions). Unlike ``exp(-n * cross-entropy)``
 weights, which hand (nearly) everything to the side with the lower mean even where the other is
 right on different sequences, a mix that is better than both sides gets both.
+
+Neither record counts beyond what its ``n`` held-out sequences support: each sequence's
+probability of its class is read as at most ``(n + 1) / (n + K)`` (:func:`record_floor`:
+Laplace's rule of succession, the bound MiniRocket's served probabilities keep,
+:func:`lstmtune.rocket_fit.laplace_share`). Otherwise a side sure and right on every sequence
+(cross-entropy 0: a perfect leave-one-out record, or networks at 0.0002) took the whole share
+from one that is right on every sequence too, only less sure - and the networks' unbounded
+probabilities would beat MiniRocket's bounded ones wherever both are right.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -44,17 +53,32 @@ def aligned(
     return None
 
 
-def stacking_shares(network: np.ndarray, rocket: np.ndarray) -> tuple[float, float, float]:
+def record_floor(n: int, classes: int) -> float:
+    """``log((n + K) / (n + 1))``: the least cross-entropy a record of ``n`` held-out sequences
+    of ``K`` classes supports for one sequence (Laplace's rule of succession)."""
+    return math.log((n + classes) / (n + 1)) if n > 0 and classes > 1 else 0.0
+
+
+def stacking_shares(
+    network: np.ndarray, rocket: np.ndarray, *, classes: int
+) -> tuple[float, float, float]:
     """``(network share, MiniRocket share, the mix's mean cross-entropy)``: the share on a 0.01
-    grid whose mix has the lowest held-out cross-entropy; of equal ones, the nearest to half."""
+    grid whose mix has the lowest held-out cross-entropy, each side's per-sequence cross-entropy
+    read as at least :func:`record_floor`; of equal ones, the nearest to half. The mix's figure
+    is its plain held-out cross-entropy at that share."""
     w = np.linspace(0.0, 1.0, GRID_STEPS + 1)[:, None]
-    p = w * np.exp(-network)[None, :] + (1.0 - w) * np.exp(-rocket)[None, :]
-    ce = -np.log(np.maximum(p, 1e-300)).mean(axis=1)
+    floor = record_floor(len(network), classes)
+    ce = _mix_ce(w, np.maximum(network, floor), np.maximum(rocket, floor))
     best = float(ce.min())
     ties = np.flatnonzero(ce <= best + 1e-12)
     i = int(ties[np.argmin(np.abs(w[ties, 0] - 0.5))])
     share = float(w[i, 0])
-    return share, 1.0 - share, float(ce[i])
+    return share, 1.0 - share, float(_mix_ce(w[i : i + 1], network, rocket)[0])
+
+
+def _mix_ce(w: np.ndarray, network: np.ndarray, rocket: np.ndarray) -> np.ndarray:
+    p = w * np.exp(-network)[None, :] + (1.0 - w) * np.exp(-rocket)[None, :]
+    return np.asarray(-np.log(np.maximum(p, 1e-300)).mean(axis=1), dtype=np.float64)
 
 
 def stacking_evidence(

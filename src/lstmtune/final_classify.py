@@ -121,6 +121,25 @@ def gate_for_classifier(
     return base
 
 
+#: a sequence classification's test split with fewer sequences than this gets a warning
+FIRM_TEST_SEQUENCES = 10
+
+
+def few_test_sequences(true: np.ndarray) -> str | None:
+    """A warning where the test split holds fewer than :data:`FIRM_TEST_SEQUENCES` sequences or
+    sequences of one class only (every test figure, and the champion decision, rest on them),
+    or None."""
+    n, present = len(true), len(np.unique(true))
+    if n >= FIRM_TEST_SEQUENCES and present > 1:
+        return None
+    few = f"{n} sequence(s)" + (" of one class" if present == 1 else f" of {present} classes")
+    return (
+        f"warning: the test split holds {few}: the test figures and the champion decision rest"
+        f" on {'it' if n == 1 else 'them'} alone (more test sequences, by data.test_size or"
+        " data.split_column, give firmer ones)"
+    )
+
+
 def evaluate_classify(
     problem: ClassifyProblem,
     model: nn.Module,
@@ -143,6 +162,8 @@ def evaluate_classify(
     if meta["task"] == "classify":  # 1-NN DTW and MiniRocket (aeon) on the same test split
         from lstmtune.classify_baselines import classify_classical_baselines, one_class_baseline
 
+        if few := few_test_sequences(true):
+            emit("warning", few)
         baselines["one_class"] = one_class_baseline(true, n_classes)
         classical, failures, seconds = classify_classical_baselines(problem, seed=seed)
         baselines.update(classical)

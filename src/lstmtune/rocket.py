@@ -25,6 +25,7 @@ test accuracy on the unequal-length sets was PLAID 0.888 -> 0.940, PickupGesture
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 from typing import Any
 
@@ -160,7 +161,9 @@ def chunk_rows(channels: int, steps: int) -> int:
 
 class RocketNet(nn.Module):
     """MiniRocket features -> the ridge classifier's scores x ``temperature``: logits ``[B,
-    classes]`` of ``[B, T, C]`` sequences (``lengths``: their valid steps)."""
+    classes]`` of ``[B, T, C]`` sequences (``lengths``: their valid steps). With a ``floor``
+    (:func:`lstmtune.rocket_fit.laplace_share`) the logits are the log of ``(1 - floor) *
+    softmax + floor / classes``: no probability below ``floor / classes``."""
 
     biases: torch.Tensor
     weight: torch.Tensor
@@ -202,4 +205,9 @@ class RocketNet(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             scores = self.features(x, lengths) @ self.weight.T + self.bias
         out: torch.Tensor = scores * float(self.spec["temperature"])
-        return out
+        floor = float(self.spec.get("floor", 0.0))  # a version fitted before: none
+        if floor <= 0:
+            return out
+        # log((1 - floor) * softmax + floor / K): a probability no n cases can go beyond
+        uniform = torch.full_like(out, math.log(floor / out.shape[1]))
+        return torch.logaddexp(torch.log_softmax(out, dim=1) + math.log1p(-floor), uniform)

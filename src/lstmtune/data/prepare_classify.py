@@ -76,10 +76,11 @@ def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) 
     codes = pd.factorize(frame[seq_col])[0]
     keys, bad = order_keys(frame[cfg.time_column], codes)
     if bad is not None:
+        value = frame[cfg.time_column].iloc[bad]  # text quoted, numbers plain (nan, not np.float64)
+        shown = repr(value) if isinstance(value, str) else str(value)
         raise UserError(
             f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order "
-            f"value {frame[cfg.time_column].iloc[bad]!r} at data row {bad + 1} (numbers or "
-            "dates are read)"
+            f"value {shown} at data row {bad + 1} (numbers or dates are read)"
         )
     order: np.ndarray = np.lexsort((keys, codes))
     same = np.flatnonzero(
@@ -214,6 +215,16 @@ def single_sequence_classes(assign: dict[str, str], seq_labels: pd.Series) -> li
     return sorted(str(c) for c in learnt.index[learnt.to_numpy() == 1])
 
 
+def majority_class(assign: dict[str, str], seq_labels: pd.Series, classes: list[str]) -> str:
+    """The class with the most sequences in train+val (what the published model and the
+    classical baselines are fitted on); of classes with equally many, the first in the sorted
+    class list, whatever order the rows came in."""
+    fitted = seq_labels[[s for s, v in assign.items() if v != "test"]].value_counts()
+    counts = {str(c): int(n) for c, n in fitted.items()}
+    top = max(counts.values())
+    return next(str(c) for c in classes if counts.get(str(c), 0) == top)
+
+
 def _classify_meta(
     frame: pd.DataFrame,
     clean: pd.DataFrame,
@@ -228,7 +239,6 @@ def _classify_meta(
 ) -> dict[str, Any]:
     seq_col, label_col = columns
     lengths = clean.groupby(seq_col, sort=False).size()
-    train_counts = seq_labels[[s for s, v in assign.items() if v == "train"]].value_counts()
     return {
         "task": "classify",
         "columns": {
@@ -242,7 +252,7 @@ def _classify_meta(
         "classes": classes,
         "val_only_classes": val_only_classes(assign, seq_labels),
         "single_sequence_classes": single_sequence_classes(assign, seq_labels),
-        "majority_class": str(train_counts.idxmax()),
+        "majority_class": majority_class(assign, seq_labels, classes),
         "scaler": {"none": scaler_stats(parts["train"], features)},
         "splits": {name: {"sequences": counts[name], "rows": len(parts[name])} for name in SPLITS},
         "max_sequence_length": int(lengths.max()),
