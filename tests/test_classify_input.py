@@ -147,18 +147,8 @@ def test_an_order_column_of_day_first_dates_orders_as_its_numbers(
 
 
 def test_the_published_classifier_orders_day_first_dates_as_in_training(tmp_path: Path) -> None:
-    from lstmtune.model import build_model
-    from lstmtune.serving import Predictor
-
     frame = make_classify_frame(n_per_class=6)
-    _, meta = _prepare(frame, tmp_path)
-    f = ClassifyFeaturizer.from_meta(meta)
-    params = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
-    torch.manual_seed(0)
-    model = build_model(f.n_features, 2, params, zero_head=False)
-    spec = {"task": "classify", "featurizer": f.to_dict(), "n_features": f.n_features}
-    spec |= {"n_outputs": 2, "params": params, "zero_head": False}
-    predictor = Predictor(spec, model.state_dict())
+    predictor = _classifier(tmp_path)  # trained on the same frame
     by_number = predictor.predict(frame.drop(columns="y")).set_index("seq")
     dated = _day_first(frame).drop(columns="y")
     by_date = predictor.predict(dated).set_index("seq").loc[by_number.index]
