@@ -148,6 +148,8 @@ def test_text_pipeline_end_to_end_with_raw_strings(
     )
     summary = run_local(cfg, display="quiet")
     assert summary["task"] == "text" and set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
+    page = Path(summary["report"]).read_text()  # the confusion matrix counts texts
+    assert re.search(r"Confusion matrix \(test, \d+ texts\)", page)
     mlflow.set_tracking_uri(summary["tracking_uri"])
     model = mlflow.pyfunc.load_model(summary["model_version_uri"])
     out = model.predict(
