@@ -83,3 +83,40 @@ def test_the_tag_reads_day_first_dates_as_the_whole_column_does(tmp_path: Path) 
     assert str(days[101].date()) == "2020-02-10"
     later, later_meta = _airline(tmp_path, **keys, **{"data.test_size": 21, "data.val_size": 18})
     assert overlap(later, later_meta, tag) == 3  # type: ignore[arg-type]
+
+
+class _TwoClasses(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    """A champion that answers neg / pos, whatever it is sent."""
+
+    def predict(self, context: object, model_input: pd.DataFrame) -> pd.DataFrame:
+        n = len(model_input)
+        return pd.DataFrame({"label": ["neg"] * n, "proba_neg": [0.9] * n, "proba_pos": [0.1] * n})
+
+
+def test_a_champion_of_other_classes_is_named_in_a_warning_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow.models import infer_signature
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    sent = pd.DataFrame({"review": ["fine film"]})
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_TwoClasses(),
+            signature=infer_signature(sent, _TwoClasses().predict(None, sent)),
+            registered_model_name="m",
+        )
+    client = mlflow.MlflowClient(uri)
+    version = str(info.registered_model_version)
+    client.set_model_version_tag("m", version, "task", "text")
+    client.set_registered_model_alias("m", "champion", version)
+    cfg = load_config(
+        None, {"mlflow.tracking_uri": uri, "mlflow.model_name": "m", "output_dir": str(tmp_path)}
+    ).resolved()
+    meta = {"task": "text", "classes": ["neg", "neutral", "pos"]}
+    assert champion_score(cfg, {}, meta, None) == (None, version)
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "champion v" in x]
+    assert "champion classes neg, pos differ from neg, neutral, pos" in line
+    assert "proba_neg, proba_neutral, proba_pos from a new @champion" in line

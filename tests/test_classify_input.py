@@ -265,3 +265,11 @@ def test_the_majority_class_counts_train_and_val_and_breaks_ties_by_class_order(
     assign = {"a": "train", "b": "train", "c": "train", "d": "val", "e": "test"}
     assert majority_class(assign, labels, ["x", "y"]) == "x"  # a tie of two: the first class
     assert majority_class({**assign, "d": "test"}, labels, ["x", "y"]) == "y"
+
+
+def test_labels_are_classes_without_the_spaces_around_them(tmp_path: Path) -> None:
+    frame = make_classify_frame(n_per_class=6)
+    spaced = frame["seq"].isin(["wave-1", "ramp-2"])  # 'wave ' and ' ramp' in a few rows only
+    frame.loc[spaced, "y"] = frame.loc[spaced, "y"].map({"wave": "wave ", "ramp": "ramp  "})
+    _, meta = _prepare(frame.astype({"y": object}), tmp_path)
+    assert meta["classes"] == ["ramp", "wave"]  # not 'ramp  ' and 'wave ' beside them

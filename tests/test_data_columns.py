@@ -71,6 +71,9 @@ def test_the_first_column_with_a_missing_value_is_named_with_its_data_row() -> N
 
 def test_class_names_are_sorted_and_one_class_is_refused() -> None:
     assert class_names(pd.Series(["b", "a", "b"]), "lab", "f.csv") == ["a", "b"]
+    numbers = pd.Series(["10", "2", "1", "-1", "2.5"])  # as numbers: proba_1, proba_2, proba_10
+    assert class_names(numbers, "lab", "f.csv") == ["-1", "1", "2", "2.5", "10"]
+    assert class_names(pd.Series(["10", "2", "x"]), "lab", "f.csv") == ["10", "2", "x"]
     message = "f.csv: column 'lab' (data.label) has a single class 'a'; classification needs"
     with pytest.raises(UserError, match=re.escape(message)):
         class_names(pd.Series(["a", "a"]), "lab", "f.csv")

@@ -729,6 +729,11 @@ def test_classify_sequences_of_one_step_rejected(tmp_path: Path, make_cfg) -> No
     path = write_csv(frame[frame["t"] == 0], tmp_path / "c.csv")
     with pytest.raises(UserError, match=r"column 'seq' \(data.sequence_column\) has one row"):
         prepare(make_cfg(path, **CLASSIFY))
+    one = frame[frame["t"] == 0][["seq", "y"]]  # wide: a column per step
+    wide = one.assign(**{f"t{i}": np.arange(len(one)) * 0.1 + i for i in range(8)})
+    path = write_csv(wide, tmp_path / "wide.csv")
+    with pytest.raises(UserError, match=r"a wide file, .* 8 columns here, write it long"):
+        prepare(make_cfg(path, **{**CLASSIFY, "data__time_column": None}))
 
 
 def test_classify_single_class_rejected(tmp_path: Path, make_cfg) -> None:

@@ -194,8 +194,8 @@ def test_classification_report_has_a_confusion_matrix(
     _png_size(out / "plots" / "confusion_matrix.png")
     dataset, model = find_run_artifacts(out, summary)
     assert dataset is not None and model is not None
-    classes, matrix = confusion_matrix(dataset, model)
-    assert classes == ["ramp", "wave"]
+    classes, matrix, counted = confusion_matrix(dataset, model)
+    assert classes == ["ramp", "wave"] and counted == "sequences"
     assert int(matrix.sum()) == json.loads((model / "evaluation.json").read_text())["n_test"]
     assert float(matrix.trace() / matrix.sum()) == pytest.approx(
         summary["test_metrics"]["accuracy"]

@@ -148,6 +148,8 @@ def test_text_pipeline_end_to_end_with_raw_strings(
     )
     summary = run_local(cfg, display="quiet")
     assert summary["task"] == "text" and set(summary["test_metrics"]) == {"accuracy", "macro_f1"}
+    page = Path(summary["report"]).read_text()  # the confusion matrix counts texts
+    assert re.search(r"Confusion matrix \(test, \d+ texts\)", page)
     mlflow.set_tracking_uri(summary["tracking_uri"])
     model = mlflow.pyfunc.load_model(summary["model_version_uri"])
     out = model.predict(
@@ -165,6 +167,8 @@ def test_text_pipeline_end_to_end_with_raw_strings(
     assert len(out) == 3 and out[["proba_neg", "proba_pos"]].sum(axis=1).round(5).eq(1).all()
     numbers = model.predict(pd.DataFrame({"review": [1234, 5678]}))  # a string signature refused
     assert len(numbers) == 2
+    picked = model.predict(pd.DataFrame({"review": ["brilliant", "tedious"]}, index=[9, 4]))
+    assert list(picked.index) == [9, 4]  # MLflow keeps the index the model gives: joinable
 
 
 def test_the_published_text_model_answers_in_the_label_types_and_refuses_what_training_does(
@@ -195,3 +199,9 @@ def test_the_published_text_model_answers_in_the_label_types_and_refuses_what_tr
         predictor.predict(pd.DataFrame({"review": []}))
     with pytest.raises(ValueError, match="'review' has an empty text at input row 2"):
         predictor.predict(pd.DataFrame({"review": ["fine", "   "]}))
+    with pytest.raises(ValueError, match="'review' has a missing text at input row 3"):
+        predictor.predict(pd.DataFrame({"review": ["fine", "good", None]}))
+    picked = pd.DataFrame({"review": ["a great film", "dull", "fine"]}, index=[7, 3, 11])
+    served = predictor.predict(picked)  # a filtered frame's rows: joinable by index
+    assert list(served.index) == [7, 3, 11]
+    assert picked.join(served)["label"].notna().all()

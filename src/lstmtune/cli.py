@@ -7,6 +7,8 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
 import traceback
 from collections.abc import Sequence
@@ -190,7 +192,6 @@ def _cluster_command(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Run optuna-dashboard or the MLflow UI in the foreground on the run's storage."""
     import os
-    import subprocess
     from pathlib import Path
 
     from lstmtune.config import load_config
@@ -239,10 +240,28 @@ def _serve(args: argparse.Namespace) -> int:
         else ""
     )
     print(f"{args.command}{hint}: http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+    server = subprocess.Popen(command, env=os.environ.copy())
     try:
-        return subprocess.call(command, env=os.environ.copy())
+        return server.wait()
     except KeyboardInterrupt:
-        return 0
+        return wind_down(server)
+
+
+def wind_down(server: subprocess.Popen[bytes], grace: float = 10.0) -> int:
+    """After a Ctrl-C: let the server shut down its own workers (a terminal's Ctrl-C reached it
+    too; else it is sent one), then stop it. Killing it at once, as ``subprocess.call`` does,
+    left the MLflow UI's job runner and its workers running without a parent."""
+    for step in (None, signal.SIGINT, signal.SIGTERM):
+        if step is not None:
+            server.send_signal(step)
+        try:
+            server.wait(timeout=grace)
+            return 0
+        except subprocess.TimeoutExpired:
+            continue
+    server.kill()
+    server.wait()
+    return 0
 
 
 def _katib_experiment(args: argparse.Namespace) -> int:

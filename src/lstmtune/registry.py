@@ -146,6 +146,8 @@ def champion_score(
                 f"its consumers will get step_1 … step_{meta['horizon']} from a new @champion"
             )
         model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+        if meta["task"] != "forecast":
+            same_classes(model.metadata.get_output_schema(), meta["classes"])
         lookback = int(tags["lookback"]) if meta["task"] == "forecast" else None
         score = score_on_test(model.predict, parts, meta, featurizer, lookback)
     except Exception as exc:  # an incompatible or broken champion cannot block a new version
@@ -157,6 +159,20 @@ def champion_score(
         return None, str(version.version)
     _say_overlap(parts, meta, str(version.version), tags.get(TAG))
     return score, str(version.version)
+
+
+def same_classes(schema: Any, classes: list[Any]) -> None:
+    """Refuse (ValueError) a champion whose ``proba_<class>`` outputs name other classes: it can
+    never predict the new ones, and its consumers would get other columns from a new version."""
+    names = schema.input_names() if schema is not None else []
+    had = [str(n)[len("proba_") :] for n in names if str(n).startswith("proba_")]
+    now = [str(c) for c in classes]
+    if had and had != now:
+        columns = ", ".join(f"proba_{c}" for c in now)
+        raise ValueError(
+            f"champion classes {', '.join(had)} differ from {', '.join(now)}: its consumers"
+            f" will get {columns} from a new @champion"
+        )
 
 
 def _say_overlap(

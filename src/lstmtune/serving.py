@@ -109,8 +109,11 @@ class Predictor:
         texts = frame[f.text_column]
         if texts.empty:
             raise ValueError("input has no rows")
-        if texts.isna().any():
-            raise ValueError(f"input column {f.text_column!r} has missing texts")
+        missing = np.flatnonzero(texts.isna().to_numpy())
+        if len(missing):
+            raise ValueError(
+                f"input column {f.text_column!r} has a missing text at input row {missing[0] + 1}"
+            )
         blank = np.flatnonzero((texts.astype(str).str.strip() == "").to_numpy())
         if len(blank):  # refused in training too: nothing to read
             raise ValueError(
@@ -122,7 +125,7 @@ class Predictor:
                 self.model(torch.from_numpy(ids), torch.from_numpy(lengths)), dim=1
             ).numpy()
         labels = typed_labels([f.classes[i] for i in proba.argmax(axis=1)], f.label_kind)
-        out = pd.DataFrame({"label": labels})
+        out = pd.DataFrame({"label": labels}, index=frame.index)  # one row per text: joinable
         for i, c in enumerate(f.classes):
             out[f"proba_{c}"] = proba[:, i].astype(np.float64)
         return out

@@ -62,8 +62,12 @@ def refuse_missing(frame: pd.DataFrame, columns: list[str], source: str) -> None
 
 
 def class_names(labels: pd.Series, label_col: str, source: str) -> list[str]:
-    """The sorted class names of the (string) labels; at least two."""
-    classes = sorted(labels.unique().tolist())
+    """The class names of the (string) labels, sorted as numbers where all are numbers (1, 2,
+    10: the ``proba_<class>`` columns in that order), else as text; at least two."""
+    classes = sorted(str(c) for c in labels.unique().tolist())
+    numbers = pd.to_numeric(pd.Series(classes), errors="coerce")
+    if numbers.notna().all():
+        classes = [c for _, c in sorted(zip(numbers.tolist(), classes, strict=True))]
     if len(classes) < 2:
         raise UserError(
             f"{source}: column '{label_col}' (data.label) has a single class {classes[0]!r}; "

@@ -98,7 +98,7 @@ def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) 
 
 def _check_one_label(frame: pd.DataFrame, seq_ids: pd.Series, label_col: str, source: str) -> None:
     labels_per_seq = frame.groupby(seq_ids, sort=False)[label_col].agg(
-        lambda s: s.astype(str).nunique()
+        lambda s: s.astype(str).str.strip().nunique()
     )
     if (labels_per_seq > 1).any():
         bad = labels_per_seq[labels_per_seq > 1].index[0]
@@ -129,7 +129,8 @@ def _sequence_table(
     for c in features:
         fill_missing(clean[c].to_numpy(dtype=np.float64), c, source, "error", rows)
     _check_one_label(frame, clean[seq_col], label_col, source)
-    clean[label_col] = frame[label_col].astype(str).to_numpy()
+    # 'a ' is the class 'a' (a CSV's leading spaces are dropped in reading already)
+    clean[label_col] = frame[label_col].astype(str).str.strip().to_numpy()
     if cfg.time_column is not None:
         clean.insert(1, cfg.time_column, frame[cfg.time_column].to_numpy())
     return clean
@@ -170,8 +171,8 @@ def _stratified_splits(
     n_val = split_size(cfg.val_size, n_seq, "val_size")
     if n_test + n_val >= n_seq:
         raise UserError(
-            f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size} and "
-            f"data.test_size={cfg.test_size}"
+            f"{source}: {n_seq} sequences are too few for data.val_size={cfg.val_size:g} and "
+            f"data.test_size={cfg.test_size:g}"
         )
     ids = list(seq_labels.index)
     test_ids = set(stratified_pick(ids, seq_labels, n_test, rng))
@@ -280,6 +281,12 @@ def prepare_classify(
         raise UserError(
             f"{source}: every sequence of column '{seq_col}' (data.sequence_column) has one row;"
             " sequence classification needs sequences of two or more time steps"
+            + (
+                f" (a wide file, one row per sequence and a column per step: {len(features)}"
+                " columns here, write it long, one row per step: pandas' melt)"
+                if len(features) > 2
+                else ""
+            )
         )
     seq_labels = clean.groupby(seq_col, sort=False)[label_col].first()
     classes = class_names(seq_labels, label_col, source)

@@ -14,9 +14,10 @@ from lstmtune.plots.figures import mpl
 
 def confusion_matrix(
     prepared_dir: str | Path, model_dir: str | Path
-) -> tuple[list[str], np.ndarray]:
-    """Class names and the test-split confusion matrix ``[true, predicted]`` of the final model,
-    through the serving :class:`~lstmtune.serving.Predictor`."""
+) -> tuple[list[str], np.ndarray, str]:
+    """Class names, the test-split confusion matrix ``[true, predicted]`` of the final model
+    (through the serving :class:`~lstmtune.serving.Predictor`) and what it counts (``texts``,
+    ``sequences``)."""
     from lstmtune.data.prepare import read_prepared
     from lstmtune.features import ClassifyFeaturizer
     from lstmtune.serving import Predictor
@@ -32,7 +33,7 @@ def confusion_matrix(
         m = np.zeros((len(classes), len(classes)), dtype=np.int64)
         for t, p in zip(parts["test"][label].astype(str), out["label"].astype(str), strict=True):
             m[idx[t], idx[p]] += 1
-        return classes, m
+        return classes, m, "texts"
     if not isinstance(f, ClassifyFeaturizer):
         raise SkipPlot("not a classification model")
     label = str(meta["columns"]["label"])
@@ -46,13 +47,13 @@ def confusion_matrix(
     matrix = np.zeros((len(f.classes), len(f.classes)), dtype=np.int64)
     for t, p in zip(truth, predicted, strict=True):
         matrix[index[t], index[p]] += 1
-    return list(f.classes), matrix
+    return list(f.classes), matrix, "sequences"
 
 
 def confusion_figures(prepared_dir: str | Path, model_dir: str | Path) -> tuple[Any, Any, str]:
     import plotly.graph_objects as go  # type: ignore[import-untyped]
 
-    classes, m = confusion_matrix(prepared_dir, model_dir)
+    classes, m, counted = confusion_matrix(prepared_dir, model_dir)
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     text = [
         [f"{m[i, j]}<br>{share[i, j]:.0%}" for j in range(len(classes))]
@@ -73,7 +74,7 @@ def confusion_figures(prepared_dir: str | Path, model_dir: str | Path) -> tuple[
         )
     )
     fig.update_layout(
-        title=f"Confusion matrix (test, {int(m.sum())} sequences)",
+        title=f"Confusion matrix (test, {int(m.sum())} {counted})",
         xaxis_title="predicted",
         yaxis_title="true",
         yaxis_autorange="reversed",
@@ -99,6 +100,6 @@ def confusion_figures(prepared_dir: str | Path, model_dir: str | Path) -> tuple[
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"Confusion matrix (test, {int(m.sum())} sequences)")
+    ax.set_title(f"Confusion matrix (test, {int(m.sum())} {counted})")
     mfig.colorbar(im, ax=ax, label="row share")
     return fig, mfig, ""
