@@ -243,8 +243,9 @@ class EvaluateConfig(_Strict):
         "classical",
         description=(
             "baselines a new version must beat to become @champion: classical (forecast:"
-            " AutoARIMA, AutoETS; and the naive ones) or naive (persistence, seasonal naive;"
-            " majority class)"
+            " AutoARIMA, AutoETS; sequence classification: 1-NN DTW, MiniRocket; text: TF-IDF +"
+            " logistic regression; and the naive ones) or naive (persistence, seasonal naive;"
+            " majority class, one class)"
         ),
     )
     combine: bool = Field(

@@ -2,7 +2,8 @@
 
 Baselines come in two sets, the promotion *gate* (``evaluate.gate``) names the one a new version
 must beat: ``naive`` (persistence, seasonal naive; majority class) or ``classical`` (the models a
-practitioner fits first — AutoARIMA and AutoETS for forecasting — plus the naive ones, which only
+practitioner fits first — AutoARIMA and AutoETS for forecasting, 1-NN DTW and MiniRocket for
+sequence classification, TF-IDF + logistic regression for text — plus the naive ones, which only
 decide when every classical fit failed). A task registers its classical baseline names in
 :data:`CLASSICAL_BASELINES`; every other baseline name is naive.
 """
@@ -159,7 +160,7 @@ GATES = ("classical", "naive")
 CLASSICAL_BASELINES: dict[str, frozenset[str]] = {
     "forecast": frozenset({"auto_arima", "auto_ets"}),
     "classify": frozenset({"1nn_dtw", "1nn_dtw_w10", "minirocket"}),  # classify_baselines
-    "text": frozenset(),
+    "text": frozenset({"tfidf_logreg"}),  # text_baselines
 }
 
 

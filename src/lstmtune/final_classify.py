@@ -4,8 +4,9 @@
 * :func:`fit_ensemble`: ``evaluate.ensemble`` such networks with consecutive seeds, published as
   one :class:`~lstmtune.ensemble.EnsembleNet` that averages their class probabilities.
 * (:mod:`lstmtune.classify_combine` averages those networks with MiniRocket.)
-* :func:`evaluate_classify`: metrics, confusion matrix, and the majority-class, one-class, 1-NN
-  DTW and MiniRocket baselines on the same test split.
+* :func:`evaluate_classify`: metrics, confusion matrix, and the majority-class, one-class and
+  classical baselines (1-NN DTW and MiniRocket; text: TF-IDF + logistic regression) on the same
+  test split.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lstmtune.classify_baselines import one_class_baseline
 from lstmtune.ensemble import EnsembleNet, member_entry
 from lstmtune.evaluate import TestEvaluation, classify_baselines, classify_metrics
 from lstmtune.progress import emit
@@ -140,6 +142,21 @@ def few_test_sequences(true: np.ndarray) -> str | None:
     )
 
 
+def classical_baselines(
+    problem: ClassifyProblem, seed: int
+) -> tuple[dict[str, dict[str, float]], dict[str, str], dict[str, float]]:
+    """The classical baselines on the same test split: TF-IDF + logistic regression for text
+    (scikit-learn), 1-NN DTW and MiniRocket (aeon) for sequences; ``(metrics, failures ->
+    reason, seconds)`` by name."""
+    if isinstance(problem, TextProblem):
+        from lstmtune.text_baselines import text_classical_baselines
+
+        return text_classical_baselines(problem, seed=seed)
+    from lstmtune.classify_baselines import classify_classical_baselines
+
+    return classify_classical_baselines(problem, seed=seed)
+
+
 def evaluate_classify(
     problem: ClassifyProblem,
     model: nn.Module,
@@ -147,9 +164,9 @@ def evaluate_classify(
     seed: int,
     final: FinalClassifier | None = None,
 ) -> TestEvaluation:
-    """Test metrics of the classifier and of its baselines (classical ones for sequence
-    classification; text gets the majority class only); ``final``: how it was trained (the
-    ensemble entries of the spec and of evaluation.json)."""
+    """Test metrics of the classifier and of its baselines (majority class, one class and the
+    classical ones: :func:`classical_baselines`); ``final``: how it was trained (the ensemble
+    entries of the spec and of evaluation.json)."""
     test = problem.tensors("test")
     proba = class_proba(model, test)
     true = test.y.cpu().numpy()
@@ -157,18 +174,13 @@ def evaluate_classify(
     n_classes = len(classes)
     predicted = proba.argmax(axis=1)
     baselines = classify_baselines(true, classes.index(meta["majority_class"]), n_classes)
-    failures: dict[str, str] = {}
-    seconds: dict[str, float] = {}
-    if meta["task"] == "classify":  # 1-NN DTW and MiniRocket (aeon) on the same test split
-        from lstmtune.classify_baselines import classify_classical_baselines, one_class_baseline
-
-        if few := few_test_sequences(true):
-            emit("warning", few)
-        baselines["one_class"] = one_class_baseline(true, n_classes)
-        classical, failures, seconds = classify_classical_baselines(problem, seed=seed)
-        baselines.update(classical)
-        for name, reason in failures.items():
-            emit("warning", f"warning: baseline {name} skipped: {reason}")
+    if meta["task"] == "classify" and (few := few_test_sequences(true)):
+        emit("warning", few)
+    baselines["one_class"] = one_class_baseline(true, n_classes)
+    classical, failures, seconds = classical_baselines(problem, seed)
+    baselines.update(classical)
+    for name, reason in failures.items():
+        emit("warning", f"warning: baseline {name} skipped: {reason}")
     featurizer = problem.text_featurizer if isinstance(problem, TextProblem) else problem.featurizer
     spec_ensemble, details = ensemble_entries(final)
     details["predicted_classes"] = len(np.unique(predicted))

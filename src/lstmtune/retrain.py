@@ -218,7 +218,7 @@ def train_best_step(
             ev = evaluate_classify(problem, model, meta, seed=cfg.train.seed, final=final)
     metric = primary_metric(meta)
     base = gate_baseline(meta["task"], ev.baselines, metric, cfg.evaluate.gate)
-    if meta["task"] == "classify":  # one class predicted for everything: held to one_class
+    if meta["task"] in ("classify", "text"):  # one class predicted for all: held to one_class
         from lstmtune.final_classify import gate_for_classifier
 
         base = gate_for_classifier(ev, base, metric)

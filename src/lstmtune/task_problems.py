@@ -255,11 +255,17 @@ class TextProblem(ClassifyProblem):
     def classes(self) -> list[str]:
         return self.text_featurizer.classes
 
-    def tensors(self, *splits: str) -> TensorSet:
+    def texts(self, *splits: str) -> tuple[list[str], np.ndarray]:
+        """The raw texts of ``splits`` (in order) and their class indices, as the network reads
+        them (:meth:`tensors` encodes these texts)."""
         frame = pd.concat([self.parts[s] for s in splits], ignore_index=True)
-        ids, lengths = self.text_featurizer.encode(frame[self.text_featurizer.text_column].tolist())
         index = {c: i for i, c in enumerate(self.text_featurizer.classes)}
         y = np.asarray([index[str(v)] for v in frame[self.label]], dtype=np.int64)
+        return [str(t) for t in frame[self.text_featurizer.text_column]], y
+
+    def tensors(self, *splits: str) -> TensorSet:
+        texts, y = self.texts(*splits)
+        ids, lengths = self.text_featurizer.encode(texts)
         return TensorSet(
             torch.from_numpy(ids), torch.from_numpy(y), None, torch.from_numpy(lengths)
         )

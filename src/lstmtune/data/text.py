@@ -254,16 +254,15 @@ class TextFeaturizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
+    def tokens(self, text: object) -> list[str]:
+        """The tokens of ``text`` the network reads (``data.text.max_length`` of them at most),
+        before the vocabulary maps them to ids."""
+        tokens = tokenize(str(text), lowercase=self.lowercase)
+        return tokens[: self.max_length] if self.max_length else tokens
+
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         unk = self.index[UNK]
-        seqs = []
-        for t in texts:
-            ids = [
-                self.index.get(tok, unk) for tok in tokenize(str(t), lowercase=self.lowercase)
-            ] or [unk]
-            if self.max_length:
-                ids = ids[: self.max_length]
-            seqs.append(ids)
+        seqs = [[self.index.get(tok, unk) for tok in self.tokens(t)] or [unk] for t in texts]
         lengths = np.asarray([len(s) for s in seqs], dtype=np.int64)
         padded = np.zeros((len(seqs), int(lengths.max()) if len(seqs) else 1), dtype=np.int64)
         for i, s in enumerate(seqs):
