@@ -205,3 +205,21 @@ def test_the_published_text_model_answers_in_the_label_types_and_refuses_what_tr
     served = predictor.predict(picked)  # a filtered frame's rows: joinable by index
     assert list(served.index) == [7, 3, 11]
     assert picked.join(served)["label"].notna().all()
+
+
+def test_a_class_of_one_text_is_warned_of_and_the_majority_counts_train_and_val(
+    tmp_path: Path,
+) -> None:
+    from lstmtune.steps import _single_sequence_warning
+
+    frame = make_text_frame(n_per_class=10)
+    frame.loc[0, "sentiment"] = "meh"  # one text of its own class
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    parts, meta = prepare(load_config(None, keys).resolved())
+    assert meta["single_sequence_classes"] == ["meh"]
+    fitted = pd.concat([parts["train"], parts["val"]])["sentiment"].value_counts()
+    assert meta["majority_class"] == sorted(fitted.index[fitted == fitted.max()])[0]
+    line = _single_sequence_warning(["meh"], "text")
+    assert "have a single text in train+val" in line and "TF-IDF too" in line

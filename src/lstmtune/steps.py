@@ -117,12 +117,15 @@ def _val_only_warning(classes: list[str]) -> str:
     )
 
 
-def _single_sequence_warning(classes: list[str]) -> str:
-    """One line for classes with a single sequence in train+val."""
+def _single_sequence_warning(classes: list[str], task: str) -> str:
+    """One line for classes with a single sequence (text) in train+val."""
+    one, learners = (
+        ("text", "TF-IDF") if task == "text" else ("sequence", "1-NN DTW and MiniRocket")
+    )
     return (
-        f"warning: {_classes(classes)} have a single sequence in train+val: each is learnt from"
-        " one example (by 1-NN DTW and MiniRocket too), so expect test errors on them; add"
-        " sequences of them if you can"
+        f"warning: {_classes(classes)} have a single {one} in train+val: each is learnt from"
+        f" one example (by {learners} too), so expect test errors on them; add {one}s of them"
+        " if you can"
     )
 
 
@@ -178,7 +181,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     if meta.get("val_only_classes"):
         emit("warning", _val_only_warning(meta["val_only_classes"]))
     if meta.get("single_sequence_classes"):
-        emit("warning", _single_sequence_warning(meta["single_sequence_classes"]))
+        emit("warning", _single_sequence_warning(meta["single_sequence_classes"], meta["task"]))
     run_id = tracking.start_parent_run(cfg, meta)
     if cfg.tune.warm_start and cfg.tune.backend == "optuna" and cfg.tune.strategy != "pbt":
         from lstmtune.champion import look_up_champion

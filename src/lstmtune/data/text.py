@@ -63,8 +63,8 @@ def prepare_text(
     assign = _assign_splits(frame, cfg, source, ids, by_id, seed)
     split = pd.Series([assign[s] for s in ids])
     parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}
-    train_counts = _check_splits(parts, label_col, classes, source)
-    meta = _text_meta(cfg, clean, parts, text_col, label_col, classes, train_counts)
+    _check_splits(parts, label_col, classes, source)
+    meta = _text_meta(cfg, clean, parts, text_col, label_col, classes)
     meta["columns"]["label_kind"] = label_kind(frame[label_col])  # served labels typed alike
     return parts, meta
 
@@ -124,8 +124,8 @@ def _assign_splits(
     n_val = split_size(cfg.val_size, len(ids), "val_size")
     if n_test + n_val >= len(ids):
         raise UserError(
-            f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size} and "
-            f"data.test_size={cfg.test_size}"
+            f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size:g} and "
+            f"data.test_size={cfg.test_size:g}"
         )
     test_ids = set(stratified_pick(ids, by_id, n_test, rng))
     rest = [s for s in ids if s not in test_ids]
@@ -158,7 +158,6 @@ def _text_meta(
     text_col: str,
     label_col: str,
     classes: list[str],
-    train_counts: pd.Series,
 ) -> dict[str, Any]:
     """The metadata of a text data set: columns, classes, the train-only vocabulary, the
     tokenizer's settings, split sizes and the longest text in tokens."""
@@ -183,7 +182,7 @@ def _text_meta(
         "task": "text",
         "columns": {"text": text_col, "label": label_col, "features": [text_col], "dtypes": {}},
         "classes": classes,
-        "majority_class": str(train_counts.idxmax()),
+        **_fitted_classes(parts, label_col, classes),
         "vocab": vocab,
         "tokenizer": {
             "lowercase": tcfg.lowercase,
@@ -268,3 +267,19 @@ class TextFeaturizer:
         for i, s in enumerate(seqs):
             padded[i, : len(s)] = s
         return padded, lengths
+
+
+def _fitted_classes(
+    parts: dict[str, pd.DataFrame], label_col: str, classes: list[str]
+) -> dict[str, Any]:
+    """The majority class of train+val (what the model and the baselines are fitted on; of
+    classes with equally many texts, the first in class order) and the classes with one text
+    there (learnt from one example)."""
+    fitted = pd.concat([parts["train"][label_col], parts["val"][label_col]]).astype(str)
+    counts = fitted.value_counts()
+    n = {c: int(counts.get(str(c), 0)) for c in classes}
+    top = max(n.values())
+    return {
+        "majority_class": next(str(c) for c in classes if n[c] == top),
+        "single_sequence_classes": sorted(str(c) for c in classes if n[c] == 1),
+    }
