@@ -136,6 +136,8 @@ def test_an_output_dir_that_cannot_be_made_and_a_bad_config_value_are_named(
         lstmtune.run(frame, config={"train": {"threads": "a"}}, target="y")
     with pytest.raises(lstmtune.UserError, match=r"^settings: train\.threads: "):
         lstmtune.run(frame, config={"train": {"threads": 1}}, train__threads="a", target="y")
+    with pytest.raises(lstmtune.UserError, match=r"^settings: tune\.n_trials: "):
+        lstmtune.run(frame, tune={"n_trials": "x"}, target="y")  # a section as a setting
 
 
 @pytest.mark.slow

@@ -120,3 +120,16 @@ def test_a_champion_of_other_classes_is_named_in_a_warning_line(
     (line,) = [x for x in capsys.readouterr().out.splitlines() if "champion v" in x]
     assert "champion classes neg, pos differ from neg, neutral, pos" in line
     assert "proba_neg, proba_neutral, proba_pos from a new @champion" in line
+
+
+def test_the_same_classes_in_another_order_compare() -> None:
+    from mlflow.models import infer_signature
+
+    from lstmtune.registry import same_classes
+
+    sent = pd.DataFrame({"x": [1.0]})
+    earlier = pd.DataFrame({"label": [1], "proba_1": [0.2], "proba_10": [0.5], "proba_2": [0.3]})
+    schema = infer_signature(sent, earlier).outputs  # a champion that ordered numbers as text
+    same_classes(schema, [1, 2, 10])  # no error: scored by class name
+    with pytest.raises(ValueError, match="champion classes 1, 10, 2 differ from 1, 2"):
+        same_classes(schema, [1, 2])

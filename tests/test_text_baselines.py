@@ -53,10 +53,11 @@ def test_tfidf_logreg_clearly_beats_the_majority_class_and_is_deterministic() ->
 
 
 def test_bigrams_carry_what_unigrams_do_not() -> None:
-    """'not good' is negative and 'good' positive: the bigram decides, no single word does."""
-    train = ["good film", "not good film", "good", "not good"] * 10
+    """Both classes use the same words, in another order: only the bigrams tell them apart (with
+    unigrams alone the two test texts have one feature vector, hence one class)."""
+    train = ["good not bad", "bad not good", "a good not bad film", "a bad not good film"] * 10
     y = np.array([1, 0, 1, 0] * 10)
-    pred = tfidf_logreg_predict(train, y, ["a good one", "a not good one"], tokenize)
+    pred = tfidf_logreg_predict(train, y, ["good not bad here", "bad not good here"], tokenize)
     assert pred.tolist() == [1, 0]
 
 

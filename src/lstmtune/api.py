@@ -156,7 +156,9 @@ def _validate(data: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:  # a key the settings did not set is the config's
-        named = "settings" if error_key(exc) in overrides else "config"
+        key = error_key(exc)
+        mine = any(key == k or key.startswith(f"{k}.") for k in overrides)
+        named = "settings" if mine else "config"
         raise UserError(format_error(named, exc, RunConfig)) from None
 
 

@@ -244,20 +244,22 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         return server.wait()
     except KeyboardInterrupt:
+        print(f"stopping {args.command} (Ctrl-C again to stop it at once)", flush=True)
         return wind_down(server)
 
 
 def wind_down(server: subprocess.Popen[bytes], grace: float = 10.0) -> int:
     """After a Ctrl-C: let the server shut down its own workers (a terminal's Ctrl-C reached it
-    too; else it is sent one), then stop it. Killing it at once, as ``subprocess.call`` does,
-    left the MLflow UI's job runner and its workers running without a parent."""
+    too; else it is sent one), then SIGTERM, then SIGKILL, ``grace`` seconds apart; another
+    Ctrl-C moves on to the next step. Killing it at once, as ``subprocess.call`` does, left the
+    MLflow UI's job runner and its workers running without a parent."""
     for step in (None, signal.SIGINT, signal.SIGTERM):
-        if step is not None:
-            server.send_signal(step)
         try:
+            if step is not None:
+                server.send_signal(step)
             server.wait(timeout=grace)
             return 0
-        except subprocess.TimeoutExpired:
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
             continue
     server.kill()
     server.wait()

@@ -163,11 +163,12 @@ def champion_score(
 
 def same_classes(schema: Any, classes: list[Any]) -> None:
     """Refuse (ValueError) a champion whose ``proba_<class>`` outputs name other classes: it can
-    never predict the new ones, and its consumers would get other columns from a new version."""
+    never predict the new ones, and its consumers would get other columns from a new version.
+    The same classes in another order (numbers ordered as text before 2026-12-04) compare."""
     names = schema.input_names() if schema is not None else []
     had = [str(n)[len("proba_") :] for n in names if str(n).startswith("proba_")]
     now = [str(c) for c in classes]
-    if had and had != now:
+    if had and set(had) != set(now):  # the same classes in another order are scored by name
         columns = ", ".join(f"proba_{c}" for c in now)
         raise ValueError(
             f"champion classes {', '.join(had)} differ from {', '.join(now)}: its consumers"

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 TEXT_CLASSICAL = ("tfidf_logreg",)
 NGRAMS = (1, 2)
 MAX_ITER = 1000
+MAX_FEATURES = 200_000  # unigrams and bigrams kept, by corpus frequency
 
 
 def tfidf_logreg_predict(
@@ -49,6 +50,7 @@ def tfidf_logreg_predict(
         token_pattern=None,
         ngram_range=NGRAMS,
         sublinear_tf=True,
+        max_features=MAX_FEATURES,  # memory bounded on a large corpus: the most frequent terms
     )
     features = vectorizer.fit_transform(train)
     clf = LogisticRegression(max_iter=MAX_ITER, random_state=seed)

@@ -119,7 +119,8 @@ def _period_starts(values: pd.Series) -> pd.Series:
     start at; anything else as it is."""
     if isinstance(values.dtype, pd.PeriodDtype):
         return values.dt.to_timestamp()
-    if values.dtype == object and len(values) and isinstance(values.iloc[0], pd.Period):
+    first = values.dropna().iloc[:1] if values.dtype == object else values.iloc[:0]
+    if len(first) and isinstance(first.iloc[0], pd.Period):
         try:
             return pd.Series(pd.PeriodIndex(values).to_timestamp(), index=values.index)
         except (TypeError, ValueError):  # mixed frequencies or other objects: read as text
