@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -117,3 +118,15 @@ def text_csv(tmp_path: Path) -> str:
     path = tmp_path / "reviews.csv"
     make_text_frame().to_csv(path, index=False)
     return str(path)
+
+
+def block_import(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
+    """Make ``import <package>`` (and its submodules) fail, as on a machine without it."""
+    real_import = builtins.__import__
+
+    def blocked(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == package or name.startswith(f"{package}."):
+            raise ImportError(f"no {package} here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", blocked)

@@ -3,13 +3,13 @@ unequal lengths included; a missing library is reported, never raised."""
 
 from __future__ import annotations
 
-import builtins
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from conftest import block_import
 
 from lstmtune import classify_baselines
 from lstmtune.classify_baselines import (
@@ -77,14 +77,7 @@ def test_dtw_cells_count_each_sequence_at_its_own_length() -> None:
 
 
 def _without_aeon(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def no_aeon(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "aeon" or name.startswith("aeon."):
-            raise ImportError("no aeon here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_aeon)
+    block_import(monkeypatch, "aeon")
 
 
 def test_missing_aeon_is_reported_not_raised(

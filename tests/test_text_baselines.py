@@ -3,7 +3,6 @@ own split and tokens, and the promotion gate it takes part in."""
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import block_import
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
@@ -84,14 +84,7 @@ def test_the_baseline_reads_the_run_s_texts_and_class_indices(tmp_path: Path) ->
 
 
 def _without_sklearn(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def no_sklearn(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "sklearn" or name.startswith("sklearn."):
-            raise ImportError("no sklearn here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    block_import(monkeypatch, "sklearn")
 
 
 def _noise_net(problem: TextProblem) -> torch.nn.Module:
