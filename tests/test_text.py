@@ -223,3 +223,32 @@ def test_a_class_of_one_text_is_warned_of_and_the_majority_counts_train_and_val(
     assert meta["majority_class"] == sorted(fitted.index[fitted == fitted.max()])[0]
     line = _single_sequence_warning(["meh"], "text")
     assert "have a single text in train+val" in line and "TF-IDF too" in line
+
+
+def test_test_texts_that_train_and_val_hold_too_are_counted_and_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lstmtune import steps
+    from lstmtune.data.text import test_texts_seen
+
+    frame = make_text_frame(n_per_class=20)
+    twice = pd.concat(
+        [frame, frame.head(10).assign(review=lambda f: " " + f["review"].str.upper())]
+    )
+    path = tmp_path / "reviews.csv"
+    twice.to_csv(path, index=False)
+    keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    cfg = load_config(None, keys).resolved()
+    parts, meta = prepare(cfg)
+    assert meta["test_texts_seen"] == test_texts_seen(parts, "review") > 0  # spaces, case aside
+    steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "test texts also appear" in x]
+    assert f"{meta['test_texts_seen']} of the {meta['splits']['test']['rows']} test texts" in line
+    clean = tmp_path / "clean.csv"
+    frame.to_csv(clean, index=False)
+    assert (
+        prepare(load_config(None, {**keys, "data.path": str(clean)}).resolved())[1][
+            "test_texts_seen"
+        ]
+        == 0
+    )

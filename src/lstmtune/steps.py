@@ -178,6 +178,13 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
             f"warning: {filled} test value(s) of the target were filled by data.missing "
             f"({cfg.data.missing}); the test metrics and the champion decision leave them out",
         )
+    if seen := meta.get("test_texts_seen"):
+        emit(
+            "warning",
+            f"warning: {seen} of the {meta['splits']['test']['rows']} test texts also appear in"
+            " train+val (duplicates in the file): the test figures and the champion decision"
+            " partly measure texts the model was fitted on; remove the duplicates for honest ones",
+        )
     if meta.get("val_only_classes"):
         emit("warning", _val_only_warning(meta["val_only_classes"]))
     if meta.get("single_sequence_classes"):

@@ -66,7 +66,20 @@ def prepare_text(
     _check_splits(parts, label_col, classes, source)
     meta = _text_meta(cfg, clean, parts, text_col, label_col, classes)
     meta["columns"]["label_kind"] = label_kind(frame[label_col])  # served labels typed alike
+    meta["test_texts_seen"] = test_texts_seen(parts, text_col)
     return parts, meta
+
+
+def test_texts_seen(parts: dict[str, pd.DataFrame], text_col: str) -> int:
+    """How many test texts appear word for word (spaces and case aside) in train+val: the test
+    figures partly measure recall of texts the model was fitted on."""
+    fitted = pd.concat([parts["train"][text_col], parts["val"][text_col]])
+    seen = set(_normalised(fitted))
+    return int(_normalised(parts["test"][text_col]).isin(seen).sum())
+
+
+def _normalised(texts: pd.Series) -> pd.Series:
+    return texts.astype(str).str.strip().str.casefold().str.split().str.join(" ")
 
 
 def _check_columns(frame: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[str, str]:
