@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.data.columns import fill_gaps
-from lstmtune.data.sequence_order import order_keys
+from lstmtune.data.sequence_order import order_keys, sorted_rows
 from lstmtune.errors import TrialInfeasible, UserError
 
 
@@ -359,12 +359,9 @@ class ClassifyFeaturizer:
                     f"input column '{self.time_column}' has an order value "
                     f"{str(times.iloc[bad])!r} that is neither a number nor a date"
                 )
-            order = np.lexsort((keys, codes))
-            same = np.flatnonzero(
-                (codes[order][1:] == codes[order][:-1]) & (keys[order][1:] == keys[order][:-1])
-            )
-            if len(same):
-                a, b = sorted(int(r) for r in order[same[0] : same[0] + 2])
+            order, twice = sorted_rows(codes, keys)
+            if twice is not None:
+                a, b = twice
                 raise ValueError(
                     f"sequence {ids.iloc[a]!r} has the time {str(times.iloc[a])!r} (input column "
                     f"'{self.time_column}') twice, at input rows {a + 1} and {b + 1}; each time "

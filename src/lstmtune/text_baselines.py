@@ -3,12 +3,13 @@
 ``tfidf_logreg``: TF-IDF of word unigrams and bigrams + logistic regression (scikit-learn), the
 baseline a text user tries first. It reads the run's own tokens (the tokenizer of
 :mod:`lstmtune.data.text`: the same lower-casing, pattern and ``data.text.max_length``) of the raw
-texts of train+val (what the published model is trained on), with its own vocabulary of every
-unigram and bigram there, sublinear term frequencies and L2-normalised rows; the classes are the
-network's class indices. Logistic regression: scikit-learn's defaults (L2, ``C=1``, lbfgs,
-multinomial), ``max_iter=1000``, a fixed ``random_state``. It is scored on the test split with
-the network's metrics (:func:`lstmtune.evaluate.classify_metrics`). A fit that fails is reported
-in the failures, never raised.
+texts of train+val (what the published model is trained on), with its own vocabulary of the
+:data:`MAX_FEATURES` most frequent unigrams and bigrams there, sublinear term frequencies and
+L2-normalised rows; the classes are the network's class indices. Logistic regression:
+scikit-learn's defaults (L2, ``C=1``, lbfgs, multinomial), ``max_iter=1000``, a fixed
+``random_state``. It is scored on the test split with the network's metrics
+(:func:`lstmtune.evaluate.classify_metrics`). A fit that fails is reported in the failures,
+never raised.
 """
 
 from __future__ import annotations

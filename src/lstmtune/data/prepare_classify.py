@@ -24,7 +24,7 @@ from lstmtune.data.columns import (
     scaler_stats,
     text_columns,
 )
-from lstmtune.data.sequence_order import order_keys
+from lstmtune.data.sequence_order import order_keys, sorted_rows
 from lstmtune.data.splits import SPLITS, carve_val, split_size, split_values, stratified_pick
 from lstmtune.errors import UserError
 
@@ -82,12 +82,9 @@ def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) 
             f"{source}: column '{cfg.time_column}' (data.time_column) has an unusable order "
             f"value {shown} at data row {bad + 1} (numbers or dates are read)"
         )
-    order: np.ndarray = np.lexsort((keys, codes))
-    same = np.flatnonzero(
-        (codes[order][1:] == codes[order][:-1]) & (keys[order][1:] == keys[order][:-1])
-    )
-    if len(same):
-        a, b = sorted(int(r) for r in order[same[0] : same[0] + 2])
+    order, twice = sorted_rows(codes, keys)
+    if twice is not None:
+        a, b = twice
         raise UserError(
             f"{source}: sequence {str(frame[seq_col].iloc[a])!r} has the time "
             f"{str(frame[cfg.time_column].iloc[a])!r} (data.time_column) twice, at data rows "

@@ -57,3 +57,16 @@ def order_keys(values: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, int | 
         times = times.tz_convert("UTC").tz_localize(None)
     bad = np.flatnonzero(np.asarray(times.isna()))
     return times.to_numpy(dtype="datetime64[ns]"), (int(bad[0]) if len(bad) else None)
+
+
+def sorted_rows(codes: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The rows in sequence (``codes``) and time (``keys``) order, and the first two rows (in
+    row order) of a sequence that share a time, if any."""
+    order: np.ndarray = np.lexsort((keys, codes))
+    same = np.flatnonzero(
+        (codes[order][1:] == codes[order][:-1]) & (keys[order][1:] == keys[order][:-1])
+    )
+    if not len(same):
+        return order, None
+    a, b = sorted(int(r) for r in order[same[0] : same[0] + 2])
+    return order, (a, b)
