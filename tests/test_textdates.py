@@ -227,6 +227,9 @@ def test_year_month_digits_are_months_in_training_and_serving(tmp_path: Path) ->
         ("%m/%d/%y", "1949-01-01", "1960-12-01"),
         ("%B %y", "1995-01-01", "2006-12-01"),  # across 2000: 'January 00' was refused
         ("%b-%y", "2010-01-01", "2021-12-01"),  # 'Jan-10' was read as 10 January, or refused
+        ("%b-%y", "1960-01-01", "1975-12-01"),  # pandas put 60-68 in the 2060s, 69-75 not
+        ("%b-%y", "2020-01-01", "2030-12-01"),  # past today: was 1927-1930 then 2020-2026
+        ("%m/%d/%y", "1990-01-01", "2030-12-01"),
     ],
 )
 def test_two_digit_years_are_read_in_the_past(written: str, first: str, last: str) -> None:

@@ -17,7 +17,8 @@ that goes wrong on public files:
   :mod:`lstmtune.data.wallclock`).
 * **Two-digit years** (``Jan-49``, ``1/31/49``): pandas' pivot puts 49 in 2049 and does not read
   ``Jan-10`` as a month. ``Mon-yy`` is read as a month and a year, and years that land in the
-  future are a century earlier: data to learn from are the past.
+  future are a century earlier (data to learn from are the past), unless the column then spans
+  more years than as written: a file running past today keeps its century.
 """
 
 from __future__ import annotations
@@ -106,9 +107,16 @@ def _two_digit_years(times: pd.DatetimeIndex, text: pd.Series) -> pd.DatetimeInd
 
 
 def _century(times: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Future times a century earlier, unless that spreads the column wider than pandas' pivot
+    reading does: ``Jan-20`` … ``Dec-30`` read today is one decade running past today (a
+    projection), not 1927-1930 joined to 2020-2026 by a 90-year gap."""
     index = pd.DatetimeIndex(times)
     future = index > pd.Timestamp.now(tz=index.tz)
     if not future.any():
         return index
-    shifted = index.where(~future, index - pd.DateOffset(years=100))
-    return pd.DatetimeIndex(shifted)
+    shifted = pd.DatetimeIndex(index.where(~future, index - pd.DateOffset(years=100)))
+    return index if _span(index) < _span(shifted) else shifted
+
+
+def _span(index: pd.DatetimeIndex) -> pd.Timedelta:
+    return pd.Timedelta(index.max() - index.min())
