@@ -159,10 +159,15 @@ def test_the_published_classifier_orders_day_first_dates_as_in_training(tmp_path
 
 
 def _classifier(tmp_path: Path, missing: str = "error") -> Any:
+    _, meta = _prepare(make_classify_frame(n_per_class=6), tmp_path, **{"data.missing": missing})
+    return _published(meta)
+
+
+def _published(meta: dict[str, Any]) -> Any:
+    """The published classifier of the prepared ``meta`` (an untrained network, seeded)."""
     from lstmtune.model import build_model
     from lstmtune.serving import Predictor
 
-    _, meta = _prepare(make_classify_frame(n_per_class=6), tmp_path, **{"data.missing": missing})
     f = ClassifyFeaturizer.from_meta(meta)
     params = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
     torch.manual_seed(0)
@@ -273,3 +278,67 @@ def test_labels_are_classes_without_the_spaces_around_them(tmp_path: Path) -> No
     frame.loc[spaced, "y"] = frame.loc[spaced, "y"].map({"wave": "wave ", "ramp": "ramp  "})
     _, meta = _prepare(frame.astype({"y": object}), tmp_path)
     assert meta["classes"] == ["ramp", "wave"]  # not 'ramp  ' and 'wave ' beside them
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The sequences numbered from 5, as pandas leaves ids it has met as ints and as floats: an
+    object column of ``5`` and ``5.0`` (every other row a float)."""
+    number = pd.factorize(frame["seq"])[0] + 5
+    mixed = [float(n) if i % 2 else int(n) for i, n in enumerate(number)]
+    return frame.assign(seq=pd.Series(mixed, index=frame.index, dtype=object))
+
+
+def test_a_whole_number_float_id_is_the_int_id_in_one_batch(tmp_path: Path) -> None:
+    """Ids ``5`` and ``5.0`` in one batch were two sequences, each scored on half its rows."""
+    predictor = _classifier(tmp_path)
+    sent = make_classify_frame(n_per_class=6).drop(columns="y")
+    by_int = predictor.predict(_numbered(sent).astype({"seq": "int64"}))
+    assert by_int["seq"].tolist() == list(range(5, 17))
+    mixed = predictor.predict(_numbered(sent))
+    floats = predictor.predict(_numbered(sent).astype({"seq": "float64"}))
+    for out in (mixed, floats):
+        assert out["seq"].tolist() == list(range(5, 17))  # one row a sequence, ids as sent
+        pd.testing.assert_frame_equal(out.drop(columns="seq"), by_int.drop(columns="seq"))
+    assert floats["seq"].map(type).eq(float).all()
+    holed = _numbered(sent).astype({"seq": "float64"})
+    holed.loc[holed["seq"] == 6.0, "x1"] = np.nan  # named as training names it: '6', not '6.0'
+    with pytest.raises(ValueError, match=r"missing or infinite value in sequence '6' \("):
+        predictor.predict(holed)
+    one = sent[sent["seq"] == "wave-0"].reset_index(drop=True)
+    text = pd.concat([one.assign(seq=5.0), one.assign(seq="5")], ignore_index=True)
+    with pytest.raises(
+        ValueError,
+        match=rf"^input column 'seq' has the sequence ids 5.0 \(input row 1\) and '5' \(input "
+        rf"row {len(one) + 1}\): different values that read as the same id",
+    ):
+        predictor.predict(text)
+    halves = pd.concat([one.assign(seq=5.5), one.assign(seq=5)], ignore_index=True)
+    assert predictor.predict(halves)["seq"].tolist() == [5.5, 5]  # not whole: another id
+
+
+def test_training_and_the_published_model_read_ids_5_and_5_0_as_one_sequence(
+    tmp_path: Path,
+) -> None:
+    """A Parquet file of the mixed ids (pyarrow stores them as floats) trains on twelve sequences
+    named '5' … '16'; the same frame served is the same twelve sequences under the same names."""
+    frame = _numbered(make_classify_frame(n_per_class=6))
+    path = tmp_path / "seq.parquet"
+    frame.to_parquet(path)
+    overrides = {"data.path": str(path), "output_dir": str(tmp_path / "out"), **KEYS}
+    parts, meta = prepare(load_config(None, overrides).resolved())
+    names = [str(n) for n in range(5, 17)]
+    assert meta["n_sequences"] == 12
+    assert sorted(pd.concat(parts.values())["seq"].unique(), key=int) == names  # not '5.0'
+    predictor = _published(meta)
+    out = predictor.predict(frame.drop(columns="y"))
+    assert out["seq"].tolist() == list(range(5, 17))
+    test = parts["test"]  # the test split as the prepare step wrote it: text ids, '5'
+    scored = predictor.predict(test.drop(columns="y")).set_index("seq")
+    again = out.assign(seq=out["seq"].map(lambda v: str(int(v)))).set_index("seq")
+    pd.testing.assert_frame_equal(scored, again.loc[scored.index])
+    twice = pd.concat([frame, frame.iloc[[2]]], ignore_index=True)
+    twice.to_parquet(path)
+    with pytest.raises(UserError, match=r"sequence '5' has the time '2' \(data.time_column\)"):
+        prepare(load_config(None, overrides).resolved())
+    with pytest.raises(ValueError, match=r"^sequence '5' has the time '2' \(input column 't'\)"):
+        predictor.predict(twice.drop(columns="y"))

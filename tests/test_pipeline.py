@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lstmtune.config import RunConfig
+from lstmtune.config import RunConfig, load_config
 from lstmtune.pipelines import build_pipeline, compile_pipeline
 from lstmtune.runner import PipelineFailed, run_local
 
@@ -98,6 +98,8 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     assert summary.keys() >= SUMMARY_KEYS
     on_disk = json.loads((Path(cfg.output_dir) / "summary.json").read_text())
     assert on_disk["model_version"] == summary["model_version"] == "1"
+    # beside it, the settings the run used (`lstmtune config --output-dir`: test_run_config.py)
+    assert load_config(str(Path(cfg.output_dir) / "run_config.yaml")) == cfg
     assert summary["alias"] == "champion" and summary["beats_baseline"] is True
     assert summary["n_trials_complete"] + summary["n_trials_pruned"] == 3
     assert {"persistence", "seasonal_naive_12"} <= summary["baseline_metrics"].keys()

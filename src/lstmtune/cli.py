@@ -63,15 +63,41 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(json.dumps(RunConfig.model_json_schema(), indent=2))
         return 0
+    if args.command == "config":
+        return _print_config(args)
     cfg = _load(args).resolved()
     if args.command == "run":
         return _run(args, cfg)
-    if args.command == "config":
-        import yaml
-
-        print(yaml.safe_dump(json.loads(cfg.to_json()), sort_keys=False), end="")
-        return 0
     return _debug_step(args, cfg.to_json())
+
+
+def _print_config(args: argparse.Namespace) -> int:
+    """The effective configuration; for ``--output-dir DIR`` without ``--config``, where a run
+    finished in DIR, the configuration that run used (other flags applied to it), and on stderr
+    the file it came from."""
+    from lstmtune.run_config import config_yaml, finished_run_config
+
+    given = {
+        flag: key
+        for flag, (key, _, _) in RUN_FLAGS.items()
+        if key != "output_dir" and getattr(args, key, None) is not None
+    }
+    saved = None
+    if args.config is None and args.output_dir is not None:
+        overrides = {key: getattr(args, key) for key in given.values()}
+        saved = finished_run_config(args.output_dir, overrides)
+    if saved is None:
+        cfg = _load(args).resolved()
+    else:
+        cfg, path = saved[0].resolved(), saved[1]
+        flags = f", with {', '.join(given)} applied" if given else ""
+        print(
+            f"lstmtune: the configuration of the run that finished in {args.output_dir}"
+            f" ({path}){flags}",
+            file=sys.stderr,
+        )
+    print(config_yaml(cfg), end="")
+    return 0
 
 
 def _run(args: argparse.Namespace, cfg: Any) -> int:

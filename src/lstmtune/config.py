@@ -327,7 +327,10 @@ class RunConfig(_Strict):
     cluster: ClusterConfig = ClusterConfig()
     output_dir: str = Field(
         "lstmtune-output",
-        description="summary.json, report.html, plots/, pipeline.log and the default SQLite stores",
+        description=(
+            "summary.json, run_config.yaml (the settings a finished run used), report.html,"
+            " plots/, pipeline.log and the default SQLite stores"
+        ),
     )
 
     def dataset_name(self) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.data.columns import fill_gaps
+from lstmtune.data.sequence_ids import id_text, served_ids
 from lstmtune.data.sequence_order import order_keys, sorted_rows
 from lstmtune.errors import TrialInfeasible, UserError
 
@@ -344,10 +345,11 @@ class ClassifyFeaturizer:
     def sequences(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Sequence ids (first-appearance order), padded ``[N, T, F]`` float32 and lengths
         ``[N]``. Each row needs an id (a missing one is refused, as in training); ids are read as
-        text, so two that differ but read alike (``5`` and ``'5'``) are refused rather than
-        joined into one sequence. A time repeated within a sequence is refused, as in training;
+        text as training reads them (``5.0`` is ``5``: :mod:`lstmtune.data.sequence_ids`), and
+        two that differ but read alike (``5`` and ``'5'``) are refused rather than joined into
+        one sequence. A time repeated within a sequence is refused, as in training;
         messages name rows by their position in ``frame`` (input row 1 is the first)."""
-        ids = self._ids(frame)
+        ids = served_ids(frame, self.sequence_column)
         values = input_values(frame, self.features)
         order = np.arange(len(frame))
         if self.time_column is not None and self.time_column in frame.columns:
@@ -378,32 +380,6 @@ class ClassifyFeaturizer:
         padded[codes, pos] = values
         return [str(u) for u in uniques], padded, lengths.astype(np.int64)
 
-    def _ids(self, frame: pd.DataFrame) -> pd.Series:
-        """The rows' sequence ids as text; a missing id, or two ids that are different values
-        written alike (``5`` and ``'5'``: one sequence as text, two as sent), is refused."""
-        col = self.sequence_column
-        sent = frame[col].reset_index(drop=True)
-        missing = np.flatnonzero(sent.isna().to_numpy())
-        if len(missing):
-            raise ValueError(
-                f"input column '{col}' has a missing value at input row {missing[0] + 1}; "
-                "every row needs its sequence id"
-            )
-        ids = sent.astype(str)
-        by_text = pd.factorize(ids)[0]
-        pairs = pd.DataFrame({"text": by_text, "value": pd.factorize(sent)[0]})
-        alike = pairs.drop_duplicates()
-        twice = alike["text"].duplicated()
-        if twice.any():  # rows of one text with two values: the first of each
-            b = int(alike.index[twice.to_numpy()][0])
-            a = int(alike.index[alike["text"].to_numpy() == by_text[b]][0])
-            raise ValueError(
-                f"input column '{col}' has the sequence ids {sent.iloc[a]!r} (input row "
-                f"{a + 1}) and {sent.iloc[b]!r} (input row {b + 1}): different values that read "
-                "as the same id; send each sequence's id as one type"
-            )
-        return ids
-
     def _filled(self, raw: pd.DataFrame, ids: pd.Series) -> np.ndarray:
         """The channels with each sequence's gaps filled by ``data.missing`` (as in training);
         a value left missing is refused, naming its column and sequence."""
@@ -427,7 +403,7 @@ class ClassifyFeaturizer:
 
     def label_ids(self, frame: pd.DataFrame, label_col: str) -> np.ndarray:
         per_seq = (
-            frame.groupby(frame[self.sequence_column].astype(str), sort=False)[label_col]
+            frame.groupby(id_text(frame[self.sequence_column]), sort=False)[label_col]
             .first()
             .astype(str)
         )

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from lstmtune import prefork
 from lstmtune.config import RunConfig
 from lstmtune.errors import UserError
+from lstmtune.run_config import save_run_config
 from lstmtune.run_display import PROGRESS_PREFIX as PROGRESS_PREFIX
 from lstmtune.run_display import Display as Display
 from lstmtune.run_display import _Tee as _Tee
@@ -99,7 +100,8 @@ def run_local(
     terminal: TextIO | None = None,
     on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Execute the pipeline through kfp.local; returns the summary (also written to summary.json).
+    """Execute the pipeline through kfp.local; returns the summary (also written to summary.json,
+    beside the run's configuration: run_config.yaml).
 
     ``display``: ``bar`` (default on a terminal), ``text`` (default otherwise), ``json`` or
     ``quiet``. ``verbose`` >= 1 also shows every step's own output, >= 2 per-epoch progress.
@@ -154,6 +156,7 @@ def _run_here(
     except _Refused:
         footprint.remove_new()
         raise
+    save_run_config(cfg, out)  # before summary.json: a finished run's two files agree
     return _write_summary(output, started, out, log_path)
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from lstmtune.data.history_check import check_history
+from lstmtune.data.sequence_ids import first_sent
 from lstmtune.data.text import TextFeaturizer
 from lstmtune.ensemble import EnsembleNet, build_ensemble
 from lstmtune.features import (
@@ -182,9 +183,7 @@ class Predictor:
             proba = torch.softmax(
                 self.model(torch.from_numpy(padded), torch.from_numpy(lengths)), dim=1
             ).numpy()
-        sent = dict(
-            zip(frame[f.sequence_column].astype(str), frame[f.sequence_column], strict=True)
-        )
+        sent = first_sent(frame, f.sequence_column)  # the ids answered as they were sent
         labels = f.label_values([f.classes[i] for i in proba.argmax(axis=1)])
         out = pd.DataFrame({f.sequence_column: [sent[i] for i in ids], "label": labels})
         for i, c in enumerate(f.classes):

@@ -24,6 +24,7 @@ from lstmtune.data.columns import (
     scaler_stats,
     text_columns,
 )
+from lstmtune.data.sequence_ids import id_text
 from lstmtune.data.sequence_order import order_keys, sorted_rows
 from lstmtune.data.splits import SPLITS, carve_val, split_size, split_values, stratified_pick
 from lstmtune.errors import UserError
@@ -56,7 +57,7 @@ def _unique_across_splits(frame: pd.DataFrame, cfg: DataConfig, source: str, seq
     if cfg.split_column is None:
         return
     splits = split_values(frame, cfg.split_column, source, np.arange(len(frame)))
-    per_seq = splits.groupby(frame[seq_col].astype(str), sort=False).unique()
+    per_seq = splits.groupby(id_text(frame[seq_col]), sort=False).unique()
     reused = per_seq[per_seq.map(len) > 1]
     if len(reused):
         names = " and ".join(f"'{v}'" for v in reused.iloc[0])
@@ -71,9 +72,9 @@ def _unique_across_splits(frame: pd.DataFrame, cfg: DataConfig, source: str, seq
 def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) -> np.ndarray:
     """Rows grouped by sequence (in order of first appearance), each sequence's rows in the order
     of ``data.time_column`` (numbers or dates) or else as given."""
+    codes = pd.factorize(id_text(frame[seq_col]))[0]  # the sequences _sequence_table makes
     if cfg.time_column is None:
-        return np.argsort(pd.factorize(frame[seq_col])[0], kind="stable")
-    codes = pd.factorize(frame[seq_col])[0]
+        return np.argsort(codes, kind="stable")
     keys, bad = order_keys(frame[cfg.time_column], codes)
     if bad is not None:
         value = frame[cfg.time_column].iloc[bad]  # text quoted, numbers plain (nan, not np.float64)
@@ -86,7 +87,7 @@ def _row_order(frame: pd.DataFrame, cfg: DataConfig, source: str, seq_col: str) 
     if twice is not None:
         a, b = twice
         raise UserError(
-            f"{source}: sequence {str(frame[seq_col].iloc[a])!r} has the time "
+            f"{source}: sequence {id_text(frame[seq_col].iloc[[a]]).iloc[0]!r} has the time "
             f"{str(frame[cfg.time_column].iloc[a])!r} (data.time_column) twice, at data rows "
             f"{a + 1} and {b + 1}; each time of a sequence may appear once"
         )
@@ -115,7 +116,7 @@ def _sequence_table(
 ) -> pd.DataFrame:
     """Sequence id, (time), features and label of every row, missing values filled."""
     seq_col, label_col = columns
-    clean = pd.DataFrame({seq_col: frame[seq_col].astype(str).to_numpy()})
+    clean = pd.DataFrame({seq_col: id_text(frame[seq_col]).to_numpy()})  # 5.0: '5'
     for c in features:
         clean[c] = numeric_column(frame, c, source, rows)
     if cfg.missing != "error":
