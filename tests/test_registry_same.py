@@ -124,12 +124,25 @@ def _published(tmp_path: Path, cfg: RunConfig, parts: Any, meta: Any, seed: int)
     )
 
 
+def _restored_after(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
+    """publish points MLflow's process-wide URIs (and their environment variables) at its
+    registry, as a pipeline step in its own process may: put them back after this test."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    monkeypatch.setattr(registry, "_registry_uri", uri)
+    monkeypatch.setattr(tracking, "_tracking_uri", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+
+
 def test_a_rerun_of_the_same_model_registers_nothing_and_a_changed_one_registers(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lstmtune.data.prepare import prepare
 
     cfg = _cfg(tmp_path, **{"mlflow.model_name": "m"})
+    _restored_after(monkeypatch, str(cfg.mlflow.tracking_uri))
     parts, meta = prepare(cfg)
     first = _published(tmp_path, cfg, parts, meta, seed=0)
     assert (first["model_version"], first["alias"], first["unchanged"]) == ("1", "champion", False)
