@@ -113,18 +113,23 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     assert list(pred.columns)[:1] == ["step_1"] and len(pred) == 5  # intervals after it
     assert pred["step_1"].between(250, 900).all()  # original units, not scaled
 
-    # same output dir + same data: the study resumes (no trial repeated), a second version is
-    # registered
+    # same output dir + same data: the study resumes (no trial repeated), the same seeds retrain
+    # the same weights, and the version that holds them is kept: nothing registered
     again = run_local(cfg)
     assert again["n_trials_reused"] == 3
     assert again["n_trials_complete"] + again["n_trials_pruned"] == 3
-    assert again["model_version"] == "2"
-    assert again["alias"] in ("champion", "challenger")
+    assert again["test_metrics"] == summary["test_metrics"]
+    assert again["unchanged"] is True and again["model_digest"] == summary["model_digest"]
+    assert (again["model_version"], again["alias"]) == ("1", "champion")
+    on_disk = json.loads((Path(cfg.output_dir) / "summary.json").read_text())
+    assert (on_disk["model_version"], on_disk["unchanged"]) == ("1", True)
     # version 1 re-scored through its pyfunc (the series with its times) as it was evaluated
     assert again["previous_champion_metric"] == pytest.approx(summary["test_metrics"]["rmse"])
     client = mlflow.MlflowClient(summary["tracking_uri"])
-    champion = client.get_model_version_by_alias(summary["model_name"], "champion")
-    assert str(champion.version) == ("2" if again["alias"] == "champion" else "1")
+    name = summary["model_name"]
+    assert [str(v.version) for v in client.search_model_versions(f"name='{name}'")] == ["1"]
+    champion = client.get_model_version_by_alias(name, "champion")
+    assert str(champion.version) == "1" and champion.tags["model_digest"] == again["model_digest"]
     assert champion.tags["task"] == "forecast" and champion.tags["horizon"] == "1"
     assert champion.tags["target"] == "passengers" and int(champion.tags["lookback"]) >= 12
     assert champion.tags["trained_through"] == "datetime:1959-02-01T00:00:00.000000000"

@@ -1,7 +1,8 @@
 """Publish to the MLflow model registry: score the current ``champion`` on the new test split,
 register the model directory as a new version (logged by :mod:`lstmtune.registry_model`), tag it,
 and move ``champion`` to it only when it beats that champion and the gate's baselines (else
-``challenger``); the run summary.
+``challenger``); the run summary. A run whose model the newest version already holds (a rerun
+on unchanged data) registers nothing (:mod:`lstmtune.registry_same`).
 
 The input example and champion score of a model of many series are in
 :mod:`lstmtune.registry_panel`."""
@@ -28,7 +29,9 @@ from lstmtune.forecast_members import history_rows
 from lstmtune.kept_forecasts import without_forecasts
 from lstmtune.progress import emit
 from lstmtune.registry_model import MODEL_CODE as MODEL_CODE  # re-exported
-from lstmtune.registry_model import log_version, model_signature
+from lstmtune.registry_model import log_version, model_signature, pip_requirements
+from lstmtune.registry_same import TAG as DIGEST_TAG
+from lstmtune.registry_same import keep, kept_version, model_digest, newest_version
 from lstmtune.serving import Predictor
 
 
@@ -305,7 +308,8 @@ def publish(
 ) -> dict[str, Any]:
     """Register the model of ``model_dir`` from the parent run (once), tag it, move ``champion``
     to it when it beats the current champion (on this test split) and the gate's baselines, else
-    set ``challenger``; the run summary."""
+    set ``challenger``; the run summary. When the newest version already holds this model (the
+    same digest, :mod:`lstmtune.registry_same`), register nothing and keep the aliases."""
     import mlflow
 
     from lstmtune import tracking
@@ -317,17 +321,29 @@ def publish(
     client = tracking.client(cfg)
     predictor = Predictor.load(model_dir)
     spec = predictor.spec
-    example = input_example(parts, meta, spec)
-    signature = model_signature(example, predictor.predict(example), meta)
     featurizer = (
         predictor.featurizer if isinstance(predictor.featurizer, ForecastFeaturizer) else None
     )
     metric = primary_metric(meta)
     new_value = float(evaluation["test_metrics"][metric])
+    digest = model_digest(cfg, meta, model_dir, pip_requirements(spec))
+    newest = newest_version(client, name)
     champ_value, champ_version = champion_score(cfg, parts, meta, featurizer)
+    run = {
+        "previous_champion_version": champ_version,
+        "previous_champion_metric": champ_value,
+        "model_digest": digest,
+        **_run_summary(cfg, meta, best, evaluation, metric, parent_run_id),
+    }
+    if newest is not None and kept_version(newest, digest, parent_run_id) is not None:
+        # the newest version is this very model: register nothing, keep the aliases
+        return {**keep(client, name, newest, evaluation, parent_run_id), **run}
 
+    example = input_example(parts, meta, spec)
+    signature = model_signature(example, predictor.predict(example), meta)
     version = log_version(client, name, parent_run_id, model_dir, example, signature, evaluation)
     tags = _version_tags(meta, spec, metric, new_value, evaluation.get("combination"))
+    tags[DIGEST_TAG] = digest
     if through := trained_through(parts, meta):  # a later run tells whether its test reaches back
         tags[TAG] = through
     baseline_value = float(evaluation["baseline_metrics"][evaluation["best_baseline"]][metric])
@@ -343,7 +359,6 @@ def publish(
         "promotion_reason": decision.reason,
         "model_uri": f"models:/{name}@{decision.alias}",
         "model_version_uri": f"models:/{name}/{version}",
-        "previous_champion_version": champ_version,
-        "previous_champion_metric": champ_value,
-        **_run_summary(cfg, meta, best, evaluation, metric, parent_run_id),
+        "unchanged": False,
+        **run,
     }

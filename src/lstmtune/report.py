@@ -166,6 +166,16 @@ Self-contained: no network access needed.</footer>
 """
 
 
+def _promotion(s: dict[str, Any]) -> str:
+    """Why the version holds its alias; for a run that registered nothing (its model was the
+    newest version already), that first."""
+    reason = str(s.get("promotion_reason") or "—")
+    if s.get("unchanged"):
+        held = f"version {s.get('model_version')} already held this model"
+        return f"nothing registered, {held}; {reason}"
+    return reason
+
+
 def _overview_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     """The report's "Model" card: name, alias, promotion, how to load it, the data."""
     alias = str(s.get("alias", ""))
@@ -176,7 +186,7 @@ def _overview_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
             f"<b>{_esc(s.get('model_version'))}</b> "
             f'<span class="badge {_esc(alias)}">@{_esc(alias)}</span>',
         ),
-        ("promotion", _esc(s.get("promotion_reason", "—"))),
+        ("promotion", _esc(_promotion(s))),
         ("load it", f"<code>mlflow.pyfunc.load_model('{_esc(s.get('model_uri', ''))}')</code>"),
         ("task", _esc(s.get("task", "—"))),
         ("data", f"<code>{_esc(s.get('data_source', '—'))}</code>"),
@@ -327,7 +337,7 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"## {s.get('model_name')} version {s.get('model_version')} → `@{s.get('alias')}`",
         "",
-        f"**Promotion:** {s.get('promotion_reason', '—')}",
+        f"**Promotion:** {_promotion(s)}",
         "",
         f"**Trials:** {s.get('n_trials_complete', '—')} complete, "
         f"{s.get('n_trials_pruned', '—')} pruned, {s.get('n_trials_failed', '—')} failed"

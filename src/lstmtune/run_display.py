@@ -70,7 +70,8 @@ class Display:
                     f"{record.get('message', '')}"
                 )
             return
-        if kind in ("study_done", "retrained", "registered", "prepared") and self._bar is not None:
+        closing = ("study_done", "retrained", "registered", "unchanged", "prepared")
+        if kind in closing and self._bar is not None:
             self.close()
         self._line(PROGRESS_PREFIX + str(record.get("message", "")))
 

@@ -366,10 +366,16 @@ def format_summary(s: dict[str, Any]) -> str:
     mix = describe(s.get("combination"), s.get("members"))
     if mix:
         lines.append(f"  {mix}")
-    lines.append(
-        f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']}"
-        f" ({s['promotion_reason']})"
-    )
+    if s.get("unchanged"):  # a rerun whose model the newest version already holds
+        lines.append(
+            f"unchanged:  {s['model_name']} version {s['model_version']} already holds this"
+            f" model, nothing registered; it stays @{s['alias']} ({s['promotion_reason']})"
+        )
+    else:
+        lines.append(
+            f"registered: {s['model_name']} version {s['model_version']} -> alias @{s['alias']}"
+            f" ({s['promotion_reason']})"
+        )
     lines.append(
         f"load it:    mlflow.pyfunc.load_model('{s['model_uri']}')"
         f"  with MLFLOW_TRACKING_URI={s['tracking_uri']}"
