@@ -135,7 +135,7 @@ def _announce(
         emit(
             "warning",
             f"warning: the tuned model loses to a {baseline_set(task, base_name)}"
-            f" baseline ({base_name}); it will be registered as challenger, not champion",
+            f" baseline ({base_name}); it cannot become champion",
         )
     return beats
 
