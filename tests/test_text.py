@@ -76,6 +76,15 @@ def test_prepare_text_splits_stratified_and_vocab_ignores_test(
         ),
         (
             pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
+            {},  # two distinct texts: duplicates go to one split whole
+            "the val split has no texts (check data.val_size / data.test_size; its 20 texts are 2"
+            " distinct ones, and texts that read the same (case and spacing aside) are kept in one"
+            " split)",
+        ),
+        (
+            pd.DataFrame(
+                {"review": [f"w{i}" for i in range(20)], "sentiment": ["pos", "neg"] * 10}
+            ),
             {"data.text.min_freq": 1000},  # it trained a model that read <unk> only
             "data.text.min_freq: 1000 leaves no word in the vocabulary (the most frequent word",
         ),
@@ -225,30 +234,67 @@ def test_a_class_of_one_text_is_warned_of_and_the_majority_counts_train_and_val(
     assert "have a single text in train+val" in line and "TF-IDF too" in line
 
 
-def test_test_texts_that_train_and_val_hold_too_are_counted_and_warned_of(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from lstmtune import steps
-    from lstmtune.data.text import test_texts_seen
-
+def _with_duplicates(tmp_path: Path) -> tuple[pd.DataFrame, Path]:
+    """40 texts and 10 of them again, upper-cased and with a leading space."""
     frame = make_text_frame(n_per_class=20)
     twice = pd.concat(
         [frame, frame.head(10).assign(review=lambda f: " " + f["review"].str.upper())]
     )
     path = tmp_path / "reviews.csv"
     twice.to_csv(path, index=False)
+    return twice, path
+
+
+def test_texts_that_read_the_same_are_kept_in_one_split(tmp_path: Path) -> None:
+    from lstmtune.data.text import test_texts_seen
+
+    _, path = _with_duplicates(tmp_path)
+    for seed in range(5):
+        keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "train.seed": seed}
+        parts, meta = prepare(load_config(None, {**keys, "output_dir": str(tmp_path)}).resolved())
+        assert meta["test_texts_seen"] == test_texts_seen(parts, "review") == 0
+        where = {
+            " ".join(t.casefold().split()): name for name in parts for t in parts[name]["review"]
+        }
+        for name in parts:  # the same text never in two splits, val included
+            assert all(where[" ".join(t.casefold().split())] == name for t in parts[name]["review"])
+        assert [len(parts[n]) for n in ("val", "test")] == [8, 8]  # 0.15 of 50, as without groups
+
+
+def test_the_grouped_pick_is_the_stratified_pick_without_duplicates() -> None:
+    from lstmtune.data.splits import grouped_stratified_pick, stratified_pick
+
+    labels = pd.Series({f"s{i}": "abc"[i % 3] if i < 40 else "a" for i in range(60)})
+    alone = pd.Series({s: s for s in labels.index})
+    for seed in range(5):
+        ids = list(labels.index)
+        rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert grouped_stratified_pick(ids, labels, alone, 12, rng_a) == stratified_pick(
+            ids, labels, 12, rng_b
+        )
+    # one group holds b's only two texts (one labelled b, one a): it stays out of the pick
+    labels = pd.Series({"a0": "a", "a1": "a", "a2": "a", "a3": "a", "b0": "b", "b1": "a"})
+    groups = pd.Series({"a0": "x", "a1": "y", "a2": "z", "a3": "w", "b0": "g", "b1": "g"})
+    for seed in range(10):
+        picked = grouped_stratified_pick(
+            list(labels.index), labels, groups, 3, np.random.default_rng(seed)
+        )
+        assert "b0" not in picked and "b1" not in picked and len(picked) == 3
+
+
+def test_test_texts_that_train_and_val_hold_too_are_counted_and_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file's own split is kept as given: what it shares is counted and warned of."""
+    from lstmtune import steps
+    from lstmtune.data.text import test_texts_seen
+
+    twice, path = _with_duplicates(tmp_path)
+    twice.assign(split=["train"] * 30 + ["test"] * 20).to_csv(path, index=False)
     keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
-    cfg = load_config(None, keys).resolved()
+    cfg = load_config(None, {**keys, "data.split_column": "split"}).resolved()
     parts, meta = prepare(cfg)
-    assert meta["test_texts_seen"] == test_texts_seen(parts, "review") > 0  # spaces, case aside
+    assert meta["test_texts_seen"] == test_texts_seen(parts, "review") == 10  # spaces, case aside
     steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
     (line,) = [x for x in capsys.readouterr().out.splitlines() if "test texts also appear" in x]
     assert f"{meta['test_texts_seen']} of the {meta['splits']['test']['rows']} test texts" in line
-    clean = tmp_path / "clean.csv"
-    frame.to_csv(clean, index=False)
-    assert (
-        prepare(load_config(None, {**keys, "data.path": str(clean)}).resolved())[1][
-            "test_texts_seen"
-        ]
-        == 0
-    )

@@ -1,5 +1,5 @@
 """Text classification data: a documented word-level tokenizer with a vocabulary built on the
-train split only, stratified split by row.
+train split only, stratified split by row (texts that read the same kept in one split).
 
 Tokenizer: lower-case (``data.text.lowercase``), then tokens are runs of letters/digits/
 apostrophes, and every other non-space character is a token of its own (``"Don't stop!"`` ->
@@ -27,9 +27,9 @@ from lstmtune.data.columns import (
 )
 from lstmtune.data.splits import (
     SPLITS,
+    grouped_stratified_pick,
     split_size,
     split_values,
-    stratified_pick,
 )
 from lstmtune.errors import UserError
 
@@ -60,10 +60,11 @@ def prepare_text(
     clean = pd.DataFrame({text_col: texts.to_numpy(), label_col: labels.to_numpy()})
     ids = [str(i) for i in range(len(clean))]
     by_id = pd.Series(labels.to_numpy(), index=ids)
-    assign = _assign_splits(frame, cfg, source, ids, by_id, seed)
+    same = pd.Series(_normalised(texts).to_numpy(), index=ids)  # a duplicate's group: its text
+    assign = _assign_splits(frame, cfg, source, ids, (by_id, same), seed)
     split = pd.Series([assign[s] for s in ids])
     parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}
-    _check_splits(parts, label_col, classes, source)
+    _check_splits(parts, label_col, classes, (source, int(same.nunique())))
     meta = _text_meta(cfg, clean, parts, text_col, label_col, classes)
     meta["columns"]["label_kind"] = label_kind(frame[label_col])  # served labels typed alike
     meta["test_texts_seen"] = test_texts_seen(parts, text_col)
@@ -117,20 +118,23 @@ def _assign_splits(
     cfg: DataConfig,
     source: str,
     ids: list[str],
-    by_id: pd.Series,
+    labels_and_texts: tuple[pd.Series, pd.Series],
     seed: int,
 ) -> dict[str, str]:
     """Each row id's split: from ``data.split_column`` (val drawn from train, stratified, when
-    the column has none), else a stratified random draw of test, then val."""
+    the column has none), else a stratified random draw of test, then val. Every draw keeps the
+    texts that read the same (case and spacing aside) in one split, so that a test text is
+    never one the model was fitted on (:func:`~lstmtune.data.splits.grouped_stratified_pick`);
+    the user's own split is kept as given (:func:`test_texts_seen` counts what it shares)."""
+    by_id, same = labels_and_texts
     rng = np.random.default_rng(seed)
     if cfg.split_column is not None:
         split_vals = split_values(frame, cfg.split_column, source)
         assign: dict[str, str] = dict(zip(ids, split_vals.to_numpy(), strict=True))
         if "val" not in assign.values():
             train_ids = [s for s, v in assign.items() if v == "train"]
-            for s in stratified_pick(
-                train_ids, by_id, split_size(cfg.val_size, len(train_ids), "val_size"), rng
-            ):
+            n_val = split_size(cfg.val_size, len(train_ids), "val_size")
+            for s in grouped_stratified_pick(train_ids, by_id, same, n_val, rng):
                 assign[s] = "val"
         return assign
     n_test = split_size(cfg.test_size, len(ids), "test_size")
@@ -140,20 +144,34 @@ def _assign_splits(
             f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size:g} and "
             f"data.test_size={cfg.test_size:g}"
         )
-    test_ids = set(stratified_pick(ids, by_id, n_test, rng))
+    test_ids = set(grouped_stratified_pick(ids, by_id, same, n_test, rng))
     rest = [s for s in ids if s not in test_ids]
-    val_ids = set(stratified_pick(rest, by_id, n_val, rng))
+    val_ids = set(grouped_stratified_pick(rest, by_id, same, n_val, rng))
     return {s: "test" if s in test_ids else "val" if s in val_ids else "train" for s in ids}
 
 
 def _check_splits(
-    parts: dict[str, pd.DataFrame], label_col: str, classes: list[str], source: str
+    parts: dict[str, pd.DataFrame],
+    label_col: str,
+    classes: list[str],
+    source_and_distinct: tuple[str, int],
 ) -> pd.Series:
-    """Every split has texts and the train split every class; the train split's class counts."""
+    """Every split has texts and the train split every class; the train split's class counts.
+    ``source_and_distinct``: the file and its number of distinct texts (duplicates go to one
+    split whole, so a file of few distinct texts can leave a split empty)."""
+    source, distinct = source_and_distinct
+    n = sum(len(part) for part in parts.values())
     for name in SPLITS:
         if parts[name].empty:
+            why = (
+                f"; its {n} texts are {distinct} distinct ones, and texts that read the same"
+                " (case and spacing aside) are kept in one split"
+                if distinct < n
+                else ""
+            )
             raise UserError(
-                f"{source}: the {name} split has no texts (check data.val_size / data.test_size)"
+                f"{source}: the {name} split has no texts (check data.val_size / data.test_size"
+                f"{why})"
             )
     train_counts = parts["train"][label_col].value_counts()
     if len(train_counts) < len(classes):
