@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import make_text_frame
 
 from lstmtune.config import RunConfig, load_config
@@ -298,3 +299,60 @@ def test_test_texts_that_train_and_val_hold_too_are_counted_and_warned_of(
     steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
     (line,) = [x for x in capsys.readouterr().out.splitlines() if "test texts also appear" in x]
     assert f"{meta['test_texts_seen']} of the {meta['splits']['test']['rows']} test texts" in line
+
+
+def test_a_text_of_unknown_words_only_gets_the_class_shares_not_a_confident_label(
+    tmp_path: Path,
+) -> None:
+    """The network read ``<unk>`` only, an embedding training never shaped, and answered a
+    confident class of its own; served and evaluated, such a text gets train+val's class shares."""
+    from lstmtune.final_classify import evaluate_classify
+
+    frame = make_text_frame(n_per_class=30)
+    frame = pd.concat(
+        [frame, frame[frame["sentiment"] == "neg"].assign(review="ok " + frame["review"])]
+    )
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    parts, meta = prepare(load_config(None, keys).resolved())
+    fitted = pd.concat([parts["train"], parts["val"]])["sentiment"]
+    shares = [float((fitted == c).mean()) for c in meta["classes"]]
+    assert meta["class_prior"] == pytest.approx(shares) and shares[0] > 0.6  # neg: 2 in 3
+    f = TextFeaturizer.from_meta(meta)
+    params = {"units": 4, "embedding_dim": 4, "num_layers": 1, "dropout": 0.0}
+    params |= {"bidirectional": False, "cell": "lstm", "head": "last"}
+    torch.manual_seed(0)
+    model = build_model(1, 2, params, zero_head=False, vocab_size=f.vocab_size)
+    with torch.no_grad():  # an <unk> embedding that drives the network to 'pos', confidently
+        model.head.bias.copy_(torch.tensor([-5.0, 5.0]))
+    spec = {"task": "text", "featurizer": f.to_dict(), "n_features": 1, "n_outputs": 2}
+    spec |= {"params": params, "zero_head": False, "vocab_size": f.vocab_size}
+    texts = ["zzqx blorp", "ZZQX", "a great film", "xyzzy " * 50]
+    out = Predictor(spec, model.state_dict()).predict(
+        pd.DataFrame({"review": texts}, index=[5, 6, 7, 8])
+    )
+    assert list(out.columns) == ["label", "proba_neg", "proba_pos"] and list(out.index) == [
+        5,
+        6,
+        7,
+        8,
+    ]
+    unknown = out.loc[[5, 6, 8]]
+    assert (unknown["label"] == "neg").all()  # the majority class
+    assert unknown[["proba_neg", "proba_pos"]].to_numpy() == pytest.approx(np.array([shares] * 3))
+    assert out.loc[7, "label"] == "pos" and out.loc[7, "proba_pos"] > 0.99  # a known word: read
+    older = {**spec, "featurizer": {**f.to_dict(), "class_prior": None}}  # published before
+    assert (
+        Predictor(older, model.state_dict()).predict(pd.DataFrame({"review": texts}))["label"]
+        == "pos"
+    ).all()
+    problem = make_problem(parts, meta, params)
+    test = parts["test"].assign(review=lambda t: t["review"].where(t.index % 2 == 1, "qqq zzz"))
+    problem.parts = {**parts, "test": test}
+    ev = evaluate_classify(problem, model, meta, seed=0)
+    assert ev.details["test_texts_unknown"] == (test.index % 2 == 0).sum()
+    assert (
+        ev.confusion["matrix"][0][0] + ev.confusion["matrix"][1][0]
+        >= ev.details["test_texts_unknown"]
+    )

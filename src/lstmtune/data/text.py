@@ -241,10 +241,12 @@ class TextFeaturizer:
         lowercase: bool,
         max_length: int | None,
         label_kind: str = "text",
+        class_prior: list[float] | None = None,
     ) -> None:
         self.text_column, self.classes, self.vocab = text_column, classes, vocab
         self.lowercase, self.max_length = lowercase, max_length
         self.label_kind = label_kind  # integer, float, bool: served labels typed as trained
+        self.class_prior = class_prior  # None: a model published before it was recorded
         self.index = {tok: i for i, tok in enumerate(vocab)}
 
     @classmethod
@@ -257,6 +259,7 @@ class TextFeaturizer:
             bool(tok["lowercase"]),
             tok.get("max_length"),
             str(meta["columns"].get("label_kind", "text")),
+            meta.get("class_prior"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,6 +270,7 @@ class TextFeaturizer:
             "lowercase": self.lowercase,
             "max_length": self.max_length,
             "label_kind": self.label_kind,
+            "class_prior": self.class_prior,
         }
 
     @classmethod
@@ -278,6 +282,7 @@ class TextFeaturizer:
             d["lowercase"],
             d.get("max_length"),
             str(d.get("label_kind", "text")),
+            d.get("class_prior"),
         )
 
     @property
@@ -289,6 +294,23 @@ class TextFeaturizer:
         before the vocabulary maps them to ids."""
         tokens = tokenize(str(text), lowercase=self.lowercase)
         return tokens[: self.max_length] if self.max_length else tokens
+
+    def unknown(self, texts: list[str]) -> np.ndarray:
+        """Whether each text has no token the vocabulary knows (among those the network reads):
+        the network sees ``<unk>`` only, whose embedding the train split may never have shaped."""
+        return np.asarray(
+            [all(tok not in self.index for tok in self.tokens(t)) for t in texts], dtype=bool
+        )
+
+    def prior_where_unknown(self, texts: list[str], proba: np.ndarray) -> np.ndarray:
+        """``proba`` with the rows of texts of unknown words only (:meth:`unknown`) replaced by
+        the class shares of train+val: no word read, no evidence, so no confidence either (the
+        label, the largest share, is the majority class). Unchanged without a recorded prior."""
+        if self.class_prior is None or not len(texts):
+            return proba
+        out = np.array(proba, copy=True)
+        out[self.unknown(texts)] = np.asarray(self.class_prior, dtype=out.dtype)
+        return out
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         unk = self.index[UNK]
@@ -304,8 +326,9 @@ def _fitted_classes(
     parts: dict[str, pd.DataFrame], label_col: str, classes: list[str]
 ) -> dict[str, Any]:
     """The majority class of train+val (what the model and the baselines are fitted on; of
-    classes with equally many texts, the first in class order) and the classes with one text
-    there (learnt from one example)."""
+    classes with equally many texts, the first in class order), the classes with one text
+    there (learnt from one example) and each class's share of train+val (what the model answers
+    for a text it knows no word of: :meth:`TextFeaturizer.prior_where_unknown`)."""
     fitted = pd.concat([parts["train"][label_col], parts["val"][label_col]]).astype(str)
     counts = fitted.value_counts()
     n = {c: int(counts.get(str(c), 0)) for c in classes}
@@ -313,4 +336,5 @@ def _fitted_classes(
     return {
         "majority_class": next(str(c) for c in classes if n[c] == top),
         "single_sequence_classes": sorted(str(c) for c in classes if n[c] == 1),
+        "class_prior": [n[c] / len(fitted) for c in classes],
     }
