@@ -356,3 +356,50 @@ def test_a_text_of_unknown_words_only_gets_the_class_shares_not_a_confident_labe
         ev.confusion["matrix"][0][0] + ev.confusion["matrix"][1][0]
         >= ev.details["test_texts_unknown"]
     )
+
+
+def test_very_long_texts_are_cut_to_a_length_from_the_data_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A few 20 000-token texts made one trial outlast tune.timeout: the recurrent network
+    steps through every token."""
+    from lstmtune import steps
+    from lstmtune.data.text import auto_max_length
+
+    frame = make_text_frame(n_per_class=30)
+    long = pd.DataFrame({"review": ["fine film " * 3000] * 2 + ["dull " * 400], "sentiment": "neg"})
+    path = tmp_path / "reviews.csv"
+    pd.concat([frame, long], ignore_index=True).to_csv(path, index=False)
+    keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    cfg = load_config(None, keys).resolved()
+    meta = prepare(cfg)[1]
+    assert auto_max_length([10] * 95 + [20000] * 5) == 256  # the outliers set no cap of their own
+    assert auto_max_length(list(range(1, 1001))) == 3800  # 4 x the 95th percentile
+    assert meta["tokenizer"]["max_length"] == 256 and meta["texts_cut"] == 3
+    assert meta["max_sequence_length"] == 256
+    ids, lengths = TextFeaturizer.from_meta(meta).encode(["fine film " * 3000, "a great film"])
+    assert list(lengths) == [256, 3] and ids.shape == (2, 256)
+    steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "longer than" in x]
+    assert "3 text(s) longer than 256 tokens are read up to that many" in line
+    never = tmp_path / "never.yaml"
+    never.write_text("data:\n  text:\n    max_length: null\n")
+    uncut = prepare(load_config(str(never), keys).resolved())[1]
+    assert uncut["tokenizer"]["max_length"] is None and uncut["texts_cut"] == 0
+    assert uncut["max_sequence_length"] == 6000
+    with pytest.raises(UserError, match="max_length"):
+        load_config(None, {**keys, "data.text.max_length": 0})
+
+
+def test_a_trial_stops_after_the_epoch_that_passes_the_tuning_deadline(text_csv: str) -> None:
+    import time
+
+    cfg = load_config(None, {**TEXT, "data.path": text_csv, "data.text.min_freq": 1}).resolved()
+    parts, meta = prepare(cfg)
+    params = {"units": 4, "embedding_dim": 4, "num_layers": 1, "dropout": 0.0, "epochs": 6}
+    params |= {"bidirectional": False, "cell": "lstm", "head": "mean", "learning_rate": 0.01}
+    problem = make_problem(parts, meta, params)
+    sets = problem.tensors("train"), problem.tensors("val")
+    late = train(problem, params, *sets, patience=99, deadline=time.perf_counter())
+    assert late.epochs_run == 1 and late.stopped_early and late.best_epoch == 1
+    assert train(problem, params, *sets, patience=99, deadline=None).epochs_run == 6

@@ -5,11 +5,15 @@ Tokenizer: lower-case (``data.text.lowercase``), then tokens are runs of letters
 apostrophes, and every other non-space character is a token of its own (``"Don't stop!"`` ->
 ``["don't", "stop", "!"]``). The vocabulary keeps tokens seen at least ``min_freq`` times in
 the train split, most frequent first, at most ``max_vocab`` of them; index 0 is padding, 1 is
-``<unk>`` for everything else. Texts are never truncated unless ``data.text.max_length`` is set.
+``<unk>`` for everything else. Each text is read up to ``data.text.max_length`` tokens (auto:
+:func:`auto_max_length` of the train split, which only far longer texts exceed): the recurrent
+network steps through every token, so one 20 000-token text made a trial outlast
+``tune.timeout``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from typing import Any
@@ -35,10 +39,21 @@ from lstmtune.errors import UserError
 
 PAD, UNK = "<pad>", "<unk>"
 TOKEN_RE = re.compile(r"[\w']+|[^\w\s]", re.UNICODE)
+#: ``data.text.max_length: auto``: this many times the train texts' 95th percentile of tokens,
+#: at least :data:`AUTO_MIN_LENGTH`
+AUTO_FACTOR, AUTO_QUANTILE, AUTO_MIN_LENGTH = 4, 0.95, 256
 
 
 def tokenize(text: str, *, lowercase: bool = True) -> list[str]:
     return TOKEN_RE.findall(text.lower() if lowercase else text)
+
+
+def auto_max_length(lengths: list[int]) -> int:
+    """The cap of ``data.text.max_length: auto`` for train texts of ``lengths`` tokens: far above
+    the usual length (:data:`AUTO_FACTOR` times the :data:`AUTO_QUANTILE` quantile), so that only
+    the few outliers that would dominate a trial's time are cut."""
+    usual = float(np.quantile(lengths, AUTO_QUANTILE, method="lower")) if lengths else 0.0
+    return max(AUTO_MIN_LENGTH, math.ceil(AUTO_FACTOR * usual))
 
 
 def build_vocab(texts: list[str], *, min_freq: int, max_vocab: int, lowercase: bool) -> list[str]:
@@ -209,6 +224,11 @@ def _text_meta(
             f"frequent word of the train split appears {top} time(s)); lower it"
         )
     lengths = [len(tokenize(t, lowercase=tcfg.lowercase)) for t in clean[text_col]]
+    cap = tcfg.max_length
+    if cap == "auto":
+        cap = auto_max_length(
+            [len(tokenize(t, lowercase=tcfg.lowercase)) for t in parts["train"][text_col]]
+        )
     return {
         "task": "text",
         "columns": {"text": text_col, "label": label_col, "features": [text_col], "dtypes": {}},
@@ -217,14 +237,15 @@ def _text_meta(
         "vocab": vocab,
         "tokenizer": {
             "lowercase": tcfg.lowercase,
-            "max_length": tcfg.max_length,
+            "max_length": cap,
             "pattern": TOKEN_RE.pattern,
         },
+        "texts_cut": sum(n > cap for n in lengths) if cap else 0,  # of the whole file
         "scaler": {},
         "splits": {
             name: {"rows": len(parts[name]), "sequences": len(parts[name])} for name in SPLITS
         },
-        "max_sequence_length": int(max(lengths)),
+        "max_sequence_length": int(min(max(lengths), cap or max(lengths))),  # as read
         "n_rows": len(clean),
         "n_sequences": len(clean),
     }
