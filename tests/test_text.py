@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import make_text_frame
 
 from lstmtune.config import RunConfig, load_config
@@ -76,6 +77,15 @@ def test_prepare_text_splits_stratified_and_vocab_ignores_test(
         ),
         (
             pd.DataFrame({"review": ["good", "bad"] * 10, "sentiment": ["pos", "neg"] * 10}),
+            {},  # two distinct texts: duplicates go to one split whole
+            "the val split has no texts (check data.val_size / data.test_size; its 20 texts are 2"
+            " distinct ones, and texts that read the same (case and spacing aside) are kept in one"
+            " split)",
+        ),
+        (
+            pd.DataFrame(
+                {"review": [f"w{i}" for i in range(20)], "sentiment": ["pos", "neg"] * 10}
+            ),
             {"data.text.min_freq": 1000},  # it trained a model that read <unk> only
             "data.text.min_freq: 1000 leaves no word in the vocabulary (the most frequent word",
         ),
@@ -225,30 +235,171 @@ def test_a_class_of_one_text_is_warned_of_and_the_majority_counts_train_and_val(
     assert "have a single text in train+val" in line and "TF-IDF too" in line
 
 
-def test_test_texts_that_train_and_val_hold_too_are_counted_and_warned_of(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from lstmtune import steps
-    from lstmtune.data.text import test_texts_seen
-
+def _with_duplicates(tmp_path: Path) -> tuple[pd.DataFrame, Path]:
+    """40 texts and 10 of them again, upper-cased and with a leading space."""
     frame = make_text_frame(n_per_class=20)
     twice = pd.concat(
         [frame, frame.head(10).assign(review=lambda f: " " + f["review"].str.upper())]
     )
     path = tmp_path / "reviews.csv"
     twice.to_csv(path, index=False)
+    return twice, path
+
+
+def test_texts_that_read_the_same_are_kept_in_one_split(tmp_path: Path) -> None:
+    from lstmtune.data.text import test_texts_seen
+
+    _, path = _with_duplicates(tmp_path)
+    for seed in range(5):
+        keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "train.seed": seed}
+        parts, meta = prepare(load_config(None, {**keys, "output_dir": str(tmp_path)}).resolved())
+        assert meta["test_texts_seen"] == test_texts_seen(parts, "review") == 0
+        where = {
+            " ".join(t.casefold().split()): name for name in parts for t in parts[name]["review"]
+        }
+        for name in parts:  # the same text never in two splits, val included
+            assert all(where[" ".join(t.casefold().split())] == name for t in parts[name]["review"])
+        assert [len(parts[n]) for n in ("val", "test")] == [8, 8]  # 0.15 of 50, as without groups
+
+
+def test_the_grouped_pick_is_the_stratified_pick_without_duplicates() -> None:
+    from lstmtune.data.splits import grouped_stratified_pick, stratified_pick
+
+    labels = pd.Series({f"s{i}": "abc"[i % 3] if i < 40 else "a" for i in range(60)})
+    alone = pd.Series({s: s for s in labels.index})
+    for seed in range(5):
+        ids = list(labels.index)
+        rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert grouped_stratified_pick(ids, labels, alone, 12, rng_a) == stratified_pick(
+            ids, labels, 12, rng_b
+        )
+    # one group holds b's only two texts (one labelled b, one a): it stays out of the pick
+    labels = pd.Series({"a0": "a", "a1": "a", "a2": "a", "a3": "a", "b0": "b", "b1": "a"})
+    groups = pd.Series({"a0": "x", "a1": "y", "a2": "z", "a3": "w", "b0": "g", "b1": "g"})
+    for seed in range(10):
+        picked = grouped_stratified_pick(
+            list(labels.index), labels, groups, 3, np.random.default_rng(seed)
+        )
+        assert "b0" not in picked and "b1" not in picked and len(picked) == 3
+
+
+def test_test_texts_that_train_and_val_hold_too_are_counted_and_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file's own split is kept as given: what it shares is counted and warned of."""
+    from lstmtune import steps
+    from lstmtune.data.text import test_texts_seen
+
+    twice, path = _with_duplicates(tmp_path)
+    twice.assign(split=["train"] * 30 + ["test"] * 20).to_csv(path, index=False)
     keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
-    cfg = load_config(None, keys).resolved()
+    cfg = load_config(None, {**keys, "data.split_column": "split"}).resolved()
     parts, meta = prepare(cfg)
-    assert meta["test_texts_seen"] == test_texts_seen(parts, "review") > 0  # spaces, case aside
+    assert meta["test_texts_seen"] == test_texts_seen(parts, "review") == 10  # spaces, case aside
     steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
     (line,) = [x for x in capsys.readouterr().out.splitlines() if "test texts also appear" in x]
     assert f"{meta['test_texts_seen']} of the {meta['splits']['test']['rows']} test texts" in line
-    clean = tmp_path / "clean.csv"
-    frame.to_csv(clean, index=False)
-    assert (
-        prepare(load_config(None, {**keys, "data.path": str(clean)}).resolved())[1][
-            "test_texts_seen"
-        ]
-        == 0
+
+
+def test_a_text_of_unknown_words_only_gets_the_class_shares_not_a_confident_label(
+    tmp_path: Path,
+) -> None:
+    """The network read ``<unk>`` only, an embedding training never shaped, and answered a
+    confident class of its own; served and evaluated, such a text gets train+val's class shares."""
+    from lstmtune.final_classify import evaluate_classify
+
+    frame = make_text_frame(n_per_class=30)
+    frame = pd.concat(
+        [frame, frame[frame["sentiment"] == "neg"].assign(review="ok " + frame["review"])]
     )
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    parts, meta = prepare(load_config(None, keys).resolved())
+    fitted = pd.concat([parts["train"], parts["val"]])["sentiment"]
+    shares = [float((fitted == c).mean()) for c in meta["classes"]]
+    assert meta["class_prior"] == pytest.approx(shares) and shares[0] > 0.6  # neg: 2 in 3
+    f = TextFeaturizer.from_meta(meta)
+    params = {"units": 4, "embedding_dim": 4, "num_layers": 1, "dropout": 0.0}
+    params |= {"bidirectional": False, "cell": "lstm", "head": "last"}
+    torch.manual_seed(0)
+    model = build_model(1, 2, params, zero_head=False, vocab_size=f.vocab_size)
+    with torch.no_grad():  # an <unk> embedding that drives the network to 'pos', confidently
+        model.head.bias.copy_(torch.tensor([-5.0, 5.0]))
+    spec = {"task": "text", "featurizer": f.to_dict(), "n_features": 1, "n_outputs": 2}
+    spec |= {"params": params, "zero_head": False, "vocab_size": f.vocab_size}
+    texts = ["zzqx blorp", "ZZQX", "a great film", "xyzzy " * 50]
+    out = Predictor(spec, model.state_dict()).predict(
+        pd.DataFrame({"review": texts}, index=[5, 6, 7, 8])
+    )
+    assert list(out.columns) == ["label", "proba_neg", "proba_pos"] and list(out.index) == [
+        5,
+        6,
+        7,
+        8,
+    ]
+    unknown = out.loc[[5, 6, 8]]
+    assert (unknown["label"] == "neg").all()  # the majority class
+    assert unknown[["proba_neg", "proba_pos"]].to_numpy() == pytest.approx(np.array([shares] * 3))
+    assert out.loc[7, "label"] == "pos" and out.loc[7, "proba_pos"] > 0.99  # a known word: read
+    older = {**spec, "featurizer": {**f.to_dict(), "class_prior": None}}  # published before
+    assert (
+        Predictor(older, model.state_dict()).predict(pd.DataFrame({"review": texts}))["label"]
+        == "pos"
+    ).all()
+    problem = make_problem(parts, meta, params)
+    test = parts["test"].assign(review=lambda t: t["review"].where(t.index % 2 == 1, "qqq zzz"))
+    problem.parts = {**parts, "test": test}
+    ev = evaluate_classify(problem, model, meta, seed=0)
+    assert ev.details["test_texts_unknown"] == (test.index % 2 == 0).sum()
+    assert (
+        ev.confusion["matrix"][0][0] + ev.confusion["matrix"][1][0]
+        >= ev.details["test_texts_unknown"]
+    )
+
+
+def test_very_long_texts_are_cut_to_a_length_from_the_data_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A few 20 000-token texts made one trial outlast tune.timeout: the recurrent network
+    steps through every token."""
+    from lstmtune import steps
+    from lstmtune.data.text import auto_max_length
+
+    frame = make_text_frame(n_per_class=30)
+    long = pd.DataFrame({"review": ["fine film " * 3000] * 2 + ["dull " * 400], "sentiment": "neg"})
+    path = tmp_path / "reviews.csv"
+    pd.concat([frame, long], ignore_index=True).to_csv(path, index=False)
+    keys = {**TEXT, "data.path": str(path), "data.text.min_freq": 1, "output_dir": str(tmp_path)}
+    cfg = load_config(None, keys).resolved()
+    meta = prepare(cfg)[1]
+    assert auto_max_length([10] * 95 + [20000] * 5) == 256  # the outliers set no cap of their own
+    assert auto_max_length(list(range(1, 1001))) == 3800  # 4 x the 95th percentile
+    assert meta["tokenizer"]["max_length"] == 256 and meta["texts_cut"] == 3
+    assert meta["max_sequence_length"] == 256
+    ids, lengths = TextFeaturizer.from_meta(meta).encode(["fine film " * 3000, "a great film"])
+    assert list(lengths) == [256, 3] and ids.shape == (2, 256)
+    steps.prepare_step(cfg.model_dump_json(), str(tmp_path / "ds"))
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "longer than" in x]
+    assert "3 text(s) longer than 256 tokens are read up to that many" in line
+    never = tmp_path / "never.yaml"
+    never.write_text("data:\n  text:\n    max_length: null\n")
+    uncut = prepare(load_config(str(never), keys).resolved())[1]
+    assert uncut["tokenizer"]["max_length"] is None and uncut["texts_cut"] == 0
+    assert uncut["max_sequence_length"] == 6000
+    with pytest.raises(UserError, match="max_length"):
+        load_config(None, {**keys, "data.text.max_length": 0})
+
+
+def test_a_trial_stops_after_the_epoch_that_passes_the_tuning_deadline(text_csv: str) -> None:
+    import time
+
+    cfg = load_config(None, {**TEXT, "data.path": text_csv, "data.text.min_freq": 1}).resolved()
+    parts, meta = prepare(cfg)
+    params = {"units": 4, "embedding_dim": 4, "num_layers": 1, "dropout": 0.0, "epochs": 6}
+    params |= {"bidirectional": False, "cell": "lstm", "head": "mean", "learning_rate": 0.01}
+    problem = make_problem(parts, meta, params)
+    sets = problem.tensors("train"), problem.tensors("val")
+    late = train(problem, params, *sets, patience=99, deadline=time.perf_counter())
+    assert late.epochs_run == 1 and late.stopped_early and late.best_epoch == 1
+    assert train(problem, params, *sets, patience=99, deadline=None).epochs_run == 6

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from lstmtune.config_base import DuplicateKey, _Strict, error_key, format_error, load_yaml
+from lstmtune.config_text import TextConfig
 from lstmtune.config_tune import (
     KatibConfig,
     Objective,
@@ -26,7 +27,7 @@ from lstmtune.config_tune import (
 )
 from lstmtune.errors import UserError
 
-__all__ = [  # the tune section lives in config_tune; its names stay importable from here
+__all__ = [  # the tune and text sections live in config_tune, config_text; importable from here
     "OBJECTIVES",
     "ClusterConfig",
     "DataConfig",
@@ -66,17 +67,6 @@ def objective_name(meta: dict[str, Any]) -> str:
 def example_data_path() -> str:
     """Path of the bundled airline-passengers series (monthly, 1949-1960)."""
     return str(resources.files("lstmtune").joinpath(EXAMPLE_DATA))
-
-
-class TextConfig(_Strict):
-    """Word-level tokenizer of the ``text`` task (vocabulary built on the train split only)."""
-
-    min_freq: int = Field(2, ge=1, description="keep tokens seen at least this often in train")
-    max_vocab: int = Field(20000, ge=3, description="vocabulary size including <pad> and <unk>")
-    lowercase: bool = Field(True, description="lower-case before tokenizing")
-    max_length: int | None = Field(
-        None, ge=1, description="truncate texts to this many tokens (default: never truncate)"
-    )
 
 
 class DataConfig(_Strict):

@@ -169,6 +169,11 @@ def evaluate_classify(
     entries of the spec and of evaluation.json)."""
     test = problem.tensors("test")
     proba = class_proba(model, test)
+    unknown = 0
+    if isinstance(problem, TextProblem):  # as served: no known word, the class shares
+        texts = problem.texts("test")[0]
+        proba = problem.text_featurizer.prior_where_unknown(texts, proba)
+        unknown = int(problem.text_featurizer.unknown(texts).sum())
     true = test.y.cpu().numpy()
     classes = problem.classes
     n_classes = len(classes)
@@ -184,6 +189,8 @@ def evaluate_classify(
     featurizer = problem.text_featurizer if isinstance(problem, TextProblem) else problem.featurizer
     spec_ensemble, details = ensemble_entries(final)
     details["predicted_classes"] = len(np.unique(predicted))
+    if isinstance(problem, TextProblem):
+        details["test_texts_unknown"] = unknown  # of unknown words only: answered by the prior
     return TestEvaluation(
         test_metrics=classify_metrics(predicted, true, n_classes),
         baselines=baselines,

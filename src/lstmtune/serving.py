@@ -120,11 +120,13 @@ class Predictor:
             raise ValueError(
                 f"input column {f.text_column!r} has an empty text at input row {blank[0] + 1}"
             )
-        ids, lengths = f.encode(texts.astype(str).tolist())
+        strings = texts.astype(str).tolist()
+        ids, lengths = f.encode(strings)
         with torch.no_grad():
             proba = torch.softmax(
                 self.model(torch.from_numpy(ids), torch.from_numpy(lengths)), dim=1
             ).numpy()
+        proba = f.prior_where_unknown(strings, proba)  # no known word: the class shares
         labels = typed_labels([f.classes[i] for i in proba.argmax(axis=1)], f.label_kind)
         out = pd.DataFrame({"label": labels}, index=frame.index)  # one row per text: joinable
         for i, c in enumerate(f.classes):

@@ -178,6 +178,12 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
             f"warning: {filled} test value(s) of the target were filled by data.missing "
             f"({cfg.data.missing}); the test metrics and the champion decision leave them out",
         )
+    if cut := meta.get("texts_cut"):
+        emit(
+            "warning",
+            f"warning: {cut} text(s) longer than {meta['tokenizer']['max_length']} tokens are read"
+            f" up to that many (data.text.max_length: {cfg.data.text.max_length}; null never cuts)",
+        )
     if seen := meta.get("test_texts_seen"):
         emit(
             "warning",

@@ -8,6 +8,7 @@ the file.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,49 @@ def stratified_pick(
     for c, members in sorted(by_class.items()):
         perm = rng.permutation(len(members))
         picked.extend(members[i] for i in perm[: min(take[c], len(members) - 1)])
+    return picked
+
+
+def grouped_stratified_pick(
+    ids: list[str], labels: pd.Series, groups: pd.Series, n: int, rng: np.random.Generator
+) -> list[str]:
+    """Pick about ``n`` ids in whole groups (``groups[id]``: ids of one group never split apart),
+    with class proportions kept as :func:`stratified_pick` keeps them.
+
+    A group counts for its most frequent label (ties: the first in sorted order). Each class's
+    quota (in ids, largest-remainder rounding) is filled with its groups in a random order; a
+    group that would overshoot the quota is passed over, and so is one that would take the last
+    id of any class it holds out of ``ids``. Where every group is a single id this is exactly
+    :func:`stratified_pick` (the same draws, the same ids)."""
+    members: dict[str, list[str]] = {}
+    for s in ids:
+        members.setdefault(str(groups[s]), []).append(s)
+    by_class: dict[str, list[str]] = {}
+    for g, group_ids in members.items():
+        counts = Counter(str(labels[s]) for s in group_ids)
+        top = min(counts, key=lambda c: (-counts[c], c))
+        by_class.setdefault(top, []).append(g)
+    rows = {c: sum(len(members[g]) for g in gs) for c, gs in by_class.items()}
+    quotas = {c: n * rows[c] / len(ids) for c in by_class}
+    take = {c: math.floor(q) for c, q in quotas.items()}
+    for c in sorted(quotas, key=lambda c: quotas[c] - take[c], reverse=True)[
+        : n - sum(take.values())
+    ]:
+        take[c] += 1
+    left = Counter(str(labels[s]) for s in ids)
+    picked: list[str] = []
+    for c, class_groups in sorted(by_class.items()):
+        taken = 0
+        for i in rng.permutation(len(class_groups)):
+            group_ids = members[class_groups[i]]
+            held = Counter(str(labels[s]) for s in group_ids)
+            if taken + len(group_ids) > take[c] or any(left[k] <= v for k, v in held.items()):
+                continue
+            picked.extend(group_ids)
+            taken += len(group_ids)
+            left.subtract(held)
+            if taken == take[c]:
+                break
     return picked
 
 

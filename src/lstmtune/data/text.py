@@ -1,15 +1,19 @@
 """Text classification data: a documented word-level tokenizer with a vocabulary built on the
-train split only, stratified split by row.
+train split only, stratified split by row (texts that read the same kept in one split).
 
 Tokenizer: lower-case (``data.text.lowercase``), then tokens are runs of letters/digits/
 apostrophes, and every other non-space character is a token of its own (``"Don't stop!"`` ->
 ``["don't", "stop", "!"]``). The vocabulary keeps tokens seen at least ``min_freq`` times in
 the train split, most frequent first, at most ``max_vocab`` of them; index 0 is padding, 1 is
-``<unk>`` for everything else. Texts are never truncated unless ``data.text.max_length`` is set.
+``<unk>`` for everything else. Each text is read up to ``data.text.max_length`` tokens (auto:
+:func:`auto_max_length` of the train split, which only far longer texts exceed): the recurrent
+network steps through every token, so one 20 000-token text made a trial outlast
+``tune.timeout``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from typing import Any
@@ -27,18 +31,29 @@ from lstmtune.data.columns import (
 )
 from lstmtune.data.splits import (
     SPLITS,
+    grouped_stratified_pick,
     split_size,
     split_values,
-    stratified_pick,
 )
 from lstmtune.errors import UserError
 
 PAD, UNK = "<pad>", "<unk>"
 TOKEN_RE = re.compile(r"[\w']+|[^\w\s]", re.UNICODE)
+#: ``data.text.max_length: auto``: this many times the train texts' 95th percentile of tokens,
+#: at least :data:`AUTO_MIN_LENGTH`
+AUTO_FACTOR, AUTO_QUANTILE, AUTO_MIN_LENGTH = 4, 0.95, 256
 
 
 def tokenize(text: str, *, lowercase: bool = True) -> list[str]:
     return TOKEN_RE.findall(text.lower() if lowercase else text)
+
+
+def auto_max_length(lengths: list[int]) -> int:
+    """The cap of ``data.text.max_length: auto`` for train texts of ``lengths`` tokens: far above
+    the usual length (:data:`AUTO_FACTOR` times the :data:`AUTO_QUANTILE` quantile), so that only
+    the few outliers that would dominate a trial's time are cut."""
+    usual = float(np.quantile(lengths, AUTO_QUANTILE, method="lower")) if lengths else 0.0
+    return max(AUTO_MIN_LENGTH, math.ceil(AUTO_FACTOR * usual))
 
 
 def build_vocab(texts: list[str], *, min_freq: int, max_vocab: int, lowercase: bool) -> list[str]:
@@ -60,10 +75,11 @@ def prepare_text(
     clean = pd.DataFrame({text_col: texts.to_numpy(), label_col: labels.to_numpy()})
     ids = [str(i) for i in range(len(clean))]
     by_id = pd.Series(labels.to_numpy(), index=ids)
-    assign = _assign_splits(frame, cfg, source, ids, by_id, seed)
+    same = pd.Series(_normalised(texts).to_numpy(), index=ids)  # a duplicate's group: its text
+    assign = _assign_splits(frame, cfg, source, ids, (by_id, same), seed)
     split = pd.Series([assign[s] for s in ids])
     parts = {name: clean[(split == name).to_numpy()].reset_index(drop=True) for name in SPLITS}
-    _check_splits(parts, label_col, classes, source)
+    _check_splits(parts, label_col, classes, (source, int(same.nunique())))
     meta = _text_meta(cfg, clean, parts, text_col, label_col, classes)
     meta["columns"]["label_kind"] = label_kind(frame[label_col])  # served labels typed alike
     meta["test_texts_seen"] = test_texts_seen(parts, text_col)
@@ -117,20 +133,23 @@ def _assign_splits(
     cfg: DataConfig,
     source: str,
     ids: list[str],
-    by_id: pd.Series,
+    labels_and_texts: tuple[pd.Series, pd.Series],
     seed: int,
 ) -> dict[str, str]:
     """Each row id's split: from ``data.split_column`` (val drawn from train, stratified, when
-    the column has none), else a stratified random draw of test, then val."""
+    the column has none), else a stratified random draw of test, then val. Every draw keeps the
+    texts that read the same (case and spacing aside) in one split, so that a test text is
+    never one the model was fitted on (:func:`~lstmtune.data.splits.grouped_stratified_pick`);
+    the user's own split is kept as given (:func:`test_texts_seen` counts what it shares)."""
+    by_id, same = labels_and_texts
     rng = np.random.default_rng(seed)
     if cfg.split_column is not None:
         split_vals = split_values(frame, cfg.split_column, source)
         assign: dict[str, str] = dict(zip(ids, split_vals.to_numpy(), strict=True))
         if "val" not in assign.values():
             train_ids = [s for s, v in assign.items() if v == "train"]
-            for s in stratified_pick(
-                train_ids, by_id, split_size(cfg.val_size, len(train_ids), "val_size"), rng
-            ):
+            n_val = split_size(cfg.val_size, len(train_ids), "val_size")
+            for s in grouped_stratified_pick(train_ids, by_id, same, n_val, rng):
                 assign[s] = "val"
         return assign
     n_test = split_size(cfg.test_size, len(ids), "test_size")
@@ -140,20 +159,34 @@ def _assign_splits(
             f"{source}: {len(ids)} texts are too few for data.val_size={cfg.val_size:g} and "
             f"data.test_size={cfg.test_size:g}"
         )
-    test_ids = set(stratified_pick(ids, by_id, n_test, rng))
+    test_ids = set(grouped_stratified_pick(ids, by_id, same, n_test, rng))
     rest = [s for s in ids if s not in test_ids]
-    val_ids = set(stratified_pick(rest, by_id, n_val, rng))
+    val_ids = set(grouped_stratified_pick(rest, by_id, same, n_val, rng))
     return {s: "test" if s in test_ids else "val" if s in val_ids else "train" for s in ids}
 
 
 def _check_splits(
-    parts: dict[str, pd.DataFrame], label_col: str, classes: list[str], source: str
+    parts: dict[str, pd.DataFrame],
+    label_col: str,
+    classes: list[str],
+    source_and_distinct: tuple[str, int],
 ) -> pd.Series:
-    """Every split has texts and the train split every class; the train split's class counts."""
+    """Every split has texts and the train split every class; the train split's class counts.
+    ``source_and_distinct``: the file and its number of distinct texts (duplicates go to one
+    split whole, so a file of few distinct texts can leave a split empty)."""
+    source, distinct = source_and_distinct
+    n = sum(len(part) for part in parts.values())
     for name in SPLITS:
         if parts[name].empty:
+            why = (
+                f"; its {n} texts are {distinct} distinct ones, and texts that read the same"
+                " (case and spacing aside) are kept in one split"
+                if distinct < n
+                else ""
+            )
             raise UserError(
-                f"{source}: the {name} split has no texts (check data.val_size / data.test_size)"
+                f"{source}: the {name} split has no texts (check data.val_size / data.test_size"
+                f"{why})"
             )
     train_counts = parts["train"][label_col].value_counts()
     if len(train_counts) < len(classes):
@@ -191,6 +224,11 @@ def _text_meta(
             f"frequent word of the train split appears {top} time(s)); lower it"
         )
     lengths = [len(tokenize(t, lowercase=tcfg.lowercase)) for t in clean[text_col]]
+    cap = tcfg.max_length
+    if cap == "auto":
+        cap = auto_max_length(
+            [len(tokenize(t, lowercase=tcfg.lowercase)) for t in parts["train"][text_col]]
+        )
     return {
         "task": "text",
         "columns": {"text": text_col, "label": label_col, "features": [text_col], "dtypes": {}},
@@ -199,14 +237,15 @@ def _text_meta(
         "vocab": vocab,
         "tokenizer": {
             "lowercase": tcfg.lowercase,
-            "max_length": tcfg.max_length,
+            "max_length": cap,
             "pattern": TOKEN_RE.pattern,
         },
+        "texts_cut": sum(n > cap for n in lengths) if cap else 0,  # of the whole file
         "scaler": {},
         "splits": {
             name: {"rows": len(parts[name]), "sequences": len(parts[name])} for name in SPLITS
         },
-        "max_sequence_length": int(max(lengths)),
+        "max_sequence_length": int(min(max(lengths), cap or max(lengths))),  # as read
         "n_rows": len(clean),
         "n_sequences": len(clean),
     }
@@ -223,10 +262,12 @@ class TextFeaturizer:
         lowercase: bool,
         max_length: int | None,
         label_kind: str = "text",
+        class_prior: list[float] | None = None,
     ) -> None:
         self.text_column, self.classes, self.vocab = text_column, classes, vocab
         self.lowercase, self.max_length = lowercase, max_length
         self.label_kind = label_kind  # integer, float, bool: served labels typed as trained
+        self.class_prior = class_prior  # None: a model published before it was recorded
         self.index = {tok: i for i, tok in enumerate(vocab)}
 
     @classmethod
@@ -239,6 +280,7 @@ class TextFeaturizer:
             bool(tok["lowercase"]),
             tok.get("max_length"),
             str(meta["columns"].get("label_kind", "text")),
+            meta.get("class_prior"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,6 +291,7 @@ class TextFeaturizer:
             "lowercase": self.lowercase,
             "max_length": self.max_length,
             "label_kind": self.label_kind,
+            "class_prior": self.class_prior,
         }
 
     @classmethod
@@ -260,6 +303,7 @@ class TextFeaturizer:
             d["lowercase"],
             d.get("max_length"),
             str(d.get("label_kind", "text")),
+            d.get("class_prior"),
         )
 
     @property
@@ -271,6 +315,23 @@ class TextFeaturizer:
         before the vocabulary maps them to ids."""
         tokens = tokenize(str(text), lowercase=self.lowercase)
         return tokens[: self.max_length] if self.max_length else tokens
+
+    def unknown(self, texts: list[str]) -> np.ndarray:
+        """Whether each text has no token the vocabulary knows (among those the network reads):
+        the network sees ``<unk>`` only, whose embedding the train split may never have shaped."""
+        return np.asarray(
+            [all(tok not in self.index for tok in self.tokens(t)) for t in texts], dtype=bool
+        )
+
+    def prior_where_unknown(self, texts: list[str], proba: np.ndarray) -> np.ndarray:
+        """``proba`` with the rows of texts of unknown words only (:meth:`unknown`) replaced by
+        the class shares of train+val: no word read, no evidence, so no confidence either (the
+        label, the largest share, is the majority class). Unchanged without a recorded prior."""
+        if self.class_prior is None or not len(texts):
+            return proba
+        out = np.array(proba, copy=True)
+        out[self.unknown(texts)] = np.asarray(self.class_prior, dtype=out.dtype)
+        return out
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         unk = self.index[UNK]
@@ -286,8 +347,9 @@ def _fitted_classes(
     parts: dict[str, pd.DataFrame], label_col: str, classes: list[str]
 ) -> dict[str, Any]:
     """The majority class of train+val (what the model and the baselines are fitted on; of
-    classes with equally many texts, the first in class order) and the classes with one text
-    there (learnt from one example)."""
+    classes with equally many texts, the first in class order), the classes with one text
+    there (learnt from one example) and each class's share of train+val (what the model answers
+    for a text it knows no word of: :meth:`TextFeaturizer.prior_where_unknown`)."""
     fitted = pd.concat([parts["train"][label_col], parts["val"][label_col]]).astype(str)
     counts = fitted.value_counts()
     n = {c: int(counts.get(str(c), 0)) for c in classes}
@@ -295,4 +357,5 @@ def _fitted_classes(
     return {
         "majority_class": next(str(c) for c in classes if n[c] == top),
         "single_sequence_classes": sorted(str(c) for c in classes if n[c] == 1),
+        "class_prior": [n[c] / len(fitted) for c in classes],
     }

@@ -34,6 +34,7 @@ from lstmtune.tuning.study_config import (
     default_study_name,
     study_target,
     subset_fraction,
+    time_budget,
     tuning_budget,
 )
 from lstmtune.tuning.warm_start import _start_from_default, _warm_start
@@ -295,7 +296,7 @@ def _optimize_sequential(run: TuningRun) -> str | None:
     cfg, study = run.cfg, run.study
     abort: str | None = None
     waiting = _Waiting()
-    timeout = cfg.tune.timeout if cfg.tune.timeout is not None else tuning_budget(run.meta)
+    timeout = time_budget(cfg, run.meta)
     study._thread_local.in_optimize_loop = True  # lets samplers (grid exhausted) call study.stop()
     try:
         while not study._stop_flag:

@@ -58,6 +58,12 @@ def tuning_budget(meta: dict[str, Any]) -> float | None:
     return classify_space.default_tuning_seconds(meta)
 
 
+def time_budget(cfg: RunConfig, meta: dict[str, Any]) -> float | None:
+    """The tuning's seconds: ``tune.timeout``, else :func:`tuning_budget`; None: no limit. No
+    trial starts after it, and one still training stops after the epoch that passes it."""
+    return cfg.tune.timeout if cfg.tune.timeout is not None else tuning_budget(meta)
+
+
 def budget_reason(meta: dict[str, Any]) -> str:
     """Why :func:`tuning_budget` gives this run a budget, for its progress line."""
     if meta.get("task") == "forecast":

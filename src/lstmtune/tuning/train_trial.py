@@ -22,6 +22,7 @@ from lstmtune.tuning.events import progress
 from lstmtune.tuning.failures import _free_memory, _is_oom, _oom_reason
 from lstmtune.tuning.retry import with_retry
 from lstmtune.tuning.samplers import may_prune_at, prune_schedule
+from lstmtune.tuning.study_config import time_budget
 
 if TYPE_CHECKING:
     import optuna
@@ -82,6 +83,13 @@ def _epoch_callback(
     return on_epoch
 
 
+def _deadline(run: TuningRun) -> float | None:
+    """When the tuning's time budget (:func:`.study_config.time_budget`) runs out, as a
+    ``time.perf_counter()`` value: a trial still training then stops after its epoch."""
+    timeout = time_budget(run.cfg, run.meta)
+    return None if timeout is None else run.started + timeout
+
+
 def train_one(
     run: TuningRun, trial: optuna.Trial, params: dict[str, Any], problem: Problem
 ) -> _Outcome:
@@ -109,6 +117,7 @@ def train_one(
             amp=cfg.train.amp,
             on_epoch=_epoch_callback(run, trial, history),
             parallel=(cfg.train.parallel_fits, cfg.train.threads),
+            deadline=_deadline(run),
         )
     except optuna.TrialPruned:
         return _Outcome(TS.PRUNED, None, "", history, n_train=n_train)
