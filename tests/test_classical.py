@@ -20,6 +20,7 @@ from lstmtune.classical import (
     model_forecasts,
     spec_forecasts,
 )
+from lstmtune.classical_scale import fit_scale
 from lstmtune.config import example_data_path
 from lstmtune.evaluate import (
     decide_promotion,
@@ -426,3 +427,54 @@ def test_a_log_arima_reads_a_history_value_at_or_below_zero_at_its_floor(
     assert np.array_equal(out, floored)
     raw = spec_forecasts({**spec, "log": False}, np.log(airline), ends, 2, 12)
     assert np.allclose(spec_forecasts(spec, airline, ends, 2, 12), np.exp(raw))
+
+
+def _unit_cases(airline: np.ndarray) -> dict[str, tuple[np.ndarray, int, int]]:
+    walk, _, _ = _series("drift")
+    return {"airline": (airline, 12, 122), "negative": (-airline, 12, 122), "drift": (walk, 1, 100)}
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [
+        ("airline", 1e-9),
+        ("airline", 1e9),
+        ("airline", 2.0**-30),
+        ("negative", 1e-9),
+        ("drift", 1e9),
+    ],
+)
+def test_the_classical_forecasts_do_not_depend_on_the_series_unit(
+    airline: np.ndarray, name: str, unit: float
+) -> None:
+    """statsforecast fits with absolute tolerances: airline times 1e-9 was fitted by AutoARIMA as
+    the seasonal naive model (test RMSE 25.77 passengers against 17.51), and times 1e9 scored
+    17.57. Fitted in a unit of its own (lstmtune.classical_scale), the baselines and the specs
+    (ETS level, trend and additive seasons; ARIMA drift; ARIMA on log values) forecast what they
+    forecast in passengers; times a power of two, exactly the same."""
+    y, period, fit_end = _unit_cases(airline)[name]
+    ends = np.arange(fit_end - 1, len(y) - 1)
+    scaled = y * unit
+    kinds = ("arima", "ets", "theta") if name == "airline" else ("arima", "ets")
+    for kind in kinds:
+        ref = model_forecasts(fit_model(kind, y[:fit_end], period), y, ends, 1)
+        got = model_forecasts(fit_model(kind, scaled[:fit_end], period), scaled, ends, 1) / unit
+        np.testing.assert_allclose(got, ref, rtol=1e-5, err_msg=kind)
+        if unit == 2.0**-30:
+            np.testing.assert_array_equal(got, ref)
+    for kind, log in (("arima", False), ("arima", True), ("ets", False)):
+        ref = spec_forecasts(fit_spec(kind, y[:fit_end], period, log), y, ends, 1, period)
+        spec = json.loads(json.dumps(fit_spec(kind, scaled[:fit_end], period, log)))
+        got = spec_forecasts(spec, scaled, ends, 1, period) / unit
+        np.testing.assert_allclose(got, ref, rtol=1e-5, err_msg=f"{kind} spec, log {log}")
+
+
+def test_a_series_in_ordinary_units_is_fitted_in_them(airline: np.ndarray) -> None:
+    """The steps of airline, its log values, co2 (1.05) and wineind (3620) are inside the band:
+    their fits are the ones they always were; a tiny or huge unit is divided by a power of two."""
+    co2 = pd.read_csv(BENCH_DATA / "co2_monthly.csv")["co2"].to_numpy(dtype=np.float64)
+    wine = pd.read_csv(BENCH_DATA / "wineind.csv")["sales"].to_numpy(dtype=np.float64)
+    for y in (airline, np.log(airline), co2, wine, -airline):
+        assert fit_scale(y) == 1.0
+    assert fit_scale(airline * 1e-9) == 2.0**-30  # steps of 19e-9 brought into [16, 32)
+    assert fit_scale(np.r_[np.zeros(50), 1e-9, np.zeros(50)]) == 2.0**-40  # mean step 2e-11

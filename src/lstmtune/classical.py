@@ -31,6 +31,7 @@ import numpy as np
 
 from lstmtune.classical_ets import ets_forecasts
 from lstmtune.classical_log import back, log_values, logged, on_log
+from lstmtune.classical_scale import fit_scale, unscaled_spec
 
 KINDS = ("arima", "ets")  # anchors / combination partners the LSTM can use
 BASELINE_NAMES = {"arima": "auto_arima", "ets": "auto_ets", "theta": "auto_theta"}
@@ -80,7 +81,8 @@ def _quiet() -> contextlib.AbstractContextManager[Any]:
 
 def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
     """A fitted statsforecast model (``AutoARIMA``/``AutoETS``/``AutoTheta``) on the series ``y``
-    (its last :data:`FIT_SEASONS` seasons). Raises :class:`ClassicalError` when it cannot be
+    (its last :data:`FIT_SEASONS` seasons), divided by ``model.scale_`` where its unit is tiny or
+    huge (:mod:`lstmtune.classical_scale`). Raises :class:`ClassicalError` when it cannot be
     fitted."""
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
 
@@ -105,12 +107,14 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
         model = AutoARIMA(season_length=season, approximation=season > 24)
     elif kind == "ets":
         model = AutoETS(season_length=season)
+    scale = fit_scale(y)
     try:
         with _quiet():
-            model.fit(y)
+            model.fit(y / scale)
     except Exception as exc:  # statsforecast raises bare Exceptions on odd data
         raise ClassicalError(f"{BASELINE_NAMES[kind]}: {exc}") from exc
     model.fit_offset_ = len(y)  # rows the fit read, for the record
+    model.scale_ = scale  # model_forecasts and the spec go back to the series' units
     _FITTED[key] = model
     while len(_FITTED) > MAX_FITTED:  # bounded: a serving process fits unseen series' histories
         _FITTED.popitem(last=False)
@@ -136,7 +140,8 @@ def model_forecasts(model: Any, y: np.ndarray, ends: np.ndarray, horizon: int) -
     """``[N, horizon]`` forecasts of a fitted statsforecast model from the origins ``ends`` of
     ``y``, each with the true history ``y[: t + 1]`` and nothing re-estimated (``forward``; one
     pass of in-sample fitted values where they read only the past, :func:`_causal_fitted`)."""
-    y = np.asarray(y, dtype=np.float64)
+    scale = float(getattr(model, "scale_", 1.0))
+    y = np.asarray(y, dtype=np.float64) / scale
     out = np.full((len(ends), horizon), np.nan)
     try:
         with _quiet():
@@ -152,7 +157,7 @@ def model_forecasts(model: Any, y: np.ndarray, ends: np.ndarray, horizon: int) -
         raise ClassicalError(f"forecasting failed: {exc}") from exc
     if not np.isfinite(out).all():
         raise ClassicalError("non-finite forecasts")
-    return out
+    return out * scale
 
 
 def classical_baselines(
@@ -198,6 +203,11 @@ def fit_spec(kind: str, y: np.ndarray, period: int, log: bool = False) -> dict[s
 
 def _fitted_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
     model = fit_model(kind, y, period)
+    return unscaled_spec(_spec_of(kind, model, len(y)), model.scale_)
+
+
+def _spec_of(kind: str, model: Any, n: int) -> dict[str, Any]:
+    """The spec of a fitted model, in the units it was fitted in."""
     m = model.model_
     if kind == "ets":
         comp = str(m["components"])
@@ -216,7 +226,7 @@ def _fitted_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
             "gamma": 0.0 if math.isnan(par[2]) else par[2],
             "phi": 1.0 if comp[3] == "N" or math.isnan(par[3]) else par[3],
             "init": par[4:],
-            "fit_start": len(y) - model.fit_offset_,
+            "fit_start": n - model.fit_offset_,
         }
     p, q, sp, sq, period_, d, sd = (int(v) for v in m["arma"])
     coef = {str(k): float(v) for k, v in m["coef"].items()}
@@ -227,7 +237,7 @@ def _fitted_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
         "seasonal_order": [sp, sd, sq],
         "m": period_,
         "coef": coef,
-        "fit_start": len(y) - model.fit_offset_,
+        "fit_start": n - model.fit_offset_,
     }
 
 
