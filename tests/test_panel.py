@@ -126,10 +126,10 @@ def test_mase_and_smape_are_means_over_series() -> None:
     scales = np.array([2.0, 50.0])
     assert mean_mase(pred, true, series, scales) == pytest.approx(((0.5 / 2) + (100 / 50)) / 2)
     smape = ((200 / 21 + 0) / 2 + 200 * 100 / 2100) / 2
-    assert mean_smape(pred, true, series, 2) == pytest.approx(smape)
+    assert mean_smape(pred, true, series, scales) == pytest.approx(smape)
     y = np.array([1.0, 2.0, 4.0, 7.0, 11.0])
     assert mase_scale(y, 5, 1) == pytest.approx(np.mean([1, 2, 3, 4]))
-    assert mase_scale(np.ones(10), 10, 1) == 1.0  # no scale: 1, never a division by zero
+    assert np.isnan(mase_scale(np.ones(10), 10, 1))  # no scale: left out, never 1 in units
 
 
 def test_the_panel_problem_unscales_every_series_with_its_own_statistics(panel_csv: Path) -> None:
@@ -153,8 +153,10 @@ def test_the_panel_problem_unscales_every_series_with_its_own_statistics(panel_c
     del f
 
 
-def test_intervals_pool_scaled_residuals_and_scale_back_per_series(panel_csv: Path) -> None:
-    from lstmtune.conformal import conformal_quantile
+def test_intervals_pool_residuals_over_local_scales_and_scale_back_per_origin(
+    panel_csv: Path,
+) -> None:
+    from lstmtune.conformal import conformal_quantile, local_scale
     from lstmtune.model import build_model
     from lstmtune.panel_intervals import calibrate_panel, member_bounds
 
@@ -167,13 +169,17 @@ def test_intervals_pool_scaled_residuals_and_scale_back_per_series(panel_csv: Pa
     val = problem.tensors("val")
     assert isinstance(val, PanelTensorSet) and val.series is not None and val.raw_y is not None
     pred = problem.predict(model, val)  # the zero head: the seasonal naive forecast
-    scaled = np.abs(val.raw_y - pred)[:, 0] / problem.scales[val.series]  # type: ignore[attr-defined]
-    q, _ = conformal_quantile(scaled, 80.0)
+    members = problem.members  # type: ignore[attr-defined]
+    scales = []
+    for m in members:
+        s = local_scale(m.raw[:, m.featurizer.target_index], m.ends("val"), 12)
+        scales.append(np.maximum(s, 0.1 * np.median(s)))
+    q, _ = conformal_quantile(np.abs(val.raw_y - pred)[:, 0] / np.concatenate(scales), 80.0)
     assert intervals["pooled"]["quantiles"]["80"] == [pytest.approx(q)]
-    for i, sid in enumerate(problem.series_ids):  # type: ignore[attr-defined]
-        half = intervals["members"][sid]["quantiles"]["80"][0]
-        assert half == pytest.approx(q * problem.scales[i])  # type: ignore[attr-defined]
-    lo, hi = member_bounds(pred, val.series, problem.series_ids, intervals)["80"]  # type: ignore[attr-defined]
+    lo, hi = member_bounds(problem, pred, val.series, intervals, "val")["80"]  # type: ignore[arg-type]
+    for i in range(len(members)):
+        rows = val.series == i
+        np.testing.assert_allclose((hi - lo)[rows, 0] / 2, q * scales[i])
     inside = ((val.raw_y >= lo) & (val.raw_y <= hi)).mean()
     assert inside >= 0.8  # split conformal covers at least nominal on its own calibration set
 

@@ -6,7 +6,11 @@ the loss is the mean squared error in each series' own scale. With ``series_embe
 every window also carries its series index, which the network turns into a learned embedding.
 The validation objective is scale free: the mean over series of MASE (mean absolute error over
 that series' in-sample seasonal-naive error on train, as in M4), so a series of large values does
-not drown the others.
+not drown the others. A series whose train part has no such error (constant there) has no MASE:
+it is left out of the means over series of MASE and sMAPE, wherever they are taken (objective,
+combination weights, gate, registry comparison), rather than scaled by 1 in its own units (then it
+decides the panel at x1000) or scored 0 by every method (constant throughout: it would pull every
+mean down alike).
 """
 
 from __future__ import annotations
@@ -45,11 +49,27 @@ def member_parts(parts: dict[str, pd.DataFrame], rows: dict[str, list[int]], col
 
 def mase_scale(series: np.ndarray, n_train: int, period: int) -> float:
     """In-sample mean absolute error of the seasonal naive forecast on the train part (lag 1 when
-    there is no season or too little history); 1 when that error is zero."""
+    there is no season or too little history); NaN when that error is zero (no scale: the series
+    is left out of every mean over series, :func:`mean_mase`)."""
     lag = period if period >= 2 and n_train > 2 * period else 1
     train = series[:n_train]
     err = float(np.mean(np.abs(train[lag:] - train[:-lag]))) if n_train > lag else 0.0
-    return err if err > 0 and np.isfinite(err) else 1.0
+    return err if err > 0 and np.isfinite(err) else float("nan")
+
+
+def unscaled(ids: list[str], scales: np.ndarray) -> list[str]:
+    """The series without a MASE scale (left out of the means over series)."""
+    return [sid for sid, s in zip(ids, scales, strict=True) if not np.isfinite(s)]
+
+
+def unscaled_warning(ids: list[str], n: int) -> str:
+    """The one line naming the series left out of the means over series."""
+    named = ", ".join(repr(s) for s in ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    return (
+        f"warning: {len(ids)} of {n} series constant on their train part (no in-sample error to"
+        f" scale by) left out of the mean MASE and sMAPE (tuning objective, combination, gate):"
+        f" {named}; their own errors are in panel.per_series"
+    )
 
 
 def _series_means(values: np.ndarray, series: np.ndarray, n: int, ok: np.ndarray) -> np.ndarray:
@@ -66,18 +86,24 @@ def _series_means(values: np.ndarray, series: np.ndarray, n: int, ok: np.ndarray
 
 
 def mean_mase(pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray) -> float:
-    """Mean over the series present of (MAE of that series / its scale)."""
+    """Mean over the series present of (MAE of that series / its scale); a series without a scale
+    (NaN, :func:`mase_scale`) is left out, NaN when none is left."""
     ok = np.isfinite(true)
     means = _series_means(np.abs(pred - true), series, len(scales), ok) / scales
     return float(np.nanmean(means)) if not np.isnan(means).all() else float("nan")
 
 
-def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, n: int) -> float:
-    """Mean over series of sMAPE in percent (200 |e| / (|y| + |ŷ|), 0 where both are 0)."""
+def mean_smape(
+    pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray
+) -> float:
+    """Mean over series of sMAPE in percent (200 |e| / (|y| + |ŷ|), 0 where both are 0), over the
+    same series as :func:`mean_mase` (those with a scale)."""
+    n = len(scales)
     denom = np.abs(pred) + np.abs(true)
     ratio = np.divide(200 * np.abs(pred - true), denom, out=np.zeros_like(denom), where=denom > 0)
     ratio = np.where(np.isfinite(pred), ratio, np.inf)  # a forecast that is not a number
     means = _series_means(ratio, series, n, np.isfinite(true))
+    means[~np.isfinite(scales)] = np.nan
     return float(np.nanmean(means)) if not np.isnan(means).all() else float("nan")
 
 
@@ -129,6 +155,13 @@ class PanelForecastProblem(ForecastProblem):
                 for m in self.members
             ]
         )
+        if not np.isfinite(self.scales).any():
+            from lstmtune.errors import UserError
+
+            raise UserError(
+                "every series is constant on its train part: the panel's MASE has no scale"
+                " (give train more rows: data.val_size, data.test_size)"
+            )
 
     def ends(self, *splits: str) -> np.ndarray:
         raise TypeError("a panel has no single time axis; use each member's ends()")

@@ -199,15 +199,25 @@ def _pareto_section(summary: dict[str, Any]) -> str:
     )
 
 
+def _mase_key(row: dict[str, Any]) -> tuple[bool, float]:
+    """Series by test MASE, those without one (constant on train) last."""
+    mase = row.get("mase")
+    return (mase is None, float(mase or 0.0))
+
+
 def _series_section(summary: dict[str, Any], per_end: int = 10) -> str:
     """Many series: the test metrics of the best and worst ``per_end`` series by MASE."""
     panel = summary.get("panel") or {}
     table = panel.get("per_series") or {}
     if not table:
         return ""
-    ranked = sorted(table, key=lambda sid: table[sid]["mase"])
+    ranked = sorted(table, key=lambda sid: _mase_key(table[sid]))
     shown = ranked if len(ranked) <= 2 * per_end else ranked[:per_end] + ranked[-per_end:]
-    names = ("mase", "smape", "rmse", "mae", "windows")
+    covered = sorted(
+        {k for row in table.values() for k in row if k.startswith("coverage_")},
+        key=lambda k: float(k.removeprefix("coverage_")),
+    )
+    names = ("mase", "smape", "rmse", "mae", *covered, "windows")
     head = "".join(f"<th>{_esc(n)}</th>" for n in names)
     rows = []
     for i, sid in enumerate(shown):

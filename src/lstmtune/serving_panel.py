@@ -83,19 +83,24 @@ def forecast_series(
 
 
 def member_intervals(
-    panel: dict[str, Any], known: dict[str, Any] | None, target: np.ndarray, period: int
-) -> dict[str, Any] | None:
-    """A series' interval spec: its own, or (not seen in training) the pooled scale-free
-    quantiles times the seasonal-naive scale of the history sent."""
-    if known is not None:
-        return known.get("intervals")
-    pooled = panel.get("intervals_pooled")
-    if pooled is None:
-        return None
-    from lstmtune.panel_intervals import scaled_spec
-    from lstmtune.panel_problem import mase_scale
+    panel: dict[str, Any], known: dict[str, Any] | None, target: np.ndarray, f: ForecastFeaturizer
+) -> tuple[dict[str, Any], np.ndarray] | None:
+    """A series' interval spec and the scale at each served origin, recomputed on the history sent
+    (:mod:`lstmtune.panel_intervals`): its own spec, or (not seen in training) the pooled
+    scale-free quantiles with a floor from the history sent."""
+    from lstmtune.conformal import origin_scale
 
-    return scaled_spec(pooled, mase_scale(target, len(target), period))
+    ends = f.history_ends(len(target))
+    if known is not None:
+        spec = known.get("intervals")
+    else:
+        from lstmtune.panel_intervals import history_spec
+
+        pooled = panel.get("intervals_pooled")
+        spec = None if pooled is None else history_spec(pooled, target, ends, f.period)
+    if spec is None:
+        return None
+    return spec, origin_scale(spec, target, ends)
 
 
 def combined(
@@ -192,9 +197,9 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
             pred = combined(pred, weights, served, raw[:, f.target_index], f)
         part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
         part.insert(0, column, frame.at[rows[0], column])  # the id as it was sent
-        spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f.period)
+        spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f)
         if spec_intervals is not None:
-            names, values = interval_columns(pred, spec_intervals)
+            names, values = interval_columns(pred, *spec_intervals)
             part = pd.concat([part, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
         out.append(part)
     if not out:

@@ -19,21 +19,30 @@ PER_END = 3  # series shown from each end of the MASE ranking
 @dataclass
 class SeriesView:
     sid: str
-    mase: float
+    mase: float | None  # None: constant on train, no scale
     actual: np.ndarray  # the last part of the history, test split included
     forecast: np.ndarray  # step-1 forecasts of the test targets (aligned to actual's tail)
     lo: np.ndarray | None
     hi: np.ndarray | None
 
 
-def pick_series(per_series: dict[str, dict[str, float]], per_end: int = PER_END) -> list[str]:
+def _mase_key(mase: float | None) -> tuple[bool, float]:
+    """Best MASE first; a series without one (constant on train, no scale) last."""
+    return (mase is None, float(mase or 0.0))
+
+
+def _mase_text(mase: float | None) -> str:
+    return "no MASE: constant on train" if mase is None else f"MASE {mase:.3g}"
+
+
+def pick_series(per_series: dict[str, dict[str, Any]], per_end: int = PER_END) -> list[str]:
     """The ``per_end`` best and ``per_end`` worst series by test MASE (each once)."""
-    ranked = sorted(per_series, key=lambda s: per_series[s]["mase"])
+    ranked = sorted(per_series, key=lambda s: _mase_key(per_series[s].get("mase")))
     picked = ranked[:per_end] + ranked[max(per_end, len(ranked) - per_end) :]
     return list(dict.fromkeys(picked))
 
 
-def series_view(predictor: Any, parts: Any, meta: dict[str, Any], sid: str, mase: float) -> Any:
+def series_view(predictor: Any, parts: Any, meta: dict[str, Any], sid: str, mase: float | None) -> Any:
     """What one small multiple shows: the series' history, its test forecasts and bands."""
     from lstmtune.registry_panel import member_history
 
@@ -65,7 +74,7 @@ def _panel_mpl(views: list[SeriesView]) -> Any:
             ax.fill_between(xt, v.lo, v.hi, color=MODEL_COLOR, alpha=0.15, lw=0)
         ax.plot(x, v.actual, color=ACTUAL_COLOR, lw=1.2)
         ax.plot(xt, v.forecast, color=MODEL_COLOR, lw=2)
-        ax.set_title(f"{v.sid}  (MASE {v.mase:.3g})", fontsize=9)
+        ax.set_title(f"{v.sid}  ({_mase_text(v.mase)})", fontsize=9)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(views) :]:
         ax.axis("off")
@@ -79,7 +88,7 @@ def _panel_plotly(views: list[SeriesView]) -> Any:
     cols = 3
     rows = (len(views) + cols - 1) // cols
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{v.sid} (MASE {v.mase:.3g})" for v in views]
+        rows=rows, cols=cols, subplot_titles=[f"{v.sid} ({_mase_text(v.mase)})" for v in views]
     )
     for i, v in enumerate(views):
         r, c = i // cols + 1, i % cols + 1
@@ -130,7 +139,7 @@ def panel_figures(prepared_dir: str | Path, model_dir: str | Path) -> tuple[Any,
     per_series = evaluation.get("per_series") or {}
     predictor = Predictor.load(model_dir)
     views = [
-        series_view(predictor, parts, meta, sid, per_series[sid]["mase"])
+        series_view(predictor, parts, meta, sid, per_series[sid].get("mase"))
         for sid in pick_series(per_series)
     ]
     n = len(per_series)
