@@ -1,6 +1,7 @@
-"""The scale of a panel's metrics and intervals: a series without an in-sample scale is left out
-of every mean over series (never scaled by 1 in its own units), and the intervals of a series the
-model saw follow the scale of the history sent, with real fits."""
+"""The scale of a panel's metrics and intervals and the errors of a served batch: a series
+without an in-sample scale is left out of every mean over series (never scaled by 1 in its own
+units), the intervals of a series the model saw follow the scale of the history sent, and a
+batch with bad series names them all, with real fits."""
 
 from __future__ import annotations
 
@@ -106,3 +107,23 @@ def test_served_intervals_of_a_known_series_follow_the_history_sent(tmp_path: Pa
     np.testing.assert_allclose(ratio, 10.0, rtol=1e-6)  # x10 history: x10 widths, as for a new id
     cover = ev.details["per_series"]["s0001"]["coverage_80"]
     assert cover is not None and 0 <= cover <= 100
+
+
+def test_a_batch_with_bad_series_names_every_one_of_them(tmp_path: Path) -> None:
+    from lstmtune.final_panel import evaluate_panel
+    from lstmtune.registry_panel import member_history
+    from lstmtune.serving_panel import predict_panel
+
+    problem, model, meta, parts = _panel(tmp_path, "p", panel_frame(3, 72, seed=3))
+    spec = {**evaluate_panel(problem, model, meta).spec_extra, "params": PARAMS}
+    good = member_history(parts, meta, "s0000")
+    short = member_history(parts, meta, "s0001").tail(5)
+    gap = member_history(parts, meta, "s0002").drop(index=[30])
+    assert len(predict_panel(model, spec, good)) == len(good) - 12
+    with pytest.raises(ValueError) as err:
+        predict_panel(model, spec, pd.concat([good, short, gap]))
+    message = str(err.value)
+    assert "2 of 3 series" in message and "'s0001'" in message and "'s0002'" in message
+    assert "lookback=13" in message and "\n" not in message
+    with pytest.raises(ValueError, match=r"^series 's0001' has 5 rows"):  # one: its own line
+        predict_panel(model, spec, pd.concat([good, short]))

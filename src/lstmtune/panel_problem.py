@@ -64,7 +64,9 @@ def unscaled(ids: list[str], scales: np.ndarray) -> list[str]:
 
 def unscaled_warning(ids: list[str], n: int) -> str:
     """The one line naming the series left out of the means over series."""
-    named = ", ".join(repr(s) for s in ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    named = ", ".join(repr(s) for s in ids[:10]) + (
+        f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+    )
     return (
         f"warning: {len(ids)} of {n} series constant on their train part (no in-sample error to"
         f" scale by) left out of the mean MASE and sMAPE (tuning objective, combination, gate):"
@@ -93,9 +95,7 @@ def mean_mase(pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np
     return float(np.nanmean(means)) if not np.isnan(means).all() else float("nan")
 
 
-def mean_smape(
-    pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray
-) -> float:
+def mean_smape(pred: np.ndarray, true: np.ndarray, series: np.ndarray, scales: np.ndarray) -> float:
     """Mean over series of sMAPE in percent (200 |e| / (|y| + |ŷ|), 0 where both are 0), over the
     same series as :func:`mean_mase` (those with a scale)."""
     n = len(scales)

@@ -155,7 +155,9 @@ def known_member(members: dict[str, Any], sid: str) -> dict[str, Any] | None:
 
 
 def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
-    """The pyfunc's answer for a long-format history of one or more series."""
+    """The pyfunc's answer for a long-format history of one or more series. A series that cannot
+    be forecast fails the batch, with one message naming every such series (not only the first:
+    a caller fixes or drops them all at once, and resends)."""
     panel = spec["panel"]
     frame = frame.reset_index(drop=True)
     column = str(panel["series_column"])
@@ -163,45 +165,82 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
     missing = [c for c in (column, *reference.features) if c not in frame.columns]
     if missing:
         raise ValueError(f"input is missing column(s): {', '.join(missing)}")
-    out = []
-    for sid, rows in frame.groupby(frame[column].astype(str), sort=False).groups.items():
-        known = known_member(panel["members"], str(sid))
-        index = series_index(spec, known, str(sid), column)
-        axis = (known or {}).get("time_axis") or spec.get("time_axis")
+    out, bad, reasons = [], [], []
+    groups = frame.groupby(frame[column].astype(str), sort=False).groups
+    for sid, rows in groups.items():
         try:
-            sub = _in_time_order(frame.loc[rows], axis)
-            check_history(sub, axis)
-        except ValueError as exc:  # duplicates, gaps, unparseable times: name the series
-            raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
-        try:  # pd.NA read as NaN, text refused by input row; data.missing: filled as in training
-            raw = input_values(sub, reference.features, sub.index.to_numpy())
-            raw = filled_history(
-                raw, str(spec.get("missing", "")), reference.features, "in the series' row"
-            )
+            out.append(_serve_series(model, spec, frame, str(sid), rows, reference))
         except ValueError as exc:
-            raise ValueError(f"series {sid!r}: {exc}") from None
-        f = (
-            ForecastFeaturizer.from_dict(known["featurizer"])
-            if known
-            else featurizer_for_history(reference, raw, str(sid))
-        )
-        try:
-            pred = forecast_series(model, f, raw, str(sid), index)
-        except ValueError as exc:  # e.g. a value the model's log transform cannot read
-            if str(sid) in str(exc):
-                raise
-            raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
-        weights = (panel.get("combination") or {}).get("weights")
-        if weights:  # the network mixed with this series' AutoARIMA / AutoETS
-            served = served_member(known, sub, raw[:, f.target_index])  # placed in its rows
-            pred = combined(pred, weights, served, raw[:, f.target_index], f)
-        part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
-        part.insert(0, column, frame.at[rows[0], column])  # the id as it was sent
-        spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f)
-        if spec_intervals is not None:
-            names, values = interval_columns(pred, *spec_intervals)
-            part = pd.concat([part, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
-        out.append(part)
+            bad.append(repr(str(sid)))
+            reasons.append(str(exc))
+    if bad:
+        raise ValueError(bad_series_message(bad, reasons, len(groups), column))
     if not out:
         raise ValueError("input has no rows")
     return pd.concat(out, ignore_index=True)
+
+
+SHOWN_REASONS = 10  # a batch's error gives every bad id and the reasons of this many
+
+
+def bad_series_message(bad: list[str], reasons: list[str], n: int, column: str) -> str:
+    """One line for the series of a batch that cannot be forecast: every id, and the reasons of
+    the first :data:`SHOWN_REASONS`."""
+    if len(bad) == 1:
+        return reasons[0]
+    more = len(reasons) - SHOWN_REASONS
+    shown = "; ".join(reasons[:SHOWN_REASONS]) + (f"; and {more} more" if more > 0 else "")
+    return (
+        f"{len(bad)} of {n} series (column '{column}') cannot be forecast, nothing was: "
+        f"{', '.join(bad)}. {shown}"
+    )
+
+
+def _serve_series(
+    model: LSTMNet,
+    spec: dict[str, Any],
+    frame: pd.DataFrame,
+    sid: str,
+    rows: Any,
+    reference: ForecastFeaturizer,
+) -> pd.DataFrame:
+    """One series' rows of the answer (ValueError naming the series when it cannot be)."""
+    panel = spec["panel"]
+    column = str(panel["series_column"])
+    known = known_member(panel["members"], str(sid))
+    index = series_index(spec, known, str(sid), column)
+    axis = (known or {}).get("time_axis") or spec.get("time_axis")
+    try:
+        sub = _in_time_order(frame.loc[rows], axis)
+        check_history(sub, axis)
+    except ValueError as exc:  # duplicates, gaps, unparseable times: name the series
+        raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
+    try:  # pd.NA read as NaN, text refused by input row; data.missing: filled as in training
+        raw = input_values(sub, reference.features, sub.index.to_numpy())
+        raw = filled_history(
+            raw, str(spec.get("missing", "")), reference.features, "in the series' row"
+        )
+    except ValueError as exc:
+        raise ValueError(f"series {sid!r}: {exc}") from None
+    f = (
+        ForecastFeaturizer.from_dict(known["featurizer"])
+        if known
+        else featurizer_for_history(reference, raw, str(sid))
+    )
+    try:
+        pred = forecast_series(model, f, raw, str(sid), index)
+    except ValueError as exc:  # e.g. a value the model's log transform cannot read
+        if str(sid) in str(exc):
+            raise
+        raise ValueError(f"series {sid!r} (column '{column}'): {exc}") from None
+    weights = (panel.get("combination") or {}).get("weights")
+    if weights:  # the network mixed with this series' AutoARIMA / AutoETS
+        served = served_member(known, sub, raw[:, f.target_index])  # placed in its rows
+        pred = combined(pred, weights, served, raw[:, f.target_index], f)
+    part = pd.DataFrame(pred, columns=[f"step_{h}" for h in range(1, f.horizon + 1)])
+    part.insert(0, column, frame.at[rows[0], column])  # the id as it was sent
+    spec_intervals = member_intervals(panel, known, raw[:, f.target_index], f)
+    if spec_intervals is not None:
+        names, values = interval_columns(pred, *spec_intervals)
+        part = pd.concat([part, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
+    return part

@@ -42,7 +42,9 @@ def pick_series(per_series: dict[str, dict[str, Any]], per_end: int = PER_END) -
     return list(dict.fromkeys(picked))
 
 
-def series_view(predictor: Any, parts: Any, meta: dict[str, Any], sid: str, mase: float | None) -> Any:
+def series_view(
+    predictor: Any, parts: Any, meta: dict[str, Any], sid: str, mase: float | None
+) -> Any:
     """What one small multiple shows: the series' history, its test forecasts and bands."""
     from lstmtune.registry_panel import member_history
 
