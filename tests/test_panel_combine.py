@@ -241,6 +241,7 @@ def test_intervals_are_calibrated_with_partners_fitted_on_train_out_of_sample(
 ) -> None:
     from lstmtune.conformal import step_quantiles
     from lstmtune.panel_combine import calibration_specs, mix, partner_forecasts
+    from lstmtune.panel_intervals import validation_scales
 
     _parts, meta, problem, model, combination, intervals = _chosen(prepared, [80.0])
     assert combination is not None and intervals is not None and is_mix(combination)
@@ -252,7 +253,8 @@ def test_intervals_are_calibrated_with_partners_fitted_on_train_out_of_sample(
         problem.predict(model, val),
         partner_forecasts(problem, calibration, "val"),
     )
-    scaled = np.abs(val.raw_y - pred) / problem.scales[val.series][:, None]
+    _floors, scales = validation_scales(problem, 12)  # each origin's local scale
+    scaled = np.abs(val.raw_y - pred) / scales[:, None]
     assert intervals["pooled"]["quantiles"] == step_quantiles(scaled, [80.0])[0]
 
 

@@ -127,3 +127,18 @@ def test_a_batch_with_bad_series_names_every_one_of_them(tmp_path: Path) -> None
     assert "lookback=13" in message and "\n" not in message
     with pytest.raises(ValueError, match=r"^series 's0001' has 5 rows"):  # one: its own line
         predict_panel(model, spec, pd.concat([good, short]))
+
+
+def test_the_report_names_the_series_left_out_and_ranks_those_without_mase_last() -> None:
+    from lstmtune.report_sections import _series_section
+
+    row = {"smape": 3.0, "rmse": 1.0, "mae": 1.0, "windows": 12, "coverage_80": 75.0}
+    panel = {
+        "series_column": "id",
+        "dropped": {"s9": "12 rows, fewer than 37", "<b>": "constant"},
+        "per_series": {"stuck": {**row, "mase": None}, "a": {**row, "mase": 0.8}},
+    }
+    html = _series_section({"panel": panel})
+    assert "2 series left out: &#x27;s9&#x27;: 12 rows, fewer than 37" in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
+    assert html.index(">a<") < html.index(">stuck<") and "<th>coverage_80</th>" in html

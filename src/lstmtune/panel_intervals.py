@@ -12,8 +12,9 @@ half-width there. The scale is a function of the history up to the origin only, 
 recomputes it on the history sent, for a series it saw as for one it never saw: widths follow the
 history (sent x1000, widths x1000), and on the full history they are the widths measured on test.
 A series with at least :data:`OWN_MIN_WINDOWS` validation windows gets quantiles of its own scaled
-residuals instead; a series whose history is flat at most validation origins (no scale) gets
-quantiles of its own absolute residuals, in its units.
+residuals instead; a series whose history is flat at most validation origins, or constant on train
+(no MASE scale, :func:`lstmtune.panel_problem.mase_scale`: the same rule as the metrics), gets
+quantiles of its own absolute residuals, in its units, and stays out of the pool.
 """
 
 from __future__ import annotations
@@ -68,20 +69,18 @@ def calibrate_forecasts(
     assert val.raw_y is not None and val.series is not None
     window = scale_window(problem.featurizer.period)
     residuals = np.abs(val.raw_y - pred)
-    floors, scales = [], []
-    for i, m in enumerate(problem.members):
-        y, ends = m.raw[:, m.featurizer.target_index], m.ends("val")
-        floors.append(history_floor(y, ends, window))
-        scales.append(origin_scale(_scaled(window, floors[i]), y, ends))
+    floors, scales = validation_scales(problem, window)
+    for i in np.flatnonzero(~np.isfinite(problem.scales)):  # no MASE scale: not pooled either
+        floors[i] = 0.0
     pooled_rows = np.array([floors[i] > 0 for i in val.series], dtype=bool)
-    scores = residuals / np.concatenate(scales)[:, None]
+    scores = residuals / scales[:, None]
     pooled = _pooled(scores[pooled_rows] if pooled_rows.any() else residuals, levels, window)
     if not pooled_rows.any():  # no series has a scale: the pooled spec is in units
         pooled = {**pooled, "method": "abs"}
     members: dict[str, Any] = {}
     for i, sid in enumerate(problem.series_ids):
         rows = val.series == i
-        if floors[i] == 0:  # flat at most origins: its own absolute residuals, in its units
+        if floors[i] == 0:  # flat at most origins, or on train: its own absolute residuals
             members[sid] = calibrate(pred[rows], val.raw_y[rows], levels)
         elif int(rows.sum()) >= OWN_MIN_WINDOWS:
             members[sid] = {
@@ -91,6 +90,17 @@ def calibrate_forecasts(
         else:
             members[sid] = {**pooled, **_scaled(window, floors[i])}
     return {"pooled": pooled, "members": members}
+
+
+def validation_scales(problem: PanelForecastProblem, window: int) -> tuple[list[float], np.ndarray]:
+    """Every series' scale floor and the scale at each validation origin, stacked as
+    :meth:`PanelForecastProblem.tensors` stacks the windows."""
+    floors, scales = [], []
+    for m in problem.members:
+        y, ends = m.raw[:, m.featurizer.target_index], m.ends("val")
+        floors.append(history_floor(y, ends, window))
+        scales.append(origin_scale(_scaled(window, floors[-1]), y, ends))
+    return floors, np.concatenate(scales)
 
 
 def _scaled(window: int, floor: float) -> dict[str, Any]:

@@ -205,6 +205,15 @@ def _mase_key(row: dict[str, Any]) -> tuple[bool, float]:
     return (mase is None, float(mase or 0.0))
 
 
+def _left_out(dropped: dict[str, str], shown: int = 10) -> str:
+    """The series left out of the panel, each named with its reason (the first ``shown``)."""
+    if not dropped:
+        return ""
+    named = "; ".join(f"{sid!r}: {why}" for sid, why in list(dropped.items())[:shown])
+    more = f"; and {len(dropped) - shown} more" if len(dropped) > shown else ""
+    return _esc(f" {len(dropped)} series left out: {named}{more}.")
+
+
 def _series_section(summary: dict[str, Any], per_end: int = 10) -> str:
     """Many series: the test metrics of the best and worst ``per_end`` series by MASE."""
     panel = summary.get("panel") or {}
@@ -225,8 +234,7 @@ def _series_section(summary: dict[str, Any], per_end: int = 10) -> str:
             rows.append(f'<tr><td colspan="{len(names) + 1}">…</td></tr>')
         cells = "".join(f"<td>{_esc(_num(table[sid].get(n)))}</td>" for n in names)
         rows.append(f"<tr><td>{_esc(sid)}</td>{cells}</tr>")
-    dropped = panel.get("dropped") or {}
-    left_out = f" {len(dropped)} series left out (too short)." if dropped else ""
+    left_out = _left_out(panel.get("dropped") or {})
     what = (
         f"{len(ranked)} series ({_esc(panel.get('series_column', ''))}), one model; the best "
         f"and worst {per_end} by test MASE.{left_out}"
