@@ -1,8 +1,10 @@
 """Serving a model of many series: long-format history in, one row per series and window out.
 
 The input holds the series column, the training columns and (optionally) the time column, rows
-in any order. Each series is put in time order, checked for duplicates and gaps, scaled with its
-own training statistics and forecast by the one network (mixed with that series' AutoARIMA /
+in any order. Its ids are read as training reads them (:mod:`lstmtune.data.sequence_ids`: ``5.0``
+is ``5``, surrounding spaces dropped); a row without one is refused by its input row. Each
+series is put in time order, checked for duplicates and gaps, scaled with its own training
+statistics and forecast by the one network (mixed with that series' AutoARIMA /
 AutoETS when the model publishes a combination; for a series not seen in training, models fitted
 on the history sent). A series the model never saw is scaled with statistics of the history sent
 for it, and is refused when that history cannot be scaled (constant, or not positive for a log
@@ -21,6 +23,7 @@ import torch
 
 from lstmtune.conformal import interval_columns
 from lstmtune.data.history_check import check_history
+from lstmtune.data.sequence_ids import served_ids
 from lstmtune.data.timeaxis import place
 from lstmtune.features import ForecastFeaturizer, filled_history, input_values
 from lstmtune.model import LSTMNet
@@ -166,7 +169,8 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
     if missing:
         raise ValueError(f"input is missing column(s): {', '.join(missing)}")
     out, bad, reasons = [], [], []
-    groups = frame.groupby(frame[column].astype(str), sort=False).groups
+    ids = served_ids(frame, column, "series")  # as training reads them: 5.0 is 5, ' 7' is 7
+    groups = frame.groupby(ids, sort=False).groups
     for sid, rows in groups.items():
         try:
             out.append(_serve_series(model, spec, frame, str(sid), rows, reference))

@@ -136,7 +136,10 @@ def _parse(uri: str, data: bytes, kind: str, ids: tuple[str, ...] = ()) -> pd.Da
 
 def _ids_as_read(ids: pd.Series) -> pd.Series:
     """An id column read as text, as numbers where that keeps every id apart (as pandas would
-    have read it); as text where numbers would join two ids ('001' and '1')."""
+    have read it); as text where numbers would join two ids ('001' and '1'). A cell's
+    surrounding spaces are not part of its id ('104 ' is 104, as pandas reads a number)."""
+    stripped = ids.str.strip()
+    ids = stripped.where(stripped != "")  # a cell of spaces is an empty one
     numbers = pd.to_numeric(ids, errors="coerce")
     if numbers.isna().sum() > ids.isna().sum():
         return ids

@@ -6,14 +6,14 @@ scaler fitted on its own train part), then the parts are stacked with the series
 ``metadata.json`` keeps the single-series fields of a *reference* series (the one with the
 shortest train part: the search space must fit every series) and, under ``panel``, each series'
 own metadata and its row range in every stacked part. One season length serves the whole panel
-(``data.seasonal_period``, else the most common inferred one), so one anchor choice is feasible for
+(``data.seasonal_period``, else the one the series infer or, where they disagree, the one their
+pooled train parts support: :mod:`~.panel_season`), so one anchor choice is feasible for
 every series. A series too short for the split is left out with a warning, named by its id.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +22,9 @@ import pandas as pd
 
 from lstmtune.config import DataConfig
 from lstmtune.data.columns import feature_columns, require_columns, text_columns
+from lstmtune.data.panel_axis import one_frequency, panel_time_axis
+from lstmtune.data.panel_season import panel_season
+from lstmtune.data.sequence_ids import id_text
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size
 from lstmtune.errors import UserError
 from lstmtune.forecast_space import default_lookbacks, longest_lookback
@@ -32,14 +35,17 @@ _ROW = re.compile(r"(data rows? )(\d+)(?:( and )(\d+))?")
 
 
 def series_ids(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """The series column as strings; a missing id is an error naming its row."""
-    ids = frame[column]
-    if ids.isna().any():
-        row = int(np.flatnonzero(ids.isna().to_numpy())[0]) + 1
+    """The series column as text by the sequence ids' rule (:func:`~.sequence_ids.id_text`:
+    ``5.0`` is ``'5'``, surrounding spaces dropped; a file's ``'007'`` and ``'7'`` stay two ids,
+    :func:`lstmtune.data.io.read_table`); a missing id is an error naming its row."""
+    ids = id_text(frame[column])
+    empty = (frame[column].isna() | (ids == "")).to_numpy()
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0]) + 1
         raise UserError(
             f"{source}: column '{column}' (data.series_column) is empty at data row {row}"
         )
-    return ids.astype(str)
+    return ids
 
 
 def check_duplicates(frame: pd.DataFrame, ids: pd.Series, cfg: DataConfig, source: str) -> None:
@@ -175,11 +181,15 @@ def drop_short(
             del prepared[sid]
 
 
-def _panel_period(prepared: dict[str, Prepared], cfg: DataConfig) -> int:
+def _panel_period(prepared: dict[str, Prepared], cfg: DataConfig) -> tuple[int, str | None]:
+    """``data.seasonal_period``, else the season the series agree on or the pooled test picks
+    (:func:`~.panel_season.panel_season`), and the note when they disagree."""
     if cfg.seasonal_period:
-        return int(cfg.seasonal_period)
-    counts = Counter(int(meta["seasonal_period"]) for _, meta in prepared.values())
-    return max(counts.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+        return int(cfg.seasonal_period), None
+    inferred = {sid: int(meta["seasonal_period"]) for sid, (_, meta) in prepared.items()}
+    target = str(cfg.target)
+    trains = {sid: parts["train"][target].to_numpy(float) for sid, (parts, _) in prepared.items()}
+    return panel_season(inferred, trains)
 
 
 def stack(prepared: dict[str, Prepared], column: str) -> Prepared:
@@ -229,9 +239,10 @@ def prepare_panel(
         check_numeric(frame, ids, col, source)
     cfg, left_out = _panel_inputs(frame, cfg, source)
     prepared, dropped = _prepare_each(frame, ids, cfg, source, prepare)
-    _one_frequency(prepared, column, source)
+    freq, season_note = None, None
     if prepared:
-        period = _panel_period(prepared, cfg)
+        freq = one_frequency({sid: m for sid, (_, m) in prepared.items()}, column, source)
+        period, season_note = _panel_period(prepared, cfg)
         lookback = max_lookback or fitted_max_lookback(prepared, period, cfg.horizon)
         drop_short(prepared, dropped, lookback, cfg.horizon)
     if not prepared:
@@ -256,6 +267,7 @@ def prepare_panel(
             "members": members,
             "dropped": dropped,
             "reference": reference,
+            "season_note": season_note,  # the series' seasons disagree: how one was chosen
         },
     )
     meta["columns"] = {**meta["columns"], "series_column": column, "left_out": left_out}
@@ -264,26 +276,16 @@ def prepare_panel(
     meta["filled_test_values"] = sum(
         len(m["meta"].get("filled_targets") or []) for m in members.values()
     )
-    if meta.get("time_axis"):  # every series' filled periods, not the reference's alone
+    if meta.get("time_axis"):  # the panel's span and every series' filled periods
+        meta["time_axis"] = panel_time_axis(
+            {s: m["meta"] for s, m in members.items()}, meta["time_axis"], freq
+        )
         filled = {s: int(m["meta"]["time_axis"]["filled_periods"]) for s, m in members.items()}
         gaps = sum(int(m["meta"]["time_axis"]["gaps"]) for m in members.values())
         meta["time_axis"] = {**meta["time_axis"], "filled_periods": sum(filled.values())}
         meta["time_axis"].update(gaps=gaps, fill=cfg.missing if sum(filled.values()) else None)
         meta["time_axis"]["filled_series"] = sorted(s for s, n in filled.items() if n)
     return parts, meta
-
-
-def _one_frequency(prepared: dict[str, Prepared], column: str, source: str) -> None:
-    """One model reads one frequency: a series on another is refused, naming it."""
-    freqs = {sid: (m.get("time_axis") or {}).get("freq") for sid, (_, m) in prepared.items()}
-    counts = pd.Series(list(freqs.values()), dtype=object).value_counts()
-    if len(counts) > 1:
-        odd = next(sid for sid, f in freqs.items() if f != counts.index[0])
-        raise UserError(
-            f"{source}: series {odd!r} (column '{column}', data.series_column) has frequency "
-            f"{freqs[odd]}, the others {counts.index[0]}; a model of many series reads one "
-            "frequency (set data.freq to put every series on one grid, or split the file)"
-        )
 
 
 def space_meta(meta: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,9 @@ FORMAT_VERSION = 1
 
 def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
     assert cfg.data.path is not None
-    ids = (cfg.data.sequence_column,) if cfg.data.task == "classify" else ()
+    # ids as text where numbers would join two of them ('007' and '7': :mod:`.sequence_ids`)
+    by_task = {"classify": cfg.data.sequence_column, "forecast": cfg.data.series_column}
+    ids = (by_task.get(cfg.data.task),)
     table = read_table(
         cfg.data.path,
         fmt=cfg.data.format,
