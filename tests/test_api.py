@@ -98,28 +98,28 @@ def test_frames_parquet_cannot_hold_and_other_objects_are_refused_in_one_line(
 
 
 def test_a_time_index_becomes_the_time_column(tmp_path: Path) -> None:
-    from lstmtune.api import _write_frame
+    from lstmtune.api_frame import write_frame
 
     frame = pd.read_csv(example_data_path(), parse_dates=["month"]).set_index("month")
-    assert _write_frame(frame, tmp_path / "d.parquet") == "month"  # the run's time column
+    assert write_frame(frame, tmp_path / "d.parquet").time == "month"  # the run's time column
     back = pd.read_parquet(tmp_path / "d.parquet")
     assert list(back.columns) == ["month", "passengers"] and back["month"].is_monotonic_increasing
     kept = pd.read_csv(example_data_path()).set_index("month", drop=False)  # the index twice
-    _write_frame(kept, tmp_path / "k.parquet")
+    write_frame(kept, tmp_path / "k.parquet")
     assert list(pd.read_parquet(tmp_path / "k.parquet").columns) == ["month", "passengers"]
     unnamed = frame.rename_axis(None).assign(index=1.0)  # a column already named 'index'
-    assert _write_frame(unnamed, tmp_path / "u.parquet") == "level_0"  # not the user's column
+    assert write_frame(unnamed, tmp_path / "u.parquet").time == "level_0"  # not the user's one
     assert pd.read_parquet(tmp_path / "u.parquet")["level_0"].is_monotonic_increasing
-    assert _write_frame(frame.reset_index(), tmp_path / "r.parquet") is None  # a plain index
+    assert write_frame(frame.reset_index(), tmp_path / "r.parquet").time is None  # plain index
 
 
 def test_periods_are_the_times_they_start_at(tmp_path: Path) -> None:
-    from lstmtune.api import _write_frame
+    from lstmtune.api_frame import write_frame
 
     frame = pd.read_csv(example_data_path())
     frame["month"] = pd.PeriodIndex(frame["month"], freq="M")
-    assert _write_frame(frame.set_index("month"), tmp_path / "i.parquet") == "month"
-    assert _write_frame(frame, tmp_path / "c.parquet") is None  # a column: --time-column month
+    assert write_frame(frame.set_index("month"), tmp_path / "i.parquet").time == "month"
+    assert write_frame(frame, tmp_path / "c.parquet").time is None  # a column: --time-column
     for name in ("i", "c"):
         back = pd.read_parquet(tmp_path / f"{name}.parquet")["month"]
         assert back.iloc[0] == pd.Timestamp("1949-01-01") and back.is_monotonic_increasing
@@ -226,3 +226,80 @@ def test_docs_notebook_runs(tmp_path: Path) -> None:
     assert isinstance(scope["result"], lstmtune.RunResult)
     assert len(scope["forecast"]) == 24 and scope["forecast"]["step_1"].between(250, 900).all()
     assert (tmp_path / "out" / "notebook_forecast.png").stat().st_size > 5_000
+
+
+def _panel(index: list[str]) -> pd.DataFrame:
+    """Two monthly series in long form, indexed the statsforecast / sktime way."""
+    months = pd.date_range("2020-01-01", periods=4, freq="MS")
+    frame = pd.DataFrame(
+        {"id": ["a"] * 4 + ["b"] * 4, "date": [*months, *months], "y": range(8)}
+    ).astype({"y": float})
+    return frame.set_index(index) if index else frame
+
+
+def test_a_multiindex_of_series_and_time_reads_as_both(tmp_path: Path) -> None:
+    from lstmtune.api_frame import IndexRoles, write_frame
+
+    both = IndexRoles(time="date", series="id")
+    assert write_frame(_panel(["id", "date"]), tmp_path / "a.parquet") == both
+    back = pd.read_parquet(tmp_path / "a.parquet")
+    assert list(back.columns) == ["id", "date", "y"] and back["id"].tolist()[3:5] == ["a", "b"]
+    assert write_frame(_panel(["date", "id"]), tmp_path / "b.parquet") == both  # by dtype
+    assert write_frame(_panel(["id", "date"]), tmp_path / "c.parquet", series_column="id") == both
+    mine = _panel(["id", "date"]).assign(store="s")  # the user's series column wins
+    assert write_frame(mine, tmp_path / "d.parquet", series_column="store") == IndexRoles("date")
+    assert "id" in pd.read_parquet(tmp_path / "d.parquet").columns  # the level is kept, a column
+    quarters = (
+        _panel([]).assign(date=lambda f: f["date"].dt.to_period("Q")).set_index(["id", "date"])
+    )
+    assert write_frame(quarters, tmp_path / "q.parquet") == both
+    assert pd.read_parquet(tmp_path / "q.parquet")["date"].dtype.kind == "M"  # not text
+    steps = _panel([]).assign(t=[0, 1, 2, 3] * 2).drop(columns="date").set_index(["id", "t"])
+    assert write_frame(steps, tmp_path / "s.parquet") == IndexRoles(time="t", series="id")
+    classify = write_frame(_panel(["id", "date"]), tmp_path / "k.parquet", forecast=False)
+    assert classify == IndexRoles() and "id" in pd.read_parquet(tmp_path / "k.parquet").columns
+
+
+@pytest.mark.parametrize(
+    ("index", "names", "needle"),
+    [
+        (["id", "date"], [None, None], r"MultiIndex \(None, None\) has unnamed levels; name"),
+        (
+            ["id", "kind"],
+            None,
+            r"MultiIndex \('id', 'kind'\) has no level of dates; .* time_column",
+        ),
+        (
+            ["id", "kind", "date"],
+            None,
+            r"MultiIndex .* has 2 levels besides the time 'date'; .* series_column",
+        ),
+    ],
+)
+def test_a_multiindex_that_cannot_be_read_as_series_and_time_is_one_line(
+    index: list[str], names: list[None] | None, needle: str, tmp_path: Path
+) -> None:
+    frame = _panel([]).assign(kind=["x", "y"] * 4).set_index(index)
+    if names is not None:
+        frame = frame.rename_axis(names)
+    out = tmp_path / "out"
+    with pytest.raises(lstmtune.UserError, match=r"^data: the DataFrame's " + needle) as info:
+        lstmtune.run(frame, target="y", output_dir=str(out), progress="quiet")
+    assert "\n" not in str(info.value) and not out.exists()
+
+
+def test_a_multiindex_sets_the_series_and_time_columns_the_user_left_unset(
+    tmp_path: Path,
+) -> None:
+    from lstmtune.api import _frame_keys
+    from lstmtune.api_frame import index_as_columns
+
+    indexed = _panel(["id", "date"])
+    keys = _frame_keys(indexed, tmp_path / "a.parquet", build_config(None, {"target": "y"}))
+    assert (keys["data.series_column"], keys["data.time_column"]) == ("id", "date")
+    cfg = build_config(None, {"target": "y", "series_column": "id", "time_column": "date"})
+    assert set(_frame_keys(indexed, tmp_path / "b.parquet", cfg)) == {"data.path"}
+    served = index_as_columns(indexed.tail(3))  # predict reads the index as training did
+    assert list(served.columns) == ["id", "date", "y"] and served["id"].tolist() == ["b"] * 3
+    plain = _panel([])
+    assert index_as_columns(plain) is plain

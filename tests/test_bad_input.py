@@ -124,6 +124,24 @@ def _unknown_time_column(d: Path) -> tuple[list[str], list[str]]:
     ]
 
 
+def _wide_series(d: Path) -> tuple[list[str], list[str]]:
+    """A panel written wide (a pivot table: a column per store) asked for by its series column:
+    told to write it long, with the melt that does it."""
+    path = d / "wide.csv"
+    weeks = pd.date_range("2019-01-07", periods=60, freq="W-MON").strftime("%d/%m/%Y")
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(
+        {"week": weeks, **{str(s): rng.normal(100, 5, 60) for s in range(101, 105)}}
+    )
+    wide.to_csv(path, index=False)
+    args = ["--data", str(path), "--series-column", "store", "--target", "sales"]
+    return [*args, "--time-column", "week"], [
+        str(path),
+        "'store' (data.series_column) not found (a wide file, a column per series: 4 columns",
+        "df.melt(id_vars=['week'], var_name='store', value_name='sales')",
+    ]
+
+
 def _poisoned(
     d: Path, name: str, column: str, row: int, value: object, expected: str
 ) -> tuple[list[str], list[str]]:
@@ -465,6 +483,7 @@ CASES: dict[str, Builder] = {
     "header-only": _header_only,
     "unknown-target-column": _unknown_column,
     "unknown-time-column": _unknown_time_column,
+    "wide-file-series-column": _wide_series,
     "non-numeric-target": _non_numeric_target,
     "nan-target": _nan_target,
     "inf-target": _inf_value,

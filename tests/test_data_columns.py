@@ -14,6 +14,7 @@ from lstmtune.config import DataConfig
 from lstmtune.data.columns import (
     class_names,
     configured_columns,
+    date_columns,
     feature_columns,
     numeric_column,
     refuse_missing,
@@ -118,3 +119,52 @@ def test_blank_cells_of_numbers_held_as_text_are_missing_values() -> None:
     )
     assert feature_columns(frame, DataConfig(), set(), "f.csv") == ["y", "p"]  # 'at': a clock
     np.testing.assert_allclose(numeric_column(frame, "p", "f.csv"), [51.3, np.nan, 7.0])
+
+
+def test_columns_of_dates_are_told_from_text() -> None:
+    """A column of dates left out is not text: the prepare line names it a date column."""
+    months = pd.date_range("2020-01-01", periods=3, freq="MS")
+    frame = pd.DataFrame(
+        {
+            "dt": months,  # datetime64, as a DataFrame or a Parquet file holds it
+            "utc": months.tz_localize("UTC"),
+            "period": months.to_period("M"),
+            "iso": ["2020-01", "2020-02", None],  # dates written as text, one missing
+            "dmy": ["31.01.2019", "01.02.2019", "02.02.2019"],
+            "store": ["north", "south", "north"],
+            "zip": ["01234", "02345", "00012"],
+            "code": ["A-12", "B-7", "A-12"],
+        }
+    )
+    names = [str(c) for c in frame.columns]
+    assert date_columns(frame, names) == ["dt", "utc", "period", "iso", "dmy"]
+    assert date_columns(frame, ["store", "gone"]) == []
+
+
+WIDE = pd.DataFrame(
+    {
+        "week": ["07/01/2019", "14/01/2019", "21/01/2019"],
+        **{str(s): [1.0, 2.0, np.nan] for s in (101, 102, 103, 104)},
+    }
+)
+
+
+def test_a_wide_file_without_its_series_column_is_told_to_write_it_long() -> None:
+    melt = "df.melt(id_vars=['week'], var_name='store', value_name='sales')"
+    message = (
+        "w.csv: column 'store' (data.series_column) not found (a wide file, a column per series:"
+        " 4 columns here, write it long, one row per series and time (id, time, value): "
+        f"{melt}); columns are: week, 101, 102, 103, 104"
+    )
+    with pytest.raises(UserError, match="^" + re.escape(message) + "$"):
+        require_columns(WIDE, "w.csv", series_column="store", target="sales", time_column="week")
+    with pytest.raises(UserError, match=re.escape("df.melt(id_vars=['week'], var_name='store',")):
+        require_columns(WIDE, "w.csv", series_column="store", target="101")  # week: not a value
+
+
+def test_a_long_file_without_its_series_column_gets_no_wide_hint() -> None:
+    long = pd.DataFrame({"date": ["2020-01"], "y": [1.0], "price": [2.0], "promo": [0]})
+    with pytest.raises(UserError, match=r"not found; columns are: date, y, price, promo$"):
+        require_columns(long, "l.csv", series_column="store", target="y", time_column="date")
+    with pytest.raises(UserError, match=r"not found; columns are"):  # two series: too few
+        require_columns(WIDE.iloc[:, :3], "w.csv", series_column="store", target="sales")

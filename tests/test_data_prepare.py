@@ -132,7 +132,7 @@ def test_the_prepared_line_names_the_inputs_besides_the_target(tmp_path: Path, m
     )
     only = series_frame()[["date", "y"]]
     _, meta = prepare(make_cfg(write_csv(only, tmp_path / "y.csv"), data__target="y"))
-    assert _inputs_note(meta) == "; left out, as text: date"  # not the time column: said so
+    assert _inputs_note(meta) == "; left out, dates: date"  # not the time column, nor text
     _, meta = prepare(
         make_cfg(write_csv(only, tmp_path / "y.csv"), data__target="y", data__time_column="date")
     )
@@ -467,6 +467,29 @@ def test_the_prepare_line_names_the_inputs_and_the_text_columns_left_out(
     (line,) = [x for x in capsys.readouterr().out.splitlines() if "prepared" in x]
     assert "inputs besides the target: step, x, price (data.feature_columns chooses)" in line
     assert "; left out, as text: note" in line
+
+
+def test_a_date_column_left_out_is_named_as_dates_with_a_warning_not_as_text(
+    tmp_path: Path, make_cfg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A datetime64 column (a DataFrame's, a Parquet file's) without data.time_column: the rows
+    are read in file order, which a warning says, naming the setting; never 'as text'."""
+    from lstmtune import steps
+
+    frame = series_frame()[["date", "y"]].assign(date=lambda f: pd.to_datetime(f["date"]))
+    frame["note"] = "x"
+    path = tmp_path / "s.parquet"
+    frame.to_parquet(path, index=False)
+    untimed = make_cfg(path, data__target="y")
+    steps.prepare_step(untimed.model_dump_json(), str(tmp_path / "ds"))
+    lines = capsys.readouterr().out.splitlines()
+    (line,) = [x for x in lines if "prepared" in x]
+    assert "; left out, as text: note; left out, dates: date" in line
+    (warning,) = [x for x in lines if "holds dates" in x]
+    assert "column 'date' holds dates but data.time_column is not set" in warning
+    assert "--time-column date" in warning
+    steps.prepare_step(forecast_cfg(make_cfg, path).model_dump_json(), str(tmp_path / "ds2"))
+    assert "holds dates" not in capsys.readouterr().out
 
 
 def test_missing_interpolate(tmp_path: Path, make_cfg) -> None:

@@ -83,8 +83,11 @@ class RunResult:
         return self._model
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Forecasts (``step_1`` … ``step_H``) or labels (``label``, ``proba_<class>``)."""
-        out: pd.DataFrame = self.load_model().predict(df)
+        """Forecasts (``step_1`` … ``step_H``) or labels (``label``, ``proba_<class>``); an index
+        of times, or of (series id, time), is read as the columns it was in training."""
+        from lstmtune.api_frame import index_as_columns
+
+        out: pd.DataFrame = self.load_model().predict(index_as_columns(df))
         return out
 
     def _repr_html_(self) -> str:
@@ -194,7 +197,9 @@ def run(
     """Tune, retrain, evaluate and register, exactly as ``lstmtune run`` does.
 
     ``data``: a CSV/Parquet path, an ``s3://`` URI or a pandas DataFrame (None: the config's
-    ``data.path``, else the bundled example). ``config``: a dict, a :class:`RunConfig` or a YAML
+    ``data.path``, else the bundled example; a DataFrame's DatetimeIndex is its time column, a
+    MultiIndex of (series id, time) its series and time columns). ``config``: a dict, a
+    :class:`RunConfig` or a YAML
     path. ``settings``: config keys (``tune__sampler="random"``) or CLI flag names
     (``target="co2"``, ``n_trials=20``); they win over ``config``. ``progress``: ``text`` (plain
     lines), ``bar`` (a terminal), ``json`` or ``quiet``; default: ``bar`` on a terminal, else text.
@@ -218,10 +223,7 @@ def run(
     path = out / INPUT_DIR / f"{_frame_name(cfg)}.parquet"
     previous = _set_aside(path)
     try:
-        times = _write_frame(data, path)
-        keys: dict[str, Any] = {"data.path": str(path)}
-        if cfg.data.time_column is None and cfg.data.task == "forecast":
-            keys["data.time_column"] = times  # the pandas way to hold a series' times
+        keys = _frame_keys(data, path, cfg)
         cfg = _validate(json.loads(cfg.to_json()), keys)
         result = RunResult(run_local(cfg, display=progress))
     except UserError as exc:
@@ -240,6 +242,28 @@ def run(
     return result
 
 
+def _frame_keys(frame: pd.DataFrame, path: Path, cfg: RunConfig) -> dict[str, Any]:
+    """Write the DataFrame to ``path``; the settings that read it: its path, and the columns its
+    index became where the user set none (the pandas ways to hold a series' times, and many
+    series' ids and times: a MultiIndex of (id, time) as statsforecast and sktime have it)."""
+    from lstmtune.api_frame import write_frame
+
+    data, forecast = cfg.data, cfg.data.task == "forecast"
+    roles = write_frame(
+        frame,
+        path,
+        series_column=data.series_column,
+        time_column=data.time_column,
+        forecast=forecast,
+    )
+    keys: dict[str, Any] = {"data.path": str(path)}
+    if forecast and data.time_column is None and roles.time is not None:
+        keys["data.time_column"] = roles.time
+    if forecast and data.series_column is None and roles.series is not None:
+        keys["data.series_column"] = roles.series
+    return keys
+
+
 def _set_aside(path: Path) -> Path | None:
     """Make the directory the DataFrame is written to; an earlier run's file there is moved
     aside (returned) until this run has got past bad input."""
@@ -255,20 +279,6 @@ def _set_aside(path: Path) -> Path | None:
         raise UserError(f"output_dir: cannot create {str(out)!r} ({exc.strerror or exc})") from None
 
 
-def _periods_as_times(frame: pd.DataFrame) -> pd.DataFrame:
-    """Periods (a ``PeriodIndex``, ``pd.Period`` columns: pandas' monthly or quarterly series)
-    as the times they start at, which the time axis reads (Parquet would store them as text that
-    no time axis reads, so the series would train without its times)."""
-    from pandas import PeriodDtype, PeriodIndex
-
-    if isinstance(frame.index, PeriodIndex):
-        frame = frame.set_axis(frame.index.to_timestamp(), axis=0)
-    periods = [c for c in frame.columns if isinstance(frame[c].dtype, PeriodDtype)]
-    if periods:
-        frame = frame.assign(**{str(c): frame[c].dt.to_timestamp() for c in periods})
-    return frame
-
-
 def _frame_name(cfg: RunConfig) -> str:
     """The written DataFrame's file name, from the column it predicts (``passengers``): the run's
     dataset and registered model are named after it (``lstmtune-passengers``), so DataFrames of
@@ -276,42 +286,6 @@ def _frame_name(cfg: RunConfig) -> str:
     column = cfg.data.target if cfg.data.task == "forecast" else cfg.data.label
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(column or "data").lower())
     return name.strip("-_") or "data"
-
-
-def _write_frame(frame: pd.DataFrame, path: Path) -> str | None:
-    """The DataFrame as the Parquet file the pipeline reads: a named or DatetimeIndex becomes a
-    column (a time index is the usual pandas way to hold a series); what Parquet cannot store
-    (repeated column names, a column mixing numbers and text) is refused naming the column.
-    Returns the column a DatetimeIndex became (its name, else pandas' ``index`` or ``level_0``),
-    None for any other index."""
-    from pandas import DatetimeIndex
-
-    repeated = frame.columns[frame.columns.duplicated()]
-    if len(repeated):
-        raise UserError(f"data: the DataFrame has the column {repeated[0]!r} more than once")
-    frame = _periods_as_times(frame)
-    is_time = isinstance(frame.index, DatetimeIndex)
-    times = str(frame.index.name) if is_time else None  # the column it is, or becomes
-    try:
-        if is_time or any(n is not None for n in frame.index.names):
-            kept = all(n in frame.columns for n in frame.index.names)  # set_index(drop=False)
-            before = set(frame.columns)
-            frame = frame.reset_index(drop=kept)
-            if is_time and not kept:  # pandas names an unnamed one index, or level_0
-                times = str(next(c for c in frame.columns if c not in before))
-        frame.to_parquet(path, index=False)
-    except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid / ArrowTypeError among them
-        column = next((c for c in frame.columns if _mixed(frame[c])), None)
-        named = f"column {column!r} mixes numbers and text" if column else str(exc).splitlines()[0]
-        raise UserError(
-            f"data: the DataFrame cannot be stored: {named}; cast it (.astype(str))"
-        ) from None
-    return times
-
-
-def _mixed(values: Any) -> bool:
-    text = [isinstance(v, str) for v in values.dropna()]
-    return any(text) and not all(text)
 
 
 def _is_frame(data: Any) -> bool:

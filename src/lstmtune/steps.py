@@ -77,9 +77,27 @@ def _inputs_note(meta: dict[str, Any]) -> str:
     if meta["task"] in ("forecast", "classify") and extra:
         what = "inputs besides the target" if meta["task"] == "forecast" else "channels"
         note = f", {what}: {_some(extra)} (data.feature_columns chooses)"
-    if left := columns.get("left_out"):
-        note += f"; left out, as text: {_some(left)}"
+    dates = columns.get("left_out_dates") or []
+    if text := [c for c in columns.get("left_out") or [] if c not in dates]:
+        note += f"; left out, as text: {_some(text)}"
+    if dates:
+        note += f"; left out, dates: {_some(dates)}"
     return note
+
+
+def _unread_dates(meta: dict[str, Any]) -> str | None:
+    """A warning where a forecast has no time column but a column of dates was left out: its
+    rows are read in file order, without a frequency or dates on the forecasts, which the user
+    of a date column rarely means (the CSV path infers no time column; none is guessed here)."""
+    columns = meta.get("columns") or {}
+    dates = columns.get("left_out_dates") or []
+    if meta["task"] != "forecast" or columns.get("time_column") or not dates:
+        return None
+    return (
+        f"warning: column {dates[0]!r} holds dates but data.time_column is not set: the rows are"
+        f" read in file order, with no time axis (set data.time_column: {dates[0]},"
+        f" --time-column {dates[0]})"
+    )
 
 
 def _some(names: list[str]) -> str:
@@ -172,6 +190,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         folds = resolve_folds(cfg.tune.forecast_folds, meta)
         for warning in add_fold_classical(meta, parts, folds):
             emit("warning", warning)
+    if unread := _unread_dates(meta):
+        emit("warning", unread)
     if few := _few_test_points(meta):
         emit("warning", few)
     if filled := meta.get("filled_test_values", len(meta.get("filled_targets") or [])):

@@ -24,11 +24,41 @@ def require_columns(frame: pd.DataFrame, source: str, **named: str | None) -> No
     for key, col in named.items():
         if col is not None and col not in frame.columns:
             hint = _closest(col, [str(c) for c in frame.columns])
+            if not hint and key == "series_column":
+                hint = _wide_series(frame, col, named)
             cols = ", ".join(map(str, frame.columns[:20]))
             more = f" ({len(frame.columns)} in all)" if len(frame.columns) > 20 else ""
             raise UserError(
                 f"{source}: column '{col}' (data.{key}) not found{hint}; columns are: {cols}{more}"
             )
+
+
+def wide_hint(layout: str, columns: int, long: str, how: str = "pandas' melt") -> str:
+    """`` (a wide file, ...: N columns here, write it long, ...)``: the hint for data laid out
+    one column per step or per series where the tool reads one row per step."""
+    return f" (a wide file, {layout}: {columns} columns here, write it long, {long}: {how})"
+
+
+def _wide_series(frame: pd.DataFrame, series: str, named: dict[str, str | None]) -> str:
+    """The wide-file hint where the series column is missing from a file that holds three or
+    more numeric columns besides its time column, named as numbers (``week,101,102,103``: a
+    column per series, as a pivot table writes them) or with no target column among them."""
+    time, target = named.get("time_column"), named.get("target")
+    values = [
+        str(c)
+        for c in frame.columns
+        if c != time and pd.api.types.is_numeric_dtype(frame[c]) and not frame[c].isna().all()
+    ]
+    numbered = all(pd.notna(pd.to_numeric(c, errors="coerce")) for c in values)
+    if len(values) < 3 or not (numbered or target not in frame.columns):
+        return ""
+    ids = [time] if time in frame.columns else [str(c) for c in frame.columns if c not in values]
+    keep = f"id_vars={ids!r}, " if ids else ""
+    value = target if target is not None and target not in frame.columns else "value"
+    melt = f"df.melt({keep}var_name={series!r}, value_name={value!r})"
+    return wide_hint(
+        "a column per series", len(values), "one row per series and time (id, time, value)", melt
+    )
 
 
 def _closest(name: str, columns: list[str]) -> str:
@@ -193,6 +223,27 @@ def _is_input(values: pd.Series, col: str, source: str, checked: frozenset[str])
 def text_columns(frame: pd.DataFrame, exclude: set[str], features: list[str]) -> list[str]:
     """The columns that are neither inputs nor given another role: left out, and said so."""
     return [str(c) for c in frame.columns if c not in exclude and c not in features]
+
+
+def date_columns(frame: pd.DataFrame, names: list[str]) -> list[str]:
+    """The columns of ``names`` that hold dates or times (datetime64, periods, or text that
+    every value of reads as a date): left out as dates, not as text, since one of them is most
+    likely the time axis that ``data.time_column`` was not set to."""
+    return [c for c in names if c in frame.columns and _holds_dates(frame[c])]
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    from lstmtune.data.textdates import read_text_dates
+
+    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
+        return True
+    if values.dtype != object:
+        return False
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""].drop_duplicates().head(1000)  # enough to tell, fast on a long file
+    if text.empty or not text.str.contains(r"\d").all():
+        return False
+    return not read_text_dates(text.reset_index(drop=True), lambda _: 0.0).isna().any()
 
 
 def _numbers_as_text(values: pd.Series, col: str, source: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from lstmtune.config import RunConfig
+from lstmtune.data.columns import date_columns
 from lstmtune.data.io import read_table
 from lstmtune.data.panel import declared_max_lookback, prepare_panel, space_meta
 from lstmtune.data.prepare_classify import prepare_classify as prepare_classify
@@ -63,6 +64,8 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         parts, meta = prepare_text(frame, cfg.data, source, cfg.train.seed)
     else:
         parts, meta = prepare_classify(frame, cfg.data, source, cfg.train.seed)
+    if left := (meta.get("columns") or {}).get("left_out"):  # dates: no text (the prepare line)
+        meta["columns"]["left_out_dates"] = date_columns(frame, left)
     meta.update(
         {
             "format_version": FORMAT_VERSION,

@@ -23,6 +23,7 @@ from lstmtune.data.columns import (
     require_columns,
     scaler_stats,
     text_columns,
+    wide_hint,
 )
 from lstmtune.data.sequence_ids import id_text
 from lstmtune.data.sequence_order import order_keys, sorted_rows
@@ -280,8 +281,9 @@ def prepare_classify(
             f"{source}: every sequence of column '{seq_col}' (data.sequence_column) has one row;"
             " sequence classification needs sequences of two or more time steps"
             + (
-                f" (a wide file, one row per sequence and a column per step: {len(features)}"
-                " columns here, write it long, one row per step: pandas' melt)"
+                wide_hint(
+                    "one row per sequence and a column per step", len(features), "one row per step"
+                )
                 if len(features) > 2
                 else ""
             )

@@ -1,0 +1,153 @@
+"""A DataFrame as the Parquet file the pipeline reads, its index read the pandas way.
+
+A DatetimeIndex is the usual way pandas holds one series' times; a MultiIndex of (series id,
+time) is how statsforecast and sktime hold many series (``df.set_index(["id", "date"])``). Both
+become columns, and the roles their levels play are returned, so ``lstmtune.run`` needs no
+``time_column`` or ``series_column`` for them (a setting the user gave wins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lstmtune.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class IndexRoles:
+    """The columns the index became that a forecast reads: its times and its series ids."""
+
+    time: str | None = None
+    series: str | None = None
+
+
+def write_frame(
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    series_column: str | None = None,
+    time_column: str | None = None,
+    forecast: bool = True,
+) -> IndexRoles:
+    """The DataFrame as the Parquet file the pipeline reads: a named or DatetimeIndex, or the
+    levels of a MultiIndex, become columns; what Parquet cannot store (repeated column names, a
+    column mixing numbers and text) is refused naming the column. Returns the roles of the
+    columns the index became: a DatetimeIndex the time (its name, else pandas' ``index`` or
+    ``level_0``), a MultiIndex's levels the series and the time (:func:`multiindex_roles`; a
+    forecast's only: a classifier's levels are columns like any other)."""
+    from pandas import DatetimeIndex, MultiIndex
+
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise UserError(f"data: the DataFrame has the column {repeated[0]!r} more than once")
+    frame = _periods_as_times(frame)
+    is_time = isinstance(frame.index, DatetimeIndex)
+    roles = IndexRoles(time=str(frame.index.name) if is_time else None)
+    if forecast and isinstance(frame.index, MultiIndex):
+        roles = multiindex_roles(frame.index, series_column, time_column)
+    try:
+        if is_time or any(n is not None for n in frame.index.names):
+            kept = all(n in frame.columns for n in frame.index.names)  # set_index(drop=False)
+            before = set(frame.columns)
+            frame = _periods_as_times(frame.reset_index(drop=kept))  # a MultiIndex's periods
+            if is_time and not kept:  # pandas names an unnamed one index, or level_0
+                roles = IndexRoles(time=str(next(c for c in frame.columns if c not in before)))
+        frame.to_parquet(path, index=False)
+    except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid / ArrowTypeError among them
+        column = next((c for c in frame.columns if _mixed(frame[c])), None)
+        named = f"column {column!r} mixes numbers and text" if column else str(exc).splitlines()[0]
+        raise UserError(
+            f"data: the DataFrame cannot be stored: {named}; cast it (.astype(str))"
+        ) from None
+    return roles
+
+
+def multiindex_roles(
+    index: pd.MultiIndex, series_column: str | None, time_column: str | None
+) -> IndexRoles:
+    """Which levels of a MultiIndex are the time and the series (the statsforecast / sktime
+    layout): the time is the level ``time_column`` names, else the one level of dates (or, as
+    sktime has it, a last level of numbers); the series is the level ``series_column`` names,
+    else the one level left. ``series_column`` naming a column, not a level, wins: the levels are
+    then columns like any other. Levels that cannot be read so are refused in one line."""
+    names = [str(n) for n in index.names]
+    shown = f"MultiIndex ({', '.join(map(repr, index.names))})"
+    if any(n is None for n in index.names):
+        raise UserError(
+            f"data: the DataFrame's {shown} has unnamed levels; name them"
+            " (df.rename_axis(['id', 'date'])): their names are the series and time columns"
+        )
+    time = time_column if time_column in names else _time_level(index, names, shown)
+    if series_column is not None:
+        return IndexRoles(time=time, series=series_column if series_column in names else None)
+    rest = [n for n in names if n != time]
+    if len(rest) != 1:
+        raise UserError(
+            f"data: the DataFrame's {shown} has {len(rest)} levels besides the time {time!r};"
+            " a forecast of many series reads (series id, time): set series_column to one of"
+            " them, or make one id of them"
+        )
+    return IndexRoles(time=time, series=rest[0])
+
+
+def _time_level(index: pd.MultiIndex, names: list[str], shown: str) -> str:
+    """The one level of dates or periods, else a last level of numbers (sktime's time level)."""
+    from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+
+    levels = [index.get_level_values(i) for i in range(index.nlevels)]
+    dates = [n for n, lv in zip(names, levels, strict=True) if _is_dates(lv)]
+    if len(dates) == 1:
+        return dates[0]
+    last = levels[-1]
+    if not dates and is_numeric_dtype(last) and not is_datetime64_any_dtype(last):
+        return names[-1]
+    which = "two levels of dates" if dates else "no level of dates"
+    raise UserError(
+        f"data: the DataFrame's {shown} has {which}; a forecast of many series reads"
+        " (series id, time): set time_column to its time level"
+    )
+
+
+def _is_dates(level: Any) -> bool:
+    from pandas import PeriodDtype
+    from pandas.api.types import is_datetime64_any_dtype
+
+    return bool(is_datetime64_any_dtype(level) or isinstance(level.dtype, PeriodDtype))
+
+
+def index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame sent to ``predict`` as the model reads it: a DatetimeIndex's or MultiIndex's
+    named levels as columns (as :func:`write_frame` wrote the training data), periods as the
+    times they start at."""
+    from pandas import DatetimeIndex, MultiIndex, PeriodIndex
+
+    if not isinstance(frame.index, DatetimeIndex | MultiIndex | PeriodIndex):
+        return frame
+    named = [n for n in frame.index.names if n is not None and n not in frame.columns]
+    if named:
+        frame = frame.reset_index(level=named)
+    return _periods_as_times(frame)
+
+
+def _periods_as_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Periods (a ``PeriodIndex``, ``pd.Period`` columns: pandas' monthly or quarterly series)
+    as the times they start at, which the time axis reads (Parquet would store them as text that
+    no time axis reads, so the series would train without its times)."""
+    from pandas import PeriodDtype, PeriodIndex
+
+    if isinstance(frame.index, PeriodIndex):
+        frame = frame.set_axis(frame.index.to_timestamp(), axis=0)
+    periods = [c for c in frame.columns if isinstance(frame[c].dtype, PeriodDtype)]
+    if periods:
+        frame = frame.assign(**{str(c): frame[c].dt.to_timestamp() for c in periods})
+    return frame
+
+
+def _mixed(values: Any) -> bool:
+    text = [isinstance(v, str) for v in values.dropna()]
+    return any(text) and not all(text)
