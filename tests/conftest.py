@@ -44,6 +44,20 @@ SMALL_NET: dict[str, Any] = {
 }
 
 
+# The panel tests' one small network on a seasonal anchor (test_panel_combine, test_panel_scale).
+PANEL_NET: dict[str, Any] = {
+    "lookback": 13,
+    "anchor": "seasonal",
+    "transform": "none",
+    "window_norm": False,
+    "units": 8,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "bidirectional": False,
+    "cell": "lstm",
+}
+
+
 def run_katib_trial(experiment: dict[str, Any], data: Path, **assigned: str) -> str:
     """The trial command of a rendered Katib Experiment, run here as Katib's trial pod runs it:
     each parameter takes its ``assigned`` value or else its first feasible one, ``--data`` is

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import PANEL_NET
 
 from lstmtune.combine import is_mix
 from lstmtune.config import load_config
@@ -17,17 +18,7 @@ from lstmtune.model import build_model
 from lstmtune.problems import make_problem
 from lstmtune.synthetic import panel_frame
 
-PARAMS: dict[str, Any] = {
-    "lookback": 13,
-    "anchor": "seasonal",
-    "transform": "none",
-    "window_norm": False,
-    "units": 8,
-    "num_layers": 1,
-    "dropout": 0.0,
-    "bidirectional": False,
-    "cell": "lstm",
-}
+PARAMS: dict[str, Any] = PANEL_NET
 
 
 @pytest.fixture(scope="module")

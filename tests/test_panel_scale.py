@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PANEL_NET
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
@@ -19,17 +20,7 @@ from lstmtune.panel_problem import PanelTensorSet
 from lstmtune.problems import make_problem
 from lstmtune.synthetic import panel_frame
 
-PARAMS: dict[str, Any] = {
-    "lookback": 13,
-    "anchor": "seasonal",
-    "transform": "none",
-    "window_norm": False,
-    "units": 8,
-    "num_layers": 1,
-    "dropout": 0.0,
-    "bidirectional": False,
-    "cell": "lstm",
-}
+PARAMS: dict[str, Any] = PANEL_NET
 
 
 def _panel(tmp_path: Path, name: str, frame: pd.DataFrame) -> Any:
