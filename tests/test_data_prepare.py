@@ -141,7 +141,7 @@ def test_the_prepared_line_names_the_inputs_besides_the_target(tmp_path: Path, m
 
 def test_a_test_split_of_a_few_values_is_flagged(tmp_path: Path, make_cfg) -> None:
     """15 yearly values leave 2 for test: the run says its test figures rest on them."""
-    from lstmtune.steps import FIRM_TEST_POINTS, _few_test_points
+    from lstmtune.prepare_notes import FIRM_TEST_POINTS, _few_test_points
 
     short = write_csv(series_frame(n=15)[["date", "y"]], tmp_path / "short.csv")
     _, meta = prepare(make_cfg(short, data__target="y"))
@@ -184,10 +184,10 @@ def test_forecast_val_smaller_than_horizon_rejected(tmp_path: Path, make_cfg) ->
         prepare(forecast_cfg(make_cfg, path, data__val_size=2, data__horizon=3))
 
 
-def test_forecast_fraction_giving_zero_rows_rejected(tmp_path: Path, make_cfg) -> None:
-    path = write_csv(series_frame(), tmp_path / "s.csv")
-    with pytest.raises(UserError, match=r"data\.test_size"):
-        prepare(forecast_cfg(make_cfg, path, data__test_size=0.001))
+def test_forecast_fraction_giving_zero_rows_gets_the_horizon(tmp_path: Path, make_cfg) -> None:
+    path = write_csv(series_frame(), tmp_path / "s.csv")  # 0.001 x 120: one whole forecast
+    _, meta = prepare(forecast_cfg(make_cfg, path, data__test_size=0.001))
+    assert meta["splits"]["test"]["rows"] == 1 and meta["split_raised"] == ["test"]
 
 
 def test_forecast_too_short_series_rejected(tmp_path: Path, make_cfg) -> None:

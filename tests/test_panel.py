@@ -366,7 +366,8 @@ def test_a_split_shorter_than_the_horizon_is_named_as_the_reason() -> None:
         "60 time steps give its val split 3, fewer than data.horizon=6 (data.val_size=3)"
     )
     tenth = cfg(**{"data.horizon": 8, "data.val_size": 0.1, "data.test_size": 0.1})
-    assert fits_split(74, tenth) is not None and "test split 7" in str(fits_split(74, tenth))
+    assert fits_split(74, tenth) is None  # 7.4 -> 8: a share holds the horizon at least
+    assert "fewer than the 33" in str(fits_split(32, tenth))  # 8 + 8 + 8 + 8 + 1
     assert fits_split(200, tenth) is None
     assert "fewer than the" in str(fits_split(10, cfg(**{"data.test_size": 3, "data.val_size": 3})))
 

@@ -85,39 +85,8 @@ def _inputs_note(meta: dict[str, Any]) -> str:
     return note
 
 
-def _unread_dates(meta: dict[str, Any]) -> str | None:
-    """A warning where a forecast has no time column but a column of dates was left out: its
-    rows are read in file order, without a frequency or dates on the forecasts, which the user
-    of a date column rarely means (the CSV path infers no time column; none is guessed here)."""
-    columns = meta.get("columns") or {}
-    dates = columns.get("left_out_dates") or []
-    if meta["task"] != "forecast" or columns.get("time_column") or not dates:
-        return None
-    return (
-        f"warning: column {dates[0]!r} holds dates but data.time_column is not set: the rows are"
-        f" read in file order, with no time axis (set data.time_column: {dates[0]},"
-        f" --time-column {dates[0]})"
-    )
-
-
 def _some(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-
-
-#: a forecast's test split with fewer targets than this gets a warning: its figures are noise
-FIRM_TEST_POINTS = 8
-
-
-def _few_test_points(meta: dict[str, Any]) -> str | None:
-    """A warning where a single series' test split holds fewer than :data:`FIRM_TEST_POINTS`
-    values (the test RMSE and the champion decision rest on them), or None."""
-    rows = int(meta["splits"]["test"]["rows"])
-    if meta["task"] != "forecast" or meta.get("panel") or rows >= FIRM_TEST_POINTS:
-        return None
-    return (
-        f"warning: the test split holds {rows} value(s): the test figures and the champion"
-        " decision rest on them alone (a longer series, or data.test_size, gives firmer ones)"
-    )
 
 
 def _classes(classes: list[str]) -> str:
@@ -158,6 +127,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     from lstmtune import tracking
     from lstmtune.data.prepare import prepare, write_prepared
     from lstmtune.data.timeaxis import axis_note
+    from lstmtune.prepare_notes import prepare_notes
     from lstmtune.progress import emit
     from lstmtune.run_checks import check_study_config
 
@@ -190,10 +160,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         folds = resolve_folds(cfg.tune.forecast_folds, meta)
         for warning in add_fold_classical(meta, parts, folds):
             emit("warning", warning)
-    if unread := _unread_dates(meta):
-        emit("warning", unread)
-    if few := _few_test_points(meta):
-        emit("warning", few)
+    for note in prepare_notes(meta, cfg.data):
+        emit("warning", note)
     if filled := meta.get("filled_test_values", len(meta.get("filled_targets") or [])):
         emit(
             "warning",

@@ -25,7 +25,7 @@ from lstmtune.data.columns import feature_columns, require_columns, text_columns
 from lstmtune.data.panel_axis import one_frequency, panel_time_axis
 from lstmtune.data.panel_season import panel_season
 from lstmtune.data.sequence_ids import id_text
-from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size
+from lstmtune.data.splits import MIN_TRAIN_WINDOWS, time_split_size
 from lstmtune.errors import UserError
 from lstmtune.forecast_space import default_lookbacks, longest_lookback
 
@@ -80,11 +80,11 @@ def check_numeric(frame: pd.DataFrame, ids: pd.Series, column: str, source: str)
 def fits_split(n_rows: int, cfg: DataConfig) -> str | None:
     """Why a series of ``n_rows`` steps cannot be split like the others (None when it can)."""
     try:
-        n_test = split_size(cfg.test_size, n_rows, "test_size")
-        n_val = split_size(cfg.val_size, n_rows, "val_size")
+        n_test = time_split_size(cfg.test_size, n_rows, "test_size", cfg.horizon)
+        n_val = time_split_size(cfg.val_size, n_rows, "val_size", cfg.horizon)
     except UserError as exc:
         return str(exc)
-    if min(n_test, n_val) < cfg.horizon:  # a size given as a fraction of a short series
+    if min(n_test, n_val) < cfg.horizon:  # a count below the horizon
         name, n = ("test", n_test) if n_test < cfg.horizon else ("val", n_val)
         return (
             f"{n_rows} time steps give its {name} split {n}, fewer than "
@@ -273,6 +273,7 @@ def prepare_panel(
     meta["columns"] = {**meta["columns"], "series_column": column, "left_out": left_out}
     # filled test targets are rows of each series' own history: its member meta holds them
     meta.pop("filled_targets", None)
+    meta.pop("split_raised", None)  # the reference series': each member's meta holds its own
     meta["filled_test_values"] = sum(
         len(m["meta"].get("filled_targets") or []) for m in members.values()
     )

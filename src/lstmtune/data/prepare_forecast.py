@@ -25,7 +25,7 @@ from lstmtune.data.columns import (
     scaler_stats,
     text_columns,
 )
-from lstmtune.data.splits import MIN_TRAIN_WINDOWS, split_size, split_values
+from lstmtune.data.splits import MIN_TRAIN_WINDOWS, raised_splits, split_values, time_split_size
 from lstmtune.data.timeaxis import (
     Placed,
     TimeAxisError,
@@ -291,8 +291,8 @@ def _split_counts(
 ) -> tuple[int, int]:
     """Time steps in the val and test splits: from the split column, else from the sizes."""
     if labels is None:
-        n_test = split_size(cfg.test_size, total, "test_size")
-        return split_size(cfg.val_size, total, "val_size"), n_test
+        n_test = time_split_size(cfg.test_size, total, "test_size", cfg.horizon)
+        return time_split_size(cfg.val_size, total, "val_size", cfg.horizon), n_test
     rank = labels.map({"train": 0, "val": 1, "test": 2}).to_numpy()
     if (np.diff(rank) < 0).any():
         raise UserError(
@@ -302,8 +302,19 @@ def _split_counts(
     n_test = int((rank == 2).sum())
     n_val = int((rank == 1).sum())
     if n_val == 0:
-        n_val = split_size(cfg.val_size, total - n_test, "val_size")
+        n_val = time_split_size(cfg.val_size, total - n_test, "val_size", cfg.horizon)
     return n_val, n_test
+
+
+def _raised(labels: pd.Series | None, cfg: DataConfig, total: int, n_test: int) -> list[str]:
+    """The splits whose share of the series was raised to ``data.horizon`` (a warning says)."""
+    if labels is None:
+        return raised_splits(
+            {"test": (cfg.test_size, total), "val": (cfg.val_size, total)}, cfg.horizon
+        )
+    if (labels == "val").any():
+        return []
+    return raised_splits({"val": (cfg.val_size, total - n_test)}, cfg.horizon)
 
 
 def _split_bounds(labels: pd.Series | None, cfg: DataConfig, source: str, total: int) -> Bounds:
@@ -418,5 +429,7 @@ def prepare_forecast(
     parts = {name: clean.iloc[a:b].reset_index(drop=True) for name, (a, b) in bounds.items()}
     meta = _forecast_meta(ordered, clean, parts["train"], features, target, bounds, cfg)
     meta["filled_targets"] = [int(r) for r in unseen if r >= bounds["test"][0]]
+    n_test = bounds["test"][1] - bounds["test"][0]
+    meta["split_raised"] = _raised(labels, cfg, len(rows), n_test)
     meta["columns"]["left_out"] = left_out  # text columns: not inputs (the prepare line names them)
     return parts, meta

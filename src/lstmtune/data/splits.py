@@ -28,6 +28,23 @@ def split_size(value: float, total: int, key: str) -> int:
     return n
 
 
+def time_split_size(value: float, total: int, key: str, horizon: int) -> int:
+    """Time steps in a forecast's val or test split: a count as given; a share of ``total`` (the
+    default 0.15) at least ``horizon``, so a short series' split still holds one whole forecast
+    (an M-competition panel's last ``horizon`` years), instead of the series being refused."""
+    if value >= 1:
+        return split_size(value, total, key)
+    return max(round(value * total), horizon)
+
+
+def raised_splits(sizes: dict[str, tuple[float, int]], horizon: int) -> list[str]:
+    """The splits (name -> (size, the steps it is a share of)) whose share
+    :func:`time_split_size` raised to ``horizon``."""
+    return [
+        n for n, (value, total) in sizes.items() if value < 1 and round(value * total) < horizon
+    ]
+
+
 def split_values(
     frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
 ) -> pd.Series:
