@@ -142,6 +142,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
             emit("warning", f"warning: {len(panel['dropped'])} series left out in all")
         if panel.get("season_note"):
             emit("warning", f"warning: {panel['season_note']}")
+        if panel.get("axis_note"):
+            emit("warning", f"warning: {panel['axis_note']}")
     elif meta["task"] == "forecast":  # AutoARIMA / AutoETS on train: anchors the tuner may pick
         from lstmtune.classical_fits import add_classical, start_classical
         from lstmtune.rolling import add_fold_classical, resolve_folds

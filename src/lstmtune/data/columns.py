@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -209,14 +210,42 @@ def feature_columns(
             frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
         )
         return list(cfg.feature_columns)
+    dated = _dated(frame, cfg)
     return [
-        c for c in frame.columns if c not in exclude and _is_input(frame[c], c, source, checked)
+        c
+        for c in frame.columns
+        if c not in exclude and _is_input(frame[c], c, source, checked, dated)
     ]
 
 
-def _is_input(values: pd.Series, col: str, source: str, checked: frozenset[str]) -> bool:
+def series_of(frame: pd.DataFrame, cfg: DataConfig) -> pd.Series | None:
+    """The series ids of a forecast of many series (``data.series_column``); else None."""
+    column = cfg.series_column
+    if cfg.task != "forecast" or column is None or column not in frame.columns:
+        return None
+    return frame[column]
+
+
+def _dated(frame: pd.DataFrame, cfg: DataConfig) -> Callable[[pd.Series, str], bool] | None:
+    """A forecast's test of integer columns for dates written as digits (``202001``: the time
+    axis ``data.time_column`` did not name, not an input); None for other tasks."""
+    if cfg.task != "forecast":
+        return None
+    from lstmtune.data.digit_columns import dates_as_digits
+
+    ids = series_of(frame, cfg)
+    return lambda values, name: dates_as_digits(values, name, ids)
+
+
+def _is_input(
+    values: pd.Series,
+    col: str,
+    source: str,
+    checked: frozenset[str],
+    dated: Callable[[pd.Series, str], bool] | None,
+) -> bool:
     if pd.api.types.is_numeric_dtype(values):  # a bool column (a flag) is read as 0/1
-        return True
+        return col in checked or dated is None or not dated(values, col)
     return col not in checked and values.dtype == object and _numbers_as_text(values, col, source)
 
 
@@ -225,18 +254,22 @@ def text_columns(frame: pd.DataFrame, exclude: set[str], features: list[str]) ->
     return [str(c) for c in frame.columns if c not in exclude and c not in features]
 
 
-def date_columns(frame: pd.DataFrame, names: list[str]) -> list[str]:
-    """The columns of ``names`` that hold dates or times (datetime64, periods, or text that
-    every value of reads as a date): left out as dates, not as text, since one of them is most
-    likely the time axis that ``data.time_column`` was not set to."""
-    return [c for c in names if c in frame.columns and _holds_dates(frame[c])]
+def date_columns(frame: pd.DataFrame, names: list[str], ids: pd.Series | None = None) -> list[str]:
+    """The columns of ``names`` that hold dates or times (datetime64, periods, text that every
+    value of reads as a date, or integers that are dates written as digits, ``202001``, within
+    each series of ``ids``): left out as dates, not as text, since one of them is most likely the
+    time axis that ``data.time_column`` was not set to."""
+    return [c for c in names if c in frame.columns and _holds_dates(frame[c], str(c), ids)]
 
 
-def _holds_dates(values: pd.Series) -> bool:
+def _holds_dates(values: pd.Series, name: str, ids: pd.Series | None) -> bool:
+    from lstmtune.data.digit_columns import dates_as_digits
     from lstmtune.data.textdates import read_text_dates
 
     if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
         return True
+    if pd.api.types.is_integer_dtype(values):
+        return dates_as_digits(values, name, ids)
     if values.dtype != object:
         return False
     text = values.dropna().astype(str).str.strip()

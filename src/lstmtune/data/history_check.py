@@ -6,11 +6,13 @@ numbers in the messages.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from lstmtune.data.period_stamps import PeriodReading, read_as_periods
 from lstmtune.data.timeaxis import TimeAxisError, describe_gaps, parse_freq, parse_times, place
 from lstmtune.data.timeaxis_steps import written_slack
 
@@ -26,11 +28,7 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
     values = frame[column].reset_index(drop=True)
     if values.empty:  # the caller refuses a history shorter than the lookback
         return
-    rows = np.arange(len(values))
-    freq = axis["freq"]
-    kind, _, keys = parse_times(
-        values, column, rows=rows, row_word="input row", freq=freq, style=axis.get("style")
-    )
+    kind, keys, read = _history_keys(values, axis)
     if kind != axis["kind"]:
         words = {"number": "numbers", "datetime": "dates"}
         raise TimeAxisError(
@@ -38,8 +36,15 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
             f"{words.get(str(axis['kind']), axis['kind'])}"
         )
     snap = axis.get("freq_source") == "data.freq"  # trained on times put on the data.freq grid
+    if read is not None:  # month ends for a model of month starts: the months they fall in
+        warnings.warn(read.note(f"input column '{column}'", str(axis["freq"])), stacklevel=2)
     placed = place(
-        values, column, freq=axis["freq"], snap=snap, row_word="input row", style=axis.get("style")
+        values if read is None else pd.Series(read.keys),
+        column,
+        freq=axis["freq"],
+        snap=snap,
+        row_word="input row",
+        style=axis.get("style"),
     )
     if placed.gaps:
         raise TimeAxisError(
@@ -57,6 +62,26 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
             f"input column '{column}': the history is not in time order ({values.iloc[i]!r} at "
             f"input row {i + 1} comes after a later time); sort it by '{column}'"
         )
+
+
+def _history_keys(
+    values: pd.Series, axis: dict[str, Any]
+) -> tuple[str, np.ndarray, PeriodReading | None]:
+    """``(kind, keys, reading)``: the history's times parsed as the model's axis reads them,
+    and where they name the model's months, quarters or years by their other end (month ends
+    for a model of month starts) the grid's stamps of those periods and how they were read
+    (:func:`~lstmtune.data.period_stamps.read_as_periods`; a model trained with ``data.freq``
+    puts every time in its period already)."""
+    column, freq = str(axis["column"]), axis["freq"]
+    rows = np.arange(len(values))
+    kind, _, keys = parse_times(
+        values, column, rows=rows, row_word="input row", freq=freq, style=axis.get("style")
+    )
+    if kind != "datetime" or axis.get("freq_source") == "data.freq":
+        return kind, keys, None
+    named = f"input column '{column}'"
+    read = read_as_periods(keys, freq, named=named, values=values, row_word="input row")
+    return kind, keys if read is None else read.keys, read
 
 
 def _check_model_grid(values: pd.Series, keys: np.ndarray, axis: dict[str, Any]) -> None:
@@ -99,14 +124,7 @@ def history_offset(frame: pd.DataFrame, axis: dict[str, Any] | None) -> int | No
     values = frame[column].reset_index(drop=True)
     if values.empty:
         return None
-    _, _, keys = parse_times(
-        values,
-        column,
-        rows=np.arange(len(values)),
-        row_word="input row",
-        freq=freq,
-        style=axis.get("style"),
-    )
+    _, keys, _ = _history_keys(values, axis)
     first = pd.Series([axis["first"]])
     _, _, origin = parse_times(
         first, column, rows=np.arange(1), row_word="input row", freq=freq, style=axis.get("style")

@@ -239,9 +239,11 @@ def prepare_panel(
         check_numeric(frame, ids, col, source)
     cfg, left_out = _panel_inputs(frame, cfg, source)
     prepared, dropped = _prepare_each(frame, ids, cfg, source, prepare)
-    freq, season_note = None, None
+    freq, season_note, axis_note = None, None, None
     if prepared:
-        freq = one_frequency({sid: m for sid, (_, m) in prepared.items()}, column, source)
+        freq, axis_note = one_frequency(
+            {sid: m for sid, (_, m) in prepared.items()}, column, source
+        )
         period, season_note = _panel_period(prepared, cfg)
         lookback = max_lookback or fitted_max_lookback(prepared, period, cfg.horizon)
         drop_short(prepared, dropped, lookback, cfg.horizon)
@@ -268,6 +270,7 @@ def prepare_panel(
             "dropped": dropped,
             "reference": reference,
             "season_note": season_note,  # the series' seasons disagree: how one was chosen
+            "axis_note": axis_note,  # series writing the months by their other end
         },
     )
     meta["columns"] = {**meta["columns"], "series_column": column, "left_out": left_out}

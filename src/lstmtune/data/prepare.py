@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from lstmtune.config import RunConfig
-from lstmtune.data.columns import date_columns
+from lstmtune.data.columns import date_columns, series_of
 from lstmtune.data.io import read_table
 from lstmtune.data.panel import declared_max_lookback, prepare_panel, space_meta
 from lstmtune.data.prepare_classify import prepare_classify as prepare_classify
@@ -65,7 +65,7 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     else:
         parts, meta = prepare_classify(frame, cfg.data, source, cfg.train.seed)
     if left := (meta.get("columns") or {}).get("left_out"):  # dates: no text (the prepare line)
-        meta["columns"]["left_out_dates"] = date_columns(frame, left)
+        meta["columns"]["left_out_dates"] = date_columns(frame, left, series_of(frame, cfg.data))
     meta.update(
         {
             "format_version": FORMAT_VERSION,

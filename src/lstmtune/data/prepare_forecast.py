@@ -25,6 +25,7 @@ from lstmtune.data.columns import (
     scaler_stats,
     text_columns,
 )
+from lstmtune.data.period_stamps import mixed_ends
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, raised_splits, split_values, time_split_size
 from lstmtune.data.timeaxis import (
     Placed,
@@ -208,8 +209,9 @@ def place_times(values: pd.Series, cfg: DataConfig, source: str) -> Placed:
     column = str(cfg.time_column)
     try:
         placed = place(values, column, freq=cfg.freq, snap=cfg.freq is not None)
-    except TimeAxisError as exc:
-        raise UserError(f"{source}: {exc}") from None
+    except TimeAxisError as exc:  # month starts beside month ends: said so, not "irregular"
+        mixed = mixed_ends(values, column) if cfg.freq is None else None
+        raise UserError(f"{source}: {mixed or exc}") from None
     if placed.gaps and cfg.missing == "error":
         raise UserError(
             f"{source}: column '{column}' (data.time_column, frequency {placed.axis.freq}) has "

@@ -1,0 +1,80 @@
+"""A column of integers that are dates written as digits (``202001, 202002, …``: ``yyyymm``;
+``20200131``; years ``1990, 1991, …``) where ``data.time_column`` names no column: the time
+axis not named, like a column of text dates, not an input of the network.
+
+Only where nothing else fits: integers, no missing value, at least :data:`MIN_ROWS`, strictly
+increasing (within each series, with ``data.series_column``), every one a valid date of one
+style (:mod:`lstmtune.data.digitdates`) on one frequency with at most a tenth of its periods
+missing; and the name says time (``yyyymm``, ``month``, ``date``, ``period``, …) or the values
+cross a calendar boundary that no counter crosses (``201912`` to ``202001``: a step of 89 as a
+number, one month as a date). Years need the name (``year``, ``yyyy``, ``yr``): a column of
+consecutive integers around 2000 is as likely a count. Amounts (``temperature``, a cumulative
+count) fail one of these and stay inputs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from lstmtune.data.digitdates import digit_dates
+
+__all__ = ["MIN_ROWS", "dates_as_digits"]
+
+#: fewer rows than this tell nothing about a frequency
+MIN_ROWS = 4
+#: at most this share of the periods between the first and the last date may be missing
+MAX_MISSING_SHARE = 0.1
+_TIME_NAME = re.compile(
+    r"date|time|month|period|year|yyyy|quarter|week|day|stamp|(^|_)(dt|ym|yyyymm|t)($|_)", re.I
+)
+_YEAR_NAME = re.compile(r"year|yyyy|(^|_)yrs?($|_)", re.I)
+
+
+def dates_as_digits(values: pd.Series, name: str, ids: pd.Series | None = None) -> bool:
+    """Whether the integer column ``values`` (named ``name``) is dates written as digits, by the
+    rules above; ``ids``: the series each row belongs to (a panel's dates repeat per series)."""
+    if not pd.api.types.is_integer_dtype(values) or values.isna().any() or len(values) < MIN_ROWS:
+        return False
+    arr = values.to_numpy(dtype=np.float64)
+    groups = [arr] if ids is None else [arr[i] for i in ids.groupby(ids).indices.values()]
+    if any(len(g) < 2 or (np.diff(g) <= 0).any() for g in groups):
+        return False
+    if _YEAR_NAME.search(name) and all(_consecutive_years(g) for g in groups):
+        return True
+    styles = {_digit_style(g) for g in groups}
+    if len(styles) != 1 or None in styles:
+        return False
+    named = _TIME_NAME.search(name) is not None
+    return named or any(_crosses(g) for g in groups)
+
+
+def _consecutive_years(years: np.ndarray) -> bool:
+    if years.min() < 1000 or years.max() > 2999:
+        return False
+    missing = int(years[-1] - years[0]) + 1 - len(years)
+    return missing <= MAX_MISSING_SHARE * len(years)
+
+
+def _digit_style(arr: np.ndarray) -> str | None:
+    """The digit style (``yyyymm``, ``yyyymmdd``) the sorted ``arr`` write dates in on one
+    frequency with few periods missing; None otherwise."""
+    from lstmtune.data.timeaxis import grid_missing, infer_freq
+
+    read = digit_dates(arr)
+    if read is None:
+        return None
+    style, keys = read
+    freq = infer_freq(keys, "datetime")
+    if freq is None:
+        return None
+    missing = grid_missing(pd.DatetimeIndex(keys), freq)
+    return style if missing <= MAX_MISSING_SHARE * len(arr) else None
+
+
+def _crosses(arr: np.ndarray) -> bool:
+    """Whether the dates pass from one year (``yyyymm``) or month (``yyyymmdd``) to the next:
+    the digits before the last two change."""
+    return bool((np.diff(np.floor(arr / 100)) > 0).any())
