@@ -16,7 +16,8 @@ from lstmtune.config import DataConfig, load_config
 from lstmtune.data.columns import date_columns, feature_columns
 from lstmtune.data.digit_columns import dates_as_digits
 from lstmtune.data.prepare import prepare
-from lstmtune.steps import _inputs_note, _unread_dates
+from lstmtune.prepare_notes import _unread_dates
+from lstmtune.steps import _inputs_note
 
 N = 60
 MONTHS = pd.date_range("2015-01-01", periods=N, freq="MS")
