@@ -15,7 +15,7 @@ import pytest
 import lstmtune
 from lstmtune.api import build_config, setting_key
 from lstmtune.config import example_data_path
-from tests.conftest import TINY_SPACE
+from tests.conftest import TINY_SPACE, make_classify_frame
 
 SMALL: dict[str, Any] = {
     "tune__search_space": dict(TINY_SPACE),
@@ -256,8 +256,91 @@ def test_a_multiindex_of_series_and_time_reads_as_both(tmp_path: Path) -> None:
     assert pd.read_parquet(tmp_path / "q.parquet")["date"].dtype.kind == "M"  # not text
     steps = _panel([]).assign(t=[0, 1, 2, 3] * 2).drop(columns="date").set_index(["id", "t"])
     assert write_frame(steps, tmp_path / "s.parquet") == IndexRoles(time="t", series="id")
-    classify = write_frame(_panel(["id", "date"]), tmp_path / "k.parquet", forecast=False)
-    assert classify == IndexRoles() and "id" in pd.read_parquet(tmp_path / "k.parquet").columns
+    text = write_frame(_panel(["id", "date"]), tmp_path / "k.parquet", task="text")
+    assert text == IndexRoles() and "id" in pd.read_parquet(tmp_path / "k.parquet").columns
+
+
+def _sequences(index: list[str]) -> pd.DataFrame:
+    """Sequences to classify in long form, indexed (sequence id, time step) as sktime has it."""
+    frame = make_classify_frame(n_per_class=3)
+    return frame.set_index(index) if index else frame
+
+
+def test_a_classifiers_multiindex_of_sequence_and_step_reads_as_both(tmp_path: Path) -> None:
+    from lstmtune.api_frame import IndexRoles, write_frame
+
+    both = IndexRoles(time="t", sequence="seq")
+    path = tmp_path / "a.parquet"
+    assert write_frame(_sequences(["seq", "t"]), path, task="classify") == both
+    assert list(pd.read_parquet(path).columns) == ["seq", "t", "x1", "x2", "y"]
+    mine = _sequences(["seq", "t"]).assign(run=1)  # the user's sequence column wins
+    assert write_frame(
+        mine, tmp_path / "b.parquet", sequence_column="run", task="classify"
+    ) == IndexRoles(time="t")
+    assert {"seq", "t"} <= set(pd.read_parquet(tmp_path / "b.parquet").columns)
+    dated = _sequences([]).assign(
+        t=lambda f: pd.Timestamp("2024-01-01") + pd.to_timedelta(f["t"], "D")
+    )
+    assert (
+        write_frame(dated.set_index(["t", "seq"]), tmp_path / "c.parquet", task="classify") == both
+    )
+    numbered = _sequences([]).assign(seq=lambda f: pd.factorize(f["seq"])[0])  # ids numbers too
+    assert (
+        write_frame(numbered.set_index(["seq", "t"]), tmp_path / "d.parquet", task="classify")
+        == both
+    )
+
+
+@pytest.mark.parametrize(
+    ("index", "names", "needle"),
+    [
+        (
+            ["seq", "t"],
+            [None, None],
+            r"MultiIndex \(None, None\) has unnamed levels; name them \(df.rename_axis\(\['id',"
+            r" 'step'\]\)\): their names are the sequence and time columns$",
+        ),
+        (
+            ["seq", "kind"],
+            None,
+            r"MultiIndex \('seq', 'kind'\) has no level of dates; a classifier reads \(sequence id,"
+            r" time step\): set time_column",
+        ),
+        (
+            ["seq", "kind", "t"],
+            None,
+            r"MultiIndex .* has 2 levels besides the time 't'; a classifier reads .*: set"
+            r" sequence_column to one of them",
+        ),
+    ],
+)
+def test_a_classifiers_multiindex_that_cannot_be_read_is_one_line(
+    index: list[str], names: list[None] | None, needle: str, tmp_path: Path
+) -> None:
+    frame = _sequences([]).assign(kind="k").set_index(index)
+    if names is not None:
+        frame = frame.rename_axis(names)
+    out = tmp_path / "out"
+    with pytest.raises(lstmtune.UserError, match=r"^data: the DataFrame's " + needle) as info:
+        lstmtune.run(frame, task="classify", label="y", output_dir=str(out), progress="quiet")
+    assert "\n" not in str(info.value) and not out.exists()
+
+
+def test_a_classifiers_multiindex_sets_the_sequence_and_time_columns_left_unset(
+    tmp_path: Path,
+) -> None:
+    from lstmtune.api import _frame_keys
+
+    classify = {"task": "classify", "label": "y"}
+    indexed = _sequences(["seq", "t"])
+    keys = _frame_keys(indexed, tmp_path / "a.parquet", build_config(None, classify))
+    assert (keys["data.sequence_column"], keys["data.time_column"]) == ("seq", "t")
+    cfg = build_config(None, {**classify, "sequence_column": "seq", "time_column": "t"})
+    assert set(_frame_keys(indexed, tmp_path / "b.parquet", cfg)) == {"data.path"}
+    one = _sequences([]).set_index("t")  # a lone index of a classifier: a column, no role
+    assert set(_frame_keys(one, tmp_path / "c.parquet", build_config(None, classify))) == {
+        "data.path"
+    }
 
 
 @pytest.mark.parametrize(
@@ -303,3 +386,51 @@ def test_a_multiindex_sets_the_series_and_time_columns_the_user_left_unset(
     assert list(served.columns) == ["id", "date", "y"] and served["id"].tolist() == ["b"] * 3
     plain = _panel([])
     assert index_as_columns(plain) is plain
+
+
+def test_predict_reads_a_classifiers_multiindex_and_refuses_unnamed_levels_it_needs() -> None:
+    from lstmtune.api_frame import index_as_columns
+
+    indexed = _sequences(["seq", "t"]).drop(columns="y")
+    served = index_as_columns(indexed, ["seq", "x1", "x2"])
+    assert list(served.columns) == ["seq", "t", "x1", "x2"]  # as the classifier was trained
+    unnamed = indexed.rename_axis([None, None])
+    with pytest.raises(lstmtune.UserError, match=r"^data: .*\(None, None\) has unnamed levels and"):
+        index_as_columns(unnamed, ["seq", "x1"])
+    held = pd.concat({"a": _sequences([])})  # unnamed levels, the columns all there: served
+    assert index_as_columns(held, ["seq", "x1"]) is held
+
+
+@pytest.mark.slow
+def test_a_classifier_runs_and_predicts_from_its_multiindex(tmp_path: Path) -> None:
+    """A long-format classification frame indexed (sequence id, time step): trained with no
+    column setting, and served from the same index; unnamed levels are refused in one line."""
+    frame = make_classify_frame(n_per_class=12)
+    indexed = frame.set_index(["seq", "t"])
+    result = lstmtune.run(
+        indexed,
+        task="classify",
+        label="y",
+        n_trials=1,
+        output_dir=str(tmp_path / "out"),
+        evaluate__gate="naive",
+        evaluate__combine=False,
+        evaluate__ensemble=1,
+        **SMALL,
+    )
+    meta = json.loads(next((tmp_path / "out").rglob("metadata.json")).read_text())
+    columns = meta["columns"]
+    assert (columns["sequence_column"], columns["time_column"]) == ("seq", "t")
+    assert "t" not in columns["features"]  # the step orders the rows, it is no channel
+    assert result.test_metrics["accuracy"] > 0
+    shuffled = indexed.drop(columns="y").sample(frac=1.0, random_state=0)  # rows in any order
+    pred = result.predict(shuffled)
+    assert len(pred) == frame["seq"].nunique() and set(pred["seq"]) == set(frame["seq"])
+    assert {"label", "proba_ramp", "proba_wave"} <= set(pred.columns)
+    served = pred.set_index("seq")["label"]
+    again = result.predict(frame.drop(columns="y")).set_index("seq")["label"]
+    assert served.reindex(again.index).tolist() == again.tolist()  # the index read as columns
+    with pytest.raises(lstmtune.UserError, match=r"unnamed levels and no column 'seq'; name"):
+        result.predict(shuffled.rename_axis([None, None]))
+    held = pd.concat({"a": frame.drop(columns="y")})  # unnamed levels, the columns all there
+    assert len(result.predict(held)) == len(pred)

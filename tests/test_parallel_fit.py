@@ -162,6 +162,48 @@ def test_a_kfold_trial_is_the_same_with_its_folds_in_workers(tmp_path: Path) -> 
     assert seen == list(range(1, len(seen) + 1)) and len(seen) <= 6  # fold 1's epochs only
 
 
+def test_a_past_deadline_stops_every_fold_of_a_kfold_trial_after_one_epoch(
+    tmp_path: Path,
+) -> None:
+    """The tuning's time budget reaches folds 2..k, here and in worker processes (a wall-clock
+    deadline): each fold stops after its first epoch, as fold 1 does; without it all run."""
+    import math
+    import time
+
+    import numpy as np
+
+    from lstmtune.crossval import stratified_folds
+
+    problem = _problem(tmp_path)
+    train_set, val_set = problem.tensors("train"), problem.tensors("val")
+    params = {**PARAMS, "epochs": 6}
+    full = problem.tensors("train", "val")
+    fold_of = stratified_folds(full.y.numpy(), 5, seed=7)
+    one_epoch = [  # each fold's optimizer steps of one epoch over the other folds
+        math.ceil(n / problem.batch_size(params, n))
+        for n in (int((fold_of != i).sum()) for i in range(5))
+    ]
+    past = time.time() - 1.0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for parallel in ((1, None), (2, 2)):  # folds 2..k here, then in two workers
+            late = fit_trial(
+                problem, params, train_set, val_set, parallel=parallel, deadline=past, seed=7
+            )
+            assert len(late.fold_values) == 5 and late.epochs_run == 1
+            assert late.best_steps == round(float(np.mean(one_epoch)))  # every fold: 1 epoch
+        jobs = [
+            FitJob(params, None, seed=i, rows=tuple(range(2, 20)), held=(0, 1), deadline=past)
+            for i in range(2)
+        ]
+        assert [r.epochs_run for r in fit_all(problem, jobs, CPU, setting=2, threads=2)] == [1, 1]
+        on_time = fit_trial(problem, params, train_set, val_set, parallel=(2, 2), seed=7)
+    finally:
+        torch.set_num_threads(threads)
+    assert on_time.epochs_run == 6 and on_time.best_steps > late.best_steps  # patience 20
+
+
 def test_no_worker_outlives_a_process_that_ends_abruptly() -> None:
     """A process that started a pool and ends with ``os._exit`` (as ``lstmtune trial`` does, or
     a killed step) takes its workers with it: they would otherwise keep its stdout open and a

@@ -84,11 +84,36 @@ def test_the_digest_follows_the_model_data_and_configuration_not_where_or_how_fa
         model_digest(_cfg(tmp_path), meta, _model_dir(tmp_path / "m3", seed=1), reqs),
         model_digest(_cfg(tmp_path), {"sha256": "e" * 64}, _model_dir(tmp_path / "m"), reqs),
         model_digest(
-            _cfg(tmp_path, **{"tune.n_trials": 5}), meta, _model_dir(tmp_path / "m"), reqs
+            _cfg(tmp_path, **{"train.patience": 5}), meta, _model_dir(tmp_path / "m"), reqs
         ),
         model_digest(_cfg(tmp_path), meta, _model_dir(tmp_path / "m"), ["torch==2.1"]),
     ]
     assert len({base, *changed}) == 5
+
+
+@pytest.mark.parametrize(
+    ("keys", "same"),
+    [
+        ({"tune.n_trials": 60}, True),  # how long the search runs: the weights tell the rest
+        ({"tune.timeout": 600}, True),
+        ({"tune.max_failed_trials": 0}, True),
+        ({"tune.n_trials": 60, "tune.timeout": 7.5, "tune.max_failed_trials": 9}, True),
+        ({"train.patience": 30}, False),  # what a trial is or how it is judged
+        ({"tune.pruner": "median"}, False),
+        ({"tune.n_startup_trials": 4}, False),
+        ({"tune.pbt_rounds": 3}, False),
+        ({"tune.subset": 0.5}, False),
+        ({"tune.sampler": "random"}, False),
+        ({"data.test_size": 0.2}, False),
+    ],
+)
+def test_the_digest_leaves_out_how_long_the_search_runs_only(
+    tmp_path: Path, keys: dict[str, Any], same: bool
+) -> None:
+    meta, reqs = {"sha256": "d" * 64}, ["torch==2.0"]
+    model = _model_dir(tmp_path / "m")
+    base = model_digest(_cfg(tmp_path), meta, model, reqs)
+    assert (model_digest(_cfg(tmp_path, **keys), meta, model, reqs) == base) is same
 
 
 def _published(tmp_path: Path, cfg: RunConfig, parts: Any, meta: Any, seed: int) -> dict[str, Any]:
@@ -161,6 +186,11 @@ def test_a_rerun_of_the_same_model_registers_nothing_and_a_changed_one_registers
     parent = client.get_run(again["parent_run_id"])
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["lstmtune.unchanged_version"] == "1"
+
+    longer = _cfg(tmp_path, **{"mlflow.model_name": "m", "tune.n_trials": 90, "tune.timeout": 900})
+    more = _published(tmp_path, longer, parts, meta, seed=0)  # a longer search, the same model
+    assert (more["unchanged"], more["model_version"]) == (True, "1")
+    assert more["model_digest"] == first["model_digest"]
 
     changed = _published(tmp_path, cfg, parts, meta, seed=1)  # other weights
     assert (changed["model_version"], changed["unchanged"]) == ("2", False)

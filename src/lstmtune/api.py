@@ -84,10 +84,14 @@ class RunResult:
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Forecasts (``step_1`` … ``step_H``) or labels (``label``, ``proba_<class>``); an index
-        of times, or of (series id, time), is read as the columns it was in training."""
+        of times, of (series id, time) or of (sequence id, time step), is read as the columns it
+        was in training."""
         from lstmtune.api_frame import index_as_columns
 
-        out: pd.DataFrame = self.load_model().predict(index_as_columns(df))
+        model = self.load_model()
+        schema = model.metadata.get_input_schema()
+        needed = schema.required_input_names() if schema is not None else []
+        out: pd.DataFrame = model.predict(index_as_columns(df, needed))
         return out
 
     def _repr_html_(self) -> str:
@@ -245,22 +249,28 @@ def run(
 def _frame_keys(frame: pd.DataFrame, path: Path, cfg: RunConfig) -> dict[str, Any]:
     """Write the DataFrame to ``path``; the settings that read it: its path, and the columns its
     index became where the user set none (the pandas ways to hold a series' times, and many
-    series' ids and times: a MultiIndex of (id, time) as statsforecast and sktime have it)."""
+    series' ids and times: a MultiIndex of (id, time) as statsforecast and sktime have it; a
+    classifier's MultiIndex of (sequence id, time step))."""
     from lstmtune.api_frame import write_frame
 
-    data, forecast = cfg.data, cfg.data.task == "forecast"
+    data = cfg.data
     roles = write_frame(
         frame,
         path,
         series_column=data.series_column,
         time_column=data.time_column,
-        forecast=forecast,
+        sequence_column=data.sequence_column,
+        task=data.task,
     )
     keys: dict[str, Any] = {"data.path": str(path)}
-    if forecast and data.time_column is None and roles.time is not None:
+    # a classifier reads the time of its MultiIndex (sequence id, time step), not a lone index
+    levels = data.task == "classify" and roles.time is not None and frame.index.nlevels > 1
+    if (data.task == "forecast" or levels) and data.time_column is None and roles.time:
         keys["data.time_column"] = roles.time
-    if forecast and data.series_column is None and roles.series is not None:
+    if data.task == "forecast" and data.series_column is None and roles.series is not None:
         keys["data.series_column"] = roles.series
+    if data.task == "classify" and data.sequence_column is None and roles.sequence is not None:
+        keys["data.sequence_column"] = roles.sequence
     return keys
 
 

@@ -1,13 +1,16 @@
 """A DataFrame as the Parquet file the pipeline reads, its index read the pandas way.
 
 A DatetimeIndex is the usual way pandas holds one series' times; a MultiIndex of (series id,
-time) is how statsforecast and sktime hold many series (``df.set_index(["id", "date"])``). Both
-become columns, and the roles their levels play are returned, so ``lstmtune.run`` needs no
-``time_column`` or ``series_column`` for them (a setting the user gave wins).
+time) is how statsforecast and sktime hold many series (``df.set_index(["id", "date"])``), and a
+MultiIndex of (sequence id, time step) how sktime and tslearn users hold sequences to classify in
+long format. They become columns, and the roles their levels play are returned, so
+``lstmtune.run`` needs no ``time_column`` and ``series_column`` (forecast) or
+``sequence_column`` (classify) for them (a setting the user gave wins).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +23,26 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class IndexRoles:
-    """The columns the index became that a forecast reads: its times and its series ids."""
+    """The columns the index became that a run reads: its times, and its series ids (a
+    forecast) or sequence ids (a classifier)."""
 
     time: str | None = None
     series: str | None = None
+    sequence: str | None = None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a task reads a MultiIndex: the words of its refusals and the setting of its ids."""
+
+    reads: str  # what the task reads, for the refusals
+    id_key: str  # the data.<key> that names the id level
+
+
+_LAYOUTS = {
+    "forecast": _Layout("a forecast of many series reads (series id, time)", "series_column"),
+    "classify": _Layout("a classifier reads (sequence id, time step)", "sequence_column"),
+}
 
 
 def write_frame(
@@ -32,14 +51,16 @@ def write_frame(
     *,
     series_column: str | None = None,
     time_column: str | None = None,
-    forecast: bool = True,
+    sequence_column: str | None = None,
+    task: str = "forecast",
 ) -> IndexRoles:
     """The DataFrame as the Parquet file the pipeline reads: a named or DatetimeIndex, or the
     levels of a MultiIndex, become columns; what Parquet cannot store (repeated column names, a
     column mixing numbers and text) is refused naming the column. Returns the roles of the
     columns the index became: a DatetimeIndex the time (its name, else pandas' ``index`` or
-    ``level_0``), a MultiIndex's levels the series and the time (:func:`multiindex_roles`; a
-    forecast's only: a classifier's levels are columns like any other)."""
+    ``level_0``), a MultiIndex's levels the series and the time of a forecast, the sequence and
+    the time of a classifier (:func:`multiindex_roles`; a text task's levels are columns like
+    any other)."""
     from pandas import DatetimeIndex, MultiIndex
 
     repeated = frame.columns[frame.columns.duplicated()]
@@ -48,8 +69,9 @@ def write_frame(
     frame = _periods_as_times(frame)
     is_time = isinstance(frame.index, DatetimeIndex)
     roles = IndexRoles(time=str(frame.index.name) if is_time else None)
-    if forecast and isinstance(frame.index, MultiIndex):
-        roles = multiindex_roles(frame.index, series_column, time_column)
+    if task in _LAYOUTS and isinstance(frame.index, MultiIndex):
+        ids = series_column if task == "forecast" else sequence_column
+        roles = multiindex_roles(frame.index, ids, time_column, task)
     try:
         if is_time or any(n is not None for n in frame.index.names):
             kept = all(n in frame.columns for n in frame.index.names)  # set_index(drop=False)
@@ -68,34 +90,47 @@ def write_frame(
 
 
 def multiindex_roles(
-    index: pd.MultiIndex, series_column: str | None, time_column: str | None
+    index: pd.MultiIndex,
+    id_column: str | None,
+    time_column: str | None,
+    task: str = "forecast",
 ) -> IndexRoles:
-    """Which levels of a MultiIndex are the time and the series (the statsforecast / sktime
-    layout): the time is the level ``time_column`` names, else the one level of dates (or, as
-    sktime has it, a last level of numbers); the series is the level ``series_column`` names,
-    else the one level left. ``series_column`` naming a column, not a level, wins: the levels are
-    then columns like any other. Levels that cannot be read so are refused in one line."""
+    """Which levels of a MultiIndex are the time and the ids: a forecast's (series id, time),
+    the statsforecast / sktime layout, or a classifier's (sequence id, time step). The time is
+    the level ``time_column`` names, else the one level of dates (or, as sktime has it, a last
+    level of numbers); the ids are the level ``id_column`` (``series_column`` of a forecast,
+    ``sequence_column`` of a classifier) names, else the one level left. ``id_column`` naming a
+    column, not a level, wins: the levels are then columns like any other. Levels that cannot be
+    read so are refused in one line."""
+    layout = _LAYOUTS[task]
     names = [str(n) for n in index.names]
     shown = f"MultiIndex ({', '.join(map(repr, index.names))})"
+    ids = "series" if task == "forecast" else "sequence"
     if any(n is None for n in index.names):
+        example = "['id', 'date']" if task == "forecast" else "['id', 'step']"
         raise UserError(
             f"data: the DataFrame's {shown} has unnamed levels; name them"
-            " (df.rename_axis(['id', 'date'])): their names are the series and time columns"
+            f" (df.rename_axis({example})): their names are the {ids} and time columns"
         )
-    time = time_column if time_column in names else _time_level(index, names, shown)
-    if series_column is not None:
-        return IndexRoles(time=time, series=series_column if series_column in names else None)
+    time = time_column if time_column in names else _time_level(index, names, shown, layout)
+    if id_column is not None:
+        return _roles(task, time, id_column if id_column in names else None)
     rest = [n for n in names if n != time]
     if len(rest) != 1:
         raise UserError(
             f"data: the DataFrame's {shown} has {len(rest)} levels besides the time {time!r};"
-            " a forecast of many series reads (series id, time): set series_column to one of"
-            " them, or make one id of them"
+            f" {layout.reads}: set {layout.id_key} to one of them, or make one id of them"
         )
-    return IndexRoles(time=time, series=rest[0])
+    return _roles(task, time, rest[0])
 
 
-def _time_level(index: pd.MultiIndex, names: list[str], shown: str) -> str:
+def _roles(task: str, time: str, ids: str | None) -> IndexRoles:
+    if task == "forecast":
+        return IndexRoles(time=time, series=ids)
+    return IndexRoles(time=time, sequence=ids)
+
+
+def _time_level(index: pd.MultiIndex, names: list[str], shown: str, layout: _Layout) -> str:
     """The one level of dates or periods, else a last level of numbers (sktime's time level)."""
     from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
@@ -108,8 +143,8 @@ def _time_level(index: pd.MultiIndex, names: list[str], shown: str) -> str:
         return names[-1]
     which = "two levels of dates" if dates else "no level of dates"
     raise UserError(
-        f"data: the DataFrame's {shown} has {which}; a forecast of many series reads"
-        " (series id, time): set time_column to its time level"
+        f"data: the DataFrame's {shown} has {which}; {layout.reads}: set time_column to its"
+        " time level"
     )
 
 
@@ -120,18 +155,34 @@ def _is_dates(level: Any) -> bool:
     return bool(is_datetime64_any_dtype(level) or isinstance(level.dtype, PeriodDtype))
 
 
-def index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+def index_as_columns(frame: pd.DataFrame, needed: Sequence[str] = ()) -> pd.DataFrame:
     """A frame sent to ``predict`` as the model reads it: a DatetimeIndex's or MultiIndex's
     named levels as columns (as :func:`write_frame` wrote the training data), periods as the
-    times they start at."""
+    times they start at. A MultiIndex with unnamed levels, where a column the model reads
+    (``needed``) is missing, is refused in one line, as training refuses it."""
     from pandas import DatetimeIndex, MultiIndex, PeriodIndex
 
     if not isinstance(frame.index, DatetimeIndex | MultiIndex | PeriodIndex):
         return frame
+    if isinstance(frame.index, MultiIndex) and None in frame.index.names:
+        _refuse_unnamed(frame, needed)
     named = [n for n in frame.index.names if n is not None and n not in frame.columns]
     if named:
         frame = frame.reset_index(level=named)
     return _periods_as_times(frame)
+
+
+def _refuse_unnamed(frame: pd.DataFrame, needed: Sequence[str]) -> None:
+    """A MultiIndex with unnamed levels is refused where the frame then lacks a column the model
+    reads (an unnamed level may hold it); one whose columns are all there is served."""
+    present = {*frame.columns, *frame.index.names}
+    missing = [c for c in needed if c not in present]
+    if missing:
+        shown = f"MultiIndex ({', '.join(map(repr, frame.index.names))})"
+        raise UserError(
+            f"data: the DataFrame's {shown} has unnamed levels and no column {missing[0]!r};"
+            " name its levels as the columns the model was trained on (df.rename_axis([...]))"
+        )
 
 
 def _periods_as_times(frame: pd.DataFrame) -> pd.DataFrame:

@@ -119,7 +119,9 @@ def fit_trial(
     model is fold 1's. Classification: ``best_epoch`` becomes the epochs of train+val that take
     the same optimizer steps (the folds' mean), so the retrain's budget is counted in steps.
     Folds 2..k run side by side where ``parallel`` = ``(train.parallel_fits, train.threads)``
-    allows (:func:`lstmtune.parallel_fit.fit_all`), once fold 1 has passed pruning."""
+    allows (:func:`lstmtune.parallel_fit.fit_all`), once fold 1 has passed pruning; every fold
+    stops after the epoch that passes ``deadline`` (in ``train_kwargs``: a ``time.time()``
+    value, which worker processes read alike)."""
     if problem.task == "forecast" and cross_validate and forecast_folds > 1:
         assert isinstance(problem, ForecastProblem)
         return fit_rolling(
@@ -188,7 +190,8 @@ def _other_folds(
     train_kwargs: dict[str, Any],
 ) -> list[TrainResult]:
     """Folds 2..k of :func:`fit_trial` (fold ``i`` trains on the others with seed ``seed + i``
-    and early-stops on fold ``i``), side by side where ``parallel`` allows."""
+    and early-stops on fold ``i``, or after the epoch that passes the tuning's ``deadline``, as
+    fold 1 does), side by side where ``parallel`` allows."""
     from lstmtune.parallel_fit import FitJob, fit_all
 
     jobs = [
@@ -201,6 +204,7 @@ def _other_folds(
             bool(train_kwargs.get("amp", True)),
             tuple(int(r) for r in np.flatnonzero(fold_of == i)),
             int(train_kwargs.get("patience", 10)),
+            train_kwargs.get("deadline"),
         )
         for i in range(1, int(fold_of.max()) + 1)
     ]

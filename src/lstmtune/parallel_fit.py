@@ -36,7 +36,8 @@ from lstmtune.worker_pool import PoolFailed, cpu_budget, run_jobs, worker_count
 class FitJob:
     """One training of ``params`` on the train+val rows ``rows`` (None: all of them): annealed
     for ``epochs`` (:func:`~lstmtune.annealed.annealed_train`), or, with ``held`` rows, early
-    stopped on them with ``patience`` (``epochs`` None: the configuration's)."""
+    stopped on them with ``patience`` (``epochs`` None: the configuration's) and stopped after
+    the epoch that passes ``deadline`` (a ``time.time()`` value: the tuning's time budget)."""
 
     params: dict[str, Any]
     epochs: int | None
@@ -46,6 +47,7 @@ class FitJob:
     amp: bool = True
     held: tuple[int, ...] | None = None
     patience: int = 10
+    deadline: float | None = None
 
 
 def _rows(full: TensorSet, rows: tuple[int, ...] | None) -> TensorSet:
@@ -70,6 +72,7 @@ def fit_here(
             seed=job.seed,
             device=device,
             amp=job.amp,
+            deadline=job.deadline,
         )
     assert job.epochs is not None, "an annealed training needs its epochs"
     return annealed_train(

@@ -5,9 +5,10 @@ configurations with the same seeds, which on a CPU gives the same weights to the
 that model again would move the version number, and the aliases, for nothing. Each version
 carries a digest (tag :data:`TAG`) of what determines the published model: its files (the
 weights by their tensors, ``spec.json``), the data's sha256, the configuration that shapes the
-model or its promotion, the lstmtune code the pyfunc runs and its pinned requirements. When the
-newest version of the name carries this run's digest, the run registers nothing and keeps the
-aliases as they are (:func:`kept_version`, a pure function).
+model or its promotion (not how long the search runs: :data:`SEARCH_BUDGET`), the lstmtune code
+the pyfunc runs and its pinned requirements. When the newest version of the name carries this
+run's digest, the run registers nothing and keeps the aliases as they are (:func:`kept_version`,
+a pure function).
 
 Training that is not bit-reproducible (CUDA kernels, other thread counts) gives other weights,
 hence another digest: such a run registers as before.
@@ -36,6 +37,17 @@ NOT_THE_MODEL: dict[str, tuple[str, ...]] = {
     "data": ("path",),
     "tune": ("storage", "study_name", "workers", "heartbeat_seconds", "katib"),
     "train": ("device", "threads", "parallel_fits"),
+}
+
+#: how long the search runs, and nothing else: the trials it may finish (``tune.n_trials``),
+#: its time (``tune.timeout``) and the failed trials it tolerates before it aborts
+#: (``tune.max_failed_trials``). Each changes the published model only through what the search
+#: trains (which trials there are, where the last one stops), and the weights and ``spec.json``
+#: are in the digest: a rerun with more trials that ends at the same model is that model. Not
+#: among them: what changes what a trial is or how it is judged (``train.patience``, the
+#: pruner, ``tune.n_startup_trials``, ``tune.pbt_rounds``: when PBT exploits, ``tune.subset``).
+SEARCH_BUDGET: dict[str, tuple[str, ...]] = {
+    "tune": ("n_trials", "timeout", "max_failed_trials"),
 }
 
 PREFERRED_ALIASES = ("champion", "challenger")
@@ -178,10 +190,11 @@ def _weights_digest(path: Path) -> str:
 
 def _config_digest(cfg: RunConfig) -> str:
     data = cfg.model_dump(mode="json")
-    for section, keys in NOT_THE_MODEL.items():
-        node = data[section] if section else data
-        for key in keys:
-            node.pop(key, None)
+    for left_out in (NOT_THE_MODEL, SEARCH_BUDGET):
+        for section, keys in left_out.items():
+            node = data[section] if section else data
+            for key in keys:
+                node.pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

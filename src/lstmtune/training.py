@@ -266,9 +266,9 @@ def train(
     """Train from scratch — or continue ``model`` with ``optimizer`` (population-based training).
     With ``val_set`` the best epoch (lowest objective) is restored unless ``restore_best`` is
     False; without it (retraining on train+val) exactly ``epochs`` epochs run. ``deadline`` (a
-    ``time.perf_counter()`` value: the tuning's time budget) ends a validated run after the epoch
-    that passes it, as early stopping would: one slow trial no longer outlasts ``tune.timeout``
-    by all its remaining epochs."""
+    ``time.time()`` value, wall-clock so that a worker process reads it alike: the tuning's time
+    budget) ends a validated run after the epoch that passes it, as early stopping would: one
+    slow trial no longer outlasts ``tune.timeout`` by all its remaining epochs."""
     device = device or select_device()
     seed_everything(seed)
     max_epochs = int(epochs if epochs is not None else params["epochs"])
@@ -298,7 +298,7 @@ def train(
         best.observe(value, epoch, model)
         if on_epoch is not None:
             on_epoch(epoch, value, train_loss)
-        if best.stale >= patience or (deadline is not None and time.perf_counter() >= deadline):
+        if best.stale >= patience or (deadline is not None and time.time() >= deadline):
             break
     elapsed = time.perf_counter() - started
     if val_dev is None:

@@ -5,6 +5,7 @@ the tell (:mod:`.finish`)."""
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -85,9 +86,12 @@ def _epoch_callback(
 
 def _deadline(run: TuningRun) -> float | None:
     """When the tuning's time budget (:func:`.study_config.time_budget`) runs out, as a
-    ``time.perf_counter()`` value: a trial still training then stops after its epoch."""
+    ``time.time()`` value (wall-clock: the folds 2..k of a k-fold trial may train in worker
+    processes): a trial still training then stops after its epoch, in every fold."""
     timeout = time_budget(run.cfg, run.meta)
-    return None if timeout is None else run.started + timeout
+    if timeout is None:
+        return None
+    return time.time() + (run.started + timeout - time.perf_counter())
 
 
 def train_one(
