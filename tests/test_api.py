@@ -227,7 +227,9 @@ def test_docs_notebook_runs(tmp_path: Path) -> None:
             source = f"OUTPUT_DIR = {str(tmp_path / 'out')!r}"
         exec(compile(source, f"{notebook.name}:{cell.get('id')}", "exec"), scope)
     assert isinstance(scope["result"], lstmtune.RunResult)
-    assert len(scope["forecast"]) == 24 and scope["forecast"]["step_1"].between(250, 900).all()
+    forecast = scope["forecast"]
+    assert len(forecast) == 24 and forecast["step_1"].between(250, 900).all()
+    assert forecast["month"].tolist() == scope["history"]["month"].iloc[-24:].tolist()
     assert (tmp_path / "out" / "notebook_forecast.png").stat().st_size > 5_000
 
 
