@@ -172,7 +172,10 @@ def test_run_with_a_dataframe_loads_and_predicts(
     lookback = result.history_rows  # the longest member lookback
     assert lookback == int(result.summary["history_rows"]) >= result.best_params["lookback"]
     pred = result.predict(frame.tail(lookback + 2))
-    assert list(pred.columns)[:1] == ["step_1"] and len(pred) == 3  # intervals after it
+    assert list(pred.columns)[:2] == ["month", "step_1"] and len(pred) == 3  # intervals after
+    indexed_pred = result.predict(indexed.tail(lookback + 2))  # the DatetimeIndex kept, joinable
+    assert "month" not in indexed_pred.columns and indexed_pred.index.name == "month"
+    assert indexed.tail(lookback + 2).join(indexed_pred)["step_1"].notna().sum() == 3
     assert pred["step_1"].between(250, 900).all()
     page = result._repr_html_()
     assert "lstmtune model" in page and "data:image/png;base64," in page
@@ -182,7 +185,7 @@ def test_run_with_a_dataframe_loads_and_predicts(
     champion = lstmtune.load_model(
         result.summary["model_name"], tracking_uri=result.summary["tracking_uri"]
     )
-    assert champion.predict(frame.tail(lookback)).shape == (1, 5)  # step_1, 80 % and 95 % bands
+    assert champion.predict(frame.tail(lookback)).shape == (1, 6)  # month, step_1, 2 bands
     assert "Downloading artifacts" not in capfd.readouterr().err  # no bars in a notebook
     assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ  # the environment as it was
     assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before  # no global change
@@ -224,7 +227,9 @@ def test_docs_notebook_runs(tmp_path: Path) -> None:
             source = f"OUTPUT_DIR = {str(tmp_path / 'out')!r}"
         exec(compile(source, f"{notebook.name}:{cell.get('id')}", "exec"), scope)
     assert isinstance(scope["result"], lstmtune.RunResult)
-    assert len(scope["forecast"]) == 24 and scope["forecast"]["step_1"].between(250, 900).all()
+    forecast = scope["forecast"]
+    assert len(forecast) == 24 and forecast["step_1"].between(250, 900).all()
+    assert forecast["month"].tolist() == scope["history"]["month"].iloc[-24:].tolist()
     assert (tmp_path / "out" / "notebook_forecast.png").stat().st_size > 5_000
 
 

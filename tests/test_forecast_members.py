@@ -124,7 +124,9 @@ def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(
         expected = served.iloc[first:].to_numpy()
         np.testing.assert_allclose(predictor.predict(tail).to_numpy(), expected, rtol=1e-9)
         dated = tail.assign(month=times.iloc[first:].to_numpy())
-        np.testing.assert_allclose(timed.predict(dated).to_numpy(), expected, rtol=1e-9)
+        answer = timed.predict(dated)  # the origins' months first, then the same forecasts
+        assert (answer.pop("month") == dated["month"].iloc[23:]).all()
+        np.testing.assert_allclose(answer.to_numpy(), expected, rtol=1e-9)
     pairs = zip(fits.problems, fits.models, strict=True)
     alone = [p.predict(m, p.tensors("test")) for p, m in pairs]
     assert not np.allclose(alone[0], alone[1])  # two members, two forecasts, averaged

@@ -149,7 +149,7 @@ def test_forecast_run_publishes_intervals_and_their_coverage(
     lookback = int(summary["history_rows"])  # the longest member lookback
     pred = model.predict(pd.read_csv(airline_csv).tail(lookback + 4))
     bands = [f"step_{k}_{side}_{lv}" for k in (1, 2) for lv in (80, 95) for side in ("lo", "hi")]
-    assert list(pred.columns) == ["step_1", "step_2", *bands] and len(pred) == 5
+    assert list(pred.columns) == ["month", "step_1", "step_2", *bands] and len(pred) == 5
     for k in (1, 2):
         step = pred[f"step_{k}"]
         assert (pred[f"step_{k}_lo_95"] <= pred[f"step_{k}_lo_80"]).all()

@@ -153,7 +153,8 @@ def test_champion_loads_by_alias_in_fresh_process(
     lookback = r["lookback"]
     assert 1 <= lookback <= 30
     bands = ["step_1_lo_80", "step_1_hi_80", "step_1_lo_95", "step_1_hi_95"]
-    assert r["columns"] == ["step_1", *bands]  # the point forecast first, then the intervals
+    # the time sent first (since 2026-12-04), the point forecast, then the intervals
+    assert r["columns"] == ["month", "step_1", *bands]
     assert r["n_rows"] == 30 - lookback + 1
     pred = r["pred"]
     assert all(math.isfinite(v) for v in pred)

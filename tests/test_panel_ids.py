@@ -167,7 +167,8 @@ def test_served_ids_are_read_as_in_training_and_a_missing_one_is_refused(tmp_pat
     for sent in (" 1", "1 ", 1.0):  # unseen series (scaled on the history sent) before
         padded = history.assign(id=sent)
         np.testing.assert_allclose(
-            predict_panel(model, spec, padded).iloc[:, 1:], known.iloc[:, 1:]
+            predict_panel(model, spec, padded).iloc[:, 2:],
+            known.iloc[:, 2:],  # id, month first
         )
     gap = history.astype({"id": object})
     gap.loc[5, "id"] = None

@@ -133,8 +133,8 @@ def test_a_panel_trained_with_ffill_serves_its_own_gappy_file(tmp_path: Path) ->
     gappy = pd.read_csv(path)
     by_hand = gappy.assign(y=gappy.groupby("id")["y"].ffill())
     np.testing.assert_allclose(
-        model.predict(gappy).drop(columns="id").to_numpy(),
-        model.predict(by_hand).drop(columns="id").to_numpy(),
+        model.predict(gappy).filter(regex="^step_").to_numpy(),
+        model.predict(by_hand).filter(regex="^step_").to_numpy(),
         rtol=1e-12,
     )
 

@@ -109,8 +109,12 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     model = _load_champion(summary)
     raw = pd.read_csv(airline_csv)
     lookback = int(summary["history_rows"])  # the longest member lookback
-    pred = model.predict(raw.tail(lookback + 4))
-    assert list(pred.columns)[:1] == ["step_1"] and len(pred) == 5  # intervals after it
+    history = raw.tail(lookback + 4)
+    pred = model.predict(history)
+    assert list(pred.columns)[:2] == ["month", "step_1"] and len(pred) == 5  # intervals after
+    assert list(pred.index) == list(history.index[-5:])  # each origin row's label and month
+    joined = history.join(pred, rsuffix="_origin").dropna()  # each forecast on its origin row
+    assert len(joined) == 5 and (joined["month"] == joined["month_origin"]).all()
     assert pred["step_1"].between(250, 900).all()  # original units, not scaled
 
     # same output dir + same data: the study resumes (no trial repeated), the same seeds retrain

@@ -83,16 +83,17 @@ class RunResult:
         return self._model
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Forecasts (``step_1`` … ``step_H``) or labels (``label``, ``proba_<class>``); an index
-        of times, of (series id, time) or of (sequence id, time step), is read as the columns it
-        was in training."""
-        from lstmtune.api_frame import index_as_columns
+        """Forecasts (``step_1`` … ``step_H``, after the time column when ``df`` holds the
+        times) or labels (``label``, ``proba_<class>``); an index of times, of (series id, time)
+        or of (sequence id, time step), is read as the columns it was in training, and a
+        forecast's rows keep the labels of the rows they were made from
+        (``df.join(result.predict(df))`` lines up)."""
+        from lstmtune.api_frame import predict_as_sent
 
         model = self.load_model()
         schema = model.metadata.get_input_schema()
         needed = schema.required_input_names() if schema is not None else []
-        out: pd.DataFrame = model.predict(index_as_columns(df, needed))
-        return out
+        return predict_as_sent(model.predict, df, needed)
 
     def _repr_html_(self) -> str:
         return render_html(self)

@@ -10,7 +10,7 @@ long format. They become columns, and the roles their levels play are returned, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,3 +202,39 @@ def _periods_as_times(frame: pd.DataFrame) -> pd.DataFrame:
 def _mixed(values: Any) -> bool:
     text = [isinstance(v, str) for v in values.dropna()]
     return any(text) and not all(text)
+
+
+def predict_as_sent(
+    predict: Callable[[pd.DataFrame], pd.DataFrame],
+    frame: pd.DataFrame,
+    needed: Sequence[str] = (),
+) -> pd.DataFrame:
+    """``predict`` of ``frame`` read as :func:`index_as_columns` reads it, answered in the
+    frame's own layout: where the model answers row by row (a forecast: one row per origin), the
+    answer is indexed as the frame was (a ``DatetimeIndex``'s times, a MultiIndex's (id, time),
+    periods as periods), without the columns that index became, so ``frame.join(answer)`` lines
+    up; a time column of periods comes back as periods. ``needed``: the columns the model
+    reads (:func:`index_as_columns` refuses unnamed levels that may hold one)."""
+    sent = index_as_columns(frame, needed)
+    if sent is frame:
+        return predict(frame)
+    unnamed = frame.index.set_names([None] * frame.index.nlevels)  # its levels are columns now
+    out = predict(sent.set_axis(unnamed, axis=0))
+    if isinstance(out.index, type(frame.index)) and out.index.nlevels == frame.index.nlevels:
+        moved = [n for n in frame.index.names if n is not None and n not in frame.columns]
+        out = out.drop(columns=[c for c in moved if c in out.columns])
+        out = out.rename_axis(frame.index.names)
+    return _times_as_sent(out, frame)
+
+
+def _times_as_sent(out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The answer's time column as periods where the frame's column held periods: the model
+    reads them as the times they start at, and answers in those."""
+    from pandas import DatetimeTZDtype, PeriodDtype
+
+    for column in out.columns:
+        dtype = frame[column].dtype if column in frame.columns else None
+        dated = out[column].dtype.kind == "M" and not isinstance(out[column].dtype, DatetimeTZDtype)
+        if isinstance(dtype, PeriodDtype) and dated:
+            out[column] = out[column].dt.to_period(dtype.freq)
+    return out

@@ -64,7 +64,7 @@ def panel_score_on_test(
         raw = forecast_series(member_parts(parts, panel["members"][sid]["rows"], column), features)
         test = member["splits"]["test"]
         ends = np.arange(max(int(test["start"]) - 1, lookback - 1), int(test["end"]) - horizon)
-        mine = out[out[column].astype(str) == sid][cols].to_numpy(dtype=np.float64)
+        mine = out[(out[column].astype(str) == sid).to_numpy()][cols].to_numpy(dtype=np.float64)
         preds.append(mine[ends - (lookback - 1)])
         truths.append(
             observed(_truth(raw, ends, horizon, target), ends, member.get("filled_targets"))

@@ -31,6 +31,7 @@ from lstmtune.features import (
 )
 from lstmtune.model import LSTMNet, build_model
 from lstmtune.served_history import served_spec
+from lstmtune.served_times import at_origins
 
 WEIGHTS = "weights.pt"
 SPEC = "spec.json"
@@ -172,7 +173,7 @@ class Predictor:
             scale = origin_scale(bands, target, ends + len(lead))
             names, values = interval_columns(pred, bands, scale)
             out = pd.concat([out, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
-        return out
+        return at_origins(out, frame, ends, self.spec.get("time_axis"))  # origin's time, label
 
     def _classify(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = self.featurizer

@@ -9,7 +9,9 @@ AutoETS when the model publishes a combination; for a series not seen in trainin
 on the history sent). A series the model never saw is scaled with statistics of the history sent
 for it, and is refused when that history cannot be scaled (constant, or not positive for a log
 model), or when the network embeds each series (``series_embedding_dim`` > 0: there is no
-embedding for a new series).
+embedding for a new series). The answer holds the series column, the time column when it was
+sent (each origin's time: the last row a forecast reads) and the forecasts, under the input's
+index labels of the origin rows (:mod:`lstmtune.served_times`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from lstmtune.features import ForecastFeaturizer, filled_history, input_values
 from lstmtune.model import LSTMNet
 from lstmtune.panel_problem import with_index
 from lstmtune.served_history import served_member
+from lstmtune.served_times import at_origins
 
 
 def _in_time_order(frame: pd.DataFrame, axis: dict[str, Any] | None) -> pd.DataFrame:
@@ -162,6 +165,7 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
     be forecast fails the batch, with one message naming every such series (not only the first:
     a caller fixes or drops them all at once, and resends)."""
     panel = spec["panel"]
+    labels = frame.index  # the answer's rows are labelled by their origin rows' labels
     frame = frame.reset_index(drop=True)
     column = str(panel["series_column"])
     reference = ForecastFeaturizer.from_dict(spec["featurizer"])
@@ -181,7 +185,8 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
         raise ValueError(bad_series_message(bad, reasons, len(groups), column))
     if not out:
         raise ValueError("input has no rows")
-    return pd.concat(out, ignore_index=True)
+    answer = pd.concat(out)  # each part under its origins' positions in ``frame``
+    return answer.set_axis(labels.take(answer.index.to_numpy()), axis=0)
 
 
 SHOWN_REASONS = 10  # a batch's error gives every bad id and the reasons of this many
@@ -247,4 +252,4 @@ def _serve_series(
     if spec_intervals is not None:
         names, values = interval_columns(pred, *spec_intervals)
         part = pd.concat([part, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
-    return part
+    return at_origins(part, sub, f.history_ends(len(raw)), axis, at=1)  # after the id

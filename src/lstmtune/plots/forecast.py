@@ -37,7 +37,6 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
     test = meta["splits"]["test"]
     ends = f.split_ends(int(test["start"]), int(test["end"]))
     served = predictor.predict(pd.DataFrame(raw, columns=f.features))
-    pred = served.to_numpy(dtype=np.float64)
     rows = ends - (history_rows(predictor.spec) - 1)  # served rows start at the longest lookback
     t = f.target_index
     target_at = ends + 1
@@ -45,7 +44,7 @@ def forecast_test_frame(prepared_dir: str | Path, model_dir: str | Path) -> pd.D
         {
             "time": series_times(parts, meta)[target_at],
             "actual": raw[target_at, t],
-            "model": pred[rows, 0],
+            "model": served["step_1"].to_numpy(dtype=np.float64)[rows],
             "persistence": raw[ends, t],
         }
     )
@@ -69,16 +68,19 @@ def series_times(parts: dict[str, pd.DataFrame], meta: dict[str, Any]) -> np.nda
     col = meta["columns"].get("time_column")
     frames = [parts[s] for s in ("train", "val", "test")]
     if col and all(col in p.columns for p in frames):
-        values = pd.concat([p[col] for p in frames], ignore_index=True)
-        as_time = (
-            pd.to_datetime(values, errors="coerce")
-            if not pd.api.types.is_numeric_dtype(values)
-            else values
-        )
-        if not pd.isna(as_time).any():
-            return np.asarray(as_time)
-        return np.asarray(values)
+        return as_times(pd.concat([p[col] for p in frames], ignore_index=True))
     return np.arange(sum(len(p) for p in frames))
+
+
+def as_times(values: pd.Series) -> np.ndarray:
+    """A time column as a plot's x: text read as dates where every value is one, numbers and
+    dates as they are, periods as the times they start at."""
+    if isinstance(values.dtype, pd.PeriodDtype):
+        return np.asarray(values.dt.to_timestamp())
+    if pd.api.types.is_numeric_dtype(values):
+        return np.asarray(values)
+    as_time = pd.to_datetime(values, errors="coerce")
+    return np.asarray(values if pd.isna(as_time).any() else as_time)
 
 
 @dataclass
