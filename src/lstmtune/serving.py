@@ -30,6 +30,7 @@ from lstmtune.features import (
     typed_labels,
 )
 from lstmtune.model import LSTMNet, build_model
+from lstmtune.nonnegative import clip_frame
 from lstmtune.served_history import served_spec
 
 WEIGHTS = "weights.pt"
@@ -172,7 +173,7 @@ class Predictor:
             scale = origin_scale(bands, target, ends + len(lead))
             names, values = interval_columns(pred, bands, scale)
             out = pd.concat([out, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
-        return out
+        return clip_frame(out, self.spec.get("nonnegative"))  # evaluate.nonnegative, as tested
 
     def _classify(self, frame: pd.DataFrame) -> pd.DataFrame:
         f = self.featurizer
