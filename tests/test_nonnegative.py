@@ -113,6 +113,46 @@ def test_the_summary_line_says_what_is_kept_at_zero_and_why_only_when_it_applies
     assert describe({**panel, "series": {"a": False}}) is None
 
 
+def test_the_run_summary_and_reports_carry_the_line_only_when_it_applies() -> None:
+    from lstmtune.plots import PlotSet
+    from lstmtune.report import markdown_summary, render_report
+    from lstmtune.runner import format_summary
+
+    summary: dict[str, Any] = {
+        "task": "forecast",
+        "n_trials_complete": 4,
+        "n_trials_pruned": 0,
+        "n_trials_failed": 0,
+        "objective": "val_rmse",
+        "best_value": 1.5,
+        "best_trial": 1,
+        "best_params": {"units": 8},
+        "test_metrics": {"rmse": 1.4, "coverage_80": 79.0, "width_80": 3.2},
+        "baseline_metrics": {"auto_ets": {"rmse": 1.5}},
+        "beats_baseline": True,
+        "best_baseline": "auto_ets",
+        "primary_metric": "rmse",
+        "model_name": "m",
+        "model_version": "1",
+        "alias": "champion",
+        "promotion_reason": "beats auto_ets",
+        "model_uri": "models:/m/1",
+        "tracking_uri": "sqlite:///x.db",
+        "nonnegative": {"rule": "auto", "clip": True},
+    }
+    line = "forecasts and interval bounds kept at or above zero"
+    assert f"  {line} (evaluate.nonnegative: auto; no negative value in train+val)" in (
+        format_summary(summary).splitlines()
+    )
+    assert "Forecasts and interval bounds kept at or above zero" in markdown_summary(summary)
+    assert "Forecasts and interval bounds kept at or above zero" in render_report(
+        summary, PlotSet()
+    )
+    for record in ({"rule": "auto", "clip": False}, None):
+        quiet = {**summary, "nonnegative": record}
+        assert "above zero" not in format_summary(quiet) + markdown_summary(quiet)
+
+
 # a trained model: evaluation and serving
 
 
