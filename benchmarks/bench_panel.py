@@ -2,7 +2,8 @@
 (a script that prints a table, not a test).
 
     python benchmarks/bench_panel.py [--series 100] [--length 120] [--trials 10]
-        [--big-series 1000] [--big-length 200] [--skip-big] [--skip-quality] [--json FILE]
+        [--big-series 1000] [--big-length 200] [--skip-big] [--skip-quality]
+        [--skip-synthetic] [--nonnegative auto|true|false] [--json FILE]
 
 1. Quality: a synthetic panel (``lstmtune.synthetic.panel_frame``: levels from 1 to 10 000,
    different seasons' phases, trends and lengths) through ``lstmtune.runner.run_local`` with
@@ -27,6 +28,8 @@ import common
 import pandas as pd
 
 from lstmtune.config import load_config
+from lstmtune.conformal import summary_line
+from lstmtune.nonnegative import describe
 from lstmtune.runner import run_local
 from lstmtune.synthetic import panel_frame
 
@@ -58,7 +61,13 @@ def real_panel() -> pd.DataFrame:
 
 
 def run_panel(
-    frame: pd.DataFrame, time_col: str, holdout: int, trials: int, workdir: Path, name: str
+    frame: pd.DataFrame,
+    time_col: str,
+    holdout: int,
+    trials: int,
+    workdir: Path,
+    name: str,
+    nonnegative: str = "auto",
 ) -> dict[str, Any]:
     path = workdir / f"{name}.csv"
     frame.to_csv(path, index=False)
@@ -72,6 +81,7 @@ def run_panel(
             "data.test_size": holdout,
             "data.val_size": holdout,
             "tune.n_trials": trials,
+            "evaluate.nonnegative": nonnegative,
             "mlflow.model_name": f"bench-{name}",
             "output_dir": str(workdir / name),
         },
@@ -107,31 +117,38 @@ def main() -> None:
     p.add_argument("--big-length", type=int, default=200)
     p.add_argument("--skip-big", action="store_true")
     p.add_argument("--skip-quality", action="store_true", help="only the cost of the big panel")
+    p.add_argument("--skip-synthetic", action="store_true", help="quality: the 5 real series only")
+    p.add_argument("--nonnegative", default="auto", choices=("auto", "true", "false"))
     args = p.parse_args()
     common.header("many series, one model", common.machine(), sys.argv)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         synthetic = panel_frame(args.series, args.length, seed=7, min_length=args.length // 2)
         runs = {}
-        if not args.skip_quality:
+        rule = args.nonnegative
+        if not args.skip_quality and not args.skip_synthetic:
             runs[f"{args.series} synthetic monthly series"] = run_panel(
-                synthetic, "month", 12, args.trials, Path(tmp), "synthetic"
+                synthetic, "month", 12, args.trials, Path(tmp), "synthetic", rule
             )
+        if not args.skip_quality:
             runs["5 real quarterly series"] = run_panel(
-                real_panel(), "quarter", 8, args.trials, Path(tmp), "real"
+                real_panel(), "quarter", 8, args.trials, Path(tmp), "real", rule
             )
         for title, run in runs.items():
             print(f"\n{title}, {args.trials} trials, {run['seconds']:.0f} s")
             print(_quality_table(run["summary"]))
+            print(summary_line(run["summary"]["test_metrics"]) or "no intervals")
+            print(describe(run["summary"].get("nonnegative")) or "nothing kept at zero")
             out[title] = {k: v for k, v in run.items() if k != "summary"}
             out[title].update(
                 test=run["summary"]["test_metrics"],
                 baselines=run["summary"]["baseline_metrics"],
                 per_series=_per_series(run["summary"]),
+                nonnegative=run["summary"].get("nonnegative"),
             )
         if not args.skip_big:
             frame = panel_frame(args.big_series, args.big_length, seed=8)
-            big = run_panel(frame, "month", 12, args.trials, Path(tmp), "big")
+            big = run_panel(frame, "month", 12, args.trials, Path(tmp), "big", rule)
             print(
                 f"\n{args.big_series} series x {args.big_length} steps, {args.trials} trials: "
                 f"{big['seconds']:.0f} s wall, peak step memory {big['peak_child_mib']:.0f} MiB, "

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from lstmtune import config_base
 from lstmtune.config_base import DuplicateKey, _Strict, error_key, format_error, load_yaml
 from lstmtune.config_text import TextConfig
 from lstmtune.config_tune import (
@@ -306,6 +307,16 @@ class EvaluateConfig(_Strict):
         if len(set(v)) != len(v):
             raise ValueError(f"levels must be unique, got {[f'{x:g}' for x in v]}")
         return sorted(v)
+
+    nonnegative: config_base.AutoOrBool = Field(
+        "auto",
+        description=(
+            "forecast: keep point forecasts and interval bounds at or above zero; auto: where the"
+            " target has no negative value in train+val (many series: each series by its own; a"
+            " series never seen when no series had one and the history sent has none); decided"
+            " in training, stored in spec.json, applied alike by the evaluation and the pyfunc"
+        ),
+    )
 
 
 class RunConfig(_Strict):

@@ -4,10 +4,10 @@ validation error becomes."""
 from __future__ import annotations
 
 import difflib
-from typing import Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 
 class _Strict(BaseModel):
@@ -17,6 +17,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, ser_json_inf_nan="constants"
     )
+
+
+def _auto_or_bool(v: Any) -> Any:
+    """``auto`` or a boolean (YAML's true/false, or those words in a flag); anything else is
+    refused in one line."""
+    words = {"auto": "auto", "true": True, "false": False}
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in words:
+        return words[v.lower()]
+    raise ValueError(f"must be auto, true or false, got {v!r}")
+
+
+AutoOrBool = Annotated[Literal["auto"] | bool, BeforeValidator(_auto_or_bool)]
 
 
 def error_key(exc: ValidationError) -> str:

@@ -285,12 +285,17 @@ def evaluate_forecast(
     intervals: dict[str, Any] | None = None,
     members: list[dict[str, Any]] | None = None,
     pending: PendingFit | None = None,
+    *,
+    nonnegative: str | bool = "auto",
 ) -> TestEvaluation:
     """Test metrics of the (averaged, combined) forecast and of persistence, seasonal naive,
     AutoARIMA and AutoETS on exactly the same windows; with an interval spec also the intervals'
     coverage and mean width per level (:func:`lstmtune.conformal.interval_metrics`). ``members``
-    (the spec entries of an ensemble) join the saved spec."""
+    (the spec entries of an ensemble) join the saved spec. ``nonnegative``
+    (``evaluate.nonnegative``, decided on train+val, :mod:`lstmtune.nonnegative`): the forecasts,
+    bounds and classical baselines clipped at 0 as the pyfunc clips them."""
     from lstmtune.combine import apply
+    from lstmtune.nonnegative import clip, decide
 
     problem = fits.problem
     test = problem.tensors("test")
@@ -305,19 +310,21 @@ def evaluate_forecast(
     filled = meta.get("filled_targets")  # scored on what was observed, as the model is
     baselines = forecast_baselines(f, problem.raw, ends, filled)
     fit_end = int(meta["splits"]["test"]["start"])
+    decision = decide(nonnegative, problem.raw[:fit_end, f.target_index])
     classical, failures, seconds, classical_pred = forecast_classical_baselines(
         f, problem.raw, ends, fit_end, pending=pending, filled=filled
     )
-    baselines.update(classical)
+    true = observed(test.raw_y, ends, filled)
+    classical_pred = {k: clip(v, decision) for k, v in classical_pred.items()}
+    baselines.update({k: forecast_metrics(classical_pred[k], true) for k in classical})
     for name, reason in failures.items():
         emit("warning", f"warning: baseline {name} skipped (it could not be fitted): {reason}")
-    true = observed(test.raw_y, ends, filled)
-    test_metrics = forecast_metrics(pred, true)
+    test_metrics = forecast_metrics(clip(pred, decision), true)
     if intervals is not None:
         from lstmtune.conformal import origin_scale
 
         scale = origin_scale(intervals, problem.raw[:, f.target_index], ends)
-        test_metrics.update(_interval_test_metrics(pred, true, intervals, scale))
+        test_metrics.update(_interval_test_metrics(pred, true, intervals, scale, decision))
     return TestEvaluation(
         test_metrics=test_metrics,
         baselines=baselines,
@@ -325,12 +332,14 @@ def evaluate_forecast(
             "featurizer": f.to_dict(),
             "combination": combination,
             "intervals": intervals,
+            "nonnegative": decision,
             **({"members": members} if members else {}),
             **_fitted_rows(meta, problem.raw[:, f.target_index], fit_end),
         },
         baseline_failures=failures,
         baseline_seconds=seconds,
         baseline_forecasts={k: v.tolist() for k, v in classical_pred.items()},
+        details={"nonnegative": decision},
     )
 
 
@@ -343,12 +352,18 @@ def _fitted_rows(meta: dict[str, Any], target: np.ndarray, fit_end: int) -> dict
 
 
 def _interval_test_metrics(
-    pred: np.ndarray, true: np.ndarray, intervals: dict[str, Any], scale: np.ndarray
+    pred: np.ndarray,
+    true: np.ndarray,
+    intervals: dict[str, Any],
+    scale: np.ndarray,
+    decision: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """``coverage_<L>`` and ``width_<L>`` on test; a warning when a level is far off nominal."""
+    """``coverage_<L>`` and ``width_<L>`` on test (the bounds around the unclipped forecast
+    ``pred``, then clipped by ``decision``); a warning when a level is far off nominal."""
     from lstmtune.conformal import FLAG_TEXT, bounds, coverage_flags, interval_metrics
+    from lstmtune.nonnegative import clip_bounds
 
-    metrics = interval_metrics(true, bounds(pred, intervals, scale))
+    metrics = interval_metrics(true, clip_bounds(bounds(pred, intervals, scale), decision))
     flags = coverage_flags(metrics)
     if flags:
         emit(

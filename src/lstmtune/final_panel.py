@@ -199,10 +199,12 @@ def evaluate_panel(
     meta: dict[str, Any],
     intervals: dict[str, Any] | None = None,
     combination: dict[str, Any] | None = None,
+    nonnegative: str | bool = "auto",
 ) -> TestEvaluation:
     """Test metrics of the one model (with its ``combination``, if any) over all series beside
     per-series baselines; with ``intervals`` (:func:`validation_choices`) their coverage and
-    width."""
+    width. ``nonnegative`` (``evaluate.nonnegative``, :mod:`lstmtune.nonnegative`): each series'
+    forecasts, bounds and classical baselines clipped at 0 as the pyfunc clips them."""
     left_out = unscaled(problem.series_ids, problem.scales)
     if left_out:
         emit("warning", unscaled_warning(left_out, len(problem.series_ids)))
@@ -211,6 +213,7 @@ def evaluate_panel(
     series = test.series
     true = panel_observed(problem, meta, test.raw_y, series)  # filled values are not scored
     pred = combined_test_forecast(problem, model, test, combination)
+    decisions = member_decisions(problem, nonnegative)
     candidates = {"persistence": member_forecasts(problem, "last")}
     period = problem.featurizer.period
     candidates[f"seasonal_naive_{period}"] = member_forecasts(problem, "seasonal")
@@ -218,7 +221,7 @@ def evaluate_panel(
     seconds: dict[str, float] = {}
     if len(problem.members) <= CLASSICAL_MAX_SERIES:
         classical, failures, seconds = classical_forecasts(problem, meta)
-        candidates.update(classical)
+        candidates.update({k: clipped(v, decisions) for k, v in classical.items()})
     else:
         emit(
             "warning",
@@ -233,13 +236,18 @@ def evaluate_panel(
     for name, reason in failures.items():
         emit("warning", f"warning: baseline {name} skipped (it could not be fitted): {reason}")
     members = meta["panel"]["members"]
-    metrics = panel_metrics(pred, true, series, problem.scales)
     band = None
-    if intervals is not None:
+    if intervals is not None:  # around the forecast as calibrated, then clipped with it
         from lstmtune.conformal import interval_metrics
         from lstmtune.panel_intervals import member_bounds
 
-        band = member_bounds(problem, pred, series, intervals)
+        band = {
+            name: (clipped_rows(lo, series, decisions), clipped_rows(hi, series, decisions))
+            for name, (lo, hi) in member_bounds(problem, pred, series, intervals).items()
+        }
+    pred = clipped_rows(pred, series, decisions)
+    metrics = panel_metrics(pred, true, series, problem.scales)
+    if band is not None:
         metrics.update(interval_metrics(true, band, n_series=len(np.unique(series))))
     return TestEvaluation(
         test_metrics=metrics,
@@ -251,12 +259,14 @@ def evaluate_panel(
                 "series_column": problem.series_column,
                 "combination": _published(combination),
                 "intervals_pooled": intervals["pooled"] if intervals else None,
+                "nonnegative": {k: decisions[k] for k in ("rule", "unseen")},
                 "members": {
                     sid: {
                         "index": i,
                         "featurizer": m.featurizer.to_dict(),
                         "time_axis": members[sid]["meta"].get("time_axis"),
                         "intervals": intervals["members"][sid] if intervals else None,
+                        "nonnegative": decisions["series"][sid],
                         "classical": _member_classical(combination, i),
                         **_member_rows(combination, m, members[sid]["meta"]),
                     }
@@ -268,7 +278,13 @@ def evaluate_panel(
         },
         baseline_failures=failures,
         baseline_seconds=seconds,
-        details={"per_series": per_series_table(problem, pred, true, series, band)},
+        details={
+            "per_series": per_series_table(problem, pred, true, series, band),
+            "nonnegative": {
+                **decisions,
+                "series": {sid: d["clip"] for sid, d in decisions["series"].items()},
+            },
+        },
     )
 
 
@@ -299,3 +315,34 @@ def _member_rows(
         return {}
     fit_end = int(member_meta["splits"]["test"]["start"])
     return {"history": fitted_rows(m.raw[:, m.featurizer.target_index], fit_end)}
+
+
+def member_decisions(problem: PanelForecastProblem, rule: str | bool) -> dict[str, Any]:
+    """``evaluate.nonnegative`` decided on each series' train+val
+    (:func:`lstmtune.nonnegative.panel_decisions`)."""
+    from lstmtune.nonnegative import panel_decisions
+
+    targets = {  # each member's rows before its test split
+        sid: m.raw[: int(m.splits["test"]["start"]), m.featurizer.target_index]
+        for sid, m in zip(problem.series_ids, problem.members, strict=True)
+    }
+    return panel_decisions(rule, targets)
+
+
+def clipped(forecasts: list[np.ndarray], decisions: dict[str, Any]) -> list[np.ndarray]:
+    """Every series' forecasts (in the panel's order) clipped by its decision."""
+    from lstmtune.nonnegative import clip
+
+    return [clip(fc, d) for fc, d in zip(forecasts, decisions["series"].values(), strict=True)]
+
+
+def clipped_rows(values: np.ndarray, series: np.ndarray, decisions: dict[str, Any]) -> np.ndarray:
+    """Stacked forecasts or bounds, each series' rows (``series``: their index) clipped by its
+    decision (:func:`lstmtune.nonnegative.clip`, as the pyfunc clips them)."""
+    from lstmtune.nonnegative import clip
+
+    out = np.array(values, dtype=np.float64)
+    for i, decision in enumerate(decisions["series"].values()):
+        rows = series == i
+        out[rows] = clip(out[rows], decision)
+    return out

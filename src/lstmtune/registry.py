@@ -256,6 +256,7 @@ def _run_summary(
         "baseline_failures": evaluation.get("baseline_failures") or {},
         "combination": evaluation.get("combination"),
         "history_rows": evaluation.get("history_rows"),  # forecast: rows a consumer sends
+        "nonnegative": evaluation.get("nonnegative"),  # forecast: clipped at 0, and why
         "members": evaluation.get("members"),  # forecast: networks averaged
         "tracking_uri": cfg.mlflow.tracking_uri,
         "experiment": cfg.mlflow.experiment,

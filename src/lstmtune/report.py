@@ -366,6 +366,11 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     mix = describe(s.get("combination"), s.get("members"))
     if mix:
         lines += ["", mix[0].upper() + mix[1:] + "."]
+    from lstmtune.nonnegative import describe as nonnegative_line
+
+    kept = nonnegative_line(s.get("nonnegative"))
+    if kept:
+        lines += ["", kept[0].upper() + kept[1:] + "."]
     if "beats_baseline" in s:
         lines += [
             "",

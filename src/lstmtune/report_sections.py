@@ -103,6 +103,11 @@ def _metrics_table(summary: dict[str, Any]) -> str:
     mix = describe(summary.get("combination"), summary.get("members"))
     if mix:
         verdict += f"<p>{_esc(mix[0].upper() + mix[1:])}.</p>"
+    from lstmtune.nonnegative import describe as nonnegative_line
+
+    kept = nonnegative_line(summary.get("nonnegative"))
+    if kept:
+        verdict += f"<p>{_esc(kept[0].upper() + kept[1:])}.</p>"
     return (
         f'<table class="grid metrics"><thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>{verdict}"

@@ -209,7 +209,9 @@ def train_best_step(
             combination, intervals = validation_choices(
                 problem, meta, trainer, cfg.evaluate.levels, combine
             )
-            ev = evaluate_panel(problem, model, meta, intervals, combination)
+            ev = evaluate_panel(
+                problem, model, meta, intervals, combination, cfg.evaluate.nonnegative
+            )
         else:
             from lstmtune.final_classify import evaluate_classify
             from lstmtune.training import ClassifyProblem
@@ -325,7 +327,9 @@ def _single_series(
         network=network,
     )
     entries = member_entries(fits.problems, trainers) if len(trainers) > 1 else None
-    ev = evaluate_forecast(fits, meta, combination, intervals, entries, pending)
+    ev = evaluate_forecast(
+        fits, meta, combination, intervals, entries, pending, nonnegative=cfg.evaluate.nonnegative
+    )
     model = fits.models[0] if entries is None else nn.ModuleList(fits.models)
     return fits.problem, model, results, ev, combination
 

@@ -366,6 +366,11 @@ def format_summary(s: dict[str, Any]) -> str:
     mix = describe(s.get("combination"), s.get("members"))
     if mix:
         lines.append(f"  {mix}")
+    from lstmtune.nonnegative import describe as nonnegative_line
+
+    kept = nonnegative_line(s.get("nonnegative"))  # only when forecasts are clipped at 0
+    if kept:
+        lines.append(f"  {kept}")
     if s.get("unchanged"):  # a rerun whose model the newest version already holds
         lines.append(
             f"unchanged:  {s['model_name']} version {s['model_version']} already holds this"

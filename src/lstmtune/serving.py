@@ -30,6 +30,7 @@ from lstmtune.features import (
     typed_labels,
 )
 from lstmtune.model import LSTMNet, build_model
+from lstmtune.nonnegative import clip_frame
 from lstmtune.served_history import served_spec
 from lstmtune.served_times import at_origins
 
@@ -173,6 +174,7 @@ class Predictor:
             scale = origin_scale(bands, target, ends + len(lead))
             names, values = interval_columns(pred, bands, scale)
             out = pd.concat([out, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
+        out = clip_frame(out, self.spec.get("nonnegative"))  # evaluate.nonnegative, as tested
         return at_origins(out, frame, ends, self.spec.get("time_axis"))  # origin's time, label
 
     def _classify(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lstmtune import nonnegative
 from lstmtune.conformal import interval_columns
 from lstmtune.data.history_check import check_history
 from lstmtune.data.sequence_ids import served_ids
@@ -252,4 +253,7 @@ def _serve_series(
     if spec_intervals is not None:
         names, values = interval_columns(pred, *spec_intervals)
         part = pd.concat([part, pd.DataFrame(dict(zip(names, values, strict=True)))], axis=1)
+    target = raw[:, f.target_index]  # evaluate.nonnegative: the series' decision in training
+    decision = known.get("nonnegative") if known else nonnegative.unseen(panel, target)
+    part = nonnegative.clip_frame(part, decision)
     return at_origins(part, sub, f.history_ends(len(raw)), axis, at=1)  # after the id
