@@ -65,23 +65,31 @@ def test_each_series_is_split_by_time_and_scaled_on_its_own_train_part(panel_csv
 
 def test_a_series_too_short_is_left_out_by_id_and_none_left_is_an_error(tmp_path: Path) -> None:
     frame = panel_frame(3, 72, seed=2)
-    short = frame[frame["id"] == "s0001"].head(40)
+    short = frame[frame["id"] == "s0001"].head(30)  # 6 train steps: no window of lookback 24
     frame = pd.concat([frame[frame["id"] != "s0001"], short])
     path = tmp_path / "p.csv"
     frame.to_csv(path, index=False)
     _, meta = prepare(_config(path))
     assert "s0001" in meta["panel"]["dropped"] and "s0001" not in meta["panel"]["series"]
-    short.head(33).to_csv(path, index=False)  # 9 train steps: not even lookback 2 fits
+    assert (
+        meta["panel"]["dropped"]["s0001"]
+        == "6 train steps, fewer than the 25 that lookback 24 needs"
+    )
+    short.head(26).to_csv(path, index=False)  # 2 train steps: not even val, test and lookback 2
     with pytest.raises(UserError, match=r"no series is long enough.*'s0001'"):
+        prepare(_config(path))
+    short.to_csv(path, index=False)  # alone, 6 train steps: 4 windows of lookback 2, not 8
+    with pytest.raises(UserError, match=r"the 1 series long enough to split feed 4 training"):
         prepare(_config(path))
 
 
 def test_a_panel_of_short_series_shortens_its_lookbacks_to_keep_half_of_them(
     tmp_path: Path,
 ) -> None:
-    """Series of 40-46 months (16-22 train steps) cannot feed the default lookback 24 with 8
+    """Series of 40-48 months (16-24 train steps) cannot feed the default lookback 24 with 8
     windows: instead of leaving every series out, the longest lookback becomes what the median
-    series can feed, and the default lookbacks shrink to the shortest series kept."""
+    series can feed with 8 windows, and every series that feeds it one window is kept (until
+    2026-12-04 each had to feed 8, which left out the two shortest)."""
     frame = panel_frame(5, 72, seed=2)
     frame = pd.concat(
         [g.head(40 + 2 * i) for i, (_, g) in enumerate(frame.groupby("id", sort=True))]
@@ -90,8 +98,7 @@ def test_a_panel_of_short_series_shortens_its_lookbacks_to_keep_half_of_them(
     frame.to_csv(path, index=False)
     _, meta = prepare(_config(path))
     kept, dropped = meta["panel"]["series"], meta["panel"]["dropped"]
-    assert len(kept) >= 3 and set(dropped) == {"s0000", "s0001"}  # the median series: 20 steps
-    assert "lookback 12 needs" in dropped["s0000"]  # 20 - 8 train steps: 12
+    assert len(kept) == 5 and dropped == {}  # the median series: 20 steps, 8 windows of 12
     assert meta["search_space"]["lookback"]["choices"] == [12]  # 13 and 24 do not fit
     assert meta["search_space"]["anchor"]["choices"] == ["last", "seasonal"]  # 12 < 13
 
@@ -367,9 +374,9 @@ def test_a_split_shorter_than_the_horizon_is_named_as_the_reason() -> None:
     )
     tenth = cfg(**{"data.horizon": 8, "data.val_size": 0.1, "data.test_size": 0.1})
     assert fits_split(74, tenth) is None  # 7.4 -> 8: a share holds the horizon at least
-    assert "fewer than the 33" in str(fits_split(32, tenth))  # 8 + 8 + 8 + 8 + 1
+    assert "fewer than the 26" in str(fits_split(25, tenth))  # 8 + 8 + 8, one window of 2
     assert fits_split(200, tenth) is None
-    assert "fewer than the" in str(fits_split(10, cfg(**{"data.test_size": 3, "data.val_size": 3})))
+    assert "fewer than the" in str(fits_split(8, cfg(**{"data.test_size": 3, "data.val_size": 3})))
 
 
 def _panel_csv(tmp_path: Path, frame: pd.DataFrame) -> str:

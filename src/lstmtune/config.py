@@ -244,7 +244,7 @@ class EvaluateConfig(_Strict):
         description=(
             "forecast: publish a convex combination of the network, AutoARIMA and AutoETS"
             " (weights: combine_weights); many series: one set of weights chosen on validation,"
-            " per-series models, up to 100 series; sequence classification: average the"
+            " per-series models, up to 200 series; sequence classification: average the"
             " networks' class probabilities with MiniRocket's, shares by stacking (the mix with"
             " the lowest held-out cross-entropy of MiniRocket's leave-one-out predictions and,"
             " on a small set, k-fold predictions of the published training (k more trainings),"

@@ -26,7 +26,7 @@ from lstmtune.panel_problem import (
 )
 from lstmtune.progress import emit
 
-CLASSICAL_MAX_SERIES = 100  # per-series AutoARIMA/AutoETS baselines up to this many series
+CLASSICAL_MAX_SERIES = 200  # per-series AutoARIMA/AutoETS baselines up to this many series
 
 
 def panel_metrics(

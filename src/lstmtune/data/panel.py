@@ -31,6 +31,10 @@ from lstmtune.forecast_space import default_lookbacks, longest_lookback
 
 Prepared = tuple[dict[str, pd.DataFrame], dict[str, Any]]
 SeriesPreparer = Callable[[pd.DataFrame, DataConfig, str], Prepared]
+#: the fewest training windows one series of many must feed: the model trains on every series'
+#: windows pooled, and the panel as a whole needs :data:`MIN_TRAIN_WINDOWS` (M1's yearly series
+#: with a horizon of 6: 33 of 181 fed 8 windows each, which left out the rest until 2026-12-04)
+MIN_SERIES_WINDOWS = 1
 _ROW = re.compile(r"(data rows? )(\d+)(?:( and )(\d+))?")
 
 
@@ -90,7 +94,7 @@ def fits_split(n_rows: int, cfg: DataConfig) -> str | None:
             f"{n_rows} time steps give its {name} split {n}, fewer than "
             f"data.horizon={cfg.horizon} (data.{name}_size={getattr(cfg, name + '_size'):g})"
         )
-    need = n_test + n_val + cfg.horizon + MIN_TRAIN_WINDOWS + 1
+    need = n_test + n_val + cfg.horizon + MIN_SERIES_WINDOWS + 1  # and a lookback of 2 at least
     if n_rows < need:
         return f"{n_rows} time steps, fewer than the {need} that val, test and training need"
     return None
@@ -170,8 +174,9 @@ def declared_max_lookback(entry: Any) -> int | None:
 def drop_short(
     prepared: dict[str, Prepared], dropped: dict[str, str], lookback: int, horizon: int
 ) -> None:
-    """Leave out the series whose train part cannot feed ``lookback`` with enough windows."""
-    need = lookback + horizon + MIN_TRAIN_WINDOWS - 1
+    """Leave out the series whose train part cannot feed ``lookback`` with one window (the
+    panel pools every series' windows: :data:`MIN_SERIES_WINDOWS`)."""
+    need = lookback + horizon + MIN_SERIES_WINDOWS - 1
     for sid in list(prepared):
         n_train = int(prepared[sid][1]["splits"]["train"]["rows"])
         if n_train < need:
@@ -179,6 +184,20 @@ def drop_short(
                 f"{n_train} train steps, fewer than the {need} that lookback {lookback} needs"
             )
             del prepared[sid]
+
+
+def check_pooled_windows(
+    prepared: dict[str, Prepared], lookback: int, horizon: int, source: str
+) -> None:
+    """The series kept must feed :data:`MIN_TRAIN_WINDOWS` windows of ``lookback`` together."""
+    trains = [int(meta["splits"]["train"]["rows"]) for _, meta in prepared.values()]
+    windows = sum(max(0, n - lookback - horizon + 1) for n in trains)
+    if prepared and windows < MIN_TRAIN_WINDOWS:
+        raise UserError(
+            f"{source}: the {len(trains)} series long enough to split feed {windows} training"
+            f" window(s) of lookback {lookback} and data.horizon={horizon} together, fewer than"
+            f" {MIN_TRAIN_WINDOWS}; send longer or more series"
+        )
 
 
 def _panel_period(prepared: dict[str, Prepared], cfg: DataConfig) -> tuple[int, str | None]:
@@ -247,6 +266,7 @@ def prepare_panel(
         period, season_note = _panel_period(prepared, cfg)
         lookback = max_lookback or fitted_max_lookback(prepared, period, cfg.horizon)
         drop_short(prepared, dropped, lookback, cfg.horizon)
+        check_pooled_windows(prepared, lookback, cfg.horizon, source)
     if not prepared:
         first = next(iter(dropped.items()))
         raise UserError(
@@ -269,6 +289,7 @@ def prepare_panel(
             "members": members,
             "dropped": dropped,
             "reference": reference,
+            "lookback_cut": lookback,  # every series kept feeds it one window at least
             "season_note": season_note,  # the series' seasons disagree: how one was chosen
             "axis_note": axis_note,  # series writing the months by their other end
         },
@@ -299,6 +320,15 @@ def space_meta(meta: dict[str, Any]) -> dict[str, Any]:
         return meta
     panel = meta["panel"]
     reference = panel["members"][panel["reference"]]["meta"]
+    if "lookback_cut" in panel:  # the shortest series feeds one window: judge the space by the
+        # cut-off lookback with MIN_TRAIN_WINDOWS (what the median series feeds), no longer
+        rows = int(panel["lookback_cut"]) + int(reference["horizon"]) + MIN_TRAIN_WINDOWS - 1
+        train = int(reference["splits"]["train"]["rows"])
+        splits = {
+            **reference["splits"],
+            "train": {**reference["splits"]["train"], "rows": max(train, rows)},
+        }
+        reference = {**reference, "splits": splits}
     return {
         **reference,
         "target_positive": meta["target_positive"],

@@ -15,6 +15,7 @@ the result.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -25,7 +26,12 @@ import pandas as pd
 from lstmtune.config import RunConfig
 from lstmtune.data.columns import date_columns, series_of
 from lstmtune.data.io import read_table
-from lstmtune.data.panel import declared_max_lookback, prepare_panel, space_meta
+from lstmtune.data.panel import (
+    MIN_SERIES_WINDOWS,
+    declared_max_lookback,
+    prepare_panel,
+    space_meta,
+)
 from lstmtune.data.prepare_classify import prepare_classify as prepare_classify
 from lstmtune.data.prepare_forecast import place_times as place_times
 from lstmtune.data.prepare_forecast import prepare_forecast as prepare_forecast
@@ -57,7 +63,8 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     frame, source, sha = load_frame(cfg)
     if cfg.data.task == "forecast" and cfg.data.series_column is not None:
         declared = declared_max_lookback((cfg.tune.search_space or {}).get("lookback"))
-        parts, meta = prepare_panel(frame, cfg.data, source, prepare_forecast, declared)
+        each = functools.partial(prepare_forecast, min_windows=MIN_SERIES_WINDOWS)
+        parts, meta = prepare_panel(frame, cfg.data, source, each, declared)
     elif cfg.data.task == "forecast":
         parts, meta = prepare_forecast(frame, cfg.data, source)
     elif cfg.data.task == "text":

@@ -319,7 +319,9 @@ def _raised(labels: pd.Series | None, cfg: DataConfig, total: int, n_test: int) 
     return raised_splits({"val": (cfg.val_size, total - n_test)}, cfg.horizon)
 
 
-def _split_bounds(labels: pd.Series | None, cfg: DataConfig, source: str, total: int) -> Bounds:
+def _split_bounds(
+    labels: pd.Series | None, cfg: DataConfig, source: str, total: int, windows: int
+) -> Bounds:
     """Contiguous train, val and test segments, each long enough for ``data.horizon``."""
     n_val, n_test = _split_counts(labels, cfg, source, total)
     n_train = total - n_val - n_test
@@ -330,10 +332,10 @@ def _split_bounds(labels: pd.Series | None, cfg: DataConfig, source: str, total:
                 f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than "
                 f"data.horizon={horizon}"
             )
-    if n_train < horizon + MIN_TRAIN_WINDOWS + 1:
+    if n_train < horizon + windows + 1:
         raise UserError(
             f"{source}: series too short: {total} rows leave {n_train} for training after "
-            f"val={n_val} and test={n_test}; need more than {horizon + MIN_TRAIN_WINDOWS} "
+            f"val={n_val} and test={n_test}; need more than {horizon + windows} "
             f"(data.horizon={horizon}) plus the lookback"
         )
     return {
@@ -411,9 +413,10 @@ def _forecast_meta(
 
 
 def prepare_forecast(
-    frame: pd.DataFrame, cfg: DataConfig, source: str
+    frame: pd.DataFrame, cfg: DataConfig, source: str, *, min_windows: int = MIN_TRAIN_WINDOWS
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """The train, val and test segments of the series and its metadata.json."""
+    """The train, val and test segments of the series and its metadata.json; the train split
+    must feed ``min_windows`` windows (one series of many pools its windows with the others')."""
     target = _require_target(frame, cfg, source)
     ordered = _order_by_time(frame, cfg, source)
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
@@ -422,7 +425,7 @@ def prepare_forecast(
         features = [target, *features]
     left_out = [] if cfg.feature_columns else text_columns(ordered.frame, exclude, features)
     numeric_cols, labels, rows = _series_values(ordered, cfg, source, features)
-    bounds = _split_bounds(labels, cfg, source, len(rows))
+    bounds = _split_bounds(labels, cfg, source, len(rows), min_windows)
     unseen = np.flatnonzero(np.isnan(numeric_cols[target]))  # test rows filled: not scored
     clean = _fill_series(numeric_cols, bounds, cfg.missing, source, rows)
     placed = ordered.placed
