@@ -127,11 +127,9 @@ def residuals(out: Path) -> dict[str, Any]:
     its artefacts with the pipeline's own functions."""
     from lstmtune.config import load_config
     from lstmtune.data.prepare import read_prepared
-    from lstmtune.features import ForecastFeaturizer, forecast_series
+    from lstmtune.features import forecast_series
     from lstmtune.final_forecast import fit_networks, validation_forecast
-    from lstmtune.forecast_members import history_rows
     from lstmtune.retrain import FinalTrainer
-    from lstmtune.serving import Predictor
     from lstmtune.training import select_device
 
     run_dir = sorted((out / "kfp").glob("*/train-best"), key=lambda p: p.stat().st_mtime)[-1].parent
@@ -169,22 +167,18 @@ def residuals(out: Path) -> dict[str, Any]:
     tail_meta["splits"]["val"] = {"start": cut, "end": cut + v, "rows": v}
     tail_fit = fit_networks(parts, tail_meta, trainers, "train")
     tail = validation_forecast(tail_fit, tail_meta, combination, fallback)[:3]
-    predictor = Predictor.load(model_dir)
-    f = predictor.featurizer
-    assert isinstance(f, ForecastFeaturizer)
+    rows, true, ends, f = common.served_at_test_origins(
+        model_dir, parts, spec, meta["splits"]["test"]
+    )
     raw = forecast_series(parts, f.features)
-    test = meta["splits"]["test"]
-    ends = f.split_ends(int(test["start"]), int(test["end"]))
-    served = predictor.predict(pd.DataFrame(raw, columns=f.features))
-    cols = [f"step_{h}" for h in range(1, f.horizon + 1)]
-    test_pred = served[cols].to_numpy(dtype=np.float64)[ends - (history_rows(spec) - 1)]
+    test_pred = rows[[f"step_{h}" for h in range(1, f.horizon + 1)]].to_numpy(dtype=np.float64)
     return {
         "series": raw[:, f.target_index],
         "period": f.period,
         "val": (val_pred, val_true, val_ends),
         "tail": tail,
         "reseed": reseed,
-        "test": (test_pred, f.raw_targets(raw, ends), ends),
+        "test": (test_pred, true, ends),
     }
 
 

@@ -80,23 +80,13 @@ def run(name: str, rule: str, trials: int, seed: int, out: Path) -> tuple[dict[s
 def served_scores(out: Path) -> dict[str, float]:
     """The published model's forecasts at the test origins, scored (see the module docstring)."""
     from lstmtune.data.prepare import read_prepared
-    from lstmtune.features import ForecastFeaturizer, forecast_series
-    from lstmtune.forecast_members import history_rows
-    from lstmtune.serving import Predictor
 
     run_dir = sorted((out / "kfp").glob("*/train-best"), key=lambda p: p.stat().st_mtime)[-1].parent
     parts, meta = read_prepared(str(run_dir / "prepare" / "dataset"))
     model_dir = run_dir / "train-best" / "model"
     spec = json.loads((model_dir / "spec.json").read_text())
-    predictor = Predictor.load(model_dir)
-    f = predictor.featurizer
-    assert isinstance(f, ForecastFeaturizer)
-    raw = forecast_series(parts, f.features)
     test = meta["splits"]["test"]
-    ends = f.split_ends(int(test["start"]), int(test["end"]))
-    served = predictor.predict(pd.DataFrame(raw, columns=f.features))
-    rows = served.iloc[ends - (history_rows(spec) - 1)]
-    true = f.raw_targets(raw, ends)
+    rows, true, _, f = common.served_at_test_origins(model_dir, parts, spec, test)
     steps = range(1, f.horizon + 1)
     pred = rows[[f"step_{k}" for k in steps]].to_numpy(dtype=np.float64)
     lows = rows[[c for c in rows.columns if "_lo_" in c]].to_numpy(dtype=np.float64)

@@ -222,3 +222,21 @@ def classify_frame(n_per_class: int = 24, seed: int = 0, noise: float = 0.2) -> 
     from lstmtune.synthetic import classify_frame as generate
 
     return generate(n_per_class, seed, noise)
+
+
+def served_at_test_origins(
+    model_dir: Path, parts: dict[str, pd.DataFrame], spec: dict[str, Any], test: dict[str, Any]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, Any]:
+    """The published pyfunc's answer for the whole prepared series, at the test split's origins:
+    ``(rows, true targets, origins, featurizer)`` (rows keep every column the pyfunc answers)."""
+    from lstmtune.features import ForecastFeaturizer, forecast_series
+    from lstmtune.forecast_members import history_rows
+    from lstmtune.serving import Predictor
+
+    predictor = Predictor.load(model_dir)
+    f = predictor.featurizer
+    assert isinstance(f, ForecastFeaturizer)
+    raw = forecast_series(parts, f.features)
+    ends = f.split_ends(int(test["start"]), int(test["end"]))
+    served = predictor.predict(pd.DataFrame(raw, columns=f.features))
+    return served.iloc[ends - (history_rows(spec) - 1)], f.raw_targets(raw, ends), ends, f
