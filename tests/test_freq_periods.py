@@ -145,3 +145,14 @@ def test_a_served_history_is_placed_as_training_placed_the_file(
     assert history_offset(earlier, axis) == 0
     with pytest.raises(TimeAxisError, match="missing, 1 period"):
         check_history(tail.drop(index=[4]), axis)
+
+
+@pytest.mark.parametrize(("freq", "first"), [("MS", "2019-01-01"), ("ME", "2019-01-31")])
+def test_day_first_month_starts_are_read_day_first_for_either_end(freq: str, first: str) -> None:
+    """``01/02/2019`` … reads both ways; with data.freq ME the month-first reading (twelve days of
+    January 2019) won the tie and was refused as two rows in one period until 2026-12-04."""
+    written = pd.Series(pd.date_range("2019-01-01", periods=24, freq="MS").strftime("%d/%m/%Y"))
+    placed = place(written, "date", freq=freq, snap=True)
+    assert (len(placed.grid), placed.gaps) == (24, [])
+    assert pd.Timestamp(placed.grid[0]) == pd.Timestamp(first)
+    assert pd.Timestamp(placed.grid[-1]).month == 12

@@ -173,9 +173,11 @@ def parse_times(
 def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     """The periods missing from the grid of ``freq`` (None: the frequency distinct ``times`` lie
     on) between the first and the last of ``times``; ``inf`` where they lie on no grid or it
-    would hold over :data:`MAX_GRID` periods."""
+    would hold over :data:`MAX_GRID` periods. Times off a given ``freq``'s grid, each in a period
+    of its own, count :data:`MAX_GRID` more (month starts for ``data.freq: ME``: any reading on
+    the grid comes first)."""
     keys = np.unique(naive(times))
-    freq = freq or infer_freq(keys, "datetime")
+    given, freq = freq is not None, freq or infer_freq(keys, "datetime")
     if freq is None or len(keys) < 2:
         return math.inf
     try:
@@ -188,8 +190,10 @@ def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     if int((keys[-1] - keys[0]).astype(np.int64)) // step > MAX_GRID:
         return math.inf
     grid = pd.date_range(keys[0], keys[-1], freq=offset).to_numpy(dtype="datetime64[ns]")
-    if not np.isin(keys, grid).all():  # times off that frequency's grid: not this reading
-        return math.inf
+    if not np.isin(keys, grid).all():  # times off that frequency's grid: their periods
+        positions, grid, _ = date_grid(keys, offset, True, lambda n: None)
+        distinct = given and len(np.unique(positions)) == len(keys)
+        return float(MAX_GRID + len(grid) - len(keys)) if distinct else math.inf
     return float(len(grid) - len(keys))
 
 
