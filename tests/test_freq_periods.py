@@ -125,8 +125,8 @@ def test_a_served_history_is_placed_as_training_placed_the_file(
     tmp_path: Path, written: str, start: str, freq: str
 ) -> None:
     """The model's time axis from a real prepare step; its last 12 rows, sent as the file writes
-    them, start 48 periods after its first (11 periods before: one period early, the offset of
-    a month-end grid counted up to the month before each month start)."""
+    them, start 48 periods after its first, as training placed them (an offset that counts a
+    month start up to the month-end before it says 47: the forecast read from the wrong row)."""
     n = 60
     _, meta = _prepare(_write(tmp_path, written, start, n), freq)
     axis = meta["time_axis"]
