@@ -161,7 +161,10 @@ def test_the_served_model_forecasts_month_ends_as_the_month_starts_it_was_traine
     ends = _history("ME", "2021-01-31")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        np.testing.assert_array_equal(model.predict(ends), model.predict(starts))
+        served, own = model.predict(ends), model.predict(starts)
+    steps = ["step_1", "step_2"]
+    np.testing.assert_array_equal(served[steps], own[steps])
+    assert served["date"].tolist() == ends["date"].iloc[3:].tolist()  # each origin as sent
     assert any("read as the months they fall in" in str(w.message) for w in caught)
     with pytest.raises(ValueError, match="mixes the first and the last days of months"):
         model.predict(pd.concat([starts.iloc[:6], ends.iloc[6:]], ignore_index=True))
@@ -236,7 +239,14 @@ def test_a_file_that_mixes_month_starts_and_ends_is_told_so(tmp_path: Path) -> N
     assert str(info.value) == (
         f"{path}: column 'date' (data.time_column) mixes the first and the last days of months "
         "('2015-01-01' at data row 1, '2017-01-31' at data row 25); write every month the same "
-        "way, or set data.freq: MS (QS, YS for quarters, years) to read each as its period"
+        "way, or set data.freq: MS or ME (QS or QE, YS or YE for quarters, years) to read each "
+        "as its period"
     )  # it said "irregular times that fit no frequency"
-    _, meta = prepare(load_config(None, {**keys, "data.freq": "MS"}).resolved())
-    assert meta["time_axis"]["filled_periods"] == 0 and meta["time_axis"]["last"] == "2018-12-01"
+    for freq, first, last in (
+        ("MS", "2015-01-01", "2018-12-01"),
+        ("ME", "2015-01-31", "2018-12-31"),
+    ):
+        parts, meta = prepare(load_config(None, {**keys, "data.freq": freq}).resolved())
+        axis = meta["time_axis"]  # ME put 2015-01-01 in December 2014 until 2026-12-04
+        assert (axis["filled_periods"], axis["first"], axis["last"]) == (0, first, last)
+        assert sum(len(parts[s]) for s in parts) == 48

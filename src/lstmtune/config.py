@@ -131,7 +131,8 @@ class DataConfig(_Strict):
         None,
         description=(
             "forecast: frequency of data.time_column, a pandas offset alias (MS, QS, D, h, 30min)"
-            " or a numeric step (default: inferred; irregular times are put on this grid)"
+            " or a numeric step (default: inferred); each time goes to the period of this grid it"
+            " falls in (MS, h: the point at or before it; ME, QE, W-SUN: the one on or after it)"
         ),
     )
     seasonal_period: int | None = Field(

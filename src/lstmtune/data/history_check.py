@@ -15,6 +15,7 @@ import pandas as pd
 from lstmtune.data.period_stamps import PeriodReading, read_as_periods
 from lstmtune.data.timeaxis import TimeAxisError, describe_gaps, parse_freq, parse_times, place
 from lstmtune.data.timeaxis_steps import written_slack
+from lstmtune.data.timesnap import period_stamp
 
 __all__ = ["check_history", "history_offset"]
 
@@ -133,7 +134,8 @@ def history_offset(frame: pd.DataFrame, axis: dict[str, Any] | None) -> int | No
 
 
 def _periods(origin: Any, keys: np.ndarray, axis: dict[str, Any]) -> int:
-    """Periods of the axis's grid from ``origin`` (a grid period) to the first of ``keys``."""
+    """Periods of the axis's grid from ``origin`` (a grid period) to the period the first of
+    ``keys`` falls in (:func:`~lstmtune.data.timesnap.period_stamp`)."""
     start = np.min(keys)
     offset = parse_freq(axis["freq"], str(axis["kind"]), str(axis["column"]))
     if axis["kind"] == "number":  # the tolerance of place(): times written with few digits
@@ -144,6 +146,7 @@ def _periods(origin: Any, keys: np.ndarray, axis: dict[str, Any]) -> int:
     a, b = pd.Timestamp(origin), pd.Timestamp(start)
     if isinstance(offset, pd.offsets.Tick):
         return int((b - a) // pd.Timedelta(offset))
+    b = period_stamp(b, offset)  # the period it falls in, as place() puts it (ME: ceil)
     if b < a:
-        return -(len(pd.date_range(offset.rollback(b.normalize()), a, freq=offset)) - 1)
+        return -(len(pd.date_range(b, a, freq=offset)) - 1)
     return len(pd.date_range(a, b, freq=offset)) - 1

@@ -118,7 +118,8 @@ def read_as_periods(
 def mixed_ends(values: pd.Series, column: str) -> str | None:
     """Why a file's time column fits no frequency where it writes some months by their first day
     and others by their last (``2015-01-01`` … ``2017-01-31``): the one-line message, naming one
-    time of each and ``data.freq``, which reads each time as the month it falls in; else None."""
+    time of each and ``data.freq``, which reads each time as the month it falls in (``MS`` stamps
+    it by its first day, ``ME`` by its last); else None."""
     named = f"column '{column}' (data.time_column)"
     try:
         kind, _, keys = parse_times(
@@ -128,7 +129,8 @@ def mixed_ends(values: pd.Series, column: str) -> str | None:
             read_as_periods(keys, "MS", named=named, values=values, row_word="data row")
     except MixedEnds as exc:
         return (
-            f"{exc}, or set data.freq: MS (QS, YS for quarters, years) to read each as its period"
+            f"{exc}, or set data.freq: MS or ME (QS or QE, YS or YE for quarters, years) to "
+            "read each as its period"
         )
     except TimeAxisError:
         return None

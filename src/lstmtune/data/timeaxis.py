@@ -28,12 +28,8 @@ from pandas.tseries.frequencies import to_offset
 
 from lstmtune.data.digitdates import DIGIT_DATES, digit_dates, digits_of
 from lstmtune.data.textdates import MixedOffsets, read_text_dates
-from lstmtune.data.timeaxis_steps import (
-    MIN_REGULAR_SHARE,
-    modal_step,
-    number_step,
-    written_slack,
-)
+from lstmtune.data.timeaxis_steps import MIN_REGULAR_SHARE, modal_step, number_step
+from lstmtune.data.timesnap import date_grid, number_grid
 from lstmtune.data.wallclock import naive
 
 __all__ = [
@@ -177,9 +173,11 @@ def parse_times(
 def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     """The periods missing from the grid of ``freq`` (None: the frequency distinct ``times`` lie
     on) between the first and the last of ``times``; ``inf`` where they lie on no grid or it
-    would hold over :data:`MAX_GRID` periods."""
+    would hold over :data:`MAX_GRID` periods. Times off a given ``freq``'s grid, each in a period
+    of its own, count :data:`MAX_GRID` more (month starts for ``data.freq: ME``: any reading on
+    the grid comes first)."""
     keys = np.unique(naive(times))
-    freq = freq or infer_freq(keys, "datetime")
+    given, freq = freq is not None, freq or infer_freq(keys, "datetime")
     if freq is None or len(keys) < 2:
         return math.inf
     try:
@@ -192,8 +190,10 @@ def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     if int((keys[-1] - keys[0]).astype(np.int64)) // step > MAX_GRID:
         return math.inf
     grid = pd.date_range(keys[0], keys[-1], freq=offset).to_numpy(dtype="datetime64[ns]")
-    if not np.isin(keys, grid).all():  # times off that frequency's grid: not this reading
-        return math.inf
+    if not np.isin(keys, grid).all():  # times off that frequency's grid: their periods
+        positions, grid, _ = date_grid(keys, offset, True, lambda n: None)
+        distinct = given and len(np.unique(positions)) == len(keys)
+        return float(MAX_GRID + len(grid) - len(keys)) if distinct else math.inf
     return float(len(grid) - len(keys))
 
 
@@ -315,9 +315,10 @@ def place(
     style: str | None = None,
 ) -> Placed:
     """Sort the times, refuse duplicates, infer the frequency (``freq`` None) and put every row on
-    the grid. ``snap``: a time between two periods goes to the earlier one (a user's
-    ``data.freq``); otherwise such a time is an error. Gaps are left to the caller
-    (:attr:`Placed.gaps`)."""
+    the grid. ``snap``: a time between two grid points goes to the period it falls in (a user's
+    ``data.freq``: the earlier point, or the later one on an end-anchored grid such as ``ME``,
+    :mod:`lstmtune.data.timesnap`); otherwise such a time is an error. Gaps are left to the
+    caller (:attr:`Placed.gaps`)."""
     rows = np.arange(len(values)) if rows is None else rows
     if len(values) == 0:
         raise TimeAxisError(f"{_named(column, row_word)} has no times")
@@ -342,30 +343,11 @@ def place(
     assert name is not None
     axis = Axis(column=column, kind=kind, freq=name, style=style)
     offset = parse_freq(freq if freq is not None else name, kind, column)
+    check = functools.partial(_check_size, n=len(keys), name=name)
     if kind == "number":
-        start = float(keys[0])
-        where = (keys - start) / float(offset)
-        tolerance = 1e-6 + 2 * written_slack(keys, float(offset)) / float(offset)
-        positions = np.floor(where + tolerance).astype(np.int64)  # the on-grid tolerance below
-        on_grid = np.abs(where - np.round(where)) <= tolerance
-        _check_size(int(positions[-1]) + 1, len(keys), name)
-        grid: np.ndarray = start + np.arange(int(positions[-1]) + 1) * float(offset)
+        positions, grid, on_grid = number_grid(keys, float(offset), check)
     else:
-        first, last = pd.Timestamp(keys[0]), pd.Timestamp(keys[-1])
-        tick = isinstance(offset, pd.offsets.Tick)
-        if snap:
-            start = first.floor(offset) if tick else offset.rollback(first.normalize())
-        else:
-            start = first
-        if tick:
-            _check_size((last - start) // pd.Timedelta(offset) + 1, len(keys), name)
-        elif not offset.is_on_offset(start):  # only without snap: the first time is off the grid
-            start = offset.rollback(start)
-        grid_index = pd.date_range(start, last, freq=offset)
-        _check_size(len(grid_index), len(keys), name)
-        grid = grid_index.as_unit("ns").to_numpy()
-        positions = np.searchsorted(grid, keys, side="right").astype(np.int64) - 1
-        on_grid = grid[positions] == keys
+        positions, grid, on_grid = date_grid(keys, offset, snap, check)
     if not snap and not on_grid.all():
         i = int(np.flatnonzero(~on_grid)[0])
         raise TimeAxisError(
@@ -393,7 +375,7 @@ def _named(column: str, row_word: str) -> str:
     return named.format(column)
 
 
-def _check_size(periods: int, n: int, name: str) -> None:
+def _check_size(periods: int, *, n: int, name: str) -> None:
     if periods > MAX_PERIODS_PER_ROW * n + 100:
         raise TimeAxisError(
             f"data.freq: {name} gives {periods} periods for {n} rows; choose a coarser frequency"
