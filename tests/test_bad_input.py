@@ -197,8 +197,8 @@ def _too_short_for_lookback(d: Path) -> tuple[list[str], list[str]]:
 
 def _too_short_for_horizon(d: Path) -> tuple[list[str], list[str]]:
     path = d / "s.csv"
-    series(40).to_csv(path, index=False)
-    return ["--data", str(path), "--target", "y", "--time-column", "t", "--horizon", "8"], [
+    series(40).to_csv(path, index=False)  # test and val of 20 (a share holds the horizon): no train
+    return ["--data", str(path), "--target", "y", "--time-column", "t", "--horizon", "20"], [
         "data.",
         "horizon",
     ]
