@@ -22,6 +22,8 @@ from lstmtune.steps import _inputs_note
 N = 60
 MONTHS = pd.date_range("2015-01-01", periods=N, freq="MS")
 YYYYMM = pd.Series(MONTHS.year * 100 + MONTHS.month)
+#: 28 days of January 2020 as ``yyyymmdd``: no month end crossed, so only a time word says dates
+DAYS = pd.Series(pd.date_range("2020-01-01", periods=28).strftime("%Y%m%d").astype(int))
 
 
 def _sales(n: int = N) -> np.ndarray:
@@ -67,6 +69,10 @@ def test_a_yyyymm_column_is_left_out_as_dates_as_a_text_date_column_is(tmp_path:
         ("year", pd.Series(np.arange(1990, 2020))),  # years need the name
         ("fiscal_yr", pd.Series(np.arange(1990, 2020))),
         ("month", YYYYMM.drop(index=[10, 30])),  # two months missing of 60: a few gaps
+        ("order_date", DAYS),  # a word of the name
+        ("reportDate", DAYS),
+        ("YearMonth", YYYYMM),
+        ("year", pd.Series(np.arange(201901, 203001, 100))),  # yearly yyyymm: named
     ],
 )
 def test_dates_written_as_digits(name: str, values: pd.Series) -> None:
@@ -87,6 +93,10 @@ def test_dates_written_as_digits(name: str, values: pd.Series) -> None:
         ("year", pd.Series(np.arange(1990, 2050, 2))),  # every other year: not consecutive
         ("month", YYYYMM.iloc[:3]),  # too few to tell
         ("flag", pd.Series([True, False, True, False, True])),
+        ("price", pd.Series(np.arange(201901, 203001, 100))),  # steps of 100: no name, no month
+        ("n_updates", DAYS),  # 'date' inside a word is no time word
+        ("holiday", DAYS),
+        ("runtime", DAYS),
     ],
 )
 def test_numbers_that_are_not_dates_stay_numbers(name: str, values: pd.Series) -> None:

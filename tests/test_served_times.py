@@ -194,3 +194,33 @@ def test_the_panel_plot_counts_steps_without_a_time_column(tmp_path: Path) -> No
     n = len(frame)
     assert view.times.tolist() == list(range(n - 32, n))
     assert view.forecast_times.tolist() == list(range(n - 8, n))
+
+
+def test_repeated_input_labels_get_a_fresh_index_not_labels_shared_by_series() -> None:
+    """A panel of ``pd.concat``-ed frames labels each series 0 … n-1: a label names no one row, so
+    the answer is numbered afresh (``history.join`` would otherwise put series b's forecasts
+    beside series a's rows: 22 rows joined into 38)."""
+    a = _history().reset_index(drop=True).assign(id="a")
+    b = _history(12).reset_index(drop=True).assign(id="b")
+    panel = pd.concat([a, b])[["id", "month", "y"]]
+    pred = _predictor(panel=PANEL, time_axis=MONTHS).predict(panel)
+    assert list(pred.index) == list(range(18)) and list(pred["id"]) == ["a"] * 8 + ["b"] * 10
+    unique = _predictor(panel=PANEL, time_axis=MONTHS).predict(panel.reset_index(drop=True))
+    np.testing.assert_allclose(pred[STEP_COLUMNS], unique[STEP_COLUMNS])
+    assert list(unique.index) == [*range(2, 10), *range(12, 22)]  # unique labels: the origins'
+    twice = _history().set_axis([0, 1, 2, 3, 4] * 2, axis=0)  # one series, labels repeating
+    assert list(_predictor(time_axis=MONTHS).predict(twice).index) == list(range(8))
+
+
+def test_an_unnamed_time_index_is_the_time_column_training_named_index() -> None:
+    """``lstmtune.run`` stores an unnamed DatetimeIndex as the column ``index``; predicting from
+    such a frame reads it as that column, so the history's order is checked (until 2026-12-04 a
+    shuffled history was forecast from the wrong windows, labelled with its dates)."""
+    from lstmtune.data.timeaxis import TimeAxisError
+
+    model = _predictor(time_axis=dict(MONTHS, column="index"))
+    history = _history().set_index("month").rename_axis(None)
+    pred = predict_as_sent(model.predict, history)
+    assert list(pred.columns) == STEP_COLUMNS and (pred.index == history.index[2:]).all()
+    with pytest.raises(TimeAxisError, match="not in time order"):
+        predict_as_sent(model.predict, history.sample(frac=1, random_state=1))

@@ -164,12 +164,25 @@ def index_as_columns(frame: pd.DataFrame, needed: Sequence[str] = ()) -> pd.Data
 
     if not isinstance(frame.index, DatetimeIndex | MultiIndex | PeriodIndex):
         return frame
+    frame = _name_time_index(frame)
     if isinstance(frame.index, MultiIndex) and None in frame.index.names:
         _refuse_unnamed(frame, needed)
     named = [n for n in frame.index.names if n is not None and n not in frame.columns]
     if named:
         frame = frame.reset_index(level=named)
     return _periods_as_times(frame)
+
+
+def _name_time_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """An unnamed DatetimeIndex or PeriodIndex named as training named it (:func:`write_frame`:
+    pandas' ``index``, or ``level_0`` beside a column ``index``), so the model finds its time
+    column and checks the history's order and gaps (until 2026-12-04 such a frame was served
+    without its times: shuffled or gappy histories were forecast from the wrong windows)."""
+    from pandas import DatetimeIndex, PeriodIndex
+
+    if not isinstance(frame.index, DatetimeIndex | PeriodIndex) or frame.index.name is not None:
+        return frame
+    return frame.rename_axis("index" if "index" not in frame.columns else "level_0")
 
 
 def _refuse_unnamed(frame: pd.DataFrame, needed: Sequence[str]) -> None:
@@ -221,7 +234,8 @@ def predict_as_sent(
     unnamed = frame.index.set_names([None] * frame.index.nlevels)  # its levels are columns now
     out = predict(sent.set_axis(unnamed, axis=0))
     if isinstance(out.index, type(frame.index)) and out.index.nlevels == frame.index.nlevels:
-        moved = [n for n in frame.index.names if n is not None and n not in frame.columns]
+        names = _name_time_index(frame).index.names
+        moved = [n for n in names if n is not None and n not in frame.columns]
         out = out.drop(columns=[c for c in moved if c in out.columns])
         out = out.rename_axis(frame.index.names)
     return _times_as_sent(out, frame)

@@ -22,6 +22,16 @@ def time_column(axis: dict[str, Any] | None, frame: pd.DataFrame) -> str | None:
     return str(column) if column and column in frame.columns else None
 
 
+def origin_labels(index: pd.Index, positions: np.ndarray) -> pd.Index:
+    """The answer's index: ``index``'s labels at the origin ``positions`` where the input's labels
+    are unique; where they repeat (a panel of ``pd.concat``-ed frames, each 0…n-1) a label names
+    no one row, and ``history.join`` would put every series' forecast beside each row of that
+    label: a fresh 0…n-1 index then, as before 2026-12-04 (join on the series and time columns)."""
+    if not index.is_unique:
+        return pd.RangeIndex(len(positions))
+    return index.take(np.asarray(positions, dtype=np.int64))
+
+
 def at_origins(
     out: pd.DataFrame,
     frame: pd.DataFrame,
@@ -30,10 +40,11 @@ def at_origins(
     at: int = 0,
 ) -> pd.DataFrame:
     """``out`` (one row per origin, in order) under ``frame``'s index labels of the rows at the
-    positions ``origins``, with the model's time column inserted at column position ``at`` when
-    ``frame`` holds it (the times of those rows, of the input's type)."""
+    positions ``origins`` (:func:`origin_labels`), with the model's time column inserted at
+    column position ``at`` when ``frame`` holds it (the times of those rows, of the input's
+    type)."""
     origins = np.asarray(origins, dtype=np.int64)
-    out = out.set_axis(frame.index.take(origins), axis=0)
+    out = out.set_axis(origin_labels(frame.index, origins), axis=0)
     column = time_column(axis, frame)
     if column is not None and column not in out.columns:
         times = frame[column].iloc[origins]

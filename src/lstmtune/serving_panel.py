@@ -32,7 +32,7 @@ from lstmtune.features import ForecastFeaturizer, filled_history, input_values
 from lstmtune.model import LSTMNet
 from lstmtune.panel_problem import with_index
 from lstmtune.served_history import served_member
-from lstmtune.served_times import at_origins
+from lstmtune.served_times import at_origins, origin_labels
 
 
 def _in_time_order(frame: pd.DataFrame, axis: dict[str, Any] | None) -> pd.DataFrame:
@@ -187,7 +187,7 @@ def predict_panel(model: LSTMNet, spec: dict[str, Any], frame: pd.DataFrame) -> 
     if not out:
         raise ValueError("input has no rows")
     answer = pd.concat(out)  # each part under its origins' positions in ``frame``
-    return answer.set_axis(labels.take(answer.index.to_numpy()), axis=0)
+    return answer.set_axis(origin_labels(labels, answer.index.to_numpy()), axis=0)
 
 
 SHOWN_REASONS = 10  # a batch's error gives every bad id and the reasons of this many

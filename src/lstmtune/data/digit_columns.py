@@ -5,9 +5,10 @@ axis not named, like a column of text dates, not an input of the network.
 Only where nothing else fits: integers, no missing value, at least :data:`MIN_ROWS`, strictly
 increasing (within each series, with ``data.series_column``), every one a valid date of one
 style (:mod:`lstmtune.data.digitdates`) on one frequency with at most a tenth of its periods
-missing; and the name says time (``yyyymm``, ``month``, ``date``, ``period``, …) or the values
-cross a calendar boundary that no counter crosses (``201912`` to ``202001``: a step of 89 as a
-number, one month as a date). Years need the name (``year``, ``yyyy``, ``yr``): a column of
+missing; and a word of the name says time (``yyyymm``, ``month``, ``order_date``,
+``YearMonth``, …; not ``updates`` or ``holiday``) or the values cross a calendar boundary that
+no counter crosses (``201912`` to ``202001``: a step of 89 as a number, one month as a date).
+Years need the name (``year``, ``yyyy``, ``yr``): a column of
 consecutive integers around 2000 is as likely a count. Amounts (``temperature``, a cumulative
 count) fail one of these and stay inputs.
 """
@@ -27,10 +28,48 @@ __all__ = ["MIN_ROWS", "dates_as_digits"]
 MIN_ROWS = 4
 #: at most this share of the periods between the first and the last date may be missing
 MAX_MISSING_SHARE = 0.1
-_TIME_NAME = re.compile(
-    r"date|time|month|period|year|yyyy|quarter|week|day|stamp|(^|_)(dt|ym|yyyymm|t)($|_)", re.I
+#: whole words of a column name that say time (``order_date``, ``YearMonth``, ``yyyymm``); a
+#: word inside another does not (``updates``, ``holiday``, ``runtime`` stay inputs)
+_TIME_WORDS = frozenset(
+    [
+        "date",
+        "dates",
+        "datetime",
+        "datekey",
+        "time",
+        "timestamp",
+        "stamp",
+        "month",
+        "months",
+        "monthyear",
+        "period",
+        "periods",
+        "year",
+        "years",
+        "yearmonth",
+        "yearweek",
+        "yyyy",
+        "quarter",
+        "quarters",
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "dt",
+        "ds",
+        "ym",
+        "yyyymm",
+        "yyyymmdd",
+        "t",
+    ]
 )
-_YEAR_NAME = re.compile(r"year|yyyy|(^|_)yrs?($|_)", re.I)
+_YEAR_WORDS = frozenset({"year", "years", "yyyy", "yr", "yrs"})
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def _words(name: str) -> set[str]:
+    """The words of a column name: split at anything but letters and at camelCase."""
+    return {w.lower() for w in _WORD.findall(name)}
 
 
 def dates_as_digits(values: pd.Series, name: str, ids: pd.Series | None = None) -> bool:
@@ -42,12 +81,12 @@ def dates_as_digits(values: pd.Series, name: str, ids: pd.Series | None = None) 
     groups = [arr] if ids is None else [arr[i] for i in ids.groupby(ids).indices.values()]
     if any(len(g) < 2 or (np.diff(g) <= 0).any() for g in groups):
         return False
-    if _YEAR_NAME.search(name) and all(_consecutive_years(g) for g in groups):
+    if _words(name) & _YEAR_WORDS and all(_consecutive_years(g) for g in groups):
         return True
     styles = {_digit_style(g) for g in groups}
     if len(styles) != 1 or None in styles:
         return False
-    named = _TIME_NAME.search(name) is not None
+    named = bool(_words(name) & _TIME_WORDS)
     return named or any(_crosses(g) for g in groups)
 
 
@@ -75,6 +114,9 @@ def _digit_style(arr: np.ndarray) -> str | None:
 
 
 def _crosses(arr: np.ndarray) -> bool:
-    """Whether the dates pass from one year (``yyyymm``) or month (``yyyymmdd``) to the next:
-    the digits before the last two change."""
-    return bool((np.diff(np.floor(arr / 100)) > 0).any())
+    """Whether the dates pass from one year (``yyyymm``) or month (``yyyymmdd``) to the next
+    while their last two digits move too: months (days) that cross a year (month) end. Values
+    that step by whole hundreds (``201901, 202001, …``: yearly dates, or any count by 100) do
+    not say dates without a time-like name."""
+    last = np.mod(arr, 100)
+    return bool((np.diff(np.floor(arr / 100)) > 0).any() and len(np.unique(last)) > 1)
