@@ -36,14 +36,22 @@ def _series(sid: str, start: str, n: int, freq: str, level: float, seed: int) ->
     return pd.DataFrame({"id": sid, "t": times.strftime("%Y-%m-%d"), "y": y.round(4)})
 
 
-def test_ids_that_numbers_would_join_stay_apart_as_the_file_writes_them(tmp_path: Path) -> None:
-    frame = pd.concat(
+def _quarterly(*specs: tuple[str, str, int, float]) -> pd.DataFrame:
+    """Quarterly series (id, first quarter, length, level), seeded 1, 2, … in order."""
+    return pd.concat(
         [
-            _series("7", "2005-01-01", 48, "QS", 100, 1),
-            _series("007", "2006-01-01", 44, "QS", 5000, 2),
-            _series("1", "2008-07-01", 40, "QS", 20, 3),
-            _series("1.0", "2008-01-01", 42, "QS", 900, 4),
+            _series(sid, start, n, "QS", level, seed)
+            for seed, (sid, start, n, level) in enumerate(specs, start=1)
         ]
+    )
+
+
+def test_ids_that_numbers_would_join_stay_apart_as_the_file_writes_them(tmp_path: Path) -> None:
+    frame = _quarterly(
+        ("7", "2005-01-01", 48, 100),
+        ("007", "2006-01-01", 44, 5000),
+        ("1", "2008-07-01", 40, 20),
+        ("1.0", "2008-01-01", 42, 900),
     )
     path = tmp_path / "q.csv"
     frame.to_csv(path, index=False)
@@ -70,12 +78,8 @@ def test_an_id_padded_with_spaces_is_the_id_and_numbers_stay_numbers(tmp_path: P
 
 
 def test_quarterly_series_starting_in_different_quarters_are_one_grid(tmp_path: Path) -> None:
-    frame = pd.concat(
-        [
-            _series("A", "2005-01-01", 48, "QS", 100, 1),
-            _series("B", "2006-07-01", 44, "QS", 50, 2),
-            _series("C", "2007-04-01", 40, "QS", 10, 3),
-        ]
+    frame = _quarterly(
+        ("A", "2005-01-01", 48, 100), ("B", "2006-07-01", 44, 50), ("C", "2007-04-01", 40, 10)
     )
     path = tmp_path / "ragged.csv"
     frame.to_csv(path, index=False)
