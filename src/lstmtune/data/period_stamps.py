@@ -11,15 +11,13 @@ left to :func:`lstmtune.data.timeaxis.place` (an hour at :30 is not an hour at :
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
-from lstmtune.data.timeaxis import MONTHS, TimeAxisError, parse_times
+from lstmtune.data.timeaxis import MONTHS, TimeAxisError, parse_times, quiet_offset
 
 __all__ = ["MixedEnds", "PeriodReading", "mixed_ends", "period_unit", "read_as_periods"]
 
@@ -57,14 +55,7 @@ class PeriodReading:
 
 
 def _offset(freq: Any) -> Any:
-    if not isinstance(freq, str):
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return to_offset(freq)
-    except ValueError:
-        return None
+    return quiet_offset(freq) if isinstance(freq, str) else None
 
 
 def period_unit(freq: Any) -> tuple[str, bool, str] | None:

@@ -180,11 +180,8 @@ def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
     given, freq = freq is not None, freq or infer_freq(keys, "datetime")
     if freq is None or len(keys) < 2:
         return math.inf
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            offset = to_offset(freq)
-    except ValueError:  # a data.freq that is no offset alias: refused where it is parsed
+    offset = quiet_offset(freq)
+    if offset is None:  # a data.freq that is no offset alias: refused where it is parsed
         return math.inf
     step = offset.nanos if isinstance(offset, pd.offsets.Tick) else pd.Timedelta(days=1).value
     if int((keys[-1] - keys[0]).astype(np.int64)) // step > MAX_GRID:
@@ -291,14 +288,23 @@ def parse_freq(freq: str | int | float, kind: str, column: str) -> Any:
             f"data.freq: {freq!r} is a number but column '{column}' holds dates; give a pandas "
             "offset alias such as MS, QS, D, h or 30min"
         )
+    offset = quiet_offset(freq)
+    if offset is None:
+        raise TimeAxisError(
+            f"data.freq: {freq!r} is not a pandas offset alias (e.g. MS, QS, D, h, 30min)"
+        )
+    return offset
+
+
+def quiet_offset(freq: Any) -> Any:
+    """pandas' offset for the alias ``freq`` (its deprecation warnings silenced); None where
+    ``freq`` is no alias."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return to_offset(freq)
     except ValueError:
-        raise TimeAxisError(
-            f"data.freq: {freq!r} is not a pandas offset alias (e.g. MS, QS, D, h, 30min)"
-        ) from None
+        return None
 
 
 # --- placing on the grid -----------------------------------------------------------------------
