@@ -4,6 +4,7 @@ line that says why, and what a changed horizon means for the champion's consumer
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -83,6 +84,52 @@ def test_the_tag_reads_day_first_dates_as_the_whole_column_does(tmp_path: Path) 
     assert str(days[101].date()) == "2020-02-10"
     later, later_meta = _airline(tmp_path, **keys, **{"data.test_size": 21, "data.val_size": 18})
     assert overlap(later, later_meta, tag) == 3  # type: ignore[arg-type]
+
+
+def _stamped_airline(
+    tmp_path: Path, ends: bool, **keys: object
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The airline months written by their first day (``1949-01-01``) or their last
+    (``1949-01-31``), prepared."""
+    from lstmtune.config import example_data_path
+
+    source = pd.read_csv(example_data_path())
+    months = pd.PeriodIndex(source["month"], freq="M")
+    stamps = months.end_time.normalize() if ends else months.start_time
+    path = tmp_path / f"{'ends' if ends else 'starts'}.csv"
+    frame = pd.DataFrame({"month": stamps.strftime("%Y-%m-%d"), "passengers": source["passengers"]})
+    frame.to_csv(path, index=False)
+    named = {"data.path": str(path), "data.target": "passengers", "data.time_column": "month"}
+    return _airline(tmp_path, **named, **keys)
+
+
+@pytest.mark.parametrize(
+    ("champion_ends", "through"),
+    [
+        (False, "1959-02-28 (tagged 1959-02-01, the same month)"),
+        (True, "1959-02-01 (tagged 1959-02-28, the same month)"),
+    ],
+)
+def test_months_stamped_at_either_end_overlap_by_the_month(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], champion_ends: bool, through: str
+) -> None:
+    """A champion trained through the month 1959-02 written ``1959-02-01`` covers a new run's
+    ``1959-02-28``: the count is in months (until 2026-12-04 the raw times missed that month,
+    35 of the 36), and the line names the month as the run writes it."""
+    from lstmtune.champion_overlap import overlap, trained_through
+    from lstmtune.registry import _say_overlap
+
+    parts, meta = _stamped_airline(tmp_path, champion_ends)
+    tag = trained_through(parts, meta)
+    assert tag == f"datetime:1959-02-{'28' if champion_ends else '01'}T00:00:00.000000000"
+    later, later_meta = _stamped_airline(tmp_path, not champion_ends, **{"data.test_size": 0.4})
+    assert later_meta["time_axis"]["freq"] == ("MS" if champion_ends else "ME")
+    months = pd.PeriodIndex(pd.to_datetime(later["test"]["month"]), freq="M")
+    assert overlap(later, later_meta, tag) == int((months <= "1959-02").sum()) == 36
+    _say_overlap(later, later_meta, "3", tag)
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert f"trained on data through {through}" in line
+    assert ": 36 of the 58 test values lie within it" in line
 
 
 class _TwoClasses(mlflow.pyfunc.PythonModel):  # type: ignore[misc]

@@ -188,7 +188,8 @@ def _say_overlap(
     except Exception:  # a tag this version cannot read: nothing to say
         return
     if seen and tag:
-        emit("warning", overlap_warning(version, tag, seen, len(parts["test"])))
+        freq = (meta.get("time_axis") or {}).get("freq")
+        emit("warning", overlap_warning(version, tag, seen, len(parts["test"]), freq))
 
 
 def _version_tags(
