@@ -14,6 +14,7 @@ from lstmtune.config import load_config
 from lstmtune.data.history_check import check_history, history_offset
 from lstmtune.data.prepare import prepare
 from lstmtune.data.timeaxis import TimeAxisError, infer_freq, parse_times
+from lstmtune.served_history import fitted_rows, served_spec
 
 DAYS = pd.date_range("2019-01-01", periods=400, freq="D")
 MONTHS = pd.date_range("2019-01-01", periods=30, freq="MS")
@@ -246,3 +247,33 @@ def test_a_served_slice_is_read_in_the_clock_its_model_was_trained_in() -> None:
     winter = _read(pd.Index(utc[:30]))
     np.testing.assert_array_equal(winter, whole[:30])
     assert pd.DatetimeIndex(whole).hour.unique().tolist() == [0]  # midnight UTC, every day
+
+
+@pytest.mark.parametrize("written", ["%b-%y", "%m/%d/%y"])
+def test_a_served_slice_of_future_two_digit_years_is_read_where_the_model_has_it(
+    tmp_path: Path, written: str
+) -> None:
+    """A model trained on ``Jan-15`` … ``Dec-30`` (2015-2030: it runs past today, so it keeps
+    its century) and sent ``Jan-27`` … ``Dec-28`` alone: read by the file rule, every month is in
+    the future and went to 1927, 1056 periods before the model's first (its classical models
+    rebased there: the served forecast 6.1 off the whole history's)."""
+    months = pd.date_range("2015-01-01", "2030-12-01", freq="MS")
+    frame = pd.DataFrame({"month": months.strftime(written), "y": np.arange(len(months), 0.0, -1)})
+    axis = _prepared(frame, tmp_path)["time_axis"]
+    assert (axis["first"], axis["last"]) == ("2015-01-01", "2030-12-01")  # training: unchanged
+    start = months.get_loc(pd.Timestamp("2027-01-01"))
+    for first, count in ((start, 24), (start - 6, 12), (len(months) - 5, 5)):  # future, across
+        served = frame.iloc[first : first + count]
+        check_history(served, axis)
+        assert history_offset(served, axis) == first
+        spec = {"history": fitted_rows(frame["y"].to_numpy(), 150), "time_axis": axis}
+        _, lead = served_spec({**spec, "featurizer": {}}, served, served["y"].to_numpy())
+        assert lead.tolist() == frame["y"].iloc[:first].tolist()  # the stored rows before it
+    values = frame["month"].iloc[start : start + 24].reset_index(drop=True)
+    _, _, alone = parse_times(values, "month", rows=np.arange(24), row_word="input row")
+    assert pd.Timestamp(alone[0]).year == 1927  # a file of those months alone: still the past
+    after = pd.Series(pd.date_range("1961-01-01", periods=6, freq="MS").strftime(written))
+    old = {"column": "m", "kind": "datetime", "freq": "MS", "style": "date", "first": "1949-01-01"}
+    for model in (old, {**old, "last": "1960-12-01"}):  # a model that recorded no last, too
+        check_history(pd.DataFrame({"m": after}), model)
+        assert history_offset(pd.DataFrame({"m": after}), model) == 144  # Jan-61: 1961

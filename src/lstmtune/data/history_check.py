@@ -1,7 +1,9 @@
 """The published model's input: the history a consumer sends must be on the model's time grid.
 
 The same checks as the prepare step's (:mod:`lstmtune.data.timeaxis`), with the input's row
-numbers in the messages.
+numbers in the messages. Years written with two digits (``Jan-27``) are read in the century
+nearest to the times the model was trained on (its axis' ``first`` and ``last``), not by the file
+rule alone: a slice of the future months of a file running past today is where the model has it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.data.period_stamps import PeriodReading, read_as_periods
+from lstmtune.data.textdates import Span
 from lstmtune.data.timeaxis import TimeAxisError, describe_gaps, parse_freq, parse_times, place
 from lstmtune.data.timeaxis_steps import written_slack
 from lstmtune.data.timesnap import period_stamp
@@ -46,6 +49,7 @@ def check_history(frame: pd.DataFrame, axis: dict[str, Any] | None) -> None:
         snap=snap,
         row_word="input row",
         style=axis.get("style"),
+        span=trained_span(axis),
     )
     if placed.gaps:
         raise TimeAxisError(
@@ -76,13 +80,32 @@ def _history_keys(
     column, freq = str(axis["column"]), axis["freq"]
     rows = np.arange(len(values))
     kind, _, keys = parse_times(
-        values, column, rows=rows, row_word="input row", freq=freq, style=axis.get("style")
+        values,
+        column,
+        rows=rows,
+        row_word="input row",
+        freq=freq,
+        style=axis.get("style"),
+        span=trained_span(axis),
     )
     if kind != "datetime" or axis.get("freq_source") == "data.freq":
         return kind, keys, None
     named = f"input column '{column}'"
     read = read_as_periods(keys, freq, named=named, values=values, row_word="input row")
     return kind, keys if read is None else read.keys, read
+
+
+def trained_span(axis: dict[str, Any]) -> Span | None:
+    """The first and the last time a model of dates was trained on (``axis["first"]``,
+    ``axis["last"]``; the first alone for a model that recorded no last), which place a served
+    history's two-digit years; None for a model of numbers or one without its first recorded."""
+    if axis.get("kind") != "datetime" or not axis.get("first"):
+        return None
+    labels = pd.Series([axis["first"], axis.get("last") or axis["first"]])
+    _, _, keys = parse_times(
+        labels, str(axis["column"]), rows=np.arange(2), row_word="row", style=axis.get("style")
+    )
+    return pd.Timestamp(keys[0]), pd.Timestamp(keys[1])
 
 
 def _check_model_grid(values: pd.Series, keys: np.ndarray, axis: dict[str, Any]) -> None:

@@ -18,7 +18,10 @@ that goes wrong on public files:
 * **Two-digit years** (``Jan-49``, ``1/31/49``): pandas' pivot puts 49 in 2049 and does not read
   ``Jan-10`` as a month. ``Mon-yy`` is read as a month and a year, and years that land in the
   future are a century earlier (data to learn from are the past), unless the column then spans
-  more years than as written: a file running past today keeps its century.
+  more years than as written: a file running past today keeps its century. A history sent to a
+  published model is read by the model's trained span instead (``span``): each year in the
+  century nearest to it, so a slice of the future months of a file running past today is read
+  where the model has them (until 2026-12-04 ``Jan-27`` … ``Dec-28`` alone was 1927-1928).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import re
 import warnings
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from lstmtune.data.wallclock import local_midnights
@@ -77,40 +81,49 @@ def _read(values: pd.Series, *, dayfirst: bool, mixed: bool) -> pd.DatetimeIndex
             return pd.DatetimeIndex(pd.to_datetime(values, utc=True, **kwargs))
 
 
+#: the first and the last time a model was trained on (its axis' ``first`` and ``last``)
+Span = tuple[pd.Timestamp, pd.Timestamp]
+
+
 def read_text_dates(
-    values: pd.Series, missing: Callable[[pd.DatetimeIndex], float]
+    values: pd.Series, missing: Callable[[pd.DatetimeIndex], float], span: Span | None = None
 ) -> pd.DatetimeIndex:
     """``values`` (text) as times, NaT where no reading parses a value. ``missing(times)``: the
     periods fully parsed times leave out of their frequency's grid (``inf``: on no grid), the
-    tie-break of the day order."""
+    tie-break of the day order; ``span``: the times a model was trained on, which place years
+    written with two digits (a served history), else they are read as a file's."""
     text = values.astype(str)
     if text.str.match(MONTH_YY).all():  # Jan-49, Sept 10: pandas reads day 10 or nothing
         words = text.str.strip().str.replace(r"[\s/.'\-]+", "-", regex=True).str.slice(0, 3)
         digits = text.str.strip().str[-2:]
-        return _century(
-            (words + "-" + digits).pipe(pd.to_datetime, format="%b-%y", errors="coerce")
-        )
+        months = (words + "-" + digits).pipe(pd.to_datetime, format="%b-%y", errors="coerce")
+        return _century(months, span)
     plain = _read(values, dayfirst=False, mixed=False)
     if text.str.match(NUMERIC_DMY).all():
         dayfirst = _read(values, dayfirst=True, mixed=False)
         if not dayfirst.isna().any() and (plain.isna().any() or missing(dayfirst) < missing(plain)):
-            return _two_digit_years(dayfirst, text)
+            return _two_digit_years(dayfirst, text, span)
     if not plain.isna().any():
-        return _two_digit_years(plain, text)
+        return _two_digit_years(plain, text, span)
     return _read(values, dayfirst=False, mixed=True)  # several formats in one column
 
 
-def _two_digit_years(times: pd.DatetimeIndex, text: pd.Series) -> pd.DatetimeIndex:
+def _two_digit_years(
+    times: pd.DatetimeIndex, text: pd.Series, span: Span | None
+) -> pd.DatetimeIndex:
     """Years written with two digits (``1/31/49``) put in the last century where pandas' pivot
-    puts them in the future: data to learn from are the past."""
-    return _century(times) if text.str.match(TWO_DIGIT_YEAR).all() else times
+    puts them in the future: data to learn from are the past (a served history: by ``span``)."""
+    return _century(times, span) if text.str.match(TWO_DIGIT_YEAR).all() else times
 
 
-def _century(times: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+def _century(times: pd.Series | pd.DatetimeIndex, span: Span | None = None) -> pd.DatetimeIndex:
     """Future times a century earlier, unless that spreads the column wider than pandas' pivot
     reading does: ``Jan-20`` … ``Dec-30`` read today is one decade running past today (a
-    projection), not 1927-1930 joined to 2020-2026 by a 90-year gap."""
+    projection), not 1927-1930 joined to 2020-2026 by a 90-year gap. With a model's ``span``
+    each time goes to the century nearest to it (:func:`_nearest`)."""
     index = pd.DatetimeIndex(times)
+    if span is not None:
+        return _nearest(index, span)
     future = index > pd.Timestamp.now(tz=index.tz)
     if not future.any():
         return index
@@ -120,3 +133,21 @@ def _century(times: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 def _span(index: pd.DatetimeIndex) -> pd.Timedelta:
     return pd.Timedelta(index.max() - index.min())
+
+
+def _nearest(index: pd.DatetimeIndex, span: Span) -> pd.DatetimeIndex:
+    """Each time in the century (a hundred years earlier, as read, or later) that puts it
+    nearest to ``span``, the earlier on a tie: a served slice of a model trained on
+    ``Jan-15`` … ``Dec-30`` is read where the model has it, ``Jan-27`` in 2027 (on the file's
+    reading, a slice only of future months would go to 1927), and months after a model trained
+    on 1949-1960 follow it (``Jan-61``: 1961)."""
+    first, last = (pd.Timestamp(t).tz_localize(None).as_unit("ns").value for t in span)
+    best, best_gap = index, np.full(len(index), np.inf)
+    for years in (-100, 0, 100):
+        moved = pd.DatetimeIndex(index + pd.DateOffset(years=years)) if years else index
+        at = moved.tz_localize(None).as_unit("ns").asi8.astype(np.float64)
+        gap = np.maximum(np.maximum(first - at, at - last), 0.0)
+        closer = gap < best_gap
+        best = pd.DatetimeIndex(best.where(~closer, moved))
+        best_gap = np.where(closer, gap, best_gap)
+    return best

@@ -27,7 +27,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from lstmtune.data.digitdates import DIGIT_DATES, digit_dates, digits_of
-from lstmtune.data.textdates import MixedOffsets, read_text_dates
+from lstmtune.data.textdates import MixedOffsets, Span, read_text_dates
 from lstmtune.data.timeaxis_steps import MIN_REGULAR_SHARE, modal_step, number_step
 from lstmtune.data.timesnap import date_grid, number_grid
 from lstmtune.data.wallclock import naive
@@ -132,11 +132,13 @@ def parse_times(
     row_word: str,
     freq: Any = None,
     style: str | None = None,
+    span: Span | None = None,
 ) -> tuple[str, str, np.ndarray]:
     """``(kind, style, keys)``: keys are float64 (numbers) or datetime64[ns] (dates, quarters).
     ``freq``: the frequency the times are known to have (a model's, a user's ``data.freq``),
     which decides the day order of dates written ``D/M/Y`` that read both ways; ``style``: how
-    a model's axis was written, which decides whether integers are date digits."""
+    a model's axis was written, which decides whether integers are date digits; ``span``: the
+    first and last time a model was trained on, which place years written with two digits."""
     values = _period_starts(values)
     if pd.api.types.is_datetime64_any_dtype(values):
         keys = pd.DatetimeIndex(values).as_unit("ns")
@@ -158,7 +160,7 @@ def parse_times(
         return "datetime", "quarter", naive(pd.DatetimeIndex(stamps).as_unit("ns"))
     known = freq if isinstance(freq, str) else None
     try:
-        parsed = read_text_dates(values, functools.partial(grid_missing, freq=known))
+        parsed = read_text_dates(values, functools.partial(grid_missing, freq=known), span)
     except MixedOffsets as exc:
         raise TimeAxisError(
             f"{_named(column, row_word)} mixes times with a UTC offset and without one: "
@@ -319,17 +321,18 @@ def place(
     rows: np.ndarray | None = None,
     row_word: str = "data row",
     style: str | None = None,
+    span: Span | None = None,
 ) -> Placed:
     """Sort the times, refuse duplicates, infer the frequency (``freq`` None) and put every row on
     the grid. ``snap``: a time between two grid points goes to the period it falls in (a user's
     ``data.freq``: the earlier point, or the later one on an end-anchored grid such as ``ME``,
     :mod:`lstmtune.data.timesnap`); otherwise such a time is an error. Gaps are left to the
-    caller (:attr:`Placed.gaps`)."""
+    caller (:attr:`Placed.gaps`); ``style``, ``span``: as :func:`parse_times` reads them."""
     rows = np.arange(len(values)) if rows is None else rows
     if len(values) == 0:
         raise TimeAxisError(f"{_named(column, row_word)} has no times")
     kind, style, keys = parse_times(
-        values, column, rows=rows, row_word=row_word, freq=freq, style=style
+        values, column, rows=rows, row_word=row_word, freq=freq, style=style, span=span
     )
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
