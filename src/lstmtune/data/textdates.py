@@ -19,6 +19,9 @@ that goes wrong on public files:
   ``Jan-10`` as a month. ``Mon-yy`` is read as a month and a year, and years that land in the
   future are a century earlier (data to learn from are the past), unless the column then spans
   more years than as written: a file running past today keeps its century.
+* **Periods by number** (``1970 Q1``, ``Q1 1970``, ``1970M01``, ``1970:01``, ``2019 W01``,
+  ``1970 H1``): R's tsibble, FRED, EViews and Stata write them and pandas reads none. Where every
+  value is one unit's spelling, each is its period's first day (:mod:`~.period_text`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from lstmtune.data.period_text import read_periods
 from lstmtune.data.wallclock import local_midnights
 
 #: a day, a month and a year written with one separator: the order is ambiguous
@@ -83,6 +87,9 @@ def read_text_dates(
     """``values`` (text) as times, NaT where no reading parses a value. ``missing(times)``: the
     periods fully parsed times leave out of their frequency's grid (``inf``: on no grid), the
     tie-break of the day order."""
+    periods = read_periods(values)
+    if periods is not None:  # 1970 Q1, 1970M01, 2019 W01: pandas reads none of them
+        return periods[1]
     text = values.astype(str)
     if text.str.match(MONTH_YY).all():  # Jan-49, Sept 10: pandas reads day 10 or nothing
         words = text.str.strip().str.replace(r"[\s/.'\-]+", "-", regex=True).str.slice(0, 3)
