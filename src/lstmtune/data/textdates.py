@@ -22,6 +22,9 @@ that goes wrong on public files:
   published model is read by the model's trained span instead (``span``): each year in the
   century nearest to it, so a slice of the future months of a file running past today is read
   where the model has them (until 2026-12-04 ``Jan-27`` … ``Dec-28`` alone was 1927-1928).
+* **Periods by number** (``1970 Q1``, ``Q1 1970``, ``1970M01``, ``1970:01``, ``2019 W01``,
+  ``1970 H1``): R's tsibble, FRED, EViews and Stata write them and pandas reads none. Where every
+  value is one unit's spelling, each is its period's first day (:mod:`~.period_text`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from lstmtune.data.period_text import read_periods
 from lstmtune.data.wallclock import local_midnights
 
 #: a day, a month and a year written with one separator: the order is ambiguous
@@ -92,6 +96,9 @@ def read_text_dates(
     periods fully parsed times leave out of their frequency's grid (``inf``: on no grid), the
     tie-break of the day order; ``span``: the times a model was trained on, which place years
     written with two digits (a served history), else they are read as a file's."""
+    periods = read_periods(values)
+    if periods is not None:  # 1970 Q1, 1970M01, 2019 W01: pandas reads none of them
+        return periods[1]
     text = values.astype(str)
     if text.str.match(MONTH_YY).all():  # Jan-49, Sept 10: pandas reads day 10 or nothing
         words = text.str.strip().str.replace(r"[\s/.'\-]+", "-", regex=True).str.slice(0, 3)

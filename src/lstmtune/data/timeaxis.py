@@ -8,7 +8,8 @@ the history a consumer sends, so both apply the same checks. Errors are :class:`
 (``row_word``: "data row" for a file, "input row" for a pyfunc input); the preparer prefixes the
 file name.
 
-Times are dates (``1949-01``, ``2000-06-05 13:30``), quarters (``1956Q1``) or numbers (``0, 1,
+Times are dates (``1949-01``, ``2000-06-05 13:30``), periods by number (``1956Q1``, ``1956 Q1``,
+``1956M01``, ``2019 W01``: :mod:`~lstmtune.data.period_text`) or numbers (``0, 1,
 2``; R's decimal years ``1949.0833``). The frequency is a pandas offset alias (``MS``,
 ``QS-JAN``, ``D``, ``30min``, ``W-SUN``, ``B``) or, for numbers, the step (``1``).
 """
@@ -27,6 +28,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from lstmtune.data.digitdates import DIGIT_DATES, digit_dates, digits_of
+from lstmtune.data.period_text import period_unit
 from lstmtune.data.textdates import MixedOffsets, Span, read_text_dates
 from lstmtune.data.timeaxis_steps import MIN_REGULAR_SHARE, modal_step, number_step
 from lstmtune.data.timesnap import date_grid, number_grid
@@ -42,7 +44,6 @@ __all__ = [
     "place",
 ]
 
-QUARTER = re.compile(r"^\s*(\d{4})\s*[-/ ]?\s*[Qq]([1-4])\s*$")
 YEAR_MONTH = re.compile(r"^\s*\d{4}-\d{1,2}\s*$")
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -59,7 +60,7 @@ class TimeAxisError(ValueError):
 @dataclass(frozen=True)
 class Axis:
     """How a time column is read: ``kind`` datetime or number, the frequency and how its values
-    are written (``style``: quarter, month, date, datetime, number)."""
+    are written (``style``: quarter, month, week, date, datetime, number)."""
 
     column: str
     kind: str
@@ -79,6 +80,9 @@ class Axis:
             return str(digits_of(np.array([ts.to_datetime64()]), self.style)[0])
         if self.style == "quarter":
             return f"{ts.year}Q{(ts.month - 1) // 3 + 1}"
+        if self.style == "week":
+            year, week, _ = ts.isocalendar()
+            return f"{year}-W{week:02d}"
         if self.style == "month":
             return f"{ts.year:04d}-{ts.month:02d}"
         if self.style == "date":
@@ -152,12 +156,6 @@ def parse_times(
         dated = digit_dates(arr, style)  # 201001: January 2010, not the number after 200912
         return ("datetime", *dated) if dated else ("number", "number", arr)
     text = values.astype(str)
-    quarters = text.str.extract(QUARTER)
-    if quarters.notna().all(axis=None) and values.notna().all():
-        year = quarters[0].astype(int).to_numpy()
-        month = (quarters[1].astype(int).to_numpy() - 1) * 3 + 1
-        stamps = pd.to_datetime({"year": year, "month": month, "day": np.ones_like(year)})
-        return "datetime", "quarter", naive(pd.DatetimeIndex(stamps).as_unit("ns"))
     known = freq if isinstance(freq, str) else None
     try:
         parsed = read_text_dates(values, functools.partial(grid_missing, freq=known), span)
@@ -168,8 +166,7 @@ def parse_times(
         ) from None
     _refuse(parsed.isna(), values, column, rows, row_word)
     keys = parsed.as_unit("ns")
-    style = "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
-    return "datetime", style, naive(keys)
+    return "datetime", _text_style(text, keys), naive(keys)
 
 
 def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
@@ -194,6 +191,15 @@ def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
         distinct = given and len(np.unique(positions)) == len(keys)
         return float(MAX_GRID + len(grid) - len(keys)) if distinct else math.inf
     return float(len(grid) - len(keys))
+
+
+def _text_style(text: pd.Series, keys: pd.DatetimeIndex) -> str:
+    """How times read from ``text`` are written back: quarters (``1970 Q1``: 1970Q1), months
+    (``1970M01``, ``1970-01``: 1970-01), ISO weeks (2019-W01), else as dates or times."""
+    unit = period_unit(text)
+    if unit in ("quarter", "month", "week"):
+        return str(unit)
+    return "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
 
 
 def _date_style(keys: pd.DatetimeIndex) -> str:
