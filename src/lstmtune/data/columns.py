@@ -213,11 +213,11 @@ def feature_columns(
             frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
         )
         return list(cfg.feature_columns)
-    dated = _dated(frame, cfg, rows)
+    placed = _placed(frame, cfg, rows)
     return [
         c
         for c in frame.columns
-        if c not in exclude and _is_input(frame[c], c, source, checked, dated)
+        if c not in exclude and _is_input(frame[c], c, source, checked, placed)
     ]
 
 
@@ -229,12 +229,12 @@ def series_of(frame: pd.DataFrame, cfg: DataConfig) -> pd.Series | None:
     return frame[column]
 
 
-def _dated(
+def _placed(
     frame: pd.DataFrame, cfg: DataConfig, rows: np.ndarray | None
 ) -> Callable[[pd.Series, str], bool] | None:
-    """A forecast's test of integer columns for dates written as digits (``202001``: the time
-    axis ``data.time_column`` did not name) and for the file's row numbers (``0, 1, 2, …``: a
-    written index), neither an input; None for other tasks."""
+    """A forecast's test of integer columns that tell only where a row is, neither an input:
+    dates written as digits (``202001``: the time axis ``data.time_column`` did not name) and the
+    file's row numbers (``0, 1, 2, …``: a written index); None for other tasks."""
     if cfg.task != "forecast":
         return None
     from lstmtune.data.digit_columns import dates_as_digits
@@ -251,10 +251,10 @@ def _is_input(
     col: str,
     source: str,
     checked: frozenset[str],
-    dated: Callable[[pd.Series, str], bool] | None,
+    placed: Callable[[pd.Series, str], bool] | None,
 ) -> bool:
     if pd.api.types.is_numeric_dtype(values):  # a bool column (a flag) is read as 0/1
-        return col in checked or dated is None or not dated(values, col)
+        return col in checked or placed is None or not placed(values, col)
     return col not in checked and values.dtype == object and _numbers_as_text(values, col, source)
 
 
