@@ -107,7 +107,11 @@ def _features(meta: dict[str, Any]) -> list[str]:
 def test_forecast_features_default_to_numeric_columns(tmp_path: Path, make_cfg) -> None:
     path = write_csv(series_frame(), tmp_path / "s.csv")
     _, meta = prepare(make_cfg(path, data__target="y", data__time_column="date"))
-    assert _features(meta) == ["step", "y", "x"]
+    assert _features(meta) == ["y", "x"]  # 'step' is the file's row numbers: not an input
+    assert meta["columns"]["left_out_row_numbers"] == ["step"]
+    _, meta = prepare(make_cfg(write_csv(shuffled(series_frame()), tmp_path / "r.csv"),
+                               data__target="y", data__time_column="date"))  # fmt: skip
+    assert _features(meta) == ["step", "y", "x"]  # a counter, not the file's order: an input
     assert meta["target_index"] == 1
     _, meta = prepare(
         make_cfg(path, data__target="y", data__time_column="date", data__feature_columns=["x"])
@@ -117,7 +121,7 @@ def test_forecast_features_default_to_numeric_columns(tmp_path: Path, make_cfg) 
     flagged = series_frame().assign(promo=lambda f: np.arange(len(f)) % 7 == 0)
     path = write_csv(flagged, tmp_path / "flag.csv")  # written True/False, read back as bool
     parts, meta = prepare(make_cfg(path, data__target="y", data__time_column="date"))
-    assert _features(meta) == ["step", "y", "x", "promo"]  # it was left out without a word
+    assert _features(meta) == ["y", "x", "promo"]  # it was left out without a word
     assert parts["train"]["promo"].sum() > 0
 
 
@@ -128,7 +132,7 @@ def test_the_prepared_line_names_the_inputs_besides_the_target(tmp_path: Path, m
     path = write_csv(series_frame(), tmp_path / "s.csv")
     _, meta = prepare(make_cfg(path, data__target="y", data__time_column="date"))
     assert _inputs_note(meta) == (
-        ", inputs besides the target: step, x (data.feature_columns chooses)"
+        ", inputs besides the target: x (data.feature_columns chooses); left out, row numbers: step"
     )
     only = series_frame()[["date", "y"]]
     _, meta = prepare(make_cfg(write_csv(only, tmp_path / "y.csv"), data__target="y"))
@@ -465,8 +469,8 @@ def test_the_prepare_line_names_the_inputs_and_the_text_columns_left_out(
     path = write_csv(frame, tmp_path / "s.csv")
     steps.prepare_step(forecast_cfg(make_cfg, path).model_dump_json(), str(tmp_path / "ds"))
     (line,) = [x for x in capsys.readouterr().out.splitlines() if "prepared" in x]
-    assert "inputs besides the target: step, x, price (data.feature_columns chooses)" in line
-    assert "; left out, as text: note" in line
+    assert "inputs besides the target: x, price (data.feature_columns chooses)" in line
+    assert "; left out, as text: note; left out, row numbers: step" in line
 
 
 def test_a_date_column_left_out_is_named_as_dates_with_a_warning_not_as_text(

@@ -13,7 +13,12 @@ FIRM_TEST_POINTS = 8
 
 def prepare_notes(meta: dict[str, Any], data: DataConfig) -> list[str]:
     """Every warning line that applies, in the order the prepare step prints them."""
-    notes = (_raised_splits(meta, data), _unread_dates(meta), _few_test_points(meta))
+    notes = (
+        _raised_splits(meta, data),
+        _unread_dates(meta),
+        _row_numbers(meta),
+        _few_test_points(meta),
+    )
     return [n for n in notes if n]
 
 
@@ -60,8 +65,19 @@ def _unread_dates(meta: dict[str, Any]) -> str | None:
     )
 
 
-#: a forecast's test split with fewer targets than this gets a warning: its figures are noise
-FIRM_TEST_POINTS = 8
+def _row_numbers(meta: dict[str, Any]) -> str | None:
+    """A warning where a forecast left out a column that is the file's row numbers
+    (:mod:`lstmtune.data.row_numbers`): the user may have meant it as an input."""
+    numbers = (meta.get("columns") or {}).get("left_out_row_numbers") or []
+    if not numbers:
+        return None
+    names = ", ".join(repr(c) for c in numbers)
+    each = "holds" if len(numbers) == 1 else "hold"
+    return (
+        f"warning: column {names} {each} the file's row numbers and nothing else: not an input,"
+        " since it tells only each row's place in the file (data.feature_columns naming it"
+        " brings it back)"
+    )
 
 
 def _few_test_points(meta: dict[str, Any]) -> str | None:

@@ -70,7 +70,8 @@ def _spare_core() -> bool:
 
 def _inputs_note(meta: dict[str, Any]) -> str:
     """The columns a forecast reads beside its target, or a classifier's channels, named (by
-    default every numeric column without another role), and the text columns left out."""
+    default every numeric column without another role), and the columns left out: text, dates
+    and a forecast's row numbers of the file."""
     columns = meta.get("columns") or {}
     extra = [c for c in columns.get("features", []) if c != columns.get("target")]
     note = ""
@@ -78,10 +79,13 @@ def _inputs_note(meta: dict[str, Any]) -> str:
         what = "inputs besides the target" if meta["task"] == "forecast" else "channels"
         note = f", {what}: {_some(extra)} (data.feature_columns chooses)"
     dates = columns.get("left_out_dates") or []
-    if text := [c for c in columns.get("left_out") or [] if c not in dates]:
+    numbers = columns.get("left_out_row_numbers") or []
+    if text := [c for c in columns.get("left_out") or [] if c not in dates and c not in numbers]:
         note += f"; left out, as text: {_some(text)}"
     if dates:
         note += f"; left out, dates: {_some(dates)}"
+    if numbers:
+        note += f"; left out, row numbers: {_some(numbers)}"
     return note
 
 

@@ -199,22 +199,25 @@ def feature_columns(
     exclude: set[str],
     source: str,
     checked: frozenset[str] = frozenset(),
+    rows: np.ndarray | None = None,
 ) -> list[str]:
     """The declared feature columns, else every numeric or bool column not in ``exclude`` and
     every column of numbers held as text (``"51.3"``, a database's decimals); a column of
     numbers but for a few tokens, or of numbers written for people (``51,3``, ``12%``), is
     refused (``checked``: columns whose values are checked with their rows elsewhere, a
-    forecast's target). Text columns are not inputs: :func:`text_columns` names them."""
+    forecast's target). Text columns are not inputs: :func:`text_columns` names them; nor are a
+    forecast's dates written as digits and the file's row numbers (``rows``: each row's place in
+    the file, where ``frame`` was put in time order)."""
     if cfg.feature_columns:
         require_columns(
             frame, source, **{f"feature_columns[{i}]": c for i, c in enumerate(cfg.feature_columns)}
         )
         return list(cfg.feature_columns)
-    dated = _dated(frame, cfg)
+    placed = _placed(frame, cfg, rows)
     return [
         c
         for c in frame.columns
-        if c not in exclude and _is_input(frame[c], c, source, checked, dated)
+        if c not in exclude and _is_input(frame[c], c, source, checked, placed)
     ]
 
 
@@ -226,15 +229,21 @@ def series_of(frame: pd.DataFrame, cfg: DataConfig) -> pd.Series | None:
     return frame[column]
 
 
-def _dated(frame: pd.DataFrame, cfg: DataConfig) -> Callable[[pd.Series, str], bool] | None:
-    """A forecast's test of integer columns for dates written as digits (``202001``: the time
-    axis ``data.time_column`` did not name, not an input); None for other tasks."""
+def _placed(
+    frame: pd.DataFrame, cfg: DataConfig, rows: np.ndarray | None
+) -> Callable[[pd.Series, str], bool] | None:
+    """A forecast's test of integer columns that tell only where a row is, neither an input:
+    dates written as digits (``202001``: the time axis ``data.time_column`` did not name) and the
+    file's row numbers (``0, 1, 2, …``: a written index); None for other tasks."""
     if cfg.task != "forecast":
         return None
     from lstmtune.data.digit_columns import dates_as_digits
+    from lstmtune.data.row_numbers import row_numbers
 
     ids = series_of(frame, cfg)
-    return lambda values, name: dates_as_digits(values, name, ids)
+    return lambda values, name: (
+        row_numbers(values, name, rows) or dates_as_digits(values, name, ids)
+    )
 
 
 def _is_input(
@@ -242,10 +251,10 @@ def _is_input(
     col: str,
     source: str,
     checked: frozenset[str],
-    dated: Callable[[pd.Series, str], bool] | None,
+    placed: Callable[[pd.Series, str], bool] | None,
 ) -> bool:
     if pd.api.types.is_numeric_dtype(values):  # a bool column (a flag) is read as 0/1
-        return col in checked or dated is None or not dated(values, col)
+        return col in checked or placed is None or not placed(values, col)
     return col not in checked and values.dtype == object and _numbers_as_text(values, col, source)
 
 

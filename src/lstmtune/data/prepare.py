@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from lstmtune.config import RunConfig
+from lstmtune.config import DataConfig, RunConfig
 from lstmtune.data.columns import date_columns, series_of
 from lstmtune.data.io import read_table
 from lstmtune.data.panel import (
@@ -36,6 +36,7 @@ from lstmtune.data.prepare_classify import prepare_classify as prepare_classify
 from lstmtune.data.prepare_forecast import place_times as place_times
 from lstmtune.data.prepare_forecast import prepare_forecast as prepare_forecast
 from lstmtune.data.prepare_forecast import time_axis_meta as time_axis_meta
+from lstmtune.data.row_numbers import row_number_columns
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, SPLITS
 from lstmtune.data.text import prepare_text
 from lstmtune.errors import UserError
@@ -71,8 +72,8 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         parts, meta = prepare_text(frame, cfg.data, source, cfg.train.seed)
     else:
         parts, meta = prepare_classify(frame, cfg.data, source, cfg.train.seed)
-    if left := (meta.get("columns") or {}).get("left_out"):  # dates: no text (the prepare line)
-        meta["columns"]["left_out_dates"] = date_columns(frame, left, series_of(frame, cfg.data))
+    if (meta.get("columns") or {}).get("left_out"):  # row numbers, dates: no text
+        _name_left_out(meta["columns"], frame, cfg.data)
     meta.update(
         {
             "format_version": FORMAT_VERSION,
@@ -85,6 +86,18 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         cfg, space_meta(meta), min_train_windows=MIN_TRAIN_WINDOWS
     )
     return parts, meta
+
+
+def _name_left_out(columns: dict[str, Any], frame: pd.DataFrame, data: DataConfig) -> None:
+    """Of the columns left out (``frame``: in file order), those that are a forecast's row
+    numbers of the file and those that hold dates, apart from the text ones: the prepare line
+    and its warnings name each kind."""
+    left = columns["left_out"]
+    numbers = row_number_columns(frame, left) if data.task == "forecast" else []
+    if numbers:
+        columns["left_out_row_numbers"] = numbers
+    rest = [c for c in left if c not in numbers]
+    columns["left_out_dates"] = date_columns(frame, rest, series_of(frame, data))
 
 
 def write_prepared(parts: dict[str, pd.DataFrame], meta: dict[str, Any], out_dir: str) -> None:

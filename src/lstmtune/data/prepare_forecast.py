@@ -420,7 +420,9 @@ def prepare_forecast(
     target = _require_target(frame, cfg, source)
     ordered = _order_by_time(frame, cfg, source)
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
-    features = feature_columns(ordered.frame, cfg, exclude, source, frozenset({target}))
+    features = feature_columns(
+        ordered.frame, cfg, exclude, source, frozenset({target}), ordered.rows
+    )
     if target not in features:
         features = [target, *features]
     left_out = [] if cfg.feature_columns else text_columns(ordered.frame, exclude, features)
