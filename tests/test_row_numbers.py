@@ -123,8 +123,8 @@ def test_the_target_stays_the_target(tmp_path: Path) -> None:
     assert meta["columns"]["features"] == ["sales", "x"] and _row_numbers(meta) is None
 
 
-def test_a_panel_keeps_its_counters_and_a_classifier_its_channels(tmp_path: Path) -> None:
-    """A step counter per series is no file row number; nor does a classifier change."""
+def test_a_panel_keeps_its_counters(tmp_path: Path) -> None:
+    """A step counter per series is no file row number."""
     frame = pd.concat(
         [_frame().assign(store=s, step=np.arange(N)) for s in ("a", "b")], ignore_index=True
     )
@@ -133,9 +133,38 @@ def test_a_panel_keeps_its_counters_and_a_classifier_its_channels(tmp_path: Path
     written = _prepared(tmp_path, frame, index=True, **{"data.series_column": "store"})
     assert written["columns"]["features"] == ["sales", "income", "step"]
     assert written["columns"]["left_out_row_numbers"] == ["Unnamed: 0"]
+
+
+def _sequences(n_cases: int = 24, length: int = 10) -> pd.DataFrame:
+    """A long-format classification file grouped by class, as archives often are."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for case in range(n_cases):
+        label = "a" if case < n_cases // 2 else "b"
+        for t in range(length):
+            shift = 1.0 if label == "b" else 0.0
+            rows.append({"case": case, "t": t, "c0": shift + rng.normal(), "label": label})
+    return pd.DataFrame(rows)
+
+
+def test_a_classifier_leaves_out_a_written_index(tmp_path: Path) -> None:
+    """A written index of a file grouped by class gives the label away (rows 0..119 are class
+    a): it is no channel; the per-sequence step column ``t`` and a real channel stay as they
+    were, and a channel named in data.feature_columns is read as declared."""
+    path = tmp_path / "seq.csv"
+    _sequences().to_csv(path)  # pandas writes its index: 'Unnamed: 0' when read back
+    keys = {"data.path": str(path), "data.task": "classify", "data.sequence_column": "case"}
+    keys |= {"data.time_column": "t", "data.label": "label"}
+    _, meta = prepare(load_config(None, keys).resolved())
+    assert meta["columns"]["features"] == ["c0"]
+    assert meta["columns"]["left_out_row_numbers"] == ["Unnamed: 0"]
+    assert "'Unnamed: 0' holds the file's row numbers" in (_row_numbers(meta) or "")
+    keys["data.feature_columns"] = ["c0", "Unnamed: 0"]
+    _, declared = prepare(load_config(None, keys).resolved())
+    assert declared["columns"]["features"] == ["c0", "Unnamed: 0"]
+    sequences = pd.DataFrame({"x": np.linspace(0, 1, 8), "y": np.arange(8) % 3})
     classify = DataConfig(task="classify", sequence_column="s", label="lab")
-    sequences = pd.DataFrame({"Unnamed: 0": np.arange(8), "x": np.linspace(0, 1, 8)})
-    assert feature_columns(sequences, classify, set(), "f.csv") == ["Unnamed: 0", "x"]
+    assert feature_columns(sequences, classify, set(), "f.csv") == ["x", "y"]
 
 
 @pytest.mark.slow

@@ -66,8 +66,8 @@ def _unread_dates(meta: dict[str, Any]) -> str | None:
 
 
 def _row_numbers(meta: dict[str, Any]) -> str | None:
-    """A warning where a forecast left out a column that is the file's row numbers
-    (:mod:`lstmtune.data.row_numbers`): the user may have meant it as an input."""
+    """A warning where a forecast or a classifier left out a column that is the file's row
+    numbers (:mod:`lstmtune.data.row_numbers`): the user may have meant it as an input."""
     numbers = (meta.get("columns") or {}).get("left_out_row_numbers") or []
     if not numbers:
         return None

@@ -232,14 +232,17 @@ def series_of(frame: pd.DataFrame, cfg: DataConfig) -> pd.Series | None:
 def _placed(
     frame: pd.DataFrame, cfg: DataConfig, rows: np.ndarray | None
 ) -> Callable[[pd.Series, str], bool] | None:
-    """A forecast's test of integer columns that tell only where a row is, neither an input:
-    dates written as digits (``202001``: the time axis ``data.time_column`` did not name) and the
-    file's row numbers (``0, 1, 2, …``: a written index); None for other tasks."""
-    if cfg.task != "forecast":
-        return None
+    """The test of integer columns that tell only where a row is, neither an input: the file's
+    row numbers (``0, 1, 2, …``: a written index; in a classifier's file as much as a forecast's,
+    where rows grouped by class would give the label away) and a forecast's dates written as
+    digits (``202001``: the time axis ``data.time_column`` did not name); None for text."""
     from lstmtune.data.digit_columns import dates_as_digits
     from lstmtune.data.row_numbers import row_numbers
 
+    if cfg.task == "classify":
+        return lambda values, name: row_numbers(values, name, rows)
+    if cfg.task != "forecast":
+        return None
     ids = series_of(frame, cfg)
     return lambda values, name: (
         row_numbers(values, name, rows) or dates_as_digits(values, name, ids)

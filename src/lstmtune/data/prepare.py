@@ -89,11 +89,11 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
 
 
 def _name_left_out(columns: dict[str, Any], frame: pd.DataFrame, data: DataConfig) -> None:
-    """Of the columns left out (``frame``: in file order), those that are a forecast's row
-    numbers of the file and those that hold dates, apart from the text ones: the prepare line
-    and its warnings name each kind."""
+    """Of the columns left out (``frame``: in file order), those that are the file's row
+    numbers (a forecast's or a classifier's) and those that hold dates, apart from the text
+    ones: the prepare line and its warnings name each kind."""
     left = columns["left_out"]
-    numbers = row_number_columns(frame, left) if data.task == "forecast" else []
+    numbers = row_number_columns(frame, left) if data.task in ("forecast", "classify") else []
     if numbers:
         columns["left_out_row_numbers"] = numbers
     rest = [c for c in left if c not in numbers]

@@ -272,7 +272,7 @@ def prepare_classify(
     frame = frame.iloc[order].reset_index(drop=True)
     rows = np.arange(len(order))[order]
     exclude = {c for c in (seq_col, label_col, cfg.time_column, cfg.split_column) if c}
-    features = feature_columns(frame, cfg, exclude, source)
+    features = feature_columns(frame, cfg, exclude, source, rows=rows)
     if not features:
         raise UserError(f"{source}: no numeric feature columns (set data.feature_columns)")
     clean = _sequence_table(frame, cfg, source, rows, (seq_col, label_col), features)

@@ -1,8 +1,10 @@
-"""A forecast's column that is the file's row number (``0, 1, 2, …`` or ``1, 2, 3, …`` in file
-order: the index pandas writes with a frame, headed ``Unnamed: 0`` when read back; R's ``Obs``)
-where ``data.feature_columns`` is not set: it tells each row's place in the file and nothing
-else, so it is not an input of the network (as one it is a trend that the network must carry on
-past the file at serving time, and where the user sorted or sliced the file it means nothing).
+"""A forecast's or a classifier's column that is the file's row number (``0, 1, 2, …`` or
+``1, 2, 3, …`` in file order: the index pandas writes with a frame, headed ``Unnamed: 0`` when
+read back; R's ``Obs``) where ``data.feature_columns`` is not set: it tells each row's place in
+the file and nothing else, so it is not an input of the network (as one it is a trend that the
+network must carry on past the file at serving time, and where the user sorted or sliced the
+file it means nothing; as a classifier's channel it gives the label away in a file grouped by
+class).
 
 Only what is clearly the file's row index: integers, no missing value, at least
 :data:`MIN_ROWS`, each equal to its row's position in the file over the whole file (from 0 or
