@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from lstmtune.data.number_text import numbers_as_written
 from lstmtune.errors import UserError
 
 PARQUET_MAGIC = b"PAR1"
@@ -164,9 +166,10 @@ def _parse(
         raise UserError(f"{uri}: column '{twice}' appears twice in the header; rename one")
     # rows of only separators at the end (a spreadsheet's) are not data
     text = re.sub(rf"(?:[\r\n]+[{re.escape(sep)} \t]*)+$", "\n", text)
-    frame = pd.read_csv(
-        io.StringIO(text), sep=sep, skipinitialspace=True, dtype=dict.fromkeys(ids, str)
-    )
+    read = functools.partial(pd.read_csv, sep=sep, skipinitialspace=True)
+    frame = read(io.StringIO(text), dtype=dict.fromkeys(ids, str))
+    # 168,0 in a European file, "1,120" in an American one: numbers (:mod:`.number_text`)
+    frame = numbers_as_written(frame, sep, lambda: read(io.StringIO(text), dtype=str), ids)
     for c in ids:
         if c in frame.columns:
             frame[c] = _ids_as_read(frame[c])
