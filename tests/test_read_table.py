@@ -1,6 +1,6 @@
-"""Tables as users' tools write them: tab- and semicolon-separated text, UTF-16, gzip, trailing
-rows of separators read as the data they hold; a repeated header name, JSON and an Excel
-workbook refused in one line naming the file."""
+"""Tables as users' tools write them: tab- and semicolon-separated text, UTF-16, Windows-1252
+(with a note), gzip, trailing rows of separators read as the data they hold; a repeated header
+name, JSON and an Excel workbook refused in one line naming the file."""
 
 from __future__ import annotations
 
@@ -99,3 +99,22 @@ def test_id_columns_keep_apart_ids_that_read_as_one_number(tmp_path: Path) -> No
         False,
         True,
     ]
+
+
+def test_a_windows_1252_file_is_read_with_one_note_and_utf8_with_none(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    # Año, € (0x80) and 0x81, a byte Windows-1252 leaves undefined (read as latin-1's U+0081)
+    path.write_bytes(b"A\xf1o;Precio \x80;x\n1949-01;112;a\x81b\n")
+    table = read_table(str(path))
+    assert list(table.frame.columns) == ["Año", "Precio €", "x"]
+    assert table.frame["x"].tolist() == ["a\x81b"]
+    assert table.notes == (
+        f"warning: {path} is not UTF-8: read as Windows-1252 ('Año' as read), as Excel saves a"
+        " CSV on Windows; if its text reads wrong, save it as CSV UTF-8",
+    )
+    path.write_bytes("Año;Precio €\n1949-01;112\n".encode("utf-8-sig"))
+    assert list(read_table(str(path)).frame.columns) == ["Año", "Precio €"]
+    assert read_table(str(path)).notes == ()
+    path.write_bytes(b"\xc3\x28" * 900 + b"\n")  # not UTF-8, and no text: refused as before
+    with pytest.raises(UserError, match=r"not a text CSV file .*UTF-8.*binary content"):
+        read_table(str(path))

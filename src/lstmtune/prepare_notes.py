@@ -12,14 +12,15 @@ FIRM_TEST_POINTS = 8
 
 
 def prepare_notes(meta: dict[str, Any], data: DataConfig) -> list[str]:
-    """Every warning line that applies, in the order the prepare step prints them."""
+    """Every warning line that applies, in the order the prepare step prints them: first those
+    about how the file was read (``read_notes``: its encoding)."""
     notes = (
         _raised_splits(meta, data),
         _unread_dates(meta),
         _row_numbers(meta),
         _few_test_points(meta),
     )
-    return [n for n in notes if n]
+    return [*meta.get("read_notes", []), *(n for n in notes if n)]
 
 
 def _raised_splits(meta: dict[str, Any], data: DataConfig) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from lstmtune.data.number_text import numbers_as_written
 from lstmtune.errors import UserError
 
 PARQUET_MAGIC = b"PAR1"
@@ -24,6 +26,7 @@ class RawTable:
     frame: pd.DataFrame
     source: str
     sha256: str
+    notes: tuple[str, ...] = ()  # warning lines about how the file was read (its encoding)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -77,18 +80,52 @@ def _detect_format(uri: str, data: bytes, fmt: str) -> str:
     return "csv"
 
 
-def _text(uri: str, data: bytes) -> str:
-    """The CSV's text: UTF-8 (with or without a byte-order mark) or UTF-16 with its mark."""
+def _text(uri: str, data: bytes) -> tuple[str, str]:
+    """The CSV's text and its encoding: UTF-8 (with or without a byte-order mark), UTF-16 with
+    its mark, else Windows-1252 (a CSV that Excel saved on Windows: ``Año`` as ``41 f1 6f``)."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text", PowerShell's default
-        return data.decode("utf-16")
+        return data.decode("utf-16"), "UTF-16"
     if data[:4] == b"PK\x03\x04":
         raise UserError(f"{uri}: a zip archive or an Excel workbook; save the sheet as CSV")
     if b"\x00" in data[:8192]:
         raise UserError(f"{uri}: not a text CSV file (binary content)")
-    text = data.decode("utf-8-sig")
+    try:
+        text, encoding = data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        if not _western_text(data[:65536]):
+            raise UserError(
+                f"{uri}: not a text CSV file (neither UTF-8 nor {CP1252}: binary content?)"
+            ) from None
+        text, encoding = data.decode("latin-1").translate(_CP1252), CP1252
     if _JSON.match(text):  # not a header such as [Date],[Value] (SQL tools write those)
         raise UserError(f"{uri}: looks like JSON; lstmtune reads CSV or Parquet")
-    return text
+    return text, encoding
+
+
+CP1252 = "Windows-1252"
+#: latin-1's characters 0x80-0x9f as Windows-1252 reads those bytes (``€``, ``Ž``, ``—``, …);
+#: the five it leaves undefined (0x81, 0x8d, 0x8f, 0x90, 0x9d) stay latin-1's
+_CP1252 = {
+    b: bytes([b]).decode("cp1252") for b in range(0x80, 0xA0) if b not in b"\x81\x8d\x8f\x90\x9d"
+}
+
+
+def _western_text(head: bytes) -> bool:
+    """Whether bytes that are not UTF-8 read as Western European text: no control characters
+    but tabs and line ends, and letters beyond ASCII (``ñ``, ``é``) at most a third of them."""
+    if re.search(rb"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f\x7f]", head):
+        return False
+    return sum(b >= 0x80 for b in head) <= len(head) / 3
+
+
+def _encoding_note(uri: str, text: str) -> str:
+    """The warning line of a file read as Windows-1252, with a word of it to judge by."""
+    word = next((w for w in re.split(r"[\s,;|\t\"]+", text) if not w.isascii()), "")
+    shown = f" ({word[:40]!r} as read)" if word else ""
+    return (
+        f"warning: {uri} is not UTF-8: read as {CP1252}{shown}, as Excel saves a CSV on"
+        " Windows; if its text reads wrong, save it as CSV UTF-8"
+    )
 
 
 _JSON = re.compile(r'\s*(\[\s*[{\["]|\{\s*")')  # [{…}, …], ["…"], {"key": …}
@@ -114,10 +151,14 @@ def _header(text: str, sep: str) -> list[str]:
     return [c.strip() for c in next(csv.reader([_first_line(text)], delimiter=sep), [])]
 
 
-def _parse(uri: str, data: bytes, kind: str, ids: tuple[str, ...] = ()) -> pd.DataFrame:
+def _parse(
+    uri: str, data: bytes, kind: str, ids: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The table and the warning lines about how it was read."""
     if kind == "parquet":
-        return pd.read_parquet(io.BytesIO(data))
-    text = _text(uri, data)
+        return pd.read_parquet(io.BytesIO(data)), ()
+    text, encoding = _text(uri, data)
+    notes = (_encoding_note(uri, text),) if encoding == CP1252 else ()
     sep = _separator(uri, text)
     names = _header(text, sep)
     twice = next((c for i, c in enumerate(names) if c and c in names[:i]), None)
@@ -125,13 +166,14 @@ def _parse(uri: str, data: bytes, kind: str, ids: tuple[str, ...] = ()) -> pd.Da
         raise UserError(f"{uri}: column '{twice}' appears twice in the header; rename one")
     # rows of only separators at the end (a spreadsheet's) are not data
     text = re.sub(rf"(?:[\r\n]+[{re.escape(sep)} \t]*)+$", "\n", text)
-    frame = pd.read_csv(
-        io.StringIO(text), sep=sep, skipinitialspace=True, dtype=dict.fromkeys(ids, str)
-    )
+    read = functools.partial(pd.read_csv, sep=sep, skipinitialspace=True)
+    frame = read(io.StringIO(text), dtype=dict.fromkeys(ids, str))
+    # 168,0 in a European file, "1,120" in an American one: numbers (:mod:`.number_text`)
+    frame = numbers_as_written(frame, sep, lambda: read(io.StringIO(text), dtype=str), ids)
     for c in ids:
         if c in frame.columns:
             frame[c] = _ids_as_read(frame[c])
-    return frame
+    return frame, notes
 
 
 def _ids_as_read(ids: pd.Series) -> pd.Series:
@@ -163,7 +205,7 @@ def read_table(
             raise UserError(f"{uri}: a damaged gzip file ({exc})") from None
     kind = _detect_format(uri.removesuffix(".gz"), data, fmt)
     try:
-        frame = _parse(uri, data, kind, ids)
+        frame, notes = _parse(uri, data, kind, ids)
     except UserError:
         raise
     except UnicodeDecodeError:
@@ -176,4 +218,4 @@ def read_table(
     if len(frame) == 0:
         raise UserError(f"{uri}: header only, no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame=frame, source=uri, sha256=digest)
+    return RawTable(frame=frame, source=uri, sha256=digest, notes=notes)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from lstmtune.config import DataConfig, RunConfig
 from lstmtune.data.columns import date_columns, series_of
-from lstmtune.data.io import read_table
+from lstmtune.data.io import RawTable, read_table
 from lstmtune.data.panel import (
     MIN_SERIES_WINDOWS,
     declared_max_lookback,
@@ -45,23 +45,23 @@ from lstmtune.search_space import resolve_search_space
 FORMAT_VERSION = 1
 
 
-def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
+def load_frame(cfg: RunConfig) -> RawTable:
     assert cfg.data.path is not None
     # ids as text where numbers would join two of them ('007' and '7': :mod:`.sequence_ids`)
     by_task = {"classify": cfg.data.sequence_column, "forecast": cfg.data.series_column}
     ids = (by_task.get(cfg.data.task),)
-    table = read_table(
+    return read_table(
         cfg.data.path,
         fmt=cfg.data.format,
         s3_endpoint_url=cfg.data.s3_endpoint_url,
         ids=tuple(c for c in ids if c is not None),
     )
-    return table.frame, table.source, table.sha256
 
 
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Validate and split in memory (no files written). Raises :class:`UserError` on bad input."""
-    frame, source, sha = load_frame(cfg)
+    table = load_frame(cfg)
+    frame, source, sha = table.frame, table.source, table.sha256
     if cfg.data.task == "forecast" and cfg.data.series_column is not None:
         declared = declared_max_lookback((cfg.tune.search_space or {}).get("lookback"))
         each = functools.partial(prepare_forecast, min_windows=MIN_SERIES_WINDOWS)
@@ -82,6 +82,8 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
             "dataset_name": cfg.dataset_name(),
         }
     )
+    if table.notes:  # how the file was read (its encoding): warning lines of the prepare step
+        meta["read_notes"] = list(table.notes)
     meta["search_space"] = resolve_search_space(
         cfg, space_meta(meta), min_train_windows=MIN_TRAIN_WINDOWS
     )
