@@ -64,9 +64,14 @@ def test_ids_numbered_anew_in_each_split_are_named_as_such(tmp_path: Path) -> No
 def test_a_channel_of_numbers_with_a_stray_token_is_refused_not_dropped(tmp_path: Path) -> None:
     frame = make_classify_frame(n_per_class=6)
     frame["x2"] = frame["x2"].astype(object)
-    frame.loc[5, "x2"] = "?"  # the UCR/ARFF missing marker
+    frame.loc[5, "x2"] = "?"  # the UCR/ARFF missing marker: a missing value, as an empty cell
+    with pytest.raises(UserError, match=r"column 'x2' has a missing value at data row \d+ \(set"):
+        _prepare(frame, tmp_path)
+    _, meta = _prepare(frame, tmp_path, **{"data.missing": "interpolate"})
+    assert meta["columns"]["features"] == ["x1", "x2"]
+    frame.loc[5, "x2"] = "oops"  # any other token is refused, naming it
     with pytest.raises(
-        UserError, match=r"column 'x2' holds numbers but for 1 value\(s\) such as '\?'"
+        UserError, match=r"column 'x2' holds numbers but for 1 value\(s\) such as 'oops'"
     ):
         _prepare(frame, tmp_path)
     frame["x2"] = "note"  # text throughout: not a channel, left out as before

@@ -117,9 +117,16 @@ def label_kind(labels: pd.Series) -> str:
     return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
 
 
+#: what public files write for a value that is not there, beside an empty cell and pandas' own
+#: ``NA``/``NaN``/``null``: FRED's ``.``, ARFF's and the UEA ``.ts`` format's ``?``, the ``..``
+#: of OECD and ABS tables, Eurostat's ``:``, a dash in a printed table, ``n.a.``
+MISSING_TOKENS = frozenset({"", ".", "..", "...", "?", ":", "-", "--", "\u2013", "\u2014", "n.a."})
+
+
 def _blank(values: pd.Series) -> pd.Series:
-    """Cells of text that hold nothing but spaces: missing values."""
-    return values.astype(str).str.strip() == ""
+    """Cells of text that hold nothing but spaces or a token of :data:`MISSING_TOKENS`: missing
+    values (``data.missing`` decides what becomes of them, as of an empty cell)."""
+    return values.astype(str).str.strip().str.lower().isin(MISSING_TOKENS)
 
 
 def numeric_column(
@@ -131,7 +138,7 @@ def numeric_column(
     if series.dtype == bool:
         as_float: np.ndarray = series.to_numpy(dtype=np.float64)
         return as_float
-    if series.dtype == object:  # numbers held as text: a blank cell is a missing value
+    if series.dtype == object:  # numbers held as text: a blank cell or "." is a missing value
         series = series.where(~_blank(series), None)
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna() & series.notna()
@@ -295,7 +302,7 @@ def _numbers_as_text(values: pd.Series, col: str, source: str) -> bool:
     """Whether an object column holds numbers (all of them parse); refused when it holds
     numbers but for a few tokens ('?'), or numbers written for people ('51,3', '12%')."""
     present = values.dropna()
-    present = present[~_blank(present)]  # blank cells: missing values
+    present = present[~_blank(present)]  # blank cells and "." or "?": missing values
     if present.empty:
         return False
     parsed = pd.to_numeric(present, errors="coerce")
