@@ -189,8 +189,9 @@ def test_whole_number_times_get_no_rounding_slack() -> None:
 def test_decimal_years_file_is_monthly_with_season_12(tmp_path: Path, make_cfg) -> None:
     """A monthly series as R writes ``data.frame(time = time(x), value = x)``: prepared as
     months (``MS``, since 2026-12-04; a step of 0.0833333333333 before), the season 12 from the
-    calendar, the last time labelled as R writes it; a history of the same kind passes the published model's check, an empty one is left
-    to the lookback check, and the grid refuses no times with one line."""
+    calendar, the last time labelled as R writes it; a history of the same kind passes the
+    published model's check, an empty one is left to the lookback check, and the grid refuses
+    no times with one line."""
     t = np.arange(144)  # a season too weak for the scan alone (it finds none)
     values = 100 + 2 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 1, 144)
     times = [float(f"{1949 + i / 12:.15g}") for i in t]

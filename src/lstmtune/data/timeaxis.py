@@ -219,8 +219,9 @@ def _refuse(
 ) -> None:
     if np.asarray(bad).any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
+        value = values.iloc[i : i + 1].tolist()[0]  # 1949.05, not np.float64(1949.05)
         raise TimeAxisError(
-            f"{_named(column, row_word)} has an unparsable time {values.iloc[i]!r} at "
+            f"{_named(column, row_word)} has an unparsable time {value!r} at "
             f"{row_word} {int(rows[i]) + 1}"
         )
 
