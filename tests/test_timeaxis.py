@@ -143,11 +143,12 @@ def test_infer_freq_of_numbers(values: np.ndarray, freq: str) -> None:
     assert infer_freq(np.delete(values, [10, 11]), "number") == freq
 
 
-@pytest.mark.parametrize("per_year", [4, 7, 12, 52])
+@pytest.mark.parametrize("per_year", [7, 52])
 def test_decimal_years_as_r_writes_them(per_year: int) -> None:
-    """R's ``time()`` of a ts object (``1949, 1949.08333333333, ...``; 12 significant digits in
-    a CSV): every row is on the grid, also in a long series, and the consumer's history of the
-    same kind passes the published model's check."""
+    """R's ``time()`` of a ts object (``1949, 1949.14285714286, ...``; 12 significant digits in
+    a CSV) of a step that is no month, quarter or half (read as dates since 2026-12-04:
+    :mod:`tests.test_decimal_years`): every row is on the grid of numbers, also in a long
+    series, and the consumer's history of the same kind passes the published model's check."""
     times = np.array([float(f"{1949 + i / per_year:.12g}") for i in range(2000)])
     placed = place(pd.Series(times), "time", freq=None, snap=False)
     assert np.array_equal(placed.positions, np.arange(2000))
@@ -158,11 +159,12 @@ def test_decimal_years_as_r_writes_them(per_year: int) -> None:
     assert place(pd.Series(gap), "time", freq=None, snap=False).gaps == [(700, 1)]
 
 
-@pytest.mark.parametrize(("per_year", "places"), [(12, 6), (12, 4), (7, 6), (52, 6), (4, 3)])
+@pytest.mark.parametrize(("per_year", "places"), [(7, 6), (7, 4), (52, 6), (52, 4)])
 def test_decimal_years_written_rounded(per_year: int, places: int) -> None:
-    """Decimal years rounded to a few places (``1987.083333``, as many exports and the R
-    datasets' CSV copies write them): the exact 1/k step, every row on its grid, a missing
-    period found as a gap, and a history written the same way passes the model's check."""
+    """Decimal years of a step that is no month, quarter or half, rounded to a few places
+    (``1987.142857``, as many exports write them): the exact 1/k step, every row on its grid,
+    a missing period found as a gap, and a history written the same way passes the model's
+    check (months and quarters so written are dates: :mod:`tests.test_decimal_years`)."""
     times = np.round(1987 + np.arange(300) / per_year, places)
     placed = place(pd.Series(times), "time", freq=None, snap=False)
     assert placed.axis.freq == f"{1 / per_year:.12g}"
@@ -185,10 +187,11 @@ def test_whole_number_times_get_no_rounding_slack() -> None:
 
 
 def test_decimal_years_file_is_monthly_with_season_12(tmp_path: Path, make_cfg) -> None:
-    """A monthly series as R writes ``data.frame(time = time(x), value = x)``: prepared on its
-    1/12 grid, the season 12 from the step, the last time labelled with its
-    digits; a history of the same kind passes the published model's check, an empty one is left
-    to the lookback check, and the grid refuses no times with one line."""
+    """A monthly series as R writes ``data.frame(time = time(x), value = x)``: prepared as
+    months (``MS``, since 2026-12-04; a step of 0.0833333333333 before), the season 12 from the
+    calendar, the last time labelled as R writes it; a history of the same kind passes the
+    published model's check, an empty one is left to the lookback check, and the grid refuses
+    no times with one line."""
     t = np.arange(144)  # a season too weak for the scan alone (it finds none)
     values = 100 + 2 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 1, 144)
     times = [float(f"{1949 + i / 12:.15g}") for i in t]
@@ -197,7 +200,8 @@ def test_decimal_years_file_is_monthly_with_season_12(tmp_path: Path, make_cfg) 
         make_cfg(tmp_path / "air.csv", data__target="value", data__time_column="time")
     )
     assert meta["seasonal_period"] == 12 and meta["time_axis"]["gaps"] == 0
-    assert meta["time_axis"]["last"] == "1960.91666667"
+    assert meta["time_axis"]["last"] == "1960.91666666667"
+    assert meta["time_axis"]["freq"] == "MS" and meta["time_axis"]["style"] == "decimal_year"
     check_history(pd.DataFrame({"time": pd.Series([], dtype=float)}), meta["time_axis"])
     with pytest.raises(TimeAxisError, match="has no times"):
         place(pd.Series([], dtype=float), "time", freq=None, snap=False)

@@ -242,7 +242,8 @@ def _placed(
     """The test of integer columns that tell only where a row is, neither an input: the file's
     row numbers (``0, 1, 2, …``: a written index; in a classifier's file as much as a forecast's,
     where rows grouped by class would give the label away) and a forecast's dates written as
-    digits (``202001``: the time axis ``data.time_column`` did not name); None for text."""
+    digits or decimal years (``202001``, ``1949.0833``: the time axis ``data.time_column`` did
+    not name); None for text."""
     from lstmtune.data.digit_columns import dates_as_digits
     from lstmtune.data.row_numbers import row_numbers
 
@@ -276,8 +277,9 @@ def text_columns(frame: pd.DataFrame, exclude: set[str], features: list[str]) ->
 def date_columns(frame: pd.DataFrame, names: list[str], ids: pd.Series | None = None) -> list[str]:
     """The columns of ``names`` that hold dates or times (datetime64, periods, text that every
     value of reads as a date, or integers that are dates written as digits, ``202001``, within
-    each series of ``ids``): left out as dates, not as text, since one of them is most likely the
-    time axis that ``data.time_column`` was not set to."""
+    each series of ``ids``, or R's decimal years, ``1949.08333333333``, under a time-like name):
+    left out as dates, not as text, since one of them is most likely the time axis that
+    ``data.time_column`` was not set to."""
     return [c for c in names if c in frame.columns and _holds_dates(frame[c], str(c), ids)]
 
 
@@ -287,7 +289,7 @@ def _holds_dates(values: pd.Series, name: str, ids: pd.Series | None) -> bool:
 
     if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
         return True
-    if pd.api.types.is_integer_dtype(values):
+    if pd.api.types.is_numeric_dtype(values):  # digits (202001), decimal years (1949.0833)
         return dates_as_digits(values, name, ids)
     if values.dtype != object:
         return False

@@ -11,6 +11,11 @@ no counter crosses (``201912`` to ``202001``: a step of 89 as a number, one mont
 Years need the name (``year``, ``yyyy``, ``yr``): a column of
 consecutive integers around 2000 is as likely a count. Amounts (``temperature``, a cumulative
 count) fail one of these and stay inputs.
+
+R's decimal years (``1949, 1949.08333333333, …``: the ``time`` column of Rdatasets' CSVs,
+:mod:`lstmtune.data.decimal_years`) are such a column too where the name says time, the numbers
+increase strictly and are decimal years of months, quarters or halves with at most a tenth of
+their periods missing: without the name, a price that steps by 0.25 around 1500 stays an input.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from lstmtune.data.decimal_years import read_decimal_years
 from lstmtune.data.digitdates import digit_dates
 
 __all__ = ["MIN_ROWS", "dates_as_digits"]
@@ -73,14 +79,19 @@ def _words(name: str) -> set[str]:
 
 
 def dates_as_digits(values: pd.Series, name: str, ids: pd.Series | None = None) -> bool:
-    """Whether the integer column ``values`` (named ``name``) is dates written as digits, by the
-    rules above; ``ids``: the series each row belongs to (a panel's dates repeat per series)."""
-    if not pd.api.types.is_integer_dtype(values) or values.isna().any() or len(values) < MIN_ROWS:
+    """Whether the integer column ``values`` (named ``name``) is dates written as digits, or the
+    float one decimal years, by the rules above; ``ids``: the series each row belongs to (a
+    panel's dates repeat per series)."""
+    floats = pd.api.types.is_float_dtype(values)
+    integers = pd.api.types.is_integer_dtype(values)
+    if not (integers or floats) or values.isna().any() or len(values) < MIN_ROWS:
         return False
     arr = values.to_numpy(dtype=np.float64)
     groups = [arr] if ids is None else [arr[i] for i in ids.groupby(ids).indices.values()]
     if any(len(g) < 2 or (np.diff(g) <= 0).any() for g in groups):
         return False
+    if floats:
+        return bool(_words(name) & _TIME_WORDS) and all(_decimal_years(g) for g in groups)
     if _words(name) & _YEAR_WORDS and all(_consecutive_years(g) for g in groups):
         return True
     styles = {_digit_style(g) for g in groups}
@@ -88,6 +99,15 @@ def dates_as_digits(values: pd.Series, name: str, ids: pd.Series | None = None) 
         return False
     named = bool(_words(name) & _TIME_WORDS)
     return named or any(_crosses(g) for g in groups)
+
+
+def _decimal_years(arr: np.ndarray) -> bool:
+    """Whether the increasing ``arr`` are decimal years with few periods missing."""
+    read = read_decimal_years(arr)
+    if read is None:
+        return False
+    missing = int(read[1][-1] - read[1][0]) + 1 - len(arr)
+    return missing <= MAX_MISSING_SHARE * len(arr)
 
 
 def _consecutive_years(years: np.ndarray) -> bool:

@@ -9,8 +9,9 @@ the history a consumer sends, so both apply the same checks. Errors are :class:`
 file name.
 
 Times are dates (``1949-01``, ``2000-06-05 13:30``), periods by number (``1956Q1``, ``1956 Q1``,
-``1956M01``, ``2019 W01``: :mod:`~lstmtune.data.period_text`) or numbers (``0, 1,
-2``; R's decimal years ``1949.0833``). The frequency is a pandas offset alias (``MS``,
+``1956M01``, ``2019 W01``: :mod:`~lstmtune.data.period_text`), R's decimal years of months,
+quarters or halves (``1949.08333333333``: :mod:`~lstmtune.data.decimal_years`) or numbers (``0,
+1, 2``; decimal years of finer steps). The frequency is a pandas offset alias (``MS``,
 ``QS-JAN``, ``D``, ``30min``, ``W-SUN``, ``B``) or, for numbers, the step (``1``).
 """
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from lstmtune.data.decimal_years import DECIMAL_YEARS, decimal_label, decimal_years
 from lstmtune.data.digitdates import DIGIT_DATES, digit_dates, digits_of
 from lstmtune.data.period_text import period_unit
 from lstmtune.data.textdates import MixedOffsets, Span, read_text_dates
@@ -60,7 +62,7 @@ class TimeAxisError(ValueError):
 @dataclass(frozen=True)
 class Axis:
     """How a time column is read: ``kind`` datetime or number, the frequency and how its values
-    are written (``style``: quarter, month, week, date, datetime, number)."""
+    are written (``style``: quarter, month, week, date, datetime, number, digits, decimal_year)."""
 
     column: str
     kind: str
@@ -78,6 +80,8 @@ class Axis:
         ts = pd.Timestamp(value)
         if self.style in DIGIT_DATES:
             return str(digits_of(np.array([ts.to_datetime64()]), self.style)[0])
+        if self.style == DECIMAL_YEARS:
+            return decimal_label(ts)
         if self.style == "quarter":
             return f"{ts.year}Q{(ts.month - 1) // 3 + 1}"
         if self.style == "week":
@@ -141,8 +145,9 @@ def parse_times(
     """``(kind, style, keys)``: keys are float64 (numbers) or datetime64[ns] (dates, quarters).
     ``freq``: the frequency the times are known to have (a model's, a user's ``data.freq``),
     which decides the day order of dates written ``D/M/Y`` that read both ways; ``style``: how
-    a model's axis was written, which decides whether integers are date digits; ``span``: the
-    first and last time a model was trained on, which place years written with two digits."""
+    a model's axis was written, which decides whether numbers are date digits or decimal years
+    (a numeric ``freq``: numbers); ``span``: the first and last time a model was trained on,
+    which place years written with two digits."""
     values = _period_starts(values)
     if pd.api.types.is_datetime64_any_dtype(values):
         keys = pd.DatetimeIndex(values).as_unit("ns")
@@ -153,8 +158,11 @@ def parse_times(
     if numeric is not None and not numeric.isna().any():
         arr = numeric.to_numpy(dtype=np.float64)
         _refuse(~np.isfinite(arr), values, column, rows, row_word)
-        dated = digit_dates(arr, style)  # 201001: January 2010, not the number after 200912
-        return ("datetime", *dated) if dated else ("number", "number", arr)
+        dated = digit_dates(arr, style) or decimal_years(arr, style, freq)
+        if dated is None:  # 201001: January 2010, 1949.0833: February 1949, else numbers
+            return "number", "number", arr
+        _refuse(np.isnat(dated[1]), values, column, rows, row_word)
+        return "datetime", *dated
     text = values.astype(str)
     known = freq if isinstance(freq, str) else None
     try:
@@ -211,8 +219,9 @@ def _refuse(
 ) -> None:
     if np.asarray(bad).any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
+        value = values.iloc[i : i + 1].tolist()[0]  # 1949.05, not np.float64(1949.05)
         raise TimeAxisError(
-            f"{_named(column, row_word)} has an unparsable time {values.iloc[i]!r} at "
+            f"{_named(column, row_word)} has an unparsable time {value!r} at "
             f"{row_word} {int(rows[i]) + 1}"
         )
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmtune.data.decimal_years import DECIMAL_YEARS, as_decimal_years
 from lstmtune.data.digitdates import DIGIT_DATES, digits_of
 from lstmtune.data.timeaxis import Placed
 from lstmtune.data.wallclock import with_zone
@@ -25,6 +26,8 @@ def grid_column(placed: Placed, raw: pd.Series) -> np.ndarray:
         filled = stamps.astype(raw.dtype)
     elif placed.axis.style in DIGIT_DATES and pd.api.types.is_numeric_dtype(raw):
         filled = pd.Series(digits_of(placed.grid, placed.axis.style))
+    elif placed.axis.style == DECIMAL_YEARS and pd.api.types.is_numeric_dtype(raw):
+        filled = pd.Series(as_decimal_years(placed.grid))
     elif pd.api.types.is_numeric_dtype(raw) and placed.axis.kind == "number":
         grid = pd.Series(placed.grid)
         integral = pd.api.types.is_integer_dtype(raw) and bool((grid % 1 == 0).all())
