@@ -68,6 +68,8 @@ def test_a_yyyymm_column_is_left_out_as_dates_as_a_text_date_column_is(tmp_path:
         ("k", pd.Series(pd.date_range("2020-01-25", periods=20).strftime("%Y%m%d").astype(int))),
         ("year", pd.Series(np.arange(1990, 2020))),  # years need the name
         ("fiscal_yr", pd.Series(np.arange(1990, 2020))),
+        ("time", pd.Series(np.arange(1871, 1971))),  # Rdatasets' Nile: R's time() of years
+        ("Date", pd.Series(np.arange(1821, 1935))),
         ("month", YYYYMM.drop(index=[10, 30])),  # two months missing of 60: a few gaps
         ("order_date", DAYS),  # a word of the name
         ("reportDate", DAYS),
@@ -97,6 +99,7 @@ def test_dates_written_as_digits(name: str, values: pd.Series) -> None:
         ("n_updates", DAYS),  # 'date' inside a word is no time word
         ("holiday", DAYS),
         ("runtime", DAYS),
+        ("day", pd.Series(np.arange(1000, 1100))),  # a count of days: only year words read years
     ],
 )
 def test_numbers_that_are_not_dates_stay_numbers(name: str, values: pd.Series) -> None:

@@ -8,8 +8,9 @@ style (:mod:`lstmtune.data.digitdates`) on one frequency with at most a tenth of
 missing; and a word of the name says time (``yyyymm``, ``month``, ``order_date``,
 ``YearMonth``, …; not ``updates`` or ``holiday``) or the values cross a calendar boundary that
 no counter crosses (``201912`` to ``202001``: a step of 89 as a number, one month as a date).
-Years need the name (``year``, ``yyyy``, ``yr``): a column of
-consecutive integers around 2000 is as likely a count. Amounts (``temperature``, a cumulative
+Years need the name (``year``, ``yyyy``, ``yr``; or ``time``, ``date``: R's ``time()`` of a
+yearly series, Rdatasets' ``time`` column of the Nile or lynx): a column of consecutive
+integers around 2000 is as likely a count. Amounts (``temperature``, a cumulative
 count) fail one of these and stay inputs.
 
 R's decimal years (``1949, 1949.08333333333, …``: the ``time`` column of Rdatasets' CSVs,
@@ -69,7 +70,7 @@ _TIME_WORDS = frozenset(
         "t",
     ]
 )
-_YEAR_WORDS = frozenset({"year", "years", "yyyy", "yr", "yrs"})
+_YEAR_WORDS = frozenset({"year", "years", "yyyy", "yr", "yrs", "time", "date", "dates"})
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
