@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from lstmtune.config import DataConfig, RunConfig
+from lstmtune.data.archive import read_archive
 from lstmtune.data.columns import date_columns, series_of
 from lstmtune.data.io import read_table
 from lstmtune.data.panel import (
@@ -60,8 +61,15 @@ def load_frame(cfg: RunConfig) -> tuple[pd.DataFrame, str, str]:
 
 
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Validate and split in memory (no files written). Raises :class:`UserError` on bad input."""
-    frame, source, sha = load_frame(cfg)
+    """Validate and split in memory (no files written). Raises :class:`UserError` on bad input.
+    A UCR / UEA archive file (:mod:`~lstmtune.data.archive`) is read with its ``_TEST`` file
+    into the long frame, its columns' settings filled in (``metadata.json``'s ``archive``)."""
+    archive = read_archive(cfg.data)
+    if archive is None:
+        frame, source, sha = load_frame(cfg)
+    else:
+        frame, source, sha = archive.frame, archive.source, archive.sha256
+        cfg = cfg.model_copy(update={"data": archive.data})
     if cfg.data.task == "forecast" and cfg.data.series_column is not None:
         declared = declared_max_lookback((cfg.tune.search_space or {}).get("lookback"))
         each = functools.partial(prepare_forecast, min_windows=MIN_SERIES_WINDOWS)
@@ -82,6 +90,8 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
             "dataset_name": cfg.dataset_name(),
         }
     )
+    if archive is not None:
+        meta["archive"] = archive.note
     meta["search_space"] = resolve_search_space(
         cfg, space_meta(meta), min_train_windows=MIN_TRAIN_WINDOWS
     )
