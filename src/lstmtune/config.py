@@ -74,8 +74,8 @@ class DataConfig(_Strict):
     path: str | None = Field(
         None,
         description=(
-            "CSV or Parquet file, local path or s3://bucket/key."
-            " Default: the bundled airline-passengers series."
+            "CSV or Parquet file, local path or s3://bucket/key (classify: or X_TRAIN.tsv / .ts"
+            " of the UCR / UEA archive, read with X_TEST). Default: the bundled airline series."
         ),
     )
     format: Literal["auto", "csv", "parquet"] = Field(
