@@ -179,3 +179,18 @@ def test_a_table_with_a_header_named_train_is_read_as_a_table(tmp_path: Path) ->
     shutil.copy(DATA / "chinatown_long.csv", path)
     _, meta = _prepare(path, tmp_path, **LONG)
     assert "archive" not in meta and meta["n_sequences"] == 42
+
+
+def test_a_ts_file_without_a_pair_is_split_by_the_sizes(tmp_path: Path) -> None:
+    header = "@problemName Toy\n@univariate true\n@classLabel true a b\n@data\n"
+    path = tmp_path / "toy.ts"
+    path.write_text(header + "".join(f"{i},{i + 1},{i % 3}:{'ab'[i % 2]}\n" for i in range(20)))
+    _, meta = _prepare(path, tmp_path, **{"data.test_size": 4, "data.val_size": 4})
+    assert {k: v["sequences"] for k, v in meta["splits"].items()} == {
+        "train": 12,
+        "val": 4,
+        "test": 4,
+    }
+    assert "no _TRAIN/_TEST pair" in archive_line(meta["archive"])
+    with pytest.raises(UserError, match=r"data.split_column 'split' names no column"):
+        _prepare(path, tmp_path, **{"data.split_column": "split"})
