@@ -180,6 +180,37 @@ def test_config_endpoint_wins_over_env(
     assert table.sha256 == _sha(aws_env["csv_bytes"])
 
 
+def test_an_archive_pair_is_read_from_one_s3_prefix_as_from_a_directory(
+    aws_env: dict[str, Any], tmp_path: Path
+) -> None:
+    """``s3://…/Chinatown_TRAIN.tsv`` is read with the ``_TEST`` file under the same prefix
+    (:mod:`lstmtune.data.archive`); without it, one line naming the missing key."""
+    import boto3
+
+    from lstmtune.data.prepare import prepare
+
+    data = Path(__file__).parent / "data"
+    client = boto3.client("s3")
+    for name in ("Chinatown_TRAIN.tsv", "Chinatown_TEST.tsv"):
+        client.put_object(Bucket=BUCKET, Key=f"ucr/{name}", Body=(data / name).read_bytes())
+    train = (data / "Chinatown_TRAIN.tsv").read_bytes()
+    client.put_object(Bucket=BUCKET, Key="alone/Chinatown_TRAIN.tsv", Body=train)
+
+    def prepared(path: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+        keys = {"data.path": path, "data.task": "classify", "output_dir": str(tmp_path / "o")}
+        return prepare(load_config(None, keys).resolved())
+
+    remote, meta = prepared(f"s3://{BUCKET}/ucr/Chinatown_TRAIN.tsv")
+    local, local_meta = prepared(str(data / "Chinatown_TRAIN.tsv"))
+    for split in ("train", "val", "test"):
+        pd.testing.assert_frame_equal(remote[split], local[split])
+    assert meta["sha256"] == local_meta["sha256"]
+    with pytest.raises(
+        UserError, match=r"its test file s3://.*/alone/Chinatown_TEST.tsv: .*NoSuch"
+    ):
+        prepared(f"s3://{BUCKET}/alone/Chinatown_TRAIN.tsv")
+
+
 @pytest.mark.parametrize(
     ("uri", "code"),
     [

@@ -74,8 +74,8 @@ class DataConfig(_Strict):
     path: str | None = Field(
         None,
         description=(
-            "CSV or Parquet file, local path or s3://bucket/key."
-            " Default: the bundled airline-passengers series."
+            "CSV or Parquet file, local path or s3://bucket/key (classify: or X_TRAIN.tsv / .ts"
+            " of the UCR / UEA archive, read with X_TEST). Default: the bundled airline series."
         ),
     )
     format: Literal["auto", "csv", "parquet"] = Field(
@@ -337,7 +337,7 @@ class RunConfig(_Strict):
 
     def dataset_name(self) -> str:
         path = self.data.path or example_data_path()
-        stem = Path(path.rstrip("/").split("/")[-1]).stem or "data"
+        stem = config_base.dataset_stem(path.rstrip("/").split("/")[-1]) or "data"
         return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem.lower())
 
     def resolved(self) -> RunConfig:

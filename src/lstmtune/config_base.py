@@ -4,6 +4,8 @@ validation error becomes."""
 from __future__ import annotations
 
 import difflib
+import re
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
@@ -111,3 +113,15 @@ def load_yaml(text: str) -> Any:
     """YAML as :func:`yaml.safe_load` reads it, except that a key given twice in one mapping is
     refused (:class:`DuplicateKey`): safe_load keeps the last one without a word."""
     return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
+
+
+#: the UCR / UEA archive's file names (``Chinatown_TRAIN.tsv``, ``ArrowHead_TRAIN.ts``): the set
+#: is named by what comes before ``_TRAIN`` (:mod:`lstmtune.data.archive`)
+_ARCHIVE = re.compile(r"(.+)_TRAIN(\.(tsv|txt|ts|csv|arff))?")
+
+
+def dataset_stem(name: str) -> str:
+    """A data file's name without its suffix, and without the archive's ``_TRAIN`` (the model of
+    ``Chinatown_TRAIN.tsv`` is ``lstmtune-chinatown``, as of ``chinatown.csv``)."""
+    archive = _ARCHIVE.fullmatch(name)
+    return archive.group(1) if archive else PurePosixPath(name).stem

@@ -129,6 +129,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     The only place the data are validated: bad input stops here with one line, before the MLflow
     run is opened (``lstmtune run`` does not prepare the data a second time to check them)."""
     from lstmtune import tracking
+    from lstmtune.data.archive import archive_line
     from lstmtune.data.prepare import prepare, write_prepared
     from lstmtune.data.timeaxis import axis_note
     from lstmtune.prepare_notes import prepare_notes
@@ -138,6 +139,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     cfg = _config(config_json, uses_torch=False)  # no network in this step
     check_study_config(cfg)
     parts, meta = prepare(cfg)
+    if meta.get("archive"):  # a UCR / UEA archive's _TRAIN and _TEST files
+        emit("read", archive_line(meta["archive"]))
     panel = meta.get("panel")
     if panel:  # many series: naive anchors per series (no classical fit per series)
         for sid, why in list(panel["dropped"].items())[:10]:

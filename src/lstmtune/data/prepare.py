@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from lstmtune.config import DataConfig, RunConfig
+from lstmtune.data.archive import read_archive
 from lstmtune.data.columns import date_columns, series_of
 from lstmtune.data.io import RawTable, read_table
 from lstmtune.data.panel import (
@@ -59,9 +60,17 @@ def load_frame(cfg: RunConfig) -> RawTable:
 
 
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Validate and split in memory (no files written). Raises :class:`UserError` on bad input."""
-    table = load_frame(cfg)
-    frame, source, sha = table.frame, table.source, table.sha256
+    """Validate and split in memory (no files written). Raises :class:`UserError` on bad input.
+    A UCR / UEA archive file (:mod:`~lstmtune.data.archive`) is read with its ``_TEST`` file
+    into the long frame, its columns' settings filled in (``metadata.json``'s ``archive``)."""
+    archive = read_archive(cfg.data)
+    notes: tuple[str, ...] = ()
+    if archive is None:
+        table = load_frame(cfg)
+        frame, source, sha, notes = table.frame, table.source, table.sha256, table.notes
+    else:
+        frame, source, sha = archive.frame, archive.source, archive.sha256
+        cfg = cfg.model_copy(update={"data": archive.data})
     if cfg.data.task == "forecast" and cfg.data.series_column is not None:
         declared = declared_max_lookback((cfg.tune.search_space or {}).get("lookback"))
         each = functools.partial(prepare_forecast, min_windows=MIN_SERIES_WINDOWS)
@@ -82,8 +91,10 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
             "dataset_name": cfg.dataset_name(),
         }
     )
-    if table.notes:  # how the file was read (its encoding): warning lines of the prepare step
-        meta["read_notes"] = list(table.notes)
+    if notes:  # how the file was read (its encoding): warning lines of the prepare step
+        meta["read_notes"] = list(notes)
+    if archive is not None:
+        meta["archive"] = archive.note
     meta["search_space"] = resolve_search_space(
         cfg, space_meta(meta), min_train_windows=MIN_TRAIN_WINDOWS
     )
