@@ -6,13 +6,16 @@ import builtins
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pytest
 
 from lstmtune.config import RunConfig, example_data_path, load_config
 from lstmtune.synthetic import classify_frame, text_frame
+
+if TYPE_CHECKING:
+    from lstmtune.serving import Predictor
 
 # keep every test on the CPU and quiet about CUDA on machines that have one
 os.environ.setdefault("LSTMTUNE_TEST", "1")
@@ -42,6 +45,30 @@ SMALL_NET: dict[str, Any] = {
     "optimizer": "adam",
     "weight_decay": 1e-6,
 }
+
+
+def untrained_forecaster(
+    column: str, mean: float, std: float, missing: str = "error", **extra: Any
+) -> Predictor:
+    """The published forecaster of ``column`` (lookback 3, horizon 2) with an untrained network
+    behind a hand-made featurizer: for tests of what serving reads, not of what it forecasts
+    (``extra``: spec keys such as ``time_axis`` or ``panel``)."""
+    import torch
+
+    from lstmtune.features import ForecastFeaturizer
+    from lstmtune.model import build_model
+    from lstmtune.serving import Predictor
+
+    params = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
+    f = ForecastFeaturizer(
+        features=[column], target=column, target_index=0, lookback=3, horizon=2,
+        transform="none", anchor="last", window_norm=False, period=1, mean=[mean], std=[std],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    net = build_model(1, 2, params, zero_head=False)
+    spec = {"task": "forecast", "featurizer": f.to_dict(), "n_features": 1, "n_outputs": 2}
+    spec |= {"params": params, "zero_head": False, "missing": missing, **extra}
+    return Predictor(spec, net.state_dict())
 
 
 # The panel tests' one small network on a seasonal anchor (test_panel_combine, test_panel_scale).

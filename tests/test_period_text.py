@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from conftest import untrained_forecaster
 
 from lstmtune.config import load_config
 from lstmtune.data.history_check import check_history, history_offset
@@ -20,8 +20,6 @@ from lstmtune.data.period_text import period_unit, read_periods
 from lstmtune.data.prepare import prepare
 from lstmtune.data.textdates import read_text_dates
 from lstmtune.data.timeaxis import TimeAxisError, infer_freq, parse_times
-from lstmtune.features import ForecastFeaturizer
-from lstmtune.model import build_model
 from lstmtune.prepare_notes import _unread_dates
 from lstmtune.serving import Predictor
 from lstmtune.steps import _inputs_note
@@ -136,16 +134,7 @@ def _prepared(tmp_path: Path, frame: pd.DataFrame, **extra: Any) -> dict[str, An
 
 def _predictor(axis: dict[str, Any]) -> Predictor:
     """An untrained network behind a real featurizer, with the prepared time axis."""
-    params = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
-    f = ForecastFeaturizer(
-        features=["sales"], target="sales", target_index=0, lookback=3, horizon=2,
-        transform="none", anchor="last", window_norm=False, period=1, mean=[100.0], std=[10.0],
-    )  # fmt: skip
-    torch.manual_seed(0)
-    net = build_model(1, 2, params, zero_head=False)
-    spec = {"task": "forecast", "featurizer": f.to_dict(), "n_features": 1, "n_outputs": 2}
-    spec |= {"params": params, "zero_head": False, "missing": "error", "time_axis": axis}
-    return Predictor(spec, net.state_dict())
+    return untrained_forecaster("sales", 100.0, 10.0, time_axis=axis)
 
 
 def test_a_tsibble_quarter_file_is_quarterly_in_training_and_in_serving(tmp_path: Path) -> None:

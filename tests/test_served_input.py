@@ -10,25 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from conftest import untrained_forecaster
 
-from lstmtune.features import ForecastFeaturizer
-from lstmtune.model import build_model
 from lstmtune.serving import Predictor
-
-PARAMS = {"units": 4, "num_layers": 1, "dropout": 0.0, "bidirectional": False}
 
 
 def _predictor(missing: str, **extra: Any) -> Predictor:
-    f = ForecastFeaturizer(
-        features=["passengers"], target="passengers", target_index=0, lookback=3, horizon=2,
-        transform="none", anchor="last", window_norm=False, period=1, mean=[100.0], std=[20.0],
-    )  # fmt: skip
-    torch.manual_seed(0)
-    net = build_model(1, 2, PARAMS, zero_head=False)
-    spec = {"task": "forecast", "featurizer": f.to_dict(), "n_features": 1, "n_outputs": 2}
-    spec |= {"params": PARAMS, "zero_head": False, "missing": missing, **extra}
-    return Predictor(spec, net.state_dict())
+    return untrained_forecaster("passengers", 100.0, 20.0, missing, **extra)
 
 
 def _history(rows: int = 10) -> pd.DataFrame:
