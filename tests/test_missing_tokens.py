@@ -47,3 +47,27 @@ def test_a_missing_value_token_follows_data_missing(tmp_path: Path, token: str) 
 def test_only_whole_tokens_are_missing() -> None:
     cells = pd.Series([" . ", "?", "", "N.A.", "-5", "1.5", ".5", "x", "0", "—"], dtype=object)
     assert _blank(cells).tolist() == [True, True, True, True] + [False] * 5 + [True]
+
+
+@pytest.mark.parametrize(
+    ("sep", "cell", "token"), [(";", "{:.1f}", "-"), (",", '"{:,.0f}"', "n.a.")]
+)
+def test_a_token_beside_numbers_spelt_for_people_is_missing_too(
+    tmp_path: Path, sep: str, cell: str, token: str
+) -> None:
+    """A Destatis column (``100,0`` with a ``-``) or thousands commas with an ``n.a.``: the
+    column is still read as numbers of its spelling, the token a missing value (a review found
+    the column refused naming its first value)."""
+    values = [cell.format(1000 + 10 * i) for i in range(48)]
+    if sep == ";":
+        values = [v.replace(".", ",") for v in values]
+    values[20] = token
+    months = pd.date_range("2019-01-01", periods=48, freq="MS").strftime("%Y-%m")
+    path = tmp_path / "destatis.csv"
+    rows = "".join(f"{m}{sep}{v}\n" for m, v in zip(months, values, strict=True))
+    path.write_text(f"Monat{sep}Wert\n" + rows)
+    keys = {"data.path": str(path), "data.target": "Wert", "data.time_column": "Monat"}
+    keys |= {"output_dir": str(tmp_path / "out"), "data.missing": "interpolate"}
+    parts, _ = prepare(load_config(None, keys).resolved())
+    series = pd.concat([parts[s] for s in ("train", "val", "test")])["Wert"].to_numpy()
+    np.testing.assert_allclose(series, 1000 + 10 * np.arange(48))  # 20 filled on its line

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
+from lstmtune.data.number_text import MISSING_TOKENS
 from lstmtune.errors import UserError
 
 FrameOrSeries = TypeVar("FrameOrSeries", pd.DataFrame, pd.Series)
@@ -115,12 +116,6 @@ def label_kind(labels: pd.Series) -> str:
     if not pd.api.types.is_numeric_dtype(labels):
         return "text"
     return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
-
-
-#: what public files write for a value that is not there, beside an empty cell and pandas' own
-#: ``NA``/``NaN``/``null``: FRED's ``.``, ARFF's and the UEA ``.ts`` format's ``?``, the ``..``
-#: of OECD and ABS tables, Eurostat's ``:``, a dash in a printed table, ``n.a.``
-MISSING_TOKENS = frozenset({"", ".", "..", "...", "?", ":", "-", "--", "\u2013", "\u2014", "n.a."})
 
 
 def _blank(values: pd.Series) -> pd.Series:

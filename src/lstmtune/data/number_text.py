@@ -13,7 +13,8 @@ A value such as ``1,120`` is either; the file decides: a value only one spelling
 spelling for every column; without one, the separator does (a semicolon: decimal commas; a
 comma: thousands commas; a tab or ``|``: neither); with both, neither (the columns are refused
 later naming a value, as before). A column pandas read as text is read as numbers only where
-every non-empty value is a number of the file's spelling (plain numbers such as ``112`` count),
+every value is a number of the file's spelling or missing (plain numbers such as ``112`` count;
+an empty cell and a token of :data:`MISSING_TOKENS`, Destatis' ``-``, are missing values),
 so dates (``01.02.2019``), codes and words stay text. Where a column was read
 with decimal commas, a column pandas read as decimals whose every value is an integer with
 thousands dots (``1.120`` and ``999``) is read again as those integers (``1120``, not ``1.12``).
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-__all__ = ["numbers_as_written"]
+__all__ = ["MISSING_TOKENS", "numbers_as_written"]
 
 _GROUP = r"[ \u00a0\u202f]"  # a space, a no-break space, a narrow no-break space
 #: a number with a decimal comma: groups of three after a dot or a space, a comma before decimals
@@ -46,10 +47,22 @@ _SPELLING = {DECIMAL: _DECIMAL_COMMA, THOUSANDS: _THOUSANDS_COMMA}
 _BY_SEPARATOR = {";": DECIMAL, ",": THOUSANDS}
 
 
+#: what public files write for a value that is not there, beside an empty cell and pandas' own
+#: ``NA``/``NaN``/``null``: FRED's ``.``, ARFF's and the UEA ``.ts`` format's ``?``, the ``..``
+#: of OECD and ABS tables, Eurostat's ``:``, a dash in a printed table, ``n.a.`` (lower case)
+MISSING_TOKENS = frozenset({"", ".", "..", "...", "?", ":", "-", "--", "\u2013", "\u2014", "n.a."})
+
+
+def _missing(value: object) -> bool:
+    """Whether a cell holds no value: empty, NaN or a token of :data:`MISSING_TOKENS`."""
+    return bool(pd.isna(value)) or str(value).strip().lower() in MISSING_TOKENS
+
+
 def _values(column: pd.Series) -> pd.Series:
-    """The column's distinct non-empty values as stripped text."""
+    """The column's distinct values as stripped text, missing ones (:func:`_missing`) left out:
+    a Destatis column of ``100,0`` with a ``-`` is a column of decimal commas."""
     text = column.dropna().astype(str).str.strip()
-    return text[text != ""].drop_duplicates()
+    return text[~text.str.lower().isin(MISSING_TOKENS)].drop_duplicates()
 
 
 def _every(values: pd.Series, pattern: re.Pattern[str]) -> bool:
@@ -96,7 +109,7 @@ def as_numbers(column: pd.Series, kind: str) -> pd.Series | None:
     integers); None where a value is not one."""
     if not _every(_values(column), _SPELLING[kind]):
         return None
-    text = column.map(lambda v: None if pd.isna(v) or not str(v).strip() else str(v).strip())
+    text = column.map(lambda v: None if _missing(v) else str(v).strip())
     if kind == DECIMAL:
         text = text.str.replace(rf"[.]|{_GROUP}", "", regex=True).str.replace(",", ".")
     else:
