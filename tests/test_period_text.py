@@ -6,6 +6,7 @@ history check)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,25 @@ def test_a_column_not_wholly_in_one_units_spellings_is_not_read_as_periods(
     written: list[str],
 ) -> None:
     assert period_unit(pd.Series(written)) is None and read_periods(pd.Series(written)) is None
+
+
+@pytest.mark.parametrize("stray", ["1980 Q5", "", "1980 Q2x"])
+def test_a_stray_cell_among_periods_is_named_at_its_own_row(stray: str) -> None:
+    """A mistyped or blank cell in a column of ``Q1 1970``-style quarters is refused naming its
+    row and value, in training and in a served history (a review found row 1's valid value
+    named: the whole column had fallen back to pandas, which reads none of them)."""
+    quarters = pd.date_range("1970-01-01", periods=60, freq="QS")
+    written = _written(quarters, "Q{q} {y}").tolist()
+    written[40] = stray
+    values = pd.Series(written)
+    assert period_unit(values) == "quarter"
+    _, read = read_periods(values) or ("", pd.DatetimeIndex([]))
+    assert read.isna().sum() == 1 and pd.isna(read[40]) and read[39] == quarters[39]
+    shown = re.escape(repr(stray)) if stray else "nan"
+    for word in ("data row", "input row"):
+        with pytest.raises(TimeAxisError, match=rf"unparsable time {shown} at {word} 41"):
+            parse_times(values.replace("", np.nan), "t", rows=np.arange(60), row_word=word)
+    assert period_unit(pd.Series(written[:35] + ["free text"] * 5)) is None  # 1 in 8: text
 
 
 def _sales(n: int, season: int) -> np.ndarray:

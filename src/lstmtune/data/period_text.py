@@ -15,7 +15,9 @@ nothing of the rest. Where **every** value of a column is written in the spellin
 * **Halves** (``1970 H1``, ``1970S1``): 1 January and 1 July.
 
 A period that does not exist (month 13, week 53 of a year of 52 weeks) is NaT, which the time
-axis refuses naming it. A column where some value is in no spelling of the unit (free text,
+axis refuses naming it; so is a value in no spelling of the unit where the first value and at
+least :data:`MOST` of them are in one (a blank or mistyped cell: ``1980 Q5``, ``1973M05x``; until
+a review of 2026-12-04 the refusal named row 1's valid value). A column with fewer (free text,
 ``1970 Q1`` beside ``1970M02``) is not read here: pandas' readings follow.
 """
 
@@ -60,31 +62,44 @@ def _matched(text: pd.Series, unit: str) -> pd.DataFrame:
     return fields
 
 
+#: the share of a column's values in one unit's spellings that makes it a column of periods: a
+#: blank or mistyped cell among them is then named at its own row, not the column read as text
+MOST = 0.9
+
+
 def period_unit(values: pd.Series) -> str | None:
-    """The unit (``quarter``, ``month``, ``week``, ``half``) every value of ``values`` is written
-    in a spelling of, or None (an empty column, a value in none, units mixed)."""
+    """The unit (``quarter``, ``month``, ``week``, ``half``) the first value and at least
+    :data:`MOST` of ``values`` are written in a spelling of, or None (an empty column, fewer in
+    one unit, units mixed)."""
     text = values.astype(str).str.strip()
     if text.empty:
         return None
     first = str(text.iloc[0])
     for unit, patterns in SPELLINGS.items():
-        if any(p.match(first) for p in patterns) and _matched(text, unit).notna().all(axis=None):
-            return unit
+        if any(p.match(first) for p in patterns):
+            found = _matched(text, unit).notna().all(axis=1)
+            return unit if found.mean() >= MOST else None
     return None
 
 
 def read_periods(values: pd.Series) -> tuple[str, pd.DatetimeIndex] | None:
     """``(unit, starts)``: the first day of each value's period (NaT for a period that does not
-    exist), where :func:`period_unit` finds one unit for every value; else None."""
+    exist and for a value in no spelling of the unit, which the time axis refuses naming its
+    row), where :func:`period_unit` finds the column's unit; else None."""
     unit = period_unit(values)
     if unit is None:
         return None
-    fields = _matched(values.astype(str).str.strip(), unit).astype(int)
+    fields = _matched(values.astype(str).str.strip(), unit)
+    read = fields.notna().all(axis=1).to_numpy()
+    fields.loc[~read, ["year", "n"]] = [2000, 1]  # a placeholder where none reads it: NaT below
+    fields = fields.astype(int)
     year, n = fields["year"].to_numpy(), fields["n"].to_numpy()
     if unit == "week":
-        return unit, pd.DatetimeIndex([_iso_monday(y, w) for y, w in zip(year, n, strict=True)])
+        pairs = zip(year, n, read, strict=True)
+        mondays = [_iso_monday(y, w) if r else pd.NaT for y, w, r in pairs]
+        return unit, pd.DatetimeIndex(mondays)
     month = (n - 1) * _MONTHS_PER[unit] + 1
-    valid = (month >= 1) & (month <= 12)
+    valid = (month >= 1) & (month <= 12) & read
     stamps = pd.to_datetime(
         {"year": year, "month": np.where(valid, month, 1), "day": np.ones_like(year)}
     )
