@@ -57,8 +57,14 @@ def test_thousands_commas_in_a_comma_file_are_numbers(
 
 
 def test_thousands_dots_where_the_file_writes_decimal_commas_are_integers(tmp_path: Path) -> None:
-    frame = _read(tmp_path, "d.csv", "t;count;rate\n1;1.120;1,5\n2;999;2,5\n")
-    assert frame["count"].tolist() == [1120, 999]  # not 1.12, pandas' own reading of 1.120
+    path = tmp_path / "d.csv"
+    path.write_text("t;count;rate\n1;1.120;1,5\n2;999;2,5\n", encoding="utf-8")
+    table = read_table(str(path))
+    assert table.frame["count"].tolist() == [1120, 999]  # not 1.12, pandas' own reading of 1.120
+    assert table.notes == (  # said, since decimals written with a dot would read so too
+        "warning: column 'count' read '1.120' as 1120, with thousands dots, as the file writes"
+        " decimal commas; if its values are decimals, write them with a comma",
+    )
     written = _read(tmp_path, "p.csv", "x;y\n1.125;7.4\n2.250;0.076\n")  # pandas' sep=";"
     assert written["x"].tolist() == [1.125, 2.25]
 

@@ -169,11 +169,11 @@ def _parse(
     read = functools.partial(pd.read_csv, sep=sep, skipinitialspace=True)
     frame = read(io.StringIO(text), dtype=dict.fromkeys(ids, str))
     # 168,0 in a European file, "1,120" in an American one: numbers (:mod:`.number_text`)
-    frame = numbers_as_written(frame, sep, lambda: read(io.StringIO(text), dtype=str), ids)
+    frame, read_as = numbers_as_written(frame, sep, lambda: read(io.StringIO(text), dtype=str), ids)
     for c in ids:
         if c in frame.columns:
             frame[c] = _ids_as_read(frame[c])
-    return frame, notes
+    return frame, (*notes, *read_as)
 
 
 def _ids_as_read(ids: pd.Series) -> pd.Series:

@@ -123,8 +123,10 @@ def numbers_as_written(
     sep: str,
     raw: Callable[[], pd.DataFrame],
     skip: Sequence[str] = (),
-) -> pd.DataFrame:
-    """``frame`` with its columns of numbers spelt for people read as numbers (module doc);
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """``frame`` with its columns of numbers spelt for people read as numbers (module doc), and
+    a warning line for each column of thousands dots read again (``1.120``: 1120, where pandas
+    read 1.12; decimals written with a dot in a file of decimal commas would read so too);
     ``raw`` reads the file's cells as text (called only where a decimal column is read again);
     the columns ``skip`` (ids) are left as they are."""
     texts = [
@@ -138,16 +140,34 @@ def numbers_as_written(
         kinds[c] == DECIMAL and _values(frame[c]).str.contains(",", regex=False).any() for c in read
     )
     floats = [c for c in frame.columns if c not in skip and frame[c].dtype == "float64"]
-    if commas and floats:  # 1.120 in a file of decimal commas: 1120
-        cells = raw()
-        for c in floats:
-            values = _values(cells[c])
-            dotted = values.str.contains(".", regex=False).any()
-            if dotted and _every(values, _DOTTED_INTEGER):
-                read[c] = pd.to_numeric(cells[c].str.strip().str.replace(".", "", regex=False))
-    if not read:
-        return frame
+    dotted = _dotted_integers(raw(), floats) if commas and floats else {}
+    if not read and not dotted:
+        return frame, ()
     frame = frame.copy()
     for c, numbers in read.items():
         frame[c] = numbers
-    return frame
+    for c, (numbers, _) in dotted.items():
+        frame[c] = numbers
+    return frame, tuple(_dotted_note(c, written) for c, (_, written) in dotted.items())
+
+
+def _dotted_integers(cells: pd.DataFrame, floats: list[str]) -> dict[str, tuple[pd.Series, str]]:
+    """The ``floats`` columns whose cells (as text) are all integers with thousands dots, one at
+    least with a dot (``1.120``, ``999``): each read as those integers (1120), with the first
+    value written with a dot."""
+    out = {}
+    for c in floats:
+        values = _values(cells[c])
+        if values.str.contains(".", regex=False).any() and _every(values, _DOTTED_INTEGER):
+            text = cells[c].map(lambda v: None if _missing(v) else str(v).strip())
+            numbers = pd.to_numeric(text.str.replace(".", "", regex=False))
+            out[c] = (numbers, next(v for v in values if "." in v))
+    return out
+
+
+def _dotted_note(column: str, written: str) -> str:
+    return (
+        f"warning: column '{column}' read {written!r} as {written.replace('.', '')}, with"
+        " thousands dots, as the file writes decimal commas; if its values are decimals, write"
+        " them with a comma"
+    )
