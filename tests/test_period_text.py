@@ -132,9 +132,11 @@ def test_a_stray_cell_among_periods_is_named_at_its_own_row(stray: str) -> None:
     assert period_unit(values) == "quarter"
     _, read = read_periods(values) or ("", pd.DatetimeIndex([]))
     assert read.isna().sum() == 1 and pd.isna(read[40]) and read[39] == quarters[39]
-    shown = re.escape(repr(stray)) if stray else "nan"
+    shown = (
+        f"an unparsable time {re.escape(repr(stray))}" if stray else r"no time \(an empty cell\)"
+    )
     for word in ("data row", "input row"):
-        with pytest.raises(TimeAxisError, match=rf"unparsable time {shown} at {word} 41"):
+        with pytest.raises(TimeAxisError, match=rf"has {shown} at {word} 41"):
             parse_times(values.replace("", np.nan), "t", rows=np.arange(60), row_word=word)
     assert period_unit(pd.Series(written[:35] + ["free text"] * 5)) is None  # 1 in 8: text
 

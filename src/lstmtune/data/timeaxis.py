@@ -220,9 +220,10 @@ def _refuse(
     if np.asarray(bad).any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
         value = values.iloc[i : i + 1].tolist()[0]  # 1949.05, not np.float64(1949.05)
+        blank = pd.isna(value) or not str(value).strip()
+        what = "no time (an empty cell)" if blank else f"an unparsable time {value!r}"
         raise TimeAxisError(
-            f"{_named(column, row_word)} has an unparsable time {value!r} at "
-            f"{row_word} {int(rows[i]) + 1}"
+            f"{_named(column, row_word)} has {what} at {row_word} {int(rows[i]) + 1}"
         )
 
 
