@@ -118,3 +118,18 @@ def test_a_windows_1252_file_is_read_with_one_note_and_utf8_with_none(tmp_path: 
     path.write_bytes(b"\xc3\x28" * 900 + b"\n")  # not UTF-8, and no text: refused as before
     with pytest.raises(UserError, match=r"not a text CSV file .*UTF-8.*binary content"):
         read_table(str(path))
+
+
+def test_a_utf8_file_with_one_windows_1252_line_keeps_its_utf8_header(tmp_path: Path) -> None:
+    """One cell pasted from a Windows tool makes a UTF-8 file invalid UTF-8: its lines are read
+    one by one, UTF-8 where they are, so the header ``Año`` stays ``Año`` (a review found the
+    whole file read as Windows-1252, ``AÃ±o``, and the run refused for a column not found)."""
+    path = tmp_path / "m.csv"
+    path.write_bytes("fecha,Año,nota\n".encode() + b"1949-01,112,ni\xf1o\n1949-02,118,\xe9t\xe9\n")
+    table = read_table(str(path))
+    assert list(table.frame.columns) == ["fecha", "Año", "nota"]
+    assert table.frame["nota"].tolist() == ["niño", "été"]
+    assert table.notes == (
+        f"warning: {path} mixes UTF-8 and Windows-1252: line 2 and 1 more read as Windows-1252"
+        " ('niño' as read); if its text reads wrong, save it as CSV UTF-8",
+    )

@@ -80,26 +80,29 @@ def _detect_format(uri: str, data: bytes, fmt: str) -> str:
     return "csv"
 
 
-def _text(uri: str, data: bytes) -> tuple[str, str]:
-    """The CSV's text and its encoding: UTF-8 (with or without a byte-order mark), UTF-16 with
-    its mark, else Windows-1252 (a CSV that Excel saved on Windows: ``Año`` as ``41 f1 6f``)."""
+def _text(uri: str, data: bytes) -> tuple[str, str | None]:
+    """The CSV's text and a warning line where it was not all UTF-8: UTF-8 (with or without a
+    byte-order mark), UTF-16 with its mark, else each line UTF-8 where it is and Windows-1252
+    where not (a CSV that Excel saved on Windows: ``Año`` as ``41 f1 6f``; a UTF-8 file that one
+    pasted cell made otherwise keeps its UTF-8 header)."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text", PowerShell's default
-        return data.decode("utf-16"), "UTF-16"
+        return data.decode("utf-16"), None
     if data[:4] == b"PK\x03\x04":
         raise UserError(f"{uri}: a zip archive or an Excel workbook; save the sheet as CSV")
     if b"\x00" in data[:8192]:
         raise UserError(f"{uri}: not a text CSV file (binary content)")
+    note = None
     try:
-        text, encoding = data.decode("utf-8-sig"), "UTF-8"
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         if not _western_text(data[:65536]):
             raise UserError(
                 f"{uri}: not a text CSV file (neither UTF-8 nor {CP1252}: binary content?)"
             ) from None
-        text, encoding = data.decode("latin-1").translate(_CP1252), CP1252
+        text, note = _by_line(uri, data.removeprefix(b"\xef\xbb\xbf"))
     if _JSON.match(text):  # not a header such as [Date],[Value] (SQL tools write those)
         raise UserError(f"{uri}: looks like JSON; lstmtune reads CSV or Parquet")
-    return text, encoding
+    return text, note
 
 
 CP1252 = "Windows-1252"
@@ -118,11 +121,27 @@ def _western_text(head: bytes) -> bool:
     return sum(b >= 0x80 for b in head) <= len(head) / 3
 
 
-def _encoding_note(uri: str, text: str) -> str:
-    """The warning line of a file read as Windows-1252, with a word of it to judge by."""
-    word = next((w for w in re.split(r"[\s,;|\t\"]+", text) if not w.isascii()), "")
+def _by_line(uri: str, data: bytes) -> tuple[str, str]:
+    """Bytes that are not UTF-8 throughout as text, line by line (UTF-8 where a line is, else
+    Windows-1252), and the warning line saying so with a word as read."""
+    texts, other, utf8 = [], [], False
+    for i, line in enumerate(data.splitlines(keepends=True)):
+        try:
+            texts.append(line.decode("utf-8"))
+            utf8 = utf8 or not line.isascii()
+        except UnicodeDecodeError:
+            texts.append(line.decode("latin-1").translate(_CP1252))
+            other.append(i)
+    text, first = "".join(texts), texts[other[0]]
+    word = next((w for w in re.split(r"[\s,;|\t\"]+", first) if not w.isascii()), "")
     shown = f" ({word[:40]!r} as read)" if word else ""
-    return (
+    if utf8:  # UTF-8 beside Windows-1252: say which lines
+        lines = f"line {other[0] + 1}" + (f" and {len(other) - 1} more" if len(other) > 1 else "")
+        return text, (
+            f"warning: {uri} mixes UTF-8 and {CP1252}: {lines} read as {CP1252}{shown}; if its"
+            " text reads wrong, save it as CSV UTF-8"
+        )
+    return text, (
         f"warning: {uri} is not UTF-8: read as {CP1252}{shown}, as Excel saves a CSV on"
         " Windows; if its text reads wrong, save it as CSV UTF-8"
     )
@@ -157,8 +176,8 @@ def _parse(
     """The table and the warning lines about how it was read."""
     if kind == "parquet":
         return pd.read_parquet(io.BytesIO(data)), ()
-    text, encoding = _text(uri, data)
-    notes = (_encoding_note(uri, text),) if encoding == CP1252 else ()
+    text, note = _text(uri, data)
+    notes = (note,) if note else ()
     sep = _separator(uri, text)
     names = _header(text, sep)
     twice = next((c for i, c in enumerate(names) if c and c in names[:i]), None)
