@@ -17,7 +17,7 @@ from conftest import untrained_forecaster
 
 from lstmtune.config import load_config
 from lstmtune.data.history_check import check_history, history_offset
-from lstmtune.data.period_text import period_unit, read_periods
+from lstmtune.data.period_text import read_periods, spelled_unit
 from lstmtune.data.prepare import prepare
 from lstmtune.data.textdates import read_text_dates
 from lstmtune.data.timeaxis import TimeAxisError, infer_freq, parse_times
@@ -117,7 +117,7 @@ def test_a_period_that_does_not_exist_is_refused_naming_it(written: list[str], b
 def test_a_column_not_wholly_in_one_units_spellings_is_not_read_as_periods(
     written: list[str],
 ) -> None:
-    assert period_unit(pd.Series(written)) is None and read_periods(pd.Series(written)) is None
+    assert spelled_unit(pd.Series(written)) is None and read_periods(pd.Series(written)) is None
 
 
 @pytest.mark.parametrize("stray", ["1980 Q5", "", "1980 Q2x"])
@@ -129,7 +129,7 @@ def test_a_stray_cell_among_periods_is_named_at_its_own_row(stray: str) -> None:
     written = _written(quarters, "Q{q} {y}").tolist()
     written[40] = stray
     values = pd.Series(written)
-    assert period_unit(values) == "quarter"
+    assert spelled_unit(values) == "quarter"
     _, read = read_periods(values) or ("", pd.DatetimeIndex([]))
     assert read.isna().sum() == 1 and pd.isna(read[40]) and read[39] == quarters[39]
     shown = (
@@ -138,7 +138,7 @@ def test_a_stray_cell_among_periods_is_named_at_its_own_row(stray: str) -> None:
     for word in ("data row", "input row"):
         with pytest.raises(TimeAxisError, match=rf"has {shown} at {word} 41"):
             parse_times(values.replace("", np.nan), "t", rows=np.arange(60), row_word=word)
-    assert period_unit(pd.Series(written[:35] + ["free text"] * 5)) is None  # 1 in 8: text
+    assert spelled_unit(pd.Series(written[:35] + ["free text"] * 5)) is None  # 1 in 8: text
 
 
 def _sales(n: int, season: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-__all__ = ["SPELLINGS", "period_unit", "read_periods"]
+__all__ = ["SPELLINGS", "read_periods", "spelled_unit"]
 
 _YEAR = r"(?P<year>\d{4})"
 #: between the year and the period: nothing, or one of ``-/.:`` or a space (spaces around it)
@@ -67,7 +67,7 @@ def _matched(text: pd.Series, unit: str) -> pd.DataFrame:
 MOST = 0.9
 
 
-def period_unit(values: pd.Series) -> str | None:
+def spelled_unit(values: pd.Series) -> str | None:
     """The unit (``quarter``, ``month``, ``week``, ``half``) the first value and at least
     :data:`MOST` of ``values`` are written in a spelling of, or None (an empty column, fewer in
     one unit, units mixed)."""
@@ -85,8 +85,8 @@ def period_unit(values: pd.Series) -> str | None:
 def read_periods(values: pd.Series) -> tuple[str, pd.DatetimeIndex] | None:
     """``(unit, starts)``: the first day of each value's period (NaT for a period that does not
     exist and for a value in no spelling of the unit, which the time axis refuses naming its
-    row), where :func:`period_unit` finds the column's unit; else None."""
-    unit = period_unit(values)
+    row), where :func:`spelled_unit` finds the column's unit; else None."""
+    unit = spelled_unit(values)
     if unit is None:
         return None
     fields = _matched(values.astype(str).str.strip(), unit)

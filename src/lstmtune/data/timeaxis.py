@@ -30,7 +30,7 @@ from pandas.tseries.frequencies import to_offset
 
 from lstmtune.data.decimal_years import DECIMAL_YEARS, decimal_label, decimal_years
 from lstmtune.data.digitdates import DIGIT_DATES, digit_dates, digits_of
-from lstmtune.data.period_text import period_unit
+from lstmtune.data.period_text import spelled_unit
 from lstmtune.data.textdates import MixedOffsets, Span, read_text_dates
 from lstmtune.data.timeaxis_steps import MIN_REGULAR_SHARE, modal_step, number_step
 from lstmtune.data.timesnap import date_grid, number_grid
@@ -204,7 +204,7 @@ def grid_missing(times: pd.DatetimeIndex, freq: str | None = None) -> float:
 def _text_style(text: pd.Series, keys: pd.DatetimeIndex) -> str:
     """How times read from ``text`` are written back: quarters (``1970 Q1``: 1970Q1), months
     (``1970M01``, ``1970-01``: 1970-01), ISO weeks (2019-W01), else as dates or times."""
-    unit = period_unit(text)
+    unit = spelled_unit(text)
     if unit in ("quarter", "month", "week"):
         return str(unit)
     return "month" if text.str.match(YEAR_MONTH).all() else _date_style(keys)
