@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lstmtune.config import load_config
-from lstmtune.data.columns import _blank
+from lstmtune.data.number_text import missing_cells
 from lstmtune.data.prepare import prepare
 from lstmtune.errors import UserError
 
@@ -46,7 +46,7 @@ def test_a_missing_value_token_follows_data_missing(tmp_path: Path, token: str) 
 
 def test_only_whole_tokens_are_missing() -> None:
     cells = pd.Series([" . ", "?", "", "N.A.", "-5", "1.5", ".5", "x", "0", "—"], dtype=object)
-    assert _blank(cells).tolist() == [True, True, True, True] + [False] * 5 + [True]
+    assert missing_cells(cells).tolist() == [True, True, True, True] + [False] * 5 + [True]
 
 
 @pytest.mark.parametrize(

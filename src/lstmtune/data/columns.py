@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
-from lstmtune.data.number_text import MISSING_TOKENS
+from lstmtune.data.number_text import missing_cells
 from lstmtune.errors import UserError
 
 FrameOrSeries = TypeVar("FrameOrSeries", pd.DataFrame, pd.Series)
@@ -118,12 +118,6 @@ def label_kind(labels: pd.Series) -> str:
     return "integer" if pd.api.types.is_integer_dtype(labels) else "float"
 
 
-def _blank(values: pd.Series) -> pd.Series:
-    """Cells of text that hold nothing but spaces or a token of :data:`MISSING_TOKENS`: missing
-    values (``data.missing`` decides what becomes of them, as of an empty cell)."""
-    return values.astype(str).str.strip().str.lower().isin(MISSING_TOKENS)
-
-
 def numeric_column(
     frame: pd.DataFrame, col: str, source: str, rows: np.ndarray | None = None
 ) -> np.ndarray:
@@ -134,7 +128,7 @@ def numeric_column(
         as_float: np.ndarray = series.to_numpy(dtype=np.float64)
         return as_float
     if series.dtype == object:  # numbers held as text: a blank cell or "." is a missing value
-        series = series.where(~_blank(series), None)
+        series = series.where(~missing_cells(series), None)
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna() & series.notna()
     if bad.any():
@@ -299,7 +293,7 @@ def _numbers_as_text(values: pd.Series, col: str, source: str) -> bool:
     """Whether an object column holds numbers (all of them parse); refused when it holds
     numbers but for a few tokens ('?'), or numbers written for people ('51,3', '12%')."""
     present = values.dropna()
-    present = present[~_blank(present)]  # blank cells and "." or "?": missing values
+    present = present[~missing_cells(present)]  # blank cells and "." or "?": missing values
     if present.empty:
         return False
     parsed = pd.to_numeric(present, errors="coerce")

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-__all__ = ["MISSING_TOKENS", "numbers_as_written"]
+__all__ = ["MISSING_TOKENS", "missing_cells", "numbers_as_written"]
 
 _GROUP = r"[ \u00a0\u202f]"  # a space, a no-break space, a narrow no-break space
 #: a number with a decimal comma: groups of three after a dot or a space, a comma before decimals
@@ -53,16 +53,22 @@ _BY_SEPARATOR = {";": DECIMAL, ",": THOUSANDS}
 MISSING_TOKENS = frozenset({"", ".", "..", "...", "?", ":", "-", "--", "\u2013", "\u2014", "n.a."})
 
 
-def _missing(value: object) -> bool:
-    """Whether a cell holds no value: empty, NaN or a token of :data:`MISSING_TOKENS`."""
-    return bool(pd.isna(value)) or str(value).strip().lower() in MISSING_TOKENS
+def missing_cells(values: pd.Series) -> pd.Series:
+    """Which cells hold no value: NaN, nothing but spaces, or a token of :data:`MISSING_TOKENS`
+    (any case), in a column of numbers spelt for people as in one of plain numbers."""
+    tokens = values.astype(str).str.strip().str.lower().isin(MISSING_TOKENS)
+    return values.isna() | tokens
+
+
+def _present(column: pd.Series) -> pd.Series:
+    """The column's cells as stripped text, NaN where :func:`missing_cells`."""
+    return column.astype(str).str.strip().where(~missing_cells(column))
 
 
 def _values(column: pd.Series) -> pd.Series:
-    """The column's distinct values as stripped text, missing ones (:func:`_missing`) left out:
-    a Destatis column of ``100,0`` with a ``-`` is a column of decimal commas."""
-    text = column.dropna().astype(str).str.strip()
-    return text[~text.str.lower().isin(MISSING_TOKENS)].drop_duplicates()
+    """The column's distinct values as stripped text, missing ones left out: a Destatis column
+    of ``100,0`` with a ``-`` is a column of decimal commas."""
+    return _present(column).dropna().drop_duplicates()
 
 
 def _every(values: pd.Series, pattern: re.Pattern[str]) -> bool:
@@ -109,7 +115,7 @@ def as_numbers(column: pd.Series, kind: str) -> pd.Series | None:
     integers); None where a value is not one."""
     if not _every(_values(column), _SPELLING[kind]):
         return None
-    text = column.map(lambda v: None if _missing(v) else str(v).strip())
+    text = _present(column)
     if kind == DECIMAL:
         text = text.str.replace(rf"[.]|{_GROUP}", "", regex=True).str.replace(",", ".")
     else:
@@ -159,7 +165,7 @@ def _dotted_integers(cells: pd.DataFrame, floats: list[str]) -> dict[str, tuple[
     for c in floats:
         values = _values(cells[c])
         if values.str.contains(".", regex=False).any() and _every(values, _DOTTED_INTEGER):
-            text = cells[c].map(lambda v: None if _missing(v) else str(v).strip())
+            text = _present(cells[c])
             numbers = pd.to_numeric(text.str.replace(".", "", regex=False))
             out[c] = (numbers, next(v for v in values if "." in v))
     return out
