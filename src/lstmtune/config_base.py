@@ -115,13 +115,16 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
 
 
-#: the UCR / UEA archive's file names (``Chinatown_TRAIN.tsv``, ``ArrowHead_TRAIN.ts``): the set
-#: is named by what comes before ``_TRAIN`` (:mod:`lstmtune.data.archive`)
-_ARCHIVE = re.compile(r"(.+)_TRAIN(\.(tsv|txt|ts|csv|arff))?")
+#: a UCR / UEA archive file's name (``Chinatown_TRAIN.tsv``, ``ArrowHead_test.ts``): the set's
+#: name, the file's role in the pair and its extension (:mod:`lstmtune.data.archive`)
+ARCHIVE_NAME = re.compile(r"^(?P<stem>.+)_(?P<role>train|test)(?P<ext>\.[^.]*)?$", re.IGNORECASE)
+_STEM_EXTENSIONS = ("", ".tsv", ".txt", ".ts", ".csv", ".arff")
 
 
 def dataset_stem(name: str) -> str:
     """A data file's name without its suffix, and without the archive's ``_TRAIN`` (the model of
     ``Chinatown_TRAIN.tsv`` is ``lstmtune-chinatown``, as of ``chinatown.csv``)."""
-    archive = _ARCHIVE.fullmatch(name)
-    return archive.group(1) if archive else PurePosixPath(name).stem
+    archive = ARCHIVE_NAME.match(name)
+    if archive and archive["role"] == "TRAIN" and (archive["ext"] or "") in _STEM_EXTENSIONS:
+        return str(archive["stem"])
+    return PurePosixPath(name).stem

@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
+from lstmtune.config_base import ARCHIVE_NAME
 from lstmtune.data.archive_read import Cases, looks_ucr, parse_ts, parse_ucr
 from lstmtune.data.io import read_bytes
 from lstmtune.errors import UserError
 
-ARCHIVE_NAME = re.compile(r"^(?P<stem>.+)_(?P<role>train|test)(?P<ext>\.[^.]*)?$", re.IGNORECASE)
 _UCR_EXTENSIONS = ("", ".tsv", ".txt", ".csv")
 #: the data settings an archive fills in, and the columns of its long frame they name
 COLUMNS = {"sequence_column": "case", "time_column": "t", "label": "label", "split_column": "split"}
