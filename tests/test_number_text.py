@@ -24,35 +24,24 @@ def _read(tmp_path: Path, name: str, text: str, ids: tuple[str, ...] = ()) -> pd
 
 
 @pytest.mark.parametrize(
-    ("cells", "numbers"),
+    ("sep", "cells", "numbers"),
     [
-        (["168,0", "-0,5", "12"], [168.0, -0.5, 12.0]),
-        (["1.234,5", "1\u00a0234,5", "1\u202f234,5", "1 234,5"], [1234.5] * 4),
-        (["1.234.567,25", "0,125", ""], [1234567.25, 0.125, np.nan]),
-        (["1,120", "2,000"], [1.12, 2.0]),  # a semicolon file: a decimal comma
+        # decimal commas in a semicolon file
+        (";", ["168,0", "-0,5", "12"], [168.0, -0.5, 12.0]),
+        (";", ["1.234,5", "1\u00a0234,5", "1\u202f234,5", "1 234,5"], [1234.5] * 4),
+        (";", ["1.234.567,25", "0,125", ""], [1234567.25, 0.125, np.nan]),
+        (";", ["1,120", "2,000"], [1.12, 2.0]),  # a semicolon file: a decimal comma
+        # thousands commas in a comma file
+        (",", ['"1,120"', "999", '"-12,345.5"'], [1120.0, 999.0, -12345.5]),
+        (",", ['"1,234,567"', "3.5", ""], [1234567.0, 3.5, np.nan]),
+        (",", ['"1,120"', '"6,220"'], [1120.0, 6220.0]),  # a comma file: thousands
     ],
 )
-def test_decimal_commas_in_a_semicolon_file_are_numbers(
-    tmp_path: Path, cells: list[str], numbers: list[float]
+def test_numbers_in_the_files_spelling_are_numbers(
+    tmp_path: Path, sep: str, cells: list[str], numbers: list[float]
 ) -> None:
-    text = "t;y\n" + "".join(f"{i};{c}\n" for i, c in enumerate(cells))
-    frame = _read(tmp_path, "eu.csv", text)
-    np.testing.assert_array_equal(frame["y"].to_numpy(dtype=float), numbers)
-
-
-@pytest.mark.parametrize(
-    ("cells", "numbers"),
-    [
-        (['"1,120"', "999", '"-12,345.5"'], [1120.0, 999.0, -12345.5]),
-        (['"1,234,567"', "3.5", ""], [1234567.0, 3.5, np.nan]),
-        (['"1,120"', '"6,220"'], [1120.0, 6220.0]),  # a comma file: thousands
-    ],
-)
-def test_thousands_commas_in_a_comma_file_are_numbers(
-    tmp_path: Path, cells: list[str], numbers: list[float]
-) -> None:
-    text = "t,y\n" + "".join(f"{i},{c}\n" for i, c in enumerate(cells))
-    frame = _read(tmp_path, "us.csv", text)
+    text = f"t{sep}y\n" + "".join(f"{i}{sep}{c}\n" for i, c in enumerate(cells))
+    frame = _read(tmp_path, "eu.csv" if sep == ";" else "us.csv", text)
     np.testing.assert_array_equal(frame["y"].to_numpy(dtype=float), numbers)
 
 
