@@ -74,8 +74,8 @@ class DataConfig(_Strict):
     path: str | None = Field(
         None,
         description=(
-            "CSV or Parquet file, local path or s3://bucket/key (classify: or X_TRAIN.tsv / .ts"
-            " of the UCR / UEA archive, read with X_TEST). Default: the bundled airline series."
+            "CSV or Parquet, local or s3:// (or a Monash .tsf file; classify: or X_TRAIN.tsv"
+            " / .ts of the UCR / UEA archive, read with X_TEST). Default: the bundled airline data."
         ),
     )
     format: Literal["auto", "csv", "parquet"] = Field(

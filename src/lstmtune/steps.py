@@ -132,6 +132,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     from lstmtune.data.archive import archive_line
     from lstmtune.data.prepare import prepare, write_prepared
     from lstmtune.data.timeaxis import axis_note
+    from lstmtune.data.tsf import tsf_line
     from lstmtune.prepare_notes import prepare_notes
     from lstmtune.progress import emit
     from lstmtune.run_checks import check_study_config
@@ -139,8 +140,10 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     cfg = _config(config_json, uses_torch=False)  # no network in this step
     check_study_config(cfg)
     parts, meta = prepare(cfg)
-    if meta.get("archive"):  # a UCR / UEA archive's _TRAIN and _TEST files
-        emit("read", archive_line(meta["archive"]))
+    if meta.get("archive"):  # a UCR / UEA archive's _TRAIN and _TEST files, a .tsf file
+        note = meta["archive"]
+        tsf = note["kind"] == "tsf"
+        emit("read", tsf_line(note, cfg.data.horizon) if tsf else archive_line(note))
     panel = meta.get("panel")
     if panel:  # many series: naive anchors per series (no classical fit per series)
         for sid, why in list(panel["dropped"].items())[:10]:

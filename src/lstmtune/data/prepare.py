@@ -40,6 +40,7 @@ from lstmtune.data.prepare_forecast import time_axis_meta as time_axis_meta
 from lstmtune.data.row_numbers import row_number_columns
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, SPLITS
 from lstmtune.data.text import prepare_text
+from lstmtune.data.tsf import read_tsf
 from lstmtune.errors import UserError
 from lstmtune.search_space import resolve_search_space
 
@@ -62,8 +63,9 @@ def load_frame(cfg: RunConfig) -> RawTable:
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Validate and split in memory (no files written). Raises :class:`UserError` on bad input.
     A UCR / UEA archive file (:mod:`~lstmtune.data.archive`) is read with its ``_TEST`` file
-    into the long frame, its columns' settings filled in (``metadata.json``'s ``archive``)."""
-    archive = read_archive(cfg.data)
+    into the long frame, its columns' settings filled in (``metadata.json``'s ``archive``); a
+    Monash repository's ``.tsf`` file (:mod:`~lstmtune.data.tsf`) alike."""
+    archive = read_archive(cfg.data) or read_tsf(cfg.data)
     notes: tuple[str, ...] = ()
     if archive is None:
         table = load_frame(cfg)
