@@ -130,6 +130,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     run is opened (``lstmtune run`` does not prepare the data a second time to check them)."""
     from lstmtune import tracking
     from lstmtune.data.archive import archive_line
+    from lstmtune.data.layouts import layout_line
     from lstmtune.data.prepare import prepare, write_prepared
     from lstmtune.data.timeaxis import axis_note
     from lstmtune.data.tsf import tsf_line
@@ -144,6 +145,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
         note = meta["archive"]
         tsf = note["kind"] == "tsf"
         emit("read", tsf_line(note, cfg.data.horizon) if tsf else archive_line(note))
+    if meta.get("layout"):  # unique_id, ds, y: statsforecast's columns
+        emit("read", layout_line(meta["layout"]))
     panel = meta.get("panel")
     if panel:  # many series: naive anchors per series (no classical fit per series)
         for sid, why in list(panel["dropped"].items())[:10]:

@@ -27,6 +27,7 @@ from lstmtune.config import DataConfig, RunConfig
 from lstmtune.data.archive import read_archive
 from lstmtune.data.columns import date_columns, series_of
 from lstmtune.data.io import RawTable, read_table
+from lstmtune.data.layouts import nixtla_settings
 from lstmtune.data.panel import (
     MIN_SERIES_WINDOWS,
     declared_max_lookback,
@@ -67,8 +68,12 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     Monash repository's ``.tsf`` file (:mod:`~lstmtune.data.tsf`) alike."""
     archive = read_archive(cfg.data) or read_tsf(cfg.data)
     notes: tuple[str, ...] = ()
+    layout: dict[str, str] = {}
     if archive is None:
         table = load_frame(cfg)
+        if layout := nixtla_settings(table.frame, cfg.data):  # unique_id, ds, y
+            cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update=layout)})
+            table = load_frame(cfg) if "series_column" in layout else table  # ids as text
         frame, source, sha, notes = table.frame, table.source, table.sha256, table.notes
     else:
         frame, source, sha = archive.frame, archive.source, archive.sha256
@@ -97,6 +102,8 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         meta["read_notes"] = list(notes)
     if archive is not None:
         meta["archive"] = archive.note
+    if layout:
+        meta["layout"] = layout
     meta["search_space"] = resolve_search_space(
         cfg, space_meta(meta), min_train_windows=MIN_TRAIN_WINDOWS
     )
