@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from lstmtune.data.note_rows import without_notes, without_title
 from lstmtune.data.number_text import numbers_as_written
 from lstmtune.errors import UserError
 
@@ -177,8 +178,10 @@ def _parse(
     if kind == "parquet":
         return pd.read_parquet(io.BytesIO(data)), ()
     text, note = _text(uri, data)
-    notes = (note,) if note else ()
+    text, titles, skipped = without_title(uri, text)  # a title above the table, notes below
     sep = _separator(uri, text)
+    text, below = without_notes(uri, text, sep, skipped)
+    notes = (*((note,) if note else ()), *titles, *below)
     names = _header(text, sep)
     twice = next((c for i, c in enumerate(names) if c and c in names[:i]), None)
     if twice is not None:
