@@ -181,3 +181,17 @@ def test_the_cli_refuses_a_bad_file_in_one_line_writing_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and not dataset.exists()
     assert err[0].endswith(f"{path}: line 8: value 3 'oops' is not a number")
+
+
+def test_the_prepare_step_says_what_it_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _airline_tsf(tmp_path)
+    args = ["prepare", "--data", str(path), "--dataset-dir", str(tmp_path / "dataset")]
+    assert main([*args, "--output-dir", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr()
+    assert (
+        "read the Monash repository's airline.tsf: 144 monthly values, as the columns time, "
+        "value; its @horizon 2 is not applied (data.horizon 1; --horizon 2 forecasts as its "
+        "benchmark does)"
+    ) in printed.out + printed.err

@@ -120,6 +120,21 @@ def _single_sequence_warning(classes: list[str], task: str) -> str:
     )
 
 
+def _read_lines(meta: dict[str, Any], horizon: int) -> list[str]:
+    """What the prepare step read, where the file was not a plain table of named columns: a UCR
+    / UEA archive's ``_TRAIN`` and ``_TEST`` files, a ``.tsf`` file, statsforecast's columns."""
+    from lstmtune.data.archive import archive_line
+    from lstmtune.data.layouts import layout_line
+    from lstmtune.data.tsf import tsf_line
+
+    lines = []
+    if note := meta.get("archive"):
+        lines.append(tsf_line(note, horizon) if note["kind"] == "tsf" else archive_line(note))
+    if meta.get("layout"):
+        lines.append(layout_line(meta["layout"]))
+    return lines
+
+
 @delegated
 @finishing
 @user_errors
@@ -129,11 +144,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     The only place the data are validated: bad input stops here with one line, before the MLflow
     run is opened (``lstmtune run`` does not prepare the data a second time to check them)."""
     from lstmtune import tracking
-    from lstmtune.data.archive import archive_line
-    from lstmtune.data.layouts import layout_line
     from lstmtune.data.prepare import prepare, write_prepared
     from lstmtune.data.timeaxis import axis_note
-    from lstmtune.data.tsf import tsf_line
     from lstmtune.prepare_notes import prepare_notes
     from lstmtune.progress import emit
     from lstmtune.run_checks import check_study_config
@@ -141,12 +153,8 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     cfg = _config(config_json, uses_torch=False)  # no network in this step
     check_study_config(cfg)
     parts, meta = prepare(cfg)
-    if meta.get("archive"):  # a UCR / UEA archive's _TRAIN and _TEST files, a .tsf file
-        note = meta["archive"]
-        tsf = note["kind"] == "tsf"
-        emit("read", tsf_line(note, cfg.data.horizon) if tsf else archive_line(note))
-    if meta.get("layout"):  # unique_id, ds, y: statsforecast's columns
-        emit("read", layout_line(meta["layout"]))
+    for line in _read_lines(meta, cfg.data.horizon):
+        emit("read", line)
     panel = meta.get("panel")
     if panel:  # many series: naive anchors per series (no classical fit per series)
         for sid, why in list(panel["dropped"].items())[:10]:
