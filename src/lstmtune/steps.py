@@ -122,8 +122,10 @@ def _single_sequence_warning(classes: list[str], task: str) -> str:
 
 def _read_lines(meta: dict[str, Any], horizon: int) -> list[str]:
     """What the prepare step read, where the file was not a plain table of named columns: a UCR
-    / UEA archive's ``_TRAIN`` and ``_TEST`` files, a ``.tsf`` file, statsforecast's columns."""
+    / UEA archive's ``_TRAIN`` and ``_TEST`` files, a ``.tsf`` file, statsforecast's columns, a
+    table of years by months."""
     from lstmtune.data.archive import archive_line
+    from lstmtune.data.calendar_table import calendar_line
     from lstmtune.data.layouts import layout_line
     from lstmtune.data.tsf import tsf_line
 
@@ -132,6 +134,8 @@ def _read_lines(meta: dict[str, Any], horizon: int) -> list[str]:
         lines.append(tsf_line(note, horizon) if note["kind"] == "tsf" else archive_line(note))
     if meta.get("layout"):
         lines.append(layout_line(meta["layout"]))
+    if meta.get("calendar"):
+        lines.append(calendar_line(meta["calendar"]))
     return lines
 
 

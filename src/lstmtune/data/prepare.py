@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pandas as pd
 
 from lstmtune.config import DataConfig, RunConfig
 from lstmtune.data.archive import read_archive
+from lstmtune.data.calendar_table import calendar_series
 from lstmtune.data.columns import date_columns, series_of
 from lstmtune.data.io import RawTable, read_table
 from lstmtune.data.layouts import nixtla_settings
@@ -61,23 +63,49 @@ def load_frame(cfg: RunConfig) -> RawTable:
     )
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What was read: the frame, the configuration with the settings the file's layout filled
+    in, its source, SHA-256, warning lines, and ``metadata.json`` entries saying how."""
+
+    frame: pd.DataFrame
+    cfg: RunConfig
+    source: str
+    sha256: str
+    notes: tuple[str, ...] = ()
+    said: dict[str, Any] = field(default_factory=dict)
+
+
+def _filled(cfg: RunConfig, settings: dict[str, str]) -> RunConfig:
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update=settings)})
+
+
+def _read(cfg: RunConfig) -> _Read:
+    """The file as a frame: an archive's pair or a ``.tsf`` file as its long frame, a table as
+    written, in statsforecast's columns or a table of years by months as they lay it out."""
+    archive = read_archive(cfg.data) or read_tsf(cfg.data)
+    if archive is not None:
+        cfg = cfg.model_copy(update={"data": archive.data})
+        said = {"archive": archive.note}
+        return _Read(archive.frame, cfg, archive.source, archive.sha256, said=said)
+    table = load_frame(cfg)
+    frame, said = table.frame, {}
+    if layout := nixtla_settings(frame, cfg.data):  # unique_id, ds, y
+        cfg, said = _filled(cfg, layout), {"layout": layout}
+        frame = load_frame(cfg).frame if "series_column" in layout else frame  # ids as text
+    frame, calendar = calendar_series(frame, cfg.data, table.source)  # Year, Jan, …, Dec
+    if calendar:
+        cfg, said = _filled(cfg, {"target": "value", "time_column": "time"}), {"calendar": calendar}
+    return _Read(frame, cfg, table.source, table.sha256, table.notes, said)
+
+
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Validate and split in memory (no files written). Raises :class:`UserError` on bad input.
     A UCR / UEA archive file (:mod:`~lstmtune.data.archive`) is read with its ``_TEST`` file
     into the long frame, its columns' settings filled in (``metadata.json``'s ``archive``); a
     Monash repository's ``.tsf`` file (:mod:`~lstmtune.data.tsf`) alike."""
-    archive = read_archive(cfg.data) or read_tsf(cfg.data)
-    notes: tuple[str, ...] = ()
-    layout: dict[str, str] = {}
-    if archive is None:
-        table = load_frame(cfg)
-        if layout := nixtla_settings(table.frame, cfg.data):  # unique_id, ds, y
-            cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update=layout)})
-            table = load_frame(cfg) if "series_column" in layout else table  # ids as text
-        frame, source, sha, notes = table.frame, table.source, table.sha256, table.notes
-    else:
-        frame, source, sha = archive.frame, archive.source, archive.sha256
-        cfg = cfg.model_copy(update={"data": archive.data})
+    read = _read(cfg)
+    frame, cfg, source = read.frame, read.cfg, read.source
     if cfg.data.task == "forecast" and cfg.data.series_column is not None:
         declared = declared_max_lookback((cfg.tune.search_space or {}).get("lookback"))
         each = functools.partial(prepare_forecast, min_windows=MIN_SERIES_WINDOWS)
@@ -94,16 +122,13 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
         {
             "format_version": FORMAT_VERSION,
             "source": source,
-            "sha256": sha,
+            "sha256": read.sha256,
             "dataset_name": cfg.dataset_name(),
         }
     )
-    if notes:  # how the file was read (its encoding): warning lines of the prepare step
-        meta["read_notes"] = list(notes)
-    if archive is not None:
-        meta["archive"] = archive.note
-    if layout:
-        meta["layout"] = layout
+    if read.notes:  # how the file was read (its encoding): warning lines of the prepare step
+        meta["read_notes"] = list(read.notes)
+    meta.update(read.said)  # archive, layout, calendar: the prepare step's read lines
     meta["search_space"] = resolve_search_space(
         cfg, space_meta(meta), min_train_windows=MIN_TRAIN_WINDOWS
     )
