@@ -171,21 +171,34 @@ def _no_gaps(files: list[tuple[str, Cases]]) -> None:
                 )
 
 
-def _filled(data: DataConfig, source: str, channels: int, pair: bool) -> DataConfig:
-    """``data`` with the long frame's columns filled in; a setting naming another is refused."""
-    names = ", ".join(["case", "t", *(f"c{k}" for k in range(channels)), "label"])
-    names += ", split" if pair else ""
+def settings_of(
+    data: DataConfig, source: str, columns: dict[str, str], names: list[str], what: str
+) -> dict[str, Any]:
+    """The data settings (``columns``: setting -> column) whose column is among ``names``, the
+    columns ``what`` (``an archive file``) is read as; a setting naming another is refused."""
     update: dict[str, Any] = {}
-    for key, column in COLUMNS.items():
-        given = getattr(data, key)
-        exists = pair or key != "split_column"
+    for key, column in columns.items():
+        given, exists = getattr(data, key), column in names
         if given is not None and (given != column or not exists):
             raise UserError(
-                f"{source}: data.{key} {given!r} names no column of an archive file, read as the "
-                f"columns {names} (leave data.{key} unset)"
+                f"{source}: data.{key} {given!r} names no column of {what}, read as the columns "
+                f"{', '.join(names)} (leave data.{key} unset)"
             )
         if exists:
             update[key] = column
+    return update
+
+
+def _filled(data: DataConfig, source: str, channels: int, pair: bool) -> DataConfig:
+    """``data`` with the long frame's columns filled in; a setting naming another is refused."""
+    names = [
+        "case",
+        "t",
+        *(f"c{k}" for k in range(channels)),
+        "label",
+        *(["split"] if pair else []),
+    ]
+    update = settings_of(data, source, COLUMNS, names, "an archive file")
     channel_names = {f"c{k}" for k in range(channels)}
     unknown = [c for c in data.feature_columns or [] if c not in channel_names]
     if unknown:

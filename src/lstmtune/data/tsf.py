@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
-from lstmtune.data.archive import ArchiveRead
+from lstmtune.data.archive import ArchiveRead, settings_of
 from lstmtune.data.io import read_bytes
 from lstmtune.data.tsf_read import TsfHeader, TsfSeries, parse_tsf, start_time
 from lstmtune.errors import UserError
@@ -113,21 +113,12 @@ def _frame(uri: str, header: TsfHeader, series: list[TsfSeries], names: list[str
 
 def _filled(data: DataConfig, uri: str, many: bool) -> DataConfig:
     """``data`` with the frame's columns filled in; a setting naming another is refused."""
-    names = "series, time, value" if many else "time, value"
-    update: dict[str, Any] = {}
-    for key, column in COLUMNS.items():
-        given, exists = getattr(data, key), many or key != "series_column"
-        if given is not None and (given != column or not exists):
-            raise UserError(
-                f"{uri}: data.{key} {given!r} names no column of a .tsf file, read as the "
-                f"columns {names} (leave data.{key} unset)"
-            )
-        if exists:
-            update[key] = column
+    names = ["series", "time", "value"] if many else ["time", "value"]
+    update = settings_of(data, uri, COLUMNS, names, "a .tsf file")
     if data.feature_columns:
         raise UserError(
             f"{uri}: data.feature_columns {data.feature_columns[0]!r} names no input of a .tsf "
-            f"file, read as the columns {names} (leave data.feature_columns unset)"
+            f"file, read as the columns {', '.join(names)} (leave data.feature_columns unset)"
         )
     return data.model_copy(update=update)
 
