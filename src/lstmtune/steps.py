@@ -123,11 +123,12 @@ def _single_sequence_warning(classes: list[str], task: str) -> str:
 def _read_lines(meta: dict[str, Any], horizon: int) -> list[str]:
     """What the prepare step read, where the file was not a plain table of named columns: a UCR
     / UEA archive's ``_TRAIN`` and ``_TEST`` files, a ``.tsf`` file, statsforecast's columns, a
-    table of years by months."""
+    table of years by months, a table of one sequence per row."""
     from lstmtune.data.archive import archive_line
     from lstmtune.data.calendar_table import calendar_line
     from lstmtune.data.layouts import layout_line
     from lstmtune.data.tsf import tsf_line
+    from lstmtune.data.wide_sequences import wide_line
 
     lines = []
     if note := meta.get("archive"):
@@ -136,6 +137,8 @@ def _read_lines(meta: dict[str, Any], horizon: int) -> list[str]:
         lines.append(layout_line(meta["layout"]))
     if meta.get("calendar"):
         lines.append(calendar_line(meta["calendar"]))
+    if meta.get("wide"):
+        lines.append(wide_line(meta["wide"]))
     return lines
 
 

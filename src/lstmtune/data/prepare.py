@@ -44,6 +44,7 @@ from lstmtune.data.row_numbers import row_number_columns
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, SPLITS
 from lstmtune.data.text import prepare_text
 from lstmtune.data.tsf import read_tsf
+from lstmtune.data.wide_sequences import wide_sequences
 from lstmtune.errors import UserError
 from lstmtune.search_space import resolve_search_space
 
@@ -96,6 +97,9 @@ def _read(cfg: RunConfig) -> _Read:
     frame, calendar = calendar_series(frame, cfg.data, table.source)  # Year, Jan, …, Dec
     if calendar:
         cfg, said = _filled(cfg, {"target": "value", "time_column": "time"}), {"calendar": calendar}
+    frame, wide = wide_sequences(frame, cfg.data, table.source)  # label, att1, …, att96
+    if wide:
+        cfg, said = _filled(cfg, {"sequence_column": "case", "time_column": "t"}), {"wide": wide}
     return _Read(frame, cfg, table.source, table.sha256, table.notes, said)
 
 

@@ -1,0 +1,97 @@
+"""A classification table of one sequence per row read as the long frame (real files, real
+prepare step): Chinatown written wide prepares as its long file, empty cells at a row's end make
+it shorter, text and row-number columns are left out and named, an empty row is refused naming
+it, and a table named otherwise is read as the settings say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmtune.config import load_config
+from lstmtune.data.prepare import prepare
+from lstmtune.data.wide_sequences import wide_line
+from lstmtune.errors import UserError
+
+DATA = Path(__file__).parent / "data"
+
+
+def _prepare(path: Path, **keys: Any) -> tuple[Any, dict[str, Any]]:
+    overrides = {"data.path": str(path), "data.task": "classify", **keys}
+    return prepare(load_config(None, overrides).resolved())
+
+
+def _wide(tmp_path: Path) -> pd.DataFrame:
+    long = pd.read_csv(DATA / "chinatown_long.csv")
+    wide = long.pivot(index="case", columns="t", values="c0")
+    wide.columns = [f"att{t + 1}" for t in wide.columns]
+    meta = long.groupby("case")[["label", "split"]].first()
+    return pd.concat([meta["label"].rename("target"), wide, meta["split"]], axis=1)
+
+
+def _sequences(part: pd.DataFrame, case: str, label: str) -> list[tuple[Any, ...]]:
+    groups = part.groupby(case, sort=False)
+    return sorted((g[label].iloc[0], *g["c0"].round(6)) for _, g in groups)
+
+
+def test_chinatown_written_wide_prepares_as_its_long_file(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    _wide(tmp_path).to_csv(path, index=False)
+    parts, meta = _prepare(path, **{"data.label": "target", "data.split_column": "split"})
+    long = {
+        "data.sequence_column": "case",
+        "data.time_column": "t",
+        "data.label": "label",
+        "data.split_column": "split",
+    }
+    want_parts, want = _prepare(DATA / "chinatown_long.csv", **long)
+    assert _sequences(parts["test"], "case", "target") == _sequences(
+        want_parts["test"], "case", "label"
+    )
+    both = pd.concat([parts["train"], parts["val"]])
+    want_both = pd.concat([want_parts["train"], want_parts["val"]])
+    assert _sequences(both, "case", "target") == _sequences(want_both, "case", "label")
+    assert meta["classes"] == want["classes"] and meta["max_sequence_length"] == 24
+    assert wide_line(meta["wide"]) == (
+        "read one sequence per row: the 24 columns att1 … att24 as its steps, 42 sequences, as "
+        "the columns case, t, c0, target, split"
+    )
+
+
+def test_padding_shortens_a_row_and_text_and_row_numbers_are_left_out(tmp_path: Path) -> None:
+    wide = _wide(tmp_path).drop(columns="split").reset_index(drop=True)
+    wide.insert(0, "name", [f"day {i}" for i in range(len(wide))])
+    wide.loc[3, ["att23", "att24"]] = np.nan
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path)  # pandas' written index: 'Unnamed: 0'
+    parts, meta = _prepare(path, **{"data.label": "target"})
+    lengths = pd.concat(parts.values()).groupby("case").size()
+    assert lengths["row-4"] == 22 and (lengths.drop("row-4") == 24).all()
+    assert meta["wide"]["left_out"] == ["Unnamed: 0", "name"]
+    assert wide_line(meta["wide"]).endswith(
+        "as the columns case, t, c0, target; left out: Unnamed: 0, name"
+    )
+
+
+def test_a_row_without_values_is_refused_naming_it(tmp_path: Path) -> None:
+    wide = _wide(tmp_path).reset_index(drop=True)
+    wide.loc[5, [f"att{t}" for t in range(1, 25)]] = np.nan
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"data row 6 holds no value in its 24 step columns"):
+        _prepare(path, **{"data.label": "target", "data.split_column": "split"})
+
+
+def test_a_table_named_otherwise_is_read_as_its_settings_say(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    _wide(tmp_path).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"data.sequence_column is required"):
+        _prepare(path, **{"data.label": "target", "data.feature_columns": ["att1", "att2"]})
+    _, meta = _prepare(
+        DATA / "chinatown_long.csv", **{"data.sequence_column": "case", "data.label": "label"}
+    )
+    assert "wide" not in meta
