@@ -211,6 +211,36 @@ def test_an_archive_pair_is_read_from_one_s3_prefix_as_from_a_directory(
         prepared(f"s3://{BUCKET}/alone/Chinatown_TRAIN.tsv")
 
 
+def test_a_zip_archive_on_s3_reads_its_files_inside(
+    aws_env: dict[str, Any], tmp_path: Path
+) -> None:
+    """``s3://…/Chinatown.zip``: the archive is fetched once a file and its ``_TRAIN`` and
+    ``_TEST`` files read inside it (:mod:`lstmtune.data.zip_choice`), as from a directory."""
+    import io
+    import zipfile
+
+    import boto3
+
+    from lstmtune.data.prepare import prepare
+
+    data = Path(__file__).parent / "data"
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        for name in ("Chinatown_TRAIN.tsv", "Chinatown_TEST.tsv"):
+            archive.writestr(name, (data / name).read_bytes())
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="zips/Chinatown.zip", Body=body.getvalue())
+
+    def prepared(path: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+        keys = {"data.path": path, "data.task": "classify", "output_dir": str(tmp_path / "o")}
+        return prepare(load_config(None, keys).resolved())
+
+    remote, meta = prepared(f"s3://{BUCKET}/zips/Chinatown.zip")
+    local, _ = prepared(str(data / "Chinatown_TRAIN.tsv"))
+    for split in ("train", "val", "test"):
+        pd.testing.assert_frame_equal(remote[split], local[split])
+    assert meta["source"] == f"s3://{BUCKET}/zips/Chinatown.zip/Chinatown_TRAIN.tsv"
+
+
 @pytest.mark.parametrize(
     ("uri", "code"),
     [

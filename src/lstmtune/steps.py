@@ -123,14 +123,15 @@ def _single_sequence_warning(classes: list[str], task: str) -> str:
 def _read_lines(meta: dict[str, Any], horizon: int) -> list[str]:
     """What the prepare step read, where the file was not a plain table of named columns: a UCR
     / UEA archive's ``_TRAIN`` and ``_TEST`` files, a ``.tsf`` file, statsforecast's columns, a
-    table of years by months, a table of one sequence per row."""
+    table of years by months, a table of one sequence per row, the file chosen in a zip."""
     from lstmtune.data.archive import archive_line
     from lstmtune.data.calendar_table import calendar_line
     from lstmtune.data.layouts import layout_line
     from lstmtune.data.tsf import tsf_line
     from lstmtune.data.wide_sequences import wide_line
+    from lstmtune.data.zip_choice import zip_line
 
-    lines = []
+    lines = [zip_line(meta["zip"])] if meta.get("zip") else []
     if note := meta.get("archive"):
         lines.append(tsf_line(note, horizon) if note["kind"] == "tsf" else archive_line(note))
     if meta.get("layout"):

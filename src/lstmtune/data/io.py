@@ -17,6 +17,7 @@ import pandas as pd
 
 from lstmtune.data.note_rows import without_notes, without_title
 from lstmtune.data.number_text import numbers_as_written
+from lstmtune.data.zipped import ZIP_MAGIC, is_workbook, member_bytes, split_zip
 from lstmtune.errors import UserError
 
 PARQUET_MAGIC = b"PAR1"
@@ -49,6 +50,12 @@ def s3_client(endpoint_url: str | None = None) -> Any:
 
 
 def read_bytes(uri: str, *, s3_endpoint_url: str | None = None) -> bytes:
+    """The file's bytes; ``a.zip/b.csv`` names the file ``b.csv`` inside the archive ``a.zip``
+    (:mod:`lstmtune.data.zipped`)."""
+    inside = split_zip(uri)
+    if inside is not None and not Path(uri).exists():
+        outer, member = inside
+        return member_bytes(outer, read_bytes(outer, s3_endpoint_url=s3_endpoint_url), member)
     if uri.startswith("s3://"):
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -88,8 +95,12 @@ def _text(uri: str, data: bytes) -> tuple[str, str | None]:
     pasted cell made otherwise keeps its UTF-8 header)."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text", PowerShell's default
         return data.decode("utf-16"), None
-    if data[:4] == b"PK\x03\x04":
-        raise UserError(f"{uri}: a zip archive or an Excel workbook; save the sheet as CSV")
+    if data[:4] == ZIP_MAGIC and (uri.lower().endswith((".xlsx", ".xlsm")) or is_workbook(data)):
+        raise UserError(f"{uri}: an Excel workbook; save the sheet as CSV (CSV UTF-8)")
+    if data[:4] == ZIP_MAGIC:
+        raise UserError(
+            f"{uri}: a zip archive; name the file to read inside it: --data {uri}/<file>"
+        )
     if b"\x00" in data[:8192]:
         raise UserError(f"{uri}: not a text CSV file (binary content)")
     note = None

@@ -45,6 +45,7 @@ from lstmtune.data.splits import MIN_TRAIN_WINDOWS, SPLITS
 from lstmtune.data.text import prepare_text
 from lstmtune.data.tsf import read_tsf
 from lstmtune.data.wide_sequences import wide_sequences
+from lstmtune.data.zip_choice import zip_member
 from lstmtune.errors import UserError
 from lstmtune.search_space import resolve_search_space
 
@@ -83,23 +84,26 @@ def _filled(cfg: RunConfig, settings: dict[str, str]) -> RunConfig:
 
 def _read(cfg: RunConfig) -> _Read:
     """The file as a frame: an archive's pair or a ``.tsf`` file as its long frame, a table as
-    written, in statsforecast's columns or a table of years by months as they lay it out."""
+    written, in statsforecast's columns or a table of years by months as they lay it out (a zip
+    archive: the file chosen inside it)."""
+    data, zipped = zip_member(cfg.data)
+    cfg, said = cfg.model_copy(update={"data": data}), {"zip": zipped} if zipped else {}
     archive = read_archive(cfg.data) or read_tsf(cfg.data)
     if archive is not None:
         cfg = cfg.model_copy(update={"data": archive.data})
-        said = {"archive": archive.note}
+        said["archive"] = archive.note
         return _Read(archive.frame, cfg, archive.source, archive.sha256, said=said)
     table = load_frame(cfg)
-    frame, said = table.frame, {}
+    frame = table.frame
     if layout := nixtla_settings(frame, cfg.data):  # unique_id, ds, y
-        cfg, said = _filled(cfg, layout), {"layout": layout}
+        cfg, said["layout"] = _filled(cfg, layout), layout
         frame = load_frame(cfg).frame if "series_column" in layout else frame  # ids as text
     frame, calendar = calendar_series(frame, cfg.data, table.source)  # Year, Jan, …, Dec
     if calendar:
-        cfg, said = _filled(cfg, {"target": "value", "time_column": "time"}), {"calendar": calendar}
+        cfg, said["calendar"] = _filled(cfg, {"target": "value", "time_column": "time"}), calendar
     frame, wide = wide_sequences(frame, cfg.data, table.source)  # label, att1, …, att96
     if wide:
-        cfg, said = _filled(cfg, {"sequence_column": "case", "time_column": "t"}), {"wide": wide}
+        cfg, said["wide"] = _filled(cfg, {"sequence_column": "case", "time_column": "t"}), wide
     return _Read(frame, cfg, table.source, table.sha256, table.notes, said)
 
 
