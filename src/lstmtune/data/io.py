@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from lstmtune.data.headerless import headerless_names, headerless_note
 from lstmtune.data.note_rows import without_notes, without_title
 from lstmtune.data.number_text import numbers_as_written
 from lstmtune.data.zipped import ZIP_MAGIC, is_workbook, member_bytes, split_zip
@@ -29,6 +30,7 @@ class RawTable:
     source: str
     sha256: str
     notes: tuple[str, ...] = ()  # warning lines about how the file was read (its encoding)
+    headerless: bool = False  # its first line held values: columns named by lstmtune
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -194,12 +196,16 @@ def _parse(
     text, below = without_notes(uri, text, sep, skipped)
     notes = (*((note,) if note else ()), *titles, *below)
     names = _header(text, sep)
+    given = headerless_names(names)  # a first line of values: no header
     twice = next((c for i, c in enumerate(names) if c and c in names[:i]), None)
-    if twice is not None:
+    if twice is not None and given is None:
         raise UserError(f"{uri}: column '{twice}' appears twice in the header; rename one")
     # rows of only separators at the end (a spreadsheet's) are not data
     text = re.sub(rf"(?:[\r\n]+[{re.escape(sep)} \t]*)+$", "\n", text)
     read = functools.partial(pd.read_csv, sep=sep, skipinitialspace=True)
+    if given is not None:
+        read = functools.partial(read, header=None, names=given)
+        notes = (*notes, headerless_note(uri, names, given))
     frame = read(io.StringIO(text), dtype=dict.fromkeys(ids, str))
     # 168,0 in a European file, "1,120" in an American one: numbers (:mod:`.number_text`)
     frame, read_as = numbers_as_written(frame, sep, lambda: read(io.StringIO(text), dtype=str), ids)
@@ -251,4 +257,5 @@ def read_table(
     if len(frame) == 0:
         raise UserError(f"{uri}: header only, no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawTable(frame=frame, source=uri, sha256=digest, notes=notes)
+    headerless = any(n.startswith(f"warning: {uri} has no header") for n in notes)
+    return RawTable(frame=frame, source=uri, sha256=digest, notes=notes, headerless=headerless)

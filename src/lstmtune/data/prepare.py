@@ -95,6 +95,9 @@ def _read(cfg: RunConfig) -> _Read:
         return _Read(archive.frame, cfg, archive.source, archive.sha256, said=said)
     table = load_frame(cfg)
     frame = table.frame
+    if table.headerless and cfg.data.task == "forecast":  # value (time): named by lstmtune
+        named = {"target": "value", "time_column": "time" if "time" in frame.columns else None}
+        cfg = _filled(cfg, {k: v for k, v in named.items() if v and getattr(cfg.data, k) is None})
     if layout := nixtla_settings(frame, cfg.data):  # unique_id, ds, y
         cfg, said["layout"] = _filled(cfg, layout), layout
         frame = load_frame(cfg).frame if "series_column" in layout else frame  # ids as text
