@@ -90,3 +90,19 @@ def test_another_layout_or_a_named_target_is_read_as_before(tmp_path: Path) -> N
     shuffled.write_text(path.read_text().replace(f"Year,{MONTHS}", f"Year,Feb,Jan,{MONTHS[8:]}"))
     with pytest.raises(UserError, match=r"data.target is required"):
         _prepare(shuffled)
+
+
+def test_years_pandas_cannot_hold_give_the_values_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "cet.csv"
+    rows = "".join(
+        f"{y},{','.join(str(3 + m % 12) for m in range(12))}\n" for y in range(1659, 1680)
+    )
+    path.write_text(f"Year,{MONTHS}\n{rows}")
+    parts, meta = _prepare(path)
+    assert "time" not in parts["train"].columns and meta["columns"]["target"] == "value"
+    assert sum(len(p) for p in parts.values()) == 21 * 12
+    said = (
+        "as the column value (years outside 1678-2261, the years pandas' times hold: no dates, "
+        "the months in order)"
+    )
+    assert said in calendar_line(meta["calendar"])

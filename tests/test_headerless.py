@@ -58,9 +58,25 @@ def test_a_time_and_a_number_a_line_prepare_as_the_named_file(tmp_path: Path) ->
         (["x1", "2"], None),  # a name with a digit
         (["2019", "2020", "2021"], None),  # three columns: years may be names
         (["1949-01", "n/a"], None),
+        (["0"], None),  # pandas' Series.to_csv(index=False): the header 0
+        (["0", "1"], None),  # a frame of unnamed columns
     ],
 )
 def test_only_a_first_line_of_values_in_one_or_two_columns_is_no_header(
     cells: list[str], names: list[str] | None
 ) -> None:
     assert headerless_names(cells) == names
+
+
+def test_a_refusal_says_where_the_columns_names_came_from(tmp_path: Path) -> None:
+    from lstmtune.errors import UserError
+
+    path = tmp_path / "gap.txt"
+    path.write_text("112\n118\n?\n" + "".join(f"{v}\n" for v in range(120, 160)))
+    with pytest.raises(UserError) as caught:
+        prepare(load_config(None, {"data.path": str(path)}).resolved())
+    assert "column 'value' has a missing value at data row 3" in str(caught.value)
+    assert str(caught.value).endswith(
+        f"(as read: {path} has no header (its first line '112' holds values): read as the "
+        "column value)"
+    )

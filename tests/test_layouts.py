@@ -44,6 +44,12 @@ def test_many_ids_are_a_panel_of_y_over_ds(tmp_path: Path) -> None:
     )
 
 
+def test_ids_that_numbers_would_join_are_two_series(tmp_path: Path) -> None:
+    parts, meta = _prepare(_nixtla(tmp_path, ["001", "1"]))
+    assert meta["layout"]["series_column"] == "unique_id"
+    assert sorted(parts["train"]["unique_id"].unique()) == ["001", "1"]
+
+
 def test_one_id_is_a_single_series_as_the_csv_with_its_columns_named(tmp_path: Path) -> None:
     parts, meta = _prepare(_nixtla(tmp_path, ["AirPassengers"]))
     want_parts, want = _prepare(

@@ -83,3 +83,20 @@ def test_ids_written_in_many_ways_decide_nothing() -> None:
     assert note_lines(lines, ",") == 0
     dated = ["month,sales", "2020-01,1", "2020-02,2", "2020-03,3", "", "Source: ours,"]
     assert note_lines(dated, ",") == 2
+
+
+def test_a_quoted_cell_of_many_lines_at_the_end_stays_data(tmp_path: Path) -> None:
+    rows = "".join(f'{i},pos,"fine film {i}"\n' for i in range(1, 60))
+    path = tmp_path / "reviews.csv"
+    path.write_text(f'id,label,review\n{rows}60,pos,"great movie\nsee it twice"\n')
+    assert note_lines(path.read_text().splitlines(), ",") == 0
+    read = read_table(str(path))
+    assert len(read.frame) == 60 and read.frame["review"].iloc[-1] == "great movie\nsee it twice"
+
+
+def test_excels_separator_line_is_no_title(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("sep=;\nmonth;passengers\n" + _table(";"))
+    read = read_table(str(path))
+    assert list(read.frame.columns) == ["month", "passengers"] and len(read.frame) == 144
+    assert read.notes == ()

@@ -137,7 +137,10 @@ def test_missing_values_are_named_or_left_to_the_missing_setting(tmp_path: Path)
         ("A:2000-01-01 00-00-00:1,x,3\n", r"line 8: value 2 'x' is not a number"),
         ("A:2000-13-01 00-00-00:1,2\n", r"line 8: start_timestamp '2000-13-01 00-00-00' is not"),
         ("A:2000-01-01 00-00-00:?,?\n", r"line 8: series 'A' holds no value"),
-        ("A:2000-01-01 00-00-00:1,2\nA:2000-01-01 00-00-00:3\n", r"line 9: series 'A' again"),
+        (
+            "A:2000-01-01 00-00-00:1,2\nA:2000-01-01 00-00-00:3\n",
+            r"line 9: series 'A' again \(line 8\); a series is named by its attributes",
+        ),
         ("", r"no series after @data"),
     ],
 )
@@ -195,3 +198,30 @@ def test_the_prepare_step_says_what_it_read(
         "value; its @horizon 2 is not applied (data.horizon 1; --horizon 2 forecasts as its "
         "benchmark does)"
     ) in printed.out + printed.err
+
+
+def test_series_named_by_a_group_and_a_name_are_told_apart() -> None:
+    path = M1.parent / "UnitTest" / "UnitTest_Tsf_Loader_hierarchical.tsf"
+    read = read_tsf(_data(path))
+    assert read is not None
+    assert list(read.frame["series"].unique()[:3]) == ["G1/T1", "G1/T2", "G2/T3"]
+
+
+@pytest.mark.parametrize(
+    ("start", "frequency", "count"),
+    [("1600-01-01 00-00-00", "yearly", 40), ("2240-01-01 00-00-00", "yearly", 40)],
+)
+def test_times_pandas_cannot_hold_are_numbered_steps_saying_why(
+    tmp_path: Path, start: str, frequency: str, count: int
+) -> None:
+    values = ",".join(str(v) for v in range(count))
+    read = read_tsf(_data(_write(tmp_path, f"A:{start}:{values}\n", frequency)))
+    assert read is not None and read.frame["time"].tolist() == list(range(count))
+    assert "(times outside the years 1677-2262 that pandas' times hold: the steps are numbered" in (
+        tsf_line(read.note, 1)
+    )
+
+
+def test_an_empty_start_time_is_refused_naming_its_line(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"line 8: start_timestamp is empty"):
+        read_tsf(_data(_write(tmp_path, "A::1,2,3\n")))

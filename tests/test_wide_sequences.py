@@ -95,3 +95,41 @@ def test_a_table_named_otherwise_is_read_as_its_settings_say(tmp_path: Path) -> 
         DATA / "chinatown_long.csv", **{"data.sequence_column": "case", "data.label": "label"}
     )
     assert "wide" not in meta
+
+
+def test_a_file_of_one_row_per_step_is_not_read_as_wide(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    cases = np.repeat(np.arange(40), 20)
+    channels = {f"x{k}": rng.normal(size=800) for k in range(1, 10)}  # numbered channels
+    long = pd.DataFrame({"id": cases, "t_step": np.tile(np.arange(20), 40), **channels})
+    long["activity"] = np.where(cases % 2, "walk", "run")
+    path = tmp_path / "long.csv"
+    long.to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"data.sequence_column is required"):
+        _prepare(path, **{"data.label": "activity"})  # the id repeats from row to row
+    flat = tmp_path / "flat.csv"
+    pd.DataFrame(
+        {"sepal": rng.normal(size=30), "petal": rng.normal(size=30), "kind": ["a", "b"] * 15}
+    ).to_csv(flat, index=False)
+    with pytest.raises(UserError, match=r"data.sequence_column is required"):
+        _prepare(flat, **{"data.label": "kind"})  # columns not numbered: no steps
+
+
+def test_a_gap_or_a_missing_label_is_named_by_the_files_row(tmp_path: Path) -> None:
+    wide = _wide(tmp_path).reset_index(drop=True)
+    wide.loc[1, "att5"] = np.nan
+    path = tmp_path / "gap.csv"
+    wide.to_csv(path, index=False)
+    keys = {"data.label": "target", "data.split_column": "split"}
+    with pytest.raises(UserError, match=r"data row 2, column 'att5': a missing value inside"):
+        _prepare(path, **keys)
+    parts, _ = _prepare(path, **keys, **{"data.missing": "interpolate"})
+    assert pd.concat(parts.values()).groupby("case").size()["row-2"] == 24
+    wide.loc[1, "att5"] = 3.0
+    wide["target"] = wide["target"].astype(float)
+    wide.loc[2, "target"] = np.nan
+    wide.to_csv(path, index=False)
+    with pytest.raises(
+        UserError, match=r"column 'target' \(data.label\) has a missing value at data row 3$"
+    ):
+        _prepare(path, **keys)

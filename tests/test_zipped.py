@@ -102,3 +102,23 @@ def test_an_excel_workbook_is_refused_as_one(tmp_path: Path) -> None:
     )
     with pytest.raises(UserError, match=r"sales.csv: an Excel workbook; save the sheet as CSV"):
         _prepare(book, **{"data.target": "y"})
+
+
+def test_a_damaged_member_is_refused_in_one_line(tmp_path: Path) -> None:
+    air = (
+        Path(__import__("lstmtune").__file__).parent / "example_data" / "airline_passengers.csv"
+    ).read_bytes()
+    packed = _zip(tmp_path / "bad.zip", {"air.csv": air})
+    raw = bytearray(packed.read_bytes())
+    raw[60:90] = bytes(b ^ 0xFF for b in raw[60:90])  # the compressed stream, not the directory
+    packed.write_bytes(bytes(raw))
+    with pytest.raises(UserError, match=r"bad.zip/air.csv: cannot read it from the zip archive"):
+        _prepare(packed, **{"data.target": "passengers"})
+
+
+def test_an_archive_of_nothing_readable_says_to_unzip_it(tmp_path: Path) -> None:
+    packed = _zip(tmp_path / "nested.zip", {"one.zip": b"PK\x05\x06" + b"\x00" * 18})
+    with pytest.raises(
+        UserError, match=r"a zip archive of no file lstmtune reads \(one.zip\): unzip"
+    ):
+        _prepare(packed, **{"data.target": "y"})

@@ -120,29 +120,6 @@ def _single_sequence_warning(classes: list[str], task: str) -> str:
     )
 
 
-def _read_lines(meta: dict[str, Any], horizon: int) -> list[str]:
-    """What the prepare step read, where the file was not a plain table of named columns: a UCR
-    / UEA archive's ``_TRAIN`` and ``_TEST`` files, a ``.tsf`` file, statsforecast's columns, a
-    table of years by months, a table of one sequence per row, the file chosen in a zip."""
-    from lstmtune.data.archive import archive_line
-    from lstmtune.data.calendar_table import calendar_line
-    from lstmtune.data.layouts import layout_line
-    from lstmtune.data.tsf import tsf_line
-    from lstmtune.data.wide_sequences import wide_line
-    from lstmtune.data.zip_choice import zip_line
-
-    lines = [zip_line(meta["zip"])] if meta.get("zip") else []
-    if note := meta.get("archive"):
-        lines.append(tsf_line(note, horizon) if note["kind"] == "tsf" else archive_line(note))
-    if meta.get("layout"):
-        lines.append(layout_line(meta["layout"]))
-    if meta.get("calendar"):
-        lines.append(calendar_line(meta["calendar"]))
-    if meta.get("wide"):
-        lines.append(wide_line(meta["wide"]))
-    return lines
-
-
 @delegated
 @finishing
 @user_errors
@@ -153,6 +130,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     run is opened (``lstmtune run`` does not prepare the data a second time to check them)."""
     from lstmtune import tracking
     from lstmtune.data.prepare import prepare, write_prepared
+    from lstmtune.data.read_lines import read_lines
     from lstmtune.data.timeaxis import axis_note
     from lstmtune.prepare_notes import prepare_notes
     from lstmtune.progress import emit
@@ -161,7 +139,7 @@ def prepare_step(config_json: str, dataset_dir: str) -> str:
     cfg = _config(config_json, uses_torch=False)  # no network in this step
     check_study_config(cfg)
     parts, meta = prepare(cfg)
-    for line in _read_lines(meta, cfg.data.horizon):
+    for line in read_lines(meta, cfg.data.horizon):
         emit("read", line)
     panel = meta.get("panel")
     if panel:  # many series: naive anchors per series (no classical fit per series)

@@ -24,6 +24,8 @@ _MONTHS = [
     "july", "august", "september", "october", "november", "december",
 ]  # fmt: skip
 _QUARTER = re.compile(r"^(?:q|qtr|quarter)\s*([1-4])$")
+#: the years read as dates: those pandas' nanosecond times hold whole
+FIRST_YEAR, LAST_YEAR = 1678, 2261
 
 
 def _period(name: str) -> tuple[str, int] | None:
@@ -101,11 +103,13 @@ def calendar_series(
     if data.missing == "error":
         cells = np.repeat(years, len(periods))[keep], (periods * len(years))[keep]
         _no_gaps(source, unit, values[keep], *cells)
-    times = months[keep].astype("datetime64[M]").astype("datetime64[ns]")
-    series = pd.DataFrame({"time": times, "value": values[keep]})
+    series = pd.DataFrame({"value": values[keep]})
+    dated = years[0] >= FIRST_YEAR and years[-1] <= LAST_YEAR  # else no dates: values in order
+    if dated:
+        series.insert(0, "time", months[keep].astype("datetime64[M]").astype("datetime64[ns]"))
     others = [str(c) for c in frame.columns if str(c) not in (year, *periods)]
     note = {"year": year, "unit": unit, "periods": periods, "left_out": others, "n": len(series)}
-    return series, note
+    return series, note | {"dated": bool(dated)}
 
 
 def calendar_line(note: dict[str, Any]) -> str:
@@ -113,7 +117,16 @@ def calendar_line(note: dict[str, Any]) -> str:
     one monthly series of 144 months, as the columns time, value``."""
     unit, periods = note["unit"], note["periods"]
     left = f"; left out: {', '.join(note['left_out'])}" if note["left_out"] else ""
+    columns = (
+        "time, value"
+        if note["dated"]
+        else (
+            f"value (years outside {FIRST_YEAR}-{LAST_YEAR}, the years pandas' times hold: no "
+            f"dates, the {unit}s in order)"
+        )
+    )
     return (
         f"read the table of years by {unit}s ({note['year']}; {periods[0]} … {periods[-1]}) as "
-        f"one {unit}ly series of {note['n']} {unit}s, as the columns time, value{left}"
+        f"one {unit}ly series of {note['n']} {unit}s, as the column{'s' * note['dated']} "
+        f"{columns}{left}"
     )

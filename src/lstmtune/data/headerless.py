@@ -2,7 +2,8 @@
 write a series: one column of numbers, or a time and a number a line (``1949-01,112``). Its
 first line holds values, not names: it is data, and the columns are named ``value`` (and
 ``time`` before it). Only files of one or two columns are read so: in a wider table a header of
-numbers (years, sensor ids) may be names."""
+numbers (years, sensor ids) may be names; and ``0`` / ``0,1`` stay a header (pandas writes those
+names for a Series or a frame of unnamed columns)."""
 
 from __future__ import annotations
 
@@ -35,8 +36,11 @@ def _time(cell: str) -> bool:
 
 def headerless_names(cells: list[str]) -> list[str] | None:
     """The column names of a file whose first line (``cells``) holds values, or None where it
-    is a header."""
+    is a header (pandas' default column names ``0`` and ``0,1``, as ``Series.to_csv`` writes
+    them, are one)."""
     if len(cells) not in NAMES or not _number(cells[-1]):
+        return None
+    if cells == [str(i) for i in range(len(cells))]:
         return None
     if len(cells) == 2 and not _time(cells[0]):
         return None

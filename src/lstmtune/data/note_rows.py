@@ -8,7 +8,8 @@ cells, none a number) and most of the lines below it hold two or more cells. Not
 lines after the table whose only cell is the first one (blank lines among them), written unlike
 that column's values and holding letters (``Source: …`` under ``1949-01``; a column whose values
 are written in many ways decides nothing). A missing value at the table's end (``1960-12,``) is
-written like its column and stays data.
+written like its column and stays data, and so does a line inside a quoted cell of many lines
+(a review's text).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import re
 import statistics
 
 _SEPARATORS = ",\t;|"
+#: Excel's first line naming the separator (``sep=;``): no title, left out without a word
+_EXCEL_SEP = re.compile(r"^sep=.$", re.IGNORECASE)
 #: how many lines at most are a title, and how many lines of the table are sampled
 _MOST_TITLES, _SAMPLE = 20, 200
 
@@ -84,8 +87,13 @@ def note_lines(lines: list[str], sep: str) -> int:
     if shapes.count(usual) < 0.9 * len(shapes):
         return 0
     k, notes = 0, 0
+    quotes = sum(line.count('"') for line in lines)  # before the line looked at, once k is 0
     while k < len(lines) - 2:
-        cells = _cells(lines[-1 - k], sep)
+        line = lines[-1 - k]
+        quotes -= line.count('"')
+        if quotes % 2 or line.count('"') % 2:
+            break  # a line inside or closing a quoted cell of many lines: the table's
+        cells = _cells(line, sep)
         shape = _shape(cells[0]) if cells else ""
         if any(cells) and (not _lone_first(cells) or shape == usual or "a" not in shape):
             break
@@ -106,10 +114,11 @@ def without_title(uri: str, text: str) -> tuple[str, list[str], int]:
     """``text`` from its header on, the warning line where title lines were left out, and how
     many were."""
     lines = text.splitlines(keepends=True)
-    first = title_lines(lines)
-    if not first:
-        return text, [], 0
-    title = next(line for line in lines[:first] if line.strip())
+    hint = int(bool(lines) and _EXCEL_SEP.match(lines[0].strip()) is not None)  # Excel's sep=;
+    first = hint + title_lines(lines[hint:])
+    if first == hint:
+        return "".join(lines[hint:]), [], hint
+    title = next(line for line in lines[hint:first] if line.strip())
     return (
         "".join(lines[first:]),
         [

@@ -40,6 +40,7 @@ from lstmtune.data.prepare_classify import prepare_classify as prepare_classify
 from lstmtune.data.prepare_forecast import place_times as place_times
 from lstmtune.data.prepare_forecast import prepare_forecast as prepare_forecast
 from lstmtune.data.prepare_forecast import time_axis_meta as time_axis_meta
+from lstmtune.data.read_lines import as_read, read_lines
 from lstmtune.data.row_numbers import row_number_columns
 from lstmtune.data.splits import MIN_TRAIN_WINDOWS, SPLITS
 from lstmtune.data.text import prepare_text
@@ -98,12 +99,15 @@ def _read(cfg: RunConfig) -> _Read:
     if table.headerless and cfg.data.task == "forecast":  # value (time): named by lstmtune
         named = {"target": "value", "time_column": "time" if "time" in frame.columns else None}
         cfg = _filled(cfg, {k: v for k, v in named.items() if v and getattr(cfg.data, k) is None})
-    if layout := nixtla_settings(frame, cfg.data):  # unique_id, ds, y
+    if nixtla_settings(frame, cfg.data):  # unique_id, ds, y; ids as text: 001 and 1 apart
+        if "unique_id" in frame.columns and cfg.data.series_column is None:
+            frame = load_frame(_filled(cfg, {"series_column": "unique_id"})).frame
+        layout = nixtla_settings(frame, cfg.data)
         cfg, said["layout"] = _filled(cfg, layout), layout
-        frame = load_frame(cfg).frame if "series_column" in layout else frame  # ids as text
     frame, calendar = calendar_series(frame, cfg.data, table.source)  # Year, Jan, …, Dec
     if calendar:
-        cfg, said["calendar"] = _filled(cfg, {"target": "value", "time_column": "time"}), calendar
+        named = {"target": "value", "time_column": "time" if calendar["dated"] else None}
+        cfg, said["calendar"] = _filled(cfg, {k: v for k, v in named.items() if v}), calendar
     frame, wide = wide_sequences(frame, cfg.data, table.source)  # label, att1, …, att96
     if wide:
         cfg, said["wide"] = _filled(cfg, {"sequence_column": "case", "time_column": "t"}), wide
@@ -116,6 +120,15 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     into the long frame, its columns' settings filled in (``metadata.json``'s ``archive``); a
     Monash repository's ``.tsf`` file (:mod:`~lstmtune.data.tsf`) alike."""
     read = _read(cfg)
+    try:
+        return _prepared(read)
+    except UserError as exc:  # its columns may be lstmtune's: say how the file was read
+        headerless = [n.removeprefix("warning: ") for n in read.notes if " has no header " in n]
+        raise as_read(exc, [*read_lines(read.said, cfg.data.horizon), *headerless]) from None
+
+
+def _prepared(read: _Read) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The splits and metadata of the frame read."""
     frame, cfg, source = read.frame, read.cfg, read.source
     if cfg.data.task == "forecast" and cfg.data.series_column is not None:
         declared = declared_max_lookback((cfg.tune.search_space or {}).get("lookback"))

@@ -36,6 +36,8 @@ _STEPS = {
     "minutely": ("minutes", 1),
 }
 _COUNTED = re.compile(r"^(\d+)_(second|minute|hour|day|week|month|year)s?$")
+#: why a file's steps are numbered where its times would leave the years pandas' times hold
+OUT_OF_RANGE = "times outside the years 1677-2262 that pandas' times hold"
 #: the data settings a .tsf file fills in, and the columns of its long frame they name
 COLUMNS = {"target": "value", "time_column": "time", "series_column": "series"}
 
@@ -78,37 +80,73 @@ def _no_gaps(uri: str, names: list[str], series: list[TsfSeries]) -> None:
             )
 
 
-def _names(uri: str, series: list[TsfSeries]) -> list[str]:
-    """Each series' name (its first attribute; ``1``, ``2``, … where it has none), unique."""
+def _names(uri: str, header: TsfHeader, series: list[TsfSeries]) -> list[str]:
+    """Each series' name: its first attribute, or where that repeats (``series_group``, then
+    ``series_name``) its attributes but dates joined by ``/`` (``G1/T1``); ``1``, ``2``, …
+    where it has none. A name given twice is refused."""
+    kept = [k for k, (_, kind) in enumerate(header.attributes) if kind != "date"]
     names = [s.attributes[0] if s.attributes else str(k + 1) for k, s in enumerate(series)]
+    if len(set(names)) < len(names) and len(kept) > 1:
+        names = ["/".join(s.attributes[k] for k in kept) for s in series]
     seen: dict[str, int] = {}
     for name, one in zip(names, series, strict=True):
         if name in seen:
             raise UserError(
-                f"{uri}: line {one.line}: series {name!r} again (line {seen[name]}); the first "
-                "attribute names a series"
+                f"{uri}: line {one.line}: series {name!r} again (line {seen[name]}); a series is "
+                "named by its attributes"
             )
         seen[name] = one.line
     return names
 
 
-def _frame(uri: str, header: TsfHeader, series: list[TsfSeries], names: list[str]) -> pd.DataFrame:
-    """One row a value: ``series`` (more than one series), ``time`` and ``value``."""
+def _in_range(start: pd.Timestamp, n: int, step: tuple[str, int]) -> bool:
+    """Whether the ``n`` times from ``start`` end within pandas' times (up to 2262-04-11)."""
+    unit, count = step
+    if unit in ("years", "months"):
+        months = (n - 1) * count * (12 if unit == "years" else 1)
+        last_year: int = start.year + (start.month - 1 + months) // 12
+        return bool(last_year <= pd.Timestamp.max.year - 1)
+    room: pd.Timedelta = pd.Timestamp.max - start
+    return bool(room >= (n - 1) * pd.Timedelta(**{unit: count}))
+
+
+def _starts(uri: str, header: TsfHeader, series: list[TsfSeries]) -> list[pd.Timestamp] | str:
+    """Each series' first time, or why the steps are numbered instead."""
     step = step_of(header.frequency)
-    starts = [start_time(s, header, uri) for s in series]
-    dated = step is not None and all(start is not None for start in starts)
-    times = [
-        _times(start, len(s.values), step)
-        if dated and step and start is not None
-        else np.arange(len(s.values))
-        for start, s in zip(starts, series, strict=True)
-    ]
+    try:
+        starts = [start_time(s, header, uri) for s in series]
+    except pd.errors.OutOfBoundsDatetime:
+        return OUT_OF_RANGE
+    if not any(kind == "date" for _, kind in header.attributes):
+        return "no date attribute"
+    if step is None:
+        return (
+            f"@frequency {header.frequency} is no unit of time lstmtune counts in"
+            if header.frequency
+            else "no @frequency"
+        )
+    dated = [start for start in starts if start is not None]
+    if not all(_in_range(t, len(s.values), step) for t, s in zip(dated, series, strict=True)):
+        return OUT_OF_RANGE
+    return dated
+
+
+def _frame(
+    uri: str, header: TsfHeader, series: list[TsfSeries], names: list[str]
+) -> tuple[pd.DataFrame, str | None]:
+    """One row a value: ``series`` (more than one series), ``time`` and ``value``; and why the
+    times are step numbers (None: they are dates)."""
+    starts, step = _starts(uri, header, series), step_of(header.frequency)
+    if isinstance(starts, str) or step is None:
+        times = [np.arange(len(s.values)) for s in series]
+    else:
+        times = [_times(t, len(s.values), step) for t, s in zip(starts, series, strict=True)]
     frame = pd.DataFrame({"time": np.concatenate(times)})
     frame["value"] = np.concatenate([s.values for s in series])
     if len(series) > 1:
         lengths = [len(s.values) for s in series]
         frame.insert(0, "series", np.repeat(np.array(names, dtype=object), lengths))
-    return frame
+    return frame, starts if isinstance(starts, str) else None
 
 
 def _filled(data: DataConfig, uri: str, many: bool) -> DataConfig:
@@ -152,11 +190,11 @@ def read_tsf(data: DataConfig) -> ArchiveRead | None:
         )
     raw = read_bytes(uri, s3_endpoint_url=data.s3_endpoint_url)
     header, series = parse_tsf(_text(uri, raw), uri)
-    names = _names(uri, series)
+    names = _names(uri, header, series)
     if data.missing == "error":
         _no_gaps(uri, names, series)
-    frame = _frame(uri, header, series, names)
-    note = _note(uri, header, series, names, frame)
+    frame, numbered = _frame(uri, header, series, names)
+    note = _note(uri, header, series, names, frame) | {"numbered": numbered}
     filled = _filled(data, uri, len(series) > 1)
     return ArchiveRead(frame, filled, uri, hashlib.sha256(raw).hexdigest(), note)
 
@@ -173,19 +211,9 @@ def _note(
         "min_length": int(min(lengths)),
         "max_length": int(max(lengths)),
         "frequency": header.frequency,
-        "numbered": None if pd.api.types.is_datetime64_any_dtype(frame["time"]) else _why(header),
         "horizon": header.horizon,
         "columns": [str(c) for c in frame.columns],
     }
-
-
-def _why(header: TsfHeader) -> str:
-    """Why a file's times are step numbers: no date attribute, no frequency or an unknown one."""
-    if not any(kind == "date" for _, kind in header.attributes):
-        return "no date attribute"
-    if header.frequency is None:
-        return "no @frequency"
-    return f"@frequency {header.frequency} is no unit of time lstmtune counts in"
 
 
 def tsf_line(note: dict[str, Any], horizon: int) -> str:

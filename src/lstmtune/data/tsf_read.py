@@ -124,15 +124,21 @@ def parse_tsf(text: str, uri: str) -> tuple[TsfHeader, list[TsfSeries]]:
 
 def start_time(series: TsfSeries, header: TsfHeader, uri: str) -> pd.Timestamp | None:
     """The series' first time (its ``date`` attribute, ``1972-01-01 00-00-00``), or None where
-    the header declares no date attribute."""
+    the header declares no date attribute; :class:`pandas.errors.OutOfBoundsDatetime` for a time
+    outside the years 1677-2262 that pandas' times hold."""
     where = [k for k, (_, kind) in enumerate(header.attributes) if kind == "date"]
     if not where:
         return None
-    text = series.attributes[where[0]]
+    text, name = series.attributes[where[0]], header.attributes[where[0]][0]
+    if not text:
+        raise _fail(
+            uri, series.line, f"{name} is empty (a series' first time: 1972-01-01 00-00-00)"
+        )
     for layout in ("%Y-%m-%d %H-%M-%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
         try:
             return pd.Timestamp(pd.to_datetime(text, format=layout))
+        except pd.errors.OutOfBoundsDatetime:
+            raise  # a time, outside the years pandas' times hold: the caller numbers the steps
         except ValueError:
             continue
-    name = header.attributes[where[0]][0]
     raise _fail(uri, series.line, f"{name} {text!r} is not a time (written 1972-01-01 00-00-00)")

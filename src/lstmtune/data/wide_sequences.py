@@ -3,12 +3,16 @@ as sktime's tabular layout, Kaggle's and many papers' CSV copies of UCR sets wri
 lstmtune's long frame: ``case`` (the row's number in the file: ``row-1`` …), ``t`` (0, 1, …),
 ``c0`` (the row's values) and the label (and split) columns as written. Empty cells at a row's
 end are padding: that sequence is shorter. Read so where the label is set and neither the
-sequence nor the time column is, no feature columns are named, and three or more columns of
-numbers are left (the steps, in file order); columns of text and the file's row numbers are
-left out and named. The prepare step says so in one line."""
+sequence nor the time column is, no feature columns are named, eight or more columns of numbers
+are named by one prefix and numbers one after another (``att1`` … ``att96``, ``0`` … ``23``:
+the steps, in file order), and no other column repeats its value from row to row as a sequence
+id of a file of one row per step does; the other columns (text, the file's row numbers) are
+left out and named. A missing label, or value inside a sequence, is named by the file's data
+row. The prepare step says what it read in one line."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -19,19 +23,71 @@ from lstmtune.data.row_numbers import row_number_columns
 from lstmtune.errors import UserError
 
 #: the fewest step columns a row of a wide table holds
-MIN_STEPS = 3
+MIN_STEPS = 8
 #: the long frame's columns and the data settings they fill
 COLUMNS = {"sequence_column": "case", "time_column": "t"}
 
 
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def _numbered(names: list[str]) -> list[str]:
+    """The longest run of names sharing a prefix and numbered one after another in file order
+    (``att1`` … ``att96``, ``0`` … ``23``, ``V1`` …); empty where none."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for name in names:
+        found = _NUMBERED.match(name)
+        if found:
+            groups.setdefault(found[1], []).append((name, int(found[2])))
+    best = max(groups.values(), key=len, default=[])
+    numbers = [n for _, n in best]
+    if not numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        return []
+    return [name for name, _ in best]
+
+
 def _steps(frame: pd.DataFrame, data: DataConfig) -> tuple[list[str], list[str]]:
-    """The step columns (numbers, in file order) and the columns left out (text, row numbers)."""
+    """The step columns (numbers, numbered in file order) and the columns left out."""
     named = {data.label, data.split_column}
     rest = [str(c) for c in frame.columns if str(c) not in named]
     numbers = [c for c in rest if pd.api.types.is_numeric_dtype(frame[c])]
     counted = row_number_columns(frame, numbers)
-    steps = [c for c in numbers if c not in counted]
+    steps = _numbered([c for c in numbers if c not in counted])
     return steps, [c for c in rest if c not in steps]
+
+
+def _long_file(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether a column other than the steps and the label repeats its value from one row to
+    the next in most rows: a sequence id of a file of one row per step."""
+    return any(
+        (frame[c].iloc[1:].to_numpy() == frame[c].iloc[:-1].to_numpy()).mean() > 0.5
+        for c in columns
+    )
+
+
+def _refuse_gaps(
+    frame: pd.DataFrame,
+    data: DataConfig,
+    source: str,
+    values: np.ndarray,
+    steps: list[str],
+    lengths: np.ndarray,
+) -> None:
+    """A missing label, and with ``data.missing: error`` a missing value inside a sequence,
+    named by the file's data row (and column)."""
+    label = frame[str(data.label)].isna().to_numpy()
+    if label.any():
+        row = int(np.flatnonzero(label)[0]) + 1
+        raise UserError(
+            f"{source}: column '{data.label}' (data.label) has a missing value at data row {row}"
+        )
+    inside = np.isnan(values) & (np.arange(values.shape[1]) < lengths[:, None])
+    if data.missing == "error" and inside.any():
+        row, step = (int(x) for x in np.argwhere(inside)[0])
+        raise UserError(
+            f"{source}: data row {row + 1}, column '{steps[step]}': a missing value inside the "
+            "sequence; data.missing: interpolate (or ffill) fills it"
+        )
 
 
 def wide_sequences(
@@ -46,7 +102,7 @@ def wide_sequences(
     if data.label not in frame.columns or set(COLUMNS.values()) & {str(c) for c in frame.columns}:
         return frame, {}  # the label's own refusal; a column named like the long frame's
     steps, left_out = _steps(frame, data)
-    if len(steps) < MIN_STEPS:
+    if len(steps) < MIN_STEPS or _long_file(frame, left_out):
         return frame, {}
     values = frame[steps].to_numpy(dtype=np.float64)
     present = ~np.isnan(values)
@@ -57,6 +113,7 @@ def wide_sequences(
             f"columns ({steps[0]} … {steps[-1]}; a table of one sequence per row)"
         )
     lengths = values.shape[1] - np.argmax(present[:, ::-1], axis=1)  # padding at the end: none
+    _refuse_gaps(frame, data, source, values, steps, lengths)
     rows = np.repeat(np.arange(len(frame)), lengths)
     cases = np.array([f"row-{i + 1}" for i in range(len(frame))], dtype=object)
     long = pd.DataFrame(

@@ -58,9 +58,14 @@ def zip_member(data: DataConfig) -> tuple[DataConfig, dict[str, Any]]:
     chosen = _training_file(readable) if data.task == "classify" else None
     if chosen is None:
         others = [n for n in readable if not ARCHIVE_NAME.match(PurePosixPath(n).name)]
+        if not readable:
+            shown = ", ".join(names[:6]) or "empty"
+            raise UserError(
+                f"{uri}: a zip archive of no file lstmtune reads ({shown}): unzip it and name a"
+                " CSV, Parquet, .tsf or UCR / UEA archive file"
+            )
         if len(readable) != 1 and len(others) != 1:
-            why = "of no file lstmtune reads" if not readable else f"of {len(readable)} data files"
-            raise _refused(uri, readable or names, why)
+            raise _refused(uri, readable, f"of {len(readable)} data files")
         chosen = readable[0] if len(readable) == 1 else others[0]
     note = {"archive": PurePosixPath(uri).name, "member": chosen, "files": len(names)}
     return data.model_copy(update={"path": f"{uri}/{chosen}"}), note

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 
 from lstmtune.errors import UserError
 
@@ -60,5 +61,5 @@ def member_bytes(outer: str, raw: bytes, member: str) -> bytes:
         raise UserError(f"{outer}/{member}: file not found in {outer} (it holds {shown})") from None
     except RuntimeError as exc:  # an encrypted member: "File ... is encrypted, password required"
         raise UserError(f"{outer}: {exc}; unzip it and name the file") from None
-    except (zipfile.BadZipFile, NotImplementedError, OSError) as exc:
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error) as exc:
         raise UserError(f"{outer}/{member}: cannot read it from the zip archive ({exc})") from None
