@@ -180,14 +180,20 @@ def test_config_endpoint_wins_over_env(
     assert table.sha256 == _sha(aws_env["csv_bytes"])
 
 
+def _classify(path: str, tmp_path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The prepared splits and metadata of a classification set at ``path``."""
+    from lstmtune.data.prepare import prepare
+
+    keys = {"data.path": path, "data.task": "classify", "output_dir": str(tmp_path / "o")}
+    return prepare(load_config(None, keys).resolved())
+
+
 def test_an_archive_pair_is_read_from_one_s3_prefix_as_from_a_directory(
     aws_env: dict[str, Any], tmp_path: Path
 ) -> None:
     """``s3://…/Chinatown_TRAIN.tsv`` is read with the ``_TEST`` file under the same prefix
     (:mod:`lstmtune.data.archive`); without it, one line naming the missing key."""
     import boto3
-
-    from lstmtune.data.prepare import prepare
 
     data = Path(__file__).parent / "data"
     client = boto3.client("s3")
@@ -196,19 +202,15 @@ def test_an_archive_pair_is_read_from_one_s3_prefix_as_from_a_directory(
     train = (data / "Chinatown_TRAIN.tsv").read_bytes()
     client.put_object(Bucket=BUCKET, Key="alone/Chinatown_TRAIN.tsv", Body=train)
 
-    def prepared(path: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-        keys = {"data.path": path, "data.task": "classify", "output_dir": str(tmp_path / "o")}
-        return prepare(load_config(None, keys).resolved())
-
-    remote, meta = prepared(f"s3://{BUCKET}/ucr/Chinatown_TRAIN.tsv")
-    local, local_meta = prepared(str(data / "Chinatown_TRAIN.tsv"))
+    remote, meta = _classify(f"s3://{BUCKET}/ucr/Chinatown_TRAIN.tsv", tmp_path)
+    local, local_meta = _classify(str(data / "Chinatown_TRAIN.tsv"), tmp_path)
     for split in ("train", "val", "test"):
         pd.testing.assert_frame_equal(remote[split], local[split])
     assert meta["sha256"] == local_meta["sha256"]
     with pytest.raises(
         UserError, match=r"its test file s3://.*/alone/Chinatown_TEST.tsv: .*NoSuch"
     ):
-        prepared(f"s3://{BUCKET}/alone/Chinatown_TRAIN.tsv")
+        _classify(f"s3://{BUCKET}/alone/Chinatown_TRAIN.tsv", tmp_path)
 
 
 def test_a_zip_archive_on_s3_reads_its_files_inside(
@@ -221,8 +223,6 @@ def test_a_zip_archive_on_s3_reads_its_files_inside(
 
     import boto3
 
-    from lstmtune.data.prepare import prepare
-
     data = Path(__file__).parent / "data"
     body = io.BytesIO()
     with zipfile.ZipFile(body, "w") as archive:
@@ -230,12 +230,8 @@ def test_a_zip_archive_on_s3_reads_its_files_inside(
             archive.writestr(name, (data / name).read_bytes())
     boto3.client("s3").put_object(Bucket=BUCKET, Key="zips/Chinatown.zip", Body=body.getvalue())
 
-    def prepared(path: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-        keys = {"data.path": path, "data.task": "classify", "output_dir": str(tmp_path / "o")}
-        return prepare(load_config(None, keys).resolved())
-
-    remote, meta = prepared(f"s3://{BUCKET}/zips/Chinatown.zip")
-    local, _ = prepared(str(data / "Chinatown_TRAIN.tsv"))
+    remote, meta = _classify(f"s3://{BUCKET}/zips/Chinatown.zip", tmp_path)
+    local, _ = _classify(str(data / "Chinatown_TRAIN.tsv"), tmp_path)
     for split in ("train", "val", "test"):
         pd.testing.assert_frame_equal(remote[split], local[split])
     assert meta["source"] == f"s3://{BUCKET}/zips/Chinatown.zip/Chinatown_TRAIN.tsv"
