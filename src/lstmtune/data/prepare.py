@@ -28,6 +28,7 @@ from lstmtune.config import DataConfig, RunConfig
 from lstmtune.data.archive import read_archive
 from lstmtune.data.calendar_table import calendar_series
 from lstmtune.data.columns import date_columns, series_of
+from lstmtune.data.date_parts import date_parts
 from lstmtune.data.io import RawTable, read_table
 from lstmtune.data.layouts import nixtla_settings
 from lstmtune.data.panel import (
@@ -104,6 +105,9 @@ def _read(cfg: RunConfig) -> _Read:
             frame = load_frame(_filled(cfg, {"series_column": "unique_id"})).frame
         layout = nixtla_settings(frame, cfg.data)
         cfg, said["layout"] = _filled(cfg, layout), layout
+    frame, parts = date_parts(frame, cfg.data)  # year, month[, day] / year, quarter
+    if parts:
+        cfg, said["date_parts"] = _filled(cfg, {"time_column": "time"}), parts
     frame, calendar = calendar_series(frame, cfg.data, table.source)  # Year, Jan, …, Dec
     if calendar:
         named = {"target": "value", "time_column": "time" if calendar["dated"] else None}

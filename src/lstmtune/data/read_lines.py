@@ -1,9 +1,9 @@
 """The lines saying how the prepare step read a file that was not a plain table of named
 columns: the file chosen in a zip archive, a UCR / UEA archive's ``_TRAIN`` and ``_TEST`` files, a
-``.tsf`` file, statsforecast's columns, a table of years by months, a table of one sequence per
-row (``said``: the ``metadata.json`` entries of :func:`lstmtune.data.prepare.prepare`). The
-prepare step prints them; a refusal after them names them, since the columns it names (``value``,
-``time``, ``case``) are lstmtune's."""
+``.tsf`` file, statsforecast's columns, a time over several columns, a table of years by months, a
+table of one sequence per row (``said``: the ``metadata.json`` entries of
+:func:`lstmtune.data.prepare.prepare`). The prepare step prints them; a refusal after them names
+them, since the columns it names (``value``, ``time``, ``case``) are lstmtune's."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from lstmtune.data.archive import archive_line
 from lstmtune.data.calendar_table import calendar_line
+from lstmtune.data.date_parts import date_parts_line
 from lstmtune.data.layouts import layout_line
 from lstmtune.data.tsf import tsf_line
 from lstmtune.data.wide_sequences import wide_line
@@ -25,6 +26,8 @@ def read_lines(said: dict[str, Any], horizon: int) -> list[str]:
         lines.append(tsf_line(note, horizon) if note["kind"] == "tsf" else archive_line(note))
     if said.get("layout"):
         lines.append(layout_line(said["layout"]))
+    if said.get("date_parts"):
+        lines.append(date_parts_line(said["date_parts"]))
     if said.get("calendar"):
         lines.append(calendar_line(said["calendar"]))
     if said.get("wide"):
