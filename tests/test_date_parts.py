@@ -109,3 +109,59 @@ def test_parts_that_are_no_time_are_read_as_before(tmp_path: Path) -> None:
     path = _parts_file(tmp_path)
     _, meta = _prepare(path, **{"data.target": "Month"})  # a part predicted: no time of parts
     assert "date_parts" not in meta
+
+
+def _write(tmp_path: Path, frame: pd.DataFrame) -> Path:
+    path = tmp_path / "file.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_parts_of_other_times_and_named_parts_are_read_as_before(tmp_path: Path) -> None:
+    weeks = pd.date_range("2015-01-04", periods=150, freq="W")
+    weekly = pd.DataFrame({"year": weeks.year, "month": weeks.month, "sales": np.arange(150.0)})
+    _, meta = _prepare(_write(tmp_path, weekly), **{"data.target": "sales"})
+    assert "date_parts" not in meta  # weeks: a month repeats
+    dated = weekly.assign(week=weeks.strftime("%Y-%m-%d"))
+    _, meta = _prepare(_write(tmp_path, dated), **{"data.target": "sales"})
+    assert "date_parts" not in meta and "week" in meta["columns"]["left_out"]  # the date's helpers
+    peaks = pd.DataFrame(
+        {
+            "year": range(1950, 2010),
+            "month": [1 + k % 12 for k in range(60)],
+            "flow": np.arange(60.0),
+        }
+    )
+    _, meta = _prepare(
+        _write(tmp_path, peaks), **{"data.target": "flow", "data.time_column": "year"}
+    )
+    assert "date_parts" not in meta and meta["time_axis"]["column"] == "year"  # one row a year
+    months = pd.date_range("2015-01-01", periods=72, freq="MS")
+    by_year = pd.DataFrame({"year": months.year, "month": months.month, "sales": np.arange(72.0)})
+    _, meta = _prepare(
+        _write(tmp_path, by_year), **{"data.target": "sales", "data.series_column": "year"}
+    )
+    assert "date_parts" not in meta and meta["panel"]  # the year names the series
+
+
+def test_quarters_written_q1_and_a_panel_of_months_are_read(tmp_path: Path) -> None:
+    quarters = pd.DataFrame(
+        {
+            "year": np.repeat(np.arange(2000, 2015), 4),
+            "quarter": ["Q1", "Q2", "Q3", "Q4"] * 15,
+            "gdp": np.arange(60.0),
+        }
+    )
+    _, meta = _prepare(_write(tmp_path, quarters), **{"data.target": "gdp"})
+    assert meta["time_axis"]["freq"] == "QS-JAN"
+    months = pd.date_range("2015-01-01", periods=72, freq="MS")
+    panel = pd.concat(
+        pd.DataFrame(
+            {"store": s, "year": months.year, "month": months.month, "sales": np.arange(72.0) + k}
+        )
+        for k, s in enumerate("abc")
+    )
+    _, meta = _prepare(
+        _write(tmp_path, panel), **{"data.target": "sales", "data.series_column": "store"}
+    )
+    assert meta["date_parts"]["columns"] == ["year", "month"] and meta["time_axis"]["freq"] == "MS"

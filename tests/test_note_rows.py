@@ -100,3 +100,10 @@ def test_excels_separator_line_is_no_title(tmp_path: Path) -> None:
     read = read_table(str(path))
     assert list(read.frame.columns) == ["month", "passengers"] and len(read.frame) == 144
     assert read.notes == ()
+
+
+def test_an_inch_mark_is_no_quote(tmp_path: Path) -> None:
+    path = tmp_path / "inch.csv"
+    path.write_text("month,passengers\n" + _table() + '\nNote: 1" is one inch,\n')
+    read = read_table(str(path))
+    assert len(read.frame) == 144 and "its last 2 lines are notes" in read.notes[0]

@@ -225,3 +225,11 @@ def test_times_pandas_cannot_hold_are_numbered_steps_saying_why(
 def test_an_empty_start_time_is_refused_naming_its_line(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"line 8: start_timestamp is empty"):
         read_tsf(_data(_write(tmp_path, "A::1,2,3\n")))
+
+
+def test_a_daily_file_from_long_ago_is_dated(tmp_path: Path) -> None:
+    values = ",".join(str(v) for v in range(200))
+    read = read_tsf(_data(_write(tmp_path, f"A:1818-01-01 00-00-00:{values}\n", "daily")))
+    assert read is not None  # the sunspots' daily file starts in 1818
+    times = pd.DatetimeIndex(read.frame["time"])
+    assert (times[0], times[-1]) == (pd.Timestamp("1818-01-01"), pd.Timestamp("1818-07-19"))

@@ -133,3 +133,15 @@ def test_a_gap_or_a_missing_label_is_named_by_the_files_row(tmp_path: Path) -> N
         UserError, match=r"column 'target' \(data.label\) has a missing value at data row 3$"
     ):
         _prepare(path, **keys)
+
+
+def test_a_constant_a_class_name_and_steps_named_by_times_are_read(tmp_path: Path) -> None:
+    wide = _wide(tmp_path).drop(columns="split").sort_values("target").reset_index(drop=True)
+    wide.insert(1, "sensor", "acc")  # a constant
+    wide.insert(2, "class_name", wide["target"].map({1: "weekend", 2: "weekday"}))
+    wide.columns = [*wide.columns[:3], *(f"{t / 10:.1f}" for t in range(24))]  # 0.0 … 2.3
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    parts, meta = _prepare(path, **{"data.label": "target"})
+    assert meta["wide"]["count"] == 24 and meta["wide"]["left_out"] == ["sensor", "class_name"]
+    assert sum(p["case"].nunique() for p in parts.values()) == 42

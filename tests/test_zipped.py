@@ -104,11 +104,14 @@ def test_an_excel_workbook_is_refused_as_one(tmp_path: Path) -> None:
         _prepare(book, **{"data.target": "y"})
 
 
-def test_a_damaged_member_is_refused_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_damaged_member_is_refused_in_one_line(tmp_path: Path, method: int) -> None:
     air = (
         Path(__import__("lstmtune").__file__).parent / "example_data" / "airline_passengers.csv"
     ).read_bytes()
-    packed = _zip(tmp_path / "bad.zip", {"air.csv": air})
+    packed = tmp_path / "bad.zip"
+    with zipfile.ZipFile(packed, "w", method) as archive:
+        archive.writestr("air.csv", air)
     raw = bytearray(packed.read_bytes())
     raw[60:90] = bytes(b ^ 0xFF for b in raw[60:90])  # the compressed stream, not the directory
     packed.write_bytes(bytes(raw))

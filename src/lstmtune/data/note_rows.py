@@ -87,11 +87,13 @@ def note_lines(lines: list[str], sep: str) -> int:
     if shapes.count(usual) < 0.9 * len(shapes):
         return 0
     k, notes = 0, 0
-    quotes = sum(line.count('"') for line in lines)  # before the line looked at, once k is 0
+    opened = re.compile(rf'(?:^|{re.escape(sep)})\s*"')  # a cell that opens a quote
+    quoted = any(opened.search(line) for line in lines)  # else a " is an inch, not a quote
+    quotes = sum(line.count('"') for line in lines) if quoted else 0  # before the line looked at
     while k < len(lines) - 2:
         line = lines[-1 - k]
-        quotes -= line.count('"')
-        if quotes % 2 or line.count('"') % 2:
+        quotes -= line.count('"') if quoted else 0
+        if quoted and (quotes % 2 or line.count('"') % 2):
             break  # a line inside or closing a quoted cell of many lines: the table's
         cells = _cells(line, sep)
         shape = _shape(cells[0]) if cells else ""

@@ -106,8 +106,11 @@ def _in_range(start: pd.Timestamp, n: int, step: tuple[str, int]) -> bool:
         months = (n - 1) * count * (12 if unit == "years" else 1)
         last_year: int = start.year + (start.month - 1 + months) // 12
         return bool(last_year <= pd.Timestamp.max.year - 1)
-    room: pd.Timedelta = pd.Timestamp.max - start
-    return bool(room >= (n - 1) * pd.Timedelta(**{unit: count}))
+    try:  # a span past pandas' Timedelta (292 years) or Timestamp range: out of range
+        end: pd.Timestamp = start + (n - 1) * pd.Timedelta(**{unit: count})
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        return False
+    return bool(end <= pd.Timestamp.max)
 
 
 def _starts(uri: str, header: TsfHeader, series: list[TsfSeries]) -> list[pd.Timestamp] | str:

@@ -3,12 +3,13 @@ as sktime's tabular layout, Kaggle's and many papers' CSV copies of UCR sets wri
 lstmtune's long frame: ``case`` (the row's number in the file: ``row-1`` …), ``t`` (0, 1, …),
 ``c0`` (the row's values) and the label (and split) columns as written. Empty cells at a row's
 end are padding: that sequence is shorter. Read so where the label is set and neither the
-sequence nor the time column is, no feature columns are named, eight or more columns of numbers
-are named by one prefix and numbers one after another (``att1`` … ``att96``, ``0`` … ``23``:
-the steps, in file order), and no other column repeats its value from row to row as a sequence
-id of a file of one row per step does; the other columns (text, the file's row numbers) are
-left out and named. A missing label, or value inside a sequence, is named by the file's data
-row. The prepare step says what it read in one line."""
+sequence nor the time column is, no feature columns are named, three or more columns of numbers
+are named by one prefix and numbers one after another (``att1`` … ``att96``, ``0`` … ``23``) or
+by increasing numbers (``0.0``, ``0.1``, …): the steps, in file order; and no other column
+repeats its value from row to row as a sequence id of a file of one row per step does (holding
+more values than the label: a constant or a class's name is no id); the other columns (text,
+the file's row numbers) are left out and named. A missing label, or value inside a sequence, is
+named by the file's data row. The prepare step says what it read in one line."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from lstmtune.data.row_numbers import row_number_columns
 from lstmtune.errors import UserError
 
 #: the fewest step columns a row of a wide table holds
-MIN_STEPS = 8
+MIN_STEPS = 3
 #: the long frame's columns and the data settings they fill
 COLUMNS = {"sequence_column": "case", "time_column": "t"}
 
@@ -34,6 +35,9 @@ _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 def _numbered(names: list[str]) -> list[str]:
     """The longest run of names sharing a prefix and numbered one after another in file order
     (``att1`` … ``att96``, ``0`` … ``23``, ``V1`` …); empty where none."""
+    floats = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce")
+    if len(names) and floats.notna().all() and (np.diff(floats.to_numpy()) > 0).all():
+        return names  # named by their times: 0.0, 0.1, … (a sampling period's multiples)
     groups: dict[str, list[tuple[str, int]]] = {}
     for name in names:
         found = _NUMBERED.match(name)
@@ -56,13 +60,16 @@ def _steps(frame: pd.DataFrame, data: DataConfig) -> tuple[list[str], list[str]]
     return steps, [c for c in rest if c not in steps]
 
 
-def _long_file(frame: pd.DataFrame, columns: list[str]) -> bool:
-    """Whether a column other than the steps and the label repeats its value from one row to
-    the next in most rows: a sequence id of a file of one row per step."""
-    return any(
-        (frame[c].iloc[1:].to_numpy() == frame[c].iloc[:-1].to_numpy()).mean() > 0.5
-        for c in columns
-    )
+def _long_file(frame: pd.DataFrame, columns: list[str], label: str) -> bool:
+    """Whether a column other than the steps repeats its value from one row to the next in most
+    rows and holds more values than the label (a sequence id of a file of one row per step; a
+    constant or a class's name is none)."""
+    classes = frame[label].nunique()
+    for c in columns:
+        same = (frame[c].iloc[1:].to_numpy() == frame[c].iloc[:-1].to_numpy()).mean()
+        if same > 0.5 and frame[c].nunique() > classes:
+            return True
+    return False
 
 
 def _refuse_gaps(
@@ -102,7 +109,7 @@ def wide_sequences(
     if data.label not in frame.columns or set(COLUMNS.values()) & {str(c) for c in frame.columns}:
         return frame, {}  # the label's own refusal; a column named like the long frame's
     steps, left_out = _steps(frame, data)
-    if len(steps) < MIN_STEPS or _long_file(frame, left_out):
+    if len(steps) < MIN_STEPS or _long_file(frame, left_out, str(data.label)):
         return frame, {}
     values = frame[steps].to_numpy(dtype=np.float64)
     present = ~np.isnan(values)

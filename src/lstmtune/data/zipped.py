@@ -8,6 +8,7 @@ told apart by its workbook part and refused by :mod:`lstmtune.data.io`.
 from __future__ import annotations
 
 import io
+import lzma
 import re
 import zipfile
 import zlib
@@ -61,5 +62,12 @@ def member_bytes(outer: str, raw: bytes, member: str) -> bytes:
         raise UserError(f"{outer}/{member}: file not found in {outer} (it holds {shown})") from None
     except RuntimeError as exc:  # an encrypted member: "File ... is encrypted, password required"
         raise UserError(f"{outer}: {exc}; unzip it and name the file") from None
-    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error) as exc:
+    except (
+        zipfile.BadZipFile,
+        NotImplementedError,
+        OSError,
+        EOFError,
+        zlib.error,
+        lzma.LZMAError,
+    ) as exc:
         raise UserError(f"{outer}/{member}: cannot read it from the zip archive ({exc})") from None
