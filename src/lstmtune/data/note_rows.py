@@ -77,6 +77,35 @@ def _lone_first(cells: list[str]) -> bool:
     return not any(cells[1:])
 
 
+def _tail(lines: list[str], sep: str, usual: str) -> tuple[int, int]:
+    """How many lines at the end look like notes (blank lines among them), and how many of
+    them are notes (not blank), by their cells alone."""
+    k, notes = 0, 0
+    while k < len(lines) - 2:
+        cells = _cells(lines[-1 - k], sep)
+        shape = _shape(cells[0]) if cells else ""
+        if any(cells) and (not _lone_first(cells) or shape == usual or "a" not in shape):
+            break
+        notes += bool(any(cells))
+        k += 1
+    return k, notes
+
+
+def _unquoted(lines: list[str], sep: str, k: int) -> int:
+    """Of the last ``k`` lines, how many at the end lie outside any quoted cell of many lines
+    (a ``"`` that opens no cell, an inch mark, is no quote)."""
+    opened = re.compile(rf'(?:^|{re.escape(sep)})\s*"')
+    if not any(opened.search(line) for line in lines):
+        return k
+    quotes = sum(line.count('"') for line in lines)  # then: those before the line looked at
+    for i in range(k):
+        line = lines[-1 - i]
+        quotes -= line.count('"')
+        if quotes % 2 or line.count('"') % 2:
+            return i  # a line inside or closing a quoted cell of many lines: the table's
+    return k
+
+
 def note_lines(lines: list[str], sep: str) -> int:
     """How many lines at the end (below the header, line 0) are notes, blank lines among them."""
     rows = [_cells(line, sep) for line in lines[1 : 1 + _SAMPLE] if line.strip()]
@@ -86,22 +115,11 @@ def note_lines(lines: list[str], sep: str) -> int:
     usual = statistics.mode(shapes)
     if shapes.count(usual) < 0.9 * len(shapes):
         return 0
-    k, notes = 0, 0
-    opened = re.compile(rf'(?:^|{re.escape(sep)})\s*"')  # a cell that opens a quote
-    quoted = any(opened.search(line) for line in lines)  # else a " is an inch, not a quote
-    quotes = sum(line.count('"') for line in lines) if quoted else 0  # before the line looked at
-    while k < len(lines) - 2:
-        line = lines[-1 - k]
-        quotes -= line.count('"') if quoted else 0
-        if quoted and (quotes % 2 or line.count('"') % 2):
-            break  # a line inside or closing a quoted cell of many lines: the table's
-        cells = _cells(line, sep)
-        shape = _shape(cells[0]) if cells else ""
-        if any(cells) and (not _lone_first(cells) or shape == usual or "a" not in shape):
-            break
-        notes += bool(any(cells))
-        k += 1
-    return k if notes else 0
+    k, notes = _tail(lines, sep, usual)
+    if not notes:
+        return 0  # the common case: no quote counting over the whole file
+    k = _unquoted(lines, sep, k)
+    return k if any(line.strip() for line in lines[len(lines) - k :]) else 0
 
 
 def _shown(line: str) -> str:
@@ -115,6 +133,9 @@ def _lines(count: int) -> str:
 def without_title(uri: str, text: str) -> tuple[str, list[str], int]:
     """``text`` from its header on, the warning line where title lines were left out, and how
     many were."""
+    head = text.lstrip()[:65536].splitlines()[:1]  # the first line that holds anything
+    if not any(_title(line) or _EXCEL_SEP.match(line.strip()) for line in head):
+        return text, [], 0  # the common case: a header first (no split of a large file)
     lines = text.splitlines(keepends=True)
     hint = int(bool(lines) and _EXCEL_SEP.match(lines[0].strip()) is not None)  # Excel's sep=;
     first = hint + title_lines(lines[hint:])
@@ -134,6 +155,10 @@ def without_title(uri: str, text: str) -> tuple[str, list[str], int]:
 def without_notes(uri: str, text: str, sep: str, skipped: int = 0) -> tuple[str, list[str]]:
     """``text`` (the header first, ``skipped`` title lines above it in the file) without its
     note lines, and the warning line where some were left out."""
+    tail = text.rstrip()[-65536:].splitlines()  # \n, \r\n and the old Mac's \r alike
+    cells = _cells(tail[-1], sep) if tail else []  # the last line that holds anything
+    if not cells or not _lone_first(cells):
+        return text, []  # the common case: a row of data last (no split of a large file)
     lines = text.splitlines(keepends=True)
     last = note_lines(lines, sep)
     if not last:
