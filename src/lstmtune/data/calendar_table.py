@@ -19,7 +19,8 @@ import pandas as pd
 from lstmtune.config import DataConfig
 from lstmtune.errors import UserError
 
-_MONTHS = [
+#: the months' English names, in calendar order
+MONTHS = [
     "january", "february", "march", "april", "may", "june",
     "july", "august", "september", "october", "november", "december",
 ]  # fmt: skip
@@ -31,7 +32,7 @@ FIRST_YEAR, LAST_YEAR = 1678, 2261
 def _period(name: str) -> tuple[str, int] | None:
     """``("month", 1)`` for ``Jan`` / ``January``, ``("quarter", 2)`` for ``Q2``; else None."""
     word = name.strip().lower().rstrip(".")
-    for k, month in enumerate(_MONTHS, start=1):
+    for k, month in enumerate(MONTHS, start=1):
         if word in (month, month[:3]):
             return "month", k
     found = _QUARTER.match(word)

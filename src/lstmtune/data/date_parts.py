@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lstmtune.config import DataConfig
+from lstmtune.data.calendar_table import MONTHS
 from lstmtune.data.columns import date_columns
 
 #: the names of each part (lower case), in the order a time is built from them
@@ -27,7 +28,6 @@ _NAMES = {
     "day": ("day",),
 }
 _RANGES = {"year": (1678, 2261), "quarter": (1, 4), "month": (1, 12), "day": (1, 31)}
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 def _column(frame: pd.DataFrame, part: str) -> str | None:
@@ -38,7 +38,7 @@ def _column(frame: pd.DataFrame, part: str) -> str | None:
 def _numbers(values: pd.Series, part: str) -> np.ndarray | None:
     """The part's whole numbers in range (month names read as their numbers), else None."""
     if part == "month" and not pd.api.types.is_numeric_dtype(values):
-        names = {m: k for k, m in enumerate(_MONTHS, start=1)}
+        names = {m[:3]: k for k, m in enumerate(MONTHS, start=1)}
         values = values.astype(str).str.strip().str[:3].str.lower().map(names)
     elif part == "quarter" and not pd.api.types.is_numeric_dtype(values):  # Q1 … Q4
         values = values.astype(str).str.strip().str.upper().str.removeprefix("Q")

@@ -30,7 +30,12 @@ class RawTable:
     source: str
     sha256: str
     notes: tuple[str, ...] = ()  # warning lines about how the file was read (its encoding)
-    headerless: bool = False  # its first line held values: columns named by lstmtune
+    header_note: str | None = None  # of them, the one saying its first line held values
+
+    @property
+    def headerless(self) -> bool:
+        """Whether the file had no header: its columns are named by lstmtune."""
+        return self.header_note is not None
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -186,10 +191,11 @@ def _header(text: str, sep: str) -> list[str]:
 
 def _parse(
     uri: str, data: bytes, kind: str, ids: tuple[str, ...] = ()
-) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The table and the warning lines about how it was read."""
+) -> tuple[pd.DataFrame, tuple[str, ...], str | None]:
+    """The table, the warning lines about how it was read and, of them, the one saying it had
+    no header."""
     if kind == "parquet":
-        return pd.read_parquet(io.BytesIO(data)), ()
+        return pd.read_parquet(io.BytesIO(data)), (), None
     text, note = _text(uri, data)
     text, titles, skipped = without_title(uri, text)  # a title above the table, notes below
     sep = _separator(uri, text)
@@ -204,16 +210,18 @@ def _parse(
     cut = max(0, len(text) - 65536)  # the regex on the file's end only: fast on large files
     text = text[:cut] + re.sub(rf"(?:[\r\n]+[{re.escape(sep)} \t]*)+$", "\n", text[cut:])
     read = functools.partial(pd.read_csv, sep=sep, skipinitialspace=True)
+    header_note = None
     if given is not None:
+        header_note = headerless_note(uri, names, given)
         read = functools.partial(read, header=None, names=given)
-        notes = (*notes, headerless_note(uri, names, given))
+        notes = (*notes, header_note)
     frame = read(io.StringIO(text), dtype=dict.fromkeys(ids, str))
     # 168,0 in a European file, "1,120" in an American one: numbers (:mod:`.number_text`)
     frame, read_as = numbers_as_written(frame, sep, lambda: read(io.StringIO(text), dtype=str), ids)
     for c in ids:
         if c in frame.columns:
             frame[c] = _ids_as_read(frame[c])
-    return frame, (*notes, *read_as)
+    return frame, (*notes, *read_as), header_note
 
 
 def _ids_as_read(ids: pd.Series) -> pd.Series:
@@ -228,6 +236,16 @@ def _ids_as_read(ids: pd.Series) -> pd.Series:
     return numbers if numbers.nunique() == ids.nunique() else ids
 
 
+def gunzipped(uri: str, data: bytes) -> bytes:
+    """``data`` decompressed where it is gzip (``.csv.gz``, ``.tsf.gz``), else as it is."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as exc:
+        raise UserError(f"{uri}: a damaged gzip file ({exc})") from None
+
+
 def read_table(
     uri: str, *, fmt: str = "auto", s3_endpoint_url: str | None = None, ids: tuple[str, ...] = ()
 ) -> RawTable:
@@ -238,14 +256,10 @@ def read_table(
     if not data.strip():
         raise UserError(f"{uri}: file is empty")
     digest = hashlib.sha256(data).hexdigest()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise UserError(f"{uri}: a damaged gzip file ({exc})") from None
+    data = gunzipped(uri, data)
     kind = _detect_format(uri.removesuffix(".gz"), data, fmt)
     try:
-        frame, notes = _parse(uri, data, kind, ids)
+        frame, notes, header_note = _parse(uri, data, kind, ids)
     except UserError:
         raise
     except UnicodeDecodeError:
@@ -258,5 +272,4 @@ def read_table(
     if len(frame) == 0:
         raise UserError(f"{uri}: header only, no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
-    headerless = any(n.startswith(f"warning: {uri} has no header") for n in notes)
-    return RawTable(frame=frame, source=uri, sha256=digest, notes=notes, headerless=headerless)
+    return RawTable(frame, uri, digest, notes, header_note)

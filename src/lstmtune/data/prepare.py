@@ -78,6 +78,7 @@ class _Read:
     sha256: str
     notes: tuple[str, ...] = ()
     said: dict[str, Any] = field(default_factory=dict)
+    header_note: str | None = None  # the file had no header: its columns are lstmtune's
 
 
 def _filled(cfg: RunConfig, settings: dict[str, str]) -> RunConfig:
@@ -97,7 +98,7 @@ def _read(cfg: RunConfig) -> _Read:
         return _Read(archive.frame, cfg, archive.source, archive.sha256, said=said)
     table = load_frame(cfg)
     frame = table.frame
-    if table.headerless and cfg.data.task == "forecast":  # value (time): named by lstmtune
+    if table.header_note and cfg.data.task == "forecast":  # value (time): named by lstmtune
         named = {"target": "value", "time_column": "time" if "time" in frame.columns else None}
         cfg = _filled(cfg, {k: v for k, v in named.items() if v and getattr(cfg.data, k) is None})
     if nixtla_settings(frame, cfg.data):  # unique_id, ds, y; ids as text: 001 and 1 apart
@@ -115,7 +116,7 @@ def _read(cfg: RunConfig) -> _Read:
     frame, wide = wide_sequences(frame, cfg.data, table.source)  # label, att1, …, att96
     if wide:
         cfg, said["wide"] = _filled(cfg, {"sequence_column": "case", "time_column": "t"}), wide
-    return _Read(frame, cfg, table.source, table.sha256, table.notes, said)
+    return _Read(frame, cfg, table.source, table.sha256, table.notes, said, table.header_note)
 
 
 def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -127,8 +128,8 @@ def prepare(cfg: RunConfig) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     try:
         return _prepared(read)
     except UserError as exc:  # its columns may be lstmtune's: say how the file was read
-        headerless = [n.removeprefix("warning: ") for n in read.notes if " has no header " in n]
-        raise as_read(exc, [*read_lines(read.said, cfg.data.horizon), *headerless]) from None
+        header = [read.header_note.removeprefix("warning: ")] if read.header_note else []
+        raise as_read(exc, [*read_lines(read.said, cfg.data.horizon), *header]) from None
 
 
 def _prepared(read: _Read) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:

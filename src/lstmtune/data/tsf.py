@@ -10,7 +10,6 @@ read line, not applied: ``data.horizon`` decides.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 from typing import Any
@@ -20,7 +19,7 @@ import pandas as pd
 
 from lstmtune.config import DataConfig
 from lstmtune.data.archive import ArchiveRead, settings_of
-from lstmtune.data.io import read_bytes
+from lstmtune.data.io import gunzipped, read_bytes
 from lstmtune.data.tsf_read import TsfHeader, TsfSeries, parse_tsf, start_time
 from lstmtune.errors import UserError
 
@@ -170,13 +169,8 @@ def _is_tsf(data: DataConfig) -> bool:
 
 
 def _text(uri: str, raw: bytes) -> str:
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise UserError(f"{uri}: a damaged gzip file ({exc})") from None
     try:
-        return raw.decode("utf-8-sig")
+        return gunzipped(uri, raw).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UserError(f"{uri}: not a UTF-8 text file (a .tsf file is text)") from None
 
