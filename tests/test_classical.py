@@ -78,18 +78,6 @@ def test_baseline_forecasts_read_only_the_history_before_each_origin(
         assert np.allclose(before[:, 0], own, rtol=1e-10)
 
 
-@pytest.mark.parametrize("horizon", [1, 3])
-def test_ets_spec_reproduces_statsforecast(airline: np.ndarray, horizon: int) -> None:
-    fit_end = 122
-    ends = np.arange(fit_end - 1, len(airline) - horizon)
-    model = fit_model("ets", airline[:fit_end], 12)
-    reference = model_forecasts(model, airline, ends, horizon)
-    spec = json.loads(json.dumps(fit_spec("ets", airline[:fit_end], 12)))  # survives JSON
-    assert spec["kind"] == "ets" and spec["m"] == 12
-    mine = spec_forecasts(spec, airline, ends, horizon, 12)
-    assert np.allclose(mine, reference, rtol=1e-9, atol=1e-6)
-
-
 def _series(name: str) -> tuple[np.ndarray, int, int]:
     """``(series, season, fit rows)`` of a benchmark series, or a random walk with drift."""
     if name in ("drift", "crossing"):  # a positive random walk with drift, one through zero

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstmtune import classical
+from lstmtune import classical, classical_ets_fit
 from lstmtune.classical import classical_baselines, fit_model, fit_spec, spec_forecasts
 
 
@@ -26,9 +26,11 @@ def test_an_ets_fitted_on_the_last_rows_forecasts_from_its_own_start(
     rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The baseline (statsforecast's filter) and the JSON spec (the anchor, the partner, the
-    pyfunc) both start at the fit's first row and agree; origins before it get the seasonal
-    naive forecast. Started at row 0 with the fit's initial states, the baseline scored 6.11."""
+    pyfunc) both start at the fit's first row and agree (the spec as AutoETS fits it: no refit,
+    :mod:`lstmtune.classical_ets_fit`); origins before it get the seasonal naive forecast.
+    Started at row 0 with the fit's initial states, the baseline scored 6.11."""
     monkeypatch.setattr(classical, "MAX_ETS_ROWS", rows)
+    monkeypatch.setattr(classical_ets_fit, "STARTS", ())
     y, fit_end = _daily(), 935
     ends = np.arange(fit_end - 1, len(y) - 1)
     preds, failed, _ = classical_baselines(y, fit_end, ends, 1, 7, kinds=("ets",))

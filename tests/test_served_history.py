@@ -38,7 +38,9 @@ def test_a_tail_of_the_history_is_forecast_as_the_whole_series_was(
     tail = airline[first:]
     served = spec_forecasts(rebase(spec, rows, first), tail, ends - first, 2, 12)
     np.testing.assert_allclose(served, whole, rtol=1e-9)
-    if kind == "ets" and first:  # read from its own first row, as before: far off
+    # read from its own first row, as before: far off (3.3-4.0x; a history that starts at the
+    # first origin is not: the refitted level, alpha 0.79, catches up at once there, 1.04x)
+    if kind == "ets" and first not in (0, FIT_END):
         alone = spec_forecasts(spec, tail, ends - first, 1, 12)[:, 0]
         true = airline[ends + 1]
         error = np.sqrt(np.mean((alone - true) ** 2))

@@ -7,7 +7,8 @@ Two uses:
   with the protocol the LSTM is scored with. The forecasts come from statsforecast itself
   (``forward``: the fitted model filtered over the true history, nothing re-estimated).
 * **anchors and combinations** (:func:`fit_spec`, :func:`spec_forecasts`): a fitted ARIMA (on
-  log values for a positive series: :mod:`lstmtune.classical_log`) or ETS model as a JSON spec
+  log values for a positive series: :mod:`lstmtune.classical_log`) or ETS model (AutoETS's
+  models at a better optimum of their likelihood: :mod:`lstmtune.classical_ets_fit`) as a JSON spec
   (orders and coefficients, or components, parameters and initial states) and a numpy recursion
   that forecasts from it, stored in the registered model and recomputed on the consumer's
   history (no pickle; statsforecast only to fit a series a many-series model never saw). Both
@@ -203,7 +204,14 @@ def fit_spec(kind: str, y: np.ndarray, period: int, log: bool = False) -> dict[s
 
 def _fitted_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
     model = fit_model(kind, y, period)
-    return unscaled_spec(_spec_of(kind, model, len(y)), model.scale_)
+    spec = _spec_of(kind, model, len(y))
+    if kind == "ets":  # the anchor and partner: AutoETS's models at a better optimum
+        from lstmtune.classical_ets_fit import refined
+
+        rows = np.asarray(y, dtype=np.float64)[len(y) - model.fit_offset_ :] / model.scale_
+        season = max(int(period), 1)
+        spec = refined(spec, rows, season if season <= 24 else 1, float(model.model_["aicc"]))
+    return unscaled_spec(spec, model.scale_)
 
 
 def _spec_of(kind: str, model: Any, n: int) -> dict[str, Any]:
