@@ -354,6 +354,8 @@ def test_equal_weights_average_the_forecasts_within_twice_the_best_validation_rm
     logged = describe({**out, "partners_on_log": ["arima"]})
     assert logged is not None and "x AutoARIMA on log values +" in logged  # not the baseline's
     assert "on log values" not in str(describe(out))
+    refitted = describe({**out, "partners_refitted": {"ets": "ETS(M,A,M)"}})
+    assert refitted is not None and "x AutoETS refitted as ETS(M,A,M) (" in refitted
 
 
 def test_auto_weights_are_equal_on_a_short_validation_split_and_estimated_on_a_long_one() -> None:

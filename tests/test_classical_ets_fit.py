@@ -4,6 +4,7 @@ combination partner, never the ``auto_ets`` baseline."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from statsforecast.models import AutoETS
 from lstmtune import classical_ets_fit
 from lstmtune.classical import fit_model, fit_spec, model_forecasts, spec_forecasts
 from lstmtune.classical_ets_fit import best_fit, candidates, refined
-from lstmtune.config import example_data_path
+from lstmtune.config import RunConfig, example_data_path
 
 BENCH_DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
 
@@ -106,3 +107,24 @@ def test_the_candidates_are_autoets_models() -> None:
     assert {s for _, _, s, _ in candidates(positive, 1)} == {"N"}
     assert {s for _, _, s, _ in candidates(positive[:4], 4)} == {"N"}  # not longer than a season
     assert classical_ets_fit.LOWER[3] == 0.8 and classical_ets_fit.UPPER[3] == 0.98
+
+
+def test_the_published_line_names_the_refitted_partner(
+    airline: np.ndarray, tiny_config: Callable[..., RunConfig]
+) -> None:
+    """The ``auto_ets`` baseline row shows AutoETS's model; the line saying what the published
+    forecast is names the model its ETS partner is (the validation choice records it)."""
+    from lstmtune.combine import describe, validation_choice
+    from lstmtune.data.prepare import prepare
+    from lstmtune.problems import make_problem
+
+    parts, meta = prepare(tiny_config())  # the bundled airline: train+val ends at month 122
+    params = {"lookback": 13, "anchor": "last", "transform": "none", "window_norm": False}
+    problem = make_problem(parts, meta, {**params, "batch_size": 16})
+    fit_end = int(meta["splits"]["test"]["start"])
+    specs = {kind: fit_spec(kind, airline[:fit_end], 12) for kind in ("arima", "ets")}
+    n = len(problem.ends("val"))
+    out = validation_choice(problem, np.full((n, 1), airline[:fit_end].mean()), specs, "equal")
+    assert out["partners_refitted"] == {"ets": "ETS(M,A,M)"}
+    line = describe({**out, "weights": {"network": 0.5, "arima": 0.25, "ets": 0.25}})
+    assert line is not None and "0.25 x AutoETS refitted as ETS(M,A,M) (" in line

@@ -134,11 +134,20 @@ PARTNER_NAMES = {
 }
 
 
-def weights_text(weights: dict[str, float], on_log: tuple[str, ...] = ()) -> str:
+def weights_text(
+    weights: dict[str, float], on_log: tuple[str, ...] = (), refitted: dict[str, str] | None = None
+) -> str:
     """``0.85 x network + 0.15 x AutoARIMA``: the network first, then the partners by name
-    (``on_log``: the partners fitted on log values, named so)."""
+    (``on_log``: the partners fitted on log values, named so; ``refitted``: the partners whose
+    model differs from the baseline's, by their model, :mod:`lstmtune.classical_ets_fit`)."""
     order = sorted(weights, key=lambda k: (k != "network", k))
-    names = {k: PARTNER_NAMES.get(k, k) + (" on log values" if k in on_log else "") for k in order}
+    refitted = refitted or {}
+    names = {
+        k: PARTNER_NAMES.get(k, k)
+        + (" on log values" if k in on_log else "")
+        + (f" refitted as {refitted[k]}" if k in refitted else "")
+        for k in order
+    }
     return " + ".join(f"{float(weights[k]):g} x {names[k]}" for k in order)
 
 
@@ -166,7 +175,8 @@ def describe(combination: dict[str, Any] | None, members: int | None = None) -> 
         copied = PARTNER_NAMES.get(combination["network_copies"], combination["network_copies"])
         how += f"; the network barely corrects its {copied} anchor, so the two share one weight"
     on_log = tuple(combination.get("partners_on_log") or ())
-    line = f"published forecast: {weights_text(weights, on_log)} ({how})"
+    refitted = dict(combination.get("partners_refitted") or {})
+    line = f"published forecast: {weights_text(weights, on_log, refitted)} ({how})"
     if combination.get("network_check") == "failed":
         line += (
             "; the network's retrain failed its check (it fits the validation rows it was"
@@ -242,7 +252,10 @@ def validation_choice(
         kind: spec_forecasts(spec, series, ends, f.horizon, f.period)
         for kind, spec in partner_specs.items()
     }
-    logs = {"partners_on_log": sorted(k for k, v in partner_specs.items() if v.get("log"))}
+    logs = {
+        "partners_on_log": sorted(k for k, v in partner_specs.items() if v.get("log")),
+        "partners_refitted": {k: v["method"] for k, v in partner_specs.items() if v.get("refit")},
+    }
     if resolved_rule(rule, len(ends)) == "equal":
         return {**equal_weights(network, partners, val.raw_y, copy_of), **logs}
     return {**choose(network, partners, val.raw_y), "rule": "validation", **logs}
