@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -31,6 +33,7 @@ def test_an_ets_fitted_on_the_last_rows_forecasts_from_its_own_start(
     Started at row 0 with the fit's initial states, the baseline scored 6.11."""
     monkeypatch.setattr(classical, "MAX_ETS_ROWS", rows)
     monkeypatch.setattr(classical_ets_fit, "STARTS", ())
+    monkeypatch.setattr(classical, "_FITTED", OrderedDict())  # no refit kept from before
     y, fit_end = _daily(), 935
     ends = np.arange(fit_end - 1, len(y) - 1)
     preds, failed, _ = classical_baselines(y, fit_end, ends, 1, 7, kinds=("ets",))

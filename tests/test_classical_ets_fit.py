@@ -4,6 +4,7 @@ combination partner, never the ``auto_ets`` baseline."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from statsforecast.models import AutoETS
 
-from lstmtune import classical_ets_fit
+from lstmtune import classical, classical_ets_fit
 from lstmtune.classical import fit_model, fit_spec, model_forecasts, spec_forecasts
 from lstmtune.classical_ets_fit import best_fit, candidates, refined
 from lstmtune.config import RunConfig, example_data_path
@@ -86,6 +87,7 @@ def test_statsforecasts_internals_failing_leave_autoets_own_fit(
     """A statsforecast release whose ETS internals changed: the partner is AutoETS's fit."""
     from statsforecast import ets
 
+    monkeypatch.setattr(classical, "_FITTED", OrderedDict())  # no fit (or refit) kept from before
     model = fit_model("ets", airline[:110], 12)  # fitted before the change (and kept)
 
     def moved(**_: object) -> None:
@@ -128,3 +130,24 @@ def test_the_published_line_names_the_refitted_partner(
     assert out["partners_refitted"] == {"ets": "ETS(M,A,M)"}
     line = describe({**out, "weights": {"network": 0.5, "arima": 0.25, "ets": 0.25}})
     assert line is not None and "0.25 x AutoETS refitted as ETS(M,A,M) (" in line
+
+
+def test_a_series_fitted_again_is_not_refitted_again(
+    airline: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A served series sent again reuses its fit (fit_model's cache) and its refit; the specs
+    handed out are the caller's own (changing one leaves the next alone)."""
+    monkeypatch.setattr(classical, "_FITTED", OrderedDict())
+    calls: list[int] = []
+
+    def counted(y: np.ndarray, m: int) -> classical_ets_fit.EtsFit | None:
+        calls.append(len(y))
+        return best_fit(y, m)
+
+    monkeypatch.setattr(classical_ets_fit, "best_fit", counted)
+    first = fit_spec("ets", airline[:122], 12)
+    first["init"][0] = -1.0
+    second = fit_spec("ets", airline[:122], 12)
+    assert calls == [122] and second["method"] == "ETS(M,A,M)" and second["init"][0] > 0
+    fit_spec("ets", airline[:121], 12)
+    assert calls == [122, 121]

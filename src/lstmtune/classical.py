@@ -116,6 +116,7 @@ def fit_model(kind: str, y: np.ndarray, period: int) -> Any:
         raise ClassicalError(f"{BASELINE_NAMES[kind]}: {exc}") from exc
     model.fit_offset_ = len(y)  # rows the fit read, for the record
     model.scale_ = scale  # model_forecasts and the spec go back to the series' units
+    model.season_ = season  # the season it was fitted with (ETS: 1 above 24)
     _FITTED[key] = model
     while len(_FITTED) > MAX_FITTED:  # bounded: a serving process fits unseen series' histories
         _FITTED.popitem(last=False)
@@ -206,12 +207,19 @@ def _fitted_spec(kind: str, y: np.ndarray, period: int) -> dict[str, Any]:
     model = fit_model(kind, y, period)
     spec = _spec_of(kind, model, len(y))
     if kind == "ets":  # the anchor and partner: AutoETS's models at a better optimum
+        spec = {**_refit(model, y, spec), "fit_start": spec["fit_start"]}
+    return unscaled_spec(spec, model.scale_)
+
+
+def _refit(model: Any, y: np.ndarray, spec: dict[str, Any]) -> dict[str, Any]:
+    """:func:`lstmtune.classical_ets_fit.refined` of a fitted AutoETS, once per fitted model
+    (:func:`fit_model` shares it: a served series sent again is not refitted again)."""
+    if not hasattr(model, "refit_"):
         from lstmtune.classical_ets_fit import refined
 
         rows = np.asarray(y, dtype=np.float64)[len(y) - model.fit_offset_ :] / model.scale_
-        season = max(int(period), 1)
-        spec = refined(spec, rows, season if season <= 24 else 1, float(model.model_["aicc"]))
-    return unscaled_spec(spec, model.scale_)
+        model.refit_ = refined(spec, rows, model.season_, float(model.model_["aicc"]))
+    return {**model.refit_, "init": list(model.refit_["init"])}  # the caller's own lists
 
 
 def _spec_of(kind: str, model: Any, n: int) -> dict[str, Any]:
