@@ -30,6 +30,12 @@ def one_series(
     """A default run of ``name`` at ``horizon`` (``n_trials``: lstmtune's default where None):
     its figures against its own baselines."""
     overrides = {**_config_overrides(name, out, n_trials, None), "data.horizon": horizon}
+    return against_classical(overrides, threads)
+
+
+def against_classical(overrides: dict[str, Any], threads: int | None) -> dict[str, Any]:
+    """A ``lstmtune run`` with ``overrides``: its test RMSE over the better of its own AutoARIMA
+    and AutoETS baselines, its combination weights, alias and wall seconds."""
     summary, seconds = run_lstmtune(overrides, threads)
     baselines = summary["baseline_metrics"]
     classical = [baselines[k]["rmse"] for k in ("auto_arima", "auto_ets") if k in baselines]
@@ -43,6 +49,8 @@ def one_series(
         "weights": combination.get("weights"),
         "network_copies": combination.get("network_copies"),
         "alias": summary["alias"],
+        "coverage_80": summary["test_metrics"].get("coverage_80"),
+        "interval_points": summary["test_metrics"].get("interval_points"),
         "seconds": seconds,
     }
 
