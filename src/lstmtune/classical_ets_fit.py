@@ -16,6 +16,14 @@ optima had reactive trends that forecast six steps ahead worse (over 18 public s
 average of AutoARIMA and this ETS: one step 0.996 of the better classical model against 1.025
 with AutoETS's fit, six steps 1.064 against 1.039; bounded as here 1.005 and 1.034).
 
+Where AutoETS chose a damped trend, the refit keeps it damped. On 58 of R's classic series (15 %
+tested, fitted on the rest) the refit replaced a damped trend by an undamped one twice, both times
+for a worse forecast: austres 1.12x and euretail 1.10x AutoETS's test RMSE one step ahead, 1.54x
+and 1.29x six steps ahead (a damped trend forecasts better than its in-sample fit says, Gardner &
+McKenzie 1985). Kept damped, both stay at AutoETS's figure and nothing else changes: the average
+of AutoARIMA and this ETS over the 52 series that were not development series, against AutoETS's
+fit, one step 0.9945 -> 0.9932, six steps 0.9916 -> 0.9891.
+
 Only the anchors and combination partners use it; the ``auto_ets`` baseline stays AutoETS as
 statsforecast fits it. It reads statsforecast's ETS internals (``statsforecast.ets``); where they
 fail, AutoETS's own fit is kept.
@@ -37,6 +45,8 @@ UPPER = (0.9999, 0.9999, 0.9999, 0.98)
 #: starting smoothing parameters besides AutoETS's own (alpha, beta, gamma); phi starts at 0.97
 STARTS = ((0.5, 0.05, 0.1), (0.2, 0.02, 0.05), (0.9, 0.1, 0.05))
 NAMES = ("alpha", "beta", "gamma", "phi")
+#: where AutoETS chose a damped trend, the refit does not replace it by an undamped one
+KEEP_DAMPED = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,14 +68,19 @@ class EtsFit:
         return f"ETS({self.error},{trend},{self.season})"
 
 
-def candidates(y: np.ndarray, m: int) -> Iterator[tuple[str, str, str, bool]]:
-    """AutoETS's models: (error, trend, season, damped), as its ``ets_f`` enumerates them."""
+def candidates(
+    y: np.ndarray, m: int, keep_damped: bool = False
+) -> Iterator[tuple[str, str, str, bool]]:
+    """AutoETS's models: (error, trend, season, damped), as its ``ets_f`` enumerates them; with
+    ``keep_damped`` (AutoETS chose a damped trend) no undamped trend."""
     positive = bool(np.min(y) > 0)
     seasons = "NAM" if m > 1 and len(y) > m else "N"
     for error in "AM":
         for trend in "NA":
             for season in seasons:
                 for damped in (True, False) if trend == "A" else (False,):
+                    if keep_damped and trend == "A" and not damped:
+                        continue
                     if error == "A" and season == "M":
                         continue
                     if not positive and "M" in (error, season):
@@ -124,10 +139,10 @@ def fit_from(
     return EtsFit(error, trend, season, damped, m, values, [float(v) for v in states], float(aicc))
 
 
-def best_fit(y: np.ndarray, m: int) -> EtsFit | None:
+def best_fit(y: np.ndarray, m: int, keep_damped: bool = False) -> EtsFit | None:
     """The lowest-AICc model of :func:`candidates`, each from every start of :data:`STARTS`."""
     best: EtsFit | None = None
-    for model in candidates(y, m):
+    for model in candidates(y, m, keep_damped):
         for start in STARTS:
             with np.errstate(all="ignore"):
                 fit = fit_from(y, m, model, start)
@@ -138,9 +153,11 @@ def best_fit(y: np.ndarray, m: int) -> EtsFit | None:
 
 def refined(spec: dict[str, Any], y: np.ndarray, m: int, aicc: float) -> dict[str, Any]:
     """``spec`` (AutoETS's fit of ``y`` with season ``m``, its AICc ``aicc``; units of ``y``)
-    replaced by :func:`best_fit` where that has the lower AICc; else ``spec`` unchanged."""
+    replaced by :func:`best_fit` where that has the lower AICc; else ``spec`` unchanged. A damped
+    trend that AutoETS chose stays damped (:data:`KEEP_DAMPED`)."""
     with contextlib.suppress(Exception):  # statsforecast's internals moved: keep its own fit
-        fit = best_fit(np.asarray(y, dtype=np.float64), m)
+        keep = KEEP_DAMPED and bool(spec.get("damped"))
+        fit = best_fit(np.asarray(y, dtype=np.float64), m, keep)
         if fit is not None and fit.aicc < aicc - 1e-6:
             p = fit.params
             return {
