@@ -60,7 +60,7 @@ def totals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "median_ratio": statistics.median(ratios),
         "at_or_below_1": sum(v <= 1 for v in ratios),
         "champions": sum(r["alias"] == "champion" for r in results.values()),
-        "series": len(ratios),
+        "n_series": len(ratios),
         "pooled_coverage_80": _pooled_coverage(list(results.values())),
     }
 
