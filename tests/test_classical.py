@@ -356,6 +356,12 @@ def test_equal_weights_average_the_forecasts_within_twice_the_best_validation_rm
     assert "on log values" not in str(describe(out))
     refitted = describe({**out, "partners_refitted": {"ets": "ETS(M,A,M)"}})
     assert refitted is not None and "x AutoETS refitted as ETS(M,A,M) (" in refitted
+    parts = {k: {"rmse": v, "mae": v / 2} for k, v in (("network", 21.4), ("arima", 65.81))}
+    with_parts = describe(out, parts=parts, metric="rmse")
+    assert str(with_parts).endswith(
+        "; on test, each part alone (rmse): network 21.4, AutoARIMA 65.81"
+    )
+    assert describe(out, parts=parts, metric="mase") == describe(out)  # no such figure: no text
 
 
 def test_auto_weights_are_equal_on_a_short_validation_split_and_estimated_on_a_long_one() -> None:

@@ -106,6 +106,12 @@ def test_forecast_pipeline_end_to_end_and_rerun_resumes(
     assert (
         summary["test_metrics"]["rmse"] < summary["baseline_metrics"]["seasonal_naive_12"]["rmse"]
     )
+    # each part of the published mix alone on test, for the record: the mix is convex, so its
+    # error is at most its parts' errors weighted
+    parts, weights = summary["combination_test"], summary["combination"]["weights"]
+    assert set(parts) == {"network", *weights} and len(parts) > 1
+    mixed = sum(w * parts[k]["rmse"] for k, w in weights.items())
+    assert summary["test_metrics"]["rmse"] <= mixed + 1e-9
     model = _load_champion(summary)
     raw = pd.read_csv(airline_csv)
     lookback = int(summary["history_rows"])  # the longest member lookback

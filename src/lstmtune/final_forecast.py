@@ -303,6 +303,7 @@ def evaluate_forecast(
     assert test.raw_y is not None
     f = problem.featurizer
     ends = problem.ends("test")
+    network = pred
     if combination is not None:
         partners = [k for k in combination["weights"] if k != "network"]
         combination["specs"] = {k: meta["classical"][k] for k in partners}
@@ -311,10 +312,11 @@ def evaluate_forecast(
     baselines = forecast_baselines(f, problem.raw, ends, filled)
     fit_end = int(meta["splits"]["test"]["start"])
     decision = decide(nonnegative, problem.raw[:fit_end, f.target_index])
+    true = observed(test.raw_y, ends, filled)
+    parts = _part_metrics(combination, network, problem, true, decision)
     classical, failures, seconds, classical_pred = forecast_classical_baselines(
         f, problem.raw, ends, fit_end, pending=pending, filled=filled
     )
-    true = observed(test.raw_y, ends, filled)
     classical_pred = {k: clip(v, decision) for k, v in classical_pred.items()}
     baselines.update({k: forecast_metrics(classical_pred[k], true) for k in classical})
     for name, reason in failures.items():
@@ -339,8 +341,30 @@ def evaluate_forecast(
         baseline_failures=failures,
         baseline_seconds=seconds,
         baseline_forecasts={k: v.tolist() for k, v in classical_pred.items()},
-        details={"nonnegative": decision},
+        details={"nonnegative": decision, **({"combination_test": parts} if parts else {})},
     )
+
+
+def _part_metrics(
+    combination: dict[str, Any] | None,
+    network: np.ndarray,
+    problem: ForecastProblem,
+    true: np.ndarray,
+    decision: dict[str, Any],
+) -> dict[str, dict[str, float]] | None:
+    """The test metrics of each part of a published mix alone (the network, each weighted
+    partner), clipped as the published forecast is; for the record, nothing is chosen on them.
+    None when the forecast is not a mix."""
+    from lstmtune.combine import is_mix, part_forecasts
+    from lstmtune.nonnegative import clip
+
+    if not is_mix(combination):
+        return None
+    assert combination is not None
+    f = problem.featurizer
+    series, ends = problem.raw[:, f.target_index], problem.ends("test")
+    forecasts = part_forecasts(combination, network, series, ends, f.period)
+    return {k: forecast_metrics(clip(v, decision), true) for k, v in forecasts.items()}
 
 
 def _fitted_rows(meta: dict[str, Any], target: np.ndarray, fit_end: int) -> dict[str, Any]:

@@ -256,6 +256,7 @@ def _run_summary(
         "gate": evaluation.get("gate", "naive"),
         "baseline_failures": evaluation.get("baseline_failures") or {},
         "combination": evaluation.get("combination"),
+        "combination_test": evaluation.get("combination_test"),  # each part of the mix alone
         "history_rows": evaluation.get("history_rows"),  # forecast: rows a consumer sends
         "nonnegative": evaluation.get("nonnegative"),  # forecast: clipped at 0, and why
         "members": evaluation.get("members"),  # forecast: networks averaged

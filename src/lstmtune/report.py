@@ -363,7 +363,12 @@ def markdown_summary(summary: dict[str, Any]) -> str:
         lines += ["", f"Prediction {intervals.replace('  <- FLAG:', ' — **flag**:')}."]
     from lstmtune.combine import describe
 
-    mix = describe(s.get("combination"), s.get("members"))
+    mix = describe(
+        s.get("combination"),
+        s.get("members"),
+        s.get("combination_test"),
+        str(s.get("primary_metric") or "rmse"),
+    )
     if mix:
         lines += ["", mix[0].upper() + mix[1:] + "."]
     from lstmtune.nonnegative import describe as nonnegative_line

@@ -100,7 +100,12 @@ def _metrics_table(summary: dict[str, Any]) -> str:
         verdict += f"<p>Prediction {_esc(intervals)}.</p>"
     from lstmtune.combine import describe
 
-    mix = describe(summary.get("combination"), summary.get("members"))
+    mix = describe(
+        summary.get("combination"),
+        summary.get("members"),
+        summary.get("combination_test"),
+        str(summary.get("primary_metric") or "rmse"),
+    )
     if mix:
         verdict += f"<p>{_esc(mix[0].upper() + mix[1:])}.</p>"
     from lstmtune.nonnegative import describe as nonnegative_line

@@ -363,7 +363,12 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"  {intervals}")
     from lstmtune.combine import describe
 
-    mix = describe(s.get("combination"), s.get("members"))
+    mix = describe(
+        s.get("combination"),
+        s.get("members"),
+        s.get("combination_test"),
+        str(s.get("primary_metric") or "rmse"),
+    )
     if mix:
         lines.append(f"  {mix}")
     from lstmtune.nonnegative import describe as nonnegative_line
