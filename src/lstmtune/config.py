@@ -271,8 +271,8 @@ class EvaluateConfig(_Strict):
             " published forecast averages the best trials' configurations, this many (at most the"
             " 5 the tune step records), each retrained (auto: up to 5 while their trials trained"
             " 30 s or less together, by the clock: a busier machine may get fewer, a number"
-            " makes the run repeatable; one network after PBT, several objectives or the Katib backend, which record only the"
-            " best trial)"
+            " makes the run repeatable; one network after PBT, several objectives or the Katib"
+            " backend, which record only the best trial)"
         ),
     )
 
