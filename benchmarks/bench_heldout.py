@@ -66,8 +66,16 @@ def totals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _pooled_coverage(results: list[dict[str, Any]]) -> float | None:
-    """The 80 % intervals' coverage over every test point of every series."""
-    pairs = [(r["coverage_80"], r["interval_points"]) for r in results if r.get("coverage_80")]
+    """The 80 % intervals' coverage pooled over the series, each weighted by its distinct test
+    times (``interval_points``; several steps ahead a series' coverage counts every step of
+    every window, so this is the average coverage weighted by test length)."""
+    pairs = [
+        (float(r["coverage_80"]), float(r["interval_points"]))
+        for r in results
+        if r.get("coverage_80") is not None
+        and math.isfinite(r["coverage_80"])
+        and r.get("interval_points")
+    ]
     points = sum(n for _, n in pairs)
     return sum(c * n for c, n in pairs) / points if points else None
 

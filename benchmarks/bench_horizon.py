@@ -51,6 +51,7 @@ def against_classical(overrides: dict[str, Any], threads: int | None) -> dict[st
         "alias": summary["alias"],
         "coverage_80": summary["test_metrics"].get("coverage_80"),
         "interval_points": summary["test_metrics"].get("interval_points"),
+        "combination_test": summary.get("combination_test"),  # each part of the mix alone
         "seconds": seconds,
     }
 

@@ -151,11 +151,23 @@ def weights_text(
     return " + ".join(f"{float(weights[k]):g} x {names[k]}" for k in order)
 
 
-def parts_text(parts: dict[str, dict[str, float]], metric: str = "rmse") -> str:
-    """``on test, each part alone (rmse): network 21.4, AutoARIMA 65.8, AutoETS 32``: the test
-    figures of :func:`part_forecasts`, for the record (nothing is chosen on them)."""
+def parts_text(parts: dict[str, dict[str, float]], metric: str, combination: dict[str, Any]) -> str:
+    """``on test, each part alone (rmse): network 21.4, AutoARIMA (log) 65.8, AutoETS (refitted)
+    32``: the test figures of :func:`part_forecasts`, for the record (nothing is chosen on them).
+    A partner that is not the baseline's model says how (``combination``'s ``partners_on_log``
+    and ``partners_refitted``); a network without weight in the mix says so."""
+    on_log = set(combination.get("partners_on_log") or ())
+    refitted = set(combination.get("partners_refitted") or {})
+    names = {
+        k: PARTNER_NAMES.get(k, k)
+        + (" (log)" if k in on_log else "")
+        + (" (refitted)" if k in refitted else "")
+        for k in parts
+    }
+    if not float(combination["weights"].get("network", 0.0)):
+        names["network"] = "network (not in the mix)"
     order = sorted(parts, key=lambda k: (k != "network", k))
-    figures = ", ".join(f"{PARTNER_NAMES.get(k, k)} {parts[k][metric]:.4g}" for k in order)
+    figures = ", ".join(f"{names[k]} {parts[k][metric]:.4g}" for k in order)
     return f"on test, each part alone ({metric}): {figures}"
 
 
@@ -202,7 +214,7 @@ def describe(
     elif average is not None:
         line += f"; the network is {average}"
     if parts and all(metric in v for v in parts.values()):
-        line += f"; {parts_text(parts, metric)}"
+        line += f"; {parts_text(parts, metric, combination)}"
     return line
 
 
