@@ -218,6 +218,17 @@ def describe(
     return line
 
 
+def describe_summary(summary: dict[str, Any]) -> str | None:
+    """:func:`describe` of a run summary (summary.json): its combination, members, parts on test
+    and primary metric."""
+    return describe(
+        summary.get("combination"),
+        summary.get("members"),
+        summary.get("combination_test"),
+        str(summary.get("primary_metric") or "rmse"),
+    )
+
+
 def apply(
     combination: dict[str, Any] | None,
     network: np.ndarray,
@@ -231,12 +242,12 @@ def apply(
     if not is_mix(combination):
         return network
     assert combination is not None
+    parts = part_forecasts(combination, network, series, ends, period)
     w_net = float(combination["weights"].get("network", 0.0))
     out: np.ndarray = w_net * network if w_net else np.zeros_like(network)  # 0 x NaN is NaN
     for kind, w in combination["weights"].items():
         if kind != "network":
-            spec = combination["specs"][kind]
-            out = out + float(w) * spec_forecasts(spec, series, ends, network.shape[1], period)
+            out = out + float(w) * parts[kind]
     return out
 
 

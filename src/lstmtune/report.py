@@ -361,14 +361,9 @@ def markdown_summary(summary: dict[str, Any]) -> str:
     intervals = summary_line(test)
     if intervals:  # plain Markdown: no "<-" arrow
         lines += ["", f"Prediction {intervals.replace('  <- FLAG:', ' — **flag**:')}."]
-    from lstmtune.combine import describe
+    from lstmtune.combine import describe_summary
 
-    mix = describe(
-        s.get("combination"),
-        s.get("members"),
-        s.get("combination_test"),
-        str(s.get("primary_metric") or "rmse"),
-    )
+    mix = describe_summary(s)
     if mix:
         lines += ["", mix[0].upper() + mix[1:] + "."]
     from lstmtune.nonnegative import describe as nonnegative_line

@@ -98,14 +98,9 @@ def _metrics_table(summary: dict[str, Any]) -> str:
         )
     if intervals:
         verdict += f"<p>Prediction {_esc(intervals)}.</p>"
-    from lstmtune.combine import describe
+    from lstmtune.combine import describe_summary
 
-    mix = describe(
-        summary.get("combination"),
-        summary.get("members"),
-        summary.get("combination_test"),
-        str(summary.get("primary_metric") or "rmse"),
-    )
+    mix = describe_summary(summary)
     if mix:
         verdict += f"<p>{_esc(mix[0].upper() + mix[1:])}.</p>"
     from lstmtune.nonnegative import describe as nonnegative_line

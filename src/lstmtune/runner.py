@@ -361,14 +361,9 @@ def format_summary(s: dict[str, Any]) -> str:
     intervals = summary_line(s["test_metrics"])  # flagged when > 10 points off nominal
     if intervals:
         lines.append(f"  {intervals}")
-    from lstmtune.combine import describe
+    from lstmtune.combine import describe_summary
 
-    mix = describe(
-        s.get("combination"),
-        s.get("members"),
-        s.get("combination_test"),
-        str(s.get("primary_metric") or "rmse"),
-    )
+    mix = describe_summary(s)
     if mix:
         lines.append(f"  {mix}")
     from lstmtune.nonnegative import describe as nonnegative_line
