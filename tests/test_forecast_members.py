@@ -17,7 +17,14 @@ from torch import nn
 
 from lstmtune.config import RunConfig, load_config
 from lstmtune.features import rmse
-from lstmtune.forecast_members import AUTO_SECONDS, choose_members, history_rows
+from lstmtune.forecast_members import (
+    AUTO_SECONDS,
+    AUTO_WORK,
+    STEP_WORK,
+    choose_members,
+    history_rows,
+    retrain_work,
+)
 
 BASE: dict[str, Any] = {
     **SMALL_NET,
@@ -36,6 +43,17 @@ def _top(n: int, seconds: float = 1.0) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _counted(n: int, work: float, seconds: float) -> list[dict[str, Any]]:
+    """Top trials with the counts: each retrain ``work`` (4 epochs x (10 windows x 5 steps x
+    parameters + one optimizer step)), trained for ``seconds``."""
+    tops = _top(n, seconds)
+    for t in tops:
+        t["params"] = {**t["params"], "lookback": 10, "patch": 2, "batch_size": 16}
+        t["best_epoch"], t["n_train"] = 4, 10
+        t["param_count"] = round((work / 4 - STEP_WORK) / 50)
+    return tops
+
+
 def test_members_follow_the_winner_within_the_setting_and_the_auto_budget() -> None:
     best = {"best_params": {"units": 0}, "extra": {"top_trials": _top(5)}}
     assert [m["number"] for m in choose_members(best, "auto")] == [1, 2, 3, 4]
@@ -46,6 +64,24 @@ def test_members_follow_the_winner_within_the_setting_and_the_auto_budget() -> N
     assert len(choose_members(slow, 5)) == 4  # a number is the user's choice, not budgeted
     assert choose_members({**best, "schedule": [{"epoch": 1}]}, "auto") == []  # PBT
     assert choose_members({"best_params": {"units": 0}, "extra": {}}, "auto") == []  # Katib
+
+
+def test_the_auto_budget_counts_work_so_a_busy_machine_publishes_the_same_members() -> None:
+    def auto(tops: list[dict[str, Any]]) -> list[int]:
+        best = {"best_params": tops[0]["params"], "extra": {"top_trials": tops}}
+        return [m["number"] for m in choose_members(best, "auto")]
+
+    assert retrain_work(_counted(1, AUTO_WORK / 2.5, 1)[0]) == pytest.approx(AUTO_WORK / 2.5, 1e-9)
+    # the same counts, trained in 1 s or in 10x the seconds budget: the same members
+    assert auto(_counted(5, AUTO_WORK / 10, 1.0)) == [1, 2, 3, 4]
+    assert auto(_counted(5, AUTO_WORK / 10, AUTO_SECONDS * 10)) == [1, 2, 3, 4]
+    assert auto(_counted(5, AUTO_WORK / 2.5, 1.0)) == [1]  # 3 retrains' work: over
+    assert auto(_counted(5, AUTO_WORK * 2, 1.0)) == []  # the winner alone is over: one network
+    # a trial without the counts (a study resumed from an older version): seconds, as before
+    mixed = _counted(5, AUTO_WORK / 10, AUTO_SECONDS / 2.5)
+    mixed[3]["param_count"] = None
+    assert retrain_work(mixed[3]) is None
+    assert auto(mixed) == [1]
 
 
 def test_the_tuning_result_records_the_best_distinct_configurations(
@@ -63,6 +99,9 @@ def test_the_tuning_result_records_the_best_distinct_configurations(
     assert [t["value"] for t in tops] == sorted(t["value"] for t in tops)
     assert len({repr(sorted(t["params"].items())) for t in tops}) == len(tops)
     assert all(t["train_seconds"] > 0 and t["best_epoch"] >= 1 for t in tops)
+    # the counts of the auto budget, as the trial trained them: windows and parameters
+    assert all(t["n_train"] == len(parts["train"]) - t["params"]["lookback"] for t in tops)
+    assert all((retrain_work(t) or 0) > t["best_epoch"] * t["n_train"] for t in tops)
 
 
 def test_an_ensemble_with_different_preprocessing_is_served_as_it_was_evaluated(

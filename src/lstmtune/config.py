@@ -269,10 +269,11 @@ class EvaluateConfig(_Strict):
             " many networks of the winning configuration, trained with different seeds (auto: 5"
             " for a set small enough to be judged by k-fold, else 1); forecast (one series): the"
             " published forecast averages the best trials' configurations, this many (at most the"
-            " 5 the tune step records), each retrained (auto: up to 5 while their trials trained"
-            " 30 s or less together, by the clock: a busier machine may get fewer, a number"
-            " makes the run repeatable; one network after PBT, several objectives or the Katib"
-            " backend, which record only the best trial)"
+            " 5 the tune step records), each retrained (auto: up to 5 while their retrains"
+            " together stay within a budget of counted work, epochs x windows x steps x"
+            " parameters, about 30 s on one core: the same on a busy machine, a quiet one or a"
+            " GPU; one network after PBT, several objectives or the Katib backend, which record"
+            " only the best trial)"
         ),
     )
 

@@ -24,6 +24,8 @@ def record(trial: optuna.Trial, outcome: _Outcome) -> None:
     """User attributes of a trained trial (while its heartbeat still runs)."""
     import optuna
 
+    from lstmtune.model import count_parameters
+
     TS = optuna.trial.TrialState
     attrs: dict[str, Any] = {}
     if outcome.state == TS.COMPLETE:
@@ -33,6 +35,7 @@ def record(trial: optuna.Trial, outcome: _Outcome) -> None:
             "best_epoch": r.best_epoch,
             "epochs_run": r.epochs_run,
             "train_seconds": round(r.train_seconds, 3),
+            "param_count": count_parameters(r.model),  # the ensemble's work budget
         }
         if r.oof_log_loss:  # lstmtune.classify_stack
             attrs["oof_log_loss"] = [round(v, 5) for v in r.oof_log_loss]

@@ -105,7 +105,8 @@ TOP_TRIALS = 5  # the best trials recorded for an ensemble of configurations (ev
 
 def top_trials(ranked: list[Any], fixed: dict[str, Any]) -> list[dict[str, Any]]:
     """The :data:`TOP_TRIALS` best of ``ranked`` (completed trials, best first), distinct
-    configurations: number, value, parameters, best epoch and training seconds of each."""
+    configurations: number, value, parameters, best epoch, training seconds, training windows and
+    parameter count of each (the last two None for a trial recorded without them)."""
     out: list[dict[str, Any]] = []
     for t in ranked:
         params = {**fixed, **t.params}
@@ -118,6 +119,8 @@ def top_trials(ranked: list[Any], fixed: dict[str, Any]) -> list[dict[str, Any]]
                 "params": params,
                 "best_epoch": int(t.user_attrs.get("best_epoch", params.get("epochs", 1))),
                 "train_seconds": float(t.user_attrs.get("train_seconds", 0.0)),
+                "n_train": t.user_attrs.get("n_train"),
+                "param_count": t.user_attrs.get("param_count"),
             }
         )
         if len(out) == TOP_TRIALS:
