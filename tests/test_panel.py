@@ -71,11 +71,8 @@ def test_a_series_too_short_is_left_out_by_id_and_none_left_is_an_error(tmp_path
     frame.to_csv(path, index=False)
     _, meta = prepare(_config(path))
     assert "s0001" in meta["panel"]["dropped"] and "s0001" not in meta["panel"]["series"]
-    assert (
-        meta["panel"]["dropped"]["s0001"]
-        == "6 train steps, fewer than the 25 that lookback 24 needs"
-    )
-    short.head(26).to_csv(path, index=False)  # 2 train steps: not even val, test and lookback 2
+    assert meta["panel"]["dropped"]["s0001"] == "6 train steps, fewer than lookback 24"
+    short.head(25).to_csv(path, index=False)  # 1 train step: not even val, test and lookback 2
     with pytest.raises(UserError, match=r"no series is long enough.*'s0001'"):
         prepare(_config(path))
     short.to_csv(path, index=False)  # alone, 6 train steps: 4 windows of lookback 2, not 8
@@ -374,9 +371,12 @@ def test_a_split_shorter_than_the_horizon_is_named_as_the_reason() -> None:
     )
     tenth = cfg(**{"data.horizon": 8, "data.val_size": 0.1, "data.test_size": 0.1})
     assert fits_split(74, tenth) is None  # 7.4 -> 8: a share holds the horizon at least
-    assert "fewer than the 26" in str(fits_split(25, tenth))  # 8 + 8 + 8, one window of 2
+    assert "fewer than the 18" in str(fits_split(17, tenth))  # 8 + 8 and a lookback of 2
+    assert fits_split(18, tenth) is None  # no training window of its own: the others' feed it
     assert fits_split(200, tenth) is None
-    assert "fewer than the" in str(fits_split(8, cfg(**{"data.test_size": 3, "data.val_size": 3})))
+    assert "fewer than the 8" in str(
+        fits_split(7, cfg(**{"data.test_size": 3, "data.val_size": 3}))
+    )
 
 
 def _panel_csv(tmp_path: Path, frame: pd.DataFrame) -> str:

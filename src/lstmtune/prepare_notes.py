@@ -16,6 +16,7 @@ def prepare_notes(meta: dict[str, Any], data: DataConfig) -> list[str]:
     about how the file was read (``read_notes``: its encoding)."""
     notes = (
         _raised_splits(meta, data),
+        _no_own_windows(meta),
         _unread_dates(meta),
         _row_numbers(meta),
         _few_test_points(meta),
@@ -48,6 +49,27 @@ def _raised_splits(meta: dict[str, Any], data: DataConfig) -> str | None:
         f"warning: {len(raised)} of {len(metas)} series are short for {sizes}: their {splits}"
         f" split(s) hold data.horizon={data.horizon} time steps (one whole forecast), e.g."
         f" {sid!r} of {metas[sid]['n_rows']} time steps"
+    )
+
+
+def _no_own_windows(meta: dict[str, Any]) -> str | None:
+    """Many series: a line naming how many series feed no training window of the lookback the
+    panel is cut for (their train part holds only its history): they are kept, forecast and
+    scored on their validation and test origins, and learnt from the other series' windows."""
+    panel = meta.get("panel")
+    if meta["task"] != "forecast" or not panel or "lookback_cut" not in panel:
+        return None
+    lookback, horizon = int(panel["lookback_cut"]), int(meta["horizon"])
+    trains = {s: int(m["meta"]["splits"]["train"]["rows"]) for s, m in panel["members"].items()}
+    short = {s: n for s, n in trains.items() if n < lookback + horizon}
+    if not short:
+        return None
+    sid = min(short, key=lambda s: short[s])
+    return (
+        f"warning: {len(short)} of {len(trains)} series feed no training window of lookback"
+        f" {lookback} and data.horizon={horizon} (e.g. {sid!r}: {short[sid]} train steps): the"
+        " model learns from the other series' windows and forecasts them from their own last"
+        " steps; their validation and test origins are scored like the others'"
     )
 
 

@@ -25,16 +25,18 @@ from lstmtune.data.columns import feature_columns, require_columns, text_columns
 from lstmtune.data.panel_axis import one_frequency, panel_time_axis
 from lstmtune.data.panel_season import panel_season
 from lstmtune.data.sequence_ids import id_text
-from lstmtune.data.splits import MIN_TRAIN_WINDOWS, time_split_size
+from lstmtune.data.splits import MIN_HISTORY, MIN_TRAIN_WINDOWS, time_split_size
 from lstmtune.errors import UserError
 from lstmtune.forecast_space import default_lookbacks, longest_lookback
 
 Prepared = tuple[dict[str, pd.DataFrame], dict[str, Any]]
 SeriesPreparer = Callable[[pd.DataFrame, DataConfig, str], Prepared]
-#: the fewest training windows one series of many must feed: the model trains on every series'
-#: windows pooled, and the panel as a whole needs :data:`MIN_TRAIN_WINDOWS` (M1's yearly series
-#: with a horizon of 6: 33 of 181 fed 8 windows each, which left out the rest until 2026-12-04)
-MIN_SERIES_WINDOWS = 1
+#: the fewest training windows one series of many must feed: none. The model trains on every
+#: series' windows pooled (the panel as a whole needs :data:`MIN_TRAIN_WINDOWS`), so a series
+#: whose train part only holds the lookback is still forecast and scored on its validation and
+#: test origins. M1's yearly series with a horizon of 6: 33 of 181 fed 8 windows each, which
+#: left out the rest until 2026-12-04; one window each left out 75 until 2026-12-05.
+MIN_SERIES_WINDOWS = None
 _ROW = re.compile(r"(data rows? )(\d+)(?:( and )(\d+))?")
 
 
@@ -94,9 +96,9 @@ def fits_split(n_rows: int, cfg: DataConfig) -> str | None:
             f"{n_rows} time steps give its {name} split {n}, fewer than "
             f"data.horizon={cfg.horizon} (data.{name}_size={getattr(cfg, name + '_size'):g})"
         )
-    need = n_test + n_val + cfg.horizon + MIN_SERIES_WINDOWS + 1  # and a lookback of 2 at least
+    need = n_test + n_val + MIN_HISTORY  # and the history of the first validation origin
     if n_rows < need:
-        return f"{n_rows} time steps, fewer than the {need} that val, test and training need"
+        return f"{n_rows} time steps, fewer than the {need} that val, test and a lookback need"
     return None
 
 
@@ -174,15 +176,13 @@ def declared_max_lookback(entry: Any) -> int | None:
 def drop_short(
     prepared: dict[str, Prepared], dropped: dict[str, str], lookback: int, horizon: int
 ) -> None:
-    """Leave out the series whose train part cannot feed ``lookback`` with one window (the
-    panel pools every series' windows: :data:`MIN_SERIES_WINDOWS`)."""
-    need = lookback + horizon + MIN_SERIES_WINDOWS - 1
+    """Leave out the series whose train part cannot hold ``lookback`` steps, the history of its
+    first validation origin (it need not feed a training window of its own: the panel pools
+    every series' windows, :data:`MIN_SERIES_WINDOWS`)."""
     for sid in list(prepared):
         n_train = int(prepared[sid][1]["splits"]["train"]["rows"])
-        if n_train < need:
-            dropped[sid] = (
-                f"{n_train} train steps, fewer than the {need} that lookback {lookback} needs"
-            )
+        if n_train < lookback:
+            dropped[sid] = f"{n_train} train steps, fewer than lookback {lookback}"
             del prepared[sid]
 
 

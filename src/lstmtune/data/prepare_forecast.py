@@ -26,7 +26,13 @@ from lstmtune.data.columns import (
     text_columns,
 )
 from lstmtune.data.period_stamps import mixed_ends
-from lstmtune.data.splits import MIN_TRAIN_WINDOWS, raised_splits, split_values, time_split_size
+from lstmtune.data.splits import (
+    MIN_HISTORY,
+    MIN_TRAIN_WINDOWS,
+    raised_splits,
+    split_values,
+    time_split_size,
+)
 from lstmtune.data.timeaxis import (
     Placed,
     TimeAxisError,
@@ -320,9 +326,12 @@ def _raised(labels: pd.Series | None, cfg: DataConfig, total: int, n_test: int) 
 
 
 def _split_bounds(
-    labels: pd.Series | None, cfg: DataConfig, source: str, total: int, windows: int
+    labels: pd.Series | None, cfg: DataConfig, source: str, total: int, windows: int | None
 ) -> Bounds:
-    """Contiguous train, val and test segments, each long enough for ``data.horizon``."""
+    """Contiguous train, val and test segments, each long enough for ``data.horizon``; the train
+    segment feeds ``windows`` training windows of a lookback of 2, or (None) holds that lookback
+    as the history of the first validation origin (a short series of many: the panel trains on
+    the others' windows)."""
     n_val, n_test = _split_counts(labels, cfg, source, total)
     n_train = total - n_val - n_test
     horizon = cfg.horizon
@@ -332,10 +341,11 @@ def _split_bounds(
                 f"data.{name}: the {name.split('_')[0]} split has {n} time steps, fewer than "
                 f"data.horizon={horizon}"
             )
-    if n_train < horizon + windows + 1:
+    need = MIN_HISTORY if windows is None else horizon + windows + 1
+    if n_train < need:
         raise UserError(
             f"{source}: series too short: {total} rows leave {n_train} for training after "
-            f"val={n_val} and test={n_test}; need more than {horizon + windows} "
+            f"val={n_val} and test={n_test}; need more than {need - 1} "
             f"(data.horizon={horizon}) plus the lookback"
         )
     return {
@@ -413,10 +423,15 @@ def _forecast_meta(
 
 
 def prepare_forecast(
-    frame: pd.DataFrame, cfg: DataConfig, source: str, *, min_windows: int = MIN_TRAIN_WINDOWS
+    frame: pd.DataFrame,
+    cfg: DataConfig,
+    source: str,
+    *,
+    min_windows: int | None = MIN_TRAIN_WINDOWS,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """The train, val and test segments of the series and its metadata.json; the train split
-    must feed ``min_windows`` windows (one series of many pools its windows with the others')."""
+    must feed ``min_windows`` windows, or (None: one series of many, which pools its windows with
+    the others') hold :data:`MIN_HISTORY` steps."""
     target = _require_target(frame, cfg, source)
     ordered = _order_by_time(frame, cfg, source)
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}

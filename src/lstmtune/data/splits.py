@@ -18,6 +18,8 @@ from lstmtune.errors import UserError
 SPLITS = ("train", "val", "test")
 #: the fewest training windows a forecast may leave (the preparer and the search space check it)
 MIN_TRAIN_WINDOWS = 8
+#: the shortest lookback any space holds: the history a forecast origin needs at least
+MIN_HISTORY = 2
 
 
 def split_size(value: float, total: int, key: str) -> int:
