@@ -269,11 +269,10 @@ class EvaluateConfig(_Strict):
             " many networks of the winning configuration, trained with different seeds (auto: 5"
             " for a set small enough to be judged by k-fold, else 1); forecast (one series): the"
             " published forecast averages the best trials' configurations, this many (at most the"
-            " 5 the tune step records), each retrained (auto: up to 5 while their retrains"
-            " together stay within a budget of counted work, epochs x windows x steps x"
-            " parameters, about 30 s on one core: the same on a busy machine, a quiet one or a"
-            " GPU; one network after PBT, several objectives or the Katib backend, which record"
-            " only the best trial)"
+            " 5 the tune step records), each retrained (auto: up to 5 while their retrains'"
+            " counted work, about 30 s on one core, allows: the same on any machine or load;"
+            " one network after PBT, several objectives or the Katib backend, which record only"
+            " the best trial)"
         ),
     )
 

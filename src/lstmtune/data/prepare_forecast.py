@@ -33,12 +33,7 @@ from lstmtune.data.splits import (
     split_values,
     time_split_size,
 )
-from lstmtune.data.timeaxis import (
-    Placed,
-    TimeAxisError,
-    describe_gaps,
-    place,
-)
+from lstmtune.data.timeaxis import Placed, TimeAxisError, describe_gaps, place
 from lstmtune.data.timegrid import grid_column, on_grid
 from lstmtune.errors import UserError
 
@@ -328,10 +323,9 @@ def _raised(labels: pd.Series | None, cfg: DataConfig, total: int, n_test: int) 
 def _split_bounds(
     labels: pd.Series | None, cfg: DataConfig, source: str, total: int, windows: int | None
 ) -> Bounds:
-    """Contiguous train, val and test segments, each long enough for ``data.horizon``; the train
-    segment feeds ``windows`` training windows of a lookback of 2, or (None) holds that lookback
-    as the history of the first validation origin (a short series of many: the panel trains on
-    the others' windows)."""
+    """Contiguous train, val and test segments, each long enough for ``data.horizon``; train feeds
+    ``windows`` training windows of a lookback of 2, or (None: one series of many, which trains
+    on the others' windows) holds that lookback, the first validation origin's history."""
     n_val, n_test = _split_counts(labels, cfg, source, total)
     n_train = total - n_val - n_test
     horizon = cfg.horizon
@@ -429,9 +423,8 @@ def prepare_forecast(
     *,
     min_windows: int | None = MIN_TRAIN_WINDOWS,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """The train, val and test segments of the series and its metadata.json; the train split
-    must feed ``min_windows`` windows, or (None: one series of many, which pools its windows with
-    the others') hold :data:`MIN_HISTORY` steps."""
+    """The train, val and test segments and metadata.json; train feeds ``min_windows`` windows,
+    or (None: one series of many, pooling the others' windows) holds :data:`MIN_HISTORY` steps."""
     target = _require_target(frame, cfg, source)
     ordered = _order_by_time(frame, cfg, source)
     exclude = {c for c in (cfg.time_column, cfg.split_column) if c}
