@@ -173,9 +173,7 @@ def declared_max_lookback(entry: Any) -> int | None:
     return int(entry)
 
 
-def drop_short(
-    prepared: dict[str, Prepared], dropped: dict[str, str], lookback: int, horizon: int
-) -> None:
+def drop_short(prepared: dict[str, Prepared], dropped: dict[str, str], lookback: int) -> None:
     """Leave out the series whose train part cannot hold ``lookback`` steps, the history of its
     first validation origin (it need not feed a training window of its own: the panel pools
     every series' windows, :data:`MIN_SERIES_WINDOWS`)."""
@@ -265,7 +263,7 @@ def prepare_panel(
         )
         period, season_note = _panel_period(prepared, cfg)
         lookback = max_lookback or fitted_max_lookback(prepared, period, cfg.horizon)
-        drop_short(prepared, dropped, lookback, cfg.horizon)
+        drop_short(prepared, dropped, lookback)
         check_pooled_windows(prepared, lookback, cfg.horizon, source)
     if not prepared:
         first = next(iter(dropped.items()))
