@@ -35,6 +35,15 @@ TINY_SPACE: dict[str, Any] = {
 
 
 # a small plain LSTM's settings, for tests that train fixed configurations
+#: the column and split settings of the synthetic monthly panels (tests/test_panel*.py)
+PANEL_KEYS = {
+    "data.target": "y",
+    "data.time_column": "month",
+    "data.series_column": "id",
+    "data.test_size": 12,
+    "data.val_size": 12,
+}
+
 SMALL_NET: dict[str, Any] = {
     "units": 8,
     "num_layers": 1,

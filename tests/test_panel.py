@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PANEL_KEYS
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
@@ -21,14 +22,6 @@ from lstmtune.features import naive_forecast
 from lstmtune.panel_problem import PanelTensorSet, mase_scale, mean_mase, mean_smape
 from lstmtune.problems import make_problem
 from lstmtune.synthetic import panel_frame
-
-PANEL_KEYS = {
-    "data.target": "y",
-    "data.time_column": "month",
-    "data.series_column": "id",
-    "data.test_size": 12,
-    "data.val_size": 12,
-}
 
 
 def _config(path: Path, **extra: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PANEL_KEYS
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
@@ -17,14 +18,7 @@ from lstmtune.problems import make_problem
 from lstmtune.registry_panel import panel_score_on_test
 from lstmtune.synthetic import panel_frame
 
-KEYS = {
-    "data.target": "y",
-    "data.time_column": "month",
-    "data.series_column": "id",
-    "data.test_size": 12,
-    "data.val_size": 12,
-    "data.missing": "ffill",
-}
+KEYS = {**PANEL_KEYS, "data.missing": "ffill"}
 PARAMS = {"lookback": 13, "anchor": "seasonal", "transform": "none", "window_norm": False}
 
 

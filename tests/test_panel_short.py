@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PANEL_KEYS
 
 from lstmtune.config import load_config
 from lstmtune.data.prepare import prepare
@@ -20,14 +21,7 @@ from lstmtune.prepare_notes import prepare_notes
 from lstmtune.problems import make_problem
 from lstmtune.synthetic import panel_frame
 
-KEYS = {
-    "data.target": "y",
-    "data.time_column": "month",
-    "data.series_column": "id",
-    "data.test_size": 12,
-    "data.val_size": 12,
-    "data.horizon": 3,
-}
+KEYS = {**PANEL_KEYS, "data.horizon": 3}
 PARAMS: dict[str, Any] = {"lookback": 13, "anchor": "seasonal", "transform": "none"}
 
 
